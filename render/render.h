@@ -1,0 +1,76 @@
+/* render.h - turn a frame stream into a video file.
+ *
+ * The renderer knows nothing of namespaces or jobs: it reads a raw, Y4M or PPM frame
+ * stream from a descriptor, encodes it with libav as it arrives, and writes a video
+ * to a temporary file beside the target, which render_commit() renames into place.
+ *
+ * Functions return 0 or a negative errno (AVERROR values are mapped to -EINVAL/-EIO);
+ * failures a user must see carry one sentence in the caller's err buffer.
+ */
+#ifndef REELBOX_RENDER_H
+#define REELBOX_RENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct render;
+
+enum render_container {
+	RENDER_MP4 = 0, /* H.264 (libx264), yuv420p, moov first */
+	RENDER_WEBM,    /* VP9 (libvpx-vp9) */
+	RENDER_GIF,     /* GIF with a palette per frame */
+};
+
+struct render_spec {
+	int width, height; /* the output size; raw frames must have exactly this size */
+	int fps;
+	const char *pix_fmt;   /* the raw stream's format: rgb24 rgba bgr24 gray yuv420p */
+	int64_t max_frames;    /* a ceiling: reading stops once it is reached */
+	const char *output;    /* final path; the container comes from the extension */
+	int crf;               /* -1: the encoder's default for the container */
+	const char *preset;    /* NULL: "medium" (x264 names; mapped for VP9) */
+	int threads;           /* encoder threads; 0 = auto */
+};
+
+struct render_result {
+	int64_t frames;       /* frames encoded */
+	int hit_ceiling;      /* 1 when reading stopped at max_frames */
+	uint64_t bytes;       /* size of the finished file */
+	char sha256[65];      /* hex digest of the finished file */
+	char stream_kind[8];  /* "raw", "y4m" or "ppm" */
+	uint64_t first_frame_ms, encode_ms;
+};
+
+/* Called from the reading thread after each encoded frame. */
+typedef void (*render_progress_fn)(void *opaque, int64_t frames_done);
+
+/* Container for a path's extension (.mp4 .webm .gif), or -EINVAL. */
+int render_container_from_path(const char *path);
+
+/* Bytes per frame of a raw stream of this format and size, or 0 if the name is unknown. */
+size_t render_frame_bytes(const char *pix_fmt, int width, int height);
+
+/* Whether preset is a name render accepts (x264's ultrafast..placebo). */
+int render_preset_known(const char *preset);
+
+/* Open the encoder and the temporary output file. */
+int render_open(const struct render_spec *spec, struct render **out, char *err, size_t errlen);
+
+/* Read frames from fd until EOF or the ceiling, encoding each as it arrives; blocking.
+ * Returns 0 when the stream was well formed with at least one frame. Does not close fd. */
+int render_stream(struct render *r, int fd, render_progress_fn progress, void *opaque, char *err,
+		  size_t errlen);
+
+/* Ask a render_stream() running on another thread to stop at the next frame boundary. */
+void render_cancel(struct render *r);
+
+/* Flush the encoder, write the trailer, fsync and hash the temporary file. */
+int render_finish(struct render *r, struct render_result *res, char *err, size_t errlen);
+
+/* Atomically rename the finished temporary file to the output path. */
+int render_commit(struct render *r, char *err, size_t errlen);
+
+/* Free everything; removes the temporary file unless it was committed. */
+void render_close(struct render *r);
+
+#endif

@@ -1,0 +1,114 @@
+/* sandbox.h - run one command in a container-tier sandbox.
+ *
+ * The sandbox knows nothing of jobs, frames or Redis: it takes a command, the files
+ * to show under /job, an environment, three descriptors for stdio and a set of
+ * limits, and gives back a handle whose pidfd can be watched from an event loop.
+ *
+ * Functions return 0 or a negative errno; where a user must be told something,
+ * a one-sentence reason is written into the caller's err buffer.
+ */
+#ifndef REELBOX_SANDBOX_H
+#define REELBOX_SANDBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct sandbox;
+
+/* A file the sandbox shows read-only under /job/<name>. */
+struct sandbox_file {
+	const char *name; /* a plain file name, no '/' */
+	const void *data;
+	size_t len;
+	int executable;
+};
+
+/* An extra read-only bind of a host path (a runtime's own tree, say). */
+struct sandbox_bind {
+	const char *source; /* host path */
+	const char *target; /* path inside; NULL means the same as source */
+	int optional;       /* skip silently when the source does not exist */
+};
+
+struct sandbox_limits {
+	uint64_t timeout_ms;    /* wall clock from start to kill; 0 = none */
+	uint64_t memory_bytes;  /* cgroup memory, no swap; 0 = none */
+	uint64_t scratch_bytes; /* size of the scratch tmpfs; 0 = 64 MiB */
+	uint32_t pids;          /* cgroup pids.max and RLIMIT_NPROC; 0 = none */
+	double cpus;            /* cgroup cpu quota in cores; 0 = none */
+	uint64_t cpu_seconds;   /* RLIMIT_CPU; 0 = none */
+	uint64_t file_bytes;    /* RLIMIT_FSIZE; 0 = scratch size */
+	uint32_t open_files;    /* RLIMIT_NOFILE; 0 = 256 */
+};
+
+struct sandbox_spec {
+	const char *const *argv; /* argv[0] is an absolute path inside the sandbox */
+	const char *const *envp; /* the complete environment; nothing else is passed */
+	const char *cwd;         /* inside path; NULL means the scratch dir */
+	const struct sandbox_file *files;
+	size_t n_files;
+	const struct sandbox_bind *binds;
+	size_t n_binds;
+	int stdin_fd;  /* becomes fd 0; -1 means empty (/dev/null) */
+	int stdout_fd; /* becomes fd 1; -1 means /dev/null */
+	int stderr_fd; /* becomes fd 2; -1 means /dev/null */
+	struct sandbox_limits limits;
+	unsigned slot;         /* concurrency slot: picks the host uid and cgroup name */
+	const char *state_dir; /* host dir for per-sandbox state; NULL = default */
+};
+
+/* Why a sandbox ended, in the order the kernel or reelbox decided it. */
+enum sandbox_end {
+	SANDBOX_EXITED = 0, /* the command exited or was signalled by itself */
+	SANDBOX_KILLED,     /* sandbox_kill() was called (reason in the result) */
+	SANDBOX_TIMEOUT,    /* the wall clock ran out */
+	SANDBOX_OOM,        /* the memory limit was reached */
+	SANDBOX_PIDS,       /* the pids limit was reached */
+	SANDBOX_CPU,        /* RLIMIT_CPU was reached */
+	SANDBOX_FSIZE,      /* RLIMIT_FSIZE was reached */
+};
+
+struct sandbox_result {
+	enum sandbox_end end;
+	int exit_code;     /* the command's exit code, or -1 when it was killed */
+	int signal;        /* the signal that killed it, or 0 */
+	char reason[256];  /* one sentence when end != SANDBOX_EXITED or signal != 0 */
+	uint64_t wall_ms;  /* start to reap */
+	uint64_t cpu_ms;   /* user+system of everything in the sandbox, when known */
+	uint64_t peak_memory_bytes;
+};
+
+/* Default host directory for per-sandbox state (the /job files). */
+#define SANDBOX_DEFAULT_STATE_DIR "/var/tmp/reelbox"
+
+/* Start the command. On success *out owns the sandbox; the caller's stdio fds may be
+ * closed right after. */
+int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *err,
+		  size_t errlen);
+
+/* A pidfd for pid 1 of the sandbox: readable when it has exited. */
+int sandbox_pidfd(const struct sandbox *sb);
+pid_t sandbox_pid(const struct sandbox *sb);
+
+/* Kill everything in the sandbox; reason is kept for the result ("cancelled", ...).
+ * Safe to call more than once and after the command has exited. */
+int sandbox_kill(struct sandbox *sb, enum sandbox_end why, const char *reason);
+
+/* Reap without blocking: 0 and *res filled when the sandbox is over, -EAGAIN if not. */
+int sandbox_try_reap(struct sandbox *sb, struct sandbox_result *res);
+
+/* Block until the sandbox is over, killing it when its timeout passes. */
+int sandbox_wait(struct sandbox *sb, struct sandbox_result *res);
+
+/* Milliseconds until the wall-clock timeout (0 if passed, UINT64_MAX if none). */
+uint64_t sandbox_time_left_ms(const struct sandbox *sb);
+
+/* Kill if still running, reap, purge the per-sandbox state and cgroup, free. */
+void sandbox_destroy(struct sandbox *sb);
+
+/* Remove state dirs and cgroups left by sandboxes whose owner process is gone.
+ * Returns how many were removed, or a negative errno. */
+int sandbox_sweep_stale(const char *state_dir);
+
+#endif

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs everything reelbox needs to build, test and render on Debian 12.
+# Idempotent; run as root.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+PKGS="build-essential cmake pkg-config git
+ libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavfilter-dev
+ libuv1-dev libseccomp-dev libhiredis-dev libjansson-dev libcmocka-dev
+ ffmpeg redis-server redis-tools
+ python3 python3-numpy python3-pil python3-redis fonts-dejavu-core
+ lua5.4 nodejs bubblewrap hyperfine clang-format"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi

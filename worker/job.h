@@ -1,0 +1,98 @@
+/* job.h - a render job, the operator's configuration, and the rules between them.
+ *
+ * A job is filled from CLI options (reelbox run/submit) or from a JSON document
+ * (the queue), then validated field by field against the operator's configuration;
+ * each rule that fails gives one sentence saying what is wrong and what is allowed.
+ */
+#ifndef REELBOX_JOB_H
+#define REELBOX_JOB_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define JOB_ID_MAX      64
+#define JOB_NAME_MAX    128
+#define JOB_MAX_RUNTIMES 16
+#define JOB_MAX_RUNTIME_ENV 8
+
+struct job_limits {
+	uint32_t timeout_s;
+	uint32_t memory_mb;
+	uint32_t pids;
+	uint32_t scratch_mb;
+	double cpus;
+};
+
+/* One interpreter the operator allows: name -> absolute path, plus fixed env. */
+struct runtime {
+	char name[32];
+	char path[PATH_MAX];          /* e.g. /usr/bin/python3, never a PATH lookup */
+	char ext[8][16];              /* extensions that default to it: ".py" */
+	int n_ext;
+	char env[JOB_MAX_RUNTIME_ENV][128]; /* "PYTHONDONTWRITEBYTECODE=1" */
+	int n_env;
+};
+
+struct config {
+	struct runtime runtimes[JOB_MAX_RUNTIMES];
+	int n_runtimes;
+	struct job_limits defaults; /* what a job gets when it asks for nothing */
+	struct job_limits maxima;   /* what a job may ask for at most */
+	int64_t max_frames;         /* the operator's frame cap */
+	size_t max_script_bytes;
+	char state_dir[PATH_MAX];   /* sandbox state, swept at start */
+	char output_dir[PATH_MAX];  /* worker outputs */
+	char redis_url[256];
+	int concurrency;
+	uint32_t lease_s;
+	uint32_t result_ttl_s;
+	int max_attempts;
+};
+
+struct job {
+	char id[JOB_ID_MAX];
+	char *script;         /* owned; the script's bytes */
+	size_t script_len;
+	char script_name[JOB_NAME_MAX]; /* file name shown under /job/, e.g. "render.py" */
+	char runtime[32];     /* empty: from the script's extension */
+	int width, height, fps;
+	int64_t frames;       /* 0: fps * 5 */
+	char pix_fmt[16];
+	char format[8];       /* "mp4" "webm" "gif" */
+	int crf;              /* -1: encoder default */
+	char preset[16];      /* empty: encoder default */
+	struct job_limits limits; /* 0 fields: operator default */
+	int retries;          /* retries a deterministic script failure is allowed (queue) */
+};
+
+/* Fill cfg with the built-in defaults (runtimes python3 sh node lua, sane limits). */
+void config_defaults(struct config *cfg);
+
+/* Overlay a JSON config file on cfg. Unknown keys are an error. */
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* Overlay REELBOX_* environment variables (REELBOX_REDIS_URL, ...). */
+int config_load_env(struct config *cfg, char *err, size_t errlen);
+
+const struct runtime *config_find_runtime(const struct config *cfg, const char *name);
+
+/* The runtime a script name defaults to by extension, or NULL. */
+const struct runtime *config_runtime_for_script(const struct config *cfg, const char *name);
+
+/* A job with every field unset (script NULL, crf -1, ...). */
+void job_init(struct job *job);
+void job_free(struct job *job);
+
+/* Fill unset fields from the config (runtime from extension, frames = fps*5, limits from
+ * defaults) and check every rule. 0, or -EINVAL with one sentence in err. */
+int job_resolve(struct job *job, const struct config *cfg, char *err, size_t errlen);
+
+/* Parse "1280x720" into w and h; -EINVAL on anything else. */
+int job_parse_size(const char *s, int *w, int *h);
+
+/* JSON form of a job (the queue's job document); job_from_json rejects unknown fields. */
+char *job_to_json(const struct job *job);
+int job_from_json(struct job *job, const char *json, size_t len, char *err, size_t errlen);
+
+#endif
