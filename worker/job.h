@@ -88,6 +88,10 @@ void job_free(struct job *job);
  * defaults) and check every rule. 0, or -EINVAL with one sentence in err. */
 int job_resolve(struct job *job, const struct config *cfg, char *err, size_t errlen);
 
+/* 0 if id is 1..63 of [A-Za-z0-9_-] (safe as a file name in the output dir and as part
+ * of a Redis key), else -EINVAL with one sentence in err. */
+int job_check_id(const char *id, char *err, size_t errlen);
+
 /* Parse "1280x720" into w and h; -EINVAL on anything else. */
 int job_parse_size(const char *s, int *w, int *h);
 

@@ -1,5 +1,55 @@
-/* placeholder until the CLI lands */
-int main(void)
+/* main.c - reelbox: run model-written render scripts in a sandbox, encode their frames.
+ *
+ * One binary, subcommands like git: run and exec need no Redis; worker, submit, status
+ * and cancel talk to the queue.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{"run", cmd_run, "render one script without Redis: sandbox, encode, purge"},
+	{"exec", cmd_exec, "run any command in the sandbox a job gets"},
+#ifdef REELBOX_HAVE_QUEUE_COMMANDS
+	{"worker", cmd_worker, "pull render jobs from Redis until SIGTERM"},
+	{"submit", cmd_submit, "enqueue a script and print its job id"},
+	{"status", cmd_status, "show a job's state"},
+	{"cancel", cmd_cancel, "cancel a queued or running job"},
+#endif
+};
+
+static void usage(FILE *out)
 {
-	return 2;
+	fprintf(out, "usage: reelbox COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nreelbox COMMAND --help shows a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("reelbox 0.1.0\n");
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "reelbox: unknown command '%s'; see reelbox --help\n", argv[1]);
+	return EXIT_USAGE;
 }

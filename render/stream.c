@@ -1,0 +1,615 @@
+/* stream.c - strict, bounded readers for the raw, Y4M and PPM frame streams.
+ *
+ * The bytes come from a script we do not trust, so nothing here is sized by a
+ * header before the header has been checked against fixed limits, and no complex
+ * decoder ever sees them: a frame is a counted run of bytes, handed to swscale.
+ */
+#define _GNU_SOURCE
+#include "stream.h"
+#include "render.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libavutil/imgutils.h>
+#include <libavutil/mem.h>
+#include <libavutil/pixdesc.h>
+
+static const struct {
+	const char *name;
+	enum AVPixelFormat fmt;
+} raw_formats[] = {
+	{"rgb24", AV_PIX_FMT_RGB24}, {"rgba", AV_PIX_FMT_RGBA},       {"bgr24", AV_PIX_FMT_BGR24},
+	{"gray", AV_PIX_FMT_GRAY8},  {"yuv420p", AV_PIX_FMT_YUV420P},
+};
+
+enum AVPixelFormat render_raw_format(const char *pix_fmt)
+{
+	if (!pix_fmt)
+		return AV_PIX_FMT_NONE;
+	for (size_t i = 0; i < sizeof(raw_formats) / sizeof(raw_formats[0]); i++)
+		if (!strcmp(raw_formats[i].name, pix_fmt))
+			return raw_formats[i].fmt;
+	return AV_PIX_FMT_NONE;
+}
+
+static int dims_ok(int64_t w, int64_t h)
+{
+	return w >= 1 && h >= 1 && w <= RENDER_MAX_DIM && h <= RENDER_MAX_DIM &&
+	       w * h <= RENDER_MAX_AREA;
+}
+
+static size_t frame_size(enum AVPixelFormat fmt, int w, int h)
+{
+	int n;
+
+	if (fmt == AV_PIX_FMT_NONE || !dims_ok(w, h))
+		return 0;
+	n = av_image_get_buffer_size(fmt, w, h, 1);
+	return n > 0 ? (size_t)n : 0;
+}
+
+size_t render_frame_bytes(const char *pix_fmt, int width, int height)
+{
+	return frame_size(render_raw_format(pix_fmt), width, height);
+}
+
+const char *render_kind_name(enum render_kind kind)
+{
+	switch (kind) {
+	case RENDER_KIND_Y4M:
+		return "y4m";
+	case RENDER_KIND_PPM:
+		return "ppm";
+	default:
+		return "raw";
+	}
+}
+
+/* Printable rendering of up to 16 untrusted bytes for an error sentence. */
+static const char *quote(char *dst, size_t dstlen, const uint8_t *src, size_t n)
+{
+	size_t o = 0;
+
+	if (n > 16)
+		n = 16;
+	for (size_t i = 0; i < n && o + 5 < dstlen; i++) {
+		if (src[i] >= 0x20 && src[i] < 0x7f && src[i] != '"' && src[i] != '\\')
+			dst[o++] = (char)src[i];
+		else
+			o += (size_t)snprintf(dst + o, dstlen - o, "\\x%02x", src[i]);
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
+static int cancelled(const struct render_reader *rd, char *err, size_t errlen)
+{
+	if (rd->cancel && atomic_load(rd->cancel)) {
+		snprintf(err, errlen, "the render was cancelled");
+		return 1;
+	}
+	return 0;
+}
+
+static ssize_t read_some(struct render_reader *rd, void *buf, size_t len, char *err, size_t errlen)
+{
+	ssize_t n;
+
+	for (;;) {
+		if (cancelled(rd, err, errlen))
+			return -ECANCELED;
+		n = read(rd->fd, buf, len);
+		if (n >= 0)
+			break;
+		if (errno != EINTR) {
+			int e = errno;
+			snprintf(err, errlen, "could not read the frame stream: %s", strerror(e));
+			return -e;
+		}
+	}
+	if (n == 0)
+		rd->eof = 1;
+	rd->bytes += (uint64_t)n;
+	return n;
+}
+
+/* Append to the look-ahead buffer with one read; returns bytes added, 0 at EOF. */
+static ssize_t fill(struct render_reader *rd, char *err, size_t errlen)
+{
+	if (rd->look_pos == rd->look_len)
+		rd->look_pos = rd->look_len = 0;
+	if (rd->eof || rd->look_len == sizeof(rd->look))
+		return 0;
+	ssize_t n = read_some(rd, rd->look + rd->look_len, sizeof(rd->look) - rd->look_len, err,
+			      errlen);
+	if (n > 0)
+		rd->look_len += (size_t)n;
+	return n;
+}
+
+/* One byte of a header: 1 with *c set, 0 at EOF, or a negative errno. */
+static int getbyte(struct render_reader *rd, int *c, char *err, size_t errlen)
+{
+	if (rd->look_pos == rd->look_len) {
+		ssize_t n = fill(rd, err, errlen);
+		if (n <= 0)
+			return (int)n;
+	}
+	*c = rd->look[rd->look_pos++];
+	return 1;
+}
+
+/* Read exactly rd->frame_bytes into rd->frame: look-ahead first, then straight from
+ * the descriptor so a large frame is never copied twice. Stores the bytes got. */
+static int read_payload(struct render_reader *rd, size_t *got, char *err, size_t errlen)
+{
+	size_t have = rd->look_len - rd->look_pos;
+
+	if (have > rd->frame_bytes)
+		have = rd->frame_bytes;
+	memcpy(rd->frame, rd->look + rd->look_pos, have);
+	rd->look_pos += have;
+	while (have < rd->frame_bytes && !rd->eof) {
+		ssize_t n = read_some(rd, rd->frame + have, rd->frame_bytes - have, err, errlen);
+		if (n < 0)
+			return (int)n;
+		have += (size_t)n;
+	}
+	*got = have;
+	return have == rd->frame_bytes;
+}
+
+static int alloc_frame(struct render_reader *rd, char *err, size_t errlen)
+{
+	rd->frame_bytes = frame_size(rd->fmt, rd->width, rd->height);
+	if (!rd->frame_bytes) {
+		snprintf(err, errlen, "cannot size a %dx%d frame", rd->width, rd->height);
+		return -EINVAL;
+	}
+	rd->frame = av_malloc(rd->frame_bytes);
+	if (!rd->frame) {
+		snprintf(err, errlen, "out of memory for a %dx%d frame (%zu bytes)", rd->width,
+			 rd->height, rd->frame_bytes);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int too_big(const char *what, int64_t w, int64_t h, char *err, size_t errlen)
+{
+	snprintf(err, errlen,
+		 "%s declares %" PRId64 "x%" PRId64 " frames; the largest accepted is %dx%d "
+		 "(at most %d pixels on a side)",
+		 what, w, h, 7680, 4320, RENDER_MAX_DIM);
+	return -EFBIG;
+}
+
+/* A decimal of at most 9 digits from s[0..n); -1 if it is not one. */
+static int64_t parse_dec(const char *s, size_t n)
+{
+	int64_t v = 0;
+
+	if (n == 0 || n > 9)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+static int y4m_colorspace(const char *v, size_t n, enum AVPixelFormat *fmt)
+{
+	static const struct {
+		const char *name;
+		enum AVPixelFormat fmt;
+	} cs[] = {
+		{"420jpeg", AV_PIX_FMT_YUV420P}, {"420paldv", AV_PIX_FMT_YUV420P},
+		{"420mpeg2", AV_PIX_FMT_YUV420P}, {"420", AV_PIX_FMT_YUV420P},
+		{"422", AV_PIX_FMT_YUV422P},     {"444", AV_PIX_FMT_YUV444P},
+		{"mono", AV_PIX_FMT_GRAY8},
+	};
+	for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
+		if (strlen(cs[i].name) == n && !memcmp(cs[i].name, v, n)) {
+			*fmt = cs[i].fmt;
+			return 0;
+		}
+	return -1;
+}
+
+/* Read one '\n'-terminated line of at most RENDER_Y4M_LINE_MAX bytes into line
+ * (without the newline). Returns 1, 0 at EOF before any byte, or -errno. */
+static int y4m_line(struct render_reader *rd, char *line, size_t *len, const char *what,
+		    char *err, size_t errlen)
+{
+	size_t n = 0;
+	int c = 0, ret;
+	char q[80];
+
+	for (;;) {
+		ret = getbyte(rd, &c, err, errlen);
+		if (ret < 0)
+			return ret;
+		if (ret == 0) {
+			if (n == 0)
+				return 0;
+			snprintf(err, errlen, "Y4M stream ended inside the %s (\"%s\")", what,
+				 quote(q, sizeof(q), (uint8_t *)line, n));
+			return -EPROTO;
+		}
+		if (c == '\n')
+			break;
+		if (n + 1 >= RENDER_Y4M_LINE_MAX) {
+			snprintf(err, errlen,
+				 "Y4M %s is longer than %d bytes (it starts \"%s\"); is this really "
+				 "a Y4M stream?",
+				 what, RENDER_Y4M_LINE_MAX, quote(q, sizeof(q), (uint8_t *)line, n));
+			return -EPROTO;
+		}
+		line[n++] = (char)c;
+	}
+	line[n] = '\0';
+	*len = n;
+	return 1;
+}
+
+/* The stream header: "YUV4MPEG2" then space-separated tags W H F I A C X. W and H
+ * are required; C defaults to 420; the frame rate is the job's, not the stream's. */
+static int y4m_header(struct render_reader *rd, char *err, size_t errlen)
+{
+	char line[RENDER_Y4M_LINE_MAX], q[80];
+	size_t len = 0, i = 9;
+	int64_t w = -1, h = -1;
+	int ret;
+
+	ret = y4m_line(rd, line, &len, "stream header", err, errlen);
+	if (ret <= 0)
+		return ret < 0 ? ret : -EPROTO;
+	rd->fmt = AV_PIX_FMT_YUV420P;
+	while (i < len) {
+		size_t start, n;
+		const char *v;
+
+		if (line[i] == ' ') {
+			i++;
+			continue;
+		}
+		start = i;
+		while (i < len && line[i] != ' ')
+			i++;
+		v = line + start + 1;
+		n = i - start - 1;
+		switch (line[start]) {
+		case 'W':
+		case 'H': {
+			int64_t d = parse_dec(v, n);
+			if (d < 1) {
+				snprintf(err, errlen,
+					 "Y4M header tag %c has \"%s\", which is not a positive "
+					 "whole number",
+					 line[start], quote(q, sizeof(q), (uint8_t *)v, n));
+				return -EPROTO;
+			}
+			if (line[start] == 'W')
+				w = d;
+			else
+				h = d;
+			break;
+		}
+		case 'C':
+			if (y4m_colorspace(v, n, &rd->fmt) < 0) {
+				snprintf(err, errlen,
+					 "Y4M colorspace C%s is not supported; use C420jpeg, C420paldv, "
+					 "C420mpeg2, C420, C422, C444 or Cmono",
+					 quote(q, sizeof(q), (uint8_t *)v, n));
+				return -EPROTO;
+			}
+			break;
+		case 'F': {
+			const char *colon = memchr(v, ':', n);
+			if (!colon || parse_dec(v, (size_t)(colon - v)) < 1 ||
+			    parse_dec(colon + 1, n - (size_t)(colon - v) - 1) < 1) {
+				snprintf(err, errlen,
+					 "Y4M frame rate F%s is not of the form N:D with positive N "
+					 "and D",
+					 quote(q, sizeof(q), (uint8_t *)v, n));
+				return -EPROTO;
+			}
+			break;
+		}
+		case 'I':
+		case 'A':
+		case 'X':
+			break;
+		default:
+			snprintf(err, errlen,
+				 "Y4M header has an unknown tag \"%s\"; the tags are W, H, F, I, A, "
+				 "C and X",
+				 quote(q, sizeof(q), (uint8_t *)line + start, i - start));
+			return -EPROTO;
+		}
+	}
+	if (w < 0 || h < 0) {
+		snprintf(err, errlen, "Y4M header has no %s tag (\"%s\")",
+			 w < 0 ? "W (width)" : "H (height)",
+			 quote(q, sizeof(q), (uint8_t *)line, len));
+		return -EPROTO;
+	}
+	if (!dims_ok(w, h))
+		return too_big("the Y4M header", w, h, err, errlen);
+	rd->width = (int)w;
+	rd->height = (int)h;
+	return alloc_frame(rd, err, errlen);
+}
+
+/* "FRAME", then optional parameters, then '\n'. Returns 1, 0 at a clean EOF, -errno. */
+static int y4m_frame_header(struct render_reader *rd, char *err, size_t errlen)
+{
+	char line[RENDER_Y4M_LINE_MAX], q[80], what[64];
+	size_t len = 0;
+	int ret;
+
+	snprintf(what, sizeof(what), "header of frame %" PRId64, rd->frames + 1);
+	ret = y4m_line(rd, line, &len, what, err, errlen);
+	if (ret <= 0)
+		return ret;
+	if (len < 5 || memcmp(line, "FRAME", 5) || (len > 5 && line[5] != ' ')) {
+		snprintf(err, errlen,
+			 "Y4M frame %" PRId64 " does not start with FRAME (found \"%s\"); the "
+			 "frames before it were shorter or longer than %dx%d %s",
+			 rd->frames + 1, quote(q, sizeof(q), (uint8_t *)line, len), rd->width,
+			 rd->height, av_get_pix_fmt_name(rd->fmt));
+		return -EPROTO;
+	}
+	return 1;
+}
+
+static int is_pnm_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* One PPM header number: skip at least one blank or comment, then read digits. The
+ * byte after the digits is left in *next. Counts header bytes in *used. */
+static int ppm_number(struct render_reader *rd, const char *name, int64_t *val, int *next,
+		      size_t *used, char *err, size_t errlen)
+{
+	int c = 0, ret, sep = 0, digits = 0;
+	int64_t v = 0;
+
+	for (;;) {
+		ret = getbyte(rd, &c, err, errlen);
+		if (ret < 0)
+			return ret;
+		if (ret == 0)
+			goto eof;
+		if (++*used > RENDER_PPM_HEADER_MAX)
+			goto long_header;
+		if (is_pnm_space(c)) {
+			sep = 1;
+			continue;
+		}
+		if (c != '#')
+			break;
+		sep = 1;
+		do {
+			ret = getbyte(rd, &c, err, errlen);
+			if (ret < 0)
+				return ret;
+			if (ret == 0)
+				goto eof;
+			if (++*used > RENDER_PPM_HEADER_MAX)
+				goto long_header;
+		} while (c != '\n' && c != '\r');
+	}
+	while (c >= '0' && c <= '9') {
+		if (++digits > 7) {
+			snprintf(err, errlen, "PPM header of frame %" PRId64 " has a %s over 7 digits",
+				 rd->frames + 1, name);
+			return -EFBIG;
+		}
+		v = v * 10 + (c - '0');
+		ret = getbyte(rd, &c, err, errlen);
+		if (ret < 0)
+			return ret;
+		if (ret == 0)
+			goto eof;
+		if (++*used > RENDER_PPM_HEADER_MAX)
+			goto long_header;
+	}
+	if (!sep || !digits || !(is_pnm_space(c) || c == '#')) {
+		snprintf(err, errlen,
+			 "PPM header of frame %" PRId64 " has no valid %s (unexpected byte 0x%02x)",
+			 rd->frames + 1, name, c);
+		return -EPROTO;
+	}
+	*val = v;
+	*next = c;
+	return 0;
+eof:
+	snprintf(err, errlen, "PPM stream ended inside the header of frame %" PRId64,
+		 rd->frames + 1);
+	return -EPROTO;
+long_header:
+	snprintf(err, errlen, "PPM header of frame %" PRId64 " is longer than %d bytes",
+		 rd->frames + 1, RENDER_PPM_HEADER_MAX);
+	return -EPROTO;
+}
+
+/* "P6" width height maxval and one blank, per netpbm; blanks between images are
+ * tolerated. Every frame must repeat the first one's size and maxval. */
+static int ppm_header(struct render_reader *rd, char *err, size_t errlen)
+{
+	int64_t w = 0, h = 0, maxval = 0;
+	int c = 0, c2 = 0, ret;
+	size_t used = 2;
+	uint8_t magic[2];
+	char q[80];
+
+	do {
+		ret = getbyte(rd, &c, err, errlen);
+		if (ret <= 0)
+			return ret;
+	} while (is_pnm_space(c));
+	ret = getbyte(rd, &c2, err, errlen);
+	if (ret < 0)
+		return ret;
+	magic[0] = (uint8_t)c;
+	magic[1] = (uint8_t)c2;
+	if (ret == 0 || c != 'P' || c2 != '6') {
+		snprintf(err, errlen,
+			 "PPM frame %" PRId64 " starts with \"%s\", not the P6 magic; the frame "
+			 "before it was not %dx%d with maxval %d, or text was printed to stdout",
+			 rd->frames + 1, quote(q, sizeof(q), magic, ret ? 2 : 1), rd->width,
+			 rd->height, rd->maxval);
+		return -EPROTO;
+	}
+	if ((ret = ppm_number(rd, "width", &w, &c, &used, err, errlen)) < 0 ||
+	    (ret = ppm_number(rd, "height", &h, &c, &used, err, errlen)) < 0 ||
+	    (ret = ppm_number(rd, "maxval", &maxval, &c, &used, err, errlen)) < 0)
+		return ret;
+	if (!is_pnm_space(c)) {
+		snprintf(err, errlen,
+			 "PPM header of frame %" PRId64 " must end with one blank after the maxval",
+			 rd->frames + 1);
+		return -EPROTO;
+	}
+	if (!dims_ok(w, h))
+		return too_big("the PPM header", w, h, err, errlen);
+	if (maxval != 255 && maxval != 65535) {
+		snprintf(err, errlen,
+			 "PPM maxval %" PRId64 " is not supported; use 255 (8-bit) or 65535 (16-bit)",
+			 maxval);
+		return -EPROTO;
+	}
+	if (!rd->frame) {
+		rd->width = (int)w;
+		rd->height = (int)h;
+		rd->maxval = (int)maxval;
+		rd->fmt = maxval == 255 ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_RGB48BE;
+		return alloc_frame(rd, err, errlen) < 0 ? -ENOMEM : 1;
+	}
+	if (w != rd->width || h != rd->height || maxval != rd->maxval) {
+		snprintf(err, errlen,
+			 "PPM frame %" PRId64 " is %" PRId64 "x%" PRId64 " maxval %" PRId64
+			 " but the stream started at %dx%d maxval %d; a stream must keep one size",
+			 rd->frames + 1, w, h, maxval, rd->width, rd->height, rd->maxval);
+		return -EPROTO;
+	}
+	return 1;
+}
+
+int render_reader_open(struct render_reader *rd, int fd, const char *pix_fmt, int width,
+		       int height, const atomic_int *cancel, char *err, size_t errlen)
+{
+	memset(rd, 0, sizeof(*rd));
+	rd->fd = fd;
+	rd->cancel = cancel;
+	rd->raw_name = pix_fmt;
+
+	while (rd->look_len < 10 && !rd->eof) {
+		ssize_t n = fill(rd, err, errlen);
+		if (n < 0)
+			return (int)n;
+	}
+	if (rd->look_len >= 10 && !memcmp(rd->look, "YUV4MPEG2 ", 10)) {
+		rd->kind = RENDER_KIND_Y4M;
+		return y4m_header(rd, err, errlen);
+	}
+	if (rd->look_len >= 3 && rd->look[0] == 'P' && rd->look[1] == '6' &&
+	    is_pnm_space(rd->look[2])) {
+		rd->kind = RENDER_KIND_PPM;
+		return 0;
+	}
+	rd->kind = RENDER_KIND_RAW;
+	rd->fmt = render_raw_format(pix_fmt);
+	rd->width = width;
+	rd->height = height;
+	if (rd->fmt == AV_PIX_FMT_NONE) {
+		snprintf(err, errlen, "unknown raw pixel format \"%s\"", pix_fmt ? pix_fmt : "");
+		return -EINVAL;
+	}
+	return alloc_frame(rd, err, errlen);
+}
+
+static void frames_as_text(char *buf, size_t n, uint64_t bytes, size_t fb)
+{
+	uint64_t whole = bytes / fb;
+	unsigned hundredths = (unsigned)((bytes % fb) * 100 / fb);
+
+	if (hundredths == 0)
+		snprintf(buf, n, "just over %" PRIu64, whole);
+	else if (hundredths % 10 == 0)
+		snprintf(buf, n, "%" PRIu64 ".%u", whole, hundredths / 10);
+	else
+		snprintf(buf, n, "%" PRIu64 ".%02u", whole, hundredths);
+}
+
+static int short_frame(struct render_reader *rd, size_t got, char *err, size_t errlen)
+{
+	const char *fmt = av_get_pix_fmt_name(rd->fmt);
+	char frames[48];
+
+	if (rd->kind == RENDER_KIND_RAW) {
+		if (rd->bytes == 0) {
+			snprintf(err, errlen, "script wrote no frames (0 bytes on stdout)");
+			return -ENODATA;
+		}
+		frames_as_text(frames, sizeof(frames), rd->bytes, rd->frame_bytes);
+		snprintf(err, errlen,
+			 "script wrote %s frames: %" PRIu64 " bytes is not a multiple of %zu "
+			 "(%dx%d %s); did it print text to stdout?",
+			 frames, rd->bytes, rd->frame_bytes, rd->width, rd->height,
+			 rd->raw_name ? rd->raw_name : fmt);
+		return -EPROTO;
+	}
+	snprintf(err, errlen,
+		 "%s stream ended inside frame %" PRId64 ": got %zu of its %zu bytes (%dx%d %s); "
+		 "did the script stop mid-frame or print text to stdout?",
+		 rd->kind == RENDER_KIND_Y4M ? "Y4M" : "PPM", rd->frames + 1, got, rd->frame_bytes,
+		 rd->width, rd->height, fmt);
+	return -EPROTO;
+}
+
+int render_reader_next(struct render_reader *rd, char *err, size_t errlen)
+{
+	size_t got = 0;
+	int ret = 1;
+
+	if (rd->kind == RENDER_KIND_Y4M)
+		ret = y4m_frame_header(rd, err, errlen);
+	else if (rd->kind == RENDER_KIND_PPM)
+		ret = ppm_header(rd, err, errlen);
+	if (ret < 0)
+		return ret;
+	if (ret == 1) {
+		ret = read_payload(rd, &got, err, errlen);
+		if (ret < 0)
+			return ret;
+		if (ret == 1) {
+			rd->frames++;
+			return 1;
+		}
+		if (got > 0 || rd->kind != RENDER_KIND_RAW)
+			return short_frame(rd, got, err, errlen);
+	}
+	if (rd->frames == 0) {
+		if (rd->kind == RENDER_KIND_Y4M) {
+			snprintf(err, errlen, "script wrote a Y4M header but no frames");
+			return -ENODATA;
+		}
+		return short_frame(rd, 0, err, errlen);
+	}
+	return 0;
+}
+
+void render_reader_free(struct render_reader *rd)
+{
+	av_freep(&rd->frame);
+}

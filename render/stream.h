@@ -1,0 +1,69 @@
+/* stream.h - render's internal frame-stream reader (raw, Y4M, PPM).
+ *
+ * The reader turns bytes from an untrusted descriptor into whole frames. It is
+ * strict and bounded: a header line is never longer than a fixed limit, a declared
+ * size is checked before anything is allocated, and at most one frame plus a small
+ * look-ahead is held in memory. Everything that goes wrong gets one sentence.
+ */
+#ifndef REELBOX_RENDER_STREAM_H
+#define REELBOX_RENDER_STREAM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libavutil/pixfmt.h>
+
+#define RENDER_MAX_DIM       7680
+#define RENDER_MAX_AREA      (7680 * 4320)
+#define RENDER_Y4M_LINE_MAX  256
+#define RENDER_PPM_HEADER_MAX 512
+#define RENDER_LOOK_CAP      4096
+
+enum render_kind {
+	RENDER_KIND_RAW = 0,
+	RENDER_KIND_Y4M,
+	RENDER_KIND_PPM,
+};
+
+struct render_reader {
+	int fd;
+	enum render_kind kind;
+	const atomic_int *cancel; /* may be NULL */
+
+	/* The frames as the stream carries them; 0 until the first header is read. */
+	enum AVPixelFormat fmt;
+	int width, height;
+	int maxval; /* PPM only */
+	size_t frame_bytes;
+	uint8_t *frame; /* one frame of frame_bytes, valid after render_reader_next() == 1 */
+
+	int64_t frames;  /* whole frames delivered */
+	uint64_t bytes;  /* bytes consumed from fd */
+	const char *raw_name;
+
+	uint8_t look[RENDER_LOOK_CAP];
+	size_t look_pos, look_len;
+	int eof;
+};
+
+/* Bind a reader to fd and recognise the stream by its first bytes: "YUV4MPEG2 " is
+ * Y4M (its stream header is parsed here), "P6" and a blank is PPM, anything else
+ * raw frames of pix_fmt at width x height. Reads at most the Y4M header line. */
+int render_reader_open(struct render_reader *rd, int fd, const char *pix_fmt, int width,
+		       int height, const atomic_int *cancel, char *err, size_t errlen);
+
+/* Read the next whole frame into rd->frame. Returns 1 for a frame, 0 at a clean end
+ * of a stream that had at least one frame, or a negative errno with a sentence:
+ * -EPROTO for a malformed stream, -ENODATA for a stream without frames,
+ * -EFBIG for a declared size over the limit, -ECANCELED when cancelled. */
+int render_reader_next(struct render_reader *rd, char *err, size_t errlen);
+
+void render_reader_free(struct render_reader *rd);
+
+const char *render_kind_name(enum render_kind kind);
+
+/* The pixel format a raw stream name stands for, or AV_PIX_FMT_NONE. */
+enum AVPixelFormat render_raw_format(const char *pix_fmt);
+
+#endif

@@ -1,0 +1,84 @@
+/* cli.h - the reelbox subcommands and what they share.
+ *
+ * Exit statuses follow the contract: 0 succeeded, 1 the job failed, 2 usage or
+ * configuration error with a one-line reason on stderr.
+ */
+#ifndef REELBOX_CLI_H
+#define REELBOX_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "job.h"
+#include "runner.h"
+
+#define EXIT_JOB_FAILED 1
+#define EXIT_USAGE      2
+
+int cmd_run(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+
+/* Print "reelbox CMD: reason" on stderr and return EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Options shared by run and submit: what the job asks for. Long-option ids start at
+ * CLI_JOB_OPT_BASE so a command can add its own. */
+enum {
+	CLI_JOB_OPT_BASE = 1000,
+	OPT_RUNTIME = CLI_JOB_OPT_BASE,
+	OPT_SIZE,
+	OPT_FPS,
+	OPT_FRAMES,
+	OPT_DURATION,
+	OPT_PIX_FMT,
+	OPT_CRF,
+	OPT_PRESET,
+	OPT_TIMEOUT,
+	OPT_MEMORY,
+	OPT_PIDS,
+	OPT_SCRATCH,
+	OPT_CPUS,
+	OPT_JSON,
+	OPT_CONFIG,
+	OPT_REDIS,
+	OPT_WAIT,
+	OPT_RETRIES,
+	OPT_CLI_LAST,
+};
+
+extern const struct option cli_job_options[];
+extern const size_t cli_n_job_options;
+
+/* What the job options collected; duration is applied after fps is known. */
+struct cli_job_args {
+	double duration;
+	int have_frames;
+	const char *config_path;
+};
+
+/* Apply one parsed job option; 0, or EXIT_USAGE after printing the reason. */
+int cli_job_option(const char *cmd, int opt, const char *arg, struct job *job,
+		   struct cli_job_args *ja);
+
+/* Load the operator configuration: built-ins, then the file (--config, REELBOX_CONFIG or
+ * /etc/reelbox/config.json when present), then the environment. */
+int cli_load_config(const char *cmd, const char *path, struct config *cfg);
+
+/* Read a script file (bounded by the config) into the job: bytes, name, runtime. */
+int cli_load_script(const char *cmd, const char *path, const struct config *cfg, struct job *job);
+
+/* Finish a job from the CLI: duration to frames, then job_resolve. */
+int cli_resolve_job(const char *cmd, struct job *job, const struct cli_job_args *ja,
+		    const struct config *cfg);
+
+/* The contract's --json summary of a finished job, one line on stdout. */
+void cli_print_result_json(FILE *out, const struct runner_result *res);
+
+/* Replace invalid UTF-8 in place with '?', so any log can go into JSON. */
+void cli_utf8_sanitize(char *s);
+
+#endif

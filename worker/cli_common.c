@@ -1,0 +1,290 @@
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const struct option cli_job_options[] = {
+	{"runtime", required_argument, NULL, OPT_RUNTIME},
+	{"size", required_argument, NULL, OPT_SIZE},
+	{"fps", required_argument, NULL, OPT_FPS},
+	{"frames", required_argument, NULL, OPT_FRAMES},
+	{"duration", required_argument, NULL, OPT_DURATION},
+	{"pix-fmt", required_argument, NULL, OPT_PIX_FMT},
+	{"crf", required_argument, NULL, OPT_CRF},
+	{"preset", required_argument, NULL, OPT_PRESET},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"memory", required_argument, NULL, OPT_MEMORY},
+	{"pids", required_argument, NULL, OPT_PIDS},
+	{"scratch", required_argument, NULL, OPT_SCRATCH},
+	{"cpus", required_argument, NULL, OPT_CPUS},
+	{"config", required_argument, NULL, OPT_CONFIG},
+};
+const size_t cli_n_job_options = sizeof(cli_job_options) / sizeof(cli_job_options[0]);
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "reelbox %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_USAGE;
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_double(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int cli_job_option(const char *cmd, int opt, const char *arg, struct job *job,
+		   struct cli_job_args *ja)
+{
+	long v;
+	double d;
+
+	switch (opt) {
+	case OPT_RUNTIME:
+		if (strlen(arg) >= sizeof(job->runtime))
+			return cli_usage_error(cmd, "--runtime '%s' is too long", arg);
+		snprintf(job->runtime, sizeof(job->runtime), "%s", arg);
+		return 0;
+	case OPT_SIZE:
+		if (job_parse_size(arg, &job->width, &job->height) < 0)
+			return cli_usage_error(cmd, "--size '%s' is not WIDTHxHEIGHT, e.g. 1280x720",
+					       arg);
+		return 0;
+	case OPT_FPS:
+		if (parse_long(arg, 1, INT_MAX, &v) < 0)
+			return cli_usage_error(cmd, "--fps '%s' is not a positive whole number", arg);
+		job->fps = (int)v;
+		return 0;
+	case OPT_FRAMES:
+		if (parse_long(arg, 1, LONG_MAX, &v) < 0)
+			return cli_usage_error(cmd, "--frames '%s' is not a positive whole number",
+					       arg);
+		job->frames = v;
+		ja->have_frames = 1;
+		return 0;
+	case OPT_DURATION:
+		if (parse_double(arg, &d) < 0 || d <= 0)
+			return cli_usage_error(cmd, "--duration '%s' is not a positive number of seconds",
+					       arg);
+		ja->duration = d;
+		return 0;
+	case OPT_PIX_FMT:
+		if (strlen(arg) >= sizeof(job->pix_fmt))
+			return cli_usage_error(cmd, "--pix-fmt '%s' is not known", arg);
+		snprintf(job->pix_fmt, sizeof(job->pix_fmt), "%s", arg);
+		return 0;
+	case OPT_CRF:
+		if (parse_long(arg, 0, 63, &v) < 0)
+			return cli_usage_error(cmd, "--crf '%s' is not a whole number from 0 to 63", arg);
+		job->crf = (int)v;
+		return 0;
+	case OPT_PRESET:
+		if (strlen(arg) >= sizeof(job->preset))
+			return cli_usage_error(cmd, "--preset '%s' is not known", arg);
+		snprintf(job->preset, sizeof(job->preset), "%s", arg);
+		return 0;
+	case OPT_TIMEOUT:
+		if (parse_long(arg, 1, UINT32_MAX, &v) < 0)
+			return cli_usage_error(cmd, "--timeout '%s' is not a positive number of seconds",
+					       arg);
+		job->limits.timeout_s = (uint32_t)v;
+		return 0;
+	case OPT_MEMORY:
+		if (parse_long(arg, 1, UINT32_MAX, &v) < 0)
+			return cli_usage_error(cmd, "--memory '%s' is not a positive number of MB", arg);
+		job->limits.memory_mb = (uint32_t)v;
+		return 0;
+	case OPT_PIDS:
+		if (parse_long(arg, 1, UINT32_MAX, &v) < 0)
+			return cli_usage_error(cmd, "--pids '%s' is not a positive whole number", arg);
+		job->limits.pids = (uint32_t)v;
+		return 0;
+	case OPT_SCRATCH:
+		if (parse_long(arg, 1, UINT32_MAX, &v) < 0)
+			return cli_usage_error(cmd, "--scratch '%s' is not a positive number of MB", arg);
+		job->limits.scratch_mb = (uint32_t)v;
+		return 0;
+	case OPT_CPUS:
+		if (parse_double(arg, &d) < 0 || d <= 0)
+			return cli_usage_error(cmd, "--cpus '%s' is not a positive number", arg);
+		job->limits.cpus = d;
+		return 0;
+	case OPT_CONFIG:
+		ja->config_path = arg;
+		return 0;
+	}
+	return cli_usage_error(cmd, "unknown option");
+}
+
+int cli_load_config(const char *cmd, const char *path, struct config *cfg)
+{
+	char err[512];
+
+	config_defaults(cfg);
+	if (!path)
+		path = getenv("REELBOX_CONFIG");
+	if (!path && access("/etc/reelbox/config.json", F_OK) == 0)
+		path = "/etc/reelbox/config.json";
+	if (path && config_load_file(cfg, path, err, sizeof(err)) < 0)
+		return cli_usage_error(cmd, "%s", err);
+	if (config_load_env(cfg, err, sizeof(err)) < 0)
+		return cli_usage_error(cmd, "%s", err);
+	return 0;
+}
+
+int cli_load_script(const char *cmd, const char *path, const struct config *cfg, struct job *job)
+{
+	struct stat st;
+	const char *base = strrchr(path, '/');
+	char *buf;
+	size_t used = 0;
+	int fd;
+
+	base = base ? base + 1 : path;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cli_usage_error(cmd, "cannot open script '%s': %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return cli_usage_error(cmd, "script '%s' is not a regular file", path);
+	}
+	if ((size_t)st.st_size > cfg->max_script_bytes) {
+		close(fd);
+		return cli_usage_error(cmd, "script '%s' is %lld bytes, above the limit of %zu bytes",
+				       path, (long long)st.st_size, cfg->max_script_bytes);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return cli_usage_error(cmd, "out of memory reading '%s'", path);
+	}
+	while (used < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + used, (size_t)st.st_size - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+	}
+	close(fd);
+	buf[used] = '\0';
+	free(job->script);
+	job->script = buf;
+	job->script_len = used;
+	if (strlen(base) >= sizeof(job->script_name))
+		return cli_usage_error(cmd, "script name '%s' is too long", base);
+	snprintf(job->script_name, sizeof(job->script_name), "%s", base);
+	return 0;
+}
+
+int cli_resolve_job(const char *cmd, struct job *job, const struct cli_job_args *ja,
+		    const struct config *cfg)
+{
+	char err[512];
+
+	if (ja->duration > 0) {
+		if (ja->have_frames)
+			return cli_usage_error(cmd, "give --frames or --duration, not both");
+		int fps = job->fps > 0 ? job->fps : 30;
+		double f = ceil(ja->duration * fps - 1e-9);
+		if (f < 1 || f > (double)INT64_MAX / 2)
+			return cli_usage_error(cmd, "--duration %g gives no usable frame count",
+					       ja->duration);
+		job->frames = (int64_t)f;
+	}
+	if (job_resolve(job, cfg, err, sizeof(err)) < 0)
+		return cli_usage_error(cmd, "%s", err);
+	return 0;
+}
+
+void cli_utf8_sanitize(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		int n = 0;
+		if (*p < 0x80)
+			n = 1;
+		else if ((*p & 0xE0) == 0xC0 && *p >= 0xC2)
+			n = 2;
+		else if ((*p & 0xF0) == 0xE0)
+			n = 3;
+		else if ((*p & 0xF8) == 0xF0 && *p <= 0xF4)
+			n = 4;
+		for (int i = 1; i < n; i++)
+			if ((p[i] & 0xC0) != 0x80)
+				n = 0;
+		if (n == 0) {
+			*p++ = '?';
+			continue;
+		}
+		p += n;
+	}
+}
+
+void cli_print_result_json(FILE *out, const struct runner_result *res)
+{
+	char log[RUNNER_LOG_TAIL + 1];
+	char error[sizeof(res->error)];
+	json_t *o;
+	char *text;
+
+	snprintf(log, sizeof(log), "%s", res->log_tail);
+	snprintf(error, sizeof(error), "%s", res->error);
+	cli_utf8_sanitize(log);
+	cli_utf8_sanitize(error);
+	o = json_pack("{s:s, s:s?, s:I, s:i, s:i, s:i, s:I, s:s?, s:s?, s:i, s:i, s:s, "
+		      "s:{s:I, s:I, s:I, s:I}}",
+		      "status", res->succeeded ? "succeeded" : "failed", "output",
+		      res->succeeded ? res->output : NULL, "frames", (json_int_t)res->frames,
+		      "width", res->width, "height", res->height, "fps", res->fps, "bytes",
+		      (json_int_t)res->bytes, "sha256", res->succeeded ? res->sha256 : NULL,
+		      "error", res->succeeded ? NULL : error, "exit_code", res->exit_code,
+		      "signal", res->signal, "log", log, "timings", "total_ms",
+		      (json_int_t)res->total_ms, "sandbox_ms", (json_int_t)res->sandbox_ms,
+		      "first_frame_ms", (json_int_t)res->first_frame_ms, "encode_ms",
+		      (json_int_t)res->encode_ms);
+	if (!o) {
+		fprintf(out, "{\"status\":\"failed\",\"error\":\"cannot build the JSON summary\"}\n");
+		return;
+	}
+	text = json_dumps(o, JSON_COMPACT);
+	fprintf(out, "%s\n", text ? text : "{}");
+	free(text);
+	json_decref(o);
+}

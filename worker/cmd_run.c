@@ -1,0 +1,333 @@
+/* cmd_run.c - `reelbox run` and `reelbox exec`: one sandbox, no Redis. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "render.h"
+#include "sandbox.h"
+
+static const char run_usage[] =
+	"usage: reelbox run [OPTIONS] SCRIPT\n"
+	"  -o, --output FILE     .mp4 (H.264), .webm (VP9) or .gif; default SCRIPT's stem + .mp4\n"
+	"      --runtime NAME    interpreter from the runtime table (default: by extension)\n"
+	"      --size WxH        frame size (1280x720)\n"
+	"      --fps N           frames per second (30)\n"
+	"      --frames N        frame count ceiling (fps*5), or --duration SEC\n"
+	"      --pix-fmt NAME    raw stream format: rgb24 rgba bgr24 gray yuv420p\n"
+	"      --crf N, --preset NAME   encoder quality and speed, as in ffmpeg\n"
+	"      --timeout SEC --memory MB --pids N --scratch MB --cpus F   sandbox limits\n"
+	"      --json            print one JSON summary on stdout\n"
+	"      --config FILE     operator configuration (JSON)\n";
+
+static const char exec_usage[] =
+	"usage: reelbox exec [--timeout SEC --memory MB --pids N --scratch MB --cpus F]\n"
+	"                    [--config FILE] -- CMD [ARG...]\n";
+
+struct run_ui {
+	int tty;
+	int progress_shown;
+	uint64_t start_ns;
+	int64_t total;
+	int64_t done;
+	struct runner_result res;
+	int finished;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void draw_progress(struct run_ui *ui)
+{
+	double secs = (double)(mono_ns() - ui->start_ns) / 1e9;
+	double rate = secs > 0 ? (double)ui->done / secs : 0;
+
+	fprintf(stderr, "\r\033[Kreelbox: frame %lld/%lld (%d%%) %.1f fps",
+		(long long)ui->done, (long long)ui->total,
+		ui->total ? (int)(100 * ui->done / ui->total) : 0, rate);
+	ui->progress_shown = 1;
+}
+
+static void ui_progress(void *opaque, int64_t done, int64_t total)
+{
+	struct run_ui *ui = opaque;
+
+	ui->done = done;
+	ui->total = total;
+	if (ui->tty)
+		draw_progress(ui);
+}
+
+static void ui_log_line(void *opaque, const char *line, size_t len)
+{
+	struct run_ui *ui = opaque;
+
+	if (ui->tty && ui->progress_shown)
+		fputs("\r\033[K", stderr);
+	fprintf(stderr, "[script] %.*s\n", (int)len, line);
+	if (ui->tty && ui->progress_shown)
+		draw_progress(ui);
+}
+
+static void ui_done(void *opaque, const struct runner_result *res)
+{
+	struct run_ui *ui = opaque;
+
+	ui->res = *res;
+	ui->finished = 1;
+	if (ui->tty && ui->progress_shown)
+		fputs("\r\033[K", stderr);
+}
+
+static const struct runner_ops run_ops = {
+	.progress = ui_progress,
+	.log_line = ui_log_line,
+	.done = ui_done,
+};
+
+/* The default output: the script's stem + .mp4 in the current directory. */
+static void default_output(const char *script, char *out, size_t len)
+{
+	const char *base = strrchr(script, '/');
+	const char *dot;
+
+	base = base ? base + 1 : script;
+	dot = strrchr(base, '.');
+	if (!dot || dot == base)
+		dot = base + strlen(base);
+	snprintf(out, len, "%.*s.mp4", (int)(dot - base), base);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct option opts[32];
+	struct config cfg;
+	struct job job;
+	struct cli_job_args ja = {0};
+	const char *output = NULL;
+	char outbuf[PATH_MAX];
+	int json = 0, c, rc;
+	size_t n = 0;
+
+	memcpy(opts, cli_job_options, cli_n_job_options * sizeof(struct option));
+	n = cli_n_job_options;
+	opts[n++] = (struct option){"output", required_argument, NULL, 'o'};
+	opts[n++] = (struct option){"json", no_argument, NULL, OPT_JSON};
+	opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+	opts[n] = (struct option){0};
+
+	job_init(&job);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			output = optarg;
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		case 'h':
+			fputs(run_usage, stdout);
+			job_free(&job);
+			return 0;
+		case '?':
+			job_free(&job);
+			fputs(run_usage, stderr);
+			return EXIT_USAGE;
+		default:
+			if ((rc = cli_job_option("run", c, optarg, &job, &ja)) != 0) {
+				job_free(&job);
+				return rc;
+			}
+		}
+	}
+	if (optind != argc - 1) {
+		job_free(&job);
+		return cli_usage_error("run", "expected exactly one SCRIPT; see reelbox run --help");
+	}
+	const char *script = argv[optind];
+
+	if ((rc = cli_load_config("run", ja.config_path, &cfg)) != 0 ||
+	    (rc = cli_load_script("run", script, &cfg, &job)) != 0)
+		goto out;
+	if (!output) {
+		default_output(script, outbuf, sizeof(outbuf));
+		output = outbuf;
+	}
+	switch (render_container_from_path(output)) {
+	case RENDER_MP4:
+		snprintf(job.format, sizeof(job.format), "mp4");
+		break;
+	case RENDER_WEBM:
+		snprintf(job.format, sizeof(job.format), "webm");
+		break;
+	case RENDER_GIF:
+		snprintf(job.format, sizeof(job.format), "gif");
+		break;
+	default:
+		rc = cli_usage_error("run", "output '%s' has an unknown extension; use .mp4, .webm or .gif",
+				     output);
+		goto out;
+	}
+	if ((rc = cli_resolve_job("run", &job, &ja, &cfg)) != 0)
+		goto out;
+
+	sandbox_sweep_stale(cfg.state_dir[0] ? cfg.state_dir : NULL);
+
+	uv_loop_t loop;
+	struct runner *runner = NULL;
+	struct run_ui ui = {.tty = isatty(2), .start_ns = mono_ns(), .total = job.frames};
+	char err[512];
+
+	uv_loop_init(&loop);
+	rc = runner_start(&loop, &job, &cfg, output, 0, &run_ops, &ui, &runner, err, sizeof(err));
+	if (rc < 0) {
+		uv_loop_close(&loop);
+		rc = cli_usage_error("run", "%s", err);
+		goto out;
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	runner_free(runner);
+	uv_loop_close(&loop);
+
+	if (json)
+		cli_print_result_json(stdout, &ui.res);
+	if (ui.res.succeeded) {
+		if (!json)
+			fprintf(stderr, "reelbox: wrote %s (%lld frames, %llu bytes, %.1f s)\n",
+				ui.res.output, (long long)ui.res.frames,
+				(unsigned long long)ui.res.bytes, (double)ui.res.total_ms / 1000.0);
+		rc = 0;
+	} else {
+		fprintf(stderr, "reelbox: job failed: %s\n", ui.res.error);
+		rc = EXIT_JOB_FAILED;
+	}
+out:
+	job_free(&job);
+	return rc;
+}
+
+/* Find CMD the way a shell would, but only in the directories the sandbox shows. */
+static int resolve_command(const char *cmd, char *out, size_t len)
+{
+	static const char *const dirs[] = {"/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin",
+					   "/sbin"};
+
+	if (strchr(cmd, '/')) {
+		snprintf(out, len, "%s", cmd);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(out, len, "%s/%s", dirs[i], cmd);
+		if (access(out, X_OK) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"memory", required_argument, NULL, OPT_MEMORY},
+		{"pids", required_argument, NULL, OPT_PIDS},
+		{"scratch", required_argument, NULL, OPT_SCRATCH},
+		{"cpus", required_argument, NULL, OPT_CPUS},
+		{"config", required_argument, NULL, OPT_CONFIG},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct config cfg;
+	struct job job;
+	struct cli_job_args ja = {0};
+	char path[PATH_MAX], err[512];
+	int c, rc;
+
+	job_init(&job);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(exec_usage, stdout);
+			return 0;
+		}
+		if (c == '?') {
+			fputs(exec_usage, stderr);
+			return EXIT_USAGE;
+		}
+		if ((rc = cli_job_option("exec", c, optarg, &job, &ja)) != 0)
+			return rc;
+	}
+	if (optind >= argc)
+		return cli_usage_error("exec", "expected a command after --; see reelbox exec --help");
+	if ((rc = cli_load_config("exec", ja.config_path, &cfg)) != 0)
+		return rc;
+
+	/* The same limits a job gets: the defaults, capped by the operator's maxima. */
+	struct job_limits lim = cfg.defaults;
+	const struct job_limits *mx = &cfg.maxima;
+#define TAKE(field, unit)                                                                          \
+	do {                                                                                       \
+		if (job.limits.field) {                                                            \
+			if (job.limits.field > mx->field)                                          \
+				return cli_usage_error("exec", #field " %g" unit                   \
+						       " is above the operator's maximum of %g" unit,    \
+						       (double)job.limits.field, (double)mx->field);     \
+			lim.field = job.limits.field;                                              \
+		}                                                                                  \
+	} while (0)
+	TAKE(timeout_s, " s");
+	TAKE(memory_mb, " MB");
+	TAKE(pids, "");
+	TAKE(scratch_mb, " MB");
+	TAKE(cpus, "");
+#undef TAKE
+
+	if (resolve_command(argv[optind], path, sizeof(path)) < 0)
+		return cli_usage_error("exec", "command '%s' not found in the sandbox's PATH",
+				       argv[optind]);
+	argv[optind] = path;
+
+	const char *env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/scratch",
+			     "SCRATCH=/scratch", "LANG=C.UTF-8", NULL};
+	struct sandbox_spec spec = {
+		.argv = (const char *const *)&argv[optind],
+		.envp = env,
+		.stdin_fd = 0,
+		.stdout_fd = 1,
+		.stderr_fd = 2,
+		.state_dir = cfg.state_dir[0] ? cfg.state_dir : NULL,
+		.limits = {
+			.timeout_ms = (uint64_t)lim.timeout_s * 1000,
+			.memory_bytes = (uint64_t)lim.memory_mb << 20,
+			.scratch_bytes = (uint64_t)lim.scratch_mb << 20,
+			.pids = lim.pids,
+			.cpus = lim.cpus,
+			.cpu_seconds = (uint64_t)lim.timeout_s * 2 + 10,
+		},
+	};
+	struct sandbox *sb;
+	struct sandbox_result res;
+
+	if (sandbox_start(&spec, &sb, err, sizeof(err)) < 0)
+		return cli_usage_error("exec", "%s", err);
+	rc = sandbox_wait(sb, &res);
+	sandbox_destroy(sb);
+	if (rc < 0)
+		return cli_usage_error("exec", "lost track of the sandbox: %s", strerror(-rc));
+	if (res.end != SANDBOX_EXITED && res.reason[0])
+		fprintf(stderr, "reelbox exec: %s\n", res.reason);
+	if (res.signal)
+		return 128 + res.signal;
+	if (res.exit_code < 0)
+		return 128 + SIGKILL;
+	return res.exit_code;
+}

@@ -1,0 +1,601 @@
+/* config.c - the operator's configuration: built-in defaults, a JSON file, the environment.
+ *
+ * Precedence is file, then environment, then flags (flags are the CLI's business): each
+ * layer overlays the one before. A layer that fails leaves cfg exactly as it was.
+ *
+ * The config file is one JSON object; every key is optional and unknown keys are errors:
+ *
+ *   {
+ *     "runtimes": {
+ *       "python3": {"path": "/usr/bin/python3", "extensions": [".py"],
+ *                   "env": ["PYTHONDONTWRITEBYTECODE=1"]},
+ *       "node": null
+ *     },
+ *     "defaults": {"timeout": 60, "memory": 512, "pids": 64, "scratch": 64, "cpus": 1.0},
+ *     "maxima":   {"timeout": 600, "memory": 4096, "pids": 256, "scratch": 1024, "cpus": 2},
+ *     "max_frames": 36000, "max_script_bytes": 1048576,
+ *     "state_dir": "/var/tmp/reelbox", "output_dir": "reelbox-out",
+ *     "redis_url": "redis://127.0.0.1:6379", "concurrency": 1,
+ *     "lease": 30, "result_ttl": 86400, "max_attempts": 3
+ *   }
+ *
+ * Units: timeout, lease and result_ttl in seconds, memory and scratch in MB, cpus a
+ * fraction of CPUs. A runtime entry replaces the built-in entry of the same name whole
+ * (path is required and absolute; extensions and env default to none); null removes it.
+ * "defaults" and "maxima" overlay field by field; after the overlay every default must be
+ * positive and within its maximum.
+ */
+#define _GNU_SOURCE
+#include "job.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CONFIG_MAX_CONCURRENCY 1024
+#define CONFIG_MAX_CPUS        1024.0
+
+static void config_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void config_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static void config_add_runtime(struct config *cfg, const char *name, const char *path,
+			       const char *ext, const char *env1, const char *env2)
+{
+	struct runtime *rt = &cfg->runtimes[cfg->n_runtimes++];
+
+	memset(rt, 0, sizeof(*rt));
+	snprintf(rt->name, sizeof(rt->name), "%s", name);
+	snprintf(rt->path, sizeof(rt->path), "%s", path);
+	snprintf(rt->ext[rt->n_ext++], sizeof(rt->ext[0]), "%s", ext);
+	if (env1)
+		snprintf(rt->env[rt->n_env++], sizeof(rt->env[0]), "%s", env1);
+	if (env2)
+		snprintf(rt->env[rt->n_env++], sizeof(rt->env[0]), "%s", env2);
+}
+
+void config_defaults(struct config *cfg)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(cfg, 0, sizeof(*cfg));
+	/* Interpreters by absolute path: a job never gets whatever PATH finds first. */
+	config_add_runtime(cfg, "python3", "/usr/bin/python3", ".py", "PYTHONDONTWRITEBYTECODE=1",
+			   "PYTHONUNBUFFERED=1");
+	config_add_runtime(cfg, "sh", "/bin/sh", ".sh", NULL, NULL);
+	config_add_runtime(cfg, "node", "/usr/bin/node", ".js", "NODE_DISABLE_COLORS=1", NULL);
+	config_add_runtime(cfg, "lua", "/usr/bin/lua", ".lua", NULL, NULL);
+
+	cfg->defaults = (struct job_limits){
+		.timeout_s = 60, .memory_mb = 512, .pids = 64, .scratch_mb = 64, .cpus = 1.0};
+	cfg->maxima = (struct job_limits){.timeout_s = 600,
+					  .memory_mb = 4096,
+					  .pids = 256,
+					  .scratch_mb = 1024,
+					  .cpus = ncpu > 0 ? (double)ncpu : 2.0};
+	cfg->max_frames = 36000;
+	cfg->max_script_bytes = 1 << 20;
+	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/tmp/reelbox");
+	snprintf(cfg->output_dir, sizeof(cfg->output_dir), "reelbox-out");
+	snprintf(cfg->redis_url, sizeof(cfg->redis_url), "redis://127.0.0.1:6379");
+	cfg->concurrency = 1;
+	cfg->lease_s = 30;
+	cfg->result_ttl_s = 86400;
+	cfg->max_attempts = 3;
+}
+
+const struct runtime *config_find_runtime(const struct config *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->n_runtimes; i++)
+		if (!strcmp(cfg->runtimes[i].name, name))
+			return &cfg->runtimes[i];
+	return NULL;
+}
+
+/* The runtime whose extension list holds the script's last extension. Extensions
+ * compare case-sensitively, as the kernel compares file names. */
+const struct runtime *config_runtime_for_script(const struct config *cfg, const char *name)
+{
+	const char *dot = name ? strrchr(name, '.') : NULL;
+
+	if (!dot || dot == name || strchr(dot, '/'))
+		return NULL;
+	for (int i = 0; i < cfg->n_runtimes; i++)
+		for (int j = 0; j < cfg->runtimes[i].n_ext; j++)
+			if (!strcmp(cfg->runtimes[i].ext[j], dot))
+				return &cfg->runtimes[i];
+	return NULL;
+}
+
+/* ---- config file ---- */
+
+/* Copy a JSON string into a fixed buffer; never truncates (a cut path is another path). */
+static int config_str(json_t *v, char *dst, size_t dstlen, const char *key, const char *file,
+		      char *err, size_t errlen)
+{
+	size_t n;
+
+	if (!json_is_string(v)) {
+		config_err(err, errlen, "'%s' in %s must be a string", key, file);
+		return -EINVAL;
+	}
+	n = json_string_length(v);
+	if (n == 0 || n >= dstlen || strlen(json_string_value(v)) != n) {
+		config_err(err, errlen, "'%s' in %s must be a non-empty string of at most %zu bytes",
+			   key, file, dstlen - 1);
+		return -EINVAL;
+	}
+	memcpy(dst, json_string_value(v), n + 1);
+	return 0;
+}
+
+static int config_int(json_t *v, long long min, long long max, long long *out, const char *key,
+		      const char *file, char *err, size_t errlen)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		config_err(err, errlen, "'%s' in %s must be an integer from %lld to %lld", key,
+			   file, min, max);
+		return -EINVAL;
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static int config_u32(json_t *v, uint32_t *out, const char *key, const char *file, char *err,
+		      size_t errlen)
+{
+	long long x;
+	int r = config_int(v, 1, UINT32_MAX, &x, key, file, err, errlen);
+
+	if (r == 0)
+		*out = (uint32_t)x;
+	return r;
+}
+
+static int config_cpus(json_t *v, double *out, const char *key, const char *file, char *err,
+		       size_t errlen)
+{
+	double x = json_is_number(v) ? json_number_value(v) : NAN;
+
+	if (!isfinite(x) || x <= 0 || x > CONFIG_MAX_CPUS) {
+		config_err(err, errlen, "'%s' in %s must be a number above 0 and at most %g", key,
+			   file, CONFIG_MAX_CPUS);
+		return -EINVAL;
+	}
+	*out = x;
+	return 0;
+}
+
+static int config_limits(json_t *obj, struct job_limits *lim, const char *what, const char *file,
+			 char *err, size_t errlen)
+{
+	const char *k;
+	json_t *v;
+	char key[64];
+	int r;
+
+	if (!json_is_object(obj)) {
+		config_err(err, errlen, "'%s' in %s must be an object", what, file);
+		return -EINVAL;
+	}
+	json_object_foreach(obj, k, v)
+	{
+		snprintf(key, sizeof(key), "%s.%.40s", what, k);
+		if (!strcmp(k, "timeout"))
+			r = config_u32(v, &lim->timeout_s, key, file, err, errlen);
+		else if (!strcmp(k, "memory"))
+			r = config_u32(v, &lim->memory_mb, key, file, err, errlen);
+		else if (!strcmp(k, "pids"))
+			r = config_u32(v, &lim->pids, key, file, err, errlen);
+		else if (!strcmp(k, "scratch"))
+			r = config_u32(v, &lim->scratch_mb, key, file, err, errlen);
+		else if (!strcmp(k, "cpus"))
+			r = config_cpus(v, &lim->cpus, key, file, err, errlen);
+		else {
+			config_err(err, errlen,
+				   "unknown key '%s' in %s; known: timeout, memory, pids, scratch, "
+				   "cpus",
+				   key, file);
+			r = -EINVAL;
+		}
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int config_runtime_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= sizeof(((struct runtime *)0)->name))
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("._+-", *s))
+			return 0;
+	return 1;
+}
+
+/* The contract fixes these for every script; a runtime's env must not replace them. */
+static const char *const config_reserved_env[] = {"WIDTH",   "HEIGHT", "FPS",  "FRAMES", "PIX_FMT",
+						  "SCRATCH", "HOME",   "PATH", "LANG",   NULL};
+
+static int config_env_ok(const char *s)
+{
+	const char *eq = strchr(s, '=');
+	size_t n;
+
+	if (!eq || eq == s || (!isalpha((unsigned char)*s) && *s != '_'))
+		return 0;
+	for (const char *p = s; p < eq; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return 0;
+	n = (size_t)(eq - s);
+	for (int i = 0; config_reserved_env[i]; i++)
+		if (strlen(config_reserved_env[i]) == n && !strncmp(config_reserved_env[i], s, n))
+			return 0;
+	for (const char *p = eq + 1; *p; p++)
+		if (!isprint((unsigned char)*p))
+			return 0;
+	return 1;
+}
+
+static int config_runtime(json_t *obj, struct runtime *rt, const char *name, const char *file,
+			  char *err, size_t errlen)
+{
+	const char *k;
+	json_t *v, *e;
+	size_t i;
+	char key[96];
+	int r;
+
+	memset(rt, 0, sizeof(*rt));
+	snprintf(rt->name, sizeof(rt->name), "%s", name);
+	if (!json_is_object(obj)) {
+		config_err(err, errlen, "'runtimes.%s' in %s must be an object or null", name, file);
+		return -EINVAL;
+	}
+	json_object_foreach(obj, k, v)
+	{
+		snprintf(key, sizeof(key), "runtimes.%s.%.40s", name, k);
+		if (!strcmp(k, "path")) {
+			r = config_str(v, rt->path, sizeof(rt->path), key, file, err, errlen);
+			if (r)
+				return r;
+			if (rt->path[0] != '/') {
+				config_err(err, errlen,
+					   "'%s' in %s must be an absolute path, not '%s'", key,
+					   file, rt->path);
+				return -EINVAL;
+			}
+		} else if (!strcmp(k, "extensions") || !strcmp(k, "env")) {
+			int is_ext = !strcmp(k, "extensions");
+			size_t max = is_ext ? 8 : JOB_MAX_RUNTIME_ENV;
+
+			if (!json_is_array(v) || json_array_size(v) > max) {
+				config_err(err, errlen, "'%s' in %s must be an array of at most %zu strings",
+					   key, file, max);
+				return -EINVAL;
+			}
+			json_array_foreach(v, i, e)
+			{
+				char *dst = is_ext ? rt->ext[i] : rt->env[i];
+				size_t dlen = is_ext ? sizeof(rt->ext[0]) : sizeof(rt->env[0]);
+
+				r = config_str(e, dst, dlen, key, file, err, errlen);
+				if (r)
+					return r;
+				if (is_ext && (dst[0] != '.' || !dst[1] || strchr(dst + 1, '.') ||
+					       strchr(dst, '/'))) {
+					config_err(err, errlen,
+						   "'%s' in %s: '%s' is not an extension like \".py\"",
+						   key, file, dst);
+					return -EINVAL;
+				}
+				if (!is_ext && !config_env_ok(dst)) {
+					config_err(err, errlen,
+						   "'%s' in %s: '%s' is not NAME=VALUE with a name "
+						   "outside the contract's variables",
+						   key, file, dst);
+					return -EINVAL;
+				}
+			}
+			if (is_ext)
+				rt->n_ext = (int)json_array_size(v);
+			else
+				rt->n_env = (int)json_array_size(v);
+		} else {
+			config_err(err, errlen,
+				   "unknown key '%s' in %s; known: path, extensions, env", key,
+				   file);
+			return -EINVAL;
+		}
+	}
+	if (!rt->path[0]) {
+		config_err(err, errlen, "'runtimes.%s' in %s needs a 'path'", name, file);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int config_runtimes(json_t *obj, struct config *cfg, const char *file, char *err,
+			   size_t errlen)
+{
+	const char *name;
+	json_t *v;
+	int r;
+
+	if (!json_is_object(obj)) {
+		config_err(err, errlen, "'runtimes' in %s must be an object", file);
+		return -EINVAL;
+	}
+	json_object_foreach(obj, name, v)
+	{
+		struct runtime *slot = (struct runtime *)config_find_runtime(cfg, name);
+
+		if (!config_runtime_name_ok(name)) {
+			config_err(err, errlen,
+				   "runtime name '%.40s' in %s must be 1 to 31 letters, digits or ._+-",
+				   name, file);
+			return -EINVAL;
+		}
+		if (json_is_null(v)) {
+			if (slot) {
+				int idx = (int)(slot - cfg->runtimes);
+				memmove(slot, slot + 1,
+					(size_t)(cfg->n_runtimes - idx - 1) * sizeof(*slot));
+				cfg->n_runtimes--;
+			}
+			continue;
+		}
+		if (!slot) {
+			if (cfg->n_runtimes >= JOB_MAX_RUNTIMES) {
+				config_err(err, errlen, "'runtimes' in %s has more than %d entries",
+					   file, JOB_MAX_RUNTIMES);
+				return -EINVAL;
+			}
+			slot = &cfg->runtimes[cfg->n_runtimes++];
+		}
+		r = config_runtime(v, slot, name, file, err, errlen);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int config_check_limit(const char *name, double def, double max, const char *file,
+			      char *err, size_t errlen)
+{
+	if (def > max) {
+		config_err(err, errlen,
+			   "'defaults.%s' (%g) in %s is above 'maxima.%s' (%g); a job asking for "
+			   "nothing would be refused",
+			   name, def, file, name, max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int config_apply(json_t *root, struct config *cfg, const char *file, char *err,
+			size_t errlen)
+{
+	const char *k;
+	json_t *v;
+	long long x;
+	int r;
+
+	if (!json_is_object(root)) {
+		config_err(err, errlen, "%s must hold one JSON object", file);
+		return -EINVAL;
+	}
+	json_object_foreach(root, k, v)
+	{
+		if (!strcmp(k, "runtimes"))
+			r = config_runtimes(v, cfg, file, err, errlen);
+		else if (!strcmp(k, "defaults"))
+			r = config_limits(v, &cfg->defaults, "defaults", file, err, errlen);
+		else if (!strcmp(k, "maxima"))
+			r = config_limits(v, &cfg->maxima, "maxima", file, err, errlen);
+		else if (!strcmp(k, "max_frames")) {
+			r = config_int(v, 1, INT64_MAX, &x, k, file, err, errlen);
+			if (!r)
+				cfg->max_frames = x;
+		} else if (!strcmp(k, "max_script_bytes")) {
+			r = config_int(v, 1, INT32_MAX, &x, k, file, err, errlen);
+			if (!r)
+				cfg->max_script_bytes = (size_t)x;
+		} else if (!strcmp(k, "state_dir")) {
+			r = config_str(v, cfg->state_dir, sizeof(cfg->state_dir), k, file, err,
+				       errlen);
+			/* The state dir is swept at start: a relative one would sweep the cwd. */
+			if (!r && cfg->state_dir[0] != '/') {
+				config_err(err, errlen, "'state_dir' in %s must be an absolute path",
+					   file);
+				r = -EINVAL;
+			}
+		} else if (!strcmp(k, "output_dir"))
+			r = config_str(v, cfg->output_dir, sizeof(cfg->output_dir), k, file, err,
+				       errlen);
+		else if (!strcmp(k, "redis_url"))
+			r = config_str(v, cfg->redis_url, sizeof(cfg->redis_url), k, file, err,
+				       errlen);
+		else if (!strcmp(k, "concurrency")) {
+			r = config_int(v, 1, CONFIG_MAX_CONCURRENCY, &x, k, file, err, errlen);
+			if (!r)
+				cfg->concurrency = (int)x;
+		} else if (!strcmp(k, "lease"))
+			r = config_u32(v, &cfg->lease_s, k, file, err, errlen);
+		else if (!strcmp(k, "result_ttl"))
+			r = config_u32(v, &cfg->result_ttl_s, k, file, err, errlen);
+		else if (!strcmp(k, "max_attempts")) {
+			r = config_int(v, 1, 1000, &x, k, file, err, errlen);
+			if (!r)
+				cfg->max_attempts = (int)x;
+		} else {
+			config_err(err, errlen,
+				   "unknown key '%.64s' in %s; known: runtimes, defaults, maxima, "
+				   "max_frames, max_script_bytes, state_dir, output_dir, redis_url, "
+				   "concurrency, lease, result_ttl, max_attempts",
+				   k, file);
+			r = -EINVAL;
+		}
+		if (r)
+			return r;
+	}
+
+	r = config_check_limit("timeout", cfg->defaults.timeout_s, cfg->maxima.timeout_s, file,
+			       err, errlen);
+	if (!r)
+		r = config_check_limit("memory", cfg->defaults.memory_mb, cfg->maxima.memory_mb,
+				       file, err, errlen);
+	if (!r)
+		r = config_check_limit("pids", cfg->defaults.pids, cfg->maxima.pids, file, err,
+				       errlen);
+	if (!r)
+		r = config_check_limit("scratch", cfg->defaults.scratch_mb,
+				       cfg->maxima.scratch_mb, file, err, errlen);
+	if (!r)
+		r = config_check_limit("cpus", cfg->defaults.cpus, cfg->maxima.cpus, file, err,
+				       errlen);
+	return r;
+}
+
+/* Parse into a copy and commit only when every key is good, so a bad file never leaves
+ * a half-applied configuration behind. Duplicate keys are refused: which of two values
+ * wins would otherwise depend on the parser. */
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	struct config *tmp;
+	json_error_t jerr;
+	json_t *root;
+	FILE *f;
+	int r;
+
+	f = fopen(path, "re");
+	if (!f) {
+		r = -errno;
+		config_err(err, errlen, "cannot read config file %s: %s", path, strerror(-r));
+		return r;
+	}
+	root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+	fclose(f);
+	if (!root) {
+		config_err(err, errlen, "config file %s is not valid JSON: line %d, column %d: %s",
+			   path, jerr.line, jerr.column, jerr.text);
+		return -EINVAL;
+	}
+	tmp = malloc(sizeof(*tmp));
+	if (!tmp) {
+		json_decref(root);
+		config_err(err, errlen, "out of memory reading %s", path);
+		return -ENOMEM;
+	}
+	memcpy(tmp, cfg, sizeof(*tmp));
+	r = config_apply(root, tmp, path, err, errlen);
+	if (r == 0)
+		memcpy(cfg, tmp, sizeof(*cfg));
+	free(tmp);
+	json_decref(root);
+	return r;
+}
+
+/* ---- environment ---- */
+
+static int config_env_num(const char *name, long long min, long long max, long long *out,
+			  char *err, size_t errlen)
+{
+	const char *s = getenv(name);
+	char *end;
+	long long x;
+
+	if (!s || !*s)
+		return 1;
+	errno = 0;
+	x = strtoll(s, &end, 10);
+	if (!isdigit((unsigned char)*s) || *end || errno || x < min || x > max) {
+		config_err(err, errlen, "%s='%.64s' must be an integer from %lld to %lld", name, s,
+			   min, max);
+		return -EINVAL;
+	}
+	*out = x;
+	return 0;
+}
+
+static int config_env_str(const char *name, char *dst, size_t dstlen, char *err, size_t errlen)
+{
+	const char *s = getenv(name);
+
+	if (!s || !*s)
+		return 1;
+	if (strlen(s) >= dstlen) {
+		config_err(err, errlen, "%s is longer than %zu bytes", name, dstlen - 1);
+		return -EINVAL;
+	}
+	memcpy(dst, s, strlen(s) + 1);
+	return 0;
+}
+
+/* The environment layer, between the config file and the flags. Set and non-empty:
+ *   REELBOX_REDIS_URL    redis_url     (also the contract's fallback for --redis)
+ *   REELBOX_CONCURRENCY  concurrency   1..1024
+ *   REELBOX_OUTPUT_DIR   output_dir
+ *   REELBOX_LEASE        lease, seconds
+ *   REELBOX_STATE_DIR    state_dir, absolute
+ * An empty variable counts as unset. On error cfg is unchanged. */
+int config_load_env(struct config *cfg, char *err, size_t errlen)
+{
+	char url[sizeof(cfg->redis_url)], out[sizeof(cfg->output_dir)];
+	char state[sizeof(cfg->state_dir)];
+	long long conc, lease;
+	int r_url, r_out, r_state, r_conc, r_lease;
+
+	r_url = config_env_str("REELBOX_REDIS_URL", url, sizeof(url), err, errlen);
+	if (r_url < 0)
+		return r_url;
+	r_out = config_env_str("REELBOX_OUTPUT_DIR", out, sizeof(out), err, errlen);
+	if (r_out < 0)
+		return r_out;
+	r_state = config_env_str("REELBOX_STATE_DIR", state, sizeof(state), err, errlen);
+	if (r_state < 0)
+		return r_state;
+	if (r_state == 0 && state[0] != '/') {
+		config_err(err, errlen, "REELBOX_STATE_DIR='%.64s' must be an absolute path",
+			   state);
+		return -EINVAL;
+	}
+	r_conc = config_env_num("REELBOX_CONCURRENCY", 1, CONFIG_MAX_CONCURRENCY, &conc, err,
+				errlen);
+	if (r_conc < 0)
+		return r_conc;
+	r_lease = config_env_num("REELBOX_LEASE", 1, UINT32_MAX, &lease, err, errlen);
+	if (r_lease < 0)
+		return r_lease;
+
+	if (r_url == 0)
+		memcpy(cfg->redis_url, url, sizeof(url));
+	if (r_out == 0)
+		memcpy(cfg->output_dir, out, sizeof(out));
+	if (r_state == 0)
+		memcpy(cfg->state_dir, state, sizeof(state));
+	if (r_conc == 0)
+		cfg->concurrency = (int)conc;
+	if (r_lease == 0)
+		cfg->lease_s = (uint32_t)lease;
+	return 0;
+}

@@ -1,0 +1,643 @@
+/* job.c - a render job: defaults, the rules it must pass, and its JSON document.
+ *
+ * The queue's job document is one JSON object (UTF-8). Every field is optional except
+ * "script"; unknown fields, duplicate fields, null and wrong types are refused:
+ *
+ *   {
+ *     "id": "clip-42",              [A-Za-z0-9_-]{1,63}; names the output <id>.<ext>
+ *     "script": "import sys\n...",  the script's text (a JSON string; \u0000 allowed)
+ *     "script_name": "render.py",   its file name under /job/; default script<ext>
+ *     "runtime": "python3",         default: from script_name's extension
+ *     "width": 1280, "height": 720, or "size": "1280x720" (not both); default 1280x720
+ *     "fps": 30,                    1..120; default 30
+ *     "frames": 150,                1..operator cap; default fps*5
+ *     "pix_fmt": "rgb24",           rgb24 rgba bgr24 gray yuv420p; default rgb24
+ *     "format": "mp4",              mp4 webm gif; default mp4
+ *     "crf": 23,                    0..51 (mp4), 0..63 (webm), ignored for gif
+ *     "preset": "veryfast",         ultrafast .. placebo, as x264 names them
+ *     "limits": {"timeout": 60, "memory": 512, "pids": 64, "scratch": 64, "cpus": 1.0},
+ *                                   seconds, MB, count, MB, CPUs; each within the
+ *                                   operator's maxima; a missing one is the default
+ *     "retries": 0                  retries after the script's own failure
+ *   }
+ *
+ * job_from_json refuses what cannot be stored faithfully (wrong type, too long, a number
+ * that does not fit, an explicit value that would read as "unset"); job_resolve then
+ * applies the rules that depend on the operator's configuration.
+ */
+#define _GNU_SOURCE
+#include "job.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JOB_MIN_SIDE   2
+#define JOB_MAX_WIDTH  7680
+#define JOB_MAX_HEIGHT 4320
+#define JOB_MAX_FPS    120
+
+static const char *const job_pix_fmts[] = {"rgb24", "rgba", "bgr24", "gray", "yuv420p", NULL};
+static const char *const job_formats[] = {"mp4", "webm", "gif", NULL};
+static const char *const job_presets[] = {"ultrafast", "superfast", "veryfast", "faster",
+					  "fast",      "medium",    "slow",     "slower",
+					  "veryslow",  "placebo",   NULL};
+
+static void job_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void job_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* A printable copy of an untrusted string for an error sentence: control bytes in a job
+ * must not reach a terminal or a JSON-lines log as escape sequences. */
+static const char *job_show(char *dst, size_t dstlen, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < dstlen; i++)
+		dst[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	dst[i] = '\0';
+	if (s[i] && i >= 3)
+		memcpy(dst + i - 3, "...", 3);
+	return dst;
+}
+
+static int job_in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(s, *list))
+			return 1;
+	return 0;
+}
+
+static void job_join(char *dst, size_t dstlen, const char *const *list)
+{
+	size_t used = 0;
+
+	dst[0] = '\0';
+	for (; *list && used < dstlen; list++)
+		used += (size_t)snprintf(dst + used, dstlen - used, "%s%s", used ? ", " : "", *list);
+}
+
+static void job_runtime_names(const struct config *cfg, char *dst, size_t dstlen)
+{
+	size_t used = 0;
+
+	dst[0] = '\0';
+	for (int i = 0; i < cfg->n_runtimes && used < dstlen; i++)
+		used += (size_t)snprintf(dst + used, dstlen - used, "%s%s", used ? ", " : "",
+					 cfg->runtimes[i].name);
+	if (!cfg->n_runtimes)
+		snprintf(dst, dstlen, "none");
+}
+
+void job_init(struct job *job)
+{
+	memset(job, 0, sizeof(*job));
+	job->width = 1280;
+	job->height = 720;
+	job->fps = 30;
+	job->crf = -1;
+}
+
+void job_free(struct job *job)
+{
+	free(job->script);
+	job->script = NULL;
+	job->script_len = 0;
+}
+
+/* The id becomes a file name in the output dir and a Redis key: only [A-Za-z0-9_-],
+ * so "../x", "a/b", ".hidden" and the empty name can never point outside it. */
+int job_check_id(const char *id, char *err, size_t errlen)
+{
+	size_t n = strnlen(id, JOB_ID_MAX);
+	int ok = n > 0 && n < JOB_ID_MAX;
+	char shown[80];
+
+	for (size_t i = 0; ok && i < n; i++)
+		if (!isalnum((unsigned char)id[i]) && id[i] != '_' && id[i] != '-')
+			ok = 0;
+	if (!ok) {
+		job_err(err, errlen,
+			"id '%s' is not allowed: use 1 to %d letters, digits, '_' or '-'",
+			job_show(shown, sizeof(shown), id), JOB_ID_MAX - 1);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* script_name is shown as /job/<name>: one plain path component, never "." or "..",
+ * never a hidden file, nothing a terminal would interpret. */
+static int job_check_script_name(const char *name, char *err, size_t errlen)
+{
+	size_t n = strnlen(name, JOB_NAME_MAX);
+	char shown[80];
+	int ok = n > 0 && n < JOB_NAME_MAX && name[0] != '.';
+
+	for (size_t i = 0; ok && i < n; i++)
+		if (name[i] < 0x20 || name[i] >= 0x7f || name[i] == '/')
+			ok = 0;
+	if (!ok) {
+		job_err(err, errlen,
+			"script_name '%s' is not allowed: use a plain file name of printable ASCII, "
+			"without '/', not starting with '.', at most %d bytes",
+			job_show(shown, sizeof(shown), name), JOB_NAME_MAX - 1);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int job_check_limit(const char *name, const char *unit, uint32_t *v, uint32_t def,
+			   uint32_t max, char *err, size_t errlen)
+{
+	if (*v == 0)
+		*v = def;
+	if (*v > max) {
+		job_err(err, errlen, "%s %u%s is above the operator's maximum of %u%s", name, *v,
+			unit, max, unit);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int job_resolve_runtime(struct job *job, const struct config *cfg, char *err,
+			       size_t errlen)
+{
+	const struct runtime *rt;
+	char names[512], shown[80];
+
+	job_runtime_names(cfg, names, sizeof(names));
+	if (job->runtime[0]) {
+		rt = config_find_runtime(cfg, job->runtime);
+		if (!rt) {
+			job_err(err, errlen, "unknown runtime '%s'; known: %s",
+				job_show(shown, sizeof(shown), job->runtime), names);
+			return -EINVAL;
+		}
+	} else if (job->script_name[0]) {
+		rt = config_runtime_for_script(cfg, job->script_name);
+		if (!rt) {
+			job_err(err, errlen,
+				"cannot tell the runtime of '%s' from its extension; name one "
+				"(known: %s)",
+				job_show(shown, sizeof(shown), job->script_name), names);
+			return -EINVAL;
+		}
+		snprintf(job->runtime, sizeof(job->runtime), "%s", rt->name);
+	} else {
+		job_err(err, errlen, "the job names neither a runtime nor a script_name to guess it "
+				     "from; known runtimes: %s",
+			names);
+		return -EINVAL;
+	}
+	if (!job->script_name[0])
+		snprintf(job->script_name, sizeof(job->script_name), "script%s",
+			 rt->n_ext ? rt->ext[0] : "");
+	return 0;
+}
+
+/* Rules are checked on a copy and the filled job is committed only when all pass, so a
+ * refused job reads as the caller left it. */
+int job_resolve(struct job *job, const struct config *cfg, char *err, size_t errlen)
+{
+	struct job j = *job;
+	struct job_limits *l = &j.limits;
+	char list[256], shown[80];
+	int r;
+
+	if (j.id[0] && (r = job_check_id(j.id, err, errlen)))
+		return r;
+	if (!j.script || j.script_len == 0) {
+		job_err(err, errlen, "the job has no script: it is missing or empty");
+		return -EINVAL;
+	}
+	if (j.script_len > cfg->max_script_bytes) {
+		job_err(err, errlen, "the script is %zu bytes, above the operator's cap of %zu bytes",
+			j.script_len, cfg->max_script_bytes);
+		return -EINVAL;
+	}
+	if (j.script_name[0] && (r = job_check_script_name(j.script_name, err, errlen)))
+		return r;
+	if ((r = job_resolve_runtime(&j, cfg, err, errlen)))
+		return r;
+
+	if (j.width < JOB_MIN_SIDE || j.height < JOB_MIN_SIDE) {
+		job_err(err, errlen,
+			"size %dx%d is not allowed: width and height must be at least %d", j.width,
+			j.height, JOB_MIN_SIDE);
+		return -EINVAL;
+	}
+	if (j.width % 2 || j.height % 2) {
+		job_err(err, errlen, "size %dx%d is not allowed: width and height must be even",
+			j.width, j.height);
+		return -EINVAL;
+	}
+	if (j.width > JOB_MAX_WIDTH || j.height > JOB_MAX_HEIGHT) {
+		job_err(err, errlen, "size %dx%d is not allowed: the largest is %dx%d", j.width,
+			j.height, JOB_MAX_WIDTH, JOB_MAX_HEIGHT);
+		return -EINVAL;
+	}
+	if (j.fps < 1 || j.fps > JOB_MAX_FPS) {
+		job_err(err, errlen, "fps %d is not allowed: it must be from 1 to %d", j.fps,
+			JOB_MAX_FPS);
+		return -EINVAL;
+	}
+	if (j.frames == 0)
+		j.frames = (int64_t)j.fps * 5;
+	if (j.frames < 1) {
+		job_err(err, errlen, "frames %lld is not allowed: it must be at least 1",
+			(long long)j.frames);
+		return -EINVAL;
+	}
+	if (j.frames > cfg->max_frames) {
+		job_err(err, errlen, "frames %lld is above the operator's cap of %lld",
+			(long long)j.frames, (long long)cfg->max_frames);
+		return -EINVAL;
+	}
+
+	if (!j.pix_fmt[0])
+		snprintf(j.pix_fmt, sizeof(j.pix_fmt), "rgb24");
+	if (!job_in_list(j.pix_fmt, job_pix_fmts)) {
+		job_join(list, sizeof(list), job_pix_fmts);
+		job_err(err, errlen, "unknown pix_fmt '%s'; known: %s",
+			job_show(shown, sizeof(shown), j.pix_fmt), list);
+		return -EINVAL;
+	}
+	if (!j.format[0])
+		snprintf(j.format, sizeof(j.format), "mp4");
+	if (!job_in_list(j.format, job_formats)) {
+		job_err(err, errlen, "unknown format '%s'; known: mp4, webm, gif",
+			job_show(shown, sizeof(shown), j.format));
+		return -EINVAL;
+	}
+	/* crf -1 is the encoder's default; gif has no crf and ignores any value. */
+	if (j.crf != -1 && strcmp(j.format, "gif")) {
+		int max = !strcmp(j.format, "webm") ? 63 : 51;
+
+		if (j.crf < 0 || j.crf > max) {
+			job_err(err, errlen, "crf %d is not allowed for %s: it must be from 0 to %d",
+				j.crf, j.format, max);
+			return -EINVAL;
+		}
+	}
+	if (j.preset[0] && !job_in_list(j.preset, job_presets)) {
+		job_join(list, sizeof(list), job_presets);
+		job_err(err, errlen, "unknown preset '%s'; known: %s",
+			job_show(shown, sizeof(shown), j.preset), list);
+		return -EINVAL;
+	}
+
+	if ((r = job_check_limit("timeout", " s", &l->timeout_s, cfg->defaults.timeout_s,
+				 cfg->maxima.timeout_s, err, errlen)) ||
+	    (r = job_check_limit("memory", " MB", &l->memory_mb, cfg->defaults.memory_mb,
+				 cfg->maxima.memory_mb, err, errlen)) ||
+	    (r = job_check_limit("pids", "", &l->pids, cfg->defaults.pids, cfg->maxima.pids, err,
+				 errlen)) ||
+	    (r = job_check_limit("scratch", " MB", &l->scratch_mb, cfg->defaults.scratch_mb,
+				 cfg->maxima.scratch_mb, err, errlen)))
+		return r;
+	if (l->cpus == 0)
+		l->cpus = cfg->defaults.cpus;
+	if (!isfinite(l->cpus) || l->cpus < 0) {
+		job_err(err, errlen, "cpus %g is not allowed: it must be above 0", l->cpus);
+		return -EINVAL;
+	}
+	if (l->cpus > cfg->maxima.cpus) {
+		job_err(err, errlen, "cpus %g is above the operator's maximum of %g", l->cpus,
+			cfg->maxima.cpus);
+		return -EINVAL;
+	}
+
+	if (j.retries < 0 || j.retries > cfg->max_attempts - 1) {
+		job_err(err, errlen, "retries %d is not allowed: it must be from 0 to %d (%d attempts)",
+			j.retries, cfg->max_attempts - 1, cfg->max_attempts);
+		return -EINVAL;
+	}
+
+	*job = j;
+	return 0;
+}
+
+/* "1280x720": decimal digits, one lowercase x, decimal digits, nothing else. Ranges
+ * are job_resolve's business; this only refuses what is not a size or overflows. */
+int job_parse_size(const char *s, int *w, int *h)
+{
+	long long v[2] = {0, 0};
+
+	if (!s)
+		return -EINVAL;
+	for (int i = 0; i < 2; i++) {
+		if (!isdigit((unsigned char)*s))
+			return -EINVAL;
+		for (; isdigit((unsigned char)*s); s++) {
+			v[i] = v[i] * 10 + (*s - '0');
+			if (v[i] > INT_MAX)
+				return -EINVAL;
+		}
+		if (*s != (i == 0 ? 'x' : '\0'))
+			return -EINVAL;
+		s++;
+	}
+	*w = (int)v[0];
+	*h = (int)v[1];
+	return 0;
+}
+
+/* ---- JSON ---- */
+
+static int job_set(json_t *obj, const char *key, json_t *v)
+{
+	return v ? json_object_set_new(obj, key, v) : -1;
+}
+
+static int job_set_str(json_t *obj, const char *key, const char *s)
+{
+	return s[0] ? job_set(obj, key, json_string(s)) : 0;
+}
+
+/* The job document described at the top of this file, compact, with unset fields left
+ * out so that job_from_json(job_to_json(job)) gives the same job back. NULL with errno
+ * EILSEQ when the script or a name is not UTF-8 text, ENOMEM when out of memory. */
+char *job_to_json(const struct job *job)
+{
+	json_t *o = json_object(), *lim = json_object();
+	const struct job_limits *l = &job->limits;
+	char *out = NULL;
+	int bad = !o || !lim;
+
+	if (bad)
+		goto done;
+	bad |= job_set_str(o, "id", job->id);
+	if (job->script)
+		bad |= job_set(o, "script", json_stringn(job->script, job->script_len));
+	bad |= job_set_str(o, "script_name", job->script_name);
+	bad |= job_set_str(o, "runtime", job->runtime);
+	bad |= job_set(o, "width", json_integer(job->width));
+	bad |= job_set(o, "height", json_integer(job->height));
+	bad |= job_set(o, "fps", json_integer(job->fps));
+	if (job->frames)
+		bad |= job_set(o, "frames", json_integer(job->frames));
+	bad |= job_set_str(o, "pix_fmt", job->pix_fmt);
+	bad |= job_set_str(o, "format", job->format);
+	if (job->crf >= 0)
+		bad |= job_set(o, "crf", json_integer(job->crf));
+	bad |= job_set_str(o, "preset", job->preset);
+	if (l->timeout_s)
+		bad |= job_set(lim, "timeout", json_integer(l->timeout_s));
+	if (l->memory_mb)
+		bad |= job_set(lim, "memory", json_integer(l->memory_mb));
+	if (l->pids)
+		bad |= job_set(lim, "pids", json_integer(l->pids));
+	if (l->scratch_mb)
+		bad |= job_set(lim, "scratch", json_integer(l->scratch_mb));
+	if (l->cpus != 0)
+		bad |= job_set(lim, "cpus", json_real(l->cpus));
+	if (json_object_size(lim)) {
+		bad |= json_object_set(o, "limits", lim);
+	}
+	bad |= job_set(o, "retries", json_integer(job->retries));
+	if (!bad)
+		out = json_dumps(o, JSON_COMPACT);
+done:
+	json_decref(lim);
+	json_decref(o);
+	if (!out)
+		errno = bad ? EILSEQ : ENOMEM;
+	return out;
+}
+
+static const char *job_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	default:
+		return "null";
+	}
+}
+
+/* A string field into a fixed buffer: never truncated, never with an embedded NUL. */
+static int job_json_str(json_t *v, const char *key, char *dst, size_t dstlen, char *err,
+			size_t errlen)
+{
+	size_t n;
+
+	if (!json_is_string(v)) {
+		job_err(err, errlen, "'%s' must be a string, not %s", key, job_type_name(v));
+		return -EINVAL;
+	}
+	n = json_string_length(v);
+	if (n == 0 || n >= dstlen || strlen(json_string_value(v)) != n) {
+		job_err(err, errlen, "'%s' must be a string of 1 to %zu bytes without NUL", key,
+			dstlen - 1);
+		return -EINVAL;
+	}
+	memcpy(dst, json_string_value(v), n + 1);
+	return 0;
+}
+
+static int job_json_int(json_t *v, const char *key, long long min, long long max,
+			long long *out, char *err, size_t errlen)
+{
+	if (!json_is_integer(v)) {
+		job_err(err, errlen, "'%s' must be an integer, not %s", key,
+			json_is_real(v) ? "a fraction" : job_type_name(v));
+		return -EINVAL;
+	}
+	if (json_integer_value(v) < min || json_integer_value(v) > max) {
+		job_err(err, errlen, "'%s' %lld is out of range: it must be from %lld to %lld", key,
+			json_integer_value(v), min, max);
+		return -EINVAL;
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static int job_json_limits(json_t *obj, struct job_limits *l, char *err, size_t errlen)
+{
+	static const char *const names[] = {"timeout", "memory", "pids", "scratch"};
+	uint32_t *slots[] = {&l->timeout_s, &l->memory_mb, &l->pids, &l->scratch_mb};
+	const char *k;
+	json_t *v;
+	char key[48], shown[48];
+	long long x;
+	int r;
+
+	if (!json_is_object(obj)) {
+		job_err(err, errlen, "'limits' must be an object, not %s", job_type_name(obj));
+		return -EINVAL;
+	}
+	json_object_foreach(obj, k, v)
+	{
+		size_t i;
+
+		snprintf(key, sizeof(key), "limits.%s", job_show(shown, sizeof(shown), k));
+		if (!strcmp(k, "cpus")) {
+			if (!json_is_number(v) || !(json_number_value(v) > 0)) {
+				job_err(err, errlen, "'limits.cpus' must be a number above 0");
+				return -EINVAL;
+			}
+			l->cpus = json_number_value(v);
+			continue;
+		}
+		for (i = 0; i < 4 && strcmp(k, names[i]); i++)
+			;
+		if (i == 4) {
+			job_err(err, errlen,
+				"unknown field '%s'; known: timeout, memory, pids, scratch, cpus", key);
+			return -EINVAL;
+		}
+		if ((r = job_json_int(v, key, 1, UINT32_MAX, &x, err, errlen)))
+			return r;
+		*slots[i] = (uint32_t)x;
+	}
+	return 0;
+}
+
+static int job_json_field(struct job *j, const char *k, json_t *v, char *err, size_t errlen)
+{
+	long long x;
+	int r;
+
+	if (!strcmp(k, "id")) {
+		if ((r = job_json_str(v, k, j->id, sizeof(j->id), err, errlen)))
+			return r;
+		return job_check_id(j->id, err, errlen);
+	}
+	if (!strcmp(k, "script")) {
+		if (!json_is_string(v)) {
+			job_err(err, errlen, "'script' must be a string, not %s", job_type_name(v));
+			return -EINVAL;
+		}
+		j->script_len = json_string_length(v);
+		j->script = malloc(j->script_len + 1);
+		if (!j->script) {
+			job_err(err, errlen, "out of memory for a %zu-byte script", j->script_len);
+			return -ENOMEM;
+		}
+		memcpy(j->script, json_string_value(v), j->script_len + 1);
+		return 0;
+	}
+	if (!strcmp(k, "script_name"))
+		return job_json_str(v, k, j->script_name, sizeof(j->script_name), err, errlen);
+	if (!strcmp(k, "runtime"))
+		return job_json_str(v, k, j->runtime, sizeof(j->runtime), err, errlen);
+	if (!strcmp(k, "pix_fmt"))
+		return job_json_str(v, k, j->pix_fmt, sizeof(j->pix_fmt), err, errlen);
+	if (!strcmp(k, "format"))
+		return job_json_str(v, k, j->format, sizeof(j->format), err, errlen);
+	if (!strcmp(k, "preset"))
+		return job_json_str(v, k, j->preset, sizeof(j->preset), err, errlen);
+	if (!strcmp(k, "size")) {
+		char shown[48];
+
+		if (!json_is_string(v) || job_parse_size(json_string_value(v), &j->width,
+							 &j->height)) {
+			job_err(err, errlen, "'size' must be a string like \"1280x720\", not %s%s%s",
+				json_is_string(v) ? "'" : job_type_name(v),
+				json_is_string(v)
+					? job_show(shown, sizeof(shown), json_string_value(v))
+					: "",
+				json_is_string(v) ? "'" : "");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!strcmp(k, "limits"))
+		return job_json_limits(v, &j->limits, err, errlen);
+
+	/* Integers. 0 frames and -1 crf mean "unset" in the struct, so the document must
+	 * leave those fields out rather than spell the sentinel. */
+	if (!strcmp(k, "width") || !strcmp(k, "height") || !strcmp(k, "fps")) {
+		if ((r = job_json_int(v, k, 0, INT_MAX, &x, err, errlen)))
+			return r;
+		*(k[0] == 'w' ? &j->width : k[0] == 'h' ? &j->height : &j->fps) = (int)x;
+		return 0;
+	}
+	if (!strcmp(k, "frames")) {
+		if ((r = job_json_int(v, k, 1, INT64_MAX, &x, err, errlen)))
+			return r;
+		j->frames = x;
+		return 0;
+	}
+	if (!strcmp(k, "crf") || !strcmp(k, "retries")) {
+		if ((r = job_json_int(v, k, 0, INT_MAX, &x, err, errlen)))
+			return r;
+		*(k[0] == 'c' ? &j->crf : &j->retries) = (int)x;
+		return 0;
+	}
+	job_err(err, errlen,
+		"unknown field '%s' in the job; known: id, script, script_name, runtime, width, "
+		"height, size, fps, frames, pix_fmt, format, crf, preset, limits, retries",
+		job_show((char[48]){0}, 48, k));
+	return -EINVAL;
+}
+
+/* Parse the job document into *job, which must have been job_init'ed (or filled before):
+ * on success it is replaced whole, on failure left as it was. Duplicate keys are refused:
+ * a producer's parser and ours must never disagree on which "id" or "limits" counts. */
+int job_from_json(struct job *job, const char *json, size_t len, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root, *v;
+	const char *k;
+	struct job j;
+	int r = 0;
+
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	if (!root) {
+		job_err(err, errlen, "the job is not valid JSON: line %d, column %d: %s", jerr.line,
+			jerr.column, jerr.text);
+		return -EINVAL;
+	}
+	if (!json_is_object(root)) {
+		job_err(err, errlen, "the job must be a JSON object, not %s", job_type_name(root));
+		json_decref(root);
+		return -EINVAL;
+	}
+	if (json_object_get(root, "size") &&
+	    (json_object_get(root, "width") || json_object_get(root, "height"))) {
+		job_err(err, errlen, "the job gives both 'size' and 'width'/'height'; give one");
+		json_decref(root);
+		return -EINVAL;
+	}
+	job_init(&j);
+	json_object_foreach(root, k, v)
+	{
+		if ((r = job_json_field(&j, k, v, err, errlen)))
+			break;
+	}
+	json_decref(root);
+	if (r) {
+		job_free(&j);
+		return r;
+	}
+	job_free(job);
+	*job = j;
+	return 0;
+}

@@ -1,0 +1,65 @@
+/* runner.h - one job in flight: a sandboxed script feeding an encoder.
+ *
+ * The runner is where a job becomes the two specs the lower modules understand: a
+ * sandbox_spec (command, /job files, environment, limits) and a render_spec (size, fps,
+ * pix_fmt, container, output). It runs on a libuv loop: the sandbox's pidfd, its
+ * stderr and the wall-clock timer are watched by the loop, while the frame pipe is read
+ * and encoded on a thread of its own, so the loop never blocks on encoding. `reelbox
+ * run` drives one runner on a private loop; the worker drives many on its loop.
+ */
+#ifndef REELBOX_RUNNER_H
+#define REELBOX_RUNNER_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "job.h"
+
+#define RUNNER_LOG_TAIL 4096
+
+struct runner;
+
+struct runner_result {
+	int succeeded;
+	char error[512];       /* one sentence when !succeeded */
+	int exit_code;         /* the script's, -1 when it was killed or never ran */
+	int signal;            /* the signal that killed the script, 0 if none */
+	int limit_hit;         /* a sandbox limit (timeout, memory, ...) ended the job */
+	int cancelled;
+	int64_t frames;
+	int width, height, fps;
+	uint64_t bytes;
+	char sha256[65];
+	char output[PATH_MAX];
+	char stream_kind[8];
+	char log_tail[RUNNER_LOG_TAIL + 1];
+	uint64_t total_ms, first_frame_ms, sandbox_ms, encode_ms;
+	uint64_t peak_memory_bytes;
+};
+
+struct runner_ops {
+	/* frames encoded so far; called on the loop thread, coalesced */
+	void (*progress)(void *opaque, int64_t done, int64_t total);
+	/* one line of the script's stderr (no newline), for a terminal or a log */
+	void (*log_line)(void *opaque, const char *line, size_t len);
+	/* the job is over; the runner may be freed from here with runner_free() */
+	void (*done)(void *opaque, const struct runner_result *res);
+};
+
+/* Start a validated job (see job_resolve). output is the final path of the video. */
+int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cfg,
+		 const char *output, unsigned slot, const struct runner_ops *ops, void *opaque,
+		 struct runner **out, char *err, size_t errlen);
+
+/* Kill the job's sandbox; it ends failed with this reason. Safe after done. */
+void runner_cancel(struct runner *r, const char *reason);
+
+/* Free a runner whose done callback has run. */
+void runner_free(struct runner *r);
+
+/* The environment a script gets: the contract's list plus the runtime's fixed vars.
+ * Returns a NULL-terminated array in one allocation; free() it. */
+char **runner_build_env(const struct job *job, const struct runtime *rt);
+
+#endif
