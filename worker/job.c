@@ -133,9 +133,14 @@ int job_check_id(const char *id, char *err, size_t errlen)
 		if (!isalnum((unsigned char)id[i]) && id[i] != '_' && id[i] != '-')
 			ok = 0;
 	if (!ok) {
+		char id0[JOB_ID_MAX + 1];
+
+		/* id may fill its whole buffer without a NUL: show a bounded copy. */
+		memcpy(id0, id, n);
+		id0[n] = '\0';
 		job_err(err, errlen,
 			"id '%s' is not allowed: use 1 to %d letters, digits, '_' or '-'",
-			job_show(shown, sizeof(shown), id), JOB_ID_MAX - 1);
+			job_show(shown, sizeof(shown), id0), JOB_ID_MAX - 1);
 		return -EINVAL;
 	}
 	return 0;

@@ -1,0 +1,34 @@
+#!/bin/bash
+# Installs what reelbox needs, builds it twice (Release with -Werror, and ASan+UBSan)
+# and runs every test: the unit tests under both builds, the integration tests (real
+# sandbox, real encodes checked with ffprobe, a real redis-server) under Release.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+bash scripts/install-deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+echo "== build: Release, -Werror"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DREELBOX_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+
+echo "== build: ASan+UBSan"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DREELBOX_SANITIZE=ON -DREELBOX_WERROR=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+
+status=0
+echo "== unit tests (Release)"
+(cd build && ctest -L unit --output-on-failure --timeout 600) || status=1
+echo "== unit tests (ASan+UBSan)"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ctest -L unit --output-on-failure --timeout 900) || status=1
+echo "== integration tests (Release)"
+(cd build && ctest -L integration --output-on-failure) || status=1
+
+if [ "$status" -ne 0 ]; then
+	echo "reelbox tests: FAILED"
+	exit 1
+fi
+echo "reelbox tests: all passed"
