@@ -493,7 +493,8 @@ static int ppm_header(struct render_reader *rd, char *err, size_t errlen)
 		rd->height = (int)h;
 		rd->maxval = (int)maxval;
 		rd->fmt = maxval == 255 ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_RGB48BE;
-		return alloc_frame(rd, err, errlen) < 0 ? -ENOMEM : 1;
+		ret = alloc_frame(rd, err, errlen);
+		return ret < 0 ? ret : 1;
 	}
 	if (w != rd->width || h != rd->height || maxval != rd->maxval) {
 		snprintf(err, errlen,
