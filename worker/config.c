@@ -39,12 +39,10 @@
 #include <unistd.h>
 
 #define CONFIG_MAX_CONCURRENCY 1024
-#define CONFIG_MAX_CPUS        1024.0
+#define CONFIG_MAX_CPUS	       1024.0
 
-static void config_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void config_err(char *err, size_t errlen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void config_err(char *err, size_t errlen,
+							     const char *fmt, ...)
 {
 	va_list ap;
 
@@ -83,7 +81,7 @@ void config_defaults(struct config *cfg)
 	config_add_runtime(cfg, "lua", "/usr/bin/lua", ".lua", NULL, NULL);
 
 	cfg->defaults = (struct job_limits){
-		.timeout_s = 60, .memory_mb = 512, .pids = 64, .scratch_mb = 64, .cpus = 1.0};
+	    .timeout_s = 60, .memory_mb = 512, .pids = 64, .scratch_mb = 64, .cpus = 1.0};
 	cfg->maxima = (struct job_limits){.timeout_s = 600,
 					  .memory_mb = 4096,
 					  .pids = 256,
@@ -137,8 +135,9 @@ static int config_str(json_t *v, char *dst, size_t dstlen, const char *key, cons
 	}
 	n = json_string_length(v);
 	if (n == 0 || n >= dstlen || strlen(json_string_value(v)) != n) {
-		config_err(err, errlen, "'%s' in %s must be a non-empty string of at most %zu bytes",
-			   key, file, dstlen - 1);
+		config_err(err, errlen,
+			   "'%s' in %s must be a non-empty string of at most %zu bytes", key, file,
+			   dstlen - 1);
 		return -EINVAL;
 	}
 	memcpy(dst, json_string_value(v), n + 1);
@@ -234,7 +233,7 @@ static int config_runtime_name_ok(const char *s)
 
 /* The contract fixes these for every script; a runtime's env must not replace them. */
 static const char *const config_reserved_env[] = {"WIDTH",   "HEIGHT", "FPS",  "FRAMES", "PIX_FMT",
-						  "SCRATCH", "HOME",   "PATH", "LANG",   NULL};
+						  "SCRATCH", "HOME",   "PATH", "LANG",	 NULL};
 
 static int config_env_ok(const char *s)
 {
@@ -268,7 +267,8 @@ static int config_runtime(json_t *obj, struct runtime *rt, const char *name, con
 	memset(rt, 0, sizeof(*rt));
 	snprintf(rt->name, sizeof(rt->name), "%s", name);
 	if (!json_is_object(obj)) {
-		config_err(err, errlen, "'runtimes.%s' in %s must be an object or null", name, file);
+		config_err(err, errlen, "'runtimes.%s' in %s must be an object or null", name,
+			   file);
 		return -EINVAL;
 	}
 	json_object_foreach(obj, k, v)
@@ -289,7 +289,8 @@ static int config_runtime(json_t *obj, struct runtime *rt, const char *name, con
 			size_t max = is_ext ? 8 : JOB_MAX_RUNTIME_ENV;
 
 			if (!json_is_array(v) || json_array_size(v) > max) {
-				config_err(err, errlen, "'%s' in %s must be an array of at most %zu strings",
+				config_err(err, errlen,
+					   "'%s' in %s must be an array of at most %zu strings",
 					   key, file, max);
 				return -EINVAL;
 			}
@@ -303,9 +304,10 @@ static int config_runtime(json_t *obj, struct runtime *rt, const char *name, con
 					return r;
 				if (is_ext && (dst[0] != '.' || !dst[1] || strchr(dst + 1, '.') ||
 					       strchr(dst, '/'))) {
-					config_err(err, errlen,
-						   "'%s' in %s: '%s' is not an extension like \".py\"",
-						   key, file, dst);
+					config_err(
+					    err, errlen,
+					    "'%s' in %s: '%s' is not an extension like \".py\"",
+					    key, file, dst);
 					return -EINVAL;
 				}
 				if (!is_ext && !config_env_ok(dst)) {
@@ -350,9 +352,10 @@ static int config_runtimes(json_t *obj, struct config *cfg, const char *file, ch
 		struct runtime *slot = (struct runtime *)config_find_runtime(cfg, name);
 
 		if (!config_runtime_name_ok(name)) {
-			config_err(err, errlen,
-				   "runtime name '%.40s' in %s must be 1 to 31 letters, digits or ._+-",
-				   name, file);
+			config_err(
+			    err, errlen,
+			    "runtime name '%.40s' in %s must be 1 to 31 letters, digits or ._+-",
+			    name, file);
 			return -EINVAL;
 		}
 		if (json_is_null(v)) {
@@ -379,8 +382,8 @@ static int config_runtimes(json_t *obj, struct config *cfg, const char *file, ch
 	return 0;
 }
 
-static int config_check_limit(const char *name, double def, double max, const char *file,
-			      char *err, size_t errlen)
+static int config_check_limit(const char *name, double def, double max, const char *file, char *err,
+			      size_t errlen)
 {
 	if (def > max) {
 		config_err(err, errlen,
@@ -425,8 +428,8 @@ static int config_apply(json_t *root, struct config *cfg, const char *file, char
 				       errlen);
 			/* The state dir is swept at start: a relative one would sweep the cwd. */
 			if (!r && cfg->state_dir[0] != '/') {
-				config_err(err, errlen, "'state_dir' in %s must be an absolute path",
-					   file);
+				config_err(err, errlen,
+					   "'state_dir' in %s must be an absolute path", file);
 				r = -EINVAL;
 			}
 		} else if (!strcmp(k, "output_dir"))
@@ -448,19 +451,20 @@ static int config_apply(json_t *root, struct config *cfg, const char *file, char
 			if (!r)
 				cfg->max_attempts = (int)x;
 		} else {
-			config_err(err, errlen,
-				   "unknown key '%.64s' in %s; known: runtimes, defaults, maxima, "
-				   "max_frames, max_script_bytes, state_dir, output_dir, redis_url, "
-				   "concurrency, lease, result_ttl, max_attempts",
-				   k, file);
+			config_err(
+			    err, errlen,
+			    "unknown key '%.64s' in %s; known: runtimes, defaults, maxima, "
+			    "max_frames, max_script_bytes, state_dir, output_dir, redis_url, "
+			    "concurrency, lease, result_ttl, max_attempts",
+			    k, file);
 			r = -EINVAL;
 		}
 		if (r)
 			return r;
 	}
 
-	r = config_check_limit("timeout", cfg->defaults.timeout_s, cfg->maxima.timeout_s, file,
-			       err, errlen);
+	r = config_check_limit("timeout", cfg->defaults.timeout_s, cfg->maxima.timeout_s, file, err,
+			       errlen);
 	if (!r)
 		r = config_check_limit("memory", cfg->defaults.memory_mb, cfg->maxima.memory_mb,
 				       file, err, errlen);
@@ -468,8 +472,8 @@ static int config_apply(json_t *root, struct config *cfg, const char *file, char
 		r = config_check_limit("pids", cfg->defaults.pids, cfg->maxima.pids, file, err,
 				       errlen);
 	if (!r)
-		r = config_check_limit("scratch", cfg->defaults.scratch_mb,
-				       cfg->maxima.scratch_mb, file, err, errlen);
+		r = config_check_limit("scratch", cfg->defaults.scratch_mb, cfg->maxima.scratch_mb,
+				       file, err, errlen);
 	if (!r)
 		r = config_check_limit("cpus", cfg->defaults.cpus, cfg->maxima.cpus, file, err,
 				       errlen);
@@ -517,8 +521,8 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
 
 /* ---- environment ---- */
 
-static int config_env_num(const char *name, long long min, long long max, long long *out,
-			  char *err, size_t errlen)
+static int config_env_num(const char *name, long long min, long long max, long long *out, char *err,
+			  size_t errlen)
 {
 	const char *s = getenv(name);
 	char *end;
@@ -579,8 +583,8 @@ int config_load_env(struct config *cfg, char *err, size_t errlen)
 			   state);
 		return -EINVAL;
 	}
-	r_conc = config_env_num("REELBOX_CONCURRENCY", 1, CONFIG_MAX_CONCURRENCY, &conc, err,
-				errlen);
+	r_conc =
+	    config_env_num("REELBOX_CONCURRENCY", 1, CONFIG_MAX_CONCURRENCY, &conc, err, errlen);
 	if (r_conc < 0)
 		return r_conc;
 	r_lease = config_env_num("REELBOX_LEASE", 1, UINT32_MAX, &lease, err, errlen);

@@ -45,13 +45,11 @@
 static const char *const job_pix_fmts[] = {"rgb24", "rgba", "bgr24", "gray", "yuv420p", NULL};
 static const char *const job_formats[] = {"mp4", "webm", "gif", NULL};
 static const char *const job_presets[] = {"ultrafast", "superfast", "veryfast", "faster",
-					  "fast",      "medium",    "slow",     "slower",
+					  "fast",      "medium",    "slow",	"slower",
 					  "veryslow",  "placebo",   NULL};
 
-static void job_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void job_err(char *err, size_t errlen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void job_err(char *err, size_t errlen, const char *fmt,
+							  ...)
 {
 	va_list ap;
 
@@ -90,7 +88,8 @@ static void job_join(char *dst, size_t dstlen, const char *const *list)
 
 	dst[0] = '\0';
 	for (; *list && used < dstlen; list++)
-		used += (size_t)snprintf(dst + used, dstlen - used, "%s%s", used ? ", " : "", *list);
+		used +=
+		    (size_t)snprintf(dst + used, dstlen - used, "%s%s", used ? ", " : "", *list);
 }
 
 static void job_runtime_names(const struct config *cfg, char *dst, size_t dstlen)
@@ -158,10 +157,11 @@ static int job_check_script_name(const char *name, char *err, size_t errlen)
 		if (name[i] < 0x20 || name[i] >= 0x7f || name[i] == '/')
 			ok = 0;
 	if (!ok) {
-		job_err(err, errlen,
-			"script_name '%s' is not allowed: use a plain file name of printable ASCII, "
-			"without '/', not starting with '.', at most %d bytes",
-			job_show(shown, sizeof(shown), name), JOB_NAME_MAX - 1);
+		job_err(
+		    err, errlen,
+		    "script_name '%s' is not allowed: use a plain file name of printable ASCII, "
+		    "without '/', not starting with '.', at most %d bytes",
+		    job_show(shown, sizeof(shown), name), JOB_NAME_MAX - 1);
 		return -EINVAL;
 	}
 	return 0;
@@ -180,8 +180,7 @@ static int job_check_limit(const char *name, const char *unit, uint32_t *v, uint
 	return 0;
 }
 
-static int job_resolve_runtime(struct job *job, const struct config *cfg, char *err,
-			       size_t errlen)
+static int job_resolve_runtime(struct job *job, const struct config *cfg, char *err, size_t errlen)
 {
 	const struct runtime *rt;
 	char names[512], shown[80];
@@ -205,8 +204,9 @@ static int job_resolve_runtime(struct job *job, const struct config *cfg, char *
 		}
 		snprintf(job->runtime, sizeof(job->runtime), "%s", rt->name);
 	} else {
-		job_err(err, errlen, "the job names neither a runtime nor a script_name to guess it "
-				     "from; known runtimes: %s",
+		job_err(err, errlen,
+			"the job names neither a runtime nor a script_name to guess it "
+			"from; known runtimes: %s",
 			names);
 		return -EINVAL;
 	}
@@ -232,7 +232,8 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 		return -EINVAL;
 	}
 	if (j.script_len > cfg->max_script_bytes) {
-		job_err(err, errlen, "the script is %zu bytes, above the operator's cap of %zu bytes",
+		job_err(err, errlen,
+			"the script is %zu bytes, above the operator's cap of %zu bytes",
 			j.script_len, cfg->max_script_bytes);
 		return -EINVAL;
 	}
@@ -295,8 +296,9 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 		int max = !strcmp(j.format, "webm") ? 63 : 51;
 
 		if (j.crf < 0 || j.crf > max) {
-			job_err(err, errlen, "crf %d is not allowed for %s: it must be from 0 to %d",
-				j.crf, j.format, max);
+			job_err(err, errlen,
+				"crf %d is not allowed for %s: it must be from 0 to %d", j.crf,
+				j.format, max);
 			return -EINVAL;
 		}
 	}
@@ -329,7 +331,8 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 	}
 
 	if (j.retries < 0 || j.retries > cfg->max_attempts - 1) {
-		job_err(err, errlen, "retries %d is not allowed: it must be from 0 to %d (%d attempts)",
+		job_err(err, errlen,
+			"retries %d is not allowed: it must be from 0 to %d (%d attempts)",
 			j.retries, cfg->max_attempts - 1, cfg->max_attempts);
 		return -EINVAL;
 	}
@@ -466,8 +469,8 @@ static int job_json_str(json_t *v, const char *key, char *dst, size_t dstlen, ch
 	return 0;
 }
 
-static int job_json_int(json_t *v, const char *key, long long min, long long max,
-			long long *out, char *err, size_t errlen)
+static int job_json_int(json_t *v, const char *key, long long min, long long max, long long *out,
+			char *err, size_t errlen)
 {
 	if (!json_is_integer(v)) {
 		job_err(err, errlen, "'%s' must be an integer, not %s", key,
@@ -514,7 +517,8 @@ static int job_json_limits(json_t *obj, struct job_limits *l, char *err, size_t 
 			;
 		if (i == 4) {
 			job_err(err, errlen,
-				"unknown field '%s'; known: timeout, memory, pids, scratch, cpus", key);
+				"unknown field '%s'; known: timeout, memory, pids, scratch, cpus",
+				key);
 			return -EINVAL;
 		}
 		if ((r = job_json_int(v, key, 1, UINT32_MAX, &x, err, errlen)))
@@ -561,14 +565,14 @@ static int job_json_field(struct job *j, const char *k, json_t *v, char *err, si
 	if (!strcmp(k, "size")) {
 		char shown[48];
 
-		if (!json_is_string(v) || job_parse_size(json_string_value(v), &j->width,
-							 &j->height)) {
-			job_err(err, errlen, "'size' must be a string like \"1280x720\", not %s%s%s",
-				json_is_string(v) ? "'" : job_type_name(v),
-				json_is_string(v)
-					? job_show(shown, sizeof(shown), json_string_value(v))
-					: "",
-				json_is_string(v) ? "'" : "");
+		if (!json_is_string(v) ||
+		    job_parse_size(json_string_value(v), &j->width, &j->height)) {
+			job_err(
+			    err, errlen, "'size' must be a string like \"1280x720\", not %s%s%s",
+			    json_is_string(v) ? "'" : job_type_name(v),
+			    json_is_string(v) ? job_show(shown, sizeof(shown), json_string_value(v))
+					      : "",
+			    json_is_string(v) ? "'" : "");
 			return -EINVAL;
 		}
 		return 0;

@@ -1,0 +1,735 @@
+/* common.c - what both queue clients share: options, ids, the command builders
+ * for every script, and the readers of their replies. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "internal.h"
+
+void queue_opts_init(struct queue_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->prefix = "reelbox";
+	o->group = "workers";
+	o->lease_ms = 30000;
+	o->result_ttl_s = 86400;
+	o->max_attempts = 3;
+	o->backoff_base_ms = 1000;
+	o->backoff_max_ms = 300000;
+	o->poll_ms = 2000;
+	o->dead_maxlen = 10000;
+	o->log_max = 4096;
+	o->connect_timeout_ms = 2000;
+	o->doc_max = 8u << 20;
+}
+
+void qerr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+uint64_t queue_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int queue_id_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (!s)
+		return 0;
+	for (; s[n]; n++) {
+		char c = s[n];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return 0;
+		if (n >= QUEUE_ID_MAX - 1)
+			return 0;
+	}
+	return n > 0;
+}
+
+static char *base36(char *p, uint64_t v, int min_digits)
+{
+	static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+	char tmp[16];
+	int n = 0;
+
+	do {
+		tmp[n++] = digits[v % 36];
+		v /= 36;
+	} while (v || n < min_digits);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+int queue_id_generate(char id[QUEUE_ID_MAX])
+{
+	struct timespec ts;
+	uint64_t rnd;
+	char *p = id;
+
+	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return -errno;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	*p++ = 'j';
+	/* Time first, fixed width: ids sort roughly by submission. */
+	p = base36(p, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, 9);
+	p = base36(p, rnd & ((1ull << 52) - 1), 10);
+	*p = '\0';
+	return 0;
+}
+
+void queue_job_clear(struct queue_job *job)
+{
+	free(job->doc);
+	memset(job, 0, sizeof(*job));
+}
+
+/* ---- Commands ---- */
+
+void qcmd_init(struct qcmd *c, int script)
+{
+	memset(c, 0, sizeof(*c));
+	c->script = script;
+}
+
+void qcmd_add(struct qcmd *c, const char *s, size_t len)
+{
+	char *copy;
+
+	if (c->argc >= QCMD_MAXARGS || !(copy = malloc(len + 1))) {
+		c->oom = 1;
+		return;
+	}
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	c->argv[c->argc] = copy;
+	c->len[c->argc++] = len;
+}
+
+void qcmd_adds(struct qcmd *c, const char *s)
+{
+	qcmd_add(c, s, strlen(s));
+}
+
+void qcmd_addf(struct qcmd *c, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		c->oom = 1;
+		return;
+	}
+	qcmd_add(c, s, (size_t)n);
+	free(s);
+}
+
+void qcmd_free(struct qcmd *c)
+{
+	for (int i = 0; i < c->argc; i++)
+		free(c->argv[i]);
+	c->argc = 0;
+}
+
+int qcmd_argv(const struct qcmd *c, const char *sha, const char **argv, size_t *len)
+{
+	int n = 0;
+
+	if (c->script >= 0) {
+		if (sha && *sha) {
+			argv[n] = "EVALSHA";
+			len[n++] = 7;
+			argv[n] = sha;
+			len[n++] = strlen(sha);
+		} else {
+			argv[n] = "EVAL";
+			len[n++] = 4;
+			argv[n] = queue_scripts[c->script];
+			len[n++] = strlen(queue_scripts[c->script]);
+		}
+	}
+	for (int i = 0; i < c->argc; i++) {
+		argv[n] = c->argv[i];
+		len[n++] = c->len[i];
+	}
+	return n;
+}
+
+void qkey_job(char *buf, size_t len, const struct queue_opts *o, const char *id)
+{
+	snprintf(buf, len, "%s:job:%s", o->prefix, id);
+}
+
+void qkey_events(char *buf, size_t len, const struct queue_opts *o, const char *id)
+{
+	snprintf(buf, len, "%s:job:%s:events", o->prefix, id);
+}
+
+void qkey(char *buf, size_t len, const struct queue_opts *o, const char *what)
+{
+	snprintf(buf, len, "%s:%s", o->prefix, what);
+}
+
+/* Add a key built by one of the qkey functions. */
+#define ADD_KEY(c, fn, ...)                                                                \
+	do {                                                                               \
+		char k_[QUEUE_ID_MAX + 256];                                               \
+		fn(k_, sizeof(k_), __VA_ARGS__);                                           \
+		qcmd_adds(c, k_);                                                          \
+	} while (0)
+
+static int done(struct qcmd *c)
+{
+	if (c->oom) {
+		qcmd_free(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int qcmd_submit(struct qcmd *c, const struct queue_opts *o, const char *id, const char *doc)
+{
+	qcmd_init(c, QS_SUBMIT);
+	qcmd_adds(c, "3");
+	ADD_KEY(c, qkey_job, o, id);
+	ADD_KEY(c, qkey, o, "jobs");
+	ADD_KEY(c, qkey_events, o, id);
+	qcmd_adds(c, id);
+	qcmd_adds(c, doc);
+	qcmd_addf(c, "%u", o->max_attempts ? o->max_attempts : 1);
+	qcmd_adds(c, o->group);
+	return done(c);
+}
+
+int qcmd_claim(struct qcmd *c, const struct queue_opts *o, const char *entry, const char *id,
+	       const char *consumer)
+{
+	qcmd_init(c, QS_CLAIM);
+	qcmd_adds(c, "5");
+	ADD_KEY(c, qkey_job, o, id);
+	ADD_KEY(c, qkey, o, "jobs");
+	ADD_KEY(c, qkey_events, o, id);
+	ADD_KEY(c, qkey, o, "fence");
+	ADD_KEY(c, qkey, o, "dead");
+	qcmd_adds(c, entry);
+	qcmd_adds(c, id);
+	qcmd_adds(c, consumer);
+	qcmd_adds(c, o->group);
+	qcmd_addf(c, "%u", o->max_attempts ? o->max_attempts : 1);
+	qcmd_addf(c, "%u", o->result_ttl_s ? o->result_ttl_s : 1);
+	qcmd_addf(c, "%u", o->dead_maxlen);
+	qcmd_adds(c, "65536");
+	return done(c);
+}
+
+int qcmd_heartbeat(struct qcmd *c, const struct queue_opts *o, const struct queue_job *job,
+		   const char *consumer)
+{
+	qcmd_init(c, QS_HEARTBEAT);
+	qcmd_adds(c, "2");
+	ADD_KEY(c, qkey_job, o, job->id);
+	ADD_KEY(c, qkey, o, "jobs");
+	qcmd_addf(c, "%lld", job->token);
+	qcmd_adds(c, consumer);
+	qcmd_adds(c, o->group);
+	return done(c);
+}
+
+int qcmd_progress(struct qcmd *c, const struct queue_opts *o, const struct queue_job *job,
+		  int64_t frames, int64_t total)
+{
+	qcmd_init(c, QS_PROGRESS);
+	qcmd_adds(c, "2");
+	ADD_KEY(c, qkey_job, o, job->id);
+	ADD_KEY(c, qkey_events, o, job->id);
+	qcmd_addf(c, "%lld", job->token);
+	qcmd_addf(c, "%lld", (long long)frames);
+	qcmd_addf(c, "%lld", (long long)total);
+	qcmd_adds(c, job->id);
+	return done(c);
+}
+
+/* The last max bytes of a log, starting on a UTF-8 character and, when one is near,
+ * on a line. */
+static const char *log_tail(const char *s, size_t len, size_t max)
+{
+	const char *p, *nl;
+
+	if (len <= max)
+		return s;
+	p = s + len - max;
+	while (*p && ((unsigned char)*p & 0xc0) == 0x80)
+		p++;
+	nl = memchr(p, '\n', (size_t)(s + len - p) < 256 ? (size_t)(s + len - p) : 256);
+	return nl ? nl + 1 : p;
+}
+
+int qcmd_complete(struct qcmd *c, const struct queue_opts *o, const struct queue_job *job,
+		  const char *result_json, char *err, size_t errlen)
+{
+	static const char *const str_fields[] = {"output", "sha256", "error", NULL};
+	static const char *const int_fields[] = {"bytes", "frames", "exit_code", "signal", NULL};
+	json_error_t jerr;
+	json_t *res, *v;
+	const char *status;
+	char *dump;
+
+	res = json_loads(result_json ? result_json : "", 0, &jerr);
+	if (!res || !json_is_object(res)) {
+		json_decref(res);
+		qerr(err, errlen, "the result of job %s is not a JSON object", job->id);
+		return -EINVAL;
+	}
+	status = json_string_value(json_object_get(res, "status"));
+	if (!status)
+		status = json_string_value(json_object_get(res, "state"));
+	if (!status || (strcmp(status, "succeeded") && strcmp(status, "failed"))) {
+		json_decref(res);
+		qerr(err, errlen, "the result of job %s needs \"status\": \"succeeded\" or \"failed\"",
+		     job->id);
+		return -EINVAL;
+	}
+	qcmd_init(c, QS_COMPLETE);
+	qcmd_adds(c, "3");
+	ADD_KEY(c, qkey_job, o, job->id);
+	ADD_KEY(c, qkey, o, "jobs");
+	ADD_KEY(c, qkey_events, o, job->id);
+	qcmd_addf(c, "%lld", job->token);
+	qcmd_adds(c, o->group);
+	qcmd_addf(c, "%u", o->result_ttl_s ? o->result_ttl_s : 1);
+	qcmd_adds(c, status);
+	qcmd_adds(c, job->id);
+	for (int i = 0; str_fields[i]; i++)
+		if ((v = json_object_get(res, str_fields[i])) && json_is_string(v)) {
+			qcmd_adds(c, str_fields[i]);
+			qcmd_add(c, json_string_value(v), json_string_length(v));
+		}
+	for (int i = 0; int_fields[i]; i++)
+		if ((v = json_object_get(res, int_fields[i])) && json_is_integer(v)) {
+			qcmd_adds(c, int_fields[i]);
+			qcmd_addf(c, "%lld", (long long)json_integer_value(v));
+		}
+	if ((v = json_object_get(res, "log")) && json_is_string(v)) {
+		const char *t = log_tail(json_string_value(v), json_string_length(v), o->log_max);
+		json_t *tail = json_string(t);
+		qcmd_adds(c, "log");
+		qcmd_adds(c, t);
+		if (tail)
+			json_object_set_new(res, "log", tail);
+	}
+	dump = json_dumps(res, JSON_COMPACT);
+	if (dump && strlen(dump) <= 65536) {
+		qcmd_adds(c, "result");
+		qcmd_adds(c, dump);
+	}
+	free(dump);
+	json_decref(res);
+	return done(c);
+}
+
+int qcmd_retry(struct qcmd *c, const struct queue_opts *o, const struct queue_job *job,
+	       const char *error)
+{
+	qcmd_init(c, QS_RETRY);
+	qcmd_adds(c, "5");
+	ADD_KEY(c, qkey_job, o, job->id);
+	ADD_KEY(c, qkey, o, "jobs");
+	ADD_KEY(c, qkey_events, o, job->id);
+	ADD_KEY(c, qkey, o, "delayed");
+	ADD_KEY(c, qkey, o, "dead");
+	qcmd_addf(c, "%lld", job->token);
+	qcmd_adds(c, o->group);
+	qcmd_addf(c, "%u", o->result_ttl_s ? o->result_ttl_s : 1);
+	qcmd_adds(c, error && *error ? error : "unknown error");
+	qcmd_addf(c, "%u", o->backoff_base_ms);
+	qcmd_addf(c, "%u", o->backoff_max_ms);
+	qcmd_addf(c, "%u", o->dead_maxlen);
+	qcmd_adds(c, "65536");
+	qcmd_adds(c, job->id);
+	return done(c);
+}
+
+int qcmd_reject(struct qcmd *c, const struct queue_opts *o, const char *entry, const char *id,
+		long long token, const char *reason)
+{
+	int have_id = id && queue_id_valid(id);
+
+	qcmd_init(c, QS_REJECT);
+	qcmd_adds(c, "4");
+	if (have_id) {
+		ADD_KEY(c, qkey_job, o, id);
+		ADD_KEY(c, qkey, o, "jobs");
+		ADD_KEY(c, qkey_events, o, id);
+	} else {
+		qcmd_adds(c, "");
+		ADD_KEY(c, qkey, o, "jobs");
+		qcmd_adds(c, "");
+	}
+	ADD_KEY(c, qkey, o, "dead");
+	qcmd_adds(c, entry ? entry : "");
+	qcmd_adds(c, have_id ? id : "");
+	qcmd_adds(c, reason && *reason ? reason : "malformed job");
+	if (token > 0)
+		qcmd_addf(c, "%lld", token);
+	else
+		qcmd_adds(c, "");
+	qcmd_adds(c, o->group);
+	qcmd_addf(c, "%u", o->result_ttl_s ? o->result_ttl_s : 1);
+	qcmd_addf(c, "%u", o->dead_maxlen);
+	qcmd_adds(c, "65536");
+	return done(c);
+}
+
+int qcmd_cancel(struct qcmd *c, const struct queue_opts *o, const char *id)
+{
+	qcmd_init(c, QS_CANCEL);
+	qcmd_adds(c, "4");
+	ADD_KEY(c, qkey_job, o, id);
+	ADD_KEY(c, qkey, o, "jobs");
+	ADD_KEY(c, qkey_events, o, id);
+	ADD_KEY(c, qkey, o, "delayed");
+	qcmd_adds(c, o->group);
+	qcmd_addf(c, "%u", o->result_ttl_s ? o->result_ttl_s : 1);
+	qcmd_adds(c, id);
+	return done(c);
+}
+
+int qcmd_promote(struct qcmd *c, const struct queue_opts *o)
+{
+	qcmd_init(c, QS_PROMOTE);
+	qcmd_adds(c, "2");
+	ADD_KEY(c, qkey, o, "delayed");
+	ADD_KEY(c, qkey, o, "jobs");
+	qcmd_adds(c, o->prefix);
+	qcmd_adds(c, "100");
+	return done(c);
+}
+
+int qcmd_autoclaim(struct qcmd *c, const struct queue_opts *o, const char *consumer,
+		   const char *cursor)
+{
+	qcmd_init(c, -1);
+	qcmd_adds(c, "XAUTOCLAIM");
+	ADD_KEY(c, qkey, o, "jobs");
+	qcmd_adds(c, o->group);
+	qcmd_adds(c, consumer);
+	qcmd_addf(c, "%u", o->lease_ms);
+	qcmd_adds(c, cursor && *cursor ? cursor : "0-0");
+	qcmd_adds(c, "COUNT");
+	qcmd_adds(c, "1");
+	return done(c);
+}
+
+int qcmd_readgroup(struct qcmd *c, const struct queue_opts *o, const char *consumer,
+		   int block_ms)
+{
+	qcmd_init(c, -1);
+	qcmd_adds(c, "XREADGROUP");
+	qcmd_adds(c, "GROUP");
+	qcmd_adds(c, o->group);
+	qcmd_adds(c, consumer);
+	qcmd_adds(c, "COUNT");
+	qcmd_adds(c, "1");
+	if (block_ms > 0) {
+		qcmd_adds(c, "BLOCK");
+		qcmd_addf(c, "%d", block_ms);
+	}
+	qcmd_adds(c, "STREAMS");
+	ADD_KEY(c, qkey, o, "jobs");
+	qcmd_adds(c, ">");
+	return done(c);
+}
+
+int qcmd_group_create(struct qcmd *c, const struct queue_opts *o)
+{
+	qcmd_init(c, -1);
+	qcmd_adds(c, "XGROUP");
+	qcmd_adds(c, "CREATE");
+	ADD_KEY(c, qkey, o, "jobs");
+	qcmd_adds(c, o->group);
+	qcmd_adds(c, "0");
+	qcmd_adds(c, "MKSTREAM");
+	return done(c);
+}
+
+/* ---- Replies ---- */
+
+static int str_is(const redisReply *r, const char *s)
+{
+	return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
+	       r->len == strlen(s) && !memcmp(r->str, s, r->len);
+}
+
+/* Fill e from one [entry-id, [field, value, ...]] item. */
+static int read_entry(const redisReply *it, struct qentry *e)
+{
+	const redisReply *f;
+
+	memset(e, 0, sizeof(*e));
+	if (!it || it->type != REDIS_REPLY_ARRAY || it->elements < 2 ||
+	    it->element[0]->type != REDIS_REPLY_STRING || it->element[0]->len >= QUEUE_ENTRY_MAX)
+		return 0;
+	memcpy(e->entry, it->element[0]->str, it->element[0]->len);
+	f = it->element[1];
+	e->doc = "";
+	if (f && f->type == REDIS_REPLY_ARRAY) {
+		for (size_t i = 0; i + 1 < f->elements; i += 2) {
+			const redisReply *k = f->element[i], *v = f->element[i + 1];
+			if (v->type != REDIS_REPLY_STRING)
+				continue;
+			if (str_is(k, "id")) {
+				if (v->len < QUEUE_ID_MAX && queue_id_valid(v->str))
+					memcpy(e->id, v->str, v->len + 1);
+				else
+					snprintf(e->bad, sizeof(e->bad),
+						 "job id '%.64s' is not 1-63 characters of "
+						 "[A-Za-z0-9_-]",
+						 v->str);
+			} else if (str_is(k, "job")) {
+				e->doc = v->str;
+				e->doc_len = v->len;
+			}
+		}
+	}
+	if (!e->id[0] && !e->bad[0]) {
+		/* No id field: take the document's own "id". */
+		json_t *doc = json_loadb(e->doc, e->doc_len, 0, NULL);
+		const char *id = json_string_value(json_object_get(doc, "id"));
+		if (!doc)
+			snprintf(e->bad, sizeof(e->bad),
+				 "the entry has no id field and its job document is not JSON");
+		else if (!id)
+			snprintf(e->bad, sizeof(e->bad), "the job names no id");
+		else if (!queue_id_valid(id))
+			snprintf(e->bad, sizeof(e->bad),
+				 "job id '%.64s' is not 1-63 characters of [A-Za-z0-9_-]", id);
+		else
+			snprintf(e->id, sizeof(e->id), "%s", id);
+		json_decref(doc);
+	}
+	return 1;
+}
+
+int qreply_entry(const redisReply *r, int autoclaim, struct qentry *e, char *cursor)
+{
+	const redisReply *list;
+
+	if (!r || r->type != REDIS_REPLY_ARRAY)
+		return 0;
+	if (autoclaim) {
+		if (r->elements < 2)
+			return 0;
+		if (cursor && r->element[0]->type == REDIS_REPLY_STRING &&
+		    r->element[0]->len < QUEUE_ENTRY_MAX)
+			snprintf(cursor, QUEUE_ENTRY_MAX, "%s", r->element[0]->str);
+		list = r->element[1];
+	} else {
+		/* [[stream, [entries]]] */
+		if (r->elements < 1 || r->element[0]->type != REDIS_REPLY_ARRAY ||
+		    r->element[0]->elements < 2)
+			return 0;
+		list = r->element[0]->element[1];
+	}
+	if (!list || list->type != REDIS_REPLY_ARRAY)
+		return 0;
+	for (size_t i = 0; i < list->elements; i++)
+		if (read_entry(list->element[i], e))
+			return 1;
+	return 0;
+}
+
+const char *qreply_word(const redisReply *r)
+{
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+	    (r->element[0]->type == REDIS_REPLY_STRING || r->element[0]->type == REDIS_REPLY_STATUS))
+		return r->element[0]->str;
+	return "";
+}
+
+long long qreply_int_at(const redisReply *r, size_t i)
+{
+	if (!r || r->type != REDIS_REPLY_ARRAY || i >= r->elements)
+		return 0;
+	if (r->element[i]->type == REDIS_REPLY_INTEGER)
+		return r->element[i]->integer;
+	if (r->element[i]->type == REDIS_REPLY_STRING)
+		return strtoll(r->element[i]->str, NULL, 10);
+	return 0;
+}
+
+const char *qreply_str_at(const redisReply *r, size_t i)
+{
+	if (!r || r->type != REDIS_REPLY_ARRAY || i >= r->elements ||
+	    (r->element[i]->type != REDIS_REPLY_STRING && r->element[i]->type != REDIS_REPLY_STATUS))
+		return "";
+	return r->element[i]->str;
+}
+
+int qreply_claim(const redisReply *r, struct queue_job *job)
+{
+	const char *w = qreply_word(r);
+
+	if (!strcmp(w, "ok")) {
+		job->token = qreply_int_at(r, 1);
+		job->attempt = (int)qreply_int_at(r, 2);
+		return 1;
+	}
+	if (!strcmp(w, "done") || !strcmp(w, "dup") || !strcmp(w, "dead"))
+		return 0;
+	return -EIO;
+}
+
+int qreply_heartbeat(const redisReply *r)
+{
+	if (!r || r->type != REDIS_REPLY_INTEGER)
+		return -EIO;
+	if (r->integer < 0)
+		return -ESTALE;
+	return r->integer ? 1 : 0;
+}
+
+int qreply_finish(const redisReply *r, int script, char *err, size_t errlen)
+{
+	const char *w = qreply_word(r);
+	const char *st = qreply_str_at(r, 1);
+
+	if (!strcmp(w, "stale")) {
+		qerr(err, errlen,
+		     "the job was taken over by another claim (state %s); this result was not "
+		     "recorded",
+		     *st ? st : "expired");
+		return -ESTALE;
+	}
+	if (!strcmp(w, "ok"))
+		return 0;
+	if (!strcmp(w, "already"))
+		return script == QS_RETRY && !strcmp(st, "dead") ? 1 : 0;
+	if (script == QS_RETRY && !strcmp(w, "retry"))
+		return 0;
+	if (script == QS_RETRY && !strcmp(w, "dead"))
+		return 1;
+	qerr(err, errlen, "unexpected answer from the %s script", queue_script_names[script]);
+	return -EIO;
+}
+
+static void text_append(char **buf, size_t *len, const char *s, size_t n)
+{
+	char *nb = realloc(*buf, *len + n + 2);
+
+	if (!nb)
+		return;
+	memcpy(nb + *len, s, n);
+	*len += n;
+	nb[*len] = '\0';
+	*buf = nb;
+}
+
+static void text_reply(const redisReply *r, char **buf, size_t *len)
+{
+	char num[32];
+
+	switch (r->type) {
+	case REDIS_REPLY_INTEGER:
+		snprintf(num, sizeof(num), "%lld", r->integer);
+		text_append(buf, len, num, strlen(num));
+		break;
+	case REDIS_REPLY_STRING:
+	case REDIS_REPLY_STATUS:
+	case REDIS_REPLY_ERROR:
+		text_append(buf, len, r->str, r->len);
+		break;
+	case REDIS_REPLY_ARRAY:
+		for (size_t i = 0; i < r->elements; i++) {
+			if (i)
+				text_append(buf, len, "\n", 1);
+			text_reply(r->element[i], buf, len);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+char *qreply_text(const redisReply *r)
+{
+	char *buf = calloc(1, 1);
+	size_t len = 0;
+
+	if (buf && r)
+		text_reply(r, &buf, &len);
+	return buf;
+}
+
+static int in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(s, *list))
+			return 1;
+	return 0;
+}
+
+char *qstatus_json(const char *id, const redisReply *r)
+{
+	static const char *const ints[] = {"attempts", "max_attempts", "created",  "started",
+					   "finished", "heartbeat",    "not_before", "bytes",
+					   "frames",   "exit_code",    "signal",     NULL};
+	static const char *const hidden[] = {"token", "entry", "doc", "cancel",
+					     "progress_frames", "progress_total", "result", NULL};
+	json_t *o = json_object(), *progress = NULL;
+	char *out;
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "id", json_string(id));
+	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+		const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
+		if (!k || !v)
+			continue;
+		if (!strcmp(k, "progress_frames") || !strcmp(k, "progress_total")) {
+			if (!progress)
+				progress = json_object();
+			json_object_set_new(progress, k + 9, json_integer(strtoll(v, NULL, 10)));
+		} else if (!strcmp(k, "cancel")) {
+			json_object_set_new(o, "cancel_requested", json_boolean(!strcmp(v, "1")));
+		} else if (!strcmp(k, "result")) {
+			json_t *res = json_loads(v, 0, NULL);
+			if (res)
+				json_object_set_new(o, "result", res);
+		} else if (in_list(k, hidden)) {
+			continue;
+		} else if (in_list(k, ints)) {
+			json_object_set_new(o, k, json_integer(strtoll(v, NULL, 10)));
+		} else {
+			json_object_set_new(o, k, json_string(v));
+		}
+	}
+	if (progress)
+		json_object_set_new(o, "progress", progress);
+	out = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return out;
+}

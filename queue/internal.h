@@ -1,0 +1,136 @@
+/* internal.h - what the blocking and asynchronous queue clients share: the URL
+ * parser, the Lua scripts, the command builders and the reply readers. Not for use
+ * outside queue/. */
+#ifndef REELBOX_QUEUE_INTERNAL_H
+#define REELBOX_QUEUE_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+#include "queue.h"
+
+/* ---- URL ---- */
+
+struct queue_url {
+	int is_unix;
+	char host[256];
+	int port;
+	char path[108];
+	char user[128];
+	char pass[256];
+	int db;
+	char where[300]; /* "127.0.0.1:6379" or the socket path, for messages */
+};
+
+int queue_url_parse(struct queue_url *u, const char *url, char *err, size_t errlen);
+
+/* ---- Scripts ---- */
+
+enum queue_script {
+	QS_SUBMIT = 0,
+	QS_CLAIM,
+	QS_HEARTBEAT,
+	QS_PROGRESS,
+	QS_COMPLETE,
+	QS_RETRY,
+	QS_REJECT,
+	QS_CANCEL,
+	QS_PROMOTE,
+	QS_COUNT
+};
+
+extern const char *const queue_scripts[QS_COUNT];
+extern const char *const queue_script_names[QS_COUNT];
+
+/* ---- Commands ---- */
+
+#define QCMD_MAXARGS 48
+
+/* One command, its arguments owned. A script call keeps only what follows the
+ * script (numkeys, keys, args); the sender puts EVALSHA sha or EVAL body in front. */
+struct qcmd {
+	int script; /* enum queue_script, or -1 for a plain command */
+	int argc;
+	int oom;
+	char *argv[QCMD_MAXARGS];
+	size_t len[QCMD_MAXARGS];
+};
+
+void qcmd_init(struct qcmd *c, int script);
+void qcmd_add(struct qcmd *c, const char *s, size_t len);
+void qcmd_adds(struct qcmd *c, const char *s);
+void qcmd_addf(struct qcmd *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void qcmd_free(struct qcmd *c);
+
+/* The argv to send: with sha (40 hex) as EVALSHA, else EVAL with the body. */
+int qcmd_argv(const struct qcmd *c, const char *sha, const char **argv, size_t *len);
+
+/* Key names. */
+void qkey_job(char *buf, size_t len, const struct queue_opts *o, const char *id);
+void qkey_events(char *buf, size_t len, const struct queue_opts *o, const char *id);
+void qkey(char *buf, size_t len, const struct queue_opts *o, const char *what);
+
+int qcmd_submit(struct qcmd *c, const struct queue_opts *o, const char *id, const char *doc);
+int qcmd_claim(struct qcmd *c, const struct queue_opts *o, const char *entry, const char *id,
+	       const char *consumer);
+int qcmd_heartbeat(struct qcmd *c, const struct queue_opts *o, const struct queue_job *job,
+		   const char *consumer);
+int qcmd_progress(struct qcmd *c, const struct queue_opts *o, const struct queue_job *job,
+		  int64_t frames, int64_t total);
+int qcmd_complete(struct qcmd *c, const struct queue_opts *o, const struct queue_job *job,
+		  const char *result_json, char *err, size_t errlen);
+int qcmd_retry(struct qcmd *c, const struct queue_opts *o, const struct queue_job *job,
+	       const char *error);
+int qcmd_reject(struct qcmd *c, const struct queue_opts *o, const char *entry, const char *id,
+		long long token, const char *reason);
+int qcmd_cancel(struct qcmd *c, const struct queue_opts *o, const char *id);
+int qcmd_promote(struct qcmd *c, const struct queue_opts *o);
+int qcmd_autoclaim(struct qcmd *c, const struct queue_opts *o, const char *consumer,
+		   const char *cursor);
+int qcmd_readgroup(struct qcmd *c, const struct queue_opts *o, const char *consumer,
+		   int block_ms);
+int qcmd_group_create(struct qcmd *c, const struct queue_opts *o);
+
+/* ---- Replies ---- */
+
+/* A stream entry as delivered: its id, and the job id and document it carries. */
+struct qentry {
+	char entry[QUEUE_ENTRY_MAX];
+	char id[QUEUE_ID_MAX];   /* empty when the entry names no valid id */
+	const char *doc;         /* points into the reply */
+	size_t doc_len;
+	char bad[160];           /* why the id is missing, when it is */
+};
+
+/* Read the first entry of an XREADGROUP (autoclaim 0) or XAUTOCLAIM (autoclaim 1)
+ * reply. Returns 1 with *e filled, 0 when there is none; for XAUTOCLAIM, cursor
+ * (QUEUE_ENTRY_MAX) receives the next start. */
+int qreply_entry(const redisReply *r, int autoclaim, struct qentry *e, char *cursor);
+
+/* The status word of a script reply ({'ok', ...}), or "" when it has none. */
+const char *qreply_word(const redisReply *r);
+long long qreply_int_at(const redisReply *r, size_t i);
+const char *qreply_str_at(const redisReply *r, size_t i);
+
+/* Map the claim script's reply: 1 a job for us (token, attempt filled), 0 nothing
+ * to do (done, duplicate, dead), -EIO unexpected. */
+int qreply_claim(const redisReply *r, struct queue_job *job);
+
+/* Map heartbeat/progress/complete/retry/reject replies to the API's answers. */
+int qreply_heartbeat(const redisReply *r);
+int qreply_finish(const redisReply *r, int script, char *err, size_t errlen);
+
+/* The reply as text (integers and strings, arrays one item a line). */
+char *qreply_text(const redisReply *r);
+
+/* Status JSON from an HGETALL reply. */
+char *qstatus_json(const char *id, const redisReply *r);
+
+/* Milliseconds of a monotonic clock. */
+uint64_t queue_now_ms(void);
+
+void qerr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

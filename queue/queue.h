@@ -1,0 +1,213 @@
+/* queue.h - the Redis job queue: job documents in, leases and results out.
+ *
+ * The queue moves job documents (JSON strings) between producers and workers and
+ * knows nothing of frames, sandboxes or encoders. Jobs live in a Redis stream read
+ * through a consumer group; a per-job hash holds the state a producer can follow;
+ * every state change is one Lua script, so leases, attempts and results change
+ * atomically. The schema is documented in docs/queue.md.
+ *
+ * Two layers share the same scripts:
+ *  - a blocking client (struct queue) for the CLI commands submit, status, cancel,
+ *    for `submit --wait`, and for tests;
+ *  - an asynchronous client (struct queue_async) for the worker, on a libuv loop,
+ *    which survives Redis going away: it reconnects with backoff and replays the
+ *    completions, retries and rejections issued while Redis was unreachable.
+ *
+ * Ownership is fenced: each claim gets a fresh token, and heartbeats, progress and
+ * completion are applied only while the token is still the job's. A slow worker that
+ * lost its lease therefore cannot overwrite the result of the worker that took over.
+ *
+ * Functions return 0 or a negative errno; where a user must be told something, one
+ * sentence is written into the caller's err buffer (which may be NULL).
+ */
+#ifndef REELBOX_QUEUE_H
+#define REELBOX_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define QUEUE_ID_MAX    64 /* job ids are [A-Za-z0-9_-]{1,63} */
+#define QUEUE_ENTRY_MAX 48 /* a stream entry id, "1700000000000-0" */
+#define QUEUE_ERR_MAX   256
+
+/* Tunables shared by both clients; queue_opts_init() fills the defaults. */
+struct queue_opts {
+	const char *prefix;        /* key prefix, default "reelbox" */
+	const char *group;         /* consumer group, default "workers" */
+	uint32_t lease_ms;         /* a job idle this long goes to another worker; 30000 */
+	uint32_t result_ttl_s;     /* finished jobs expire after this; 86400 */
+	uint32_t max_attempts;     /* stored with each submitted job; 3 */
+	uint32_t backoff_base_ms;  /* first retry delay, doubled per attempt; 1000 */
+	uint32_t backoff_max_ms;   /* retry delay cap; 300000 */
+	uint32_t poll_ms;          /* longest XREADGROUP BLOCK; also bounds retry latency; 2000 */
+	uint32_t dead_maxlen;      /* dead-letter stream cap (approximate); 10000 */
+	uint32_t log_max;          /* bytes of log tail kept per job; 4096 */
+	uint32_t connect_timeout_ms; /* blocking connect timeout; 2000 */
+	size_t doc_max;            /* largest job document accepted by submit; 8 MiB */
+};
+
+void queue_opts_init(struct queue_opts *o);
+
+/* A claimed job as a worker holds it. The worker's calls name the job by this
+ * struct (id, entry and token); doc is the job document, owned by the struct. */
+struct queue_job {
+	char id[QUEUE_ID_MAX];
+	char entry[QUEUE_ENTRY_MAX]; /* the stream entry it was delivered as */
+	long long token;             /* the fencing token of this claim */
+	int attempt;                 /* 1 for the first delivery */
+	char *doc;                   /* NUL-terminated JSON, malloc'd */
+	size_t doc_len;
+};
+
+/* Free job->doc and clear the struct. */
+void queue_job_clear(struct queue_job *job);
+
+/* 1 when s is a valid job id: 1 to 63 characters of [A-Za-z0-9_-]. An id of this
+ * alphabet cannot name a parent directory or contain a path separator, so it is safe
+ * as an output file name. */
+int queue_id_valid(const char *s);
+
+/* A fresh job id: "j" + base36 milliseconds + base36 randomness (about 20 chars). */
+int queue_id_generate(char id[QUEUE_ID_MAX]);
+
+/* ---- Blocking client ---------------------------------------------------------- */
+
+struct queue;
+
+/* Connect to url: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]
+ * (a NULL url means redis://127.0.0.1:6379). opts may be NULL for the defaults. */
+int queue_open(struct queue **out, const char *url, const struct queue_opts *opts, char *err,
+	       size_t errlen);
+void queue_close(struct queue *q);
+
+/* Enqueue a job document. Its id is the document's "id" when it has a valid one,
+ * else a generated one; id_out receives it. -EEXIST when that id is already known,
+ * -EINVAL for a document that is not a JSON object or too big. */
+int queue_submit(struct queue *q, const char *job_json, char id_out[QUEUE_ID_MAX], char *err,
+		 size_t errlen);
+
+/* The job's state as a JSON object (see docs/queue.md); *json_out is malloc'd.
+ * -ENOENT when the job is unknown or its result has expired. */
+int queue_status(struct queue *q, const char *id, char **json_out, char *err, size_t errlen);
+
+/* Cancel a job: a queued one ends failed ("cancelled") at once, a running one is
+ * flagged and its worker learns it from the next heartbeat. state_out (may be NULL,
+ * 16 bytes) receives "cancelled", "requested" or the final state it already had. */
+int queue_cancel(struct queue *q, const char *id, char state_out[16], char *err, size_t errlen);
+
+/* Wait up to timeout_ms for the job's next event after cursor (in/out, QUEUE_ENTRY_MAX
+ * bytes; "0" means from the first event kept). *event_json (malloc'd) is an object
+ * with "type": queued, running, progress, retry, cancel or done. -ETIMEDOUT when
+ * nothing came. */
+int queue_wait_event(struct queue *q, const char *id, char cursor[QUEUE_ENTRY_MAX],
+		     int timeout_ms, char **event_json, char *err, size_t errlen);
+
+/* Worker operations, blocking (the worker itself uses the async client; these serve
+ * tests and simple tools). consumer names the worker in the consumer group.
+ * queue_fetch waits up to block_ms for a job: 0 with *job filled, -EAGAIN when none. */
+int queue_fetch(struct queue *q, const char *consumer, int block_ms, struct queue_job *job,
+		char *err, size_t errlen);
+
+/* 0 lease renewed, 1 renewed and a cancel was requested, -ESTALE the job is no
+ * longer this token's (lease lost or job finished). */
+int queue_heartbeat(struct queue *q, const char *consumer, const struct queue_job *job,
+		    char *err, size_t errlen);
+
+/* Record progress; same answers as queue_heartbeat (but does not renew the lease). */
+int queue_progress(struct queue *q, const struct queue_job *job, int64_t frames, int64_t total,
+		   char *err, size_t errlen);
+
+/* Record the final result. result_json is an object with "status" ("succeeded" or
+ * "failed") and optionally output, bytes, sha256, error, log (tail kept), frames,
+ * exit_code, signal and anything else (kept whole in the "result" field).
+ * 0 recorded (or already recorded by this same token), -ESTALE refused because
+ * another claim owns the job. */
+int queue_complete(struct queue *q, const struct queue_job *job, const char *result_json,
+		   char *err, size_t errlen);
+
+/* A failure that may be transient: back to the queue after an exponential backoff,
+ * or dead-lettered once the job's attempts are used up. 0 requeued, 1 dead,
+ * -ESTALE not this token's job. */
+int queue_retry(struct queue *q, const struct queue_job *job, const char *error, char *err,
+		size_t errlen);
+
+/* A malformed job: dead-lettered at once with reason. 0 or -ESTALE. */
+int queue_reject(struct queue *q, const struct queue_job *job, const char *reason, char *err,
+		 size_t errlen);
+
+/* Send one raw command (argv style) and return its reply as text (integers and
+ * strings as themselves, arrays flattened one item a line, nil as ""); for tests
+ * and diagnostics. *out is malloc'd. */
+int queue_command(struct queue *q, char **out, int argc, const char **argv);
+
+/* ---- Asynchronous client (libuv) ---------------------------------------------- */
+
+struct queue_async;
+typedef struct uv_loop_s uv_loop_t;
+
+/* Called for each job claimed after queue_async_fetch(). The job struct and its doc
+ * belong to the queue and are freed when the callback returns; steal doc by setting
+ * job->doc to NULL. */
+typedef void (*queue_job_cb)(struct queue_async *q, struct queue_job *job, void *arg);
+
+/* Connection news: connected 1 when both connections are up, 0 when Redis went away
+ * (msg says why; the client is already reconnecting). */
+typedef void (*queue_conn_cb)(struct queue_async *q, int connected, const char *msg, void *arg);
+
+/* A stream entry the queue dead-lettered by itself because it carried no valid job
+ * id (nobody could follow it otherwise). */
+typedef void (*queue_drop_cb)(struct queue_async *q, const char *entry, const char *reason,
+			      void *arg);
+
+/* The answer to an operation: the same values the blocking twin returns, or
+ * -ECANCELED when the client was closed before Redis answered, -ENOTCONN for a
+ * progress report dropped while disconnected, -ENOBUFS when the replay list is full,
+ * -EIO for an unexpected Redis error (msg tells). */
+typedef void (*queue_done_cb)(struct queue_async *q, int status, const char *msg, void *arg);
+
+struct queue_async_callbacks {
+	queue_job_cb on_job;   /* required */
+	queue_conn_cb on_conn; /* optional */
+	queue_drop_cb on_drop; /* optional */
+	void *arg;
+};
+
+/* Start connecting to url on loop (never blocks; failures to reach Redis are retried
+ * with backoff and reported through on_conn). consumer names this worker in the group
+ * (NULL: host-pid-random). -EINVAL for a bad URL. */
+int queue_async_open(struct queue_async **out, uv_loop_t *loop, const char *url,
+		     const struct queue_opts *opts, const char *consumer,
+		     const struct queue_async_callbacks *cbs, char *err, size_t errlen);
+
+/* Close: operations not answered get -ECANCELED; handles are closed on the loop, and
+ * the client frees itself once they are (run the loop to let it). */
+void queue_async_close(struct queue_async *q);
+
+const char *queue_async_consumer(const struct queue_async *q);
+
+/* Ask for n more jobs: on_job is called once per job as they are claimed. Expired
+ * leases of other workers are taken over before new jobs are read. */
+void queue_async_fetch(struct queue_async *q, unsigned n);
+
+/* Stop asking for jobs (a fetch in flight may still deliver one). */
+void queue_async_fetch_stop(struct queue_async *q);
+
+/* The worker operations. They run on the command connection, never behind the
+ * blocking read. Heartbeats, completions, retries and rejections issued while Redis
+ * is unreachable are kept (up to 1024) and sent after the reconnect; progress is
+ * dropped. cb may be NULL. */
+int queue_async_heartbeat(struct queue_async *q, const struct queue_job *job, queue_done_cb cb,
+			  void *arg);
+int queue_async_progress(struct queue_async *q, const struct queue_job *job, int64_t frames,
+			 int64_t total, queue_done_cb cb, void *arg);
+int queue_async_complete(struct queue_async *q, const struct queue_job *job,
+			 const char *result_json, queue_done_cb cb, void *arg);
+int queue_async_retry(struct queue_async *q, const struct queue_job *job, const char *error,
+		      queue_done_cb cb, void *arg);
+int queue_async_reject(struct queue_async *q, const struct queue_job *job, const char *reason,
+		       queue_done_cb cb, void *arg);
+
+/* Operations waiting for Redis (kept for replay, or sent and not yet answered). */
+size_t queue_async_pending(const struct queue_async *q);
+
+#endif

@@ -1,0 +1,168 @@
+/* url.c - Redis URLs: redis://[[user]:password@]host[:port][/db] and
+ * unix:///path/to/socket[?db=N]. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Copy n bytes of s into out, decoding %XX escapes (passwords may hold '@' or ':'). */
+static int decode(char *out, size_t outlen, const char *s, size_t n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+		if (c == '%') {
+			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
+			int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+			if (hi < 0 || lo < 0)
+				return -EINVAL;
+			c = hi * 16 + lo;
+			i += 2;
+		}
+		if (o + 1 >= outlen)
+			return -ENAMETOOLONG;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static int parse_db(const char *s, int *db)
+{
+	char *end;
+	long v;
+
+	if (!*s)
+		return 0;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 0 || v > 100000)
+		return -EINVAL;
+	*db = (int)v;
+	return 0;
+}
+
+int queue_url_parse(struct queue_url *u, const char *url, char *err, size_t errlen)
+{
+	const char *p, *at, *slash, *hostend;
+	size_t n;
+
+	memset(u, 0, sizeof(*u));
+	if (!url || !*url)
+		url = "redis://127.0.0.1:6379";
+	u->port = 6379;
+
+	if (!strncmp(url, "unix://", 7)) {
+		const char *q = strchr(url + 7, '?');
+		n = q ? (size_t)(q - (url + 7)) : strlen(url + 7);
+		u->is_unix = 1;
+		if (n == 0 || url[7] != '/' || decode(u->path, sizeof(u->path), url + 7, n) < 0) {
+			qerr(err, errlen, "bad Redis URL '%s': expected unix:///path/to/socket", url);
+			return -EINVAL;
+		}
+		if (q && (strncmp(q, "?db=", 4) || parse_db(q + 4, &u->db) < 0)) {
+			qerr(err, errlen, "bad Redis URL '%s': the only option is ?db=N", url);
+			return -EINVAL;
+		}
+		snprintf(u->where, sizeof(u->where), "%s", u->path);
+		return 0;
+	}
+	if (!strncmp(url, "rediss://", 9)) {
+		qerr(err, errlen, "Redis URL '%s' asks for TLS, which this build does not support",
+		     url);
+		return -EPROTONOSUPPORT;
+	}
+	if (strncmp(url, "redis://", 8)) {
+		qerr(err, errlen, "bad Redis URL '%s': expected redis://host:port[/db] or unix:///path",
+		     url);
+		return -EINVAL;
+	}
+	p = url + 8;
+	slash = strchr(p, '/');
+	if (!slash)
+		slash = p + strlen(p);
+	/* The last '@' before the path ends the credentials. */
+	at = NULL;
+	for (const char *s = p; s < slash; s++)
+		if (*s == '@')
+			at = s;
+	if (at) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		int r = 0;
+		if (colon) {
+			r |= decode(u->user, sizeof(u->user), p, (size_t)(colon - p));
+			r |= decode(u->pass, sizeof(u->pass), colon + 1, (size_t)(at - colon - 1));
+		} else {
+			/* redis://password@host, as some clients write it */
+			r |= decode(u->pass, sizeof(u->pass), p, (size_t)(at - p));
+		}
+		if (r) {
+			qerr(err, errlen, "bad Redis URL: the credentials do not decode");
+			return -EINVAL;
+		}
+		p = at + 1;
+	}
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(slash - p));
+		if (!rb || (size_t)(rb - p - 1) >= sizeof(u->host) || rb == p + 1) {
+			qerr(err, errlen, "bad Redis URL '%s': unclosed IPv6 address", url);
+			return -EINVAL;
+		}
+		memcpy(u->host, p + 1, (size_t)(rb - p - 1));
+		hostend = rb + 1;
+	} else {
+		hostend = memchr(p, ':', (size_t)(slash - p));
+		if (!hostend)
+			hostend = slash;
+		n = (size_t)(hostend - p);
+		if (n >= sizeof(u->host)) {
+			qerr(err, errlen, "bad Redis URL: the host name is too long");
+			return -EINVAL;
+		}
+		memcpy(u->host, p, n);
+	}
+	if (!u->host[0])
+		snprintf(u->host, sizeof(u->host), "127.0.0.1");
+	if (*hostend == ':') {
+		char buf[16];
+		char *end;
+		long v;
+		n = (size_t)(slash - hostend - 1);
+		if (n == 0 || n >= sizeof(buf)) {
+			qerr(err, errlen, "bad Redis URL '%s': bad port", url);
+			return -EINVAL;
+		}
+		memcpy(buf, hostend + 1, n);
+		buf[n] = '\0';
+		v = strtol(buf, &end, 10);
+		if (*end || v < 1 || v > 65535) {
+			qerr(err, errlen, "bad Redis URL '%s': port must be 1-65535", url);
+			return -EINVAL;
+		}
+		u->port = (int)v;
+	} else if (hostend != slash) {
+		qerr(err, errlen, "bad Redis URL '%s'", url);
+		return -EINVAL;
+	}
+	if (*slash == '/' && parse_db(slash + 1, &u->db) < 0) {
+		qerr(err, errlen, "bad Redis URL '%s': the database must be a number", url);
+		return -EINVAL;
+	}
+	snprintf(u->where, sizeof(u->where), "%s%s%s:%d", strchr(u->host, ':') ? "[" : "", u->host,
+		 strchr(u->host, ':') ? "]" : "", u->port);
+	return 0;
+}

@@ -1,0 +1,674 @@
+/* encode.c - encode a frame stream into MP4 (x264), WebM (VP9) or GIF.
+ *
+ * The shape is FFmpeg's doc/examples encode_video.c and mux.c: one encoder, one
+ * stream, a send-frame / receive-packet loop, a NULL frame to flush, and
+ * av_interleaved_write_frame. GIF goes through a small filter graph first so every
+ * frame gets its own palette. The file is written beside the target under a hidden
+ * temporary name and only renamed into place by render_commit().
+ */
+#define _GNU_SOURCE
+#include "render.h"
+#include "stream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavfilter/avfilter.h>
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
+#include <libavformat/avformat.h>
+#include <libavutil/dict.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/mem.h>
+#include <libavutil/opt.h>
+#include <libavutil/sha.h>
+#include <libswscale/swscale.h>
+
+struct render {
+	struct render_spec spec; /* strings below are our own copies */
+	enum render_container container;
+	char *output, *tmp_path;
+	int tmp_fd;
+	atomic_int cancel;
+	int streamed, finished, committed;
+
+	AVFormatContext *oc;
+	AVStream *st;
+	AVCodecContext *enc;
+	AVPacket *pkt;
+	AVFrame *frame;	  /* the converted frame: encoder input, or the graph's for GIF */
+	enum AVPixelFormat conv_fmt;
+	struct SwsContext *sws;
+
+	AVFilterGraph *graph;
+	AVFilterContext *src, *sink;
+	AVFrame *filt;
+
+	struct render_reader rd;
+	int reader_open;
+	int64_t frames;
+	int hit_ceiling;
+	struct timespec t0;
+	uint64_t first_frame_ms;
+};
+
+static const char *const presets[] = {"ultrafast", "superfast", "veryfast", "faster",
+				      "fast",      "medium",    "slow",     "slower",
+				      "veryslow",  "placebo"};
+
+int render_preset_known(const char *preset)
+{
+	if (!preset)
+		return 0;
+	for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
+		if (!strcmp(presets[i], preset))
+			return 1;
+	return 0;
+}
+
+int render_container_from_path(const char *path)
+{
+	const char *dot = path ? strrchr(path, '.') : NULL;
+
+	if (!dot || strchr(dot, '/'))
+		return -EINVAL;
+	if (!strcasecmp(dot, ".mp4"))
+		return RENDER_MP4;
+	if (!strcasecmp(dot, ".webm"))
+		return RENDER_WEBM;
+	if (!strcasecmp(dot, ".gif"))
+		return RENDER_GIF;
+	return -EINVAL;
+}
+
+static uint64_t ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - t0->tv_sec) * 1000 +
+	       (uint64_t)((now.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/* Say what libav reported and map it to an errno: errno-style codes pass through,
+ * "not found" and invalid-data tags become -EINVAL, anything else -EIO. */
+static int av_fail(int averr, const char *what, char *err, size_t errlen)
+{
+	char buf[AV_ERROR_MAX_STRING_SIZE];
+
+	av_strerror(averr, buf, sizeof(buf));
+	snprintf(err, errlen, "%s: %s", what, buf);
+	if (averr < 0 && averr > -4096)
+		return averr;
+	switch (averr) {
+	case AVERROR_INVALIDDATA:
+	case AVERROR_ENCODER_NOT_FOUND:
+	case AVERROR_MUXER_NOT_FOUND:
+	case AVERROR_FILTER_NOT_FOUND:
+	case AVERROR_OPTION_NOT_FOUND:
+		return -EINVAL;
+	default:
+		return -EIO;
+	}
+}
+
+/* The temporary file: ".<name>.tmp-XXXXXX" in the target's directory, so the final
+ * rename never crosses a file system. mkostemp gives O_EXCL; the mode is then the
+ * 0644 a finished video should have. */
+static int make_temp(struct render *r, char *err, size_t errlen)
+{
+	const char *slash = strrchr(r->output, '/');
+	const char *base = slash ? slash + 1 : r->output;
+	int dirlen = slash ? (int)(slash - r->output) + 1 : 0;
+
+	if (!*base) {
+		snprintf(err, errlen, "output path \"%s\" names a directory, not a file",
+			 r->output);
+		return -EINVAL;
+	}
+	if (asprintf(&r->tmp_path, "%.*s.%.200s.tmp-XXXXXX", dirlen, r->output, base) < 0) {
+		r->tmp_path = NULL;
+		return -ENOMEM;
+	}
+	r->tmp_fd = mkostemp(r->tmp_path, O_CLOEXEC);
+	if (r->tmp_fd < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot create a temporary file beside %s: %s", r->output,
+			 strerror(e));
+		free(r->tmp_path);
+		r->tmp_path = NULL;
+		return -e;
+	}
+	if (fchmod(r->tmp_fd, 0644) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot set the mode of %s: %s", r->tmp_path, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+/* x264 preset names mapped to libvpx's deadline and cpu-used: the two fastest run
+ * in realtime mode, the rest in "good" from cpu-used 5 down to 0. */
+static void vp9_speed(const char *preset, const char **deadline, const char **cpu_used)
+{
+	static const char *const cpu[] = {"8", "7", "5", "4", "3", "2", "1", "0", "0", "0"};
+	size_t i;
+
+	for (i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
+		if (!strcmp(presets[i], preset))
+			break;
+	if (i == sizeof(presets) / sizeof(presets[0]))
+		i = 5;
+	*deadline = i < 2 ? "realtime" : "good";
+	*cpu_used = cpu[i];
+}
+
+/* split/palettegen/paletteuse with a palette per frame: palettegen in single mode
+ * emits one palette per input frame, so the graph streams instead of buffering. */
+static int open_gif_graph(struct render *r, char *err, size_t errlen)
+{
+	static const enum AVPixelFormat out_fmts[] = {AV_PIX_FMT_PAL8, AV_PIX_FMT_NONE};
+	static const char *desc =
+		"[in]split[a][b];[a]palettegen=stats_mode=single[p];[b][p]paletteuse=new=1[out]";
+	AVFilterInOut *outputs = avfilter_inout_alloc();
+	AVFilterInOut *inputs = avfilter_inout_alloc();
+	char args[256];
+	int ret = AVERROR(ENOMEM);
+
+	r->graph = avfilter_graph_alloc();
+	if (!outputs || !inputs || !r->graph)
+		goto end;
+	snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=1/%d:pixel_aspect=1/1",
+		 r->spec.width, r->spec.height, r->conv_fmt, r->spec.fps);
+	ret = avfilter_graph_create_filter(&r->src, avfilter_get_by_name("buffer"), "in", args,
+					   NULL, r->graph);
+	if (ret < 0)
+		goto end;
+	ret = avfilter_graph_create_filter(&r->sink, avfilter_get_by_name("buffersink"), "out",
+					   NULL, NULL, r->graph);
+	if (ret < 0)
+		goto end;
+	ret = av_opt_set_int_list(r->sink, "pix_fmts", out_fmts, AV_PIX_FMT_NONE,
+				  AV_OPT_SEARCH_CHILDREN);
+	if (ret < 0)
+		goto end;
+	outputs->name = av_strdup("in");
+	outputs->filter_ctx = r->src;
+	inputs->name = av_strdup("out");
+	inputs->filter_ctx = r->sink;
+	ret = avfilter_graph_parse_ptr(r->graph, desc, &inputs, &outputs, NULL);
+	if (ret < 0)
+		goto end;
+	ret = avfilter_graph_config(r->graph, NULL);
+end:
+	avfilter_inout_free(&inputs);
+	avfilter_inout_free(&outputs);
+	return ret < 0 ? av_fail(ret, "cannot build the GIF palette filter", err, errlen) : 0;
+}
+
+static int open_encoder(struct render *r, char *err, size_t errlen)
+{
+	static const char *const names[] = {"libx264", "libvpx-vp9", "gif"};
+	const char *preset = r->spec.preset ? r->spec.preset : "medium";
+	const AVCodec *codec = avcodec_find_encoder_by_name(names[r->container]);
+	AVDictionary *opts = NULL;
+	char crf[16];
+	int ret;
+
+	if (!codec) {
+		snprintf(err, errlen, "this libavcodec has no %s encoder", names[r->container]);
+		return -ENOSYS;
+	}
+	r->enc = avcodec_alloc_context3(codec);
+	if (!r->enc)
+		return -ENOMEM;
+	r->enc->width = r->spec.width;
+	r->enc->height = r->spec.height;
+	r->enc->time_base = (AVRational){1, r->spec.fps};
+	r->enc->framerate = (AVRational){r->spec.fps, 1};
+	r->enc->thread_count = r->spec.threads;
+	switch (r->container) {
+	case RENDER_MP4:
+		r->enc->pix_fmt = AV_PIX_FMT_YUV420P;
+		snprintf(crf, sizeof(crf), "%d", r->spec.crf >= 0 ? r->spec.crf : 23);
+		av_dict_set(&opts, "crf", crf, 0);
+		av_dict_set(&opts, "preset", preset, 0);
+		break;
+	case RENDER_WEBM: {
+		const char *deadline, *cpu_used;
+		vp9_speed(preset, &deadline, &cpu_used);
+		r->enc->pix_fmt = AV_PIX_FMT_YUV420P;
+		r->enc->bit_rate = 0;
+		snprintf(crf, sizeof(crf), "%d", r->spec.crf >= 0 ? r->spec.crf : 32);
+		av_dict_set(&opts, "crf", crf, 0);
+		av_dict_set(&opts, "b", "0", 0);
+		av_dict_set(&opts, "deadline", deadline, 0);
+		av_dict_set(&opts, "cpu-used", cpu_used, 0);
+		av_dict_set(&opts, "row-mt", "1", 0);
+		break;
+	}
+	case RENDER_GIF:
+		r->enc->pix_fmt = AV_PIX_FMT_PAL8;
+		r->enc->time_base = av_buffersink_get_time_base(r->sink);
+		break;
+	}
+	if (r->oc->oformat->flags & AVFMT_GLOBALHEADER)
+		r->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+	ret = avcodec_open2(r->enc, codec, &opts);
+	av_dict_free(&opts);
+	if (ret < 0)
+		return av_fail(ret, "cannot open the video encoder", err, errlen);
+
+	r->st = avformat_new_stream(r->oc, NULL);
+	if (!r->st)
+		return -ENOMEM;
+	r->st->time_base = r->enc->time_base;
+	r->st->avg_frame_rate = r->enc->framerate;
+	ret = avcodec_parameters_from_context(r->st->codecpar, r->enc);
+	if (ret < 0)
+		return av_fail(ret, "cannot copy the encoder parameters", err, errlen);
+	return 0;
+}
+
+static int check_spec(const struct render_spec *spec, int container, char *err, size_t errlen)
+{
+	static const char *const cname[] = {"H.264", "VP9", "GIF"};
+	static const int crf_max[] = {51, 63, 63};
+
+	if (container < 0) {
+		snprintf(err, errlen, "output \"%s\" must end in .mp4, .webm or .gif",
+			 spec->output ? spec->output : "");
+		return -EINVAL;
+	}
+	if (spec->width < 1 || spec->height < 1 || spec->width > RENDER_MAX_DIM ||
+	    spec->height > RENDER_MAX_DIM ||
+	    (int64_t)spec->width * spec->height > RENDER_MAX_AREA) {
+		snprintf(err, errlen, "size %dx%d is outside 1x1..7680x4320", spec->width,
+			 spec->height);
+		return -EINVAL;
+	}
+	if (container != RENDER_GIF && (spec->width % 2 || spec->height % 2)) {
+		snprintf(err, errlen, "size %dx%d must be even for %s (yuv420p)", spec->width,
+			 spec->height, cname[container]);
+		return -EINVAL;
+	}
+	if (spec->fps < 1 || spec->fps > 1000) {
+		snprintf(err, errlen, "fps %d is outside 1..1000", spec->fps);
+		return -EINVAL;
+	}
+	if (!render_frame_bytes(spec->pix_fmt ? spec->pix_fmt : "rgb24", 2, 2)) {
+		snprintf(err, errlen, "pixel format \"%s\" is not one of rgb24 rgba bgr24 gray yuv420p",
+			 spec->pix_fmt);
+		return -EINVAL;
+	}
+	if (spec->preset && !render_preset_known(spec->preset)) {
+		snprintf(err, errlen, "preset \"%s\" is not one of ultrafast..placebo", spec->preset);
+		return -EINVAL;
+	}
+	if (spec->crf < -1 || spec->crf > crf_max[container]) {
+		snprintf(err, errlen, "crf %d is outside 0..%d for %s", spec->crf,
+			 crf_max[container], cname[container]);
+		return -EINVAL;
+	}
+	if (spec->threads < 0) {
+		snprintf(err, errlen, "threads %d is negative", spec->threads);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int render_open(const struct render_spec *spec, struct render **out, char *err, size_t errlen)
+{
+	static const char *const muxers[] = {"mp4", "webm", "gif"};
+	int container = render_container_from_path(spec->output);
+	AVDictionary *mux_opts = NULL;
+	struct render *r;
+	int ret;
+
+	*out = NULL;
+	ret = check_spec(spec, container, err, errlen);
+	if (ret < 0)
+		return ret;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->tmp_fd = -1;
+	r->spec = *spec;
+	r->container = (enum render_container)container;
+	r->spec.preset = NULL;
+	r->output = strdup(spec->output);
+	if (spec->preset) {
+		/* presets[] outlives us; keep that pointer instead of the caller's string */
+		for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
+			if (!strcmp(presets[i], spec->preset))
+				r->spec.preset = presets[i];
+	}
+	r->spec.pix_fmt = av_get_pix_fmt_name(render_raw_format(spec->pix_fmt ? spec->pix_fmt : "rgb24"));
+	r->spec.output = r->output;
+	r->conv_fmt = container == RENDER_GIF ? AV_PIX_FMT_RGB32 : AV_PIX_FMT_YUV420P;
+	ret = -ENOMEM;
+	if (!r->output)
+		goto fail;
+	ret = make_temp(r, err, errlen);
+	if (ret < 0)
+		goto fail;
+
+	ret = avformat_alloc_output_context2(&r->oc, NULL, muxers[container], r->tmp_path);
+	if (ret < 0 || !r->oc) {
+		ret = av_fail(ret, "cannot set up the output container", err, errlen);
+		goto fail;
+	}
+	if (container == RENDER_GIF && (ret = open_gif_graph(r, err, errlen)) < 0)
+		goto fail;
+	if ((ret = open_encoder(r, err, errlen)) < 0)
+		goto fail;
+
+	ret = avio_open(&r->oc->pb, r->tmp_path, AVIO_FLAG_WRITE);
+	if (ret < 0) {
+		ret = av_fail(ret, "cannot open the temporary output", err, errlen);
+		goto fail;
+	}
+	if (container == RENDER_MP4)
+		av_dict_set(&mux_opts, "movflags", "+faststart", 0);
+	ret = avformat_write_header(r->oc, &mux_opts);
+	av_dict_free(&mux_opts);
+	if (ret < 0) {
+		ret = av_fail(ret, "cannot write the container header", err, errlen);
+		goto fail;
+	}
+
+	r->pkt = av_packet_alloc();
+	r->frame = av_frame_alloc();
+	r->filt = av_frame_alloc();
+	ret = -ENOMEM;
+	if (!r->pkt || !r->frame || !r->filt)
+		goto fail;
+	r->frame->format = r->conv_fmt;
+	r->frame->width = spec->width;
+	r->frame->height = spec->height;
+	ret = av_frame_get_buffer(r->frame, 0);
+	if (ret < 0) {
+		ret = av_fail(ret, "cannot allocate a video frame", err, errlen);
+		goto fail;
+	}
+	*out = r;
+	return 0;
+fail:
+	render_close(r);
+	return ret;
+}
+
+/* encode_video.c's loop: send one frame (NULL flushes), then drain every packet the
+ * encoder has ready into the muxer. */
+static int encode(struct render *r, AVFrame *frame, char *err, size_t errlen)
+{
+	int ret = avcodec_send_frame(r->enc, frame);
+
+	if (ret < 0)
+		return av_fail(ret, "the encoder refused a frame", err, errlen);
+	for (;;) {
+		ret = avcodec_receive_packet(r->enc, r->pkt);
+		if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+			return 0;
+		if (ret < 0)
+			return av_fail(ret, "encoding failed", err, errlen);
+		av_packet_rescale_ts(r->pkt, r->enc->time_base, r->st->time_base);
+		r->pkt->stream_index = r->st->index;
+		ret = av_interleaved_write_frame(r->oc, r->pkt);
+		if (ret < 0)
+			return av_fail(ret, "cannot write to the output", err, errlen);
+	}
+}
+
+/* For GIF, push a frame (or NULL at the end) through the palette graph and encode
+ * whatever comes out; for the others, straight to the encoder. */
+static int submit(struct render *r, AVFrame *frame, char *err, size_t errlen)
+{
+	int ret;
+
+	if (!r->graph)
+		return encode(r, frame, err, errlen);
+	ret = av_buffersrc_add_frame_flags(r->src, frame, AV_BUFFERSRC_FLAG_KEEP_REF);
+	if (ret < 0)
+		return av_fail(ret, "the GIF palette filter refused a frame", err, errlen);
+	for (;;) {
+		ret = av_buffersink_get_frame(r->sink, r->filt);
+		if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+			return 0;
+		if (ret < 0)
+			return av_fail(ret, "the GIF palette filter failed", err, errlen);
+		r->filt->pict_type = AV_PICTURE_TYPE_NONE;
+		ret = encode(r, r->filt, err, errlen);
+		av_frame_unref(r->filt);
+		if (ret < 0)
+			return ret;
+	}
+}
+
+/* Convert the reader's frame (any size, the stream's format) to the output size and
+ * the encoder's format. Bicubic, as the ffmpeg command line's default scaler. */
+static int convert(struct render *r, char *err, size_t errlen)
+{
+	const struct render_reader *rd = &r->rd;
+	uint8_t *src[4];
+	int linesize[4], ret;
+
+	if (!r->sws) {
+		r->sws = sws_getContext(rd->width, rd->height, rd->fmt, r->spec.width,
+					r->spec.height, r->conv_fmt, SWS_BICUBIC, NULL, NULL, NULL);
+		if (!r->sws) {
+			snprintf(err, errlen, "cannot convert %dx%d %s to %dx%d", rd->width,
+				 rd->height, av_get_pix_fmt_name(rd->fmt), r->spec.width,
+				 r->spec.height);
+			return -EINVAL;
+		}
+	}
+	ret = av_frame_make_writable(r->frame);
+	if (ret < 0)
+		return av_fail(ret, "cannot get a writable frame", err, errlen);
+	ret = av_image_fill_arrays(src, linesize, rd->frame, rd->fmt, rd->width, rd->height, 1);
+	if (ret < 0)
+		return av_fail(ret, "cannot map the frame", err, errlen);
+	sws_scale(r->sws, (const uint8_t *const *)src, linesize, 0, rd->height, r->frame->data,
+		  r->frame->linesize);
+	r->frame->pts = r->frames;
+	return 0;
+}
+
+/* A larger pipe lets the script run further ahead of the encoder between reads. */
+static void grow_pipe(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && fcntl(fd, F_GETPIPE_SZ) < (1 << 20))
+		(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+}
+
+int render_stream(struct render *r, int fd, render_progress_fn progress, void *opaque, char *err,
+		  size_t errlen)
+{
+	int ret;
+
+	if (r->streamed) {
+		snprintf(err, errlen, "render_stream() was already called on this render");
+		return -EINVAL;
+	}
+	r->streamed = 1;
+	clock_gettime(CLOCK_MONOTONIC, &r->t0);
+	grow_pipe(fd);
+	ret = render_reader_open(&r->rd, fd, r->spec.pix_fmt, r->spec.width, r->spec.height,
+				 &r->cancel, err, errlen);
+	r->reader_open = 1;
+	if (ret < 0)
+		return ret;
+	for (;;) {
+		if (atomic_load(&r->cancel)) {
+			snprintf(err, errlen, "the render was cancelled");
+			return -ECANCELED;
+		}
+		if (r->spec.max_frames > 0 && r->frames >= r->spec.max_frames) {
+			r->hit_ceiling = 1;
+			break;
+		}
+		ret = render_reader_next(&r->rd, err, errlen);
+		if (ret < 0)
+			return ret;
+		if (ret == 0)
+			break;
+		if (r->frames == 0)
+			r->first_frame_ms = ms_since(&r->t0);
+		if ((ret = convert(r, err, errlen)) < 0 || (ret = submit(r, r->frame, err, errlen)) < 0)
+			return ret;
+		r->frames++;
+		if (progress)
+			progress(opaque, r->frames);
+	}
+	return 0;
+}
+
+void render_cancel(struct render *r)
+{
+	atomic_store(&r->cancel, 1);
+}
+
+/* sha256 of the finished temporary file, read back through our own descriptor. */
+static int hash_file(struct render *r, char hex[65], char *err, size_t errlen)
+{
+	struct AVSHA *sha = av_sha_alloc();
+	const size_t chunk = 1 << 20;
+	uint8_t *buf = av_malloc(chunk), digest[32];
+	off_t off = 0;
+	int ret = 0;
+
+	if (!sha || !buf) {
+		ret = -ENOMEM;
+		goto end;
+	}
+	av_sha_init(sha, 256);
+	for (;;) {
+		ssize_t n = pread(r->tmp_fd, buf, chunk, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot read back %s: %s", r->tmp_path, strerror(-ret));
+			goto end;
+		}
+		if (n == 0)
+			break;
+		av_sha_update(sha, buf, (unsigned)n);
+		off += n;
+	}
+	av_sha_final(sha, digest);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+end:
+	av_free(buf);
+	av_free(sha);
+	return ret;
+}
+
+int render_finish(struct render *r, struct render_result *res, char *err, size_t errlen)
+{
+	struct stat st;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	if (!r->streamed || r->frames == 0 || r->finished) {
+		snprintf(err, errlen, "render_finish() needs one successful render_stream() first");
+		return -EINVAL;
+	}
+	if (r->graph && (ret = submit(r, NULL, err, errlen)) < 0)
+		return ret;
+	if ((ret = encode(r, NULL, err, errlen)) < 0)
+		return ret;
+	ret = av_write_trailer(r->oc);
+	if (ret < 0)
+		return av_fail(ret, "cannot finish the container", err, errlen);
+	ret = avio_closep(&r->oc->pb);
+	if (ret < 0)
+		return av_fail(ret, "cannot close the output", err, errlen);
+	if (fsync(r->tmp_fd) < 0 || fstat(r->tmp_fd, &st) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot sync %s: %s", r->tmp_path, strerror(-ret));
+		return ret;
+	}
+	ret = hash_file(r, res->sha256, err, errlen);
+	if (ret < 0)
+		return ret;
+	r->finished = 1;
+	res->frames = r->frames;
+	res->hit_ceiling = r->hit_ceiling;
+	res->bytes = (uint64_t)st.st_size;
+	snprintf(res->stream_kind, sizeof(res->stream_kind), "%s", render_kind_name(r->rd.kind));
+	res->first_frame_ms = r->first_frame_ms;
+	res->encode_ms = ms_since(&r->t0);
+	return 0;
+}
+
+/* rename(2) is atomic within a directory; the directory is synced after it so the
+ * new name survives a crash as well as the data did. */
+int render_commit(struct render *r, char *err, size_t errlen)
+{
+	char *dir;
+	int dfd;
+
+	if (!r->finished || r->committed) {
+		snprintf(err, errlen, "render_commit() needs a finished, uncommitted render");
+		return -EINVAL;
+	}
+	if (rename(r->tmp_path, r->output) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot move the video to %s: %s", r->output, strerror(e));
+		return -e;
+	}
+	r->committed = 1;
+	dir = strdup(r->output);
+	if (dir) {
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			slash[slash == dir] = '\0';
+		dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			(void)fsync(dfd);
+			close(dfd);
+		}
+		free(dir);
+	}
+	return 0;
+}
+
+void render_close(struct render *r)
+{
+	if (!r)
+		return;
+	if (r->reader_open)
+		render_reader_free(&r->rd);
+	sws_freeContext(r->sws);
+	av_frame_free(&r->filt);
+	av_frame_free(&r->frame);
+	av_packet_free(&r->pkt);
+	avfilter_graph_free(&r->graph);
+	avcodec_free_context(&r->enc);
+	if (r->oc) {
+		if (r->oc->pb)
+			avio_closep(&r->oc->pb);
+		avformat_free_context(r->oc);
+	}
+	if (r->tmp_fd >= 0)
+		close(r->tmp_fd);
+	if (r->tmp_path && !r->committed)
+		unlink(r->tmp_path);
+	free(r->tmp_path);
+	free(r->output);
+	free(r);
+}

@@ -1,0 +1,174 @@
+/* cgroup_v1.c - job cgroups on cgroup v1: one hierarchy per controller.
+ *
+ * memory:  memory.limit_in_bytes, and memory.memsw.limit_in_bytes set to the
+ *          same value when swap accounting exists (RAM + swap = RAM: no swap);
+ *          memory.swappiness 0 either way.
+ * pids:    pids.max.
+ * cpu:     cpu.cfs_period_us 100 ms and cpu.cfs_quota_us = cores * period.
+ * cpuacct: read only, cpuacct.usage for the job's cpu time.
+ * freezer: used only while killing, so nothing forks or exits mid-walk.
+ *
+ * Stats: memory.oom_control "oom_kill", memory.failcnt, memory.max_usage_in_bytes,
+ * pids.events "max", cpuacct.usage, cpu.stat "throttled_time".
+ */
+#define _GNU_SOURCE
+#include "cgroup_impl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CFS_PERIOD_US 100000ull
+
+static const unsigned v1_ctrls[] = {
+	SANDBOX_CG_MEMORY, SANDBOX_CG_PIDS, SANDBOX_CG_CPU, SANDBOX_CG_CPUACCT, SANDBOX_CG_FREEZER,
+};
+
+/* Find each controller's mount and our cgroup in it, and make the job parent
+ * there. Comounted controllers (cpu,cpuacct) share one hierarchy entry. */
+int cg1_detect(struct sandbox_cg_env *env, const char *parent, unsigned need, char *err,
+	       size_t len)
+{
+	char own[SANDBOX_CG_PATH], mnt[SANDBOX_CG_PATH], root[SANDBOX_CG_PATH];
+	char rel[SANDBOX_CG_PATH], host[SANDBOX_CG_PATH], why[256] = "";
+	size_t i;
+	int j, e;
+
+	for (i = 0; i < sizeof(v1_ctrls) / sizeof(v1_ctrls[0]); i++) {
+		unsigned c = v1_ctrls[i];
+		const char *name = cg_ctrl_name(c);
+
+		if (cg_find_mount("cgroup", name, NULL, mnt, root, sizeof(mnt)) ||
+		    cg_own_path(name, own, sizeof(own)))
+			continue;
+		if (cg_parent_rel(own, parent, rel, sizeof(rel)) ||
+		    cg_host_path(mnt, root, rel, host, sizeof(host)))
+			continue;
+		for (j = 0; j < env->nhier; j++)
+			if (!strcmp(env->hier[j].parent, host))
+				break;
+		if (j == env->nhier) {
+			e = cg_mkdir_p(mnt, root, rel, why, sizeof(why));
+			if (e && (need & c)) {
+				cg_errf(err, len, "cgroup v1: %s", why);
+				return e;
+			}
+			if (e) /* an optional controller we cannot use is left out */
+				continue;
+			snprintf(env->hier[j].parent, sizeof(env->hier[j].parent), "%s", host);
+			snprintf(env->hier[j].rel, sizeof(env->hier[j].rel), "%s", rel);
+			env->nhier++;
+		}
+		env->hier[j].ctrls |= c;
+		env->ctrls |= c;
+	}
+	for (i = 0; i < sizeof(v1_ctrls) / sizeof(v1_ctrls[0]); i++) {
+		if ((need & v1_ctrls[i]) && !(env->ctrls & v1_ctrls[i])) {
+			cg_errf(err, len, "no cgroup v1 %s hierarchy is mounted",
+				cg_ctrl_name(v1_ctrls[i]));
+			return -ENOENT;
+		}
+	}
+	if (!env->nhier) {
+		cg_errf(err, len, "no cgroup v1 hierarchy is mounted");
+		return -ENOENT;
+	}
+	env->version = SANDBOX_CG_V1;
+	return 0;
+}
+
+static int set(const struct cg_dir *d, const char *file, const char *val, char *err, size_t len)
+{
+	int e = cg_write(d->fd, file, val);
+
+	if (e)
+		cg_errf(err, len, "cannot set %s to %s in %s: %s", file, val, d->path,
+			strerror(-e));
+	return e;
+}
+
+int cg1_apply(struct sandbox_cg *cg, char *err, size_t len)
+{
+	const struct cg_dir *d;
+	char v[32];
+	int e;
+
+	if (cg->lim.memory_bytes && (d = cg_dir_for(cg, SANDBOX_CG_MEMORY))) {
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)cg->lim.memory_bytes);
+		/* limit first: memsw must never be below it */
+		if ((e = set(d, "memory.limit_in_bytes", v, err, len)))
+			return e;
+		/* RAM + swap capped at RAM: the job cannot spill into swap. */
+		if (cg_has_file(d->fd, "memory.memsw.limit_in_bytes") &&
+		    (e = set(d, "memory.memsw.limit_in_bytes", v, err, len)))
+			return e;
+		if (cg_has_file(d->fd, "memory.swappiness") &&
+		    (e = set(d, "memory.swappiness", "0", err, len)))
+			return e;
+	}
+	if (cg->lim.pids && (d = cg_dir_for(cg, SANDBOX_CG_PIDS))) {
+		snprintf(v, sizeof(v), "%u", cg->lim.pids);
+		if ((e = set(d, "pids.max", v, err, len)))
+			return e;
+	}
+	if (cg->lim.cpus > 0 && (d = cg_dir_for(cg, SANDBOX_CG_CPU))) {
+		unsigned long long q = (unsigned long long)(cg->lim.cpus * CFS_PERIOD_US + 0.5);
+
+		if (q < 1000)
+			q = 1000; /* the kernel's minimum quota */
+		snprintf(v, sizeof(v), "%llu", CFS_PERIOD_US);
+		if ((e = set(d, "cpu.cfs_period_us", v, err, len)))
+			return e;
+		snprintf(v, sizeof(v), "%llu", q);
+		if ((e = set(d, "cpu.cfs_quota_us", v, err, len)))
+			return e;
+	}
+	return 0;
+}
+
+int cg1_stats(const struct sandbox_cg *cg, struct sandbox_cg_stats *st)
+{
+	const struct cg_dir *d;
+	uint64_t v;
+
+	if ((d = cg_dir_for(cg, SANDBOX_CG_MEMORY))) {
+		cg_read_key(d->fd, "memory.oom_control", "oom_kill", &st->oom_kills);
+		cg_read_u64(d->fd, "memory.failcnt", &st->memory_failcnt);
+		if (cg_read_u64(d->fd, "memory.memsw.failcnt", &v) == 0 && v > st->memory_failcnt)
+			st->memory_failcnt = v;
+		cg_read_u64(d->fd, "memory.max_usage_in_bytes", &st->memory_peak);
+	}
+	if ((d = cg_dir_for(cg, SANDBOX_CG_PIDS)))
+		cg_read_key(d->fd, "pids.events", "max", &st->pids_max_hits);
+	if ((d = cg_dir_for(cg, SANDBOX_CG_CPUACCT)) &&
+	    cg_read_u64(d->fd, "cpuacct.usage", &v) == 0)
+		st->cpu_usage_usec = v / 1000;
+	if ((d = cg_dir_for(cg, SANDBOX_CG_CPU)) &&
+	    cg_read_key(d->fd, "cpu.stat", "throttled_time", &v) == 0)
+		st->cpu_throttled_usec = v / 1000;
+	return 0;
+}
+
+/* Freeze (or thaw) the job in the v1 freezer hierarchy, waiting up to a second
+ * for FROZEN. -ENOENT when there is no freezer. */
+int cg1_freeze(struct sandbox_cg *cg, int frozen)
+{
+	const struct cg_dir *d = cg_dir_for(cg, SANDBOX_CG_FREEZER);
+	char state[32];
+	int e, i;
+
+	if (!d)
+		return -ENOENT;
+	if ((e = cg_write(d->fd, "freezer.state", frozen ? "FROZEN" : "THAWED")))
+		return e;
+	if (!frozen)
+		return 0;
+	for (i = 0; i < 100; i++) {
+		if (cg_read(d->fd, "freezer.state", state, sizeof(state)) == 0 &&
+		    !strncmp(state, "FROZEN", 6))
+			return 0;
+		cg_sleep_ms(10);
+	}
+	cg_write(d->fd, "freezer.state", "THAWED");
+	return -ETIMEDOUT;
+}

@@ -1,0 +1,220 @@
+/* internal.h - the sandbox's private seams, one section per concern.
+ *
+ * Every function says on which side of clone() it runs. The ..._from_parent ones run
+ * in the worker (any thread, may allocate); the ..._from_child ones run in the cloned
+ * child of a possibly multithreaded process before it executes the init, so they may
+ * use only async-signal-safe system calls: no malloc, no stdio, no locks, and no
+ * glibc set*id wrappers (they broadcast to threads that do not exist in the child).
+ * Everything the child needs is computed by the parent beforehand and reaches the
+ * child through struct sandbox_child, which the clone copies.
+ */
+#ifndef REELBOX_SANDBOX_INTERNAL_H
+#define REELBOX_SANDBOX_INTERNAL_H
+
+#include <linux/filter.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "sandbox.h"
+
+/* Ids inside the sandbox: the script runs as this unprivileged user and group. */
+#define SANDBOX_INNER_ID 1000
+
+/* When reelbox runs as root, slot N maps the inner id to host uid/gid BASE+N: an id no
+ * account uses (above useradd's and systemd's dynamic ranges, below 2^31), so a script
+ * that escapes the namespaces owns no host file and can signal no host process. Slots
+ * are capped so two workers' ranges stay apart. When reelbox is not root, the inner id
+ * maps to the invoking user, the only id an unprivileged process may map. */
+#define SANDBOX_HOST_ID_BASE 1500000u
+#define SANDBOX_MAX_SLOT     65535u
+
+/* Descriptors the child arranges before it executes the init. */
+#define SANDBOX_FD_STATUS 3 /* init writes the command's wait status here */
+#define SANDBOX_FD_INIT   4 /* the sealed memfd holding reelbox-init (CLOEXEC) */
+#define SANDBOX_FD_ERROR  5 /* setup failures go to the parent here (CLOEXEC) */
+
+/* ---- proc.c: the child process and its error reports ---------------------------- */
+
+/* The steps of the child's setup, named in the parent's error message. */
+enum sandbox_step {
+	SANDBOX_STEP_PDEATHSIG = 1,
+	SANDBOX_STEP_SYNC,
+	SANDBOX_STEP_FDS,
+	SANDBOX_STEP_SIGNALS,
+	SANDBOX_STEP_IDS,
+	SANDBOX_STEP_MOUNT,
+	SANDBOX_STEP_PIVOT,
+	SANDBOX_STEP_HOSTNAME,
+	SANDBOX_STEP_RLIMIT,
+	SANDBOX_STEP_CHDIR,
+	SANDBOX_STEP_CAPS,
+	SANDBOX_STEP_SECCOMP,
+	SANDBOX_STEP_EXEC,
+};
+
+/* What a failing child writes to the error pipe: one write, below PIPE_BUF. */
+struct sandbox_child_error {
+	int step;
+	int err;
+	char detail[120];
+};
+
+/* Report a failed step to the parent and exit. Async-signal-safe. */
+__attribute__((noreturn)) void sandbox_child_fail(int step, const char *detail, int err);
+
+/* The memfd holding reelbox-init, created and sealed once per process; -errno if the
+ * kernel refused. */
+int sandbox_proc_init_memfd(void);
+
+/* ---- ids.c: user namespace id maps and the switch to the inner user ------------- */
+
+struct sandbox_ids {
+	uid_t host_uid;
+	gid_t host_gid;
+	int host_is_root;   /* mapping a foreign id, and clearing groups, is allowed */
+	char uid_map[48];   /* "1000 <host uid> 1\n" */
+	char gid_map[48];
+};
+
+int sandbox_ids_prepare_from_parent(struct sandbox_ids *ids, unsigned slot);
+int sandbox_ids_write_from_parent(const struct sandbox_ids *ids, pid_t pid);
+int sandbox_ids_switch_from_child(const struct sandbox_ids *ids);
+
+/* ---- mounts.c: the new root ------------------------------------------------------ */
+
+enum sandbox_mount_op {
+	SANDBOX_MNT_DIR,     /* mkdir dst */
+	SANDBOX_MNT_SYMLINK, /* symlink data -> dst */
+	SANDBOX_MNT_FILE,    /* create dst holding data (a generated /etc file) */
+	SANDBOX_MNT_BIND,    /* read-only, nosuid, nodev bind of src on dst */
+	SANDBOX_MNT_DEV,     /* bind of a host device node on dst (nosuid, noexec) */
+	SANDBOX_MNT_TMPFS,   /* tmpfs on dst with options data */
+	SANDBOX_MNT_PROC,    /* a fresh proc for the new pid namespace */
+	SANDBOX_MNT_JOB,     /* the /job tree opened before the id switch */
+	SANDBOX_MNT_RDONLY,  /* make the mount at dst read-only */
+};
+
+struct sandbox_mount {
+	enum sandbox_mount_op op;
+	const char *src;  /* absolute host path (BIND, DEV) */
+	const char *dst;  /* path relative to the new root, no leading '/' */
+	const char *data; /* symlink target, file content or tmpfs options */
+	int is_dir;       /* BIND: the source is a directory */
+	int mkdir_parents;/* BIND: create missing parents of dst, refusing symlinks */
+};
+
+struct sandbox_mounts {
+	struct sandbox_mount *ops;
+	size_t n_ops;
+	const char *job_path; /* host dir shown at /job */
+	char scratch_opts[96];
+	char *owned;          /* strings allocated for this plan */
+};
+
+int sandbox_mounts_prepare_from_parent(struct sandbox_mounts *m, const struct sandbox_spec *spec,
+				       uint64_t scratch_bytes, const char *job_path, char *err,
+				       size_t errlen);
+void sandbox_mounts_free(struct sandbox_mounts *m);
+/* Make every mount private and clone the /job tree while the child still has the host
+ * identity that owns it; returns the detached tree's fd or -errno. */
+int sandbox_mounts_prepare_from_child(const struct sandbox_mounts *m);
+/* Build the new root, pivot into it and leave it read-only; on failure *what names
+ * the path that failed. */
+int sandbox_mounts_apply_from_child(const struct sandbox_mounts *m, int job_tree_fd,
+				    const char **what);
+
+/* ---- caps.c: capabilities, securebits, no_new_privs ----------------------------- */
+
+int sandbox_caps_drop_from_child(void);
+
+/* ---- limits.c: rlimits ----------------------------------------------------------- */
+
+struct sandbox_rlimits {
+	int n;
+	struct {
+		int resource;
+		struct rlimit rl;
+	} set[8];
+};
+
+/* Fill in defaults (scratch size, open files) and the rlimits, clamped to the hard
+ * limits this process has: raising a hard limit needs CAP_SYS_RESOURCE on the host. */
+void sandbox_limits_normalize(struct sandbox_limits *l);
+void sandbox_limits_prepare_from_parent(const struct sandbox_limits *l,
+					struct sandbox_rlimits *out);
+int sandbox_limits_apply_from_child(const struct sandbox_rlimits *r);
+
+/* ---- cgroup.c: per-sandbox cgroup (HOOK: issue 3 fills this in) ------------------ */
+
+struct sandbox_cgroup {
+	int clone_fd;  /* cgroup v2 dir for CLONE_INTO_CGROUP, or -1 */
+	char *path;    /* host path of the per-sandbox cgroup(s), or NULL */
+};
+
+/* Create the per-sandbox cgroup before the clone; a v2 dir fd goes into clone3. */
+int sandbox_cgroup_create_from_parent(struct sandbox_cgroup *cg, const struct sandbox_spec *spec,
+				      char *err, size_t errlen);
+/* Move the child in (cgroup v1) before it is released to run anything. */
+int sandbox_cgroup_attach_from_parent(struct sandbox_cgroup *cg, pid_t pid);
+/* After the reap: name the limit that ended the sandbox (OOM, pids) and fill usage. */
+void sandbox_cgroup_classify(struct sandbox_cgroup *cg, struct sandbox_result *res);
+void sandbox_cgroup_destroy(struct sandbox_cgroup *cg);
+int sandbox_cgroup_sweep_stale(void);
+
+/* ---- seccomp.c: syscall filter (HOOK: issue 3 fills this in) -------------------- */
+
+/* Compile the filter in the parent; prog->len == 0 means no filter. */
+int sandbox_seccomp_prepare_from_parent(const struct sandbox_spec *spec, struct sock_fprog *prog);
+/* Install it as the last step before executing the init (needs no_new_privs). */
+int sandbox_seccomp_install_from_child(const struct sock_fprog *prog);
+void sandbox_seccomp_free(struct sock_fprog *prog);
+
+/* ---- state.c: the per-sandbox host dir ------------------------------------------ */
+
+/* Create <state_dir>/sb-<pid>-<starttime>-<seq>/job holding the spec's files; the
+ * malloc'd dir path goes to *sb_dir and the job dir to *job_dir. */
+int sandbox_state_create(const char *state_dir, const struct sandbox_spec *spec, char **sb_dir,
+			 char **job_dir, char *err, size_t errlen);
+int sandbox_state_remove(const char *sb_dir);
+const char *sandbox_state_default_dir(void);
+
+/* ---- the child's whole input, built by sandbox_start() --------------------------- */
+
+struct sandbox_child {
+	int sync_fd;   /* read end: the parent writes one byte when the id maps are in */
+	int error_fd;  /* write end, CLOEXEC */
+	int status_fd; /* write end for the init */
+	int stdio[3];
+	int init_fd;
+	struct sandbox_ids ids;
+	struct sandbox_mounts mounts;
+	struct sandbox_rlimits rlimits;
+	struct sock_fprog seccomp;
+	const char *cwd;
+	char *const *init_argv; /* "reelbox-init", then the command's argv */
+	char *const *envp;
+};
+
+/* Clone the child into new namespaces; *pidfd gets its pidfd. */
+pid_t sandbox_proc_clone_from_parent(struct sandbox_child *c, int cgroup_fd, int *pidfd);
+
+/* ---- sandbox.c: the handle ------------------------------------------------------- */
+
+struct sandbox {
+	pid_t pid;
+	int pidfd;
+	int status_fd;     /* read end of the init's status pipe, nonblocking */
+	uint64_t start_ns; /* CLOCK_MONOTONIC */
+	uint64_t deadline_ns;
+	struct sandbox_limits limits;
+	char *sb_dir;
+	struct sandbox_cgroup cgroup;
+	int reaped;
+	struct sandbox_result result;
+	int kill_sent;
+	enum sandbox_end kill_why;
+	char kill_reason[200];
+};
+
+#endif

@@ -1,0 +1,67 @@
+/* limits.c - rlimits, the second layer under the cgroup limits.
+ *
+ * rlimits are per process (or per user in the sandbox's user namespace, for
+ * RLIMIT_NPROC), so they bound what one runaway process can do even where no cgroup
+ * controller is available.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define DEFAULT_SCRATCH (64ull << 20)
+#define DEFAULT_NOFILE  256
+
+void sandbox_limits_normalize(struct sandbox_limits *l)
+{
+	if (!l->scratch_bytes)
+		l->scratch_bytes = DEFAULT_SCRATCH;
+	if (!l->file_bytes)
+		l->file_bytes = l->scratch_bytes;
+	if (!l->open_files)
+		l->open_files = DEFAULT_NOFILE;
+}
+
+static void add(struct sandbox_rlimits *out, int resource, rlim_t soft, rlim_t hard)
+{
+	struct rlimit cur;
+
+	/* Raising a hard limit needs CAP_SYS_RESOURCE on the host, which the child never
+	 * has: clamp to what this process may set. */
+	if (getrlimit(resource, &cur) == 0 && cur.rlim_max != RLIM_INFINITY) {
+		if (hard > cur.rlim_max)
+			hard = cur.rlim_max;
+		if (soft > hard)
+			soft = hard;
+	}
+	out->set[out->n].resource = resource;
+	out->set[out->n].rl = (struct rlimit){soft, hard};
+	out->n++;
+}
+
+void sandbox_limits_prepare_from_parent(const struct sandbox_limits *l,
+					struct sandbox_rlimits *out)
+{
+	out->n = 0;
+	/* No core dumps: a crash must not write the process's memory to scratch. */
+	add(out, RLIMIT_CORE, 0, 0);
+	add(out, RLIMIT_NOFILE, l->open_files, l->open_files);
+	add(out, RLIMIT_FSIZE, l->file_bytes, l->file_bytes);
+	if (l->pids)
+		add(out, RLIMIT_NPROC, l->pids, l->pids);
+	/* The soft limit sends SIGXCPU, which names the limit in the result; the hard one
+	 * a second later is the kernel's SIGKILL for a script that ignores it. */
+	if (l->cpu_seconds)
+		add(out, RLIMIT_CPU, l->cpu_seconds, l->cpu_seconds + 1);
+}
+
+int sandbox_limits_apply_from_child(const struct sandbox_rlimits *r)
+{
+	for (int i = 0; i < r->n; i++)
+		if (syscall(SYS_prlimit64, 0, r->set[i].resource, &r->set[i].rl, NULL) < 0)
+			return -errno;
+	return 0;
+}

@@ -1,0 +1,1183 @@
+/* test_job.c - the job's rules, its JSON document, and the operator's configuration.
+ *
+ * Each rule is pinned on both sides of its boundary (accepted at the limit, refused one
+ * past it) and by the words of its sentence, since the sentence is what a user reads.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+#include "job.h"
+
+static struct config cfg;
+static char err[512];
+
+static int setup(void **state)
+{
+	(void)state;
+	config_defaults(&cfg);
+	cfg.maxima.cpus = 2.0; /* not the machine's count: the tests must not depend on it */
+	err[0] = '\0';
+	return 0;
+}
+
+static void set_script(struct job *j, const char *text)
+{
+	free(j->script);
+	j->script = strdup(text);
+	assert_non_null(j->script);
+	j->script_len = strlen(text);
+}
+
+/* A job a user would send: a small python script, everything else left to defaults. */
+static void make_job(struct job *j)
+{
+	job_init(j);
+	set_script(j, "import sys\nsys.stdout.write('x')\n");
+	snprintf(j->script_name, sizeof(j->script_name), "render.py");
+}
+
+static void assert_err_has(const char *want)
+{
+	if (!strstr(err, want))
+		fail_msg("error '%s' does not contain '%s'", err, want);
+}
+
+static void assert_accepted(struct job *j)
+{
+	err[0] = '\0';
+	int r = job_resolve(j, &cfg, err, sizeof(err));
+	if (r)
+		fail_msg("job refused: %s", err);
+}
+
+static void assert_refused(struct job *j, const char *want)
+{
+	err[0] = '\0';
+	assert_int_equal(job_resolve(j, &cfg, err, sizeof(err)), -EINVAL);
+	assert_err_has(want);
+}
+
+/* Make a fresh job, let adjust() change it, and expect it accepted or refused. */
+#define CHECK_OK(stmt)                                                                             \
+	do {                                                                                       \
+		struct job j_;                                                                     \
+		make_job(&j_);                                                                     \
+		{                                                                                  \
+			struct job *j = &j_;                                                       \
+			stmt;                                                                      \
+		}                                                                                  \
+		assert_accepted(&j_);                                                              \
+		job_free(&j_);                                                                     \
+	} while (0)
+
+#define CHECK_REFUSED(stmt, want)                                                                  \
+	do {                                                                                       \
+		struct job j_;                                                                     \
+		make_job(&j_);                                                                     \
+		{                                                                                  \
+			struct job *j = &j_;                                                       \
+			stmt;                                                                      \
+		}                                                                                  \
+		assert_refused(&j_, want);                                                         \
+		job_free(&j_);                                                                     \
+	} while (0)
+
+/* ---- defaults ---- */
+
+static void test_default_job_resolves_to_contract_defaults(void **state)
+{
+	struct job j;
+
+	(void)state;
+	make_job(&j);
+	assert_accepted(&j);
+	assert_int_equal(j.width, 1280);
+	assert_int_equal(j.height, 720);
+	assert_int_equal(j.fps, 30);
+	assert_int_equal(j.frames, 150);
+	assert_string_equal(j.pix_fmt, "rgb24");
+	assert_string_equal(j.format, "mp4");
+	assert_string_equal(j.runtime, "python3");
+	assert_int_equal(j.crf, -1);
+	assert_string_equal(j.preset, "");
+	assert_int_equal(j.limits.timeout_s, 60);
+	assert_int_equal(j.limits.memory_mb, 512);
+	assert_int_equal(j.limits.pids, 64);
+	assert_int_equal(j.limits.scratch_mb, 64);
+	assert_true(j.limits.cpus == 1.0);
+	assert_int_equal(j.retries, 0);
+	job_free(&j);
+}
+
+static void test_frames_default_to_five_seconds_of_fps(void **state)
+{
+	struct job j;
+
+	(void)state;
+	make_job(&j);
+	j.fps = 24;
+	assert_accepted(&j);
+	assert_int_equal(j.frames, 120);
+	job_free(&j);
+}
+
+static void test_refused_job_is_left_as_it_was(void **state)
+{
+	struct job j;
+
+	(void)state;
+	make_job(&j);
+	j.limits.memory_mb = 8192;
+	assert_refused(&j, "memory");
+	assert_string_equal(j.runtime, "");
+	assert_int_equal(j.frames, 0);
+	assert_string_equal(j.pix_fmt, "");
+	assert_int_equal(j.limits.timeout_s, 0);
+	job_free(&j);
+}
+
+/* ---- size ---- */
+
+static void test_odd_width_is_rejected_with_reason(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(j->width = 1281,
+		      "size 1281x720 is not allowed: width and height must be even");
+}
+
+static void test_odd_height_is_rejected_with_reason(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(j->height = 719,
+		      "size 1280x719 is not allowed: width and height must be even");
+}
+
+static void test_smallest_size_2x2_is_accepted(void **state)
+{
+	(void)state;
+	CHECK_OK((j->width = 2, j->height = 2));
+}
+
+static void test_size_below_2_is_rejected_with_minimum(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(j->width = 0,
+		      "size 0x720 is not allowed: width and height must be at least 2");
+	CHECK_REFUSED(j->height = 1, "must be at least 2");
+	CHECK_REFUSED(j->width = -2, "size -2x720 is not allowed");
+}
+
+static void test_largest_size_7680x4320_is_accepted(void **state)
+{
+	(void)state;
+	CHECK_OK((j->width = 7680, j->height = 4320));
+}
+
+static void test_size_past_7680x4320_is_rejected_with_maximum(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(j->width = 7682, "size 7682x720 is not allowed: the largest is 7680x4320");
+	CHECK_REFUSED((j->width = 7680, j->height = 4322),
+		      "size 7680x4322 is not allowed: the largest is 7680x4320");
+}
+
+/* ---- fps and frames ---- */
+
+static void test_fps_1_and_120_are_accepted(void **state)
+{
+	(void)state;
+	CHECK_OK(j->fps = 1);
+	CHECK_OK(j->fps = 120);
+}
+
+static void test_fps_0_and_121_are_rejected_with_range(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(j->fps = 0, "fps 0 is not allowed: it must be from 1 to 120");
+	CHECK_REFUSED(j->fps = 121, "fps 121 is not allowed: it must be from 1 to 120");
+}
+
+static void test_frames_at_operator_cap_is_accepted(void **state)
+{
+	(void)state;
+	CHECK_OK(j->frames = 36000);
+	CHECK_OK(j->frames = 1);
+}
+
+static void test_frames_above_operator_cap_is_rejected_with_cap(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(j->frames = 36001, "frames 36001 is above the operator's cap of 36000");
+	CHECK_REFUSED(j->frames = 50000, "frames 50000 is above the operator's cap of 36000");
+}
+
+static void test_negative_frames_are_rejected(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(j->frames = -1, "frames -1 is not allowed: it must be at least 1");
+}
+
+static void test_default_frames_above_a_small_cap_are_rejected(void **state)
+{
+	(void)state;
+	cfg.max_frames = 100;
+	CHECK_REFUSED(j->fps = 30, "frames 150 is above the operator's cap of 100");
+	CHECK_OK(j->fps = 20);
+}
+
+/* ---- pix_fmt, format, crf, preset ---- */
+
+static void test_every_listed_pix_fmt_is_accepted(void **state)
+{
+	static const char *fmts[] = {"rgb24", "rgba", "bgr24", "gray", "yuv420p"};
+
+	(void)state;
+	for (size_t i = 0; i < 5; i++)
+		CHECK_OK(snprintf(j->pix_fmt, sizeof(j->pix_fmt), "%s", fmts[i]));
+}
+
+static void test_unknown_pix_fmt_is_rejected_with_list(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(snprintf(j->pix_fmt, sizeof(j->pix_fmt), "yuv444p"),
+		      "unknown pix_fmt 'yuv444p'; known: rgb24, rgba, bgr24, gray, yuv420p");
+}
+
+static void test_mp4_webm_gif_are_accepted(void **state)
+{
+	(void)state;
+	CHECK_OK(snprintf(j->format, sizeof(j->format), "mp4"));
+	CHECK_OK(snprintf(j->format, sizeof(j->format), "webm"));
+	CHECK_OK(snprintf(j->format, sizeof(j->format), "gif"));
+}
+
+static void test_unknown_format_is_rejected_with_list(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(snprintf(j->format, sizeof(j->format), "mkv"),
+		      "unknown format 'mkv'; known: mp4, webm, gif");
+}
+
+static void test_mp4_crf_0_and_51_are_accepted(void **state)
+{
+	(void)state;
+	CHECK_OK(j->crf = 0);
+	CHECK_OK(j->crf = 51);
+}
+
+static void test_mp4_crf_52_is_rejected_with_range(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(j->crf = 52, "crf 52 is not allowed for mp4: it must be from 0 to 51");
+	CHECK_REFUSED(j->crf = -2, "crf -2 is not allowed for mp4");
+}
+
+static void test_webm_crf_63_is_accepted_and_64_rejected(void **state)
+{
+	(void)state;
+	CHECK_OK((snprintf(j->format, sizeof(j->format), "webm"), j->crf = 63));
+	CHECK_REFUSED((snprintf(j->format, sizeof(j->format), "webm"), j->crf = 64),
+		      "crf 64 is not allowed for webm: it must be from 0 to 63");
+}
+
+static void test_gif_ignores_crf(void **state)
+{
+	(void)state;
+	CHECK_OK((snprintf(j->format, sizeof(j->format), "gif"), j->crf = 99));
+}
+
+static void test_every_x264_preset_is_accepted(void **state)
+{
+	static const char *presets[] = {"ultrafast", "superfast", "veryfast", "faster",
+					"fast",	     "medium",	  "slow",     "slower",
+					"veryslow",  "placebo"};
+
+	(void)state;
+	for (size_t i = 0; i < 10; i++)
+		CHECK_OK(snprintf(j->preset, sizeof(j->preset), "%s", presets[i]));
+}
+
+static void test_unknown_preset_is_rejected_with_list(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(snprintf(j->preset, sizeof(j->preset), "turbo"),
+		      "unknown preset 'turbo'; known: ultrafast, superfast");
+}
+
+/* ---- runtime and script ---- */
+
+static void test_unknown_runtime_is_rejected_with_known_names(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(snprintf(j->runtime, sizeof(j->runtime), "ruby"),
+		      "unknown runtime 'ruby'; known: python3, sh, node, lua");
+}
+
+static void test_runtime_comes_from_script_extension(void **state)
+{
+	static const char *names[][2] = {
+	    {"a.py", "python3"}, {"a.sh", "sh"}, {"a.js", "node"}, {"a.lua", "lua"}};
+	struct job j;
+
+	(void)state;
+	for (size_t i = 0; i < 4; i++) {
+		make_job(&j);
+		snprintf(j.script_name, sizeof(j.script_name), "%s", names[i][0]);
+		assert_accepted(&j);
+		assert_string_equal(j.runtime, names[i][1]);
+		job_free(&j);
+	}
+}
+
+static void test_explicit_runtime_wins_over_extension(void **state)
+{
+	struct job j;
+
+	(void)state;
+	make_job(&j);
+	snprintf(j.runtime, sizeof(j.runtime), "sh");
+	assert_accepted(&j);
+	assert_string_equal(j.runtime, "sh");
+	assert_string_equal(j.script_name, "render.py");
+	job_free(&j);
+}
+
+static void test_unknown_extension_without_runtime_is_rejected(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(snprintf(j->script_name, sizeof(j->script_name), "render.rb"),
+		      "cannot tell the runtime of 'render.rb' from its extension");
+	CHECK_REFUSED(j->script_name[0] = '\0', "names neither a runtime nor a script_name");
+}
+
+static void test_script_name_defaults_from_runtime(void **state)
+{
+	struct job j;
+
+	(void)state;
+	make_job(&j);
+	j.script_name[0] = '\0';
+	snprintf(j.runtime, sizeof(j.runtime), "lua");
+	assert_accepted(&j);
+	assert_string_equal(j.script_name, "script.lua");
+	job_free(&j);
+}
+
+static void test_missing_or_empty_script_is_rejected(void **state)
+{
+	(void)state;
+	CHECK_REFUSED((free(j->script), j->script = NULL, j->script_len = 0), "has no script");
+	CHECK_REFUSED(j->script_len = 0, "has no script");
+}
+
+static void test_script_at_size_cap_is_accepted_and_one_byte_more_rejected(void **state)
+{
+	struct job j;
+
+	(void)state;
+	make_job(&j);
+	free(j.script);
+	j.script = calloc(1, cfg.max_script_bytes + 2);
+	assert_non_null(j.script);
+	memset(j.script, '#', cfg.max_script_bytes + 1);
+	j.script_len = cfg.max_script_bytes;
+	assert_accepted(&j);
+	j.script_len = cfg.max_script_bytes + 1;
+	assert_refused(&j,
+		       "the script is 1048577 bytes, above the operator's cap of 1048576 bytes");
+	job_free(&j);
+}
+
+static void test_unsafe_script_names_are_rejected(void **state)
+{
+	static const char *bad[] = {"../x.py", "a/b.py", ".hidden.py", ".",
+				    "..",      "x\n.py", "\x1b[2J.py", "caf\xc3\xa9.py"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		CHECK_REFUSED(snprintf(j->script_name, sizeof(j->script_name), "%s", bad[i]),
+			      "is not allowed: use a plain file name");
+}
+
+static void test_script_name_of_127_bytes_with_spaces_is_accepted(void **state)
+{
+	(void)state;
+	CHECK_OK((memset(j->script_name, 'a', 124), memcpy(j->script_name + 124, ".py", 4)));
+	CHECK_OK(snprintf(j->script_name, sizeof(j->script_name), "my render-v2.py"));
+}
+
+static void test_control_bytes_are_not_echoed_in_errors(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(snprintf(j->runtime, sizeof(j->runtime), "ru\x1b[31mby"),
+		      "unknown runtime 'ru?[31mby'");
+}
+
+/* ---- limits ---- */
+
+static void test_limits_at_operator_maxima_are_accepted(void **state)
+{
+	(void)state;
+	CHECK_OK(j->limits = ((struct job_limits){600, 4096, 256, 1024, 2.0}));
+	CHECK_OK(j->limits = ((struct job_limits){1, 1, 1, 1, 0.01}));
+}
+
+static void test_limit_above_maximum_is_rejected_with_both_numbers(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(j->limits.timeout_s = 601,
+		      "timeout 601 s is above the operator's maximum of 600 s");
+	CHECK_REFUSED(j->limits.memory_mb = 4097,
+		      "memory 4097 MB is above the operator's maximum of 4096 MB");
+	CHECK_REFUSED(j->limits.memory_mb = 8192,
+		      "memory 8192 MB is above the operator's maximum of 4096 MB");
+	CHECK_REFUSED(j->limits.pids = 257, "pids 257 is above the operator's maximum of 256");
+	CHECK_REFUSED(j->limits.scratch_mb = 1025,
+		      "scratch 1025 MB is above the operator's maximum of 1024 MB");
+	CHECK_REFUSED(j->limits.cpus = 2.5, "cpus 2.5 is above the operator's maximum of 2");
+}
+
+static void test_nonpositive_cpus_are_rejected(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(j->limits.cpus = -1, "cpus -1 is not allowed: it must be above 0");
+	CHECK_REFUSED(j->limits.cpus = NAN, "is not allowed: it must be above 0");
+}
+
+static void test_zero_limits_take_operator_defaults(void **state)
+{
+	struct job j;
+
+	(void)state;
+	cfg.defaults.memory_mb = 700;
+	make_job(&j);
+	j.limits.pids = 10;
+	assert_accepted(&j);
+	assert_int_equal(j.limits.memory_mb, 700);
+	assert_int_equal(j.limits.pids, 10);
+	job_free(&j);
+}
+
+static void test_retries_below_max_attempts_are_accepted(void **state)
+{
+	(void)state;
+	CHECK_OK(j->retries = 2);
+	CHECK_REFUSED(j->retries = 3, "retries 3 is not allowed: it must be from 0 to 2");
+	CHECK_REFUSED(j->retries = -1, "retries -1 is not allowed");
+}
+
+/* ---- id ---- */
+
+static void test_plain_ids_are_accepted(void **state)
+{
+	(void)state;
+	CHECK_OK(snprintf(j->id, sizeof(j->id), "clip-42_A"));
+	CHECK_OK(memset(j->id, 'a', 63));
+	assert_int_equal(job_check_id("0", err, sizeof(err)), 0);
+}
+
+static void test_ids_that_could_escape_the_output_dir_are_rejected(void **state)
+{
+	static const char *bad[] = {"../x", "a/b",	   ".hidden", "..",	    "x y",
+				    "x\n",  "caf\xc3\xa9", "a.mp4",   "/etc/passwd"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		CHECK_REFUSED(snprintf(j->id, sizeof(j->id), "%s", bad[i]), "is not allowed");
+		assert_int_equal(job_check_id(bad[i], err, sizeof(err)), -EINVAL);
+	}
+	assert_int_equal(job_check_id("", err, sizeof(err)), -EINVAL);
+	assert_err_has("id '' is not allowed: use 1 to 63 letters, digits, '_' or '-'");
+	assert_int_equal(job_check_id("../x", err, sizeof(err)), -EINVAL);
+	assert_err_has("id '../x' is not allowed");
+}
+
+static void test_id_of_64_chars_is_rejected(void **state)
+{
+	char id[65];
+
+	(void)state;
+	memset(id, 'a', 64);
+	id[64] = '\0';
+	assert_int_equal(job_check_id(id, err, sizeof(err)), -EINVAL);
+	/* A struct id filled to the brim without a NUL is refused, not overread. */
+	CHECK_REFUSED(memset(j->id, 'a', sizeof(j->id)), "use 1 to 63 letters");
+}
+
+/* ---- job_parse_size ---- */
+
+static void test_parse_size_reads_w_x_h(void **state)
+{
+	int w = 0, h = 0;
+
+	(void)state;
+	assert_int_equal(job_parse_size("1280x720", &w, &h), 0);
+	assert_int_equal(w, 1280);
+	assert_int_equal(h, 720);
+	assert_int_equal(job_parse_size("2147483647x2", &w, &h), 0);
+	assert_int_equal(w, 2147483647);
+	assert_int_equal(job_parse_size("0x0", &w, &h), 0);
+}
+
+static void test_parse_size_rejects_anything_else(void **state)
+{
+	static const char *bad[] = {
+	    "",		 "1280",	 "1280x",	  "x720",  "1280X720",
+	    "1280x720x", " 1280x720",	 "1280x720 ",	  "-2x4",  "+2x4",
+	    "1280*720",	 "2147483648x2", "2x99999999999", "1e3x2", "0x10x"};
+	int w = -7, h = -7;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		if (job_parse_size(bad[i], &w, &h) != -EINVAL)
+			fail_msg("'%s' was accepted", bad[i]);
+	assert_int_equal(job_parse_size(NULL, &w, &h), -EINVAL);
+	assert_int_equal(w, -7);
+}
+
+/* ---- JSON ---- */
+
+static int from_json(struct job *j, const char *doc)
+{
+	err[0] = '\0';
+	return job_from_json(j, doc, strlen(doc), err, sizeof(err));
+}
+
+static void assert_json_refused(const char *doc, const char *want)
+{
+	struct job j;
+
+	job_init(&j);
+	if (from_json(&j, doc) != -EINVAL)
+		fail_msg("accepted: %s", doc);
+	assert_err_has(want);
+	assert_null(j.script);
+	job_free(&j);
+}
+
+static void test_json_round_trip_keeps_every_field(void **state)
+{
+	static const char script[] = "print(\"h\\u00e9\")\n\ttab \xc3\xa9 \xf0\x9f\x8e\xac\0nul";
+	struct job a, b;
+	char *doc;
+
+	(void)state;
+	job_init(&a);
+	snprintf(a.id, sizeof(a.id), "job-1");
+	a.script = malloc(sizeof(script));
+	memcpy(a.script, script, sizeof(script));
+	a.script_len = sizeof(script) - 1;
+	snprintf(a.script_name, sizeof(a.script_name), "render.py");
+	snprintf(a.runtime, sizeof(a.runtime), "python3");
+	a.width = 640;
+	a.height = 360;
+	a.fps = 25;
+	a.frames = 99;
+	snprintf(a.pix_fmt, sizeof(a.pix_fmt), "rgba");
+	snprintf(a.format, sizeof(a.format), "webm");
+	a.crf = 33;
+	snprintf(a.preset, sizeof(a.preset), "veryfast");
+	a.limits = (struct job_limits){7, 300, 20, 32, 0.1};
+	a.retries = 2;
+
+	doc = job_to_json(&a);
+	assert_non_null(doc);
+	job_init(&b);
+	if (from_json(&b, doc))
+		fail_msg("%s: %s", err, doc);
+	assert_string_equal(b.id, a.id);
+	assert_int_equal(b.script_len, a.script_len);
+	assert_memory_equal(b.script, a.script, a.script_len);
+	assert_string_equal(b.script_name, a.script_name);
+	assert_string_equal(b.runtime, a.runtime);
+	assert_int_equal(b.width, 640);
+	assert_int_equal(b.height, 360);
+	assert_int_equal(b.fps, 25);
+	assert_int_equal(b.frames, 99);
+	assert_string_equal(b.pix_fmt, "rgba");
+	assert_string_equal(b.format, "webm");
+	assert_int_equal(b.crf, 33);
+	assert_string_equal(b.preset, "veryfast");
+	assert_memory_equal(&b.limits, &a.limits, sizeof(a.limits));
+	assert_int_equal(b.retries, 2);
+	free(doc);
+	job_free(&a);
+	job_free(&b);
+}
+
+static void test_json_leaves_out_unset_fields_and_reads_them_back_unset(void **state)
+{
+	struct job a, b;
+	char *doc;
+
+	(void)state;
+	make_job(&a);
+	doc = job_to_json(&a);
+	assert_non_null(doc);
+	assert_null(strstr(doc, "\"crf\""));
+	assert_null(strstr(doc, "\"frames\""));
+	assert_null(strstr(doc, "\"limits\""));
+	assert_null(strstr(doc, "\"id\""));
+	job_init(&b);
+	assert_int_equal(from_json(&b, doc), 0);
+	assert_int_equal(b.crf, -1);
+	assert_int_equal(b.frames, 0);
+	assert_int_equal(b.limits.memory_mb, 0);
+	assert_string_equal(b.runtime, "");
+	assert_accepted(&b);
+	assert_int_equal(b.frames, 150);
+	free(doc);
+	job_free(&a);
+	job_free(&b);
+}
+
+static void test_json_from_a_producer_is_read(void **state)
+{
+	struct job j;
+
+	(void)state;
+	job_init(&j);
+	assert_int_equal(from_json(&j, "{\"id\": \"abc\", \"script\": \"echo hi\\n\", "
+				       "\"script_name\": \"r.sh\", \"size\": \"64x48\", "
+				       "\"fps\": 10, \"frames\": 10, \"limits\": {\"cpus\": 1}}"),
+			 0);
+	assert_string_equal(j.id, "abc");
+	assert_string_equal(j.script, "echo hi\n");
+	assert_int_equal(j.width, 64);
+	assert_int_equal(j.height, 48);
+	assert_true(j.limits.cpus == 1.0);
+	assert_accepted(&j);
+	assert_string_equal(j.runtime, "sh");
+	job_free(&j);
+}
+
+static void test_json_replaces_a_filled_job_without_leaking(void **state)
+{
+	struct job j;
+
+	(void)state;
+	make_job(&j);
+	assert_int_equal(from_json(&j, "{\"script\": \"x\"}"), 0);
+	assert_string_equal(j.script, "x");
+	assert_string_equal(j.script_name, "");
+	job_free(&j);
+}
+
+static void test_bad_json_is_rejected_with_line_and_column(void **state)
+{
+	(void)state;
+	assert_json_refused("{\"width\": 12", "the job is not valid JSON: line 1, column");
+	assert_json_refused("{\"a\":1}\n{}", "not valid JSON: line 2");
+	assert_json_refused("", "not valid JSON");
+	assert_json_refused("[1, 2]", "the job must be a JSON object, not an array");
+}
+
+static void test_unknown_field_is_rejected_by_name(void **state)
+{
+	(void)state;
+	assert_json_refused("{\"script\": \"x\", \"colour\": \"red\"}",
+			    "unknown field 'colour' in the job; known: id, script");
+	assert_json_refused("{\"limits\": {\"disk\": 5}}", "unknown field 'limits.disk'");
+}
+
+static void test_duplicate_field_is_rejected(void **state)
+{
+	(void)state;
+	assert_json_refused("{\"id\": \"a\", \"id\": \"../b\"}", "duplicate");
+}
+
+static void test_wrong_types_are_rejected_with_expected_type(void **state)
+{
+	(void)state;
+	assert_json_refused("{\"width\": \"1280\"}", "'width' must be an integer, not a string");
+	assert_json_refused("{\"fps\": 29.97}", "'fps' must be an integer, not a fraction");
+	assert_json_refused("{\"script\": 5}", "'script' must be a string, not a number");
+	assert_json_refused("{\"id\": null}", "'id' must be a string, not null");
+	assert_json_refused("{\"crf\": true}", "'crf' must be an integer, not a boolean");
+	assert_json_refused("{\"limits\": []}", "'limits' must be an object, not an array");
+	assert_json_refused("{\"limits\": {\"cpus\": \"2\"}}", "'limits.cpus' must be a number");
+	assert_json_refused("{\"size\": 5}", "'size' must be a string like \"1280x720\"");
+}
+
+static void test_out_of_range_numbers_are_rejected(void **state)
+{
+	(void)state;
+	assert_json_refused("{\"width\": 99999999999}", "'width' 99999999999 is out of range");
+	assert_json_refused("{\"height\": -2}", "'height' -2 is out of range");
+	assert_json_refused("{\"frames\": 0}", "'frames' 0 is out of range: it must be from 1");
+	assert_json_refused("{\"crf\": -1}", "'crf' -1 is out of range");
+	assert_json_refused("{\"retries\": -1}", "'retries' -1 is out of range");
+	assert_json_refused("{\"limits\": {\"memory\": 0}}", "'limits.memory' 0 is out of range");
+	assert_json_refused("{\"limits\": {\"memory\": 4294967296}}",
+			    "'limits.memory' 4294967296 is out of range");
+	assert_json_refused("{\"limits\": {\"cpus\": 0}}",
+			    "'limits.cpus' must be a number above 0");
+	assert_json_refused("{\"fps\": 1e400}", "not valid JSON");
+}
+
+static void test_json_values_past_operator_maxima_fail_resolve(void **state)
+{
+	struct job j;
+
+	(void)state;
+	job_init(&j);
+	assert_int_equal(from_json(&j, "{\"script\": \"x\", \"runtime\": \"sh\", "
+				       "\"limits\": {\"memory\": 8192}}"),
+			 0);
+	assert_refused(&j, "memory 8192 MB is above the operator's maximum of 4096 MB");
+	job_free(&j);
+}
+
+static void test_json_size_and_width_together_are_rejected(void **state)
+{
+	(void)state;
+	assert_json_refused("{\"size\": \"64x48\", \"width\": 64}", "both 'size' and 'width'");
+	assert_json_refused("{\"size\": \"64 x 48\"}",
+			    "'size' must be a string like \"1280x720\", not '64 x 48'");
+}
+
+static void test_json_id_escape_attempts_are_rejected(void **state)
+{
+	char doc[256];
+
+	(void)state;
+	assert_json_refused("{\"id\": \"../x\"}", "id '../x' is not allowed");
+	assert_json_refused("{\"id\": \"a/b\"}", "id 'a/b' is not allowed");
+	assert_json_refused("{\"id\": \".hidden\"}", "id '.hidden' is not allowed");
+	assert_json_refused("{\"id\": \"\"}", "'id' must be a string of 1 to 63 bytes");
+	assert_json_refused("{\"id\": \"a\\u0000b\"}", "without NUL");
+	snprintf(doc, sizeof(doc), "{\"id\": \"%064d\"}", 0);
+	assert_json_refused(doc, "'id' must be a string of 1 to 63 bytes");
+	snprintf(doc, sizeof(doc), "{\"id\": \"%063d\"}", 0);
+	{
+		struct job j;
+		job_init(&j);
+		assert_int_equal(from_json(&j, doc), 0);
+		job_free(&j);
+	}
+}
+
+static void test_json_long_strings_are_rejected_not_truncated(void **state)
+{
+	char doc[512], name[129];
+
+	(void)state;
+	memset(name, 'a', 128);
+	name[128] = '\0';
+	snprintf(doc, sizeof(doc), "{\"script_name\": \"%s\"}", name);
+	assert_json_refused(doc, "'script_name' must be a string of 1 to 127 bytes");
+	assert_json_refused("{\"pix_fmt\": \"rgb24rgb24rgb24rg\"}",
+			    "'pix_fmt' must be a string of 1 to 15");
+	assert_json_refused("{\"runtime\": \"py\\u0000thon\"}", "without NUL");
+}
+
+static void test_failed_json_leaves_the_job_as_it_was(void **state)
+{
+	struct job j;
+
+	(void)state;
+	make_job(&j);
+	assert_int_equal(from_json(&j, "{\"script\": \"y\", \"width\": \"x\"}"), -EINVAL);
+	assert_string_equal(j.script_name, "render.py");
+	assert_non_null(strstr(j.script, "sys.stdout"));
+	job_free(&j);
+}
+
+static void test_to_json_refuses_a_script_that_is_not_utf8(void **state)
+{
+	struct job j;
+
+	(void)state;
+	make_job(&j);
+	set_script(&j, "print('\xff')\n");
+	errno = 0;
+	assert_null(job_to_json(&j));
+	assert_int_equal(errno, EILSEQ);
+	job_free(&j);
+}
+
+/* ---- config ---- */
+
+static char *tmpdir;
+
+static int config_setup(void **state)
+{
+	setup(state);
+	tmpdir = th_tmpdir("job");
+	assert_non_null(tmpdir);
+	return 0;
+}
+
+static int config_teardown(void **state)
+{
+	(void)state;
+	th_rm_rf(tmpdir);
+	free(tmpdir);
+	tmpdir = NULL;
+	unsetenv("REELBOX_REDIS_URL");
+	unsetenv("REELBOX_CONCURRENCY");
+	unsetenv("REELBOX_OUTPUT_DIR");
+	unsetenv("REELBOX_LEASE");
+	unsetenv("REELBOX_STATE_DIR");
+	return 0;
+}
+
+/* Write text to a config file in the test's dir and load it over cfg. */
+static int load(const char *text, char *path, size_t pathlen)
+{
+	snprintf(path, pathlen, "%s/reelbox.json", tmpdir);
+	assert_int_equal(th_write_file(path, text, strlen(text), 0600), 0);
+	err[0] = '\0';
+	return config_load_file(&cfg, path, err, sizeof(err));
+}
+
+static void assert_config_refused(const char *text, const char *want)
+{
+	static struct config before;
+	char path[512];
+
+	memcpy(&before, &cfg, sizeof(cfg));
+
+	assert_int_equal(load(text, path, sizeof(path)), -EINVAL);
+	assert_err_has(want);
+	assert_err_has(path);
+	assert_memory_equal(&before, &cfg, sizeof(cfg));
+}
+
+static void test_builtin_config_matches_the_contract(void **state)
+{
+	struct config c;
+	const struct runtime *rt;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.n_runtimes, 4);
+	rt = config_find_runtime(&c, "python3");
+	assert_non_null(rt);
+	assert_string_equal(rt->path, "/usr/bin/python3");
+	assert_string_equal(rt->ext[0], ".py");
+	assert_string_equal(rt->env[0], "PYTHONDONTWRITEBYTECODE=1");
+	assert_string_equal(config_find_runtime(&c, "sh")->path, "/bin/sh");
+	assert_string_equal(config_find_runtime(&c, "node")->path, "/usr/bin/node");
+	assert_string_equal(config_find_runtime(&c, "lua")->path, "/usr/bin/lua");
+	assert_null(config_find_runtime(&c, "ruby"));
+	assert_int_equal(c.defaults.timeout_s, 60);
+	assert_int_equal(c.maxima.memory_mb, 4096);
+	assert_true(c.maxima.cpus >= 1.0);
+	assert_int_equal(c.max_frames, 36000);
+	assert_int_equal(c.max_script_bytes, 1 << 20);
+	assert_string_equal(c.state_dir, "/var/tmp/reelbox");
+	assert_string_equal(c.redis_url, "redis://127.0.0.1:6379");
+	assert_int_equal(c.concurrency, 1);
+	assert_int_equal(c.lease_s, 30);
+	assert_int_equal(c.result_ttl_s, 86400);
+	assert_int_equal(c.max_attempts, 3);
+}
+
+static void test_runtime_for_script_matches_last_extension(void **state)
+{
+	(void)state;
+	assert_string_equal(config_runtime_for_script(&cfg, "a.py")->name, "python3");
+	assert_string_equal(config_runtime_for_script(&cfg, "a.tar.sh")->name, "sh");
+	assert_null(config_runtime_for_script(&cfg, "a"));
+	assert_null(config_runtime_for_script(&cfg, ".py"));
+	assert_null(config_runtime_for_script(&cfg, "a.PY"));
+	assert_null(config_runtime_for_script(&cfg, "a.py.bak"));
+}
+
+static void test_config_file_overlays_every_key(void **state)
+{
+	char path[512];
+	const struct runtime *rt;
+
+	(void)state;
+	if (load(
+		"{\"runtimes\": {\"python3\": {\"path\": \"/opt/py/bin/python3\", "
+		"\"extensions\": [\".py\", \".pyw\"], \"env\": [\"A=B\", \"MPLBACKEND=Agg\"]},"
+		" \"ruby\": {\"path\": \"/usr/bin/ruby\", \"extensions\": [\".rb\"]},"
+		" \"node\": null},"
+		" \"defaults\": {\"timeout\": 30, \"memory\": 256, \"pids\": 32, \"scratch\": 16,"
+		" \"cpus\": 0.5},"
+		" \"maxima\": {\"timeout\": 120, \"memory\": 1024, \"pids\": 100, \"scratch\": 128,"
+		" \"cpus\": 1.5},"
+		" \"max_frames\": 900, \"max_script_bytes\": 4096, \"state_dir\": \"/run/rb\","
+		" \"output_dir\": \"videos\", \"redis_url\": \"redis://r:1\", \"concurrency\": 4,"
+		" \"lease\": 10, \"result_ttl\": 60, \"max_attempts\": 5}",
+		path, sizeof(path)))
+		fail_msg("%s", err);
+	rt = config_find_runtime(&cfg, "python3");
+	assert_string_equal(rt->path, "/opt/py/bin/python3");
+	assert_int_equal(rt->n_ext, 2);
+	assert_int_equal(rt->n_env, 2);
+	assert_string_equal(rt->env[1], "MPLBACKEND=Agg");
+	assert_string_equal(config_runtime_for_script(&cfg, "x.pyw")->name, "python3");
+	assert_string_equal(config_runtime_for_script(&cfg, "x.rb")->name, "ruby");
+	assert_null(config_find_runtime(&cfg, "node"));
+	assert_null(config_runtime_for_script(&cfg, "x.js"));
+	assert_int_equal(cfg.n_runtimes, 4);
+	assert_int_equal(cfg.defaults.memory_mb, 256);
+	assert_true(cfg.defaults.cpus == 0.5);
+	assert_int_equal(cfg.maxima.pids, 100);
+	assert_true(cfg.maxima.cpus == 1.5);
+	assert_int_equal(cfg.max_frames, 900);
+	assert_int_equal(cfg.max_script_bytes, 4096);
+	assert_string_equal(cfg.state_dir, "/run/rb");
+	assert_string_equal(cfg.output_dir, "videos");
+	assert_string_equal(cfg.redis_url, "redis://r:1");
+	assert_int_equal(cfg.concurrency, 4);
+	assert_int_equal(cfg.lease_s, 10);
+	assert_int_equal(cfg.result_ttl_s, 60);
+	assert_int_equal(cfg.max_attempts, 5);
+	CHECK_REFUSED(snprintf(j->runtime, sizeof(j->runtime), "node"),
+		      "unknown runtime 'node'; known: python3, sh, lua, ruby");
+}
+
+static void test_partial_config_file_keeps_other_values(void **state)
+{
+	char path[512];
+
+	(void)state;
+	assert_int_equal(load("{\"maxima\": {\"memory\": 8192}}", path, sizeof(path)), 0);
+	assert_int_equal(cfg.maxima.memory_mb, 8192);
+	assert_int_equal(cfg.maxima.pids, 256);
+	assert_int_equal(cfg.defaults.memory_mb, 512);
+	assert_int_equal(cfg.n_runtimes, 4);
+	CHECK_OK(j->limits.memory_mb = 8192);
+}
+
+static void test_config_unknown_key_is_rejected_naming_key_and_file(void **state)
+{
+	(void)state;
+	assert_config_refused("{\"colour\": 1}", "unknown key 'colour' in ");
+	assert_config_refused("{\"defaults\": {\"disk\": 1}}", "unknown key 'defaults.disk' in ");
+	assert_config_refused("{\"runtimes\": {\"sh\": {\"path\": \"/bin/sh\", \"args\": []}}}",
+			      "unknown key 'runtimes.sh.args' in ");
+}
+
+static void test_config_wrong_types_are_rejected_naming_key_and_file(void **state)
+{
+	(void)state;
+	assert_config_refused("{\"max_frames\": \"900\"}", "'max_frames' in ");
+	assert_config_refused("{\"max_frames\": 0}", "must be an integer from 1");
+	assert_config_refused("{\"concurrency\": 1.5}", "'concurrency' in ");
+	assert_config_refused("{\"redis_url\": 5}", "'redis_url' in ");
+	assert_config_refused("{\"maxima\": {\"cpus\": 0}}", "'maxima.cpus' in ");
+	assert_config_refused("{\"runtimes\": []}", "'runtimes' in ");
+	assert_config_refused("{\"runtimes\": {\"sh\": \"/bin/sh\"}}", "'runtimes.sh' in ");
+	assert_config_refused("[]", "must hold one JSON object");
+}
+
+static void test_config_relative_interpreter_path_is_rejected(void **state)
+{
+	(void)state;
+	assert_config_refused("{\"runtimes\": {\"python3\": {\"path\": \"python3\"}}}",
+			      "'runtimes.python3.path' in ");
+	assert_config_refused("{\"runtimes\": {\"python3\": {\"path\": \"python3\"}}}",
+			      "must be an absolute path, not 'python3'");
+	assert_config_refused("{\"runtimes\": {\"x\": {\"extensions\": [\".x\"]}}}",
+			      "'runtimes.x' in ");
+}
+
+static void test_config_bad_runtime_entries_are_rejected(void **state)
+{
+	(void)state;
+	assert_config_refused(
+	    "{\"runtimes\": {\"sh\": {\"path\": \"/bin/sh\", \"env\": [\"PATH=/tmp\"]}}}",
+	    "'runtimes.sh.env' in ");
+	assert_config_refused(
+	    "{\"runtimes\": {\"sh\": {\"path\": \"/bin/sh\", \"env\": [\"NOEQUALS\"]}}}",
+	    "is not NAME=VALUE");
+	assert_config_refused(
+	    "{\"runtimes\": {\"sh\": {\"path\": \"/bin/sh\", \"extensions\": [\"sh\"]}}}",
+	    "is not an extension like \".py\"");
+	assert_config_refused("{\"runtimes\": {\"a/b\": {\"path\": \"/bin/sh\"}}}",
+			      "runtime name 'a/b' in ");
+}
+
+static void test_config_defaults_above_maxima_are_rejected(void **state)
+{
+	(void)state;
+	assert_config_refused("{\"defaults\": {\"memory\": 8192}}", "'defaults.memory' (8192) in ");
+	assert_config_refused("{\"defaults\": {\"memory\": 8192}}",
+			      "is above 'maxima.memory' (4096)");
+	assert_config_refused("{\"maxima\": {\"timeout\": 59}}", "'defaults.timeout' (60) in ");
+	assert_config_refused("{\"defaults\": {\"cpus\": 4}, \"maxima\": {\"cpus\": 3}}",
+			      "'defaults.cpus' (4) in ");
+}
+
+static void test_config_relative_state_dir_is_rejected(void **state)
+{
+	(void)state;
+	assert_config_refused("{\"state_dir\": \"state\"}", "'state_dir' in ");
+}
+
+static void test_config_bad_json_is_rejected_with_position(void **state)
+{
+	(void)state;
+	assert_config_refused("{\"lease\": 10,\n \"lease\": 20}", "is not valid JSON: line 2");
+	assert_config_refused("{\"lease\": ", "is not valid JSON: line 1");
+}
+
+static void test_config_missing_file_gives_errno(void **state)
+{
+	(void)state;
+	assert_int_equal(config_load_file(&cfg, "/nonexistent/reelbox.json", err, sizeof(err)),
+			 -ENOENT);
+	assert_err_has("cannot read config file /nonexistent/reelbox.json");
+}
+
+static void test_config_env_overlays_its_five_variables(void **state)
+{
+	(void)state;
+	setenv("REELBOX_REDIS_URL", "redis://10.0.0.1:7000", 1);
+	setenv("REELBOX_CONCURRENCY", "3", 1);
+	setenv("REELBOX_OUTPUT_DIR", "/srv/out", 1);
+	setenv("REELBOX_LEASE", "45", 1);
+	setenv("REELBOX_STATE_DIR", "/run/reelbox", 1);
+	assert_int_equal(config_load_env(&cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.redis_url, "redis://10.0.0.1:7000");
+	assert_int_equal(cfg.concurrency, 3);
+	assert_string_equal(cfg.output_dir, "/srv/out");
+	assert_int_equal(cfg.lease_s, 45);
+	assert_string_equal(cfg.state_dir, "/run/reelbox");
+}
+
+static void test_config_env_empty_variables_count_as_unset(void **state)
+{
+	(void)state;
+	setenv("REELBOX_REDIS_URL", "", 1);
+	setenv("REELBOX_CONCURRENCY", "", 1);
+	assert_int_equal(config_load_env(&cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.redis_url, "redis://127.0.0.1:6379");
+	assert_int_equal(cfg.concurrency, 1);
+}
+
+static void test_config_env_bad_numbers_are_rejected_by_name(void **state)
+{
+	static const char *bad[] = {"abc", "0", "1025", "-1", "2x", " 2", "99999999999999999999"};
+	static struct config before;
+
+	(void)state;
+	setenv("REELBOX_REDIS_URL", "redis://changed:1", 1);
+	memcpy(&before, &cfg, sizeof(cfg));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		setenv("REELBOX_CONCURRENCY", bad[i], 1);
+		if (config_load_env(&cfg, err, sizeof(err)) != -EINVAL)
+			fail_msg("REELBOX_CONCURRENCY='%s' accepted", bad[i]);
+		assert_err_has("REELBOX_CONCURRENCY=");
+		assert_err_has("must be an integer from 1 to 1024");
+		assert_memory_equal(&before, &cfg, sizeof(cfg));
+	}
+	setenv("REELBOX_CONCURRENCY", "1024", 1);
+	assert_int_equal(config_load_env(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.concurrency, 1024);
+	setenv("REELBOX_LEASE", "0", 1);
+	assert_int_equal(config_load_env(&cfg, err, sizeof(err)), -EINVAL);
+	assert_err_has("REELBOX_LEASE='0'");
+}
+
+static void test_config_env_relative_state_dir_is_rejected(void **state)
+{
+	(void)state;
+	setenv("REELBOX_STATE_DIR", "rel", 1);
+	assert_int_equal(config_load_env(&cfg, err, sizeof(err)), -EINVAL);
+	assert_err_has("REELBOX_STATE_DIR='rel' must be an absolute path");
+}
+
+#define T(f)  cmocka_unit_test_setup(f, setup)
+#define TC(f) cmocka_unit_test_setup_teardown(f, config_setup, config_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(test_default_job_resolves_to_contract_defaults),
+	    T(test_frames_default_to_five_seconds_of_fps),
+	    T(test_refused_job_is_left_as_it_was),
+	    T(test_odd_width_is_rejected_with_reason),
+	    T(test_odd_height_is_rejected_with_reason),
+	    T(test_smallest_size_2x2_is_accepted),
+	    T(test_size_below_2_is_rejected_with_minimum),
+	    T(test_largest_size_7680x4320_is_accepted),
+	    T(test_size_past_7680x4320_is_rejected_with_maximum),
+	    T(test_fps_1_and_120_are_accepted),
+	    T(test_fps_0_and_121_are_rejected_with_range),
+	    T(test_frames_at_operator_cap_is_accepted),
+	    T(test_frames_above_operator_cap_is_rejected_with_cap),
+	    T(test_negative_frames_are_rejected),
+	    T(test_default_frames_above_a_small_cap_are_rejected),
+	    T(test_every_listed_pix_fmt_is_accepted),
+	    T(test_unknown_pix_fmt_is_rejected_with_list),
+	    T(test_mp4_webm_gif_are_accepted),
+	    T(test_unknown_format_is_rejected_with_list),
+	    T(test_mp4_crf_0_and_51_are_accepted),
+	    T(test_mp4_crf_52_is_rejected_with_range),
+	    T(test_webm_crf_63_is_accepted_and_64_rejected),
+	    T(test_gif_ignores_crf),
+	    T(test_every_x264_preset_is_accepted),
+	    T(test_unknown_preset_is_rejected_with_list),
+	    T(test_unknown_runtime_is_rejected_with_known_names),
+	    T(test_runtime_comes_from_script_extension),
+	    T(test_explicit_runtime_wins_over_extension),
+	    T(test_unknown_extension_without_runtime_is_rejected),
+	    T(test_script_name_defaults_from_runtime),
+	    T(test_missing_or_empty_script_is_rejected),
+	    T(test_script_at_size_cap_is_accepted_and_one_byte_more_rejected),
+	    T(test_unsafe_script_names_are_rejected),
+	    T(test_script_name_of_127_bytes_with_spaces_is_accepted),
+	    T(test_control_bytes_are_not_echoed_in_errors),
+	    T(test_limits_at_operator_maxima_are_accepted),
+	    T(test_limit_above_maximum_is_rejected_with_both_numbers),
+	    T(test_nonpositive_cpus_are_rejected),
+	    T(test_zero_limits_take_operator_defaults),
+	    T(test_retries_below_max_attempts_are_accepted),
+	    T(test_plain_ids_are_accepted),
+	    T(test_ids_that_could_escape_the_output_dir_are_rejected),
+	    T(test_id_of_64_chars_is_rejected),
+	    T(test_parse_size_reads_w_x_h),
+	    T(test_parse_size_rejects_anything_else),
+	    T(test_json_round_trip_keeps_every_field),
+	    T(test_json_leaves_out_unset_fields_and_reads_them_back_unset),
+	    T(test_json_from_a_producer_is_read),
+	    T(test_json_replaces_a_filled_job_without_leaking),
+	    T(test_bad_json_is_rejected_with_line_and_column),
+	    T(test_unknown_field_is_rejected_by_name),
+	    T(test_duplicate_field_is_rejected),
+	    T(test_wrong_types_are_rejected_with_expected_type),
+	    T(test_out_of_range_numbers_are_rejected),
+	    T(test_json_values_past_operator_maxima_fail_resolve),
+	    T(test_json_size_and_width_together_are_rejected),
+	    T(test_json_id_escape_attempts_are_rejected),
+	    T(test_json_long_strings_are_rejected_not_truncated),
+	    T(test_failed_json_leaves_the_job_as_it_was),
+	    T(test_to_json_refuses_a_script_that_is_not_utf8),
+	    T(test_builtin_config_matches_the_contract),
+	    T(test_runtime_for_script_matches_last_extension),
+	    TC(test_config_file_overlays_every_key),
+	    TC(test_partial_config_file_keeps_other_values),
+	    TC(test_config_unknown_key_is_rejected_naming_key_and_file),
+	    TC(test_config_wrong_types_are_rejected_naming_key_and_file),
+	    TC(test_config_relative_interpreter_path_is_rejected),
+	    TC(test_config_bad_runtime_entries_are_rejected),
+	    TC(test_config_defaults_above_maxima_are_rejected),
+	    TC(test_config_relative_state_dir_is_rejected),
+	    TC(test_config_bad_json_is_rejected_with_position),
+	    TC(test_config_missing_file_gives_errno),
+	    TC(test_config_env_overlays_its_five_variables),
+	    TC(test_config_env_empty_variables_count_as_unset),
+	    TC(test_config_env_bad_numbers_are_rejected_by_name),
+	    TC(test_config_env_relative_state_dir_is_rejected),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
