@@ -331,6 +331,8 @@ int cg_host_path(const char *mnt, const char *root, const char *rel, char *out, 
 {
 	size_t rl = strlen(root);
 
+	if (!strcmp(rel, root) || !strcmp(rel, "/"))
+		return snprintf(out, len, "%s", mnt) < (int)len ? 0 : -ENAMETOOLONG;
 	if (!strcmp(root, "/"))
 		rl = 0;
 	else if (strncmp(rel, root, rl) || (rel[rl] && rel[rl] != '/'))

@@ -60,8 +60,11 @@ struct sandbox_child_error {
 	char detail[120];
 };
 
-/* Report a failed step to the parent and exit. Async-signal-safe. */
-__attribute__((noreturn)) void sandbox_child_fail(int step, const char *detail, int err);
+/* Report a failed step on fd (the error pipe) and exit. Async-signal-safe. */
+__attribute__((noreturn)) void sandbox_child_fail(int fd, int step, const char *detail, int err);
+
+/* A phrase naming a step, for the parent's error message. */
+const char *sandbox_step_name(int step);
 
 /* The memfd holding reelbox-init, created and sealed once per process; -errno if the
  * kernel refused. */

@@ -294,7 +294,7 @@ expect "--json: exit status" "$rc" 0
 if [ -s "$json_out" ]; then
 	sum=$(sha256sum "$json_out" | cut -d' ' -f1)
 	bytes=$(stat -c %s "$json_out")
-	if verdict=$(python3 - "out/json.stdout" "$sum" "$bytes" "$FRAMES" "$W" "$H" "$json_out" <<'EOF'
+	if verdict=$(python3 - "out/json.stdout" "$sum" "$bytes" "$FRAMES" "$W" "$H" "$json_out" 2>&1 <<'EOF'
 import json, os, sys
 path, sha, size, frames, w, h, out = sys.argv[1:8]
 text = open(path).read()
@@ -335,7 +335,7 @@ while True:  # ignores FRAMES on purpose
 EOF
 rc=0
 reelbox_run out/endless.log --size ${W}x$H --fps $FPS --frames $FRAMES \
-	-o "$WORK/out/endless.mp4" scripts/endless.py || rc=$?
+	-o "$WORK/out/endless.mp4" "$WORK/scripts/endless.py" || rc=$?
 expect "endless script: exit status" "$rc" 0
 if [ -s "$WORK/out/endless.mp4" ]; then
 	probe "$WORK/out/endless.mp4"
@@ -376,7 +376,7 @@ for case_ in crashes.py half_frame.py chatty.py silent.sh; do
 	mkdir -p "$dir"
 	rc=0
 	reelbox_run "out/$case_.log" --size ${W}x$H --fps $FPS --frames $FRAMES \
-		-o "$dir/out.mp4" "scripts/$case_" || rc=$?
+		-o "$dir/out.mp4" "$WORK/scripts/$case_" || rc=$?
 	expect "$case_: exit status" "$rc" 1
 	left=$(ls -A "$dir")
 	if [ -z "$left" ]; then
@@ -388,9 +388,9 @@ done
 
 rc=0
 timeout "$TIMEOUT" "$BIN" run --json --size ${W}x$H --fps $FPS --frames $FRAMES \
-	-o "$WORK/fail-crashes/json.mp4" scripts/crashes.py >out/crash-json.stdout 2>/dev/null || rc=$?
+	-o "$WORK/fail-crashes/json.mp4" "$WORK/scripts/crashes.py" >out/crash-json.stdout 2>/dev/null || rc=$?
 expect "crashes.py --json: exit status" "$rc" 1
-if verdict=$(python3 - out/crash-json.stdout <<'EOF'
+if verdict=$(python3 - out/crash-json.stdout 2>&1 <<'EOF'
 import json, sys
 text = open(sys.argv[1]).read()
 try:

@@ -1,0 +1,312 @@
+/* state.c - the per-sandbox host directory that backs /job.
+ *
+ * Layout: <state_dir>/sb-<pid>-<starttime>-<seq>/job/<files>. The owner's pid and its
+ * start time (field 22 of /proc/<pid>/stat) are in the name, so a sweep can tell a
+ * live owner from a dead one even after the pid has been reused. The sb- dir is 0700:
+ * no other host user may read a job's files. Nothing in it is ever written by the
+ * sandbox (it sees /job read-only), and removal never follows a symlink all the same.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+static unsigned long long self_start;
+static char default_dir[64];
+static unsigned state_seq;
+
+/* Start time of a process in clock ticks since boot, or 0 if it does not exist. */
+static unsigned long long proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long t = 0;
+	ssize_t n;
+	char *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+	if (!p)
+		return 0;
+	p++;
+	for (int field = 2; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		t = strtoull(p + 1, NULL, 10);
+	return t;
+}
+
+static void self_init(void)
+{
+	self_start = proc_start_time(getpid());
+	if (geteuid() == 0)
+		snprintf(default_dir, sizeof(default_dir), "%s", SANDBOX_DEFAULT_STATE_DIR);
+	else
+		snprintf(default_dir, sizeof(default_dir), "%s-%u", SANDBOX_DEFAULT_STATE_DIR,
+			 (unsigned)geteuid());
+}
+
+/* /var/tmp/reelbox when root; /var/tmp/reelbox-<uid> otherwise, since an unprivileged
+ * user cannot use (and must not trust) a directory root or someone else made. */
+const char *sandbox_state_default_dir(void)
+{
+	pthread_once(&self_once, self_init);
+	return default_dir;
+}
+
+/* Open the state dir, creating it if needed, and insist that it is ours alone: a dir
+ * another user owns or can write would let them swap a job's files or read them. */
+static int open_base(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	if (mkdir(dir, 0711) < 0 && errno != EEXIST) {
+		int e = errno;
+		snprintf(err, errlen, "cannot create the sandbox state dir %s: %s", dir,
+			 strerrordesc_np(e));
+		return -e;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot open the sandbox state dir %s: %s", dir,
+			 strerrordesc_np(e));
+		return -e;
+	}
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		snprintf(err, errlen,
+			 "the sandbox state dir %s must be a directory owned by uid %u and "
+			 "writable by nobody else",
+			 dir, (unsigned)geteuid());
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
+static int valid_name(const char *n)
+{
+	size_t len = n ? strlen(n) : 0;
+
+	return len > 0 && len < 256 && !strchr(n, '/') && strcmp(n, ".") && strcmp(n, "..");
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static int write_files(int job_fd, const struct sandbox_spec *spec, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < spec->n_files; i++) {
+		const struct sandbox_file *f = &spec->files[i];
+		mode_t mode = f->executable ? 0755 : 0644;
+		int fd, r;
+
+		if (!valid_name(f->name)) {
+			snprintf(err, errlen, "job file name \"%s\" is not a plain file name",
+				 f->name ? f->name : "(null)");
+			return -EINVAL;
+		}
+		fd = openat(job_fd, f->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    mode);
+		if (fd < 0) {
+			r = -errno;
+			snprintf(err, errlen, "cannot write job file %s: %s", f->name,
+				 strerrordesc_np(-r));
+			return r;
+		}
+		/* fchmod: the umask must not take the sandbox user's read bit away. */
+		r = write_all(fd, f->data, f->len);
+		if (!r && fchmod(fd, mode) < 0)
+			r = -errno;
+		close(fd);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot write job file %s: %s", f->name,
+				 strerrordesc_np(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+int sandbox_state_create(const char *state_dir, const struct sandbox_spec *spec, char **sb_dir,
+			 char **job_dir, char *err, size_t errlen)
+{
+	char name[96];
+	int base, sb_fd = -1, job_fd = -1, r;
+
+	pthread_once(&self_once, self_init);
+	if (!state_dir)
+		state_dir = default_dir;
+	*sb_dir = *job_dir = NULL;
+	if ((base = open_base(state_dir, err, errlen)) < 0)
+		return base;
+	snprintf(name, sizeof(name), "sb-%d-%llu-%u", (int)getpid(), self_start,
+		 __atomic_fetch_add(&state_seq, 1, __ATOMIC_RELAXED));
+	if (mkdirat(base, name, 0700) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create %s/%s: %s", state_dir, name,
+			 strerrordesc_np(-r));
+		close(base);
+		return r;
+	}
+	if (asprintf(sb_dir, "%s/%s", state_dir, name) < 0 ||
+	    asprintf(job_dir, "%s/%s/job", state_dir, name) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	sb_fd = openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sb_fd < 0 || fchmod(sb_fd, 0700) < 0 || mkdirat(sb_fd, "job", 0755) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", *sb_dir, strerrordesc_np(-r));
+		goto fail;
+	}
+	job_fd = openat(sb_fd, "job", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (job_fd < 0 || fchmod(job_fd, 0755) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", *job_dir, strerrordesc_np(-r));
+		goto fail;
+	}
+	if ((r = write_files(job_fd, spec, err, errlen)) < 0)
+		goto fail;
+	close(job_fd);
+	close(sb_fd);
+	close(base);
+	return 0;
+fail:
+	if (job_fd >= 0)
+		close(job_fd);
+	if (sb_fd >= 0)
+		close(sb_fd);
+	close(base);
+	if (*sb_dir)
+		sandbox_state_remove(*sb_dir);
+	free(*sb_dir);
+	free(*job_dir);
+	*sb_dir = *job_dir = NULL;
+	return r;
+}
+
+/* Empty the directory dir_fd without following any symlink: links are unlinked, not
+ * resolved, so a link planted in a state dir cannot make us delete host files. */
+static int remove_contents(int dir_fd, int depth)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd, r = 0;
+
+	if (depth > 8)
+		return -ELOOP;
+	fd = dup(dir_fd);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (unlinkat(dir_fd, de->d_name, 0) == 0)
+			continue;
+		if (errno != EISDIR && errno != EPERM) {
+			r = -errno;
+			continue;
+		}
+		int sub = openat(dir_fd, de->d_name,
+				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0) {
+			r = -errno;
+			continue;
+		}
+		int rr = remove_contents(sub, depth + 1);
+		close(sub);
+		if (rr < 0)
+			r = rr;
+		else if (unlinkat(dir_fd, de->d_name, AT_REMOVEDIR) < 0)
+			r = -errno;
+	}
+	closedir(d);
+	return r;
+}
+
+int sandbox_state_remove(const char *sb_dir)
+{
+	int fd, r;
+
+	fd = open(sb_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	r = remove_contents(fd, 0);
+	close(fd);
+	if (r < 0)
+		return r;
+	return rmdir(sb_dir) < 0 ? -errno : 0;
+}
+
+int sandbox_sweep_stale(const char *state_dir)
+{
+	struct dirent *de;
+	int removed = 0, r;
+	DIR *d;
+
+	pthread_once(&self_once, self_init);
+	if (!state_dir)
+		state_dir = default_dir;
+	d = opendir(state_dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		unsigned long long start;
+		unsigned seq;
+		char *path;
+		int pid, used = 0;
+
+		if (sscanf(de->d_name, "sb-%d-%llu-%u%n", &pid, &start, &seq, &used) != 3 ||
+		    de->d_name[used] != '\0' || pid <= 0)
+			continue;
+		if (proc_start_time(pid) == start)
+			continue; /* its owner still runs */
+		if (asprintf(&path, "%s/%s", state_dir, de->d_name) < 0)
+			continue;
+		if (sandbox_state_remove(path) == 0)
+			removed++;
+		free(path);
+	}
+	closedir(d);
+	r = sandbox_cgroup_sweep_stale();
+	if (r > 0)
+		removed += r;
+	return removed;
+}

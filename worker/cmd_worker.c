@@ -1,0 +1,774 @@
+/* cmd_worker.c - `reelbox worker`: pull render jobs from Redis until told to stop.
+ *
+ * One libuv loop drives everything: the queue's two Redis connections, a heartbeat
+ * timer per job, each job's sandbox pidfd and log pipe (inside the runner), signals
+ * and the metrics port. Encoding runs on one thread per job, so the loop (and with it
+ * every heartbeat) never waits for an encoder: a long, CPU-heavy job keeps its lease.
+ *
+ * Outputs are fenced like the queue's state: a job renders into this worker's private
+ * work dir (output_dir/.work/<host>-<pid>/), and the video is renamed to
+ * output_dir/<id>.<ext> only after Redis accepted the completion under this claim's
+ * token. A worker that lost its lease therefore never replaces the file of the worker
+ * that took the job over.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "cli.h"
+#include "queue.h"
+#include "sandbox.h"
+
+#define DEFAULT_GRACE_S 20
+#define PROGRESS_EVERY_MS 250
+
+struct worker;
+
+struct slot {
+	struct worker *w;
+	unsigned index;
+	int busy;
+	struct queue_job qjob; /* id, entry, token, attempt; doc freed once parsed */
+	struct job job;
+	struct runner *runner;
+	uv_timer_t heartbeat;
+	uint64_t started_ms, last_progress_ms;
+	int cancel_requested; /* a producer asked for it */
+	int lease_lost;       /* another worker owns the job now */
+	int handing_back;     /* the worker is stopping: give the job back */
+	char staged[PATH_MAX];
+	char final[PATH_MAX];
+};
+
+struct metrics {
+	uint64_t succeeded, failed, retried, rejected, dead, lost;
+	uint64_t frames;
+	double duration_sum;
+	uint64_t duration_count;
+	uint64_t kills_timeout, kills_limit, kills_cancel, kills_sigsys;
+	int redis_up;
+};
+
+struct worker {
+	uv_loop_t *loop;
+	struct config cfg;
+	struct queue_async *q;
+	struct slot *slots;
+	unsigned n_slots, busy;
+	int stopping, closed;
+	uint32_t grace_s;
+	char work_dir[PATH_MAX];
+	uv_signal_t sigterm, sigint;
+	uv_timer_t grace, drain;
+	uv_tcp_t metrics_srv;
+	int metrics_port, metrics_on;
+	struct metrics m;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* One JSON object per line on stderr: {"ts":..., "event":..., fields...}. */
+static void log_event(const char *event, const char *job_id, const char *fmt, ...)
+{
+	json_t *o = json_object();
+	char *text;
+
+	json_object_set_new(o, "ts", json_real((double)now_ms() / 1000.0));
+	json_object_set_new(o, "event", json_string(event));
+	if (job_id)
+		json_object_set_new(o, "job", json_string(job_id));
+	if (fmt) {
+		va_list ap;
+		json_error_t jerr;
+		va_start(ap, fmt);
+		json_t *extra = json_vpack_ex(&jerr, 0, fmt, ap);
+		va_end(ap);
+		if (extra) {
+			json_object_update(o, extra);
+			json_decref(extra);
+		}
+	}
+	text = json_dumps(o, JSON_COMPACT);
+	if (text) {
+		fprintf(stderr, "%s\n", text);
+		free(text);
+	}
+	json_decref(o);
+}
+
+static void request_more(struct worker *w)
+{
+	if (!w->stopping)
+		queue_async_fetch(w->q, 1);
+}
+
+static void maybe_exit(struct worker *w);
+
+static void slot_release(struct slot *s)
+{
+	struct worker *w = s->w;
+
+	if (s->staged[0])
+		unlink(s->staged);
+	s->staged[0] = s->final[0] = '\0';
+	uv_timer_stop(&s->heartbeat);
+	queue_job_clear(&s->qjob);
+	job_free(&s->job);
+	s->busy = 0;
+	s->cancel_requested = s->lease_lost = s->handing_back = 0;
+	w->busy--;
+	request_more(w);
+	maybe_exit(w);
+}
+
+static void on_completed(struct queue_async *q, int status, const char *msg, void *arg)
+{
+	struct slot *s = arg;
+	struct worker *w = s->w;
+
+	if (status == 0 && s->staged[0]) {
+		/* Redis took our result under our token: now the file may appear. */
+		if (rename(s->staged, s->final) < 0)
+			log_event("output_rename_failed", s->qjob.id, "{s:s}", "error",
+				  strerror(errno));
+		else
+			s->staged[0] = '\0';
+	} else if (status == -ESTALE) {
+		w->m.lost++;
+		log_event("result_refused", s->qjob.id, "{s:s}", "reason",
+			  "another worker owns the job now; keeping its result");
+	} else if (status < 0) {
+		log_event("complete_failed", s->qjob.id, "{s:s}", "error", msg ? msg : "");
+	}
+	slot_release(s);
+}
+
+static void on_requeued(struct queue_async *q, int status, const char *msg, void *arg)
+{
+	struct slot *s = arg;
+
+	if (status == 1)
+		s->w->m.dead++;
+	log_event(status == 1 ? "job_dead" : "job_requeued", s->qjob.id, "{s:i}", "status",
+		  status);
+	slot_release(s);
+}
+
+/* The result document stored in Redis for status and for followers. */
+static char *result_json(const struct slot *s, const struct runner_result *res)
+{
+	char log[RUNNER_LOG_TAIL + 1], error[sizeof(res->error)];
+	json_t *o;
+	char *text;
+
+	snprintf(log, sizeof(log), "%s", res->log_tail);
+	snprintf(error, sizeof(error), "%s", res->error);
+	cli_utf8_sanitize(log);
+	cli_utf8_sanitize(error);
+	o = json_pack("{s:s, s:s?, s:I, s:i, s:i, s:i, s:I, s:s?, s:s?, s:i, s:i, s:s, s:s, "
+		      "s:{s:I, s:I, s:I, s:I}}",
+		      "status", res->succeeded ? "succeeded" : "failed", "output",
+		      res->succeeded ? s->final : NULL, "frames", (json_int_t)res->frames, "width",
+		      res->width, "height", res->height, "fps", res->fps, "bytes",
+		      (json_int_t)res->bytes, "sha256", res->succeeded ? res->sha256 : NULL,
+		      "error", res->succeeded ? NULL : error, "exit_code", res->exit_code,
+		      "signal", res->signal, "log", log, "worker", queue_async_consumer(s->w->q),
+		      "timings", "total_ms", (json_int_t)res->total_ms, "sandbox_ms",
+		      (json_int_t)res->sandbox_ms, "first_frame_ms",
+		      (json_int_t)res->first_frame_ms, "encode_ms", (json_int_t)res->encode_ms);
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return text;
+}
+
+static void count_kill(struct worker *w, const struct runner_result *res)
+{
+	if (res->cancelled)
+		w->m.kills_cancel++;
+	else if (res->limit_hit && strstr(res->error, "timeout"))
+		w->m.kills_timeout++;
+	else if (res->limit_hit)
+		w->m.kills_limit++;
+	else if (res->signal == SIGSYS)
+		w->m.kills_sigsys++;
+}
+
+static void on_runner_done(void *opaque, const struct runner_result *done)
+{
+	struct slot *s = opaque;
+	struct worker *w = s->w;
+	struct runner_result copy = *done, *res = &copy;
+	char *doc;
+
+	/* The runner's handles are closed by now: it can go before anything else runs. */
+	runner_free(s->runner);
+	s->runner = NULL;
+
+	uv_timer_stop(&s->heartbeat);
+	w->m.frames += (uint64_t)(res->frames > 0 ? res->frames : 0);
+	w->m.duration_sum += (double)res->total_ms / 1000.0;
+	w->m.duration_count++;
+	count_kill(w, res);
+	if (!res->succeeded)
+		s->staged[0] = '\0'; /* the runner left nothing behind */
+
+	if (s->lease_lost) {
+		log_event("job_abandoned", s->qjob.id, "{s:s}", "reason",
+			  "lease lost: another worker took the job over");
+		w->m.lost++;
+		slot_release(s);
+		return;
+	}
+	if (s->handing_back) {
+		w->m.retried++;
+		queue_async_retry(w->q, &s->qjob, "the worker stopped before the job finished",
+				  on_requeued, s);
+		return;
+	}
+	log_event("job_finished", s->qjob.id, "{s:s, s:s, s:I, s:I, s:i}", "status",
+		  res->succeeded ? "succeeded" : "failed", "error", res->error,
+		  "frames", (json_int_t)res->frames, "ms", (json_int_t)res->total_ms, "attempt",
+		  s->qjob.attempt);
+	if (!res->succeeded && !res->cancelled && s->job.retries >= s->qjob.attempt) {
+		/* The job asked for its own failures to be retried. */
+		w->m.retried++;
+		queue_async_retry(w->q, &s->qjob, res->error, on_requeued, s);
+		return;
+	}
+	if (res->succeeded)
+		w->m.succeeded++;
+	else
+		w->m.failed++;
+	doc = result_json(s, res);
+	if (!doc) {
+		queue_async_retry(w->q, &s->qjob, "the worker could not build the result document",
+				  on_requeued, s);
+		return;
+	}
+	queue_async_complete(w->q, &s->qjob, doc, on_completed, s);
+	free(doc);
+}
+
+static void on_runner_progress(void *opaque, int64_t done, int64_t total)
+{
+	struct slot *s = opaque;
+	uint64_t now = now_ms();
+
+	if (now - s->last_progress_ms < PROGRESS_EVERY_MS && done != total)
+		return;
+	s->last_progress_ms = now;
+	queue_async_progress(s->w->q, &s->qjob, done, total, NULL, NULL);
+}
+
+static void on_runner_log(void *opaque, const char *line, size_t len)
+{
+	/* The job's log goes to its result's tail, not to the worker's own log. */
+}
+
+static const struct runner_ops worker_runner_ops = {
+	.progress = on_runner_progress,
+	.log_line = on_runner_log,
+	.done = on_runner_done,
+};
+
+struct hb_ctx {
+	struct slot *slot;
+	long long token;
+};
+
+static void on_heartbeat_answer(struct queue_async *q, int status, const char *msg, void *arg)
+{
+	struct hb_ctx *ctx = arg;
+	struct slot *s = ctx->slot;
+	long long token = ctx->token;
+
+	free(ctx);
+	/* The answer may arrive after the slot moved on to another job. */
+	if (!s->busy || !s->runner || s->qjob.token != token)
+		return;
+	if (status == 1 && !s->cancel_requested) {
+		s->cancel_requested = 1;
+		log_event("job_cancel", s->qjob.id, NULL);
+		runner_cancel(s->runner, "cancelled by request");
+	} else if (status == -ESTALE && !s->lease_lost) {
+		s->lease_lost = 1;
+		runner_cancel(s->runner, "lease lost: another worker took the job over");
+	}
+}
+
+static void on_heartbeat(uv_timer_t *t)
+{
+	struct slot *s = t->data;
+
+	struct hb_ctx *ctx;
+
+	if (!s->busy || !s->runner || !(ctx = malloc(sizeof(*ctx))))
+		return;
+	ctx->slot = s;
+	ctx->token = s->qjob.token;
+	if (queue_async_heartbeat(s->w->q, &s->qjob, on_heartbeat_answer, ctx) < 0)
+		free(ctx);
+}
+
+static struct slot *free_slot(struct worker *w)
+{
+	for (unsigned i = 0; i < w->n_slots; i++)
+		if (!w->slots[i].busy)
+			return &w->slots[i];
+	return NULL;
+}
+
+static void reject(struct worker *w, struct slot *s, const char *reason)
+{
+	w->m.rejected++;
+	log_event("job_rejected", s->qjob.id, "{s:s}", "reason", reason);
+	queue_async_reject(w->q, &s->qjob, reason, on_requeued, s);
+}
+
+static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
+{
+	struct worker *w = arg;
+	struct slot *s = free_slot(w);
+	char err[512];
+	int rc;
+
+	if (!s) {
+		/* More deliveries than slots: hand it straight back, it is not our fault. */
+		queue_async_retry(q, qj, "the worker had no free slot", NULL, NULL);
+		return;
+	}
+	s->busy = 1;
+	w->busy++;
+	s->qjob = *qj;
+	qj->doc = NULL; /* the slot owns the document now */
+	job_init(&s->job);
+	s->started_ms = now_ms();
+	s->last_progress_ms = 0;
+
+	rc = job_from_json(&s->job, s->qjob.doc, s->qjob.doc_len, err, sizeof(err));
+	free(s->qjob.doc);
+	s->qjob.doc = NULL;
+	s->qjob.doc_len = 0;
+	if (rc == 0) {
+		snprintf(s->job.id, sizeof(s->job.id), "%s", s->qjob.id);
+		rc = job_resolve(&s->job, &w->cfg, err, sizeof(err));
+	}
+	if (rc < 0) {
+		reject(w, s, err);
+		return;
+	}
+	snprintf(s->final, sizeof(s->final), "%s/%s.%s", w->cfg.output_dir, s->job.id,
+		 s->job.format);
+	snprintf(s->staged, sizeof(s->staged), "%s/%s-%lld.%s", w->work_dir, s->job.id,
+		 s->qjob.token, s->job.format);
+	if (access(s->final, F_OK) == 0 && s->qjob.attempt > 1)
+		log_event("job_output_exists", s->job.id, NULL);
+
+	log_event("job_started", s->job.id, "{s:i, s:s, s:i, s:i, s:I}", "attempt",
+		  s->qjob.attempt, "runtime", s->job.runtime, "width", s->job.width, "height",
+		  s->job.height, "frames", (json_int_t)s->job.frames);
+	rc = runner_start(w->loop, &s->job, &w->cfg, s->staged, s->index, &worker_runner_ops, s,
+			  &s->runner, err, sizeof(err));
+	if (rc < 0) {
+		/* The sandbox or encoder could not start: the host's trouble, maybe passing. */
+		s->staged[0] = '\0';
+		log_event("job_start_failed", s->job.id, "{s:s}", "error", err);
+		w->m.retried++;
+		queue_async_retry(q, &s->qjob, err, on_requeued, s);
+		return;
+	}
+	uint64_t every = (uint64_t)w->cfg.lease_s * 1000 / 3;
+	if (every < 100)
+		every = 100;
+	uv_timer_start(&s->heartbeat, on_heartbeat, every, every);
+}
+
+static void on_conn(struct queue_async *q, int connected, const char *msg, void *arg)
+{
+	struct worker *w = arg;
+
+	w->m.redis_up = connected;
+	log_event(connected ? "redis_connected" : "redis_lost", NULL, "{s:s}", "detail",
+		  msg ? msg : "");
+}
+
+static void on_drop(struct queue_async *q, const char *entry, const char *reason, void *arg)
+{
+	struct worker *w = arg;
+
+	w->m.rejected++;
+	log_event("entry_dead_lettered", NULL, "{s:s, s:s}", "entry", entry, "reason", reason);
+}
+
+/* ---- metrics: Prometheus text on a small HTTP port -------------------------------- */
+
+struct http_conn {
+	uv_tcp_t tcp;
+	uv_write_t wr;
+	char *body;
+};
+
+static void http_closed(uv_handle_t *h)
+{
+	struct http_conn *c = h->data;
+	free(c->body);
+	free(c);
+}
+
+static void http_written(uv_write_t *req, int status)
+{
+	struct http_conn *c = req->data;
+	uv_close((uv_handle_t *)&c->tcp, http_closed);
+}
+
+static char *metrics_text(const struct worker *w)
+{
+	char *body = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&body, &len);
+	const struct metrics *m = &w->m;
+
+	if (!f)
+		return NULL;
+	fprintf(f, "# HELP reelbox_jobs_total Jobs this worker finished, by outcome.\n"
+		   "# TYPE reelbox_jobs_total counter\n");
+	fprintf(f, "reelbox_jobs_total{state=\"succeeded\"} %llu\n", (unsigned long long)m->succeeded);
+	fprintf(f, "reelbox_jobs_total{state=\"failed\"} %llu\n", (unsigned long long)m->failed);
+	fprintf(f, "reelbox_jobs_total{state=\"retried\"} %llu\n", (unsigned long long)m->retried);
+	fprintf(f, "reelbox_jobs_total{state=\"rejected\"} %llu\n", (unsigned long long)m->rejected);
+	fprintf(f, "reelbox_jobs_total{state=\"dead\"} %llu\n", (unsigned long long)m->dead);
+	fprintf(f, "reelbox_jobs_total{state=\"lost\"} %llu\n", (unsigned long long)m->lost);
+	fprintf(f, "# HELP reelbox_jobs_running Jobs running now.\n# TYPE reelbox_jobs_running gauge\n"
+		   "reelbox_jobs_running %u\n", w->busy);
+	fprintf(f, "# HELP reelbox_job_duration_seconds Wall time of finished jobs.\n"
+		   "# TYPE reelbox_job_duration_seconds summary\n"
+		   "reelbox_job_duration_seconds_sum %.3f\nreelbox_job_duration_seconds_count %llu\n",
+		m->duration_sum, (unsigned long long)m->duration_count);
+	fprintf(f, "# HELP reelbox_frames_total Frames encoded.\n# TYPE reelbox_frames_total counter\n"
+		   "reelbox_frames_total %llu\n", (unsigned long long)m->frames);
+	fprintf(f, "# HELP reelbox_sandbox_kills_total Sandboxes ended by reelbox, by reason.\n"
+		   "# TYPE reelbox_sandbox_kills_total counter\n");
+	fprintf(f, "reelbox_sandbox_kills_total{reason=\"timeout\"} %llu\n",
+		(unsigned long long)m->kills_timeout);
+	fprintf(f, "reelbox_sandbox_kills_total{reason=\"limit\"} %llu\n",
+		(unsigned long long)m->kills_limit);
+	fprintf(f, "reelbox_sandbox_kills_total{reason=\"cancel\"} %llu\n",
+		(unsigned long long)m->kills_cancel);
+	fprintf(f, "reelbox_sandbox_kills_total{reason=\"seccomp\"} %llu\n",
+		(unsigned long long)m->kills_sigsys);
+	fprintf(f, "# HELP reelbox_redis_up Whether the queue's connections are up.\n"
+		   "# TYPE reelbox_redis_up gauge\nreelbox_redis_up %d\n", m->redis_up);
+	fclose(f);
+	return body;
+}
+
+static void on_metrics_conn(uv_stream_t *srv, int status)
+{
+	struct worker *w = srv->data;
+	struct http_conn *c;
+	char *metrics, *resp;
+	int n;
+
+	if (status < 0)
+		return;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	uv_tcp_init(w->loop, &c->tcp);
+	c->tcp.data = c;
+	if (uv_accept(srv, (uv_stream_t *)&c->tcp) < 0) {
+		uv_close((uv_handle_t *)&c->tcp, http_closed);
+		return;
+	}
+	metrics = metrics_text(w);
+	n = asprintf(&resp,
+		     "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+		     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		     metrics ? strlen(metrics) : 0, metrics ? metrics : "");
+	free(metrics);
+	if (n < 0) {
+		uv_close((uv_handle_t *)&c->tcp, http_closed);
+		return;
+	}
+	/* The request itself is not read: every path answers with the metrics. */
+	c->body = resp;
+	c->wr.data = c;
+	uv_buf_t buf = uv_buf_init(resp, (unsigned)n);
+	uv_write(&c->wr, (uv_stream_t *)&c->tcp, &buf, 1, http_written);
+}
+
+static int metrics_listen(struct worker *w)
+{
+	struct sockaddr_in addr;
+	int rc;
+
+	uv_tcp_init(w->loop, &w->metrics_srv);
+	w->metrics_srv.data = w;
+	w->metrics_on = 1;
+	/* Loopback only: the metrics say nothing secret, but nothing outside needs them. */
+	uv_ip4_addr("127.0.0.1", w->metrics_port, &addr);
+	rc = uv_tcp_bind(&w->metrics_srv, (const struct sockaddr *)&addr, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&w->metrics_srv, 16, on_metrics_conn);
+	return rc;
+}
+
+/* ---- shutdown --------------------------------------------------------------------- */
+
+static void close_everything(struct worker *w)
+{
+	if (w->closed)
+		return;
+	w->closed = 1;
+	uv_signal_stop(&w->sigterm);
+	uv_signal_stop(&w->sigint);
+	uv_close((uv_handle_t *)&w->sigterm, NULL);
+	uv_close((uv_handle_t *)&w->sigint, NULL);
+	uv_close((uv_handle_t *)&w->grace, NULL);
+	uv_close((uv_handle_t *)&w->drain, NULL);
+	for (unsigned i = 0; i < w->n_slots; i++)
+		uv_close((uv_handle_t *)&w->slots[i].heartbeat, NULL);
+	if (w->metrics_on)
+		uv_close((uv_handle_t *)&w->metrics_srv, NULL);
+	queue_async_close(w->q);
+	log_event("worker_stopped", NULL, NULL);
+}
+
+static void on_drain_tick(uv_timer_t *t)
+{
+	struct worker *w = t->data;
+	static int ticks;
+
+	/* Results wait for Redis a while; past that they are lost to this worker, and the
+	 * jobs' leases will send them to another one. */
+	if (queue_async_pending(w->q) == 0 || ++ticks > 100)
+		close_everything(w);
+}
+
+static void maybe_exit(struct worker *w)
+{
+	if (!w->stopping || w->busy || w->closed)
+		return;
+	uv_timer_stop(&w->grace);
+	if (queue_async_pending(w->q) == 0) {
+		close_everything(w);
+		return;
+	}
+	uv_timer_start(&w->drain, on_drain_tick, 100, 100);
+}
+
+static void on_grace_over(uv_timer_t *t)
+{
+	struct worker *w = t->data;
+
+	log_event("grace_over", NULL, "{s:i}", "handing_back", w->busy);
+	for (unsigned i = 0; i < w->n_slots; i++) {
+		struct slot *s = &w->slots[i];
+		if (s->busy && s->runner) {
+			s->handing_back = 1;
+			runner_cancel(s->runner, "the worker is shutting down");
+		}
+	}
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct worker *w = h->data;
+
+	if (w->stopping) {
+		on_grace_over(&w->grace);
+		return;
+	}
+	w->stopping = 1;
+	log_event("worker_stopping", NULL, "{s:i, s:i, s:i}", "signal", signum, "running", w->busy,
+		  "grace_s", w->grace_s);
+	queue_async_fetch_stop(w->q);
+	uv_timer_start(&w->grace, on_grace_over, (uint64_t)w->grace_s * 1000, 0);
+	maybe_exit(w);
+}
+
+/* Remove work dirs of workers on this host whose process is gone: their partial
+ * renders will never be finished (the jobs went back to the queue with their leases). */
+static void sweep_work_dirs(const char *output_dir)
+{
+	char base[PATH_MAX], host[128] = "", path[PATH_MAX * 2];
+	DIR *d;
+	struct dirent *de;
+
+	gethostname(host, sizeof(host) - 1);
+	snprintf(base, sizeof(base), "%s/.work", output_dir);
+	d = opendir(base);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		size_t hl = strlen(host);
+		if (strncmp(de->d_name, host, hl) || de->d_name[hl] != '-')
+			continue;
+		long pid = strtol(de->d_name + hl + 1, NULL, 10);
+		if (pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", base, de->d_name);
+		DIR *sub = opendir(path);
+		if (sub) {
+			struct dirent *e;
+			while ((e = readdir(sub)))
+				if (e->d_name[0] != '.' || (e->d_name[1] && strcmp(e->d_name, "..")))
+					unlinkat(dirfd(sub), e->d_name, 0);
+			closedir(sub);
+		}
+		rmdir(path);
+	}
+	closedir(d);
+}
+
+static const char worker_usage[] =
+	"usage: reelbox worker [--redis URL] [--concurrency N] [--output-dir DIR] [--lease SEC]\n"
+	"                      [--config FILE] [--grace SEC] [--metrics-port PORT]\n";
+
+int cmd_worker(int argc, char **argv)
+{
+	enum { O_CONC = OPT_CLI_LAST + 1, O_OUT, O_LEASE, O_GRACE, O_METRICS };
+	static const struct option opts[] = {
+		{"redis", required_argument, NULL, OPT_REDIS},
+		{"concurrency", required_argument, NULL, O_CONC},
+		{"output-dir", required_argument, NULL, O_OUT},
+		{"lease", required_argument, NULL, O_LEASE},
+		{"config", required_argument, NULL, OPT_CONFIG},
+		{"grace", required_argument, NULL, O_GRACE},
+		{"metrics-port", required_argument, NULL, O_METRICS},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *redis = NULL, *conc = NULL, *outdir = NULL, *lease = NULL, *config = NULL;
+	struct worker w = {.grace_s = DEFAULT_GRACE_S};
+	char err[512], host[128] = "";
+	long v;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case OPT_REDIS: redis = optarg; break;
+		case O_CONC: conc = optarg; break;
+		case O_OUT: outdir = optarg; break;
+		case O_LEASE: lease = optarg; break;
+		case OPT_CONFIG: config = optarg; break;
+		case O_GRACE:
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 0 || v > 86400)
+				return cli_usage_error("worker", "--grace '%s' is not 0..86400 seconds", optarg);
+			w.grace_s = (uint32_t)v;
+			break;
+		case O_METRICS:
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 0 || v > 65535)
+				return cli_usage_error("worker", "--metrics-port '%s' is not a port", optarg);
+			w.metrics_port = (int)v;
+			break;
+		case 'h': fputs(worker_usage, stdout); return 0;
+		default: fputs(worker_usage, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("worker", "unexpected argument '%s'", argv[optind]);
+	int rc = cli_load_config("worker", config, &w.cfg);
+	if (rc)
+		return rc;
+	/* Flags win over the environment, which won over the file. */
+	if (redis)
+		snprintf(w.cfg.redis_url, sizeof(w.cfg.redis_url), "%s", redis);
+	if (conc) {
+		char *end;
+		v = strtol(conc, &end, 10);
+		if (*end || v < 1 || v > 1024)
+			return cli_usage_error("worker", "--concurrency '%s' is not 1..1024", conc);
+		w.cfg.concurrency = (int)v;
+	}
+	if (outdir)
+		snprintf(w.cfg.output_dir, sizeof(w.cfg.output_dir), "%s", outdir);
+	if (lease) {
+		char *end;
+		v = strtol(lease, &end, 10);
+		if (*end || v < 1 || v > 86400)
+			return cli_usage_error("worker", "--lease '%s' is not 1..86400 seconds", lease);
+		w.cfg.lease_s = (uint32_t)v;
+	}
+	if (mkdir(w.cfg.output_dir, 0755) < 0 && errno != EEXIST)
+		return cli_usage_error("worker", "cannot create output dir '%s': %s",
+				       w.cfg.output_dir, strerror(errno));
+	gethostname(host, sizeof(host) - 1);
+	snprintf(w.work_dir, sizeof(w.work_dir), "%s/.work", w.cfg.output_dir);
+	mkdir(w.work_dir, 0700);
+	sweep_work_dirs(w.cfg.output_dir);
+	snprintf(w.work_dir, sizeof(w.work_dir), "%s/.work/%s-%d", w.cfg.output_dir, host,
+		 (int)getpid());
+	if (mkdir(w.work_dir, 0700) < 0 && errno != EEXIST)
+		return cli_usage_error("worker", "cannot create work dir '%s': %s", w.work_dir,
+				       strerror(errno));
+	int swept = sandbox_sweep_stale(w.cfg.state_dir[0] ? w.cfg.state_dir : NULL);
+
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	w.loop = &loop;
+	w.n_slots = (unsigned)w.cfg.concurrency;
+	w.slots = calloc(w.n_slots, sizeof(*w.slots));
+	if (!w.slots)
+		return cli_usage_error("worker", "out of memory");
+	for (unsigned i = 0; i < w.n_slots; i++) {
+		w.slots[i].w = &w;
+		w.slots[i].index = i;
+		uv_timer_init(&loop, &w.slots[i].heartbeat);
+		w.slots[i].heartbeat.data = &w.slots[i];
+	}
+
+	struct queue_opts qo;
+	queue_opts_init(&qo);
+	qo.lease_ms = w.cfg.lease_s * 1000;
+	qo.result_ttl_s = w.cfg.result_ttl_s;
+	qo.max_attempts = (uint32_t)w.cfg.max_attempts;
+	struct queue_async_callbacks cbs = {
+		.on_job = on_job, .on_conn = on_conn, .on_drop = on_drop, .arg = &w};
+	if (queue_async_open(&w.q, &loop, w.cfg.redis_url, &qo, NULL, &cbs, err, sizeof(err)) < 0)
+		return cli_usage_error("worker", "%s", err);
+
+	uv_signal_init(&loop, &w.sigterm);
+	uv_signal_init(&loop, &w.sigint);
+	w.sigterm.data = w.sigint.data = &w;
+	uv_signal_start(&w.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&w.sigint, on_signal, SIGINT);
+	/* A frame pipe closed by the encoder must not kill the worker. */
+	signal(SIGPIPE, SIG_IGN);
+	uv_timer_init(&loop, &w.grace);
+	uv_timer_init(&loop, &w.drain);
+	w.grace.data = w.drain.data = &w;
+	if (w.metrics_port && metrics_listen(&w) < 0)
+		log_event("metrics_unavailable", NULL, "{s:i}", "port", w.metrics_port);
+
+	log_event("worker_started", NULL, "{s:s, s:i, s:s, s:i, s:i}", "consumer",
+		  queue_async_consumer(w.q), "concurrency", w.cfg.concurrency, "output_dir",
+		  w.cfg.output_dir, "lease_s", (int)w.cfg.lease_s, "swept", swept);
+	queue_async_fetch(w.q, w.n_slots);
+	uv_run(&loop, UV_RUN_DEFAULT);
+
+	rmdir(w.work_dir);
+	uv_loop_close(&loop);
+	free(w.slots);
+	return 0;
+}
