@@ -202,6 +202,9 @@ struct sandbox_child {
 /* Clone the child into new namespaces; *pidfd gets its pidfd. */
 pid_t sandbox_proc_clone_from_parent(struct sandbox_child *c, int cgroup_fd, int *pidfd);
 
+/* strerror() that is thread-safe and never NULL. */
+const char *sandbox_strerror(int err);
+
 /* ---- sandbox.c: the handle ------------------------------------------------------- */
 
 struct sandbox {

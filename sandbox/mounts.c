@@ -229,7 +229,7 @@ int sandbox_mounts_prepare_from_parent(struct sandbox_mounts *m, const struct sa
 			if (b->optional)
 				continue;
 			snprintf(err, errlen, "cannot bind %s into the sandbox: %s", b->source,
-				 strerrordesc_np(e));
+				 sandbox_strerror(e));
 			sandbox_mounts_free(m);
 			return -e;
 		}

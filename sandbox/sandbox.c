@@ -39,6 +39,13 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+const char *sandbox_strerror(int err)
+{
+	const char *s = strerrordesc_np(err < 0 ? -err : err);
+
+	return s ? s : "unknown error";
+}
+
 __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
 							   const char *fmt, ...)
 {
@@ -103,17 +110,17 @@ static int release_child(struct sandbox *sb, struct sandbox_child *c, int sync_w
 
 	if ((r = sandbox_cgroup_attach_from_parent(&sb->cgroup, sb->pid)) < 0) {
 		set_err(err, errlen, "cannot move the sandbox into its cgroup: %s",
-			strerrordesc_np(-r));
+			sandbox_strerror(-r));
 		return r;
 	}
 	if ((r = sandbox_ids_write_from_parent(&c->ids, sb->pid)) < 0) {
 		set_err(err, errlen, "cannot write the sandbox's user id map: %s",
-			strerrordesc_np(-r));
+			sandbox_strerror(-r));
 		return r;
 	}
 	if (write(sync_w, "x", 1) != 1) {
 		r = -errno;
-		set_err(err, errlen, "cannot release the sandbox's child: %s", strerrordesc_np(-r));
+		set_err(err, errlen, "cannot release the sandbox's child: %s", sandbox_strerror(-r));
 		return r;
 	}
 	do
@@ -135,7 +142,7 @@ static int release_child(struct sandbox *sb, struct sandbox_child *c, int sync_w
 	}
 	ce.detail[sizeof(ce.detail) - 1] = '\0';
 	set_err(err, errlen, "sandbox setup failed while %s%s%s: %s", sandbox_step_name(ce.step),
-		ce.detail[0] ? " " : "", ce.detail, strerrordesc_np(ce.err));
+		ce.detail[0] ? " " : "", ce.detail, sandbox_strerror(ce.err));
 	return ce.err ? -ce.err : -EIO;
 }
 
@@ -167,14 +174,14 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 
 	if ((c.init_fd = sandbox_proc_init_memfd()) < 0) {
 		r = c.init_fd;
-		set_err(err, errlen, "cannot prepare the sandbox's init: %s", strerrordesc_np(-r));
+		set_err(err, errlen, "cannot prepare the sandbox's init: %s", sandbox_strerror(-r));
 		goto fail;
 	}
 	if ((r = sandbox_state_create(spec->state_dir, spec, &sb->sb_dir, &job_dir, err, errlen)) <
 	    0)
 		goto fail;
 	if ((r = sandbox_ids_prepare_from_parent(&c.ids, spec->slot)) < 0) {
-		set_err(err, errlen, "cannot prepare the sandbox's ids: %s", strerrordesc_np(-r));
+		set_err(err, errlen, "cannot prepare the sandbox's ids: %s", sandbox_strerror(-r));
 		goto fail;
 	}
 	if ((r = sandbox_mounts_prepare_from_parent(&c.mounts, spec, sb->limits.scratch_bytes,
@@ -182,7 +189,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 		goto fail;
 	sandbox_limits_prepare_from_parent(&sb->limits, &c.rlimits);
 	if ((r = sandbox_seccomp_prepare_from_parent(spec, &c.seccomp)) < 0) {
-		set_err(err, errlen, "cannot build the seccomp filter: %s", strerrordesc_np(-r));
+		set_err(err, errlen, "cannot build the seccomp filter: %s", sandbox_strerror(-r));
 		goto fail;
 	}
 	if ((r = sandbox_cgroup_create_from_parent(&sb->cgroup, spec, err, errlen)) < 0)
@@ -204,14 +211,14 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
 	    pipe2(status_p, O_CLOEXEC | O_NONBLOCK) < 0) {
 		r = -errno;
-		set_err(err, errlen, "cannot create the sandbox's pipes: %s", strerrordesc_np(-r));
+		set_err(err, errlen, "cannot create the sandbox's pipes: %s", sandbox_strerror(-r));
 		goto fail;
 	}
 	if (spec->stdin_fd < 0 || spec->stdout_fd < 0 || spec->stderr_fd < 0) {
 		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (devnull < 0) {
 			r = -errno;
-			set_err(err, errlen, "cannot open /dev/null: %s", strerrordesc_np(-r));
+			set_err(err, errlen, "cannot open /dev/null: %s", sandbox_strerror(-r));
 			goto fail;
 		}
 	}
@@ -231,7 +238,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 		sb->pid = -1;
 		sb->pidfd = -1;
 		set_err(err, errlen, "cannot create the sandbox's namespaces: %s%s",
-			strerrordesc_np(-r),
+			sandbox_strerror(-r),
 			r == -EPERM || r == -ENOSPC ? " (are user namespaces enabled?)" : "");
 		goto fail;
 	}

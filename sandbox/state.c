@@ -81,14 +81,14 @@ static int open_base(const char *dir, char *err, size_t errlen)
 	if (mkdir(dir, 0711) < 0 && errno != EEXIST) {
 		int e = errno;
 		snprintf(err, errlen, "cannot create the sandbox state dir %s: %s", dir,
-			 strerrordesc_np(e));
+			 sandbox_strerror(e));
 		return -e;
 	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 		snprintf(err, errlen, "cannot open the sandbox state dir %s: %s", dir,
-			 strerrordesc_np(e));
+			 sandbox_strerror(e));
 		return -e;
 	}
 	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
@@ -142,7 +142,7 @@ static int write_files(int job_fd, const struct sandbox_spec *spec, char *err, s
 		if (fd < 0) {
 			r = -errno;
 			snprintf(err, errlen, "cannot write job file %s: %s", f->name,
-				 strerrordesc_np(-r));
+				 sandbox_strerror(-r));
 			return r;
 		}
 		/* fchmod: the umask must not take the sandbox user's read bit away. */
@@ -152,7 +152,7 @@ static int write_files(int job_fd, const struct sandbox_spec *spec, char *err, s
 		close(fd);
 		if (r < 0) {
 			snprintf(err, errlen, "cannot write job file %s: %s", f->name,
-				 strerrordesc_np(-r));
+				 sandbox_strerror(-r));
 			return r;
 		}
 	}
@@ -176,7 +176,7 @@ int sandbox_state_create(const char *state_dir, const struct sandbox_spec *spec,
 	if (mkdirat(base, name, 0700) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot create %s/%s: %s", state_dir, name,
-			 strerrordesc_np(-r));
+			 sandbox_strerror(-r));
 		close(base);
 		return r;
 	}
@@ -188,13 +188,13 @@ int sandbox_state_create(const char *state_dir, const struct sandbox_spec *spec,
 	sb_fd = openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sb_fd < 0 || fchmod(sb_fd, 0700) < 0 || mkdirat(sb_fd, "job", 0755) < 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot create %s: %s", *sb_dir, strerrordesc_np(-r));
+		snprintf(err, errlen, "cannot create %s: %s", *sb_dir, sandbox_strerror(-r));
 		goto fail;
 	}
 	job_fd = openat(sb_fd, "job", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (job_fd < 0 || fchmod(job_fd, 0755) < 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot create %s: %s", *job_dir, strerrordesc_np(-r));
+		snprintf(err, errlen, "cannot create %s: %s", *job_dir, sandbox_strerror(-r));
 		goto fail;
 	}
 	if ((r = write_files(job_fd, spec, err, errlen)) < 0)
