@@ -161,8 +161,8 @@ typedef void (*queue_drop_cb)(struct queue_async *q, const char *entry, const ch
 
 /* The answer to an operation: the same values the blocking twin returns, or
  * -ECANCELED when the client was closed before Redis answered, -ENOTCONN for a
- * progress report dropped while disconnected, -ENOBUFS when the replay list is full,
- * -EIO for an unexpected Redis error (msg tells). */
+ * progress report whose connection went away, -EIO for an unexpected Redis error
+ * (msg tells). */
 typedef void (*queue_done_cb)(struct queue_async *q, int status, const char *msg, void *arg);
 
 struct queue_async_callbacks {
@@ -194,8 +194,12 @@ void queue_async_fetch_stop(struct queue_async *q);
 
 /* The worker operations. They run on the command connection, never behind the
  * blocking read. Heartbeats, completions, retries and rejections issued while Redis
- * is unreachable are kept (up to 1024) and sent after the reconnect; progress is
- * dropped. cb may be NULL. */
+ * is unreachable are kept (up to 1024) and sent after the reconnect, as is one whose
+ * reply was lost with the connection. A call that returns 0 answers through cb
+ * (which may be NULL) exactly once; one that returns an error does not call it:
+ * -ENOTCONN for progress while Redis is unreachable (progress is not kept),
+ * -ENOBUFS when the replay list is full, -ECANCELED after queue_async_close(),
+ * -EINVAL for a result that is not an object with a status. */
 int queue_async_heartbeat(struct queue_async *q, const struct queue_job *job, queue_done_cb cb,
 			  void *arg);
 int queue_async_progress(struct queue_async *q, const struct queue_job *job, int64_t frames,

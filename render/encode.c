@@ -45,7 +45,7 @@ struct render {
 	AVStream *st;
 	AVCodecContext *enc;
 	AVPacket *pkt;
-	AVFrame *frame;	  /* the converted frame: encoder input, or the graph's for GIF */
+	AVFrame *frame; /* the converted frame: encoder input, or the graph's for GIF */
 	enum AVPixelFormat conv_fmt;
 	struct SwsContext *sws;
 
@@ -61,9 +61,8 @@ struct render {
 	uint64_t first_frame_ms;
 };
 
-static const char *const presets[] = {"ultrafast", "superfast", "veryfast", "faster",
-				      "fast",      "medium",    "slow",     "slower",
-				      "veryslow",  "placebo"};
+static const char *const presets[] = {"ultrafast", "superfast", "veryfast", "faster",	"fast",
+				      "medium",	   "slow",	"slower",   "veryslow", "placebo"};
 
 int render_preset_known(const char *preset)
 {
@@ -178,7 +177,7 @@ static int open_gif_graph(struct render *r, char *err, size_t errlen)
 {
 	static const enum AVPixelFormat out_fmts[] = {AV_PIX_FMT_PAL8, AV_PIX_FMT_NONE};
 	static const char *desc =
-		"[in]split[a][b];[a]palettegen=stats_mode=single[p];[b][p]paletteuse=new=1[out]";
+	    "[in]split[a][b];[a]palettegen=stats_mode=single[p];[b][p]paletteuse=new=1[out]";
 	AVFilterInOut *outputs = avfilter_inout_alloc();
 	AVFilterInOut *inputs = avfilter_inout_alloc();
 	char args[256];
@@ -306,12 +305,14 @@ static int check_spec(const struct render_spec *spec, int container, char *err, 
 		return -EINVAL;
 	}
 	if (!render_frame_bytes(spec->pix_fmt ? spec->pix_fmt : "rgb24", 2, 2)) {
-		snprintf(err, errlen, "pixel format \"%s\" is not one of rgb24 rgba bgr24 gray yuv420p",
+		snprintf(err, errlen,
+			 "pixel format \"%s\" is not one of rgb24 rgba bgr24 gray yuv420p",
 			 spec->pix_fmt);
 		return -EINVAL;
 	}
 	if (spec->preset && !render_preset_known(spec->preset)) {
-		snprintf(err, errlen, "preset \"%s\" is not one of ultrafast..placebo", spec->preset);
+		snprintf(err, errlen, "preset \"%s\" is not one of ultrafast..placebo",
+			 spec->preset);
 		return -EINVAL;
 	}
 	if (spec->crf < -1 || spec->crf > crf_max[container]) {
@@ -352,7 +353,8 @@ int render_open(const struct render_spec *spec, struct render **out, char *err, 
 			if (!strcmp(presets[i], spec->preset))
 				r->spec.preset = presets[i];
 	}
-	r->spec.pix_fmt = av_get_pix_fmt_name(render_raw_format(spec->pix_fmt ? spec->pix_fmt : "rgb24"));
+	r->spec.pix_fmt =
+	    av_get_pix_fmt_name(render_raw_format(spec->pix_fmt ? spec->pix_fmt : "rgb24"));
 	r->spec.output = r->output;
 	r->conv_fmt = container == RENDER_GIF ? AV_PIX_FMT_RGB32 : AV_PIX_FMT_YUV420P;
 	ret = -ENOMEM;
@@ -526,7 +528,8 @@ int render_stream(struct render *r, int fd, render_progress_fn progress, void *o
 			break;
 		if (r->frames == 0)
 			r->first_frame_ms = ms_since(&r->t0);
-		if ((ret = convert(r, err, errlen)) < 0 || (ret = submit(r, r->frame, err, errlen)) < 0)
+		if ((ret = convert(r, err, errlen)) < 0 ||
+		    (ret = submit(r, r->frame, err, errlen)) < 0)
 			return ret;
 		r->frames++;
 		if (progress)
@@ -560,7 +563,8 @@ static int hash_file(struct render *r, char hex[65], char *err, size_t errlen)
 			continue;
 		if (n < 0) {
 			ret = -errno;
-			snprintf(err, errlen, "cannot read back %s: %s", r->tmp_path, strerror(-ret));
+			snprintf(err, errlen, "cannot read back %s: %s", r->tmp_path,
+				 strerror(-ret));
 			goto end;
 		}
 		if (n == 0)

@@ -23,8 +23,8 @@ static const struct {
 	const char *name;
 	enum AVPixelFormat fmt;
 } raw_formats[] = {
-	{"rgb24", AV_PIX_FMT_RGB24}, {"rgba", AV_PIX_FMT_RGBA},       {"bgr24", AV_PIX_FMT_BGR24},
-	{"gray", AV_PIX_FMT_GRAY8},  {"yuv420p", AV_PIX_FMT_YUV420P},
+    {"rgb24", AV_PIX_FMT_RGB24}, {"rgba", AV_PIX_FMT_RGBA},	  {"bgr24", AV_PIX_FMT_BGR24},
+    {"gray", AV_PIX_FMT_GRAY8},	 {"yuv420p", AV_PIX_FMT_YUV420P},
 };
 
 enum AVPixelFormat render_raw_format(const char *pix_fmt)
@@ -96,6 +96,9 @@ static int cancelled(const struct render_reader *rd, char *err, size_t errlen)
 	return 0;
 }
 
+/* read(2) that honours the cancel flag on both sides of the call: a cancel that
+ * lands while read() blocks (the caller then kills the script, so the pipe ends)
+ * is reported as a cancel, not as a stream cut short. */
 static ssize_t read_some(struct render_reader *rd, void *buf, size_t len, char *err, size_t errlen)
 {
 	ssize_t n;
@@ -104,6 +107,8 @@ static ssize_t read_some(struct render_reader *rd, void *buf, size_t len, char *
 		if (cancelled(rd, err, errlen))
 			return -ECANCELED;
 		n = read(rd->fd, buf, len);
+		if (cancelled(rd, err, errlen))
+			return -ECANCELED;
 		if (n >= 0)
 			break;
 		if (errno != EINTR) {
@@ -125,8 +130,8 @@ static ssize_t fill(struct render_reader *rd, char *err, size_t errlen)
 		rd->look_pos = rd->look_len = 0;
 	if (rd->eof || rd->look_len == sizeof(rd->look))
 		return 0;
-	ssize_t n = read_some(rd, rd->look + rd->look_len, sizeof(rd->look) - rd->look_len, err,
-			      errlen);
+	ssize_t n =
+	    read_some(rd, rd->look + rd->look_len, sizeof(rd->look) - rd->look_len, err, errlen);
 	if (n > 0)
 		rd->look_len += (size_t)n;
 	return n;
@@ -210,10 +215,10 @@ static int y4m_colorspace(const char *v, size_t n, enum AVPixelFormat *fmt)
 		const char *name;
 		enum AVPixelFormat fmt;
 	} cs[] = {
-		{"420jpeg", AV_PIX_FMT_YUV420P}, {"420paldv", AV_PIX_FMT_YUV420P},
-		{"420mpeg2", AV_PIX_FMT_YUV420P}, {"420", AV_PIX_FMT_YUV420P},
-		{"422", AV_PIX_FMT_YUV422P},     {"444", AV_PIX_FMT_YUV444P},
-		{"mono", AV_PIX_FMT_GRAY8},
+	    {"420jpeg", AV_PIX_FMT_YUV420P},  {"420paldv", AV_PIX_FMT_YUV420P},
+	    {"420mpeg2", AV_PIX_FMT_YUV420P}, {"420", AV_PIX_FMT_YUV420P},
+	    {"422", AV_PIX_FMT_YUV422P},      {"444", AV_PIX_FMT_YUV444P},
+	    {"mono", AV_PIX_FMT_GRAY8},
 	};
 	for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
 		if (strlen(cs[i].name) == n && !memcmp(cs[i].name, v, n)) {
@@ -225,8 +230,8 @@ static int y4m_colorspace(const char *v, size_t n, enum AVPixelFormat *fmt)
 
 /* Read one '\n'-terminated line of at most RENDER_Y4M_LINE_MAX bytes into line
  * (without the newline). Returns 1, 0 at EOF before any byte, or -errno. */
-static int y4m_line(struct render_reader *rd, char *line, size_t *len, const char *what,
-		    char *err, size_t errlen)
+static int y4m_line(struct render_reader *rd, char *line, size_t *len, const char *what, char *err,
+		    size_t errlen)
 {
 	size_t n = 0;
 	int c = 0, ret;
@@ -246,10 +251,11 @@ static int y4m_line(struct render_reader *rd, char *line, size_t *len, const cha
 		if (c == '\n')
 			break;
 		if (n + 1 >= RENDER_Y4M_LINE_MAX) {
-			snprintf(err, errlen,
-				 "Y4M %s is longer than %d bytes (it starts \"%s\"); is this really "
-				 "a Y4M stream?",
-				 what, RENDER_Y4M_LINE_MAX, quote(q, sizeof(q), (uint8_t *)line, n));
+			snprintf(
+			    err, errlen,
+			    "Y4M %s is longer than %d bytes (it starts \"%s\"); is this really "
+			    "a Y4M stream?",
+			    what, RENDER_Y4M_LINE_MAX, quote(q, sizeof(q), (uint8_t *)line, n));
 			return -EPROTO;
 		}
 		line[n++] = (char)c;
@@ -304,10 +310,11 @@ static int y4m_header(struct render_reader *rd, char *err, size_t errlen)
 		}
 		case 'C':
 			if (y4m_colorspace(v, n, &rd->fmt) < 0) {
-				snprintf(err, errlen,
-					 "Y4M colorspace C%s is not supported; use C420jpeg, C420paldv, "
-					 "C420mpeg2, C420, C422, C444 or Cmono",
-					 quote(q, sizeof(q), (uint8_t *)v, n));
+				snprintf(
+				    err, errlen,
+				    "Y4M colorspace C%s is not supported; use C420jpeg, C420paldv, "
+				    "C420mpeg2, C420, C422, C444 or Cmono",
+				    quote(q, sizeof(q), (uint8_t *)v, n));
 				return -EPROTO;
 			}
 			break;
@@ -315,10 +322,11 @@ static int y4m_header(struct render_reader *rd, char *err, size_t errlen)
 			const char *colon = memchr(v, ':', n);
 			if (!colon || parse_dec(v, (size_t)(colon - v)) < 1 ||
 			    parse_dec(colon + 1, n - (size_t)(colon - v) - 1) < 1) {
-				snprintf(err, errlen,
-					 "Y4M frame rate F%s is not of the form N:D with positive N "
-					 "and D",
-					 quote(q, sizeof(q), (uint8_t *)v, n));
+				snprintf(
+				    err, errlen,
+				    "Y4M frame rate F%s is not of the form N:D with positive N "
+				    "and D",
+				    quote(q, sizeof(q), (uint8_t *)v, n));
 				return -EPROTO;
 			}
 			break;
@@ -328,10 +336,11 @@ static int y4m_header(struct render_reader *rd, char *err, size_t errlen)
 		case 'X':
 			break;
 		default:
-			snprintf(err, errlen,
-				 "Y4M header has an unknown tag \"%s\"; the tags are W, H, F, I, A, "
-				 "C and X",
-				 quote(q, sizeof(q), (uint8_t *)line + start, i - start));
+			snprintf(
+			    err, errlen,
+			    "Y4M header has an unknown tag \"%s\"; the tags are W, H, F, I, A, "
+			    "C and X",
+			    quote(q, sizeof(q), (uint8_t *)line + start, i - start));
 			return -EPROTO;
 		}
 	}
@@ -375,71 +384,60 @@ static int is_pnm_space(int c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/* One PPM header number: skip at least one blank or comment, then read digits. The
- * byte after the digits is left in *next. Counts header bytes in *used. */
-static int ppm_number(struct render_reader *rd, const char *name, int64_t *val, int *next,
+/* One PPM header number. On entry *c is the byte after the previous token; blanks
+ * and comments are skipped (at least one is required), then the digits are read and
+ * the byte after them is left in *c. Header bytes are counted in *used. */
+static int ppm_number(struct render_reader *rd, const char *name, int64_t *val, int *c,
 		      size_t *used, char *err, size_t errlen)
 {
-	int c = 0, ret, sep = 0, digits = 0;
+	int ret, sep = 0, digits = 0, in_comment = 0;
 	int64_t v = 0;
 
 	for (;;) {
-		ret = getbyte(rd, &c, err, errlen);
-		if (ret < 0)
-			return ret;
-		if (ret == 0)
-			goto eof;
-		if (++*used > RENDER_PPM_HEADER_MAX)
-			goto long_header;
-		if (is_pnm_space(c)) {
-			sep = 1;
-			continue;
-		}
-		if (c != '#')
+		if (digits && (*c < '0' || *c > '9'))
 			break;
-		sep = 1;
-		do {
-			ret = getbyte(rd, &c, err, errlen);
-			if (ret < 0)
-				return ret;
-			if (ret == 0)
-				goto eof;
-			if (++*used > RENDER_PPM_HEADER_MAX)
-				goto long_header;
-		} while (c != '\n' && c != '\r');
-	}
-	while (c >= '0' && c <= '9') {
-		if (++digits > 7) {
-			snprintf(err, errlen, "PPM header of frame %" PRId64 " has a %s over 7 digits",
-				 rd->frames + 1, name);
-			return -EFBIG;
+		if (in_comment) {
+			in_comment = *c != '\n' && *c != '\r';
+		} else if (*c == '#') {
+			in_comment = 1;
+		} else if (*c >= '0' && *c <= '9') {
+			if (!sep)
+				break;
+			if (++digits > 7) {
+				snprintf(err, errlen,
+					 "PPM header of frame %" PRId64 " has a %s over 7 digits",
+					 rd->frames + 1, name);
+				return -EFBIG;
+			}
+			v = v * 10 + (*c - '0');
+		} else if (!is_pnm_space(*c)) {
+			break;
 		}
-		v = v * 10 + (c - '0');
-		ret = getbyte(rd, &c, err, errlen);
+		sep = 1;
+		ret = getbyte(rd, c, err, errlen);
 		if (ret < 0)
 			return ret;
-		if (ret == 0)
-			goto eof;
-		if (++*used > RENDER_PPM_HEADER_MAX)
-			goto long_header;
+		if (ret == 0) {
+			snprintf(err, errlen,
+				 "PPM stream ended inside the header of frame %" PRId64,
+				 rd->frames + 1);
+			return -EPROTO;
+		}
+		if (++*used > RENDER_PPM_HEADER_MAX) {
+			snprintf(err, errlen,
+				 "PPM header of frame %" PRId64 " is longer than %d bytes",
+				 rd->frames + 1, RENDER_PPM_HEADER_MAX);
+			return -EPROTO;
+		}
 	}
-	if (!sep || !digits || !(is_pnm_space(c) || c == '#')) {
+	if (!digits || !(is_pnm_space(*c) || *c == '#')) {
 		snprintf(err, errlen,
 			 "PPM header of frame %" PRId64 " has no valid %s (unexpected byte 0x%02x)",
-			 rd->frames + 1, name, c);
+			 rd->frames + 1, name, *c);
 		return -EPROTO;
 	}
 	*val = v;
-	*next = c;
 	return 0;
-eof:
-	snprintf(err, errlen, "PPM stream ended inside the header of frame %" PRId64,
-		 rd->frames + 1);
-	return -EPROTO;
-long_header:
-	snprintf(err, errlen, "PPM header of frame %" PRId64 " is longer than %d bytes",
-		 rd->frames + 1, RENDER_PPM_HEADER_MAX);
-	return -EPROTO;
 }
 
 /* "P6" width height maxval and one blank, per netpbm; blanks between images are
@@ -470,6 +468,12 @@ static int ppm_header(struct render_reader *rd, char *err, size_t errlen)
 			 rd->height, rd->maxval);
 		return -EPROTO;
 	}
+	ret = getbyte(rd, &c, err, errlen);
+	if (ret <= 0) {
+		snprintf(err, errlen, "PPM stream ended inside the header of frame %" PRId64,
+			 rd->frames + 1);
+		return ret < 0 ? ret : -EPROTO;
+	}
 	if ((ret = ppm_number(rd, "width", &w, &c, &used, err, errlen)) < 0 ||
 	    (ret = ppm_number(rd, "height", &h, &c, &used, err, errlen)) < 0 ||
 	    (ret = ppm_number(rd, "maxval", &maxval, &c, &used, err, errlen)) < 0)
@@ -484,7 +488,8 @@ static int ppm_header(struct render_reader *rd, char *err, size_t errlen)
 		return too_big("the PPM header", w, h, err, errlen);
 	if (maxval != 255 && maxval != 65535) {
 		snprintf(err, errlen,
-			 "PPM maxval %" PRId64 " is not supported; use 255 (8-bit) or 65535 (16-bit)",
+			 "PPM maxval %" PRId64
+			 " is not supported; use 255 (8-bit) or 65535 (16-bit)",
 			 maxval);
 		return -EPROTO;
 	}
@@ -506,8 +511,8 @@ static int ppm_header(struct render_reader *rd, char *err, size_t errlen)
 	return 1;
 }
 
-int render_reader_open(struct render_reader *rd, int fd, const char *pix_fmt, int width,
-		       int height, const atomic_int *cancel, char *err, size_t errlen)
+int render_reader_open(struct render_reader *rd, int fd, const char *pix_fmt, int width, int height,
+		       const atomic_int *cancel, char *err, size_t errlen)
 {
 	memset(rd, 0, sizeof(*rd));
 	rd->fd = fd;

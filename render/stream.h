@@ -14,11 +14,11 @@
 
 #include <libavutil/pixfmt.h>
 
-#define RENDER_MAX_DIM       7680
-#define RENDER_MAX_AREA      (7680 * 4320)
-#define RENDER_Y4M_LINE_MAX  256
+#define RENDER_MAX_DIM	      7680
+#define RENDER_MAX_AREA	      (7680 * 4320)
+#define RENDER_Y4M_LINE_MAX   256
 #define RENDER_PPM_HEADER_MAX 512
-#define RENDER_LOOK_CAP      4096
+#define RENDER_LOOK_CAP	      4096
 
 enum render_kind {
 	RENDER_KIND_RAW = 0,
@@ -38,8 +38,8 @@ struct render_reader {
 	size_t frame_bytes;
 	uint8_t *frame; /* one frame of frame_bytes, valid after render_reader_next() == 1 */
 
-	int64_t frames;  /* whole frames delivered */
-	uint64_t bytes;  /* bytes consumed from fd */
+	int64_t frames; /* whole frames delivered */
+	uint64_t bytes; /* bytes consumed from fd */
 	const char *raw_name;
 
 	uint8_t look[RENDER_LOOK_CAP];
@@ -50,8 +50,8 @@ struct render_reader {
 /* Bind a reader to fd and recognise the stream by its first bytes: "YUV4MPEG2 " is
  * Y4M (its stream header is parsed here), "P6" and a blank is PPM, anything else
  * raw frames of pix_fmt at width x height. Reads at most the Y4M header line. */
-int render_reader_open(struct render_reader *rd, int fd, const char *pix_fmt, int width,
-		       int height, const atomic_int *cancel, char *err, size_t errlen);
+int render_reader_open(struct render_reader *rd, int fd, const char *pix_fmt, int width, int height,
+		       const atomic_int *cancel, char *err, size_t errlen);
 
 /* Read the next whole frame into rd->frame. Returns 1 for a frame, 0 at a clean end
  * of a stream that had at least one frame, or a negative errno with a sentence:

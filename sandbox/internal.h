@@ -110,17 +110,18 @@ struct sandbox_mount {
 struct sandbox_mounts {
 	struct sandbox_mount *ops;
 	size_t n_ops;
-	const char *job_path; /* host dir shown at /job */
+	char *job_path;       /* host dir shown at /job */
+	char *root_path;      /* host dir the new root's tmpfs is mounted on */
 	char scratch_opts[96];
-	char *owned;          /* strings allocated for this plan */
 };
 
 int sandbox_mounts_prepare_from_parent(struct sandbox_mounts *m, const struct sandbox_spec *spec,
-				       uint64_t scratch_bytes, const char *job_path, char *err,
+				       uint64_t scratch_bytes, const char *sb_dir, char *err,
 				       size_t errlen);
 void sandbox_mounts_free(struct sandbox_mounts *m);
-/* Make every mount private and clone the /job tree while the child still has the host
- * identity that owns it; returns the detached tree's fd or -errno. */
+/* While the child still has the host identity that owns the state dir: make every
+ * mount private, clone the /job tree (its fd is returned, or -errno), mount the new
+ * root's tmpfs and enter it, so later steps need no path through the 0700 dir. */
 int sandbox_mounts_prepare_from_child(const struct sandbox_mounts *m);
 /* Build the new root, pivot into it and leave it read-only; on failure *what names
  * the path that failed. */
@@ -175,10 +176,10 @@ void sandbox_seccomp_free(struct sock_fprog *prog);
 
 /* ---- state.c: the per-sandbox host dir ------------------------------------------ */
 
-/* Create <state_dir>/sb-<pid>-<starttime>-<seq>/job holding the spec's files; the
- * malloc'd dir path goes to *sb_dir and the job dir to *job_dir. */
+/* Create <state_dir>/sb-<pid>-<starttime>-<seq>/ with job/ holding the spec's files and
+ * an empty root/ to mount the new root on; the malloc'd path goes to *sb_dir. */
 int sandbox_state_create(const char *state_dir, const struct sandbox_spec *spec, char **sb_dir,
-			 char **job_dir, char *err, size_t errlen);
+			 char *err, size_t errlen);
 int sandbox_state_remove(const char *sb_dir);
 const char *sandbox_state_default_dir(void);
 

@@ -32,9 +32,11 @@
 
 #include "internal.h"
 
-/* The host mount point the new root's tmpfs goes on; only this namespace sees it. */
-#define NEWROOT      "/tmp"
-#define ROOT_OPTS    "size=1m,nr_inodes=4096,mode=0755"
+/* The new root's tmpfs: owned by the sandbox user, who builds it after the id switch. */
+#define STR_(x)      #x
+#define STR(x)       STR_(x)
+#define ROOT_OPTS                                                                                  \
+	"size=1m,nr_inodes=4096,mode=0755,uid=" STR(SANDBOX_INNER_ID) ",gid=" STR(SANDBOX_INNER_ID)
 #define DEV_OPTS     "size=64k,nr_inodes=64,mode=0755"
 #define MAX_SYS_OPS  64
 
@@ -119,9 +121,7 @@ static void sys_scan(void)
 		if (strncmp(de->d_name, "python3.", 8) != 0)
 			continue;
 		snprintf(rel, sizeof(rel), "etc/%s", de->d_name);
-		char *dup = strdup(rel);
-		if (dup)
-			sys_add_host(dup, 0);
+		sys_add_host(rel, 0);
 	}
 	if (d)
 		closedir(d);
@@ -158,7 +158,7 @@ static int check_target(const char *t)
 }
 
 int sandbox_mounts_prepare_from_parent(struct sandbox_mounts *m, const struct sandbox_spec *spec,
-				       uint64_t scratch_bytes, const char *job_path, char *err,
+				       uint64_t scratch_bytes, const char *sb_dir, char *err,
 				       size_t errlen)
 {
 	size_t cap, n = 0;
@@ -166,7 +166,16 @@ int sandbox_mounts_prepare_from_parent(struct sandbox_mounts *m, const struct sa
 
 	pthread_once(&sys_once, sys_scan);
 	memset(m, 0, sizeof(*m));
-	m->job_path = job_path;
+	/* The new root goes on a dir of our own, not on a shared path such as /tmp:
+	 * a mount there would hide the host files below it from the binds. */
+	if (asprintf(&m->job_path, "%s/job", sb_dir) < 0)
+		m->job_path = NULL;
+	if (asprintf(&m->root_path, "%s/root", sb_dir) < 0)
+		m->root_path = NULL;
+	if (!m->job_path || !m->root_path) {
+		sandbox_mounts_free(m);
+		return -ENOMEM;
+	}
 
 	/* An inode cap as well as a byte cap: an inode flood costs kernel memory that
 	 * the size= option does not count. */
@@ -182,8 +191,10 @@ int sandbox_mounts_prepare_from_parent(struct sandbox_mounts *m, const struct sa
 
 	cap = n_sys_ops + 32 + spec->n_binds;
 	m->ops = calloc(cap, sizeof(*m->ops));
-	if (!m->ops)
+	if (!m->ops) {
+		sandbox_mounts_free(m);
 		return -ENOMEM;
+	}
 	memcpy(m->ops, sys_ops, n_sys_ops * sizeof(*m->ops));
 	n = n_sys_ops;
 
@@ -245,7 +256,10 @@ int sandbox_mounts_prepare_from_parent(struct sandbox_mounts *m, const struct sa
 void sandbox_mounts_free(struct sandbox_mounts *m)
 {
 	free(m->ops);
+	free(m->job_path);
+	free(m->root_path);
 	m->ops = NULL;
+	m->job_path = m->root_path = NULL;
 	m->n_ops = 0;
 }
 
@@ -410,18 +424,21 @@ int sandbox_mounts_prepare_from_child(const struct sandbox_mounts *m)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -errno;
 	fd = (int)syscall(SYS_open_tree, AT_FDCWD, m->job_path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	if (mount("tmpfs", m->root_path, "tmpfs", MS_NOSUID | MS_NODEV, ROOT_OPTS) < 0 ||
+	    chdir(m->root_path) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
 }
 
 int sandbox_mounts_apply_from_child(const struct sandbox_mounts *m, int job_fd, const char **what)
 {
 	int r;
 
-	*what = NEWROOT;
-	if (mount("tmpfs", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, ROOT_OPTS) < 0)
-		return -errno;
-	if (chdir(NEWROOT) < 0)
-		return -errno;
 	for (size_t i = 0; i < m->n_ops; i++) {
 		*what = m->ops[i].src ? m->ops[i].src : m->ops[i].dst;
 		if ((r = do_op(&m->ops[i], job_fd)) < 0)

@@ -152,7 +152,6 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 	static char *const empty_env[] = {NULL};
 	struct sandbox_child c;
 	struct sandbox *sb;
-	char *job_dir = NULL;
 	const char **init_argv = NULL;
 	int sync_p[2] = {-1, -1}, err_p[2] = {-1, -1}, status_p[2] = {-1, -1};
 	int devnull = -1, r;
@@ -177,15 +176,14 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 		set_err(err, errlen, "cannot prepare the sandbox's init: %s", sandbox_strerror(-r));
 		goto fail;
 	}
-	if ((r = sandbox_state_create(spec->state_dir, spec, &sb->sb_dir, &job_dir, err, errlen)) <
-	    0)
+	if ((r = sandbox_state_create(spec->state_dir, spec, &sb->sb_dir, err, errlen)) < 0)
 		goto fail;
 	if ((r = sandbox_ids_prepare_from_parent(&c.ids, spec->slot)) < 0) {
 		set_err(err, errlen, "cannot prepare the sandbox's ids: %s", sandbox_strerror(-r));
 		goto fail;
 	}
 	if ((r = sandbox_mounts_prepare_from_parent(&c.mounts, spec, sb->limits.scratch_bytes,
-						    job_dir, err, errlen)) < 0)
+						    sb->sb_dir, err, errlen)) < 0)
 		goto fail;
 	sandbox_limits_prepare_from_parent(&sb->limits, &c.rlimits);
 	if ((r = sandbox_seccomp_prepare_from_parent(spec, &c.seccomp)) < 0) {
@@ -255,7 +253,6 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 
 	sb->status_fd = status_p[0];
 	free(init_argv);
-	free(job_dir);
 	sandbox_mounts_free(&c.mounts);
 	sandbox_seccomp_free(&c.seccomp);
 	*out = sb;
@@ -278,7 +275,6 @@ fail:
 	}
 	close_fd(&devnull);
 	free(init_argv);
-	free(job_dir);
 	sandbox_mounts_free(&c.mounts);
 	sandbox_seccomp_free(&c.seccomp);
 	sandbox_cgroup_destroy(&sb->cgroup);

@@ -45,8 +45,8 @@ static unsigned long long proc_start_time(pid_t pid)
 	p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
 	if (!p)
 		return 0;
-	p++;
-	for (int field = 2; field < 22 && p; field++)
+	p++; /* at the space before field 3 */
+	for (int field = 3; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
 	if (p)
 		t = strtoull(p + 1, NULL, 10);
@@ -160,7 +160,7 @@ static int write_files(int job_fd, const struct sandbox_spec *spec, char *err, s
 }
 
 int sandbox_state_create(const char *state_dir, const struct sandbox_spec *spec, char **sb_dir,
-			 char **job_dir, char *err, size_t errlen)
+			 char *err, size_t errlen)
 {
 	char name[96];
 	int base, sb_fd = -1, job_fd = -1, r;
@@ -168,7 +168,7 @@ int sandbox_state_create(const char *state_dir, const struct sandbox_spec *spec,
 	pthread_once(&self_once, self_init);
 	if (!state_dir)
 		state_dir = default_dir;
-	*sb_dir = *job_dir = NULL;
+	*sb_dir = NULL;
 	if ((base = open_base(state_dir, err, errlen)) < 0)
 		return base;
 	snprintf(name, sizeof(name), "sb-%d-%llu-%u", (int)getpid(), self_start,
@@ -180,13 +180,14 @@ int sandbox_state_create(const char *state_dir, const struct sandbox_spec *spec,
 		close(base);
 		return r;
 	}
-	if (asprintf(sb_dir, "%s/%s", state_dir, name) < 0 ||
-	    asprintf(job_dir, "%s/%s/job", state_dir, name) < 0) {
+	if (asprintf(sb_dir, "%s/%s", state_dir, name) < 0) {
+		*sb_dir = NULL;
 		r = -ENOMEM;
 		goto fail;
 	}
 	sb_fd = openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sb_fd < 0 || fchmod(sb_fd, 0700) < 0 || mkdirat(sb_fd, "job", 0755) < 0) {
+	if (sb_fd < 0 || fchmod(sb_fd, 0700) < 0 || mkdirat(sb_fd, "root", 0700) < 0 ||
+	    mkdirat(sb_fd, "job", 0755) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot create %s: %s", *sb_dir, sandbox_strerror(-r));
 		goto fail;
@@ -194,7 +195,7 @@ int sandbox_state_create(const char *state_dir, const struct sandbox_spec *spec,
 	job_fd = openat(sb_fd, "job", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (job_fd < 0 || fchmod(job_fd, 0755) < 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot create %s: %s", *job_dir, sandbox_strerror(-r));
+		snprintf(err, errlen, "cannot create %s/job: %s", *sb_dir, sandbox_strerror(-r));
 		goto fail;
 	}
 	if ((r = write_files(job_fd, spec, err, errlen)) < 0)
@@ -208,12 +209,13 @@ fail:
 		close(job_fd);
 	if (sb_fd >= 0)
 		close(sb_fd);
-	close(base);
 	if (*sb_dir)
 		sandbox_state_remove(*sb_dir);
+	else
+		unlinkat(base, name, AT_REMOVEDIR);
+	close(base);
 	free(*sb_dir);
-	free(*job_dir);
-	*sb_dir = *job_dir = NULL;
+	*sb_dir = NULL;
 	return r;
 }
 

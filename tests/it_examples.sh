@@ -95,11 +95,11 @@ ref_run() {
 		;;
 	P6*)
 		REF_KIND=ppm
-		in=(-f image2pipe -c:v ppm -framerate $FPS -i "ref/$stem.stream")
+		in=(-f image2pipe -c:v ppm -framerate "$FPS" -i "ref/$stem.stream")
 		;;
 	*)
 		REF_KIND=raw
-		in=(-f rawvideo -pix_fmt rgb24 -s ${W}x$H -framerate $FPS -i "ref/$stem.stream")
+		in=(-f rawvideo -pix_fmt rgb24 -s "${W}x$H" -framerate "$FPS" -i "ref/$stem.stream")
 		;;
 	esac
 	ffmpeg -nostdin -v error -y "${in[@]}" -fps_mode passthrough \
@@ -166,7 +166,7 @@ EOF
 # P_color_space, P_color_range from the first video stream, frames counted by decoding.
 probe() {
 	local key val
-	P_codec_name= P_width= P_height= P_pix_fmt= P_nb_read_frames= P_color_space= P_color_range=
+	P_codec_name='' P_width='' P_height='' P_pix_fmt='' P_nb_read_frames='' P_color_space='' P_color_range=''
 	while IFS='=' read -r key val; do
 		case $key in
 		codec_name | width | height | pix_fmt | nb_read_frames | color_space | color_range)
@@ -423,13 +423,13 @@ usage_case() {
 	local desc=$1 rc=0 lines
 	shift
 	mkdir -p "$WORK/usage"
-	timeout "$TIMEOUT" "$BIN" run "$@" >/dev/null 2>"$WORK/usage/stderr" || rc=$?
-	lines=$(grep -c . "$WORK/usage/stderr" || true)
-	if [ $rc -eq 2 ] && [ "$lines" -ge 1 ] && [ -z "$(ls -A "$WORK/usage" | grep -v '^stderr$' || true)" ]; then
-		pass "usage error, $desc: exit 2: $(head -n 1 "$WORK/usage/stderr")"
+	timeout "$TIMEOUT" "$BIN" run "$@" >/dev/null 2>"$WORK/usage.stderr" || rc=$?
+	lines=$(grep -c . "$WORK/usage.stderr" || true)
+	if [ $rc -eq 2 ] && [ "$lines" -ge 1 ] && [ -z "$(ls -A "$WORK/usage")" ]; then
+		pass "usage error, $desc: exit 2: $(head -n 1 "$WORK/usage.stderr")"
 	else
 		fail "usage error, $desc: exit $rc (want 2), $lines stderr lines"
-		head -n 5 "$WORK/usage/stderr" | indent
+		head -n 5 "$WORK/usage.stderr" | indent
 	fi
 	rm -rf "$WORK/usage"
 }

@@ -1,0 +1,766 @@
+/* test_sandbox.c - what a script sees inside the sandbox, and what is left after it.
+ *
+ * Every test runs the real sandbox: /bin/sh -c probes inside, stdout captured through
+ * a pipe, and where it matters the claim is checked from the host side too.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "sandbox.h"
+
+#define SECRET_NAME  "REELBOX_TEST_SECRET"
+#define SECRET_VALUE "hunter2-must-not-leak"
+
+static const char *const base_env[] = {"PATH=/usr/bin:/bin", "HOME=/scratch", "LANG=C.UTF-8",
+				       "WIDTH=64", NULL};
+
+struct run {
+	struct sandbox_spec spec;
+	const char *argv[8];
+	char *state_dir;
+	int rc;
+	char err[256];
+	char out[65536];
+	size_t out_len;
+	char errout[8192];
+	size_t err_len;
+	struct sandbox_result res;
+};
+
+static void run_init(struct run *r, const char *script)
+{
+	memset(r, 0, sizeof(*r));
+	r->state_dir = th_tmpdir("sandbox");
+	assert_non_null(r->state_dir);
+	r->argv[0] = "/bin/sh";
+	r->argv[1] = "-c";
+	r->argv[2] = script;
+	r->spec.argv = r->argv;
+	r->spec.envp = base_env;
+	r->spec.stdin_fd = -1;
+	r->spec.state_dir = r->state_dir;
+}
+
+static void run_cleanup(struct run *r)
+{
+	th_rm_rf(r->state_dir);
+	free(r->state_dir);
+}
+
+static void drain(int fd, char *buf, size_t cap, size_t *len, int *open)
+{
+	char sink[4096];
+	ssize_t n;
+
+	if (*len + 1 < cap)
+		n = read(fd, buf + *len, cap - 1 - *len);
+	else
+		n = read(fd, sink, sizeof(sink));
+	if (n > 0 && *len + 1 < cap)
+		*len += (size_t)n;
+	if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+		*open = 0;
+	buf[*len] = '\0';
+}
+
+/* Start, then collect stdout and stderr until both close, letting sandbox_try_reap()
+ * enforce the timeout meanwhile; then wait. Optional hook runs once stdout has data. */
+static int run_sandbox_hook(struct run *r, void (*hook)(struct run *, struct sandbox *))
+{
+	int out[2], errp[2], out_open = 1, err_open = 1, hooked = 0;
+	struct sandbox *sb;
+
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(errp, O_CLOEXEC), 0);
+	r->spec.stdout_fd = out[1];
+	r->spec.stderr_fd = errp[1];
+	r->rc = sandbox_start(&r->spec, &sb, r->err, sizeof(r->err));
+	close(out[1]);
+	close(errp[1]);
+	if (r->rc < 0) {
+		close(out[0]);
+		close(errp[0]);
+		return r->rc;
+	}
+	while (out_open || err_open) {
+		struct pollfd p[2] = {{.fd = out_open ? out[0] : -1, .events = POLLIN},
+				      {.fd = err_open ? errp[0] : -1, .events = POLLIN}};
+		if (poll(p, 2, 50) > 0) {
+			if (p[0].revents)
+				drain(out[0], r->out, sizeof(r->out), &r->out_len, &out_open);
+			if (p[1].revents)
+				drain(errp[0], r->errout, sizeof(r->errout), &r->err_len,
+				      &err_open);
+		}
+		if (hook && !hooked && r->out_len) {
+			hooked = 1;
+			hook(r, sb);
+		}
+		if (sandbox_try_reap(sb, NULL) == 0)
+			break;
+	}
+	close(out[0]);
+	close(errp[0]);
+	assert_int_equal(sandbox_wait(sb, &r->res), 0);
+	sandbox_destroy(sb);
+	return 0;
+}
+
+static int run_sandbox(struct run *r)
+{
+	return run_sandbox_hook(r, NULL);
+}
+
+/* Run a probe script and insist that it ran and exited 0. */
+static void probe(struct run *r, const char *script)
+{
+	run_init(r, script);
+	assert_int_equal(run_sandbox(r), 0);
+	if (r->res.exit_code != 0)
+		fail_msg("probe exited %d (signal %d, %s); stderr: %s", r->res.exit_code,
+			 r->res.signal, r->res.reason, r->errout);
+}
+
+/* ---- identity and privileges ----------------------------------------------------- */
+
+static void test_script_runs_as_unprivileged_user_without_capabilities(void **state)
+{
+	struct run r;
+
+	probe(&r, "id -u; id -g; id -G; grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs)' "
+		  "/proc/self/status; hostname");
+	assert_string_equal(r.out, "1000\n1000\n1000\n"
+				   "CapInh:\t0000000000000000\n"
+				   "CapPrm:\t0000000000000000\n"
+				   "CapEff:\t0000000000000000\n"
+				   "CapBnd:\t0000000000000000\n"
+				   "CapAmb:\t0000000000000000\n"
+				   "NoNewPrivs:\t1\n"
+				   "reelbox\n");
+	run_cleanup(&r);
+}
+
+static void test_worker_signal_dispositions_do_not_reach_the_script(void **state)
+{
+	struct run r;
+	void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+
+	run_init(&r, NULL);
+	r.argv[0] = "/bin/grep";
+	r.argv[1] = "-E";
+	r.argv[2] = "^Sig(Ign|Blk)";
+	r.argv[3] = "/proc/self/status";
+	assert_int_equal(run_sandbox(&r), 0);
+	signal(SIGPIPE, old);
+	assert_string_equal(r.out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+	run_cleanup(&r);
+}
+
+/* ---- filesystem ------------------------------------------------------------------ */
+
+static void test_root_is_read_only(void **state)
+{
+	struct run r;
+
+	probe(&r, "for p in /probe /usr/probe /etc/probe /job/probe /bin/probe /dev/probe; do "
+		  "  if touch $p 2>/dev/null; then echo \"wrote $p\"; fi; done; "
+		  "export LC_ALL=C; touch /probe 2>&1; mkdir /etc/x 2>&1; true");
+	assert_null(strstr(r.out, "wrote"));
+	assert_non_null(strstr(r.out, "touch: cannot touch '/probe': Read-only file system"));
+	if (!strstr(r.out, "mkdir: cannot create directory '/etc/x': Read-only"))
+		fail_msg("output: %s", r.out);
+	run_cleanup(&r);
+}
+
+static void test_only_scratch_proc_and_device_nodes_are_writable_mounts(void **state)
+{
+	struct run r;
+
+	/* Field 5 is the mount point, field 6 its per-mount options. */
+	probe(&r, "awk '$6 ~ /(^|,)rw(,|$)/ {print $5}' /proc/self/mountinfo | sort | tr '\\n' ' '; "
+		  "echo; awk '$6 !~ /nosuid/ {print \"suid:\" $5}' /proc/self/mountinfo; "
+		  "awk '$6 !~ /nodev/ {print $5}' /proc/self/mountinfo | sort | tr '\\n' ' '");
+	assert_string_equal(r.out, "/dev/full /dev/null /dev/random /dev/urandom /dev/zero /proc "
+				   "/scratch \n"
+				   "/dev/full /dev/null /dev/random /dev/urandom /dev/zero ");
+	run_cleanup(&r);
+}
+
+static void test_system_programs_and_merged_usr_links_are_there(void **state)
+{
+	struct run r;
+
+	probe(&r, "for d in /bin /lib /sbin; do if [ -L $d ]; then echo link; "
+		  "elif [ -d $d ]; then echo dir; fi; done; test -x /bin/sh && echo sh; "
+		  "test -e /etc/shadow || echo no-shadow; test -e /etc/ssl/private || echo no-keys; "
+		  "grep -c . /etc/passwd; readlink /tmp");
+	char want[256];
+	struct stat st;
+	const char *bin = lstat("/bin", &st) == 0 && S_ISLNK(st.st_mode) ? "link" : "dir";
+	const char *lib = lstat("/lib", &st) == 0 && S_ISLNK(st.st_mode) ? "link" : "dir";
+	const char *sbin = lstat("/sbin", &st) == 0 && S_ISLNK(st.st_mode) ? "link" : "dir";
+	snprintf(want, sizeof(want), "%s\n%s\n%s\nsh\nno-shadow\nno-keys\n3\nscratch\n", bin, lib,
+		 sbin);
+	assert_string_equal(r.out, want);
+	run_cleanup(&r);
+}
+
+static void test_job_files_are_visible_read_only(void **state)
+{
+	static const char script[] = "#!/bin/sh\necho from-job \"$1\"\n";
+	struct sandbox_file files[2] = {{"script.sh", script, sizeof(script) - 1, 1},
+					{"data.txt", "abc", 3, 0}};
+	struct run r;
+
+	run_init(&r, "/job/script.sh arg; cat /job/data.txt; echo; "
+		     "stat -c '%a %n' /job/script.sh /job/data.txt; "
+		     "echo x > /job/data.txt 2>/dev/null || echo refused");
+	r.spec.files = files;
+	r.spec.n_files = 2;
+	assert_int_equal(run_sandbox(&r), 0);
+	assert_string_equal(r.out, "from-job arg\nabc\n755 /job/script.sh\n644 /job/data.txt\n"
+				   "refused\n");
+	run_cleanup(&r);
+}
+
+static void test_scratch_is_writable_and_bounded(void **state)
+{
+	struct run r;
+
+	run_init(&r, "pwd; echo $HOME; head -c 524288 /dev/zero > half && echo half-ok; "
+		     "head -c 2097152 /dev/zero 2>&1 > big; echo big=$?; "
+		     "test $(stat -c %s big) -le 1048576 && echo bounded; "
+		     "echo hi > /tmp/t && cat /scratch/t");
+	r.spec.limits.scratch_bytes = 1 << 20;
+	r.spec.limits.file_bytes = 64 << 20; /* so the tmpfs, not RLIMIT_FSIZE, stops it */
+	assert_int_equal(run_sandbox(&r), 0);
+	assert_non_null(strstr(r.out, "/scratch\n/scratch\nhalf-ok\n"));
+	assert_non_null(strstr(r.out, "No space left on device"));
+	assert_non_null(strstr(r.out, "big=1\nbounded\n"));
+	run_cleanup(&r);
+}
+
+static void test_scratch_inode_count_is_bounded(void **state)
+{
+	struct run r;
+
+	run_init(&r, "i=0; while [ $i -lt 5000 ]; do printf '' > f$i 2>/dev/null || break; "
+		     "i=$((i+1)); done; echo $i");
+	r.spec.limits.scratch_bytes = 1 << 20; /* 1024 inodes, the floor */
+	assert_int_equal(run_sandbox(&r), 0);
+	int made = atoi(r.out);
+	assert_true(made > 900);
+	assert_true(made < 1100);
+	run_cleanup(&r);
+}
+
+static void test_file_size_limit_ends_with_its_value(void **state)
+{
+	struct run r;
+
+	run_init(&r, "exec head -c 200000 /dev/zero > /scratch/f");
+	r.spec.limits.file_bytes = 102400;
+	assert_int_equal(run_sandbox(&r), 0);
+	assert_int_equal(r.res.end, SANDBOX_FSIZE);
+	assert_int_equal(r.res.signal, SIGXFSZ);
+	assert_string_equal(r.res.reason, "file size limit of 102400 bytes reached");
+	run_cleanup(&r);
+}
+
+/* ---- network and processes ------------------------------------------------------- */
+
+static void test_no_network_interface_but_lo(void **state)
+{
+	struct run r;
+
+	probe(&r, "tail -n +3 /proc/self/net/dev | cut -d: -f1 | tr -d ' '; "
+		  "test -e /sys/class/net || echo no-sys");
+	assert_string_equal(r.out, "lo\nno-sys\n");
+	run_cleanup(&r);
+}
+
+static void test_only_its_own_processes_are_visible(void **state)
+{
+	struct run r;
+	char script[256], want[64];
+
+	/* The test process's own host pid must not show up inside. */
+	snprintf(script, sizeof(script),
+		 "echo $$; for p in /proc/[0-9]*; do echo ${p#/proc/}; done; "
+		 "test -e /proc/%d && echo host-visible; "
+		 "test -r /proc/1/environ && echo init-readable; true",
+		 (int)getpid());
+	probe(&r, script);
+	/* The shell is pid 2 and the only process listed: the init, pid 1, is hidden
+	 * because it is not dumpable, and the glob needs no child process. */
+	snprintf(want, sizeof(want), "2\n2\n");
+	assert_string_equal(r.out, want);
+	run_cleanup(&r);
+}
+
+/* ---- environment and descriptors ------------------------------------------------- */
+
+static void test_environment_is_exactly_the_spec(void **state)
+{
+	struct run r;
+
+	run_init(&r, NULL);
+	r.argv[0] = "/usr/bin/env";
+	r.argv[1] = NULL;
+	assert_int_equal(run_sandbox(&r), 0);
+	assert_string_equal(r.out, "PATH=/usr/bin:/bin\nHOME=/scratch\nLANG=C.UTF-8\nWIDTH=64\n");
+	run_cleanup(&r);
+}
+
+static void check_init_environ_from_host(struct run *r, struct sandbox *sb)
+{
+	char path[64], *env;
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)sandbox_pid(sb));
+	env = th_read_file(path, &len);
+	if (!env)
+		return; /* not root on the host: the init is not dumpable, so unreadable */
+	for (size_t i = 0; i < len; i++)
+		if (!env[i])
+			env[i] = '\n';
+	assert_null(strstr(env, SECRET_NAME));
+	assert_non_null(strstr(env, "WIDTH=64\n"));
+	free(env);
+}
+
+static void test_worker_secret_is_in_no_environ_inside(void **state)
+{
+	struct run r;
+
+	assert_string_equal(getenv(SECRET_NAME), SECRET_VALUE);
+	run_init(&r, "sleep 0.3 & echo started; "
+		     "for f in /proc/1/environ /proc/[0-9]*/environ; do cat $f 2>/dev/null; done "
+		     "| tr '\\0' '\\n' | grep -c -e " SECRET_NAME " -e " SECRET_VALUE "; "
+		     "grep -c WIDTH=64 /proc/self/environ; wait");
+	assert_int_equal(run_sandbox_hook(&r, check_init_environ_from_host), 0);
+	assert_string_equal(r.out, "started\n0\n1\n");
+	run_cleanup(&r);
+}
+
+static void test_no_descriptor_above_2_reaches_the_command(void **state)
+{
+	struct run r;
+	int leak = open("/etc/hostname", O_RDONLY); /* deliberately not CLOEXEC */
+
+	assert_true(leak >= 0);
+	assert_int_equal(dup2(leak, 50), 50);
+	run_init(&r, NULL);
+	r.argv[0] = "/bin/ls";
+	r.argv[1] = "/proc/self/fd";
+	r.argv[2] = NULL;
+	assert_int_equal(run_sandbox(&r), 0);
+	close(leak);
+	close(50);
+	/* 3 is ls's own directory handle. */
+	assert_string_equal(r.out, "0\n1\n2\n3\n");
+	run_cleanup(&r);
+}
+
+static void test_stdin_is_empty(void **state)
+{
+	struct run r;
+
+	probe(&r, "wc -c; readlink /proc/self/fd/0");
+	assert_string_equal(r.out, "0\n/dev/null\n");
+	run_cleanup(&r);
+}
+
+/* ---- lifetime -------------------------------------------------------------------- */
+
+static char daemon_marker[32];
+
+/* How many host processes carry the marker in their argv. */
+static int count_marked(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		char path[300], *cmd;
+		size_t len;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		cmd = th_read_file(path, &len);
+		if (!cmd)
+			continue;
+		for (size_t i = 0; i + 1 < len; i++)
+			if (!cmd[i])
+				cmd[i] = ' ';
+		if (strstr(cmd, daemon_marker))
+			n++;
+		free(cmd);
+	}
+	closedir(d);
+	return n;
+}
+
+static void check_daemon_running(struct run *r, struct sandbox *sb)
+{
+	int seen = 0;
+
+	for (int i = 0; i < 100 && !seen; i++) {
+		seen = count_marked();
+		if (!seen)
+			usleep(10000);
+	}
+	assert_int_equal(seen, 1);
+}
+
+static void test_daemonised_grandchild_is_gone_after_the_job(void **state)
+{
+	struct run r;
+	char script[256];
+
+	/* The script spells the marker so that only the daemon's argv carries it. */
+	snprintf(daemon_marker, sizeof(daemon_marker), "sleep 4242.%d", (int)getpid());
+	snprintf(script, sizeof(script),
+		 "m=4242; setsid sleep $m.%d </dev/null >/dev/null 2>&1 & echo started; sleep 0.3",
+		 (int)getpid());
+	run_init(&r, script);
+	assert_int_equal(run_sandbox_hook(&r, check_daemon_running), 0);
+	assert_string_equal(r.out, "started\n");
+	assert_int_equal(r.res.exit_code, 0);
+	assert_int_equal(count_marked(), 0);
+	run_cleanup(&r);
+}
+
+static void test_timeout_fires_and_the_reason_says_so(void **state)
+{
+	struct run r;
+
+	run_init(&r, "echo going; sleep 10");
+	r.spec.limits.timeout_ms = 300;
+	assert_int_equal(run_sandbox(&r), 0);
+	assert_string_equal(r.out, "going\n");
+	assert_int_equal(r.res.end, SANDBOX_TIMEOUT);
+	assert_int_equal(r.res.exit_code, -1);
+	assert_int_equal(r.res.signal, SIGKILL);
+	assert_string_equal(r.res.reason, "wall-clock timeout of 300 ms reached");
+	assert_true(r.res.wall_ms >= 300);
+	assert_true(r.res.wall_ms < 3000);
+	run_cleanup(&r);
+}
+
+static void test_wait_enforces_the_timeout_by_itself(void **state)
+{
+	struct run r;
+	struct sandbox *sb;
+
+	run_init(&r, "sleep 10");
+	r.spec.stdout_fd = r.spec.stderr_fd = -1;
+	r.spec.limits.timeout_ms = 1000;
+	assert_int_equal(sandbox_start(&r.spec, &sb, r.err, sizeof(r.err)), 0);
+	uint64_t left = sandbox_time_left_ms(sb);
+	assert_true(left > 500 && left <= 1000);
+	assert_int_equal(sandbox_wait(sb, &r.res), 0);
+	assert_int_equal(r.res.end, SANDBOX_TIMEOUT);
+	assert_string_equal(r.res.reason, "wall-clock timeout of 1 s reached");
+	assert_int_equal(sandbox_time_left_ms(sb), 0);
+	sandbox_destroy(sb);
+	run_cleanup(&r);
+}
+
+static void test_kill_ends_the_sandbox_with_the_given_reason(void **state)
+{
+	struct run r;
+	struct sandbox *sb;
+
+	run_init(&r, "sleep 10");
+	r.spec.stdout_fd = r.spec.stderr_fd = -1;
+	assert_int_equal(sandbox_start(&r.spec, &sb, r.err, sizeof(r.err)), 0);
+	assert_int_equal(sandbox_time_left_ms(sb), UINT64_MAX);
+	assert_int_equal(sandbox_try_reap(sb, &r.res), -EAGAIN);
+	assert_int_equal(sandbox_kill(sb, SANDBOX_KILLED, "cancelled by the user"), 0);
+	assert_int_equal(sandbox_kill(sb, SANDBOX_TIMEOUT, "second call is ignored"), 0);
+	assert_int_equal(sandbox_wait(sb, &r.res), 0);
+	assert_int_equal(sandbox_kill(sb, SANDBOX_KILLED, "after the end"), 0);
+	assert_int_equal(r.res.end, SANDBOX_KILLED);
+	assert_int_equal(r.res.exit_code, -1);
+	assert_string_equal(r.res.reason, "cancelled by the user");
+	sandbox_destroy(sb);
+	run_cleanup(&r);
+}
+
+static void test_exit_code_is_passed_through(void **state)
+{
+	struct run r;
+
+	run_init(&r, "exit 42");
+	assert_int_equal(run_sandbox(&r), 0);
+	assert_int_equal(r.res.end, SANDBOX_EXITED);
+	assert_int_equal(r.res.exit_code, 42);
+	assert_int_equal(r.res.signal, 0);
+	assert_string_equal(r.res.reason, "");
+	run_cleanup(&r);
+}
+
+static void test_killing_signal_is_passed_through(void **state)
+{
+	struct run r;
+
+	run_init(&r, "kill -SEGV $$");
+	assert_int_equal(run_sandbox(&r), 0);
+	assert_int_equal(r.res.end, SANDBOX_EXITED);
+	assert_int_equal(r.res.exit_code, -1);
+	assert_int_equal(r.res.signal, SIGSEGV);
+	assert_string_equal(r.res.reason, "the command was killed by signal 11 (SIGSEGV)");
+	run_cleanup(&r);
+}
+
+static void test_missing_command_exits_127_with_a_message(void **state)
+{
+	struct run r;
+
+	run_init(&r, NULL);
+	r.argv[0] = "/usr/bin/no-such-program";
+	r.argv[1] = NULL;
+	assert_int_equal(run_sandbox(&r), 0);
+	assert_int_equal(r.res.exit_code, 127);
+	if (!strstr(r.errout, "cannot execute /usr/bin/no-such-program: No such file"))
+		fail_msg("stderr: %s", r.errout);
+	run_cleanup(&r);
+}
+
+static void test_setup_failure_names_the_step_and_leaves_nothing(void **state)
+{
+	struct run r;
+
+	run_init(&r, "true");
+	r.spec.cwd = "/no/such/dir";
+	assert_true(run_sandbox(&r) < 0);
+	assert_int_equal(r.rc, -ENOENT);
+	assert_string_equal(r.err, "sandbox setup failed while changing to the working "
+				   "directory /no/such/dir: No such file or directory");
+	assert_int_equal(th_count_entries(r.state_dir), 0);
+	run_cleanup(&r);
+}
+
+static void test_bad_spec_is_refused_with_a_reason(void **state)
+{
+	struct run r;
+	struct sandbox_bind bind = {"/usr/share", "/proc/x", 0};
+	struct sandbox_file file = {"../evil", "x", 1, 0};
+
+	run_init(&r, "true");
+	r.argv[0] = "sh";
+	assert_int_equal(run_sandbox(&r), -EINVAL);
+	assert_non_null(strstr(r.err, "must be an absolute path"));
+	run_cleanup(&r);
+
+	run_init(&r, "true");
+	r.spec.binds = &bind;
+	r.spec.n_binds = 1;
+	assert_int_equal(run_sandbox(&r), -EINVAL);
+	assert_non_null(strstr(r.err, "outside /proc"));
+	assert_int_equal(th_count_entries(r.state_dir), 0);
+	run_cleanup(&r);
+
+	run_init(&r, "true");
+	r.spec.files = &file;
+	r.spec.n_files = 1;
+	assert_int_equal(run_sandbox(&r), -EINVAL);
+	assert_non_null(strstr(r.err, "not a plain file name"));
+	assert_int_equal(th_count_entries(r.state_dir), 0);
+	run_cleanup(&r);
+}
+
+static void test_extra_binds_are_read_only_and_optional_ones_may_be_missing(void **state)
+{
+	struct run r;
+	char *dir = th_tmpdir("bind");
+	char path[512];
+	struct sandbox_bind binds[2] = {{dir, "/opt/runtime/tree", 0},
+					{"/no/such/source", NULL, 1}};
+
+	snprintf(path, sizeof(path), "%s/lib.txt", dir);
+	assert_int_equal(th_write_file(path, "runtime", 7, 0644), 0);
+	chmod(dir, 0755);
+	run_init(&r, "cat /opt/runtime/tree/lib.txt; echo; "
+		     "touch /opt/runtime/tree/new 2>/dev/null || echo refused");
+	r.spec.binds = binds;
+	r.spec.n_binds = 2;
+	assert_int_equal(run_sandbox(&r), 0);
+	assert_string_equal(r.out, "runtime\nrefused\n");
+	th_rm_rf(dir);
+	free(dir);
+	run_cleanup(&r);
+}
+
+/* ---- purge and sweep ------------------------------------------------------------- */
+
+static void count_state_while_running(struct run *r, struct sandbox *sb)
+{
+	assert_int_equal(th_count_entries(r->state_dir), 1);
+}
+
+static void test_state_dir_is_empty_after_destroy(void **state)
+{
+	struct sandbox_file file = {"script.sh", "echo hi", 7, 0};
+	struct run r;
+
+	run_init(&r, "echo running; sleep 0.1");
+	r.spec.files = &file;
+	r.spec.n_files = 1;
+	assert_int_equal(run_sandbox_hook(&r, count_state_while_running), 0);
+	assert_int_equal(th_count_entries(r.state_dir), 0);
+	run_cleanup(&r);
+}
+
+static void test_sweep_removes_only_stale_state_dirs(void **state)
+{
+	char *dir = th_tmpdir("sweep"), *canary_dir = th_tmpdir("canary");
+	char path[512], canary[512];
+	struct run r;
+	struct sandbox *sb;
+	pid_t dead;
+
+	/* A pid that surely belongs to no running process: a reaped child's. */
+	dead = fork();
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, NULL, 0);
+
+	snprintf(canary, sizeof(canary), "%s/canary", canary_dir);
+	assert_int_equal(th_write_file(canary, "keep", 4, 0644), 0);
+	snprintf(path, sizeof(path), "%s/sb-%d-12345-0", dir, (int)dead);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/sb-%d-12345-0/job", dir, (int)dead);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/sb-%d-12345-0/job/script.py", dir, (int)dead);
+	assert_int_equal(th_write_file(path, "x", 1, 0644), 0);
+	/* A planted link to a host dir: the sweep must unlink it, not empty its target. */
+	snprintf(path, sizeof(path), "%s/sb-%d-12345-0/job/link", dir, (int)dead);
+	assert_int_equal(symlink(canary_dir, path), 0);
+	snprintf(path, sizeof(path), "%s/not-ours", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+
+	/* A live sandbox of this very process must survive the sweep. */
+	run_init(&r, "sleep 10");
+	r.spec.stdout_fd = r.spec.stderr_fd = -1;
+	r.spec.state_dir = dir;
+	assert_int_equal(sandbox_start(&r.spec, &sb, r.err, sizeof(r.err)), 0);
+	assert_int_equal(th_count_entries(dir), 3);
+
+	assert_int_equal(sandbox_sweep_stale(dir), 1);
+	assert_int_equal(th_count_entries(dir), 2); /* the live one and not-ours */
+	assert_int_equal(access(canary, F_OK), 0);
+	assert_int_equal(sandbox_sweep_stale(dir), 0);
+
+	sandbox_destroy(sb);
+	assert_int_equal(th_count_entries(dir), 1);
+	th_rm_rf(dir);
+	th_rm_rf(canary_dir);
+	free(dir);
+	free(canary_dir);
+	run_cleanup(&r);
+}
+
+/* ---- concurrency ----------------------------------------------------------------- */
+
+static void *start_several(void *arg)
+{
+	const char *state_dir = arg;
+	long failures = 0;
+
+	for (int i = 0; i < 5; i++) {
+		const char *argv[] = {"/bin/sh", "-c", "exit 7", NULL};
+		struct sandbox_spec spec = {.argv = argv, .envp = base_env, .stdin_fd = -1,
+					    .stdout_fd = -1, .stderr_fd = -1,
+					    .state_dir = state_dir, .slot = (unsigned)i};
+		struct sandbox_result res;
+		struct sandbox *sb;
+		char err[256];
+
+		if (sandbox_start(&spec, &sb, err, sizeof(err)) < 0) {
+			failures++;
+			continue;
+		}
+		if (sandbox_wait(sb, &res) < 0 || res.exit_code != 7)
+			failures++;
+		sandbox_destroy(sb);
+	}
+	return (void *)failures;
+}
+
+static void test_sandboxes_start_concurrently_from_threads(void **state)
+{
+	char *dir = th_tmpdir("threads");
+	pthread_t t[4];
+
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, start_several, dir), 0);
+	for (int i = 0; i < 4; i++) {
+		void *failures;
+		pthread_join(t[i], &failures);
+		assert_int_equal((long)failures, 0);
+	}
+	assert_int_equal(th_count_entries(dir), 0);
+	th_rm_rf(dir);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_script_runs_as_unprivileged_user_without_capabilities),
+		cmocka_unit_test(test_worker_signal_dispositions_do_not_reach_the_script),
+		cmocka_unit_test(test_root_is_read_only),
+		cmocka_unit_test(test_only_scratch_proc_and_device_nodes_are_writable_mounts),
+		cmocka_unit_test(test_system_programs_and_merged_usr_links_are_there),
+		cmocka_unit_test(test_job_files_are_visible_read_only),
+		cmocka_unit_test(test_scratch_is_writable_and_bounded),
+		cmocka_unit_test(test_scratch_inode_count_is_bounded),
+		cmocka_unit_test(test_file_size_limit_ends_with_its_value),
+		cmocka_unit_test(test_no_network_interface_but_lo),
+		cmocka_unit_test(test_only_its_own_processes_are_visible),
+		cmocka_unit_test(test_environment_is_exactly_the_spec),
+		cmocka_unit_test(test_worker_secret_is_in_no_environ_inside),
+		cmocka_unit_test(test_no_descriptor_above_2_reaches_the_command),
+		cmocka_unit_test(test_stdin_is_empty),
+		cmocka_unit_test(test_daemonised_grandchild_is_gone_after_the_job),
+		cmocka_unit_test(test_timeout_fires_and_the_reason_says_so),
+		cmocka_unit_test(test_wait_enforces_the_timeout_by_itself),
+		cmocka_unit_test(test_kill_ends_the_sandbox_with_the_given_reason),
+		cmocka_unit_test(test_exit_code_is_passed_through),
+		cmocka_unit_test(test_killing_signal_is_passed_through),
+		cmocka_unit_test(test_missing_command_exits_127_with_a_message),
+		cmocka_unit_test(test_setup_failure_names_the_step_and_leaves_nothing),
+		cmocka_unit_test(test_bad_spec_is_refused_with_a_reason),
+		cmocka_unit_test(test_extra_binds_are_read_only_and_optional_ones_may_be_missing),
+		cmocka_unit_test(test_state_dir_is_empty_after_destroy),
+		cmocka_unit_test(test_sweep_removes_only_stale_state_dirs),
+		cmocka_unit_test(test_sandboxes_start_concurrently_from_threads),
+	};
+
+	/* The worker's environment must not reach a script: plant a secret in ours. */
+	setenv(SECRET_NAME, SECRET_VALUE, 1);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -26,10 +26,12 @@
 
 #define STATUS_FD 3
 
-static void say(const char *a, const char *b, const char *c)
+/* One line on stderr: "reelbox-init: " and up to four pieces. */
+static void say(const char *a, const char *b, const char *c, const char *d)
 {
-	const char *parts[4] = {"reelbox-init: ", a, b, c};
-	for (int i = 0; i < 4; i++)
+	const char *parts[6] = {"reelbox-init: ", a, b, c, d, "\n"};
+
+	for (int i = 0; i < 6; i++)
 		if (parts[i] && write(2, parts[i], strlen(parts[i])) < 0)
 			return;
 }
@@ -42,8 +44,7 @@ __attribute__((noreturn)) static void run_command(char **argv, char **envp)
 		_exit(126);
 	execve(argv[0], argv, envp);
 	e = errno;
-	say("cannot execute ", argv[0], ": ");
-	say(strerror(e), "\n", NULL);
+	say("cannot execute ", argv[0], ": ", strerror(e));
 	/* 127 for a missing command, 126 for one that is there but cannot run: a shell's
 	 * convention, which script authors know. */
 	_exit(e == ENOENT ? 127 : 126);
@@ -56,12 +57,12 @@ int main(int argc, char **argv, char **envp)
 
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (argc < 2) {
-		say("no command given\n", NULL, NULL);
+		say("no command given", NULL, NULL, NULL);
 		return 127;
 	}
 	cmd = fork();
 	if (cmd < 0) {
-		say("fork: ", strerror(errno), "\n");
+		say("fork: ", strerror(errno), NULL, NULL);
 		return 126;
 	}
 	if (cmd == 0)

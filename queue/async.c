@@ -1,0 +1,866 @@
+/* async.c - the worker's queue client on a libuv loop (hiredis's libuv adapter).
+ *
+ * Two connections: "fetch" carries the blocking XREADGROUP (and the promote, XAUTOCLAIM
+ * and claim around it), "command" carries heartbeats, progress and results, so a
+ * heartbeat never waits behind a blocked read. When Redis goes away, each connection
+ * schedules its own reconnect on a timer with exponential backoff (100 ms doubling to
+ * 5 s); nothing spins. Operations that must not be lost (heartbeat, complete, retry,
+ * reject) wait in a bounded list while the command connection is down, and a command
+ * whose reply was lost with the connection goes back to that list: the scripts make
+ * a replay harmless (a completion replayed by the same token answers "already").
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libuv.h>
+
+#include "internal.h"
+
+#define RECONNECT_MIN_MS 100
+#define RECONNECT_MAX_MS 5000
+#define PENDING_MAX      1024
+#define FETCH_PAUSE_MS   1000
+
+enum { C_DOWN = 0, C_CONNECTING, C_UP, C_RESETTING };
+
+struct qconn {
+	struct queue_async *q;
+	const char *name;
+	redisAsyncContext *ac;
+	int state;
+	uv_timer_t timer; /* the reconnect */
+	uint32_t backoff_ms;
+	unsigned outstanding; /* commands sent and not answered */
+	uint64_t since;       /* when it started connecting, or last made progress */
+};
+
+struct qop {
+	struct qop *next;
+	struct queue_async *q;
+	struct qcmd cmd;
+	int durable;
+	queue_done_cb cb;
+	void *arg;
+	char id[QUEUE_ID_MAX];
+};
+
+enum fetch_phase { F_IDLE = 0, F_PROMOTE, F_AUTOCLAIM, F_READ, F_GROUP, F_CLAIM, F_DROP };
+
+struct queue_async {
+	uv_loop_t *loop;
+	struct queue_opts o;
+	char prefix[64];
+	char group[64];
+	struct queue_url url;
+	char consumer[128];
+	struct queue_async_callbacks cbs;
+	char sha[QS_COUNT][48];
+	struct qconn cmd, blk;
+
+	struct qop *pend_head, *pend_tail; /* waiting for the command connection */
+	size_t n_pending, n_inflight;
+
+	unsigned want;
+	int phase;             /* what the fetch connection is doing */
+	struct qcmd fetch_cmd; /* the fetch command in flight (kept for a NOSCRIPT resend) */
+	uv_timer_t fetch_timer;
+	char cursor[QUEUE_ENTRY_MAX];
+	struct qentry fe; /* the entry being claimed; fe.doc points at fetch_doc */
+	char *fetch_doc;
+
+	uv_timer_t watchdog;
+
+	int closing;
+	int open_handles;
+	int said_up, said_down;
+};
+
+static void conn_start(struct qconn *cn);
+static void fetch_kick(struct queue_async *q);
+static void flush_pending(struct queue_async *q);
+
+/* Every reply, even an error, is progress. */
+static void note_reply(struct qconn *cn)
+{
+	if (cn->outstanding)
+		cn->outstanding--;
+	cn->since = uv_now(cn->q->loop);
+}
+
+static void note_sent(struct qconn *cn)
+{
+	if (cn->outstanding++ == 0)
+		cn->since = uv_now(cn->q->loop);
+}
+
+/* ---- Connection ---- */
+
+static void report(struct queue_async *q, const char *msg)
+{
+	int up = q->cmd.state == C_UP && q->blk.state == C_UP;
+	char buf[QUEUE_ERR_MAX];
+
+	if (q->closing || !q->cbs.on_conn)
+		return;
+	if (up && !q->said_up) {
+		q->said_up = 1;
+		q->said_down = 0;
+		snprintf(buf, sizeof(buf), "connected to Redis at %.200s", q->url.where);
+		q->cbs.on_conn(q, 1, buf, q->cbs.arg);
+	} else if (!up && !q->said_down && msg) {
+		q->said_down = 1;
+		q->said_up = 0;
+		q->cbs.on_conn(q, 0, msg, q->cbs.arg);
+	}
+}
+
+static void reconnect_cb(uv_timer_t *t)
+{
+	conn_start(t->data);
+}
+
+/* The connection is gone (or never came): try again after the backoff, with up to
+ * a quarter of jitter so a fleet of workers does not reconnect in step. */
+static void conn_lost(struct qconn *cn, const char *why)
+{
+	struct queue_async *q = cn->q;
+	char msg[QUEUE_ERR_MAX];
+	uint32_t delay;
+
+	cn->ac = NULL;
+	cn->state = C_DOWN;
+	cn->outstanding = 0;
+	if (q->closing)
+		return;
+	if (cn == &q->blk)
+		q->phase = F_IDLE;
+	snprintf(msg, sizeof(msg), "lost Redis at %.100s (%s connection): %.80s; reconnecting",
+		 q->url.where, cn->name, why && *why ? why : "connection closed");
+	report(q, msg);
+	delay = cn->backoff_ms + (uint32_t)(random() % (cn->backoff_ms / 4 + 1));
+	cn->backoff_ms = cn->backoff_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : cn->backoff_ms * 2;
+	uv_timer_start(&cn->timer, reconnect_cb, delay, 0);
+}
+
+/* Drop a connection that answers but cannot serve us (loading, auth): disconnect
+ * gracefully; the disconnect callback schedules the reconnect. */
+static void conn_reset(struct qconn *cn)
+{
+	if (cn->ac && (cn->state == C_UP || cn->state == C_CONNECTING)) {
+		cn->state = C_RESETTING;
+		redisAsyncDisconnect(cn->ac);
+	}
+}
+
+static int send_cmd(struct qconn *cn, struct qcmd *c, redisCallbackFn *fn, void *priv)
+{
+	struct queue_async *q = cn->q;
+	const char *argv[QCMD_MAXARGS + 2];
+	size_t len[QCMD_MAXARGS + 2];
+	int argc;
+
+	if (!cn->ac || cn->state == C_DOWN || cn->state == C_RESETTING)
+		return -ENOTCONN;
+	argc = qcmd_argv(c, c->script >= 0 ? q->sha[c->script] : NULL, argv, len);
+	if (redisAsyncCommandArgv(cn->ac, fn, priv, argc, argv, len) != REDIS_OK)
+		return -ENOTCONN;
+	note_sent(cn);
+	return 0;
+}
+
+/* Error replies that say "not now" rather than "no": the command is replayed after a
+ * reconnect instead of failing. */
+static int transient(const redisReply *r)
+{
+	static const char *const words[] = {"LOADING", "BUSY", "NOAUTH", "MASTERDOWN", "READONLY",
+					    "TRYAGAIN", "CLUSTERDOWN", NULL};
+	for (int i = 0; words[i]; i++)
+		if (!strncmp(r->str, words[i], strlen(words[i])))
+			return 1;
+	return 0;
+}
+
+static void on_script_load(redisAsyncContext *ac, void *reply, void *priv)
+{
+	redisReply *r = reply;
+	struct qconn *cn = ac->data;
+	intptr_t script = (intptr_t)priv;
+
+	if (!r || !cn || cn->q->closing)
+		return;
+	note_reply(cn);
+	if (r->type == REDIS_REPLY_STRING && r->len < sizeof(cn->q->sha[0]))
+		memcpy(cn->q->sha[script], r->str, r->len + 1);
+}
+
+static void on_preamble(redisAsyncContext *ac, void *reply, void *priv)
+{
+	redisReply *r = reply;
+	struct qconn *cn = ac->data;
+	char msg[QUEUE_ERR_MAX];
+
+	if (!r || !cn || cn->q->closing)
+		return;
+	note_reply(cn);
+	if (r->type != REDIS_REPLY_ERROR)
+		return;
+	snprintf(msg, sizeof(msg), "Redis at %.120s refused %s: %.100s", cn->q->url.where,
+		 (const char *)priv, r->str);
+	cn->q->said_down = 0;
+	report(cn->q, msg);
+	conn_reset(cn);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+	struct qconn *cn = ac->data;
+	struct queue_async *q;
+
+	if (!cn)
+		return;
+	q = cn->q;
+	if (status != REDIS_OK) {
+		char why[160];
+		snprintf(why, sizeof(why), "%s", ac->errstr);
+		/* hiredis frees the context after this callback. */
+		conn_lost(cn, why);
+		return;
+	}
+	if (q->closing)
+		return;
+	cn->state = C_UP;
+	cn->backoff_ms = RECONNECT_MIN_MS;
+	report(q, NULL);
+	if (cn == &q->cmd)
+		flush_pending(q);
+	else
+		fetch_kick(q);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct qconn *cn = ac->data;
+
+	if (!cn)
+		return;
+	conn_lost(cn, status == REDIS_OK ? "disconnected" : ac->errstr);
+}
+
+/* hiredis 0.14's libuv adapter drops poll errors: when connect() is refused, libuv
+ * reports POLLERR as a failed poll and stops watching, the adapter returns without
+ * telling hiredis, and the connection hangs forever. These replacements for its
+ * event hooks hand an error to hiredis as the events it waited for, so its own read
+ * or connect check finds the error and closes the context (as hiredis 1.x does). */
+static void poll_cb(uv_poll_t *handle, int status, int events)
+{
+	redisLibuvEvents *p = handle->data;
+	int ev = status ? p->events : events;
+
+	if (p->context && (ev & UV_READABLE))
+		redisAsyncHandleRead(p->context);
+	if (p->context && (ev & UV_WRITABLE))
+		redisAsyncHandleWrite(p->context);
+}
+
+static void poll_update(redisLibuvEvents *p)
+{
+	if (p->events)
+		uv_poll_start(&p->handle, p->events, poll_cb);
+	else
+		uv_poll_stop(&p->handle);
+}
+
+static void ev_add_read(void *privdata)
+{
+	((redisLibuvEvents *)privdata)->events |= UV_READABLE;
+	poll_update(privdata);
+}
+
+static void ev_del_read(void *privdata)
+{
+	((redisLibuvEvents *)privdata)->events &= ~UV_READABLE;
+	poll_update(privdata);
+}
+
+static void ev_add_write(void *privdata)
+{
+	((redisLibuvEvents *)privdata)->events |= UV_WRITABLE;
+	poll_update(privdata);
+}
+
+static void ev_del_write(void *privdata)
+{
+	((redisLibuvEvents *)privdata)->events &= ~UV_WRITABLE;
+	poll_update(privdata);
+}
+
+/* Give up on a connection that does not answer: a connect that neither succeeds nor
+ * fails, or commands with no reply long past their time (a peer gone without a
+ * FIN, a black-holed network). Pending callbacks run with no reply, so durable
+ * operations go back to the replay list. */
+static void conn_abort(struct qconn *cn, const char *why)
+{
+	redisAsyncContext *ac = cn->ac;
+
+	if (!ac)
+		return;
+	ac->data = NULL; /* no disconnect callback: conn_lost below does its work */
+	redisAsyncFree(ac);
+	conn_lost(cn, why);
+}
+
+static void watchdog_cb(uv_timer_t *t)
+{
+	struct queue_async *q = t->data;
+	uint64_t now = uv_now(q->loop);
+	uint64_t connect_ms = q->o.connect_timeout_ms ? q->o.connect_timeout_ms : 2000;
+	struct qconn *conns[2] = {&q->cmd, &q->blk};
+
+	for (int i = 0; i < 2; i++) {
+		struct qconn *cn = conns[i];
+		/* The fetch connection's replies may wait out a BLOCK. */
+		uint64_t stall_ms = 10000 + (cn == &q->blk ? q->o.poll_ms : 0);
+		if (cn->state == C_CONNECTING && now - cn->since > connect_ms)
+			conn_abort(cn, "connect timed out");
+		else if (cn->state == C_UP && cn->outstanding && now - cn->since > stall_ms)
+			conn_abort(cn, "no reply for 10 seconds");
+	}
+}
+
+static void conn_start(struct qconn *cn)
+{
+	struct queue_async *q = cn->q;
+	redisAsyncContext *ac;
+
+	if (q->closing || cn->ac)
+		return;
+	ac = q->url.is_unix ? redisAsyncConnectUnix(q->url.path)
+			    : redisAsyncConnect(q->url.host, q->url.port);
+	if (!ac) {
+		conn_lost(cn, "out of memory");
+		return;
+	}
+	if (ac->err) {
+		char why[160];
+		snprintf(why, sizeof(why), "%s", ac->errstr);
+		redisAsyncFree(ac);
+		conn_lost(cn, why);
+		return;
+	}
+	if (redisLibuvAttach(ac, q->loop) != REDIS_OK) {
+		redisAsyncFree(ac);
+		conn_lost(cn, "cannot watch the socket");
+		return;
+	}
+	ac->ev.addRead = ev_add_read;
+	ac->ev.delRead = ev_del_read;
+	ac->ev.addWrite = ev_add_write;
+	ac->ev.delWrite = ev_del_write;
+	if (!q->url.is_unix)
+		redisEnableKeepAlive(&ac->c);
+	ac->data = cn;
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	cn->ac = ac;
+	cn->state = C_CONNECTING;
+	cn->outstanding = 0;
+	cn->since = uv_now(q->loop);
+
+	/* Queued ahead of everything else on this connection. */
+	if (q->url.pass[0]) {
+		if (q->url.user[0])
+			redisAsyncCommand(ac, on_preamble, "AUTH", "AUTH %s %s", q->url.user,
+					  q->url.pass);
+		else
+			redisAsyncCommand(ac, on_preamble, "AUTH", "AUTH %s", q->url.pass);
+		note_sent(cn);
+	}
+	if (q->url.db) {
+		redisAsyncCommand(ac, on_preamble, "SELECT", "SELECT %d", q->url.db);
+		note_sent(cn);
+	}
+	for (intptr_t i = 0; i < QS_COUNT; i++) {
+		redisAsyncCommand(ac, on_script_load, (void *)i, "SCRIPT LOAD %s",
+				  queue_scripts[i]);
+		note_sent(cn);
+	}
+}
+
+/* ---- Operations ---- */
+
+static void op_finish(struct qop *op, int status, const char *msg)
+{
+	if (op->cb)
+		op->cb(op->q, status, msg, op->arg);
+	qcmd_free(&op->cmd);
+	free(op);
+}
+
+static void pend(struct queue_async *q, struct qop *op)
+{
+	op->next = NULL;
+	if (q->pend_tail)
+		q->pend_tail->next = op;
+	else
+		q->pend_head = op;
+	q->pend_tail = op;
+	q->n_pending++;
+}
+
+static void op_reply(redisAsyncContext *ac, void *reply, void *priv);
+
+static void op_send(struct qop *op)
+{
+	struct queue_async *q = op->q;
+
+	if (send_cmd(&q->cmd, &op->cmd, op_reply, op) == 0)
+		q->n_inflight++;
+	else if (op->durable)
+		pend(q, op);
+	else
+		op_finish(op, -ENOTCONN, "Redis is unreachable; progress not recorded");
+}
+
+static void flush_pending(struct queue_async *q)
+{
+	struct qop *op = q->pend_head;
+
+	q->pend_head = q->pend_tail = NULL;
+	q->n_pending = 0;
+	while (op) {
+		struct qop *next = op->next;
+		op_send(op);
+		op = next;
+	}
+}
+
+static void op_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct qop *op = priv;
+	struct queue_async *q = op->q;
+	redisReply *r = reply;
+	char msg[QUEUE_ERR_MAX] = "";
+	int rc;
+
+	(void)ac;
+	q->n_inflight--;
+	if (r)
+		note_reply(&q->cmd);
+	if (!r) {
+		if (q->closing)
+			op_finish(op, -ECANCELED, "the queue client was closed");
+		else if (op->durable)
+			pend(q, op); /* sent, answer lost: replayed after the reconnect */
+		else
+			op_finish(op, -ENOTCONN, "Redis went away");
+		return;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		if (!strncmp(r->str, "NOSCRIPT", 8) && op->cmd.script >= 0) {
+			q->sha[op->cmd.script][0] = '\0';
+			op_send(op); /* as EVAL */
+			return;
+		}
+		if (transient(r) && !q->closing) {
+			snprintf(msg, sizeof(msg), "%s", r->str);
+			if (op->durable)
+				pend(q, op);
+			else
+				op_finish(op, -EAGAIN, msg);
+			conn_reset(&q->cmd);
+			return;
+		}
+		snprintf(msg, sizeof(msg), "Redis at %.100s answered: %.120s", q->url.where, r->str);
+		op_finish(op, -EIO, msg);
+		return;
+	}
+	switch (op->cmd.script) {
+	case QS_HEARTBEAT:
+	case QS_PROGRESS:
+		rc = qreply_heartbeat(r);
+		if (rc == -ESTALE)
+			snprintf(msg, sizeof(msg), "job %s is no longer held by this worker", op->id);
+		break;
+	default:
+		rc = qreply_finish(r, op->cmd.script, msg, sizeof(msg));
+		break;
+	}
+	op_finish(op, rc, msg);
+}
+
+/* Take ownership of c and send it now, or keep it for the reconnect. */
+static int op_start(struct queue_async *q, struct qcmd *c, int durable, const char *id,
+		    queue_done_cb cb, void *arg)
+{
+	struct qop *op;
+
+	if (q->closing) {
+		qcmd_free(c);
+		return -ECANCELED;
+	}
+	if (q->cmd.state != C_UP && !durable) {
+		qcmd_free(c);
+		return -ENOTCONN;
+	}
+	if (q->cmd.state != C_UP && q->n_pending >= PENDING_MAX) {
+		qcmd_free(c);
+		return -ENOBUFS;
+	}
+	if (!(op = calloc(1, sizeof(*op)))) {
+		qcmd_free(c);
+		return -ENOMEM;
+	}
+	op->q = q;
+	op->cmd = *c;
+	op->durable = durable;
+	op->cb = cb;
+	op->arg = arg;
+	snprintf(op->id, sizeof(op->id), "%s", id);
+	if (q->cmd.state == C_UP)
+		op_send(op);
+	else
+		pend(q, op);
+	return 0;
+}
+
+int queue_async_heartbeat(struct queue_async *q, const struct queue_job *job, queue_done_cb cb,
+			  void *arg)
+{
+	struct qcmd c;
+	int rc = qcmd_heartbeat(&c, &q->o, job, q->consumer);
+
+	return rc < 0 ? rc : op_start(q, &c, 1, job->id, cb, arg);
+}
+
+int queue_async_progress(struct queue_async *q, const struct queue_job *job, int64_t frames,
+			 int64_t total, queue_done_cb cb, void *arg)
+{
+	struct qcmd c;
+	int rc = qcmd_progress(&c, &q->o, job, frames, total);
+
+	return rc < 0 ? rc : op_start(q, &c, 0, job->id, cb, arg);
+}
+
+int queue_async_complete(struct queue_async *q, const struct queue_job *job,
+			 const char *result_json, queue_done_cb cb, void *arg)
+{
+	struct qcmd c;
+	int rc = qcmd_complete(&c, &q->o, job, result_json, NULL, 0);
+
+	return rc < 0 ? rc : op_start(q, &c, 1, job->id, cb, arg);
+}
+
+int queue_async_retry(struct queue_async *q, const struct queue_job *job, const char *error,
+		      queue_done_cb cb, void *arg)
+{
+	struct qcmd c;
+	int rc = qcmd_retry(&c, &q->o, job, error);
+
+	return rc < 0 ? rc : op_start(q, &c, 1, job->id, cb, arg);
+}
+
+int queue_async_reject(struct queue_async *q, const struct queue_job *job, const char *reason,
+		       queue_done_cb cb, void *arg)
+{
+	struct qcmd c;
+	int rc = qcmd_reject(&c, &q->o, job->entry, job->id, job->token, reason);
+
+	return rc < 0 ? rc : op_start(q, &c, 1, job->id, cb, arg);
+}
+
+size_t queue_async_pending(const struct queue_async *q)
+{
+	return q->n_pending + q->n_inflight;
+}
+
+/* ---- Fetch ----
+ *
+ * One command at a time on the fetch connection, as a small state machine:
+ * promote due retries -> XAUTOCLAIM one expired lease -> else XREADGROUP BLOCK for a
+ * new entry -> claim the entry (or dead-letter it when it names no job) -> again,
+ * while jobs are wanted. Every path either waits in Redis (BLOCK), works on a real
+ * entry, or pauses on a timer after an error, so it never spins. */
+
+static void fetch_reply(redisAsyncContext *ac, void *reply, void *priv);
+
+static void fetch_send(struct queue_async *q, int phase, int rc)
+{
+	if (rc == 0) {
+		q->phase = phase;
+		rc = send_cmd(&q->blk, &q->fetch_cmd, fetch_reply, q);
+	}
+	if (rc < 0) {
+		qcmd_free(&q->fetch_cmd);
+		q->phase = F_IDLE; /* the reconnect kicks again */
+	}
+}
+
+static void fetch_pause_cb(uv_timer_t *t)
+{
+	fetch_kick(t->data);
+}
+
+static void fetch_pause(struct queue_async *q)
+{
+	qcmd_free(&q->fetch_cmd);
+	q->phase = F_IDLE;
+	if (!q->closing)
+		uv_timer_start(&q->fetch_timer, fetch_pause_cb, FETCH_PAUSE_MS, 0);
+}
+
+static void fetch_kick(struct queue_async *q)
+{
+	if (q->closing || !q->want || q->phase != F_IDLE || q->blk.state != C_UP ||
+	    uv_is_active((uv_handle_t *)&q->fetch_timer))
+		return;
+	fetch_send(q, F_PROMOTE, qcmd_promote(&q->fetch_cmd, &q->o));
+}
+
+/* Keep the entry (its reply is freed after the callback) and claim it. */
+static void fetch_entry(struct queue_async *q, const struct qentry *e)
+{
+	free(q->fetch_doc);
+	q->fetch_doc = malloc(e->doc_len + 1);
+	if (!q->fetch_doc) {
+		fetch_pause(q);
+		return;
+	}
+	memcpy(q->fetch_doc, e->doc, e->doc_len);
+	q->fetch_doc[e->doc_len] = '\0';
+	q->fe = *e;
+	q->fe.doc = q->fetch_doc;
+	if (!e->id[0])
+		fetch_send(q, F_DROP, qcmd_reject(&q->fetch_cmd, &q->o, e->entry, NULL, 0, e->bad));
+	else
+		fetch_send(q, F_CLAIM, qcmd_claim(&q->fetch_cmd, &q->o, e->entry, e->id,
+						  q->consumer));
+}
+
+static void deliver(struct queue_async *q, const redisReply *r)
+{
+	struct queue_job job;
+
+	memset(&job, 0, sizeof(job));
+	if (qreply_claim(r, &job) <= 0)
+		return;
+	snprintf(job.id, sizeof(job.id), "%s", q->fe.id);
+	snprintf(job.entry, sizeof(job.entry), "%s", q->fe.entry);
+	job.doc = q->fetch_doc;
+	job.doc_len = q->fe.doc_len;
+	q->fetch_doc = NULL;
+	if (q->want)
+		q->want--;
+	q->cbs.on_job(q, &job, q->cbs.arg);
+	queue_job_clear(&job);
+}
+
+static void fetch_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct queue_async *q = priv;
+	redisReply *r = reply;
+	struct qentry e;
+	int phase = q->phase;
+
+	(void)ac;
+	if (!r || q->closing) {
+		qcmd_free(&q->fetch_cmd);
+		q->phase = F_IDLE;
+		return;
+	}
+	note_reply(&q->blk);
+	if (r->type == REDIS_REPLY_ERROR) {
+		if (!strncmp(r->str, "NOSCRIPT", 8) && q->fetch_cmd.script >= 0) {
+			q->sha[q->fetch_cmd.script][0] = '\0';
+			fetch_send(q, phase, 0);
+			return;
+		}
+		if (!strncmp(r->str, "NOGROUP", 7)) {
+			qcmd_free(&q->fetch_cmd);
+			fetch_send(q, F_GROUP, qcmd_group_create(&q->fetch_cmd, &q->o));
+			return;
+		}
+		if (phase != F_GROUP) { /* BUSYGROUP after F_GROUP is fine */
+			if (transient(r))
+				conn_reset(&q->blk);
+			fetch_pause(q);
+			return;
+		}
+	}
+	qcmd_free(&q->fetch_cmd);
+	q->phase = F_IDLE;
+	switch (phase) {
+	case F_PROMOTE:
+		fetch_send(q, F_AUTOCLAIM, qcmd_autoclaim(&q->fetch_cmd, &q->o, q->consumer,
+							  q->cursor));
+		return;
+	case F_AUTOCLAIM:
+		if (qreply_entry(r, 1, &e, q->cursor)) {
+			fetch_entry(q, &e);
+			return;
+		}
+		if (!q->want)
+			return;
+		fetch_send(q, F_READ, qcmd_readgroup(&q->fetch_cmd, &q->o, q->consumer,
+						     (int)(q->o.poll_ms ? q->o.poll_ms : 2000)));
+		return;
+	case F_READ:
+		if (qreply_entry(r, 0, &e, NULL)) {
+			fetch_entry(q, &e);
+			return;
+		}
+		break;
+	case F_CLAIM:
+		deliver(q, r);
+		if (q->closing)
+			return;
+		break;
+	case F_DROP:
+		if (q->cbs.on_drop)
+			q->cbs.on_drop(q, q->fe.entry, q->fe.bad, q->cbs.arg);
+		if (q->closing)
+			return;
+		break;
+	default:
+		break;
+	}
+	fetch_kick(q);
+}
+
+void queue_async_fetch(struct queue_async *q, unsigned n)
+{
+	q->want += n;
+	fetch_kick(q);
+}
+
+void queue_async_fetch_stop(struct queue_async *q)
+{
+	q->want = 0;
+}
+
+/* ---- Life cycle ---- */
+
+const char *queue_async_consumer(const struct queue_async *q)
+{
+	return q->consumer;
+}
+
+int queue_async_open(struct queue_async **out, uv_loop_t *loop, const char *url,
+		     const struct queue_opts *opts, const char *consumer,
+		     const struct queue_async_callbacks *cbs, char *err, size_t errlen)
+{
+	struct queue_async *q;
+	int rc;
+
+	*out = NULL;
+	if (!cbs || !cbs->on_job)
+		return -EINVAL;
+	if (!(q = calloc(1, sizeof(*q))))
+		return -ENOMEM;
+	if ((rc = queue_url_parse(&q->url, url, err, errlen)) < 0) {
+		free(q);
+		return rc;
+	}
+	if (opts)
+		q->o = *opts;
+	else
+		queue_opts_init(&q->o);
+	snprintf(q->prefix, sizeof(q->prefix), "%s", q->o.prefix ? q->o.prefix : "reelbox");
+	snprintf(q->group, sizeof(q->group), "%s", q->o.group ? q->o.group : "workers");
+	q->o.prefix = q->prefix;
+	q->o.group = q->group;
+	if (consumer && *consumer) {
+		snprintf(q->consumer, sizeof(q->consumer), "%s", consumer);
+	} else {
+		char host[64] = "host";
+		char rnd[QUEUE_ID_MAX];
+		gethostname(host, sizeof(host) - 1);
+		queue_id_generate(rnd);
+		snprintf(q->consumer, sizeof(q->consumer), "%s-%d-%s", host, (int)getpid(),
+			 rnd + strlen(rnd) - 6);
+	}
+	q->loop = loop;
+	q->cbs = *cbs;
+	q->cmd.q = q->blk.q = q;
+	q->cmd.name = "command";
+	q->blk.name = "fetch";
+	q->cmd.backoff_ms = q->blk.backoff_ms = RECONNECT_MIN_MS;
+	uv_timer_init(loop, &q->cmd.timer);
+	uv_timer_init(loop, &q->blk.timer);
+	uv_timer_init(loop, &q->fetch_timer);
+	uv_timer_init(loop, &q->watchdog);
+	q->cmd.timer.data = &q->cmd;
+	q->blk.timer.data = &q->blk;
+	q->fetch_timer.data = q;
+	q->watchdog.data = q;
+	q->open_handles = 4;
+	uv_timer_start(&q->watchdog, watchdog_cb, 1000, 1000);
+	qcmd_init(&q->fetch_cmd, -1);
+	conn_start(&q->cmd);
+	conn_start(&q->blk);
+	*out = q;
+	return 0;
+}
+
+/* The client frees itself when the last of its four timers is closed. */
+static void release(struct queue_async *q)
+{
+	if (--q->open_handles == 0) {
+		free(q->fetch_doc);
+		free(q);
+	}
+}
+
+static void conn_timer_closed(uv_handle_t *h)
+{
+	release(((struct qconn *)h->data)->q);
+}
+
+static void q_timer_closed(uv_handle_t *h)
+{
+	release(h->data);
+}
+
+static void conn_close(struct qconn *cn)
+{
+	redisAsyncContext *ac = cn->ac;
+
+	uv_timer_stop(&cn->timer);
+	cn->ac = NULL;
+	cn->state = C_DOWN;
+	if (ac) {
+		/* Pending callbacks run now with no reply (or when the running callback
+		 * returns, if we are inside one); they see q->closing. */
+		ac->data = NULL;
+		redisAsyncFree(ac);
+	}
+	uv_close((uv_handle_t *)&cn->timer, conn_timer_closed);
+}
+
+void queue_async_close(struct queue_async *q)
+{
+	struct qop *op;
+
+	if (!q || q->closing)
+		return;
+	q->closing = 1;
+	q->want = 0;
+	uv_timer_stop(&q->fetch_timer);
+	uv_timer_stop(&q->watchdog);
+	conn_close(&q->blk);
+	conn_close(&q->cmd);
+	while ((op = q->pend_head)) {
+		q->pend_head = op->next;
+		op_finish(op, -ECANCELED, "the queue client was closed");
+	}
+	q->pend_tail = NULL;
+	q->n_pending = 0;
+	qcmd_free(&q->fetch_cmd);
+	uv_close((uv_handle_t *)&q->fetch_timer, q_timer_closed);
+	uv_close((uv_handle_t *)&q->watchdog, q_timer_closed);
+}

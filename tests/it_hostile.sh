@@ -1,0 +1,394 @@
+#!/usr/bin/env bash
+# it_hostile.sh - run the hostile corpus (tests/hostile/) against the real sandbox.
+#
+# Every script of tests/hostile/manifest.tsv runs through `reelbox run --json`. The
+# runner sets bait around it first - a private redis-server (TCP on a free port and a
+# unix socket), an abstract unix socket that logs connections, a sentinel process,
+# canary files with random content in /root, /tmp, /dev/shm and the project dir, a
+# victim dir in /var/tmp, secrets in reelbox's environment, stdin and fd 7 - then
+# compares what happened with the manifest's expectation and checks the host from the
+# outside: a script's own report is never the only evidence.
+#
+# Usage: tests/it_hostile.sh [ATTACK...]     (default: every row of the manifest)
+# Env:   REELBOX_BIN (build/reelbox), REELBOX_SOURCE_DIR (.), REELBOX_HOSTILE_KEEP=1 keeps
+#        the work dir (rendered scripts, JSON summaries, stderr of every run).
+# Prints a table (attack | expected | observed | contained), details of every row that is
+# not contained, and "N passed, M failed"; exits 1 if any row is not contained.
+set -uo pipefail
+
+SRC=$(cd "${REELBOX_SOURCE_DIR:-.}" && pwd)
+BIN=${REELBOX_BIN:-build/reelbox}
+case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
+HOSTILE=$SRC/tests/hostile
+MANIFEST=$HOSTILE/manifest.tsv
+PY=/usr/bin/python3
+DEFAULT_OPTS=(--size 64x48 --fps 10 --frames 5 --timeout 10 --memory 128 --pids 32 --scratch 16)
+SLACK=10
+
+die() { echo "it_hostile: $*" >&2; exit 1; }
+[ -x "$BIN" ] || die "no reelbox binary at $BIN (set REELBOX_BIN)"
+[ -f "$MANIFEST" ] || die "no manifest at $MANIFEST"
+for tool in redis-server redis-cli jq ffprobe sha256sum timeout; do
+	command -v "$tool" >/dev/null || die "$tool is required"
+done
+[ -x "$PY" ] || die "$PY is required"
+
+rand() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+MARKER=rbh$(rand 5)
+SENTINEL=rbsentinel$(rand 5)
+ABSTRACT=reelbox-hostile-bait-$(rand 4)
+WORK=$(mktemp -d /tmp/reelbox-hostile.XXXXXX) || die "mktemp failed"
+chmod 755 "$WORK"
+mkdir -p "$WORK/jobs" "$WORK/out" "$WORK/res"
+STATE=$WORK/state
+printf '{"state_dir": "%s"}\n' "$STATE" >"$WORK/config.json"
+
+PIDS_TO_KILL=()
+CANARIES=(/root/reelbox-canary-$MARKER /tmp/reelbox-canary-$MARKER /dev/shm/reelbox-canary-$MARKER
+	"$HOSTILE/.canary-$MARKER")
+VICTIM=/var/tmp/reelbox-hostile-victim-$MARKER
+SYSCTL_SAVED=()
+
+cleanup() {
+	local p
+	for p in "${PIDS_TO_KILL[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS_TO_KILL[@]}"; do wait "$p" 2>/dev/null; done
+	rm -f "${CANARIES[@]}"
+	rm -rf "$VICTIM"
+	if [ "${REELBOX_HOSTILE_KEEP:-0}" = 1 ]; then
+		echo "it_hostile: kept $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- bait -----------------------------------------------------------------------------
+PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+REDIS_SOCK=$WORK/redis.sock
+bind="127.0.0.1"
+[ "$(cat /proc/sys/net/ipv6/conf/lo/disable_ipv6 2>/dev/null)" = 0 ] && bind="127.0.0.1 -::1"
+redis-server --port "$PORT" --bind $bind --unixsocket "$REDIS_SOCK" --unixsocketperm 777 \
+	--save '' --appendonly no --dir "$WORK" --protected-mode no --daemonize no \
+	--logfile "$WORK/redis.log" &
+REDIS_PID=$!
+PIDS_TO_KILL+=("$REDIS_PID")
+for _ in $(seq 50); do
+	redis-cli -p "$PORT" ping >/dev/null 2>&1 && break
+	sleep 0.1
+done
+redis-cli -p "$PORT" ping >/dev/null 2>&1 || die "the bait redis-server did not start"
+redis-cli -p "$PORT" set secret-key "rbsecret-redis-$(rand 8)" >/dev/null
+
+# The abstract-socket bait: accepts and logs every connection (abstract names are not files:
+# only a network namespace hides them).
+BAIT_LOG=$WORK/abstract.log
+: >"$BAIT_LOG"
+BAIT_NAME=$ABSTRACT BAIT_LOG=$BAIT_LOG $PY -c '
+import os, socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind("\0" + os.environ["BAIT_NAME"]); s.listen(16)
+while True:
+    c, _ = s.accept()
+    with open(os.environ["BAIT_LOG"], "a") as f: f.write("connection\n")
+    c.close()
+' &
+PIDS_TO_KILL+=("$!")
+
+# The sentinel: a host process a script must neither see nor kill.
+bash -c "exec -a $SENTINEL sleep 100000" &
+SENTINEL_PID=$!
+PIDS_TO_KILL+=("$SENTINEL_PID")
+
+# Canaries and the victim dir, world-writable on purpose: only the sandbox's mount
+# namespace may protect them, not their permissions.
+for c in "${CANARIES[@]}"; do
+	printf 'canary-%s\n' "$(rand 16)" >"$c" && chmod 666 "$c" || die "cannot create canary $c"
+done
+mkdir -p "$VICTIM/sub" && chmod 777 "$VICTIM" "$VICTIM/sub"
+printf 'victim-%s\n' "$(rand 16)" >"$VICTIM/keep.txt"
+printf 'victim-%s\n' "$(rand 16)" >"$VICTIM/sub/x.txt"
+chmod 666 "$VICTIM/keep.txt" "$VICTIM/sub/x.txt"
+tree_sum() { (cd "$1" 2>/dev/null && find . -printf '%p %y %m %n\n' | sort && find . -type f -exec sha256sum {} + | sort) | sha256sum; }
+CANARY_SUM=$(sha256sum "${CANARIES[@]}" 2>&1 | sha256sum)
+VICTIM_SUM=$(tree_sum "$VICTIM")
+
+# Secrets the job must never see: in reelbox's environment, on its stdin and on fd 7.
+SECRET_ENV=rbsecret-env-$(rand 8)
+SECRET_STDIN=rbsecret-stdin-$(rand 8)
+SECRET_FD=rbsecret-fd-$(rand 8)
+printf '%s\n' "$SECRET_FD" >"$WORK/secret-fd"
+SECRETS=("$SECRET_ENV" "$SECRET_STDIN" "$SECRET_FD")
+for c in "${CANARIES[@]}" "$VICTIM/keep.txt" "$VICTIM/sub/x.txt"; do SECRETS+=("$(head -1 "$c")"); done
+SECRETS+=("$(redis-cli -p "$PORT" get secret-key)")
+
+# --- render the scripts: paste _lib.py, fill in the placeholders, put the marker in the name
+CANARY_LIST=$(IFS=:; echo "${CANARIES[*]}")
+$PY - "$HOSTILE" "$WORK/jobs" "$MARKER" "MARKER=$MARKER" "REDIS_PORT=$PORT" "REDIS_SOCK=$REDIS_SOCK" \
+	"ABSTRACT=$ABSTRACT" "CANARIES=$CANARY_LIST" "VICTIM=$VICTIM" "SENTINEL=$SENTINEL" \
+	"BAIT_DIR=$WORK" <<'PYEOF' || die "cannot render the scripts"
+import os, sys
+src, dst, marker = sys.argv[1:4]
+subs = [a.split("=", 1) for a in sys.argv[4:]]
+lib = open(os.path.join(src, "_lib.py")).read()
+for fn in os.listdir(src):
+    if fn.startswith(("_", ".")) or not fn.endswith((".py", ".sh")):
+        continue
+    s = open(os.path.join(src, fn)).read().replace("#@include _lib.py\n", lib, 1)
+    for k, v in subs:
+        s = s.replace("@@%s@@" % k, v)
+    stem, ext = fn.rsplit(".", 1)
+    with open(os.path.join(dst, "%s--%s.%s" % (stem, marker, ext)), "w") as f:
+        f.write(s)
+PYEOF
+
+# --- host-side probes -------------------------------------------------------------------
+redis_conns() { redis-cli -p "$PORT" info stats 2>/dev/null | tr -d '\r' | sed -n 's/^total_connections_received://p'; }
+shmem_kb() { sed -n 's/^Shmem: *\([0-9]*\) kB/\1/p' /proc/meminfo; }
+disk_avail_kb() { df -k --output=avail / /tmp /var/tmp /dev/shm 2>/dev/null | tail -n +2 | sort -n | head -1; }
+marker_procs() {
+	local d
+	for d in /proc/[0-9]*; do
+		[ "${d#/proc/}" = "$$" ] && continue
+		tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -q -- "$MARKER" && echo "${d#/proc/}"
+	done
+}
+marker_files() {
+	local d
+	for d in / /tmp /var/tmp /var/tmp/reelbox /dev/shm /root /etc /run /var/run /home /opt /srv /mnt \
+		/usr/local/bin /var/log /var/lib /work "$SRC" "$HOSTILE" "$WORK"; do
+		compgen -G "$d/*hostile-$MARKER-*" || true
+		compgen -G "$d/.*hostile-$MARKER-*" || true
+	done
+}
+file_hash() {
+	local p=$1
+	[ "$p" = BIN ] && p=$BIN
+	sha256sum "$p" 2>/dev/null | cut -d' ' -f1 || echo missing
+}
+
+# --- expectation --------------------------------------------------------------------------
+# match EXPECT STATUS RC ERROR: 0 if one of the alternatives holds; sets MATCH_NOTE.
+match() {
+	local expect=$1 status=$2 rc=$3 err=$4 alt text names n
+	local lerr=${err,,}
+	MATCH_NOTE=
+	IFS='|' read -r -a alts <<<"$expect"
+	for alt in "${alts[@]}"; do
+		case $alt in
+		succeeds)
+			[ "$status" = succeeded ] && [ "$rc" = 0 ] && return 0 ;;
+		fails:*)
+			text=${alt#fails:}
+			[ "$status" = failed ] && [ "$rc" = 1 ] && [[ $lerr == *"${text,,}"* ]] && return 0 ;;
+		sigsys:*)
+			names=${alt#sigsys:}
+			if [ "$status" = failed ] && [ "$rc" = 1 ] && [[ $lerr == *sigsys* ]]; then
+				IFS=',' read -r -a ns <<<"$names"
+				for n in "${ns[@]}"; do
+					[[ $lerr =~ (^|[^a-z0-9_])${n}([^a-z0-9_]|$) ]] && return 0
+				done
+				MATCH_NOTE="SIGSYS, but the error does not name the call ($names)"
+			fi ;;
+		esac
+	done
+	return 1
+}
+
+# --- one row ------------------------------------------------------------------------------
+PASS=0 FAIL=0
+ROWS=()
+DETAILS=()
+run_row() {
+	local attack=$1 expect=$2 opts=$3 checks=$4
+	local stem=${attack%.*} ext=${attack##*.}
+	local job=$WORK/jobs/$stem--$MARKER.$ext res=$WORK/res/$stem out=$WORK/out/$stem.mp4
+	local -a extra=() problems=() chk=()
+	local timeout=10 t c k v
+
+	[ -f "$job" ] || { ROWS+=("$(printf '%-34s | %-36s | %-62s | %s' "$attack" "$expect" "script missing" NO)"); FAIL=$((FAIL + 1)); return; }
+	[ "$opts" = - ] || read -r -a extra <<<"$opts"
+	for ((t = 0; t < ${#DEFAULT_OPTS[@]}; t++)); do
+		[ "${DEFAULT_OPTS[t]}" = --timeout ] && timeout=${DEFAULT_OPTS[t + 1]}
+	done
+	for ((t = 0; t < ${#extra[@]}; t++)); do
+		[ "${extra[t]}" = --timeout ] && timeout=${extra[t + 1]}
+	done
+	[ "$checks" = - ] || IFS=',' read -r -a chk <<<"$checks"
+
+	# before
+	local conns0 bait0 shm0 disk0 dmesg0
+	local -A hash0=() sysctl0=()
+	conns0=$(redis_conns)
+	bait0=$(wc -l <"$BAIT_LOG")
+	shm0=$(shmem_kb)
+	disk0=$(disk_avail_kb)
+	for c in "${chk[@]}"; do
+		k=${c%%:*} v=${c#*:}
+		case $k in
+		hash) hash0[$v]=$(file_hash "$v") ;;
+		sysctl) sysctl0[$v]=$(cat "/proc/sys/$v" 2>/dev/null) ;;
+		dmesg) dmesg0=$(dmesg 2>/dev/null | grep -ci -- "$v") ;;
+		esac
+	done
+
+	# run
+	local t0 t1 rc elapsed
+	t0=$(date +%s%N)
+	REELBOX_HOSTILE_SECRET=$SECRET_ENV AWS_SECRET_ACCESS_KEY=$SECRET_ENV REDIS_PASSWORD=$SECRET_ENV \
+		REELBOX_REDIS_URL="redis://:$SECRET_ENV@127.0.0.1:$PORT" \
+		timeout -k 5 $((timeout + 60)) "$BIN" run --json --config "$WORK/config.json" -o "$out" \
+		"${DEFAULT_OPTS[@]}" "${extra[@]}" "$job" \
+		<<<"$SECRET_STDIN" 7<"$WORK/secret-fd" >"$res.json" 2> >(tail -c 262144 >"$res.stderr")
+	rc=$?
+	t1=$(date +%s%N)
+	elapsed=$(((t1 - t0) / 1000000))
+	sleep 0.05 # let the tail of stderr land
+
+	# what reelbox said
+	local status= err= log= frames= observed
+	if [ -s "$res.json" ] && jq -e . "$res.json" >/dev/null 2>&1; then
+		status=$(jq -r '.status // ""' "$res.json")
+		err=$(jq -r '.error // ""' "$res.json")
+		log=$(jq -r '.log // ""' "$res.json")
+		frames=$(jq -r '.frames // ""' "$res.json")
+	fi
+	local breach_line
+	breach_line=$(grep -h -m1 -o 'BREACH: .*' <(printf '%s\n' "$log") "$res.stderr" 2>/dev/null | head -1)
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		observed="reelbox hung: killed after $((timeout + 60)) s"
+	elif [ -z "$status" ]; then
+		observed="no JSON summary (exit $rc): $(tail -c 120 "$res.stderr" | tr '\n' ' ')"
+	elif [ "$status" = succeeded ]; then
+		observed="succeeded ($frames frames)"
+	else
+		observed="failed: $err"
+	fi
+	[ -n "$breach_line" ] && observed="$breach_line"
+
+	# expectation
+	if ! match "$expect" "$status" "$rc" "$err"; then
+		problems+=("expected $expect${MATCH_NOTE:+ ($MATCH_NOTE)}")
+	fi
+	if [ -n "$status" ]; then
+		{ [ "$status" = succeeded ] && [ "$rc" != 0 ]; } && problems+=("status succeeded but exit $rc")
+		{ [ "$status" = failed ] && [ "$rc" != 1 ]; } && problems+=("status failed but exit $rc")
+	fi
+
+	# host side: always
+	local p s
+	p=$(marker_procs)
+	if [ -n "$p" ]; then
+		sleep 1
+		p=$(marker_procs)
+		if [ -n "$p" ]; then
+			problems+=("processes left on the host: $(for x in $p; do tr '\0' ' ' <"/proc/$x/cmdline" 2>/dev/null | cut -c1-60; echo -n "[$x] "; done)")
+			for x in $p; do kill -9 "$x" 2>/dev/null; done
+		fi
+	fi
+	s=$(marker_files)
+	[ -n "$s" ] && problems+=("files created on the host: $(echo $s)") && rm -rf $s
+	[ "$(sha256sum "${CANARIES[@]}" 2>&1 | sha256sum)" = "$CANARY_SUM" ] || problems+=("a canary changed: $(ls -l "${CANARIES[@]}" 2>&1 | tr '\n' ' ')")
+	[ "$(tree_sum "$VICTIM")" = "$VICTIM_SUM" ] || problems+=("the victim dir $VICTIM changed")
+	local c1
+	c1=$(redis_conns)
+	[ -n "$conns0" ] && [ -n "$c1" ] && [ $((c1 - conns0)) -ne 1 ] && problems+=("the bait redis got $((c1 - conns0 - 1)) connection(s)")
+	[ "$(wc -l <"$BAIT_LOG")" = "$bait0" ] || problems+=("the abstract-socket bait got a connection")
+	kill -0 "$SENTINEL_PID" 2>/dev/null || problems+=("the host's sentinel process was killed")
+	kill -0 "$REDIS_PID" 2>/dev/null || problems+=("the bait redis-server died")
+	for s in "${SECRETS[@]}"; do
+		if grep -qF -- "$s" "$res.json" "$res.stderr" 2>/dev/null; then
+			problems+=("a secret reached the log: ${s:0:20}...")
+		fi
+	done
+	if [ -d "$STATE" ] && [ -n "$(ls -A "$STATE" 2>/dev/null)" ]; then
+		problems+=("the state dir is not empty: $(ls -A "$STATE" | head -5 | tr '\n' ' ')")
+	fi
+	[ "$elapsed" -le $(((timeout + SLACK) * 1000)) ] || problems+=("took ${elapsed} ms, over the ${timeout} s timeout + ${SLACK} s")
+	if [ "$status" = succeeded ]; then
+		[ -s "$out" ] || problems+=("succeeded but $out is missing")
+	elif [ -e "$out" ]; then
+		problems+=("failed job left an output file")
+	fi
+	s=$(ls -A "$WORK/out" | grep -vx -- "$stem.mp4")
+	[ -n "$s" ] && problems+=("stray files next to the output: $s")
+
+	# host side: per row
+	for c in "${chk[@]}"; do
+		k=${c%%:*} v=${c#*:}
+		case $k in
+		maxtime) [ "$elapsed" -le $((v * 1000)) ] || problems+=("took ${elapsed} ms, over ${v} s") ;;
+		frames)
+			if [ -s "$out" ]; then
+				local n
+				n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$out" </dev/null 2>/dev/null)
+				[ "$n" = "$v" ] || problems+=("output has ${n:-no} frames, not $v")
+			fi ;;
+		hash) [ "$(file_hash "$v")" = "${hash0[$v]}" ] || problems+=("$v changed") ;;
+		sysctl)
+			local now
+			now=$(cat "/proc/sys/$v" 2>/dev/null)
+			if [ "$now" != "${sysctl0[$v]}" ]; then
+				problems+=("host sysctl $v changed: ${sysctl0[$v]} -> $now (restored)")
+				echo "${sysctl0[$v]}" >"/proc/sys/$v"
+			fi ;;
+		shmem) local shm1; shm1=$(shmem_kb); [ $((shm1 - shm0)) -le $((v * 1024)) ] || problems+=("host Shmem grew by $(((shm1 - shm0) / 1024)) MB") ;;
+		diskfree) local d1; d1=$(disk_avail_kb); [ $((disk0 - d1)) -le $((v * 1024)) ] || problems+=("host free disk shrank by $(((disk0 - d1) / 1024)) MB") ;;
+		dmesg) [ "$(dmesg 2>/dev/null | grep -ci -- "$v")" = "$dmesg0" ] || problems+=("new '$v' lines in the host's kernel log") ;;
+		logmax)
+			local loglen
+			loglen=$(jq -j '.log // ""' "$res.json" 2>/dev/null | wc -c)
+			[ "$loglen" -le "$v" ] || problems+=("the summary's log is $loglen bytes, over $v")
+			grep -q $'\x1b' "$res.json" "$res.stderr" 2>/dev/null && problems+=("an ESC byte reached the log or reelbox's stderr")
+			;;
+		*) problems+=("unknown check $c in the manifest") ;;
+		esac
+	done
+	rm -f "$WORK"/out/* 2>/dev/null
+
+	local contained=yes
+	if [ ${#problems[@]} -gt 0 ]; then
+		contained=NO
+		FAIL=$((FAIL + 1))
+		local d="--- $attack: expected $expect; observed: $observed"$'\n'
+		for p in "${problems[@]}"; do d+="    ! $p"$'\n'; done
+		[ -n "$err" ] && d+="    error: $err"$'\n'
+		d+="    log tail:"$'\n'"$(printf '%s\n' "$log" | grep -v '^flood x' | tail -n 8 | cut -c1-200 | sed 's/^/      /')"
+		DETAILS+=("$d")
+		# a host-side problem is the headline when the expectation itself was met
+		[[ ${problems[0]} == expected* ]] || observed="$observed [host: ${problems[0]}]"
+	else
+		PASS=$((PASS + 1))
+	fi
+	local row
+	row=$(printf '%-34s | %-36s | %-62s | %s' "$attack" "$expect" "${observed:0:62}" "$contained")
+	ROWS+=("$row")
+	printf '%s\n' "$row"
+}
+
+# --- main ---------------------------------------------------------------------------------
+printf '%-34s | %-36s | %-62s | %s\n' attack expected observed contained
+printf '%s\n' "$(printf '%.0s-' {1..145})"
+START=$(date +%s)
+while IFS=$'\t' read -r -u 3 attack expect opts checks; do
+	[ -z "$attack" ] || [[ $attack == \#* ]] && continue
+	if [ $# -gt 0 ]; then
+		want=0
+		for a in "$@"; do [ "$a" = "$attack" ] || [ "$a" = "${attack%.*}" ] && want=1; done
+		[ $want = 1 ] || continue
+	fi
+	run_row "$attack" "$expect" "${opts:--}" "${checks:--}"
+done 3<"$MANIFEST"
+
+echo
+echo "== summary ($(($(date +%s) - START)) s)"
+printf '%-34s | %-36s | %-62s | %s\n' attack expected observed contained
+printf '%s\n' "${ROWS[@]}"
+if [ ${#DETAILS[@]} -gt 0 ]; then
+	echo
+	echo "== rows not contained"
+	printf '%s\n' "${DETAILS[@]}"
+fi
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]

@@ -1,0 +1,1046 @@
+/* test_queue.c - the Redis job queue against a real redis-server on a private port.
+ *
+ * The group setup starts redis-server (no persistence) on a free port; each test
+ * starts from FLUSHALL. The reconnect test runs its own server with an append-only
+ * file, so a restart keeps the data. Async tests run a real libuv loop, each bounded
+ * by a deadline.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <uv.h>
+
+#include "helpers.h"
+#include "internal.h"
+#include "queue.h"
+
+static char *g_dir;
+static pid_t g_redis;
+static int g_port;
+static char g_url[64];
+
+/* ---- redis-server ---- */
+
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+		return -1;
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static pid_t redis_start(int port, const char *dir, int aof)
+{
+	char portstr[16], sock[PATH_MAX];
+	pid_t pid;
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execlp("redis-server", "redis-server", "--port", portstr, "--bind", "127.0.0.1",
+		       "--save", "", "--appendonly", aof ? "yes" : "no", "--appendfsync",
+		       "always", "--daemonize", "no", "--dir", dir, "--loglevel", "warning",
+		       "--unixsocket", sock, (char *)NULL);
+		_exit(127);
+	}
+	/* Ready when it answers PING. */
+	for (int i = 0; i < 250; i++) {
+		char url[64];
+		struct queue *q;
+		snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
+		if (queue_open(&q, url, NULL, NULL, 0) == 0) {
+			char *out = NULL;
+			const char *ping[] = {"PING"};
+			int rc = queue_command(q, &out, 1, ping);
+			queue_close(q);
+			free(out);
+			if (rc == 0)
+				return pid;
+		}
+		usleep(20000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+static void redis_stop(pid_t pid, int sig)
+{
+	if (pid > 0) {
+		kill(pid, sig);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	g_dir = th_tmpdir("queue");
+	g_port = free_port();
+	if (!g_dir || g_port < 0)
+		return -1;
+	snprintf(g_url, sizeof(g_url), "redis://127.0.0.1:%d", g_port);
+	g_redis = redis_start(g_port, g_dir, 0);
+	return g_redis > 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	redis_stop(g_redis, SIGTERM);
+	th_rm_rf(g_dir);
+	free(g_dir);
+	return 0;
+}
+
+/* ---- helpers ---- */
+
+static void test_opts(struct queue_opts *o)
+{
+	queue_opts_init(o);
+	o->lease_ms = 1000;
+	o->poll_ms = 200;
+	o->backoff_base_ms = 200;
+	o->backoff_max_ms = 2000;
+}
+
+static struct queue *open_q(const struct queue_opts *o)
+{
+	struct queue *q = NULL;
+	char err[QUEUE_ERR_MAX] = "";
+	int rc = queue_open(&q, g_url, o, err, sizeof(err));
+
+	if (rc)
+		fail_msg("queue_open: %s", err);
+	return q;
+}
+
+/* Run a command, return its reply as text (static buffer). */
+static const char *cmd(struct queue *q, int argc, ...)
+{
+	static char buf[4096];
+	const char *argv[16];
+	char *out = NULL;
+	va_list ap;
+
+	va_start(ap, argc);
+	for (int i = 0; i < argc; i++)
+		argv[i] = va_arg(ap, const char *);
+	va_end(ap);
+	assert_int_equal(queue_command(q, &out, argc, argv), 0);
+	snprintf(buf, sizeof(buf), "%s", out);
+	free(out);
+	return buf;
+}
+
+static long long cmd_int(struct queue *q, int argc, const char *a, const char *b)
+{
+	return strtoll(argc == 1 ? cmd(q, 1, a) : cmd(q, 2, a, b), NULL, 10);
+}
+
+static int flush(void **state)
+{
+	struct queue *q;
+
+	(void)state;
+	if (queue_open(&q, g_url, NULL, NULL, 0))
+		return -1;
+	cmd(q, 1, "FLUSHALL");
+	queue_close(q);
+	return 0;
+}
+
+/* The job's status as a JSON object (caller decrefs). */
+static json_t *status_of(struct queue *q, const char *id)
+{
+	char *s = NULL;
+	char err[QUEUE_ERR_MAX];
+	json_t *j;
+
+	if (queue_status(q, id, &s, err, sizeof(err)))
+		fail_msg("status %s: %s", id, err);
+	j = json_loads(s, 0, NULL);
+	free(s);
+	assert_non_null(j);
+	return j;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+static long long jint(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+static void submit(struct queue *q, const char *id)
+{
+	char doc[256], got[QUEUE_ID_MAX], err[QUEUE_ERR_MAX];
+
+	snprintf(doc, sizeof(doc), "{\"id\":\"%s\",\"script\":\"print(1)\"}", id);
+	if (queue_submit(q, doc, got, err, sizeof(err)))
+		fail_msg("submit: %s", err);
+	assert_string_equal(got, id);
+}
+
+static void fetch_ok(struct queue *q, const char *consumer, int block_ms, struct queue_job *job)
+{
+	char err[QUEUE_ERR_MAX] = "";
+	int rc = queue_fetch(q, consumer, block_ms, job, err, sizeof(err));
+
+	if (rc)
+		fail_msg("fetch by %s: %d %s", consumer, rc, err);
+}
+
+static void sleep_ms(int ms)
+{
+	usleep((useconds_t)ms * 1000);
+}
+
+/* ---- the event loop ---- */
+
+static void tick_cb(uv_timer_t *t)
+{
+	(void)t;
+}
+
+/* Run the loop until *count reaches n or timeout_ms pass; a ticking timer keeps
+ * UV_RUN_ONCE from sleeping past the deadline. Returns 1 when it was reached. */
+static int run_until_n(uv_loop_t *loop, const int *count, int n, int timeout_ms)
+{
+	uv_timer_t tick;
+	uint64_t end;
+
+	uv_update_time(loop);
+	end = uv_now(loop) + (uint64_t)timeout_ms;
+	uv_timer_init(loop, &tick);
+	uv_timer_start(&tick, tick_cb, 10, 10);
+	while (*count < n && uv_now(loop) < end)
+		uv_run(loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&tick, NULL);
+	uv_run(loop, UV_RUN_NOWAIT);
+	return *count >= n;
+}
+
+static int run_until(uv_loop_t *loop, const int *flag, int timeout_ms)
+{
+	return run_until_n(loop, flag, 1, timeout_ms);
+}
+
+/* Close an async client and let its handles go. */
+static void close_async(uv_loop_t *loop, struct queue_async *a)
+{
+	queue_async_close(a);
+	for (int i = 0; i < 100 && uv_loop_alive(loop); i++)
+		uv_run(loop, UV_RUN_NOWAIT);
+}
+
+struct catcher {
+	int got;
+	struct queue_job job;
+	int conn_up, conn_down;
+	int drops;
+	char drop_reason[256];
+};
+
+static void catch_job(struct queue_async *a, struct queue_job *job, void *arg)
+{
+	struct catcher *c = arg;
+
+	(void)a;
+	c->got++;
+	queue_job_clear(&c->job);
+	c->job = *job;
+	job->doc = NULL; /* stolen */
+}
+
+static void catch_conn(struct queue_async *a, int up, const char *msg, void *arg)
+{
+	struct catcher *c = arg;
+
+	(void)a;
+	if (getenv("QUEUE_TEST_DEBUG"))
+		fprintf(stderr, "conn %d: %s\n", up, msg);
+	if (up)
+		c->conn_up++;
+	else
+		c->conn_down++;
+}
+
+static void catch_drop(struct queue_async *a, const char *entry, const char *reason, void *arg)
+{
+	struct catcher *c = arg;
+
+	(void)a;
+	(void)entry;
+	c->drops++;
+	snprintf(c->drop_reason, sizeof(c->drop_reason), "%s", reason);
+}
+
+static struct queue_async *open_async(uv_loop_t *loop, const char *url,
+				      const struct queue_opts *o, const char *consumer,
+				      struct catcher *c)
+{
+	struct queue_async_callbacks cbs = {catch_job, catch_conn, catch_drop, c};
+	struct queue_async *a = NULL;
+	char err[QUEUE_ERR_MAX] = "";
+
+	if (queue_async_open(&a, loop, url, o, consumer, &cbs, err, sizeof(err)))
+		fail_msg("queue_async_open: %s", err);
+	return a;
+}
+
+struct answer {
+	int done;
+	int status;
+	char msg[QUEUE_ERR_MAX];
+};
+
+static void catch_answer(struct queue_async *a, int status, const char *msg, void *arg)
+{
+	struct answer *ans = arg;
+
+	(void)a;
+	ans->done++;
+	ans->status = status;
+	snprintf(ans->msg, sizeof(ans->msg), "%s", msg ? msg : "");
+}
+
+/* ---- tests ---- */
+
+static void test_redis_urls_parse_and_bad_ones_say_why(void **state)
+{
+	struct queue_url u;
+	char err[QUEUE_ERR_MAX];
+
+	(void)state;
+	assert_int_equal(queue_url_parse(&u, "redis://:s%40cret@example.org:6390/3", err,
+					 sizeof(err)),
+			 0);
+	assert_string_equal(u.host, "example.org");
+	assert_int_equal(u.port, 6390);
+	assert_string_equal(u.pass, "s@cret");
+	assert_string_equal(u.user, "");
+	assert_int_equal(u.db, 3);
+	assert_int_equal(queue_url_parse(&u, "redis://alice:pw@[::1]", err, sizeof(err)), 0);
+	assert_string_equal(u.host, "::1");
+	assert_string_equal(u.user, "alice");
+	assert_int_equal(u.port, 6379);
+	assert_int_equal(queue_url_parse(&u, "unix:///run/redis.sock?db=2", err, sizeof(err)), 0);
+	assert_true(u.is_unix);
+	assert_string_equal(u.path, "/run/redis.sock");
+	assert_int_equal(u.db, 2);
+	assert_int_equal(queue_url_parse(&u, NULL, err, sizeof(err)), 0);
+	assert_string_equal(u.where, "127.0.0.1:6379");
+	assert_int_equal(queue_url_parse(&u, "http://x", err, sizeof(err)), -EINVAL);
+	assert_int_equal(queue_url_parse(&u, "redis://h:99999", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "port"));
+	assert_int_equal(queue_url_parse(&u, "redis://h/x", err, sizeof(err)), -EINVAL);
+}
+
+static void test_unreachable_redis_is_one_sentence_with_a_hint(void **state)
+{
+	struct queue *q = NULL;
+	char url[64], err[QUEUE_ERR_MAX], want[128];
+	int port = free_port();
+
+	(void)state;
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
+	assert_int_equal(queue_open(&q, url, NULL, err, sizeof(err)), -ECONNREFUSED);
+	snprintf(want, sizeof(want),
+		 "cannot connect to Redis at 127.0.0.1:%d: Connection refused; is redis-server "
+		 "running?",
+		 port);
+	assert_string_equal(err, want);
+	assert_null(q);
+}
+
+static void test_job_ids_cannot_escape_the_output_dir(void **state)
+{
+	char id[QUEUE_ID_MAX], long_id[80];
+
+	(void)state;
+	assert_true(queue_id_valid("job_1-A"));
+	assert_false(queue_id_valid(""));
+	assert_false(queue_id_valid("../etc"));
+	assert_false(queue_id_valid("a/b"));
+	assert_false(queue_id_valid("a.mp4"));
+	memset(long_id, 'a', 63);
+	long_id[63] = '\0';
+	assert_true(queue_id_valid(long_id));
+	long_id[63] = 'a';
+	long_id[64] = '\0';
+	assert_false(queue_id_valid(long_id));
+	assert_int_equal(queue_id_generate(id), 0);
+	assert_true(queue_id_valid(id));
+	assert_int_equal(id[0], 'j');
+}
+
+static void test_unix_socket_url_with_a_database_keeps_jobs_apart(void **state)
+{
+	struct queue *q, *q0;
+	char url[PATH_MAX + 32], err[QUEUE_ERR_MAX] = "", *s = NULL;
+
+	(void)state;
+	snprintf(url, sizeof(url), "unix://%s/redis.sock?db=5", g_dir);
+	if (queue_open(&q, url, NULL, err, sizeof(err)))
+		fail_msg("open %s: %s", url, err);
+	submit(q, "in_db5");
+	assert_int_equal(queue_status(q, "in_db5", &s, err, sizeof(err)), 0);
+	free(s);
+	q0 = open_q(NULL);
+	assert_int_equal(queue_status(q0, "in_db5", &s, err, sizeof(err)), -ENOENT);
+	queue_close(q0);
+	queue_close(q);
+}
+
+static void test_submit_then_status_shows_queued(void **state)
+{
+	struct queue *q = open_q(NULL);
+	char id[QUEUE_ID_MAX], err[QUEUE_ERR_MAX], *s = NULL;
+	json_t *st;
+
+	(void)state;
+	submit(q, "clip1");
+	st = status_of(q, "clip1");
+	assert_string_equal(jstr(st, "state"), "queued");
+	assert_int_equal(jint(st, "attempts"), 0);
+	assert_int_equal(jint(st, "max_attempts"), 3);
+	assert_true(jint(st, "created") > 1600000000000LL);
+	json_decref(st);
+	assert_int_equal(cmd_int(q, 2, "XLEN", "reelbox:jobs"), 1);
+
+	/* The same id twice is refused; so are documents that are not objects. */
+	assert_int_equal(queue_submit(q, "{\"id\":\"clip1\"}", id, err, sizeof(err)), -EEXIST);
+	assert_int_equal(queue_submit(q, "[1,2]", id, err, sizeof(err)), -EINVAL);
+	assert_int_equal(queue_submit(q, "{\"id\":\"../x\"}", id, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "[A-Za-z0-9_-]"));
+
+	/* Without an id, one is generated. */
+	assert_int_equal(queue_submit(q, "{\"fps\":30}", id, err, sizeof(err)), 0);
+	assert_true(queue_id_valid(id));
+	assert_int_equal(queue_status(q, "nosuchjob", &s, err, sizeof(err)), -ENOENT);
+	assert_null(s);
+	queue_close(q);
+}
+
+static void test_fetch_claims_and_status_shows_running_with_attempt_1(void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	struct catcher c = {0};
+	uv_loop_t loop;
+	struct queue_async *a;
+	json_t *st;
+	int never = 0;
+
+	(void)state;
+	test_opts(&o);
+	q = open_q(&o);
+	uv_loop_init(&loop);
+	a = open_async(&loop, g_url, &o, "worker-a", &c);
+	queue_async_fetch(a, 1);
+	submit(q, "clip2");
+	assert_true(run_until(&loop, &c.got, 5000));
+	assert_int_equal(c.got, 1);
+	assert_string_equal(c.job.id, "clip2");
+	assert_int_equal(c.job.attempt, 1);
+	assert_true(c.job.token > 0);
+	assert_non_null(strstr(c.job.doc, "print(1)"));
+	assert_int_equal(c.conn_up, 1);
+
+	st = status_of(q, "clip2");
+	assert_string_equal(jstr(st, "state"), "running");
+	assert_int_equal(jint(st, "attempts"), 1);
+	assert_string_equal(jstr(st, "worker"), "worker-a");
+	assert_true(jint(st, "started") >= jint(st, "created"));
+	json_decref(st);
+
+	/* One job was asked for: a second one waits in the stream. */
+	submit(q, "clip3");
+	run_until(&loop, &never, 500); /* nothing sets this flag: just run 0.5 s */
+	assert_int_equal(c.got, 1);
+	st = status_of(q, "clip3");
+	assert_string_equal(jstr(st, "state"), "queued");
+	json_decref(st);
+
+	close_async(&loop, a);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	queue_job_clear(&c.job);
+	queue_close(q);
+}
+
+static void test_complete_sets_succeeded_and_a_stale_token_changes_nothing(void **state)
+{
+	struct queue *q = open_q(NULL);
+	struct queue_job job, stale;
+	char err[QUEUE_ERR_MAX] = "";
+	json_t *st;
+
+	(void)state;
+	submit(q, "clip4");
+	fetch_ok(q, "w1", 1000, &job);
+	assert_int_equal(queue_progress(q, &job, 5, 10, err, sizeof(err)), 0);
+	st = status_of(q, "clip4");
+	assert_int_equal(jint(json_object_get(st, "progress"), "frames"), 5);
+	assert_int_equal(jint(json_object_get(st, "progress"), "total"), 10);
+	json_decref(st);
+
+	assert_int_equal(queue_complete(q, &job,
+					"{\"status\":\"succeeded\",\"output\":\"/out/clip4.mp4\","
+					"\"bytes\":1234,\"sha256\":\"ab\",\"log\":\"done\\n\"}",
+					err, sizeof(err)),
+			 0);
+	st = status_of(q, "clip4");
+	assert_string_equal(jstr(st, "state"), "succeeded");
+	assert_string_equal(jstr(st, "output"), "/out/clip4.mp4");
+	assert_int_equal(jint(st, "bytes"), 1234);
+	assert_string_equal(jstr(st, "sha256"), "ab");
+	assert_string_equal(jstr(st, "log"), "done\n");
+	assert_true(jint(st, "finished") >= jint(st, "started"));
+	assert_string_equal(jstr(json_object_get(st, "result"), "status"), "succeeded");
+	json_decref(st);
+
+	/* A token that is not the job's is refused... */
+	stale = job;
+	stale.token = job.token + 1000;
+	assert_int_equal(queue_complete(q, &stale, "{\"status\":\"failed\",\"error\":\"late\"}",
+					err, sizeof(err)),
+			 -ESTALE);
+	/* ...and the owner's replay answers "recorded" without changing anything. */
+	assert_int_equal(queue_complete(q, &job,
+					"{\"status\":\"failed\",\"output\":\"/elsewhere.mp4\"}", err,
+					sizeof(err)),
+			 0);
+	assert_int_equal(queue_heartbeat(q, "w1", &job, err, sizeof(err)), -ESTALE);
+	st = status_of(q, "clip4");
+	assert_string_equal(jstr(st, "state"), "succeeded");
+	assert_string_equal(jstr(st, "output"), "/out/clip4.mp4");
+	assert_int_equal(jint(st, "attempts"), 1);
+	json_decref(st);
+
+	/* The entry is gone from the stream, and the done event is there to follow. */
+	assert_int_equal(cmd_int(q, 2, "XLEN", "reelbox:jobs"), 0);
+	{
+		char cursor[QUEUE_ENTRY_MAX] = "0", *ev = NULL, last[64] = "";
+		while (queue_wait_event(q, "clip4", cursor, 100, &ev, err, sizeof(err)) == 0) {
+			json_t *e = json_loads(ev, 0, NULL);
+			snprintf(last, sizeof(last), "%s:%s", jstr(e, "type"), jstr(e, "state"));
+			json_decref(e);
+			free(ev);
+		}
+		assert_string_equal(last, "done:succeeded");
+	}
+	queue_job_clear(&job);
+	queue_close(q);
+}
+
+static void test_expired_lease_is_reclaimed_with_attempt_2_and_late_completion_refused(
+	void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	struct queue_job first;
+	struct catcher c = {0};
+	struct answer late = {0}, done = {0};
+	char err[QUEUE_ERR_MAX] = "";
+	uv_loop_t loop;
+	struct queue_async *b;
+	json_t *st;
+
+	(void)state;
+	test_opts(&o);
+	q = open_q(&o);
+	submit(q, "clip5");
+	fetch_ok(q, "slow-worker", 1000, &first);
+	assert_int_equal(first.attempt, 1);
+
+	/* No heartbeat: after the 1 s lease, another consumer takes the job over. */
+	uv_loop_init(&loop);
+	b = open_async(&loop, g_url, &o, "worker-b", &c);
+	queue_async_fetch(b, 1);
+	assert_true(run_until(&loop, &c.got, 4000));
+	assert_string_equal(c.job.id, "clip5");
+	assert_int_equal(c.job.attempt, 2);
+	assert_true(c.job.token > first.token);
+	st = status_of(q, "clip5");
+	assert_string_equal(jstr(st, "worker"), "worker-b");
+	assert_int_equal(jint(st, "attempts"), 2);
+	json_decref(st);
+
+	/* The first owner wakes up: its heartbeat and its completion are refused. */
+	assert_int_equal(queue_heartbeat(q, "slow-worker", &first, err, sizeof(err)), -ESTALE);
+	assert_int_equal(queue_complete(q, &first, "{\"status\":\"succeeded\",\"output\":\"A\"}",
+					err, sizeof(err)),
+			 -ESTALE);
+	assert_non_null(strstr(err, "not recorded"));
+	assert_int_equal(queue_async_complete(b, &first, "{\"status\":\"succeeded\"}",
+					      catch_answer, &late),
+			 0);
+	assert_true(run_until(&loop, &late.done, 3000));
+	assert_int_equal(late.status, -ESTALE);
+
+	assert_int_equal(queue_async_complete(b, &c.job,
+					      "{\"status\":\"succeeded\",\"output\":\"B\"}",
+					      catch_answer, &done),
+			 0);
+	assert_true(run_until(&loop, &done.done, 3000));
+	assert_int_equal(done.status, 0);
+	st = status_of(q, "clip5");
+	assert_string_equal(jstr(st, "state"), "succeeded");
+	assert_string_equal(jstr(st, "output"), "B");
+	json_decref(st);
+
+	close_async(&loop, b);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	queue_job_clear(&c.job);
+	queue_job_clear(&first);
+	queue_close(q);
+}
+
+struct beat {
+	struct queue_async *a;
+	struct queue_job *job;
+	int sent, ok, bad;
+	struct answer last;
+};
+
+static void beat_answer(struct queue_async *a, int status, const char *msg, void *arg)
+{
+	struct beat *b = arg;
+
+	(void)a;
+	(void)msg;
+	if (status == 0)
+		b->ok++;
+	else
+		b->bad++;
+}
+
+static void beat_cb(uv_timer_t *t)
+{
+	struct beat *b = t->data;
+
+	if (queue_async_heartbeat(b->a, b->job, beat_answer, b) == 0)
+		b->sent++;
+}
+
+static void test_heartbeats_keep_a_long_jobs_lease(void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	struct catcher ca = {0}, cb = {0};
+	struct answer done = {0};
+	struct beat beat = {0};
+	uv_loop_t loop;
+	uv_timer_t hb;
+	struct queue_async *a, *b;
+	int never = 0;
+	json_t *st;
+
+	(void)state;
+	test_opts(&o);
+	q = open_q(&o);
+	uv_loop_init(&loop);
+	a = open_async(&loop, g_url, &o, "busy-worker", &ca);
+	b = open_async(&loop, g_url, &o, "hungry-worker", &cb);
+	submit(q, "clip6");
+	queue_async_fetch(a, 1);
+	assert_true(run_until(&loop, &ca.got, 3000));
+
+	/* A runs the job for 3 s with a 1 s lease, heart-beating every 300 ms, while B
+	 * looks for work the whole time (XAUTOCLAIM every poll). */
+	queue_async_fetch(b, 1);
+	beat.a = a;
+	beat.job = &ca.job;
+	uv_timer_init(&loop, &hb);
+	hb.data = &beat;
+	uv_timer_start(&hb, beat_cb, 300, 300);
+	run_until(&loop, &never, 3000);
+	uv_timer_stop(&hb);
+	uv_close((uv_handle_t *)&hb, NULL);
+
+	assert_int_equal(cb.got, 0);
+	assert_true(beat.sent >= 8);
+	assert_true(beat.ok >= 8);
+	assert_int_equal(beat.bad, 0);
+	st = status_of(q, "clip6");
+	assert_string_equal(jstr(st, "state"), "running");
+	assert_string_equal(jstr(st, "worker"), "busy-worker");
+	assert_int_equal(jint(st, "attempts"), 1);
+	json_decref(st);
+
+	assert_int_equal(queue_async_complete(a, &ca.job, "{\"status\":\"succeeded\"}",
+					      catch_answer, &done),
+			 0);
+	assert_true(run_until(&loop, &done.done, 3000));
+	assert_int_equal(done.status, 0);
+	close_async(&loop, a);
+	close_async(&loop, b);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	queue_job_clear(&ca.job);
+	queue_close(q);
+}
+
+static void test_retry_backs_off_then_dead_letters_after_max_attempts(void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	struct queue_job job;
+	char err[QUEUE_ERR_MAX] = "";
+	uint64_t t0;
+	json_t *st;
+
+	(void)state;
+	test_opts(&o);
+	q = open_q(&o);
+	submit(q, "clip7");
+	fetch_ok(q, "w", 1000, &job);
+	assert_int_equal(job.attempt, 1);
+
+	/* Attempt 1 fails transiently: back to queued, not before 200 ms. */
+	assert_int_equal(queue_retry(q, &job, "Redis went away mid-upload", err, sizeof(err)), 0);
+	t0 = queue_now_ms();
+	st = status_of(q, "clip7");
+	assert_string_equal(jstr(st, "state"), "queued");
+	assert_string_equal(jstr(st, "error"), "Redis went away mid-upload");
+	assert_true(jint(st, "not_before") > 0);
+	json_decref(st);
+	queue_job_clear(&job);
+	assert_int_equal(queue_fetch(q, "w", 0, &job, err, sizeof(err)), -EAGAIN);
+
+	fetch_ok(q, "w", 2000, &job);
+	assert_true(queue_now_ms() - t0 >= 150);
+	assert_int_equal(job.attempt, 2);
+	assert_non_null(strstr(job.doc, "print(1)"));
+
+	/* Attempt 2: 400 ms. */
+	assert_int_equal(queue_retry(q, &job, "flaky", err, sizeof(err)), 0);
+	t0 = queue_now_ms();
+	queue_job_clear(&job);
+	fetch_ok(q, "w", 3000, &job);
+	assert_true(queue_now_ms() - t0 >= 350);
+	assert_int_equal(job.attempt, 3);
+
+	/* Attempt 3 was the last: dead, and in the dead-letter stream with the error. */
+	assert_int_equal(queue_retry(q, &job, "flaky again", err, sizeof(err)), 1);
+	st = status_of(q, "clip7");
+	assert_string_equal(jstr(st, "state"), "dead");
+	assert_string_equal(jstr(st, "error"), "gave up after 3 attempts; last: flaky again");
+	json_decref(st);
+	assert_int_equal(cmd_int(q, 2, "XLEN", "reelbox:dead"), 1);
+	{
+		const char *dl = cmd(q, 4, "XRANGE", "reelbox:dead", "-", "+");
+		assert_non_null(strstr(dl, "clip7"));
+		assert_non_null(strstr(dl, "gave up after 3 attempts"));
+		assert_non_null(strstr(dl, "print(1)"));
+	}
+	assert_int_equal(cmd_int(q, 2, "XLEN", "reelbox:jobs"), 0);
+	assert_int_equal(cmd_int(q, 2, "ZCARD", "reelbox:delayed"), 0);
+	queue_job_clear(&job);
+	queue_close(q);
+}
+
+static void test_a_job_whose_workers_keep_dying_ends_dead_after_max_attempts(void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	struct queue_job job;
+	char err[QUEUE_ERR_MAX] = "";
+	json_t *st;
+
+	(void)state;
+	test_opts(&o);
+	o.lease_ms = 300;
+	o.max_attempts = 2;
+	q = open_q(&o);
+	submit(q, "poison");
+	fetch_ok(q, "victim1", 1000, &job);
+	queue_job_clear(&job);
+	sleep_ms(400); /* victim1 died: no heartbeat */
+	fetch_ok(q, "victim2", 1000, &job);
+	assert_int_equal(job.attempt, 2);
+	queue_job_clear(&job);
+	sleep_ms(400);
+	/* The third claim finds the attempts used up: nobody gets the job again. */
+	assert_int_equal(queue_fetch(q, "victim3", 500, &job, err, sizeof(err)), -EAGAIN);
+	st = status_of(q, "poison");
+	assert_string_equal(jstr(st, "state"), "dead");
+	assert_int_equal(jint(st, "attempts"), 2);
+	assert_string_equal(jstr(st, "error"), "gave up after 2 attempts; last: lease expired: "
+					       "worker victim2 stopped heart-beating");
+	json_decref(st);
+	assert_non_null(strstr(cmd(q, 4, "XRANGE", "reelbox:dead", "-", "+"), "poison"));
+	assert_int_equal(cmd_int(q, 2, "XLEN", "reelbox:jobs"), 0);
+	assert_string_equal(cmd(q, 3, "XPENDING", "reelbox:jobs", "workers"), "0\n\n\n");
+	queue_close(q);
+}
+
+static void test_reject_and_entries_without_an_id_go_to_dead_letter(void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	struct queue_job job;
+	struct catcher c = {0};
+	char err[QUEUE_ERR_MAX] = "";
+	uv_loop_t loop;
+	struct queue_async *a;
+	json_t *st;
+
+	(void)state;
+	test_opts(&o);
+	q = open_q(&o);
+	submit(q, "clip8");
+	fetch_ok(q, "w", 1000, &job);
+	assert_int_equal(queue_reject(q, &job, "unknown field \"colour\"", err, sizeof(err)), 0);
+	st = status_of(q, "clip8");
+	assert_string_equal(jstr(st, "state"), "dead");
+	assert_string_equal(jstr(st, "error"), "unknown field \"colour\"");
+	json_decref(st);
+	queue_job_clear(&job);
+
+	/* A raw client's XADD: one entry names no job, one names a bad id, one is fine. */
+	uv_loop_init(&loop);
+	a = open_async(&loop, g_url, &o, "w2", &c);
+	cmd(q, 5, "XADD", "reelbox:jobs", "*", "job", "not json at all");
+	cmd(q, 7, "XADD", "reelbox:jobs", "*", "id", "../../etc/passwd", "job", "{}");
+	cmd(q, 7, "XADD", "reelbox:jobs", "*", "id", "raw1", "job", "{\"script\":\"x\"}");
+	queue_async_fetch(a, 1);
+	assert_true(run_until(&loop, &c.got, 5000));
+	assert_int_equal(c.drops, 2);
+	assert_non_null(strstr(c.drop_reason, "[A-Za-z0-9_-]"));
+	assert_string_equal(c.job.id, "raw1");
+	assert_int_equal(c.job.attempt, 1);
+	st = status_of(q, "raw1");
+	assert_string_equal(jstr(st, "state"), "running");
+	json_decref(st);
+	assert_int_equal(cmd_int(q, 2, "XLEN", "reelbox:dead"), 3);
+	assert_non_null(strstr(cmd(q, 4, "XRANGE", "reelbox:dead", "-", "+"), "not JSON"));
+	assert_int_equal(cmd_int(q, 2, "XLEN", "reelbox:jobs"), 1); /* raw1, running */
+
+	close_async(&loop, a);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	queue_job_clear(&c.job);
+	queue_close(q);
+}
+
+static void test_cancel_fails_a_queued_job_and_a_running_jobs_heartbeat_reports_it(
+	void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	struct queue_job job;
+	char err[QUEUE_ERR_MAX] = "", st_word[16];
+	json_t *st;
+
+	(void)state;
+	test_opts(&o);
+	q = open_q(&o);
+	submit(q, "clip9");
+	assert_int_equal(queue_cancel(q, "clip9", st_word, err, sizeof(err)), 0);
+	assert_string_equal(st_word, "cancelled");
+	st = status_of(q, "clip9");
+	assert_string_equal(jstr(st, "state"), "failed");
+	assert_string_equal(jstr(st, "error"), "cancelled");
+	json_decref(st);
+	assert_int_equal(queue_fetch(q, "w", 300, &job, err, sizeof(err)), -EAGAIN);
+
+	submit(q, "clip10");
+	fetch_ok(q, "w", 1000, &job);
+	assert_int_equal(queue_heartbeat(q, "w", &job, err, sizeof(err)), 0);
+	assert_int_equal(queue_cancel(q, "clip10", st_word, err, sizeof(err)), 0);
+	assert_string_equal(st_word, "requested");
+	assert_int_equal(queue_heartbeat(q, "w", &job, err, sizeof(err)), 1);
+	assert_int_equal(queue_complete(q, &job, "{\"status\":\"failed\",\"error\":\"cancelled\"}",
+					err, sizeof(err)),
+			 0);
+	st = status_of(q, "clip10");
+	assert_string_equal(jstr(st, "state"), "failed");
+	assert_string_equal(jstr(st, "error"), "cancelled");
+	assert_true(json_is_true(json_object_get(st, "cancel_requested")));
+	json_decref(st);
+	assert_int_equal(queue_cancel(q, "clip10", st_word, err, sizeof(err)), 0);
+	assert_string_equal(st_word, "failed");
+	assert_int_equal(queue_cancel(q, "nosuch", st_word, err, sizeof(err)), -ENOENT);
+	queue_job_clear(&job);
+	queue_close(q);
+}
+
+static void test_results_expire_and_redis_stays_flat_over_1000_jobs(void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	struct queue_job job;
+	char err[QUEUE_ERR_MAX] = "", id[32];
+	long long keys = -1;
+
+	(void)state;
+	test_opts(&o);
+	o.result_ttl_s = 1;
+	q = open_q(&o);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(id, sizeof(id), "bulk%d", i);
+		submit(q, id);
+		fetch_ok(q, "w", 1000, &job);
+		assert_string_equal(job.id, id);
+		assert_int_equal(queue_progress(q, &job, 1, 1, err, sizeof(err)), 0);
+		assert_int_equal(queue_complete(q, &job, "{\"status\":\"succeeded\",\"log\":\"ok\"}",
+						err, sizeof(err)),
+				 0);
+		queue_job_clear(&job);
+		if (i % 100 == 99) {
+			assert_int_equal(cmd_int(q, 2, "XLEN", "reelbox:jobs"), 0);
+			/* Only the last second's results (and their events) are alive. */
+			assert_true(cmd_int(q, 1, "DBSIZE", NULL) <= 2 * 1000 + 4);
+		}
+	}
+	/* After the TTL, what is left is the stream (empty) and the fence counter. */
+	for (int i = 0; i < 60 && keys != 2; i++) {
+		sleep_ms(100);
+		if (i >= 10)
+			keys = cmd_int(q, 1, "DBSIZE", NULL);
+	}
+	assert_int_equal(keys, 2);
+	assert_int_equal(cmd_int(q, 2, "XLEN", "reelbox:jobs"), 0);
+	assert_int_equal(cmd_int(q, 2, "EXISTS", "reelbox:fence"), 1);
+	assert_int_equal(queue_status(q, "bulk999", &(char *){NULL}, err, sizeof(err)), -ENOENT);
+	queue_close(q);
+}
+
+static void test_async_client_reconnects_after_redis_restart_and_records_completion(
+	void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	struct catcher c = {0};
+	struct answer done = {0};
+	uv_loop_t loop;
+	struct queue_async *a;
+	char *dir = th_tmpdir("queue-aof"), url[64], err[QUEUE_ERR_MAX];
+	int port = free_port(), never = 0;
+	pid_t redis;
+	json_t *st;
+	char *s = NULL;
+
+	(void)state;
+	assert_non_null(dir);
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
+	redis = redis_start(port, dir, 1);
+	assert_true(redis > 0);
+	test_opts(&o);
+	o.lease_ms = 30000;
+	assert_int_equal(queue_open(&q, url, &o, err, sizeof(err)), 0);
+	submit(q, "clip11");
+	queue_close(q);
+
+	uv_loop_init(&loop);
+	a = open_async(&loop, url, &o, "survivor", &c);
+	queue_async_fetch(a, 1);
+	assert_true(run_until(&loop, &c.got, 5000));
+	assert_int_equal(c.conn_up, 1);
+
+	/* Redis dies mid-job; the completion is issued while it is down. */
+	redis_stop(redis, SIGKILL);
+	run_until(&loop, &never, 300);
+	assert_true(c.conn_down >= 1);
+	assert_int_equal(queue_async_complete(a, &c.job,
+					      "{\"status\":\"succeeded\",\"output\":\"/o/clip11.mp4\"}",
+					      catch_answer, &done),
+			 0);
+	run_until(&loop, &never, 500);
+	assert_int_equal(done.done, 0);
+	assert_int_equal(queue_async_pending(a), 1);
+	/* A progress report is not kept. */
+	assert_int_equal(queue_async_progress(a, &c.job, 1, 2, NULL, NULL), -ENOTCONN);
+
+	/* Back on the same port, from its append-only file. */
+	redis = redis_start(port, dir, 1);
+	assert_true(redis > 0);
+	assert_true(run_until(&loop, &done.done, 10000));
+	assert_int_equal(done.status, 0);
+	assert_true(run_until_n(&loop, &c.conn_up, 2, 10000));
+	assert_int_equal(queue_async_pending(a), 0);
+
+	assert_int_equal(queue_open(&q, url, &o, err, sizeof(err)), 0);
+	assert_int_equal(queue_status(q, "clip11", &s, err, sizeof(err)), 0);
+	st = json_loads(s, 0, NULL);
+	assert_string_equal(jstr(st, "state"), "succeeded");
+	assert_string_equal(jstr(st, "output"), "/o/clip11.mp4");
+	json_decref(st);
+	free(s);
+	queue_close(q);
+
+	close_async(&loop, a);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	queue_job_clear(&c.job);
+	redis_stop(redis, SIGTERM);
+	th_rm_rf(dir);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_redis_urls_parse_and_bad_ones_say_why),
+		cmocka_unit_test(test_unreachable_redis_is_one_sentence_with_a_hint),
+		cmocka_unit_test(test_job_ids_cannot_escape_the_output_dir),
+		cmocka_unit_test_setup(test_submit_then_status_shows_queued, flush),
+		cmocka_unit_test_setup(test_unix_socket_url_with_a_database_keeps_jobs_apart,
+				       flush),
+		cmocka_unit_test_setup(test_fetch_claims_and_status_shows_running_with_attempt_1,
+				       flush),
+		cmocka_unit_test_setup(
+			test_complete_sets_succeeded_and_a_stale_token_changes_nothing, flush),
+		cmocka_unit_test_setup(
+			test_expired_lease_is_reclaimed_with_attempt_2_and_late_completion_refused,
+			flush),
+		cmocka_unit_test_setup(test_heartbeats_keep_a_long_jobs_lease, flush),
+		cmocka_unit_test_setup(test_retry_backs_off_then_dead_letters_after_max_attempts,
+				       flush),
+		cmocka_unit_test_setup(
+			test_a_job_whose_workers_keep_dying_ends_dead_after_max_attempts, flush),
+		cmocka_unit_test_setup(test_reject_and_entries_without_an_id_go_to_dead_letter,
+				       flush),
+		cmocka_unit_test_setup(
+			test_cancel_fails_a_queued_job_and_a_running_jobs_heartbeat_reports_it,
+			flush),
+		cmocka_unit_test_setup(test_results_expire_and_redis_stays_flat_over_1000_jobs,
+				       flush),
+		cmocka_unit_test(
+			test_async_client_reconnects_after_redis_restart_and_records_completion),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,528 @@
+/* test_render.c - the encoder on synthetic frames, checked with ffprobe and ffmpeg. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libavutil/log.h>
+
+#include "helpers.h"
+#include "render.h"
+
+static char *dir;
+
+static int setup(void **state)
+{
+	dir = th_tmpdir("render");
+	return dir ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	th_rm_rf(dir);
+	free(dir);
+	return 0;
+}
+
+/* Every test starts from an empty directory, so "nothing left behind" is countable. */
+static int empty_dir(void **state)
+{
+	th_rm_rf(dir);
+	return mkdir(dir, 0700);
+}
+
+/* Smooth moving rgb24 gradients: easy to encode well, so a low PSNR means a real
+ * mistake (wrong format, swapped channels, wrong stride), not codec loss. */
+static uint8_t *gradient(int w, int h, int n, size_t *len)
+{
+	uint8_t *p;
+
+	*len = (size_t)w * h * 3 * n;
+	p = malloc(*len);
+	assert_non_null(p);
+	for (int i = 0; i < n; i++)
+		for (int y = 0; y < h; y++)
+			for (int x = 0; x < w; x++) {
+				uint8_t *px = p + (((size_t)i * h + y) * w + x) * 3;
+				px[0] = (uint8_t)(x * 255 / (w - 1));
+				px[1] = (uint8_t)(y * 255 / (h - 1));
+				px[2] = (uint8_t)((x + y + 4 * i) * 255 / (w + h + 4 * n));
+			}
+	return p;
+}
+
+static int memfd_with(const void *data, size_t len)
+{
+	int fd = memfd_create("frames", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	return fd;
+}
+
+static char *path_in_dir(const char *name)
+{
+	char *p;
+
+	assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
+	return p;
+}
+
+/* Open, stream fd, finish and commit; fails the test with the error sentence. */
+static void render_fd(const char *out, int w, int h, const char *pix_fmt, int fd,
+		      struct render_result *res)
+{
+	struct render_spec spec = {.width = w,
+				   .height = h,
+				   .fps = 10,
+				   .pix_fmt = pix_fmt,
+				   .output = out,
+				   .crf = -1,
+				   .preset = "ultrafast"};
+	char err[256] = "";
+	struct render *r;
+
+	if (render_open(&spec, &r, err, sizeof(err)) < 0)
+		fail_msg("render_open: %s", err);
+	if (render_stream(r, fd, NULL, NULL, err, sizeof(err)) < 0)
+		fail_msg("render_stream: %s", err);
+	if (render_finish(r, res, err, sizeof(err)) < 0)
+		fail_msg("render_finish: %s", err);
+	if (render_commit(r, err, sizeof(err)) < 0)
+		fail_msg("render_commit: %s", err);
+	render_close(r);
+}
+
+static void render_gradient(const char *out, int w, int h, int n, struct render_result *res)
+{
+	size_t len;
+	uint8_t *frames = gradient(w, h, n, &len);
+	int fd = memfd_with(frames, len);
+
+	render_fd(out, w, h, "rgb24", fd, res);
+	close(fd);
+	free(frames);
+}
+
+/* "key=value" lines of ffprobe for the first video stream, frames counted. */
+static void probe(const char *file, char *out, size_t outlen)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd),
+		 "ffprobe -v error -count_frames -select_streams v:0 -show_entries "
+		 "stream=codec_name,width,height,pix_fmt,nb_read_frames -of default=nw=1 '%s'",
+		 file);
+	assert_int_equal(th_run(cmd, out, outlen), 0);
+}
+
+static void expect_line(const char *probe_out, const char *line)
+{
+	char want[128];
+
+	snprintf(want, sizeof(want), "%s\n", line);
+	if (!strstr(probe_out, want))
+		fail_msg("ffprobe said:\n%s\nbut not \"%s\"", probe_out, line);
+}
+
+static void test_mp4_is_h264_yuv420p_with_every_frame(void **state)
+{
+	struct render_result res;
+	char *out = path_in_dir("clip.mp4"), pr[1024];
+
+	render_gradient(out, 96, 64, 12, &res);
+	assert_int_equal(res.frames, 12);
+	assert_int_equal(res.hit_ceiling, 0);
+	assert_string_equal(res.stream_kind, "raw");
+	probe(out, pr, sizeof(pr));
+	expect_line(pr, "codec_name=h264");
+	expect_line(pr, "width=96");
+	expect_line(pr, "height=64");
+	expect_line(pr, "pix_fmt=yuv420p");
+	expect_line(pr, "nb_read_frames=12");
+	free(out);
+}
+
+/* Walk the top-level boxes; "+faststart" means moov comes before mdat. */
+static void test_mp4_puts_moov_before_mdat(void **state)
+{
+	struct render_result res;
+	char *out = path_in_dir("fast.mp4");
+	int moov = -1, mdat = -1, idx = 0;
+	size_t len, off = 0;
+	uint8_t *d;
+
+	render_gradient(out, 64, 48, 20, &res);
+	d = (uint8_t *)th_read_file(out, &len);
+	assert_non_null(d);
+	while (off + 8 <= len) {
+		uint64_t size =
+		    (uint64_t)d[off] << 24 | d[off + 1] << 16 | d[off + 2] << 8 | d[off + 3];
+		if (size == 1) {
+			assert_true(off + 16 <= len);
+			size = 0;
+			for (int i = 8; i < 16; i++)
+				size = size << 8 | d[off + i];
+		} else if (size == 0) {
+			size = len - off;
+		}
+		assert_true(size >= 8 && size <= len - off);
+		if (!memcmp(d + off + 4, "moov", 4))
+			moov = idx;
+		if (!memcmp(d + off + 4, "mdat", 4))
+			mdat = idx;
+		off += size;
+		idx++;
+	}
+	assert_int_equal(off, len);
+	assert_true(moov >= 0 && mdat >= 0);
+	assert_true(moov < mdat);
+	free(d);
+	free(out);
+}
+
+static void test_webm_is_vp9_with_every_frame(void **state)
+{
+	struct render_result res;
+	char *out = path_in_dir("clip.webm"), pr[1024];
+
+	render_gradient(out, 96, 64, 12, &res);
+	assert_int_equal(res.frames, 12);
+	probe(out, pr, sizeof(pr));
+	expect_line(pr, "codec_name=vp9");
+	expect_line(pr, "width=96");
+	expect_line(pr, "height=64");
+	expect_line(pr, "pix_fmt=yuv420p");
+	expect_line(pr, "nb_read_frames=12");
+	free(out);
+}
+
+static void test_gif_has_every_frame_at_the_output_size(void **state)
+{
+	struct render_result res;
+	char *out = path_in_dir("clip.gif"), pr[1024];
+
+	render_gradient(out, 95, 63, 12, &res);
+	assert_int_equal(res.frames, 12);
+	probe(out, pr, sizeof(pr));
+	expect_line(pr, "codec_name=gif");
+	expect_line(pr, "width=95");
+	expect_line(pr, "height=63");
+	expect_line(pr, "nb_read_frames=12");
+	free(out);
+}
+
+static void test_sha256_and_size_describe_the_committed_file(void **state)
+{
+	struct render_result res;
+	char *out = path_in_dir("hash.mp4"), cmd[512], sum[256] = "";
+	struct stat st;
+
+	render_gradient(out, 64, 48, 5, &res);
+	snprintf(cmd, sizeof(cmd), "sha256sum '%s'", out);
+	assert_int_equal(th_run(cmd, sum, sizeof(sum)), 0);
+	sum[64] = '\0';
+	assert_string_equal(res.sha256, sum);
+	assert_int_equal(stat(out, &st), 0);
+	assert_int_equal(res.bytes, (uint64_t)st.st_size);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	free(out);
+}
+
+/* Until commit the video lives under a hidden temporary name beside the target;
+ * a render that fails leaves the directory exactly as it found it. */
+static void test_failed_render_leaves_no_file(void **state)
+{
+	struct render_spec spec = {.width = 64,
+				   .height = 48,
+				   .fps = 10,
+				   .pix_fmt = "rgb24",
+				   .crf = -1,
+				   .preset = "ultrafast"};
+	char *out = path_in_dir("broken.mp4"), err[256] = "";
+	size_t len;
+	uint8_t *frames = gradient(64, 48, 3, &len);
+	int fd = memfd_with(frames, len - 100);
+	struct render *r;
+	struct dirent *de;
+	DIR *d;
+
+	spec.output = out;
+	assert_int_equal(render_open(&spec, &r, err, sizeof(err)), 0);
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			assert_memory_equal(de->d_name, ".broken.mp4.tmp-", 16);
+	closedir(d);
+	assert_int_equal(th_count_entries(dir), 1);
+	assert_int_equal(render_stream(r, fd, NULL, NULL, err, sizeof(err)), -EPROTO);
+	assert_string_equal(err, "script wrote 2.98 frames: 27548 bytes is not a multiple of 9216 "
+				 "(64x48 rgb24); did it print text to stdout?");
+	render_close(r);
+	assert_int_equal(th_count_entries(dir), 0);
+	assert_int_equal(access(out, F_OK), -1);
+	close(fd);
+	free(frames);
+	free(out);
+}
+
+static void test_finished_but_uncommitted_render_leaves_no_file(void **state)
+{
+	struct render_spec spec = {.width = 64,
+				   .height = 48,
+				   .fps = 10,
+				   .pix_fmt = "rgb24",
+				   .crf = -1,
+				   .preset = "ultrafast"};
+	char *out = path_in_dir("later.webm"), err[256] = "";
+	size_t len;
+	uint8_t *frames = gradient(64, 48, 3, &len);
+	int fd = memfd_with(frames, len);
+	struct render_result res;
+	struct render *r;
+
+	spec.output = out;
+	assert_int_equal(render_open(&spec, &r, err, sizeof(err)), 0);
+	assert_int_equal(render_stream(r, fd, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(render_finish(r, &res, err, sizeof(err)), 0);
+	assert_int_equal(access(out, F_OK), -1);
+	render_close(r);
+	assert_int_equal(th_count_entries(dir), 0);
+	close(fd);
+	free(frames);
+	free(out);
+}
+
+static void test_zero_frames_fail_and_leave_no_file(void **state)
+{
+	struct render_spec spec = {
+	    .width = 64, .height = 48, .fps = 10, .pix_fmt = "rgb24", .crf = -1};
+	char *out = path_in_dir("empty.gif"), err[256] = "";
+	struct render_result res;
+	struct render *r;
+	int p[2];
+
+	spec.output = out;
+	assert_int_equal(pipe(p), 0);
+	close(p[1]);
+	assert_int_equal(render_open(&spec, &r, err, sizeof(err)), 0);
+	assert_int_equal(render_stream(r, p[0], NULL, NULL, err, sizeof(err)), -ENODATA);
+	assert_string_equal(err, "script wrote no frames (0 bytes on stdout)");
+	assert_int_equal(render_finish(r, &res, err, sizeof(err)), -EINVAL);
+	render_close(r);
+	assert_int_equal(th_count_entries(dir), 0);
+	close(p[0]);
+	free(out);
+}
+
+/* Decode the video back and compare it with the frames we wrote. */
+static double psnr_against(const char *video, const char *raw, int w, int h)
+{
+	char cmd[1024], out[4096] = "";
+	const char *avg;
+
+	snprintf(cmd, sizeof(cmd),
+		 "ffmpeg -hide_banner -nostats -v info -i '%s' -f rawvideo -pix_fmt rgb24 -s %dx%d "
+		 "-r 10 -i '%s' -lavfi '[0:v]format=rgb24[a];[a][1:v]psnr' -f null - 2>&1",
+		 video, w, h, raw);
+	assert_int_equal(th_run(cmd, out, sizeof(out)), 0);
+	avg = strstr(out, "average:");
+	if (!avg)
+		fail_msg("no PSNR in ffmpeg's output:\n%s", out);
+	if (!strncmp(avg + 8, "inf", 3))
+		return 1e9;
+	return strtod(avg + 8, NULL);
+}
+
+static void test_rgb24_gradient_survives_encoding_above_35_db(void **state)
+{
+	struct render_result res;
+	char *out = path_in_dir("fidelity.mp4"), *raw = path_in_dir("src.raw");
+	size_t len;
+	uint8_t *frames = gradient(128, 96, 10, &len);
+	int fd = memfd_with(frames, len);
+	double db;
+
+	assert_int_equal(th_write_file(raw, frames, len, 0600), 0);
+	render_fd(out, 128, 96, "rgb24", fd, &res);
+	db = psnr_against(out, raw, 128, 96);
+	if (db < 35.0)
+		fail_msg("PSNR %.2f dB is below 35 dB", db);
+	close(fd);
+	free(frames);
+	free(out);
+	free(raw);
+}
+
+/* The same frames as bgr24 must come out the same: channel order is honoured. */
+static void test_bgr24_input_keeps_its_channel_order(void **state)
+{
+	struct render_result res;
+	char *out = path_in_dir("bgr.mp4"), *raw = path_in_dir("src.raw");
+	size_t len;
+	uint8_t *frames = gradient(128, 96, 10, &len);
+	int fd;
+	double db;
+
+	assert_int_equal(th_write_file(raw, frames, len, 0600), 0);
+	for (size_t i = 0; i < len; i += 3) {
+		uint8_t t = frames[i];
+		frames[i] = frames[i + 2];
+		frames[i + 2] = t;
+	}
+	fd = memfd_with(frames, len);
+	render_fd(out, 128, 96, "bgr24", fd, &res);
+	db = psnr_against(out, raw, 128, 96);
+	if (db < 35.0)
+		fail_msg("PSNR %.2f dB is below 35 dB", db);
+	close(fd);
+	free(frames);
+	free(out);
+	free(raw);
+}
+
+/* A Y4M stream carries its own size; it is scaled to the job's output size. */
+static void test_y4m_at_another_size_is_scaled_to_the_output(void **state)
+{
+	char *out = path_in_dir("y4m.mp4"), pr[1024];
+	const char *hdr = "YUV4MPEG2 W64 H48 F25:1 Ip C444\n";
+	struct render_result res;
+	size_t plane = 64 * 48;
+	int fd = memfd_create("y4m", MFD_CLOEXEC);
+	uint8_t *frame = malloc(plane * 3);
+
+	assert_non_null(frame);
+	for (size_t i = 0; i < plane * 3; i++)
+		frame[i] = (uint8_t)(i < plane ? i % 251 : 128);
+	assert_int_equal(write(fd, hdr, strlen(hdr)), (ssize_t)strlen(hdr));
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(write(fd, "FRAME\n", 6), 6);
+		assert_int_equal(write(fd, frame, plane * 3), (ssize_t)(plane * 3));
+	}
+	lseek(fd, 0, SEEK_SET);
+	render_fd(out, 128, 96, "rgb24", fd, &res);
+	assert_string_equal(res.stream_kind, "y4m");
+	assert_int_equal(res.frames, 4);
+	probe(out, pr, sizeof(pr));
+	expect_line(pr, "width=128");
+	expect_line(pr, "height=96");
+	expect_line(pr, "nb_read_frames=4");
+	close(fd);
+	free(frame);
+	free(out);
+}
+
+static void test_ppm_stream_renders_to_webm(void **state)
+{
+	char *out = path_in_dir("ppm.webm"), pr[1024], hdr[32];
+	struct render_result res;
+	int fd = memfd_create("ppm", MFD_CLOEXEC);
+	uint8_t frame[40 * 30 * 3];
+
+	for (size_t i = 0; i < sizeof(frame); i++)
+		frame[i] = (uint8_t)(i * 3);
+	snprintf(hdr, sizeof(hdr), "P6\n40 30\n255\n");
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(write(fd, hdr, strlen(hdr)), (ssize_t)strlen(hdr));
+		assert_int_equal(write(fd, frame, sizeof(frame)), (ssize_t)sizeof(frame));
+	}
+	lseek(fd, 0, SEEK_SET);
+	render_fd(out, 80, 60, "rgb24", fd, &res);
+	assert_string_equal(res.stream_kind, "ppm");
+	probe(out, pr, sizeof(pr));
+	expect_line(pr, "codec_name=vp9");
+	expect_line(pr, "width=80");
+	expect_line(pr, "nb_read_frames=3");
+	close(fd);
+	free(out);
+}
+
+static void expect_open_error(struct render_spec spec, const char *needle)
+{
+	struct render *r = (struct render *)1;
+	char err[256] = "";
+
+	assert_int_equal(render_open(&spec, &r, err, sizeof(err)), -EINVAL);
+	assert_null(r);
+	if (!strstr(err, needle))
+		fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
+}
+
+static void test_bad_specs_are_rejected_with_a_sentence(void **state)
+{
+	char *out = path_in_dir("x.mp4");
+	struct render_spec ok = {
+	    .width = 64, .height = 48, .fps = 10, .pix_fmt = "rgb24", .output = out, .crf = -1};
+	struct render_spec s;
+
+	s = ok, s.output = "video.avi";
+	expect_open_error(s, "must end in .mp4, .webm or .gif");
+	s = ok, s.width = 63;
+	expect_open_error(s, "must be even");
+	s = ok, s.width = 8000;
+	expect_open_error(s, "outside 1x1..7680x4320");
+	s = ok, s.crf = 52;
+	expect_open_error(s, "crf 52 is outside 0..51");
+	s = ok, s.preset = "turbo";
+	expect_open_error(s, "preset \"turbo\"");
+	s = ok, s.pix_fmt = "yuv444p";
+	expect_open_error(s, "\"yuv444p\"");
+	s = ok, s.fps = 0;
+	expect_open_error(s, "fps 0");
+	assert_int_equal(th_count_entries(dir), 0);
+	free(out);
+}
+
+static void test_helpers_name_containers_and_presets(void **state)
+{
+	assert_int_equal(render_container_from_path("a/b.mp4"), RENDER_MP4);
+	assert_int_equal(render_container_from_path("b.MP4"), RENDER_MP4);
+	assert_int_equal(render_container_from_path("b.webm"), RENDER_WEBM);
+	assert_int_equal(render_container_from_path("b.gif"), RENDER_GIF);
+	assert_int_equal(render_container_from_path("b.mkv"), -EINVAL);
+	assert_int_equal(render_container_from_path("dir.mp4/b"), -EINVAL);
+	assert_int_equal(render_container_from_path(NULL), -EINVAL);
+	assert_true(render_preset_known("ultrafast"));
+	assert_true(render_preset_known("veryfast"));
+	assert_true(render_preset_known("placebo"));
+	assert_false(render_preset_known("fastest"));
+	assert_false(render_preset_known(NULL));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup(test_mp4_is_h264_yuv420p_with_every_frame, empty_dir),
+	    cmocka_unit_test_setup(test_mp4_puts_moov_before_mdat, empty_dir),
+	    cmocka_unit_test_setup(test_webm_is_vp9_with_every_frame, empty_dir),
+	    cmocka_unit_test_setup(test_gif_has_every_frame_at_the_output_size, empty_dir),
+	    cmocka_unit_test_setup(test_sha256_and_size_describe_the_committed_file, empty_dir),
+	    cmocka_unit_test_setup(test_failed_render_leaves_no_file, empty_dir),
+	    cmocka_unit_test_setup(test_finished_but_uncommitted_render_leaves_no_file, empty_dir),
+	    cmocka_unit_test_setup(test_zero_frames_fail_and_leave_no_file, empty_dir),
+	    cmocka_unit_test_setup(test_rgb24_gradient_survives_encoding_above_35_db, empty_dir),
+	    cmocka_unit_test_setup(test_bgr24_input_keeps_its_channel_order, empty_dir),
+	    cmocka_unit_test_setup(test_y4m_at_another_size_is_scaled_to_the_output, empty_dir),
+	    cmocka_unit_test_setup(test_ppm_stream_renders_to_webm, empty_dir),
+	    cmocka_unit_test_setup(test_bad_specs_are_rejected_with_a_sentence, empty_dir),
+	    cmocka_unit_test(test_helpers_name_containers_and_presets),
+	};
+
+	av_log_set_level(AV_LOG_ERROR);
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

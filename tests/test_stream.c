@@ -1,0 +1,710 @@
+/* test_stream.c - the frame-stream readers: raw, Y4M and PPM, good and hostile. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libavutil/log.h>
+
+#include "helpers.h"
+#include "render.h"
+#include "stream.h"
+
+/* A pipe holding len bytes, write end closed: the reader sees exactly a script that
+ * wrote these bytes and exited. Small inputs only (they must fit the pipe). */
+static int pipe_with(const void *data, size_t len)
+{
+	int p[2];
+
+	assert_true(len <= 60000);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	if (len)
+		assert_int_equal(write(p[1], data, len), (ssize_t)len);
+	close(p[1]);
+	return p[0];
+}
+
+/* A memfd rewound to 0: a file descriptor whose read offset shows how far the
+ * reader went. */
+static int memfd_with(const void *data, size_t len)
+{
+	int fd = memfd_create("stream", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	if (len)
+		assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	return fd;
+}
+
+struct buf {
+	uint8_t *p;
+	size_t len;
+};
+
+static void put(struct buf *b, const void *data, size_t len)
+{
+	b->p = realloc(b->p, b->len + len);
+	assert_non_null(b->p);
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+}
+
+static void puts_(struct buf *b, const char *s)
+{
+	put(b, s, strlen(s));
+}
+
+static void put_fill(struct buf *b, size_t len, uint8_t seed)
+{
+	uint8_t *tmp = malloc(len);
+
+	assert_non_null(tmp);
+	for (size_t i = 0; i < len; i++)
+		tmp[i] = (uint8_t)(seed + i * 7);
+	put(b, tmp, len);
+	free(tmp);
+}
+
+static int open_on(struct render_reader *rd, int fd, const char *fmt, int w, int h, char *err)
+{
+	return render_reader_open(rd, fd, fmt, w, h, NULL, err, 256);
+}
+
+static void test_each_raw_format_has_its_frame_size(void **state)
+{
+	assert_int_equal(render_frame_bytes("rgb24", 160, 120), 160 * 120 * 3);
+	assert_int_equal(render_frame_bytes("bgr24", 160, 120), 160 * 120 * 3);
+	assert_int_equal(render_frame_bytes("rgba", 160, 120), 160 * 120 * 4);
+	assert_int_equal(render_frame_bytes("gray", 160, 120), 160 * 120);
+	assert_int_equal(render_frame_bytes("yuv420p", 160, 120), 160 * 120 * 3 / 2);
+	assert_int_equal(render_frame_bytes("yuv420p", 3, 3), 9 + 2 * 4);
+	assert_int_equal(render_frame_bytes("rgb48", 160, 120), 0);
+	assert_int_equal(render_frame_bytes(NULL, 160, 120), 0);
+	assert_int_equal(render_frame_bytes("rgb24", 0, 120), 0);
+	assert_int_equal(render_frame_bytes("rgb24", 7681, 2), 0);
+	assert_int_equal(render_frame_bytes("rgba", 7680, 4320), (size_t)7680 * 4320 * 4);
+}
+
+static void test_raw_frames_are_read_whole_and_in_order(void **state)
+{
+	struct buf b = {0};
+	struct render_reader rd;
+	char err[256] = "";
+	int fd;
+
+	for (int i = 0; i < 3; i++)
+		put_fill(&b, 16 * 8 * 3, (uint8_t)i);
+	fd = pipe_with(b.p, b.len);
+	assert_int_equal(open_on(&rd, fd, "rgb24", 16, 8, err), 0);
+	assert_int_equal(rd.kind, RENDER_KIND_RAW);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+		assert_memory_equal(rd.frame, b.p + (size_t)i * 384, 384);
+	}
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 0);
+	assert_int_equal(rd.frames, 3);
+	assert_int_equal(rd.bytes, 3 * 384);
+	render_reader_free(&rd);
+	close(fd);
+	free(b.p);
+}
+
+/* A script that writes a frame in dribbles must still give whole frames. */
+static void test_raw_frame_written_in_dribbles_is_reassembled(void **state)
+{
+	struct render_reader rd;
+	uint8_t frame[64 * 4];
+	char err[256] = "";
+	int p[2];
+	pid_t pid;
+
+	for (size_t i = 0; i < sizeof(frame); i++)
+		frame[i] = (uint8_t)(i * 13);
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		for (int k = 0; k < 2; k++)
+			for (size_t off = 0; off < sizeof(frame); off += 7) {
+				size_t n = sizeof(frame) - off < 7 ? sizeof(frame) - off : 7;
+				if (write(p[1], frame + off, n) != (ssize_t)n)
+					_exit(1);
+				usleep(200);
+			}
+		_exit(0);
+	}
+	close(p[1]);
+	assert_int_equal(open_on(&rd, p[0], "rgba", 8, 8, err), 0);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+	assert_memory_equal(rd.frame, frame, sizeof(frame));
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+	assert_memory_equal(rd.frame, frame, sizeof(frame));
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 0);
+	render_reader_free(&rd);
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+}
+
+static void test_partial_frame_is_rejected_with_byte_count(void **state)
+{
+	struct buf b = {0};
+	struct render_reader rd;
+	char err[256] = "";
+	int fd;
+
+	put_fill(&b, 46080, 1);
+	fd = pipe_with(b.p, b.len);
+	assert_int_equal(open_on(&rd, fd, "rgb24", 128, 80, err), 0);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), -EPROTO);
+	assert_string_equal(err, "script wrote 1.5 frames: 46080 bytes is not a multiple of 30720 "
+				 "(128x80 rgb24); did it print text to stdout?");
+	render_reader_free(&rd);
+	close(fd);
+	free(b.p);
+}
+
+static void test_stream_shorter_than_one_frame_is_rejected_with_byte_count(void **state)
+{
+	struct render_reader rd;
+	char err[256] = "";
+	int fd = pipe_with("hello\n", 6);
+
+	assert_int_equal(open_on(&rd, fd, "gray", 10, 10, err), 0);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), -EPROTO);
+	assert_string_equal(err, "script wrote 0.06 frames: 6 bytes is not a multiple of 100 "
+				 "(10x10 gray); did it print text to stdout?");
+	render_reader_free(&rd);
+	close(fd);
+}
+
+static void test_empty_stream_is_rejected_as_no_frames(void **state)
+{
+	struct render_reader rd;
+	char err[256] = "";
+	int fd = pipe_with(NULL, 0);
+
+	assert_int_equal(open_on(&rd, fd, "rgb24", 16, 8, err), 0);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), -ENODATA);
+	assert_string_equal(err, "script wrote no frames (0 bytes on stdout)");
+	render_reader_free(&rd);
+	close(fd);
+}
+
+static void test_unknown_raw_format_is_rejected(void **state)
+{
+	struct render_reader rd;
+	char err[256] = "";
+	int fd = pipe_with("abcdefghijkl", 12);
+
+	assert_int_equal(open_on(&rd, fd, "nv12", 2, 2, err), -EINVAL);
+	assert_non_null(strstr(err, "nv12"));
+	render_reader_free(&rd);
+	close(fd);
+}
+
+static void test_y4m_stream_is_recognised_with_frame_params(void **state)
+{
+	struct buf b = {0};
+	struct render_reader rd;
+	char err[256] = "";
+	int fd;
+
+	puts_(&b, "YUV4MPEG2 W8 H6 F30000:1001 Ip A1:1 C420jpeg XYSCSS=420JPEG\n");
+	puts_(&b, "FRAME\n");
+	put_fill(&b, 72, 3);
+	puts_(&b, "FRAME Ip XFOO=bar\n");
+	put_fill(&b, 72, 4);
+	fd = pipe_with(b.p, b.len);
+	assert_int_equal(open_on(&rd, fd, "rgb24", 640, 360, err), 0);
+	assert_int_equal(rd.kind, RENDER_KIND_Y4M);
+	assert_int_equal(rd.fmt, AV_PIX_FMT_YUV420P);
+	assert_int_equal(rd.width, 8);
+	assert_int_equal(rd.height, 6);
+	assert_int_equal(rd.frame_bytes, 72);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+	assert_memory_equal(rd.frame, b.p + b.len - 72 - strlen("FRAME Ip XFOO=bar\n") - 72, 72);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+	assert_memory_equal(rd.frame, b.p + b.len - 72, 72);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 0);
+	assert_string_equal(render_kind_name(rd.kind), "y4m");
+	render_reader_free(&rd);
+	close(fd);
+	free(b.p);
+}
+
+static void test_y4m_colorspaces_map_to_pixel_formats(void **state)
+{
+	static const struct {
+		const char *header;
+		enum AVPixelFormat fmt;
+		size_t bytes;
+	} cases[] = {
+	    {"YUV4MPEG2 W4 H2\n", AV_PIX_FMT_YUV420P, 8 + 2 * 2},
+	    {"YUV4MPEG2 W4 H2 C420\n", AV_PIX_FMT_YUV420P, 8 + 2 * 2},
+	    {"YUV4MPEG2 W4 H2 C420paldv\n", AV_PIX_FMT_YUV420P, 8 + 2 * 2},
+	    {"YUV4MPEG2 W4 H2 C420mpeg2\n", AV_PIX_FMT_YUV420P, 8 + 2 * 2},
+	    {"YUV4MPEG2 W4 H2 C422\n", AV_PIX_FMT_YUV422P, 8 + 2 * 4},
+	    {"YUV4MPEG2 W4 H2 C444\n", AV_PIX_FMT_YUV444P, 24},
+	    {"YUV4MPEG2 W4 H2 Cmono\n", AV_PIX_FMT_GRAY8, 8},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct render_reader rd;
+		char err[256] = "";
+		int fd = pipe_with(cases[i].header, strlen(cases[i].header));
+
+		assert_int_equal(open_on(&rd, fd, "rgb24", 2, 2, err), 0);
+		assert_int_equal(rd.fmt, cases[i].fmt);
+		assert_int_equal(rd.frame_bytes, cases[i].bytes);
+		render_reader_free(&rd);
+		close(fd);
+	}
+}
+
+static void expect_y4m_header_error(const char *header, int code, const char *needle)
+{
+	struct render_reader rd;
+	char err[256] = "";
+	int fd = pipe_with(header, strlen(header));
+
+	assert_int_equal(open_on(&rd, fd, "rgb24", 2, 2, err), code);
+	if (!strstr(err, needle))
+		fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
+	assert_null(rd.frame);
+	render_reader_free(&rd);
+	close(fd);
+}
+
+static void test_y4m_garbage_headers_say_what_is_wrong(void **state)
+{
+	char longline[400];
+
+	expect_y4m_header_error("YUV4MPEG2 W8\n", -EPROTO, "no H (height) tag");
+	expect_y4m_header_error("YUV4MPEG2 H8\n", -EPROTO, "no W (width) tag");
+	expect_y4m_header_error("YUV4MPEG2 W8 H-6\n", -EPROTO, "H has \"-6\"");
+	expect_y4m_header_error("YUV4MPEG2 W0 H6\n", -EPROTO, "W has \"0\"");
+	expect_y4m_header_error("YUV4MPEG2 Wabc H6\n", -EPROTO, "W has \"abc\"");
+	expect_y4m_header_error("YUV4MPEG2 W8 H6 C420p10\n", -EPROTO, "C420p10 is not supported");
+	expect_y4m_header_error("YUV4MPEG2 W8 H6 F30\n", -EPROTO, "F30 is not of the form N:D");
+	expect_y4m_header_error("YUV4MPEG2 W8 H6 Zebra\n", -EPROTO, "unknown tag \"Zebra\"");
+	expect_y4m_header_error("YUV4MPEG2 W8 H6", -EPROTO, "ended inside the stream header");
+	memset(longline, 'A', sizeof(longline));
+	memcpy(longline, "YUV4MPEG2 X", 11);
+	longline[sizeof(longline) - 1] = '\0';
+	expect_y4m_header_error(longline, -EPROTO, "longer than 256 bytes");
+}
+
+/* The check runs on the parsed numbers, before the frame buffer exists. */
+static void test_huge_declared_sizes_are_rejected_before_allocating(void **state)
+{
+	expect_y4m_header_error("YUV4MPEG2 W100000 H100000\n", -EFBIG, "100000x100000");
+	expect_y4m_header_error("YUV4MPEG2 W7680 H4321\n", -EFBIG, "largest accepted is 7680x4320");
+	expect_y4m_header_error("YUV4MPEG2 W7681 H2\n", -EFBIG, "7681x2");
+	expect_y4m_header_error("YUV4MPEG2 W4294967297 H2\n", -EPROTO, "not a positive whole");
+
+	struct render_reader rd;
+	char err[256] = "";
+	const char *ppm = "P6\n99999 99999\n255\n";
+	int fd = pipe_with(ppm, strlen(ppm));
+
+	assert_int_equal(open_on(&rd, fd, "rgb24", 2, 2, err), 0);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), -EFBIG);
+	assert_non_null(strstr(err, "99999x99999"));
+	assert_null(rd.frame);
+	render_reader_free(&rd);
+	close(fd);
+
+	ppm = "P6\n123456789012 2\n255\n";
+	fd = pipe_with(ppm, strlen(ppm));
+	assert_int_equal(open_on(&rd, fd, "rgb24", 2, 2, err), 0);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), -EFBIG);
+	assert_non_null(strstr(err, "over 7 digits"));
+	assert_null(rd.frame);
+	render_reader_free(&rd);
+	close(fd);
+}
+
+static void test_y4m_frame_cut_short_says_bytes_received(void **state)
+{
+	struct buf b = {0};
+	struct render_reader rd;
+	char err[256] = "";
+	int fd;
+
+	puts_(&b, "YUV4MPEG2 W8 H6\nFRAME\n");
+	put_fill(&b, 72, 0);
+	puts_(&b, "FRAME\n");
+	put_fill(&b, 50, 0);
+	fd = pipe_with(b.p, b.len);
+	assert_int_equal(open_on(&rd, fd, "rgb24", 2, 2, err), 0);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), -EPROTO);
+	assert_string_equal(err,
+			    "Y4M stream ended inside frame 2: got 50 of its 72 bytes (8x6 "
+			    "yuv420p); did the script stop mid-frame or print text to stdout?");
+	render_reader_free(&rd);
+	close(fd);
+	free(b.p);
+}
+
+/* A header that lies about the size shows up at the next FRAME marker. */
+static void test_y4m_lying_header_is_caught_at_the_next_frame(void **state)
+{
+	struct buf b = {0};
+	struct render_reader rd;
+	char err[256] = "";
+	int fd;
+
+	puts_(&b, "YUV4MPEG2 W8 H6\n");
+	for (int i = 0; i < 3; i++) {
+		puts_(&b, "FRAME\n");
+		put_fill(&b, 96, 'a'); /* an 8x8 frame */
+	}
+	fd = pipe_with(b.p, b.len);
+	assert_int_equal(open_on(&rd, fd, "rgb24", 2, 2, err), 0);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "Y4M frame 2 does not start with FRAME"));
+	assert_non_null(strstr(err, "8x6 yuv420p"));
+	render_reader_free(&rd);
+	close(fd);
+	free(b.p);
+}
+
+static void test_y4m_header_without_frames_is_rejected(void **state)
+{
+	struct render_reader rd;
+	char err[256] = "";
+	const char *s = "YUV4MPEG2 W8 H6 C444\n";
+	int fd = pipe_with(s, strlen(s));
+
+	assert_int_equal(open_on(&rd, fd, "rgb24", 2, 2, err), 0);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), -ENODATA);
+	assert_string_equal(err, "script wrote a Y4M header but no frames");
+	render_reader_free(&rd);
+	close(fd);
+}
+
+static void test_y4m_overlong_frame_line_is_rejected(void **state)
+{
+	struct buf b = {0};
+	struct render_reader rd;
+	char err[256] = "";
+	int fd;
+
+	puts_(&b, "YUV4MPEG2 W2 H2 Cmono\nFRAME ");
+	for (int i = 0; i < 300; i++)
+		puts_(&b, "X");
+	puts_(&b, "\n");
+	fd = pipe_with(b.p, b.len);
+	assert_int_equal(open_on(&rd, fd, "rgb24", 2, 2, err), 0);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "header of frame 1 is longer than 256 bytes"));
+	render_reader_free(&rd);
+	close(fd);
+	free(b.p);
+}
+
+static void test_ppm_frames_with_comments_are_read(void **state)
+{
+	struct buf b = {0};
+	struct render_reader rd;
+	char err[256] = "";
+	int fd;
+
+	puts_(&b, "P6\n# written by a model\n4 # width\n2\n# maxval next\n255\n");
+	put_fill(&b, 24, 1);
+	puts_(&b, "P6 4 2 255\r");
+	put_fill(&b, 24, 2);
+	puts_(&b, "\nP6\t4\t2\t255\n"); /* a stray newline between images is tolerated */
+	put_fill(&b, 24, 3);
+	fd = pipe_with(b.p, b.len);
+	assert_int_equal(open_on(&rd, fd, "gray", 640, 360, err), 0);
+	assert_int_equal(rd.kind, RENDER_KIND_PPM);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+		assert_int_equal(rd.fmt, AV_PIX_FMT_RGB24);
+		assert_int_equal(rd.width, 4);
+		assert_int_equal(rd.height, 2);
+		assert_int_equal(rd.frame[0], (uint8_t)(i + 1));
+	}
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 0);
+	assert_memory_equal(rd.frame, b.p + b.len - 24, 24);
+	render_reader_free(&rd);
+	close(fd);
+	free(b.p);
+}
+
+static void test_ppm_16_bit_is_read_as_rgb48(void **state)
+{
+	struct buf b = {0};
+	struct render_reader rd;
+	char err[256] = "";
+	int fd;
+
+	puts_(&b, "P6\n4 2\n65535\n");
+	put_fill(&b, 48, 1);
+	fd = pipe_with(b.p, b.len);
+	assert_int_equal(open_on(&rd, fd, "rgb24", 2, 2, err), 0);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+	assert_int_equal(rd.fmt, AV_PIX_FMT_RGB48BE);
+	assert_int_equal(rd.frame_bytes, 48);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 0);
+	render_reader_free(&rd);
+	close(fd);
+	free(b.p);
+}
+
+static void expect_ppm_error(const struct buf *b, int good_frames, int code, const char *needle)
+{
+	struct render_reader rd;
+	char err[256] = "";
+	int fd = pipe_with(b->p, b->len);
+
+	assert_int_equal(open_on(&rd, fd, "rgb24", 2, 2, err), 0);
+	for (int i = 0; i < good_frames; i++)
+		assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), code);
+	if (!strstr(err, needle))
+		fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
+	render_reader_free(&rd);
+	close(fd);
+}
+
+static void test_ppm_garbage_and_lies_say_what_is_wrong(void **state)
+{
+	struct buf b = {0};
+
+	puts_(&b, "P6\n4 2\n15\n");
+	put_fill(&b, 24, 0);
+	expect_ppm_error(&b, 0, -EPROTO, "PPM maxval 15 is not supported");
+
+	b.len = 0;
+	puts_(&b, "P6\n4x 2\n255\n");
+	expect_ppm_error(&b, 0, -EPROTO, "no valid width");
+
+	b.len = 0;
+	puts_(&b, "P6\n4 2\n255");
+	expect_ppm_error(&b, 0, -EPROTO, "ended inside the header of frame 1");
+
+	b.len = 0;
+	puts_(&b, "P6\n4 2\n255\n");
+	put_fill(&b, 24, 0);
+	puts_(&b, "P6\n8 2\n255\n");
+	put_fill(&b, 48, 0);
+	expect_ppm_error(&b, 1, -EPROTO,
+			 "PPM frame 2 is 8x2 maxval 255 but the stream started at 4x2 maxval 255");
+
+	b.len = 0;
+	puts_(&b, "P6\n4 2\n255\n");
+	put_fill(&b, 24, 0);
+	puts_(&b, "frame 2 done\n");
+	expect_ppm_error(&b, 1, -EPROTO, "PPM frame 2 starts with \"fr\", not the P6 magic");
+
+	b.len = 0;
+	puts_(&b, "P6\n4 2\n255\n");
+	put_fill(&b, 20, 0);
+	expect_ppm_error(&b, 0, -EPROTO, "PPM stream ended inside frame 1: got 20 of its 24 bytes");
+
+	b.len = 0;
+	puts_(&b, "P6\n#");
+	for (int i = 0; i < 600; i++)
+		puts_(&b, "c");
+	puts_(&b, "\n4 2\n255\n");
+	expect_ppm_error(&b, 0, -EPROTO, "longer than 512 bytes");
+	free(b.p);
+}
+
+static char *tmpdir;
+
+static int setup_dir(void **state)
+{
+	tmpdir = th_tmpdir("stream");
+	return tmpdir ? 0 : -1;
+}
+
+static int teardown_dir(void **state)
+{
+	th_rm_rf(tmpdir);
+	free(tmpdir);
+	return 0;
+}
+
+static struct render *open_render(int64_t max_frames, int w, int h)
+{
+	char out[512], err[256] = "";
+	struct render *r = NULL;
+	struct render_spec spec = {.width = w,
+				   .height = h,
+				   .fps = 10,
+				   .pix_fmt = "rgb24",
+				   .max_frames = max_frames,
+				   .output = out,
+				   .crf = -1,
+				   .preset = "ultrafast"};
+
+	snprintf(out, sizeof(out), "%s/out.mp4", tmpdir);
+	if (render_open(&spec, &r, err, sizeof(err)) < 0)
+		fail_msg("render_open: %s", err);
+	return r;
+}
+
+/* Reading stops exactly at the last allowed frame: the descriptor's offset shows that
+ * not one byte of frame 5 was consumed. */
+static void test_ceiling_stops_reading_at_max_frames(void **state)
+{
+	struct buf b = {0};
+	struct render_result res;
+	char err[256] = "";
+	struct render *r;
+	int fd;
+
+	for (int i = 0; i < 10; i++)
+		put_fill(&b, 64 * 48 * 3, (uint8_t)i);
+	fd = memfd_with(b.p, b.len);
+	r = open_render(4, 64, 48);
+	assert_int_equal(render_stream(r, fd, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 4 * 64 * 48 * 3);
+	assert_int_equal(render_finish(r, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.frames, 4);
+	assert_int_equal(res.hit_ceiling, 1);
+	assert_string_equal(res.stream_kind, "raw");
+	render_close(r);
+	close(fd);
+	free(b.p);
+}
+
+static void test_stream_that_ends_before_the_ceiling_did_not_hit_it(void **state)
+{
+	struct buf b = {0};
+	struct render_result res;
+	char err[256] = "";
+	struct render *r;
+	int fd;
+
+	for (int i = 0; i < 3; i++)
+		put_fill(&b, 64 * 48 * 3, (uint8_t)i);
+	fd = memfd_with(b.p, b.len);
+	r = open_render(4, 64, 48);
+	assert_int_equal(render_stream(r, fd, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(render_finish(r, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.frames, 3);
+	assert_int_equal(res.hit_ceiling, 0);
+	render_close(r);
+	close(fd);
+	free(b.p);
+}
+
+/* A script that never stops writing: the render returns at the ceiling, and the
+ * script dies of SIGPIPE once the caller closes the pipe. */
+static void test_ceiling_ends_an_endless_stream(void **state)
+{
+	struct render_result res;
+	char err[256] = "";
+	struct render *r;
+	int p[2], st = 0;
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static uint8_t frame[32 * 16 * 3];
+		signal(SIGPIPE, SIG_DFL);
+		close(p[0]);
+		for (;;)
+			if (write(p[1], frame, sizeof(frame)) < 0)
+				_exit(3);
+	}
+	close(p[1]);
+	r = open_render(5, 32, 16);
+	assert_int_equal(render_stream(r, p[0], NULL, NULL, err, sizeof(err)), 0);
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGPIPE);
+	assert_int_equal(render_finish(r, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.frames, 5);
+	assert_int_equal(res.hit_ceiling, 1);
+	render_close(r);
+}
+
+struct cancel_ctx {
+	struct render *r;
+	int64_t seen;
+};
+
+static void cancel_after_two(void *opaque, int64_t frames)
+{
+	struct cancel_ctx *c = opaque;
+
+	c->seen = frames;
+	if (frames == 2)
+		render_cancel(c->r);
+}
+
+static void test_cancel_stops_at_the_next_frame_boundary(void **state)
+{
+	struct buf b = {0};
+	struct cancel_ctx c = {0};
+	char err[256] = "";
+	int fd;
+
+	for (int i = 0; i < 6; i++)
+		put_fill(&b, 64 * 48 * 3, (uint8_t)i);
+	fd = memfd_with(b.p, b.len);
+	c.r = open_render(0, 64, 48);
+	assert_int_equal(render_stream(c.r, fd, cancel_after_two, &c, err, sizeof(err)),
+			 -ECANCELED);
+	assert_int_equal(c.seen, 2);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 2 * 64 * 48 * 3);
+	assert_string_equal(err, "the render was cancelled");
+	render_close(c.r);
+	assert_int_equal(th_count_entries(tmpdir), 0);
+	close(fd);
+	free(b.p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_each_raw_format_has_its_frame_size),
+	    cmocka_unit_test(test_raw_frames_are_read_whole_and_in_order),
+	    cmocka_unit_test(test_raw_frame_written_in_dribbles_is_reassembled),
+	    cmocka_unit_test(test_partial_frame_is_rejected_with_byte_count),
+	    cmocka_unit_test(test_stream_shorter_than_one_frame_is_rejected_with_byte_count),
+	    cmocka_unit_test(test_empty_stream_is_rejected_as_no_frames),
+	    cmocka_unit_test(test_unknown_raw_format_is_rejected),
+	    cmocka_unit_test(test_y4m_stream_is_recognised_with_frame_params),
+	    cmocka_unit_test(test_y4m_colorspaces_map_to_pixel_formats),
+	    cmocka_unit_test(test_y4m_garbage_headers_say_what_is_wrong),
+	    cmocka_unit_test(test_huge_declared_sizes_are_rejected_before_allocating),
+	    cmocka_unit_test(test_y4m_frame_cut_short_says_bytes_received),
+	    cmocka_unit_test(test_y4m_lying_header_is_caught_at_the_next_frame),
+	    cmocka_unit_test(test_y4m_header_without_frames_is_rejected),
+	    cmocka_unit_test(test_y4m_overlong_frame_line_is_rejected),
+	    cmocka_unit_test(test_ppm_frames_with_comments_are_read),
+	    cmocka_unit_test(test_ppm_16_bit_is_read_as_rgb48),
+	    cmocka_unit_test(test_ppm_garbage_and_lies_say_what_is_wrong),
+	    cmocka_unit_test(test_ceiling_stops_reading_at_max_frames),
+	    cmocka_unit_test(test_stream_that_ends_before_the_ceiling_did_not_hit_it),
+	    cmocka_unit_test(test_ceiling_ends_an_endless_stream),
+	    cmocka_unit_test(test_cancel_stops_at_the_next_frame_boundary),
+	};
+
+	av_log_set_level(AV_LOG_ERROR);
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}
