@@ -20,12 +20,12 @@
 #include <hiredis/async.h>
 #include <hiredis/adapters/libuv.h>
 
-#include "internal.h"
+#include "queue_internal.h"
 
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 5000
-#define PENDING_MAX      1024
-#define FETCH_PAUSE_MS   1000
+#define PENDING_MAX	 1024
+#define FETCH_PAUSE_MS	 1000
 
 enum { C_DOWN = 0, C_CONNECTING, C_UP, C_RESETTING };
 
@@ -37,7 +37,7 @@ struct qconn {
 	uv_timer_t timer; /* the reconnect */
 	uint32_t backoff_ms;
 	unsigned outstanding; /* commands sent and not answered */
-	uint64_t since;       /* when it started connecting, or last made progress */
+	uint64_t since;	      /* when it started connecting, or last made progress */
 };
 
 struct qop {
@@ -67,7 +67,7 @@ struct queue_async {
 	size_t n_pending, n_inflight;
 
 	unsigned want;
-	int phase;             /* what the fetch connection is doing */
+	int phase;	       /* what the fetch connection is doing */
 	struct qcmd fetch_cmd; /* the fetch command in flight (kept for a NOSCRIPT resend) */
 	uv_timer_t fetch_timer;
 	char cursor[QUEUE_ENTRY_MAX];
@@ -144,7 +144,8 @@ static void conn_lost(struct qconn *cn, const char *why)
 		 q->url.where, cn->name, why && *why ? why : "connection closed");
 	report(q, msg);
 	delay = cn->backoff_ms + (uint32_t)(random() % (cn->backoff_ms / 4 + 1));
-	cn->backoff_ms = cn->backoff_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : cn->backoff_ms * 2;
+	cn->backoff_ms =
+	    cn->backoff_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : cn->backoff_ms * 2;
 	uv_timer_start(&cn->timer, reconnect_cb, delay, 0);
 }
 
@@ -178,8 +179,8 @@ static int send_cmd(struct qconn *cn, struct qcmd *c, redisCallbackFn *fn, void 
  * reconnect instead of failing. */
 static int transient(const redisReply *r)
 {
-	static const char *const words[] = {"LOADING", "BUSY", "NOAUTH", "MASTERDOWN", "READONLY",
-					    "TRYAGAIN", "CLUSTERDOWN", NULL};
+	static const char *const words[] = {"LOADING",	"BUSY",	    "NOAUTH",	   "MASTERDOWN",
+					    "READONLY", "TRYAGAIN", "CLUSTERDOWN", NULL};
 	for (int i = 0; words[i]; i++)
 		if (!strncmp(r->str, words[i], strlen(words[i])))
 			return 1;
@@ -476,7 +477,8 @@ static void op_reply(redisAsyncContext *ac, void *reply, void *priv)
 			conn_reset(&q->cmd);
 			return;
 		}
-		snprintf(msg, sizeof(msg), "Redis at %.100s answered: %.120s", q->url.where, r->str);
+		snprintf(msg, sizeof(msg), "Redis at %.100s answered: %.120s", q->url.where,
+			 r->str);
 		op_finish(op, -EIO, msg);
 		return;
 	}
@@ -485,7 +487,8 @@ static void op_reply(redisAsyncContext *ac, void *reply, void *priv)
 	case QS_PROGRESS:
 		rc = qreply_heartbeat(r);
 		if (rc == -ESTALE)
-			snprintf(msg, sizeof(msg), "job %s is no longer held by this worker", op->id);
+			snprintf(msg, sizeof(msg), "job %s is no longer held by this worker",
+				 op->id);
 		break;
 	default:
 		rc = qreply_finish(r, op->cmd.script, msg, sizeof(msg));
@@ -638,8 +641,8 @@ static void fetch_entry(struct queue_async *q, const struct qentry *e)
 	if (!e->id[0])
 		fetch_send(q, F_DROP, qcmd_reject(&q->fetch_cmd, &q->o, e->entry, NULL, 0, e->bad));
 	else
-		fetch_send(q, F_CLAIM, qcmd_claim(&q->fetch_cmd, &q->o, e->entry, e->id,
-						  q->consumer));
+		fetch_send(q, F_CLAIM,
+			   qcmd_claim(&q->fetch_cmd, &q->o, e->entry, e->id, q->consumer));
 }
 
 static void deliver(struct queue_async *q, const redisReply *r)
@@ -696,8 +699,8 @@ static void fetch_reply(redisAsyncContext *ac, void *reply, void *priv)
 	q->phase = F_IDLE;
 	switch (phase) {
 	case F_PROMOTE:
-		fetch_send(q, F_AUTOCLAIM, qcmd_autoclaim(&q->fetch_cmd, &q->o, q->consumer,
-							  q->cursor));
+		fetch_send(q, F_AUTOCLAIM,
+			   qcmd_autoclaim(&q->fetch_cmd, &q->o, q->consumer, q->cursor));
 		return;
 	case F_AUTOCLAIM:
 		if (qreply_entry(r, 1, &e, q->cursor)) {
@@ -706,8 +709,9 @@ static void fetch_reply(redisAsyncContext *ac, void *reply, void *priv)
 		}
 		if (!q->want)
 			return;
-		fetch_send(q, F_READ, qcmd_readgroup(&q->fetch_cmd, &q->o, q->consumer,
-						     (int)(q->o.poll_ms ? q->o.poll_ms : 2000)));
+		fetch_send(q, F_READ,
+			   qcmd_readgroup(&q->fetch_cmd, &q->o, q->consumer,
+					  (int)(q->o.poll_ms ? q->o.poll_ms : 2000)));
 		return;
 	case F_READ:
 		if (qreply_entry(r, 0, &e, NULL)) {

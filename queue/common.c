@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "internal.h"
+#include "queue_internal.h"
 
 void queue_opts_init(struct queue_opts *o)
 {
@@ -195,11 +195,11 @@ void qkey(char *buf, size_t len, const struct queue_opts *o, const char *what)
 }
 
 /* Add a key built by one of the qkey functions. */
-#define ADD_KEY(c, fn, ...)                                                                \
-	do {                                                                               \
-		char k_[QUEUE_ID_MAX + 256];                                               \
-		fn(k_, sizeof(k_), __VA_ARGS__);                                           \
-		qcmd_adds(c, k_);                                                          \
+#define ADD_KEY(c, fn, ...)                                                                        \
+	do {                                                                                       \
+		char k_[QUEUE_ID_MAX + 256];                                                       \
+		fn(k_, sizeof(k_), __VA_ARGS__);                                                   \
+		qcmd_adds(c, k_);                                                                  \
 	} while (0)
 
 static int done(struct qcmd *c)
@@ -309,8 +309,8 @@ int qcmd_complete(struct qcmd *c, const struct queue_opts *o, const struct queue
 		status = json_string_value(json_object_get(res, "state"));
 	if (!status || (strcmp(status, "succeeded") && strcmp(status, "failed"))) {
 		json_decref(res);
-		qerr(err, errlen, "the result of job %s needs \"status\": \"succeeded\" or \"failed\"",
-		     job->id);
+		qerr(err, errlen,
+		     "the result of job %s needs \"status\": \"succeeded\" or \"failed\"", job->id);
 		return -EINVAL;
 	}
 	qcmd_init(c, QS_COMPLETE);
@@ -444,8 +444,7 @@ int qcmd_autoclaim(struct qcmd *c, const struct queue_opts *o, const char *consu
 	return done(c);
 }
 
-int qcmd_readgroup(struct qcmd *c, const struct queue_opts *o, const char *consumer,
-		   int block_ms)
+int qcmd_readgroup(struct qcmd *c, const struct queue_opts *o, const char *consumer, int block_ms)
 {
 	qcmd_init(c, -1);
 	qcmd_adds(c, "XREADGROUP");
@@ -565,7 +564,8 @@ int qreply_entry(const redisReply *r, int autoclaim, struct qentry *e, char *cur
 const char *qreply_word(const redisReply *r)
 {
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-	    (r->element[0]->type == REDIS_REPLY_STRING || r->element[0]->type == REDIS_REPLY_STATUS))
+	    (r->element[0]->type == REDIS_REPLY_STRING ||
+	     r->element[0]->type == REDIS_REPLY_STATUS))
 		return r->element[0]->str;
 	return "";
 }
@@ -584,7 +584,8 @@ long long qreply_int_at(const redisReply *r, size_t i)
 const char *qreply_str_at(const redisReply *r, size_t i)
 {
 	if (!r || r->type != REDIS_REPLY_ARRAY || i >= r->elements ||
-	    (r->element[i]->type != REDIS_REPLY_STRING && r->element[i]->type != REDIS_REPLY_STATUS))
+	    (r->element[i]->type != REDIS_REPLY_STRING &&
+	     r->element[i]->type != REDIS_REPLY_STATUS))
 		return "";
 	return r->element[i]->str;
 }
@@ -694,11 +695,11 @@ static int in_list(const char *s, const char *const *list)
 
 char *qstatus_json(const char *id, const redisReply *r)
 {
-	static const char *const ints[] = {"attempts", "max_attempts", "created",  "started",
+	static const char *const ints[] = {"attempts", "max_attempts", "created",    "started",
 					   "finished", "heartbeat",    "not_before", "bytes",
 					   "frames",   "exit_code",    "signal",     NULL};
-	static const char *const hidden[] = {"token", "entry", "doc", "cancel",
-					     "progress_frames", "progress_total", "result", NULL};
+	static const char *const hidden[] = {
+	    "token", "entry", "doc", "cancel", "progress_frames", "progress_total", "result", NULL};
 	json_t *o = json_object(), *progress = NULL;
 	char *out;
 

@@ -26,24 +26,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QUEUE_ID_MAX    64 /* job ids are [A-Za-z0-9_-]{1,63} */
+#define QUEUE_ID_MAX	64 /* job ids are [A-Za-z0-9_-]{1,63} */
 #define QUEUE_ENTRY_MAX 48 /* a stream entry id, "1700000000000-0" */
-#define QUEUE_ERR_MAX   256
+#define QUEUE_ERR_MAX	256
 
 /* Tunables shared by both clients; queue_opts_init() fills the defaults. */
 struct queue_opts {
-	const char *prefix;        /* key prefix, default "reelbox" */
-	const char *group;         /* consumer group, default "workers" */
-	uint32_t lease_ms;         /* a job idle this long goes to another worker; 30000 */
-	uint32_t result_ttl_s;     /* finished jobs expire after this; 86400 */
-	uint32_t max_attempts;     /* stored with each submitted job; 3 */
-	uint32_t backoff_base_ms;  /* first retry delay, doubled per attempt; 1000 */
-	uint32_t backoff_max_ms;   /* retry delay cap; 300000 */
-	uint32_t poll_ms;          /* longest XREADGROUP BLOCK; also bounds retry latency; 2000 */
-	uint32_t dead_maxlen;      /* dead-letter stream cap (approximate); 10000 */
-	uint32_t log_max;          /* bytes of log tail kept per job; 4096 */
+	const char *prefix;	     /* key prefix, default "reelbox" */
+	const char *group;	     /* consumer group, default "workers" */
+	uint32_t lease_ms;	     /* a job idle this long goes to another worker; 30000 */
+	uint32_t result_ttl_s;	     /* finished jobs expire after this; 86400 */
+	uint32_t max_attempts;	     /* stored with each submitted job; 3 */
+	uint32_t backoff_base_ms;    /* first retry delay, doubled per attempt; 1000 */
+	uint32_t backoff_max_ms;     /* retry delay cap; 300000 */
+	uint32_t poll_ms;	     /* longest XREADGROUP BLOCK; also bounds retry latency; 2000 */
+	uint32_t dead_maxlen;	     /* dead-letter stream cap (approximate); 10000 */
+	uint32_t log_max;	     /* bytes of log tail kept per job; 4096 */
 	uint32_t connect_timeout_ms; /* blocking connect timeout; 2000 */
-	size_t doc_max;            /* largest job document accepted by submit; 8 MiB */
+	size_t doc_max;		     /* largest job document accepted by submit; 8 MiB */
 };
 
 void queue_opts_init(struct queue_opts *o);
@@ -53,9 +53,9 @@ void queue_opts_init(struct queue_opts *o);
 struct queue_job {
 	char id[QUEUE_ID_MAX];
 	char entry[QUEUE_ENTRY_MAX]; /* the stream entry it was delivered as */
-	long long token;             /* the fencing token of this claim */
-	int attempt;                 /* 1 for the first delivery */
-	char *doc;                   /* NUL-terminated JSON, malloc'd */
+	long long token;	     /* the fencing token of this claim */
+	int attempt;		     /* 1 for the first delivery */
+	char *doc;		     /* NUL-terminated JSON, malloc'd */
 	size_t doc_len;
 };
 
@@ -99,8 +99,8 @@ int queue_cancel(struct queue *q, const char *id, char state_out[16], char *err,
  * bytes; "0" means from the first event kept). *event_json (malloc'd) is an object
  * with "type": queued, running, progress, retry, cancel or done. -ETIMEDOUT when
  * nothing came. */
-int queue_wait_event(struct queue *q, const char *id, char cursor[QUEUE_ENTRY_MAX],
-		     int timeout_ms, char **event_json, char *err, size_t errlen);
+int queue_wait_event(struct queue *q, const char *id, char cursor[QUEUE_ENTRY_MAX], int timeout_ms,
+		     char **event_json, char *err, size_t errlen);
 
 /* Worker operations, blocking (the worker itself uses the async client; these serve
  * tests and simple tools). consumer names the worker in the consumer group.
@@ -110,8 +110,8 @@ int queue_fetch(struct queue *q, const char *consumer, int block_ms, struct queu
 
 /* 0 lease renewed, 1 renewed and a cancel was requested, -ESTALE the job is no
  * longer this token's (lease lost or job finished). */
-int queue_heartbeat(struct queue *q, const char *consumer, const struct queue_job *job,
-		    char *err, size_t errlen);
+int queue_heartbeat(struct queue *q, const char *consumer, const struct queue_job *job, char *err,
+		    size_t errlen);
 
 /* Record progress; same answers as queue_heartbeat (but does not renew the lease). */
 int queue_progress(struct queue *q, const struct queue_job *job, int64_t frames, int64_t total,
@@ -122,8 +122,8 @@ int queue_progress(struct queue *q, const struct queue_job *job, int64_t frames,
  * exit_code, signal and anything else (kept whole in the "result" field).
  * 0 recorded (or already recorded by this same token), -ESTALE refused because
  * another claim owns the job. */
-int queue_complete(struct queue *q, const struct queue_job *job, const char *result_json,
-		   char *err, size_t errlen);
+int queue_complete(struct queue *q, const struct queue_job *job, const char *result_json, char *err,
+		   size_t errlen);
 
 /* A failure that may be transient: back to the queue after an exponential backoff,
  * or dead-lettered once the job's attempts are used up. 0 requeued, 1 dead,

@@ -6,80 +6,81 @@
  * Unix milliseconds. The key layout is in docs/queue.md; the promote script builds job
  * hash names from the prefix, so the queue needs a single Redis, not a cluster.
  */
-#include "internal.h"
+#include "queue_internal.h"
 
-/* Helpers prepended to every script. */
-#define PRELUDE                                                                            \
-	"local function now_ms()\n"                                                        \
-	"  local t = redis.call('TIME')\n"                                                 \
-	"  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"            \
-	"end\n"                                                                            \
-	/* One event: appended to the job's capped events stream and published on the   \
-	 * channel of the same name, so producers may XREAD BLOCK or SUBSCRIBE. */        \
-	"local function emit(ev, data)\n"                                                  \
-	"  if ev == '' then return end\n"                                                  \
-	"  local js = cjson.encode(data)\n"                                                \
-	"  redis.call('XADD', ev, 'MAXLEN', '~', 64, '*', 'type', data.type, 'data', js)\n" \
-	"  redis.call('PUBLISH', ev, js)\n"                                                \
-	"end\n"                                                                            \
-	/* The document a stream entry carries, or false when the entry is gone. */       \
-	"local function entry_doc(jobs, entry)\n"                                          \
-	"  if not entry or entry == '' then return false end\n"                            \
-	"  local r = redis.call('XRANGE', jobs, entry, entry)\n"                           \
-	"  if #r == 0 then return false end\n"                                             \
-	"  local f = r[1][2]\n"                                                            \
-	"  for i = 1, #f, 2 do if f[i] == 'job' then return f[i + 1] end end\n"            \
-	"  return false\n"                                                                 \
-	"end\n"                                                                            \
-	/* Acknowledge and delete an entry: the stream only holds live jobs. */           \
-	"local function drop_entry(jobs, group, entry)\n"                                  \
-	"  if entry and entry ~= '' then\n"                                                \
-	"    redis.call('XACK', jobs, group, entry)\n"                                     \
-	"    redis.call('XDEL', jobs, entry)\n"                                            \
-	"  end\n"                                                                          \
-	"end\n"                                                                            \
-	/* Append to the capped dead-letter stream; the document is cut at cap bytes. */  \
-	"local function dead_letter(dead, maxlen, id, entry, reason, attempts, doc, cap)\n" \
-	"  local a = {'XADD', dead, 'MAXLEN', '~', maxlen, '*', 'id', id, 'entry', entry,\n" \
-	"             'error', reason, 'attempts', attempts, 'at', now_ms()}\n"            \
-	"  if doc then\n"                                                                  \
-	"    cap = tonumber(cap)\n"                                                        \
-	"    if #doc > cap then\n"                                                         \
-	"      doc = string.sub(doc, 1, cap)\n"                                            \
-	"      a[#a + 1] = 'truncated'; a[#a + 1] = '1'\n"                                 \
-	"    end\n"                                                                        \
-	"    a[#a + 1] = 'job'; a[#a + 1] = doc\n"                                         \
-	"  end\n"                                                                          \
-	"  redis.call(unpack(a))\n"                                                        \
-	"end\n"                                                                            \
-	/* Enter a final state: the hash and the events expire after the result TTL. */   \
-	"local function finish(h, ev, ttl, id, state, err)\n"                              \
-	"  redis.call('HSET', h, 'state', state, 'finished', now_ms())\n"                  \
-	"  if err then redis.call('HSET', h, 'error', err) end\n"                          \
-	"  redis.call('HDEL', h, 'not_before', 'doc')\n"                                   \
-	"  local out = redis.call('HGET', h, 'output')\n"                                  \
-	"  emit(ev, {type = 'done', id = id, state = state,\n"                             \
-	"            error = redis.call('HGET', h, 'error') or nil, output = out or nil})\n" \
-	"  redis.call('EXPIRE', h, ttl)\n"                                                 \
-	"  if ev ~= '' then redis.call('EXPIRE', ev, ttl) end\n"                           \
-	"end\n"                                                                            \
-	"local function is_final(st)\n"                                                    \
-	"  return st == 'succeeded' or st == 'failed' or st == 'dead'\n"                   \
+/* Helpers prepended to every script:
+ *  now_ms()        Redis's clock in Unix milliseconds.
+ *  emit(ev, data)  one event, appended to the job's capped events stream and published
+ *                  on the channel of the same name (XREAD BLOCK or SUBSCRIBE).
+ *  entry_doc()     the document a stream entry carries, or false once it is gone.
+ *  drop_entry()    XACK and XDEL: the stream only ever holds live jobs.
+ *  dead_letter()   append to the capped dead-letter stream, document cut at cap bytes.
+ *  finish()        enter a final state; the hash and events expire after the TTL. */
+#define PRELUDE                                                                                    \
+	"local function now_ms()\n"                                                                \
+	"  local t = redis.call('TIME')\n"                                                         \
+	"  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                     \
+	"end\n"                                                                                    \
+	"local function emit(ev, data)\n"                                                          \
+	"  if ev == '' then return end\n"                                                          \
+	"  local js = cjson.encode(data)\n"                                                        \
+	"  redis.call('XADD', ev, 'MAXLEN', '~', 64, '*', 'type', data.type, 'data', js)\n"        \
+	"  redis.call('PUBLISH', ev, js)\n"                                                        \
+	"end\n"                                                                                    \
+	"local function entry_doc(jobs, entry)\n"                                                  \
+	"  if not entry or entry == '' then return false end\n"                                    \
+	"  local r = redis.call('XRANGE', jobs, entry, entry)\n"                                   \
+	"  if #r == 0 then return false end\n"                                                     \
+	"  local f = r[1][2]\n"                                                                    \
+	"  for i = 1, #f, 2 do if f[i] == 'job' then return f[i + 1] end end\n"                    \
+	"  return false\n"                                                                         \
+	"end\n"                                                                                    \
+	"local function drop_entry(jobs, group, entry)\n"                                          \
+	"  if entry and entry ~= '' then\n"                                                        \
+	"    redis.call('XACK', jobs, group, entry)\n"                                             \
+	"    redis.call('XDEL', jobs, entry)\n"                                                    \
+	"  end\n"                                                                                  \
+	"end\n"                                                                                    \
+	"local function dead_letter(dead, maxlen, id, entry, reason, attempts, doc, cap)\n"        \
+	"  local a = {'XADD', dead, 'MAXLEN', '~', maxlen, '*', 'id', id, 'entry', entry,\n"       \
+	"             'error', reason, 'attempts', attempts, 'at', now_ms()}\n"                    \
+	"  if doc then\n"                                                                          \
+	"    cap = tonumber(cap)\n"                                                                \
+	"    if #doc > cap then\n"                                                                 \
+	"      doc = string.sub(doc, 1, cap)\n"                                                    \
+	"      a[#a + 1] = 'truncated'; a[#a + 1] = '1'\n"                                         \
+	"    end\n"                                                                                \
+	"    a[#a + 1] = 'job'; a[#a + 1] = doc\n"                                                 \
+	"  end\n"                                                                                  \
+	"  redis.call(unpack(a))\n"                                                                \
+	"end\n"                                                                                    \
+	"local function finish(h, ev, ttl, id, state, err)\n"                                      \
+	"  redis.call('HSET', h, 'state', state, 'finished', now_ms())\n"                          \
+	"  if err then redis.call('HSET', h, 'error', err) end\n"                                  \
+	"  redis.call('HDEL', h, 'not_before', 'doc')\n"                                           \
+	"  local out = redis.call('HGET', h, 'output')\n"                                          \
+	"  emit(ev, {type = 'done', id = id, state = state,\n"                                     \
+	"            error = redis.call('HGET', h, 'error') or nil, output = out or nil})\n"       \
+	"  redis.call('EXPIRE', h, ttl)\n"                                                         \
+	"  if ev ~= '' then redis.call('EXPIRE', ev, ttl) end\n"                                   \
+	"end\n"                                                                                    \
+	"local function is_final(st)\n"                                                            \
+	"  return st == 'succeeded' or st == 'failed' or st == 'dead'\n"                           \
 	"end\n"
 
 /* submit: create the job hash and append the job to the stream.
  * KEYS: job hash, jobs stream, events.  ARGV: id, document, max attempts, group.
  * The group is created here too (from the stream's start, "0"), so jobs submitted
  * before any worker ever ran are not skipped. */
-static const char submit_lua[] = PRELUDE
-	"local h, jobs, ev = KEYS[1], KEYS[2], KEYS[3]\n"
-	"if redis.call('EXISTS', h) == 1 then return {'exists'} end\n"
-	"redis.pcall('XGROUP', 'CREATE', jobs, ARGV[4], '0', 'MKSTREAM')\n"
-	"local e = redis.call('XADD', jobs, '*', 'id', ARGV[1], 'job', ARGV[2])\n"
-	"redis.call('HSET', h, 'id', ARGV[1], 'state', 'queued', 'attempts', 0,\n"
-	"           'max_attempts', ARGV[3], 'created', now_ms(), 'entry', e)\n"
-	"emit(ev, {type = 'queued', id = ARGV[1]})\n"
-	"return {'ok', e}\n";
+static const char submit_lua[] =
+    PRELUDE "local h, jobs, ev = KEYS[1], KEYS[2], KEYS[3]\n"
+	    "if redis.call('EXISTS', h) == 1 then return {'exists'} end\n"
+	    "redis.pcall('XGROUP', 'CREATE', jobs, ARGV[4], '0', 'MKSTREAM')\n"
+	    "local e = redis.call('XADD', jobs, '*', 'id', ARGV[1], 'job', ARGV[2])\n"
+	    "redis.call('HSET', h, 'id', ARGV[1], 'state', 'queued', 'attempts', 0,\n"
+	    "           'max_attempts', ARGV[3], 'created', now_ms(), 'entry', e)\n"
+	    "emit(ev, {type = 'queued', id = ARGV[1]})\n"
+	    "return {'ok', e}\n";
 
 /* claim: take the job a stream entry carries for this consumer.
  * KEYS: job hash, jobs, events, fence counter, dead.
@@ -90,92 +91,92 @@ static const char submit_lua[] = PRELUDE
  * {'dead', reason} when the attempts are used up (workers kept dying on it).
  * A hash is created for entries a raw client added with XADD alone. */
 static const char claim_lua[] = PRELUDE
-	"local h, jobs, ev, fence, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]\n"
-	"local entry, id, consumer, group = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
-	"local ttl = ARGV[6]\n"
-	"local st = redis.call('HGET', h, 'state')\n"
-	"if is_final(st) then drop_entry(jobs, group, entry); return {'done', st} end\n"
-	"local cur = redis.call('HGET', h, 'entry')\n"
-	"if cur and cur ~= '' and cur ~= entry and #redis.call('XRANGE', jobs, cur, cur) > 0 then\n"
-	"  drop_entry(jobs, group, entry); return {'dup', cur}\n"
-	"end\n"
-	"local now = now_ms()\n"
-	"if not st then\n"
-	"  redis.call('HSET', h, 'id', id, 'state', 'queued', 'attempts', 0,\n"
-	"             'max_attempts', ARGV[5], 'created', now)\n"
-	"end\n"
-	"if redis.call('HGET', h, 'cancel') == '1' then\n"
-	"  drop_entry(jobs, group, entry); finish(h, ev, ttl, id, 'failed', 'cancelled')\n"
-	"  return {'done', 'failed'}\n"
-	"end\n"
-	"if st == 'running' then\n"
-	"  redis.call('HSET', h, 'error', 'lease expired: worker ' ..\n"
-	"             (redis.call('HGET', h, 'worker') or '?') .. ' stopped heart-beating')\n"
-	"end\n"
-	"local attempts = redis.call('HINCRBY', h, 'attempts', 1)\n"
-	"local max = tonumber(redis.call('HGET', h, 'max_attempts')) or tonumber(ARGV[5])\n"
-	"if attempts > max then\n"
-	"  redis.call('HSET', h, 'attempts', max)\n"
-	"  local reason = 'gave up after ' .. max .. ' attempts; last: ' ..\n"
-	"                 (redis.call('HGET', h, 'error') or 'worker lost')\n"
-	"  dead_letter(dead, ARGV[7], id, entry, reason, max, entry_doc(jobs, entry), ARGV[8])\n"
-	"  drop_entry(jobs, group, entry); finish(h, ev, ttl, id, 'dead', reason)\n"
-	"  return {'dead', reason}\n"
-	"end\n"
-	"local token = redis.call('INCR', fence)\n"
-	"redis.call('HSET', h, 'state', 'running', 'token', token, 'worker', consumer,\n"
-	"           'entry', entry, 'started', now, 'heartbeat', now)\n"
-	"redis.call('HDEL', h, 'not_before', 'doc')\n"
-	"emit(ev, {type = 'running', id = id, attempt = attempts, worker = consumer})\n"
-	"return {'ok', token, attempts}\n";
+    "local h, jobs, ev, fence, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]\n"
+    "local entry, id, consumer, group = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
+    "local ttl = ARGV[6]\n"
+    "local st = redis.call('HGET', h, 'state')\n"
+    "if is_final(st) then drop_entry(jobs, group, entry); return {'done', st} end\n"
+    "local cur = redis.call('HGET', h, 'entry')\n"
+    "if cur and cur ~= '' and cur ~= entry and #redis.call('XRANGE', jobs, cur, cur) > 0 then\n"
+    "  drop_entry(jobs, group, entry); return {'dup', cur}\n"
+    "end\n"
+    "local now = now_ms()\n"
+    "if not st then\n"
+    "  redis.call('HSET', h, 'id', id, 'state', 'queued', 'attempts', 0,\n"
+    "             'max_attempts', ARGV[5], 'created', now)\n"
+    "end\n"
+    "if redis.call('HGET', h, 'cancel') == '1' then\n"
+    "  drop_entry(jobs, group, entry); finish(h, ev, ttl, id, 'failed', 'cancelled')\n"
+    "  return {'done', 'failed'}\n"
+    "end\n"
+    "if st == 'running' then\n"
+    "  redis.call('HSET', h, 'error', 'lease expired: worker ' ..\n"
+    "             (redis.call('HGET', h, 'worker') or '?') .. ' stopped heart-beating')\n"
+    "end\n"
+    "local attempts = redis.call('HINCRBY', h, 'attempts', 1)\n"
+    "local max = tonumber(redis.call('HGET', h, 'max_attempts')) or tonumber(ARGV[5])\n"
+    "if attempts > max then\n"
+    "  redis.call('HSET', h, 'attempts', max)\n"
+    "  local reason = 'gave up after ' .. max .. ' attempts; last: ' ..\n"
+    "                 (redis.call('HGET', h, 'error') or 'worker lost')\n"
+    "  dead_letter(dead, ARGV[7], id, entry, reason, max, entry_doc(jobs, entry), ARGV[8])\n"
+    "  drop_entry(jobs, group, entry); finish(h, ev, ttl, id, 'dead', reason)\n"
+    "  return {'dead', reason}\n"
+    "end\n"
+    "local token = redis.call('INCR', fence)\n"
+    "redis.call('HSET', h, 'state', 'running', 'token', token, 'worker', consumer,\n"
+    "           'entry', entry, 'started', now, 'heartbeat', now)\n"
+    "redis.call('HDEL', h, 'not_before', 'doc')\n"
+    "emit(ev, {type = 'running', id = id, attempt = attempts, worker = consumer})\n"
+    "return {'ok', token, attempts}\n";
 
 /* heartbeat: renew the lease while the token is still the job's.
  * KEYS: job hash, jobs.  ARGV: token, consumer, group.
  * XCLAIM ... JUSTID with min-idle 0 resets the entry's idle time, which is what
  * XAUTOCLAIM compares with the lease. Answers 0, 1 (cancel requested) or -1 (lost). */
-static const char heartbeat_lua[] = PRELUDE
-	"local h, jobs = KEYS[1], KEYS[2]\n"
-	"if redis.call('HGET', h, 'token') ~= ARGV[1] or\n"
-	"   redis.call('HGET', h, 'state') ~= 'running' then return -1 end\n"
-	"local entry = redis.call('HGET', h, 'entry')\n"
-	"if entry and entry ~= '' then\n"
-	"  redis.call('XCLAIM', jobs, ARGV[3], ARGV[2], 0, entry, 'JUSTID')\n"
-	"end\n"
-	"redis.call('HSET', h, 'heartbeat', now_ms(), 'worker', ARGV[2])\n"
-	"if redis.call('HGET', h, 'cancel') == '1' then return 1 end\n"
-	"return 0\n";
+static const char heartbeat_lua[] =
+    PRELUDE "local h, jobs = KEYS[1], KEYS[2]\n"
+	    "if redis.call('HGET', h, 'token') ~= ARGV[1] or\n"
+	    "   redis.call('HGET', h, 'state') ~= 'running' then return -1 end\n"
+	    "local entry = redis.call('HGET', h, 'entry')\n"
+	    "if entry and entry ~= '' then\n"
+	    "  redis.call('XCLAIM', jobs, ARGV[3], ARGV[2], 0, entry, 'JUSTID')\n"
+	    "end\n"
+	    "redis.call('HSET', h, 'heartbeat', now_ms(), 'worker', ARGV[2])\n"
+	    "if redis.call('HGET', h, 'cancel') == '1' then return 1 end\n"
+	    "return 0\n";
 
 /* progress: frames done of total, for the owner only.
  * KEYS: job hash, events.  ARGV: token, frames, total, id.  Answers like heartbeat. */
-static const char progress_lua[] = PRELUDE
-	"local h, ev = KEYS[1], KEYS[2]\n"
-	"if redis.call('HGET', h, 'token') ~= ARGV[1] or\n"
-	"   redis.call('HGET', h, 'state') ~= 'running' then return -1 end\n"
-	"redis.call('HSET', h, 'progress_frames', ARGV[2], 'progress_total', ARGV[3])\n"
-	"emit(ev, {type = 'progress', id = ARGV[4], frames = tonumber(ARGV[2]),\n"
-	"          total = tonumber(ARGV[3])})\n"
-	"if redis.call('HGET', h, 'cancel') == '1' then return 1 end\n"
-	"return 0\n";
+static const char progress_lua[] =
+    PRELUDE "local h, ev = KEYS[1], KEYS[2]\n"
+	    "if redis.call('HGET', h, 'token') ~= ARGV[1] or\n"
+	    "   redis.call('HGET', h, 'state') ~= 'running' then return -1 end\n"
+	    "redis.call('HSET', h, 'progress_frames', ARGV[2], 'progress_total', ARGV[3])\n"
+	    "emit(ev, {type = 'progress', id = ARGV[4], frames = tonumber(ARGV[2]),\n"
+	    "          total = tonumber(ARGV[3])})\n"
+	    "if redis.call('HGET', h, 'cancel') == '1' then return 1 end\n"
+	    "return 0\n";
 
 /* complete: record the final state and result fields, once.
  * KEYS: job hash, jobs, events.  ARGV: token, group, ttl, state, id, then field/value
  * pairs. The token check is the fence: a worker whose lease was taken over gets
  * {'stale', state} and changes nothing. {'already', state} means this same token
  * finished the job before (a completion replayed after a lost reply). */
-static const char complete_lua[] = PRELUDE
-	"local h, jobs, ev = KEYS[1], KEYS[2], KEYS[3]\n"
-	"local st = redis.call('HGET', h, 'state')\n"
-	"if redis.call('HGET', h, 'token') ~= ARGV[1] then return {'stale', st or ''} end\n"
-	"if st ~= 'running' then return {'already', st} end\n"
-	"if #ARGV >= 7 then\n"
-	"  local a = {'HSET', h}\n"
-	"  for i = 6, #ARGV do a[#a + 1] = ARGV[i] end\n"
-	"  redis.call(unpack(a))\n"
-	"end\n"
-	"drop_entry(jobs, ARGV[2], redis.call('HGET', h, 'entry'))\n"
-	"if ARGV[4] == 'succeeded' then redis.call('HDEL', h, 'error') end\n"
-	"finish(h, ev, ARGV[3], ARGV[5], ARGV[4], nil)\n"
-	"return {'ok', ARGV[4]}\n";
+static const char complete_lua[] =
+    PRELUDE "local h, jobs, ev = KEYS[1], KEYS[2], KEYS[3]\n"
+	    "local st = redis.call('HGET', h, 'state')\n"
+	    "if redis.call('HGET', h, 'token') ~= ARGV[1] then return {'stale', st or ''} end\n"
+	    "if st ~= 'running' then return {'already', st} end\n"
+	    "if #ARGV >= 7 then\n"
+	    "  local a = {'HSET', h}\n"
+	    "  for i = 6, #ARGV do a[#a + 1] = ARGV[i] end\n"
+	    "  redis.call(unpack(a))\n"
+	    "end\n"
+	    "drop_entry(jobs, ARGV[2], redis.call('HGET', h, 'entry'))\n"
+	    "if ARGV[4] == 'succeeded' then redis.call('HDEL', h, 'error') end\n"
+	    "finish(h, ev, ARGV[3], ARGV[5], ARGV[4], nil)\n"
+	    "return {'ok', ARGV[4]}\n";
 
 /* retry: a failure that may be transient. Back to 'queued' with a not-before time
  * (base * 2^(attempt-1), capped) in the delayed set, from which promote re-adds it
@@ -183,112 +184,112 @@ static const char complete_lua[] = PRELUDE
  * KEYS: job hash, jobs, events, delayed, dead.
  * ARGV: token, group, ttl, error, base ms, cap ms, dead maxlen, doc cap, id. */
 static const char retry_lua[] = PRELUDE
-	"local h, jobs, ev, delayed, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]\n"
-	"local group, ttl, id = ARGV[2], ARGV[3], ARGV[9]\n"
-	"local st = redis.call('HGET', h, 'state')\n"
-	"if redis.call('HGET', h, 'token') ~= ARGV[1] then return {'stale', st or ''} end\n"
-	"if st ~= 'running' then return {'already', st} end\n"
-	"local attempts = tonumber(redis.call('HGET', h, 'attempts')) or 1\n"
-	"local max = tonumber(redis.call('HGET', h, 'max_attempts')) or 1\n"
-	"local entry = redis.call('HGET', h, 'entry')\n"
-	"local doc = entry_doc(jobs, entry)\n"
-	"local reason\n"
-	"if attempts >= max then\n"
-	"  reason = 'gave up after ' .. attempts .. ' attempts; last: ' .. ARGV[4]\n"
-	"elseif not doc then\n"
-	"  reason = 'its stream entry was deleted; last: ' .. ARGV[4]\n"
-	"end\n"
-	"if reason then\n"
-	"  dead_letter(dead, ARGV[7], id, entry or '', reason, attempts, doc, ARGV[8])\n"
-	"  drop_entry(jobs, group, entry); finish(h, ev, ttl, id, 'dead', reason)\n"
-	"  return {'dead', reason}\n"
-	"end\n"
-	"local delay = math.min(tonumber(ARGV[6]), tonumber(ARGV[5]) * 2 ^ (attempts - 1))\n"
-	"delay = math.floor(delay)\n"
-	"local nb = now_ms() + delay\n"
-	"redis.call('HSET', h, 'state', 'queued', 'error', ARGV[4], 'not_before', nb,\n"
-	"           'doc', doc, 'entry', '')\n"
-	"redis.call('ZADD', delayed, nb, id)\n"
-	"drop_entry(jobs, group, entry)\n"
-	"emit(ev, {type = 'retry', id = id, attempt = attempts, error = ARGV[4], delay_ms = delay})\n"
-	"return {'retry', delay}\n";
+    "local h, jobs, ev, delayed, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]\n"
+    "local group, ttl, id = ARGV[2], ARGV[3], ARGV[9]\n"
+    "local st = redis.call('HGET', h, 'state')\n"
+    "if redis.call('HGET', h, 'token') ~= ARGV[1] then return {'stale', st or ''} end\n"
+    "if st ~= 'running' then return {'already', st} end\n"
+    "local attempts = tonumber(redis.call('HGET', h, 'attempts')) or 1\n"
+    "local max = tonumber(redis.call('HGET', h, 'max_attempts')) or 1\n"
+    "local entry = redis.call('HGET', h, 'entry')\n"
+    "local doc = entry_doc(jobs, entry)\n"
+    "local reason\n"
+    "if attempts >= max then\n"
+    "  reason = 'gave up after ' .. attempts .. ' attempts; last: ' .. ARGV[4]\n"
+    "elseif not doc then\n"
+    "  reason = 'its stream entry was deleted; last: ' .. ARGV[4]\n"
+    "end\n"
+    "if reason then\n"
+    "  dead_letter(dead, ARGV[7], id, entry or '', reason, attempts, doc, ARGV[8])\n"
+    "  drop_entry(jobs, group, entry); finish(h, ev, ttl, id, 'dead', reason)\n"
+    "  return {'dead', reason}\n"
+    "end\n"
+    "local delay = math.min(tonumber(ARGV[6]), tonumber(ARGV[5]) * 2 ^ (attempts - 1))\n"
+    "delay = math.floor(delay)\n"
+    "local nb = now_ms() + delay\n"
+    "redis.call('HSET', h, 'state', 'queued', 'error', ARGV[4], 'not_before', nb,\n"
+    "           'doc', doc, 'entry', '')\n"
+    "redis.call('ZADD', delayed, nb, id)\n"
+    "drop_entry(jobs, group, entry)\n"
+    "emit(ev, {type = 'retry', id = id, attempt = attempts, error = ARGV[4], delay_ms = delay})\n"
+    "return {'retry', delay}\n";
 
 /* reject: dead-letter a malformed job at once.
  * KEYS: job hash ('' when the entry names no valid id), jobs, events ('' likewise),
  * dead.  ARGV: entry, id, reason, token ('' when not claimed), group, ttl, dead
  * maxlen, doc cap. */
 static const char reject_lua[] = PRELUDE
-	"local h, jobs, ev, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
-	"local entry, id, reason, group = ARGV[1], ARGV[2], ARGV[3], ARGV[5]\n"
-	"local attempts = 0\n"
-	"if h ~= '' then\n"
-	"  local st = redis.call('HGET', h, 'state')\n"
-	"  if ARGV[4] ~= '' then\n"
-	"    if redis.call('HGET', h, 'token') ~= ARGV[4] then return {'stale', st or ''} end\n"
-	"    if st ~= 'running' then return {'already', st} end\n"
-	"    entry = redis.call('HGET', h, 'entry') or entry\n"
-	"  elseif is_final(st) then\n"
-	"    drop_entry(jobs, group, entry); return {'already', st}\n"
-	"  end\n"
-	"  attempts = tonumber(redis.call('HGET', h, 'attempts')) or 0\n"
-	"end\n"
-	"dead_letter(dead, ARGV[7], id, entry, reason, attempts, entry_doc(jobs, entry), ARGV[8])\n"
-	"drop_entry(jobs, group, entry)\n"
-	"if h ~= '' then\n"
-	"  if redis.call('EXISTS', h) == 0 then\n"
-	"    redis.call('HSET', h, 'id', id, 'attempts', 0, 'created', now_ms())\n"
-	"  end\n"
-	"  finish(h, ev, ARGV[6], id, 'dead', reason)\n"
-	"end\n"
-	"return {'ok', 'dead'}\n";
+    "local h, jobs, ev, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
+    "local entry, id, reason, group = ARGV[1], ARGV[2], ARGV[3], ARGV[5]\n"
+    "local attempts = 0\n"
+    "if h ~= '' then\n"
+    "  local st = redis.call('HGET', h, 'state')\n"
+    "  if ARGV[4] ~= '' then\n"
+    "    if redis.call('HGET', h, 'token') ~= ARGV[4] then return {'stale', st or ''} end\n"
+    "    if st ~= 'running' then return {'already', st} end\n"
+    "    entry = redis.call('HGET', h, 'entry') or entry\n"
+    "  elseif is_final(st) then\n"
+    "    drop_entry(jobs, group, entry); return {'already', st}\n"
+    "  end\n"
+    "  attempts = tonumber(redis.call('HGET', h, 'attempts')) or 0\n"
+    "end\n"
+    "dead_letter(dead, ARGV[7], id, entry, reason, attempts, entry_doc(jobs, entry), ARGV[8])\n"
+    "drop_entry(jobs, group, entry)\n"
+    "if h ~= '' then\n"
+    "  if redis.call('EXISTS', h) == 0 then\n"
+    "    redis.call('HSET', h, 'id', id, 'attempts', 0, 'created', now_ms())\n"
+    "  end\n"
+    "  finish(h, ev, ARGV[6], id, 'dead', reason)\n"
+    "end\n"
+    "return {'ok', 'dead'}\n";
 
 /* cancel: a queued job ends failed ("cancelled") at once; a running one gets the
  * cancel flag its worker reads from the next heartbeat.
  * KEYS: job hash, jobs, events, delayed.  ARGV: group, ttl, id. */
-static const char cancel_lua[] = PRELUDE
-	"local h, jobs, ev, delayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
-	"local st = redis.call('HGET', h, 'state')\n"
-	"if not st then return {'missing'} end\n"
-	"if st == 'queued' then\n"
-	"  drop_entry(jobs, ARGV[1], redis.call('HGET', h, 'entry'))\n"
-	"  redis.call('ZREM', delayed, ARGV[3])\n"
-	"  redis.call('HSET', h, 'cancel', '1', 'entry', '')\n"
-	"  finish(h, ev, ARGV[2], ARGV[3], 'failed', 'cancelled')\n"
-	"  return {'cancelled'}\n"
-	"elseif st == 'running' then\n"
-	"  redis.call('HSET', h, 'cancel', '1')\n"
-	"  emit(ev, {type = 'cancel', id = ARGV[3]})\n"
-	"  return {'requested'}\n"
-	"end\n"
-	"return {'final', st}\n";
+static const char cancel_lua[] =
+    PRELUDE "local h, jobs, ev, delayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
+	    "local st = redis.call('HGET', h, 'state')\n"
+	    "if not st then return {'missing'} end\n"
+	    "if st == 'queued' then\n"
+	    "  drop_entry(jobs, ARGV[1], redis.call('HGET', h, 'entry'))\n"
+	    "  redis.call('ZREM', delayed, ARGV[3])\n"
+	    "  redis.call('HSET', h, 'cancel', '1', 'entry', '')\n"
+	    "  finish(h, ev, ARGV[2], ARGV[3], 'failed', 'cancelled')\n"
+	    "  return {'cancelled'}\n"
+	    "elseif st == 'running' then\n"
+	    "  redis.call('HSET', h, 'cancel', '1')\n"
+	    "  emit(ev, {type = 'cancel', id = ARGV[3]})\n"
+	    "  return {'requested'}\n"
+	    "end\n"
+	    "return {'final', st}\n";
 
 /* promote: move retries whose not-before time has come back into the stream.
  * KEYS: delayed, jobs.  ARGV: prefix, limit. Job hash names are built from the
  * prefix (the ids are only known here). */
-static const char promote_lua[] = PRELUDE
-	"local delayed, jobs = KEYS[1], KEYS[2]\n"
-	"local ids = redis.call('ZRANGEBYSCORE', delayed, '-inf', now_ms(), 'LIMIT', 0,\n"
-	"                       tonumber(ARGV[2]))\n"
-	"for _, id in ipairs(ids) do\n"
-	"  redis.call('ZREM', delayed, id)\n"
-	"  local h = ARGV[1] .. ':job:' .. id\n"
-	"  local doc = redis.call('HGET', h, 'doc')\n"
-	"  if redis.call('HGET', h, 'state') == 'queued' and doc then\n"
-	"    local e = redis.call('XADD', jobs, '*', 'id', id, 'job', doc)\n"
-	"    redis.call('HSET', h, 'entry', e)\n"
-	"    redis.call('HDEL', h, 'doc', 'not_before')\n"
-	"  end\n"
-	"end\n"
-	"return #ids\n";
+static const char promote_lua[] =
+    PRELUDE "local delayed, jobs = KEYS[1], KEYS[2]\n"
+	    "local ids = redis.call('ZRANGEBYSCORE', delayed, '-inf', now_ms(), 'LIMIT', 0,\n"
+	    "                       tonumber(ARGV[2]))\n"
+	    "for _, id in ipairs(ids) do\n"
+	    "  redis.call('ZREM', delayed, id)\n"
+	    "  local h = ARGV[1] .. ':job:' .. id\n"
+	    "  local doc = redis.call('HGET', h, 'doc')\n"
+	    "  if redis.call('HGET', h, 'state') == 'queued' and doc then\n"
+	    "    local e = redis.call('XADD', jobs, '*', 'id', id, 'job', doc)\n"
+	    "    redis.call('HSET', h, 'entry', e)\n"
+	    "    redis.call('HDEL', h, 'doc', 'not_before')\n"
+	    "  end\n"
+	    "end\n"
+	    "return #ids\n";
 
 const char *const queue_scripts[QS_COUNT] = {
-	[QS_SUBMIT] = submit_lua,     [QS_CLAIM] = claim_lua,     [QS_HEARTBEAT] = heartbeat_lua,
-	[QS_PROGRESS] = progress_lua, [QS_COMPLETE] = complete_lua, [QS_RETRY] = retry_lua,
-	[QS_REJECT] = reject_lua,     [QS_CANCEL] = cancel_lua,   [QS_PROMOTE] = promote_lua,
+    [QS_SUBMIT] = submit_lua,	  [QS_CLAIM] = claim_lua,	[QS_HEARTBEAT] = heartbeat_lua,
+    [QS_PROGRESS] = progress_lua, [QS_COMPLETE] = complete_lua, [QS_RETRY] = retry_lua,
+    [QS_REJECT] = reject_lua,	  [QS_CANCEL] = cancel_lua,	[QS_PROMOTE] = promote_lua,
 };
 
 const char *const queue_script_names[QS_COUNT] = {
-	[QS_SUBMIT] = "submit",     [QS_CLAIM] = "claim",       [QS_HEARTBEAT] = "heartbeat",
-	[QS_PROGRESS] = "progress", [QS_COMPLETE] = "complete", [QS_RETRY] = "retry",
-	[QS_REJECT] = "reject",     [QS_CANCEL] = "cancel",     [QS_PROMOTE] = "promote",
+    [QS_SUBMIT] = "submit",	[QS_CLAIM] = "claim",	    [QS_HEARTBEAT] = "heartbeat",
+    [QS_PROGRESS] = "progress", [QS_COMPLETE] = "complete", [QS_RETRY] = "retry",
+    [QS_REJECT] = "reject",	[QS_CANCEL] = "cancel",	    [QS_PROMOTE] = "promote",
 };

@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "internal.h"
+#include "queue_internal.h"
 
 struct queue {
 	redisContext *c;
@@ -123,9 +123,9 @@ static int simple(struct queue *q, char *err, size_t errlen, int argc, const cha
 	if (r->type == REDIS_REPLY_ERROR) {
 		qerr(err, errlen, "Redis at %s refused %s: %s", q->url.where, argv[0], r->str);
 		rc = strstr(r->str, "WRONGPASS") || strstr(r->str, "NOAUTH") ||
-				     strstr(r->str, "invalid password")
-			     ? -EACCES
-			     : -EIO;
+			     strstr(r->str, "invalid password")
+			 ? -EACCES
+			 : -EIO;
 	}
 	freeReplyObject(r);
 	return rc;
@@ -170,7 +170,8 @@ int queue_open(struct queue **out, const char *url, const struct queue_opts *opt
 	tv.tv_usec = 0;
 	redisSetTimeout(q->c, tv);
 	if (q->url.pass[0]) {
-		const char *a[3] = {"AUTH", q->url.user[0] ? q->url.user : q->url.pass, q->url.pass};
+		const char *a[3] = {"AUTH", q->url.user[0] ? q->url.user : q->url.pass,
+				    q->url.pass};
 		if ((rc = simple(q, err, errlen, q->url.user[0] ? 3 : 2, a)) < 0) {
 			queue_close(q);
 			return rc;
@@ -273,7 +274,8 @@ int queue_status(struct queue *q, const char *id, char **json_out, char *err, si
 	if ((rc = run(q, &c, &r, err, errlen)) < 0)
 		return rc;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
-		qerr(err, errlen, "no job %s: it was never submitted or its result has expired", id);
+		qerr(err, errlen, "no job %s: it was never submitted or its result has expired",
+		     id);
 		freeReplyObject(r);
 		return -ENOENT;
 	}
@@ -297,7 +299,8 @@ int queue_cancel(struct queue *q, const char *id, char state_out[16], char *err,
 		return rc;
 	w = qreply_word(r);
 	if (!strcmp(w, "missing")) {
-		qerr(err, errlen, "no job %s: it was never submitted or its result has expired", id);
+		qerr(err, errlen, "no job %s: it was never submitted or its result has expired",
+		     id);
 		rc = -ENOENT;
 	} else if (state_out) {
 		snprintf(state_out, 16, "%s", !strcmp(w, "final") ? qreply_str_at(r, 1) : w);
@@ -306,8 +309,8 @@ int queue_cancel(struct queue *q, const char *id, char state_out[16], char *err,
 	return rc;
 }
 
-int queue_wait_event(struct queue *q, const char *id, char cursor[QUEUE_ENTRY_MAX],
-		     int timeout_ms, char **event_json, char *err, size_t errlen)
+int queue_wait_event(struct queue *q, const char *id, char cursor[QUEUE_ENTRY_MAX], int timeout_ms,
+		     char **event_json, char *err, size_t errlen)
 {
 	char key[QUEUE_ID_MAX + 256];
 	struct qcmd c;
@@ -344,8 +347,8 @@ int queue_wait_event(struct queue *q, const char *id, char cursor[QUEUE_ENTRY_MA
 	if (e->type == REDIS_REPLY_ARRAY && e->elements >= 2 &&
 	    e->element[0]->type == REDIS_REPLY_STRING) {
 		snprintf(cursor, QUEUE_ENTRY_MAX, "%s", e->element[0]->str);
-		for (size_t i = 0; e->element[1]->type == REDIS_REPLY_ARRAY &&
-				   i + 1 < e->element[1]->elements;
+		for (size_t i = 0;
+		     e->element[1]->type == REDIS_REPLY_ARRAY && i + 1 < e->element[1]->elements;
 		     i += 2)
 			if (e->element[1]->element[i]->str &&
 			    !strcmp(e->element[1]->element[i]->str, "data") &&
@@ -443,7 +446,7 @@ int queue_fetch(struct queue *q, const char *consumer, int block_ms, struct queu
 			if (left > (int64_t)q->o.poll_ms)
 				left = q->o.poll_ms;
 			if ((rc = qcmd_readgroup(&c, &q->o, consumer, left > 0 ? (int)left : 0)) <
-				    0 ||
+				0 ||
 			    (rc = run_group(q, &c, &r, err, errlen)) < 0)
 				return rc;
 			got = qreply_entry(r, 0, &e, NULL);
@@ -461,8 +464,8 @@ int queue_fetch(struct queue *q, const char *consumer, int block_ms, struct queu
 	}
 }
 
-int queue_heartbeat(struct queue *q, const char *consumer, const struct queue_job *job,
-		    char *err, size_t errlen)
+int queue_heartbeat(struct queue *q, const char *consumer, const struct queue_job *job, char *err,
+		    size_t errlen)
 {
 	struct qcmd c;
 	redisReply *r;
@@ -507,8 +510,8 @@ static int finish_op(struct queue *q, struct qcmd *c, char *err, size_t errlen)
 	return rc;
 }
 
-int queue_complete(struct queue *q, const struct queue_job *job, const char *result_json,
-		   char *err, size_t errlen)
+int queue_complete(struct queue *q, const struct queue_job *job, const char *result_json, char *err,
+		   size_t errlen)
 {
 	struct qcmd c;
 	int rc = qcmd_complete(&c, &q->o, job, result_json, err, errlen);

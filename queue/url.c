@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "queue_internal.h"
 
 static int hexval(int c)
 {
@@ -71,7 +71,8 @@ int queue_url_parse(struct queue_url *u, const char *url, char *err, size_t errl
 		n = q ? (size_t)(q - (url + 7)) : strlen(url + 7);
 		u->is_unix = 1;
 		if (n == 0 || url[7] != '/' || decode(u->path, sizeof(u->path), url + 7, n) < 0) {
-			qerr(err, errlen, "bad Redis URL '%s': expected unix:///path/to/socket", url);
+			qerr(err, errlen, "bad Redis URL '%s': expected unix:///path/to/socket",
+			     url);
 			return -EINVAL;
 		}
 		if (q && (strncmp(q, "?db=", 4) || parse_db(q + 4, &u->db) < 0)) {
@@ -87,8 +88,8 @@ int queue_url_parse(struct queue_url *u, const char *url, char *err, size_t errl
 		return -EPROTONOSUPPORT;
 	}
 	if (strncmp(url, "redis://", 8)) {
-		qerr(err, errlen, "bad Redis URL '%s': expected redis://host:port[/db] or unix:///path",
-		     url);
+		qerr(err, errlen,
+		     "bad Redis URL '%s': expected redis://host:port[/db] or unix:///path", url);
 		return -EINVAL;
 	}
 	p = url + 8;

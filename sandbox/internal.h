@@ -31,7 +31,7 @@
 
 /* Descriptors the child arranges before it executes the init. */
 #define SANDBOX_FD_STATUS 3 /* init writes the command's wait status here */
-#define SANDBOX_FD_INIT   4 /* the sealed memfd holding reelbox-init (CLOEXEC) */
+#define SANDBOX_FD_INIT	  4 /* the sealed memfd holding reelbox-init (CLOEXEC) */
 #define SANDBOX_FD_ERROR  5 /* setup failures go to the parent here (CLOEXEC) */
 
 /* ---- proc.c: the child process and its error reports ---------------------------- */
@@ -75,8 +75,8 @@ int sandbox_proc_init_memfd(void);
 struct sandbox_ids {
 	uid_t host_uid;
 	gid_t host_gid;
-	int host_is_root;   /* mapping a foreign id, and clearing groups, is allowed */
-	char uid_map[48];   /* "1000 <host uid> 1\n" */
+	int host_is_root; /* mapping a foreign id, and clearing groups, is allowed */
+	char uid_map[48]; /* "1000 <host uid> 1\n" */
 	char gid_map[48];
 };
 
@@ -100,18 +100,17 @@ enum sandbox_mount_op {
 
 struct sandbox_mount {
 	enum sandbox_mount_op op;
-	const char *src;  /* absolute host path (BIND, DEV) */
-	const char *dst;  /* path relative to the new root, no leading '/' */
-	const char *data; /* symlink target, file content or tmpfs options */
-	int is_dir;       /* BIND: the source is a directory */
-	int mkdir_parents;/* BIND: create missing parents of dst, refusing symlinks */
+	const char *src;   /* absolute host path (BIND, DEV) */
+	const char *dst;   /* path relative to the new root, no leading '/' */
+	const char *data;  /* symlink target, file content or tmpfs options */
+	int is_dir;	   /* BIND: the source is a directory */
+	int mkdir_parents; /* BIND: create missing parents of dst, refusing symlinks */
 };
 
 struct sandbox_mounts {
 	struct sandbox_mount *ops;
 	size_t n_ops;
-	char *job_path;       /* host dir shown at /job */
-	char *root_path;      /* host dir the new root's tmpfs is mounted on */
+	const char *sb_dir; /* host dir shown at /job; the new root is mounted on it */
 	char scratch_opts[96];
 };
 
@@ -152,8 +151,8 @@ int sandbox_limits_apply_from_child(const struct sandbox_rlimits *r);
 /* ---- cgroup.c: per-sandbox cgroup (HOOK: issue 3 fills this in) ------------------ */
 
 struct sandbox_cgroup {
-	int clone_fd;  /* cgroup v2 dir for CLONE_INTO_CGROUP, or -1 */
-	char *path;    /* host path of the per-sandbox cgroup(s), or NULL */
+	int clone_fd; /* cgroup v2 dir for CLONE_INTO_CGROUP, or -1 */
+	char *path;   /* host path of the per-sandbox cgroup(s), or NULL */
 };
 
 /* Create the per-sandbox cgroup before the clone; a v2 dir fd goes into clone3. */
@@ -176,10 +175,11 @@ void sandbox_seccomp_free(struct sock_fprog *prog);
 
 /* ---- state.c: the per-sandbox host dir ------------------------------------------ */
 
-/* Create <state_dir>/sb-<pid>-<starttime>-<seq>/ with job/ holding the spec's files and
- * an empty root/ to mount the new root on; the malloc'd path goes to *sb_dir. */
-int sandbox_state_create(const char *state_dir, const struct sandbox_spec *spec, char **sb_dir,
-			 char *err, size_t errlen);
+/* Create <state_dir>/sb-<pid>-<starttime>-<seq>/ holding the spec's files, owned by
+ * the sandbox's host ids so the sandbox user can read it; the malloc'd path goes to
+ * *sb_dir. */
+int sandbox_state_create(const char *state_dir, const struct sandbox_spec *spec,
+			 const struct sandbox_ids *ids, char **sb_dir, char *err, size_t errlen);
 int sandbox_state_remove(const char *sb_dir);
 const char *sandbox_state_default_dir(void);
 
@@ -211,7 +211,7 @@ const char *sandbox_strerror(int err);
 struct sandbox {
 	pid_t pid;
 	int pidfd;
-	int status_fd;     /* read end of the init's status pipe, nonblocking */
+	int status_fd;	   /* read end of the init's status pipe, nonblocking */
 	uint64_t start_ns; /* CLOCK_MONOTONIC */
 	uint64_t deadline_ns;
 	struct sandbox_limits limits;

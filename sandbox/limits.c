@@ -13,7 +13,7 @@
 #include "internal.h"
 
 #define DEFAULT_SCRATCH (64ull << 20)
-#define DEFAULT_NOFILE  256
+#define DEFAULT_NOFILE	256
 
 void sandbox_limits_normalize(struct sandbox_limits *l)
 {
@@ -42,8 +42,7 @@ static void add(struct sandbox_rlimits *out, int resource, rlim_t soft, rlim_t h
 	out->n++;
 }
 
-void sandbox_limits_prepare_from_parent(const struct sandbox_limits *l,
-					struct sandbox_rlimits *out)
+void sandbox_limits_prepare_from_parent(const struct sandbox_limits *l, struct sandbox_rlimits *out)
 {
 	out->n = 0;
 	/* No core dumps: a crash must not write the process's memory to scratch. */

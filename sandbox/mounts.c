@@ -33,21 +33,21 @@
 #include "internal.h"
 
 /* The new root's tmpfs: owned by the sandbox user, who builds it after the id switch. */
-#define STR_(x)      #x
-#define STR(x)       STR_(x)
+#define STR_(x) #x
+#define STR(x)	STR_(x)
 #define ROOT_OPTS                                                                                  \
 	"size=1m,nr_inodes=4096,mode=0755,uid=" STR(SANDBOX_INNER_ID) ",gid=" STR(SANDBOX_INNER_ID)
-#define DEV_OPTS     "size=64k,nr_inodes=64,mode=0755"
-#define MAX_SYS_OPS  64
+#define DEV_OPTS    "size=64k,nr_inodes=64,mode=0755"
+#define MAX_SYS_OPS 64
 
 static const char *const sys_roots[] = {"usr", "bin", "sbin", "lib", "lib64", "lib32", "libx32"};
 
 /* Public pieces of /etc a runtime reads. Anything not listed stays out: /etc holds
  * shadow, ssh host keys, TLS private keys and the worker's own configuration. */
 static const char *const etc_pieces[] = {
-	"etc/alternatives", "etc/fonts",	  "etc/ssl/certs",    "etc/ssl/openssl.cnf",
-	"etc/ld.so.cache",  "etc/localtime",	  "etc/timezone",     "etc/mime.types",
-	"etc/nsswitch.conf", "etc/python3",	  "etc/debian_version",
+    "etc/alternatives",	 "etc/fonts",	  "etc/ssl/certs",	"etc/ssl/openssl.cnf",
+    "etc/ld.so.cache",	 "etc/localtime", "etc/timezone",	"etc/mime.types",
+    "etc/nsswitch.conf", "etc/python3",	  "etc/debian_version",
 };
 
 /* Generated identity files: the script's user exists by name, the host's users do not. */
@@ -166,16 +166,7 @@ int sandbox_mounts_prepare_from_parent(struct sandbox_mounts *m, const struct sa
 
 	pthread_once(&sys_once, sys_scan);
 	memset(m, 0, sizeof(*m));
-	/* The new root goes on a dir of our own, not on a shared path such as /tmp:
-	 * a mount there would hide the host files below it from the binds. */
-	if (asprintf(&m->job_path, "%s/job", sb_dir) < 0)
-		m->job_path = NULL;
-	if (asprintf(&m->root_path, "%s/root", sb_dir) < 0)
-		m->root_path = NULL;
-	if (!m->job_path || !m->root_path) {
-		sandbox_mounts_free(m);
-		return -ENOMEM;
-	}
+	m->sb_dir = sb_dir;
 
 	/* An inode cap as well as a byte cap: an inode flood costs kernel memory that
 	 * the size= option does not count. */
@@ -256,10 +247,7 @@ int sandbox_mounts_prepare_from_parent(struct sandbox_mounts *m, const struct sa
 void sandbox_mounts_free(struct sandbox_mounts *m)
 {
 	free(m->ops);
-	free(m->job_path);
-	free(m->root_path);
 	m->ops = NULL;
-	m->job_path = m->root_path = NULL;
 	m->n_ops = 0;
 }
 
@@ -387,9 +375,8 @@ static int do_op(const struct sandbox_mount *op, int job_fd)
 			return -errno;
 		return mount_set_flags(op->dst, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0);
 	case SANDBOX_MNT_TMPFS:
-		return mount("tmpfs", op->dst, "tmpfs", MS_NOSUID | MS_NODEV, op->data) < 0
-			       ? -errno
-			       : 0;
+		return mount("tmpfs", op->dst, "tmpfs", MS_NOSUID | MS_NODEV, op->data) < 0 ? -errno
+											    : 0;
 	case SANDBOX_MNT_PROC: {
 		/* hidepid=2 hides processes the script cannot ptrace (the non-dumpable
 		 * init); subset=pid (Linux 5.8) also drops the kernel-wide files such as
@@ -409,7 +396,7 @@ static int do_op(const struct sandbox_mount *op, int job_fd)
 	case SANDBOX_MNT_RDONLY:
 		return mount_set_flags(op->dst,
 				       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-					       MOUNT_ATTR_NOEXEC,
+					   MOUNT_ATTR_NOEXEC,
 				       0);
 	}
 	return -EINVAL;
@@ -423,11 +410,14 @@ int sandbox_mounts_prepare_from_child(const struct sandbox_mounts *m)
 	 * host mount event leaks in. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -errno;
-	fd = (int)syscall(SYS_open_tree, AT_FDCWD, m->job_path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	fd = (int)syscall(SYS_open_tree, AT_FDCWD, m->sb_dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (mount("tmpfs", m->root_path, "tmpfs", MS_NOSUID | MS_NODEV, ROOT_OPTS) < 0 ||
-	    chdir(m->root_path) < 0) {
+	/* The new root goes on our own state dir (its files are safe in the tree just
+	 * cloned), not on a shared path such as /tmp: a mount there would hide the host
+	 * files below it from the binds. */
+	if (mount("tmpfs", m->sb_dir, "tmpfs", MS_NOSUID | MS_NODEV, ROOT_OPTS) < 0 ||
+	    chdir(m->sb_dir) < 0) {
 		int e = errno;
 		close(fd);
 		return -e;

@@ -216,7 +216,7 @@ __attribute__((noreturn)) static void run_child(struct sandbox_child *c)
 	reset_signals();
 
 	if ((job_fd = sandbox_mounts_prepare_from_child(&c->mounts)) < 0)
-		sandbox_child_fail(c->error_fd, SANDBOX_STEP_MOUNT, c->mounts.job_path, job_fd);
+		sandbox_child_fail(c->error_fd, SANDBOX_STEP_MOUNT, c->mounts.sb_dir, job_fd);
 	if ((r = sandbox_ids_switch_from_child(&c->ids)) < 0)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_IDS, NULL, r);
 	if ((r = sandbox_mounts_apply_from_child(&c->mounts, job_fd, &what)) < 0)

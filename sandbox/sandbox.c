@@ -46,8 +46,8 @@ const char *sandbox_strerror(int err)
 	return s ? s : "unknown error";
 }
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
-							   const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
+							  ...)
 {
 	va_list ap;
 
@@ -120,7 +120,8 @@ static int release_child(struct sandbox *sb, struct sandbox_child *c, int sync_w
 	}
 	if (write(sync_w, "x", 1) != 1) {
 		r = -errno;
-		set_err(err, errlen, "cannot release the sandbox's child: %s", sandbox_strerror(-r));
+		set_err(err, errlen, "cannot release the sandbox's child: %s",
+			sandbox_strerror(-r));
 		return r;
 	}
 	do
@@ -146,8 +147,7 @@ static int release_child(struct sandbox *sb, struct sandbox_child *c, int sync_w
 	return ce.err ? -ce.err : -EIO;
 }
 
-int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *err,
-		  size_t errlen)
+int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *err, size_t errlen)
 {
 	static char *const empty_env[] = {NULL};
 	struct sandbox_child c;
@@ -176,12 +176,12 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 		set_err(err, errlen, "cannot prepare the sandbox's init: %s", sandbox_strerror(-r));
 		goto fail;
 	}
-	if ((r = sandbox_state_create(spec->state_dir, spec, &sb->sb_dir, err, errlen)) < 0)
-		goto fail;
 	if ((r = sandbox_ids_prepare_from_parent(&c.ids, spec->slot)) < 0) {
 		set_err(err, errlen, "cannot prepare the sandbox's ids: %s", sandbox_strerror(-r));
 		goto fail;
 	}
+	if ((r = sandbox_state_create(spec->state_dir, spec, &c.ids, &sb->sb_dir, err, errlen)) < 0)
+		goto fail;
 	if ((r = sandbox_mounts_prepare_from_parent(&c.mounts, spec, sb->limits.scratch_bytes,
 						    sb->sb_dir, err, errlen)) < 0)
 		goto fail;

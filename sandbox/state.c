@@ -1,6 +1,6 @@
 /* state.c - the per-sandbox host directory that backs /job.
  *
- * Layout: <state_dir>/sb-<pid>-<starttime>-<seq>/job/<files>. The owner's pid and its
+ * Layout: <state_dir>/sb-<pid>-<starttime>-<seq>/<files>. The owner's pid and its
  * start time (field 22 of /proc/<pid>/stat) are in the name, so a sweep can tell a
  * live owner from a dead one even after the pid has been reused. The sb- dir is 0700:
  * no other host user may read a job's files. Nothing in it is ever written by the
@@ -159,11 +159,11 @@ static int write_files(int job_fd, const struct sandbox_spec *spec, char *err, s
 	return 0;
 }
 
-int sandbox_state_create(const char *state_dir, const struct sandbox_spec *spec, char **sb_dir,
-			 char *err, size_t errlen)
+int sandbox_state_create(const char *state_dir, const struct sandbox_spec *spec,
+			 const struct sandbox_ids *ids, char **sb_dir, char *err, size_t errlen)
 {
 	char name[96];
-	int base, sb_fd = -1, job_fd = -1, r;
+	int base, sb_fd = -1, r;
 
 	pthread_once(&self_once, self_init);
 	if (!state_dir)
@@ -185,28 +185,21 @@ int sandbox_state_create(const char *state_dir, const struct sandbox_spec *spec,
 		r = -ENOMEM;
 		goto fail;
 	}
+	/* 0700 and owned by the sandbox's host ids: only that user (the script, through
+	 * the read-only /job) and root can read a job's files. */
 	sb_fd = openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sb_fd < 0 || fchmod(sb_fd, 0700) < 0 || mkdirat(sb_fd, "root", 0700) < 0 ||
-	    mkdirat(sb_fd, "job", 0755) < 0) {
+	if (sb_fd < 0 || fchmod(sb_fd, 0700) < 0 ||
+	    (ids->host_is_root && fchown(sb_fd, ids->host_uid, ids->host_gid) < 0)) {
 		r = -errno;
 		snprintf(err, errlen, "cannot create %s: %s", *sb_dir, sandbox_strerror(-r));
 		goto fail;
 	}
-	job_fd = openat(sb_fd, "job", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (job_fd < 0 || fchmod(job_fd, 0755) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot create %s/job: %s", *sb_dir, sandbox_strerror(-r));
+	if ((r = write_files(sb_fd, spec, err, errlen)) < 0)
 		goto fail;
-	}
-	if ((r = write_files(job_fd, spec, err, errlen)) < 0)
-		goto fail;
-	close(job_fd);
 	close(sb_fd);
 	close(base);
 	return 0;
 fail:
-	if (job_fd >= 0)
-		close(job_fd);
 	if (sb_fd >= 0)
 		close(sb_fd);
 	if (*sb_dir)
@@ -246,8 +239,8 @@ static int remove_contents(int dir_fd, int depth)
 			r = -errno;
 			continue;
 		}
-		int sub = openat(dir_fd, de->d_name,
-				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int sub =
+		    openat(dir_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0) {
 			r = -errno;
 			continue;

@@ -42,6 +42,7 @@ chmod 755 "$WORK"
 mkdir -p "$WORK/jobs" "$WORK/out" "$WORK/res"
 STATE=$WORK/state
 printf '{"state_dir": "%s"}\n' "$STATE" >"$WORK/config.json"
+printf '%s\n' "$MARKER" >"$WORK/marker.pat"
 
 PIDS_TO_KILL=()
 CANARIES=(/root/reelbox-canary-$MARKER /tmp/reelbox-canary-$MARKER /dev/shm/reelbox-canary-$MARKER
@@ -110,9 +111,15 @@ mkdir -p "$VICTIM/sub" && chmod 777 "$VICTIM" "$VICTIM/sub"
 printf 'victim-%s\n' "$(rand 16)" >"$VICTIM/keep.txt"
 printf 'victim-%s\n' "$(rand 16)" >"$VICTIM/sub/x.txt"
 chmod 666 "$VICTIM/keep.txt" "$VICTIM/sub/x.txt"
-tree_sum() { (cd "$1" 2>/dev/null && find . -printf '%p %y %m %n\n' | sort && find . -type f -exec sha256sum {} + | sort) | sha256sum; }
-CANARY_SUM=$(sha256sum "${CANARIES[@]}" 2>&1 | sha256sum)
-VICTIM_SUM=$(tree_sum "$VICTIM")
+# One fingerprint of every canary and of the victim tree (names, types, modes, link
+# counts, contents): two processes per row, however slow forking is on a loaded host.
+fingerprint() {
+	local -a entries=("$VICTIM" "$VICTIM"/* "$VICTIM"/.[!.]* "$VICTIM"/*/* "$VICTIM"/*/.[!.]*)
+	stat -c '%n %F %a %h %s %Y' "${CANARIES[@]}" "${entries[@]}" 2>/dev/null
+	sha256sum "${CANARIES[@]}" "$VICTIM/keep.txt" "$VICTIM/sub/x.txt" 2>&1
+}
+canary_state() { fingerprint | sed -n "s|^\(${VICTIM}[^ ]*\) .*|victim \1|p; s|^\(/[^ ]*canary[^ ]*\) .*|canary \1|p" | sort -u; }
+HOST_FP=$(fingerprint)
 
 # Secrets the job must never see: in reelbox's environment, on its stdin and on fd 7.
 SECRET_ENV=rbsecret-env-$(rand 8)
@@ -122,6 +129,7 @@ printf '%s\n' "$SECRET_FD" >"$WORK/secret-fd"
 SECRETS=("$SECRET_ENV" "$SECRET_STDIN" "$SECRET_FD")
 for c in "${CANARIES[@]}" "$VICTIM/keep.txt" "$VICTIM/sub/x.txt"; do SECRETS+=("$(head -1 "$c")"); done
 SECRETS+=("$(redis-cli -p "$PORT" get secret-key)")
+printf '%s\n' "${SECRETS[@]}" >"$WORK/secrets.pat"
 
 # --- render the scripts: paste _lib.py, fill in the placeholders, put the marker in the name
 CANARY_LIST=$(IFS=:; echo "${CANARIES[*]}")
@@ -144,15 +152,21 @@ for fn in os.listdir(src):
 PYEOF
 
 # --- host-side probes -------------------------------------------------------------------
-redis_conns() { redis-cli -p "$PORT" info stats 2>/dev/null | tr -d '\r' | sed -n 's/^total_connections_received://p'; }
-shmem_kb() { sed -n 's/^Shmem: *\([0-9]*\) kB/\1/p' /proc/meminfo; }
+redis_conns() {
+	local line
+	while IFS= read -r line; do
+		[[ $line == total_connections_received:* ]] && { line=${line#*:}; echo "${line%$'\r'}"; }
+	done < <(redis-cli -p "$PORT" info stats 2>/dev/null)
+}
+shmem_kb() {
+	local k v rest
+	while read -r k v rest; do [ "$k" = Shmem: ] && { echo "$v"; return; }; done </proc/meminfo
+}
+count_lines() { local t; t=$(<"$1"); t=${t//[!$'\n']/}; echo "${#t}"; }
 disk_avail_kb() { df -k --output=avail / /tmp /var/tmp /dev/shm 2>/dev/null | tail -n +2 | sort -n | head -1; }
 marker_procs() {
-	local d
-	for d in /proc/[0-9]*; do
-		[ "${d#/proc/}" = "$$" ] && continue
-		tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -q -- "$MARKER" && echo "${d#/proc/}"
-	done
+	# grep reads the marker from a file, so its own command line does not match
+	grep -l -a -F -f "$WORK/marker.pat" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | grep -vx "$$"
 }
 marker_files() {
 	local d
@@ -221,9 +235,9 @@ run_row() {
 	local conns0 bait0 shm0 disk0 dmesg0
 	local -A hash0=() sysctl0=()
 	conns0=$(redis_conns)
-	bait0=$(wc -l <"$BAIT_LOG")
+	bait0=$(count_lines "$BAIT_LOG")
 	shm0=$(shmem_kb)
-	disk0=$(disk_avail_kb)
+	[[ ,$checks, == *,diskfree:* ]] && disk0=$(disk_avail_kb)
 	for c in "${chk[@]}"; do
 		k=${c%%:*} v=${c#*:}
 		case $k in
@@ -235,27 +249,26 @@ run_row() {
 
 	# run
 	local t0 t1 rc elapsed
-	t0=$(date +%s%N)
+	t0=${EPOCHREALTIME/./}
 	REELBOX_HOSTILE_SECRET=$SECRET_ENV AWS_SECRET_ACCESS_KEY=$SECRET_ENV REDIS_PASSWORD=$SECRET_ENV \
 		REELBOX_REDIS_URL="redis://:$SECRET_ENV@127.0.0.1:$PORT" \
 		timeout -k 5 $((timeout + 60)) "$BIN" run --json --config "$WORK/config.json" -o "$out" \
 		"${DEFAULT_OPTS[@]}" "${extra[@]}" "$job" \
 		<<<"$SECRET_STDIN" 7<"$WORK/secret-fd" >"$res.json" 2> >(tail -c 262144 >"$res.stderr")
 	rc=$?
-	t1=$(date +%s%N)
-	elapsed=$(((t1 - t0) / 1000000))
-	sleep 0.05 # let the tail of stderr land
+	t1=${EPOCHREALTIME/./}
+	elapsed=$(((t1 - t0) / 1000))
+	wait $! 2>/dev/null # the tail of stderr
 
 	# what reelbox said
 	local status= err= log= frames= observed
-	if [ -s "$res.json" ] && jq -e . "$res.json" >/dev/null 2>&1; then
-		status=$(jq -r '.status // ""' "$res.json")
-		err=$(jq -r '.error // ""' "$res.json")
-		log=$(jq -r '.log // ""' "$res.json")
-		frames=$(jq -r '.frames // ""' "$res.json")
+	if [ -s "$res.json" ] && jq -r '.log // ""' "$res.json" >"$res.log" 2>/dev/null; then
+		{ IFS= read -r status; IFS= read -r frames; IFS= read -r err; } < <(jq -r \
+			'(.status // ""), (.frames // "" | tostring), (.error // "" | gsub("[\n\t]"; " "))' "$res.json")
+		log=$(<"$res.log")
 	fi
 	local breach_line
-	breach_line=$(grep -h -m1 -o 'BREACH: .*' <(printf '%s\n' "$log") "$res.stderr" 2>/dev/null | head -1)
+	breach_line=$(grep -h -m1 -o 'BREACH: .*' "$res.log" 2>/dev/null)
 	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 		observed="reelbox hung: killed after $((timeout + 60)) s"
 	elif [ -z "$status" ]; then
@@ -289,30 +302,33 @@ run_row() {
 	fi
 	s=$(marker_files)
 	[ -n "$s" ] && problems+=("files created on the host: $(echo $s)") && rm -rf $s
-	[ "$(sha256sum "${CANARIES[@]}" 2>&1 | sha256sum)" = "$CANARY_SUM" ] || problems+=("a canary changed: $(ls -l "${CANARIES[@]}" 2>&1 | tr '\n' ' ')")
-	[ "$(tree_sum "$VICTIM")" = "$VICTIM_SUM" ] || problems+=("the victim dir $VICTIM changed")
+	local fp
+	fp=$(fingerprint)
+	if [ "$fp" != "$HOST_FP" ]; then
+		problems+=("a canary or the victim dir changed: $(diff <(echo "$HOST_FP") <(echo "$fp") | grep '^[<>]' | head -3 | tr '\n' ' ')")
+	fi
 	local c1
 	c1=$(redis_conns)
 	[ -n "$conns0" ] && [ -n "$c1" ] && [ $((c1 - conns0)) -ne 1 ] && problems+=("the bait redis got $((c1 - conns0 - 1)) connection(s)")
-	[ "$(wc -l <"$BAIT_LOG")" = "$bait0" ] || problems+=("the abstract-socket bait got a connection")
+	[ "$(count_lines "$BAIT_LOG")" = "$bait0" ] || problems+=("the abstract-socket bait got a connection")
 	kill -0 "$SENTINEL_PID" 2>/dev/null || problems+=("the host's sentinel process was killed")
 	kill -0 "$REDIS_PID" 2>/dev/null || problems+=("the bait redis-server died")
-	for s in "${SECRETS[@]}"; do
-		if grep -qF -- "$s" "$res.json" "$res.stderr" 2>/dev/null; then
-			problems+=("a secret reached the log: ${s:0:20}...")
-		fi
-	done
-	if [ -d "$STATE" ] && [ -n "$(ls -A "$STATE" 2>/dev/null)" ]; then
-		problems+=("the state dir is not empty: $(ls -A "$STATE" | head -5 | tr '\n' ' ')")
-	fi
+	s=$(grep -ohF -f "$WORK/secrets.pat" "$res.json" "$res.stderr" 2>/dev/null | sort -u | head -3)
+	[ -n "$s" ] && problems+=("a secret reached the log: $(echo $s)")
+	local -a left=()
+	[ -d "$STATE" ] && left=("$STATE"/* "$STATE"/.[!.]*)
+	left=("${left[@]/*\*}")
+	[ -n "${left[*]}" ] && problems+=("the state dir is not empty: ${left[*]:0:200}")
 	[ "$elapsed" -le $(((timeout + SLACK) * 1000)) ] || problems+=("took ${elapsed} ms, over the ${timeout} s timeout + ${SLACK} s")
 	if [ "$status" = succeeded ]; then
 		[ -s "$out" ] || problems+=("succeeded but $out is missing")
 	elif [ -e "$out" ]; then
 		problems+=("failed job left an output file")
 	fi
-	s=$(ls -A "$WORK/out" | grep -vx -- "$stem.mp4")
-	[ -n "$s" ] && problems+=("stray files next to the output: $s")
+	local -a stray=("$WORK/out"/* "$WORK/out"/.[!.]*)
+	stray=("${stray[@]/*\*}")
+	stray=("${stray[@]/#$out}")
+	[ -n "${stray[*]// }" ] && problems+=("stray files next to the output: ${stray[*]}")
 
 	# host side: per row
 	for c in "${chk[@]}"; do

@@ -29,7 +29,7 @@
 #include <uv.h>
 
 #include "helpers.h"
-#include "internal.h"
+#include "queue_internal.h"
 #include "queue.h"
 
 static char *g_dir;
@@ -66,9 +66,9 @@ static pid_t redis_start(int port, const char *dir, int aof)
 		dup2(devnull, 1);
 		dup2(devnull, 2);
 		execlp("redis-server", "redis-server", "--port", portstr, "--bind", "127.0.0.1",
-		       "--save", "", "--appendonly", aof ? "yes" : "no", "--appendfsync",
-		       "always", "--daemonize", "no", "--dir", dir, "--loglevel", "warning",
-		       "--unixsocket", sock, (char *)NULL);
+		       "--save", "", "--appendonly", aof ? "yes" : "no", "--appendfsync", "always",
+		       "--daemonize", "no", "--dir", dir, "--loglevel", "warning", "--unixsocket",
+		       sock, (char *)NULL);
 		_exit(127);
 	}
 	/* Ready when it answers PING. */
@@ -308,9 +308,8 @@ static void catch_drop(struct queue_async *a, const char *entry, const char *rea
 	snprintf(c->drop_reason, sizeof(c->drop_reason), "%s", reason);
 }
 
-static struct queue_async *open_async(uv_loop_t *loop, const char *url,
-				      const struct queue_opts *o, const char *consumer,
-				      struct catcher *c)
+static struct queue_async *open_async(uv_loop_t *loop, const char *url, const struct queue_opts *o,
+				      const char *consumer, struct catcher *c)
 {
 	struct queue_async_callbacks cbs = {catch_job, catch_conn, catch_drop, c};
 	struct queue_async *a = NULL;
@@ -345,9 +344,8 @@ static void test_redis_urls_parse_and_bad_ones_say_why(void **state)
 	char err[QUEUE_ERR_MAX];
 
 	(void)state;
-	assert_int_equal(queue_url_parse(&u, "redis://:s%40cret@example.org:6390/3", err,
-					 sizeof(err)),
-			 0);
+	assert_int_equal(
+	    queue_url_parse(&u, "redis://:s%40cret@example.org:6390/3", err, sizeof(err)), 0);
 	assert_string_equal(u.host, "example.org");
 	assert_int_equal(u.port, 6390);
 	assert_string_equal(u.pass, "s@cret");
@@ -540,8 +538,8 @@ static void test_complete_sets_succeeded_and_a_stale_token_changes_nothing(void 
 			 -ESTALE);
 	/* ...and the owner's replay answers "recorded" without changing anything. */
 	assert_int_equal(queue_complete(q, &job,
-					"{\"status\":\"failed\",\"output\":\"/elsewhere.mp4\"}", err,
-					sizeof(err)),
+					"{\"status\":\"failed\",\"output\":\"/elsewhere.mp4\"}",
+					err, sizeof(err)),
 			 0);
 	assert_int_equal(queue_heartbeat(q, "w1", &job, err, sizeof(err)), -ESTALE);
 	st = status_of(q, "clip4");
@@ -566,8 +564,7 @@ static void test_complete_sets_succeeded_and_a_stale_token_changes_nothing(void 
 	queue_close(q);
 }
 
-static void test_expired_lease_is_reclaimed_with_attempt_2_and_late_completion_refused(
-	void **state)
+static void test_expired_lease_is_reclaimed_with_attempt_2_and_late_completion_refused(void **state)
 {
 	struct queue_opts o;
 	struct queue *q;
@@ -605,9 +602,8 @@ static void test_expired_lease_is_reclaimed_with_attempt_2_and_late_completion_r
 					err, sizeof(err)),
 			 -ESTALE);
 	assert_non_null(strstr(err, "not recorded"));
-	assert_int_equal(queue_async_complete(b, &first, "{\"status\":\"succeeded\"}",
-					      catch_answer, &late),
-			 0);
+	assert_int_equal(
+	    queue_async_complete(b, &first, "{\"status\":\"succeeded\"}", catch_answer, &late), 0);
 	assert_true(run_until(&loop, &late.done, 3000));
 	assert_int_equal(late.status, -ESTALE);
 
@@ -701,9 +697,8 @@ static void test_heartbeats_keep_a_long_jobs_lease(void **state)
 	assert_int_equal(jint(st, "attempts"), 1);
 	json_decref(st);
 
-	assert_int_equal(queue_async_complete(a, &ca.job, "{\"status\":\"succeeded\"}",
-					      catch_answer, &done),
-			 0);
+	assert_int_equal(
+	    queue_async_complete(a, &ca.job, "{\"status\":\"succeeded\"}", catch_answer, &done), 0);
 	assert_true(run_until(&loop, &done.done, 3000));
 	assert_int_equal(done.status, 0);
 	close_async(&loop, a);
@@ -855,8 +850,7 @@ static void test_reject_and_entries_without_an_id_go_to_dead_letter(void **state
 	queue_close(q);
 }
 
-static void test_cancel_fails_a_queued_job_and_a_running_jobs_heartbeat_reports_it(
-	void **state)
+static void test_cancel_fails_a_queued_job_and_a_running_jobs_heartbeat_reports_it(void **state)
 {
 	struct queue_opts o;
 	struct queue *q;
@@ -915,8 +909,9 @@ static void test_results_expire_and_redis_stays_flat_over_1000_jobs(void **state
 		fetch_ok(q, "w", 1000, &job);
 		assert_string_equal(job.id, id);
 		assert_int_equal(queue_progress(q, &job, 1, 1, err, sizeof(err)), 0);
-		assert_int_equal(queue_complete(q, &job, "{\"status\":\"succeeded\",\"log\":\"ok\"}",
-						err, sizeof(err)),
+		assert_int_equal(queue_complete(q, &job,
+						"{\"status\":\"succeeded\",\"log\":\"ok\"}", err,
+						sizeof(err)),
 				 0);
 		queue_job_clear(&job);
 		if (i % 100 == 99) {
@@ -938,8 +933,7 @@ static void test_results_expire_and_redis_stays_flat_over_1000_jobs(void **state
 	queue_close(q);
 }
 
-static void test_async_client_reconnects_after_redis_restart_and_records_completion(
-	void **state)
+static void test_async_client_reconnects_after_redis_restart_and_records_completion(void **state)
 {
 	struct queue_opts o;
 	struct queue *q;
@@ -974,9 +968,9 @@ static void test_async_client_reconnects_after_redis_restart_and_records_complet
 	redis_stop(redis, SIGKILL);
 	run_until(&loop, &never, 300);
 	assert_true(c.conn_down >= 1);
-	assert_int_equal(queue_async_complete(a, &c.job,
-					      "{\"status\":\"succeeded\",\"output\":\"/o/clip11.mp4\"}",
-					      catch_answer, &done),
+	assert_int_equal(queue_async_complete(
+			     a, &c.job, "{\"status\":\"succeeded\",\"output\":\"/o/clip11.mp4\"}",
+			     catch_answer, &done),
 			 0);
 	run_until(&loop, &never, 500);
 	assert_int_equal(done.done, 0);
@@ -1012,33 +1006,28 @@ static void test_async_client_reconnects_after_redis_restart_and_records_complet
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_redis_urls_parse_and_bad_ones_say_why),
-		cmocka_unit_test(test_unreachable_redis_is_one_sentence_with_a_hint),
-		cmocka_unit_test(test_job_ids_cannot_escape_the_output_dir),
-		cmocka_unit_test_setup(test_submit_then_status_shows_queued, flush),
-		cmocka_unit_test_setup(test_unix_socket_url_with_a_database_keeps_jobs_apart,
-				       flush),
-		cmocka_unit_test_setup(test_fetch_claims_and_status_shows_running_with_attempt_1,
-				       flush),
-		cmocka_unit_test_setup(
-			test_complete_sets_succeeded_and_a_stale_token_changes_nothing, flush),
-		cmocka_unit_test_setup(
-			test_expired_lease_is_reclaimed_with_attempt_2_and_late_completion_refused,
-			flush),
-		cmocka_unit_test_setup(test_heartbeats_keep_a_long_jobs_lease, flush),
-		cmocka_unit_test_setup(test_retry_backs_off_then_dead_letters_after_max_attempts,
-				       flush),
-		cmocka_unit_test_setup(
-			test_a_job_whose_workers_keep_dying_ends_dead_after_max_attempts, flush),
-		cmocka_unit_test_setup(test_reject_and_entries_without_an_id_go_to_dead_letter,
-				       flush),
-		cmocka_unit_test_setup(
-			test_cancel_fails_a_queued_job_and_a_running_jobs_heartbeat_reports_it,
-			flush),
-		cmocka_unit_test_setup(test_results_expire_and_redis_stays_flat_over_1000_jobs,
-				       flush),
-		cmocka_unit_test(
-			test_async_client_reconnects_after_redis_restart_and_records_completion),
+	    cmocka_unit_test(test_redis_urls_parse_and_bad_ones_say_why),
+	    cmocka_unit_test(test_unreachable_redis_is_one_sentence_with_a_hint),
+	    cmocka_unit_test(test_job_ids_cannot_escape_the_output_dir),
+	    cmocka_unit_test_setup(test_submit_then_status_shows_queued, flush),
+	    cmocka_unit_test_setup(test_unix_socket_url_with_a_database_keeps_jobs_apart, flush),
+	    cmocka_unit_test_setup(test_fetch_claims_and_status_shows_running_with_attempt_1,
+				   flush),
+	    cmocka_unit_test_setup(test_complete_sets_succeeded_and_a_stale_token_changes_nothing,
+				   flush),
+	    cmocka_unit_test_setup(
+		test_expired_lease_is_reclaimed_with_attempt_2_and_late_completion_refused, flush),
+	    cmocka_unit_test_setup(test_heartbeats_keep_a_long_jobs_lease, flush),
+	    cmocka_unit_test_setup(test_retry_backs_off_then_dead_letters_after_max_attempts,
+				   flush),
+	    cmocka_unit_test_setup(test_a_job_whose_workers_keep_dying_ends_dead_after_max_attempts,
+				   flush),
+	    cmocka_unit_test_setup(test_reject_and_entries_without_an_id_go_to_dead_letter, flush),
+	    cmocka_unit_test_setup(
+		test_cancel_fails_a_queued_job_and_a_running_jobs_heartbeat_reports_it, flush),
+	    cmocka_unit_test_setup(test_results_expire_and_redis_stays_flat_over_1000_jobs, flush),
+	    cmocka_unit_test(
+		test_async_client_reconnects_after_redis_restart_and_records_completion),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

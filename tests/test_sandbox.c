@@ -195,9 +195,10 @@ static void test_only_scratch_proc_and_device_nodes_are_writable_mounts(void **s
 	struct run r;
 
 	/* Field 5 is the mount point, field 6 its per-mount options. */
-	probe(&r, "awk '$6 ~ /(^|,)rw(,|$)/ {print $5}' /proc/self/mountinfo | sort | tr '\\n' ' '; "
-		  "echo; awk '$6 !~ /nosuid/ {print \"suid:\" $5}' /proc/self/mountinfo; "
-		  "awk '$6 !~ /nodev/ {print $5}' /proc/self/mountinfo | sort | tr '\\n' ' '");
+	probe(&r,
+	      "awk '$6 ~ /(^|,)rw(,|$)/ {print $5}' /proc/self/mountinfo | sort | tr '\\n' ' '; "
+	      "echo; awk '$6 !~ /nosuid/ {print \"suid:\" $5}' /proc/self/mountinfo; "
+	      "awk '$6 !~ /nodev/ {print $5}' /proc/self/mountinfo | sort | tr '\\n' ' '");
 	assert_string_equal(r.out, "/dev/full /dev/null /dev/random /dev/urandom /dev/zero /proc "
 				   "/scratch \n"
 				   "/dev/full /dev/null /dev/random /dev/urandom /dev/zero ");
@@ -208,10 +209,11 @@ static void test_system_programs_and_merged_usr_links_are_there(void **state)
 {
 	struct run r;
 
-	probe(&r, "for d in /bin /lib /sbin; do if [ -L $d ]; then echo link; "
-		  "elif [ -d $d ]; then echo dir; fi; done; test -x /bin/sh && echo sh; "
-		  "test -e /etc/shadow || echo no-shadow; test -e /etc/ssl/private || echo no-keys; "
-		  "grep -c . /etc/passwd; readlink /tmp");
+	probe(&r,
+	      "for d in /bin /lib /sbin; do if [ -L $d ]; then echo link; "
+	      "elif [ -d $d ]; then echo dir; fi; done; test -x /bin/sh && echo sh; "
+	      "test -e /etc/shadow || echo no-shadow; test -e /etc/ssl/private || echo no-keys; "
+	      "grep -c . /etc/passwd; readlink /tmp");
 	char want[256];
 	struct stat st;
 	const char *bin = lstat("/bin", &st) == 0 && S_ISLNK(st.st_mode) ? "link" : "dir";
@@ -616,9 +618,27 @@ static void test_extra_binds_are_read_only_and_optional_ones_may_be_missing(void
 
 /* ---- purge and sweep ------------------------------------------------------------- */
 
+/* One private dir per sandbox: 0700, and as root owned by the slot's host uid. */
 static void count_state_while_running(struct run *r, struct sandbox *sb)
 {
-	assert_int_equal(th_count_entries(r->state_dir), 1);
+	DIR *d = opendir(r->state_dir);
+	struct dirent *de;
+	struct stat st;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		n++;
+		assert_int_equal(fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW), 0);
+		assert_true(S_ISDIR(st.st_mode));
+		assert_int_equal(st.st_mode & 07777, 0700);
+		if (geteuid() == 0)
+			assert_int_equal(st.st_uid, 1500000 + r->spec.slot);
+	}
+	closedir(d);
+	assert_int_equal(n, 1);
 }
 
 static void test_state_dir_is_empty_after_destroy(void **state)
@@ -629,6 +649,7 @@ static void test_state_dir_is_empty_after_destroy(void **state)
 	run_init(&r, "echo running; sleep 0.1");
 	r.spec.files = &file;
 	r.spec.n_files = 1;
+	r.spec.slot = 3;
 	assert_int_equal(run_sandbox_hook(&r, count_state_while_running), 0);
 	assert_int_equal(th_count_entries(r.state_dir), 0);
 	run_cleanup(&r);
@@ -692,9 +713,13 @@ static void *start_several(void *arg)
 
 	for (int i = 0; i < 5; i++) {
 		const char *argv[] = {"/bin/sh", "-c", "exit 7", NULL};
-		struct sandbox_spec spec = {.argv = argv, .envp = base_env, .stdin_fd = -1,
-					    .stdout_fd = -1, .stderr_fd = -1,
-					    .state_dir = state_dir, .slot = (unsigned)i};
+		struct sandbox_spec spec = {.argv = argv,
+					    .envp = base_env,
+					    .stdin_fd = -1,
+					    .stdout_fd = -1,
+					    .stderr_fd = -1,
+					    .state_dir = state_dir,
+					    .slot = (unsigned)i};
 		struct sandbox_result res;
 		struct sandbox *sb;
 		char err[256];
@@ -730,34 +755,34 @@ static void test_sandboxes_start_concurrently_from_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_script_runs_as_unprivileged_user_without_capabilities),
-		cmocka_unit_test(test_worker_signal_dispositions_do_not_reach_the_script),
-		cmocka_unit_test(test_root_is_read_only),
-		cmocka_unit_test(test_only_scratch_proc_and_device_nodes_are_writable_mounts),
-		cmocka_unit_test(test_system_programs_and_merged_usr_links_are_there),
-		cmocka_unit_test(test_job_files_are_visible_read_only),
-		cmocka_unit_test(test_scratch_is_writable_and_bounded),
-		cmocka_unit_test(test_scratch_inode_count_is_bounded),
-		cmocka_unit_test(test_file_size_limit_ends_with_its_value),
-		cmocka_unit_test(test_no_network_interface_but_lo),
-		cmocka_unit_test(test_only_its_own_processes_are_visible),
-		cmocka_unit_test(test_environment_is_exactly_the_spec),
-		cmocka_unit_test(test_worker_secret_is_in_no_environ_inside),
-		cmocka_unit_test(test_no_descriptor_above_2_reaches_the_command),
-		cmocka_unit_test(test_stdin_is_empty),
-		cmocka_unit_test(test_daemonised_grandchild_is_gone_after_the_job),
-		cmocka_unit_test(test_timeout_fires_and_the_reason_says_so),
-		cmocka_unit_test(test_wait_enforces_the_timeout_by_itself),
-		cmocka_unit_test(test_kill_ends_the_sandbox_with_the_given_reason),
-		cmocka_unit_test(test_exit_code_is_passed_through),
-		cmocka_unit_test(test_killing_signal_is_passed_through),
-		cmocka_unit_test(test_missing_command_exits_127_with_a_message),
-		cmocka_unit_test(test_setup_failure_names_the_step_and_leaves_nothing),
-		cmocka_unit_test(test_bad_spec_is_refused_with_a_reason),
-		cmocka_unit_test(test_extra_binds_are_read_only_and_optional_ones_may_be_missing),
-		cmocka_unit_test(test_state_dir_is_empty_after_destroy),
-		cmocka_unit_test(test_sweep_removes_only_stale_state_dirs),
-		cmocka_unit_test(test_sandboxes_start_concurrently_from_threads),
+	    cmocka_unit_test(test_script_runs_as_unprivileged_user_without_capabilities),
+	    cmocka_unit_test(test_worker_signal_dispositions_do_not_reach_the_script),
+	    cmocka_unit_test(test_root_is_read_only),
+	    cmocka_unit_test(test_only_scratch_proc_and_device_nodes_are_writable_mounts),
+	    cmocka_unit_test(test_system_programs_and_merged_usr_links_are_there),
+	    cmocka_unit_test(test_job_files_are_visible_read_only),
+	    cmocka_unit_test(test_scratch_is_writable_and_bounded),
+	    cmocka_unit_test(test_scratch_inode_count_is_bounded),
+	    cmocka_unit_test(test_file_size_limit_ends_with_its_value),
+	    cmocka_unit_test(test_no_network_interface_but_lo),
+	    cmocka_unit_test(test_only_its_own_processes_are_visible),
+	    cmocka_unit_test(test_environment_is_exactly_the_spec),
+	    cmocka_unit_test(test_worker_secret_is_in_no_environ_inside),
+	    cmocka_unit_test(test_no_descriptor_above_2_reaches_the_command),
+	    cmocka_unit_test(test_stdin_is_empty),
+	    cmocka_unit_test(test_daemonised_grandchild_is_gone_after_the_job),
+	    cmocka_unit_test(test_timeout_fires_and_the_reason_says_so),
+	    cmocka_unit_test(test_wait_enforces_the_timeout_by_itself),
+	    cmocka_unit_test(test_kill_ends_the_sandbox_with_the_given_reason),
+	    cmocka_unit_test(test_exit_code_is_passed_through),
+	    cmocka_unit_test(test_killing_signal_is_passed_through),
+	    cmocka_unit_test(test_missing_command_exits_127_with_a_message),
+	    cmocka_unit_test(test_setup_failure_names_the_step_and_leaves_nothing),
+	    cmocka_unit_test(test_bad_spec_is_refused_with_a_reason),
+	    cmocka_unit_test(test_extra_binds_are_read_only_and_optional_ones_may_be_missing),
+	    cmocka_unit_test(test_state_dir_is_empty_after_destroy),
+	    cmocka_unit_test(test_sweep_removes_only_stale_state_dirs),
+	    cmocka_unit_test(test_sandboxes_start_concurrently_from_threads),
 	};
 
 	/* The worker's environment must not reach a script: plant a secret in ours. */

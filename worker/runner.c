@@ -18,6 +18,8 @@
 
 /* Bigger than the 64 KiB default: the script's writes and our reads batch better. */
 #define FRAME_PIPE_BYTES (1 << 20)
+/* How long a script may take to exit by itself once its frame ceiling was reached. */
+#define CEILING_GRACE_MS 1000
 
 struct runner {
 	uv_loop_t *loop;
@@ -237,6 +239,14 @@ static void render_thread(void *arg)
 	uv_async_send(&r->async);
 }
 
+static void on_ceiling_grace(uv_timer_t *h)
+{
+	struct runner *r = h->data;
+
+	if (!r->reaped && r->sb)
+		sandbox_kill(r->sb, SANDBOX_KILLED, "the frame ceiling was reached");
+}
+
 static void on_async(uv_async_t *h)
 {
 	struct runner *r = h->data;
@@ -246,11 +256,12 @@ static void on_async(uv_async_t *h)
 		r->last_progress = done;
 		r->ops->progress(r->opaque, done, r->total_frames);
 	}
-	/* The ceiling was reached: the stream is closed, the script need not finish. */
+	/* The ceiling was reached and the stream closed: a script that stops by itself
+	 * within the grace keeps its own exit status; one that goes on is stopped. */
 	if (r->frame_fd < 0 && done >= r->total_frames && !r->reaped && !r->ceiling_killed &&
 	    r->sb) {
 		r->ceiling_killed = 1;
-		sandbox_kill(r->sb, SANDBOX_KILLED, "the frame ceiling was reached");
+		uv_timer_start(&r->timer, on_ceiling_grace, CEILING_GRACE_MS, 0);
 	}
 	maybe_finish(r);
 }

@@ -1,4 +1,4 @@
-/* internal.h - what the blocking and asynchronous queue clients share: the URL
+/* queue_internal.h - what the blocking and asynchronous queue clients share: the URL
  * parser, the Lua scripts, the command builders and the reply readers. Not for use
  * outside queue/. */
 #ifndef REELBOX_QUEUE_INTERNAL_H
@@ -89,8 +89,7 @@ int qcmd_cancel(struct qcmd *c, const struct queue_opts *o, const char *id);
 int qcmd_promote(struct qcmd *c, const struct queue_opts *o);
 int qcmd_autoclaim(struct qcmd *c, const struct queue_opts *o, const char *consumer,
 		   const char *cursor);
-int qcmd_readgroup(struct qcmd *c, const struct queue_opts *o, const char *consumer,
-		   int block_ms);
+int qcmd_readgroup(struct qcmd *c, const struct queue_opts *o, const char *consumer, int block_ms);
 int qcmd_group_create(struct qcmd *c, const struct queue_opts *o);
 
 /* ---- Replies ---- */
@@ -98,10 +97,10 @@ int qcmd_group_create(struct qcmd *c, const struct queue_opts *o);
 /* A stream entry as delivered: its id, and the job id and document it carries. */
 struct qentry {
 	char entry[QUEUE_ENTRY_MAX];
-	char id[QUEUE_ID_MAX];   /* empty when the entry names no valid id */
-	const char *doc;         /* points into the reply */
+	char id[QUEUE_ID_MAX]; /* empty when the entry names no valid id */
+	const char *doc;       /* points into the reply */
 	size_t doc_len;
-	char bad[160];           /* why the id is missing, when it is */
+	char bad[160]; /* why the id is missing, when it is */
 };
 
 /* Read the first entry of an XREADGROUP (autoclaim 0) or XAUTOCLAIM (autoclaim 1)

@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# it_posture.sh - compare the live sandbox with its expected posture, in one table.
+#
+# tests/hostile/posture.py runs as a job (`reelbox run`, what a script really gets) and
+# reports from the inside: ids, capability sets, seccomp, no_new_privs, namespaces, the
+# mount table with its flags, descriptors, umask, session, rlimits, environment, /dev.
+# The EXPECTED table below is the single place that says what the sandbox must look like;
+# the host's own namespaces (read here, outside) are the reference for "distinct".
+#
+# Usage: tests/it_posture.sh [--via exec]    (exec: `reelbox exec -- python3 -c ...`)
+# Env:   REELBOX_BIN (build/reelbox), REELBOX_SOURCE_DIR (.)
+# Prints: field | expected | observed | ok, then "N passed, M failed"; exits 1 on a failure.
+set -uo pipefail
+
+SRC=$(cd "${REELBOX_SOURCE_DIR:-.}" && pwd)
+BIN=${REELBOX_BIN:-build/reelbox}
+case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
+PY=/usr/bin/python3
+VIA=run
+[ "${1:-}" = --via ] && VIA=${2:-run}
+
+die() { echo "it_posture: $*" >&2; exit 1; }
+[ -x "$BIN" ] || die "no reelbox binary at $BIN (set REELBOX_BIN)"
+command -v jq >/dev/null || die "jq is required"
+
+# field                    expected            meaning of the expectation
+EXPECTED=$(cat <<'TABLE'
+uid.real                   1000
+uid.effective              1000
+uid.saved                  1000
+uid.fs                     1000
+gid.real                   1000
+gid.effective              1000
+gid.saved                  1000
+gid.fs                     1000
+groups.supplementary       (none)
+cap.CapInh                 0000000000000000
+cap.CapPrm                 0000000000000000
+cap.CapEff                 0000000000000000
+cap.CapBnd                 0000000000000000
+cap.CapAmb                 0000000000000000
+seccomp.mode               2
+seccomp.filters            >=1
+no_new_privs               1
+ns.user                    !=host
+ns.pid                     !=host
+ns.mnt                     !=host
+ns.net                     !=host
+ns.ipc                     !=host
+ns.uts                     !=host
+ns.cgroup                  !=host
+mount./                    ro
+mount./scratch             rw tmpfs
+mount./job                 ro
+mount./proc                proc
+mount.nosuid_missing       (none)
+mount.nodev_missing        (none)
+mount.host_private         (none)
+fds                        0 1 2
+fd.0                       /dev/null
+umask.group_other_write    masked
+session.sid                pid-or-1
+session.pgrp               pid-or-1
+session.tty                (none)
+rlimit.core                0/0
+rlimit.nofile.hard         finite
+rlimit.nproc.hard          finite
+rlimit.fsize.hard          finite
+env.names                  FPS FRAMES HEIGHT HOME LANG PATH PIX_FMT PYTHONDONTWRITEBYTECODE PYTHONUNBUFFERED SCRATCH WIDTH
+env.names.exec             HOME LANG PATH SCRATCH
+cwd                        $SCRATCH
+dev.nodes                  full null random urandom zero
+net.interfaces             lo-or-hidden
+pid1.environ               unreadable
+TABLE
+)
+# Notes on the less obvious rows:
+#  mount.nodev_missing: the five device nodes under /dev are bind mounts that must allow
+#    devices; every other mount must be nodev.
+#  mount.host_private: mounts whose mount point or source is /root, /home, /run, /var/run,
+#    /work, /tmp or the state dir /var/tmp/reelbox of the host (a /tmp that is a fresh tmpfs
+#    is fine: its source is "/").
+#  env.names: the contract's variables plus python3's runtime variables (the job is a .py);
+#    env.names.exec is what `reelbox exec` gives instead; only the row of the mode in use counts.
+#  session: the job is its own session (setsid), led by itself or by the sandbox's pid 1.
+
+WORK=$(mktemp -d /tmp/reelbox-posture.XXXXXX) || die "mktemp failed"
+trap 'rm -rf "$WORK"' EXIT
+if [ "$VIA" = exec ]; then
+	"$BIN" exec -- /usr/bin/python3 -c "$(cat "$SRC/tests/hostile/posture.py")" --stdout \
+		</dev/null >"$WORK/posture.json" 2>"$WORK/stderr" || die "reelbox exec failed: $(tail -c 300 "$WORK/stderr")"
+else
+	"$BIN" run --json --size 64x48 --fps 1 --frames 1 --timeout 20 -o "$WORK/posture.mp4" \
+		"$SRC/tests/hostile/posture.py" </dev/null >"$WORK/summary.json" 2>"$WORK/stderr"
+	rc=$?
+	[ "$rc" = 0 ] || die "the posture job failed (exit $rc): $(jq -r '.error // empty' "$WORK/summary.json" 2>/dev/null) $(tail -c 300 "$WORK/stderr")"
+	jq -r '.log' "$WORK/summary.json" | sed -n 's/^POSTURE [0-9]*\/[0-9]* //p' | tr -d '\n' >"$WORK/posture.json"
+	n=$(jq -r '.log' "$WORK/summary.json" | grep -c '^POSTURE ')
+	total=$(jq -r '.log' "$WORK/summary.json" | sed -n 's/^POSTURE [0-9]*\/\([0-9]*\) .*/\1/p' | head -1)
+	[ -n "$total" ] && [ "$n" = "$total" ] || die "the log tail holds $n of ${total:-?} posture chunks; the report did not fit"
+fi
+jq -e . "$WORK/posture.json" >/dev/null 2>&1 || die "the posture report is not JSON: $(head -c 300 "$WORK/posture.json")"
+
+HOST_NS=$(for n in user pid mnt net ipc uts cgroup time; do printf '%s=%s\n' "$n" "$(readlink /proc/self/ns/$n)"; done)
+
+VIA=$VIA EXPECTED=$EXPECTED HOST_NS=$HOST_NS "$PY" - "$WORK/posture.json" <<'PYEOF'
+import json, os, sys
+
+p = json.load(open(sys.argv[1]))
+host_ns = dict(l.split("=", 1) for l in os.environ["HOST_NS"].splitlines())
+DEVICE_NODES = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"}
+HOST_PRIVATE = ("/root", "/home", "/run", "/var/run", "/work", "/tmp", "/var/tmp/reelbox")
+
+
+def mount(mp):
+    m = [x for x in p["mounts"] if x[0] == mp]
+    return m[-1] if m else None  # the last one is on top
+
+
+def mount_flags(mp):
+    m = mount(mp)
+    return set(m[3].split(",")) if m else set()
+
+
+def none_or(items):
+    return " ".join(items) if items else "(none)"
+
+
+def private(m):
+    mp, root = m[0], m[1]
+    for h in HOST_PRIVATE:
+        if mp == h or mp.startswith(h + "/") or root == h or root.startswith(h + "/"):
+            # the job's own files and scratch are mounted from the state dir: that is fine
+            if mp in ("/job", "/scratch") or mp.startswith("/job/"):
+                continue
+            return True
+    return False
+
+
+def observe(field):
+    kind, _, rest = field.partition(".")
+    ids = {"real": 0, "effective": 1, "saved": 2, "fs": 3}
+    if kind in ("uid", "gid"):
+        return p[kind][ids[rest]]
+    if field == "groups.supplementary":
+        return none_or([str(g) for g in p["groups"]])
+    if kind == "cap":
+        return p["cap"].get(rest, "?")
+    if field == "seccomp.mode":
+        return p["seccomp"]
+    if field == "seccomp.filters":
+        return p["seccomp_filters"]
+    if field == "no_new_privs":
+        return p["nnp"]
+    if kind == "ns":
+        return p["ns"].get(rest, "?")
+    if field == "mount./":
+        return "ro" if "ro" in mount_flags("/") else "rw"
+    if field == "mount./scratch":
+        m = mount(p["scratch"] or "/scratch")
+        return ("%s %s" % ("ro" if "ro" in m[3].split(",") else "rw", m[2])) if m else "(absent)"
+    if field == "mount./job":
+        m = mount("/job")
+        return ("ro" if "ro" in m[3].split(",") else "rw") if m else "(absent)"
+    if field == "mount./proc":
+        m = mount("/proc")
+        return m[2] if m else "(absent)"
+    if field == "mount.nosuid_missing":
+        return none_or([m[0] for m in p["mounts"] if "nosuid" not in m[3].split(",")])
+    if field == "mount.nodev_missing":
+        return none_or([m[0] for m in p["mounts"] if "nodev" not in m[3].split(",") and m[0] not in DEVICE_NODES])
+    if field == "mount.host_private":
+        return none_or(["%s(from %s)" % (m[0], m[1]) for m in p["mounts"] if private(m)])
+    if field == "fds":
+        return " ".join(str(fd) for fd, _ in p["fds"])
+    if field == "fd.0":
+        return dict((str(fd), t) for fd, t in p["fds"]).get("0", "(closed)")
+    if field == "umask.group_other_write":
+        return "masked" if int(p["umask"], 8) & 0o022 == 0o022 else "umask %s" % p["umask"]
+    if field in ("session.sid", "session.pgrp"):
+        v = p["sid" if rest == "sid" else "pgrp"]
+        return "pid-or-1" if v in (p["pid"], 1) else "%d (pid %d)" % (v, p["pid"])
+    if field == "session.tty":
+        return "(none)" if p["tty_nr"] == 0 else "tty_nr %d" % p["tty_nr"]
+    if field == "rlimit.core":
+        return "%d/%d" % tuple(p["rlimit"]["core"])
+    if kind == "rlimit":
+        name = rest.split(".")[0]
+        hard = p["rlimit"][name][1]
+        return "finite" if hard != -1 else "infinite"
+    if field in ("env.names", "env.names.exec"):
+        return " ".join(sorted(p["env"]))
+    if field == "cwd":
+        return "$SCRATCH" if p["cwd"] == p["scratch"] and p["scratch"] else "%s (SCRATCH=%s)" % (p["cwd"], p["scratch"])
+    if field == "dev.nodes":
+        return " ".join(sorted(p["dev"]))
+    if field == "net.interfaces":
+        i = p["ifaces"]
+        return "lo-or-hidden" if i in (["lo"], ["?"], []) else " ".join(i)
+    if field == "pid1.environ":
+        return "unreadable" if p["pid1_environ"].startswith("unreadable") else p["pid1_environ"]
+    return "(unknown field)"
+
+
+passed = failed = 0
+rows = []
+for line in os.environ["EXPECTED"].splitlines():
+    if not line.strip():
+        continue
+    field, expected = line.split(None, 1)
+    expected = expected.strip()
+    if field == ("env.names" if os.environ["VIA"] == "exec" else "env.names.exec"):
+        continue
+    obs = observe(field)
+    if expected == "!=host":
+        ok = obs != host_ns.get(field.split(".", 1)[1]) and not obs.startswith("error") and obs != "?"
+        obs_shown = obs + (" (host: same)" if not ok else "")
+    elif expected.startswith(">="):
+        ok = obs.isdigit() and int(obs) >= int(expected[2:])
+        obs_shown = obs
+    else:
+        ok = obs == expected
+        obs_shown = obs
+    rows.append((field, expected, obs_shown, "ok" if ok else "FAIL"))
+    passed, failed = passed + ok, failed + (not ok)
+
+w1 = max(len(r[0]) for r in rows)
+w2 = min(40, max(len(r[1]) for r in rows))
+print("%-*s | %-*s | %s | ok" % (w1, "field", w2, "expected", "observed"))
+print("-" * 110)
+for f, e, o, ok in rows:
+    print("%-*s | %-*s | %s | %s" % (w1, f, w2, e, o, ok))
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
+PYEOF
