@@ -118,7 +118,6 @@ fingerprint() {
 	stat -c '%n %F %a %h %s %Y' "${CANARIES[@]}" "${entries[@]}" 2>/dev/null
 	sha256sum "${CANARIES[@]}" "$VICTIM/keep.txt" "$VICTIM/sub/x.txt" 2>&1
 }
-canary_state() { fingerprint | sed -n "s|^\(${VICTIM}[^ ]*\) .*|victim \1|p; s|^\(/[^ ]*canary[^ ]*\) .*|canary \1|p" | sort -u; }
 HOST_FP=$(fingerprint)
 
 # Secrets the job must never see: in reelbox's environment, on its stdin and on fd 7.

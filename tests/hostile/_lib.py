@@ -173,8 +173,13 @@ def safe_to_fire():
             why.append("in the initial user namespace")
     except OSError as e:
         why.append("cannot read uid_map: %s" % e)
-    if len(st.get("NSpid", "x").split()) < 2:
-        why.append("not in a child pid namespace")
+    # the initial namespaces have fixed inode numbers (PROC_USER_INIT_INO, PROC_PID_INIT_INO)
+    for ns, init_ino in (("user", 4026531837), ("pid", 4026531836)):
+        try:
+            if os.readlink("/proc/self/ns/" + ns) == "%s:[%d]" % (ns, init_ino):
+                why.append("in the initial %s namespace" % ns)
+        except OSError as e:
+            why.append("cannot read /proc/self/ns/%s: %s" % (ns, e))
     if why:
         breach("refusing to fire (it would hit the host): " + "; ".join(why))
         return False
