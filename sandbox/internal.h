@@ -21,11 +21,14 @@
 /* Ids inside the sandbox: the script runs as this unprivileged user and group. */
 #define SANDBOX_INNER_ID 1000
 
-/* When reelbox runs as root, slot N maps the inner id to host uid/gid BASE+N: an id no
- * account uses (above useradd's and systemd's dynamic ranges, below 2^31), so a script
- * that escapes the namespaces owns no host file and can signal no host process. Slots
- * are capped so two workers' ranges stay apart. When reelbox is not root, the inner id
- * maps to the invoking user, the only id an unprivileged process may map. */
+/* When reelbox runs as root, slot N maps the inner id to host uid/gid BASE+N, an id
+ * no account uses: a script that escaped the namespaces would own no host file and
+ * could signal no host process. 1500000 is clear of useradd's range (1000-60000),
+ * systemd's dynamic users (61184-65519) and the /etc/subuid blocks useradd hands
+ * out (100000 + 65536 per user, for the first 21 users); it is inside the range
+ * systemd-nspawn picks container ids from, so a host running such containers should
+ * move it. When reelbox is not root, the inner id maps to the invoking user, the only
+ * id an unprivileged process may map. */
 #define SANDBOX_HOST_ID_BASE 1500000u
 #define SANDBOX_MAX_SLOT     65535u
 
@@ -39,15 +42,13 @@
 /* The steps of the child's setup, named in the parent's error message. */
 enum sandbox_step {
 	SANDBOX_STEP_PDEATHSIG = 1,
-	SANDBOX_STEP_SYNC,
 	SANDBOX_STEP_FDS,
-	SANDBOX_STEP_SIGNALS,
 	SANDBOX_STEP_IDS,
 	SANDBOX_STEP_MOUNT,
-	SANDBOX_STEP_PIVOT,
 	SANDBOX_STEP_HOSTNAME,
 	SANDBOX_STEP_RLIMIT,
 	SANDBOX_STEP_CHDIR,
+	SANDBOX_STEP_SESSION,
 	SANDBOX_STEP_CAPS,
 	SANDBOX_STEP_SECCOMP,
 	SANDBOX_STEP_EXEC,

@@ -108,24 +108,20 @@ const char *sandbox_step_name(int step)
 	switch (step) {
 	case SANDBOX_STEP_PDEATHSIG:
 		return "setting the parent-death signal";
-	case SANDBOX_STEP_SYNC:
-		return "waiting for the id maps";
 	case SANDBOX_STEP_FDS:
 		return "arranging descriptors";
-	case SANDBOX_STEP_SIGNALS:
-		return "resetting signals";
 	case SANDBOX_STEP_IDS:
 		return "switching to the sandbox user";
 	case SANDBOX_STEP_MOUNT:
 		return "mounting";
-	case SANDBOX_STEP_PIVOT:
-		return "pivoting into the new root";
 	case SANDBOX_STEP_HOSTNAME:
 		return "setting the hostname";
 	case SANDBOX_STEP_RLIMIT:
 		return "setting rlimits";
 	case SANDBOX_STEP_CHDIR:
 		return "changing to the working directory";
+	case SANDBOX_STEP_SESSION:
+		return "starting a new session";
 	case SANDBOX_STEP_CAPS:
 		return "dropping capabilities";
 	case SANDBOX_STEP_SECCOMP:
@@ -232,7 +228,7 @@ __attribute__((noreturn)) static void run_child(struct sandbox_child *c)
 	/* A new session without a controlling terminal: TIOCSTI cannot push keystrokes
 	 * into the operator's shell when reelbox exec runs on a terminal. */
 	if (setsid() < 0)
-		sandbox_child_fail(c->error_fd, SANDBOX_STEP_CAPS, "setsid", errno);
+		sandbox_child_fail(c->error_fd, SANDBOX_STEP_SESSION, NULL, errno);
 	if ((r = sandbox_caps_drop_from_child()) < 0)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_CAPS, NULL, r);
 	if ((r = sandbox_seccomp_install_from_child(&c->seccomp)) < 0)

@@ -287,6 +287,35 @@ static void test_file_size_limit_ends_with_its_value(void **state)
 	run_cleanup(&r);
 }
 
+static void test_process_limit_refuses_extra_forks(void **state)
+{
+	struct run r;
+
+	/* init and sh count too: the third background sleep is one too many. */
+	run_init(&r, "for i in 1 2 3 4 5 6; do sleep 5 & done; wait");
+	r.spec.limits.pids = 4;
+	assert_int_equal(run_sandbox(&r), 0);
+	assert_int_equal(r.res.exit_code, 2);
+	if (!strstr(r.errout, "Cannot fork"))
+		fail_msg("stderr: %s", r.errout);
+	assert_true(r.res.wall_ms < 4000); /* the sleeps died with the shell */
+	run_cleanup(&r);
+}
+
+static void test_cpu_limit_ends_with_its_value(void **state)
+{
+	struct run r;
+
+	run_init(&r, "while :; do :; done");
+	r.spec.limits.cpu_seconds = 1;
+	r.spec.limits.timeout_ms = 20000;
+	assert_int_equal(run_sandbox(&r), 0);
+	assert_int_equal(r.res.end, SANDBOX_CPU);
+	assert_int_equal(r.res.signal, SIGXCPU);
+	assert_string_equal(r.res.reason, "CPU time limit of 1 s reached");
+	run_cleanup(&r);
+}
+
 /* ---- network and processes ------------------------------------------------------- */
 
 static void test_no_network_interface_but_lo(void **state)
@@ -764,6 +793,8 @@ int main(void)
 	    cmocka_unit_test(test_scratch_is_writable_and_bounded),
 	    cmocka_unit_test(test_scratch_inode_count_is_bounded),
 	    cmocka_unit_test(test_file_size_limit_ends_with_its_value),
+	    cmocka_unit_test(test_process_limit_refuses_extra_forks),
+	    cmocka_unit_test(test_cpu_limit_ends_with_its_value),
 	    cmocka_unit_test(test_no_network_interface_but_lo),
 	    cmocka_unit_test(test_only_its_own_processes_are_visible),
 	    cmocka_unit_test(test_environment_is_exactly_the_spec),

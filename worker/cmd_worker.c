@@ -89,7 +89,15 @@ static void log_event(const char *event, const char *job_id, const char *fmt, ..
 	json_t *o = json_object();
 	char *text;
 
-	json_object_set_new(o, "ts", json_real((double)now_ms() / 1000.0));
+	uint64_t ms = now_ms();
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	char ts[40];
+
+	gmtime_r(&secs, &tm);
+	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	json_object_set_new(o, "ts", json_string(ts));
 	json_object_set_new(o, "event", json_string(event));
 	if (job_id)
 		json_object_set_new(o, "job", json_string(job_id));
@@ -110,6 +118,19 @@ static void log_event(const char *event, const char *job_id, const char *fmt, ..
 		free(text);
 	}
 	json_decref(o);
+}
+
+/* snprintf for paths: -ENAMETOOLONG instead of a silently cut path. */
+__attribute__((format(printf, 3, 4))) static int path_fmt(char *buf, size_t len,
+							  const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 static void request_more(struct worker *w)
@@ -349,8 +370,9 @@ static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
 	int rc;
 
 	if (!s) {
-		/* More deliveries than slots: hand it straight back, it is not our fault. */
-		queue_async_retry(q, qj, "the worker had no free slot", NULL, NULL);
+		/* Cannot happen: the queue delivers no more than was asked for, one per
+		 * free slot. Leave it unacknowledged; its lease sends it elsewhere. */
+		log_event("job_without_slot", qj->id, NULL);
 		return;
 	}
 	s->busy = 1;
@@ -373,10 +395,14 @@ static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
 		reject(w, s, err);
 		return;
 	}
-	snprintf(s->final, sizeof(s->final), "%s/%s.%s", w->cfg.output_dir, s->job.id,
-		 s->job.format);
-	snprintf(s->staged, sizeof(s->staged), "%s/%s-%lld.%s", w->work_dir, s->job.id,
-		 s->qjob.token, s->job.format);
+	if (path_fmt(s->final, sizeof(s->final), "%s/%s.%s", w->cfg.output_dir, s->job.id,
+		     s->job.format) < 0 ||
+	    path_fmt(s->staged, sizeof(s->staged), "%s/%s-%lld.%s", w->work_dir, s->job.id,
+		     s->qjob.token, s->job.format) < 0) {
+		s->staged[0] = '\0';
+		reject(w, s, "the output path would be longer than PATH_MAX");
+		return;
+	}
 	if (access(s->final, F_OK) == 0 && s->qjob.attempt > 1)
 		log_event("job_output_exists", s->job.id, NULL);
 
@@ -612,7 +638,8 @@ static void sweep_work_dirs(const char *output_dir)
 	struct dirent *de;
 
 	gethostname(host, sizeof(host) - 1);
-	snprintf(base, sizeof(base), "%s/.work", output_dir);
+	if (path_fmt(base, sizeof(base), "%s/.work", output_dir) < 0)
+		return;
 	d = opendir(base);
 	if (!d)
 		return;
@@ -714,12 +741,13 @@ int cmd_worker(int argc, char **argv)
 		return cli_usage_error("worker", "cannot create output dir '%s': %s",
 				       w.cfg.output_dir, strerror(errno));
 	gethostname(host, sizeof(host) - 1);
-	snprintf(w.work_dir, sizeof(w.work_dir), "%s/.work", w.cfg.output_dir);
+	if (path_fmt(w.work_dir, sizeof(w.work_dir), "%s/.work", w.cfg.output_dir) < 0)
+		return cli_usage_error("worker", "output dir '%s' is too long", w.cfg.output_dir);
 	mkdir(w.work_dir, 0700);
 	sweep_work_dirs(w.cfg.output_dir);
-	snprintf(w.work_dir, sizeof(w.work_dir), "%s/.work/%s-%d", w.cfg.output_dir, host,
-		 (int)getpid());
-	if (mkdir(w.work_dir, 0700) < 0 && errno != EEXIST)
+	if (path_fmt(w.work_dir, sizeof(w.work_dir), "%s/.work/%s-%d", w.cfg.output_dir, host,
+		     (int)getpid()) < 0 ||
+	    (mkdir(w.work_dir, 0700) < 0 && errno != EEXIST))
 		return cli_usage_error("worker", "cannot create work dir '%s': %s", w.work_dir,
 				       strerror(errno));
 	int swept = sandbox_sweep_stale(w.cfg.state_dir[0] ? w.cfg.state_dir : NULL);
