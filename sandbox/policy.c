@@ -96,7 +96,9 @@ static const struct policy_rule policy_rules[] = {
 	ALLOW(sched_get_priority_max), ALLOW(sched_get_priority_min),
 	ALLOW(sched_rr_get_interval), ALLOW(getpriority), ALLOW(setpriority),
 
-	/* Files. What a path can reach is the mount namespace's business. */
+	/* Files. What a path can reach is the mount namespace's business; xattr
+	 * writes are how coreutils sets modes (system.posix_acl_access), and the
+	 * kernel still checks ownership and capabilities. */
 	ALLOW(read), ALLOW(write), ALLOW(readv), ALLOW(writev), ALLOW(pread64),
 	ALLOW(pwrite64), ALLOW(preadv), ALLOW(pwritev), ALLOW(preadv2), ALLOW(pwritev2),
 	ALLOW(open), ALLOW(openat), ALLOW(openat2), ALLOW(creat), ALLOW(close),
@@ -113,7 +115,8 @@ static const struct policy_rule policy_rules[] = {
 	ALLOW(fchmodat2), ALLOW(chown), ALLOW(fchown), ALLOW(lchown), ALLOW(fchownat),
 	ALLOW(utime), ALLOW(utimes), ALLOW(utimensat), ALLOW(futimesat), ALLOW(getxattr),
 	ALLOW(lgetxattr), ALLOW(fgetxattr), ALLOW(listxattr), ALLOW(llistxattr),
-	ALLOW(flistxattr), ALLOW(inotify_init), ALLOW(inotify_init1),
+	ALLOW(flistxattr), ALLOW(setxattr), ALLOW(lsetxattr), ALLOW(fsetxattr),
+	ALLOW(removexattr), ALLOW(lremovexattr), ALLOW(fremovexattr), ALLOW(inotify_init), ALLOW(inotify_init1),
 	ALLOW(inotify_add_watch), ALLOW(inotify_rm_watch),
 
 	/* Pipes, events and polling. */

@@ -92,7 +92,7 @@ static void log_event(const char *event, const char *job_id, const char *fmt, ..
 	uint64_t ms = now_ms();
 	time_t secs = (time_t)(ms / 1000);
 	struct tm tm;
-	char ts[40];
+	char ts[64];
 
 	gmtime_r(&secs, &tm);
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
