@@ -40,9 +40,9 @@
 
 enum verdict {
 	V_ALLOW,
-	V_DENY,  /* errno; reported through the listener in notify mode */
+	V_DENY,	 /* errno; reported through the listener in notify mode */
 	V_QUIET, /* errno, never reported: libc probes it on every run */
-	V_KILL,  /* SECCOMP_RET_KILL_PROCESS */
+	V_KILL,	 /* SECCOMP_RET_KILL_PROCESS */
 };
 
 struct policy_rule {
@@ -52,6 +52,7 @@ struct policy_rule {
 	const char *why; /* which attack the rule stops; shown in the job log */
 };
 
+/* clang-format off */
 #define ALLOW(n)           { #n, V_ALLOW, 0, NULL }
 #define DENY(n, e, why)    { #n, V_DENY, e, why }
 #define QUIET(n, e, why)   { #n, V_QUIET, e, why }
@@ -199,6 +200,7 @@ static const struct policy_rule policy_rules[] = {
 	KILL(iopl, "raw access to I/O ports"),
 	KILL(ioperm, "raw access to I/O ports"),
 };
+/* clang-format on */
 
 /* Calls allowed or closed by their arguments. An argument allowed by no ALLOW
  * row falls to the default deny; the ALLOW row's why says what that refuses. */
@@ -213,6 +215,7 @@ struct policy_arg_rule {
 	const char *why;
 };
 
+/* clang-format off */
 #define NS_FLAGS                                                                           \
 	(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |     \
 	 CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWTIME)
@@ -225,7 +228,8 @@ struct policy_arg_rule {
 
 /* ioctl requests compare all 64 bits (SCMP_CMP_EQ): the kernel reads only the
  * low 32, so a loose compare would let 0x100000000|TIOCSTI through
- * (CVE-2019-10063). Deny rows mask to 32 bits for the same reason. */
+ * (CVE-2019-10063). The deny rows, which only name the reason (the default
+ * already denies them), mask to the 32 bits the kernel reads. */
 #define IOCTL_WHY "only terminal queries and fd flags; device ioctls are kernel attack surface"
 #define PRCTL_WHY "only naming, death signals and queries; the rest change security state"
 
@@ -264,6 +268,7 @@ static const struct policy_arg_rule policy_arg_rules[] = {
 	PRCTL_OK(PR_SET_NO_NEW_PRIVS), PRCTL_OK(PR_GET_NO_NEW_PRIVS),
 	PRCTL_OK(PR_SET_THP_DISABLE), PRCTL_OK(PR_GET_THP_DISABLE), PRCTL_OK(PR_SET_VMA),
 };
+/* clang-format on */
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -313,7 +318,7 @@ static int policy_add_rules(scmp_filter_ctx ctx, uint32_t def, unsigned flags, c
 		const struct policy_arg_rule *r = &policy_arg_rules[i];
 		uint32_t act = verdict_action(r->verdict, r->err, flags);
 		struct scmp_arg_cmp cmp = {
-			.arg = r->arg, .op = r->op, .datum_a = r->a, .datum_b = r->b};
+		    .arg = r->arg, .op = r->op, .datum_a = r->a, .datum_b = r->b};
 
 		if ((nr = native_nr(r->name)) == __NR_SCMP_ERROR || act == def)
 			continue;
@@ -419,8 +424,7 @@ int sandbox_policy_install(const struct sock_fprog *prog, int *listener)
 		return -errno;
 	if (!listener)
 		return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog) < 0 ? -errno : 0;
-	fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
-		     prog);
+	fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, prog);
 	if (fd < 0)
 		return -errno;
 	*listener = (int)fd;
@@ -435,8 +439,10 @@ int sandbox_policy_send_listener(int sock, int listener)
 	} u;
 	char byte = 'L';
 	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf)};
 	struct cmsghdr *c;
 
 	memset(&u, 0, sizeof(u));
@@ -459,8 +465,10 @@ int sandbox_policy_recv_listener(int sock, int *listener)
 	} u;
 	char byte;
 	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf)};
 	struct cmsghdr *c;
 	ssize_t n;
 
@@ -548,9 +556,11 @@ static const char *family_name(uint64_t af)
 		int af;
 		const char *name;
 	} fams[] = {
-		{AF_INET, "AF_INET"},     {AF_INET6, "AF_INET6"},   {AF_NETLINK, "AF_NETLINK"},
-		{AF_PACKET, "AF_PACKET"}, {AF_ALG, "AF_ALG"},       {AF_VSOCK, "AF_VSOCK"},
-		{AF_KEY, "AF_KEY"},       {AF_BLUETOOTH, "AF_BLUETOOTH"}, {AF_XDP, "AF_XDP"},
+	    {AF_INET, "AF_INET"},	{AF_INET6, "AF_INET6"},
+	    {AF_NETLINK, "AF_NETLINK"}, {AF_PACKET, "AF_PACKET"},
+	    {AF_ALG, "AF_ALG"},		{AF_VSOCK, "AF_VSOCK"},
+	    {AF_KEY, "AF_KEY"},		{AF_BLUETOOTH, "AF_BLUETOOTH"},
+	    {AF_XDP, "AF_XDP"},
 	};
 	size_t i;
 
@@ -567,10 +577,10 @@ static void describe_call(const char *name, const uint64_t *args, char *buf, siz
 		uint64_t flag;
 		const char *name;
 	} ns[] = {
-		{CLONE_NEWUSER, "CLONE_NEWUSER"}, {CLONE_NEWNS, "CLONE_NEWNS"},
-		{CLONE_NEWPID, "CLONE_NEWPID"},   {CLONE_NEWNET, "CLONE_NEWNET"},
-		{CLONE_NEWIPC, "CLONE_NEWIPC"},   {CLONE_NEWUTS, "CLONE_NEWUTS"},
-		{CLONE_NEWCGROUP, "CLONE_NEWCGROUP"}, {CLONE_NEWTIME, "CLONE_NEWTIME"},
+	    {CLONE_NEWUSER, "CLONE_NEWUSER"},	  {CLONE_NEWNS, "CLONE_NEWNS"},
+	    {CLONE_NEWPID, "CLONE_NEWPID"},	  {CLONE_NEWNET, "CLONE_NEWNET"},
+	    {CLONE_NEWIPC, "CLONE_NEWIPC"},	  {CLONE_NEWUTS, "CLONE_NEWUTS"},
+	    {CLONE_NEWCGROUP, "CLONE_NEWCGROUP"}, {CLONE_NEWTIME, "CLONE_NEWTIME"},
 	};
 	size_t i, off;
 	const char *fam;
@@ -590,7 +600,7 @@ static void describe_call(const char *name, const uint64_t *args, char *buf, siz
 			snprintf(buf + off, len - off, ")");
 	} else if (!strcmp(name, "ioctl")) {
 		snprintf(buf, len, "ioctl(%s0x%llx)",
-			 (args[1] & LOW32) == TIOCSTI     ? "TIOCSTI "
+			 (args[1] & LOW32) == TIOCSTI	  ? "TIOCSTI "
 			 : (args[1] & LOW32) == TIOCLINUX ? "TIOCLINUX "
 							  : "",
 			 (unsigned long long)args[1]);

@@ -47,10 +47,10 @@ static struct sock_fprog prog_plain;
 static struct sock_fprog prog_notify;
 
 struct run {
-	int status;         /* from waitpid */
+	int status; /* from waitpid */
 	int timed_out;
-	char denied[4096];  /* one sentence per line, notify mode only */
-	char out[8192];     /* the child's stdout and stderr */
+	char denied[4096]; /* one sentence per line, notify mode only */
+	char out[8192];	   /* the child's stdout and stderr */
 	size_t out_len;
 };
 
@@ -66,12 +66,12 @@ static void append(char *buf, size_t size, const char *line)
 
 static void child_run(int notify, int sock, int out, probe_fn fn, const char *const *argv)
 {
+	const struct sock_fprog *prog = notify ? &prog_notify : &prog_plain;
 	int listener = -1;
 
 	dup2(out, 1);
 	dup2(out, 2);
-	if (sandbox_policy_install(notify ? &prog_notify : &prog_plain,
-				   notify ? &listener : NULL) < 0)
+	if (sandbox_policy_install(prog, notify ? &listener : NULL) < 0)
 		_exit(250);
 	if (notify) {
 		if (sandbox_policy_send_listener(sock, listener) < 0)
@@ -83,7 +83,7 @@ static void child_run(int notify, int sock, int out, probe_fn fn, const char *co
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	_exit(fn());
+	_exit(fn ? fn() : 126);
 }
 
 /* Run fn (or exec argv) under the filter and wait, answering notifications. */
@@ -139,8 +139,8 @@ static void run_filtered(int notify, probe_fn fn, const char *const *argv, struc
 		struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
 		ssize_t n;
 
-		if (poll(&p, 1, 0) <= 0 ||
-		    (n = read(pipefd[0], r->out + r->out_len, sizeof(r->out) - 1 - r->out_len)) <= 0)
+		if (poll(&p, 1, 0) <= 0 || (n = read(pipefd[0], r->out + r->out_len,
+						     sizeof(r->out) - 1 - r->out_len)) <= 0)
 			break;
 		r->out_len += (size_t)n;
 	}
@@ -276,10 +276,10 @@ static int first_not_eperm(const long *rcs, const int *errs, size_t n)
 	return 0;
 }
 
-#define TRY(i, call)                                                                       \
-	do {                                                                               \
-		rcs[i] = (call);                                                           \
-		errs[i] = errno;                                                           \
+#define TRY(i, call)                                                                               \
+	do {                                                                                       \
+		rcs[i] = (call);                                                                   \
+		errs[i] = errno;                                                                   \
 	} while (0)
 
 static int probe_keys_bpf_perf_uffd(void)
@@ -349,8 +349,8 @@ static int probe_unshare_and_setns(void)
 /* Raw clone with each namespace flag: 0 when all fail with EPERM. */
 static int probe_clone_namespaces(void)
 {
-	static const unsigned long flags[] = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWPID,
-					      CLONE_NEWNET,  CLONE_NEWIPC, CLONE_NEWUTS,
+	static const unsigned long flags[] = {CLONE_NEWUSER,  CLONE_NEWNS,  CLONE_NEWPID,
+					      CLONE_NEWNET,   CLONE_NEWIPC, CLONE_NEWUTS,
 					      CLONE_NEWCGROUP};
 	size_t i;
 	long pid;
@@ -408,8 +408,8 @@ static int probe_fork_and_threads(void)
 	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 7)
 		return 1;
-	if (pthread_create(&t, NULL, thread_main, (void *)0x5) != 0 ||
-	    pthread_join(t, &ret) != 0 || ret != (void *)0x5)
+	if (pthread_create(&t, NULL, thread_main, (void *)0x5) != 0 || pthread_join(t, &ret) != 0 ||
+	    ret != (void *)0x5)
 		return 2;
 	return 0;
 }
@@ -599,9 +599,9 @@ static void test_i386_int80_kills_the_process(void **state)
 
 static void test_machine_administration_calls_kill_the_process(void **state)
 {
-	static const probe_fn fns[] = {probe_finit_module, probe_kexec_file_load,
-				       probe_reboot_bad_magic, probe_swapoff,
-				       probe_clock_settime_monotonic, probe_acct};
+	static const probe_fn fns[] = {
+	    probe_finit_module, probe_kexec_file_load,	       probe_reboot_bad_magic,
+	    probe_swapoff,	probe_clock_settime_monotonic, probe_acct};
 	struct run r;
 	size_t i;
 
@@ -682,6 +682,35 @@ static void test_notify_filter_denies_like_the_plain_one(void **state)
 	assert_int_equal(probe(1, probe_fork_and_threads), 0);
 }
 
+/* If the worker drops the listener, a denied call must fail, not hang. */
+static void test_closed_listener_turns_denials_into_enosys(void **state)
+{
+	int sv[2], listener = -1, status;
+	char go;
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		if (sandbox_policy_install(&prog_notify, &listener) < 0 ||
+		    sandbox_policy_send_listener(sv[1], listener) < 0)
+			_exit(250);
+		close(listener);
+		if (read(sv[1], &go, 1) != 0)
+			_exit(251);
+		_exit(probe_socket_inet());
+	}
+	close(sv[1]);
+	assert_int_equal(sandbox_policy_recv_listener(sv[0], &listener), 0);
+	close(listener);
+	close(sv[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), ENOSYS);
+}
+
 static void test_syscall_name_resolves_native_numbers(void **state)
 {
 	char buf[32];
@@ -733,11 +762,12 @@ static void test_python_numpy_and_pillow_run_under_the_filter(void **state)
 static void test_sh_pipeline_and_coreutils_run_under_the_filter(void **state)
 {
 	const char *argv[] = {
-		"/bin/sh", "-c",
-		"d=$(mktemp -d) && ls / | wc -l >/dev/null && seq 5 | sort -r | head -1 && "
-		"cp /etc/hostname $d/h && mkfifo $d/f && ln -s h $d/l && cat $d/l >/dev/null && "
-		"date >/dev/null && id -u >/dev/null && rm -rf $d && echo done",
-		NULL};
+	    "/bin/sh", "-c",
+	    "d=$(mktemp -d) && ls / | wc -l >/dev/null && seq 5 | sort -r | head -1 && "
+	    "cp -a /etc/hostname $d/h && install -m 600 $d/h $d/i && mkfifo $d/f && "
+	    "ln -s h $d/l && cat $d/l >/dev/null && sed -i s/x/y/ $d/i && "
+	    "date >/dev/null && id -u >/dev/null && rm -rf $d && echo done",
+	    NULL};
 
 	runs_clean(argv, "5\ndone");
 }
@@ -755,8 +785,20 @@ static void test_node_runs_under_the_filter(void **state)
 
 static void test_ffmpeg_lavfi_runs_under_the_filter(void **state)
 {
-	const char *argv[] = {"/usr/bin/ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error",
-			      "-f", "lavfi", "-i", "testsrc", "-frames", "1", "-f", "null", "-",
+	const char *argv[] = {"/usr/bin/ffmpeg",
+			      "-nostdin",
+			      "-hide_banner",
+			      "-loglevel",
+			      "error",
+			      "-f",
+			      "lavfi",
+			      "-i",
+			      "testsrc",
+			      "-frames",
+			      "1",
+			      "-f",
+			      "null",
+			      "-",
 			      NULL};
 
 	runs_clean(argv, NULL);
@@ -769,9 +811,24 @@ static void test_ffmpeg_x264_encode_runs_under_the_filter(void **state)
 
 	assert_non_null(dir);
 	snprintf(out, sizeof(out), "%s/o.mp4", dir);
-	const char *argv[] = {"/usr/bin/ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error",
-			      "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-frames", "25",
-			      "-c:v", "libx264", "-pix_fmt", "yuv420p", "-y", out, NULL};
+	const char *argv[] = {"/usr/bin/ffmpeg",
+			      "-nostdin",
+			      "-hide_banner",
+			      "-loglevel",
+			      "error",
+			      "-f",
+			      "lavfi",
+			      "-i",
+			      "testsrc=size=160x120:rate=25",
+			      "-frames",
+			      "25",
+			      "-c:v",
+			      "libx264",
+			      "-pix_fmt",
+			      "yuv420p",
+			      "-y",
+			      out,
+			      NULL};
 	runs_clean(argv, NULL);
 	th_rm_rf(dir);
 	free(dir);
@@ -807,39 +864,40 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_inet_socket_fails_with_eafnosupport),
-		cmocka_unit_test(test_unix_socket_and_socketpair_work),
-		cmocka_unit_test(test_inet6_netlink_packet_alg_vsock_are_refused),
-		cmocka_unit_test(test_socket_family_is_compared_on_all_64_bits),
-		cmocka_unit_test(test_io_uring_is_denied),
-		cmocka_unit_test(test_ptrace_and_process_vm_are_denied),
-		cmocka_unit_test(test_keyctl_bpf_perf_event_open_userfaultfd_are_denied),
-		cmocka_unit_test(test_mount_and_the_new_mount_api_are_denied),
-		cmocka_unit_test(test_unshare_and_setns_are_denied),
-		cmocka_unit_test(test_clone_with_newnet_is_denied),
-		cmocka_unit_test(test_clone_with_any_namespace_flag_is_denied),
-		cmocka_unit_test(test_clone3_answers_enosys),
-		cmocka_unit_test(test_fork_and_threads_still_work),
-		cmocka_unit_test(test_ioctl_tiocsti_is_denied_even_with_high_bits_set),
-		cmocka_unit_test(test_ioctl_allowlist_compares_all_64_bits),
-		cmocka_unit_test(test_personality_allows_only_the_query_and_per_linux),
-		cmocka_unit_test(test_prctl_allows_naming_but_not_seccomp_or_mm),
-		cmocka_unit_test(test_x32_syscall_kills_the_process),
-		cmocka_unit_test(test_i386_int80_kills_the_process),
-		cmocka_unit_test(test_machine_administration_calls_kill_the_process),
-		cmocka_unit_test(test_sigsys_reason_names_the_kill_set),
-		cmocka_unit_test(test_denied_socket_is_named_and_fails_eafnosupport),
-		cmocka_unit_test(test_denied_clone_names_its_namespace_flags),
-		cmocka_unit_test(test_denied_ptrace_and_tiocsti_are_named_with_their_reason),
-		cmocka_unit_test(test_unlisted_call_is_named_and_fails_eperm),
-		cmocka_unit_test(test_notify_filter_denies_like_the_plain_one),
-		cmocka_unit_test(test_syscall_name_resolves_native_numbers),
-		cmocka_unit_test(test_python_numpy_and_pillow_run_under_the_filter),
-		cmocka_unit_test(test_sh_pipeline_and_coreutils_run_under_the_filter),
-		cmocka_unit_test(test_node_runs_under_the_filter),
-		cmocka_unit_test(test_ffmpeg_lavfi_runs_under_the_filter),
-		cmocka_unit_test(test_ffmpeg_x264_encode_runs_under_the_filter),
-		cmocka_unit_test(test_lua_runs_under_the_filter),
+	    cmocka_unit_test(test_inet_socket_fails_with_eafnosupport),
+	    cmocka_unit_test(test_unix_socket_and_socketpair_work),
+	    cmocka_unit_test(test_inet6_netlink_packet_alg_vsock_are_refused),
+	    cmocka_unit_test(test_socket_family_is_compared_on_all_64_bits),
+	    cmocka_unit_test(test_io_uring_is_denied),
+	    cmocka_unit_test(test_ptrace_and_process_vm_are_denied),
+	    cmocka_unit_test(test_keyctl_bpf_perf_event_open_userfaultfd_are_denied),
+	    cmocka_unit_test(test_mount_and_the_new_mount_api_are_denied),
+	    cmocka_unit_test(test_unshare_and_setns_are_denied),
+	    cmocka_unit_test(test_clone_with_newnet_is_denied),
+	    cmocka_unit_test(test_clone_with_any_namespace_flag_is_denied),
+	    cmocka_unit_test(test_clone3_answers_enosys),
+	    cmocka_unit_test(test_fork_and_threads_still_work),
+	    cmocka_unit_test(test_ioctl_tiocsti_is_denied_even_with_high_bits_set),
+	    cmocka_unit_test(test_ioctl_allowlist_compares_all_64_bits),
+	    cmocka_unit_test(test_personality_allows_only_the_query_and_per_linux),
+	    cmocka_unit_test(test_prctl_allows_naming_but_not_seccomp_or_mm),
+	    cmocka_unit_test(test_x32_syscall_kills_the_process),
+	    cmocka_unit_test(test_i386_int80_kills_the_process),
+	    cmocka_unit_test(test_machine_administration_calls_kill_the_process),
+	    cmocka_unit_test(test_sigsys_reason_names_the_kill_set),
+	    cmocka_unit_test(test_denied_socket_is_named_and_fails_eafnosupport),
+	    cmocka_unit_test(test_denied_clone_names_its_namespace_flags),
+	    cmocka_unit_test(test_denied_ptrace_and_tiocsti_are_named_with_their_reason),
+	    cmocka_unit_test(test_unlisted_call_is_named_and_fails_eperm),
+	    cmocka_unit_test(test_notify_filter_denies_like_the_plain_one),
+	    cmocka_unit_test(test_closed_listener_turns_denials_into_enosys),
+	    cmocka_unit_test(test_syscall_name_resolves_native_numbers),
+	    cmocka_unit_test(test_python_numpy_and_pillow_run_under_the_filter),
+	    cmocka_unit_test(test_sh_pipeline_and_coreutils_run_under_the_filter),
+	    cmocka_unit_test(test_node_runs_under_the_filter),
+	    cmocka_unit_test(test_ffmpeg_lavfi_runs_under_the_filter),
+	    cmocka_unit_test(test_ffmpeg_x264_encode_runs_under_the_filter),
+	    cmocka_unit_test(test_lua_runs_under_the_filter),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -21,10 +21,17 @@ for name in ("RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_FSIZE", "RLIMIT_CORE", "RL
         except (ValueError, OSError) as e:
             log("raise %s: %s" % (name, e))
     try:
-        resource.prlimit(1, res, (INF, INF))
-        breach("prlimit on pid 1 (%s) worked" % name)
+        p1 = resource.prlimit(1, res)
     except (ValueError, OSError) as e:
-        log("prlimit(1, %s): %s" % (name, e))
+        log("prlimit(1, %s) get: %s" % (name, e))
+        continue
+    if p1[1] == INF:
+        continue  # nothing to raise
+    try:
+        resource.prlimit(1, res, (INF, INF))
+        breach("prlimit raised pid 1's %s hard limit from %s to infinity" % (name, p1[1]))
+    except (ValueError, OSError) as e:
+        log("prlimit(1, %s) raise from %s: %s" % (name, p1[1], e))
 core = resource.getrlimit(resource.RLIMIT_CORE)
 if core != (0, 0):
     breach("RLIMIT_CORE is %s, not (0, 0)" % (core,))
