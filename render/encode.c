@@ -34,7 +34,7 @@
 #include <libswscale/swscale.h>
 
 struct render {
-	struct render_spec spec; /* strings below are our own copies */
+	struct render_spec spec; /* its strings point at output or at static names */
 	enum render_container container;
 	char *output, *tmp_path;
 	int tmp_fd;
@@ -45,6 +45,7 @@ struct render {
 	AVStream *st;
 	AVCodecContext *enc;
 	AVPacket *pkt;
+	AVFrame *in;	/* the reader's frame, referenced, never copied */
 	AVFrame *frame; /* the converted frame: encoder input, or the graph's for GIF */
 	enum AVPixelFormat conv_fmt;
 	struct SwsContext *sws;
@@ -391,8 +392,9 @@ int render_open(const struct render_spec *spec, struct render **out, char *err, 
 	r->pkt = av_packet_alloc();
 	r->frame = av_frame_alloc();
 	r->filt = av_frame_alloc();
+	r->in = av_frame_alloc();
 	ret = -ENOMEM;
-	if (!r->pkt || !r->frame || !r->filt)
+	if (!r->pkt || !r->frame || !r->filt || !r->in)
 		goto fail;
 	r->frame->format = r->conv_fmt;
 	r->frame->width = spec->width;
@@ -457,17 +459,27 @@ static int submit(struct render *r, AVFrame *frame, char *err, size_t errlen)
 }
 
 /* Convert the reader's frame (any size, the stream's format) to the output size and
- * the encoder's format. Bicubic, as the ffmpeg command line's default scaler. */
+ * the encoder's format: bicubic, as the ffmpeg command line's default scaler, and
+ * sliced over the encoder's thread count. The input AVFrame only references the
+ * reader's buffer, so nothing is copied on the way in. */
 static int convert(struct render *r, char *err, size_t errlen)
 {
 	const struct render_reader *rd = &r->rd;
-	uint8_t *src[4];
-	int linesize[4], ret;
+	int ret;
 
 	if (!r->sws) {
-		r->sws = sws_getContext(rd->width, rd->height, rd->fmt, r->spec.width,
-					r->spec.height, r->conv_fmt, SWS_BICUBIC, NULL, NULL, NULL);
-		if (!r->sws) {
+		r->sws = sws_alloc_context();
+		if (!r->sws)
+			return -ENOMEM;
+		av_opt_set_int(r->sws, "srcw", rd->width, 0);
+		av_opt_set_int(r->sws, "srch", rd->height, 0);
+		av_opt_set_int(r->sws, "src_format", rd->fmt, 0);
+		av_opt_set_int(r->sws, "dstw", r->spec.width, 0);
+		av_opt_set_int(r->sws, "dsth", r->spec.height, 0);
+		av_opt_set_int(r->sws, "dst_format", r->conv_fmt, 0);
+		av_opt_set_int(r->sws, "sws_flags", SWS_BICUBIC, 0);
+		av_opt_set_int(r->sws, "threads", r->spec.threads, 0);
+		if (sws_init_context(r->sws, NULL, NULL) < 0) {
 			snprintf(err, errlen, "cannot convert %dx%d %s to %dx%d", rd->width,
 				 rd->height, av_get_pix_fmt_name(rd->fmt), r->spec.width,
 				 r->spec.height);
@@ -477,11 +489,19 @@ static int convert(struct render *r, char *err, size_t errlen)
 	ret = av_frame_make_writable(r->frame);
 	if (ret < 0)
 		return av_fail(ret, "cannot get a writable frame", err, errlen);
-	ret = av_image_fill_arrays(src, linesize, rd->frame, rd->fmt, rd->width, rd->height, 1);
+	r->in->format = rd->fmt;
+	r->in->width = rd->width;
+	r->in->height = rd->height;
+	r->in->buf[0] = av_buffer_ref(rd->frame_buf);
+	if (!r->in->buf[0])
+		return -ENOMEM;
+	ret = av_image_fill_arrays(r->in->data, r->in->linesize, rd->frame, rd->fmt, rd->width,
+				   rd->height, 1);
+	if (ret >= 0)
+		ret = sws_scale_frame(r->sws, r->frame, r->in);
+	av_frame_unref(r->in);
 	if (ret < 0)
-		return av_fail(ret, "cannot map the frame", err, errlen);
-	sws_scale(r->sws, (const uint8_t *const *)src, linesize, 0, rd->height, r->frame->data,
-		  r->frame->linesize);
+		return av_fail(ret, "cannot convert the frame", err, errlen);
 	r->frame->pts = r->frames;
 	return 0;
 }
@@ -658,6 +678,7 @@ void render_close(struct render *r)
 	if (r->reader_open)
 		render_reader_free(&r->rd);
 	sws_freeContext(r->sws);
+	av_frame_free(&r->in);
 	av_frame_free(&r->filt);
 	av_frame_free(&r->frame);
 	av_packet_free(&r->pkt);

@@ -176,12 +176,13 @@ static int alloc_frame(struct render_reader *rd, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot size a %dx%d frame", rd->width, rd->height);
 		return -EINVAL;
 	}
-	rd->frame = av_malloc(rd->frame_bytes);
-	if (!rd->frame) {
+	rd->frame_buf = av_buffer_alloc(rd->frame_bytes);
+	if (!rd->frame_buf) {
 		snprintf(err, errlen, "out of memory for a %dx%d frame (%zu bytes)", rd->width,
 			 rd->height, rd->frame_bytes);
 		return -ENOMEM;
 	}
+	rd->frame = rd->frame_buf->data;
 	return 0;
 }
 
@@ -617,5 +618,6 @@ int render_reader_next(struct render_reader *rd, char *err, size_t errlen)
 
 void render_reader_free(struct render_reader *rd)
 {
-	av_freep(&rd->frame);
+	av_buffer_unref(&rd->frame_buf);
+	rd->frame = NULL;
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libavutil/buffer.h>
 #include <libavutil/pixfmt.h>
 
 #define RENDER_MAX_DIM	      7680
@@ -37,6 +38,7 @@ struct render_reader {
 	int maxval; /* PPM only */
 	size_t frame_bytes;
 	uint8_t *frame; /* one frame of frame_bytes, valid after render_reader_next() == 1 */
+	AVBufferRef *frame_buf; /* owns frame, so an AVFrame can reference it without a copy */
 
 	int64_t frames; /* whole frames delivered */
 	uint64_t bytes; /* bytes consumed from fd */
@@ -49,7 +51,7 @@ struct render_reader {
 
 /* Bind a reader to fd and recognise the stream by its first bytes: "YUV4MPEG2 " is
  * Y4M (its stream header is parsed here), "P6" and a blank is PPM, anything else
- * raw frames of pix_fmt at width x height. Reads at most the Y4M header line. */
+ * raw frames of pix_fmt at width x height. Reads at most one look-ahead buffer. */
 int render_reader_open(struct render_reader *rd, int fd, const char *pix_fmt, int width, int height,
 		       const atomic_int *cancel, char *err, size_t errlen);
 

@@ -252,7 +252,11 @@ pid_t sandbox_proc_clone_from_parent(struct sandbox_child *c, int cgroup_fd, int
 	args.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
 		     CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_PIDFD;
 	args.pidfd = (uint64_t)(uintptr_t)pidfd;
-	args.exit_signal = SIGCHLD;
+	/* No exit signal: the worker gets no SIGCHLD for it (libuv keeps its own
+	 * handler), a SIGCHLD set to SIG_IGN cannot auto-reap it, and a stray
+	 * waitpid(-1) elsewhere cannot steal it; the pidfd still reports the exit and
+	 * wait4(__WALL) reaps it. */
+	args.exit_signal = 0;
 	if (cgroup_fd >= 0) {
 		args.flags |= CLONE_INTO_CGROUP;
 		args.cgroup = (uint64_t)cgroup_fd;

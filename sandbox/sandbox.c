@@ -403,8 +403,14 @@ static int reap(struct sandbox *sb, struct sandbox_result *res, int block)
 		while (r < 0 && errno == EINTR);
 		if (r == 0)
 			return -EAGAIN;
-		if (r < 0)
+		if (r < 0 && errno != ECHILD)
 			return -errno;
+		if (r < 0) {
+			/* Reaped behind our back: the status pipe still tells how the
+			 * command ended. */
+			st = 0;
+			memset(&ru, 0, sizeof(ru));
+		}
 		sb->reaped = 1;
 		fill_result(sb, st, &ru);
 	}

@@ -161,6 +161,13 @@ shmem_kb() {
 	local k v rest
 	while read -r k v rest; do [ "$k" = Shmem: ] && { echo "$v"; return; }; done </proc/meminfo
 }
+# list_dir DIR [EXCEPT]: the names in DIR (hidden ones too), but EXCEPT
+list_dir() {
+	local f
+	for f in "$1"/* "$1"/.[!.]*; do
+		{ [ -e "$f" ] || [ -L "$f" ]; } && [ "${f##*/}" != "${2:-}" ] && printf '%s ' "${f##*/}"
+	done
+}
 count_lines() { local t; t=$(<"$1"); t=${t//[!$'\n']/}; echo "${#t}"; }
 disk_avail_kb() { df -k --output=avail / /tmp /var/tmp /dev/shm 2>/dev/null | tail -n +2 | sort -n | head -1; }
 marker_procs() {
@@ -255,9 +262,11 @@ run_row() {
 		"${DEFAULT_OPTS[@]}" "${extra[@]}" "$job" \
 		<<<"$SECRET_STDIN" 7<"$WORK/secret-fd" >"$res.json" 2> >(tail -c 262144 >"$res.stderr")
 	rc=$?
+	local tail_pid=$!
 	t1=${EPOCHREALTIME/./}
 	elapsed=$(((t1 - t0) / 1000))
-	wait $! 2>/dev/null # the tail of stderr
+	# the tail of stderr: wait for it only if $! really is the process substitution
+	[ "$tail_pid" != "$SENTINEL_PID" ] && wait "$tail_pid" 2>/dev/null
 
 	# what reelbox said
 	local status= err= log= frames= observed
@@ -314,20 +323,16 @@ run_row() {
 	kill -0 "$REDIS_PID" 2>/dev/null || problems+=("the bait redis-server died")
 	s=$(grep -ohF -f "$WORK/secrets.pat" "$res.json" "$res.stderr" 2>/dev/null | sort -u | head -3)
 	[ -n "$s" ] && problems+=("a secret reached the log: $(echo $s)")
-	local -a left=()
-	[ -d "$STATE" ] && left=("$STATE"/* "$STATE"/.[!.]*)
-	left=("${left[@]/*\*}")
-	[ -n "${left[*]}" ] && problems+=("the state dir is not empty: ${left[*]:0:200}")
+	s=$(list_dir "$STATE")
+	[ -n "$s" ] && problems+=("the state dir is not empty: ${s:0:200}")
 	[ "$elapsed" -le $(((timeout + SLACK) * 1000)) ] || problems+=("took ${elapsed} ms, over the ${timeout} s timeout + ${SLACK} s")
 	if [ "$status" = succeeded ]; then
 		[ -s "$out" ] || problems+=("succeeded but $out is missing")
 	elif [ -e "$out" ]; then
 		problems+=("failed job left an output file")
 	fi
-	local -a stray=("$WORK/out"/* "$WORK/out"/.[!.]*)
-	stray=("${stray[@]/*\*}")
-	stray=("${stray[@]/#$out}")
-	[ -n "${stray[*]// }" ] && problems+=("stray files next to the output: ${stray[*]}")
+	s=$(list_dir "$WORK/out" "${out##*/}")
+	[ -n "$s" ] && problems+=("stray files next to the output: $s")
 
 	# host side: per row
 	for c in "${chk[@]}"; do

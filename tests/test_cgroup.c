@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -79,14 +80,47 @@ static int group_setup(void **state)
 	return 0;
 }
 
+/* Best effort after a failed test: kill what is left in dir's job cgroups and
+ * remove them, then dir itself. */
+static void remove_parent(const char *dir)
+{
+	char path[SANDBOX_CG_PATH + 300], *buf, *line, *save;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int i;
+
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, "rbx-", 4))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/cgroup.procs", dir, de->d_name);
+		for (i = 0; i < 50 && (buf = th_read_file(path, NULL)); i++) {
+			int any = 0;
+			save = NULL;
+			for (line = strtok_r(buf, "\n", &save); line;
+			     line = strtok_r(NULL, "\n", &save), any = 1)
+				kill(atoi(line), SIGKILL); /* test-only: no pid-reuse guard */
+			free(buf);
+			if (!any)
+				break;
+			usleep(20000);
+		}
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		for (i = 0; i < 50 && rmdir(path) < 0 && errno == EBUSY; i++)
+			usleep(20000);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
 static int group_teardown(void **state)
 {
 	int i;
 
 	(void)state;
-	reap_strays();
 	for (i = 0; g_ready && i < g_env.nhier; i++)
-		rmdir(g_env.hier[i].parent);
+		remove_parent(g_env.hier[i].parent);
+	reap_strays();
 	return 0;
 }
 
@@ -156,6 +190,15 @@ static int count_procs(const char *dir)
 
 /* ------------------------------------------------------------ child bodies */
 
+static int sleep_forever(void *arg)
+{
+	(void)arg;
+	alarm(20); /* a failed assertion must not leave it behind */
+	for (;;)
+		pause();
+	return 0;
+}
+
 static int touch_200_mib(void *arg)
 {
 	size_t n = 200u << 20, i;
@@ -177,10 +220,8 @@ static int fork_many(void *arg)
 
 	for (i = 0; i < n; i++) {
 		pid_t c = fork();
-		if (c == 0) {
-			for (;;)
-				pause();
-		}
+		if (c == 0)
+			sleep_forever(NULL);
 		if (c > 0)
 			ok++;
 	}
@@ -192,16 +233,9 @@ static int spin(void *arg)
 	volatile unsigned long x = 0;
 
 	(void)arg;
+	alarm(20); /* a failed assertion must not leave it spinning */
 	for (;;)
 		x++;
-	return 0;
-}
-
-static int sleep_forever(void *arg)
-{
-	(void)arg;
-	for (;;)
-		pause();
 	return 0;
 }
 
@@ -220,8 +254,7 @@ static int daemonize(void *arg)
 		me = getpid();
 		if (write(fd, &me, sizeof(me)) != sizeof(me))
 			_exit(1);
-		for (;;)
-			pause();
+		sleep_forever(NULL);
 	}
 	return 0;
 }

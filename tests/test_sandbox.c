@@ -553,6 +553,19 @@ static void test_exit_code_is_passed_through(void **state)
 	run_cleanup(&r);
 }
 
+static void test_result_survives_a_worker_that_ignores_sigchld(void **state)
+{
+	struct run r;
+	void (*old)(int) = signal(SIGCHLD, SIG_IGN);
+
+	run_init(&r, "exit 42");
+	assert_int_equal(run_sandbox(&r), 0);
+	signal(SIGCHLD, old);
+	assert_int_equal(r.res.exit_code, 42);
+	assert_true(r.res.cpu_ms < 10000);
+	run_cleanup(&r);
+}
+
 static void test_killing_signal_is_passed_through(void **state)
 {
 	struct run r;
@@ -806,6 +819,7 @@ int main(void)
 	    cmocka_unit_test(test_wait_enforces_the_timeout_by_itself),
 	    cmocka_unit_test(test_kill_ends_the_sandbox_with_the_given_reason),
 	    cmocka_unit_test(test_exit_code_is_passed_through),
+	    cmocka_unit_test(test_result_survives_a_worker_that_ignores_sigchld),
 	    cmocka_unit_test(test_killing_signal_is_passed_through),
 	    cmocka_unit_test(test_missing_command_exits_127_with_a_message),
 	    cmocka_unit_test(test_setup_failure_names_the_step_and_leaves_nothing),

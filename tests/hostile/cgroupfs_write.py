@@ -32,7 +32,7 @@ if safe_to_fire():
             log("open %s: %s" % (p, ename(e)))
     mnt = os.path.join(SCRATCH, "cg")
     os.makedirs(mnt, exist_ok=True)
-    libc.mount.argtypes = [ctypes.c_char_p] * 4 + [ctypes.c_ulong, ctypes.c_char_p]
+    libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
     for fstype, data in ((b"cgroup", b"memory"), (b"cgroup", b"rdma"), (b"cgroup", b"none,name=x"), (b"cgroup2", None)):
         ctypes.set_errno(0)
         r = libc.mount(b"cgroup", mnt.encode(), fstype, 0, data)
