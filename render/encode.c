@@ -697,3 +697,8 @@ void render_close(struct render *r)
 	free(r->output);
 	free(r);
 }
+
+void render_quiet_logs(int verbose)
+{
+	av_log_set_level(verbose ? AV_LOG_INFO : AV_LOG_ERROR);
+}

@@ -53,6 +53,9 @@ size_t render_frame_bytes(const char *pix_fmt, int width, int height);
 /* Whether preset is a name render accepts (x264's ultrafast..placebo). */
 int render_preset_known(const char *preset);
 
+/* libav logs process-wide: errors only, unless verbose (encoder statistics and all). */
+void render_quiet_logs(int verbose);
+
 /* Open the encoder and the temporary output file. */
 int render_open(const struct render_spec *spec, struct render **out, char *err, size_t errlen);
 

@@ -746,6 +746,55 @@ static void test_sweep_removes_only_stale_state_dirs(void **state)
 	run_cleanup(&r);
 }
 
+static void test_sandbox_dies_with_its_parent_and_the_sweep_cleans_up(void **state)
+{
+	char *dir = th_tmpdir("orphan");
+	int ready[2], st, left = 1;
+	pid_t helper;
+	char c;
+
+	snprintf(daemon_marker, sizeof(daemon_marker), "sleep 4343.%d", (int)getpid());
+	assert_int_equal(pipe(ready), 0);
+	helper = fork();
+	assert_true(helper >= 0);
+	if (helper == 0) {
+		/* Start a sandbox and die without destroying it, as a crashed worker. */
+		char script[128];
+		snprintf(script, sizeof(script), "m=4343; sleep $m.%d", (int)getppid());
+		const char *argv[] = {"/bin/sh", "-c", script, NULL};
+		struct sandbox_spec spec = {.argv = argv,
+					    .envp = base_env,
+					    .stdin_fd = -1,
+					    .stdout_fd = -1,
+					    .stderr_fd = -1,
+					    .state_dir = dir};
+		struct sandbox *sb;
+		char err[256];
+
+		if (sandbox_start(&spec, &sb, err, sizeof(err)) < 0)
+			_exit(1);
+		for (int i = 0; i < 200 && !count_marked(); i++)
+			usleep(10000);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	assert_int_equal(waitpid(helper, &st, 0), helper);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+	for (int i = 0; i < 200 && (left = count_marked()); i++)
+		usleep(10000);
+	assert_int_equal(left, 0);
+	assert_int_equal(th_count_entries(dir), 1);
+	assert_int_equal(sandbox_sweep_stale(dir), 1);
+	assert_int_equal(th_count_entries(dir), 0);
+	th_rm_rf(dir);
+	free(dir);
+}
+
 /* ---- concurrency ----------------------------------------------------------------- */
 
 static void *start_several(void *arg)
@@ -827,6 +876,7 @@ int main(void)
 	    cmocka_unit_test(test_extra_binds_are_read_only_and_optional_ones_may_be_missing),
 	    cmocka_unit_test(test_state_dir_is_empty_after_destroy),
 	    cmocka_unit_test(test_sweep_removes_only_stale_state_dirs),
+	    cmocka_unit_test(test_sandbox_dies_with_its_parent_and_the_sweep_cleans_up),
 	    cmocka_unit_test(test_sandboxes_start_concurrently_from_threads),
 	};
 

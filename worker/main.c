@@ -4,9 +4,11 @@
  * and cancel talk to the queue.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "render.h"
 
 struct command {
 	const char *name;
@@ -26,6 +28,7 @@ static const struct command commands[] = {
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: reelbox COMMAND [OPTIONS]\n\ncommands:\n");
+	render_quiet_logs(getenv("REELBOX_AV_VERBOSE") != NULL);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\nreelbox COMMAND --help shows a command's options.\n");
@@ -45,6 +48,7 @@ int main(int argc, char **argv)
 		printf("reelbox 0.1.0\n");
 		return 0;
 	}
+	render_quiet_logs(getenv("REELBOX_AV_VERBOSE") != NULL);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
