@@ -25,8 +25,8 @@
 #include <unistd.h>
 
 #define CG_DEFAULT_PARENT "reelbox"
-#define CG_DEFAULT_V2     "/sys/fs/cgroup"
-#define CG_KILL_ROUNDS    400 /* with the backoff below: about 5 s */
+#define CG_DEFAULT_V2	  "/sys/fs/cgroup"
+#define CG_KILL_ROUNDS	  400 /* with the backoff below: about 5 s */
 
 static unsigned cg_seq;
 
@@ -483,8 +483,8 @@ static int name_ok(const char *name)
 }
 
 /* Open (and when mk, first make) the job dir name in every hierarchy of env. */
-static int open_dirs(struct sandbox_cg *cg, const struct sandbox_cg_env *env, int mk,
-		     char *err, size_t len)
+static int open_dirs(struct sandbox_cg *cg, const struct sandbox_cg_env *env, int mk, char *err,
+		     size_t len)
 {
 	int i;
 
@@ -502,8 +502,8 @@ static int open_dirs(struct sandbox_cg *cg, const struct sandbox_cg_env *env, in
 		if (mk && mkdirat(pfd, cg->name, 0755) < 0)
 			e = -errno;
 		if (!e) {
-			d->fd = openat(pfd, cg->name,
-				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			d->fd =
+			    openat(pfd, cg->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (d->fd < 0)
 				e = -errno;
 		}
@@ -511,8 +511,8 @@ static int open_dirs(struct sandbox_cg *cg, const struct sandbox_cg_env *env, in
 		if (e == -ENOENT && !mk)
 			continue;
 		if (e) {
-			cg_errf(err, len, "cannot %s the cgroup %s/%s: %s",
-				mk ? "create" : "open", h->parent, cg->name, strerror(-e));
+			cg_errf(err, len, "cannot %s the cgroup %s/%s: %s", mk ? "create" : "open",
+				h->parent, cg->name, strerror(-e));
 			return e;
 		}
 		d->ctrls = h->ctrls;
@@ -554,8 +554,10 @@ int sandbox_cg_create(const struct sandbox_cg_env *env, const char *name,
 		return -EOPNOTSUPP;
 	}
 	if (name && *name && !name_ok(name)) {
-		cg_errf(err, len, "cgroup name \"%s\" must be at most 64 letters, digits, '_', "
-			"'.' or '-'", name);
+		cg_errf(err, len,
+			"cgroup name \"%s\" must be at most 64 letters, digits, '_', "
+			"'.' or '-'",
+			name);
 		return -EINVAL;
 	}
 	if (lim->memory_bytes)
@@ -568,8 +570,10 @@ int sandbox_cg_create(const struct sandbox_cg_env *env, const char *name,
 		unsigned missing = want & ~env->ctrls;
 		const char *c = cg_ctrl_name(missing & (~missing + 1)); /* lowest bit */
 
-		cg_errf(err, len, "cannot set a %s limit: this cgroup v%d setup has no %s "
-			"controller (%s)", c, (int)env->version, c, env->summary);
+		cg_errf(err, len,
+			"cannot set a %s limit: this cgroup v%d setup has no %s "
+			"controller (%s)",
+			c, (int)env->version, c, env->summary);
 		return -EOPNOTSUPP;
 	}
 	if (!(cg = cg_new(env->version)))

@@ -31,7 +31,7 @@ void cg_errf(char *err, size_t len, const char *fmt, ...) __attribute__((format(
 int cg_open_dir(const char *path);
 int cg_write(int dirfd, const char *file, const char *val);
 int cg_writef(int dirfd, const char *file, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 int cg_read(int dirfd, const char *file, char *buf, size_t len);
 int cg_read_u64(int dirfd, const char *file, uint64_t *v);
 int cg_read_key(int dirfd, const char *file, const char *key, uint64_t *v);

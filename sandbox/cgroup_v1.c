@@ -21,13 +21,12 @@
 #define CFS_PERIOD_US 100000ull
 
 static const unsigned v1_ctrls[] = {
-	SANDBOX_CG_MEMORY, SANDBOX_CG_PIDS, SANDBOX_CG_CPU, SANDBOX_CG_CPUACCT, SANDBOX_CG_FREEZER,
+    SANDBOX_CG_MEMORY, SANDBOX_CG_PIDS, SANDBOX_CG_CPU, SANDBOX_CG_CPUACCT, SANDBOX_CG_FREEZER,
 };
 
 /* Find each controller's mount and our cgroup in it, and make the job parent
  * there. Comounted controllers (cpu,cpuacct) share one hierarchy entry. */
-int cg1_detect(struct sandbox_cg_env *env, const char *parent, unsigned need, char *err,
-	       size_t len)
+int cg1_detect(struct sandbox_cg_env *env, const char *parent, unsigned need, char *err, size_t len)
 {
 	char own[SANDBOX_CG_PATH], mnt[SANDBOX_CG_PATH], root[SANDBOX_CG_PATH];
 	char rel[SANDBOX_CG_PATH], host[SANDBOX_CG_PATH], why[256] = "";

@@ -133,7 +133,8 @@ int cg2_detect(struct sandbox_cg_env *env, const char *mnt, const char *parent, 
 	if (need & ~avail) {
 		unsigned missing = need & ~avail;
 
-		cg_errf(err, len, "cgroup v2 does not offer the %s controller to %s; delegate it "
+		cg_errf(err, len,
+			"cgroup v2 does not offer the %s controller to %s; delegate it "
 			"(systemd Delegate=yes, or its parent's cgroup.subtree_control)",
 			cg_ctrl_name(missing & (~missing + 1)), host);
 		close(fd);
@@ -156,8 +157,8 @@ int cg2_detect(struct sandbox_cg_env *env, const char *mnt, const char *parent, 
 
 		if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST)
 			e = -errno;
-		else if ((nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-						     O_CLOEXEC)) < 0)
+		else if ((nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
+			 0)
 			e = -errno;
 		if (e) {
 			cg_errf(err, len, "cannot create the cgroup %s under %s: %s", rel, mnt,

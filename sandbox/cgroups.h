@@ -44,7 +44,7 @@ enum {
 /* One mounted hierarchy we use: on v2 the only one, on v1 one per mount
  * (cpu and cpuacct may share one). */
 struct sandbox_cg_hier {
-	unsigned ctrls;               /* SANDBOX_CG_* bits usable here */
+	unsigned ctrls;		      /* SANDBOX_CG_* bits usable here */
 	char parent[SANDBOX_CG_PATH]; /* host dir that holds the job cgroups */
 	char rel[SANDBOX_CG_PATH];    /* the same dir as /proc/<pid>/cgroup names it */
 };
@@ -60,26 +60,27 @@ struct sandbox_cg_env {
 
 /* Optional knobs for sandbox_cg_detect_with(); NULL means all defaults. */
 struct sandbox_cg_config {
-	const char *v2_mount;  /* where cgroup2 must be mounted; NULL = /sys/fs/cgroup */
-	const char *parent;    /* job parent: relative to our own cgroup, or absolute
-	                        * from the hierarchy root; NULL = "reelbox" */
-	unsigned need;         /* controllers that must be usable */
+	const char *v2_mount;	      /* where cgroup2 must be mounted; NULL = /sys/fs/cgroup */
+	const char *parent;	      /* job parent: relative to our own cgroup, or absolute
+				       * from the hierarchy root; NULL = "reelbox" */
+	unsigned need;		      /* controllers that must be usable; 0 = none
+				       * (without a config: SANDBOX_CG_REQUIRED) */
 	enum sandbox_cg_version only; /* NONE = try v2 then v1; else that one only */
 };
 
 /* Limits for one job; 0 means no limit of that kind. */
 struct sandbox_cg_limits {
 	uint64_t memory_bytes; /* RAM, and no swap at all */
-	uint32_t pids;         /* processes and threads */
-	double cpus;           /* cpu quota in cores (0.5 = half of one core) */
+	uint32_t pids;	       /* processes and threads */
+	double cpus;	       /* cpu quota in cores (0.5 = half of one core) */
 };
 
 /* Counters read back after (or during) a job. 0 where the kernel has no such file. */
 struct sandbox_cg_stats {
-	uint64_t oom_kills;          /* processes killed by the memory limit */
+	uint64_t oom_kills;	     /* processes killed by the memory limit */
 	uint64_t memory_failcnt;     /* v1: times usage bumped into the limit */
-	uint64_t memory_peak;        /* bytes */
-	uint64_t pids_max_hits;      /* forks refused by the pids limit */
+	uint64_t memory_peak;	     /* bytes */
+	uint64_t pids_max_hits;	     /* forks refused by the pids limit */
 	uint64_t cpu_usage_usec;     /* cpu time of every process in the job */
 	uint64_t cpu_throttled_usec; /* time spent waiting on the cpu quota */
 };

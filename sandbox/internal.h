@@ -36,6 +36,7 @@
 #define SANDBOX_FD_STATUS 3 /* init writes the command's wait status here */
 #define SANDBOX_FD_INIT	  4 /* the sealed memfd holding reelbox-init (CLOEXEC) */
 #define SANDBOX_FD_ERROR  5 /* setup failures go to the parent here (CLOEXEC) */
+#define SANDBOX_FD_SYNC	  6 /* the sync pipe's read end, until the id switch (CLOEXEC) */
 
 /* ---- proc.c: the child process and its error reports ---------------------------- */
 

@@ -12,9 +12,10 @@
  *   /scratch              size- and inode-limited tmpfs owned by the script; /tmp -> it
  *   /proc                 fresh, for the sandbox's pid namespace only
  *   /dev                  null zero full random urandom, fd and std* links, shm -> scratch
+ *   spec->binds           read-only, where the operator's runtime table puts them
  *
- * Everything else, / included, is read-only; every mount is nosuid and nodev except
- * the five device binds, which must keep their device semantics.
+ * Everything else, / included, is read-only. Every mount is nosuid, and every one but
+ * the five device binds (which must keep working as devices) is nodev.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -289,10 +290,12 @@ static int mkdir_parents(const char *dst)
 	size_t len = 0;
 	struct stat st;
 
-	while (dst[len] && len < sizeof(buf) - 1) {
+	while (len < sizeof(buf) - 1 && dst[len]) {
 		buf[len] = dst[len];
 		len++;
 	}
+	if (dst[len])
+		return -ENAMETOOLONG;
 	buf[len] = '\0';
 	for (size_t i = 1; i < len; i++) {
 		if (buf[i] != '/')

@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -66,7 +67,8 @@ static int memfd_result = -EINVAL;
 static void memfd_create_once(void)
 {
 	const unsigned char *p = reelbox_init_blob;
-	size_t left = (size_t)(reelbox_init_blob_end - reelbox_init_blob);
+	/* Two symbols of blob.S: compare addresses, not pointers into one C object. */
+	size_t left = (size_t)((uintptr_t)reelbox_init_blob_end - (uintptr_t)reelbox_init_blob);
 	int fd;
 
 	fd = memfd_create("reelbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
@@ -155,23 +157,38 @@ void sandbox_child_fail(int fd, int step, const char *detail, int err)
  * script. Sources are first copied above 9 so that no dup3() clobbers a source. */
 static int arrange_fds(struct sandbox_child *c)
 {
-	int src[6] = {c->stdio[0], c->stdio[1], c->stdio[2], c->status_fd, c->init_fd, c->error_fd};
-	int tmp[6];
+	int src[7] = {c->stdio[0], c->stdio[1], c->stdio[2], c->status_fd,
+		      c->init_fd,  c->error_fd, c->sync_fd};
+	int tmp[7];
 
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < 7; i++) {
 		tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 10);
 		if (tmp[i] < 0)
 			return -errno;
 	}
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < 7; i++) {
 		int flags = i <= SANDBOX_FD_STATUS ? 0 : O_CLOEXEC;
 		if (dup3(tmp[i], i, flags) < 0)
 			return -errno;
 	}
-	if (close_range(SANDBOX_FD_ERROR + 1, ~0U, 0) < 0)
+	if (close_range(SANDBOX_FD_SYNC + 1, ~0U, 0) < 0)
 		return -errno;
 	c->error_fd = SANDBOX_FD_ERROR;
+	c->sync_fd = SANDBOX_FD_SYNC;
 	return 0;
+}
+
+/* Arm the parent-death signal, and make sure the parent did not die before it was
+ * armed. getppid() cannot tell (it is 0 in a new pid namespace); the sync pipe can:
+ * the parent holds its write end until the init runs, so a hang-up means it died. */
+static void arm_pdeathsig(struct sandbox_child *c)
+{
+	struct pollfd p = {.fd = c->sync_fd, .events = POLLIN};
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		sandbox_child_fail(c->error_fd, SANDBOX_STEP_PDEATHSIG, NULL, errno);
+	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)))
+		_exit(127);
 }
 
 /* Handlers and ignored signals come from the worker: reset them all. A script whose
@@ -196,10 +213,8 @@ __attribute__((noreturn)) static void run_child(struct sandbox_child *c)
 	int r, job_fd;
 
 	/* The child dies with the thread that cloned it. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		sandbox_child_fail(c->error_fd, SANDBOX_STEP_PDEATHSIG, NULL, errno);
-	/* getppid() is 0 in a new pid namespace, so the usual re-check does not work;
-	 * the sync pipe does it: EOF means the parent died (or gave up) before it could
+	arm_pdeathsig(c);
+	/* Wait for the id maps. EOF means the parent died or gave up before it could
 	 * release us, and there is nobody to report to. */
 	do
 		n = read(c->sync_fd, &byte, 1);
@@ -215,6 +230,9 @@ __attribute__((noreturn)) static void run_child(struct sandbox_child *c)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_MOUNT, c->mounts.sb_dir, job_fd);
 	if ((r = sandbox_ids_switch_from_child(&c->ids)) < 0)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_IDS, NULL, r);
+	/* Changing ids cleared the parent-death signal: arm it again. */
+	arm_pdeathsig(c);
+	close(c->sync_fd);
 	if ((r = sandbox_mounts_apply_from_child(&c->mounts, job_fd, &what)) < 0)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_MOUNT, what, r);
 	close(job_fd);

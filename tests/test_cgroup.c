@@ -202,8 +202,8 @@ static int sleep_forever(void *arg)
 static int touch_200_mib(void *arg)
 {
 	size_t n = 200u << 20, i;
-	volatile char *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-				-1, 0);
+	volatile char *p =
+	    mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	(void)arg;
 	if (p == MAP_FAILED)
@@ -493,8 +493,7 @@ static void test_create_rejects_a_name_that_could_leave_the_parent(void **state)
 static int v2_env(struct sandbox_cg_env *env, unsigned need, char *err, size_t len)
 {
 	struct sandbox_cg_config cfg = {
-		.v2_mount = V2_TEST_MOUNT, .parent = g_parent, .need = need,
-		.only = SANDBOX_CG_V2};
+	    .v2_mount = V2_TEST_MOUNT, .parent = g_parent, .need = need, .only = SANDBOX_CG_V2};
 	struct statfs sf;
 
 	if (statfs(V2_TEST_MOUNT, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC)
@@ -577,8 +576,8 @@ static void test_v2_without_controllers_refuses_limits_with_a_sentence(void **st
 		skip();
 	}
 	snprintf(parent, sizeof(parent), "%s", env.hier[0].parent);
-	e = sandbox_cg_create(&env, NULL, &(struct sandbox_cg_limits){.memory_bytes = 1 << 26},
-			      &cg, err, sizeof(err));
+	e = sandbox_cg_create(&env, NULL, &(struct sandbox_cg_limits){.memory_bytes = 1 << 26}, &cg,
+			      err, sizeof(err));
 	assert_int_equal(e, -EOPNOTSUPP);
 	assert_null(cg);
 	assert_non_null(strstr(err, "memory"));
@@ -594,16 +593,17 @@ static void test_v2_without_controllers_refuses_limits_with_a_sentence(void **st
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_detect_picks_the_version_the_host_offers_with_memory_pids_cpu),
-		cmocka_unit_test(test_memory_hog_is_oom_killed_and_reason_names_the_limit),
-		cmocka_unit_test(test_fork_bomb_stops_at_pids_limit_and_reason_names_it),
-		cmocka_unit_test(test_cpu_quota_holds_a_spinning_child_near_a_fifth_of_a_core),
-		cmocka_unit_test(test_destroy_kills_the_job_and_removes_its_dir_in_every_hierarchy),
-		cmocka_unit_test(test_kill_empties_a_cgroup_whose_daemon_left_its_parent),
-		cmocka_unit_test(test_sweep_removes_only_cgroups_whose_owner_pid_is_dead),
-		cmocka_unit_test(test_create_rejects_a_name_that_could_leave_the_parent),
-		cmocka_unit_test(test_v2_job_takes_attach_and_clone_into_cgroup_and_dies_by_cgroup_kill),
-		cmocka_unit_test(test_v2_without_controllers_refuses_limits_with_a_sentence),
+	    cmocka_unit_test(test_detect_picks_the_version_the_host_offers_with_memory_pids_cpu),
+	    cmocka_unit_test(test_memory_hog_is_oom_killed_and_reason_names_the_limit),
+	    cmocka_unit_test(test_fork_bomb_stops_at_pids_limit_and_reason_names_it),
+	    cmocka_unit_test(test_cpu_quota_holds_a_spinning_child_near_a_fifth_of_a_core),
+	    cmocka_unit_test(test_destroy_kills_the_job_and_removes_its_dir_in_every_hierarchy),
+	    cmocka_unit_test(test_kill_empties_a_cgroup_whose_daemon_left_its_parent),
+	    cmocka_unit_test(test_sweep_removes_only_cgroups_whose_owner_pid_is_dead),
+	    cmocka_unit_test(test_create_rejects_a_name_that_could_leave_the_parent),
+	    cmocka_unit_test(
+		test_v2_job_takes_attach_and_clone_into_cgroup_and_dies_by_cgroup_kill),
+	    cmocka_unit_test(test_v2_without_controllers_refuses_limits_with_a_sentence),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
