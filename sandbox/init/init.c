@@ -55,6 +55,13 @@ int main(int argc, char **argv, char **envp)
 	int status = 0, have = 0, st, null;
 	pid_t cmd, pid;
 
+	/* kill(-1) below is only safe as pid 1 of the sandbox's own pid namespace: run
+	 * anywhere else (by hand on the host, say) it would kill every process the
+	 * caller may signal. */
+	if (getpid() != 1) {
+		say("must run as pid 1 of a sandbox, not by hand", NULL, NULL, NULL);
+		return 125;
+	}
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (argc < 2) {
 		say("no command given", NULL, NULL, NULL);
