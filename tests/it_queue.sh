@@ -123,7 +123,8 @@ trap 'exit 130' INT TERM
 
 start_redis() {
 	redis-server --port "$PORT" --bind 127.0.0.1 --dir "$T/redis" --appendonly yes \
-		--appendfsync always --save '' --protected-mode no --logfile "$T/redis/redis.log" \
+		--appendfsync always --save '' --protected-mode no --enable-debug-command local \
+		--logfile "$T/redis/redis.log" \
 		>/dev/null 2>&1 &
 	REDIS_PID=$!
 	local i
@@ -225,6 +226,12 @@ head -c $((WIDTH * HEIGHT * 3)) /dev/zero
 sleep 60
 EOF
 cp "$S/${MARK}_sleep.sh" "$S/${MARK}_poison.sh"
+cat >"$S/${MARK}_late.sh" <<'EOF'
+#!/bin/sh
+# Two seconds of nothing, then all frames at once.
+sleep 2
+head -c $((WIDTH * HEIGHT * 3 * FRAMES)) /dev/zero
+EOF
 cat >"$S/${MARK}_forever.sh" <<'EOF'
 #!/bin/sh
 while :; do sleep 1; done
@@ -592,6 +599,28 @@ check "status --json shows state, attempts, progress, output ($st)" [ "$st" = "s
 timeout 60 "$BIN" submit --size 64x48 --frames 5 "$S/${MARK}_fail.sh" --wait >/dev/null 2>&1
 check "submit --wait exits 1 for a failing job" [ $? -eq 1 ]
 
+# ==== a worker dies between Redis recording its success and the rename ================
+echo "== a worker SIGKILLed right after Redis recorded its success"
+# Redis is frozen (DEBUG SLEEP) while the job's completion is in flight; the worker is
+# SIGKILLed before the reply comes; then Redis runs the completion. The job is recorded
+# succeeded with an output path: that file must exist once the worker's leftovers are
+# swept (the final worker start below), or the job must run again.
+"$BIN" submit --id "$MARK-late" --size 64x48 --fps 10 --frames 5 "$S/${MARK}_late.sh" >/dev/null
+late_pid=
+lst=
+if wait_state "$MARK-late" 10 running; then
+	late_pid=$(pid_of_consumer "$(status_field "$MARK-late" worker)")
+	sleep 1.2                               # the script sleeps 2 s
+	"${RCLI[@]}" debug sleep 4 >/dev/null & # Redis frozen until ~5.5 s
+	sleep 1.6                               # the completion went out at ~2.1 s
+	kill -9 "$late_pid" 2>/dev/null
+	wait "$late_pid" 2>/dev/null
+	KILLED_WPIDS+=("$late_pid")
+	start_worker L1
+	wait_state "$MARK-late" 20 succeeded failed dead
+	lst=$(status_field "$MARK-late" state) # before the 5 s TTL
+fi
+
 # ==== the end: stop everything, look for leftovers ======================================
 echo "== leftovers"
 # A final worker start sweeps what dead workers left (work dirs, scratch dirs, cgroups).
@@ -608,6 +637,11 @@ for name in "${live[@]}"; do
 done
 check "workers ${live[*]} exit 0 on SIGTERM${bad_exit:+ (bad:$bad_exit)}" [ -z "$bad_exit" ]
 workfiles=$(find "$OUT/.work" -mindepth 1 2>/dev/null | head -5 | tr '\n' ' ')
+late_file=missing
+[ -f "$OUT/$MARK-late.mp4" ] && late_file=exists
+[ -n "$late_pid" ] && { { [ "$lst" = succeeded ] && [ -f "$OUT/$MARK-late.mp4" ]; } ||
+	{ [ "$lst" != succeeded ] && [ -n "$lst" ]; }; }
+res "a job recorded succeeded by a worker SIGKILLed before its rename has its output (state $lst; $MARK-late.mp4 $late_file)"
 check "no work dirs or partial files left in $OUT/.work${workfiles:+: $workfiles}" [ -z "$workfiles" ]
 extra=$(ls -A "$OUT" | grep -v -x -E "[A-Za-z0-9_-]+\.mp4|\.work" | head -5 | tr '\n' ' ')
 check "output dir holds only <id>.mp4 files${extra:+ (extra: $extra)}" [ -z "$extra" ]

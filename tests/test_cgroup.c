@@ -179,7 +179,8 @@ static int count_procs(const char *dir)
 	char path[SANDBOX_CG_PATH + 128], *buf, *p;
 	int n = 0;
 
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	if (snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >= (int)sizeof(path))
+		return -1;
 	if (!(buf = th_read_file(path, NULL)))
 		return -1;
 	for (p = buf; *p; p++)
@@ -453,7 +454,8 @@ static void test_sweep_removes_only_cgroups_whose_owner_pid_is_dead(void **state
 		snprintf(dead_dir[i], sizeof(dead_dir[i]), "%s/rbx-%d-7-crashed",
 			 g_env.hier[i].parent, (int)dead);
 		assert_int_equal(mkdir(dead_dir[i], 0755), 0);
-		snprintf(other, sizeof(other), "%s/cgroup.procs", dead_dir[i]);
+		assert_true(snprintf(other, sizeof(other), "%s/cgroup.procs", dead_dir[i]) <
+			    (int)sizeof(other));
 		snprintf(pid, sizeof(pid), "%d", (int)sleeper);
 		assert_int_equal(th_write_file(other, pid, strlen(pid), 0644), 0);
 		/* pid 1 is alive: its job must stay */
