@@ -1,0 +1,142 @@
+/* test_logtail.c - the script's stderr is split into lines and kept with a fixed bound. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "logtail.h"
+
+struct seen {
+	int lines;
+	size_t longest;
+	char last[LOGTAIL_LINE + 1];
+};
+
+static void collect(void *opaque, const char *line, size_t len)
+{
+	struct seen *s = opaque;
+
+	s->lines++;
+	if (len > s->longest)
+		s->longest = len;
+	memcpy(s->last, line, len);
+	s->last[len] = '\0';
+}
+
+static void test_lines_are_emitted_one_by_one_across_chunks(void **state)
+{
+	struct logtail lt;
+	struct seen s = {0};
+	char tail[256];
+
+	assert_int_equal(logtail_init(&lt, 128, collect, &s), 0);
+	logtail_feed(&lt, "hel", 3);
+	logtail_feed(&lt, "lo\nwor", 6);
+	assert_int_equal(s.lines, 1);
+	assert_string_equal(s.last, "hello");
+	logtail_feed(&lt, "ld\n", 3);
+	assert_int_equal(s.lines, 2);
+	assert_string_equal(s.last, "world");
+	logtail_copy(&lt, tail, sizeof(tail));
+	assert_string_equal(tail, "hello\nworld\n");
+	logtail_free(&lt);
+}
+
+static void test_final_line_without_newline_is_flushed(void **state)
+{
+	struct logtail lt;
+	struct seen s = {0};
+	char tail[64];
+
+	assert_int_equal(logtail_init(&lt, 64, collect, &s), 0);
+	logtail_feed(&lt, "Traceback", 9);
+	assert_int_equal(s.lines, 0);
+	logtail_flush(&lt);
+	assert_int_equal(s.lines, 1);
+	logtail_copy(&lt, tail, sizeof(tail));
+	assert_string_equal(tail, "Traceback\n");
+	logtail_free(&lt);
+}
+
+static void test_flood_keeps_only_the_tail_starting_at_a_line(void **state)
+{
+	struct logtail lt;
+	struct seen s = {0};
+	char line[64], tail[512];
+
+	assert_int_equal(logtail_init(&lt, 200, collect, &s), 0);
+	for (int i = 0; i < 100000; i++) {
+		int n = snprintf(line, sizeof(line), "line %d of the flood\n", i);
+		logtail_feed(&lt, line, (size_t)n);
+	}
+	assert_int_equal(s.lines, 100000);
+	assert_true(lt.len <= 200);
+	logtail_copy(&lt, tail, sizeof(tail));
+	assert_true(strlen(tail) <= 200);
+	assert_non_null(strstr(tail, "line 99999 of the flood\n"));
+	assert_memory_equal(tail, "line ", 5); /* no cut line at the start */
+	logtail_free(&lt);
+}
+
+static void test_endless_line_is_cut_at_the_line_bound(void **state)
+{
+	struct logtail lt;
+	struct seen s = {0};
+	char chunk[4096];
+
+	memset(chunk, 'x', sizeof(chunk));
+	assert_int_equal(logtail_init(&lt, 4096, collect, &s), 0);
+	for (int i = 0; i < 256; i++) /* 1 MiB without a newline */
+		logtail_feed(&lt, chunk, sizeof(chunk));
+	assert_true(s.lines >= 1023);
+	assert_int_equal(s.longest, LOGTAIL_LINE);
+	assert_int_equal(lt.total_bytes, 256u * 4096u);
+	logtail_free(&lt);
+}
+
+static void test_control_bytes_never_reach_the_terminal(void **state)
+{
+	struct logtail lt;
+	struct seen s = {0};
+	const char evil[] = "\033[2J\033]0;pwned\007done\n";
+
+	assert_int_equal(logtail_init(&lt, 128, collect, &s), 0);
+	logtail_feed(&lt, evil, sizeof(evil) - 1);
+	assert_int_equal(s.lines, 1);
+	assert_null(strchr(s.last, '\033'));
+	assert_null(strchr(s.last, '\007'));
+	assert_non_null(strstr(s.last, "done"));
+	logtail_free(&lt);
+}
+
+static void test_tail_drops_a_utf8_sequence_cut_in_half(void **state)
+{
+	struct logtail lt;
+	char tail[16];
+	/* "é" is C3 A9: a tail of 6 bytes starting inside it must not start with A9. */
+	const char text[] = "caf\xc3\xa9 ok\n";
+
+	assert_int_equal(logtail_init(&lt, 6, NULL, NULL), 0);
+	logtail_feed(&lt, text, sizeof(text) - 1);
+	logtail_copy(&lt, tail, sizeof(tail));
+	assert_true(((unsigned char)tail[0] & 0xC0) != 0x80);
+	logtail_free(&lt);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lines_are_emitted_one_by_one_across_chunks),
+		cmocka_unit_test(test_final_line_without_newline_is_flushed),
+		cmocka_unit_test(test_flood_keeps_only_the_tail_starting_at_a_line),
+		cmocka_unit_test(test_endless_line_is_cut_at_the_line_bound),
+		cmocka_unit_test(test_control_bytes_never_reach_the_terminal),
+		cmocka_unit_test(test_tail_drops_a_utf8_sequence_cut_in_half),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
