@@ -35,7 +35,7 @@ for _ in $(seq 50); do
 done
 export REELBOX_REDIS_URL="redis://127.0.0.1:$port"
 
-build/reelbox worker --concurrency 2 --output-dir "$out" 2>"$work/worker.log" &
+build/reelbox worker --concurrency 2 --output-dir "$out" 2>"$out/worker.log" &
 worker_pid=$!
 
 ids=()
@@ -70,6 +70,5 @@ done
 echo
 echo "videos are in $out:"
 ls -l "$out"/*.mp4
-echo "worker log (JSON lines): $work/worker.log is removed on exit; last events:"
-tail -n 3 "$work/worker.log" || true
+echo "the worker's log (JSON lines) is $out/worker.log"
 [ "$failed" -eq 0 ]
