@@ -7,6 +7,7 @@
  * temporary name and only renamed into place by render_commit().
  */
 #define _GNU_SOURCE
+#include "avload.h"
 #include "render.h"
 #include "stream.h"
 
@@ -337,6 +338,8 @@ int render_open(const struct render_spec *spec, struct render **out, char *err, 
 	int ret;
 
 	*out = NULL;
+	if ((ret = render_libav_load(err, errlen)) < 0)
+		return ret;
 	ret = check_spec(spec, container, err, errlen);
 	if (ret < 0)
 		return ret;
@@ -700,5 +703,8 @@ void render_close(struct render *r)
 
 void render_quiet_logs(int verbose)
 {
-	av_log_set_level(verbose ? AV_LOG_INFO : AV_LOG_ERROR);
+	int level = verbose ? AV_LOG_INFO : AV_LOG_ERROR;
+
+	if (!render_libav_defer_log_level(level))
+		av_log_set_level(level);
 }

@@ -44,6 +44,12 @@ struct render_result {
 /* Called from the reading thread after each encoded frame. */
 typedef void (*render_progress_fn)(void *opaque, int64_t frames_done);
 
+/* FFmpeg's libraries are loaded with dlopen on first use, not at startup (see
+ * avload.c); render_open() and the stream reader call this themselves. Returns 0, or
+ * -ENOENT with a sentence when they cannot be loaded. Idempotent and thread-safe;
+ * a failure is final. */
+int render_libav_load(char *err, size_t errlen);
+
 /* Container for a path's extension (.mp4 .webm .gif), or -EINVAL. */
 int render_container_from_path(const char *path);
 
@@ -53,7 +59,8 @@ size_t render_frame_bytes(const char *pix_fmt, int width, int height);
 /* Whether preset is a name render accepts (x264's ultrafast..placebo). */
 int render_preset_known(const char *preset);
 
-/* libav logs process-wide: errors only, unless verbose (encoder statistics and all). */
+/* libav logs process-wide: errors only, unless verbose (encoder statistics and all).
+ * Does not load libav: before it is loaded, the level is applied when it is. */
 void render_quiet_logs(int verbose);
 
 /* Open the encoder and the temporary output file. */

@@ -55,6 +55,8 @@ static size_t frame_size(enum AVPixelFormat fmt, int w, int h)
 
 size_t render_frame_bytes(const char *pix_fmt, int width, int height)
 {
+	if (render_libav_load(NULL, 0) < 0)
+		return 0;
 	return frame_size(render_raw_format(pix_fmt), width, height);
 }
 
@@ -515,10 +517,14 @@ static int ppm_header(struct render_reader *rd, char *err, size_t errlen)
 int render_reader_open(struct render_reader *rd, int fd, const char *pix_fmt, int width, int height,
 		       const atomic_int *cancel, char *err, size_t errlen)
 {
+	int ret;
+
 	memset(rd, 0, sizeof(*rd));
 	rd->fd = fd;
 	rd->cancel = cancel;
 	rd->raw_name = pix_fmt;
+	if ((ret = render_libav_load(err, errlen)) < 0)
+		return ret;
 
 	while (rd->look_len < 10 && !rd->eof) {
 		ssize_t n = fill(rd, err, errlen);

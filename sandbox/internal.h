@@ -37,6 +37,7 @@
 #define SANDBOX_FD_INIT	  4 /* the sealed memfd holding reelbox-init (CLOEXEC) */
 #define SANDBOX_FD_ERROR  5 /* setup failures go to the parent here (CLOEXEC) */
 #define SANDBOX_FD_SYNC	  6 /* the sync pipe's read end, until the id switch (CLOEXEC) */
+#define SANDBOX_FD_NOTIFY 7 /* the child's end of the listener socketpair (CLOEXEC) */
 
 /* ---- proc.c: the child process and its error reports ---------------------------- */
 
@@ -146,15 +147,22 @@ struct sandbox_rlimits {
 /* Fill in defaults (scratch size, open files) and the rlimits, clamped to the hard
  * limits this process has: raising a hard limit needs CAP_SYS_RESOURCE on the host. */
 void sandbox_limits_normalize(struct sandbox_limits *l);
-void sandbox_limits_prepare_from_parent(const struct sandbox_limits *l,
+/* cgroup_pids: the pids limit is also enforced by a cgroup, so RLIMIT_NPROC is set
+ * above it and the cgroup, which can name its limit, is the one that fires. */
+void sandbox_limits_prepare_from_parent(const struct sandbox_limits *l, int cgroup_pids,
 					struct sandbox_rlimits *out);
 int sandbox_limits_apply_from_child(const struct sandbox_rlimits *r);
 
-/* ---- cgroup.c: per-sandbox cgroup (HOOK: issue 3 fills this in) ------------------ */
+/* ---- cgroup.c: per-sandbox cgroup ------------------------------------------------ */
+
+struct sandbox_cg;
 
 struct sandbox_cgroup {
-	int clone_fd; /* cgroup v2 dir for CLONE_INTO_CGROUP, or -1 */
-	char *path;   /* host path of the per-sandbox cgroup(s), or NULL */
+	int clone_fd;	       /* cgroup v2 dir for CLONE_INTO_CGROUP (owned by cg), or -1 */
+	char *path;	       /* host path of the per-sandbox cgroup(s), or NULL */
+	struct sandbox_cg *cg; /* NULL when the host has no usable cgroups */
+	int unenforced;	       /* limits were asked for but no cgroup could hold them */
+	int memory_limited;    /* memory_bytes was set on the cgroup */
 };
 
 /* Create the per-sandbox cgroup before the clone; a v2 dir fd goes into clone3. */
@@ -162,18 +170,41 @@ int sandbox_cgroup_create_from_parent(struct sandbox_cgroup *cg, const struct sa
 				      char *err, size_t errlen);
 /* Move the child in (cgroup v1) before it is released to run anything. */
 int sandbox_cgroup_attach_from_parent(struct sandbox_cgroup *cg, pid_t pid);
+/* Does this sandbox's cgroup enforce its pids limit? */
+int sandbox_cgroup_has_pids(const struct sandbox_cgroup *cg);
 /* After the reap: name the limit that ended the sandbox (OOM, pids) and fill usage. */
 void sandbox_cgroup_classify(struct sandbox_cgroup *cg, struct sandbox_result *res);
 void sandbox_cgroup_destroy(struct sandbox_cgroup *cg);
 int sandbox_cgroup_sweep_stale(void);
 
-/* ---- seccomp.c: syscall filter (HOOK: issue 3 fills this in) -------------------- */
+/* ---- seccomp.c: syscall filter and its listener ---------------------------------- */
 
-/* Compile the filter in the parent; prog->len == 0 means no filter. */
-int sandbox_seccomp_prepare_from_parent(const struct sandbox_spec *spec, struct sock_fprog *prog);
-/* Install it as the last step before executing the init (needs no_new_privs). */
-int sandbox_seccomp_install_from_child(const struct sock_fprog *prog);
+/* The policy's filter (policy.c), built once per process and shared read-only by
+ * every sandbox; the child reads it through its copy of the parent's memory. On
+ * failure err holds one sentence. */
+int sandbox_seccomp_prepare_from_parent(struct sock_fprog *prog, char *err, size_t errlen);
+/* Install it as the last step before executing the init (after the caps drop and
+ * no_new_privs) and send the listener to the parent over sock, then close both. */
+int sandbox_seccomp_install_from_child(const struct sock_fprog *prog, int sock);
+/* Take the listener the child sent; sock is the parent's end, nonblocking. */
+int sandbox_seccomp_receive_from_parent(int sock, int *listener);
 void sandbox_seccomp_free(struct sock_fprog *prog);
+
+/* Which denied calls were shown: the first SANDBOX_DENIED_DISTINCT sentences, and a
+ * repeat again at its 10th, 100th, ... occurrence. */
+#define SANDBOX_DENIED_DISTINCT 20
+struct sandbox_denied {
+	unsigned total;
+	unsigned n_distinct;
+	int overflow_told; /* the "further denials are counted" line was shown */
+	struct {
+		uint64_t hash;
+		unsigned count;
+	} seen[SANDBOX_DENIED_DISTINCT];
+	char last[160];
+};
+/* Count msg; 1 when it should be shown (msg may get a suffix), 0 when held back. */
+int sandbox_seccomp_rate_limit(struct sandbox_denied *d, char *msg, size_t len);
 
 /* ---- state.c: the per-sandbox host dir ------------------------------------------ */
 
@@ -189,6 +220,7 @@ const char *sandbox_state_default_dir(void);
 
 struct sandbox_child {
 	int sync_fd;   /* read end: the parent writes one byte when the id maps are in */
+	int notify_fd; /* the child's end of the listener socketpair */
 	int error_fd;  /* write end, CLOEXEC */
 	int status_fd; /* write end for the init */
 	int stdio[3];
@@ -219,6 +251,10 @@ struct sandbox {
 	struct sandbox_limits limits;
 	char *sb_dir;
 	struct sandbox_cgroup cgroup;
+	int notify_fd; /* the seccomp listener, or -1 */
+	struct sandbox_denied denied;
+	void (*on_denied)(void *opaque, const char *msg);
+	void *denied_opaque;
 	int reaped;
 	struct sandbox_result result;
 	int kill_sent;

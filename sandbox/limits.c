@@ -42,14 +42,21 @@ static void add(struct sandbox_rlimits *out, int resource, rlim_t soft, rlim_t h
 	out->n++;
 }
 
-void sandbox_limits_prepare_from_parent(const struct sandbox_limits *l, struct sandbox_rlimits *out)
+void sandbox_limits_prepare_from_parent(const struct sandbox_limits *l, int cgroup_pids,
+					struct sandbox_rlimits *out)
 {
 	out->n = 0;
 	/* No core dumps: a crash must not write the process's memory to scratch. */
 	add(out, RLIMIT_CORE, 0, 0);
 	add(out, RLIMIT_NOFILE, l->open_files, l->open_files);
 	add(out, RLIMIT_FSIZE, l->file_bytes, l->file_bytes);
-	if (l->pids)
+	/* RLIMIT_NPROC counts every process of the slot's host uid, and a failed fork
+	 * does not say which limit refused it. Where the cgroup holds the pids limit,
+	 * the rlimit stays as a looser backstop so the cgroup fires first and the
+	 * result can name "process limit of N". */
+	if (l->pids && cgroup_pids)
+		add(out, RLIMIT_NPROC, (rlim_t)l->pids * 2 + 16, (rlim_t)l->pids * 2 + 16);
+	else if (l->pids)
 		add(out, RLIMIT_NPROC, l->pids, l->pids);
 	/* The soft limit sends SIGXCPU, which names the limit in the result; the hard one
 	 * a second later is the kernel's SIGKILL for a script that ignores it. */

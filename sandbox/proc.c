@@ -12,6 +12,8 @@
  * async-signal-safe system calls on data the parent prepared (struct sandbox_child).
  * A failed step is reported on the CLOEXEC error pipe as errno, step and detail; a
  * successful exec closes the pipe, which is how the parent knows the sandbox runs.
+ * Just before that exec the child installs the seccomp filter and sends its listener
+ * to the parent over the notify socketpair.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -157,24 +159,25 @@ void sandbox_child_fail(int fd, int step, const char *detail, int err)
  * script. Sources are first copied above 9 so that no dup3() clobbers a source. */
 static int arrange_fds(struct sandbox_child *c)
 {
-	int src[7] = {c->stdio[0], c->stdio[1], c->stdio[2], c->status_fd,
-		      c->init_fd,  c->error_fd, c->sync_fd};
-	int tmp[7];
+	int src[8] = {c->stdio[0], c->stdio[1], c->stdio[2], c->status_fd,
+		      c->init_fd,  c->error_fd, c->sync_fd,  c->notify_fd};
+	int tmp[8];
 
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 8; i++) {
 		tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 10);
 		if (tmp[i] < 0)
 			return -errno;
 	}
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 8; i++) {
 		int flags = i <= SANDBOX_FD_STATUS ? 0 : O_CLOEXEC;
 		if (dup3(tmp[i], i, flags) < 0)
 			return -errno;
 	}
-	if (close_range(SANDBOX_FD_SYNC + 1, ~0U, 0) < 0)
+	if (close_range(SANDBOX_FD_NOTIFY + 1, ~0U, 0) < 0)
 		return -errno;
 	c->error_fd = SANDBOX_FD_ERROR;
 	c->sync_fd = SANDBOX_FD_SYNC;
+	c->notify_fd = SANDBOX_FD_NOTIFY;
 	return 0;
 }
 
@@ -249,7 +252,9 @@ __attribute__((noreturn)) static void run_child(struct sandbox_child *c)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_SESSION, NULL, errno);
 	if ((r = sandbox_caps_drop_from_child()) < 0)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_CAPS, NULL, r);
-	if ((r = sandbox_seccomp_install_from_child(&c->seccomp)) < 0)
+	/* Last: from here on every call is filtered, and only sendmsg, close,
+	 * rt_sigprocmask and execveat remain to be made. */
+	if ((r = sandbox_seccomp_install_from_child(&c->seccomp, c->notify_fd)) < 0)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_SECCOMP, NULL, r);
 
 	sigemptyset(&none);

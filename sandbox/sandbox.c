@@ -1,10 +1,13 @@
 /* sandbox.c - the public API: start, watch, kill, reap, destroy, sweep.
  *
  * sandbox_start() prepares everything the child needs (state dir, mount plan, id
- * maps, rlimits, seccomp program, cgroup), clones it, writes its id maps, releases it,
- * and waits until it has either executed the init or reported which step failed.
- * After that the sandbox is a pidfd: readable when pid 1 has exited. SIGKILL to pid 1
- * ends the pid namespace, and with it every process of the sandbox.
+ * maps, cgroup, rlimits, seccomp program), clones it, moves it into its cgroup, writes
+ * its id maps, releases it, and waits until it has either executed the init or
+ * reported which step failed; the child hands over its seccomp listener just before.
+ * After that the sandbox is two fds: the pidfd, readable when pid 1 has exited, and
+ * the listener, readable when a script's system call was denied and waits for the
+ * answer. SIGKILL to pid 1 ends the pid namespace, and with it every process of the
+ * sandbox; the cgroup is killed and removed after the reap.
  *
  * A struct sandbox is used by one thread at a time. sandbox_start() must be called
  * from a thread that outlives the sandbox: the kernel's parent-death signal follows
@@ -22,11 +25,13 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "policy.h"
 
 /* How long the child may take to set up before we give up on it. */
 #define SETUP_TIMEOUT_MS 10000
@@ -101,7 +106,7 @@ static int check_spec(const struct sandbox_spec *spec, char *err, size_t errlen)
 /* The parent's half of the handshake: id maps in, child released, then wait for the
  * error pipe to close (the init runs) or to carry a report (a step failed). */
 static int release_child(struct sandbox *sb, struct sandbox_child *c, int sync_w, int error_r,
-			 char *err, size_t errlen)
+			 int notify_r, char *err, size_t errlen)
 {
 	struct sandbox_child_error ce;
 	struct pollfd pfd = {.fd = error_r, .events = POLLIN};
@@ -135,8 +140,18 @@ static int release_child(struct sandbox *sb, struct sandbox_child *c, int sync_w
 	do
 		n = read(error_r, &ce, sizeof(ce));
 	while (n < 0 && errno == EINTR);
-	if (n == 0)
-		return 0; /* CLOEXEC closed it: the init is running */
+	if (n == 0) {
+		/* CLOEXEC closed it: the init is running, and the child sent the listener
+		 * before its exec. Nonblocking: a child killed before it could send must
+		 * not hang us. */
+		if ((r = sandbox_seccomp_receive_from_parent(notify_r, &sb->notify_fd)) < 0) {
+			set_err(err, errlen,
+				"the sandbox's child did not hand over its seccomp listener: %s",
+				sandbox_strerror(-r));
+			return r;
+		}
+		return 0;
+	}
 	if (n != (ssize_t)sizeof(ce)) {
 		set_err(err, errlen, "the sandbox's child died while setting up");
 		return -EIO;
@@ -154,6 +169,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 	struct sandbox *sb;
 	const char **init_argv = NULL;
 	int sync_p[2] = {-1, -1}, err_p[2] = {-1, -1}, status_p[2] = {-1, -1};
+	int notify_p[2] = {-1, -1};
 	int devnull = -1, r;
 	size_t argc = 0;
 
@@ -167,7 +183,10 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 	sb->pid = -1;
 	sb->pidfd = -1;
 	sb->status_fd = -1;
+	sb->notify_fd = -1;
 	sb->cgroup.clone_fd = -1;
+	sb->on_denied = spec->on_denied;
+	sb->denied_opaque = spec->denied_opaque;
 	sb->limits = spec->limits;
 	sandbox_limits_normalize(&sb->limits);
 
@@ -185,13 +204,12 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 	if ((r = sandbox_mounts_prepare_from_parent(&c.mounts, spec, sb->limits.scratch_bytes,
 						    sb->sb_dir, err, errlen)) < 0)
 		goto fail;
-	sandbox_limits_prepare_from_parent(&sb->limits, &c.rlimits);
-	if ((r = sandbox_seccomp_prepare_from_parent(spec, &c.seccomp)) < 0) {
-		set_err(err, errlen, "cannot build the seccomp filter: %s", sandbox_strerror(-r));
+	if ((r = sandbox_seccomp_prepare_from_parent(&c.seccomp, err, errlen)) < 0)
 		goto fail;
-	}
 	if ((r = sandbox_cgroup_create_from_parent(&sb->cgroup, spec, err, errlen)) < 0)
 		goto fail;
+	sandbox_limits_prepare_from_parent(&sb->limits, sandbox_cgroup_has_pids(&sb->cgroup),
+					   &c.rlimits);
 
 	while (spec->argv[argc])
 		argc++;
@@ -207,7 +225,9 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 	c.cwd = spec->cwd ? spec->cwd : "/scratch";
 
 	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
-	    pipe2(status_p, O_CLOEXEC | O_NONBLOCK) < 0) {
+	    pipe2(status_p, O_CLOEXEC | O_NONBLOCK) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, notify_p) < 0 ||
+	    fcntl(notify_p[0], F_SETFL, O_NONBLOCK) < 0) {
 		r = -errno;
 		set_err(err, errlen, "cannot create the sandbox's pipes: %s", sandbox_strerror(-r));
 		goto fail;
@@ -223,6 +243,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 	c.sync_fd = sync_p[0];
 	c.error_fd = err_p[1];
 	c.status_fd = status_p[1];
+	c.notify_fd = notify_p[1];
 	c.stdio[0] = spec->stdin_fd >= 0 ? spec->stdin_fd : devnull;
 	c.stdio[1] = spec->stdout_fd >= 0 ? spec->stdout_fd : devnull;
 	c.stdio[2] = spec->stderr_fd >= 0 ? spec->stderr_fd : devnull;
@@ -243,11 +264,15 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 	close_fd(&sync_p[0]);
 	close_fd(&err_p[1]);
 	close_fd(&status_p[1]);
+	/* Ours closed, the child's end is the only one: if the child dies before it
+	 * sends the listener, the receive sees that instead of waiting. */
+	close_fd(&notify_p[1]);
 	close_fd(&devnull);
 
-	r = release_child(sb, &c, sync_p[1], err_p[0], err, errlen);
+	r = release_child(sb, &c, sync_p[1], err_p[0], notify_p[0], err, errlen);
 	close_fd(&sync_p[1]);
 	close_fd(&err_p[0]);
+	close_fd(&notify_p[0]);
 	if (r < 0)
 		goto fail;
 
@@ -272,7 +297,9 @@ fail:
 		close_fd(&sync_p[i]);
 		close_fd(&err_p[i]);
 		close_fd(&status_p[i]);
+		close_fd(&notify_p[i]);
 	}
+	close_fd(&sb->notify_fd);
 	close_fd(&devnull);
 	free(init_argv);
 	sandbox_mounts_free(&c.mounts);
@@ -293,6 +320,40 @@ int sandbox_pidfd(const struct sandbox *sb)
 pid_t sandbox_pid(const struct sandbox *sb)
 {
 	return sb->pid;
+}
+
+int sandbox_notify_fd(const struct sandbox *sb)
+{
+	return sb->notify_fd;
+}
+
+int sandbox_notify_handle(struct sandbox *sb, char *msg, size_t len)
+{
+	struct pollfd p = {.fd = sb->notify_fd, .events = POLLIN};
+	char buf[384];
+	int r;
+
+	if (len)
+		msg[0] = '\0';
+	if (sb->notify_fd < 0)
+		return -EBADF;
+	/* The receive blocks when nothing is pending: look first, so a spurious
+	 * wake-up (or a hang-up) never stalls the caller's event loop. */
+	do
+		r = poll(&p, 1, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (!(p.revents & POLLIN))
+		return p.revents & (POLLHUP | POLLERR | POLLNVAL) ? -EPIPE : 0;
+	buf[0] = '\0';
+	/* A negative answer means the caller died meanwhile: the call never ran, but
+	 * it was made, so a sentence that came back still counts. */
+	sandbox_policy_notify_receive_and_deny(sb->notify_fd, buf, sizeof(buf));
+	if (!buf[0] || !sandbox_seccomp_rate_limit(&sb->denied, buf, sizeof(buf)))
+		return 0;
+	snprintf(msg, len, "%s", buf);
+	return 1;
 }
 
 uint64_t sandbox_time_left_ms(const struct sandbox *sb)
@@ -369,6 +430,10 @@ static void fill_result(struct sandbox *sb, int init_status, const struct rusage
 			snprintf(res->reason, sizeof(res->reason),
 				 "file size limit of %llu bytes reached",
 				 (unsigned long long)sb->limits.file_bytes);
+		} else if (sig == SIGSYS) {
+			/* The kernel kills before anyone can ask which call it was. */
+			snprintf(res->reason, sizeof(res->reason), "the command was %s",
+				 sandbox_policy_sigsys_reason());
 		} else {
 			const char *abbrev = sigabbrev_np(sig);
 			snprintf(res->reason, sizeof(res->reason),
@@ -388,6 +453,8 @@ static void fill_result(struct sandbox *sb, int init_status, const struct rusage
 			 WIFSIGNALED(init_status) ? WTERMSIG(init_status)
 						  : WEXITSTATUS(init_status));
 	}
+	res->denied_calls = sb->denied.total;
+	snprintf(res->last_denied, sizeof(res->last_denied), "%s", sb->denied.last);
 	sandbox_cgroup_classify(&sb->cgroup, res);
 }
 
@@ -426,23 +493,48 @@ int sandbox_try_reap(struct sandbox *sb, struct sandbox_result *res)
 	return reap(sb, res, 0);
 }
 
+static void report_denied(struct sandbox *sb, const char *msg)
+{
+	if (sb->on_denied)
+		sb->on_denied(sb->denied_opaque, msg);
+	else
+		fprintf(stderr, "reelbox: %s\n", msg);
+}
+
 int sandbox_wait(struct sandbox *sb, struct sandbox_result *res)
 {
-	struct pollfd pfd = {.fd = sb->pidfd, .events = POLLIN};
+	int listening = sb->notify_fd >= 0;
 
-	while (!sb->reaped && !sb->kill_sent && sb->deadline_ns) {
-		uint64_t left = sandbox_time_left_ms(sb);
-		int r;
+	while (!sb->reaped) {
+		struct pollfd p[2] = {{.fd = sb->pidfd, .events = POLLIN},
+				      {.fd = listening ? sb->notify_fd : -1, .events = POLLIN}};
+		int timeout = -1, r;
 
-		if (left == 0) {
-			kill_for_timeout(sb);
-			break;
+		if (sb->deadline_ns && !sb->kill_sent) {
+			uint64_t left = sandbox_time_left_ms(sb);
+
+			if (left == 0) {
+				kill_for_timeout(sb);
+				continue;
+			}
+			timeout = left > INT_MAX ? INT_MAX : (int)left;
 		}
-		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (r > 0)
-			break;
-		if (r < 0 && errno != EINTR)
+		r = poll(p, 2, timeout);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
 			return -errno;
+		if (p[1].revents) {
+			char msg[512];
+			int n = sandbox_notify_handle(sb, msg, sizeof(msg));
+
+			if (n < 0)
+				listening = 0; /* every process of the sandbox is gone */
+			else if (n > 0)
+				report_denied(sb, msg);
+		}
+		if (p[0].revents)
+			break;
 	}
 	return reap(sb, res, 1);
 }
@@ -460,6 +552,7 @@ void sandbox_destroy(struct sandbox *sb)
 		sandbox_state_remove(sb->sb_dir);
 	close_fd(&sb->pidfd);
 	close_fd(&sb->status_fd);
+	close_fd(&sb->notify_fd);
 	free(sb->sb_dir);
 	free(sb);
 }

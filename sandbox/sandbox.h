@@ -56,6 +56,11 @@ struct sandbox_spec {
 	struct sandbox_limits limits;
 	unsigned slot;         /* concurrency slot: picks the host uid and cgroup name */
 	const char *state_dir; /* host dir for per-sandbox state; NULL = default */
+	/* Where sandbox_wait() reports each denied system call it answers (one sentence,
+	 * "denied socket(AF_INET): network access; ..."); NULL means stderr, as
+	 * "reelbox: <msg>". Unused by callers that serve sandbox_notify_fd() themselves. */
+	void (*on_denied)(void *opaque, const char *msg);
+	void *denied_opaque;
 };
 
 /* Why a sandbox ended, in the order the kernel or reelbox decided it. */
@@ -77,6 +82,8 @@ struct sandbox_result {
 	uint64_t wall_ms;  /* start to reap */
 	uint64_t cpu_ms;   /* user+system of everything in the sandbox, when known */
 	uint64_t peak_memory_bytes;
+	unsigned denied_calls;	/* system calls the seccomp policy refused, reported or not */
+	char last_denied[160];	/* the sentence of the last one, "" if none */
 };
 
 /* Default host directory for per-sandbox state (the /job files). */
@@ -91,6 +98,20 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 int sandbox_pidfd(const struct sandbox *sb);
 pid_t sandbox_pid(const struct sandbox *sb);
 
+/* The seccomp listener: readable when a process of the sandbox made a denied system
+ * call and is blocked until someone answers it; -1 when there is none. Whoever watches
+ * the sandbox must serve it (sandbox_wait() does): an unanswered call blocks the
+ * script until its timeout. */
+int sandbox_notify_fd(const struct sandbox *sb);
+
+/* Answer one pending denied call (it fails in the script with the policy's errno).
+ * Returns 1 with one sentence in msg to show the script's author, 0 when there was
+ * nothing to answer or the sentence is held back (a repeat: the first 20 distinct
+ * sentences are shown, a repeat again at its 10th, 100th, ... occurrence; every
+ * call is counted in the result), or a negative errno when the listener is finished
+ * (every process of the sandbox is gone): stop watching the fd then. */
+int sandbox_notify_handle(struct sandbox *sb, char *msg, size_t len);
+
 /* Kill everything in the sandbox; reason is kept for the result ("cancelled", ...).
  * Safe to call more than once and after the command has exited. */
 int sandbox_kill(struct sandbox *sb, enum sandbox_end why, const char *reason);
@@ -98,17 +119,20 @@ int sandbox_kill(struct sandbox *sb, enum sandbox_end why, const char *reason);
 /* Reap without blocking: 0 and *res filled when the sandbox is over, -EAGAIN if not. */
 int sandbox_try_reap(struct sandbox *sb, struct sandbox_result *res);
 
-/* Block until the sandbox is over, killing it when its timeout passes. */
+/* Block until the sandbox is over, killing it when its timeout passes and answering
+ * denied system calls meanwhile (reported to spec->on_denied, or to stderr). */
 int sandbox_wait(struct sandbox *sb, struct sandbox_result *res);
 
 /* Milliseconds until the wall-clock timeout (0 if passed, UINT64_MAX if none). */
 uint64_t sandbox_time_left_ms(const struct sandbox *sb);
 
-/* Kill if still running, reap, purge the per-sandbox state and cgroup, free. */
+/* Kill if still running, reap, purge the per-sandbox state and cgroup (killing what
+ * is left in it first), close the listener, free. */
 void sandbox_destroy(struct sandbox *sb);
 
 /* Remove state dirs and cgroups left by sandboxes whose owner process is gone.
- * Returns how many were removed, or a negative errno. */
+ * Returns how many sandboxes were cleaned up (the larger of the two counts: one
+ * sandbox leaves a state dir, a cgroup or both), or a negative errno. */
 int sandbox_sweep_stale(const char *state_dir);
 
 #endif

@@ -300,8 +300,10 @@ int sandbox_sweep_stale(const char *state_dir)
 		free(path);
 	}
 	closedir(d);
+	/* A dead owner leaves a state dir, a cgroup or both for each of its sandboxes:
+	 * count sandboxes, not the two kinds of leftovers. */
 	r = sandbox_cgroup_sweep_stale();
-	if (r > 0)
-		removed += r;
+	if (r > removed)
+		removed = r;
 	return removed;
 }

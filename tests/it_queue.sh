@@ -107,13 +107,14 @@ KILLED_WPIDS=()     # the ones SIGKILLed
 
 cleanup() {
 	local p
+	exec 2>/dev/null # no "Killed" notices for the processes killed on purpose
 	for p in "${ALL_WPIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	[ -n "$REDIS_PID" ] && kill -9 "$REDIS_PID" 2>/dev/null
 	# Sandboxes that outlived their worker (see the checks): only ours, by pid.
 	for p in $(pgrep -f "/job/${MARK}_" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	if [ "${REELBOX_IT_KEEP:-0}" = 1 ]; then
-		echo "it_queue: keeping $T" >&2
+		echo "it_queue: keeping $T"
 	else
 		rm -rf "$T"
 	fi
@@ -335,6 +336,8 @@ wait "${WPID[A]}" 2>/dev/null
 KILLED_WPIDS+=("${WPID[A]}")
 check "worker A SIGKILLed mid-job (holding $held job(s), t=$((SECONDS - t_run)) s)" [ "$held" -ge 1 ]
 start_worker A2
+cg_seen=$(find /sys/fs/cgroup -maxdepth 8 -type d -name "rbx-${WPID[C]}-*" 2>/dev/null | head -1)
+note "job cgroups in use on this host: ${cg_seen:-none seen (the cgroup checks below are vacuous)}"
 sleep 2
 still=
 for p in $a_desc; do alive "$p" && still="$still $p"; done

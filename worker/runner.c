@@ -45,6 +45,8 @@ struct runner {
 
 	uv_async_t async;
 	uv_poll_t pidfd_poll;
+	uv_poll_t notify_poll; /* the seccomp listener; open only when notify_fd >= 0 */
+	int notify_fd;
 	uv_timer_t timer;
 	uv_pipe_t log_pipe;
 	int handles_open;
@@ -164,13 +166,21 @@ static void decide(struct runner *r)
 		snprintf(err, sizeof(err), "%s",
 			 sb->reason[0] ? sb->reason : "a sandbox limit was reached");
 	} else if (sb->signal == SIGSYS) {
-		snprintf(err, sizeof(err),
-			 "script was killed by SIGSYS: it made a system call the sandbox does not "
-			 "allow%s%s",
-			 sb->reason[0] ? ": " : "", sb->reason);
+		/* The sandbox's reason names the calls it kills for ("the command was
+		 * killed by SIGSYS: ..."). */
+		const char *why = sb->reason;
+		if (!strncmp(why, "the command ", 12))
+			why += 12;
+		snprintf(err, sizeof(err), "script %s",
+			 why[0] ? why : "was killed by SIGSYS: it made a system call the "
+					"sandbox does not allow");
 	} else if (sb->signal) {
 		snprintf(err, sizeof(err), "script was killed by signal %d (%s)", sb->signal,
 			 signal_name(sb->signal));
+	} else if (sb->exit_code != 0 && sb->denied_calls) {
+		/* A failure right after a denied call is most likely caused by it. */
+		snprintf(err, sizeof(err), "script exited with status %d after a denied system "
+			 "call (%s); see the log", sb->exit_code, sb->last_denied);
 	} else if (sb->exit_code != 0) {
 		snprintf(err, sizeof(err), "script exited with status %d; see the log",
 			 sb->exit_code);
@@ -208,6 +218,10 @@ static void maybe_finish(struct runner *r)
 	r->thread_started = 0;
 	logtail_flush(&r->log);
 	decide(r);
+	/* The listener poll goes first: uv_close() takes its fd out of the loop's epoll
+	 * set before sandbox_destroy() closes the fd. */
+	if (r->notify_fd >= 0)
+		close_handle(r, (uv_handle_t *)&r->notify_poll);
 	sandbox_destroy(r->sb);
 	r->sb = NULL;
 	close_handle(r, (uv_handle_t *)&r->async);
@@ -280,6 +294,34 @@ static void on_pidfd(uv_poll_t *h, int status, int events)
 	}
 }
 
+/* A process of the sandbox made a denied system call and waits for the answer:
+ * answer it (the call fails in the script) and put the sentence into the job log, so
+ * it shows in the result's log tail and on the terminal. */
+static void on_notify(uv_poll_t *h, int status, int events)
+{
+	struct runner *r = h->data;
+	char msg[512], line[600];
+	int n;
+
+	if (!r->sb || status < 0) {
+		uv_poll_stop(h);
+		return;
+	}
+	n = sandbox_notify_handle(r->sb, msg, sizeof(msg));
+	if (n < 0) {
+		/* Hung up: every process of the sandbox is gone. Level-triggered, so it
+		 * would fire again and again. */
+		uv_poll_stop(h);
+		return;
+	}
+	if (n == 0)
+		return;
+	/* A line of its own, not glued to a half-written line of the script's. */
+	logtail_flush(&r->log);
+	n = snprintf(line, sizeof(line), "reelbox: %s\n", msg);
+	logtail_feed(&r->log, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
 static void on_timeout(uv_timer_t *h)
 {
 	struct runner *r = h->data;
@@ -347,6 +389,7 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 	if (!r)
 		return -ENOMEM;
 	r->loop = loop;
+	r->notify_fd = -1;
 	r->ops = ops;
 	r->opaque = opaque;
 	r->frame_fd = -1;
@@ -432,6 +475,17 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 	uv_pipe_init(loop, &r->log_pipe, 0);
 	r->async.data = r->timer.data = r->pidfd_poll.data = r->log_pipe.data = r;
 	r->handles_open = 4;
+	r->notify_fd = sandbox_notify_fd(r->sb);
+	/* Without the poll a denied call would block the script for good: end the job. */
+	if (r->notify_fd >= 0 && uv_poll_init(loop, &r->notify_poll, r->notify_fd) < 0) {
+		r->notify_fd = -1;
+		sandbox_kill(r->sb, SANDBOX_KILLED, "cannot watch the sandbox's seccomp listener");
+	}
+	if (r->notify_fd >= 0) {
+		r->notify_poll.data = r;
+		r->handles_open++;
+		uv_poll_start(&r->notify_poll, UV_READABLE, on_notify);
+	}
 	uv_pipe_open(&r->log_pipe, log_pipe[0]);
 	log_pipe[0] = -1;
 	r->log_open = 1;
