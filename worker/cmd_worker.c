@@ -6,10 +6,13 @@
  * every heartbeat) never waits for an encoder: a long, CPU-heavy job keeps its lease.
  *
  * Outputs are fenced like the queue's state: a job renders into this worker's private
- * work dir (output_dir/.work/<host>-<pid>/), and the video is renamed to
- * output_dir/<id>.<ext> only after Redis accepted the completion under this claim's
- * token. A worker that lost its lease therefore never replaces the file of the worker
- * that took the job over.
+ * work dir (output_dir/.work/<host>-<pid>/). When it is done, a heartbeat both checks
+ * that this claim's token still owns the job and renews the lease; only then is the
+ * video renamed to output_dir/<id>.<ext>, and then the result recorded. A worker that
+ * lost its lease therefore never replaces the file of the worker that took the job
+ * over (the renewed lease leaves it the whole lease to do a local rename), and a worker
+ * that dies between the rename and the completion leaves a valid file that the next
+ * owner of the job replaces, never a "succeeded" job without its file.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -49,6 +52,7 @@ struct slot {
 	int handing_back;     /* the worker is stopping: give the job back */
 	char staged[PATH_MAX];
 	char final[PATH_MAX];
+	char *result_doc; /* held while the final heartbeat checks ownership */
 };
 
 struct metrics {
@@ -140,6 +144,7 @@ static void request_more(struct worker *w)
 }
 
 static void maybe_exit(struct worker *w);
+static void on_requeued(struct queue_async *q, int status, const char *msg, void *arg);
 
 static void slot_release(struct slot *s)
 {
@@ -163,14 +168,7 @@ static void on_completed(struct queue_async *q, int status, const char *msg, voi
 	struct slot *s = arg;
 	struct worker *w = s->w;
 
-	if (status == 0 && s->staged[0]) {
-		/* Redis took our result under our token: now the file may appear. */
-		if (rename(s->staged, s->final) < 0)
-			log_event("output_rename_failed", s->qjob.id, "{s:s}", "error",
-				  strerror(errno));
-		else
-			s->staged[0] = '\0';
-	} else if (status == -ESTALE) {
+	if (status == -ESTALE) {
 		w->m.lost++;
 		log_event("result_refused", s->qjob.id, "{s:s}", "reason",
 			  "another worker owns the job now; keeping its result");
@@ -178,6 +176,39 @@ static void on_completed(struct queue_async *q, int status, const char *msg, voi
 		log_event("complete_failed", s->qjob.id, "{s:s}", "error", msg ? msg : "");
 	}
 	slot_release(s);
+}
+
+/* The last heartbeat answered: still ours (and the lease renewed), so the video may
+ * take its place before the result says it is there. */
+static void on_final_check(struct queue_async *q, int status, const char *msg, void *arg)
+{
+	struct slot *s = arg;
+	struct worker *w = s->w;
+	char *doc = s->result_doc;
+
+	s->result_doc = NULL;
+	if (status < 0) {
+		if (status == -ESTALE) {
+			w->m.lost++;
+			log_event("result_refused", s->qjob.id, "{s:s}", "reason",
+				  "another worker owns the job now; keeping its result");
+		} else {
+			log_event("complete_failed", s->qjob.id, "{s:s}", "error", msg ? msg : "");
+		}
+		free(doc);
+		slot_release(s);
+		return;
+	}
+	if (rename(s->staged, s->final) < 0) {
+		log_event("output_rename_failed", s->qjob.id, "{s:s}", "error", strerror(errno));
+		free(doc);
+		queue_async_retry(w->q, &s->qjob, "the worker could not move the video into place",
+				  on_requeued, s);
+		return;
+	}
+	s->staged[0] = '\0';
+	queue_async_complete(w->q, &s->qjob, doc, on_completed, s);
+	free(doc);
 }
 
 static void on_requeued(struct queue_async *q, int status, const char *msg, void *arg)
@@ -280,6 +311,11 @@ static void on_runner_done(void *opaque, const struct runner_result *done)
 	if (!doc) {
 		queue_async_retry(w->q, &s->qjob, "the worker could not build the result document",
 				  on_requeued, s);
+		return;
+	}
+	if (res->succeeded && s->staged[0]) {
+		s->result_doc = doc;
+		queue_async_heartbeat(w->q, &s->qjob, on_final_check, s);
 		return;
 	}
 	queue_async_complete(w->q, &s->qjob, doc, on_completed, s);
