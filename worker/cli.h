@@ -75,6 +75,10 @@ int cli_load_script(const char *cmd, const char *path, const struct config *cfg,
 int cli_resolve_job(const char *cmd, struct job *job, const struct cli_job_args *ja,
 		    const struct config *cfg);
 
+/* The contract's summary of a finished job as compact JSON (malloc'd), with output as
+ * the path to report and worker (may be NULL) naming who ran it. */
+char *cli_result_json(const struct runner_result *res, const char *output, const char *worker);
+
 /* The contract's --json summary of a finished job, one line on stdout. */
 void cli_print_result_json(FILE *out, const struct runner_result *res);
 

@@ -257,7 +257,7 @@ void cli_utf8_sanitize(char *s)
 	}
 }
 
-void cli_print_result_json(FILE *out, const struct runner_result *res)
+char *cli_result_json(const struct runner_result *res, const char *output, const char *worker)
 {
 	char log[RUNNER_LOG_TAIL + 1];
 	char error[sizeof(res->error)];
@@ -271,7 +271,7 @@ void cli_print_result_json(FILE *out, const struct runner_result *res)
 	o = json_pack("{s:s, s:s?, s:I, s:i, s:i, s:i, s:I, s:s?, s:s?, s:i, s:i, s:s, "
 		      "s:{s:I, s:I, s:I, s:I}}",
 		      "status", res->succeeded ? "succeeded" : "failed", "output",
-		      res->succeeded ? res->output : NULL, "frames", (json_int_t)res->frames,
+		      res->succeeded ? output : NULL, "frames", (json_int_t)res->frames,
 		      "width", res->width, "height", res->height, "fps", res->fps, "bytes",
 		      (json_int_t)res->bytes, "sha256", res->succeeded ? res->sha256 : NULL,
 		      "error", res->succeeded ? NULL : error, "exit_code", res->exit_code,
@@ -279,12 +279,23 @@ void cli_print_result_json(FILE *out, const struct runner_result *res)
 		      (json_int_t)res->total_ms, "sandbox_ms", (json_int_t)res->sandbox_ms,
 		      "first_frame_ms", (json_int_t)res->first_frame_ms, "encode_ms",
 		      (json_int_t)res->encode_ms);
-	if (!o) {
+	if (!o)
+		return NULL;
+	if (worker)
+		json_object_set_new(o, "worker", json_string(worker));
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
+}
+
+void cli_print_result_json(FILE *out, const struct runner_result *res)
+{
+	char *text = cli_result_json(res, res->output, NULL);
+
+	if (!text) {
 		fprintf(out, "{\"status\":\"failed\",\"error\":\"cannot build the JSON summary\"}\n");
 		return;
 	}
-	text = json_dumps(o, JSON_COMPACT);
-	fprintf(out, "%s\n", text ? text : "{}");
+	fprintf(out, "%s\n", text);
 	free(text);
-	json_decref(o);
 }

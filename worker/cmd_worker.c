@@ -225,28 +225,7 @@ static void on_requeued(struct queue_async *q, int status, const char *msg, void
 /* The result document stored in Redis for status and for followers. */
 static char *result_json(const struct slot *s, const struct runner_result *res)
 {
-	char log[RUNNER_LOG_TAIL + 1], error[sizeof(res->error)];
-	json_t *o;
-	char *text;
-
-	snprintf(log, sizeof(log), "%s", res->log_tail);
-	snprintf(error, sizeof(error), "%s", res->error);
-	cli_utf8_sanitize(log);
-	cli_utf8_sanitize(error);
-	o = json_pack("{s:s, s:s?, s:I, s:i, s:i, s:i, s:I, s:s?, s:s?, s:i, s:i, s:s, s:s, "
-		      "s:{s:I, s:I, s:I, s:I}}",
-		      "status", res->succeeded ? "succeeded" : "failed", "output",
-		      res->succeeded ? s->final : NULL, "frames", (json_int_t)res->frames, "width",
-		      res->width, "height", res->height, "fps", res->fps, "bytes",
-		      (json_int_t)res->bytes, "sha256", res->succeeded ? res->sha256 : NULL,
-		      "error", res->succeeded ? NULL : error, "exit_code", res->exit_code,
-		      "signal", res->signal, "log", log, "worker", queue_async_consumer(s->w->q),
-		      "timings", "total_ms", (json_int_t)res->total_ms, "sandbox_ms",
-		      (json_int_t)res->sandbox_ms, "first_frame_ms",
-		      (json_int_t)res->first_frame_ms, "encode_ms", (json_int_t)res->encode_ms);
-	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	return text;
+	return cli_result_json(res, s->final, queue_async_consumer(s->w->q));
 }
 
 static void count_kill(struct worker *w, const struct runner_result *res)
