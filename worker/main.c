@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <string.h>
 
 #include "cli.h"
@@ -28,6 +29,9 @@ static const struct command commands[] = {
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: reelbox COMMAND [OPTIONS]\n\ncommands:\n");
+	/* Not dumpable: no core file and no /proc/<pid>/mem or ptrace access for another
+	 * process of the same uid, so the worker's Redis password never leaks that way. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	render_quiet_logs(getenv("REELBOX_AV_VERBOSE") != NULL);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
@@ -48,6 +52,9 @@ int main(int argc, char **argv)
 		printf("reelbox 0.1.0\n");
 		return 0;
 	}
+	/* Not dumpable: no core file and no /proc/<pid>/mem or ptrace access for another
+	 * process of the same uid, so the worker's Redis password never leaks that way. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	render_quiet_logs(getenv("REELBOX_AV_VERBOSE") != NULL);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
