@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "cli.h"
@@ -30,8 +31,10 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: reelbox COMMAND [OPTIONS]\n\ncommands:\n");
 	/* Not dumpable: no core file and no /proc/<pid>/mem or ptrace access for another
-	 * process of the same uid, so the worker's Redis password never leaks that way. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	 * process, so the worker's Redis password never leaks that way. Only as root: an
+	 * unprivileged reelbox must write its sandbox's uid_map, which needs it dumpable. */
+	if (geteuid() == 0)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	render_quiet_logs(getenv("REELBOX_AV_VERBOSE") != NULL);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
@@ -53,8 +56,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	/* Not dumpable: no core file and no /proc/<pid>/mem or ptrace access for another
-	 * process of the same uid, so the worker's Redis password never leaks that way. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	 * process, so the worker's Redis password never leaks that way. Only as root: an
+	 * unprivileged reelbox must write its sandbox's uid_map, which needs it dumpable. */
+	if (geteuid() == 0)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	render_quiet_logs(getenv("REELBOX_AV_VERBOSE") != NULL);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
