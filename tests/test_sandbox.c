@@ -42,8 +42,18 @@ struct run {
 	size_t out_len;
 	char errout[8192];
 	size_t err_len;
+	char denied[4096]; /* sentences from sandbox_notify_handle(), one per line */
+	unsigned n_denied;
 	struct sandbox_result res;
 };
+
+static void append_line(char *buf, size_t size, const char *line)
+{
+	size_t n = strlen(buf);
+
+	if (n + 1 < size)
+		snprintf(buf + n, size - n, "%s\n", line);
+}
 
 static void run_init(struct run *r, const char *script)
 {
@@ -81,11 +91,12 @@ static void drain(int fd, char *buf, size_t cap, size_t *len, int *open)
 	buf[*len] = '\0';
 }
 
-/* Start, then collect stdout and stderr until both close, letting sandbox_try_reap()
- * enforce the timeout meanwhile; then wait. Optional hook runs once stdout has data. */
+/* Start, then collect stdout and stderr until both close, answering denied calls and
+ * letting sandbox_try_reap() enforce the timeout meanwhile; then wait. Optional hook
+ * runs once stdout has data. */
 static int run_sandbox_hook(struct run *r, void (*hook)(struct run *, struct sandbox *))
 {
-	int out[2], errp[2], out_open = 1, err_open = 1, hooked = 0;
+	int out[2], errp[2], out_open = 1, err_open = 1, hooked = 0, listening;
 	struct sandbox *sb;
 
 	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
@@ -100,15 +111,28 @@ static int run_sandbox_hook(struct run *r, void (*hook)(struct run *, struct san
 		close(errp[0]);
 		return r->rc;
 	}
+	listening = sandbox_notify_fd(sb) >= 0;
 	while (out_open || err_open) {
-		struct pollfd p[2] = {{.fd = out_open ? out[0] : -1, .events = POLLIN},
-				      {.fd = err_open ? errp[0] : -1, .events = POLLIN}};
-		if (poll(p, 2, 50) > 0) {
+		struct pollfd p[3] = {
+		    {.fd = out_open ? out[0] : -1, .events = POLLIN},
+		    {.fd = err_open ? errp[0] : -1, .events = POLLIN},
+		    {.fd = listening ? sandbox_notify_fd(sb) : -1, .events = POLLIN}};
+		if (poll(p, 3, 50) > 0) {
 			if (p[0].revents)
 				drain(out[0], r->out, sizeof(r->out), &r->out_len, &out_open);
 			if (p[1].revents)
 				drain(errp[0], r->errout, sizeof(r->errout), &r->err_len,
 				      &err_open);
+			if (p[2].revents) {
+				char msg[512];
+				int n = sandbox_notify_handle(sb, msg, sizeof(msg));
+				if (n < 0)
+					listening = 0;
+				if (n > 0) {
+					r->n_denied++;
+					append_line(r->denied, sizeof(r->denied), msg);
+				}
+			}
 		}
 		if (hook && !hooked && r->out_len) {
 			hooked = 1;
@@ -658,6 +682,274 @@ static void test_extra_binds_are_read_only_and_optional_ones_may_be_missing(void
 	run_cleanup(&r);
 }
 
+/* ---- seccomp: denied calls are answered, named and counted ------------------------ */
+
+#define PYTHON "/usr/bin/python3"
+
+struct denials {
+	unsigned n;
+	char lines[4096];
+};
+
+static void collect_denied(void *opaque, const char *msg)
+{
+	struct denials *d = opaque;
+
+	d->n++;
+	append_line(d->lines, sizeof(d->lines), msg);
+}
+
+/* Run python code through sandbox_wait(), which must answer the denied calls itself;
+ * stdout goes to a pipe read after the end (the probes print little). */
+static void run_python_waiting(struct run *r, const char *code, struct denials *d)
+{
+	struct sandbox *sb;
+	int out[2];
+	ssize_t n;
+
+	run_init(r, NULL);
+	r->argv[0] = PYTHON;
+	r->argv[1] = "-c";
+	r->argv[2] = code;
+	r->spec.stderr_fd = -1;
+	r->spec.limits.timeout_ms = 30000;
+	r->spec.on_denied = collect_denied;
+	r->spec.denied_opaque = d;
+	memset(d, 0, sizeof(*d));
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	r->spec.stdout_fd = out[1];
+	if (sandbox_start(&r->spec, &sb, r->err, sizeof(r->err)) < 0)
+		fail_msg("sandbox_start: %s", r->err);
+	close(out[1]);
+	assert_true(sandbox_notify_fd(sb) >= 0);
+	assert_int_equal(sandbox_wait(sb, &r->res), 0);
+	n = read(out[0], r->out, sizeof(r->out) - 1);
+	r->out_len = n > 0 ? (size_t)n : 0;
+	r->out[r->out_len] = '\0';
+	close(out[0]);
+	sandbox_destroy(sb);
+}
+
+static void test_script_runs_under_a_seccomp_filter(void **state)
+{
+	struct run r;
+
+	probe(&r, "grep -E '^Seccomp(_filters)?:' /proc/self/status");
+	assert_string_equal(r.out, "Seccomp:\t2\nSeccomp_filters:\t1\n");
+	assert_int_equal(r.res.denied_calls, 0);
+	assert_string_equal(r.res.last_denied, "");
+	run_cleanup(&r);
+}
+
+static void test_denied_inet_socket_is_named_to_on_denied_and_in_the_result(void **state)
+{
+	static const char want[] =
+	    "denied socket(AF_INET): network access; only AF_UNIX sockets exist inside";
+	struct denials d;
+	struct run r;
+
+	if (access(PYTHON, X_OK) != 0)
+		skip();
+	run_python_waiting(&r,
+			   "import socket\n"
+			   "try:\n    socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
+			   "except OSError as e:\n    print(e.errno)\n",
+			   &d);
+	assert_int_equal(r.res.exit_code, 0);
+	assert_string_equal(r.out, "97\n"); /* EAFNOSUPPORT, the policy's answer */
+	assert_int_equal(d.n, 1);
+	assert_string_equal(d.lines, "denied socket(AF_INET): network access; only AF_UNIX "
+				     "sockets exist inside\n");
+	assert_int_equal(r.res.denied_calls, 1);
+	assert_string_equal(r.res.last_denied, want);
+	run_cleanup(&r);
+}
+
+static void test_a_loop_on_a_denied_call_is_counted_not_flooded(void **state)
+{
+	struct denials d;
+	struct run r;
+
+	if (access(PYTHON, X_OK) != 0)
+		skip();
+	run_python_waiting(&r,
+			   "import ctypes\n"
+			   "libc = ctypes.CDLL(None)\n"
+			   "for i in range(1000):\n    libc.syscall(101, 0, 0, 0, 0)\n" /* ptrace */
+			   "print('looped')\n",
+			   &d);
+	assert_string_equal(r.out, "looped\n");
+	assert_int_equal(r.res.denied_calls, 1000);
+	/* The first one, then its 10th, 100th and 1000th occurrence. */
+	assert_int_equal(d.n, 4);
+	assert_non_null(strstr(d.lines, "denied ptrace: reading or steering another process\n"));
+	assert_non_null(strstr(d.lines, "(1000 times so far)\n"));
+	run_cleanup(&r);
+}
+
+static void test_serving_denials_through_the_fd_answers_them(void **state)
+{
+	struct run r;
+
+	if (access(PYTHON, X_OK) != 0)
+		skip();
+	run_init(&r, NULL);
+	r.argv[0] = PYTHON;
+	r.argv[1] = "-c";
+	r.argv[2] = "import ctypes, os\n"
+		    "r = ctypes.CDLL(None, use_errno=True).syscall(272, 0x10000000)\n" /* unshare */
+		    "print(r, ctypes.get_errno())\n";
+	assert_int_equal(run_sandbox(&r), 0);
+	assert_string_equal(r.out, "-1 1\n"); /* EPERM */
+	assert_int_equal(r.n_denied, 1);
+	assert_string_equal(r.denied, "denied unshare(CLONE_NEWUSER): new namespaces (user "
+				      "namespaces open kernel attack surface)\n");
+	run_cleanup(&r);
+}
+
+static void test_sigsys_kill_names_the_kill_set_in_the_reason(void **state)
+{
+	struct denials d;
+	struct run r;
+	char want[256];
+
+	if (access(PYTHON, X_OK) != 0)
+		skip();
+	/* reboot(2) with a bad magic: killed before it could even fail. */
+	run_python_waiting(&r, "import ctypes\nctypes.CDLL(None).syscall(169, 0, 0, 0, 0)\n", &d);
+	assert_int_equal(r.res.end, SANDBOX_EXITED);
+	assert_int_equal(r.res.signal, SIGSYS);
+	snprintf(want, sizeof(want),
+		 "the command was killed by SIGSYS: it made a system call "
+		 "the sandbox forbids outright (kexec, kernel modules, reboot, "
+		 "swap, setting the clock, process accounting, I/O ports) or "
+		 "used a foreign ABI (x32, i386)");
+	assert_string_equal(r.res.reason, want);
+	assert_int_equal(d.n, 0);
+	run_cleanup(&r);
+}
+
+/* ---- cgroups: limits that name themselves, and nothing left behind ----------------- */
+
+/* The host dirs of the sandbox's job cgroup, from /proc/<pid>/cgroup (the v1 mounts
+ * under /sys/fs/cgroup/<controllers>, v2 at /sys/fs/cgroup). */
+static char cg_dirs[8][512];
+static int n_cg_dirs;
+
+static void find_cgroup_dirs(struct run *r, struct sandbox *sb)
+{
+	char path[64], *text, *line, *save = NULL;
+	size_t len;
+
+	n_cg_dirs = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)sandbox_pid(sb));
+	text = th_read_file(path, &len);
+	assert_non_null(text);
+	for (line = strtok_r(text, "\n", &save); line && n_cg_dirs < 8;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		struct stat st;
+
+		if (!c2 || !strstr(c2, "/rbx-"))
+			continue;
+		*c2 = '\0';
+		snprintf(cg_dirs[n_cg_dirs], sizeof(cg_dirs[0]), "/sys/fs/cgroup%s%s%s",
+			 c1[1] ? "/" : "", c1 + 1, c2 + 1);
+		if (stat(cg_dirs[n_cg_dirs], &st) == 0 && S_ISDIR(st.st_mode))
+			n_cg_dirs++;
+	}
+	free(text);
+}
+
+static void test_cgroup_dirs_are_gone_after_destroy(void **state)
+{
+	struct run r;
+
+	run_init(&r, "echo running; sleep 0.2");
+	r.spec.limits.memory_bytes = 64 << 20;
+	r.spec.limits.pids = 16;
+	assert_int_equal(run_sandbox_hook(&r, find_cgroup_dirs), 0);
+	if (n_cg_dirs == 0) {
+		print_message("skipped: the sandbox ran in no job cgroup (no usable cgroups)\n");
+		run_cleanup(&r);
+		skip();
+	}
+	for (int i = 0; i < n_cg_dirs; i++)
+		if (access(cg_dirs[i], F_OK) == 0 || errno != ENOENT)
+			fail_msg("%s is still there after sandbox_destroy()", cg_dirs[i]);
+	run_cleanup(&r);
+}
+
+/* Skip unless a sandbox gets a job cgroup on this host. */
+static void need_cgroups(void)
+{
+	struct run r;
+
+	run_init(&r, "echo running; sleep 0.1");
+	assert_int_equal(run_sandbox_hook(&r, find_cgroup_dirs), 0);
+	run_cleanup(&r);
+	if (n_cg_dirs == 0) {
+		print_message("skipped: no usable cgroups on this host\n");
+		skip();
+	}
+}
+
+static void test_memory_hog_ends_oom_with_the_limit_named(void **state)
+{
+	struct run r;
+
+	need_cgroups();
+	if (access(PYTHON, X_OK) != 0)
+		skip();
+	run_init(&r, NULL);
+	r.argv[0] = PYTHON;
+	r.argv[1] = "-c";
+	r.argv[2] = "a = []\nwhile True:\n    a.append(b'x' * (1 << 20))\n";
+	r.spec.limits.memory_bytes = 64 << 20;
+	r.spec.limits.timeout_ms = 20000;
+	assert_int_equal(run_sandbox(&r), 0);
+	assert_int_equal(r.res.end, SANDBOX_OOM);
+	assert_int_equal(r.res.signal, SIGKILL);
+	assert_string_equal(r.res.reason, "memory limit of 64 MiB reached");
+	assert_true(r.res.peak_memory_bytes > (32u << 20));
+	assert_true(r.res.peak_memory_bytes <= (64u << 20));
+	assert_true(r.res.wall_ms < 15000);
+	run_cleanup(&r);
+}
+
+static void test_fork_bomb_is_reported_as_the_process_limit(void **state)
+{
+	struct run r;
+
+	need_cgroups();
+	run_init(&r, "b() { while :; do b & done; }; b");
+	r.spec.limits.pids = 16;
+	r.spec.limits.timeout_ms = 5000;
+	assert_int_equal(run_sandbox(&r), 0);
+	if (r.res.end != SANDBOX_PIDS)
+		fail_msg("ended %d, exit %d, signal %d, reason '%s', %llu ms; stderr: %.300s",
+			 r.res.end, r.res.exit_code, r.res.signal, r.res.reason,
+			 (unsigned long long)r.res.wall_ms, r.errout);
+	assert_string_equal(r.res.reason, "process limit of 16 reached");
+	run_cleanup(&r);
+}
+
+static void test_cgroup_measures_cpu_of_every_process(void **state)
+{
+	struct run r;
+
+	need_cgroups();
+	/* Two busy children the shell never waits for: pid 1 reaps them, and only the
+	 * cgroup sees their time in full. */
+	run_init(&r, "for i in 1 2; do (i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done) & "
+		     "done; wait");
+	assert_int_equal(run_sandbox(&r), 0);
+	assert_int_equal(r.res.exit_code, 0);
+	assert_true(r.res.cpu_ms > 100);
+	assert_true(r.res.peak_memory_bytes > 0);
+	run_cleanup(&r);
+}
+
 /* ---- purge and sweep ------------------------------------------------------------- */
 
 /* One private dir per sandbox: 0700, and as root owned by the slot's host uid. */
@@ -874,6 +1166,15 @@ int main(void)
 	    cmocka_unit_test(test_setup_failure_names_the_step_and_leaves_nothing),
 	    cmocka_unit_test(test_bad_spec_is_refused_with_a_reason),
 	    cmocka_unit_test(test_extra_binds_are_read_only_and_optional_ones_may_be_missing),
+	    cmocka_unit_test(test_script_runs_under_a_seccomp_filter),
+	    cmocka_unit_test(test_denied_inet_socket_is_named_to_on_denied_and_in_the_result),
+	    cmocka_unit_test(test_a_loop_on_a_denied_call_is_counted_not_flooded),
+	    cmocka_unit_test(test_serving_denials_through_the_fd_answers_them),
+	    cmocka_unit_test(test_sigsys_kill_names_the_kill_set_in_the_reason),
+	    cmocka_unit_test(test_cgroup_dirs_are_gone_after_destroy),
+	    cmocka_unit_test(test_memory_hog_ends_oom_with_the_limit_named),
+	    cmocka_unit_test(test_fork_bomb_is_reported_as_the_process_limit),
+	    cmocka_unit_test(test_cgroup_measures_cpu_of_every_process),
 	    cmocka_unit_test(test_state_dir_is_empty_after_destroy),
 	    cmocka_unit_test(test_sweep_removes_only_stale_state_dirs),
 	    cmocka_unit_test(test_sandbox_dies_with_its_parent_and_the_sweep_cleans_up),

@@ -323,7 +323,9 @@ int cmd_exec(int argc, char **argv)
 	sandbox_destroy(sb);
 	if (rc < 0)
 		return cli_usage_error("exec", "lost track of the sandbox: %s", strerror(-rc));
-	if (res.end != SANDBOX_EXITED && res.reason[0])
+	/* Denied calls were printed as they happened ("reelbox: denied ..."); a SIGSYS
+	 * kill gets its sentence too, since the kernel named no call. */
+	if ((res.end != SANDBOX_EXITED || res.signal == SIGSYS) && res.reason[0])
 		fprintf(stderr, "reelbox exec: %s\n", res.reason);
 	if (res.signal)
 		return 128 + res.signal;

@@ -172,15 +172,18 @@ static void decide(struct runner *r)
 		if (!strncmp(why, "the command ", 12))
 			why += 12;
 		snprintf(err, sizeof(err), "script %s",
-			 why[0] ? why : "was killed by SIGSYS: it made a system call the "
-					"sandbox does not allow");
+			 why[0] ? why
+				: "was killed by SIGSYS: it made a system call the "
+				  "sandbox does not allow");
 	} else if (sb->signal) {
 		snprintf(err, sizeof(err), "script was killed by signal %d (%s)", sb->signal,
 			 signal_name(sb->signal));
 	} else if (sb->exit_code != 0 && sb->denied_calls) {
 		/* A failure right after a denied call is most likely caused by it. */
-		snprintf(err, sizeof(err), "script exited with status %d after a denied system "
-			 "call (%s); see the log", sb->exit_code, sb->last_denied);
+		snprintf(err, sizeof(err),
+			 "script exited with status %d after a denied system "
+			 "call (%s); see the log",
+			 sb->exit_code, sb->last_denied);
 	} else if (sb->exit_code != 0) {
 		snprintf(err, sizeof(err), "script exited with status %d; see the log",
 			 sb->exit_code);
