@@ -4,7 +4,6 @@
 # sandbox, real encodes checked with ffprobe, a real redis-server) under Release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 
 bash scripts/install-deps.sh
 
@@ -18,17 +17,20 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DREELBOX_SANITIZE=ON -DREELBO
 cmake --build build-asan -j"$jobs"
 
 status=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 echo "== unit tests (Release)"
-(cd build && ctest -L unit --output-on-failure --timeout 600) || status=1
+(cd build && ctest -L unit --output-on-failure --timeout 600) | tee -a "$log" || status=1
 echo "== unit tests (ASan+UBSan)"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	ctest -L unit --output-on-failure --timeout 900) || status=1
+	ctest -L unit --output-on-failure --timeout 900) | tee -a "$log" || status=1
 echo "== integration tests (Release)"
-(cd build && ctest -L integration --output-on-failure) || status=1
+(cd build && ctest -L integration --output-on-failure) | tee -a "$log" || status=1
 
-if [ "$status" -ne 0 ]; then
-	echo "reelbox tests: FAILED"
+# One closing line over the three runs: ctest prints "N tests failed out of M" each.
+read -r failed total < <(awk '/tests failed out of/ { f += $(NF-4); t += $NF } END { print f+0, t+0 }' "$log")
+echo "reelbox: $((total - failed)) passed, $failed failed"
+if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$total" -eq 0 ]; then
 	exit 1
 fi
-echo "reelbox tests: all passed"
