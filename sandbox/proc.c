@@ -3,7 +3,8 @@
  * The parent (any thread of the worker) clones a child the way fork() would, but
  * into new user, mount, pid, network, IPC, UTS and cgroup namespaces, and gets a
  * pidfd for it. The child is pid 1 of its pid namespace. It waits on the sync pipe
- * until the parent has written its id maps, builds its root, drops every privilege,
+ * until the parent has written its id maps, builds its root, waits for a second byte
+ * (the parent has moved it into the job's cgroup meanwhile), drops every privilege,
  * and finally executes reelbox-init from a sealed memfd: a fresh program image, so
  * nothing of the worker's memory (its environment, the Redis password, any API key)
  * survives into the sandbox.
@@ -235,7 +236,6 @@ __attribute__((noreturn)) static void run_child(struct sandbox_child *c)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_IDS, NULL, r);
 	/* Changing ids cleared the parent-death signal: arm it again. */
 	arm_pdeathsig(c);
-	close(c->sync_fd);
 	if ((r = sandbox_mounts_apply_from_child(&c->mounts, job_fd, &what)) < 0)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_MOUNT, what, r);
 	close(job_fd);
@@ -250,6 +250,13 @@ __attribute__((noreturn)) static void run_child(struct sandbox_child *c)
 	 * into the operator's shell when reelbox exec runs on a terminal. */
 	if (setsid() < 0)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_SESSION, NULL, errno);
+	/* Nothing of the job's runs before the parent has put us in the job's cgroup. */
+	do
+		n = read(c->sync_fd, &byte, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		_exit(127);
+	close(c->sync_fd);
 	if ((r = sandbox_caps_drop_from_child()) < 0)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_CAPS, NULL, r);
 	/* Last: from here on every call is filtered, and only sendmsg, close,

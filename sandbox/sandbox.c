@@ -113,17 +113,26 @@ static int release_child(struct sandbox *sb, struct sandbox_child *c, int sync_w
 	ssize_t n;
 	int r;
 
-	if ((r = sandbox_cgroup_attach_from_parent(&sb->cgroup, sb->pid)) < 0) {
-		set_err(err, errlen, "cannot move the sandbox into its cgroup: %s",
-			sandbox_strerror(-r));
-		return r;
-	}
 	if ((r = sandbox_ids_write_from_parent(&c->ids, sb->pid)) < 0) {
 		set_err(err, errlen, "cannot write the sandbox's user id map: %s",
 			sandbox_strerror(-r));
 		return r;
 	}
 	if (write(sync_w, "x", 1) != 1) {
+		r = -errno;
+		set_err(err, errlen, "cannot release the sandbox's child: %s",
+			sandbox_strerror(-r));
+		return r;
+	}
+	/* The child builds its root meanwhile: a cgroup v1 attach waits for an RCU grace
+	 * period (milliseconds), and the child needs the cgroup only before it executes
+	 * anything of the job's, which it waits for on the second byte. */
+	if ((r = sandbox_cgroup_attach_from_parent(&sb->cgroup, sb->pid)) < 0) {
+		set_err(err, errlen, "cannot move the sandbox into its cgroup: %s",
+			sandbox_strerror(-r));
+		return r;
+	}
+	if (write(sync_w, "y", 1) != 1) {
 		r = -errno;
 		set_err(err, errlen, "cannot release the sandbox's child: %s",
 			sandbox_strerror(-r));
