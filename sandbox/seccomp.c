@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,10 +30,22 @@ static struct sock_fprog policy_prog;
 static int policy_rc;
 static char policy_err[256];
 
+/* The policy compiled at build time by policy_gen/gen.c (same table, same flags). */
+extern const unsigned char reelbox_policy_blob[], reelbox_policy_blob_end[];
+
 /* Never freed: every sandbox of the process points at it, the clone copies the
- * pointer, and the filter is the same for all of them. */
+ * pointer, and the filter is the same for all of them. The embedded program is used
+ * when the build made one; compiling it here is the fallback. */
 static void policy_build_once(void)
 {
+	size_t bytes = (size_t)(reelbox_policy_blob_end - reelbox_policy_blob);
+
+	if (bytes && bytes % sizeof(struct sock_filter) == 0 &&
+	    bytes / sizeof(struct sock_filter) <= BPF_MAXINSNS) {
+		policy_prog.len = (unsigned short)(bytes / sizeof(struct sock_filter));
+		policy_prog.filter = (struct sock_filter *)(uintptr_t)reelbox_policy_blob;
+		return;
+	}
 	policy_rc = sandbox_policy_build(&policy_prog, SANDBOX_POLICY_NOTIFY, policy_err,
 					 sizeof(policy_err));
 }
