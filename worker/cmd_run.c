@@ -1,6 +1,7 @@
 /* cmd_run.c - `reelbox run` and `reelbox exec`: one sandbox, no Redis. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,16 @@ static void default_output(const char *script, char *out, size_t len)
 	snprintf(out, len, "%.*s.mp4", (int)(dot - base), base);
 }
 
+/* Loading libav takes tens of milliseconds: do it while the options are read and the
+ * sandbox starts. render_open() waits for it if it is not done yet. */
+static void *preload_libav(void *arg)
+{
+	char err[256];
+
+	render_libav_load(err, sizeof(err));
+	return NULL;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct option opts[32];
@@ -117,6 +128,10 @@ int cmd_run(int argc, char **argv)
 	char outbuf[PATH_MAX];
 	int json = 0, c, rc;
 	size_t n = 0;
+
+	pthread_t preload;
+	if (pthread_create(&preload, NULL, preload_libav, NULL) == 0)
+		pthread_detach(preload);
 
 	memcpy(opts, cli_job_options, cli_n_job_options * sizeof(struct option));
 	n = cli_n_job_options;

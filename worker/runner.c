@@ -418,10 +418,6 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 		.crf = job->crf,
 		.preset = job->preset[0] ? job->preset : NULL,
 	};
-	rc = render_open(&rspec, &r->render, err, errlen);
-	if (rc < 0)
-		goto fail;
-
 	if (pipe2(frame_pipe, O_CLOEXEC) < 0 || pipe2(log_pipe, O_CLOEXEC) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot create pipes: %s", strerror(errno));
@@ -468,6 +464,14 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 	frame_pipe[1] = log_pipe[1] = -1;
 	if (rc < 0)
 		goto fail;
+	/* The encoder opens while the script starts up (the first use loads libav), the
+	 * frame pipe holding what the script writes meanwhile. */
+	rc = render_open(&rspec, &r->render, err, errlen);
+	if (rc < 0) {
+		sandbox_destroy(r->sb);
+		r->sb = NULL;
+		goto fail;
+	}
 
 	r->frame_fd = frame_pipe[0];
 	frame_pipe[0] = -1;
