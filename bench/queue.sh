@@ -184,10 +184,15 @@ t_queue=$((q_last - t0))
 	exit 1
 }
 
-# ---- latency: jobs submitted one after another to the idle workers ----------------------
+# ---- latency: one job at a time to the idle workers (closed loop: the next job is
+# submitted when the last is done, so no time is spent waiting behind other jobs) -----
 echo "  latency ..."
 sleep 1
-submit_ids l 1
+seq -f "l%04g" 1 "$N" >"$TMP/l.ids"
+while read -r id; do
+	"$BIN" submit --wait --id "$id" --size ${W}x$H --fps $FPS --frames $FRAMES \
+		"$SCRIPT" >/dev/null 2>&1
+done <"$TMP/l.ids"
 wait_all "$TMP/l.ids" 120 || {
 	echo "bench/queue.sh: latency jobs did not finish" >&2
 	exit 1
