@@ -198,6 +198,16 @@ cat >"$S/${MARK}_fast.sh" <<'EOF'
 # FRAMES raw rgb24 frames of one grey, at once.
 head -c $((WIDTH * HEIGHT * 3 * FRAMES)) /dev/zero | tr '\000' '\200'
 EOF
+cat >"$S/${MARK}_spin.py" <<'EOF'
+# CPU-heavy for 8 s (more than twice the lease), then frames that are slow to encode.
+import os, sys, time
+t = time.time()
+while time.time() - t < 8:
+    pass
+w, h, n = int(os.environ["WIDTH"]), int(os.environ["HEIGHT"]), int(os.environ["FRAMES"])
+for i in range(n):
+    sys.stdout.buffer.write(bytes((x * 7 + i * 13) & 255 for x in range(w * 3)) * h)
+EOF
 cat >"$S/${MARK}_slow.sh" <<'EOF'
 #!/bin/sh
 # About a second of work: a frame every 0.15 s.
@@ -601,6 +611,18 @@ st=$(echo "$js" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["st
 check "status --json shows state, attempts, progress, output ($st)" [ "$st" = "succeeded 1 6 6 6 $OUT/$MARK-wait.mp4" ]
 timeout 60 "$BIN" submit --size 64x48 --frames 5 "$S/${MARK}_fail.sh" --wait >/dev/null 2>&1
 check "submit --wait exits 1 for a failing job" [ $? -eq 1 ]
+
+# ==== a long, CPU-heavy job keeps its lease ===========================================
+echo "== a CPU-heavy job longer than twice the lease"
+# The script spins a core for 8 s, then the worker encodes 60 frames of 640x360 with the
+# slowest preset: heartbeats come from the event loop, which never waits for either,
+# so the job must never be taken over (one attempt, one worker).
+timeout 120 "$BIN" submit --id "$MARK-spin" --size 640x360 --fps 30 --frames 60 \
+	--preset veryslow "$S/${MARK}_spin.py" --wait >/dev/null 2>&1
+spin_rc=$?
+spin=$(status_field "$MARK-spin" state)/$(status_field "$MARK-spin" attempts)
+check "a CPU-heavy job of 8+ s with a ${LEASE} s lease ends succeeded on its first attempt (rc $spin_rc, $spin)" \
+	[ "$spin_rc-$spin" = "0-succeeded/1" ]
 
 # ==== a worker dies between Redis recording its success and the rename ================
 echo "== a worker SIGKILLed right after Redis recorded its success"
