@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define W 1280
-#define H 720
+#define W     1280
+#define H     720
 #define FRAME ((size_t)W * H * 3)
 
 static double now(void)

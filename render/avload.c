@@ -65,15 +65,18 @@ static void load(void)
 	void **ptrs = NULL;
 
 	if (rb_av_nlibs > sizeof(handles) / sizeof(handles[0])) {
-		snprintf(load_err, sizeof(load_err), "reelbox was built against %zu libav libraries, "
-			 "more than the loader handles", rb_av_nlibs);
+		snprintf(load_err, sizeof(load_err),
+			 "reelbox was built against %zu libav libraries, "
+			 "more than the loader handles",
+			 rb_av_nlibs);
 		goto fail;
 	}
 	for (size_t i = 0; i < rb_av_nlibs; i++) {
 		handles[i] = dlopen(rb_av_sonames[i], RTLD_NOW | RTLD_GLOBAL);
 		if (!handles[i]) {
-			snprintf(load_err, sizeof(load_err), "cannot load %s: %s; is FFmpeg installed?",
-				 rb_av_sonames[i], dl_reason(rb_av_sonames[i]));
+			snprintf(load_err, sizeof(load_err),
+				 "cannot load %s: %s; is FFmpeg installed?", rb_av_sonames[i],
+				 dl_reason(rb_av_sonames[i]));
 			goto fail;
 		}
 	}
@@ -89,9 +92,10 @@ static void load(void)
 		dlerror();
 		ptrs[i] = dlsym(handles[rb_av_sym_lib[i]], rb_av_sym_names[i]);
 		if (!ptrs[i]) {
-			snprintf(load_err, sizeof(load_err),
-				 "cannot find %s in %s: %s; is it the FFmpeg reelbox was built against?",
-				 rb_av_sym_names[i], so, dl_reason(so));
+			snprintf(
+			    load_err, sizeof(load_err),
+			    "cannot find %s in %s: %s; is it the FFmpeg reelbox was built against?",
+			    rb_av_sym_names[i], so, dl_reason(so));
 			goto fail;
 		}
 	}

@@ -17,27 +17,27 @@ struct render;
 
 enum render_container {
 	RENDER_MP4 = 0, /* H.264 (libx264), yuv420p, moov first */
-	RENDER_WEBM,    /* VP9 (libvpx-vp9) */
-	RENDER_GIF,     /* GIF with a palette per frame */
+	RENDER_WEBM,	/* VP9 (libvpx-vp9) */
+	RENDER_GIF,	/* GIF with a palette per frame */
 };
 
 struct render_spec {
 	int width, height; /* the output size; raw frames must have exactly this size */
 	int fps;
-	const char *pix_fmt;   /* the raw stream's format: rgb24 rgba bgr24 gray yuv420p */
-	int64_t max_frames;    /* a ceiling: reading stops once it is reached */
-	const char *output;    /* final path; the container comes from the extension */
-	int crf;               /* -1: the encoder's default for the container */
-	const char *preset;    /* NULL: "medium" (x264 names; mapped for VP9) */
-	int threads;           /* encoder threads; 0 = auto */
+	const char *pix_fmt; /* the raw stream's format: rgb24 rgba bgr24 gray yuv420p */
+	int64_t max_frames;  /* a ceiling: reading stops once it is reached */
+	const char *output;  /* final path; the container comes from the extension */
+	int crf;	     /* -1: the encoder's default for the container */
+	const char *preset;  /* NULL: "medium" (x264 names; mapped for VP9) */
+	int threads;	     /* encoder threads; 0 = auto */
 };
 
 struct render_result {
-	int64_t frames;       /* frames encoded */
-	int hit_ceiling;      /* 1 when reading stopped at max_frames */
-	uint64_t bytes;       /* size of the finished file */
-	char sha256[65];      /* hex digest of the finished file */
-	char stream_kind[8];  /* "raw", "y4m" or "ppm" */
+	int64_t frames;	     /* frames encoded */
+	int hit_ceiling;     /* 1 when reading stopped at max_frames */
+	uint64_t bytes;	     /* size of the finished file */
+	char sha256[65];     /* hex digest of the finished file */
+	char stream_kind[8]; /* "raw", "y4m" or "ppm" */
 	uint64_t first_frame_ms, encode_ms;
 };
 

@@ -28,24 +28,24 @@ struct sandbox_file {
 struct sandbox_bind {
 	const char *source; /* host path */
 	const char *target; /* path inside; NULL means the same as source */
-	int optional;       /* skip silently when the source does not exist */
+	int optional;	    /* skip silently when the source does not exist */
 };
 
 struct sandbox_limits {
-	uint64_t timeout_ms;    /* wall clock from start to kill; 0 = none */
-	uint64_t memory_bytes;  /* cgroup memory, no swap; 0 = none */
+	uint64_t timeout_ms;	/* wall clock from start to kill; 0 = none */
+	uint64_t memory_bytes;	/* cgroup memory, no swap; 0 = none */
 	uint64_t scratch_bytes; /* size of the scratch tmpfs; 0 = 64 MiB */
-	uint32_t pids;          /* cgroup pids.max and RLIMIT_NPROC; 0 = none */
-	double cpus;            /* cgroup cpu quota in cores; 0 = none */
-	uint64_t cpu_seconds;   /* RLIMIT_CPU; 0 = none */
-	uint64_t file_bytes;    /* RLIMIT_FSIZE; 0 = scratch size */
-	uint32_t open_files;    /* RLIMIT_NOFILE; 0 = 256 */
+	uint32_t pids;		/* cgroup pids.max and RLIMIT_NPROC; 0 = none */
+	double cpus;		/* cgroup cpu quota in cores; 0 = none */
+	uint64_t cpu_seconds;	/* RLIMIT_CPU; 0 = none */
+	uint64_t file_bytes;	/* RLIMIT_FSIZE; 0 = scratch size */
+	uint32_t open_files;	/* RLIMIT_NOFILE; 0 = 256 */
 };
 
 struct sandbox_spec {
 	const char *const *argv; /* argv[0] is an absolute path inside the sandbox */
 	const char *const *envp; /* the complete environment; nothing else is passed */
-	const char *cwd;         /* inside path; NULL means the scratch dir */
+	const char *cwd;	 /* inside path; NULL means the scratch dir */
 	const struct sandbox_file *files;
 	size_t n_files;
 	const struct sandbox_bind *binds;
@@ -54,7 +54,7 @@ struct sandbox_spec {
 	int stdout_fd; /* becomes fd 1; -1 means /dev/null */
 	int stderr_fd; /* becomes fd 2; -1 means /dev/null */
 	struct sandbox_limits limits;
-	unsigned slot;         /* concurrency slot: picks the host uid and cgroup name */
+	unsigned slot;	       /* concurrency slot: picks the host uid and cgroup name */
 	const char *state_dir; /* host dir for per-sandbox state; NULL = default */
 	/* Where sandbox_wait() reports each denied system call it answers (one sentence,
 	 * "denied socket(AF_INET): network access; ..."); NULL means stderr, as
@@ -66,24 +66,24 @@ struct sandbox_spec {
 /* Why a sandbox ended, in the order the kernel or reelbox decided it. */
 enum sandbox_end {
 	SANDBOX_EXITED = 0, /* the command exited or was signalled by itself */
-	SANDBOX_KILLED,     /* sandbox_kill() was called (reason in the result) */
+	SANDBOX_KILLED,	    /* sandbox_kill() was called (reason in the result) */
 	SANDBOX_TIMEOUT,    /* the wall clock ran out */
-	SANDBOX_OOM,        /* the memory limit was reached */
-	SANDBOX_PIDS,       /* the pids limit was reached */
-	SANDBOX_CPU,        /* RLIMIT_CPU was reached */
-	SANDBOX_FSIZE,      /* RLIMIT_FSIZE was reached */
+	SANDBOX_OOM,	    /* the memory limit was reached */
+	SANDBOX_PIDS,	    /* the pids limit was reached */
+	SANDBOX_CPU,	    /* RLIMIT_CPU was reached */
+	SANDBOX_FSIZE,	    /* RLIMIT_FSIZE was reached */
 };
 
 struct sandbox_result {
 	enum sandbox_end end;
-	int exit_code;     /* the command's exit code, or -1 when it was killed */
-	int signal;        /* the signal that killed it, or 0 */
-	char reason[256];  /* one sentence when end != SANDBOX_EXITED or signal != 0 */
-	uint64_t wall_ms;  /* start to reap */
-	uint64_t cpu_ms;   /* user+system of everything in the sandbox, when known */
+	int exit_code;	  /* the command's exit code, or -1 when it was killed */
+	int signal;	  /* the signal that killed it, or 0 */
+	char reason[256]; /* one sentence when end != SANDBOX_EXITED or signal != 0 */
+	uint64_t wall_ms; /* start to reap */
+	uint64_t cpu_ms;  /* user+system of everything in the sandbox, when known */
 	uint64_t peak_memory_bytes;
-	unsigned denied_calls;	/* system calls the seccomp policy refused, reported or not */
-	char last_denied[160];	/* the sentence of the last one, "" if none */
+	unsigned denied_calls; /* system calls the seccomp policy refused, reported or not */
+	char last_denied[160]; /* the sentence of the last one, "" if none */
 };
 
 /* Default host directory for per-sandbox state (the /job files). */
@@ -91,8 +91,7 @@ struct sandbox_result {
 
 /* Start the command. On success *out owns the sandbox; the caller's stdio fds may be
  * closed right after. */
-int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *err,
-		  size_t errlen);
+int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *err, size_t errlen);
 
 /* A pidfd for pid 1 of the sandbox: readable when it has exited. */
 int sandbox_pidfd(const struct sandbox *sb);

@@ -131,12 +131,12 @@ static void test_tail_drops_a_utf8_sequence_cut_in_half(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lines_are_emitted_one_by_one_across_chunks),
-		cmocka_unit_test(test_final_line_without_newline_is_flushed),
-		cmocka_unit_test(test_flood_keeps_only_the_tail_starting_at_a_line),
-		cmocka_unit_test(test_endless_line_is_cut_at_the_line_bound),
-		cmocka_unit_test(test_control_bytes_never_reach_the_terminal),
-		cmocka_unit_test(test_tail_drops_a_utf8_sequence_cut_in_half),
+	    cmocka_unit_test(test_lines_are_emitted_one_by_one_across_chunks),
+	    cmocka_unit_test(test_final_line_without_newline_is_flushed),
+	    cmocka_unit_test(test_flood_keeps_only_the_tail_starting_at_a_line),
+	    cmocka_unit_test(test_endless_line_is_cut_at_the_line_bound),
+	    cmocka_unit_test(test_control_bytes_never_reach_the_terminal),
+	    cmocka_unit_test(test_tail_drops_a_utf8_sequence_cut_in_half),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

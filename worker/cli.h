@@ -13,7 +13,7 @@
 #include "runner.h"
 
 #define EXIT_JOB_FAILED 1
-#define EXIT_USAGE      2
+#define EXIT_USAGE	2
 
 int cmd_run(int argc, char **argv);
 int cmd_exec(int argc, char **argv);

@@ -13,20 +13,20 @@
 #include <unistd.h>
 
 const struct option cli_job_options[] = {
-	{"runtime", required_argument, NULL, OPT_RUNTIME},
-	{"size", required_argument, NULL, OPT_SIZE},
-	{"fps", required_argument, NULL, OPT_FPS},
-	{"frames", required_argument, NULL, OPT_FRAMES},
-	{"duration", required_argument, NULL, OPT_DURATION},
-	{"pix-fmt", required_argument, NULL, OPT_PIX_FMT},
-	{"crf", required_argument, NULL, OPT_CRF},
-	{"preset", required_argument, NULL, OPT_PRESET},
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"memory", required_argument, NULL, OPT_MEMORY},
-	{"pids", required_argument, NULL, OPT_PIDS},
-	{"scratch", required_argument, NULL, OPT_SCRATCH},
-	{"cpus", required_argument, NULL, OPT_CPUS},
-	{"config", required_argument, NULL, OPT_CONFIG},
+    {"runtime", required_argument, NULL, OPT_RUNTIME},
+    {"size", required_argument, NULL, OPT_SIZE},
+    {"fps", required_argument, NULL, OPT_FPS},
+    {"frames", required_argument, NULL, OPT_FRAMES},
+    {"duration", required_argument, NULL, OPT_DURATION},
+    {"pix-fmt", required_argument, NULL, OPT_PIX_FMT},
+    {"crf", required_argument, NULL, OPT_CRF},
+    {"preset", required_argument, NULL, OPT_PRESET},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"pids", required_argument, NULL, OPT_PIDS},
+    {"scratch", required_argument, NULL, OPT_SCRATCH},
+    {"cpus", required_argument, NULL, OPT_CPUS},
+    {"config", required_argument, NULL, OPT_CONFIG},
 };
 const size_t cli_n_job_options = sizeof(cli_job_options) / sizeof(cli_job_options[0]);
 
@@ -82,12 +82,13 @@ int cli_job_option(const char *cmd, int opt, const char *arg, struct job *job,
 		return 0;
 	case OPT_SIZE:
 		if (job_parse_size(arg, &job->width, &job->height) < 0)
-			return cli_usage_error(cmd, "--size '%s' is not WIDTHxHEIGHT, e.g. 1280x720",
-					       arg);
+			return cli_usage_error(
+			    cmd, "--size '%s' is not WIDTHxHEIGHT, e.g. 1280x720", arg);
 		return 0;
 	case OPT_FPS:
 		if (parse_long(arg, 1, INT_MAX, &v) < 0)
-			return cli_usage_error(cmd, "--fps '%s' is not a positive whole number", arg);
+			return cli_usage_error(cmd, "--fps '%s' is not a positive whole number",
+					       arg);
 		job->fps = (int)v;
 		return 0;
 	case OPT_FRAMES:
@@ -99,8 +100,8 @@ int cli_job_option(const char *cmd, int opt, const char *arg, struct job *job,
 		return 0;
 	case OPT_DURATION:
 		if (parse_double(arg, &d) < 0 || d <= 0)
-			return cli_usage_error(cmd, "--duration '%s' is not a positive number of seconds",
-					       arg);
+			return cli_usage_error(
+			    cmd, "--duration '%s' is not a positive number of seconds", arg);
 		ja->duration = d;
 		return 0;
 	case OPT_PIX_FMT:
@@ -110,7 +111,8 @@ int cli_job_option(const char *cmd, int opt, const char *arg, struct job *job,
 		return 0;
 	case OPT_CRF:
 		if (parse_long(arg, 0, 63, &v) < 0)
-			return cli_usage_error(cmd, "--crf '%s' is not a whole number from 0 to 63", arg);
+			return cli_usage_error(cmd, "--crf '%s' is not a whole number from 0 to 63",
+					       arg);
 		job->crf = (int)v;
 		return 0;
 	case OPT_PRESET:
@@ -120,23 +122,26 @@ int cli_job_option(const char *cmd, int opt, const char *arg, struct job *job,
 		return 0;
 	case OPT_TIMEOUT:
 		if (parse_long(arg, 1, UINT32_MAX, &v) < 0)
-			return cli_usage_error(cmd, "--timeout '%s' is not a positive number of seconds",
-					       arg);
+			return cli_usage_error(
+			    cmd, "--timeout '%s' is not a positive number of seconds", arg);
 		job->limits.timeout_s = (uint32_t)v;
 		return 0;
 	case OPT_MEMORY:
 		if (parse_long(arg, 1, UINT32_MAX, &v) < 0)
-			return cli_usage_error(cmd, "--memory '%s' is not a positive number of MB", arg);
+			return cli_usage_error(cmd, "--memory '%s' is not a positive number of MB",
+					       arg);
 		job->limits.memory_mb = (uint32_t)v;
 		return 0;
 	case OPT_PIDS:
 		if (parse_long(arg, 1, UINT32_MAX, &v) < 0)
-			return cli_usage_error(cmd, "--pids '%s' is not a positive whole number", arg);
+			return cli_usage_error(cmd, "--pids '%s' is not a positive whole number",
+					       arg);
 		job->limits.pids = (uint32_t)v;
 		return 0;
 	case OPT_SCRATCH:
 		if (parse_long(arg, 1, UINT32_MAX, &v) < 0)
-			return cli_usage_error(cmd, "--scratch '%s' is not a positive number of MB", arg);
+			return cli_usage_error(cmd, "--scratch '%s' is not a positive number of MB",
+					       arg);
 		job->limits.scratch_mb = (uint32_t)v;
 		return 0;
 	case OPT_CPUS:
@@ -185,7 +190,8 @@ int cli_load_script(const char *cmd, const char *path, const struct config *cfg,
 	}
 	if ((size_t)st.st_size > cfg->max_script_bytes) {
 		close(fd);
-		return cli_usage_error(cmd, "script '%s' is %lld bytes, above the limit of %zu bytes",
+		return cli_usage_error(cmd,
+				       "script '%s' is %lld bytes, above the limit of %zu bytes",
 				       path, (long long)st.st_size, cfg->max_script_bytes);
 	}
 	buf = malloc((size_t)st.st_size + 1);
@@ -271,14 +277,13 @@ char *cli_result_json(const struct runner_result *res, const char *output, const
 	o = json_pack("{s:s, s:s?, s:I, s:i, s:i, s:i, s:I, s:s?, s:s?, s:i, s:i, s:s, "
 		      "s:{s:I, s:I, s:I, s:I}}",
 		      "status", res->succeeded ? "succeeded" : "failed", "output",
-		      res->succeeded ? output : NULL, "frames", (json_int_t)res->frames,
-		      "width", res->width, "height", res->height, "fps", res->fps, "bytes",
+		      res->succeeded ? output : NULL, "frames", (json_int_t)res->frames, "width",
+		      res->width, "height", res->height, "fps", res->fps, "bytes",
 		      (json_int_t)res->bytes, "sha256", res->succeeded ? res->sha256 : NULL,
-		      "error", res->succeeded ? NULL : error, "exit_code", res->exit_code,
-		      "signal", res->signal, "log", log, "timings", "total_ms",
-		      (json_int_t)res->total_ms, "sandbox_ms", (json_int_t)res->sandbox_ms,
-		      "first_frame_ms", (json_int_t)res->first_frame_ms, "encode_ms",
-		      (json_int_t)res->encode_ms);
+		      "error", res->succeeded ? NULL : error, "exit_code", res->exit_code, "signal",
+		      res->signal, "log", log, "timings", "total_ms", (json_int_t)res->total_ms,
+		      "sandbox_ms", (json_int_t)res->sandbox_ms, "first_frame_ms",
+		      (json_int_t)res->first_frame_ms, "encode_ms", (json_int_t)res->encode_ms);
 	if (!o)
 		return NULL;
 	if (worker)
@@ -293,7 +298,8 @@ void cli_print_result_json(FILE *out, const struct runner_result *res)
 	char *text = cli_result_json(res, res->output, NULL);
 
 	if (!text) {
-		fprintf(out, "{\"status\":\"failed\",\"error\":\"cannot build the JSON summary\"}\n");
+		fprintf(out,
+			"{\"status\":\"failed\",\"error\":\"cannot build the JSON summary\"}\n");
 		return;
 	}
 	fprintf(out, "%s\n", text);

@@ -14,21 +14,21 @@
 #include "sandbox.h"
 
 static const char run_usage[] =
-	"usage: reelbox run [OPTIONS] SCRIPT\n"
-	"  -o, --output FILE     .mp4 (H.264), .webm (VP9) or .gif; default SCRIPT's stem + .mp4\n"
-	"      --runtime NAME    interpreter from the runtime table (default: by extension)\n"
-	"      --size WxH        frame size (1280x720)\n"
-	"      --fps N           frames per second (30)\n"
-	"      --frames N        frame count ceiling (fps*5), or --duration SEC\n"
-	"      --pix-fmt NAME    raw stream format: rgb24 rgba bgr24 gray yuv420p\n"
-	"      --crf N, --preset NAME   encoder quality and speed, as in ffmpeg\n"
-	"      --timeout SEC --memory MB --pids N --scratch MB --cpus F   sandbox limits\n"
-	"      --json            print one JSON summary on stdout\n"
-	"      --config FILE     operator configuration (JSON)\n";
+    "usage: reelbox run [OPTIONS] SCRIPT\n"
+    "  -o, --output FILE     .mp4 (H.264), .webm (VP9) or .gif; default SCRIPT's stem + .mp4\n"
+    "      --runtime NAME    interpreter from the runtime table (default: by extension)\n"
+    "      --size WxH        frame size (1280x720)\n"
+    "      --fps N           frames per second (30)\n"
+    "      --frames N        frame count ceiling (fps*5), or --duration SEC\n"
+    "      --pix-fmt NAME    raw stream format: rgb24 rgba bgr24 gray yuv420p\n"
+    "      --crf N, --preset NAME   encoder quality and speed, as in ffmpeg\n"
+    "      --timeout SEC --memory MB --pids N --scratch MB --cpus F   sandbox limits\n"
+    "      --json            print one JSON summary on stdout\n"
+    "      --config FILE     operator configuration (JSON)\n";
 
 static const char exec_usage[] =
-	"usage: reelbox exec [--timeout SEC --memory MB --pids N --scratch MB --cpus F]\n"
-	"                    [--config FILE] -- CMD [ARG...]\n";
+    "usage: reelbox exec [--timeout SEC --memory MB --pids N --scratch MB --cpus F]\n"
+    "                    [--config FILE] -- CMD [ARG...]\n";
 
 struct run_ui {
 	int tty;
@@ -52,9 +52,8 @@ static void draw_progress(struct run_ui *ui)
 	double secs = (double)(mono_ns() - ui->start_ns) / 1e9;
 	double rate = secs > 0 ? (double)ui->done / secs : 0;
 
-	fprintf(stderr, "\r\033[Kreelbox: frame %lld/%lld (%d%%) %.1f fps",
-		(long long)ui->done, (long long)ui->total,
-		ui->total ? (int)(100 * ui->done / ui->total) : 0, rate);
+	fprintf(stderr, "\r\033[Kreelbox: frame %lld/%lld (%d%%) %.1f fps", (long long)ui->done,
+		(long long)ui->total, ui->total ? (int)(100 * ui->done / ui->total) : 0, rate);
 	ui->progress_shown = 1;
 }
 
@@ -90,9 +89,9 @@ static void ui_done(void *opaque, const struct runner_result *res)
 }
 
 static const struct runner_ops run_ops = {
-	.progress = ui_progress,
-	.log_line = ui_log_line,
-	.done = ui_done,
+    .progress = ui_progress,
+    .log_line = ui_log_line,
+    .done = ui_done,
 };
 
 /* The default output: the script's stem + .mp4 in the current directory. */
@@ -167,7 +166,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (optind != argc - 1) {
 		job_free(&job);
-		return cli_usage_error("run", "expected exactly one SCRIPT; see reelbox run --help");
+		return cli_usage_error("run",
+				       "expected exactly one SCRIPT; see reelbox run --help");
 	}
 	const char *script = argv[optind];
 
@@ -189,8 +189,8 @@ int cmd_run(int argc, char **argv)
 		snprintf(job.format, sizeof(job.format), "gif");
 		break;
 	default:
-		rc = cli_usage_error("run", "output '%s' has an unknown extension; use .mp4, .webm or .gif",
-				     output);
+		rc = cli_usage_error(
+		    "run", "output '%s' has an unknown extension; use .mp4, .webm or .gif", output);
 		goto out;
 	}
 	if ((rc = cli_resolve_job("run", &job, &ja, &cfg)) != 0)
@@ -252,14 +252,14 @@ static int resolve_command(const char *cmd, char *out, size_t len)
 int cmd_exec(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"memory", required_argument, NULL, OPT_MEMORY},
-		{"pids", required_argument, NULL, OPT_PIDS},
-		{"scratch", required_argument, NULL, OPT_SCRATCH},
-		{"cpus", required_argument, NULL, OPT_CPUS},
-		{"config", required_argument, NULL, OPT_CONFIG},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"memory", required_argument, NULL, OPT_MEMORY},
+	    {"pids", required_argument, NULL, OPT_PIDS},
+	    {"scratch", required_argument, NULL, OPT_SCRATCH},
+	    {"cpus", required_argument, NULL, OPT_CPUS},
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	struct config cfg;
 	struct job job;
@@ -282,7 +282,8 @@ int cmd_exec(int argc, char **argv)
 			return rc;
 	}
 	if (optind >= argc)
-		return cli_usage_error("exec", "expected a command after --; see reelbox exec --help");
+		return cli_usage_error("exec",
+				       "expected a command after --; see reelbox exec --help");
 	if ((rc = cli_load_config("exec", ja.config_path, &cfg)) != 0)
 		return rc;
 
@@ -293,9 +294,11 @@ int cmd_exec(int argc, char **argv)
 	do {                                                                                       \
 		if (job.limits.field) {                                                            \
 			if (job.limits.field > mx->field)                                          \
-				return cli_usage_error("exec", #field " %g" unit                   \
-						       " is above the operator's maximum of %g" unit,    \
-						       (double)job.limits.field, (double)mx->field);     \
+				return cli_usage_error(                                            \
+				    "exec",                                                        \
+				    #field " %g" unit                                              \
+					   " is above the operator's maximum of %g" unit,          \
+				    (double)job.limits.field, (double)mx->field);                  \
 			lim.field = job.limits.field;                                              \
 		}                                                                                  \
 	} while (0)
@@ -314,19 +317,20 @@ int cmd_exec(int argc, char **argv)
 	const char *env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/scratch",
 			     "SCRATCH=/scratch", "LANG=C.UTF-8", NULL};
 	struct sandbox_spec spec = {
-		.argv = (const char *const *)&argv[optind],
-		.envp = env,
-		.stdin_fd = 0,
-		.stdout_fd = 1,
-		.stderr_fd = 2,
-		.state_dir = cfg.state_dir[0] ? cfg.state_dir : NULL,
-		.limits = {
-			.timeout_ms = (uint64_t)lim.timeout_s * 1000,
-			.memory_bytes = (uint64_t)lim.memory_mb << 20,
-			.scratch_bytes = (uint64_t)lim.scratch_mb << 20,
-			.pids = lim.pids,
-			.cpus = lim.cpus,
-			.cpu_seconds = (uint64_t)lim.timeout_s * 2 + 10,
+	    .argv = (const char *const *)&argv[optind],
+	    .envp = env,
+	    .stdin_fd = 0,
+	    .stdout_fd = 1,
+	    .stderr_fd = 2,
+	    .state_dir = cfg.state_dir[0] ? cfg.state_dir : NULL,
+	    .limits =
+		{
+		    .timeout_ms = (uint64_t)lim.timeout_s * 1000,
+		    .memory_bytes = (uint64_t)lim.memory_mb << 20,
+		    .scratch_bytes = (uint64_t)lim.scratch_mb << 20,
+		    .pids = lim.pids,
+		    .cpus = lim.cpus,
+		    .cpu_seconds = (uint64_t)lim.timeout_s * 2 + 10,
 		},
 	};
 	struct sandbox *sb;

@@ -23,8 +23,7 @@ static const char *redis_url(const char *flag, const struct config *cfg)
 	return cfg->redis_url[0] ? cfg->redis_url : "redis://127.0.0.1:6379";
 }
 
-static int open_queue(const char *cmd, const char *url, const struct config *cfg,
-		      struct queue **q)
+static int open_queue(const char *cmd, const char *url, const struct config *cfg, struct queue **q)
 {
 	struct queue_opts qo;
 	char err[QUEUE_ERR_MAX];
@@ -63,7 +62,8 @@ static int wait_for(struct queue *q, const char *id, int json)
 			/* Events are capped; the job's own state is the truth. */
 			if (queue_status(q, id, &status, err, sizeof(err)) == 0) {
 				json_t *st = json_loads(status, 0, NULL);
-				const char *s = st ? json_string_value(json_object_get(st, "state")) : NULL;
+				const char *s =
+				    st ? json_string_value(json_object_get(st, "state")) : NULL;
 				int over = s && (!strcmp(s, "succeeded") || !strcmp(s, "failed") ||
 						 !strcmp(s, "dead"));
 				json_decref(st);
@@ -117,8 +117,8 @@ static int wait_for(struct queue *q, const char *id, int json)
 }
 
 static const char submit_usage[] =
-	"usage: reelbox submit [--redis URL] [run's job options] [--format mp4|webm|gif]\n"
-	"                      [--retries N] [--id ID] SCRIPT [--wait] [--json]\n";
+    "usage: reelbox submit [--redis URL] [run's job options] [--format mp4|webm|gif]\n"
+    "                      [--retries N] [--id ID] SCRIPT [--wait] [--json]\n";
 
 int cmd_submit(int argc, char **argv)
 {
@@ -148,11 +148,21 @@ int cmd_submit(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {
-		case OPT_REDIS: redis = optarg; break;
-		case OPT_WAIT: wait = 1; break;
-		case OPT_JSON: json = 1; break;
-		case O_FORMAT: format = optarg; break;
-		case O_ID: id = optarg; break;
+		case OPT_REDIS:
+			redis = optarg;
+			break;
+		case OPT_WAIT:
+			wait = 1;
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		case O_FORMAT:
+			format = optarg;
+			break;
+		case O_ID:
+			id = optarg;
+			break;
 		case 'o': {
 			const char *dot = strrchr(optarg, '.');
 			format = dot ? dot + 1 : optarg;
@@ -162,13 +172,20 @@ int cmd_submit(int argc, char **argv)
 			long v = strtol(optarg, &end, 10);
 			if (*end || v < 0 || v > 1000) {
 				job_free(&job);
-				return cli_usage_error("submit", "--retries '%s' is not 0..1000", optarg);
+				return cli_usage_error("submit", "--retries '%s' is not 0..1000",
+						       optarg);
 			}
 			job.retries = (int)v;
 			break;
 		}
-		case 'h': fputs(submit_usage, stdout); job_free(&job); return 0;
-		case '?': fputs(submit_usage, stderr); job_free(&job); return EXIT_USAGE;
+		case 'h':
+			fputs(submit_usage, stdout);
+			job_free(&job);
+			return 0;
+		case '?':
+			fputs(submit_usage, stderr);
+			job_free(&job);
+			return EXIT_USAGE;
 		default:
 			if ((rc = cli_job_option("submit", c, optarg, &job, &ja)) != 0) {
 				job_free(&job);
@@ -178,14 +195,16 @@ int cmd_submit(int argc, char **argv)
 	}
 	if (optind != argc - 1) {
 		job_free(&job);
-		return cli_usage_error("submit", "expected exactly one SCRIPT; see reelbox submit --help");
+		return cli_usage_error("submit",
+				       "expected exactly one SCRIPT; see reelbox submit --help");
 	}
 	if ((rc = cli_load_config("submit", ja.config_path, &cfg)) != 0 ||
 	    (rc = cli_load_script("submit", argv[optind], &cfg, &job)) != 0)
 		goto out;
 	if (format) {
 		if (strlen(format) >= sizeof(job.format)) {
-			rc = cli_usage_error("submit", "format '%s' is not mp4, webm or gif", format);
+			rc = cli_usage_error("submit", "format '%s' is not mp4, webm or gif",
+					     format);
 			goto out;
 		}
 		snprintf(job.format, sizeof(job.format), "%s", format);
@@ -205,7 +224,8 @@ int cmd_submit(int argc, char **argv)
 
 	char *doc = job_to_json(&job);
 	if (!doc) {
-		rc = cli_usage_error("submit", "the script is not UTF-8 text; reelbox jobs carry text scripts");
+		rc = cli_usage_error(
+		    "submit", "the script is not UTF-8 text; reelbox jobs carry text scripts");
 		goto out;
 	}
 	struct queue *q;
@@ -236,15 +256,15 @@ out:
 	return rc;
 }
 
-static int parse_id_cmd(const char *cmd, int argc, char **argv, const char **redis,
-			const char **id, int *json, struct config *cfg)
+static int parse_id_cmd(const char *cmd, int argc, char **argv, const char **redis, const char **id,
+			int *json, struct config *cfg)
 {
 	static const struct option opts[] = {
-		{"redis", required_argument, NULL, OPT_REDIS},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"config", required_argument, NULL, OPT_CONFIG},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"redis", required_argument, NULL, OPT_REDIS},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *config = NULL;
 	char err[256];
@@ -253,13 +273,20 @@ static int parse_id_cmd(const char *cmd, int argc, char **argv, const char **red
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_REDIS: *redis = optarg; break;
-		case OPT_JSON: *json = 1; break;
-		case OPT_CONFIG: config = optarg; break;
+		case OPT_REDIS:
+			*redis = optarg;
+			break;
+		case OPT_JSON:
+			*json = 1;
+			break;
+		case OPT_CONFIG:
+			config = optarg;
+			break;
 		case 'h':
 			printf("usage: reelbox %s [--redis URL] [--json] JOB_ID\n", cmd);
 			return -1;
-		default: return EXIT_USAGE;
+		default:
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1)
@@ -293,7 +320,8 @@ int cmd_status(int argc, char **argv)
 		json_t *o = json_loads(status, 0, NULL);
 		const char *key;
 		json_t *v;
-		json_object_foreach(o, key, v) {
+		json_object_foreach(o, key, v)
+		{
 			if (json_is_string(v))
 				printf("%-10s %s\n", key, json_string_value(v));
 			else if (!json_is_null(v)) {

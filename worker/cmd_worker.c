@@ -33,7 +33,7 @@
 #include "queue.h"
 #include "sandbox.h"
 
-#define DEFAULT_GRACE_S 20
+#define DEFAULT_GRACE_S	  20
 #define PROGRESS_EVERY_MS 250
 
 struct worker;
@@ -48,7 +48,7 @@ struct slot {
 	uv_timer_t heartbeat;
 	uint64_t started_ms, last_progress_ms;
 	int cancel_requested; /* a producer asked for it */
-	int lease_lost;       /* another worker owns the job now */
+	int lease_lost;	      /* another worker owns the job now */
 	int handing_back;     /* the worker is stopping: give the job back */
 	char staged[PATH_MAX];
 	char final[PATH_MAX];
@@ -125,8 +125,8 @@ static void log_event(const char *event, const char *job_id, const char *fmt, ..
 }
 
 /* snprintf for paths: -ENAMETOOLONG instead of a silently cut path. */
-__attribute__((format(printf, 3, 4))) static int path_fmt(char *buf, size_t len,
-							  const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int path_fmt(char *buf, size_t len, const char *fmt,
+							  ...)
 {
 	va_list ap;
 	int n;
@@ -217,8 +217,7 @@ static void on_requeued(struct queue_async *q, int status, const char *msg, void
 
 	if (status == 1)
 		s->w->m.dead++;
-	log_event(status == 1 ? "job_dead" : "job_requeued", s->qjob.id, "{s:i}", "status",
-		  status);
+	log_event(status == 1 ? "job_dead" : "job_requeued", s->qjob.id, "{s:i}", "status", status);
 	slot_release(s);
 }
 
@@ -273,8 +272,8 @@ static void on_runner_done(void *opaque, const struct runner_result *done)
 		return;
 	}
 	log_event("job_finished", s->qjob.id, "{s:s, s:s, s:I, s:I, s:i}", "status",
-		  res->succeeded ? "succeeded" : "failed", "error", res->error,
-		  "frames", (json_int_t)res->frames, "ms", (json_int_t)res->total_ms, "attempt",
+		  res->succeeded ? "succeeded" : "failed", "error", res->error, "frames",
+		  (json_int_t)res->frames, "ms", (json_int_t)res->total_ms, "attempt",
 		  s->qjob.attempt);
 	if (!res->succeeded && !res->cancelled && s->job.retries >= s->qjob.attempt) {
 		/* The job asked for its own failures to be retried. */
@@ -318,9 +317,9 @@ static void on_runner_log(void *opaque, const char *line, size_t len)
 }
 
 static const struct runner_ops worker_runner_ops = {
-	.progress = on_runner_progress,
-	.log_line = on_runner_log,
-	.done = on_runner_done,
+    .progress = on_runner_progress,
+    .log_line = on_runner_log,
+    .done = on_runner_done,
 };
 
 struct hb_ctx {
@@ -421,9 +420,9 @@ static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
 	if (access(s->final, F_OK) == 0 && s->qjob.attempt > 1)
 		log_event("job_output_exists", s->job.id, NULL);
 
-	log_event("job_started", s->job.id, "{s:i, s:s, s:i, s:i, s:I}", "attempt",
-		  s->qjob.attempt, "runtime", s->job.runtime, "width", s->job.width, "height",
-		  s->job.height, "frames", (json_int_t)s->job.frames);
+	log_event("job_started", s->job.id, "{s:i, s:s, s:i, s:i, s:I}", "attempt", s->qjob.attempt,
+		  "runtime", s->job.runtime, "width", s->job.width, "height", s->job.height,
+		  "frames", (json_int_t)s->job.frames);
 	rc = runner_start(w->loop, &s->job, &w->cfg, s->staged, s->index, &worker_runner_ops, s,
 			  &s->runner, err, sizeof(err));
 	if (rc < 0) {
@@ -489,20 +488,27 @@ static char *metrics_text(const struct worker *w)
 		return NULL;
 	fprintf(f, "# HELP reelbox_jobs_total Jobs this worker finished, by outcome.\n"
 		   "# TYPE reelbox_jobs_total counter\n");
-	fprintf(f, "reelbox_jobs_total{state=\"succeeded\"} %llu\n", (unsigned long long)m->succeeded);
+	fprintf(f, "reelbox_jobs_total{state=\"succeeded\"} %llu\n",
+		(unsigned long long)m->succeeded);
 	fprintf(f, "reelbox_jobs_total{state=\"failed\"} %llu\n", (unsigned long long)m->failed);
 	fprintf(f, "reelbox_jobs_total{state=\"retried\"} %llu\n", (unsigned long long)m->retried);
-	fprintf(f, "reelbox_jobs_total{state=\"rejected\"} %llu\n", (unsigned long long)m->rejected);
+	fprintf(f, "reelbox_jobs_total{state=\"rejected\"} %llu\n",
+		(unsigned long long)m->rejected);
 	fprintf(f, "reelbox_jobs_total{state=\"dead\"} %llu\n", (unsigned long long)m->dead);
 	fprintf(f, "reelbox_jobs_total{state=\"lost\"} %llu\n", (unsigned long long)m->lost);
-	fprintf(f, "# HELP reelbox_jobs_running Jobs running now.\n# TYPE reelbox_jobs_running gauge\n"
-		   "reelbox_jobs_running %u\n", w->busy);
-	fprintf(f, "# HELP reelbox_job_duration_seconds Wall time of finished jobs.\n"
-		   "# TYPE reelbox_job_duration_seconds summary\n"
-		   "reelbox_job_duration_seconds_sum %.3f\nreelbox_job_duration_seconds_count %llu\n",
+	fprintf(f,
+		"# HELP reelbox_jobs_running Jobs running now.\n# TYPE reelbox_jobs_running gauge\n"
+		"reelbox_jobs_running %u\n",
+		w->busy);
+	fprintf(f,
+		"# HELP reelbox_job_duration_seconds Wall time of finished jobs.\n"
+		"# TYPE reelbox_job_duration_seconds summary\n"
+		"reelbox_job_duration_seconds_sum %.3f\nreelbox_job_duration_seconds_count %llu\n",
 		m->duration_sum, (unsigned long long)m->duration_count);
-	fprintf(f, "# HELP reelbox_frames_total Frames encoded.\n# TYPE reelbox_frames_total counter\n"
-		   "reelbox_frames_total %llu\n", (unsigned long long)m->frames);
+	fprintf(f,
+		"# HELP reelbox_frames_total Frames encoded.\n# TYPE reelbox_frames_total counter\n"
+		"reelbox_frames_total %llu\n",
+		(unsigned long long)m->frames);
 	fprintf(f, "# HELP reelbox_sandbox_kills_total Sandboxes ended by reelbox, by reason.\n"
 		   "# TYPE reelbox_sandbox_kills_total counter\n");
 	fprintf(f, "reelbox_sandbox_kills_total{reason=\"timeout\"} %llu\n",
@@ -513,8 +519,10 @@ static char *metrics_text(const struct worker *w)
 		(unsigned long long)m->kills_cancel);
 	fprintf(f, "reelbox_sandbox_kills_total{reason=\"seccomp\"} %llu\n",
 		(unsigned long long)m->kills_sigsys);
-	fprintf(f, "# HELP reelbox_redis_up Whether the queue's connections are up.\n"
-		   "# TYPE reelbox_redis_up gauge\nreelbox_redis_up %d\n", m->redis_up);
+	fprintf(f,
+		"# HELP reelbox_redis_up Whether the queue's connections are up.\n"
+		"# TYPE reelbox_redis_up gauge\nreelbox_redis_up %d\n",
+		m->redis_up);
 	fclose(f);
 	return body;
 }
@@ -670,7 +678,8 @@ static void sweep_work_dirs(const char *output_dir)
 		if (sub) {
 			struct dirent *e;
 			while ((e = readdir(sub)))
-				if (e->d_name[0] != '.' || (e->d_name[1] && strcmp(e->d_name, "..")))
+				if (e->d_name[0] != '.' ||
+				    (e->d_name[1] && strcmp(e->d_name, "..")))
 					unlinkat(dirfd(sub), e->d_name, 0);
 			closedir(sub);
 		}
@@ -680,22 +689,22 @@ static void sweep_work_dirs(const char *output_dir)
 }
 
 static const char worker_usage[] =
-	"usage: reelbox worker [--redis URL] [--concurrency N] [--output-dir DIR] [--lease SEC]\n"
-	"                      [--config FILE] [--grace SEC] [--metrics-port PORT]\n";
+    "usage: reelbox worker [--redis URL] [--concurrency N] [--output-dir DIR] [--lease SEC]\n"
+    "                      [--config FILE] [--grace SEC] [--metrics-port PORT]\n";
 
 int cmd_worker(int argc, char **argv)
 {
 	enum { O_CONC = OPT_CLI_LAST + 1, O_OUT, O_LEASE, O_GRACE, O_METRICS };
 	static const struct option opts[] = {
-		{"redis", required_argument, NULL, OPT_REDIS},
-		{"concurrency", required_argument, NULL, O_CONC},
-		{"output-dir", required_argument, NULL, O_OUT},
-		{"lease", required_argument, NULL, O_LEASE},
-		{"config", required_argument, NULL, OPT_CONFIG},
-		{"grace", required_argument, NULL, O_GRACE},
-		{"metrics-port", required_argument, NULL, O_METRICS},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"redis", required_argument, NULL, OPT_REDIS},
+	    {"concurrency", required_argument, NULL, O_CONC},
+	    {"output-dir", required_argument, NULL, O_OUT},
+	    {"lease", required_argument, NULL, O_LEASE},
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"grace", required_argument, NULL, O_GRACE},
+	    {"metrics-port", required_argument, NULL, O_METRICS},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *redis = NULL, *conc = NULL, *outdir = NULL, *lease = NULL, *config = NULL;
 	struct worker w = {.grace_s = DEFAULT_GRACE_S};
@@ -707,25 +716,41 @@ int cmd_worker(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {
-		case OPT_REDIS: redis = optarg; break;
-		case O_CONC: conc = optarg; break;
-		case O_OUT: outdir = optarg; break;
-		case O_LEASE: lease = optarg; break;
-		case OPT_CONFIG: config = optarg; break;
+		case OPT_REDIS:
+			redis = optarg;
+			break;
+		case O_CONC:
+			conc = optarg;
+			break;
+		case O_OUT:
+			outdir = optarg;
+			break;
+		case O_LEASE:
+			lease = optarg;
+			break;
+		case OPT_CONFIG:
+			config = optarg;
+			break;
 		case O_GRACE:
 			v = strtol(optarg, &end, 10);
 			if (*end || v < 0 || v > 86400)
-				return cli_usage_error("worker", "--grace '%s' is not 0..86400 seconds", optarg);
+				return cli_usage_error(
+				    "worker", "--grace '%s' is not 0..86400 seconds", optarg);
 			w.grace_s = (uint32_t)v;
 			break;
 		case O_METRICS:
 			v = strtol(optarg, &end, 10);
 			if (*end || v < 0 || v > 65535)
-				return cli_usage_error("worker", "--metrics-port '%s' is not a port", optarg);
+				return cli_usage_error("worker",
+						       "--metrics-port '%s' is not a port", optarg);
 			w.metrics_port = (int)v;
 			break;
-		case 'h': fputs(worker_usage, stdout); return 0;
-		default: fputs(worker_usage, stderr); return EXIT_USAGE;
+		case 'h':
+			fputs(worker_usage, stdout);
+			return 0;
+		default:
+			fputs(worker_usage, stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc)
@@ -749,7 +774,8 @@ int cmd_worker(int argc, char **argv)
 		char *end;
 		v = strtol(lease, &end, 10);
 		if (*end || v < 1 || v > 86400)
-			return cli_usage_error("worker", "--lease '%s' is not 1..86400 seconds", lease);
+			return cli_usage_error("worker", "--lease '%s' is not 1..86400 seconds",
+					       lease);
 		w.cfg.lease_s = (uint32_t)v;
 	}
 	if (mkdir(w.cfg.output_dir, 0755) < 0 && errno != EEXIST)
@@ -787,7 +813,7 @@ int cmd_worker(int argc, char **argv)
 	qo.result_ttl_s = w.cfg.result_ttl_s;
 	qo.max_attempts = (uint32_t)w.cfg.max_attempts;
 	struct queue_async_callbacks cbs = {
-		.on_job = on_job, .on_conn = on_conn, .on_drop = on_drop, .arg = &w};
+	    .on_job = on_job, .on_conn = on_conn, .on_drop = on_drop, .arg = &w};
 	if (queue_async_open(&w.q, &loop, w.cfg.redis_url, &qo, NULL, &cbs, err, sizeof(err)) < 0)
 		return cli_usage_error("worker", "%s", err);
 

@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JOB_ID_MAX      64
-#define JOB_NAME_MAX    128
-#define JOB_MAX_RUNTIMES 16
+#define JOB_ID_MAX	    64
+#define JOB_NAME_MAX	    128
+#define JOB_MAX_RUNTIMES    16
 #define JOB_MAX_RUNTIME_ENV 8
 
 struct job_limits {
@@ -27,8 +27,8 @@ struct job_limits {
 /* One interpreter the operator allows: name -> absolute path, plus fixed env. */
 struct runtime {
 	char name[32];
-	char path[PATH_MAX];          /* e.g. /usr/bin/python3, never a PATH lookup */
-	char ext[8][16];              /* extensions that default to it: ".py" */
+	char path[PATH_MAX]; /* e.g. /usr/bin/python3, never a PATH lookup */
+	char ext[8][16];     /* extensions that default to it: ".py" */
 	int n_ext;
 	char env[JOB_MAX_RUNTIME_ENV][128]; /* "PYTHONDONTWRITEBYTECODE=1" */
 	int n_env;
@@ -39,10 +39,10 @@ struct config {
 	int n_runtimes;
 	struct job_limits defaults; /* what a job gets when it asks for nothing */
 	struct job_limits maxima;   /* what a job may ask for at most */
-	int64_t max_frames;         /* the operator's frame cap */
+	int64_t max_frames;	    /* the operator's frame cap */
 	size_t max_script_bytes;
-	char state_dir[PATH_MAX];   /* sandbox state, swept at start */
-	char output_dir[PATH_MAX];  /* worker outputs */
+	char state_dir[PATH_MAX];  /* sandbox state, swept at start */
+	char output_dir[PATH_MAX]; /* worker outputs */
 	char redis_url[256];
 	int concurrency;
 	uint32_t lease_s;
@@ -52,18 +52,18 @@ struct config {
 
 struct job {
 	char id[JOB_ID_MAX];
-	char *script;         /* owned; the script's bytes */
+	char *script; /* owned; the script's bytes */
 	size_t script_len;
 	char script_name[JOB_NAME_MAX]; /* file name shown under /job/, e.g. "render.py" */
-	char runtime[32];     /* empty: from the script's extension */
+	char runtime[32];		/* empty: from the script's extension */
 	int width, height, fps;
-	int64_t frames;       /* 0: fps * 5 */
+	int64_t frames; /* 0: fps * 5 */
 	char pix_fmt[16];
-	char format[8];       /* "mp4" "webm" "gif" */
-	int crf;              /* -1: encoder default */
-	char preset[16];      /* empty: encoder default */
+	char format[8];		  /* "mp4" "webm" "gif" */
+	int crf;		  /* -1: encoder default */
+	char preset[16];	  /* empty: encoder default */
 	struct job_limits limits; /* 0 fields: operator default */
-	int retries;          /* retries a deterministic script failure is allowed (queue) */
+	int retries;		  /* retries a deterministic script failure is allowed (queue) */
 };
 
 /* Fill cfg with the built-in defaults (runtimes python3 sh node lua, sane limits). */

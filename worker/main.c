@@ -19,12 +19,12 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"run", cmd_run, "render one script without Redis: sandbox, encode, purge"},
-	{"exec", cmd_exec, "run any command in the sandbox a job gets"},
-	{"worker", cmd_worker, "pull render jobs from Redis until SIGTERM"},
-	{"submit", cmd_submit, "enqueue a script and print its job id"},
-	{"status", cmd_status, "show a job's state"},
-	{"cancel", cmd_cancel, "cancel a queued or running job"},
+    {"run", cmd_run, "render one script without Redis: sandbox, encode, purge"},
+    {"exec", cmd_exec, "run any command in the sandbox a job gets"},
+    {"worker", cmd_worker, "pull render jobs from Redis until SIGTERM"},
+    {"submit", cmd_submit, "enqueue a script and print its job id"},
+    {"status", cmd_status, "show a job's state"},
+    {"cancel", cmd_cancel, "cancel a queued or running job"},
 };
 
 static void usage(FILE *out)

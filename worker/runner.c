@@ -64,7 +64,7 @@ static uint64_t now_ns(void)
 }
 
 static void fmt_env(char ***pp, char **strp, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void fmt_env(char ***pp, char **strp, const char *fmt, ...)
 {
@@ -189,7 +189,8 @@ static void decide(struct runner *r)
 			 sb->exit_code);
 	} else if (r->render_rc != 0) {
 		snprintf(err, sizeof(err), "%s",
-			 r->render_err[0] ? r->render_err : "the frame stream could not be encoded");
+			 r->render_err[0] ? r->render_err
+					  : "the frame stream could not be encoded");
 	} else {
 		commit = 1;
 	}
@@ -251,7 +252,8 @@ static void render_thread(void *arg)
 	r->frame_fd = -1;
 	uv_async_send(&r->async);
 	if (r->render_rc == 0)
-		r->render_rc = render_finish(r->render, &r->rres, r->render_err, sizeof(r->render_err));
+		r->render_rc =
+		    render_finish(r->render, &r->rres, r->render_err, sizeof(r->render_err));
 	atomic_store(&r->render_done, 1);
 	uv_async_send(&r->async);
 }
@@ -409,14 +411,14 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 		goto fail;
 
 	struct render_spec rspec = {
-		.width = job->width,
-		.height = job->height,
-		.fps = job->fps,
-		.pix_fmt = job->pix_fmt,
-		.max_frames = job->frames,
-		.output = output,
-		.crf = job->crf,
-		.preset = job->preset[0] ? job->preset : NULL,
+	    .width = job->width,
+	    .height = job->height,
+	    .fps = job->fps,
+	    .pix_fmt = job->pix_fmt,
+	    .max_frames = job->frames,
+	    .output = output,
+	    .crf = job->crf,
+	    .preset = job->preset[0] ? job->preset : NULL,
 	};
 	if (pipe2(frame_pipe, O_CLOEXEC) < 0 || pipe2(log_pipe, O_CLOEXEC) < 0) {
 		rc = -errno;
@@ -433,27 +435,28 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 	snprintf(script_path, sizeof(script_path), "/job/%s", job->script_name);
 	const char *argv[] = {rt->path, script_path, NULL};
 	struct sandbox_file file = {
-		.name = job->script_name,
-		.data = job->script,
-		.len = job->script_len,
+	    .name = job->script_name,
+	    .data = job->script,
+	    .len = job->script_len,
 	};
 	struct sandbox_spec spec = {
-		.argv = argv,
-		.envp = (const char *const *)env,
-		.files = &file,
-		.n_files = 1,
-		.stdin_fd = -1,
-		.stdout_fd = frame_pipe[1],
-		.stderr_fd = log_pipe[1],
-		.slot = slot,
-		.state_dir = cfg->state_dir[0] ? cfg->state_dir : NULL,
-		.limits = {
-			.timeout_ms = (uint64_t)job->limits.timeout_s * 1000,
-			.memory_bytes = (uint64_t)job->limits.memory_mb << 20,
-			.scratch_bytes = (uint64_t)job->limits.scratch_mb << 20,
-			.pids = job->limits.pids,
-			.cpus = job->limits.cpus,
-			.cpu_seconds = (uint64_t)job->limits.timeout_s * 2 + 10,
+	    .argv = argv,
+	    .envp = (const char *const *)env,
+	    .files = &file,
+	    .n_files = 1,
+	    .stdin_fd = -1,
+	    .stdout_fd = frame_pipe[1],
+	    .stderr_fd = log_pipe[1],
+	    .slot = slot,
+	    .state_dir = cfg->state_dir[0] ? cfg->state_dir : NULL,
+	    .limits =
+		{
+		    .timeout_ms = (uint64_t)job->limits.timeout_s * 1000,
+		    .memory_bytes = (uint64_t)job->limits.memory_mb << 20,
+		    .scratch_bytes = (uint64_t)job->limits.scratch_mb << 20,
+		    .pids = job->limits.pids,
+		    .cpus = job->limits.cpus,
+		    .cpu_seconds = (uint64_t)job->limits.timeout_s * 2 + 10,
 		},
 	};
 	rc = sandbox_start(&spec, &r->sb, err, errlen);

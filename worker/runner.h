@@ -22,10 +22,10 @@ struct runner;
 
 struct runner_result {
 	int succeeded;
-	char error[512];       /* one sentence when !succeeded */
-	int exit_code;         /* the script's, -1 when it was killed or never ran */
-	int signal;            /* the signal that killed the script, 0 if none */
-	int limit_hit;         /* a sandbox limit (timeout, memory, ...) ended the job */
+	char error[512]; /* one sentence when !succeeded */
+	int exit_code;	 /* the script's, -1 when it was killed or never ran */
+	int signal;	 /* the signal that killed the script, 0 if none */
+	int limit_hit;	 /* a sandbox limit (timeout, memory, ...) ended the job */
 	int cancelled;
 	int64_t frames;
 	int width, height, fps;
