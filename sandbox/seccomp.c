@@ -38,7 +38,8 @@ extern const unsigned char reelbox_policy_blob[], reelbox_policy_blob_end[];
  * when the build made one; compiling it here is the fallback. */
 static void policy_build_once(void)
 {
-	size_t bytes = (size_t)(reelbox_policy_blob_end - reelbox_policy_blob);
+	size_t bytes =
+	    (size_t)((uintptr_t)reelbox_policy_blob_end - (uintptr_t)reelbox_policy_blob);
 
 	if (bytes && bytes % sizeof(struct sock_filter) == 0 &&
 	    bytes / sizeof(struct sock_filter) <= BPF_MAXINSNS) {
