@@ -781,6 +781,15 @@ int cmd_worker(int argc, char **argv)
 	if (mkdir(w.cfg.output_dir, 0755) < 0 && errno != EEXIST)
 		return cli_usage_error("worker", "cannot create output dir '%s': %s",
 				       w.cfg.output_dir, strerror(errno));
+	/* Results name their video by an absolute path: a producer does not know our cwd. */
+	char *abs_out = realpath(w.cfg.output_dir, NULL);
+	if (!abs_out || strlen(abs_out) >= sizeof(w.cfg.output_dir)) {
+		free(abs_out);
+		return cli_usage_error("worker", "cannot resolve output dir '%s'",
+				       w.cfg.output_dir);
+	}
+	snprintf(w.cfg.output_dir, sizeof(w.cfg.output_dir), "%s", abs_out);
+	free(abs_out);
 	gethostname(host, sizeof(host) - 1);
 	if (path_fmt(w.work_dir, sizeof(w.work_dir), "%s/.work", w.cfg.output_dir) < 0)
 		return cli_usage_error("worker", "output dir '%s' is too long", w.cfg.output_dir);
