@@ -15,5 +15,5 @@ for p in $PKGS; do
 done
 if [ -n "$missing" ]; then
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	apt-get install -y -qq $missing >/dev/null
 fi
