@@ -574,6 +574,15 @@ static int short_frame(struct render_reader *rd, size_t got, char *err, size_t e
 			snprintf(err, errlen, "script wrote no frames (0 bytes on stdout)");
 			return -ENODATA;
 		}
+		if (rd->bytes < rd->frame_bytes) {
+			snprintf(err, errlen,
+				 "script wrote %" PRIu64
+				 " bytes, less than one frame of %zu (%dx%d %s); "
+				 "did it print text to stdout?",
+				 rd->bytes, rd->frame_bytes, rd->width, rd->height,
+				 rd->raw_name ? rd->raw_name : fmt);
+			return -EPROTO;
+		}
 		frames_as_text(frames, sizeof(frames), rd->bytes, rd->frame_bytes);
 		snprintf(err, errlen,
 			 "script wrote %s frames: %" PRIu64 " bytes is not a multiple of %zu "
