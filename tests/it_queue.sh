@@ -463,9 +463,11 @@ res "a failing script ends failed with its error (submit --wait rc $rc: $st)"
 
 out=$(timeout 60 "$BIN" submit --id "$MARK-retry" --retries 2 --size 64x48 --frames 5 "$S/${MARK}_fail.sh" --wait --json 2>/dev/null)
 rc=$?
-st=$(echo "$out" | head -1 | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d.get("state"), d.get("attempts"))' 2>/dev/null)
-[ "$rc" -eq 1 ] && [ "$st" = "failed 3" ]
-res "a failing job with --retries 2 runs 3 times, then ends failed (rc $rc: $st)"
+st=$(echo "$out" | head -1 | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d.get("state"), d.get("attempts"), "|", d.get("error"))' 2>/dev/null)
+[ "$rc" -eq 1 ] && [[ $st == "dead 3 | failed on all 3 attempts; last: script exited with status 3"* ]]
+res "a failing job with --retries 2 runs 3 times, then ends dead with its error (rc $rc: $st)"
+dl=$("${RCLI[@]}" xrevrange reelbox:dead + - count 50 | grep -c "$MARK-retry")
+check "the job that failed all its retries is in the dead-letter stream ($dl)" [ "$dl" -ge 1 ]
 
 # Poison: a job whose worker dies every time it runs it (simulated with SIGKILL).
 # docs/queue.md: the claim past max_attempts (3) dead-letters it.

@@ -281,6 +281,16 @@ static void on_runner_done(void *opaque, const struct runner_result *done)
 		queue_async_retry(w->q, &s->qjob, res->error, on_requeued, s);
 		return;
 	}
+	if (!res->succeeded && !res->cancelled && s->job.retries > 0) {
+		/* It asked for retries and failed every time: a poison job, dead-lettered. */
+		char reason[sizeof(res->error) + 64];
+		snprintf(reason, sizeof(reason), "failed on all %d attempts; last: %.480s",
+			 s->qjob.attempt, res->error);
+		w->m.dead++;
+		log_event("job_dead", s->qjob.id, "{s:s}", "reason", reason);
+		queue_async_reject(w->q, &s->qjob, reason, on_requeued, s);
+		return;
+	}
 	if (res->succeeded)
 		w->m.succeeded++;
 	else
