@@ -663,6 +663,28 @@ for name in "${live[@]}"; do
 	[ "$rc" -eq 0 ] || bad_exit="$bad_exit $name:$rc"
 done
 check "workers ${live[*]} exit 0 on SIGTERM${bad_exit:+ (bad:$bad_exit)}" [ -z "$bad_exit" ]
+
+# ==== metrics ===========================================================================
+echo "== metrics"
+MPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$BIN" worker --concurrency 1 --output-dir "$OUT" --lease "$LEASE" --grace "$GRACE" \
+	--config "$REELBOX_CONFIG" --metrics-port "$MPORT" 2>"$LOGS/M.log" &
+MPID=$!
+ALL_WPIDS+=("$MPID")
+timeout 60 "$BIN" submit --id "$MARK-metrics" --size 64x48 --frames 7 "$S/${MARK}_fast.sh" \
+	--wait >/dev/null 2>&1
+metrics=$("$PY" -c 'import sys, urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode())' "$MPORT" 2>/dev/null)
+mline() { echo "$metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+msucc=$(mline 'reelbox_jobs_total{state="succeeded"}')
+mframes=$(mline reelbox_frames_total)
+mup=$(mline reelbox_redis_up)
+mkills=$(mline 'reelbox_sandbox_kills_total{reason="timeout"}')
+check "metrics on 127.0.0.1:$MPORT count the job (succeeded $msucc, frames $mframes, redis_up $mup, timeout kills $mkills)" \
+	[ "$msucc/$mframes/$mup/$mkills" = "1/7/1/0" ]
+kill -TERM "$MPID"
+wait_exit "$MPID" $((GRACE + 15))
+check "the metrics worker exits 0 on SIGTERM" [ $? -eq 0 ]
 workfiles=$(find "$OUT/.work" -mindepth 1 2>/dev/null | head -5 | tr '\n' ' ')
 late_file=missing
 [ -f "$OUT/$MARK-late.mp4" ] && late_file=exists
