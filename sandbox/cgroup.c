@@ -5,8 +5,10 @@
  * order sandbox_start() and sandbox_destroy() call them:
  *   create_from_parent   before clone3; a cgroup v2 dir fd in cg->clone_fd makes the
  *                        child start inside it (CLONE_INTO_CGROUP, no race)
- *   attach_from_parent   after clone3, before the child is released (cgroup v1): the
- *                        child is blocked on the sync pipe, so it runs nothing outside
+ *   clone_inside_...     cgroup v1: the cloning thread steps into the job cgroup for the
+ *                        clone3 and out again, so the child is born inside (fast)
+ *   attach_from_parent   the fallback when that failed (cgroup v1): the child is
+ *                        blocked on the sync pipe, so it runs nothing outside
  *   classify             after the reap: OOM or pids events turn into the result's
  *                        end and reason; usage fills cpu_ms and peak_memory_bytes
  *   destroy              after the reap: kill what is left, remove the dirs
@@ -19,9 +21,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cgroups.h"
 #include "internal.h"
@@ -79,10 +85,35 @@ int sandbox_cgroup_create_from_parent(struct sandbox_cgroup *cg, const struct sa
 	return 0;
 }
 
+pid_t sandbox_cgroup_clone_inside_from_parent(struct sandbox_cgroup *cg, struct sandbox_child *c,
+					      int *pidfd)
+{
+	struct sandbox_cg_thread back;
+	pid_t pid;
+	int r;
+
+	cg->born_inside = 0;
+	if (!cg->cg || cg->clone_fd >= 0 || sandbox_cg_enter_thread(cg->cg, &back) < 0)
+		return sandbox_proc_clone_from_parent(c, cg->clone_fd, pidfd);
+	pid = sandbox_proc_clone_from_parent(c, -1, pidfd);
+	/* The thread must not stay: the worker's own work would count against the job. */
+	if ((r = sandbox_cg_leave_thread(&back)) < 0) {
+		if (pid > 0) {
+			pidfd_send_signal(*pidfd, SIGKILL, NULL, 0);
+			waitpid(pid, NULL, __WALL);
+			close(*pidfd);
+			*pidfd = -1;
+		}
+		return r;
+	}
+	cg->born_inside = pid > 0;
+	return pid;
+}
+
 int sandbox_cgroup_attach_from_parent(struct sandbox_cgroup *cg, pid_t pid)
 {
-	/* v2 cloned straight into it. */
-	if (!cg->cg || cg->clone_fd >= 0)
+	/* v2 cloned straight into it; v1 may have been born inside. */
+	if (!cg->cg || cg->clone_fd >= 0 || cg->born_inside)
 		return 0;
 	return sandbox_cg_attach(cg->cg, pid);
 }

@@ -713,6 +713,9 @@ int sandbox_cg_kill(struct sandbox_cg *cg)
 
 	if (!cg)
 		return 0;
+	/* The common case: pid 1 took everything with it, there is nothing to freeze. */
+	if (cg_procs_empty(cg))
+		return 0;
 	/* v2 cgroup.kill signals the whole tree at once, fork races included. */
 	if (cg->version == SANDBOX_CG_V2 && cg2_kill(cg) == 0)
 		goto wait;
@@ -734,6 +737,101 @@ wait:
 			cg_signal_all(cg);
 	}
 	return cg_procs_empty(cg) ? 0 : -EBUSY;
+}
+
+/* ------------------------------------------------------------- thread moves */
+
+/* The calling thread's cgroup in the hierarchy holding ctrl, as /proc names it. */
+static int thread_rel(const char *ctrl, char *out, size_t len)
+{
+	FILE *f = fopen("/proc/thread-self/cgroup", "re");
+	char line[SANDBOX_CG_PATH + 128];
+	int e = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (e == -ENOENT && fgets(line, sizeof(line), f)) {
+		char *c1 = strchr(line, ':'), *c2, *nl, *tok, *save = NULL;
+
+		if (!c1 || !(c2 = strchr(c1 + 1, ':')))
+			continue;
+		*c2 = '\0';
+		if ((nl = strchr(c2 + 1, '\n')))
+			*nl = '\0';
+		for (tok = strtok_r(c1 + 1, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			if (!strcmp(tok, ctrl)) {
+				e = snprintf(out, len, "%s", c2 + 1) < (int)len ? 0 : -ENAMETOOLONG;
+				break;
+			}
+	}
+	fclose(f);
+	return e;
+}
+
+static int write_zero(int fd)
+{
+	return write(fd, "0", 1) == 1 ? 0 : -errno;
+}
+
+int sandbox_cg_leave_thread(struct sandbox_cg_thread *back)
+{
+	int i, e, first = 0;
+
+	for (i = 0; i < back->n; i++) {
+		if ((e = write_zero(back->fds[i])) && !first)
+			first = e;
+		close(back->fds[i]);
+	}
+	back->n = 0;
+	return first;
+}
+
+int sandbox_cg_enter_thread(struct sandbox_cg *cg, struct sandbox_cg_thread *back)
+{
+	char rel[SANDBOX_CG_PATH], host[SANDBOX_CG_PATH * 2];
+	int i, e, fd, dfd;
+
+	back->n = 0;
+	if (!cg || cg->version != SANDBOX_CG_V1)
+		return -EOPNOTSUPP;
+	/* First every way back, so a failure half-way can always be undone. */
+	for (i = 0; i < cg->ndirs; i++) {
+		const struct cg_dir *d = &cg->dirs[i];
+		size_t plen = strlen(d->path), rlen = strlen(d->rel);
+		unsigned bit = d->ctrls & -d->ctrls;
+
+		if (rlen > plen || strcmp(d->path + plen - rlen, d->rel))
+			goto fail_e;
+		if ((e = thread_rel(cg_ctrl_name(bit), rel, sizeof(rel))) < 0)
+			goto fail;
+		if (snprintf(host, sizeof(host), "%.*s%s", (int)(plen - rlen), d->path,
+			     strcmp(rel, "/") ? rel : "") >= (int)sizeof(host))
+			goto fail_e;
+		if ((dfd = cg_open_dir(host)) < 0) {
+			e = dfd;
+			goto fail;
+		}
+		fd = openat(dfd, "tasks", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		e = -errno;
+		close(dfd);
+		if (fd < 0)
+			goto fail;
+		back->fds[back->n++] = fd;
+	}
+	for (i = 0; i < cg->ndirs; i++) {
+		fd = openat(cg->dirs[i].fd, "tasks", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		e = fd < 0 ? -errno : write_zero(fd);
+		if (fd >= 0)
+			close(fd);
+		if (e)
+			goto fail;
+	}
+	return 0;
+fail_e:
+	e = -EINVAL;
+fail:
+	sandbox_cg_leave_thread(back);
+	return e;
 }
 
 /* ------------------------------------------------------------------ teardown */

@@ -110,6 +110,20 @@ int sandbox_cg_create(const struct sandbox_cg_env *env, const char *name,
 /* Move pid (a whole process) into the job cgroup in every hierarchy. */
 int sandbox_cg_attach(struct sandbox_cg *cg, pid_t pid);
 
+/* Where the calling thread was before sandbox_cg_enter_thread(): its tasks files. */
+struct sandbox_cg_thread {
+	int n;
+	int fds[SANDBOX_CG_NCTRL];
+};
+
+/* v1: move the calling thread (only it) into the job cgroup in every hierarchy, so a
+ * process it forks starts inside; sandbox_cg_leave_thread() puts it back. Writing "0"
+ * to tasks moves the caller without the kernel's global threadgroup lock, which a pid
+ * written to cgroup.procs takes and pays an RCU grace period for (milliseconds). On
+ * error the thread is where it was. -EOPNOTSUPP on v2 (use CLONE_INTO_CGROUP). */
+int sandbox_cg_enter_thread(struct sandbox_cg *cg, struct sandbox_cg_thread *back);
+int sandbox_cg_leave_thread(struct sandbox_cg_thread *back);
+
 /* v2: an O_DIRECTORY fd of the job cgroup for clone3(CLONE_INTO_CGROUP); owned by
  * cg. -EOPNOTSUPP on v1. */
 int sandbox_cg_dirfd(const struct sandbox_cg *cg);

@@ -156,6 +156,7 @@ int sandbox_limits_apply_from_child(const struct sandbox_rlimits *r);
 /* ---- cgroup.c: per-sandbox cgroup ------------------------------------------------ */
 
 struct sandbox_cg;
+struct sandbox_child;
 
 struct sandbox_cgroup {
 	int clone_fd;	       /* cgroup v2 dir for CLONE_INTO_CGROUP (owned by cg), or -1 */
@@ -163,12 +164,18 @@ struct sandbox_cgroup {
 	struct sandbox_cg *cg; /* NULL when the host has no usable cgroups */
 	int unenforced;	       /* limits were asked for but no cgroup could hold them */
 	int memory_limited;    /* memory_bytes was set on the cgroup */
+	int born_inside;       /* v1: the child was forked from inside, no attach needed */
 };
 
 /* Create the per-sandbox cgroup before the clone; a v2 dir fd goes into clone3. */
 int sandbox_cgroup_create_from_parent(struct sandbox_cgroup *cg, const struct sandbox_spec *spec,
 				      char *err, size_t errlen);
-/* Move the child in (cgroup v1) before it is released to run anything. */
+/* Clone from inside the cgroup (v1): the calling thread moves in just before clone3
+ * and back right after, so the child is born inside without the slow attach. */
+pid_t sandbox_cgroup_clone_inside_from_parent(struct sandbox_cgroup *cg, struct sandbox_child *c,
+					      int *pidfd);
+/* Move the child in (cgroup v1) before it is released to run anything, unless it was
+ * born inside. */
 int sandbox_cgroup_attach_from_parent(struct sandbox_cgroup *cg, pid_t pid);
 /* Does this sandbox's cgroup enforce its pids limit? */
 int sandbox_cgroup_has_pids(const struct sandbox_cgroup *cg);

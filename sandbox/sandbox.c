@@ -260,7 +260,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 	sb->start_ns = now_ns();
 	if (sb->limits.timeout_ms)
 		sb->deadline_ns = sb->start_ns + sb->limits.timeout_ms * 1000000ull;
-	sb->pid = sandbox_proc_clone_from_parent(&c, sb->cgroup.clone_fd, &sb->pidfd);
+	sb->pid = sandbox_cgroup_clone_inside_from_parent(&sb->cgroup, &c, &sb->pidfd);
 	if (sb->pid < 0) {
 		r = sb->pid;
 		sb->pid = -1;
