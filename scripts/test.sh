@@ -29,7 +29,7 @@ echo "== integration tests (Release)"
 (cd build && ctest -L integration --output-on-failure) | tee -a "$log" || status=1
 
 # One closing line over the three runs: ctest prints "N tests failed out of M" each.
-read -r failed total < <(awk '/tests failed out of/ { f += $(NF-4); t += $NF } END { print f+0, t+0 }' "$log")
+read -r failed total < <(awk '/tests failed out of/ { f += $(NF-5); t += $NF } END { print f+0, t+0 }' "$log")
 echo "reelbox: $((total - failed)) passed, $failed failed"
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$total" -eq 0 ]; then
 	exit 1

@@ -174,6 +174,8 @@ static void on_completed(struct queue_async *q, int status, const char *msg, voi
 			  "another worker owns the job now; keeping its result");
 	} else if (status < 0) {
 		log_event("complete_failed", s->qjob.id, "{s:s}", "error", msg ? msg : "");
+	} else {
+		log_event("job_recorded", s->qjob.id, "{s:i}", "attempt", s->qjob.attempt);
 	}
 	slot_release(s);
 }
