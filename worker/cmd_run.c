@@ -141,7 +141,7 @@ int cmd_run(int argc, char **argv)
 
 	job_init(&job);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			output = optarg;
