@@ -770,14 +770,7 @@ int queue_async_open(struct queue_async **out, uv_loop_t *loop, const char *url,
 		free(q);
 		return rc;
 	}
-	if (opts)
-		q->o = *opts;
-	else
-		queue_opts_init(&q->o);
-	snprintf(q->prefix, sizeof(q->prefix), "%s", q->o.prefix ? q->o.prefix : "reelbox");
-	snprintf(q->group, sizeof(q->group), "%s", q->o.group ? q->o.group : "workers");
-	q->o.prefix = q->prefix;
-	q->o.group = q->group;
+	queue_opts_own(&q->o, q->prefix, q->group, opts);
 	if (consumer && *consumer) {
 		snprintf(q->consumer, sizeof(q->consumer), "%s", consumer);
 	} else {

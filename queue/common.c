@@ -734,3 +734,16 @@ char *qstatus_json(const char *id, const redisReply *r)
 	json_decref(o);
 	return out;
 }
+
+void queue_opts_own(struct queue_opts *dst, char prefix[64], char group[64],
+		    const struct queue_opts *opts)
+{
+	if (opts)
+		*dst = *opts;
+	else
+		queue_opts_init(dst);
+	snprintf(prefix, 64, "%s", dst->prefix ? dst->prefix : "reelbox");
+	snprintf(group, 64, "%s", dst->group ? dst->group : "workers");
+	dst->prefix = prefix;
+	dst->group = group;
+}

@@ -26,6 +26,11 @@ struct queue_url {
 
 int queue_url_parse(struct queue_url *u, const char *url, char *err, size_t errlen);
 
+/* A client's own copy of the options (defaults when opts is NULL), with prefix and
+ * group copied into the client's buffers so the caller's strings may go away. */
+void queue_opts_own(struct queue_opts *dst, char prefix[64], char group[64],
+		    const struct queue_opts *opts);
+
 /* ---- Scripts ---- */
 
 enum queue_script {

@@ -141,14 +141,7 @@ int queue_open(struct queue **out, const char *url, const struct queue_opts *opt
 	*out = NULL;
 	if (!(q = calloc(1, sizeof(*q))))
 		return -ENOMEM;
-	if (opts)
-		q->o = *opts;
-	else
-		queue_opts_init(&q->o);
-	snprintf(q->prefix, sizeof(q->prefix), "%s", q->o.prefix ? q->o.prefix : "reelbox");
-	snprintf(q->group, sizeof(q->group), "%s", q->o.group ? q->o.group : "workers");
-	q->o.prefix = q->prefix;
-	q->o.group = q->group;
+	queue_opts_own(&q->o, q->prefix, q->group, opts);
 	if ((rc = queue_url_parse(&q->url, url, err, errlen)) < 0) {
 		free(q);
 		return rc;

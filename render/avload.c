@@ -9,7 +9,7 @@
  *
  * render's entry points call render_libav_load() first, so a missing FFmpeg is one
  * sentence from render_open(). Any other libav call before that (a test calling
- * av_log_set_level, say) goes through a lazy stub that loads here too, and aborts
+ * av_log_set_level, say) takes the trampolines' slow path, which loads here too, and aborts
  * with the sentence if it cannot: like the dynamic loader would, only later.
  *
  * Without REELBOX_LAZY_LIBAV libav is linked normally and this file does nothing.
@@ -80,7 +80,7 @@ static void load(void)
 			goto fail;
 		}
 	}
-	/* All or nothing: a half-filled table would send some calls to the lazy stubs. */
+	/* All or nothing: a half-filled table would send some calls down the slow path. */
 	ptrs = calloc(rb_av_nsyms ? rb_av_nsyms : 1, sizeof(*ptrs));
 	if (!ptrs) {
 		snprintf(load_err, sizeof(load_err), "out of memory loading FFmpeg's libraries");

@@ -95,6 +95,16 @@ int cg_write(int dirfd, const char *file, const char *val)
 	return e;
 }
 
+int cg_set(const struct cg_dir *d, const char *file, const char *val, char *err, size_t len)
+{
+	int e = cg_write(d->fd, file, val);
+
+	if (e)
+		cg_errf(err, len, "cannot set %s to %s in %s: %s", file, val, d->path,
+			strerror(-e));
+	return e;
+}
+
 int cg_writef(int dirfd, const char *file, const char *fmt, ...)
 {
 	char buf[128];
@@ -219,7 +229,12 @@ static int read_procs(int dirfd, pid_t **out, size_t *n)
  * when ctrl is NULL (the "0::" line). */
 int cg_own_path(const char *ctrl, char *out, size_t len)
 {
-	FILE *f = fopen("/proc/self/cgroup", "re");
+	return cg_own_path_in("/proc/self/cgroup", ctrl, out, len);
+}
+
+int cg_own_path_in(const char *file, const char *ctrl, char *out, size_t len)
+{
+	FILE *f = fopen(file, "re");
 	char *line = NULL;
 	size_t cap = 0;
 	int e = -ENOENT;
@@ -741,33 +756,6 @@ wait:
 
 /* ------------------------------------------------------------- thread moves */
 
-/* The calling thread's cgroup in the hierarchy holding ctrl, as /proc names it. */
-static int thread_rel(const char *ctrl, char *out, size_t len)
-{
-	FILE *f = fopen("/proc/thread-self/cgroup", "re");
-	char line[SANDBOX_CG_PATH + 128];
-	int e = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (e == -ENOENT && fgets(line, sizeof(line), f)) {
-		char *c1 = strchr(line, ':'), *c2, *nl, *tok, *save = NULL;
-
-		if (!c1 || !(c2 = strchr(c1 + 1, ':')))
-			continue;
-		*c2 = '\0';
-		if ((nl = strchr(c2 + 1, '\n')))
-			*nl = '\0';
-		for (tok = strtok_r(c1 + 1, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-			if (!strcmp(tok, ctrl)) {
-				e = snprintf(out, len, "%s", c2 + 1) < (int)len ? 0 : -ENAMETOOLONG;
-				break;
-			}
-	}
-	fclose(f);
-	return e;
-}
-
 static int write_zero(int fd)
 {
 	return write(fd, "0", 1) == 1 ? 0 : -errno;
@@ -802,7 +790,8 @@ int sandbox_cg_enter_thread(struct sandbox_cg *cg, struct sandbox_cg_thread *bac
 
 		if (rlen > plen || strcmp(d->path + plen - rlen, d->rel))
 			goto fail_e;
-		if ((e = thread_rel(cg_ctrl_name(bit), rel, sizeof(rel))) < 0)
+		if ((e = cg_own_path_in("/proc/thread-self/cgroup", cg_ctrl_name(bit), rel,
+					sizeof(rel))) < 0)
 			goto fail;
 		if (snprintf(host, sizeof(host), "%.*s%s", (int)(plen - rlen), d->path,
 			     strcmp(rel, "/") ? rel : "") >= (int)sizeof(host))

@@ -32,11 +32,15 @@ int cg_open_dir(const char *path);
 int cg_write(int dirfd, const char *file, const char *val);
 int cg_writef(int dirfd, const char *file, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* cg_write() to a job dir, with a sentence naming file, value and dir on failure. */
+int cg_set(const struct cg_dir *d, const char *file, const char *val, char *err, size_t len);
 int cg_read(int dirfd, const char *file, char *buf, size_t len);
 int cg_read_u64(int dirfd, const char *file, uint64_t *v);
 int cg_read_key(int dirfd, const char *file, const char *key, uint64_t *v);
 int cg_has_file(int dirfd, const char *file);
 int cg_own_path(const char *ctrl, char *out, size_t len);
+/* The same, read from a /proc cgroup file of choice (/proc/thread-self/cgroup). */
+int cg_own_path_in(const char *file, const char *ctrl, char *out, size_t len);
 int cg_find_mount(const char *fstype, const char *ctrl, const char *mnt, char *mnt_out,
 		  char *root_out, size_t len);
 int cg_host_path(const char *mnt, const char *root, const char *rel, char *out, size_t len);

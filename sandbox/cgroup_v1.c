@@ -76,16 +76,6 @@ int cg1_detect(struct sandbox_cg_env *env, const char *parent, unsigned need, ch
 	return 0;
 }
 
-static int set(const struct cg_dir *d, const char *file, const char *val, char *err, size_t len)
-{
-	int e = cg_write(d->fd, file, val);
-
-	if (e)
-		cg_errf(err, len, "cannot set %s to %s in %s: %s", file, val, d->path,
-			strerror(-e));
-	return e;
-}
-
 int cg1_apply(struct sandbox_cg *cg, char *err, size_t len)
 {
 	const struct cg_dir *d;
@@ -95,19 +85,19 @@ int cg1_apply(struct sandbox_cg *cg, char *err, size_t len)
 	if (cg->lim.memory_bytes && (d = cg_dir_for(cg, SANDBOX_CG_MEMORY))) {
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)cg->lim.memory_bytes);
 		/* limit first: memsw must never be below it */
-		if ((e = set(d, "memory.limit_in_bytes", v, err, len)))
+		if ((e = cg_set(d, "memory.limit_in_bytes", v, err, len)))
 			return e;
 		/* RAM + swap capped at RAM: the job cannot spill into swap. */
 		if (cg_has_file(d->fd, "memory.memsw.limit_in_bytes") &&
-		    (e = set(d, "memory.memsw.limit_in_bytes", v, err, len)))
+		    (e = cg_set(d, "memory.memsw.limit_in_bytes", v, err, len)))
 			return e;
 		if (cg_has_file(d->fd, "memory.swappiness") &&
-		    (e = set(d, "memory.swappiness", "0", err, len)))
+		    (e = cg_set(d, "memory.swappiness", "0", err, len)))
 			return e;
 	}
 	if (cg->lim.pids && (d = cg_dir_for(cg, SANDBOX_CG_PIDS))) {
 		snprintf(v, sizeof(v), "%u", cg->lim.pids);
-		if ((e = set(d, "pids.max", v, err, len)))
+		if ((e = cg_set(d, "pids.max", v, err, len)))
 			return e;
 	}
 	if (cg->lim.cpus > 0 && (d = cg_dir_for(cg, SANDBOX_CG_CPU))) {
@@ -116,10 +106,10 @@ int cg1_apply(struct sandbox_cg *cg, char *err, size_t len)
 		if (q < 1000)
 			q = 1000; /* the kernel's minimum quota */
 		snprintf(v, sizeof(v), "%llu", CFS_PERIOD_US);
-		if ((e = set(d, "cpu.cfs_period_us", v, err, len)))
+		if ((e = cg_set(d, "cpu.cfs_period_us", v, err, len)))
 			return e;
 		snprintf(v, sizeof(v), "%llu", q);
-		if ((e = set(d, "cpu.cfs_quota_us", v, err, len)))
+		if ((e = cg_set(d, "cpu.cfs_quota_us", v, err, len)))
 			return e;
 	}
 	return 0;

@@ -190,16 +190,6 @@ int cg2_detect(struct sandbox_cg_env *env, const char *mnt, const char *parent, 
 	return 0;
 }
 
-static int set(const struct cg_dir *d, const char *file, const char *val, char *err, size_t len)
-{
-	int e = cg_write(d->fd, file, val);
-
-	if (e)
-		cg_errf(err, len, "cannot set %s to %s in %s: %s", file, val, d->path,
-			strerror(-e));
-	return e;
-}
-
 int cg2_apply(struct sandbox_cg *cg, char *err, size_t len)
 {
 	const struct cg_dir *d = &cg->dirs[0];
@@ -208,21 +198,21 @@ int cg2_apply(struct sandbox_cg *cg, char *err, size_t len)
 
 	if (cg->lim.memory_bytes) {
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)cg->lim.memory_bytes);
-		if ((e = set(d, "memory.max", v, err, len)))
+		if ((e = cg_set(d, "memory.max", v, err, len)))
 			return e;
 		/* No swap: a job must not outgrow its limit by paging out. The file is
 		 * absent only when swap accounting is off. */
 		if (cg_has_file(d->fd, "memory.swap.max") &&
-		    (e = set(d, "memory.swap.max", "0", err, len)))
+		    (e = cg_set(d, "memory.swap.max", "0", err, len)))
 			return e;
 		/* An OOM kills the whole job, not one victim the script could respawn. */
 		if (cg_has_file(d->fd, "memory.oom.group") &&
-		    (e = set(d, "memory.oom.group", "1", err, len)))
+		    (e = cg_set(d, "memory.oom.group", "1", err, len)))
 			return e;
 	}
 	if (cg->lim.pids) {
 		snprintf(v, sizeof(v), "%u", cg->lim.pids);
-		if ((e = set(d, "pids.max", v, err, len)))
+		if ((e = cg_set(d, "pids.max", v, err, len)))
 			return e;
 	}
 	if (cg->lim.cpus > 0) {
@@ -231,7 +221,7 @@ int cg2_apply(struct sandbox_cg *cg, char *err, size_t len)
 		if (q < 1000)
 			q = 1000; /* the kernel's minimum quota */
 		snprintf(v, sizeof(v), "%llu %llu", q, CPU_PERIOD_US);
-		if ((e = set(d, "cpu.max", v, err, len)))
+		if ((e = cg_set(d, "cpu.max", v, err, len)))
 			return e;
 	}
 	return 0;
