@@ -421,6 +421,67 @@ else
 fi
 
 # ---------------------------------------------------------------------------------
+# A script's stderr cannot break the summary or reach the terminal: ill-formed UTF-8
+# (surrogate, overlong, above U+10FFFF, F5..FF, lone continuation, cut at the end) and
+# escape sequences (ESC and UTF-8-encoded C1) beside a valid stream still give exit 0,
+# one valid JSON object with status succeeded, and echoed lines without ESC or C1.
+
+cat >scripts/hostile_stderr.py <<'EOF'
+import os, sys
+w, h, n = int(os.environ["WIDTH"]), int(os.environ["HEIGHT"]), int(os.environ["FRAMES"])
+err = sys.stderr.buffer
+err.write(b"it_examples-hostile: start\n")
+err.write(b"surrogate \xed\xa0\x80 overlong \xe0\x80\x80 too-big \xf4\x90\x80\x80 "
+          b"\xf5\xff lone \x80\n")
+err.write(b"c1-csi \xc2\x9b2J c1-osc \xc2\x9d0;pwned\x07 esc \x1b[2J\x1b]0;title\x1b\\ "
+          b"bell \x07 nel \xc2\x85\n")
+err.write(b"truncated \xe2\x82")  # no newline: the log ends inside a character
+err.flush()
+for i in range(n):
+    sys.stdout.buffer.write(bytes([i * 10 % 256]) * (w * h * 3))
+EOF
+rc=0
+timeout "$TIMEOUT" "$BIN" run --json --size ${W}x$H --fps $FPS --frames $FRAMES \
+	-o "$WORK/out/hostile_stderr.mp4" "$WORK/scripts/hostile_stderr.py" \
+	>out/hostile-json.stdout 2>out/hostile-json.stderr || rc=$?
+expect "hostile stderr --json: exit status" "$rc" 0
+if verdict=$(python3 - out/hostile-json.stdout out/hostile-json.stderr "$FRAMES" 2>&1 <<'EOF'
+import json, re, sys
+out, err, frames = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read(), int(sys.argv[3])
+bad = []
+try:
+    doc = json.loads(out.decode("utf-8"))  # strict: no surrogates, no overlongs
+except ValueError as e:
+    sys.exit("stdout is not one JSON object in UTF-8: %s: %r" % (e, out[:200]))
+if doc.get("status") != "succeeded":
+    bad.append("status=%r error=%r" % (doc.get("status"), doc.get("error")))
+if doc.get("frames") != frames:
+    bad.append("frames=%r (want %d)" % (doc.get("frames"), frames))
+log = doc.get("log") or ""
+if "it_examples-hostile: start" not in log or "\ufffd" not in log:
+    bad.append("log tail lacks the script's lines or U+FFFD: %r" % log[:200])
+if re.search("[\x00-\x08\x0a-\x1f\x7f-\x9f]", log.replace("\n", "")):
+    bad.append("log tail holds a control character: %r" % log)
+if b"[script] it_examples-hostile: start" not in err:
+    bad.append("the script's lines were not echoed on stderr")
+try:
+    err.decode("utf-8")
+except ValueError as e:
+    bad.append("echoed stderr is not UTF-8: %s" % e)
+if re.search(rb"[\x1b\x07]|\xc2[\x80-\x9f]", err):
+    bad.append("echoed stderr holds ESC, BEL or a C1 control: %r" % err[:300])
+if bad:
+    sys.exit("; ".join(bad))
+print("status succeeded, valid JSON, U+FFFD in the log, no ESC/BEL/C1 echoed")
+EOF
+); then
+	pass "hostile stderr --json: $verdict"
+else
+	fail "hostile stderr --json: $verdict"
+	indent <out/hostile-json.stderr | head -n 20 | cat -v
+fi
+
+# ---------------------------------------------------------------------------------
 # Usage errors exit 2 with a one-line reason, and render nothing.
 
 usage_case() {

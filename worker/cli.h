@@ -76,13 +76,14 @@ int cli_resolve_job(const char *cmd, struct job *job, const struct cli_job_args 
 		    const struct config *cfg);
 
 /* The contract's summary of a finished job as compact JSON (malloc'd), with output as
- * the path to report and worker (may be NULL) naming who ran it. */
+ * the path to report and worker (may be NULL) naming who ran it. Every string is made
+ * well-formed UTF-8 first, so NULL means out of memory, never "the script wrote bad
+ * bytes". */
 char *cli_result_json(const struct runner_result *res, const char *output, const char *worker);
 
-/* The contract's --json summary of a finished job, one line on stdout. */
-void cli_print_result_json(FILE *out, const struct runner_result *res);
-
-/* Replace invalid UTF-8 in place with '?', so any log can go into JSON. */
-void cli_utf8_sanitize(char *s);
+/* The contract's --json summary of a finished job, one line on out. 0, or -ENOMEM when
+ * it could not be built (a fixed "failed" object was printed instead) or -EIO when out
+ * could not be written: either way the caller must not report success. */
+int cli_print_result_json(FILE *out, const struct runner_result *res);
 
 #endif

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "utf8.h"
+
 const struct option cli_job_options[] = {
     {"runtime", required_argument, NULL, OPT_RUNTIME},
     {"size", required_argument, NULL, OPT_SIZE},
@@ -238,46 +240,44 @@ int cli_resolve_job(const char *cmd, struct job *job, const struct cli_job_args 
 	return 0;
 }
 
-void cli_utf8_sanitize(char *s)
+/* A malloc'd, well-formed UTF-8 copy of s for the result document (NULL stays NULL). */
+static char *json_text(const char *s, int *oom)
 {
-	unsigned char *p = (unsigned char *)s;
+	size_t n;
+	char *t;
 
-	while (*p) {
-		int n = 0;
-		if (*p < 0x80)
-			n = 1;
-		else if ((*p & 0xE0) == 0xC0 && *p >= 0xC2)
-			n = 2;
-		else if ((*p & 0xF0) == 0xE0)
-			n = 3;
-		else if ((*p & 0xF8) == 0xF0 && *p <= 0xF4)
-			n = 4;
-		for (int i = 1; i < n; i++)
-			if ((p[i] & 0xC0) != 0x80)
-				n = 0;
-		if (n == 0) {
-			*p++ = '?';
-			continue;
-		}
-		p += n;
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	t = malloc(UTF8_SANITIZED_MAX(n));
+	if (!t) {
+		*oom = 1;
+		return NULL;
 	}
+	utf8_sanitize(t, UTF8_SANITIZED_MAX(n), s, n);
+	return t;
 }
 
+/* Every string goes through utf8_sanitize() first, whatever its source (the script's log,
+ * an error quoting a path or a stream, an operator's path): jansson refuses ill-formed
+ * UTF-8, and a script must not be able to make the result unbuildable. What is left to
+ * fail is memory. */
 char *cli_result_json(const struct runner_result *res, const char *output, const char *worker)
 {
-	char log[RUNNER_LOG_TAIL + 1];
-	char error[sizeof(res->error)];
-	json_t *o;
-	char *text;
+	int oom = 0;
+	char *log = json_text(res->log_tail, &oom);
+	char *error = json_text(res->error, &oom);
+	char *out = json_text(output, &oom);
+	char *who = json_text(worker, &oom);
+	json_t *o = NULL;
+	char *text = NULL;
 
-	snprintf(log, sizeof(log), "%s", res->log_tail);
-	snprintf(error, sizeof(error), "%s", res->error);
-	cli_utf8_sanitize(log);
-	cli_utf8_sanitize(error);
+	if (oom)
+		goto done;
 	o = json_pack("{s:s, s:s?, s:I, s:i, s:i, s:i, s:I, s:s?, s:s?, s:i, s:i, s:s, "
 		      "s:{s:I, s:I, s:I, s:I}}",
 		      "status", res->succeeded ? "succeeded" : "failed", "output",
-		      res->succeeded ? output : NULL, "frames", (json_int_t)res->frames, "width",
+		      res->succeeded ? out : NULL, "frames", (json_int_t)res->frames, "width",
 		      res->width, "height", res->height, "fps", res->fps, "bytes",
 		      (json_int_t)res->bytes, "sha256", res->succeeded ? res->sha256 : NULL,
 		      "error", res->succeeded ? NULL : error, "exit_code", res->exit_code, "signal",
@@ -285,23 +285,35 @@ char *cli_result_json(const struct runner_result *res, const char *output, const
 		      "sandbox_ms", (json_int_t)res->sandbox_ms, "first_frame_ms",
 		      (json_int_t)res->first_frame_ms, "encode_ms", (json_int_t)res->encode_ms);
 	if (!o)
-		return NULL;
-	if (worker)
-		json_object_set_new(o, "worker", json_string(worker));
+		goto done;
+	if (who && json_object_set_new(o, "worker", json_string(who)) < 0)
+		goto done;
 	text = json_dumps(o, JSON_COMPACT);
+done:
 	json_decref(o);
+	free(log);
+	free(error);
+	free(out);
+	free(who);
 	return text;
 }
 
-void cli_print_result_json(FILE *out, const struct runner_result *res)
+int cli_print_result_json(FILE *out, const struct runner_result *res)
 {
 	char *text = cli_result_json(res, res->output, NULL);
+	int rc = 0;
 
 	if (!text) {
-		fprintf(out,
-			"{\"status\":\"failed\",\"error\":\"cannot build the JSON summary\"}\n");
-		return;
+		/* A fixed document, so stdout still holds the one JSON object it promises. */
+		fputs("{\"status\":\"failed\",\"error\":\"internal error: cannot build the JSON "
+		      "summary\"}\n",
+		      out);
+		rc = -ENOMEM;
+	} else if (fprintf(out, "%s\n", text) < 0) {
+		rc = -EIO;
 	}
-	fprintf(out, "%s\n", text);
 	free(text);
+	if (fflush(out) != 0 && rc == 0)
+		rc = -EIO;
+	return rc;
 }

@@ -214,8 +214,16 @@ int cmd_run(int argc, char **argv)
 	runner_free(runner);
 	uv_loop_close(&loop);
 
-	if (json)
-		cli_print_result_json(stdout, &ui.res);
+	if (json && cli_print_result_json(stdout, &ui.res) < 0) {
+		/* The summary is what a --json caller reads: without it the job failed, and
+		 * a failed job leaves no file behind. */
+		if (ui.res.succeeded)
+			unlink(ui.res.output);
+		fprintf(stderr, "reelbox: job failed: the JSON summary could not be written "
+				"(out of memory or stdout closed); run the job again\n");
+		rc = EXIT_JOB_FAILED;
+		goto out;
+	}
 	if (ui.res.succeeded) {
 		if (!json)
 			fprintf(stderr, "reelbox: wrote %s (%lld frames, %llu bytes, %.1f s)\n",

@@ -299,8 +299,21 @@ static void on_runner_done(void *opaque, const struct runner_result *done)
 		w->m.failed++;
 	doc = result_json(s, res);
 	if (!doc) {
-		queue_async_retry(w->q, &s->qjob, "the worker could not build the result document",
-				  on_requeued, s);
+		/* Only memory can fail here (every string is sanitized): an internal error,
+		 * recorded once as the job's result. A retry would run a job that asked for
+		 * none again, and dead-letter it with its result lost. */
+		static const char internal[] = "{\"status\":\"failed\",\"error\":\"internal error: "
+					       "cannot build the result document\"}";
+		if (res->succeeded) {
+			w->m.succeeded--;
+			w->m.failed++;
+		}
+		log_event("result_build_failed", s->qjob.id, NULL);
+		if (queue_async_complete(w->q, &s->qjob, internal, on_completed, s) < 0) {
+			log_event("complete_failed", s->qjob.id, "{s:s}", "error",
+				  "the internal-error result could not be sent");
+			slot_release(s);
+		}
 		return;
 	}
 	if (res->succeeded && s->staged[0]) {
