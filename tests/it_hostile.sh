@@ -188,6 +188,81 @@ file_hash() {
 	sha256sum "$p" 2>/dev/null | cut -d' ' -f1 || echo missing
 }
 
+# --- reelbox's own process (checks selfcpu:S, selfrss:MB) --------------------------------
+# The script and the encoder run in their own confined processes; reelbox only supervises.
+# These checks sample reelbox's own process alone, so an encode, a frame buffer or a
+# rescale that lands in the supervisor shows up as its CPU time or peak memory.
+#
+# self_poll PIDFILE OUT DONE: once PIDFILE names a pid, sample that process every ~50 ms
+# until it is gone or the file DONE exists. OUT holds the last sample, "CPU_MS VMHWM_KB":
+# utime + stime of /proc/PID/stat (its own, not its children's) and VmHWM of
+# /proc/PID/status. Builtins only in the loop, but for the sleep.
+self_poll() {
+	local pidfile=$1 out=$2 done=$3 pid='' start='' line hwm='' k v rest tck
+	local -a st
+	tck=$(getconf CLK_TCK)
+	until [ -n "$pid" ]; do
+		[ -e "$done" ] && return
+		read -r pid 2>/dev/null <"$pidfile" || { pid=''; sleep 0.01; }
+	done
+	while [ ! -e "$done" ]; do
+		read -r line 2>/dev/null <"/proc/$pid/stat" || break
+		# the fields after "pid (comm) ": [11] utime, [12] stime, [19] starttime
+		read -r -a st <<<"${line##*) }"
+		: "${start:=${st[19]}}"
+		[ "${st[19]}" = "$start" ] || break # the pid was reused
+		# a zombie has no VmHWM line: its last one stands
+		while read -r k v rest; do [ "$k" = VmHWM: ] && hwm=$v; done 2>/dev/null <"/proc/$pid/status"
+		printf '%s %s\n' $(((st[11] + st[12]) * 1000 / tck)) "${hwm:-0}" >"$out"
+		sleep 0.05
+	done
+}
+# secs_ms S: seconds with up to three decimals ("1", "0.5") in milliseconds
+secs_ms() {
+	local i=${1%%.*} frac=''
+	[[ $1 == *.* ]] && frac=${1#*.}
+	frac=${frac}000
+	echo $((10#${i:-0} * 1000 + 10#${frac:0:3}))
+}
+# self_check KIND LIMIT SAMPLE: adds to run_row's problems when SAMPLE (self_poll's last
+# line) is over LIMIT, or when there is no sample at all.
+self_check() {
+	local kind=$1 limit=$2 cpu hwm
+	if [ -z "$3" ]; then
+		problems+=("$kind: no sample of reelbox's own process was taken")
+		return
+	fi
+	read -r cpu hwm <<<"$3"
+	case $kind in
+	selfcpu) [ "$cpu" -le "$(secs_ms "$limit")" ] || problems+=("reelbox's own cpu time was $cpu ms, over $limit s") ;;
+	selfrss) [ "$hwm" -le $((limit * 1024)) ] || problems+=("reelbox's own VmHWM was $((hwm / 1024)) MB, over $limit MB") ;;
+	esac
+}
+
+# strict_json FILE: silent when FILE is one JSON document in valid UTF-8 with no lone
+# surrogate; otherwise prints why and fails. jq alone would pass invalid UTF-8, which it
+# repairs silently.
+strict_json() {
+	$PY - "$1" <<'EOF'
+import json, sys
+def walk(v):
+    if isinstance(v, str):
+        v.encode("utf-8")  # a lone surrogate ("\ud800") fails here
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            walk(k)
+            walk(x)
+    elif isinstance(v, list):
+        for x in v:
+            walk(x)
+try:
+    walk(json.loads(open(sys.argv[1], "rb").read().decode("utf-8")))
+except ValueError as e:  # JSONDecodeError and UnicodeError are ValueErrors
+    print(str(e)[:160])
+    sys.exit(1)
+EOF
+}
+
 # --- expectation --------------------------------------------------------------------------
 # match EXPECT STATUS RC ERROR: 0 if one of the alternatives holds; sets MATCH_NOTE.
 match() {
@@ -255,18 +330,32 @@ run_row() {
 
 	# run
 	local t0 t1 rc elapsed
+	# selfcpu/selfrss: reelbox starts through sh, which writes its pid for self_poll first
+	local self_poller='' self_sample=''
+	local -a self_wrap=()
+	if [[ ,$checks, == *,self* ]]; then
+		rm -f "$res.pid" "$res.self" "$res.done"
+		self_wrap=(/bin/sh -c 'echo $$ >"$0" && exec "$@"' "$res.pid")
+		self_poll "$res.pid" "$res.self" "$res.done" &
+		self_poller=$!
+	fi
 	t0=${EPOCHREALTIME/./}
 	REELBOX_HOSTILE_SECRET=$SECRET_ENV AWS_SECRET_ACCESS_KEY=$SECRET_ENV REDIS_PASSWORD=$SECRET_ENV \
 		REELBOX_REDIS_URL="redis://:$SECRET_ENV@127.0.0.1:$PORT" \
-		timeout -k 5 $((timeout + 60)) "$BIN" run --json --config "$WORK/config.json" -o "$out" \
+		timeout -k 5 $((timeout + 60)) "${self_wrap[@]}" "$BIN" run --json --config "$WORK/config.json" -o "$out" \
 		"${DEFAULT_OPTS[@]}" "${extra[@]}" "$job" \
 		<<<"$SECRET_STDIN" 7<"$WORK/secret-fd" >"$res.json" 2> >(tail -c 262144 >"$res.stderr")
 	rc=$?
+	[ -n "$self_poller" ] && : >"$res.done"
 	local tail_pid=$!
 	t1=${EPOCHREALTIME/./}
 	elapsed=$(((t1 - t0) / 1000))
 	# the tail of stderr: wait for it only if $! really is the process substitution
 	[ "$tail_pid" != "$SENTINEL_PID" ] && wait "$tail_pid" 2>/dev/null
+	if [ -n "$self_poller" ]; then
+		wait "$self_poller" 2>/dev/null
+		read -r self_sample 2>/dev/null <"$res.self" || self_sample=
+	fi
 
 	# what reelbox said
 	local status= err= log= frames= observed
@@ -361,7 +450,15 @@ run_row() {
 			loglen=$(jq -j '.log // ""' "$res.json" 2>/dev/null | wc -c)
 			[ "$loglen" -le "$v" ] || problems+=("the summary's log is $loglen bytes, over $v")
 			grep -q $'\x1b' "$res.json" "$res.stderr" 2>/dev/null && problems+=("an ESC byte reached the log or reelbox's stderr")
+			# C1 controls in UTF-8 (C2 80..C2 9F: CSI is C2 9B), raw or escaped in the JSON
+			LC_ALL=C grep -qaP '\xc2[\x80-\x9f]' "$res.json" "$res.stderr" 2>/dev/null &&
+				problems+=("a C1 control (UTF-8 C2 80..9F) reached the log or reelbox's stderr")
+			# (no grep -q there: under pipefail, jq killed by SIGPIPE would hide the match)
+			jq -j '(.log // ""), (.error // "")' "$res.json" 2>/dev/null | LC_ALL=C grep -aP '\x1b|\xc2[\x80-\x9f]' >/dev/null &&
+				problems+=("the summary's log or error decodes to an ESC or C1 control (escaped in the JSON)")
 			;;
+		selfcpu | selfrss) self_check "$k" "$v" "$self_sample" ;;
+		json) s=$(strict_json "$res.json") || problems+=("the summary is not strict JSON: $s") ;;
 		*) problems+=("unknown check $c in the manifest") ;;
 		esac
 	done
@@ -385,6 +482,10 @@ run_row() {
 	row=$(printf '%-34s | %-36s | %-62s | %s' "$attack" "$expect" "${observed:0:62}" "$contained")
 	ROWS+=("$row")
 	printf '%s\n' "$row"
+	if [ -n "$self_sample" ]; then
+		read -r c k <<<"$self_sample"
+		printf '%-34s   reelbox itself: cpu %s ms, VmHWM %s MB; elapsed %s ms\n' "" "$c" $((k / 1024)) "$elapsed"
+	fi
 }
 
 # --- main ---------------------------------------------------------------------------------
