@@ -38,6 +38,7 @@ struct qconn {
 	uint32_t backoff_ms;
 	unsigned outstanding; /* commands sent and not answered */
 	uint64_t since;	      /* when it started connecting, or last made progress */
+	struct qlimit lim;    /* what one reply may cost */
 };
 
 struct qop {
@@ -50,7 +51,7 @@ struct qop {
 	char id[QUEUE_ID_MAX];
 };
 
-enum fetch_phase { F_IDLE = 0, F_PROMOTE, F_AUTOCLAIM, F_READ, F_GROUP, F_CLAIM, F_DROP };
+enum fetch_phase { F_IDLE = 0, F_TAKE, F_WAIT, F_CLAIM, F_DROP };
 
 struct queue_async {
 	uv_loop_t *loop;
@@ -250,21 +251,37 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 
 	if (!cn)
 		return;
-	conn_lost(cn, status == REDIS_OK ? "disconnected" : ac->errstr);
+	conn_lost(cn, cn->lim.tripped	   ? cn->lim.why
+		      : status == REDIS_OK ? "disconnected"
+					   : ac->errstr);
 }
+
+static void conn_abort(struct qconn *cn, const char *why);
 
 /* hiredis 0.14's libuv adapter drops poll errors: when connect() is refused, libuv
  * reports POLLERR as a failed poll and stops watching, the adapter returns without
  * telling hiredis, and the connection hangs forever. These replacements for its
  * event hooks hand an error to hiredis as the events it waited for, so its own read
- * or connect check finds the error and closes the context (as hiredis 1.x does). */
+ * or connect check finds the error and closes the context (as hiredis 1.x does).
+ *
+ * The hooks also bound what one reply may buffer: hiredis waits for a whole bulk
+ * string before it parses it, so a 400 MB value would be 400 MB here before anyone
+ * could refuse it. Past the connection's limit the connection is dropped (and made
+ * again), with the rest of that reply unread. */
 static void poll_cb(uv_poll_t *handle, int status, int events)
 {
 	redisLibuvEvents *p = handle->data;
 	int ev = status ? p->events : events;
+	struct qconn *cn;
 
-	if (p->context && (ev & UV_READABLE))
+	if (p->context && (ev & UV_READABLE)) {
 		redisAsyncHandleRead(p->context);
+		if (p->context && (cn = p->context->data) &&
+		    qlimit_buffered_over(&p->context->c, &cn->lim)) {
+			conn_abort(cn, cn->lim.why);
+			return; /* p is freed with the context */
+		}
+	}
 	if (p->context && (ev & UV_WRITABLE))
 		redisAsyncHandleWrite(p->context);
 }
@@ -365,6 +382,10 @@ static void conn_start(struct qconn *cn)
 	ac->ev.delWrite = ev_del_write;
 	if (!q->url.is_unix)
 		redisEnableKeepAlive(&ac->c);
+	/* The fetch connection carries job documents (up to the cap); the command
+	 * connection only the short answers of the scripts. */
+	qlimit_attach(&ac->c, &cn->lim,
+		      cn == &q->blk ? queue_doc_cap(&q->o) + QUEUE_REPLY_SLACK : QUEUE_SMALL_REPLY);
 	ac->data = cn;
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
@@ -584,11 +605,17 @@ size_t queue_async_pending(const struct queue_async *q)
 
 /* ---- Fetch ----
  *
- * One command at a time on the fetch connection, as a small state machine:
- * promote due retries -> XAUTOCLAIM one expired lease -> else XREADGROUP BLOCK for a
- * new entry -> claim the entry (or dead-letter it when it names no job) -> again,
- * while jobs are wanted. Every path either waits in Redis (BLOCK), works on a real
- * entry, or pauses on a timer after an error, so it never spins. */
+ * One command at a time on the fetch connection, as a small state machine: the take
+ * script (promote due retries, take over one expired lease, else read one new entry,
+ * and claim it, all inside Redis) -> when it found nothing, BLPOP on the doorbell for
+ * up to the poll time -> take again, while jobs are wanted. An entry without an id
+ * field comes back with its document: the claim script (or, when the document names
+ * no valid id, the reject script) follows. Every path either waits in Redis (BLPOP),
+ * works on a real entry, or pauses on a timer after an error, so it never spins.
+ *
+ * A document reaches this client only when it is within the cap (doc_max): the take
+ * script dead-letters a bigger one inside Redis. Its stream entry is never read here,
+ * because XREADGROUP and XAUTOCLAIM would send it whole. */
 
 static void fetch_reply(redisAsyncContext *ac, void *reply, void *priv);
 
@@ -622,52 +649,85 @@ static void fetch_kick(struct queue_async *q)
 	if (q->closing || !q->want || q->phase != F_IDLE || q->blk.state != C_UP ||
 	    uv_is_active((uv_handle_t *)&q->fetch_timer))
 		return;
-	fetch_send(q, F_PROMOTE, qcmd_promote(&q->fetch_cmd, &q->o));
+	fetch_send(q, F_TAKE, qcmd_take(&q->fetch_cmd, &q->o, q->consumer, q->cursor));
 }
 
-/* Keep the entry (its reply is freed after the callback) and claim it. */
-static void fetch_entry(struct queue_async *q, const struct qentry *e)
+/* Keep the entry and its document (the reply is freed after the callback). */
+static int keep_entry(struct queue_async *q, const struct qentry *e)
 {
 	free(q->fetch_doc);
-	q->fetch_doc = malloc(e->doc_len + 1);
-	if (!q->fetch_doc) {
-		fetch_pause(q);
-		return;
-	}
+	if (!(q->fetch_doc = malloc(e->doc_len + 1)))
+		return -ENOMEM;
 	memcpy(q->fetch_doc, e->doc, e->doc_len);
 	q->fetch_doc[e->doc_len] = '\0';
 	q->fe = *e;
 	q->fe.doc = q->fetch_doc;
-	if (!e->id[0])
-		fetch_send(q, F_DROP, qcmd_reject(&q->fetch_cmd, &q->o, e->entry, NULL, 0, e->bad));
-	else
-		fetch_send(q, F_CLAIM,
-			   qcmd_claim(&q->fetch_cmd, &q->o, e->entry, e->id, q->consumer));
+	return 0;
 }
 
-static void deliver(struct queue_async *q, const redisReply *r)
+/* Hand a claimed job to the worker (its doc is the kept one). */
+static void deliver(struct queue_async *q, struct queue_job *job)
 {
-	struct queue_job job;
-
-	memset(&job, 0, sizeof(job));
-	if (qreply_claim(r, &job) <= 0)
-		return;
-	snprintf(job.id, sizeof(job.id), "%s", q->fe.id);
-	snprintf(job.entry, sizeof(job.entry), "%s", q->fe.entry);
-	job.doc = q->fetch_doc;
-	job.doc_len = q->fe.doc_len;
+	job->doc = q->fetch_doc;
+	job->doc_len = q->fe.doc_len;
 	q->fetch_doc = NULL;
 	if (q->want)
 		q->want--;
-	q->cbs.on_job(q, &job, q->cbs.arg);
-	queue_job_clear(&job);
+	q->cbs.on_job(q, job, q->cbs.arg);
+	queue_job_clear(job);
+}
+
+static void on_take(struct queue_async *q, const redisReply *r)
+{
+	struct queue_job job;
+	struct qentry e;
+
+	switch (qreply_take(r, &e, q->cursor, &job)) {
+	case QT_JOB:
+		if (keep_entry(q, &e) < 0) {
+			fetch_pause(q); /* the lease runs out and the entry comes back */
+			return;
+		}
+		deliver(q, &job);
+		break;
+	case QT_NEEDID:
+		if (keep_entry(q, &e) < 0) {
+			fetch_pause(q);
+			return;
+		}
+		if (!qentry_doc_id(&q->fe))
+			fetch_send(q, F_DROP,
+				   qcmd_reject(&q->fetch_cmd, &q->o, e.entry, NULL, 0, q->fe.bad));
+		else
+			fetch_send(
+			    q, F_CLAIM,
+			    qcmd_claim(&q->fetch_cmd, &q->o, e.entry, q->fe.id, q->consumer));
+		return;
+	case QT_DROP:
+		if (q->cbs.on_drop)
+			q->cbs.on_drop(q, e.entry, e.bad, q->cbs.arg);
+		break;
+	case QT_SKIP:
+		break;
+	case QT_NONE:
+		if (q->want)
+			fetch_send(
+			    q, F_WAIT,
+			    qcmd_wait(&q->fetch_cmd, &q->o, q->o.poll_ms ? q->o.poll_ms : 2000));
+		return;
+	default:
+		fetch_pause(q);
+		return;
+	}
+	if (!q->closing)
+		fetch_kick(q);
 }
 
 static void fetch_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct queue_async *q = priv;
 	redisReply *r = reply;
-	struct qentry e;
+	struct queue_job job;
 	int phase = q->phase;
 
 	(void)ac;
@@ -683,46 +743,26 @@ static void fetch_reply(redisAsyncContext *ac, void *reply, void *priv)
 			fetch_send(q, phase, 0);
 			return;
 		}
-		if (!strncmp(r->str, "NOGROUP", 7)) {
-			qcmd_free(&q->fetch_cmd);
-			fetch_send(q, F_GROUP, qcmd_group_create(&q->fetch_cmd, &q->o));
-			return;
-		}
-		if (phase != F_GROUP) { /* BUSYGROUP after F_GROUP is fine */
-			if (transient(r))
-				conn_reset(&q->blk);
-			fetch_pause(q);
-			return;
-		}
+		if (transient(r))
+			conn_reset(&q->blk);
+		fetch_pause(q); /* a BLPOP's WRONGTYPE too: the next take clears the doorbell */
+		return;
 	}
 	qcmd_free(&q->fetch_cmd);
 	q->phase = F_IDLE;
 	switch (phase) {
-	case F_PROMOTE:
-		fetch_send(q, F_AUTOCLAIM,
-			   qcmd_autoclaim(&q->fetch_cmd, &q->o, q->consumer, q->cursor));
+	case F_TAKE:
+		on_take(q, r);
 		return;
-	case F_AUTOCLAIM:
-		if (qreply_entry(r, 1, &e, q->cursor)) {
-			fetch_entry(q, &e);
-			return;
-		}
-		if (!q->want)
-			return;
-		fetch_send(q, F_READ,
-			   qcmd_readgroup(&q->fetch_cmd, &q->o, q->consumer,
-					  (int)(q->o.poll_ms ? q->o.poll_ms : 2000)));
-		return;
-	case F_READ:
-		if (qreply_entry(r, 0, &e, NULL)) {
-			fetch_entry(q, &e);
-			return;
-		}
-		break;
 	case F_CLAIM:
-		deliver(q, r);
-		if (q->closing)
-			return;
+		memset(&job, 0, sizeof(job));
+		if (qreply_claim(r, &job) > 0) {
+			snprintf(job.id, sizeof(job.id), "%s", q->fe.id);
+			snprintf(job.entry, sizeof(job.entry), "%s", q->fe.entry);
+			deliver(q, &job);
+			if (q->closing)
+				return;
+		}
 		break;
 	case F_DROP:
 		if (q->cbs.on_drop)
@@ -730,7 +770,7 @@ static void fetch_reply(redisAsyncContext *ac, void *reply, void *priv)
 		if (q->closing)
 			return;
 		break;
-	default:
+	default: /* F_WAIT: a ring or the timeout */
 		break;
 	}
 	fetch_kick(q);

@@ -418,147 +418,138 @@ int qcmd_cancel(struct qcmd *c, const struct queue_opts *o, const char *id)
 	return done(c);
 }
 
-int qcmd_promote(struct qcmd *c, const struct queue_opts *o)
+/* The doorbell: a list the submit script rings (LPUSH) and idle workers block on. */
+static void wake_key(char *buf, size_t len, const struct queue_opts *o)
 {
-	qcmd_init(c, QS_PROMOTE);
-	qcmd_adds(c, "2");
-	ADD_KEY(c, qkey, o, "delayed");
-	ADD_KEY(c, qkey, o, "jobs");
-	qcmd_adds(c, o->prefix);
-	qcmd_adds(c, "100");
-	return done(c);
+	snprintf(buf, len, "%s:jobs:wake", o->prefix);
 }
 
-int qcmd_autoclaim(struct qcmd *c, const struct queue_opts *o, const char *consumer,
-		   const char *cursor)
+size_t queue_doc_cap(const struct queue_opts *o)
 {
-	qcmd_init(c, -1);
-	qcmd_adds(c, "XAUTOCLAIM");
+	return o->doc_max ? o->doc_max : 8u << 20;
+}
+
+int qcmd_take(struct qcmd *c, const struct queue_opts *o, const char *consumer, const char *cursor)
+{
+	qcmd_init(c, QS_TAKE);
+	qcmd_adds(c, "5");
 	ADD_KEY(c, qkey, o, "jobs");
+	ADD_KEY(c, qkey, o, "dead");
+	ADD_KEY(c, qkey, o, "delayed");
+	ADD_KEY(c, qkey, o, "fence");
+	ADD_KEY(c, wake_key, o);
 	qcmd_adds(c, o->group);
 	qcmd_adds(c, consumer);
 	qcmd_addf(c, "%u", o->lease_ms);
 	qcmd_adds(c, cursor && *cursor ? cursor : "0-0");
-	qcmd_adds(c, "COUNT");
-	qcmd_adds(c, "1");
+	qcmd_adds(c, o->prefix);
+	qcmd_addf(c, "%u", o->max_attempts ? o->max_attempts : 1);
+	qcmd_addf(c, "%u", o->result_ttl_s ? o->result_ttl_s : 1);
+	qcmd_addf(c, "%u", o->dead_maxlen);
+	qcmd_addf(c, "%zu", queue_doc_cap(o));
+	qcmd_adds(c, "65536");
 	return done(c);
 }
 
-int qcmd_readgroup(struct qcmd *c, const struct queue_opts *o, const char *consumer, int block_ms)
+int qcmd_wait(struct qcmd *c, const struct queue_opts *o, uint32_t wait_ms)
 {
+	if (wait_ms == 0)
+		wait_ms = 1;
 	qcmd_init(c, -1);
-	qcmd_adds(c, "XREADGROUP");
-	qcmd_adds(c, "GROUP");
-	qcmd_adds(c, o->group);
-	qcmd_adds(c, consumer);
-	qcmd_adds(c, "COUNT");
-	qcmd_adds(c, "1");
-	if (block_ms > 0) {
-		qcmd_adds(c, "BLOCK");
-		qcmd_addf(c, "%d", block_ms);
-	}
-	qcmd_adds(c, "STREAMS");
-	ADD_KEY(c, qkey, o, "jobs");
-	qcmd_adds(c, ">");
+	qcmd_adds(c, "BLPOP");
+	ADD_KEY(c, wake_key, o);
+	qcmd_addf(c, "%u.%03u", wait_ms / 1000, wait_ms % 1000);
 	return done(c);
 }
 
-int qcmd_group_create(struct qcmd *c, const struct queue_opts *o)
+int qcmd_status(struct qcmd *c, const struct queue_opts *o, const char *id)
 {
-	qcmd_init(c, -1);
-	qcmd_adds(c, "XGROUP");
-	qcmd_adds(c, "CREATE");
-	ADD_KEY(c, qkey, o, "jobs");
-	qcmd_adds(c, o->group);
-	qcmd_adds(c, "0");
-	qcmd_adds(c, "MKSTREAM");
+	qcmd_init(c, QS_STATUS);
+	qcmd_adds(c, "1");
+	ADD_KEY(c, qkey_job, o, id);
+	qcmd_addf(c, "%u", QUEUE_VALUE_MAX);
+	qcmd_addf(c, "%u", QUEUE_STATUS_BUDGET);
+	return done(c);
+}
+
+int qcmd_event(struct qcmd *c, const struct queue_opts *o, const char *id, const char *cursor)
+{
+	qcmd_init(c, QS_EVENT);
+	qcmd_adds(c, "1");
+	ADD_KEY(c, qkey_events, o, id);
+	qcmd_adds(c, cursor && *cursor ? cursor : "0");
+	qcmd_addf(c, "%u", QUEUE_EVENT_MAX);
 	return done(c);
 }
 
 /* ---- Replies ---- */
 
-static int str_is(const redisReply *r, const char *s)
+int qentry_doc_id(struct qentry *e)
 {
-	return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
-	       r->len == strlen(s) && !memcmp(r->str, s, r->len);
+	json_t *doc = json_loadb(e->doc, e->doc_len, 0, NULL);
+	const char *id = json_string_value(json_object_get(doc, "id"));
+
+	e->id[0] = '\0';
+	if (!doc)
+		snprintf(e->bad, sizeof(e->bad),
+			 "the entry has no id field and its job document is not JSON");
+	else if (!id)
+		snprintf(e->bad, sizeof(e->bad), "the job names no id");
+	else if (!queue_id_valid(id))
+		snprintf(e->bad, sizeof(e->bad),
+			 "job id '%.64s' is not 1-63 characters of [A-Za-z0-9_-]", id);
+	else
+		snprintf(e->id, sizeof(e->id), "%s", id);
+	json_decref(doc);
+	return e->id[0] != '\0';
 }
 
-/* Fill e from one [entry-id, [field, value, ...]] item. */
-static int read_entry(const redisReply *it, struct qentry *e)
+static int copy_str(const redisReply *r, char *dst, size_t size)
 {
-	const redisReply *f;
+	if (!r || r->type != REDIS_REPLY_STRING || r->len >= size)
+		return -1;
+	memcpy(dst, r->str, r->len + 1);
+	return 0;
+}
+
+int qreply_take(const redisReply *r, struct qentry *e, char *cursor, struct queue_job *job)
+{
+	const char *w = qreply_word(r);
 
 	memset(e, 0, sizeof(*e));
-	if (!it || it->type != REDIS_REPLY_ARRAY || it->elements < 2 ||
-	    it->element[0]->type != REDIS_REPLY_STRING || it->element[0]->len >= QUEUE_ENTRY_MAX)
-		return 0;
-	memcpy(e->entry, it->element[0]->str, it->element[0]->len);
-	f = it->element[1];
 	e->doc = "";
-	if (f && f->type == REDIS_REPLY_ARRAY) {
-		for (size_t i = 0; i + 1 < f->elements; i += 2) {
-			const redisReply *k = f->element[i], *v = f->element[i + 1];
-			if (v->type != REDIS_REPLY_STRING)
-				continue;
-			if (str_is(k, "id")) {
-				if (v->len < QUEUE_ID_MAX && queue_id_valid(v->str))
-					memcpy(e->id, v->str, v->len + 1);
-				else
-					snprintf(e->bad, sizeof(e->bad),
-						 "job id '%.64s' is not 1-63 characters of "
-						 "[A-Za-z0-9_-]",
-						 v->str);
-			} else if (str_is(k, "job")) {
-				e->doc = v->str;
-				e->doc_len = v->len;
-			}
-		}
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2)
+		return -EIO;
+	if (cursor && copy_str(r->element[1], cursor, QUEUE_ENTRY_MAX) < 0)
+		return -EIO;
+	if (!strcmp(w, "none"))
+		return QT_NONE;
+	if (r->elements < 3 || copy_str(r->element[2], e->entry, sizeof(e->entry)) < 0)
+		return -EIO;
+	if (!strcmp(w, "skip"))
+		return QT_SKIP;
+	if (r->elements < 4 || r->element[3]->type != REDIS_REPLY_STRING)
+		return -EIO;
+	if (!strcmp(w, "drop")) {
+		snprintf(e->bad, sizeof(e->bad), "%s", r->element[3]->str);
+		return QT_DROP;
 	}
-	if (!e->id[0] && !e->bad[0]) {
-		/* No id field: take the document's own "id". */
-		json_t *doc = json_loadb(e->doc, e->doc_len, 0, NULL);
-		const char *id = json_string_value(json_object_get(doc, "id"));
-		if (!doc)
-			snprintf(e->bad, sizeof(e->bad),
-				 "the entry has no id field and its job document is not JSON");
-		else if (!id)
-			snprintf(e->bad, sizeof(e->bad), "the job names no id");
-		else if (!queue_id_valid(id))
-			snprintf(e->bad, sizeof(e->bad),
-				 "job id '%.64s' is not 1-63 characters of [A-Za-z0-9_-]", id);
-		else
-			snprintf(e->id, sizeof(e->id), "%s", id);
-		json_decref(doc);
+	if (!strcmp(w, "needid")) {
+		e->doc = r->element[3]->str;
+		e->doc_len = r->element[3]->len;
+		return QT_NEEDID;
 	}
-	return 1;
-}
-
-int qreply_entry(const redisReply *r, int autoclaim, struct qentry *e, char *cursor)
-{
-	const redisReply *list;
-
-	if (!r || r->type != REDIS_REPLY_ARRAY)
-		return 0;
-	if (autoclaim) {
-		if (r->elements < 2)
-			return 0;
-		if (cursor && r->element[0]->type == REDIS_REPLY_STRING &&
-		    r->element[0]->len < QUEUE_ENTRY_MAX)
-			snprintf(cursor, QUEUE_ENTRY_MAX, "%s", r->element[0]->str);
-		list = r->element[1];
-	} else {
-		/* [[stream, [entries]]] */
-		if (r->elements < 1 || r->element[0]->type != REDIS_REPLY_ARRAY ||
-		    r->element[0]->elements < 2)
-			return 0;
-		list = r->element[0]->element[1];
-	}
-	if (!list || list->type != REDIS_REPLY_ARRAY)
-		return 0;
-	for (size_t i = 0; i < list->elements; i++)
-		if (read_entry(list->element[i], e))
-			return 1;
-	return 0;
+	if (strcmp(w, "ok") || r->elements < 7 || r->element[6]->type != REDIS_REPLY_STRING ||
+	    copy_str(r->element[3], e->id, sizeof(e->id)) < 0 || !queue_id_valid(e->id))
+		return -EIO;
+	e->doc = r->element[6]->str;
+	e->doc_len = r->element[6]->len;
+	memset(job, 0, sizeof(*job));
+	memcpy(job->id, e->id, sizeof(job->id));
+	memcpy(job->entry, e->entry, sizeof(job->entry));
+	job->token = qreply_int_at(r, 4);
+	job->attempt = (int)qreply_int_at(r, 5);
+	return QT_JOB;
 }
 
 const char *qreply_word(const redisReply *r)
@@ -700,14 +691,20 @@ char *qstatus_json(const char *id, const redisReply *r)
 					   "frames",   "exit_code",    "signal",     NULL};
 	static const char *const hidden[] = {
 	    "token", "entry", "doc", "cancel", "progress_frames", "progress_total", "result", NULL};
-	json_t *o = json_object(), *progress = NULL;
+	const redisReply *f, *omitted;
+	json_t *o, *progress = NULL;
 	char *out;
 
-	if (!o)
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+	    r->element[0]->type != REDIS_REPLY_ARRAY || r->element[1]->type != REDIS_REPLY_ARRAY)
+		return NULL;
+	f = r->element[0];
+	omitted = r->element[1];
+	if (!(o = json_object()))
 		return NULL;
 	json_object_set_new(o, "id", json_string(id));
-	for (size_t i = 0; i + 1 < r->elements; i += 2) {
-		const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
+	for (size_t i = 0; i + 1 < f->elements; i += 2) {
+		const char *k = f->element[i]->str, *v = f->element[i + 1]->str;
 		if (!k || !v)
 			continue;
 		if (!strcmp(k, "progress_frames") || !strcmp(k, "progress_total")) {
@@ -730,6 +727,14 @@ char *qstatus_json(const char *id, const redisReply *r)
 	}
 	if (progress)
 		json_object_set_new(o, "progress", progress);
+	if (omitted->elements) {
+		/* Values over the status caps stay in Redis; say which. */
+		json_t *names = json_array();
+		for (size_t i = 0; i < omitted->elements; i++)
+			if (omitted->element[i]->type == REDIS_REPLY_STRING)
+				json_array_append_new(names, json_string(omitted->element[i]->str));
+		json_object_set_new(o, "omitted", names);
+	}
 	out = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return out;
@@ -746,4 +751,92 @@ void queue_opts_own(struct queue_opts *dst, char prefix[64], char group[64],
 	snprintf(group, 64, "%s", dst->group ? dst->group : "workers");
 	dst->prefix = prefix;
 	dst->group = group;
+}
+
+/* ---- Reply bounds ---- */
+
+static const redisReplyObjectFunctions *plain_fns; /* hiredis's own */
+
+static struct qlimit *limit_of(const redisReadTask *t)
+{
+	while (t->parent)
+		t = t->parent;
+	return t->privdata;
+}
+
+/* Count n bytes against the reply being read; a task without a parent starts one. */
+static int charge(const redisReadTask *t, size_t n)
+{
+	struct qlimit *l = limit_of(t);
+
+	if (!l)
+		return 0;
+	if (!t->parent)
+		l->used = 0;
+	l->used += n + sizeof(redisReply);
+	if (l->used <= l->max)
+		return 0;
+	l->tripped = 1;
+	snprintf(l->why, sizeof(l->why), "Redis sent a reply over %zu bytes, refused as too big",
+		 l->max);
+	return -1;
+}
+
+static void *bounded_string(const redisReadTask *t, char *s, size_t len)
+{
+	return charge(t, len) ? NULL : plain_fns->createString(t, s, len);
+}
+
+static void *bounded_array(const redisReadTask *t, int n)
+{
+	return charge(t, (size_t)(n > 0 ? n : 0) * sizeof(redisReply *))
+		   ? NULL
+		   : plain_fns->createArray(t, n);
+}
+
+static void *bounded_integer(const redisReadTask *t, long long v)
+{
+	return charge(t, 0) ? NULL : plain_fns->createInteger(t, v);
+}
+
+static void *bounded_nil(const redisReadTask *t)
+{
+	return charge(t, 0) ? NULL : plain_fns->createNil(t);
+}
+
+static void bounded_free(void *obj)
+{
+	plain_fns->freeObject(obj);
+}
+
+static redisReplyObjectFunctions bounded_fns = {bounded_string, bounded_array, bounded_integer,
+						bounded_nil, bounded_free};
+
+void qlimit_attach(redisContext *c, struct qlimit *l, size_t max)
+{
+	l->max = max;
+	l->used = 0;
+	l->tripped = 0;
+	l->why[0] = '\0';
+	if (!c || !c->reader)
+		return;
+	/* Every reader starts with hiredis's default functions; keep them to wrap. */
+	if (c->reader->fn != &bounded_fns) {
+		if (!plain_fns)
+			plain_fns = c->reader->fn;
+		c->reader->fn = &bounded_fns;
+	}
+	c->reader->privdata = l;
+}
+
+int qlimit_buffered_over(redisContext *c, struct qlimit *l)
+{
+	const redisReader *r = c ? c->reader : NULL;
+
+	if (!r || r->len - r->pos <= l->max)
+		return 0;
+	l->tripped = 1;
+	snprintf(l->why, sizeof(l->why), "Redis sent a reply over %zu bytes, refused as too big",
+		 l->max);
+	return 1;
 }

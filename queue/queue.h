@@ -39,11 +39,14 @@ struct queue_opts {
 	uint32_t max_attempts;	     /* stored with each submitted job; 3 */
 	uint32_t backoff_base_ms;    /* first retry delay, doubled per attempt; 1000 */
 	uint32_t backoff_max_ms;     /* retry delay cap; 300000 */
-	uint32_t poll_ms;	     /* longest XREADGROUP BLOCK; also bounds retry latency; 2000 */
+	uint32_t poll_ms;	     /* longest idle wait on the doorbell; also bounds how late a
+				      * retry, or a job XADDed without a ring, starts; 2000 */
 	uint32_t dead_maxlen;	     /* dead-letter stream cap (approximate); 10000 */
 	uint32_t log_max;	     /* bytes of log tail kept per job; 4096 */
 	uint32_t connect_timeout_ms; /* blocking connect timeout; 2000 */
-	size_t doc_max;		     /* largest job document accepted by submit; 8 MiB */
+	size_t doc_max;		     /* largest job document; 8 MiB. submit refuses a bigger
+				      * one; fetch dead-letters one a producer XADDed, inside
+				      * Redis, without reading it (docs/queue.md) */
 };
 
 void queue_opts_init(struct queue_opts *o);
@@ -154,8 +157,9 @@ typedef void (*queue_job_cb)(struct queue_async *q, struct queue_job *job, void 
  * (msg says why; the client is already reconnecting). */
 typedef void (*queue_conn_cb)(struct queue_async *q, int connected, const char *msg, void *arg);
 
-/* A stream entry the queue dead-lettered by itself because it carried no valid job
- * id (nobody could follow it otherwise). */
+/* A stream entry the queue dead-lettered by itself: it carried no valid job id
+ * (nobody could follow it otherwise), or its document was over doc_max (the job it
+ * names, if any, ends dead with that reason). */
 typedef void (*queue_drop_cb)(struct queue_async *q, const char *entry, const char *reason,
 			      void *arg);
 

@@ -42,7 +42,9 @@ enum queue_script {
 	QS_RETRY,
 	QS_REJECT,
 	QS_CANCEL,
-	QS_PROMOTE,
+	QS_TAKE,
+	QS_STATUS,
+	QS_EVENT,
 	QS_COUNT
 };
 
@@ -91,27 +93,34 @@ int qcmd_retry(struct qcmd *c, const struct queue_opts *o, const struct queue_jo
 int qcmd_reject(struct qcmd *c, const struct queue_opts *o, const char *entry, const char *id,
 		long long token, const char *reason);
 int qcmd_cancel(struct qcmd *c, const struct queue_opts *o, const char *id);
-int qcmd_promote(struct qcmd *c, const struct queue_opts *o);
-int qcmd_autoclaim(struct qcmd *c, const struct queue_opts *o, const char *consumer,
-		   const char *cursor);
-int qcmd_readgroup(struct qcmd *c, const struct queue_opts *o, const char *consumer, int block_ms);
-int qcmd_group_create(struct qcmd *c, const struct queue_opts *o);
+int qcmd_take(struct qcmd *c, const struct queue_opts *o, const char *consumer, const char *cursor);
+/* BLPOP on the doorbell for up to wait_ms (at least 1 ms: 0 would block for ever). */
+int qcmd_wait(struct qcmd *c, const struct queue_opts *o, uint32_t wait_ms);
+int qcmd_status(struct qcmd *c, const struct queue_opts *o, const char *id);
+int qcmd_event(struct qcmd *c, const struct queue_opts *o, const char *id, const char *cursor);
 
 /* ---- Replies ---- */
 
-/* A stream entry as delivered: its id, and the job id and document it carries. */
+/* A stream entry as the take script sent it: its id, and the job id and document. */
 struct qentry {
 	char entry[QUEUE_ENTRY_MAX];
 	char id[QUEUE_ID_MAX]; /* empty when the entry names no valid id */
 	const char *doc;       /* points into the reply */
 	size_t doc_len;
-	char bad[160]; /* why the id is missing, when it is */
+	char bad[256]; /* why the entry was dropped, or why it names no job */
 };
 
-/* Read the first entry of an XREADGROUP (autoclaim 0) or XAUTOCLAIM (autoclaim 1)
- * reply. Returns 1 with *e filled, 0 when there is none; for XAUTOCLAIM, cursor
- * (QUEUE_ENTRY_MAX) receives the next start. */
-int qreply_entry(const redisReply *r, int autoclaim, struct qentry *e, char *cursor);
+/* What the take script answered (see scripts.c). */
+enum qtake { QT_NONE = 0, QT_JOB, QT_NEEDID, QT_DROP, QT_SKIP };
+
+/* Read a take reply into e (and, for QT_JOB, job's id, entry, token and attempt; its
+ * doc is left to the caller, e->doc points into r). cursor (QUEUE_ENTRY_MAX) receives
+ * the next XAUTOCLAIM start. Returns a QT_ value, or -EIO for an unexpected reply. */
+int qreply_take(const redisReply *r, struct qentry *e, char *cursor, struct queue_job *job);
+
+/* For an entry without an id field: the id from its document's "id" into e->id, or
+ * the reason it has none into e->bad. Returns 1 when it has a valid one. */
+int qentry_doc_id(struct qentry *e);
 
 /* The status word of a script reply ({'ok', ...}), or "" when it has none. */
 const char *qreply_word(const redisReply *r);
@@ -129,8 +138,41 @@ int qreply_finish(const redisReply *r, int script, char *err, size_t errlen);
 /* The reply as text (integers and strings, arrays one item a line). */
 char *qreply_text(const redisReply *r);
 
-/* Status JSON from an HGETALL reply. */
+/* Status JSON from the status script's reply ({fields, omitted}). */
 char *qstatus_json(const char *id, const redisReply *r);
+
+/* ---- Reply bounds ----
+ *
+ * hiredis 0.14 buffers a whole bulk string before it parses it and has no limit on
+ * reply size or element count (its maxbuf only frees an idle buffer), so a 400 MB
+ * value costs a reader 400 MB twice over. A qlimit caps what one reply may allocate
+ * (strings, arrays, reply objects) through the reader's object functions, and the
+ * caller's read loop caps the bytes buffered for a reply still in flight. Either way
+ * the connection is abandoned: the rest of that reply is never read. */
+struct qlimit {
+	size_t max;  /* bytes one reply may cost */
+	size_t used; /* by the reply being read */
+	int tripped;
+	char why[160];
+};
+
+/* Install the bounded object functions on a context's reader, with limit l. */
+void qlimit_attach(redisContext *c, struct qlimit *l, size_t max);
+
+/* 1 (and l tripped) when the bytes buffered for an unfinished reply exceed the limit. */
+int qlimit_buffered_over(redisContext *c, struct qlimit *l);
+
+/* Reply bounds: a reply carrying a job document may be the cap plus this much; the
+ * status script sends at most QUEUE_STATUS_BUDGET bytes of values (each at most
+ * QUEUE_VALUE_MAX); one event at most QUEUE_EVENT_MAX; other replies are small. */
+#define QUEUE_REPLY_SLACK   (64u << 10)
+#define QUEUE_VALUE_MAX	    (64u << 10)
+#define QUEUE_STATUS_BUDGET (256u << 10)
+#define QUEUE_EVENT_MAX	    (64u << 10)
+#define QUEUE_SMALL_REPLY   (1u << 20)
+
+/* The cap on job documents: opts' doc_max, or the default when it is 0. */
+size_t queue_doc_cap(const struct queue_opts *o);
 
 /* Milliseconds of a monotonic clock. */
 uint64_t queue_now_ms(void);

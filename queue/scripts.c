@@ -3,8 +3,14 @@
  * Each script is one EVAL: Redis runs it to the end before any other command, so a
  * claim, a heartbeat and a completion never interleave. Scripts read the clock with
  * TIME (allowed since Redis 5 replicates scripts by their effects) and store times as
- * Unix milliseconds. The key layout is in docs/queue.md; the promote script builds job
+ * Unix milliseconds. The key layout is in docs/queue.md; the take script builds job
  * hash names from the prefix, so the queue needs a single Redis, not a cluster.
+ *
+ * Nothing a producer wrote reaches a client unchecked: the take script reads stream
+ * entries inside Redis and sends a document only when it is within the cap, and the
+ * status and event scripts send values only up to their caps. A producer can write
+ * anything into Redis (a 400 MB document with a bare XADD); a worker that read it
+ * whole would stall its event loop and lose its leases.
  */
 #include "queue_internal.h"
 
@@ -12,10 +18,15 @@
  *  now_ms()        Redis's clock in Unix milliseconds.
  *  emit(ev, data)  one event, appended to the job's capped events stream and published
  *                  on the channel of the same name (XREAD BLOCK or SUBSCRIBE).
+ *  cut(s, n)       s cut to n bytes: for hash values a producer may have overwritten.
+ *  valid_id(s)     1 to 63 characters of [A-Za-z0-9_-], as queue_id_valid().
+ *  ring(wake, n)   n rings of the doorbell list idle workers block on (capped at 64).
  *  entry_doc()     the document a stream entry carries, or false once it is gone.
  *  drop_entry()    XACK and XDEL: the stream only ever holds live jobs.
  *  dead_letter()   append to the capped dead-letter stream, document cut at cap bytes.
- *  finish()        enter a final state; the hash and events expire after the TTL. */
+ *  finish()        enter a final state; the hash and events expire after the TTL.
+ * Entry ids read from a job hash go through pcall: a producer may have written a
+ * malformed one, and an error would abort a script halfway. */
 #define PRELUDE                                                                                    \
 	"local function now_ms()\n"                                                                \
 	"  local t = redis.call('TIME')\n"                                                         \
@@ -27,18 +38,29 @@
 	"  redis.call('XADD', ev, 'MAXLEN', '~', 64, '*', 'type', data.type, 'data', js)\n"        \
 	"  redis.call('PUBLISH', ev, js)\n"                                                        \
 	"end\n"                                                                                    \
+	"local function cut(s, n)\n"                                                               \
+	"  if type(s) == 'string' and #s > n then return string.sub(s, 1, n) end\n"                \
+	"  return s\n"                                                                             \
+	"end\n"                                                                                    \
+	"local function valid_id(s)\n"                                                             \
+	"  return #s >= 1 and #s <= 63 and not string.find(s, '[^A-Za-z0-9_%-]')\n"                \
+	"end\n"                                                                                    \
+	"local function ring(wake, n)\n"                                                           \
+	"  for _ = 1, math.min(n, 64) do redis.pcall('LPUSH', wake, '1') end\n"                    \
+	"  redis.pcall('LTRIM', wake, 0, 63)\n"                                                    \
+	"end\n"                                                                                    \
 	"local function entry_doc(jobs, entry)\n"                                                  \
 	"  if not entry or entry == '' then return false end\n"                                    \
-	"  local r = redis.call('XRANGE', jobs, entry, entry)\n"                                   \
-	"  if #r == 0 then return false end\n"                                                     \
+	"  local r = redis.pcall('XRANGE', jobs, entry, entry)\n"                                  \
+	"  if r.err or #r == 0 then return false end\n"                                            \
 	"  local f = r[1][2]\n"                                                                    \
 	"  for i = 1, #f, 2 do if f[i] == 'job' then return f[i + 1] end end\n"                    \
 	"  return false\n"                                                                         \
 	"end\n"                                                                                    \
 	"local function drop_entry(jobs, group, entry)\n"                                          \
 	"  if entry and entry ~= '' then\n"                                                        \
-	"    redis.call('XACK', jobs, group, entry)\n"                                             \
-	"    redis.call('XDEL', jobs, entry)\n"                                                    \
+	"    redis.pcall('XACK', jobs, group, entry)\n"                                            \
+	"    redis.pcall('XDEL', jobs, entry)\n"                                                   \
 	"  end\n"                                                                                  \
 	"end\n"                                                                                    \
 	"local function dead_letter(dead, maxlen, id, entry, reason, attempts, doc, cap)\n"        \
@@ -68,7 +90,63 @@
 	"  return st == 'succeeded' or st == 'failed' or st == 'dead'\n"                           \
 	"end\n"
 
-/* submit: create the job hash and append the job to the stream.
+/* The claim shared by the claim and take scripts: take the job a stream entry carries
+ * for this consumer. Answers {'ok', token, attempt}; or, having acknowledged and
+ * deleted the entry, {'done', state} for a job that already ended (a second delivery
+ * changes nothing), {'dup'} for a second entry of a job another live entry carries,
+ * and {'dead', reason} when the attempts are used up (workers kept dying on it). A
+ * hash is created for entries a raw client added with XADD alone. doc (false when the
+ * caller did not read it) goes to the dead-letter stream. */
+#define CLAIM_FN                                                                                   \
+	"local function other_live(jobs, h, entry)\n"                                              \
+	"  local cur = redis.call('HGET', h, 'entry')\n"                                           \
+	"  if not cur or cur == '' or cur == entry then return false end\n"                        \
+	"  local r = redis.pcall('XRANGE', jobs, cur, cur)\n"                                      \
+	"  return not r.err and #r > 0\n"                                                          \
+	"end\n"                                                                                    \
+	"local function claim(h, ev, id, entry, doc, jobs, fence, dead, consumer, group, "         \
+	"max_default,\n"                                                                           \
+	"                     ttl, dead_maxlen, dead_cap)\n"                                       \
+	"  local st = redis.call('HGET', h, 'state')\n"                                            \
+	"  if is_final(st) then drop_entry(jobs, group, entry); return {'done', st} end\n"         \
+	"  if other_live(jobs, h, entry) then drop_entry(jobs, group, entry); return {'dup'} "     \
+	"end\n"                                                                                    \
+	"  local now = now_ms()\n"                                                                 \
+	"  if not st then\n"                                                                       \
+	"    redis.call('HSET', h, 'id', id, 'state', 'queued', 'attempts', 0,\n"                  \
+	"               'max_attempts', max_default, 'created', now)\n"                            \
+	"  end\n"                                                                                  \
+	"  if redis.call('HGET', h, 'cancel') == '1' then\n"                                       \
+	"    drop_entry(jobs, group, entry); finish(h, ev, ttl, id, 'failed', 'cancelled')\n"      \
+	"    return {'done', 'failed'}\n"                                                          \
+	"  end\n"                                                                                  \
+	"  if st == 'running' then\n"                                                              \
+	"    redis.call('HSET', h, 'error', 'lease expired: worker ' ..\n"                         \
+	"               cut(redis.call('HGET', h, 'worker') or '?', 200) .. ' stopped "            \
+	"heart-beating')\n"                                                                        \
+	"  end\n"                                                                                  \
+	"  local attempts = redis.call('HINCRBY', h, 'attempts', 1)\n"                             \
+	"  local max = tonumber(redis.call('HGET', h, 'max_attempts')) or tonumber(max_default)\n" \
+	"  if attempts > max then\n"                                                               \
+	"    redis.call('HSET', h, 'attempts', max)\n"                                             \
+	"    local reason = 'gave up after ' .. max .. ' attempts; last: ' ..\n"                   \
+	"                   cut(redis.call('HGET', h, 'error') or 'worker lost', 1024)\n"          \
+	"    dead_letter(dead, dead_maxlen, id, entry, reason, max, doc or entry_doc(jobs, "       \
+	"entry),\n"                                                                                \
+	"                dead_cap)\n"                                                              \
+	"    drop_entry(jobs, group, entry); finish(h, ev, ttl, id, 'dead', reason)\n"             \
+	"    return {'dead', reason}\n"                                                            \
+	"  end\n"                                                                                  \
+	"  local token = redis.call('INCR', fence)\n"                                              \
+	"  redis.call('HSET', h, 'state', 'running', 'token', token, 'worker', consumer,\n"        \
+	"             'entry', entry, 'started', now, 'heartbeat', now)\n"                         \
+	"  redis.call('HDEL', h, 'not_before', 'doc')\n"                                           \
+	"  emit(ev, {type = 'running', id = id, attempt = attempts, worker = consumer})\n"         \
+	"  return {'ok', token, attempts}\n"                                                       \
+	"end\n"
+
+/* submit: create the job hash, append the job to the stream and ring the doorbell
+ * (P:jobs:wake, named after the stream so producers keep passing three keys).
  * KEYS: job hash, jobs stream, events.  ARGV: id, document, max attempts, group.
  * The group is created here too (from the stream's start, "0"), so jobs submitted
  * before any worker ever ran are not skipped. */
@@ -80,55 +158,121 @@ static const char submit_lua[] =
 	    "redis.call('HSET', h, 'id', ARGV[1], 'state', 'queued', 'attempts', 0,\n"
 	    "           'max_attempts', ARGV[3], 'created', now_ms(), 'entry', e)\n"
 	    "emit(ev, {type = 'queued', id = ARGV[1]})\n"
+	    "ring(jobs .. ':wake', 1)\n"
 	    "return {'ok', e}\n";
 
-/* claim: take the job a stream entry carries for this consumer.
+/* take: one step of a worker's fetch, all inside Redis.
+ * KEYS: jobs, dead, delayed, fence, doorbell.
+ * ARGV: group, consumer, lease ms, XAUTOCLAIM cursor, prefix, default max attempts, ttl,
+ * dead maxlen, document cap, dead-letter document cap.
+ * It moves due retries from the delayed set back into the stream (ringing the
+ * doorbell for them), takes over one entry whose lease expired (XAUTOCLAIM ... JUSTID)
+ * or else reads one new entry (XREADGROUP, which never blocks inside a script), and
+ * claims it. Only the id and a document within the cap leave Redis:
+ *   {'ok', cursor, entry, id, token, attempt, doc}   a job for this consumer;
+ *   {'needid', cursor, entry, doc}   the entry has no id field: the caller reads the
+ *                                    document's "id" and runs the claim script;
+ *   {'drop', cursor, entry, reason}  dead-lettered here: the id field is not a job id,
+ *                                    or the document is over the cap (a job the entry
+ *                                    names ends dead with that reason);
+ *   {'skip', cursor, entry}          nothing to do (ended, duplicate, gone, dead);
+ *   {'none', cursor}                 no entry: the doorbell is emptied, and the caller
+ *                                    blocks on it (BLPOP) for up to its poll time.
+ * A document over the cap is dead-lettered (cut to the dead-letter cap) without being
+ * sent: a producer's bare XADD of a 400 MB document must not cross the wire. */
+static const char take_lua[] = PRELUDE CLAIM_FN
+    "local jobs, dead, delayed, fence, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]\n"
+    "local group, consumer, prefix, ttl = ARGV[1], ARGV[2], ARGV[5], ARGV[7]\n"
+    "local cap = tonumber(ARGV[9])\n"
+    "local moved = 0\n"
+    "for _, id in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', now_ms(), 'LIMIT', 0, 100)) "
+    "do\n"
+    "  redis.call('ZREM', delayed, id)\n"
+    "  local h = prefix .. ':job:' .. id\n"
+    "  local doc = redis.call('HGET', h, 'doc')\n"
+    "  if redis.call('HGET', h, 'state') == 'queued' and doc then\n"
+    "    local e = redis.call('XADD', jobs, '*', 'id', id, 'job', doc)\n"
+    "    redis.call('HSET', h, 'entry', e)\n"
+    "    redis.call('HDEL', h, 'doc', 'not_before')\n"
+    "    moved = moved + 1\n"
+    "  end\n"
+    "end\n"
+    "if moved > 0 then ring(wake, moved) end\n"
+    "local a = redis.pcall('XAUTOCLAIM', jobs, group, consumer, ARGV[3], ARGV[4], 'COUNT', 1, "
+    "'JUSTID')\n"
+    "if a.err then\n"
+    "  if not string.find(a.err, 'NOGROUP', 1, true) then return a end\n"
+    "  redis.call('XGROUP', 'CREATE', jobs, group, '0', 'MKSTREAM')\n"
+    "  a = redis.call('XAUTOCLAIM', jobs, group, consumer, ARGV[3], '0-0', 'COUNT', 1, 'JUSTID')\n"
+    "end\n"
+    "local cursor, entry, fields = a[1], a[2][1], nil\n"
+    "if entry then\n"
+    "  local r = redis.call('XRANGE', jobs, entry, entry)\n"
+    "  if #r == 0 then\n"
+    "    redis.call('XACK', jobs, group, entry)\n"
+    "    return {'skip', cursor, entry}\n"
+    "  end\n"
+    "  fields = r[1][2]\n"
+    "else\n"
+    "  local r = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', 1, 'STREAMS', jobs, "
+    "'>')\n"
+    "  if not r then\n"
+    "    redis.call('DEL', wake)\n"
+    "    return {'none', cursor}\n"
+    "  end\n"
+    "  entry, fields = r[1][2][1][1], r[1][2][1][2]\n"
+    "  redis.pcall('LPOP', wake)\n"
+    "end\n"
+    "local id, doc = nil, ''\n"
+    "for i = 1, #fields, 2 do\n"
+    "  if fields[i] == 'id' then id = fields[i + 1] elseif fields[i] == 'job' then doc = fields[i "
+    "+ 1] end\n"
+    "end\n"
+    "fields = nil\n"
+    "if id and not valid_id(id) then\n"
+    "  local reason = \"job id '\" .. cut(id, 64) .. \"' is not 1-63 characters of "
+    "[A-Za-z0-9_-]\"\n"
+    "  dead_letter(dead, ARGV[8], '', entry, reason, 0, doc, ARGV[10])\n"
+    "  drop_entry(jobs, group, entry)\n"
+    "  return {'drop', cursor, entry, reason}\n"
+    "end\n"
+    "local h, ev = '', ''\n"
+    "if id then h, ev = prefix .. ':job:' .. id, prefix .. ':job:' .. id .. ':events' end\n"
+    "if #doc > cap then\n"
+    "  local reason = 'job document is ' .. #doc .. ' bytes, over the ' .. cap ..\n"
+    "                 '-byte cap (queue doc_max)'\n"
+    "  local attempts = 0\n"
+    "  if id then\n"
+    "    local st = redis.call('HGET', h, 'state')\n"
+    "    if is_final(st) or other_live(jobs, h, entry) then\n"
+    "      drop_entry(jobs, group, entry)\n"
+    "      return {'skip', cursor, entry}\n"
+    "    end\n"
+    "    if not st then\n"
+    "      redis.call('HSET', h, 'id', id, 'state', 'queued', 'attempts', 0,\n"
+    "                 'max_attempts', ARGV[6], 'created', now_ms())\n"
+    "    end\n"
+    "    attempts = tonumber(redis.call('HGET', h, 'attempts')) or 0\n"
+    "  end\n"
+    "  dead_letter(dead, ARGV[8], id or '', entry, reason, attempts, doc, ARGV[10])\n"
+    "  drop_entry(jobs, group, entry)\n"
+    "  if id then finish(h, ev, ttl, id, 'dead', reason) end\n"
+    "  return {'drop', cursor, entry, reason}\n"
+    "end\n"
+    "if not id then return {'needid', cursor, entry, doc} end\n"
+    "local r = claim(h, ev, id, entry, doc, jobs, fence, dead, consumer, group, ARGV[6], ttl,\n"
+    "                ARGV[8], ARGV[10])\n"
+    "if r[1] ~= 'ok' then return {'skip', cursor, entry} end\n"
+    "return {'ok', cursor, entry, id, r[2], r[3], doc}\n";
+
+/* claim: the claim of an entry without an id field, once the caller has read the id
+ * from the document the take script sent it.
  * KEYS: job hash, jobs, events, fence counter, dead.
  * ARGV: entry, id, consumer, group, default max attempts, ttl, dead maxlen, doc cap.
- * Answers {'ok', token, attempt}; or, having acknowledged and deleted the entry,
- * {'done', state} for a job that already ended (a second delivery changes nothing),
- * {'dup', entry} for a second entry of a job another live entry carries, and
- * {'dead', reason} when the attempts are used up (workers kept dying on it).
- * A hash is created for entries a raw client added with XADD alone. */
-static const char claim_lua[] = PRELUDE
-    "local h, jobs, ev, fence, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]\n"
-    "local entry, id, consumer, group = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
-    "local ttl = ARGV[6]\n"
-    "local st = redis.call('HGET', h, 'state')\n"
-    "if is_final(st) then drop_entry(jobs, group, entry); return {'done', st} end\n"
-    "local cur = redis.call('HGET', h, 'entry')\n"
-    "if cur and cur ~= '' and cur ~= entry and #redis.call('XRANGE', jobs, cur, cur) > 0 then\n"
-    "  drop_entry(jobs, group, entry); return {'dup', cur}\n"
-    "end\n"
-    "local now = now_ms()\n"
-    "if not st then\n"
-    "  redis.call('HSET', h, 'id', id, 'state', 'queued', 'attempts', 0,\n"
-    "             'max_attempts', ARGV[5], 'created', now)\n"
-    "end\n"
-    "if redis.call('HGET', h, 'cancel') == '1' then\n"
-    "  drop_entry(jobs, group, entry); finish(h, ev, ttl, id, 'failed', 'cancelled')\n"
-    "  return {'done', 'failed'}\n"
-    "end\n"
-    "if st == 'running' then\n"
-    "  redis.call('HSET', h, 'error', 'lease expired: worker ' ..\n"
-    "             (redis.call('HGET', h, 'worker') or '?') .. ' stopped heart-beating')\n"
-    "end\n"
-    "local attempts = redis.call('HINCRBY', h, 'attempts', 1)\n"
-    "local max = tonumber(redis.call('HGET', h, 'max_attempts')) or tonumber(ARGV[5])\n"
-    "if attempts > max then\n"
-    "  redis.call('HSET', h, 'attempts', max)\n"
-    "  local reason = 'gave up after ' .. max .. ' attempts; last: ' ..\n"
-    "                 (redis.call('HGET', h, 'error') or 'worker lost')\n"
-    "  dead_letter(dead, ARGV[7], id, entry, reason, max, entry_doc(jobs, entry), ARGV[8])\n"
-    "  drop_entry(jobs, group, entry); finish(h, ev, ttl, id, 'dead', reason)\n"
-    "  return {'dead', reason}\n"
-    "end\n"
-    "local token = redis.call('INCR', fence)\n"
-    "redis.call('HSET', h, 'state', 'running', 'token', token, 'worker', consumer,\n"
-    "           'entry', entry, 'started', now, 'heartbeat', now)\n"
-    "redis.call('HDEL', h, 'not_before', 'doc')\n"
-    "emit(ev, {type = 'running', id = id, attempt = attempts, worker = consumer})\n"
-    "return {'ok', token, attempts}\n";
+ * Answers as the claim above. */
+static const char claim_lua[] = PRELUDE CLAIM_FN
+    "return claim(KEYS[1], KEYS[3], ARGV[2], ARGV[1], false, KEYS[2], KEYS[4],\n"
+    "             KEYS[5], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])\n";
 
 /* heartbeat: renew the lease while the token is still the job's.
  * KEYS: job hash, jobs.  ARGV: token, consumer, group.
@@ -163,20 +307,20 @@ static const char progress_lua[] =
  * pairs. The token check is the fence: a worker whose lease was taken over gets
  * {'stale', state} and changes nothing. {'already', state} means this same token
  * finished the job before (a completion replayed after a lost reply). */
-static const char complete_lua[] =
-    PRELUDE "local h, jobs, ev = KEYS[1], KEYS[2], KEYS[3]\n"
-	    "local st = redis.call('HGET', h, 'state')\n"
-	    "if redis.call('HGET', h, 'token') ~= ARGV[1] then return {'stale', st or ''} end\n"
-	    "if st ~= 'running' then return {'already', st} end\n"
-	    "if #ARGV >= 7 then\n"
-	    "  local a = {'HSET', h}\n"
-	    "  for i = 6, #ARGV do a[#a + 1] = ARGV[i] end\n"
-	    "  redis.call(unpack(a))\n"
-	    "end\n"
-	    "drop_entry(jobs, ARGV[2], redis.call('HGET', h, 'entry'))\n"
-	    "if ARGV[4] == 'succeeded' then redis.call('HDEL', h, 'error') end\n"
-	    "finish(h, ev, ARGV[3], ARGV[5], ARGV[4], nil)\n"
-	    "return {'ok', ARGV[4]}\n";
+static const char complete_lua[] = PRELUDE
+    "local h, jobs, ev = KEYS[1], KEYS[2], KEYS[3]\n"
+    "local st = redis.call('HGET', h, 'state')\n"
+    "if redis.call('HGET', h, 'token') ~= ARGV[1] then return {'stale', cut(st or '', 32)} end\n"
+    "if st ~= 'running' then return {'already', cut(st, 32)} end\n"
+    "if #ARGV >= 7 then\n"
+    "  local a = {'HSET', h}\n"
+    "  for i = 6, #ARGV do a[#a + 1] = ARGV[i] end\n"
+    "  redis.call(unpack(a))\n"
+    "end\n"
+    "drop_entry(jobs, ARGV[2], redis.call('HGET', h, 'entry'))\n"
+    "if ARGV[4] == 'succeeded' then redis.call('HDEL', h, 'error') end\n"
+    "finish(h, ev, ARGV[3], ARGV[5], ARGV[4], nil)\n"
+    "return {'ok', ARGV[4]}\n";
 
 /* retry: a failure that may be transient. Back to 'queued' with a not-before time
  * (base * 2^(attempt-1), capped) in the delayed set, from which promote re-adds it
@@ -187,8 +331,8 @@ static const char retry_lua[] = PRELUDE
     "local h, jobs, ev, delayed, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]\n"
     "local group, ttl, id = ARGV[2], ARGV[3], ARGV[9]\n"
     "local st = redis.call('HGET', h, 'state')\n"
-    "if redis.call('HGET', h, 'token') ~= ARGV[1] then return {'stale', st or ''} end\n"
-    "if st ~= 'running' then return {'already', st} end\n"
+    "if redis.call('HGET', h, 'token') ~= ARGV[1] then return {'stale', cut(st or '', 32)} end\n"
+    "if st ~= 'running' then return {'already', cut(st, 32)} end\n"
     "local attempts = tonumber(redis.call('HGET', h, 'attempts')) or 1\n"
     "local max = tonumber(redis.call('HGET', h, 'max_attempts')) or 1\n"
     "local entry = redis.call('HGET', h, 'entry')\n"
@@ -225,11 +369,12 @@ static const char reject_lua[] = PRELUDE
     "if h ~= '' then\n"
     "  local st = redis.call('HGET', h, 'state')\n"
     "  if ARGV[4] ~= '' then\n"
-    "    if redis.call('HGET', h, 'token') ~= ARGV[4] then return {'stale', st or ''} end\n"
-    "    if st ~= 'running' then return {'already', st} end\n"
+    "    if redis.call('HGET', h, 'token') ~= ARGV[4] then return {'stale', cut(st or '', 32)} "
+    "end\n"
+    "    if st ~= 'running' then return {'already', cut(st, 32)} end\n"
     "    entry = redis.call('HGET', h, 'entry') or entry\n"
     "  elseif is_final(st) then\n"
-    "    drop_entry(jobs, group, entry); return {'already', st}\n"
+    "    drop_entry(jobs, group, entry); return {'already', cut(st, 32)}\n"
     "  end\n"
     "  attempts = tonumber(redis.call('HGET', h, 'attempts')) or 0\n"
     "end\n"
@@ -261,35 +406,60 @@ static const char cancel_lua[] =
 	    "  emit(ev, {type = 'cancel', id = ARGV[3]})\n"
 	    "  return {'requested'}\n"
 	    "end\n"
-	    "return {'final', st}\n";
+	    "return {'final', cut(st, 32)}\n";
 
-/* promote: move retries whose not-before time has come back into the stream.
- * KEYS: delayed, jobs.  ARGV: prefix, limit. Job hash names are built from the
- * prefix (the ids are only known here). */
-static const char promote_lua[] =
-    PRELUDE "local delayed, jobs = KEYS[1], KEYS[2]\n"
-	    "local ids = redis.call('ZRANGEBYSCORE', delayed, '-inf', now_ms(), 'LIMIT', 0,\n"
-	    "                       tonumber(ARGV[2]))\n"
-	    "for _, id in ipairs(ids) do\n"
-	    "  redis.call('ZREM', delayed, id)\n"
-	    "  local h = ARGV[1] .. ':job:' .. id\n"
-	    "  local doc = redis.call('HGET', h, 'doc')\n"
-	    "  if redis.call('HGET', h, 'state') == 'queued' and doc then\n"
-	    "    local e = redis.call('XADD', jobs, '*', 'id', id, 'job', doc)\n"
-	    "    redis.call('HSET', h, 'entry', e)\n"
-	    "    redis.call('HDEL', h, 'doc', 'not_before')\n"
-	    "  end\n"
+/* status: the job hash for `reelbox status`, each value at most cap bytes and all of
+ * them at most budget bytes; internal fields (doc, token, entry) stay in Redis.
+ * KEYS: job hash.  ARGV: cap, budget.  Answers {} for an unknown job, else
+ * {{field, value, ...}, {omitted field, ...}}. A hash of more than 64 fields (a
+ * producer's doing) is read by the documented field names only. */
+static const char status_lua[] = PRELUDE
+    "local h, cap, budget = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "local n = redis.call('HLEN', h)\n"
+    "if n == 0 then return {} end\n"
+    "local keys = {'id', 'state', 'attempts', 'max_attempts', 'created', 'started', 'heartbeat',\n"
+    "              'finished', 'not_before', 'worker', 'progress_frames', 'progress_total', "
+    "'cancel',\n"
+    "              'output', 'bytes', 'sha256', 'frames', 'exit_code', 'signal', 'error', 'log',\n"
+    "              'result'}\n"
+    "if n <= 64 then keys = redis.call('HKEYS', h) end\n"
+    "local out, omitted, used = {}, {}, 0\n"
+    "for _, k in ipairs(keys) do\n"
+    "  if #k <= 64 and k ~= 'doc' and k ~= 'token' and k ~= 'entry' then\n"
+    "    local len = redis.call('HSTRLEN', h, k)\n"
+    "    if len > cap or used + len > budget then\n"
+    "      omitted[#omitted + 1] = k\n"
+    "    elseif len > 0 or redis.call('HEXISTS', h, k) == 1 then\n"
+    "      out[#out + 1] = k\n"
+    "      out[#out + 1] = redis.call('HGET', h, k)\n"
+    "      used = used + len\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return {out, omitted}\n";
+
+/* event: the next event after a cursor, without blocking.
+ * KEYS: events.  ARGV: cursor ("0" for the first), cap.  Answers {} when there is none,
+ * else {entry, data}, data '' when it is over cap bytes (the caller still moves past it). */
+static const char event_lua[] =
+    PRELUDE "local r = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', 1)\n"
+	    "if #r == 0 then return {} end\n"
+	    "local f, data = r[1][2], ''\n"
+	    "for i = 1, #f, 2 do\n"
+	    "  if f[i] == 'data' and #f[i + 1] <= tonumber(ARGV[2]) then data = f[i + 1] end\n"
 	    "end\n"
-	    "return #ids\n";
+	    "return {r[1][1], data}\n";
 
 const char *const queue_scripts[QS_COUNT] = {
     [QS_SUBMIT] = submit_lua,	  [QS_CLAIM] = claim_lua,	[QS_HEARTBEAT] = heartbeat_lua,
     [QS_PROGRESS] = progress_lua, [QS_COMPLETE] = complete_lua, [QS_RETRY] = retry_lua,
-    [QS_REJECT] = reject_lua,	  [QS_CANCEL] = cancel_lua,	[QS_PROMOTE] = promote_lua,
+    [QS_REJECT] = reject_lua,	  [QS_CANCEL] = cancel_lua,	[QS_TAKE] = take_lua,
+    [QS_STATUS] = status_lua,	  [QS_EVENT] = event_lua,
 };
 
 const char *const queue_script_names[QS_COUNT] = {
     [QS_SUBMIT] = "submit",	[QS_CLAIM] = "claim",	    [QS_HEARTBEAT] = "heartbeat",
     [QS_PROGRESS] = "progress", [QS_COMPLETE] = "complete", [QS_RETRY] = "retry",
-    [QS_REJECT] = "reject",	[QS_CANCEL] = "cancel",	    [QS_PROMOTE] = "promote",
+    [QS_REJECT] = "reject",	[QS_CANCEL] = "cancel",	    [QS_TAKE] = "take",
+    [QS_STATUS] = "status",	[QS_EVENT] = "event",
 };

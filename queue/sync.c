@@ -1,11 +1,14 @@
 /* sync.c - the blocking queue client: one hiredis connection, one command at a time.
  * It serves the CLI (submit, status, cancel, submit --wait) and the tests; it does not
- * reconnect, since each of its users is a short-lived command. */
+ * reconnect when Redis goes away, since each of its users is a short-lived command.
+ * Every reply is bounded (struct qlimit): one over its bound costs a fresh connection
+ * and an -EMSGSIZE, never the memory the reply asked for. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -19,7 +22,11 @@ struct queue {
 	char group[64];
 	char sha[QS_COUNT][48];
 	char cursor[QUEUE_ENTRY_MAX]; /* XAUTOCLAIM's next start */
+	struct qlimit lim;
+	int connecting;
 };
+
+static int connect_ctx(struct queue *q, char *err, size_t errlen);
 
 /* Map a connection failure to an errno the caller can act on. */
 static int conn_errno(const char *msg)
@@ -33,19 +40,58 @@ static int conn_errno(const char *msg)
 	return -ENOTCONN;
 }
 
-/* Send argv, return the reply or NULL with err set when the connection failed. An
- * error reply is returned as is: callers look at it. */
-static redisReply *send_argv(struct queue *q, int argc, const char **argv, const size_t *len,
-			     int *rc, char *err, size_t errlen)
+/* A reply carrying a job document may be this big; most replies are far smaller. */
+static size_t doc_reply_max(const struct queue *q)
 {
-	redisReply *r = redisCommandArgv(q->c, argc, argv, len);
+	return queue_doc_cap(&q->o) + QUEUE_REPLY_SLACK;
+}
 
-	if (!r) {
-		qerr(err, errlen, "lost the connection to Redis at %s: %s", q->url.where,
-		     q->c->errstr[0] ? q->c->errstr : "no reply");
+/* Send argv and read its reply, which may cost at most cap bytes. Returns the reply,
+ * or NULL with err set: -ENOTCONN when the connection failed, -EMSGSIZE when the reply
+ * was over cap (the connection, with the rest of that reply still on its way, is then
+ * replaced by a fresh one). An error reply is returned as is: callers look at it. */
+static redisReply *send_argv(struct queue *q, int argc, const char **argv, const size_t *len,
+			     size_t cap, int *rc, char *err, size_t errlen)
+{
+	void *reply = NULL;
+	int wdone = 0;
+
+	if (!q->c) {
+		qerr(err, errlen, "lost the connection to Redis at %s and could not reconnect",
+		     q->url.where);
 		*rc = -ENOTCONN;
+		return NULL;
 	}
-	return r;
+	q->lim.max = cap;
+	q->lim.tripped = 0;
+	if (redisAppendCommandArgv(q->c, argc, argv, len) != REDIS_OK)
+		goto lost;
+	do {
+		if (redisBufferWrite(q->c, &wdone) != REDIS_OK)
+			goto lost;
+	} while (!wdone);
+	for (;;) {
+		if (redisGetReplyFromReader(q->c, &reply) != REDIS_OK)
+			goto lost;
+		if (reply)
+			return reply;
+		if (qlimit_buffered_over(q->c, &q->lim) || redisBufferRead(q->c) != REDIS_OK)
+			goto lost;
+	}
+lost:
+	if (q->lim.tripped) {
+		qerr(err, errlen, "%s", q->lim.why);
+		*rc = -EMSGSIZE;
+		redisFree(q->c);
+		q->c = NULL;
+		if (!q->connecting)
+			connect_ctx(q, NULL, 0);
+		return NULL;
+	}
+	qerr(err, errlen, "lost the connection to Redis at %s: %s", q->url.where,
+	     q->c->errstr[0] ? q->c->errstr : "no reply");
+	*rc = -ENOTCONN;
+	return NULL;
 }
 
 static int load_script(struct queue *q, int script, char *err, size_t errlen)
@@ -53,7 +99,7 @@ static int load_script(struct queue *q, int script, char *err, size_t errlen)
 	const char *argv[3] = {"SCRIPT", "LOAD", queue_scripts[script]};
 	size_t len[3] = {6, 4, strlen(queue_scripts[script])};
 	int rc = 0;
-	redisReply *r = send_argv(q, 3, argv, len, &rc, err, errlen);
+	redisReply *r = send_argv(q, 3, argv, len, QUEUE_SMALL_REPLY, &rc, err, errlen);
 
 	if (!r)
 		return rc;
@@ -68,9 +114,11 @@ static int load_script(struct queue *q, int script, char *err, size_t errlen)
 	return 0;
 }
 
-/* Run a command (a script with EVALSHA, loading it when Redis does not know it).
- * Returns 0 with *out, or -errno; an error reply becomes -EIO with its text. */
-static int run(struct queue *q, struct qcmd *c, redisReply **out, char *err, size_t errlen)
+/* Run a command (a script with EVALSHA, loading it when Redis does not know it) whose
+ * reply may cost cap bytes. Returns 0 with *out, or -errno; an error reply becomes -EIO
+ * with its text. */
+static int run_cap(struct queue *q, struct qcmd *c, redisReply **out, size_t cap, char *err,
+		   size_t errlen)
 {
 	const char *argv[QCMD_MAXARGS + 2];
 	size_t len[QCMD_MAXARGS + 2];
@@ -83,7 +131,7 @@ static int run(struct queue *q, struct qcmd *c, redisReply **out, char *err, siz
 		    (rc = load_script(q, c->script, err, errlen)) < 0)
 			break;
 		int argc = qcmd_argv(c, c->script >= 0 ? q->sha[c->script] : NULL, argv, len);
-		r = send_argv(q, argc, argv, len, &rc, err, errlen);
+		r = send_argv(q, argc, argv, len, cap, &rc, err, errlen);
 		if (!r)
 			break;
 		if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8) &&
@@ -109,6 +157,11 @@ static int run(struct queue *q, struct qcmd *c, redisReply **out, char *err, siz
 	return 0;
 }
 
+static int run(struct queue *q, struct qcmd *c, redisReply **out, char *err, size_t errlen)
+{
+	return run_cap(q, c, out, doc_reply_max(q), err, errlen);
+}
+
 static int simple(struct queue *q, char *err, size_t errlen, int argc, const char **argv)
 {
 	size_t len[8];
@@ -117,7 +170,7 @@ static int simple(struct queue *q, char *err, size_t errlen, int argc, const cha
 
 	for (int i = 0; i < argc; i++)
 		len[i] = strlen(argv[i]);
-	r = send_argv(q, argc, argv, len, &rc, err, errlen);
+	r = send_argv(q, argc, argv, len, QUEUE_SMALL_REPLY, &rc, err, errlen);
 	if (!r)
 		return rc;
 	if (r->type == REDIS_REPLY_ERROR) {
@@ -131,21 +184,14 @@ static int simple(struct queue *q, char *err, size_t errlen, int argc, const cha
 	return rc;
 }
 
-int queue_open(struct queue **out, const char *url, const struct queue_opts *opts, char *err,
-	       size_t errlen)
+/* Connect q->c (authenticated, database selected, replies bounded); on failure q->c
+ * is NULL. */
+static int connect_ctx(struct queue *q, char *err, size_t errlen)
 {
-	struct queue *q;
 	struct timeval tv;
 	int rc;
 
-	*out = NULL;
-	if (!(q = calloc(1, sizeof(*q))))
-		return -ENOMEM;
-	queue_opts_own(&q->o, q->prefix, q->group, opts);
-	if ((rc = queue_url_parse(&q->url, url, err, errlen)) < 0) {
-		free(q);
-		return rc;
-	}
+	q->connecting = 1;
 	tv.tv_sec = q->o.connect_timeout_ms / 1000;
 	tv.tv_usec = (q->o.connect_timeout_ms % 1000) * 1000;
 	q->c = q->url.is_unix ? redisConnectUnixWithTimeout(q->url.path, tv)
@@ -155,9 +201,9 @@ int queue_open(struct queue **out, const char *url, const struct queue_opts *opt
 		qerr(err, errlen, "cannot connect to Redis at %s: %s; is redis-server running?",
 		     q->url.where, why);
 		rc = q->c ? conn_errno(why) : -ENOMEM;
-		queue_close(q);
-		return rc;
+		goto fail;
 	}
+	qlimit_attach(q->c, &q->lim, doc_reply_max(q));
 	/* Blocking reads (XREAD BLOCK) set their own limits. */
 	tv.tv_sec = 0;
 	tv.tv_usec = 0;
@@ -165,19 +211,40 @@ int queue_open(struct queue **out, const char *url, const struct queue_opts *opt
 	if (q->url.pass[0]) {
 		const char *a[3] = {"AUTH", q->url.user[0] ? q->url.user : q->url.pass,
 				    q->url.pass};
-		if ((rc = simple(q, err, errlen, q->url.user[0] ? 3 : 2, a)) < 0) {
-			queue_close(q);
-			return rc;
-		}
+		if ((rc = simple(q, err, errlen, q->url.user[0] ? 3 : 2, a)) < 0)
+			goto fail;
 	}
 	if (q->url.db) {
 		char db[16];
 		const char *a[2] = {"SELECT", db};
 		snprintf(db, sizeof(db), "%d", q->url.db);
-		if ((rc = simple(q, err, errlen, 2, a)) < 0) {
-			queue_close(q);
-			return rc;
-		}
+		if ((rc = simple(q, err, errlen, 2, a)) < 0)
+			goto fail;
+	}
+	q->connecting = 0;
+	return 0;
+fail:
+	if (q->c)
+		redisFree(q->c);
+	q->c = NULL;
+	q->connecting = 0;
+	return rc;
+}
+
+int queue_open(struct queue **out, const char *url, const struct queue_opts *opts, char *err,
+	       size_t errlen)
+{
+	struct queue *q;
+	int rc;
+
+	*out = NULL;
+	if (!(q = calloc(1, sizeof(*q))))
+		return -ENOMEM;
+	queue_opts_own(&q->o, q->prefix, q->group, opts);
+	if ((rc = queue_url_parse(&q->url, url, err, errlen)) < 0 ||
+	    (rc = connect_ctx(q, err, errlen)) < 0) {
+		free(q);
+		return rc;
 	}
 	*out = q;
 	return 0;
@@ -204,9 +271,12 @@ int queue_submit(struct queue *q, const char *job_json, char id_out[QUEUE_ID_MAX
 	size_t len = job_json ? strlen(job_json) : 0;
 	int rc;
 
-	if (len > q->o.doc_max) {
-		qerr(err, errlen, "the job document is %zu bytes, more than the %zu allowed", len,
-		     q->o.doc_max);
+	/* The same cap as the take script's: what submit accepts, a worker reads. */
+	if (len > queue_doc_cap(&q->o)) {
+		qerr(err, errlen,
+		     "the job document is %zu bytes, over the %zu-byte cap (queue doc_max); make "
+		     "it smaller",
+		     len, queue_doc_cap(&q->o));
 		return -EINVAL;
 	}
 	doc = json_loadb(job_json ? job_json : "", len, 0, &jerr);
@@ -249,7 +319,6 @@ int queue_submit(struct queue *q, const char *job_json, char id_out[QUEUE_ID_MAX
 
 int queue_status(struct queue *q, const char *id, char **json_out, char *err, size_t errlen)
 {
-	char key[QUEUE_ID_MAX + 256];
 	struct qcmd c;
 	redisReply *r;
 	int rc;
@@ -260,11 +329,9 @@ int queue_status(struct queue *q, const char *id, char **json_out, char *err, si
 		     id ? id : "");
 		return -EINVAL;
 	}
-	qkey_job(key, sizeof(key), &q->o, id);
-	qcmd_init(&c, -1);
-	qcmd_adds(&c, "HGETALL");
-	qcmd_adds(&c, key);
-	if ((rc = run(q, &c, &r, err, errlen)) < 0)
+	/* Not HGETALL: a producer may have written a huge value into the hash. */
+	if ((rc = qcmd_status(&c, &q->o, id)) < 0 ||
+	    (rc = run_cap(q, &c, &r, QUEUE_STATUS_BUDGET + QUEUE_REPLY_SLACK, err, errlen)) < 0)
 		return rc;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
 		qerr(err, errlen, "no job %s: it was never submitted or its result has expired",
@@ -274,7 +341,9 @@ int queue_status(struct queue *q, const char *id, char **json_out, char *err, si
 	}
 	*json_out = qstatus_json(id, r);
 	freeReplyObject(r);
-	return *json_out ? 0 : -ENOMEM;
+	if (!*json_out)
+		qerr(err, errlen, "unexpected answer from the status script");
+	return *json_out ? 0 : -EIO;
 }
 
 int queue_cancel(struct queue *q, const char *id, char state_out[16], char *err, size_t errlen)
@@ -302,93 +371,76 @@ int queue_cancel(struct queue *q, const char *id, char state_out[16], char *err,
 	return rc;
 }
 
+/* Events are read by the event script, which sends none over QUEUE_EVENT_MAX bytes; the
+ * XREAD BLOCK that waits for the next one is capped to that size too, and its reply is
+ * only a wake-up: an event over the cap costs a reconnect, then the script moves past
+ * it. */
 int queue_wait_event(struct queue *q, const char *id, char cursor[QUEUE_ENTRY_MAX], int timeout_ms,
 		     char **event_json, char *err, size_t errlen)
 {
+	const size_t cap = QUEUE_EVENT_MAX + QUEUE_REPLY_SLACK;
 	char key[QUEUE_ID_MAX + 256];
 	struct qcmd c;
-	redisReply *r, *e;
+	redisReply *r;
 	int rc;
 
 	*event_json = NULL;
 	if (!queue_id_valid(id))
 		return -EINVAL;
-	qkey_events(key, sizeof(key), &q->o, id);
-	qcmd_init(&c, -1);
-	qcmd_adds(&c, "XREAD");
-	qcmd_adds(&c, "COUNT");
-	qcmd_adds(&c, "1");
-	if (timeout_ms > 0) {
+	for (int round = 0; round < 3; round++) {
+		if ((rc = qcmd_event(&c, &q->o, id, cursor)) < 0 ||
+		    (rc = run_cap(q, &c, &r, cap, err, errlen)) < 0)
+			return rc;
+		if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
+		    r->element[0]->type == REDIS_REPLY_STRING &&
+		    r->element[0]->len < QUEUE_ENTRY_MAX &&
+		    r->element[1]->type == REDIS_REPLY_STRING) {
+			snprintf(cursor, QUEUE_ENTRY_MAX, "%s", r->element[0]->str);
+			*event_json = strdup(r->element[1]->len ? r->element[1]->str
+								: "{\"type\":\"unknown\"}");
+			freeReplyObject(r);
+			return *event_json ? 0 : -ENOMEM;
+		}
+		freeReplyObject(r);
+		if (timeout_ms <= 0 || round == 2)
+			break;
+		qkey_events(key, sizeof(key), &q->o, id);
+		qcmd_init(&c, -1);
+		qcmd_adds(&c, "XREAD");
+		qcmd_adds(&c, "COUNT");
+		qcmd_adds(&c, "1");
 		qcmd_adds(&c, "BLOCK");
 		qcmd_addf(&c, "%d", timeout_ms);
-	}
-	qcmd_adds(&c, "STREAMS");
-	qcmd_adds(&c, key);
-	qcmd_adds(&c, cursor[0] ? cursor : "0");
-	if ((rc = run(q, &c, &r, err, errlen)) < 0)
-		return rc;
-	/* [[key, [[entry, [type, t, data, json]]]]] */
-	if (r->type != REDIS_REPLY_ARRAY || !r->elements ||
-	    r->element[0]->type != REDIS_REPLY_ARRAY || r->element[0]->elements < 2 ||
-	    r->element[0]->element[1]->type != REDIS_REPLY_ARRAY ||
-	    !r->element[0]->element[1]->elements) {
+		qcmd_adds(&c, "STREAMS");
+		qcmd_adds(&c, key);
+		qcmd_adds(&c, cursor[0] ? cursor : "0");
+		rc = run_cap(q, &c, &r, cap, err, errlen);
+		if (rc == -EMSGSIZE)
+			continue; /* an oversized event: the script skips it */
+		if (rc < 0)
+			return rc;
+		rc = r->type == REDIS_REPLY_ARRAY && r->elements > 0;
 		freeReplyObject(r);
-		qerr(err, errlen, "no event for job %s within %d ms", id, timeout_ms);
-		return -ETIMEDOUT;
+		if (!rc)
+			break;
 	}
-	e = r->element[0]->element[1]->element[0];
-	if (e->type == REDIS_REPLY_ARRAY && e->elements >= 2 &&
-	    e->element[0]->type == REDIS_REPLY_STRING) {
-		snprintf(cursor, QUEUE_ENTRY_MAX, "%s", e->element[0]->str);
-		for (size_t i = 0;
-		     e->element[1]->type == REDIS_REPLY_ARRAY && i + 1 < e->element[1]->elements;
-		     i += 2)
-			if (e->element[1]->element[i]->str &&
-			    !strcmp(e->element[1]->element[i]->str, "data") &&
-			    e->element[1]->element[i + 1]->str)
-				*event_json = strdup(e->element[1]->element[i + 1]->str);
-	}
-	freeReplyObject(r);
-	if (!*event_json)
-		*event_json = strdup("{\"type\":\"unknown\"}");
-	return *event_json ? 0 : -ENOMEM;
+	qerr(err, errlen, "no event for job %s within %d ms", id, timeout_ms);
+	return -ETIMEDOUT;
 }
 
 /* ---- Worker operations ---- */
 
-/* Run a plain stream command; create the group first when Redis says it is missing
- * (a fresh or restarted Redis without the stream). */
-static int run_group(struct queue *q, struct qcmd *c, redisReply **out, char *err, size_t errlen)
-{
-	struct qcmd copy, g;
-	redisReply *r;
-	int rc;
-
-	/* run() frees the command, so keep a duplicate for the second try. */
-	qcmd_init(&copy, c->script);
-	for (int i = 0; i < c->argc; i++)
-		qcmd_add(&copy, c->argv[i], c->len[i]);
-	rc = run(q, c, out, err, errlen);
-	if (rc == -ENOENT) {
-		if (qcmd_group_create(&g, &q->o) == 0 && run(q, &g, &r, err, errlen) == 0)
-			freeReplyObject(r);
-		rc = run(q, &copy, out, err, errlen);
-	} else {
-		qcmd_free(&copy);
-	}
-	return rc;
-}
-
-/* Handle one delivered entry: claim it, or dead-letter it when it names no job.
+/* Claim an entry without an id field, whose document the take script sent: read the
+ * id from the document, then claim (or dead-letter it when it names no valid id).
  * Returns 1 with *job filled, 0 when the entry needed no work, or -errno. */
-static int take_entry(struct queue *q, const char *consumer, const struct qentry *e,
+static int take_entry(struct queue *q, const char *consumer, struct qentry *e,
 		      struct queue_job *job, char *err, size_t errlen)
 {
 	struct qcmd c;
 	redisReply *r;
 	int rc;
 
-	if (!e->id[0]) {
+	if (!qentry_doc_id(e)) {
 		if ((rc = qcmd_reject(&c, &q->o, e->entry, NULL, 0, e->bad)) < 0 ||
 		    (rc = run(q, &c, &r, err, errlen)) < 0)
 			return rc;
@@ -405,11 +457,6 @@ static int take_entry(struct queue *q, const char *consumer, const struct qentry
 		return rc;
 	snprintf(job->id, sizeof(job->id), "%s", e->id);
 	snprintf(job->entry, sizeof(job->entry), "%s", e->entry);
-	job->doc_len = e->doc_len;
-	if (!(job->doc = malloc(e->doc_len + 1)))
-		return -ENOMEM;
-	memcpy(job->doc, e->doc, e->doc_len);
-	job->doc[e->doc_len] = '\0';
 	return 1;
 }
 
@@ -420,40 +467,57 @@ int queue_fetch(struct queue *q, const char *consumer, int block_ms, struct queu
 	struct qentry e;
 	struct qcmd c;
 	redisReply *r;
-	int rc, got;
+	int rc, kind;
 
 	memset(job, 0, sizeof(*job));
 	for (;;) {
-		if ((rc = qcmd_promote(&c, &q->o)) < 0 || (rc = run(q, &c, &r, err, errlen)) < 0)
+		if ((rc = qcmd_take(&c, &q->o, consumer, q->cursor)) < 0 ||
+		    (rc = run(q, &c, &r, err, errlen)) < 0)
 			return rc;
-		freeReplyObject(r);
-
-		/* Expired leases first: a job whose worker died waits no longer. */
-		if ((rc = qcmd_autoclaim(&c, &q->o, consumer, q->cursor)) < 0 ||
-		    (rc = run_group(q, &c, &r, err, errlen)) < 0)
-			return rc;
-		got = qreply_entry(r, 1, &e, q->cursor);
-		if (!got) {
-			int64_t left = (int64_t)(deadline - queue_now_ms());
-			freeReplyObject(r);
-			if (left > (int64_t)q->o.poll_ms)
-				left = q->o.poll_ms;
-			if ((rc = qcmd_readgroup(&c, &q->o, consumer, left > 0 ? (int)left : 0)) <
-				0 ||
-			    (rc = run_group(q, &c, &r, err, errlen)) < 0)
-				return rc;
-			got = qreply_entry(r, 0, &e, NULL);
-		}
-		if (got) {
+		kind = qreply_take(r, &e, q->cursor, job);
+		rc = 0;
+		if (kind == QT_JOB)
+			rc = 1;
+		else if (kind == QT_NEEDID)
 			rc = take_entry(q, consumer, &e, job, err, errlen);
+		if (rc == 1) {
+			/* e.doc points into the reply, which is still alive. */
+			if (!(job->doc = malloc(e.doc_len + 1))) {
+				freeReplyObject(r);
+				return -ENOMEM;
+			}
+			memcpy(job->doc, e.doc, e.doc_len);
+			job->doc[e.doc_len] = '\0';
+			job->doc_len = e.doc_len;
 			freeReplyObject(r);
-			if (rc != 0)
-				return rc < 0 ? rc : 0;
-			continue;
+			return 0;
 		}
 		freeReplyObject(r);
-		if (queue_now_ms() >= deadline)
+		if (kind < 0) {
+			qerr(err, errlen, "unexpected answer from the take script");
+			return -EIO;
+		}
+		if (rc < 0)
+			return rc;
+		if (kind != QT_NONE)
+			continue;
+
+		int64_t left = (int64_t)(deadline - queue_now_ms());
+		if (left <= 0)
 			return -EAGAIN;
+		if (left > (int64_t)q->o.poll_ms)
+			left = q->o.poll_ms;
+		/* Wait on the doorbell. An answer of any kind (a ring, the timeout, an error
+		 * such as WRONGTYPE, which the next take clears) means: take again. */
+		if ((rc = qcmd_wait(&c, &q->o, (uint32_t)left)) < 0)
+			return rc;
+		rc = run_cap(q, &c, &r, QUEUE_SMALL_REPLY, err, errlen);
+		if (rc == 0)
+			freeReplyObject(r);
+		else if (rc == -ENOTCONN)
+			return rc;
+		else if (rc == -EIO)
+			usleep((useconds_t)(left > 100 ? 100 : left) * 1000);
 	}
 }
 
@@ -541,7 +605,7 @@ int queue_command(struct queue *q, char **out, int argc, const char **argv)
 		return -ENOMEM;
 	for (int i = 0; i < argc; i++)
 		len[i] = strlen(argv[i]);
-	r = send_argv(q, argc, argv, len, &rc, NULL, 0);
+	r = send_argv(q, argc, argv, len, doc_reply_max(q), &rc, NULL, 0);
 	free(len);
 	if (!r)
 		return rc;

@@ -16,6 +16,9 @@
 #  d. `submit --wait` exits 0/1; `status --json` shows state, attempts, progress.
 #  e. Redis memory stays bounded: results expire (result_ttl 5 s), the jobs stream is
 #     empty, DBSIZE is small.
+#  f. a 64 MB job document XADDed straight into the stream (IT_QUEUE_HUGE_MB) is
+#     dead-lettered inside Redis: the job ends dead with the size in its error, the
+#     worker's peak RSS (VmHWM) stays under 64 MB, and it takes the next job.
 # and at the end: no partial files in the output dir, no work dirs of dead workers
 # after a final worker start, no scratch dirs in the state dir, no cgroups and no
 # sandbox processes left.
@@ -688,6 +691,45 @@ check "metrics on 127.0.0.1:$MPORT count the job (succeeded $msucc, frames $mfra
 kill -TERM "$MPID"
 wait_exit "$MPID" $((GRACE + 15))
 check "the metrics worker exits 0 on SIGTERM" [ $? -eq 0 ]
+
+# ==== f. an oversized document written straight into the stream ========================
+HUGE_MB=${IT_QUEUE_HUGE_MB:-64}
+echo "== f. a $HUGE_MB MB job document XADDed straight into the stream"
+# `reelbox submit` refuses a document over the queue's doc_max (8 MiB); a raw XADD does
+# not. The worker's fetch must dead-letter the entry inside Redis, never read it (a
+# worker that did peaked at 1.28 GB for 400 MB and stalled its event loop), and go on.
+"$BIN" worker --concurrency 1 --output-dir "$OUT" --lease "$LEASE" --grace "$GRACE" \
+	--config "$REELBOX_CONFIG" 2>"$LOGS/H.log" &
+HPID=$!
+ALL_WPIDS+=("$HPID")
+for _ in $(seq 50); do
+	grep -q '"event":"redis_connected"' "$LOGS/H.log" && break
+	sleep 0.1
+done
+vmhwm() { awk '$1 == "VmHWM:" { print int($2 / 1024) }' "/proc/$1/status" 2>/dev/null; }
+hwm0=$(vmhwm "$HPID")
+"$PY" -c 'import sys; n = int(sys.argv[1]) << 20
+sys.stdout.write("{\"script\":\"" + "x" * (n - 13) + "\"}")' "$HUGE_MB" |
+	"${RCLI[@]}" -x xadd reelbox:jobs '*' id "$MARK-huge" job >/dev/null
+wait_state "$MARK-huge" 30 dead failed succeeded running
+hst=$(status_field "$MARK-huge" state)
+herr=$(status_field "$MARK-huge" error)
+hwm1=$(vmhwm "$HPID")
+want="job document is $((HUGE_MB << 20)) bytes, over the 8388608-byte cap (queue doc_max)"
+[ "$hst" = dead ] && [ "$herr" = "$want" ]
+res "the ${HUGE_MB} MB job ends dead with its size ($hst: $herr)"
+[ -n "$hwm1" ] && [ "$hwm1" -lt 64 ]
+res "the worker's peak RSS stays under 64 MB (VmHWM ${hwm0:-?} MB before, ${hwm1:-?} MB after)"
+hdl=$("${RCLI[@]}" xrevrange reelbox:dead + - count 20 | grep -c -x "$MARK-huge")
+check "the ${HUGE_MB} MB job is in the dead-letter stream" [ "$hdl" -ge 1 ]
+hdrop=$(grep -c '"event":"entry_dead_lettered".*over the 8388608-byte cap' "$LOGS/H.log")
+check "the worker logged the dead-lettered entry ($hdrop)" [ "$hdrop" -eq 1 ]
+out=$(timeout 60 "$BIN" submit --id "$MARK-afterhuge" --size 64x48 --frames 5 "$S/${MARK}_fast.sh" --wait 2>/dev/null)
+rc=$?
+check "the worker takes the next job (rc $rc)" [ "$rc" -eq 0 ]
+kill -TERM "$HPID"
+wait_exit "$HPID" $((GRACE + 15))
+check "the worker exits 0 on SIGTERM" [ $? -eq 0 ]
 workfiles=$(find "$OUT/.work" -mindepth 1 2>/dev/null | head -5 | tr '\n' ' ')
 late_file=missing
 [ -f "$OUT/$MARK-late.mp4" ] && late_file=exists

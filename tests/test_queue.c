@@ -270,6 +270,7 @@ struct catcher {
 	int got;
 	struct queue_job job;
 	int conn_up, conn_down;
+	char conn_msg[256]; /* the last "down" message */
 	int drops;
 	char drop_reason[256];
 };
@@ -292,10 +293,12 @@ static void catch_conn(struct queue_async *a, int up, const char *msg, void *arg
 	(void)a;
 	if (getenv("QUEUE_TEST_DEBUG"))
 		fprintf(stderr, "conn %d: %s\n", up, msg);
-	if (up)
+	if (up) {
 		c->conn_up++;
-	else
+	} else {
 		c->conn_down++;
+		snprintf(c->conn_msg, sizeof(c->conn_msg), "%s", msg);
+	}
 }
 
 static void catch_drop(struct queue_async *a, const char *entry, const char *reason, void *arg)
@@ -1003,6 +1006,290 @@ static void test_async_client_reconnects_after_redis_restart_and_records_complet
 	free(dir);
 }
 
+/* ---- oversized values a producer writes straight into Redis ---- */
+
+/* A job document of exactly len bytes: {"id":"<id>","script":"xxx..."} (no "id" when
+ * id is NULL). */
+static char *big_doc(size_t len, const char *id)
+{
+	char head[128];
+	size_t h = (size_t)snprintf(head, sizeof(head), "{%s%s%s\"script\":\"",
+				    id ? "\"id\":\"" : "", id ? id : "", id ? "\"," : "");
+	char *d = malloc(len + 1);
+
+	assert_non_null(d);
+	assert_true(len > h + 2);
+	memcpy(d, head, h);
+	memset(d + h, 'x', len - h - 2);
+	memcpy(d + len - 2, "\"}", 3);
+	return d;
+}
+
+/* Run one command from a child process, so the value it writes never counts in this
+ * process's memory: argv[big] is replaced by a big_doc(big_len, big_id). Returns when
+ * the command is done. */
+static void produce(int argc, const char **argv, int big, size_t big_len, const char *big_id)
+{
+	pid_t pid = fork();
+	int status = 0;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		const char *a[16];
+		struct queue *q;
+		char *out = NULL;
+		int rc;
+
+		for (int i = 0; i < argc; i++)
+			a[i] = argv[i];
+		if (big >= 0)
+			a[big] = big_doc(big_len, big_id);
+		if (queue_open(&q, g_url, NULL, NULL, 0))
+			_exit(2);
+		rc = queue_command(q, &out, argc, a);
+		_exit(rc == 0 ? 0 : 3);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static long proc_status_kb(const char *field)
+{
+	char line[256];
+	size_t n = strlen(field);
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, n) && line[n] == ':')
+			kb = strtol(line + n + 1, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/* Reset this process's peak RSS to its current RSS (Linux 4.0+), so VmHWM afterwards is
+ * the peak of what follows. Returns the RSS to measure growth from: the old peak when
+ * the reset is not available, which only makes the check stricter. */
+static long reset_peak_rss_kb(void)
+{
+	int fd = open("/proc/self/clear_refs", O_WRONLY);
+
+	if (fd >= 0 && write(fd, "5", 1) == 1) {
+		close(fd);
+		return proc_status_kb("VmRSS");
+	}
+	if (fd >= 0)
+		close(fd);
+	return proc_status_kb("VmHWM");
+}
+
+static void test_an_oversized_document_is_dead_lettered_inside_redis_and_never_read(void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	struct catcher c = {0};
+	uv_loop_t loop;
+	struct queue_async *a;
+	const char *xadd_id[] = {"XADD", "reelbox:jobs", "*", "id", NULL, "job", NULL};
+	const char *xadd_noid[] = {"XADD", "reelbox:jobs", "*", "job", NULL};
+	long rss0, grew;
+	json_t *st;
+
+	(void)state;
+	test_opts(&o);
+	o.doc_max = 1u << 20;
+	q = open_q(&o);
+
+	/* A raw producer's XADDs: 64 MB and 2 MB documents naming a job, 2 MB naming none
+	 * (its id would be inside the document), then a good job. */
+	xadd_id[4] = "big64";
+	produce(7, xadd_id, 6, 64u << 20, "big64");
+	xadd_id[4] = "big2";
+	produce(7, xadd_id, 6, 2u << 20, "big2");
+	produce(5, xadd_noid, 4, 2u << 20, "hidden_id");
+	submit(q, "small1");
+
+	rss0 = reset_peak_rss_kb();
+	uv_loop_init(&loop);
+	a = open_async(&loop, g_url, &o, "worker-cap", &c);
+	queue_async_fetch(a, 1);
+	assert_true(run_until(&loop, &c.got, 10000));
+	grew = proc_status_kb("VmHWM") - rss0;
+
+	/* The worker's memory did not see the documents, and its fetch moved on to the
+	 * good job on the same connection (no reply ever went over its bound). */
+	if (grew >= 16 * 1024)
+		fail_msg("the fetch's peak RSS grew by %ld kB", grew);
+	assert_string_equal(c.job.id, "small1");
+	assert_int_equal(c.job.attempt, 1);
+	assert_int_equal(c.conn_down, 0);
+	assert_int_equal(c.drops, 3);
+	assert_string_equal(
+	    c.drop_reason,
+	    "job document is 2097152 bytes, over the 1048576-byte cap (queue doc_max)");
+
+	st = status_of(q, "big2");
+	assert_string_equal(jstr(st, "state"), "dead");
+	assert_string_equal(
+	    jstr(st, "error"),
+	    "job document is 2097152 bytes, over the 1048576-byte cap (queue doc_max)");
+	json_decref(st);
+	st = status_of(q, "big64");
+	assert_string_equal(jstr(st, "state"), "dead");
+	assert_string_equal(
+	    jstr(st, "error"),
+	    "job document is 67108864 bytes, over the 1048576-byte cap (queue doc_max)");
+	json_decref(st);
+
+	/* Dead-lettered with the first 64 KiB of the document; only the good job is live. */
+	assert_int_equal(cmd_int(q, 2, "XLEN", "reelbox:dead"), 3);
+	{
+		const char *dl = cmd(q, 4, "XRANGE", "reelbox:dead", "-", "+");
+		assert_non_null(strstr(dl, "\nbig64\n"));
+		assert_non_null(strstr(dl, "\ntruncated\n1\njob\n{\"id\":\"big64\""));
+	}
+	assert_int_equal(cmd_int(q, 2, "XLEN", "reelbox:jobs"), 1);
+	/* XPENDING's summary starts with the count: just small1. */
+	assert_int_equal(strncmp(cmd(q, 3, "XPENDING", "reelbox:jobs", "workers"), "1\n", 2), 0);
+
+	close_async(&loop, a);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	queue_job_clear(&c.job);
+	queue_close(q);
+}
+
+static void test_the_blocking_fetch_skips_an_oversized_document_too(void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	struct queue_job job;
+	const char *xadd[] = {"XADD", "reelbox:jobs", "*", "id", "big_sync", "job", NULL};
+	json_t *st;
+
+	(void)state;
+	test_opts(&o);
+	o.doc_max = 1u << 20;
+	q = open_q(&o);
+	produce(7, xadd, 6, (1u << 20) + 1, "big_sync");
+	submit(q, "small2");
+	fetch_ok(q, "w", 1000, &job);
+	assert_string_equal(job.id, "small2");
+	st = status_of(q, "big_sync");
+	assert_string_equal(jstr(st, "state"), "dead");
+	assert_string_equal(
+	    jstr(st, "error"),
+	    "job document is 1048577 bytes, over the 1048576-byte cap (queue doc_max)");
+	json_decref(st);
+	queue_job_clear(&job);
+	queue_close(q);
+}
+
+static void test_status_and_events_a_producer_overwrote_stay_bounded(void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	char cursor[QUEUE_ENTRY_MAX] = "0", err[QUEUE_ERR_MAX] = "", *ev = NULL, *out = NULL;
+	const char *hset[] = {"HSET", "reelbox:job:tamper", "result", NULL};
+	const char *xadd_ev[] = {"XADD", "reelbox:job:tamper:events", "*", "type", "done", "data",
+				 NULL};
+	const char *set[] = {"SET", "huge", NULL};
+	const char *get[] = {"GET", "huge"};
+	const char *ping[] = {"PING"};
+	json_t *st, *e;
+	pid_t pid;
+
+	(void)state;
+	test_opts(&o);
+	o.doc_max = 1u << 20;
+	q = open_q(&o);
+	submit(q, "tamper");
+
+	/* A 2 MB result written into the job hash: status leaves it in Redis, says so. */
+	produce(4, hset, 3, 2u << 20, NULL);
+	st = status_of(q, "tamper");
+	assert_string_equal(jstr(st, "state"), "queued");
+	assert_null(json_object_get(st, "result"));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(st, "omitted"), 0)),
+			    "result");
+	json_decref(st);
+
+	/* A 2 MB event: the follower sees "queued", then an unknown event in its place. */
+	produce(7, xadd_ev, 6, 2u << 20, NULL);
+	assert_int_equal(queue_wait_event(q, "tamper", cursor, 100, &ev, err, sizeof(err)), 0);
+	e = json_loads(ev, 0, NULL);
+	assert_string_equal(jstr(e, "type"), "queued");
+	json_decref(e);
+	free(ev);
+	assert_int_equal(queue_wait_event(q, "tamper", cursor, 100, &ev, err, sizeof(err)), 0);
+	assert_string_equal(ev, "{\"type\":\"unknown\"}");
+	free(ev);
+
+	/* One that arrives while the follower blocks: the wake-up reply is over its cap,
+	 * the client reconnects, and the event script moves past it. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sleep_ms(300);
+		produce(7, xadd_ev, 6, 2u << 20, NULL);
+		_exit(0);
+	}
+	assert_int_equal(queue_wait_event(q, "tamper", cursor, 3000, &ev, err, sizeof(err)), 0);
+	assert_string_equal(ev, "{\"type\":\"unknown\"}");
+	free(ev);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	assert_int_equal(queue_wait_event(q, "tamper", cursor, 0, &ev, err, sizeof(err)),
+			 -ETIMEDOUT);
+
+	/* Any reply over the connection's bound is refused, and the client carries on. */
+	produce(3, set, 2, 2u << 20, NULL);
+	assert_int_equal(queue_command(q, &out, 2, get), -EMSGSIZE);
+	assert_null(out);
+	assert_int_equal(queue_command(q, &out, 1, ping), 0);
+	assert_string_equal(out, "PONG");
+	free(out);
+	queue_close(q);
+}
+
+static void test_async_client_drops_a_connection_whose_reply_is_over_its_bound(void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	struct catcher c = {0};
+	uv_loop_t loop;
+	struct queue_async *a;
+	const char *lpush[] = {"LPUSH", "reelbox:jobs:wake", NULL};
+	int never = 0;
+
+	(void)state;
+	test_opts(&o);
+	o.doc_max = 1u << 20;
+	o.poll_ms = 5000; /* the worker sits in BLPOP on the doorbell */
+	q = open_q(&o);
+	uv_loop_init(&loop);
+	a = open_async(&loop, g_url, &o, "worker-bound", &c);
+	queue_async_fetch(a, 1);
+	run_until(&loop, &never, 300);
+	assert_int_equal(c.conn_up, 1);
+
+	/* A producer rings the doorbell with 2 MB: the BLPOP answer is over the bound. */
+	produce(3, lpush, 2, 2u << 20, NULL);
+	run_until(&loop, &c.conn_down, 3000);
+	assert_int_equal(c.conn_down, 1);
+	assert_non_null(strstr(c.conn_msg, "reply over 1114112 bytes"));
+
+	/* It reconnects and takes the next job. */
+	submit(q, "after_bound");
+	assert_true(run_until(&loop, &c.got, 5000));
+	assert_string_equal(c.job.id, "after_bound");
+
+	close_async(&loop, a);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	queue_job_clear(&c.job);
+	queue_close(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1028,6 +1315,12 @@ int main(void)
 	    cmocka_unit_test_setup(test_results_expire_and_redis_stays_flat_over_1000_jobs, flush),
 	    cmocka_unit_test(
 		test_async_client_reconnects_after_redis_restart_and_records_completion),
+	    cmocka_unit_test_setup(
+		test_an_oversized_document_is_dead_lettered_inside_redis_and_never_read, flush),
+	    cmocka_unit_test_setup(test_the_blocking_fetch_skips_an_oversized_document_too, flush),
+	    cmocka_unit_test_setup(test_status_and_events_a_producer_overwrote_stay_bounded, flush),
+	    cmocka_unit_test_setup(
+		test_async_client_drops_a_connection_whose_reply_is_over_its_bound, flush),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
