@@ -39,6 +39,8 @@ struct render {
 	enum render_container container;
 	char *output, *tmp_path;
 	int tmp_fd;
+	int stop_fd; /* see render_set_stop_fd() */
+	int fd_mode; /* tmp_fd is the caller's (spec->output_fd): not closed, not renamed */
 	atomic_int cancel;
 	int streamed, finished, committed;
 
@@ -125,35 +127,180 @@ static int av_fail(int averr, const char *what, char *err, size_t errlen)
 /* The temporary file: ".<name>.tmp-XXXXXX" in the target's directory, so the final
  * rename never crosses a file system. mkostemp gives O_EXCL; the mode is then the
  * 0644 a finished video should have. */
-static int make_temp(struct render *r, char *err, size_t errlen)
+int render_output_temp(const char *output, char **tmp_path, char *err, size_t errlen)
 {
-	const char *slash = strrchr(r->output, '/');
-	const char *base = slash ? slash + 1 : r->output;
-	int dirlen = slash ? (int)(slash - r->output) + 1 : 0;
+	const char *slash = strrchr(output, '/');
+	const char *base = slash ? slash + 1 : output;
+	int dirlen = slash ? (int)(slash - output) + 1 : 0;
+	int fd;
 
+	*tmp_path = NULL;
 	if (!*base) {
-		snprintf(err, errlen, "output path \"%s\" names a directory, not a file",
-			 r->output);
+		snprintf(err, errlen, "output path \"%s\" names a directory, not a file", output);
 		return -EINVAL;
 	}
-	if (asprintf(&r->tmp_path, "%.*s.%.200s.tmp-XXXXXX", dirlen, r->output, base) < 0) {
-		r->tmp_path = NULL;
+	if (asprintf(tmp_path, "%.*s.%.200s.tmp-XXXXXX", dirlen, output, base) < 0) {
+		*tmp_path = NULL;
 		return -ENOMEM;
 	}
-	r->tmp_fd = mkostemp(r->tmp_path, O_CLOEXEC);
-	if (r->tmp_fd < 0) {
+	fd = mkostemp(*tmp_path, O_CLOEXEC);
+	if (fd < 0) {
 		int e = errno;
-		snprintf(err, errlen, "cannot create a temporary file beside %s: %s", r->output,
-			 strerror(e));
-		free(r->tmp_path);
-		r->tmp_path = NULL;
+		if (e == ENOENT && dirlen > 0)
+			snprintf(err, errlen, "output directory '%.*s' does not exist",
+				 dirlen > 1 ? dirlen - 1 : dirlen, output);
+		else
+			snprintf(err, errlen, "cannot create a temporary file beside %s: %s",
+				 output, strerror(e));
+		free(*tmp_path);
+		*tmp_path = NULL;
 		return -e;
 	}
-	if (fchmod(r->tmp_fd, 0644) < 0) {
+	if (fchmod(fd, 0644) < 0) {
 		int e = errno;
-		snprintf(err, errlen, "cannot set the mode of %s: %s", r->tmp_path, strerror(e));
+		snprintf(err, errlen, "cannot set the mode of %s: %s", *tmp_path, strerror(e));
+		close(fd);
+		unlink(*tmp_path);
+		free(*tmp_path);
+		*tmp_path = NULL;
 		return -e;
 	}
+	return fd;
+}
+
+static int make_temp(struct render *r, char *err, size_t errlen)
+{
+	int fd = render_output_temp(r->output, &r->tmp_path, err, errlen);
+
+	if (fd < 0)
+		return fd;
+	r->tmp_fd = fd;
+	return 0;
+}
+
+/* Output through a descriptor: libav's AVIO on our own write/seek (and, for the MP4
+ * faststart pass, read) callbacks over one file, so the encoder needs no open(). */
+struct fd_io {
+	int fd;
+	int64_t pos;
+};
+
+static int fd_io_read(void *opaque, uint8_t *buf, int size)
+{
+	struct fd_io *io = opaque;
+	ssize_t n;
+
+	do
+		n = pread(io->fd, buf, (size_t)size, io->pos);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return AVERROR(errno);
+	if (n == 0)
+		return AVERROR_EOF;
+	io->pos += n;
+	return (int)n;
+}
+
+static int fd_io_write(void *opaque, uint8_t *buf, int size)
+{
+	struct fd_io *io = opaque;
+	int done = 0;
+
+	while (done < size) {
+		ssize_t n = pwrite(io->fd, buf + done, (size_t)(size - done), io->pos);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return AVERROR(errno);
+		if (n == 0)
+			return AVERROR(EIO);
+		done += (int)n;
+		io->pos += n;
+	}
+	return size;
+}
+
+/* The file's size by lseek, not fstat: a confined encoder has no stat at all. All
+ * reads and writes are positioned, so the descriptor's own offset does not matter. */
+static int64_t fd_size(int fd)
+{
+	off_t end = lseek(fd, 0, SEEK_END);
+
+	return end < 0 ? AVERROR(errno) : (int64_t)end;
+}
+
+static int64_t fd_io_seek(void *opaque, int64_t offset, int whence)
+{
+	struct fd_io *io = opaque;
+	int64_t size;
+
+	switch (whence & ~AVSEEK_FORCE) {
+	case AVSEEK_SIZE:
+		return fd_size(io->fd);
+	case SEEK_SET:
+		break;
+	case SEEK_CUR:
+		offset += io->pos;
+		break;
+	case SEEK_END:
+		if ((size = fd_size(io->fd)) < 0)
+			return size;
+		offset += size;
+		break;
+	default:
+		return AVERROR(EINVAL);
+	}
+	if (offset < 0)
+		return AVERROR(EINVAL);
+	io->pos = offset;
+	return offset;
+}
+
+static AVIOContext *fd_io_open(int fd, int write)
+{
+	const int size = 1 << 16;
+	struct fd_io *io = av_mallocz(sizeof(*io));
+	uint8_t *buf = av_malloc(size);
+	AVIOContext *pb = NULL;
+
+	if (io && buf)
+		pb = avio_alloc_context(buf, size, write, io, write ? NULL : fd_io_read,
+					write ? fd_io_write : NULL, fd_io_seek);
+	if (!pb) {
+		av_free(io);
+		av_free(buf);
+		return NULL;
+	}
+	io->fd = fd;
+	pb->seekable = AVIO_SEEKABLE_NORMAL;
+	return pb;
+}
+
+static void fd_io_free(AVIOContext **pb)
+{
+	if (!*pb)
+		return;
+	av_freep(&(*pb)->opaque);
+	av_freep(&(*pb)->buffer);
+	avio_context_free(pb);
+}
+
+/* The muxer reopens its output by name for the faststart pass (mov's shift_data):
+ * hand it a reading context over the same descriptor instead. */
+static int fd_io_reopen(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
+			AVDictionary **options)
+{
+	const struct fd_io *out = s->pb ? s->pb->opaque : NULL;
+
+	if (!out || (flags & AVIO_FLAG_WRITE))
+		return AVERROR(EPERM);
+	*pb = fd_io_open(out->fd, 0);
+	return *pb ? 0 : AVERROR(ENOMEM);
+}
+
+static int fd_io_close2(AVFormatContext *s, AVIOContext *pb)
+{
+	fd_io_free(&pb);
 	return 0;
 }
 
@@ -280,6 +427,41 @@ static int open_encoder(struct render *r, char *err, size_t errlen)
 	return 0;
 }
 
+/* Bytes per pixel an encode holds at its peak, per preset (ultrafast..placebo):
+ * measured as the encoder cgroup's memory peak on 360p and 1080p noise (the worst
+ * case: nothing compresses) and rounded up; x264 grows with its look-ahead, reference
+ * frames and b-frames, libvpx and the GIF palette graph barely with the preset. The
+ * two slowest x264 presets are extrapolated (16 references). bench/encoder_memory.sh
+ * measures them again. */
+uint64_t render_memory_estimate(const struct render_spec *spec)
+{
+	static const uint16_t x264_bpp[] = {36, 90, 112, 144, 176, 186, 192, 212, 260, 300};
+	const char *preset = spec->preset ? spec->preset : "medium";
+	int container = render_container_from_path(spec->output);
+	uint64_t pixels = (uint64_t)(spec->width > 0 ? spec->width : 1) *
+			  (uint64_t)(spec->height > 0 ? spec->height : 1);
+	size_t i;
+	unsigned bpp;
+
+	for (i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
+		if (!strcmp(presets[i], preset))
+			break;
+	if (i == sizeof(presets) / sizeof(presets[0]))
+		i = 5;
+	switch (container) {
+	case RENDER_WEBM:
+		bpp = 150;
+		break;
+	case RENDER_GIF:
+		bpp = 100;
+		break;
+	default:
+		bpp = x264_bpp[i];
+		break;
+	}
+	return (40ull << 20) + pixels * bpp;
+}
+
 static int check_spec(const struct render_spec *spec, int container, char *err, size_t errlen)
 {
 	static const char *const cname[] = {"H.264", "VP9", "GIF"};
@@ -347,6 +529,7 @@ int render_open(const struct render_spec *spec, struct render **out, char *err, 
 	if (!r)
 		return -ENOMEM;
 	r->tmp_fd = -1;
+	r->stop_fd = -1;
 	r->spec = *spec;
 	r->container = (enum render_container)container;
 	r->spec.preset = NULL;
@@ -364,11 +547,15 @@ int render_open(const struct render_spec *spec, struct render **out, char *err, 
 	ret = -ENOMEM;
 	if (!r->output)
 		goto fail;
-	ret = make_temp(r, err, errlen);
-	if (ret < 0)
+	if (spec->use_output_fd) {
+		r->fd_mode = 1;
+		r->tmp_fd = spec->output_fd;
+	} else if ((ret = make_temp(r, err, errlen)) < 0) {
 		goto fail;
+	}
 
-	ret = avformat_alloc_output_context2(&r->oc, NULL, muxers[container], r->tmp_path);
+	ret = avformat_alloc_output_context2(&r->oc, NULL, muxers[container],
+					     r->fd_mode ? r->output : r->tmp_path);
 	if (ret < 0 || !r->oc) {
 		ret = av_fail(ret, "cannot set up the output container", err, errlen);
 		goto fail;
@@ -378,7 +565,15 @@ int render_open(const struct render_spec *spec, struct render **out, char *err, 
 	if ((ret = open_encoder(r, err, errlen)) < 0)
 		goto fail;
 
-	ret = avio_open(&r->oc->pb, r->tmp_path, AVIO_FLAG_WRITE);
+	if (r->fd_mode) {
+		r->oc->pb = fd_io_open(r->tmp_fd, 1);
+		r->oc->flags |= AVFMT_FLAG_CUSTOM_IO;
+		r->oc->io_open = fd_io_reopen;
+		r->oc->io_close2 = fd_io_close2;
+		ret = r->oc->pb ? 0 : AVERROR(ENOMEM);
+	} else {
+		ret = avio_open(&r->oc->pb, r->tmp_path, AVIO_FLAG_WRITE);
+	}
 	if (ret < 0) {
 		ret = av_fail(ret, "cannot open the temporary output", err, errlen);
 		goto fail;
@@ -512,9 +707,9 @@ static int convert(struct render *r, char *err, size_t errlen)
 /* A larger pipe lets the script run further ahead of the encoder between reads. */
 static void grow_pipe(int fd)
 {
-	struct stat st;
+	int size = fcntl(fd, F_GETPIPE_SZ); /* fails on anything but a pipe */
 
-	if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && fcntl(fd, F_GETPIPE_SZ) < (1 << 20))
+	if (size > 0 && size < (1 << 20))
 		(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
 }
 
@@ -531,7 +726,7 @@ int render_stream(struct render *r, int fd, render_progress_fn progress, void *o
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
 	grow_pipe(fd);
 	ret = render_reader_open(&r->rd, fd, r->spec.pix_fmt, r->spec.width, r->spec.height,
-				 &r->cancel, err, errlen);
+				 &r->cancel, r->stop_fd, err, errlen);
 	r->reader_open = 1;
 	if (ret < 0)
 		return ret;
@@ -561,6 +756,16 @@ int render_stream(struct render *r, int fd, render_progress_fn progress, void *o
 	return 0;
 }
 
+void render_set_stop_fd(struct render *r, int fd)
+{
+	r->stop_fd = fd;
+}
+
+int render_hit_ceiling(const struct render *r)
+{
+	return r->hit_ceiling;
+}
+
 void render_cancel(struct render *r)
 {
 	atomic_store(&r->cancel, 1);
@@ -586,7 +791,7 @@ static int hash_file(struct render *r, char hex[65], char *err, size_t errlen)
 			continue;
 		if (n < 0) {
 			ret = -errno;
-			snprintf(err, errlen, "cannot read back %s: %s", r->tmp_path,
+			snprintf(err, errlen, "cannot read back the video file: %s",
 				 strerror(-ret));
 			goto end;
 		}
@@ -606,7 +811,7 @@ end:
 
 int render_finish(struct render *r, struct render_result *res, char *err, size_t errlen)
 {
-	struct stat st;
+	off_t size;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
@@ -621,12 +826,18 @@ int render_finish(struct render *r, struct render_result *res, char *err, size_t
 	ret = av_write_trailer(r->oc);
 	if (ret < 0)
 		return av_fail(ret, "cannot finish the container", err, errlen);
-	ret = avio_closep(&r->oc->pb);
+	if (r->fd_mode) {
+		avio_flush(r->oc->pb);
+		ret = r->oc->pb->error;
+		fd_io_free(&r->oc->pb);
+	} else {
+		ret = avio_closep(&r->oc->pb);
+	}
 	if (ret < 0)
 		return av_fail(ret, "cannot close the output", err, errlen);
-	if (fsync(r->tmp_fd) < 0 || fstat(r->tmp_fd, &st) < 0) {
+	if (fsync(r->tmp_fd) < 0 || (size = lseek(r->tmp_fd, 0, SEEK_END)) < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "cannot sync %s: %s", r->tmp_path, strerror(-ret));
+		snprintf(err, errlen, "cannot sync the video file: %s", strerror(-ret));
 		return ret;
 	}
 	ret = hash_file(r, res->sha256, err, errlen);
@@ -635,7 +846,7 @@ int render_finish(struct render *r, struct render_result *res, char *err, size_t
 	r->finished = 1;
 	res->frames = r->frames;
 	res->hit_ceiling = r->hit_ceiling;
-	res->bytes = (uint64_t)st.st_size;
+	res->bytes = (uint64_t)size;
 	snprintf(res->stream_kind, sizeof(res->stream_kind), "%s", render_kind_name(r->rd.kind));
 	res->first_frame_ms = r->first_frame_ms;
 	res->encode_ms = ms_since(&r->t0);
@@ -644,22 +855,17 @@ int render_finish(struct render *r, struct render_result *res, char *err, size_t
 
 /* rename(2) is atomic within a directory; the directory is synced after it so the
  * new name survives a crash as well as the data did. */
-int render_commit(struct render *r, char *err, size_t errlen)
+int render_output_commit(const char *tmp_path, const char *output, char *err, size_t errlen)
 {
 	char *dir;
 	int dfd;
 
-	if (!r->finished || r->committed) {
-		snprintf(err, errlen, "render_commit() needs a finished, uncommitted render");
-		return -EINVAL;
-	}
-	if (rename(r->tmp_path, r->output) < 0) {
+	if (rename(tmp_path, output) < 0) {
 		int e = errno;
-		snprintf(err, errlen, "cannot move the video to %s: %s", r->output, strerror(e));
+		snprintf(err, errlen, "cannot move the video to %s: %s", output, strerror(e));
 		return -e;
 	}
-	r->committed = 1;
-	dir = strdup(r->output);
+	dir = strdup(output);
 	if (dir) {
 		char *slash = strrchr(dir, '/');
 		if (slash)
@@ -672,6 +878,20 @@ int render_commit(struct render *r, char *err, size_t errlen)
 		free(dir);
 	}
 	return 0;
+}
+
+int render_commit(struct render *r, char *err, size_t errlen)
+{
+	int ret;
+
+	if (!r->finished || r->committed || r->fd_mode) {
+		snprintf(err, errlen, "render_commit() needs a finished, uncommitted render");
+		return -EINVAL;
+	}
+	ret = render_output_commit(r->tmp_path, r->output, err, errlen);
+	if (ret == 0)
+		r->committed = 1;
+	return ret;
 }
 
 void render_close(struct render *r)
@@ -688,11 +908,13 @@ void render_close(struct render *r)
 	avfilter_graph_free(&r->graph);
 	avcodec_free_context(&r->enc);
 	if (r->oc) {
-		if (r->oc->pb)
+		if (r->fd_mode)
+			fd_io_free(&r->oc->pb);
+		else if (r->oc->pb)
 			avio_closep(&r->oc->pb);
 		avformat_free_context(r->oc);
 	}
-	if (r->tmp_fd >= 0)
+	if (r->tmp_fd >= 0 && !r->fd_mode)
 		close(r->tmp_fd);
 	if (r->tmp_path && !r->committed)
 		unlink(r->tmp_path);

@@ -30,6 +30,13 @@ struct render_spec {
 	int crf;	     /* -1: the encoder's default for the container */
 	const char *preset;  /* NULL: "medium" (x264 names; mapped for VP9) */
 	int threads;	     /* encoder threads; 0 = auto */
+	/* When >= 0 (set it explicitly: 0 is a valid descriptor, so callers that zero the
+	 * spec must set -1 to write by path), the container is written into this seekable
+	 * file, which the caller opened and later renames (render_output_temp and
+	 * render_output_commit); output then only names the container by its extension.
+	 * This is how a confined encoder process that may open nothing writes its video. */
+	int output_fd;
+	int use_output_fd; /* output_fd is meant: 0 keeps the path mode for zeroed specs */
 };
 
 struct render_result {
@@ -63,6 +70,19 @@ int render_preset_known(const char *preset);
  * Does not load libav: before it is loaded, the level is applied when it is. */
 void render_quiet_logs(int verbose);
 
+/* A temporary file beside output (".<name>.tmp-XXXXXX", mode 0644, O_CLOEXEC) for an
+ * encoder to write into: the fd, and the malloc'd path in *tmp_path. A missing
+ * directory is named in err. */
+int render_output_temp(const char *output, char **tmp_path, char *err, size_t errlen);
+
+/* Rename a finished temporary file into place and sync the directory. */
+int render_output_commit(const char *tmp_path, const char *output, char *err, size_t errlen);
+
+/* Memory an encode of this spec needs at most (the encoder's look-ahead and reference
+ * frames, the reader's frame, libav's own), in bytes: what an encoder process's memory
+ * limit is set from. Measured on libx264/libvpx-vp9 per preset; see docs/capacity.md. */
+uint64_t render_memory_estimate(const struct render_spec *spec);
+
 /* Open the encoder and the temporary output file. */
 int render_open(const struct render_spec *spec, struct render **out, char *err, size_t errlen);
 
@@ -70,6 +90,14 @@ int render_open(const struct render_spec *spec, struct render **out, char *err, 
  * Returns 0 when the stream was well formed with at least one frame. Does not close fd. */
 int render_stream(struct render *r, int fd, render_progress_fn progress, void *opaque, char *err,
 		  size_t errlen);
+
+/* A descriptor whose readability means "the writer is gone": render_stream() then reads
+ * only what is already buffered and ends there instead of waiting for an EOF that a
+ * writer end held elsewhere would never deliver. -1 (the default) for none. */
+void render_set_stop_fd(struct render *r, int fd);
+
+/* Whether render_stream() stopped because it reached max_frames. */
+int render_hit_ceiling(const struct render *r);
 
 /* Ask a render_stream() running on another thread to stop at the next frame boundary. */
 void render_cancel(struct render *r);

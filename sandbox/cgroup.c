@@ -65,6 +65,7 @@ int sandbox_cgroup_create_from_parent(struct sandbox_cgroup *cg, const struct sa
 	cg->clone_fd = -1;
 	cg->path = NULL;
 	cg->cg = NULL;
+	cg->helper = NULL;
 	cg->unenforced = 0;
 	cg->memory_limited = lim.memory_bytes != 0;
 	if (e->version == SANDBOX_CG_NONE) {
@@ -168,9 +169,29 @@ void sandbox_cgroup_classify(struct sandbox_cgroup *cg, struct sandbox_result *r
 	snprintf(res->reason, sizeof(res->reason), "%s", why);
 }
 
+int sandbox_cgroup_create_helper_from_parent(struct sandbox_cgroup *cg,
+					     const struct sandbox_spec *spec, char *err,
+					     size_t errlen)
+{
+	const struct sandbox_cg_env *e = get_env();
+	struct sandbox_cg_limits lim = {
+	    .memory_bytes = spec->helper.memory_bytes,
+	    .pids = spec->helper.pids ? spec->helper.pids : 64,
+	    .cpus = spec->helper.cpus > 0 ? spec->helper.cpus : 0,
+	};
+	char name[32];
+
+	if (!spec->helper.enabled || e->version == SANDBOX_CG_NONE)
+		return 0;
+	snprintf(name, sizeof(name), "slot%u-enc", spec->slot);
+	return sandbox_cg_create(e, name, &lim, &cg->helper, err, errlen);
+}
+
 void sandbox_cgroup_destroy(struct sandbox_cgroup *cg)
 {
 	/* Kills whatever is left first, so nothing escapes the removal. */
+	sandbox_cg_destroy(cg->helper);
+	cg->helper = NULL;
 	sandbox_cg_destroy(cg->cg);
 	cg->cg = NULL;
 	cg->clone_fd = -1;

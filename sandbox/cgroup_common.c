@@ -619,6 +619,24 @@ int sandbox_cg_attach(struct sandbox_cg *cg, pid_t pid)
 	return 0;
 }
 
+int sandbox_cg_procs_fds(const struct sandbox_cg *cg, int *fds, int max)
+{
+	int i;
+
+	if (cg->ndirs > max)
+		return -ENOSPC;
+	for (i = 0; i < cg->ndirs; i++) {
+		fds[i] = openat(cg->dirs[i].fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+		if (fds[i] < 0) {
+			int e = -errno;
+			while (i-- > 0)
+				close(fds[i]);
+			return e;
+		}
+	}
+	return cg->ndirs;
+}
+
 int sandbox_cg_dirfd(const struct sandbox_cg *cg)
 {
 	return cg->version == SANDBOX_CG_V2 && cg->ndirs ? cg->dirs[0].fd : -EOPNOTSUPP;

@@ -110,6 +110,11 @@ int sandbox_cg_create(const struct sandbox_cg_env *env, const char *name,
 /* Move pid (a whole process) into the job cgroup in every hierarchy. */
 int sandbox_cg_attach(struct sandbox_cg *cg, pid_t pid);
 
+/* Open the job's cgroup.procs in every hierarchy for writing: a process holding these
+ * fds enters the job by writing "0" to each (a forked helper does, before it drops
+ * its privileges). Returns how many (at most max), or a negative errno. */
+int sandbox_cg_procs_fds(const struct sandbox_cg *cg, int *fds, int max);
+
 /* Where the calling thread was before sandbox_cg_enter_thread(): its tasks files. */
 struct sandbox_cg_thread {
 	int n;

@@ -86,6 +86,12 @@ struct sandbox_ids {
 int sandbox_ids_prepare_from_parent(struct sandbox_ids *ids, unsigned slot);
 int sandbox_ids_write_from_parent(const struct sandbox_ids *ids, pid_t pid);
 int sandbox_ids_switch_from_child(const struct sandbox_ids *ids);
+/* Tighten the new user namespace's own limits (inotify instances, nested namespaces)
+ * through proc_fd, the root of a proc mount: /proc/sys/user/ shows the limits of the
+ * reader's user namespace, whatever proc mount it reads through. Needs
+ * CAP_SYS_RESOURCE in the namespace, so before the caps drop; *what names the limit
+ * that failed. */
+int sandbox_ids_limit_from_child(int proc_fd, const char **what);
 
 /* ---- mounts.c: the new root ------------------------------------------------------ */
 
@@ -97,7 +103,7 @@ enum sandbox_mount_op {
 	SANDBOX_MNT_DEV,     /* bind of a host device node on dst (nosuid, noexec) */
 	SANDBOX_MNT_TMPFS,   /* tmpfs on dst with options data */
 	SANDBOX_MNT_PROC,    /* a fresh proc for the new pid namespace */
-	SANDBOX_MNT_JOB,     /* the /job tree opened before the id switch */
+	SANDBOX_MNT_JOB,     /* a tmpfs on dst holding the spec's files */
 	SANDBOX_MNT_RDONLY,  /* make the mount at dst read-only */
 };
 
@@ -113,22 +119,26 @@ struct sandbox_mount {
 struct sandbox_mounts {
 	struct sandbox_mount *ops;
 	size_t n_ops;
-	const char *sb_dir; /* host dir shown at /job; the new root is mounted on it */
+	const char *sb_dir; /* private host dir the new root is mounted on */
+	/* the spec's files, which the child writes into /job's tmpfs */
+	const struct sandbox_file *files;
+	size_t n_files;
 	char scratch_opts[96];
+	char job_opts[96];
 };
 
 int sandbox_mounts_prepare_from_parent(struct sandbox_mounts *m, const struct sandbox_spec *spec,
 				       uint64_t scratch_bytes, const char *sb_dir, char *err,
 				       size_t errlen);
 void sandbox_mounts_free(struct sandbox_mounts *m);
-/* While the child still has the host identity that owns the state dir: make every
- * mount private, clone the /job tree (its fd is returned, or -errno), mount the new
- * root's tmpfs and enter it, so later steps need no path through the 0700 dir. */
+/* While the child still has the worker's file-system ids, which may search the state
+ * dir's path: make every mount private, mount the new root's tmpfs on that dir and
+ * enter it, so later steps need no path through the 0700 dir. */
 int sandbox_mounts_prepare_from_child(const struct sandbox_mounts *m);
 /* Build the new root, pivot into it and leave it read-only; on failure *what names
- * the path that failed. */
-int sandbox_mounts_apply_from_child(const struct sandbox_mounts *m, int job_tree_fd,
-				    const char **what);
+ * the path that failed. Sets the user namespace's limits on the way (they need a
+ * proc mount). */
+int sandbox_mounts_apply_from_child(const struct sandbox_mounts *m, const char **what);
 
 /* ---- caps.c: capabilities, securebits, no_new_privs ----------------------------- */
 
@@ -165,6 +175,7 @@ struct sandbox_cgroup {
 	int unenforced;	       /* limits were asked for but no cgroup could hold them */
 	int memory_limited;    /* memory_bytes was set on the cgroup */
 	int born_inside;       /* v1: the child was forked from inside, no attach needed */
+	struct sandbox_cg *helper; /* the helper's cgroup beside the sandbox's, or NULL */
 };
 
 /* Create the per-sandbox cgroup before the clone; a v2 dir fd goes into clone3. */
@@ -182,6 +193,10 @@ int sandbox_cgroup_has_pids(const struct sandbox_cgroup *cg);
 /* After the reap: name the limit that ended the sandbox (OOM, pids) and fill usage. */
 void sandbox_cgroup_classify(struct sandbox_cgroup *cg, struct sandbox_result *res);
 void sandbox_cgroup_destroy(struct sandbox_cgroup *cg);
+/* The helper's cgroup (spec->helper.enabled), created beside the sandbox's. */
+int sandbox_cgroup_create_helper_from_parent(struct sandbox_cgroup *cg,
+					     const struct sandbox_spec *spec, char *err,
+					     size_t errlen);
 int sandbox_cgroup_sweep_stale(void);
 
 /* ---- seccomp.c: syscall filter and its listener ---------------------------------- */
@@ -256,6 +271,8 @@ struct sandbox {
 	uint64_t start_ns; /* CLOCK_MONOTONIC */
 	uint64_t deadline_ns;
 	struct sandbox_limits limits;
+	struct sandbox_helper_limits helper;
+	unsigned slot;
 	char *sb_dir;
 	struct sandbox_cgroup cgroup;
 	int notify_fd; /* the seccomp listener, or -1 */

@@ -333,7 +333,7 @@ static int policy_add_rules(scmp_filter_ctx ctx, uint32_t def, unsigned flags, c
 
 /* Export ctx as raw BPF into out. libseccomp only writes to an fd, so go
  * through an anonymous memfd and read it back. */
-static int policy_export(scmp_filter_ctx ctx, struct sock_fprog *out, char *err, size_t errlen)
+int sandbox_policy_export(void *ctx, struct sock_fprog *out, char *err, size_t errlen)
 {
 	struct sock_filter *insns = NULL;
 	struct stat st;
@@ -400,7 +400,7 @@ int sandbox_policy_build(struct sock_fprog *out, unsigned flags, char *err, size
 	}
 	if ((rc = policy_add_rules(ctx, def, flags, err, errlen)) < 0)
 		goto out;
-	rc = policy_export(ctx, out, err, errlen);
+	rc = sandbox_policy_export(ctx, out, err, errlen);
 out:
 	seccomp_release(ctx);
 	return rc;

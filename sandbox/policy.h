@@ -36,6 +36,10 @@
 int sandbox_policy_build(struct sock_fprog *out, unsigned flags, char *err, size_t errlen);
 void sandbox_policy_free(struct sock_fprog *prog);
 
+/* Export a libseccomp filter context (scmp_filter_ctx) into out (heap memory, released
+ * with sandbox_policy_free); helper.c builds the encoder's filter with it. */
+int sandbox_policy_export(void *ctx, struct sock_fprog *out, char *err, size_t errlen);
+
 /* FromChild: set no_new_privs and install prog on the calling thread. When the
  * filter was built with SANDBOX_POLICY_NOTIFY, pass listener: *listener gets the
  * notification fd (close-on-exec), which the child must hand to the parent

@@ -217,6 +217,10 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 		goto fail;
 	if ((r = sandbox_cgroup_create_from_parent(&sb->cgroup, spec, err, errlen)) < 0)
 		goto fail;
+	if ((r = sandbox_cgroup_create_helper_from_parent(&sb->cgroup, spec, err, errlen)) < 0)
+		goto fail;
+	sb->helper = spec->helper;
+	sb->slot = spec->slot;
 	sandbox_limits_prepare_from_parent(&sb->limits, sandbox_cgroup_has_pids(&sb->cgroup),
 					   &c.rlimits);
 
@@ -363,6 +367,11 @@ int sandbox_notify_handle(struct sandbox *sb, char *msg, size_t len)
 		return 0;
 	snprintf(msg, len, "%s", buf);
 	return 1;
+}
+
+void sandbox_notify_close(struct sandbox *sb)
+{
+	close_fd(&sb->notify_fd);
 }
 
 uint64_t sandbox_time_left_ms(const struct sandbox *sb)

@@ -42,6 +42,21 @@ struct sandbox_limits {
 	uint32_t open_files;	/* RLIMIT_NOFILE; 0 = 256 */
 };
 
+/* A helper works for the sandbox from outside it: the encoder that reads what the
+ * script writes does the job's heaviest work, so it is boxed like the job. It gets a
+ * cgroup of its own beside the sandbox's (its own memory allowance, the job's cpu
+ * quota, a few threads), an unprivileged host uid of its own (not the script's: no
+ * shared per-user counts, no signals either way), no capabilities, no_new_privs and a
+ * seccomp allowlist that leaves it only the descriptors it was handed. */
+struct sandbox_helper_limits {
+	int enabled;
+	uint64_t memory_bytes; /* cgroup memory, no swap; RLIMIT_AS without cgroups */
+	uint32_t pids;	       /* threads; 0 = 64 */
+	double cpus;	       /* cpu quota in cores; 0 = none */
+	uint64_t cpu_seconds;  /* RLIMIT_CPU; 0 = none */
+	uint64_t file_bytes;   /* RLIMIT_FSIZE: the largest video it may write; 0 = none */
+};
+
 struct sandbox_spec {
 	const char *const *argv; /* argv[0] is an absolute path inside the sandbox */
 	const char *const *envp; /* the complete environment; nothing else is passed */
@@ -61,6 +76,7 @@ struct sandbox_spec {
 	 * "reelbox: <msg>". Unused by callers that serve sandbox_notify_fd() themselves. */
 	void (*on_denied)(void *opaque, const char *msg);
 	void *denied_opaque;
+	struct sandbox_helper_limits helper; /* a helper cgroup for this sandbox, if enabled */
 };
 
 /* Why a sandbox ended, in the order the kernel or reelbox decided it. */
@@ -111,6 +127,11 @@ int sandbox_notify_fd(const struct sandbox *sb);
  * (every process of the sandbox is gone): stop watching the fd then. */
 int sandbox_notify_handle(struct sandbox *sb, char *msg, size_t len);
 
+/* Stop answering denied calls: close the listener, so every later denied call fails in
+ * the kernel (ENOSYS) at no cost to the caller of this. For a script that makes them
+ * in a loop: answering is work done on the job's behalf outside its box. */
+void sandbox_notify_close(struct sandbox *sb);
+
 /* Kill everything in the sandbox; reason is kept for the result ("cancelled", ...).
  * Safe to call more than once and after the command has exited. */
 int sandbox_kill(struct sandbox *sb, enum sandbox_end why, const char *reason);
@@ -128,6 +149,47 @@ uint64_t sandbox_time_left_ms(const struct sandbox *sb);
 /* Kill if still running, reap, purge the per-sandbox state and cgroup (killing what
  * is left in it first), close the listener, free. */
 void sandbox_destroy(struct sandbox *sb);
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+#define SANDBOX_HELPER_MAX_CG 5
+
+/* What a process forked for the job needs to enter the helper's box. Plain data plus
+ * descriptors: it can cross a unix socket (the cgroup fds by SCM_RIGHTS). */
+struct sandbox_helper_ticket {
+	uint32_t uid, gid; /* the helper's host ids; 0 when reelbox is not root */
+	int32_t n_cg;
+	int cg_fds[SANDBOX_HELPER_MAX_CG]; /* cgroup.procs of the helper cgroup, write-only */
+	uint64_t memory_bytes, cpu_seconds, file_bytes;
+	uint32_t pids;
+};
+
+/* The ticket for sb's helper (spec.helper.enabled): new descriptors the caller
+ * closes with sandbox_helper_ticket_close(). */
+int sandbox_helper_ticket(const struct sandbox *sb, struct sandbox_helper_ticket *t, char *err,
+			  size_t errlen);
+void sandbox_helper_ticket_close(struct sandbox_helper_ticket *t);
+
+/* Build the helper's seccomp filter once in this process, before forking helpers. */
+int sandbox_helper_policy_prepare(char *err, size_t errlen);
+
+/* In a freshly forked, single-threaded helper, before it reads anything the job
+ * wrote: enter the helper cgroup, set rlimits, close every descriptor but keep[],
+ * drop to the helper's uid with no capabilities, no_new_privs, install the filter.
+ * On failure err names the step; the caller must then exit. */
+int sandbox_helper_confine(const struct sandbox_helper_ticket *t, const int *keep, int n_keep,
+			   char *err, size_t errlen);
+
+/* What the helper cgroup measured: peak memory, cpu time, and whether its memory
+ * limit killed something. Zeroes without cgroups. */
+struct sandbox_helper_usage {
+	uint64_t peak_memory_bytes, cpu_ms;
+	int oom;
+};
+int sandbox_helper_usage(const struct sandbox *sb, struct sandbox_helper_usage *u);
+
+/* Kill everything in the helper cgroup (the helper's own pidfd is the caller's). */
+int sandbox_helper_kill(struct sandbox *sb);
 
 /* Remove state dirs and cgroups left by sandboxes whose owner process is gone.
  * Returns how many sandboxes were cleaned up (the larger of the two counts: one

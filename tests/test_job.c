@@ -181,7 +181,40 @@ static void test_size_below_2_is_rejected_with_minimum(void **state)
 static void test_largest_size_7680x4320_is_accepted(void **state)
 {
 	(void)state;
-	CHECK_OK((j->width = 7680, j->height = 4320));
+	/* At the fastest preset it fits the default encoder allowance. */
+	CHECK_OK((j->width = 7680, j->height = 4320, strcpy(j->preset, "ultrafast")));
+}
+
+static void test_encode_over_the_encoder_memory_maximum_is_refused_up_front(void **state)
+{
+	(void)state;
+	CHECK_REFUSED((j->width = 7680, j->height = 4320, strcpy(j->preset, "placebo")),
+		      "needs about");
+	assert_err_has("above the operator's encoder maximum of 2048 MB (encoder_memory)");
+	assert_err_has("choose a faster preset or a smaller size");
+	cfg.encoder_memory_mb = 65536;
+	CHECK_OK((j->width = 7680, j->height = 4320, strcpy(j->preset, "placebo")));
+	cfg.encoder_memory_mb = 2048;
+}
+
+static void test_encoder_memory_grows_with_size_and_preset(void **state)
+{
+	struct job a, b;
+
+	(void)state;
+	make_job(&a);
+	make_job(&b);
+	a.width = b.width = 640;
+	a.height = b.height = 360;
+	strcpy(a.preset, "ultrafast");
+	strcpy(b.preset, "placebo");
+	assert_true(job_encoder_memory(&a) < job_encoder_memory(&b));
+	b.width = 1920;
+	b.height = 1080;
+	strcpy(a.preset, "placebo");
+	assert_true(job_encoder_memory(&a) < job_encoder_memory(&b));
+	job_free(&a);
+	job_free(&b);
 }
 
 static void test_size_past_7680x4320_is_rejected_with_maximum(void **state)
@@ -1110,6 +1143,8 @@ int main(void)
 	    T(test_size_below_2_is_rejected_with_minimum),
 	    T(test_largest_size_7680x4320_is_accepted),
 	    T(test_size_past_7680x4320_is_rejected_with_maximum),
+	    T(test_encode_over_the_encoder_memory_maximum_is_refused_up_front),
+	    T(test_encoder_memory_grows_with_size_and_preset),
 	    T(test_fps_1_and_120_are_accepted),
 	    T(test_fps_0_and_121_are_rejected_with_range),
 	    T(test_frames_at_operator_cap_is_accepted),

@@ -286,6 +286,16 @@ char *cli_result_json(const struct runner_result *res, const char *output, const
 		      (json_int_t)res->first_frame_ms, "encode_ms", (json_int_t)res->encode_ms);
 	if (!o)
 		goto done;
+	/* What the job cost, each part measured where it ran: the script's sandbox and the
+	 * encoder's process (their cgroups), so an operator can see who used what. */
+	if (json_object_set_new(
+		o, "usage",
+		json_pack("{s:I, s:I, s:I, s:I}", "script_cpu_ms", (json_int_t)res->script_cpu_ms,
+			  "script_peak_memory_bytes", (json_int_t)res->peak_memory_bytes,
+			  "encoder_cpu_ms", (json_int_t)res->encoder_cpu_ms,
+			  "encoder_peak_memory_bytes",
+			  (json_int_t)res->encoder_peak_memory_bytes)) < 0)
+		goto done;
 	if (who && json_object_set_new(o, "worker", json_string(who)) < 0)
 		goto done;
 	text = json_dumps(o, JSON_COMPACT);

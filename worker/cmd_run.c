@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "encoder.h"
 #include "render.h"
 #include "sandbox.h"
 
@@ -107,16 +108,6 @@ static void default_output(const char *script, char *out, size_t len)
 	snprintf(out, len, "%.*s.mp4", (int)(dot - base), base);
 }
 
-/* Loading libav takes tens of milliseconds: do it while the options are read and the
- * sandbox starts. render_open() waits for it if it is not done yet. */
-static void *preload_libav(void *arg)
-{
-	char err[256];
-
-	render_libav_load(err, sizeof(err));
-	return NULL;
-}
-
 int cmd_run(int argc, char **argv)
 {
 	struct option opts[32];
@@ -128,9 +119,12 @@ int cmd_run(int argc, char **argv)
 	int json = 0, c, rc;
 	size_t n = 0;
 
-	pthread_t preload;
-	if (pthread_create(&preload, NULL, preload_libav, NULL) == 0)
-		pthread_detach(preload);
+	/* The encoder server loads libav (about 100 ms) while the options are read and the
+	 * sandbox starts; a failure here is told again, as one sentence, by the job. */
+	{
+		char serr[256];
+		encoder_server_start(serr, sizeof(serr));
+	}
 
 	memcpy(opts, cli_job_options, cli_n_job_options * sizeof(struct option));
 	n = cli_n_job_options;

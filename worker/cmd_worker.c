@@ -30,6 +30,7 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "encoder.h"
 #include "queue.h"
 #include "sandbox.h"
 
@@ -826,6 +827,12 @@ int cmd_worker(int argc, char **argv)
 		return cli_usage_error("worker", "cannot create work dir '%s': %s", w.work_dir,
 				       strerror(errno));
 	int swept = sandbox_sweep_stale(w.cfg.state_dir[0] ? w.cfg.state_dir : NULL);
+	{
+		/* libav is loaded once, in the encoder server, not per job. */
+		char serr[256];
+		if (encoder_server_start(serr, sizeof(serr)) < 0)
+			return cli_usage_error("worker", "%s", serr);
+	}
 
 	uv_loop_t loop;
 	uv_loop_init(&loop);

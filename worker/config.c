@@ -13,13 +13,14 @@
  *     },
  *     "defaults": {"timeout": 60, "memory": 512, "pids": 64, "scratch": 64, "cpus": 1.0},
  *     "maxima":   {"timeout": 600, "memory": 4096, "pids": 256, "scratch": 1024, "cpus": 2},
- *     "max_frames": 36000, "max_script_bytes": 1048576,
+ *     "max_frames": 36000, "max_script_bytes": 1048576, "encoder_memory": 2048,
  *     "state_dir": "/var/tmp/reelbox", "output_dir": "reelbox-out",
  *     "redis_url": "redis://127.0.0.1:6379", "concurrency": 1,
  *     "lease": 30, "result_ttl": 86400, "max_attempts": 3
  *   }
  *
- * Units: timeout, lease and result_ttl in seconds, memory and scratch in MB, cpus a
+ * Units: timeout, lease and result_ttl in seconds, memory, encoder_memory and scratch in
+ * MB, cpus a
  * fraction of CPUs. A runtime entry replaces the built-in entry of the same name whole
  * (path is required and absolute; extensions and env default to none); null removes it.
  * "defaults" and "maxima" overlay field by field; after the overlay every default must be
@@ -89,6 +90,7 @@ void config_defaults(struct config *cfg)
 					  .cpus = ncpu > 0 ? (double)ncpu : 2.0};
 	cfg->max_frames = 36000;
 	cfg->max_script_bytes = 1 << 20;
+	cfg->encoder_memory_mb = 2048;
 	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/tmp/reelbox");
 	snprintf(cfg->output_dir, sizeof(cfg->output_dir), "reelbox-out");
 	snprintf(cfg->redis_url, sizeof(cfg->redis_url), "redis://127.0.0.1:6379");
@@ -423,6 +425,10 @@ static int config_apply(json_t *root, struct config *cfg, const char *file, char
 			r = config_int(v, 1, INT32_MAX, &x, k, file, err, errlen);
 			if (!r)
 				cfg->max_script_bytes = (size_t)x;
+		} else if (!strcmp(k, "encoder_memory")) {
+			r = config_int(v, 64, 1 << 20, &x, k, file, err, errlen);
+			if (!r)
+				cfg->encoder_memory_mb = (uint32_t)x;
 		} else if (!strcmp(k, "state_dir")) {
 			r = config_str(v, cfg->state_dir, sizeof(cfg->state_dir), k, file, err,
 				       errlen);
@@ -454,7 +460,8 @@ static int config_apply(json_t *root, struct config *cfg, const char *file, char
 			config_err(
 			    err, errlen,
 			    "unknown key '%.64s' in %s; known: runtimes, defaults, maxima, "
-			    "max_frames, max_script_bytes, state_dir, output_dir, redis_url, "
+			    "max_frames, max_script_bytes, encoder_memory, state_dir, output_dir, "
+			    "redis_url, "
 			    "concurrency, lease, result_ttl, max_attempts",
 			    k, file);
 			r = -EINVAL;

@@ -27,6 +27,7 @@
  */
 #define _GNU_SOURCE
 #include "job.h"
+#include "render.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -337,8 +338,34 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 		return -EINVAL;
 	}
 
+	if (job_encoder_memory(&j) > ((uint64_t)cfg->encoder_memory_mb << 20)) {
+		job_err(err, errlen,
+			"encoding %dx%d %s with preset %s needs about %llu MB, above the "
+			"operator's encoder maximum of %u MB (encoder_memory): choose a faster "
+			"preset or a smaller size",
+			j.width, j.height, j.format, j.preset[0] ? j.preset : "medium",
+			(unsigned long long)(job_encoder_memory(&j) >> 20), cfg->encoder_memory_mb);
+		return -EINVAL;
+	}
+
 	*job = j;
 	return 0;
+}
+
+uint64_t job_encoder_memory(const struct job *job)
+{
+	char name[16];
+	struct render_spec spec = {
+	    .width = job->width,
+	    .height = job->height,
+	    .fps = job->fps,
+	    .pix_fmt = job->pix_fmt[0] ? job->pix_fmt : "rgb24",
+	    .output = name,
+	    .preset = job->preset[0] ? job->preset : NULL,
+	};
+
+	snprintf(name, sizeof(name), "v.%s", job->format[0] ? job->format : "mp4");
+	return render_memory_estimate(&spec);
 }
 
 /* "1280x720": decimal digits, one lowercase x, decimal digits, nothing else. Ranges

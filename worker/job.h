@@ -41,6 +41,7 @@ struct config {
 	struct job_limits maxima;   /* what a job may ask for at most */
 	int64_t max_frames;	    /* the operator's frame cap */
 	size_t max_script_bytes;
+	uint32_t encoder_memory_mb; /* the most memory one job's encoder process may get */
 	char state_dir[PATH_MAX];  /* sandbox state, swept at start */
 	char output_dir[PATH_MAX]; /* worker outputs */
 	char redis_url[256];
@@ -87,6 +88,10 @@ void job_free(struct job *job);
 /* Fill unset fields from the config (runtime from extension, frames = fps*5, limits from
  * defaults) and check every rule. 0, or -EINVAL with one sentence in err. */
 int job_resolve(struct job *job, const struct config *cfg, char *err, size_t errlen);
+
+/* Memory the job's encoder process gets (its cgroup limit), in bytes: from size,
+ * format and preset (render_memory_estimate). */
+uint64_t job_encoder_memory(const struct job *job);
 
 /* 0 if id is 1..63 of [A-Za-z0-9_-] (safe as a file name in the output dir and as part
  * of a Redis key), else -EINVAL with one sentence in err. */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "encoder.h"
 #include "render.h"
 
 struct command {
@@ -51,6 +52,9 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	/* Internal: the encoder server the worker starts for itself (encoder.h). */
+	if (!strcmp(argv[1], "__encoder"))
+		return encoder_server_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
 		printf("reelbox 0.1.0\n");
 		return 0;

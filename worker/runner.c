@@ -3,23 +3,34 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "encoder.h"
 #include "logtail.h"
 #include "render.h"
 #include "sandbox.h"
 
-/* Bigger than the 64 KiB default: the script's writes and our reads batch better. */
+/* Bigger than the 64 KiB default: the script's writes and the encoder's reads batch
+ * better. */
 #define FRAME_PIPE_BYTES (1 << 20)
 /* How long a script may take to exit by itself once its frame ceiling was reached. */
 #define CEILING_GRACE_MS 1000
+/* After the sandbox is gone, how long its stderr may take to reach EOF: a write end
+ * parked in flight would hold it open for good. */
+#define LOG_DRAIN_MS 250
+/* Denied calls the worker answers (and names) per job before it leaves the rest to the
+ * kernel. */
+#define MAX_DENIED_ANSWERED 1000
 
 struct runner {
 	uv_loop_t *loop;
@@ -29,28 +40,30 @@ struct runner {
 
 	struct sandbox *sb;
 	struct sandbox_result sbres;
-	struct render *render;
 	int64_t total_frames;
 	uint32_t timeout_s;
 	uint64_t start_ns;
+	uint64_t encoder_memory; /* the encoder cgroup's limit, for the sentence */
+	char *tmp_path;		 /* the temporary video file the encoder writes */
 
-	int frame_fd; /* read end, owned by the render thread until it is done */
-	uv_thread_t thread;
-	int thread_started;
-	int render_rc;
-	char render_err[512];
-	struct render_result rres;
-	atomic_int render_done;
-	atomic_llong frames_done;
+	/* The encoder process (encoder.h): its job socket, pidfd and what it said. */
+	int enc_sock, enc_pidfd;
+	uv_poll_t enc_poll;
+	int enc_done, enc_stream_end, enc_protocol_error, have_result, have_status;
+	int enc_status;
+	struct encoder_msg enc_result;
+	int64_t frames_done;
 
-	uv_async_t async;
 	uv_poll_t pidfd_poll;
 	uv_poll_t notify_poll; /* the seccomp listener; open only when notify_fd >= 0 */
 	int notify_fd;
-	uv_timer_t timer;
+	int denied_answered;
+	uv_timer_t deadline; /* the job's wall clock: script, encode and finalise */
+	uv_timer_t grace;    /* after the ceiling: the script's time to exit by itself */
+	uv_timer_t drain;    /* after the reap: the log pipe's time to reach EOF */
 	uv_pipe_t log_pipe;
 	int handles_open;
-	int log_open, reaped, ceiling_killed, finished;
+	int log_open, reaped, ceiling_killed, finished, timed_out;
 	int64_t last_progress;
 	char cancel_reason[200];
 	struct logtail log;
@@ -132,6 +145,30 @@ static const char *signal_name(int sig)
 	return buf;
 }
 
+/* Why the encoder ended without a result, from its cgroup and its wait status. */
+static void encoder_failure(struct runner *r, const struct sandbox_helper_usage *u, char *err,
+			    size_t len)
+{
+	int st = r->enc_status;
+
+	if (r->enc_protocol_error)
+		snprintf(err, len, "the encoder broke its protocol and was stopped");
+	else if (u->oom)
+		snprintf(err, len,
+			 "the encoder ran out of its memory allowance of %llu MB for this size "
+			 "and preset: choose a faster preset or a smaller size",
+			 (unsigned long long)(r->encoder_memory >> 20));
+	else if (r->have_status && WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+		snprintf(err, len,
+			 "the encoder was killed by SIGSYS: it made a system call outside its "
+			 "allowlist (a reelbox bug: please report it)");
+	else if (r->have_status && WIFSIGNALED(st))
+		snprintf(err, len, "the encoder was killed by signal %d (%s)", WTERMSIG(st),
+			 signal_name(WTERMSIG(st)));
+	else
+		snprintf(err, len, "the encoder ended without a result");
+}
+
 /* Turn what the sandbox and the encoder said into one verdict and one sentence. The
  * order matters: a cancel or a limit explains a broken stream, a script's own failure
  * explains a missing frame, and only a clean exit with a clean stream is committed. */
@@ -139,28 +176,60 @@ static void decide(struct runner *r)
 {
 	struct runner_result *res = &r->res;
 	const struct sandbox_result *sb = &r->sbres;
-	char err[512];
+	const struct encoder_msg *er = &r->enc_result;
+	struct sandbox_helper_usage usage;
+	int render_ok = r->have_result && er->rc == 0;
+	char err[512], render_err[512];
 	int commit = 0;
 
+	sandbox_helper_usage(r->sb, &usage);
 	res->exit_code = sb->exit_code;
 	res->signal = sb->signal;
 	res->sandbox_ms = sb->wall_ms;
 	res->peak_memory_bytes = sb->peak_memory_bytes;
-	res->frames = atomic_load(&r->frames_done);
-	if (r->render_rc == 0) {
-		res->frames = r->rres.frames;
-		res->first_frame_ms = r->rres.first_frame_ms;
-		res->encode_ms = r->rres.encode_ms;
-		memcpy(res->stream_kind, r->rres.stream_kind, sizeof(res->stream_kind));
+	res->script_cpu_ms = sb->cpu_ms;
+	res->encoder_cpu_ms = usage.cpu_ms;
+	res->encoder_peak_memory_bytes = usage.peak_memory_bytes;
+	res->frames = r->frames_done;
+	if (render_ok) {
+		res->frames = er->frames;
+		res->first_frame_ms = er->first_frame_ms;
+		res->encode_ms = er->encode_ms;
+		memcpy(res->stream_kind, er->stream_kind, sizeof(res->stream_kind));
 	}
+	if (r->have_result && er->rc != 0)
+		snprintf(render_err, sizeof(render_err), "%s",
+			 er->err[0] ? er->err : "the frame stream could not be encoded");
+	else if (!render_ok)
+		encoder_failure(r, &usage, render_err, sizeof(render_err));
 
 	err[0] = '\0';
 	if (r->cancel_reason[0]) {
 		res->cancelled = 1;
 		snprintf(err, sizeof(err), "%s", r->cancel_reason);
-	} else if (r->ceiling_killed && r->render_rc == 0) {
+	} else if (r->timed_out) {
+		res->limit_hit = 1;
+		/* A script that hung because a limit refused it (a fork at pids.max) is told
+		 * that limit, as the sandbox classified it. */
+		if (sb->end != SANDBOX_EXITED && sb->end != SANDBOX_KILLED && sb->reason[0])
+			snprintf(err, sizeof(err), "%s", sb->reason);
+		else if (!r->enc_stream_end)
+			snprintf(err, sizeof(err), "wall-clock timeout of %u s reached",
+				 r->timeout_s);
+		else
+			snprintf(err, sizeof(err),
+				 "wall-clock timeout of %u s reached while encoding (%lld of "
+				 "%lld frames encoded)",
+				 r->timeout_s, (long long)r->frames_done,
+				 (long long)r->total_frames);
+	} else if (r->ceiling_killed && render_ok) {
 		/* The frame count is a ceiling: stopping the script there is success. */
 		commit = 1;
+	} else if (!r->have_result && r->enc_done) {
+		/* The encoder died (its memory allowance, a signal): that closed the frame
+		 * pipe, and whatever the script then did follows from it. */
+		res->limit_hit = 1;
+		snprintf(err, sizeof(err), "%s", render_err);
 	} else if (sb->end != SANDBOX_EXITED && sb->end != SANDBOX_KILLED) {
 		res->limit_hit = 1;
 		snprintf(err, sizeof(err), "%s",
@@ -187,15 +256,21 @@ static void decide(struct runner *r)
 	} else if (sb->exit_code != 0) {
 		snprintf(err, sizeof(err), "script exited with status %d; see the log",
 			 sb->exit_code);
-	} else if (r->render_rc != 0) {
-		snprintf(err, sizeof(err), "%s",
-			 r->render_err[0] ? r->render_err
-					  : "the frame stream could not be encoded");
+	} else if (!render_ok) {
+		snprintf(err, sizeof(err), "%s", render_err);
 	} else {
 		commit = 1;
 	}
-	if (commit && render_commit(r->render, err, sizeof(err)) != 0 && !err[0])
-		snprintf(err, sizeof(err), "could not move the video into place");
+	if (commit) {
+		struct stat st;
+		/* The encoder is confined but parsed untrusted bytes: its size must match. */
+		if (stat(r->tmp_path, &st) < 0 || (uint64_t)st.st_size != er->bytes)
+			snprintf(err, sizeof(err), "the encoder's file does not match its report");
+		else if (render_output_commit(r->tmp_path, r->res.output, err, sizeof(err)) == 0)
+			r->tmp_path[0] = '\0';
+		else if (!err[0])
+			snprintf(err, sizeof(err), "could not move the video into place");
+	}
 
 	if (err[0]) {
 		res->succeeded = 0;
@@ -204,58 +279,45 @@ static void decide(struct runner *r)
 		res->sha256[0] = '\0';
 	} else {
 		res->succeeded = 1;
-		res->bytes = r->rres.bytes;
-		memcpy(res->sha256, r->rres.sha256, sizeof(res->sha256));
+		res->bytes = er->bytes;
+		memcpy(res->sha256, er->sha256, sizeof(res->sha256));
 	}
 	logtail_copy(&r->log, res->log_tail, sizeof(res->log_tail));
 	res->total_ms = (now_ns() - r->start_ns) / 1000000;
 }
 
-/* Called whenever something finished: the job is over when the render thread is done,
- * the sandbox is reaped and the script's stderr is drained. */
+static void kill_encoder(struct runner *r)
+{
+	if (r->enc_pidfd >= 0)
+		pidfd_send_signal(r->enc_pidfd, SIGKILL, NULL, 0);
+	if (r->sb)
+		sandbox_helper_kill(r->sb);
+}
+
+static void close_log(struct runner *r);
+
+/* Called whenever something finished: the job is over when the encoder has exited,
+ * the sandbox is reaped and the script's stderr is closed. */
 static void maybe_finish(struct runner *r)
 {
-	if (r->finished || !atomic_load(&r->render_done) || !r->reaped || r->log_open)
+	if (r->finished || !r->enc_done || !r->reaped || r->log_open)
 		return;
 	r->finished = 1;
-	uv_thread_join(&r->thread);
-	r->thread_started = 0;
 	logtail_flush(&r->log);
 	decide(r);
-	/* The listener poll goes first: uv_close() takes its fd out of the loop's epoll
-	 * set before sandbox_destroy() closes the fd. */
+	if (r->tmp_path[0])
+		unlink(r->tmp_path);
+	/* The polls go first: uv_close() takes their fds out of the loop's epoll set
+	 * before the fds are closed. */
 	if (r->notify_fd >= 0)
 		close_handle(r, (uv_handle_t *)&r->notify_poll);
+	close_handle(r, (uv_handle_t *)&r->enc_poll);
 	sandbox_destroy(r->sb);
 	r->sb = NULL;
-	close_handle(r, (uv_handle_t *)&r->async);
-	close_handle(r, (uv_handle_t *)&r->timer);
+	close_handle(r, (uv_handle_t *)&r->deadline);
+	close_handle(r, (uv_handle_t *)&r->grace);
+	close_handle(r, (uv_handle_t *)&r->drain);
 	close_handle(r, (uv_handle_t *)&r->pidfd_poll);
-}
-
-static void on_progress_frame(void *opaque, int64_t done)
-{
-	struct runner *r = opaque;
-
-	atomic_store(&r->frames_done, done);
-	uv_async_send(&r->async);
-}
-
-static void render_thread(void *arg)
-{
-	struct runner *r = arg;
-
-	r->render_rc = render_stream(r->render, r->frame_fd, on_progress_frame, r, r->render_err,
-				     sizeof(r->render_err));
-	/* Closing our end now makes a script that keeps writing get EPIPE at once. */
-	close(r->frame_fd);
-	r->frame_fd = -1;
-	uv_async_send(&r->async);
-	if (r->render_rc == 0)
-		r->render_rc =
-		    render_finish(r->render, &r->rres, r->render_err, sizeof(r->render_err));
-	atomic_store(&r->render_done, 1);
-	uv_async_send(&r->async);
 }
 
 static void on_ceiling_grace(uv_timer_t *h)
@@ -266,23 +328,89 @@ static void on_ceiling_grace(uv_timer_t *h)
 		sandbox_kill(r->sb, SANDBOX_KILLED, "the frame ceiling was reached");
 }
 
-static void on_async(uv_async_t *h)
+static void enc_finished(struct runner *r)
+{
+	if (r->enc_done)
+		return;
+	r->enc_done = 1;
+	uv_poll_stop(&r->enc_poll);
+	maybe_finish(r);
+}
+
+static void on_enc_msg(struct runner *r, const struct encoder_msg *m, int pidfd)
+{
+	switch (m->type) {
+	case ENCODER_STARTED:
+		if (r->enc_pidfd < 0)
+			r->enc_pidfd = pidfd;
+		else
+			close(pidfd);
+		/* Killed meanwhile: the new process must not outlive the decision. */
+		if (r->timed_out || r->cancel_reason[0])
+			kill_encoder(r);
+		break;
+	case ENCODER_PROGRESS:
+	case ENCODER_STREAM_END:
+		if (m->frames > r->frames_done && m->frames <= r->total_frames) {
+			r->frames_done = m->frames;
+			if (r->ops->progress && r->frames_done != r->last_progress) {
+				r->last_progress = r->frames_done;
+				r->ops->progress(r->opaque, r->frames_done, r->total_frames);
+			}
+		}
+		if (m->type != ENCODER_STREAM_END || r->enc_stream_end)
+			break;
+		r->enc_stream_end = 1;
+		/* The ceiling was reached and the stream closed: a script that stops by
+		 * itself within the grace keeps its own exit status; one that goes on is
+		 * stopped. */
+		if (m->value && !r->reaped && !r->ceiling_killed && r->sb) {
+			r->ceiling_killed = 1;
+			uv_timer_start(&r->grace, on_ceiling_grace, CEILING_GRACE_MS, 0);
+		}
+		break;
+	case ENCODER_RESULT:
+		if (!r->have_result && m->frames <= r->total_frames) {
+			r->enc_result = *m;
+			r->have_result = 1;
+		}
+		break;
+	case ENCODER_EXITED:
+		r->enc_status = (int)m->value;
+		r->have_status = 1;
+		enc_finished(r);
+		break;
+	}
+}
+
+/* The encoder's job socket: drain every pending record; a record that breaks the
+ * protocol ends the encoder (it parsed untrusted bytes and may be compromised). */
+static void on_enc(uv_poll_t *h, int status, int events)
 {
 	struct runner *r = h->data;
-	int64_t done = atomic_load(&r->frames_done);
+	struct encoder_msg m;
+	int pidfd, n;
 
-	if (done != r->last_progress && r->ops->progress) {
-		r->last_progress = done;
-		r->ops->progress(r->opaque, done, r->total_frames);
+	for (int i = 0; i < 64 && !r->enc_done; i++) {
+		n = encoder_read(r->enc_sock, &m, &pidfd);
+		if (n == 0)
+			return;
+		if (n == -EPROTO) {
+			r->enc_protocol_error = 1;
+			kill_encoder(r);
+			continue;
+		}
+		if (n < 0) {
+			enc_finished(r);
+			return;
+		}
+		on_enc_msg(r, &m, pidfd);
 	}
-	/* The ceiling was reached and the stream closed: a script that stops by itself
-	 * within the grace keeps its own exit status; one that goes on is stopped. */
-	if (r->frame_fd < 0 && done >= r->total_frames && !r->reaped && !r->ceiling_killed &&
-	    r->sb) {
-		r->ceiling_killed = 1;
-		uv_timer_start(&r->timer, on_ceiling_grace, CEILING_GRACE_MS, 0);
-	}
-	maybe_finish(r);
+}
+
+static void on_drain(uv_timer_t *h)
+{
+	close_log(h->data);
 }
 
 static void on_pidfd(uv_poll_t *h, int status, int events)
@@ -294,7 +422,15 @@ static void on_pidfd(uv_poll_t *h, int status, int events)
 	if (sandbox_try_reap(r->sb, &r->sbres) == 0) {
 		r->reaped = 1;
 		uv_poll_stop(h);
-		uv_timer_stop(&r->timer);
+		uv_timer_stop(&r->grace);
+		/* Every process of the sandbox is gone: what the pipes hold is all there is.
+		 * A write end parked in flight (SCM_RIGHTS) would keep them from reaching
+		 * EOF, so the encoder drains what is buffered and stops, and the log gets a
+		 * short grace, then is closed. */
+		if (!r->enc_done)
+			encoder_stop(r->enc_sock);
+		if (r->log_open)
+			uv_timer_start(&r->drain, on_drain, LOG_DRAIN_MS, 0);
 		maybe_finish(r);
 	}
 }
@@ -319,6 +455,21 @@ static void on_notify(uv_poll_t *h, int status, int events)
 		uv_poll_stop(h);
 		return;
 	}
+	if (++r->denied_answered == MAX_DENIED_ANSWERED) {
+		/* Enough to tell the author what went wrong; more would only spend the
+		 * worker's CPU on the job. The kernel answers the rest (ENOSYS). uv_close()
+		 * takes the fd out of the loop before the listener is closed. */
+		close_handle(r, (uv_handle_t *)h);
+		sandbox_notify_close(r->sb);
+		r->notify_fd = -1;
+		logtail_flush(&r->log);
+		n = snprintf(line, sizeof(line),
+			     "reelbox: %d denied system calls answered; later ones fail with "
+			     "ENOSYS without a report\n",
+			     MAX_DENIED_ANSWERED);
+		logtail_feed(&r->log, line, (size_t)n);
+		return;
+	}
 	if (n == 0)
 		return;
 	/* A line of its own, not glued to a half-written line of the script's. */
@@ -327,15 +478,20 @@ static void on_notify(uv_poll_t *h, int status, int events)
 	logtail_feed(&r->log, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
-static void on_timeout(uv_timer_t *h)
+/* The job's wall clock ran out, in whatever phase: everything of the job dies. */
+static void on_deadline(uv_timer_t *h)
 {
 	struct runner *r = h->data;
 	char reason[128];
 
-	if (r->reaped || !r->sb)
+	if (r->finished)
 		return;
+	r->timed_out = 1;
 	snprintf(reason, sizeof(reason), "wall-clock timeout of %u s reached", r->timeout_s);
-	sandbox_kill(r->sb, SANDBOX_TIMEOUT, reason);
+	if (r->sb && !r->reaped)
+		sandbox_kill(r->sb, SANDBOX_TIMEOUT, reason);
+	kill_encoder(r);
+	close_log(r);
 }
 
 static void on_log_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -355,6 +511,12 @@ static void on_log_closed(uv_handle_t *h)
 	on_handle_closed(h);
 }
 
+static void close_log(struct runner *r)
+{
+	if (r->log_open && !uv_is_closing((uv_handle_t *)&r->log_pipe))
+		uv_close((uv_handle_t *)&r->log_pipe, on_log_closed);
+}
+
 static void on_log_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct runner *r = s->data;
@@ -363,8 +525,8 @@ static void on_log_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		logtail_feed(&r->log, buf->base, (size_t)n);
 		return;
 	}
-	if (n < 0 && !uv_is_closing((uv_handle_t *)s))
-		uv_close((uv_handle_t *)s, on_log_closed);
+	if (n < 0)
+		close_log(r);
 }
 
 static void emit_log_line(void *opaque, const char *line, size_t len)
@@ -380,12 +542,17 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 		 struct runner **out, char *err, size_t errlen)
 {
 	const struct runtime *rt = config_find_runtime(cfg, job->runtime);
+	struct sandbox_helper_ticket ticket;
 	struct runner *r;
 	int frame_pipe[2] = {-1, -1}, log_pipe[2] = {-1, -1};
+	int tmp_fd = -1;
 	char **env = NULL;
 	char script_path[JOB_NAME_MAX + 8];
 	int rc;
 
+	memset(&ticket, 0, sizeof(ticket));
+	for (int i = 0; i < SANDBOX_HELPER_MAX_CG; i++)
+		ticket.cg_fds[i] = -1;
 	if (!rt) {
 		snprintf(err, errlen, "unknown runtime '%s'", job->runtime);
 		return -EINVAL;
@@ -395,12 +562,14 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 		return -ENOMEM;
 	r->loop = loop;
 	r->notify_fd = -1;
+	r->enc_sock = -1;
+	r->enc_pidfd = -1;
 	r->ops = ops;
 	r->opaque = opaque;
-	r->frame_fd = -1;
 	r->start_ns = now_ns();
 	r->total_frames = job->frames;
 	r->timeout_s = job->limits.timeout_s;
+	r->encoder_memory = job_encoder_memory(job);
 	r->res.exit_code = -1;
 	r->res.width = job->width;
 	r->res.height = job->height;
@@ -419,7 +588,22 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 	    .output = output,
 	    .crf = job->crf,
 	    .preset = job->preset[0] ? job->preset : NULL,
+	    /* As many threads as the job's cpu quota can run (x264's 1.5 per core), not as
+	     * many as the host has: the encoder's cgroup allows 64 tasks. */
+	    .threads = job->limits.cpus > 0 ? (int)ceil(job->limits.cpus * 1.5) : 2,
 	};
+	if (rspec.threads > 16)
+		rspec.threads = 16;
+	if (render_container_from_path(output) < 0) {
+		snprintf(err, errlen, "output \"%s\" must end in .mp4, .webm or .gif", output);
+		rc = -EINVAL;
+		goto fail;
+	}
+	tmp_fd = render_output_temp(output, &r->tmp_path, err, errlen);
+	if (tmp_fd < 0) {
+		rc = tmp_fd;
+		goto fail;
+	}
 	if (pipe2(frame_pipe, O_CLOEXEC) < 0 || pipe2(log_pipe, O_CLOEXEC) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot create pipes: %s", strerror(errno));
@@ -458,6 +642,16 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 		    .cpus = job->limits.cpus,
 		    .cpu_seconds = (uint64_t)job->limits.timeout_s * 2 + 10,
 		},
+	    /* The encoder's box: memory from size and preset (admitted against the
+	     * operator's maximum), the job's cpu quota, CPU seconds for its wall clock. */
+	    .helper =
+		{
+		    .enabled = 1,
+		    .memory_bytes = r->encoder_memory,
+		    .pids = 64,
+		    .cpus = job->limits.cpus,
+		    .cpu_seconds = (uint64_t)job->limits.timeout_s * 2 + 10,
+		},
 	};
 	rc = sandbox_start(&spec, &r->sb, err, errlen);
 	free(env);
@@ -467,24 +661,35 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 	frame_pipe[1] = log_pipe[1] = -1;
 	if (rc < 0)
 		goto fail;
-	/* The encoder opens while the script starts up (the first use loads libav), the
-	 * frame pipe holding what the script writes meanwhile. */
-	rc = render_open(&rspec, &r->render, err, errlen);
+	rc = sandbox_helper_ticket(r->sb, &ticket, err, errlen);
+	if (rc == 0) {
+		/* The frames go from the script's pipe straight into the encoder: the
+		 * worker keeps no end of that pipe at all. */
+		rc = encoder_spawn(&rspec, frame_pipe[0], tmp_fd, &ticket, err, errlen);
+		if (rc >= 0) {
+			r->enc_sock = rc;
+			rc = 0;
+		}
+	}
+	sandbox_helper_ticket_close(&ticket);
+	close(frame_pipe[0]);
+	close(tmp_fd);
+	frame_pipe[0] = tmp_fd = -1;
 	if (rc < 0) {
 		sandbox_destroy(r->sb);
 		r->sb = NULL;
 		goto fail;
 	}
 
-	r->frame_fd = frame_pipe[0];
-	frame_pipe[0] = -1;
-
-	uv_async_init(loop, &r->async, on_async);
-	uv_timer_init(loop, &r->timer);
+	uv_timer_init(loop, &r->deadline);
+	uv_timer_init(loop, &r->grace);
+	uv_timer_init(loop, &r->drain);
 	uv_poll_init(loop, &r->pidfd_poll, sandbox_pidfd(r->sb));
+	uv_poll_init(loop, &r->enc_poll, r->enc_sock);
 	uv_pipe_init(loop, &r->log_pipe, 0);
-	r->async.data = r->timer.data = r->pidfd_poll.data = r->log_pipe.data = r;
-	r->handles_open = 4;
+	r->deadline.data = r->grace.data = r->drain.data = r;
+	r->pidfd_poll.data = r->enc_poll.data = r->log_pipe.data = r;
+	r->handles_open = 6;
 	r->notify_fd = sandbox_notify_fd(r->sb);
 	/* Without the poll a denied call would block the script for good: end the job. */
 	if (r->notify_fd >= 0 && uv_poll_init(loop, &r->notify_poll, r->notify_fd) < 0) {
@@ -501,20 +706,9 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 	r->log_open = 1;
 	uv_read_start((uv_stream_t *)&r->log_pipe, on_log_alloc, on_log_read);
 	uv_poll_start(&r->pidfd_poll, UV_READABLE, on_pidfd);
+	uv_poll_start(&r->enc_poll, UV_READABLE | UV_DISCONNECT, on_enc);
 	if (r->timeout_s)
-		uv_timer_start(&r->timer, on_timeout, sandbox_time_left_ms(r->sb), 0);
-
-	if (uv_thread_create(&r->thread, render_thread, r) != 0) {
-		/* Without a reader the job cannot go on: end it as a failure. */
-		snprintf(r->render_err, sizeof(r->render_err), "cannot start the encoder thread");
-		r->render_rc = -EAGAIN;
-		close(r->frame_fd);
-		r->frame_fd = -1;
-		atomic_store(&r->render_done, 1);
-		sandbox_kill(r->sb, SANDBOX_KILLED, "the encoder thread could not start");
-	} else {
-		r->thread_started = 1;
-	}
+		uv_timer_start(&r->deadline, on_deadline, (uint64_t)r->timeout_s * 1000, 0);
 	*out = r;
 	return 0;
 
@@ -526,8 +720,12 @@ fail:
 		if (log_pipe[i] >= 0)
 			close(log_pipe[i]);
 	}
-	if (r->render)
-		render_close(r->render);
+	if (tmp_fd >= 0)
+		close(tmp_fd);
+	if (r->tmp_path) {
+		unlink(r->tmp_path);
+		free(r->tmp_path);
+	}
 	logtail_free(&r->log);
 	free(r);
 	return rc < 0 ? rc : -EIO;
@@ -538,21 +736,29 @@ void runner_cancel(struct runner *r, const char *reason)
 	if (r->finished || r->cancel_reason[0])
 		return;
 	snprintf(r->cancel_reason, sizeof(r->cancel_reason), "%s", reason ? reason : "cancelled");
-	render_cancel(r->render);
 	if (r->sb && !r->reaped)
 		sandbox_kill(r->sb, SANDBOX_KILLED, r->cancel_reason);
+	kill_encoder(r);
+	close_log(r);
 }
 
 void runner_free(struct runner *r)
 {
 	if (!r)
 		return;
-	if (r->thread_started)
-		uv_thread_join(&r->thread);
 	if (r->sb)
 		sandbox_destroy(r->sb);
-	if (r->render)
-		render_close(r->render);
+	if (r->enc_pidfd >= 0) {
+		pidfd_send_signal(r->enc_pidfd, SIGKILL, NULL, 0);
+		close(r->enc_pidfd);
+	}
+	if (r->enc_sock >= 0)
+		close(r->enc_sock);
+	if (r->tmp_path) {
+		if (r->tmp_path[0])
+			unlink(r->tmp_path);
+		free(r->tmp_path);
+	}
 	logtail_free(&r->log);
 	free(r);
 }

@@ -2,10 +2,12 @@
  *
  * The runner is where a job becomes the two specs the lower modules understand: a
  * sandbox_spec (command, /job files, environment, limits) and a render_spec (size, fps,
- * pix_fmt, container, output). It runs on a libuv loop: the sandbox's pidfd, its
- * stderr and the wall-clock timer are watched by the loop, while the frame pipe is read
- * and encoded on a thread of its own, so the loop never blocks on encoding. `reelbox
- * run` drives one runner on a private loop; the worker drives many on its loop.
+ * pix_fmt, container, output). The frames go from the script's pipe straight into an
+ * encoder process inside the job's box (encoder.h); the worker only supervises, on a
+ * libuv loop: the sandbox's pidfd, its stderr, the encoder's job socket and one wall
+ * clock for the whole job (script, encode, finalise). Nothing here waits without a
+ * deadline. `reelbox run` drives one runner on a private loop; the worker drives many
+ * on its loop.
  */
 #ifndef REELBOX_RUNNER_H
 #define REELBOX_RUNNER_H
@@ -35,7 +37,10 @@ struct runner_result {
 	char stream_kind[8];
 	char log_tail[RUNNER_LOG_TAIL + 1];
 	uint64_t total_ms, first_frame_ms, sandbox_ms, encode_ms;
-	uint64_t peak_memory_bytes;
+	uint64_t peak_memory_bytes;	    /* the script's */
+	uint64_t script_cpu_ms;		    /* every process of the sandbox */
+	uint64_t encoder_cpu_ms;	    /* the encoder process, from its cgroup */
+	uint64_t encoder_peak_memory_bytes; /* likewise; 0 without cgroups */
 };
 
 struct runner_ops {

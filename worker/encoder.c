@@ -1,0 +1,545 @@
+/* encoder.c - the encoder server, its confined children, and the worker's side.
+ *
+ * See encoder.h for the protocol. The server is single-threaded and does nothing but
+ * fork: a request arrives with its descriptors, a child is forked, confined and
+ * handed the job; SIGCHLD (through a signalfd) tells the server to reap and say
+ * EXITED on that job's socket. The server never reads a byte the script wrote.
+ */
+#define _GNU_SOURCE
+#include "encoder.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define ENCODER_MAGIC	 0x72626531u /* "rbe1" */
+#define SERVER_FD	 3
+#define MAX_CHILDREN	 1024
+#define REQUEST_MAX_FDS (3 + SANDBOX_HELPER_MAX_CG)
+
+struct encoder_request {
+	uint32_t magic;
+	int32_t width, height, fps, crf, threads;
+	int64_t max_frames;
+	char pix_fmt[16], preset[16], container[8];
+	uint32_t uid, gid, pids;
+	int32_t n_cg;
+	uint64_t memory_bytes, cpu_seconds, file_bytes;
+};
+
+/* ---- the worker's side --------------------------------------------------------------- */
+
+static pid_t server_pid = -1;
+static int server_sock = -1;
+static const char *server_program = "/proc/self/exe";
+
+void encoder_set_program(const char *path)
+{
+	server_program = path && *path ? path : "/proc/self/exe";
+}
+
+static void stop_server(void)
+{
+	if (server_sock >= 0)
+		close(server_sock);
+	server_sock = -1;
+	if (server_pid > 0) {
+		kill(server_pid, SIGKILL);
+		while (waitpid(server_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	server_pid = -1;
+}
+
+int encoder_server_start(char *err, size_t errlen)
+{
+	static char *const argv[] = {"reelbox", "__encoder", NULL};
+	static char *const envp[] = {NULL};
+	int sv[2];
+	pid_t parent = getpid(), pid;
+
+	if (server_pid > 0 && waitpid(server_pid, NULL, WNOHANG) == 0)
+		return 0;
+	stop_server();
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		snprintf(err, errlen, "cannot create the encoder server's socket: %s",
+			 strerror(errno));
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		snprintf(err, errlen, "cannot start the encoder server: %s", strerror(e));
+		return -e;
+	}
+	if (pid == 0) {
+		/* Async-signal-safe only: the worker may have threads. A fresh exec with an
+		 * empty environment: nothing of the worker's memory (its Redis password)
+		 * exists in the server or in any encoder. */
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (getppid() != parent)
+			_exit(127);
+		if (devnull < 0 || dup2(sv[1], SERVER_FD) < 0 || dup2(devnull, 0) < 0 ||
+		    dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
+			_exit(127);
+		execve(server_program, argv, envp);
+		_exit(127);
+	}
+	close(sv[1]);
+	server_pid = pid;
+	server_sock = sv[0];
+	return 0;
+}
+
+static int send_request(const struct encoder_request *rq, const int *fds, int nfds)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * REQUEST_MAX_FDS)];
+	struct iovec iov = {.iov_base = (void *)rq, .iov_len = sizeof(*rq)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *c;
+	ssize_t n;
+
+	memset(cbuf, 0, sizeof(cbuf));
+	mh.msg_control = cbuf;
+	mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+	do
+		n = sendmsg(server_sock, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)sizeof(*rq) ? 0 : -EIO;
+}
+
+int encoder_spawn(const struct render_spec *spec, int frame_fd, int out_fd,
+		  const struct sandbox_helper_ticket *t, char *err, size_t errlen)
+{
+	struct encoder_request rq;
+	const char *dot = spec->output ? strrchr(spec->output, '.') : NULL;
+	int sv[2], fds[REQUEST_MAX_FDS], nfds = 0, r;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.magic = ENCODER_MAGIC;
+	rq.width = spec->width;
+	rq.height = spec->height;
+	rq.fps = spec->fps;
+	rq.crf = spec->crf;
+	rq.threads = spec->threads;
+	rq.max_frames = spec->max_frames;
+	snprintf(rq.pix_fmt, sizeof(rq.pix_fmt), "%s", spec->pix_fmt ? spec->pix_fmt : "rgb24");
+	snprintf(rq.preset, sizeof(rq.preset), "%s", spec->preset ? spec->preset : "");
+	snprintf(rq.container, sizeof(rq.container), "%s", dot ? dot + 1 : "mp4");
+	rq.uid = t->uid;
+	rq.gid = t->gid;
+	rq.pids = t->pids;
+	rq.n_cg = t->n_cg;
+	rq.memory_bytes = t->memory_bytes;
+	rq.cpu_seconds = t->cpu_seconds;
+	rq.file_bytes = t->file_bytes;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
+		snprintf(err, errlen, "cannot create the encoder's socket: %s", strerror(errno));
+		return -errno;
+	}
+	fds[nfds++] = sv[1];
+	fds[nfds++] = frame_fd;
+	fds[nfds++] = out_fd;
+	for (int i = 0; i < t->n_cg && i < SANDBOX_HELPER_MAX_CG; i++)
+		fds[nfds++] = t->cg_fds[i];
+
+	r = encoder_server_start(err, errlen);
+	if (r == 0 && (r = send_request(&rq, fds, nfds)) < 0) {
+		/* The server died (a crash, the OOM killer): one fresh start, one retry. */
+		stop_server();
+		r = encoder_server_start(err, errlen);
+		if (r == 0)
+			r = send_request(&rq, fds, nfds);
+		if (r < 0)
+			snprintf(err, errlen, "cannot reach the encoder server: %s", strerror(-r));
+	}
+	close(sv[1]);
+	if (r < 0) {
+		close(sv[0]);
+		return r;
+	}
+	return sv[0];
+}
+
+int encoder_read(int sock, struct encoder_msg *m, int *pidfd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c;
+	int got = -1;
+	ssize_t n;
+
+	*pidfd = -1;
+	/* ECONNRESET says the peer closed with our STOP byte unread: the kernel reports it
+	 * once, before the records still queued, so read on. */
+	do
+		n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	while (n < 0 && (errno == EINTR || errno == ECONNRESET));
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -EPIPE;
+	if (n == 0)
+		return -EPIPE;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (got < 0 && m->type == ENCODER_STARTED)
+				got = fd;
+			else
+				close(fd);
+		}
+	}
+	/* Strict: one whole record of a known type, strings terminated, numbers sane. */
+	if (n != (ssize_t)sizeof(*m) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    m->type < ENCODER_STARTED || m->type > ENCODER_EXITED || m->frames < 0 ||
+	    m->rc > 0 || m->rc < -4095 || (m->type == ENCODER_STARTED && got < 0)) {
+		if (got >= 0)
+			close(got);
+		return -EPROTO;
+	}
+	m->sha256[sizeof(m->sha256) - 1] = '\0';
+	m->stream_kind[sizeof(m->stream_kind) - 1] = '\0';
+	m->err[sizeof(m->err) - 1] = '\0';
+	if (m->type == ENCODER_RESULT && m->rc == 0 &&
+	    (strlen(m->sha256) != 64 || strspn(m->sha256, "0123456789abcdef") != 64)) {
+		return -EPROTO;
+	}
+	*pidfd = got;
+	return 1;
+}
+
+int encoder_stop(int sock)
+{
+	ssize_t n;
+
+	do
+		n = send(sock, "s", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == 1 ? 0 : -errno;
+}
+
+/* ---- the server and its children ------------------------------------------------------ */
+
+struct child_ctx {
+	int sock;
+	int64_t last_sent;
+};
+
+static void send_msg(int sock, const struct encoder_msg *m, int flags)
+{
+	ssize_t n;
+
+	do
+		n = send(sock, m, sizeof(*m), MSG_NOSIGNAL | flags);
+	while (n < 0 && errno == EINTR);
+}
+
+/* Progress is a hint: a full socket drops it rather than stall the encode. */
+static void on_child_progress(void *opaque, int64_t frames)
+{
+	struct child_ctx *c = opaque;
+	struct encoder_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = ENCODER_PROGRESS;
+	m.frames = frames;
+	send_msg(c->sock, &m, MSG_DONTWAIT);
+	c->last_sent = frames;
+}
+
+static int valid_request(const struct encoder_request *rq)
+{
+	return rq->magic == ENCODER_MAGIC && rq->n_cg >= 0 && rq->n_cg <= SANDBOX_HELPER_MAX_CG &&
+	       memchr(rq->pix_fmt, 0, sizeof(rq->pix_fmt)) &&
+	       memchr(rq->preset, 0, sizeof(rq->preset)) &&
+	       memchr(rq->container, 0, sizeof(rq->container));
+}
+
+__attribute__((noreturn)) static void child_main(const struct encoder_request *rq, const int *fds)
+{
+	int sock = fds[0], frame_fd = fds[1], out_fd = fds[2];
+	int keep[3] = {sock, frame_fd, out_fd};
+	struct sandbox_helper_ticket t;
+	struct child_ctx ctx = {.sock = sock};
+	struct render_result res;
+	struct encoder_msg m;
+	struct render *r = NULL;
+	char output[32];
+	sigset_t none;
+	int rc;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGCHLD, SIG_DFL);
+	prctl(PR_SET_NAME, "reelbox-encode", 0, 0, 0);
+	memset(&m, 0, sizeof(m));
+	memset(&t, 0, sizeof(t));
+	t.uid = rq->uid;
+	t.gid = rq->gid;
+	t.pids = rq->pids;
+	t.n_cg = rq->n_cg;
+	for (int i = 0; i < SANDBOX_HELPER_MAX_CG; i++)
+		t.cg_fds[i] = i < rq->n_cg ? fds[3 + i] : -1;
+	t.memory_bytes = rq->memory_bytes;
+	t.cpu_seconds = rq->cpu_seconds;
+	t.file_bytes = rq->file_bytes;
+
+	m.type = ENCODER_RESULT;
+	rc = sandbox_helper_confine(&t, keep, 3, m.err, sizeof(m.err));
+	if (rc == 0) {
+		struct render_spec spec = {
+		    .width = rq->width,
+		    .height = rq->height,
+		    .fps = rq->fps,
+		    .pix_fmt = rq->pix_fmt,
+		    .max_frames = rq->max_frames,
+		    .output = output,
+		    .crf = rq->crf,
+		    .preset = rq->preset[0] ? rq->preset : NULL,
+		    .threads = rq->threads,
+		    .output_fd = out_fd,
+		    .use_output_fd = 1,
+		};
+		snprintf(output, sizeof(output), "video.%s", rq->container);
+		rc = render_open(&spec, &r, m.err, sizeof(m.err));
+	}
+	if (rc == 0) {
+		render_set_stop_fd(r, sock);
+		rc = render_stream(r, frame_fd, on_child_progress, &ctx, m.err, sizeof(m.err));
+	}
+	/* The script's next write gets EPIPE at once; the worker starts its grace. */
+	close(frame_fd);
+	{
+		struct encoder_msg end;
+		memset(&end, 0, sizeof(end));
+		end.type = ENCODER_STREAM_END;
+		end.frames = ctx.last_sent;
+		end.value = r ? render_hit_ceiling(r) : 0;
+		send_msg(sock, &end, 0);
+	}
+	if (rc == 0)
+		rc = render_finish(r, &res, m.err, sizeof(m.err));
+	if (rc == 0) {
+		m.frames = res.frames;
+		m.value = res.hit_ceiling;
+		m.bytes = res.bytes;
+		m.first_frame_ms = res.first_frame_ms;
+		m.encode_ms = res.encode_ms;
+		memcpy(m.sha256, res.sha256, sizeof(m.sha256));
+		memcpy(m.stream_kind, res.stream_kind, sizeof(m.stream_kind));
+	} else {
+		m.frames = ctx.last_sent;
+	}
+	m.rc = rc < 0 && rc >= -4095 ? rc : (rc ? -EIO : 0);
+	send_msg(sock, &m, 0);
+	_exit(rc == 0 ? 0 : 1);
+}
+
+struct slot {
+	pid_t pid;
+	int sock;
+};
+
+static void say_exited(struct slot *s, int status)
+{
+	struct encoder_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = ENCODER_EXITED;
+	m.value = status;
+	send_msg(s->sock, &m, MSG_DONTWAIT);
+	close(s->sock);
+	s->pid = 0;
+	s->sock = -1;
+}
+
+static void reap_children(struct slot *slots)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		for (int i = 0; i < MAX_CHILDREN; i++)
+			if (slots[i].pid == pid)
+				say_exited(&slots[i], status);
+}
+
+static int receive_request(int sock, struct encoder_request *rq, int *fds, int *nfds)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * REQUEST_MAX_FDS)];
+	struct iovec iov = {.iov_base = rq, .iov_len = sizeof(*rq)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c;
+	ssize_t n;
+
+	*nfds = 0;
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return n == 0 ? -EPIPE : -errno;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		size_t k;
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (*nfds < REQUEST_MAX_FDS)
+				fds[(*nfds)++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (n != (ssize_t)sizeof(*rq) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    !valid_request(rq) || *nfds != 3 + rq->n_cg)
+		return -EPROTO;
+	return 0;
+}
+
+static void serve_one(struct slot *slots, const struct encoder_request *rq, const int *fds,
+		      int nfds)
+{
+	struct encoder_msg m;
+	struct slot *s = NULL;
+	pid_t pid, server = getpid();
+	int pidfd;
+
+	for (int i = 0; i < MAX_CHILDREN && !s; i++)
+		if (slots[i].pid == 0)
+			s = &slots[i];
+	memset(&m, 0, sizeof(m));
+	if (!s) {
+		m.type = ENCODER_RESULT;
+		m.rc = -EAGAIN;
+		snprintf(m.err, sizeof(m.err), "the encoder server has %d jobs already",
+			 MAX_CHILDREN);
+		send_msg(fds[0], &m, MSG_DONTWAIT);
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (getppid() != server)
+			_exit(1);
+		close(SERVER_FD);
+		child_main(rq, fds);
+	}
+	if (pid < 0) {
+		m.type = ENCODER_RESULT;
+		m.rc = -errno;
+		snprintf(m.err, sizeof(m.err), "cannot start an encoder: %s", strerror(errno));
+		send_msg(fds[0], &m, MSG_DONTWAIT);
+		return;
+	}
+	s->pid = pid;
+	s->sock = dup(fds[0]);
+	pidfd = pidfd_open(pid, 0);
+	m.type = ENCODER_STARTED;
+	m.value = pid;
+	if (pidfd >= 0) {
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				    .msg_controllen = sizeof(cbuf)};
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+		memset(cbuf, 0, sizeof(cbuf));
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
+		while (sendmsg(s->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno == EINTR)
+			;
+		close(pidfd);
+	} else {
+		/* Without a pidfd the worker could not kill it: no encoder then. */
+		kill(pid, SIGKILL);
+	}
+}
+
+int encoder_server_main(int argc, char **argv)
+{
+	static struct slot slots[MAX_CHILDREN];
+	struct pollfd p[2];
+	sigset_t chld;
+	char err[512];
+	int sfd;
+
+	if (getenv("REELBOX_AV_VERBOSE") == NULL)
+		render_quiet_logs(0);
+	/* Both are paid once here instead of once per job. */
+	if (render_libav_load(err, sizeof(err)) < 0 || sandbox_helper_policy_prepare(err, sizeof(err)) < 0) {
+		/* Each request is then answered with the sentence. */
+	} else {
+		err[0] = '\0';
+	}
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		return 1;
+	for (int i = 0; i < MAX_CHILDREN; i++)
+		slots[i].sock = -1;
+	for (;;) {
+		struct encoder_request rq;
+		int fds[REQUEST_MAX_FDS], nfds = 0, r;
+
+		p[0] = (struct pollfd){.fd = SERVER_FD, .events = POLLIN};
+		p[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			return 1;
+		if (p[1].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) > 0)
+				;
+			reap_children(slots);
+		}
+		if (!p[0].revents)
+			continue;
+		r = receive_request(SERVER_FD, &rq, fds, &nfds);
+		if (r == -EPIPE || (r < 0 && r != -EPROTO && r != -EAGAIN))
+			return 0; /* the worker is gone; the children die with us */
+		if (r == 0 && err[0]) {
+			struct encoder_msg m;
+			memset(&m, 0, sizeof(m));
+			m.type = ENCODER_RESULT;
+			m.rc = -ENOENT;
+			snprintf(m.err, sizeof(m.err), "%s", err);
+			send_msg(fds[0], &m, MSG_DONTWAIT);
+		} else if (r == 0) {
+			serve_one(slots, &rq, fds, nfds);
+		}
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+	}
+}

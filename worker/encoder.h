@@ -1,0 +1,74 @@
+/* encoder.h - the encoder process: a job's frames become a video outside the worker.
+ *
+ * Encoding is the heaviest work a job causes, and it parses bytes a script wrote, so it
+ * runs in a process of its own inside the job's box (sandbox.h's helper: its own
+ * cgroup, uid, rlimits and seccomp allowlist), never in the worker. Loading libav costs
+ * about 100 ms, so one long-lived "encoder server" (this binary re-executed as
+ * `reelbox __encoder`, with an empty environment: it holds no secret) loads it once and
+ * forks one confined child per job. The frames flow from the script's pipe straight
+ * into that child; the worker only supervises.
+ *
+ * Per job there is one SOCK_SEQPACKET socket, the job socket. Over it the server says
+ * STARTED (with a pidfd of the child) and, after the reap, EXITED with the wait status;
+ * the child says PROGRESS, STREAM_END (it stopped reading: EOF, ceiling or error) and
+ * RESULT. The worker sends one byte, STOP, when no writer can be left (the sandbox is
+ * gone): the child then reads what is buffered and treats the rest as the end, so a
+ * write end parked in flight cannot hold the job. The socket ends (EOF) when both the
+ * child and the server have closed it. Every message is one fixed-size record, checked
+ * field by field: the child parsed untrusted bytes and is not believed blindly.
+ */
+#ifndef REELBOX_ENCODER_H
+#define REELBOX_ENCODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "render.h"
+#include "sandbox.h"
+
+enum encoder_msg_type {
+	ENCODER_STARTED = 1, /* pid; a pidfd rides along */
+	ENCODER_PROGRESS,    /* frames encoded so far */
+	ENCODER_STREAM_END,  /* frames, hit_ceiling: the frame pipe is closed */
+	ENCODER_RESULT,	     /* rc, err or the render_result fields */
+	ENCODER_EXITED,	     /* status: the child's wait status */
+};
+
+struct encoder_msg {
+	uint32_t type;
+	int32_t rc;	/* RESULT: 0 or a negative errno */
+	int64_t frames; /* PROGRESS, STREAM_END, RESULT */
+	int64_t value;	/* STARTED: pid; EXITED: wait status; STREAM_END: hit_ceiling */
+	uint64_t bytes, first_frame_ms, encode_ms;
+	char sha256[65];
+	char stream_kind[8];
+	char err[512];
+};
+
+/* Start the encoder server if it is not running (idempotent). Call from a thread that
+ * lives as long as the process: the server dies with the thread that forked it. */
+int encoder_server_start(char *err, size_t errlen);
+
+/* The program the server runs: NULL (the default) is this very binary. Tests, whose
+ * binary is not reelbox, name reelbox here. */
+void encoder_set_program(const char *path);
+
+/* Hand one job to a confined encoder child. frame_fd (the script's pipe, read end) and
+ * out_fd (the temporary video file) are passed along and may be closed by the caller
+ * right after. Returns the job socket (nonblocking, close-on-exec), or a negative
+ * errno with a sentence. */
+int encoder_spawn(const struct render_spec *spec, int frame_fd, int out_fd,
+		  const struct sandbox_helper_ticket *ticket, char *err, size_t errlen);
+
+/* Read one message from the job socket without blocking: 1 with *m filled (and
+ * *pidfd for STARTED, else -1), 0 when nothing is pending, -EPIPE at the end of the
+ * socket, or -EPROTO for a message that breaks the protocol (the caller kills). */
+int encoder_read(int sock, struct encoder_msg *m, int *pidfd);
+
+/* Tell the child that no writer is left: drain what is buffered, then finish. */
+int encoder_stop(int sock);
+
+/* `reelbox __encoder`: the server's main loop, on the socket at fd 3. */
+int encoder_server_main(int argc, char **argv);
+
+#endif
