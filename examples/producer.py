@@ -56,6 +56,8 @@ redis.call('HSET', h, 'id', ARGV[1], 'state', 'queued', 'attempts', 0,
 local js = cjson.encode({type = 'queued', id = ARGV[1]})
 redis.call('XADD', ev, 'MAXLEN', '~', 64, '*', 'type', 'queued', 'data', js)
 redis.call('PUBLISH', ev, js)
+redis.pcall('LPUSH', jobs .. ':wake', '1')
+redis.pcall('LTRIM', jobs .. ':wake', 0, 63)
 return {'ok', e}
 """
 
