@@ -86,3 +86,62 @@ int sandbox_ids_switch_from_child(const struct sandbox_ids *ids)
 		return -errno;
 	return 0;
 }
+
+/* The user namespace's own limits (proc(5), /proc/sys/user/), checked for every user
+ * inside it before the host's per-user limits of the namespace's owner, the slot's
+ * uid. A job needs a few inotify instances and no namespace at all; the namespace
+ * limits hold even for a process that a kernel bug gave back a capability, and the
+ * seccomp policy refuses those calls too. */
+static const char *const userns_limits[][2] = {
+    /* inotify_init1 in a loop: each instance pins kernel memory and the owner's count */
+    {"sys/user/max_inotify_instances", "16"},
+    /* inotify_add_watch in a loop: each watch pins an inode in the host's cache */
+    {"sys/user/max_inotify_watches", "1024"},
+    /* fanotify groups: the same pinning through the other notification API */
+    {"sys/user/max_fanotify_groups", "0"},
+    /* fanotify marks: as inotify watches */
+    {"sys/user/max_fanotify_marks", "0"},
+    /* nested user namespaces: every capability inside, the first step of many exploits */
+    {"sys/user/max_user_namespaces", "0"},
+    /* mount namespaces: a copy of every mount of the job per unshare */
+    {"sys/user/max_mnt_namespaces", "0"},
+    /* pid namespaces: processes hidden from the job's own pid 1 */
+    {"sys/user/max_pid_namespaces", "0"},
+    /* network namespaces: a network stack's worth of kernel memory per unshare */
+    {"sys/user/max_net_namespaces", "0"},
+    /* IPC namespaces: fresh SysV IPC limits of its own */
+    {"sys/user/max_ipc_namespaces", "0"},
+    /* UTS namespaces: kernel objects a job never needs */
+    {"sys/user/max_uts_namespaces", "0"},
+    /* cgroup namespaces: a view of the cgroup tree rooted elsewhere */
+    {"sys/user/max_cgroup_namespaces", "0"},
+    /* time namespaces: clocks offset from the host's */
+    {"sys/user/max_time_namespaces", "0"},
+};
+
+int sandbox_ids_limit_from_child(int proc_fd, const char **what)
+{
+	for (size_t i = 0; i < sizeof(userns_limits) / sizeof(userns_limits[0]); i++) {
+		const char *v = userns_limits[i][1];
+		size_t len = 0;
+		ssize_t n;
+		int fd;
+
+		*what = userns_limits[i][0];
+		fd = openat(proc_fd, userns_limits[i][0], O_WRONLY | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT)
+			continue; /* a kernel older than this limit */
+		if (fd < 0)
+			return -errno;
+		while (v[len])
+			len++;
+		n = write(fd, v, len);
+		if (n != (ssize_t)len) {
+			int e = n < 0 ? errno : EIO;
+			close(fd);
+			return -e;
+		}
+		close(fd);
+	}
+	return 0;
+}

@@ -50,6 +50,11 @@ void sandbox_limits_prepare_from_parent(const struct sandbox_limits *l, int cgro
 	add(out, RLIMIT_CORE, 0, 0);
 	add(out, RLIMIT_NOFILE, l->open_files, l->open_files);
 	add(out, RLIMIT_FSIZE, l->file_bytes, l->file_bytes);
+	/* Queued signals of the slot's user: a job that queues blocked real-time signals
+	 * to itself without end pins kernel memory (and, per user, fills the count). */
+	add(out, RLIMIT_SIGPENDING, 64, 64);
+	/* POSIX message queue bytes: no queue at all, nothing of a job needs one. */
+	add(out, RLIMIT_MSGQUEUE, 0, 0);
 	/* RLIMIT_NPROC counts every process of the slot's host uid, and a failed fork
 	 * does not say which limit refused it. Where the cgroup holds the pids limit,
 	 * the rlimit stays as a looser backstop so the cgroup fires first and the

@@ -8,7 +8,7 @@
  *   /usr /bin /sbin /lib* read-only binds (merged-usr symlinks recreated as symlinks)
  *   /etc                  a few public pieces a runtime needs, plus generated passwd,
  *                         group, hosts and hostname; never the host's whole /etc
- *   /job                  read-only: the spec's files
+ *   /job                  read-only: the spec's files, on a tmpfs of its own
  *   /scratch              size- and inode-limited tmpfs owned by the script; /tmp -> it
  *   /proc                 fresh, for the sandbox's pid namespace only
  *   /dev                  null zero full random urandom, fd and std* links, shm -> scratch
@@ -16,6 +16,11 @@
  *
  * Everything else, / included, is read-only. Every mount is nosuid, and every one but
  * the five device binds (which must keep working as devices) is nodev.
+ *
+ * /proc/self/mountinfo names the root of every mount inside its file system: a bind of
+ * a host dir would show that dir's host path. So the only binds are of system paths
+ * the script sees under the same name anyway; /job is a tmpfs the child fills from the
+ * spec's bytes, not a bind of the state dir, whose name carries the worker's pid.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -168,6 +173,24 @@ int sandbox_mounts_prepare_from_parent(struct sandbox_mounts *m, const struct sa
 	pthread_once(&sys_once, sys_scan);
 	memset(m, 0, sizeof(*m));
 	m->sb_dir = sb_dir;
+	m->files = spec->files;
+	m->n_files = spec->n_files;
+
+	/* /job's tmpfs holds exactly the files: a page per file rounded up, plus one. */
+	uint64_t job_bytes = 4096;
+	for (size_t i = 0; i < spec->n_files; i++) {
+		const char *name = spec->files[i].name;
+		if (!name || !name[0] || strchr(name, '/') || !strcmp(name, ".") ||
+		    !strcmp(name, "..")) {
+			snprintf(err, errlen, "job file name \"%s\" is not a plain file name",
+				 name ? name : "(null)");
+			return -EINVAL;
+		}
+		job_bytes += (spec->files[i].len + 4095) / 4096 * 4096;
+	}
+	snprintf(m->job_opts, sizeof(m->job_opts),
+		 "size=%llu,nr_inodes=%zu,mode=0755,uid=%d,gid=%d", (unsigned long long)job_bytes,
+		 spec->n_files + 16, SANDBOX_INNER_ID, SANDBOX_INNER_ID);
 
 	/* An inode cap as well as a byte cap: an inode flood costs kernel memory that
 	 * the size= option does not count. */
@@ -312,17 +335,16 @@ static int mkdir_parents(const char *dst)
 	return 0;
 }
 
-static int make_file(const char *dst, const char *data, mode_t mode)
+/* Create dst (relative to dir_fd) holding len bytes of data. */
+static int write_file(int dir_fd, const char *dst, const void *data, size_t len, mode_t mode)
 {
-	int fd = open(dst, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
-	size_t len = 0, off = 0;
+	int fd = openat(dir_fd, dst, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+	size_t off = 0;
 
 	if (fd < 0)
 		return -errno;
-	while (data && data[len])
-		len++;
 	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
+		ssize_t w = write(fd, (const char *)data + off, len - off);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -332,8 +354,76 @@ static int make_file(const char *dst, const char *data, mode_t mode)
 		}
 		off += (size_t)w;
 	}
+	/* fchmod: the umask must not take the script's read or execute bit away. */
+	if (fchmod(fd, mode) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
 	close(fd);
 	return 0;
+}
+
+static int make_file(const char *dst, const char *data, mode_t mode)
+{
+	size_t len = 0;
+
+	while (data && data[len])
+		len++;
+	return write_file(AT_FDCWD, dst, data, len, mode);
+}
+
+/* /job: a tmpfs of the files' size, filled from the spec's bytes (the child's copy of
+ * the parent's memory), then read-only. Its mountinfo line names no host path. */
+static int make_job(const struct sandbox_mounts *m, const char *dst)
+{
+	int fd, r = 0;
+
+	if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, m->job_opts) < 0)
+		return -errno;
+	fd = open(dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (size_t i = 0; i < m->n_files && r == 0; i++) {
+		const struct sandbox_file *f = &m->files[i];
+		r = write_file(fd, f->name, f->data, f->len, f->executable ? 0755 : 0644);
+	}
+	close(fd);
+	if (r < 0)
+		return r;
+	return mount_set_flags(dst, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0);
+}
+
+/* A fresh proc for the pid namespace. Before it, a full proc mounted just long enough
+ * to set the user namespace's limits: the final one (subset=pid) has no /proc/sys. */
+static int make_proc(const char *dst, const char **what)
+{
+	unsigned long fl = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	int fd, r;
+
+	if (mount("proc", dst, "proc", fl, NULL) < 0)
+		return -errno;
+	fd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		umount2(dst, MNT_DETACH);
+		return r;
+	}
+	r = sandbox_ids_limit_from_child(fd, what);
+	close(fd);
+	if (umount2(dst, MNT_DETACH) < 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		return r;
+	*what = dst;
+	/* hidepid=2 hides processes the script cannot ptrace (the non-dumpable init);
+	 * subset=pid (Linux 5.8) also drops the kernel-wide files such as /proc/kcore,
+	 * /proc/keys, /proc/sys and /proc/sysrq-trigger. */
+	if (mount("proc", dst, "proc", fl, "hidepid=2,subset=pid") == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -errno;
+	return mount("proc", dst, "proc", fl, "hidepid=2") < 0 ? -errno : 0;
 }
 
 static int do_bind(const struct sandbox_mount *op)
@@ -356,7 +446,7 @@ static int do_bind(const struct sandbox_mount *op)
 			       1);
 }
 
-static int do_op(const struct sandbox_mount *op, int job_fd)
+static int do_op(const struct sandbox_mounts *m, const struct sandbox_mount *op, const char **what)
 {
 	int r;
 
@@ -380,22 +470,10 @@ static int do_op(const struct sandbox_mount *op, int job_fd)
 	case SANDBOX_MNT_TMPFS:
 		return mount("tmpfs", op->dst, "tmpfs", MS_NOSUID | MS_NODEV, op->data) < 0 ? -errno
 											    : 0;
-	case SANDBOX_MNT_PROC: {
-		/* hidepid=2 hides processes the script cannot ptrace (the non-dumpable
-		 * init); subset=pid (Linux 5.8) also drops the kernel-wide files such as
-		 * /proc/kcore, /proc/keys, /proc/sys and /proc/sysrq-trigger. */
-		unsigned long fl = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-		if (mount("proc", op->dst, "proc", fl, "hidepid=2,subset=pid") == 0)
-			return 0;
-		if (errno != EINVAL)
-			return -errno;
-		return mount("proc", op->dst, "proc", fl, "hidepid=2") < 0 ? -errno : 0;
-	}
+	case SANDBOX_MNT_PROC:
+		return make_proc(op->dst, what);
 	case SANDBOX_MNT_JOB:
-		if (move_mount(job_fd, "", AT_FDCWD, op->dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-			return -errno;
-		return mount_set_flags(op->dst,
-				       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0);
+		return make_job(m, op->dst);
 	case SANDBOX_MNT_RDONLY:
 		return mount_set_flags(op->dst,
 				       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
@@ -407,34 +485,25 @@ static int do_op(const struct sandbox_mount *op, int job_fd)
 
 int sandbox_mounts_prepare_from_child(const struct sandbox_mounts *m)
 {
-	int fd;
-
 	/* Private, recursively: no mount made here propagates back to the host, and no
 	 * host mount event leaks in. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -errno;
-	fd = (int)syscall(SYS_open_tree, AT_FDCWD, m->sb_dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	/* The new root goes on our own state dir (its files are safe in the tree just
-	 * cloned), not on a shared path such as /tmp: a mount there would hide the host
-	 * files below it from the binds. */
+	/* The new root goes on our own state dir, not on a shared path such as /tmp: a
+	 * mount there would hide the host files below it from the binds. */
 	if (mount("tmpfs", m->sb_dir, "tmpfs", MS_NOSUID | MS_NODEV, ROOT_OPTS) < 0 ||
-	    chdir(m->sb_dir) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	return fd;
+	    chdir(m->sb_dir) < 0)
+		return -errno;
+	return 0;
 }
 
-int sandbox_mounts_apply_from_child(const struct sandbox_mounts *m, int job_fd, const char **what)
+int sandbox_mounts_apply_from_child(const struct sandbox_mounts *m, const char **what)
 {
 	int r;
 
 	for (size_t i = 0; i < m->n_ops; i++) {
 		*what = m->ops[i].src ? m->ops[i].src : m->ops[i].dst;
-		if ((r = do_op(&m->ops[i], job_fd)) < 0)
+		if ((r = do_op(m, &m->ops[i], what)) < 0)
 			return r;
 	}
 

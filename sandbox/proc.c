@@ -24,12 +24,14 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/securebits.h>
 
 #include "internal.h"
 
@@ -214,7 +216,7 @@ __attribute__((noreturn)) static void run_child(struct sandbox_child *c)
 	sigset_t none;
 	char byte;
 	ssize_t n;
-	int r, job_fd;
+	int r;
 
 	/* The child dies with the thread that cloned it. */
 	arm_pdeathsig(c);
@@ -230,15 +232,14 @@ __attribute__((noreturn)) static void run_child(struct sandbox_child *c)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_FDS, NULL, r);
 	reset_signals();
 
-	if ((job_fd = sandbox_mounts_prepare_from_child(&c->mounts)) < 0)
-		sandbox_child_fail(c->error_fd, SANDBOX_STEP_MOUNT, c->mounts.sb_dir, job_fd);
+	if ((r = sandbox_mounts_prepare_from_child(&c->mounts)) < 0)
+		sandbox_child_fail(c->error_fd, SANDBOX_STEP_MOUNT, c->mounts.sb_dir, r);
 	if ((r = sandbox_ids_switch_from_child(&c->ids)) < 0)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_IDS, NULL, r);
 	/* Changing ids cleared the parent-death signal: arm it again. */
 	arm_pdeathsig(c);
-	if ((r = sandbox_mounts_apply_from_child(&c->mounts, job_fd, &what)) < 0)
+	if ((r = sandbox_mounts_apply_from_child(&c->mounts, &what)) < 0)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_MOUNT, what, r);
-	close(job_fd);
 	/* The host's name is not the script's business. */
 	if (sethostname("reelbox", 7) < 0)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_HOSTNAME, NULL, errno);
@@ -270,10 +271,97 @@ __attribute__((noreturn)) static void run_child(struct sandbox_child *c)
 	sandbox_child_fail(c->error_fd, SANDBOX_STEP_EXEC, NULL, errno);
 }
 
+/* The ids the cloning thread had before wearing the slot's (creator_enter()). */
+struct creator {
+	int switched;
+	int securebits; /* to restore, or -1 when unchanged */
+	int dumpable;
+	int pdeathsig;
+	uid_t euid;
+	gid_t egid;
+};
+
+/* Back to the thread's own ids. A thread that cannot get back is not left running: its
+ * next fork (an encoder helper, another sandbox) would inherit ids and a securebit that
+ * are not its own, and keep capabilities across its own uid switch. */
+static void creator_leave(const struct creator *cr)
+{
+	if (!cr->switched)
+		return;
+	if (syscall(SYS_setresuid, -1, cr->euid, -1) < 0 ||
+	    syscall(SYS_setresgid, -1, cr->egid, -1) < 0 ||
+	    (cr->securebits >= 0 && prctl(PR_SET_SECUREBITS, cr->securebits, 0, 0, 0) < 0))
+		abort();
+	/* 2 (suid_dumpable's "root only") can only have come from another thread's
+	 * switch in the meantime: 0 is what the process had then. */
+	prctl(PR_SET_DUMPABLE, cr->dumpable == 1, 0, 0, 0);
+	if (cr->pdeathsig)
+		prctl(PR_SET_PDEATHSIG, cr->pdeathsig, 0, 0, 0);
+}
+
+/* A new user namespace is owned by the effective uid of the thread that creates it, and
+ * the kernel charges each per-user count of the namespace (inotify instances and
+ * watches, queued signals, mqueue bytes, namespaces) to that owner as well as to the
+ * user inside. Created by root, a job's inotify instances and queued signals came out of
+ * root's budget: a job could leave root's daemons with EMFILE from inotify_init and
+ * EAGAIN from timer_create. So when reelbox is root, the cloning thread wears the slot's
+ * host uid and gid as its effective ids for the clone3 alone, then takes its own back.
+ *
+ * Only this thread: raw set*id calls, since glibc's wrappers switch every thread of the
+ * worker. The real and saved uid stay 0, which is what allows the way back, and keeps
+ * the thread out of reach of the slot's processes (signals and ptrace check those).
+ * Securebits are per thread too: SECBIT_NO_SETUID_FIXUP keeps the effective
+ * capabilities that leaving euid 0 would clear, which CLONE_INTO_CGROUP's permission
+ * check (cgroup v2) and an LSM's user-namespace policy may want; a thread that may not
+ * set it (no CAP_SETPCAP) clones as root, as before. None of this reaches the child: a
+ * new user namespace starts its first process with default securebits and its own full
+ * capability sets, which caps.c then empties and locks. */
+static int creator_enter(struct creator *cr, const struct sandbox_ids *ids)
+{
+	uid_t ruid, suid;
+	gid_t rgid, sgid;
+	int bits;
+
+	memset(cr, 0, sizeof(*cr));
+	cr->securebits = -1;
+	if (!ids->host_is_root)
+		return 0;
+	if (getresuid(&ruid, &cr->euid, &suid) < 0 || getresgid(&rgid, &cr->egid, &sgid) < 0)
+		return -errno;
+	if (ruid != 0 || suid != 0)
+		return 0; /* no way back from the slot's ids: clone as we are */
+	bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+	if (bits < 0)
+		return 0;
+	if (!(bits & SECBIT_NO_SETUID_FIXUP)) {
+		if (prctl(PR_SET_SECUREBITS, bits | SECBIT_NO_SETUID_FIXUP, 0, 0, 0) < 0)
+			return 0;
+		cr->securebits = bits;
+	}
+	/* An id change makes the process undumpable by the fs.suid_dumpable rule and
+	 * clears this thread's parent-death signal: both are put back after. */
+	cr->dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	if (prctl(PR_GET_PDEATHSIG, &cr->pdeathsig, 0, 0, 0) < 0)
+		cr->pdeathsig = 0;
+	cr->switched = 1;
+	if (syscall(SYS_setresgid, -1, ids->host_gid, -1) < 0 ||
+	    syscall(SYS_setresuid, -1, ids->host_uid, -1) < 0) {
+		int e = errno;
+		creator_leave(cr);
+		return -e;
+	}
+	/* Only the owner changes: the file-system ids stay the thread's own, so the child
+	 * reaches the state dir through paths only root may search, as before. */
+	syscall(SYS_setfsuid, cr->euid);
+	syscall(SYS_setfsgid, cr->egid);
+	return 0;
+}
+
 pid_t sandbox_proc_clone_from_parent(struct sandbox_child *c, int cgroup_fd, int *pidfd)
 {
 	struct sandbox_clone_args args;
 	size_t size = CLONE_ARGS_SIZE_VER0;
+	struct creator cr;
 	sigset_t all, old;
 	long ret;
 	int e;
@@ -294,13 +382,19 @@ pid_t sandbox_proc_clone_from_parent(struct sandbox_child *c, int cgroup_fd, int
 	}
 
 	/* Signals stay blocked across the clone: a handler of the worker (libuv's, say)
-	 * must never run in the child, where it would write to the worker's own pipes. */
+	 * must never run in the child, where it would write to the worker's own pipes,
+	 * nor on this thread while it wears the slot's ids. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if ((e = creator_enter(&cr, &c->ids)) < 0) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return e;
+	}
 	ret = syscall(SYS_clone3, &args, size);
 	if (ret == 0)
 		run_child(c);
 	e = errno;
+	creator_leave(&cr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return ret < 0 ? -e : (pid_t)ret;
 }

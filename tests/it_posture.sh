@@ -49,6 +49,7 @@ ns.net                     !=host
 ns.ipc                     !=host
 ns.uts                     !=host
 ns.cgroup                  !=host
+userns.owner               job-host-uid
 mount./                    ro
 mount./scratch             rw tmpfs
 mount./job                 ro
@@ -63,6 +64,8 @@ session.sid                pid-or-1
 session.pgrp               pid-or-1
 session.tty                (none)
 rlimit.core                0/0
+rlimit.sigpending          64/64
+rlimit.msgqueue            0/0
 rlimit.nofile.hard         finite
 rlimit.nproc.hard          finite
 rlimit.fsize.hard          finite
@@ -77,21 +80,63 @@ TABLE
 # Notes on the less obvious rows:
 #  mount.nodev_missing: the five device nodes under /dev are bind mounts that must allow
 #    devices; every other mount must be nodev.
+#  userns.owner: the owner of the job's user namespace, read from the host (ioctl
+#    NS_GET_OWNER_UID on /proc/<pid>/ns/user of the sandbox's pid 1), is the job's own host
+#    uid (its real uid as the host sees it: 1500000 + slot when reelbox is root), not 0:
+#    the kernel charges the namespace's per-user counts (inotify, queued signals) to it.
 #  mount.host_private: mounts whose mount point or source is /root, /home, /run, /var/run,
 #    /work, /tmp or the state dir /var/tmp/reelbox of the host (a /tmp that is a fresh tmpfs
-#    is fine: its source is "/").
+#    is fine: its source is "/"); /job is no exception, it is a tmpfs of its own.
 #  env.names: the contract's variables plus python3's runtime variables (the job is a .py);
 #    env.names.exec is what `reelbox exec` gives instead; only the row of the mode in use counts.
 #  session: the job is its own session (setsid), led by itself or by the sandbox's pid 1.
 
 WORK=$(mktemp -d /tmp/reelbox-posture.XXXXXX) || die "mktemp failed"
 trap 'rm -rf "$WORK"' EXIT
+
+# owner_probe PID OUT: find reelbox's (PID's) child in a user namespace of its own, the
+# sandbox's pid 1, once it runs reelbox-init, and write "OWNER UID": the namespace's owner
+# (NS_GET_OWNER_UID) and the child's real uid, both as the host sees them. posture.py holds on for a second at its
+# end, so pid 1 is there to be found.
+owner_probe() {
+	"$PY" - "$1" "$2" <<'PYEOF'
+import fcntl, os, struct, sys, time
+parent, out = sys.argv[1], sys.argv[2]
+mine = os.readlink("/proc/self/ns/user")
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline and os.path.exists("/proc/" + parent):
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            st = dict(l.split(":", 1) for l in open("/proc/%s/status" % pid) if ":" in l)
+            if st["PPid"].strip() != parent or os.readlink("/proc/%s/ns/user" % pid) == mine:
+                continue
+            # set up and running the init: its ids are the job's by then
+            if not open("/proc/%s/cmdline" % pid, "rb").read().startswith(b"reelbox-init"):
+                continue
+            fd = os.open("/proc/%s/ns/user" % pid, os.O_RDONLY)
+            buf = bytearray(4)
+            fcntl.ioctl(fd, 0xB704, buf)  # NS_GET_OWNER_UID = _IO(0xb7, 0x4)
+            os.close(fd)
+        except (OSError, KeyError):
+            continue
+        with open(out, "w") as f:
+            f.write("%d %s\n" % (struct.unpack("I", buf)[0], st["Uid"].split()[0]))
+        sys.exit(0)
+    time.sleep(0.02)
+PYEOF
+}
+
 if [ "$VIA" = exec ]; then
 	"$BIN" exec -- /usr/bin/python3 -c "$(cat "$SRC/tests/hostile/posture.py")" --stdout \
-		</dev/null >"$WORK/posture.json" 2>"$WORK/stderr" || die "reelbox exec failed: $(tail -c 300 "$WORK/stderr")"
+		</dev/null >"$WORK/posture.json" 2>"$WORK/stderr" &
+	owner_probe $! "$WORK/owner"
+	wait $! || die "reelbox exec failed: $(tail -c 300 "$WORK/stderr")"
 else
 	"$BIN" run --json --size 64x48 --fps 1 --frames 1 --timeout 20 -o "$WORK/posture.mp4" \
-		"$SRC/tests/hostile/posture.py" </dev/null >"$WORK/summary.json" 2>"$WORK/stderr"
+		"$SRC/tests/hostile/posture.py" </dev/null >"$WORK/summary.json" 2>"$WORK/stderr" &
+	rb=$!
+	owner_probe $rb "$WORK/owner"
+	wait $rb
 	rc=$?
 	[ "$rc" = 0 ] || die "the posture job failed (exit $rc): $(jq -r '.error // empty' "$WORK/summary.json" 2>/dev/null) $(tail -c 300 "$WORK/stderr")"
 	jq -r '.log' "$WORK/summary.json" | sed -n 's/^POSTURE [0-9]*\/[0-9]* //p' | tr -d '\n' >"$WORK/posture.json"
@@ -103,7 +148,8 @@ jq -e . "$WORK/posture.json" >/dev/null 2>&1 || die "the posture report is not J
 
 HOST_NS=$(for n in user pid mnt net ipc uts cgroup time; do printf '%s=%s\n' "$n" "$(readlink /proc/self/ns/$n)"; done)
 
-VIA=$VIA EXPECTED=$EXPECTED HOST_NS=$HOST_NS "$PY" - "$WORK/posture.json" <<'PYEOF'
+OWNER=$(cat "$WORK/owner" 2>/dev/null)
+VIA=$VIA EXPECTED=$EXPECTED HOST_NS=$HOST_NS OWNER=$OWNER "$PY" - "$WORK/posture.json" <<'PYEOF'
 import json, os, sys
 
 p = json.load(open(sys.argv[1]))
@@ -130,9 +176,6 @@ def private(m):
     mp, root = m[0], m[1]
     for h in HOST_PRIVATE:
         if mp == h or mp.startswith(h + "/") or root == h or root.startswith(h + "/"):
-            # the job's own files and scratch are mounted from the state dir: that is fine
-            if mp in ("/job", "/scratch") or mp.startswith("/job/"):
-                continue
             return True
     return False
 
@@ -154,6 +197,13 @@ def observe(field):
         return p["nnp"]
     if kind == "ns":
         return p["ns"].get(rest, "?")
+    if field == "userns.owner":
+        if not os.environ["OWNER"]:
+            return "(the sandbox's pid 1 was not seen from the host)"
+        owner, uid = os.environ["OWNER"].split()
+        if owner == uid and owner != "0":
+            return "job-host-uid"
+        return "uid %s (the job's host uid is %s)" % (owner, uid)
     if field == "mount./":
         return "ro" if "ro" in mount_flags("/") else "rw"
     if field == "mount./scratch":
@@ -182,8 +232,8 @@ def observe(field):
         return "pid-or-1" if v in (p["pid"], 1) else "%d (pid %d)" % (v, p["pid"])
     if field == "session.tty":
         return "(none)" if p["tty_nr"] == 0 else "tty_nr %d" % p["tty_nr"]
-    if field == "rlimit.core":
-        return "%d/%d" % tuple(p["rlimit"]["core"])
+    if field in ("rlimit.core", "rlimit.sigpending", "rlimit.msgqueue"):
+        return "%d/%d" % tuple(p["rlimit"][rest])
     if kind == "rlimit":
         name = rest.split(".")[0]
         hard = p["rlimit"][name][1]

@@ -19,9 +19,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <linux/nsfs.h>
 
 #include "helpers.h"
 #include "sandbox.h"
@@ -950,6 +956,185 @@ static void test_cgroup_measures_cpu_of_every_process(void **state)
 	run_cleanup(&r);
 }
 
+/* ---- kernel budgets: the user namespace's owner ---------------------------------- */
+
+/* The host id a sandbox of this slot runs as: 1500000 + slot as root (internal.h's
+ * SANDBOX_HOST_ID_BASE), the invoking user otherwise. */
+static uid_t slot_host_uid(unsigned slot)
+{
+	return geteuid() == 0 ? 1500000 + slot : geteuid();
+}
+
+static void need_python3(void)
+{
+	if (access("/usr/bin/python3", X_OK) != 0)
+		skip();
+}
+
+static void run_python(struct run *r, const char *code)
+{
+	run_init(r, NULL);
+	r->argv[0] = "/usr/bin/python3";
+	r->argv[1] = "-c";
+	r->argv[2] = code;
+}
+
+static uid_t userns_owner;
+
+static void read_userns_owner(struct run *r, struct sandbox *sb)
+{
+	char path[64];
+	int fd;
+
+	(void)r;
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)sandbox_pid(sb));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(ioctl(fd, NS_GET_OWNER_UID, &userns_owner), 0);
+	close(fd);
+}
+
+/* The kernel charges a user namespace's per-user counts to its owner: the sandbox's
+ * must be the slot's host uid, not root. */
+static void test_user_namespace_is_owned_by_the_slot_host_uid(void **state)
+{
+	struct run r;
+
+	run_init(&r, "echo up; sleep 1");
+	r.spec.slot = 7;
+	userns_owner = (uid_t)-1;
+	assert_int_equal(run_sandbox_hook(&r, read_userns_owner), 0);
+	assert_int_equal(r.res.exit_code, 0);
+	assert_int_equal(userns_owner, slot_host_uid(7));
+	run_cleanup(&r);
+}
+
+/* The thread that cloned wore the slot's ids for the clone alone: it has its own ids,
+ * securebits and dumpable flag back, in every thread of the worker. */
+static void test_cloning_thread_gets_its_own_ids_and_securebits_back(void **state)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+	uid_t ru2, eu2, su2;
+	gid_t rg2, eg2, sg2;
+	int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+	int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	struct run r;
+
+	assert_int_equal(getresuid(&ru, &eu, &su), 0);
+	assert_int_equal(getresgid(&rg, &eg, &sg), 0);
+	probe(&r, "true");
+	assert_int_equal(getresuid(&ru2, &eu2, &su2), 0);
+	assert_int_equal(getresgid(&rg2, &eg2, &sg2), 0);
+	assert_int_equal(eu2, eu);
+	assert_int_equal(ru2, ru);
+	assert_int_equal(su2, su);
+	assert_int_equal(eg2, eg);
+	assert_int_equal(rg2, rg);
+	assert_int_equal(sg2, sg);
+	assert_int_equal((uid_t)setfsuid((uid_t)-1), eu);
+	assert_int_equal((gid_t)setfsgid((gid_t)-1), eg);
+	assert_int_equal(prctl(PR_GET_SECUREBITS, 0, 0, 0, 0), bits);
+	assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), dumpable);
+	run_cleanup(&r);
+}
+
+static const char inotify_hog[] = "import ctypes, sys, time\n"
+				  "libc = ctypes.CDLL(None, use_errno=True)\n"
+				  "n = 0\n"
+				  "while n < 4096 and libc.inotify_init1(0) >= 0:\n"
+				  "    n += 1\n"
+				  "print(n, flush=True)\n"
+				  "time.sleep(3)\n";
+
+static int host_inotify_got;
+
+static void open_inotify_on_the_host(struct run *r, struct sandbox *sb)
+{
+	int fds[32];
+
+	(void)r;
+	(void)sb;
+	host_inotify_got = 0;
+	while (host_inotify_got < 32 && (fds[host_inotify_got] = inotify_init1(IN_CLOEXEC)) >= 0)
+		host_inotify_got++;
+	for (int i = 0; i < host_inotify_got; i++)
+		close(fds[i]);
+}
+
+/* A job holding every inotify instance it can get leaves the host's users theirs:
+ * it is stopped at its namespace's 16, and what it holds is charged to its own uid. */
+static void test_inotify_hog_gets_16_and_leaves_the_host_its_own(void **state)
+{
+	struct run r;
+
+	need_python3();
+	run_python(&r, inotify_hog);
+	assert_int_equal(run_sandbox_hook(&r, open_inotify_on_the_host), 0);
+	assert_int_equal(host_inotify_got, 32);
+	assert_int_equal(r.res.exit_code, 0);
+	assert_string_equal(r.out, "16\n");
+	run_cleanup(&r);
+}
+
+static const char signal_hog[] =
+    "import ctypes, signal, os, time\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGRTMIN})\n"
+    "n = 0\n"
+    "while n < 200000 and libc.sigqueue(os.getpid(), int(signal.SIGRTMIN), None) == 0:\n"
+    "    n += 1\n"
+    "print(n, flush=True)\n"
+    "time.sleep(3)\n";
+
+static int host_timer_err;
+
+static void create_a_timer_on_the_host(struct run *r, struct sandbox *sb)
+{
+	struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN};
+	timer_t t;
+
+	(void)r;
+	(void)sb;
+	host_timer_err = timer_create(CLOCK_MONOTONIC, &sev, &t) == 0 ? 0 : errno;
+	if (host_timer_err == 0)
+		timer_delete(t);
+}
+
+/* A job that queues blocked real-time signals to itself is stopped at 64
+ * (RLIMIT_SIGPENDING), and the host's users can still create timers meanwhile. */
+static void test_signal_queue_hog_gets_64_and_the_host_can_still_create_timers(void **state)
+{
+	struct run r;
+
+	need_python3();
+	run_python(&r, signal_hog);
+	assert_int_equal(run_sandbox_hook(&r, create_a_timer_on_the_host), 0);
+	assert_int_equal(host_timer_err, 0);
+	assert_int_equal(r.res.exit_code, 0);
+	assert_string_equal(r.out, "64\n");
+	run_cleanup(&r);
+}
+
+/* No mount line inside names a host path: /job is a tmpfs of its own, not a bind of
+ * the state dir (whose name carries the worker's pid). */
+static void test_mountinfo_names_no_host_path(void **state)
+{
+	struct sandbox_file file = {"script.sh", "echo hi\n", 8, 0};
+	struct run r;
+
+	run_init(&r, "cat /proc/self/mountinfo; echo; awk '$5 == \"/job\" {print \"job:\" $4}' "
+		     "/proc/self/mountinfo; cat /job/script.sh");
+	r.spec.files = &file;
+	r.spec.n_files = 1;
+	assert_int_equal(run_sandbox(&r), 0);
+	assert_int_equal(r.res.exit_code, 0);
+	if (strstr(r.out, r.state_dir) || strstr(r.out, "/sb-") || strstr(r.out, "/var/tmp"))
+		fail_msg("mountinfo names a host path: %s", r.out);
+	assert_non_null(strstr(r.out, "\njob:/\necho hi\n"));
+	run_cleanup(&r);
+}
+
 /* ---- purge and sweep ------------------------------------------------------------- */
 
 /* One private dir per sandbox: 0700, and as root owned by the slot's host uid. */
@@ -1175,6 +1360,11 @@ int main(void)
 	    cmocka_unit_test(test_memory_hog_ends_oom_with_the_limit_named),
 	    cmocka_unit_test(test_fork_bomb_is_reported_as_the_process_limit),
 	    cmocka_unit_test(test_cgroup_measures_cpu_of_every_process),
+	    cmocka_unit_test(test_user_namespace_is_owned_by_the_slot_host_uid),
+	    cmocka_unit_test(test_cloning_thread_gets_its_own_ids_and_securebits_back),
+	    cmocka_unit_test(test_inotify_hog_gets_16_and_leaves_the_host_its_own),
+	    cmocka_unit_test(test_signal_queue_hog_gets_64_and_the_host_can_still_create_timers),
+	    cmocka_unit_test(test_mountinfo_names_no_host_path),
 	    cmocka_unit_test(test_state_dir_is_empty_after_destroy),
 	    cmocka_unit_test(test_sweep_removes_only_stale_state_dirs),
 	    cmocka_unit_test(test_sandbox_dies_with_its_parent_and_the_sweep_cleans_up),

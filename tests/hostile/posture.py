@@ -10,12 +10,14 @@
 #                            one valid frame goes to stdout so the job succeeds;
 #   with --stdout (reelbox exec -- python3 -c "$(cat posture.py)" --stdout): the report
 #                            is printed to stdout as one JSON object.
-# It only reads; it changes nothing but its own umask, which it restores.
+# It only reads; it changes nothing but its own umask, which it restores. At its end it
+# holds on for a second, so that it_posture.sh can look at the sandbox from the host.
 import json
 import os
 import resource
 import stat
 import sys
+import time
 
 to_stdout = "--stdout" in sys.argv[1:]
 # Open descriptors first, before Python or this script opens anything else; the listing's
@@ -67,7 +69,8 @@ with open("/proc/self/mountinfo") as f:
         mounts.append([l[4], l[3], r[0], ",".join(opts) + (",sro" if sro else "")])
 
 rl = {}
-for name in ("CORE", "NOFILE", "NPROC", "FSIZE", "CPU", "AS", "MEMLOCK", "STACK"):
+for name in ("CORE", "NOFILE", "NPROC", "FSIZE", "CPU", "AS", "MEMLOCK", "STACK", "SIGPENDING",
+             "MSGQUEUE"):
     soft, hard = resource.getrlimit(getattr(resource, "RLIMIT_" + name))
     rl[name.lower()] = [-1 if soft == resource.RLIM_INFINITY else soft,
                         -1 if hard == resource.RLIM_INFINITY else hard]
@@ -114,7 +117,8 @@ report = {
 }
 text = json.dumps(report, separators=(",", ":"))
 if to_stdout:
-    print(text)
+    print(text, flush=True)
+    time.sleep(1)
     sys.exit(0)
 chunks = [text[i:i + 800] for i in range(0, len(text), 800)]
 for i, c in enumerate(chunks):
@@ -122,3 +126,4 @@ for i, c in enumerate(chunks):
 w, h = int(os.environ.get("WIDTH", "64")), int(os.environ.get("HEIGHT", "48"))
 frames = int(os.environ.get("FRAMES", "1"))
 os.write(1, b"\x40" * (w * h * 3) * frames)
+time.sleep(1)
