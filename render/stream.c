@@ -1,8 +1,9 @@
 /* stream.c - strict, bounded readers for the raw, Y4M and PPM frame streams.
  *
  * The bytes come from a script we do not trust, so nothing here is sized by a
- * header before the header has been checked against fixed limits, and no complex
- * decoder ever sees them: a frame is a counted run of bytes, handed to swscale.
+ * header before the header has been checked against fixed limits and the job's
+ * size, no read is unbounded, and no complex decoder ever sees them: a frame is a
+ * counted run of bytes, handed to swscale.
  */
 #define _GNU_SOURCE
 #include "stream.h"
@@ -10,9 +11,12 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <libavutil/imgutils.h>
@@ -98,9 +102,53 @@ static int cancelled(const struct render_reader *rd, char *err, size_t errlen)
 	return 0;
 }
 
-/* read(2) that honours the cancel flag on both sides of the call: a cancel that
- * lands while read() blocks (the caller then kills the script, so the pipe ends)
- * is reported as a cancel, not as a stream cut short. */
+/* stop_fd fired: from now on take only what fd holds at this moment. A writer that
+ * is somehow still alive cannot keep the drain going by writing faster than we read. */
+static void start_drain(struct render_reader *rd)
+{
+	int avail = 0;
+
+	rd->stopping = 1;
+	if (ioctl(rd->fd, FIONREAD, &avail) == 0)
+		rd->drain_left = avail > 0 ? (uint64_t)avail : 0;
+	else
+		rd->drain_left = UINT64_MAX; /* no count: O_NONBLOCK's EAGAIN ends the drain */
+}
+
+/* Block in poll() until fd has bytes (or hangs up) or stop_fd fires. This is the
+ * reader's only wait once there is a stop descriptor. */
+static int wait_readable(struct render_reader *rd, char *err, size_t errlen)
+{
+	struct pollfd p[2] = {{.fd = rd->fd, .events = POLLIN},
+			      {.fd = rd->stop_fd, .events = POLLIN}};
+
+	while (poll(p, 2, -1) < 0) {
+		int e = errno;
+		if (e != EINTR) {
+			snprintf(err, errlen, "could not wait for the frame stream: %s",
+				 strerror(e));
+			return -e;
+		}
+		if (cancelled(rd, err, errlen))
+			return -ECANCELED;
+	}
+	if ((p[0].revents | p[1].revents) & POLLNVAL) {
+		snprintf(err, errlen, "the frame stream's %s is not an open descriptor",
+			 p[0].revents & POLLNVAL ? "fd" : "stop fd");
+		return -EBADF;
+	}
+	if (p[1].revents)
+		start_drain(rd);
+	return 0;
+}
+
+/* read(2) of at most len bytes that honours the cancel flag on both sides of the
+ * call: a cancel that lands while read() blocks (the caller then kills the script,
+ * so the pipe ends) is reported as a cancel, not as a stream cut short.
+ *
+ * With a stop fd, fd is non-blocking and the wait is wait_readable(): a hostile script
+ * can park its stdout's write end in an SCM_RIGHTS message and outlive its sandbox,
+ * so a blocking read() would never see EOF. Once stopping, "nothing more" is EOF. */
 static ssize_t read_some(struct render_reader *rd, void *buf, size_t len, char *err, size_t errlen)
 {
 	ssize_t n;
@@ -108,19 +156,39 @@ static ssize_t read_some(struct render_reader *rd, void *buf, size_t len, char *
 	for (;;) {
 		if (cancelled(rd, err, errlen))
 			return -ECANCELED;
+		if (rd->stopping) {
+			if (rd->drain_left == 0) {
+				n = 0;
+				break;
+			}
+			if (len > rd->drain_left)
+				len = (size_t)rd->drain_left;
+		}
 		n = read(rd->fd, buf, len);
 		if (cancelled(rd, err, errlen))
 			return -ECANCELED;
 		if (n >= 0)
 			break;
-		if (errno != EINTR) {
-			int e = errno;
-			snprintf(err, errlen, "could not read the frame stream: %s", strerror(e));
-			return -e;
+		if (errno == EINTR)
+			continue;
+		if ((errno == EAGAIN || errno == EWOULDBLOCK) && rd->stop_fd >= 0) {
+			int ret;
+			if (rd->stopping) {
+				n = 0;
+				break;
+			}
+			if ((ret = wait_readable(rd, err, errlen)) < 0)
+				return ret;
+			continue;
 		}
+		int e = errno;
+		snprintf(err, errlen, "could not read the frame stream: %s", strerror(e));
+		return -e;
 	}
 	if (n == 0)
 		rd->eof = 1;
+	if (rd->stopping)
+		rd->drain_left -= (uint64_t)n;
 	rd->bytes += (uint64_t)n;
 	return n;
 }
@@ -195,6 +263,18 @@ static int too_big(const char *what, int64_t w, int64_t h, char *err, size_t err
 		 "(at most %d pixels on a side)",
 		 what, w, h, 7680, 4320, RENDER_MAX_DIM);
 	return -EFBIG;
+}
+
+/* Every frame is the job's WIDTHxHEIGHT: a stream that declares another size would
+ * otherwise make the worker hold and rescale frames up to the global limit. */
+static int wrong_size(const struct render_reader *rd, const char *which, const char *source,
+		      int64_t w, int64_t h, char *err, size_t errlen)
+{
+	snprintf(err, errlen,
+		 "%s is %" PRId64 "x%" PRId64 " (%s) but the job is %dx%d: write frames of "
+		 "exactly WIDTHxHEIGHT",
+		 which, w, h, source, rd->job_width, rd->job_height);
+	return -EPROTO;
 }
 
 /* A decimal of at most 9 digits from s[0..n); -1 if it is not one. */
@@ -275,6 +355,7 @@ static int y4m_header(struct render_reader *rd, char *err, size_t errlen)
 	char line[RENDER_Y4M_LINE_MAX], q[80];
 	size_t len = 0, i = 9;
 	int64_t w = -1, h = -1;
+	unsigned seen = 0;
 	int ret;
 
 	ret = y4m_line(rd, line, &len, "stream header", err, errlen);
@@ -294,6 +375,18 @@ static int y4m_header(struct render_reader *rd, char *err, size_t errlen)
 			i++;
 		v = line + start + 1;
 		n = i - start - 1;
+		if (line[start] != 'X' && line[start] >= 'A' && line[start] <= 'Z') {
+			unsigned bit = 1u << (line[start] - 'A');
+			if (seen & bit) {
+				snprintf(
+				    err, errlen,
+				    "Y4M header gives tag %c twice; give each of W, H, F, I, A "
+				    "and C at most once",
+				    line[start]);
+				return -EPROTO;
+			}
+			seen |= bit;
+		}
 		switch (line[start]) {
 		case 'W':
 		case 'H': {
@@ -335,7 +428,25 @@ static int y4m_header(struct render_reader *rd, char *err, size_t errlen)
 			break;
 		}
 		case 'I':
-		case 'A':
+			if (n != 1 || !strchr("ptbm?", v[0])) {
+				snprintf(err, errlen,
+					 "Y4M interlacing I%s is not one of Ip, It, Ib, Im or I?",
+					 quote(q, sizeof(q), (uint8_t *)v, n));
+				return -EPROTO;
+			}
+			break;
+		case 'A': {
+			const char *colon = memchr(v, ':', n);
+			if (!colon || parse_dec(v, (size_t)(colon - v)) < 0 ||
+			    parse_dec(colon + 1, n - (size_t)(colon - v) - 1) < 0) {
+				snprintf(err, errlen,
+					 "Y4M pixel aspect A%s is not of the form N:D with whole "
+					 "N and D",
+					 quote(q, sizeof(q), (uint8_t *)v, n));
+				return -EPROTO;
+			}
+			break;
+		}
 		case 'X':
 			break;
 		default:
@@ -355,6 +466,8 @@ static int y4m_header(struct render_reader *rd, char *err, size_t errlen)
 	}
 	if (!dims_ok(w, h))
 		return too_big("the Y4M header", w, h, err, errlen);
+	if (w != rd->job_width || h != rd->job_height)
+		return wrong_size(rd, "every frame", "Y4M stream header", w, h, err, errlen);
 	rd->width = (int)w;
 	rd->height = (int)h;
 	return alloc_frame(rd, err, errlen);
@@ -443,20 +556,29 @@ static int ppm_number(struct render_reader *rd, const char *name, int64_t *val, 
 	return 0;
 }
 
-/* "P6" width height maxval and one blank, per netpbm; blanks between images are
- * tolerated. Every frame must repeat the first one's size and maxval. */
+/* "P6" width height maxval and one blank, per netpbm; up to RENDER_PPM_HEADER_MAX
+ * blanks between images are tolerated. Every frame must be the job's size with
+ * maxval 255, checked before the frame buffer is allocated. */
 static int ppm_header(struct render_reader *rd, char *err, size_t errlen)
 {
 	int64_t w = 0, h = 0, maxval = 0;
 	int c = 0, c2 = 0, ret;
-	size_t used = 2;
+	size_t used = 2, blanks = 0;
 	uint8_t magic[2];
-	char q[80];
+	char q[80], what[64];
 
 	do {
 		ret = getbyte(rd, &c, err, errlen);
 		if (ret <= 0)
 			return ret;
+		/* an endless run of blanks would be read forever and end as a success */
+		if (is_pnm_space(c) && ++blanks > RENDER_PPM_HEADER_MAX) {
+			snprintf(err, errlen,
+				 "PPM stream has more than %d blank bytes before frame %" PRId64
+				 "; write the images back to back",
+				 RENDER_PPM_HEADER_MAX, rd->frames + 1);
+			return -EPROTO;
+		}
 	} while (is_pnm_space(c));
 	ret = getbyte(rd, &c2, err, errlen);
 	if (ret < 0)
@@ -489,42 +611,51 @@ static int ppm_header(struct render_reader *rd, char *err, size_t errlen)
 	}
 	if (!dims_ok(w, h))
 		return too_big("the PPM header", w, h, err, errlen);
-	if (maxval != 255 && maxval != 65535) {
+	snprintf(what, sizeof(what), "frame %" PRId64, rd->frames + 1);
+	if (w != rd->job_width || h != rd->job_height)
+		return wrong_size(rd, what, "PPM header", w, h, err, errlen);
+	/* 16-bit frames are twice the bytes for the same picture; one depth, one size */
+	if (maxval != 255) {
 		snprintf(err, errlen,
-			 "PPM maxval %" PRId64
-			 " is not supported; use 255 (8-bit) or 65535 (16-bit)",
-			 maxval);
+			 "PPM frame %" PRId64 " has maxval %" PRId64
+			 "; only 8-bit PPM is accepted: write maxval 255",
+			 rd->frames + 1, maxval);
 		return -EPROTO;
 	}
 	if (!rd->frame) {
 		rd->width = (int)w;
 		rd->height = (int)h;
-		rd->maxval = (int)maxval;
-		rd->fmt = maxval == 255 ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_RGB48BE;
+		rd->maxval = 255;
+		rd->fmt = AV_PIX_FMT_RGB24;
 		ret = alloc_frame(rd, err, errlen);
 		return ret < 0 ? ret : 1;
-	}
-	if (w != rd->width || h != rd->height || maxval != rd->maxval) {
-		snprintf(err, errlen,
-			 "PPM frame %" PRId64 " is %" PRId64 "x%" PRId64 " maxval %" PRId64
-			 " but the stream started at %dx%d maxval %d; a stream must keep one size",
-			 rd->frames + 1, w, h, maxval, rd->width, rd->height, rd->maxval);
-		return -EPROTO;
 	}
 	return 1;
 }
 
 int render_reader_open(struct render_reader *rd, int fd, const char *pix_fmt, int width, int height,
-		       const atomic_int *cancel, char *err, size_t errlen)
+		       const atomic_int *cancel, int stop_fd, char *err, size_t errlen)
 {
 	int ret;
 
 	memset(rd, 0, sizeof(*rd));
 	rd->fd = fd;
 	rd->cancel = cancel;
+	rd->stop_fd = stop_fd;
+	rd->job_width = width;
+	rd->job_height = height;
 	rd->raw_name = pix_fmt;
 	if ((ret = render_libav_load(err, errlen)) < 0)
 		return ret;
+	if (stop_fd >= 0) {
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+			int e = errno;
+			snprintf(err, errlen, "cannot make the frame stream non-blocking: %s",
+				 strerror(e));
+			return -e;
+		}
+	}
 
 	while (rd->look_len < 10 && !rd->eof) {
 		ssize_t n = fill(rd, err, errlen);

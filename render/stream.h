@@ -2,8 +2,10 @@
  *
  * The reader turns bytes from an untrusted descriptor into whole frames. It is
  * strict and bounded: a header line is never longer than a fixed limit, a declared
- * size is checked before anything is allocated, and at most one frame plus a small
- * look-ahead is held in memory. Everything that goes wrong gets one sentence.
+ * size must be the job's and is checked before anything is allocated, and at most
+ * one frame plus a small look-ahead is held in memory. Every read has a size bound,
+ * and with a stop descriptor no read can wait forever. Everything that goes wrong
+ * gets one sentence.
  */
 #ifndef REELBOX_RENDER_STREAM_H
 #define REELBOX_RENDER_STREAM_H
@@ -30,7 +32,11 @@ enum render_kind {
 struct render_reader {
 	int fd;
 	enum render_kind kind;
-	const atomic_int *cancel; /* may be NULL */
+	const atomic_int *cancel;  /* may be NULL */
+	int stop_fd;		   /* -1, or readable once the writer is gone */
+	int stopping;		   /* stop_fd fired: read only what was buffered then */
+	uint64_t drain_left;	   /* bytes still to read once stopping */
+	int job_width, job_height; /* every Y4M/PPM frame must be exactly this size */
 
 	/* The frames as the stream carries them; 0 until the first header is read. */
 	enum AVPixelFormat fmt;
@@ -51,14 +57,21 @@ struct render_reader {
 
 /* Bind a reader to fd and recognise the stream by its first bytes: "YUV4MPEG2 " is
  * Y4M (its stream header is parsed here), "P6" and a blank is PPM, anything else
- * raw frames of pix_fmt at width x height. Reads at most one look-ahead buffer. */
+ * raw frames of pix_fmt at width x height. Y4M and PPM frames must also be exactly
+ * width x height (-EPROTO otherwise). Reads at most one look-ahead buffer.
+ *
+ * stop_fd is -1 or a descriptor that becomes readable (or hung up) when the writer is
+ * gone. With one, fd is switched to O_NONBLOCK and every wait is a poll() on both;
+ * once stop_fd fires the reader takes only the bytes fd held at that moment, never
+ * waits again, and then sees EOF. */
 int render_reader_open(struct render_reader *rd, int fd, const char *pix_fmt, int width, int height,
-		       const atomic_int *cancel, char *err, size_t errlen);
+		       const atomic_int *cancel, int stop_fd, char *err, size_t errlen);
 
 /* Read the next whole frame into rd->frame. Returns 1 for a frame, 0 at a clean end
  * of a stream that had at least one frame, or a negative errno with a sentence:
- * -EPROTO for a malformed stream, -ENODATA for a stream without frames,
- * -EFBIG for a declared size over the limit, -ECANCELED when cancelled. */
+ * -EPROTO for a malformed stream or a frame that is not the job's size, -ENODATA
+ * for a stream without frames, -EFBIG for a declared size over the limit,
+ * -ECANCELED when cancelled. */
 int render_reader_next(struct render_reader *rd, char *err, size_t errlen);
 
 void render_reader_free(struct render_reader *rd);

@@ -395,8 +395,8 @@ static void test_bgr24_input_keeps_its_channel_order(void **state)
 	free(raw);
 }
 
-/* A Y4M stream carries its own size; it is scaled to the job's output size. */
-static void test_y4m_at_another_size_is_scaled_to_the_output(void **state)
+/* A Y4M stream's header must give the job's size; 4:4:4 is converted for the encoder. */
+static void test_y4m_444_stream_is_encoded_at_the_job_size(void **state)
 {
 	char *out = path_in_dir("y4m.mp4"), pr[1024];
 	const char *hdr = "YUV4MPEG2 W64 H48 F25:1 Ip C444\n";
@@ -414,12 +414,12 @@ static void test_y4m_at_another_size_is_scaled_to_the_output(void **state)
 		assert_int_equal(write(fd, frame, plane * 3), (ssize_t)(plane * 3));
 	}
 	lseek(fd, 0, SEEK_SET);
-	render_fd(out, 128, 96, "rgb24", fd, &res);
+	render_fd(out, 64, 48, "rgb24", fd, &res);
 	assert_string_equal(res.stream_kind, "y4m");
 	assert_int_equal(res.frames, 4);
 	probe(out, pr, sizeof(pr));
-	expect_line(pr, "width=128");
-	expect_line(pr, "height=96");
+	expect_line(pr, "width=64");
+	expect_line(pr, "height=48");
 	expect_line(pr, "nb_read_frames=4");
 	close(fd);
 	free(frame);
@@ -441,11 +441,11 @@ static void test_ppm_stream_renders_to_webm(void **state)
 		assert_int_equal(write(fd, frame, sizeof(frame)), (ssize_t)sizeof(frame));
 	}
 	lseek(fd, 0, SEEK_SET);
-	render_fd(out, 80, 60, "rgb24", fd, &res);
+	render_fd(out, 40, 30, "rgb24", fd, &res);
 	assert_string_equal(res.stream_kind, "ppm");
 	probe(out, pr, sizeof(pr));
 	expect_line(pr, "codec_name=vp9");
-	expect_line(pr, "width=80");
+	expect_line(pr, "width=40");
 	expect_line(pr, "nb_read_frames=3");
 	close(fd);
 	free(out);
@@ -516,7 +516,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_zero_frames_fail_and_leave_no_file, empty_dir),
 	    cmocka_unit_test_setup(test_rgb24_gradient_survives_encoding_above_35_db, empty_dir),
 	    cmocka_unit_test_setup(test_bgr24_input_keeps_its_channel_order, empty_dir),
-	    cmocka_unit_test_setup(test_y4m_at_another_size_is_scaled_to_the_output, empty_dir),
+	    cmocka_unit_test_setup(test_y4m_444_stream_is_encoded_at_the_job_size, empty_dir),
 	    cmocka_unit_test_setup(test_ppm_stream_renders_to_webm, empty_dir),
 	    cmocka_unit_test_setup(test_bad_specs_are_rejected_with_a_sentence, empty_dir),
 	    cmocka_unit_test(test_helpers_name_containers_and_presets),

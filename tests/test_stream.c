@@ -66,6 +66,19 @@ static void puts_(struct buf *b, const char *s)
 	put(b, s, strlen(s));
 }
 
+/* s repeated until len bytes are appended (the last copy may be cut short). */
+static void put_repeat(struct buf *b, const char *s, size_t len)
+{
+	size_t n = strlen(s);
+	uint8_t *tmp = malloc(len);
+
+	assert_non_null(tmp);
+	for (size_t i = 0; i < len; i++)
+		tmp[i] = (uint8_t)s[i % n];
+	put(b, tmp, len);
+	free(tmp);
+}
+
 static void put_fill(struct buf *b, size_t len, uint8_t seed)
 {
 	uint8_t *tmp = malloc(len);
@@ -79,7 +92,7 @@ static void put_fill(struct buf *b, size_t len, uint8_t seed)
 
 static int open_on(struct render_reader *rd, int fd, const char *fmt, int w, int h, char *err)
 {
-	return render_reader_open(rd, fd, fmt, w, h, NULL, err, 256);
+	return render_reader_open(rd, fd, fmt, w, h, NULL, -1, err, 256);
 }
 
 static void test_each_raw_format_has_its_frame_size(void **state)
@@ -229,7 +242,7 @@ static void test_y4m_stream_is_recognised_with_frame_params(void **state)
 	puts_(&b, "FRAME Ip XFOO=bar\n");
 	put_fill(&b, 72, 4);
 	fd = pipe_with(b.p, b.len);
-	assert_int_equal(open_on(&rd, fd, "rgb24", 640, 360, err), 0);
+	assert_int_equal(open_on(&rd, fd, "rgb24", 8, 6, err), 0);
 	assert_int_equal(rd.kind, RENDER_KIND_Y4M);
 	assert_int_equal(rd.fmt, AV_PIX_FMT_YUV420P);
 	assert_int_equal(rd.width, 8);
@@ -266,7 +279,7 @@ static void test_y4m_colorspaces_map_to_pixel_formats(void **state)
 		char err[256] = "";
 		int fd = pipe_with(cases[i].header, strlen(cases[i].header));
 
-		assert_int_equal(open_on(&rd, fd, "rgb24", 2, 2, err), 0);
+		assert_int_equal(open_on(&rd, fd, "rgb24", 4, 2, err), 0);
 		assert_int_equal(rd.fmt, cases[i].fmt);
 		assert_int_equal(rd.frame_bytes, cases[i].bytes);
 		render_reader_free(&rd);
@@ -280,7 +293,7 @@ static void expect_y4m_header_error(const char *header, int code, const char *ne
 	char err[256] = "";
 	int fd = pipe_with(header, strlen(header));
 
-	assert_int_equal(open_on(&rd, fd, "rgb24", 2, 2, err), code);
+	assert_int_equal(open_on(&rd, fd, "rgb24", 8, 6, err), code);
 	if (!strstr(err, needle))
 		fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
 	assert_null(rd.frame);
@@ -305,6 +318,11 @@ static void test_y4m_garbage_headers_say_what_is_wrong(void **state)
 	memcpy(longline, "YUV4MPEG2 X", 11);
 	longline[sizeof(longline) - 1] = '\0';
 	expect_y4m_header_error(longline, -EPROTO, "longer than 256 bytes");
+	expect_y4m_header_error("YUV4MPEG2 W8 H6 W8\n", -EPROTO, "gives tag W twice");
+	expect_y4m_header_error("YUV4MPEG2 W8 H6 C420 C444\n", -EPROTO, "gives tag C twice");
+	expect_y4m_header_error("YUV4MPEG2 W8 H6 Ix\n", -EPROTO, "interlacing Ix is not one of");
+	expect_y4m_header_error("YUV4MPEG2 W8 H6 A1\n", -EPROTO, "aspect A1 is not of the form");
+	expect_y4m_header_error("YUV4MPEG2 W8 H6 A1:x\n", -EPROTO, "aspect A1:x is not of");
 }
 
 /* The check runs on the parsed numbers, before the frame buffer exists. */
@@ -349,7 +367,7 @@ static void test_y4m_frame_cut_short_says_bytes_received(void **state)
 	puts_(&b, "FRAME\n");
 	put_fill(&b, 50, 0);
 	fd = pipe_with(b.p, b.len);
-	assert_int_equal(open_on(&rd, fd, "rgb24", 2, 2, err), 0);
+	assert_int_equal(open_on(&rd, fd, "rgb24", 8, 6, err), 0);
 	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
 	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), -EPROTO);
 	assert_string_equal(err,
@@ -374,7 +392,7 @@ static void test_y4m_lying_header_is_caught_at_the_next_frame(void **state)
 		put_fill(&b, 96, 'a'); /* an 8x8 frame */
 	}
 	fd = pipe_with(b.p, b.len);
-	assert_int_equal(open_on(&rd, fd, "rgb24", 2, 2, err), 0);
+	assert_int_equal(open_on(&rd, fd, "rgb24", 8, 6, err), 0);
 	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
 	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), -EPROTO);
 	assert_non_null(strstr(err, "Y4M frame 2 does not start with FRAME"));
@@ -391,7 +409,7 @@ static void test_y4m_header_without_frames_is_rejected(void **state)
 	const char *s = "YUV4MPEG2 W8 H6 C444\n";
 	int fd = pipe_with(s, strlen(s));
 
-	assert_int_equal(open_on(&rd, fd, "rgb24", 2, 2, err), 0);
+	assert_int_equal(open_on(&rd, fd, "rgb24", 8, 6, err), 0);
 	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), -ENODATA);
 	assert_string_equal(err, "script wrote a Y4M header but no frames");
 	render_reader_free(&rd);
@@ -432,7 +450,7 @@ static void test_ppm_frames_with_comments_are_read(void **state)
 	puts_(&b, "\nP6\t4\t2\t255\n"); /* a stray newline between images is tolerated */
 	put_fill(&b, 24, 3);
 	fd = pipe_with(b.p, b.len);
-	assert_int_equal(open_on(&rd, fd, "gray", 640, 360, err), 0);
+	assert_int_equal(open_on(&rd, fd, "gray", 4, 2, err), 0);
 	assert_int_equal(rd.kind, RENDER_KIND_PPM);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
@@ -448,7 +466,7 @@ static void test_ppm_frames_with_comments_are_read(void **state)
 	free(b.p);
 }
 
-static void test_ppm_16_bit_is_read_as_rgb48(void **state)
+static void test_ppm_16_bit_is_refused_with_a_sentence(void **state)
 {
 	struct buf b = {0};
 	struct render_reader rd;
@@ -458,11 +476,11 @@ static void test_ppm_16_bit_is_read_as_rgb48(void **state)
 	puts_(&b, "P6\n4 2\n65535\n");
 	put_fill(&b, 48, 1);
 	fd = pipe_with(b.p, b.len);
-	assert_int_equal(open_on(&rd, fd, "rgb24", 2, 2, err), 0);
-	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
-	assert_int_equal(rd.fmt, AV_PIX_FMT_RGB48BE);
-	assert_int_equal(rd.frame_bytes, 48);
-	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 0);
+	assert_int_equal(open_on(&rd, fd, "rgb24", 4, 2, err), 0);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), -EPROTO);
+	assert_string_equal(
+	    err, "PPM frame 1 has maxval 65535; only 8-bit PPM is accepted: write maxval 255");
+	assert_null(rd.frame);
 	render_reader_free(&rd);
 	close(fd);
 	free(b.p);
@@ -474,12 +492,33 @@ static void expect_ppm_error(const struct buf *b, int good_frames, int code, con
 	char err[256] = "";
 	int fd = pipe_with(b->p, b->len);
 
-	assert_int_equal(open_on(&rd, fd, "rgb24", 2, 2, err), 0);
+	assert_int_equal(open_on(&rd, fd, "rgb24", 4, 2, err), 0);
 	for (int i = 0; i < good_frames; i++)
 		assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
 	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), code);
 	if (!strstr(err, needle))
 		fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
+	render_reader_free(&rd);
+	close(fd);
+}
+
+static void expect_sized_ppm_error(const struct buf *b, int w, int h, int good_frames,
+				   const char *err_want)
+{
+	struct render_reader rd;
+	char err[256] = "";
+	int fd = pipe_with(b->p, b->len);
+
+	assert_int_equal(open_on(&rd, fd, "rgb24", w, h, err), 0);
+	for (int i = 0; i < good_frames; i++)
+		assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), -EPROTO);
+	assert_string_equal(err, err_want);
+	/* nothing of the declared size was allocated */
+	if (good_frames)
+		assert_int_equal(rd.frame_bytes, (size_t)w * h * 3);
+	else
+		assert_null(rd.frame);
 	render_reader_free(&rd);
 	close(fd);
 }
@@ -490,7 +529,7 @@ static void test_ppm_garbage_and_lies_say_what_is_wrong(void **state)
 
 	puts_(&b, "P6\n4 2\n15\n");
 	put_fill(&b, 24, 0);
-	expect_ppm_error(&b, 0, -EPROTO, "PPM maxval 15 is not supported");
+	expect_ppm_error(&b, 0, -EPROTO, "PPM frame 1 has maxval 15; only 8-bit PPM is accepted");
 
 	b.len = 0;
 	puts_(&b, "P6\n4x 2\n255\n");
@@ -506,7 +545,8 @@ static void test_ppm_garbage_and_lies_say_what_is_wrong(void **state)
 	puts_(&b, "P6\n8 2\n255\n");
 	put_fill(&b, 48, 0);
 	expect_ppm_error(&b, 1, -EPROTO,
-			 "PPM frame 2 is 8x2 maxval 255 but the stream started at 4x2 maxval 255");
+			 "frame 2 is 8x2 (PPM header) but the job is 4x2: write frames of exactly "
+			 "WIDTHxHEIGHT");
 
 	b.len = 0;
 	puts_(&b, "P6\n4 2\n255\n");
@@ -526,6 +566,315 @@ static void test_ppm_garbage_and_lies_say_what_is_wrong(void **state)
 	puts_(&b, "\n4 2\n255\n");
 	expect_ppm_error(&b, 0, -EPROTO, "longer than 512 bytes");
 	free(b.p);
+}
+
+/* The red team's case: a 64x48 job whose script writes 8K PPM at 16 bits. It fails on
+ * the numbers alone; no buffer of the declared size is ever made. */
+static void test_ppm_frame_of_another_size_is_rejected_before_allocating(void **state)
+{
+	struct buf b = {0};
+
+	puts_(&b, "P6\n7680 4320\n65535\n");
+	put_fill(&b, 1000, 0);
+	expect_sized_ppm_error(&b, 64, 48, 0,
+			       "frame 1 is 7680x4320 (PPM header) but the job is 64x48: write "
+			       "frames of exactly WIDTHxHEIGHT");
+
+	b.len = 0;
+	for (int i = 0; i < 2; i++) {
+		puts_(&b, "P6\n64 48\n255\n");
+		put_fill(&b, 64 * 48 * 3, (uint8_t)i);
+	}
+	puts_(&b, "P6\n7680 4320\n255\n");
+	put_fill(&b, 1000, 0);
+	expect_sized_ppm_error(&b, 64, 48, 2,
+			       "frame 3 is 7680x4320 (PPM header) but the job is 64x48: write "
+			       "frames of exactly WIDTHxHEIGHT");
+
+	b.len = 0;
+	puts_(&b, "P6\n32 24\n255\n");
+	put_fill(&b, 32 * 24 * 3, 0);
+	expect_sized_ppm_error(&b, 64, 48, 0,
+			       "frame 1 is 32x24 (PPM header) but the job is 64x48: write frames "
+			       "of exactly WIDTHxHEIGHT");
+	free(b.p);
+}
+
+static void test_y4m_stream_of_another_size_is_rejected_before_allocating(void **state)
+{
+	static const struct {
+		const char *header, *err;
+	} cases[] = {
+	    {"YUV4MPEG2 W7680 H4320 F30:1 Ip C444\nFRAME\n",
+	     "every frame is 7680x4320 (Y4M stream header) but the job is 64x48: write "
+	     "frames of exactly WIDTHxHEIGHT"},
+	    {"YUV4MPEG2 W64 H24 C420jpeg\nFRAME\n",
+	     "every frame is 64x24 (Y4M stream header) but the job is 64x48: write frames "
+	     "of exactly WIDTHxHEIGHT"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct render_reader rd;
+		char err[256] = "";
+		int fd = pipe_with(cases[i].header, strlen(cases[i].header));
+
+		assert_int_equal(open_on(&rd, fd, "rgb24", 64, 48, err), -EPROTO);
+		assert_string_equal(err, cases[i].err);
+		assert_null(rd.frame);
+		render_reader_free(&rd);
+		close(fd);
+	}
+}
+
+/* A child that writes b and exits, for inputs larger than a pipe holds; the parent
+ * gets the read end. The child ignores SIGPIPE and stops at EPIPE. */
+static int pipe_from_child(const struct buf *b, pid_t *pid)
+{
+	int p[2];
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	*pid = fork();
+	assert_true(*pid >= 0);
+	if (*pid == 0) {
+		close(p[0]);
+		for (size_t off = 0; off < b->len;) {
+			ssize_t n = write(p[1], b->p + off, b->len - off);
+			if (n <= 0)
+				_exit(0);
+			off += (size_t)n;
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	return p[0];
+}
+
+static void test_blanks_between_ppm_images_are_bounded(void **state)
+{
+	struct buf b = {0};
+	struct render_reader rd;
+	char err[256] = "";
+	size_t frame1;
+	pid_t pid;
+	int fd;
+
+	/* 512 blanks are tolerated, 513 are not */
+	puts_(&b, "P6\n4 2\n255\n");
+	put_fill(&b, 24, 1);
+	frame1 = b.len;
+	for (int i = 0; i < RENDER_PPM_HEADER_MAX; i++)
+		puts_(&b, i % 2 ? "\n" : " ");
+	puts_(&b, "P6\n4 2\n255\n");
+	put_fill(&b, 24, 2);
+	fd = pipe_with(b.p, b.len);
+	assert_int_equal(open_on(&rd, fd, "rgb24", 4, 2, err), 0);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 0);
+	render_reader_free(&rd);
+	close(fd);
+
+	b.len = frame1;
+	for (int i = 0; i < RENDER_PPM_HEADER_MAX + 1; i++)
+		puts_(&b, "\n");
+	puts_(&b, "P6\n4 2\n255\n");
+	put_fill(&b, 24, 2);
+	expect_sized_ppm_error(&b, 4, 2, 1,
+			       "PPM stream has more than 512 blank bytes before frame 2; write the "
+			       "images back to back");
+
+	/* 1 MB of blanks: refused after a bounded read, not read to the end */
+	b.len = frame1;
+	put_repeat(&b, "    \n\n\n\n", 1 << 20);
+	puts_(&b, "P6\n4 2\n255\n");
+	put_fill(&b, 24, 2);
+	fd = pipe_from_child(&b, &pid);
+	assert_int_equal(open_on(&rd, fd, "rgb24", 4, 2, err), 0);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "more than 512 blank bytes before frame 2"));
+	assert_true(rd.bytes <= frame1 + RENDER_PPM_HEADER_MAX + 2 * RENDER_LOOK_CAP);
+	render_reader_free(&rd);
+	close(fd);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	free(b.p);
+}
+
+/* Comments and blanks inside one header share its 512-byte budget, however they are
+ * spread over lines. */
+static void test_comment_flood_in_a_ppm_header_is_bounded(void **state)
+{
+	static const char *const floods[] = {"# c\n", " ", "#\n\t"};
+
+	for (size_t k = 0; k < sizeof(floods) / sizeof(floods[0]); k++) {
+		struct buf b = {0};
+		struct render_reader rd;
+		char err[256] = "";
+		pid_t pid;
+		int fd;
+
+		puts_(&b, "P6\n4");
+		put_repeat(&b, floods[k], 1 << 20);
+		puts_(&b, " 2\n255\n");
+		put_fill(&b, 24, 0);
+		fd = pipe_from_child(&b, &pid);
+		assert_int_equal(open_on(&rd, fd, "rgb24", 4, 2, err), 0);
+		assert_int_equal(render_reader_next(&rd, err, sizeof(err)), -EPROTO);
+		assert_string_equal(err, "PPM header of frame 1 is longer than 512 bytes");
+		assert_true(rd.bytes <= RENDER_PPM_HEADER_MAX + 2 * RENDER_LOOK_CAP);
+		assert_null(rd.frame);
+		render_reader_free(&rd);
+		close(fd);
+		assert_int_equal(waitpid(pid, NULL, 0), pid);
+		free(b.p);
+	}
+}
+
+/* The stop-fd tests hold a write end open, so a reader that blocks would block
+ * forever: the alarm turns that into a failure. */
+static void reader_hung(int sig)
+{
+	static const char msg[] = "FAIL: the reader blocked after the stop fd fired\n";
+
+	(void)sig;
+	(void)!write(2, msg, sizeof(msg) - 1);
+	_exit(1);
+}
+
+static void arm_hang_guard(void)
+{
+	signal(SIGALRM, reader_hung);
+	alarm(10);
+}
+
+/* A pipe holding b whose write end stays open (returned in *wr), as when a script
+ * parks its stdout in an SCM_RIGHTS message, and a stop pipe already signalled. */
+static int kept_open_with_stop(const struct buf *b, int *wr, int stop[2])
+{
+	int p[2];
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	if (b->len)
+		assert_int_equal(write(p[1], b->p, b->len), (ssize_t)b->len);
+	*wr = p[1];
+	assert_int_equal(pipe2(stop, O_CLOEXEC), 0);
+	assert_int_equal(write(stop[1], "x", 1), 1);
+	return p[0];
+}
+
+static void expect_drained(const struct buf *b, const char *fmt, int w, int h, int frames, int code,
+			   const char *err_want)
+{
+	struct render_reader rd;
+	char err[256] = "";
+	int wr, stop[2], fd = kept_open_with_stop(b, &wr, stop);
+
+	arm_hang_guard();
+	assert_int_equal(render_reader_open(&rd, fd, fmt, w, h, NULL, stop[0], err, sizeof(err)),
+			 0);
+	for (int i = 0; i < frames; i++)
+		assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), code);
+	alarm(0);
+	if (err_want)
+		assert_string_equal(err, err_want);
+	assert_int_equal(rd.frames, frames);
+	render_reader_free(&rd);
+	close(fd);
+	close(wr);
+	close(stop[0]);
+	close(stop[1]);
+}
+
+static void test_stop_fd_ends_a_stream_whose_writer_is_kept_open(void **state)
+{
+	struct buf b = {0};
+
+	for (int i = 0; i < 2; i++) {
+		puts_(&b, "P6\n4 2\n255\n");
+		put_fill(&b, 24, (uint8_t)i);
+	}
+	expect_drained(&b, "rgb24", 4, 2, 2, 0, NULL);
+
+	b.len = 0;
+	puts_(&b, "YUV4MPEG2 W8 H6 F25:1\n");
+	for (int i = 0; i < 3; i++) {
+		puts_(&b, "FRAME\n");
+		put_fill(&b, 72, (uint8_t)i);
+	}
+	expect_drained(&b, "rgb24", 8, 6, 3, 0, NULL);
+
+	b.len = 0;
+	put_fill(&b, 16 * 8 * 3 * 4, 0);
+	expect_drained(&b, "rgb24", 16, 8, 4, 0, NULL);
+
+	b.len = 0;
+	expect_drained(&b, "rgb24", 16, 8, 0, -ENODATA,
+		       "script wrote no frames (0 bytes on stdout)");
+	free(b.p);
+}
+
+static void test_stop_fd_with_half_a_frame_buffered_reports_the_partial_frame(void **state)
+{
+	struct buf b = {0};
+
+	put_fill(&b, 384 + 192, 0);
+	expect_drained(&b, "rgb24", 16, 8, 1, -EPROTO,
+		       "script wrote 1.5 frames: 576 bytes is not a multiple of 384 (16x8 rgb24); "
+		       "did it print text to stdout?");
+
+	b.len = 0;
+	puts_(&b, "P6\n4 2\n255\n");
+	put_fill(&b, 24, 0);
+	puts_(&b, "P6\n4 2\n255\n");
+	put_fill(&b, 10, 0);
+	expect_drained(&b, "rgb24", 4, 2, 1, -EPROTO,
+		       "PPM stream ended inside frame 2: got 10 of its 24 bytes (4x2 rgb24); did "
+		       "the script stop mid-frame or print text to stdout?");
+	free(b.p);
+}
+
+/* The reader is already waiting in poll() when the stop comes, here as the hang-up of
+ * the stop pipe, while the script's stdout stays open in a child that never exits. */
+static void test_stop_fd_wakes_a_reader_waiting_on_a_pipe_kept_open(void **state)
+{
+	struct render_reader rd;
+	uint8_t frame[24];
+	char err[256] = "";
+	int p[2], stop[2], st = 0;
+	pid_t pid;
+
+	for (size_t i = 0; i < sizeof(frame); i++)
+		frame[i] = (uint8_t)(i * 5);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(stop, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		close(stop[0]);
+		if (write(p[1], "P6\n4 2\n255\n", 11) != 11 ||
+		    write(p[1], frame, sizeof(frame)) != (ssize_t)sizeof(frame))
+			_exit(1);
+		usleep(200 * 1000);
+		close(stop[1]);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	close(stop[1]);
+	arm_hang_guard();
+	assert_int_equal(
+	    render_reader_open(&rd, p[0], "rgb24", 4, 2, NULL, stop[0], err, sizeof(err)), 0);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+	assert_memory_equal(rd.frame, frame, sizeof(frame));
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 0);
+	alarm(0);
+	assert_int_equal(kill(pid, 0), 0); /* the writer really was still there */
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	render_reader_free(&rd);
+	close(p[0]);
+	close(stop[0]);
 }
 
 static char *tmpdir;
@@ -696,8 +1045,15 @@ int main(void)
 	    cmocka_unit_test(test_y4m_header_without_frames_is_rejected),
 	    cmocka_unit_test(test_y4m_overlong_frame_line_is_rejected),
 	    cmocka_unit_test(test_ppm_frames_with_comments_are_read),
-	    cmocka_unit_test(test_ppm_16_bit_is_read_as_rgb48),
+	    cmocka_unit_test(test_ppm_16_bit_is_refused_with_a_sentence),
 	    cmocka_unit_test(test_ppm_garbage_and_lies_say_what_is_wrong),
+	    cmocka_unit_test(test_ppm_frame_of_another_size_is_rejected_before_allocating),
+	    cmocka_unit_test(test_y4m_stream_of_another_size_is_rejected_before_allocating),
+	    cmocka_unit_test(test_blanks_between_ppm_images_are_bounded),
+	    cmocka_unit_test(test_comment_flood_in_a_ppm_header_is_bounded),
+	    cmocka_unit_test(test_stop_fd_ends_a_stream_whose_writer_is_kept_open),
+	    cmocka_unit_test(test_stop_fd_with_half_a_frame_buffered_reports_the_partial_frame),
+	    cmocka_unit_test(test_stop_fd_wakes_a_reader_waiting_on_a_pipe_kept_open),
 	    cmocka_unit_test(test_ceiling_stops_reading_at_max_frames),
 	    cmocka_unit_test(test_stream_that_ends_before_the_ceiling_did_not_hit_it),
 	    cmocka_unit_test(test_ceiling_ends_an_endless_stream),
