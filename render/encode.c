@@ -656,9 +656,10 @@ static int submit(struct render *r, AVFrame *frame, char *err, size_t errlen)
 	}
 }
 
-/* Convert the reader's frame (any size, the stream's format) to the output size and
- * the encoder's format: bicubic, as the ffmpeg command line's default scaler, and
- * sliced over the encoder's thread count. The input AVFrame only references the
+/* Convert the reader's frame (the job's size, in the stream's format) to the
+ * encoder's format: bicubic for the chroma, as the ffmpeg command line's default
+ * scaler, and sliced over the encoder's thread count. The reader refuses frames of any
+ * other size, so nothing is ever rescaled. The input AVFrame only references the
  * reader's buffer, so nothing is copied on the way in. */
 static int convert(struct render *r, char *err, size_t errlen)
 {
