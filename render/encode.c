@@ -427,15 +427,14 @@ static int open_encoder(struct render *r, char *err, size_t errlen)
 	return 0;
 }
 
-/* Bytes per pixel an encode holds at its peak, per preset (ultrafast..placebo):
- * measured as the encoder cgroup's memory peak on 360p and 1080p noise (the worst
- * case: nothing compresses) and rounded up; x264 grows with its look-ahead, reference
- * frames and b-frames, libvpx and the GIF palette graph barely with the preset. The
- * two slowest x264 presets are extrapolated (16 references). bench/encoder_memory.sh
- * measures them again. */
+/* 64 MiB plus bytes per pixel an encode holds at its peak, per preset (ultrafast..
+ * placebo): the encoder cgroup's memory peak on 360p and 1080p noise (the worst case:
+ * nothing compresses), 90 frames so every look-ahead fills, plus about 15%. x264 grows
+ * with its look-ahead, reference frames and b-frames; libvpx and the GIF palette graph
+ * barely with the preset. docs/capacity.md has the measurements. */
 uint64_t render_memory_estimate(const struct render_spec *spec)
 {
-	static const uint16_t x264_bpp[] = {36, 90, 112, 144, 176, 186, 192, 212, 260, 300};
+	static const uint16_t x264_bpp[] = {36, 85, 112, 150, 190, 215, 260, 325, 400, 530};
 	const char *preset = spec->preset ? spec->preset : "medium";
 	int container = render_container_from_path(spec->output);
 	uint64_t pixels = (uint64_t)(spec->width > 0 ? spec->width : 1) *
@@ -459,7 +458,7 @@ uint64_t render_memory_estimate(const struct render_spec *spec)
 		bpp = x264_bpp[i];
 		break;
 	}
-	return (40ull << 20) + pixels * bpp;
+	return (64ull << 20) + pixels * bpp;
 }
 
 static int check_spec(const struct render_spec *spec, int container, char *err, size_t errlen)
