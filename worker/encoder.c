@@ -19,12 +19,14 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define ENCODER_MAGIC	 0x72626531u /* "rbe1" */
 #define SERVER_FD	 3
 #define MAX_CHILDREN	 1024
+#define SEND_TIMEOUT_S	 2
 #define REQUEST_MAX_FDS (3 + SANDBOX_HELPER_MAX_CG)
 
 struct encoder_request {
@@ -102,6 +104,10 @@ int encoder_server_start(char *err, size_t errlen)
 	close(sv[1]);
 	server_pid = pid;
 	server_sock = sv[0];
+	/* A request is one small record; a server that stopped reading must not block the
+	 * worker's loop: the send gives up, and the server is restarted. */
+	setsockopt(server_sock, SOL_SOCKET, SO_SNDTIMEO,
+		   &(struct timeval){.tv_sec = SEND_TIMEOUT_S}, sizeof(struct timeval));
 	return 0;
 }
 
