@@ -330,6 +330,32 @@ static void test_gif_ignores_crf(void **state)
 	CHECK_OK((snprintf(j->format, sizeof(j->format), "gif"), j->crf = 99));
 }
 
+/* A document {"format": "gif", "crf": 999} passed admission and then failed in the
+ * encoder on every worker. Ignored means gone: the resolved job (and the document
+ * submit writes from it) carries no crf at all. */
+static void test_gif_with_any_crf_resolves_without_crf(void **state)
+{
+	static const char doc[] = "{\"script\":\"x\",\"script_name\":\"r.py\","
+				  "\"format\":\"gif\",\"crf\":999}";
+	struct job g;
+	char *out;
+
+	(void)state;
+	job_init(&g);
+	assert_int_equal(job_from_json(&g, doc, strlen(doc), err, sizeof(err)), 0);
+	assert_int_equal(g.crf, 999);
+	assert_accepted(&g);
+	assert_int_equal(g.crf, -1);
+	out = job_to_json(&g);
+	assert_non_null(out);
+	assert_null(strstr(out, "crf"));
+	free(out);
+	job_free(&g);
+	/* The same value for a format that has a crf is refused with its range. */
+	CHECK_REFUSED((snprintf(j->format, sizeof(j->format), "mp4"), j->crf = 999),
+		      "crf 999 is not allowed for mp4: it must be from 0 to 51");
+}
+
 static void test_every_x264_preset_is_accepted(void **state)
 {
 	static const char *presets[] = {"ultrafast", "superfast", "veryfast", "faster",
@@ -463,7 +489,47 @@ static void test_limits_at_operator_maxima_are_accepted(void **state)
 {
 	(void)state;
 	CHECK_OK(j->limits = ((struct job_limits){600, 4096, 256, 1024, 2.0}));
-	CHECK_OK(j->limits = ((struct job_limits){1, 1, 1, 1, 0.01}));
+}
+
+static void test_limits_at_the_sandbox_minima_are_accepted(void **state)
+{
+	(void)state;
+	CHECK_OK(j->limits = ((struct job_limits){1, 32, 8, 1, 0.01}));
+}
+
+/* limits.pids 1 passed admission, then the sandbox could not even create its
+ * namespaces: three host failures and dead. Each limit has a floor, refused once
+ * with the reason. */
+static void test_limits_below_the_sandbox_minima_are_refused_with_the_minimum(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(j->limits.pids = 1, "pids 1 is below the minimum of 8: the sandbox's init");
+	CHECK_REFUSED(j->limits.pids = 7, "pids 7 is below the minimum of 8");
+	CHECK_REFUSED(j->limits.memory_mb = 1, "memory 1 MB is below the minimum of 32 MB");
+	CHECK_REFUSED(j->limits.memory_mb = 31, "memory 31 MB is below the minimum of 32 MB");
+	CHECK_REFUSED(j->limits.cpus = 0.001,
+		      "cpus 0.001 is not allowed: it must be at least 0.01");
+	/* A default below a minimum (an operator's config) is refused the same way. */
+	cfg.defaults.timeout_s = 0;
+	CHECK_REFUSED((void)j, "timeout 0 s is below the minimum of 1 s");
+	cfg.defaults.timeout_s = 60;
+	cfg.defaults.scratch_mb = 0;
+	CHECK_REFUSED((void)j, "scratch 0 MB is below the minimum of 1 MB");
+}
+
+/* The same floors apply to a document a producer wrote into the stream: the worker's
+ * admission is job_from_json + job_resolve. */
+static void test_a_document_below_a_minimum_is_refused_by_admission(void **state)
+{
+	static const char doc[] = "{\"script\":\"x\",\"script_name\":\"r.sh\","
+				  "\"limits\":{\"pids\":1}}";
+	struct job j;
+
+	(void)state;
+	job_init(&j);
+	assert_int_equal(job_from_json(&j, doc, strlen(doc), err, sizeof(err)), 0);
+	assert_refused(&j, "pids 1 is below the minimum of 8");
+	job_free(&j);
 }
 
 static void test_limit_above_maximum_is_rejected_with_both_numbers(void **state)
@@ -484,8 +550,8 @@ static void test_limit_above_maximum_is_rejected_with_both_numbers(void **state)
 static void test_nonpositive_cpus_are_rejected(void **state)
 {
 	(void)state;
-	CHECK_REFUSED(j->limits.cpus = -1, "cpus -1 is not allowed: it must be above 0");
-	CHECK_REFUSED(j->limits.cpus = NAN, "is not allowed: it must be above 0");
+	CHECK_REFUSED(j->limits.cpus = -1, "cpus -1 is not allowed: it must be at least 0.01");
+	CHECK_REFUSED(j->limits.cpus = NAN, "is not allowed: it must be at least 0.01");
 }
 
 static void test_zero_limits_take_operator_defaults(void **state)
@@ -1159,6 +1225,7 @@ int main(void)
 	    T(test_mp4_crf_52_is_rejected_with_range),
 	    T(test_webm_crf_63_is_accepted_and_64_rejected),
 	    T(test_gif_ignores_crf),
+	    T(test_gif_with_any_crf_resolves_without_crf),
 	    T(test_every_x264_preset_is_accepted),
 	    T(test_unknown_preset_is_rejected_with_list),
 	    T(test_unknown_runtime_is_rejected_with_known_names),
@@ -1172,6 +1239,9 @@ int main(void)
 	    T(test_script_name_of_127_bytes_with_spaces_is_accepted),
 	    T(test_control_bytes_are_not_echoed_in_errors),
 	    T(test_limits_at_operator_maxima_are_accepted),
+	    T(test_limits_at_the_sandbox_minima_are_accepted),
+	    T(test_limits_below_the_sandbox_minima_are_refused_with_the_minimum),
+	    T(test_a_document_below_a_minimum_is_refused_by_admission),
 	    T(test_limit_above_maximum_is_rejected_with_both_numbers),
 	    T(test_nonpositive_cpus_are_rejected),
 	    T(test_zero_limits_take_operator_defaults),

@@ -112,8 +112,9 @@ int cli_job_option(const char *cmd, int opt, const char *arg, struct job *job,
 		snprintf(job->pix_fmt, sizeof(job->pix_fmt), "%s", arg);
 		return 0;
 	case OPT_CRF:
-		if (parse_long(arg, 0, 63, &v) < 0)
-			return cli_usage_error(cmd, "--crf '%s' is not a whole number from 0 to 63",
+		/* The range depends on the format (and GIF ignores crf): job_resolve says. */
+		if (parse_long(arg, 0, INT_MAX, &v) < 0)
+			return cli_usage_error(cmd, "--crf '%s' is not a whole number of 0 or more",
 					       arg);
 		job->crf = (int)v;
 		return 0;

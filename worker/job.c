@@ -13,11 +13,13 @@
  *     "frames": 150,                1..operator cap; default fps*5
  *     "pix_fmt": "rgb24",           rgb24 rgba bgr24 gray yuv420p; default rgb24
  *     "format": "mp4",              mp4 webm gif; default mp4
- *     "crf": 23,                    0..51 (mp4), 0..63 (webm), ignored for gif
+ *     "crf": 23,                    0..51 (mp4), 0..63 (webm); any value is ignored for gif
  *     "preset": "veryfast",         ultrafast .. placebo, as x264 names them
  *     "limits": {"timeout": 60, "memory": 512, "pids": 64, "scratch": 64, "cpus": 1.0},
- *                                   seconds, MB, count, MB, CPUs; each within the
- *                                   operator's maxima; a missing one is the default
+ *                                   seconds, MB, count, MB, CPUs; each at least the
+ *                                   minimum a sandbox needs (1 s, 32 MB, 8 pids, 1 MB,
+ *                                   0.01) and at most the operator's maximum; a
+ *                                   missing one is the default
  *     "retries": 0                  retries after the script's own failure
  *   }
  *
@@ -42,6 +44,13 @@
 #define JOB_MAX_WIDTH  7680
 #define JOB_MAX_HEIGHT 4320
 #define JOB_MAX_FPS    120
+
+/* The smallest limits a job may ask for (see job_check_limit). */
+#define JOB_MIN_TIMEOUT_S  1
+#define JOB_MIN_MEMORY_MB  32
+#define JOB_MIN_PIDS	   8
+#define JOB_MIN_SCRATCH_MB 1
+#define JOB_MIN_CPUS	   0.01
 
 static const char *const job_pix_fmts[] = {"rgb24", "rgba", "bgr24", "gray", "yuv420p", NULL};
 static const char *const job_formats[] = {"mp4", "webm", "gif", NULL};
@@ -168,11 +177,21 @@ static int job_check_script_name(const char *name, char *err, size_t errlen)
 	return 0;
 }
 
+/* A limit: 0 takes the operator's default; then it must lie within [min, max]. The
+ * minima are what the smallest sandbox needs to run at all (measured: python3 with
+ * numpy peaks at 17 MB and runs with 2 pids), so a job below one is refused here, once,
+ * with its reason, instead of failing on every worker as if the host were at fault. */
 static int job_check_limit(const char *name, const char *unit, uint32_t *v, uint32_t def,
-			   uint32_t max, char *err, size_t errlen)
+			   uint32_t min, uint32_t max, const char *why_min, char *err,
+			   size_t errlen)
 {
 	if (*v == 0)
 		*v = def;
+	if (*v < min) {
+		job_err(err, errlen, "%s %u%s is below the minimum of %u%s: %s", name, *v, unit,
+			min, unit, why_min);
+		return -EINVAL;
+	}
 	if (*v > max) {
 		job_err(err, errlen, "%s %u%s is above the operator's maximum of %u%s", name, *v,
 			unit, max, unit);
@@ -292,8 +311,12 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 			job_show(shown, sizeof(shown), j.format));
 		return -EINVAL;
 	}
-	/* crf -1 is the encoder's default; gif has no crf and ignores any value. */
-	if (j.crf != -1 && strcmp(j.format, "gif")) {
+	/* crf -1 is the encoder's default. GIF has no crf: any value is ignored, the same
+	 * way for run, submit and a document in the stream, since they all resolve here
+	 * and the resolved job carries no crf to the encoder. */
+	if (!strcmp(j.format, "gif"))
+		j.crf = -1;
+	if (j.crf != -1) {
 		int max = !strcmp(j.format, "webm") ? 63 : 51;
 
 		if (j.crf < 0 || j.crf > max) {
@@ -311,18 +334,27 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 	}
 
 	if ((r = job_check_limit("timeout", " s", &l->timeout_s, cfg->defaults.timeout_s,
-				 cfg->maxima.timeout_s, err, errlen)) ||
-	    (r = job_check_limit("memory", " MB", &l->memory_mb, cfg->defaults.memory_mb,
-				 cfg->maxima.memory_mb, err, errlen)) ||
-	    (r = job_check_limit("pids", "", &l->pids, cfg->defaults.pids, cfg->maxima.pids, err,
+				 JOB_MIN_TIMEOUT_S, cfg->maxima.timeout_s,
+				 "a job needs at least a second to start its sandbox", err,
 				 errlen)) ||
+	    (r = job_check_limit("memory", " MB", &l->memory_mb, cfg->defaults.memory_mb,
+				 JOB_MIN_MEMORY_MB, cfg->maxima.memory_mb,
+				 "an interpreter alone needs about 17 MB (python3 with numpy)", err,
+				 errlen)) ||
+	    (r = job_check_limit(
+		 "pids", "", &l->pids, cfg->defaults.pids, JOB_MIN_PIDS, cfg->maxima.pids,
+		 "the sandbox's init, the interpreter and its threads need a few", err, errlen)) ||
 	    (r = job_check_limit("scratch", " MB", &l->scratch_mb, cfg->defaults.scratch_mb,
-				 cfg->maxima.scratch_mb, err, errlen)))
+				 JOB_MIN_SCRATCH_MB, cfg->maxima.scratch_mb,
+				 "the scratch dir needs some room", err, errlen)))
 		return r;
 	if (l->cpus == 0)
 		l->cpus = cfg->defaults.cpus;
-	if (!isfinite(l->cpus) || l->cpus < 0) {
-		job_err(err, errlen, "cpus %g is not allowed: it must be above 0", l->cpus);
+	if (!isfinite(l->cpus) || l->cpus < JOB_MIN_CPUS) {
+		job_err(err, errlen,
+			"cpus %g is not allowed: it must be at least %g (the kernel's smallest CPU "
+			"quota)",
+			l->cpus, JOB_MIN_CPUS);
 		return -EINVAL;
 	}
 	if (l->cpus > cfg->maxima.cpus) {
