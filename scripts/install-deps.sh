@@ -8,7 +8,8 @@ PKGS="build-essential cmake pkg-config git
  libuv1-dev libseccomp-dev libhiredis-dev libjansson-dev libcmocka-dev
  ffmpeg redis-server redis-tools
  python3 python3-numpy python3-pil python3-redis fonts-dejavu-core
- lua5.4 nodejs jq procps bubblewrap hyperfine clang-format"
+ lua5.4 nodejs jq procps bubblewrap hyperfine clang-format
+ clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Installs what reelbox needs, builds it twice (Release with -Werror, and ASan+UBSan)
 # and runs every test: the unit tests under both builds, the integration tests (real
-# sandbox, real encodes checked with ffprobe, a real redis-server) under Release.
+# sandbox, real encodes checked with ffprobe, a real redis-server) under Release, and
+# then each libFuzzer target (scripts/fuzz.sh) for a bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,8 +28,11 @@ echo "== unit tests (ASan+UBSan)"
 	ctest -L unit --output-on-failure --timeout 900) | tee -a "$log" || status=1
 echo "== integration tests (Release)"
 (cd build && ctest -L integration --output-on-failure) | tee -a "$log" || status=1
+echo "== fuzz: libFuzzer targets, ${FUZZ_SECONDS:-20}s each (scripts/fuzz.sh)"
+bash scripts/fuzz.sh | tee -a "$log" || status=1
 
-# One closing line over the three runs: ctest prints "N tests failed out of M" each.
+# One closing line over the three ctest runs and the fuzz run: each prints "N tests failed
+# out of M" (fuzz.sh counts one test per target).
 read -r failed total < <(awk '/tests failed out of/ { f += $(NF-5); t += $NF } END { print f+0, t+0 }' "$log")
 echo "reelbox: $((total - failed)) passed, $failed failed"
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$total" -eq 0 ]; then
