@@ -947,14 +947,14 @@ int sandbox_cg_sweep(const struct sandbox_cg_env *env)
 
 /* ------------------------------------------------------------- limit reasons */
 
+/* In MB of 2^20 bytes, the unit of --memory and the job's limits.memory, so a sentence
+ * names the number the user gave. */
 static void fmt_bytes(uint64_t b, char *buf, size_t len)
 {
-	if (b && b % (1ull << 30) == 0)
-		snprintf(buf, len, "%llu GiB", (unsigned long long)(b >> 30));
-	else if (b && b % (1ull << 20) == 0)
-		snprintf(buf, len, "%llu MiB", (unsigned long long)(b >> 20));
+	if (b && b % (1ull << 20) == 0)
+		snprintf(buf, len, "%llu MB", (unsigned long long)(b >> 20));
 	else if (b >= (1ull << 20))
-		snprintf(buf, len, "%.1f MiB", (double)b / (1 << 20));
+		snprintf(buf, len, "%.1f MB", (double)b / (1 << 20));
 	else
 		snprintf(buf, len, "%llu bytes", (unsigned long long)b);
 }

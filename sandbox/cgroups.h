@@ -145,7 +145,7 @@ int sandbox_cg_kill(struct sandbox_cg *cg);
 int sandbox_cg_stats(const struct sandbox_cg *cg, struct sandbox_cg_stats *st);
 
 /* When a limit was hit, write the sentence that names it ("memory limit of
- * 256 MiB reached", "process limit of 64 reached") and return 1; else 0. Only
+ * 256 MB reached", "process limit of 64 reached") and return 1; else 0. Only
  * OOM kills count for memory: reaching memory.max while page cache is reclaimed
  * is normal for a job that writes big files. */
 int sandbox_cg_limit_reason(const struct sandbox_cg *cg, const struct sandbox_cg_stats *st,

@@ -313,7 +313,7 @@ static void test_memory_hog_is_oom_killed_and_reason_names_the_limit(void **stat
 	assert_true(st.oom_kills >= 1);
 	assert_true(st.memory_peak <= (32u << 20) + (1u << 20));
 	assert_int_equal(sandbox_cg_limit_reason(cg, &st, reason, sizeof(reason)), 1);
-	assert_string_equal(reason, "memory limit of 32 MiB reached");
+	assert_string_equal(reason, "memory limit of 32 MB reached");
 	assert_int_equal(sandbox_cg_destroy(cg), 0);
 }
 

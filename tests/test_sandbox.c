@@ -916,7 +916,7 @@ static void test_memory_hog_ends_oom_with_the_limit_named(void **state)
 	assert_int_equal(run_sandbox(&r), 0);
 	assert_int_equal(r.res.end, SANDBOX_OOM);
 	assert_int_equal(r.res.signal, SIGKILL);
-	assert_string_equal(r.res.reason, "memory limit of 64 MiB reached");
+	assert_string_equal(r.res.reason, "memory limit of 64 MB reached");
 	assert_true(r.res.peak_memory_bytes > (32u << 20));
 	assert_true(r.res.peak_memory_bytes <= (64u << 20));
 	assert_true(r.res.wall_ms < 15000);

@@ -22,6 +22,19 @@ int cmd_submit(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 
+int cmd_runtimes(int argc, char **argv);
+
+struct sandbox_result;
+
+/* Run argv in the sandbox a job gets, the way `reelbox exec` does: the contract's base
+ * environment plus extra_env, limits lim (already within the operator's maxima), the
+ * given stdio; block until it ends. on_denied (may be NULL: stderr) hears of each denied
+ * system call. 0 with *res filled, or a negative errno with one sentence in err. */
+int cli_sandbox_exec(const struct config *cfg, const struct job_limits *lim,
+		     const char *const *argv, const char *const *extra_env, int stdin_fd,
+		     int stdout_fd, int stderr_fd, void (*on_denied)(void *, const char *),
+		     void *opaque, struct sandbox_result *res, char *err, size_t errlen);
+
 /* Print "reelbox CMD: reason" on stderr and return EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -251,6 +251,52 @@ static int resolve_command(const char *cmd, char *out, size_t len)
 	return -ENOENT;
 }
 
+int cli_sandbox_exec(const struct config *cfg, const struct job_limits *lim,
+		     const char *const *argv, const char *const *extra_env, int stdin_fd,
+		     int stdout_fd, int stderr_fd, void (*on_denied)(void *, const char *),
+		     void *opaque, struct sandbox_result *res, char *err, size_t errlen)
+{
+	const char *env[8 + JOB_MAX_RUNTIME_ENV + 1] = {"PATH=/usr/local/bin:/usr/bin:/bin",
+							"HOME=/scratch", "SCRATCH=/scratch",
+							"LANG=C.UTF-8"};
+	size_t n = 4;
+	struct sandbox *sb;
+	int rc;
+
+	for (size_t i = 0; extra_env && extra_env[i] && n < sizeof(env) / sizeof(env[0]) - 1; i++)
+		env[n++] = extra_env[i];
+	env[n] = NULL;
+	struct sandbox_spec spec = {
+	    .argv = argv,
+	    .envp = env,
+	    .stdin_fd = stdin_fd,
+	    .stdout_fd = stdout_fd,
+	    .stderr_fd = stderr_fd,
+	    .state_dir = cfg->state_dir[0] ? cfg->state_dir : NULL,
+	    .on_denied = on_denied,
+	    .denied_opaque = opaque,
+	    .limits =
+		{
+		    .timeout_ms = (uint64_t)lim->timeout_s * 1000,
+		    .memory_bytes = (uint64_t)lim->memory_mb << 20,
+		    .scratch_bytes = (uint64_t)lim->scratch_mb << 20,
+		    .pids = lim->pids,
+		    .cpus = lim->cpus,
+		    .cpu_seconds = (uint64_t)lim->timeout_s * 2 + 10,
+		},
+	};
+
+	if ((rc = sandbox_start(&spec, &sb, err, errlen)) < 0)
+		return rc;
+	rc = sandbox_wait(sb, res);
+	sandbox_destroy(sb);
+	if (rc < 0) {
+		snprintf(err, errlen, "lost track of the sandbox: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
 int cmd_exec(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -316,34 +362,12 @@ int cmd_exec(int argc, char **argv)
 				       argv[optind]);
 	argv[optind] = path;
 
-	const char *env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/scratch",
-			     "SCRATCH=/scratch", "LANG=C.UTF-8", NULL};
-	struct sandbox_spec spec = {
-	    .argv = (const char *const *)&argv[optind],
-	    .envp = env,
-	    .stdin_fd = 0,
-	    .stdout_fd = 1,
-	    .stderr_fd = 2,
-	    .state_dir = cfg.state_dir[0] ? cfg.state_dir : NULL,
-	    .limits =
-		{
-		    .timeout_ms = (uint64_t)lim.timeout_s * 1000,
-		    .memory_bytes = (uint64_t)lim.memory_mb << 20,
-		    .scratch_bytes = (uint64_t)lim.scratch_mb << 20,
-		    .pids = lim.pids,
-		    .cpus = lim.cpus,
-		    .cpu_seconds = (uint64_t)lim.timeout_s * 2 + 10,
-		},
-	};
-	struct sandbox *sb;
 	struct sandbox_result res;
 
-	if (sandbox_start(&spec, &sb, err, sizeof(err)) < 0)
-		return cli_usage_error("exec", "%s", err);
-	rc = sandbox_wait(sb, &res);
-	sandbox_destroy(sb);
+	rc = cli_sandbox_exec(&cfg, &lim, (const char *const *)&argv[optind], NULL, 0, 1, 2, NULL,
+			      NULL, &res, err, sizeof(err));
 	if (rc < 0)
-		return cli_usage_error("exec", "lost track of the sandbox: %s", strerror(-rc));
+		return cli_usage_error("exec", "%s", err);
 	/* Denied calls were printed as they happened ("reelbox: denied ..."); a SIGSYS
 	 * kill gets its sentence too, since the kernel named no call. */
 	if ((res.end != SANDBOX_EXITED || res.signal == SIGSYS) && res.reason[0])

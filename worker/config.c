@@ -8,7 +8,7 @@
  *   {
  *     "runtimes": {
  *       "python3": {"path": "/usr/bin/python3", "extensions": [".py"],
- *                   "env": ["PYTHONDONTWRITEBYTECODE=1"]},
+ *                   "env": ["PYTHONDONTWRITEBYTECODE=1"], "packages": ["numpy", "PIL"]},
  *       "node": null
  *     },
  *     "defaults": {"timeout": 60, "memory": 512, "pids": 64, "scratch": 64, "cpus": 1.0},
@@ -22,7 +22,9 @@
  * Units: timeout, lease and result_ttl in seconds, memory, encoder_memory and scratch in
  * MB, cpus a
  * fraction of CPUs. A runtime entry replaces the built-in entry of the same name whole
- * (path is required and absolute; extensions and env default to none); null removes it.
+ * (path is required and absolute; extensions, env and packages default to none); null
+ * removes it. packages names what scripts may import (a shell's: commands), as told to
+ * authors; `reelbox runtimes` checks it.
  * "defaults" and "maxima" overlay field by field; after the overlay every default must be
  * positive and within its maximum.
  */
@@ -69,6 +71,14 @@ static void config_add_runtime(struct config *cfg, const char *name, const char 
 		snprintf(rt->env[rt->n_env++], sizeof(rt->env[0]), "%s", env2);
 }
 
+static void config_add_packages(struct runtime *rt, const char *p1, const char *p2)
+{
+	if (p1)
+		snprintf(rt->packages[rt->n_packages++], sizeof(rt->packages[0]), "%s", p1);
+	if (p2)
+		snprintf(rt->packages[rt->n_packages++], sizeof(rt->packages[0]), "%s", p2);
+}
+
 void config_defaults(struct config *cfg)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -77,7 +87,11 @@ void config_defaults(struct config *cfg)
 	/* Interpreters by absolute path: a job never gets whatever PATH finds first. */
 	config_add_runtime(cfg, "python3", "/usr/bin/python3", ".py", "PYTHONDONTWRITEBYTECODE=1",
 			   "PYTHONUNBUFFERED=1");
+	/* What the contract promises scripts where the machine has it; `reelbox runtimes`
+	 * checks it inside a sandbox. */
+	config_add_packages(&cfg->runtimes[cfg->n_runtimes - 1], "numpy", "PIL");
 	config_add_runtime(cfg, "sh", "/bin/sh", ".sh", NULL, NULL);
+	config_add_packages(&cfg->runtimes[cfg->n_runtimes - 1], "ffmpeg", NULL);
 	config_add_runtime(cfg, "node", "/usr/bin/node", ".js", "NODE_DISABLE_COLORS=1", NULL);
 	config_add_runtime(cfg, "lua", "/usr/bin/lua", ".lua", NULL, NULL);
 
@@ -257,6 +271,47 @@ static int config_env_ok(const char *s)
 	return 1;
 }
 
+/* A package name is passed to a probe as one argv word (and, for lua, inside a quoted
+ * string), so it is a module or command name and nothing else: no option, no quote. */
+static int config_package_ok(const char *s)
+{
+	if (!*s || *s == '-' || *s == '.')
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_.-@/", *s))
+			return 0;
+	return 1;
+}
+
+static int config_packages(json_t *v, struct runtime *rt, const char *key, const char *file,
+			   char *err, size_t errlen)
+{
+	json_t *e;
+	size_t i;
+	int r;
+
+	if (!json_is_array(v) || json_array_size(v) > JOB_MAX_RUNTIME_PKGS) {
+		config_err(err, errlen, "'%s' in %s must be an array of at most %d strings", key,
+			   file, JOB_MAX_RUNTIME_PKGS);
+		return -EINVAL;
+	}
+	json_array_foreach(v, i, e)
+	{
+		r = config_str(e, rt->packages[i], sizeof(rt->packages[0]), key, file, err, errlen);
+		if (r)
+			return r;
+		if (!config_package_ok(rt->packages[i])) {
+			config_err(err, errlen,
+				   "'%s' in %s: '%s' is not a module or command name (letters, "
+				   "digits and _.-@/, not starting with '-' or '.')",
+				   key, file, rt->packages[i]);
+			return -EINVAL;
+		}
+	}
+	rt->n_packages = (int)json_array_size(v);
+	return 0;
+}
+
 static int config_runtime(json_t *obj, struct runtime *rt, const char *name, const char *file,
 			  char *err, size_t errlen)
 {
@@ -324,10 +379,13 @@ static int config_runtime(json_t *obj, struct runtime *rt, const char *name, con
 				rt->n_ext = (int)json_array_size(v);
 			else
 				rt->n_env = (int)json_array_size(v);
+		} else if (!strcmp(k, "packages")) {
+			if ((r = config_packages(v, rt, key, file, err, errlen)))
+				return r;
 		} else {
 			config_err(err, errlen,
-				   "unknown key '%s' in %s; known: path, extensions, env", key,
-				   file);
+				   "unknown key '%s' in %s; known: path, extensions, env, packages",
+				   key, file);
 			return -EINVAL;
 		}
 	}

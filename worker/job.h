@@ -15,6 +15,7 @@
 #define JOB_NAME_MAX	    128
 #define JOB_MAX_RUNTIMES    16
 #define JOB_MAX_RUNTIME_ENV 8
+#define JOB_MAX_RUNTIME_PKGS 24
 
 struct job_limits {
 	uint32_t timeout_s;
@@ -32,6 +33,11 @@ struct runtime {
 	int n_ext;
 	char env[JOB_MAX_RUNTIME_ENV][128]; /* "PYTHONDONTWRITEBYTECODE=1" */
 	int n_env;
+	/* What the operator offers scripts beyond the interpreter: importable modules
+	 * ("numpy", "PIL") or, for a shell, commands ("ffmpeg"). Told to authors in failure
+	 * hints and checked inside a sandbox by `reelbox runtimes`. */
+	char packages[JOB_MAX_RUNTIME_PKGS][48];
+	int n_packages;
 };
 
 struct config {

@@ -26,6 +26,7 @@ static const struct command commands[] = {
     {"submit", cmd_submit, "enqueue a script and print its job id"},
     {"status", cmd_status, "show a job's state"},
     {"cancel", cmd_cancel, "cancel a queued or running job"},
+    {"runtimes", cmd_runtimes, "list the interpreters and packages scripts can use here"},
 };
 
 static void usage(FILE *out)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "encoder.h"
+#include "hints.h"
 #include "logtail.h"
 #include "render.h"
 #include "sandbox.h"
@@ -67,6 +68,7 @@ struct runner {
 	int64_t last_progress;
 	char cancel_reason[200];
 	struct logtail log;
+	struct hints hints; /* what a failure sentence may tell (hints.h) */
 };
 
 static uint64_t now_ns(void)
@@ -283,6 +285,9 @@ static void decide(struct runner *r)
 		memcpy(res->sha256, er->sha256, sizeof(res->sha256));
 	}
 	logtail_copy(&r->log, res->log_tail, sizeof(res->log_tail));
+	if (!res->succeeded && !res->cancelled)
+		hints_explain(&r->hints, res->log_tail, r->frames_done, res->error,
+			      sizeof(res->error));
 	res->total_ms = (now_ns() - r->start_ns) / 1000000;
 }
 
@@ -575,6 +580,7 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 	r->res.height = job->height;
 	r->res.fps = job->fps;
 	snprintf(r->res.output, sizeof(r->res.output), "%s", output);
+	hints_init(&r->hints, job, cfg);
 	rc = logtail_init(&r->log, RUNNER_LOG_TAIL, emit_log_line, r);
 	if (rc < 0)
 		goto fail;
