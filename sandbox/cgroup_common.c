@@ -30,17 +30,6 @@
 
 static unsigned cg_seq;
 
-void cg_errf(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
-
 void cg_sleep_ms(unsigned ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -100,8 +89,8 @@ int cg_set(const struct cg_dir *d, const char *file, const char *val, char *err,
 	int e = cg_write(d->fd, file, val);
 
 	if (e)
-		cg_errf(err, len, "cannot set %s to %s in %s: %s", file, val, d->path,
-			strerror(-e));
+		sandbox_errf(err, len, "cannot set %s to %s in %s: %s", file, val, d->path,
+			     sandbox_strerror(e));
 	return e;
 }
 
@@ -384,7 +373,8 @@ int cg_mkdir_p(const char *mnt, const char *root, const char *rel, char *err, si
 	int fd = cg_open_dir(mnt), e = 0;
 
 	if (fd < 0) {
-		cg_errf(err, len, "cannot open the cgroup mount %s: %s", mnt, strerror(-fd));
+		sandbox_errf(err, len, "cannot open the cgroup mount %s: %s", mnt,
+			     sandbox_strerror(fd));
 		return fd;
 	}
 	snprintf(buf, sizeof(buf), "%s", rel + rl);
@@ -405,8 +395,8 @@ int cg_mkdir_p(const char *mnt, const char *root, const char *rel, char *err, si
 	}
 	close(fd);
 	if (e)
-		cg_errf(err, len, "cannot create the cgroup %s under %s: %s", rel, mnt,
-			strerror(-e));
+		sandbox_errf(err, len, "cannot create the cgroup %s under %s: %s", rel, mnt,
+			     sandbox_strerror(e));
 	return e;
 }
 
@@ -421,9 +411,10 @@ static void summarize(struct sandbox_cg_env *env)
 		if (env->ctrls & c)
 			snprintf(ctrls + strlen(ctrls), sizeof(ctrls) - strlen(ctrls), "%s%s",
 				 ctrls[0] ? ", " : "", cg_ctrl_name(c));
-	cg_errf(env->summary, sizeof(env->summary), "cgroup v%d with %s; job cgroups under %s%s",
-		(int)env->version, ctrls[0] ? ctrls : "no controllers", env->hier[0].parent,
-		env->nhier > 1 ? " and the same place in the other hierarchies" : "");
+	sandbox_errf(env->summary, sizeof(env->summary),
+		     "cgroup v%d with %s; job cgroups under %s%s", (int)env->version,
+		     ctrls[0] ? ctrls : "no controllers", env->hier[0].parent,
+		     env->nhier > 1 ? " and the same place in the other hierarchies" : "");
 }
 
 int sandbox_cg_detect_with(struct sandbox_cg_env *env, const struct sandbox_cg_config *cfg,
@@ -445,7 +436,7 @@ int sandbox_cg_detect_with(struct sandbox_cg_env *env, const struct sandbox_cg_c
 		}
 		memset(env, 0, sizeof(*env));
 		if (only == SANDBOX_CG_V2) {
-			cg_errf(err, len, "%s", why2);
+			sandbox_errf(err, len, "%s", why2);
 			return e;
 		}
 	}
@@ -456,15 +447,15 @@ int sandbox_cg_detect_with(struct sandbox_cg_env *env, const struct sandbox_cg_c
 	}
 	memset(env, 0, sizeof(*env));
 	if (only == SANDBOX_CG_V1) {
-		cg_errf(err, len, "%s", why1);
+		sandbox_errf(err, len, "%s", why1);
 		return e;
 	}
 	env->version = SANDBOX_CG_NONE;
-	cg_errf(env->summary, sizeof(env->summary),
-		"no usable cgroups (v2: %s; v1: %s), so memory, process and cpu limits rest "
-		"on rlimits only",
-		why2, why1);
-	cg_errf(err, len, "%s", env->summary);
+	sandbox_errf(env->summary, sizeof(env->summary),
+		     "no usable cgroups (v2: %s; v1: %s), so memory, process and cpu limits rest "
+		     "on rlimits only",
+		     why2, why1);
+	sandbox_errf(err, len, "%s", env->summary);
 	return 0;
 }
 
@@ -509,8 +500,8 @@ static int open_dirs(struct sandbox_cg *cg, const struct sandbox_cg_env *env, in
 		int pfd = cg_open_dir(h->parent), e = 0;
 
 		if (pfd < 0) {
-			cg_errf(err, len, "cannot open the cgroup parent %s: %s", h->parent,
-				strerror(-pfd));
+			sandbox_errf(err, len, "cannot open the cgroup parent %s: %s", h->parent,
+				     sandbox_strerror(pfd));
 			return pfd;
 		}
 		/* 0755 and owned by host root: the job's host uid cannot write its limits. */
@@ -526,8 +517,9 @@ static int open_dirs(struct sandbox_cg *cg, const struct sandbox_cg_env *env, in
 		if (e == -ENOENT && !mk)
 			continue;
 		if (e) {
-			cg_errf(err, len, "cannot %s the cgroup %s/%s: %s", mk ? "create" : "open",
-				h->parent, cg->name, strerror(-e));
+			sandbox_errf(err, len, "cannot %s the cgroup %s/%s: %s",
+				     mk ? "create" : "open", h->parent, cg->name,
+				     sandbox_strerror(e));
 			return e;
 		}
 		d->ctrls = h->ctrls;
@@ -565,14 +557,14 @@ int sandbox_cg_create(const struct sandbox_cg_env *env, const char *name,
 	if (!lim)
 		lim = &nolim;
 	if (env->version == SANDBOX_CG_NONE || env->nhier == 0) {
-		cg_errf(err, len, "cannot create a job cgroup: %s", env->summary);
+		sandbox_errf(err, len, "cannot create a job cgroup: %s", env->summary);
 		return -EOPNOTSUPP;
 	}
 	if (name && *name && !name_ok(name)) {
-		cg_errf(err, len,
-			"cgroup name \"%s\" must be at most 64 letters, digits, '_', "
-			"'.' or '-'",
-			name);
+		sandbox_errf(err, len,
+			     "cgroup name \"%s\" must be at most 64 letters, digits, '_', "
+			     "'.' or '-'",
+			     name);
 		return -EINVAL;
 	}
 	if (lim->memory_bytes)
@@ -585,10 +577,10 @@ int sandbox_cg_create(const struct sandbox_cg_env *env, const char *name,
 		unsigned missing = want & ~env->ctrls;
 		const char *c = cg_ctrl_name(missing & (~missing + 1)); /* lowest bit */
 
-		cg_errf(err, len,
-			"cannot set a %s limit: this cgroup v%d setup has no %s "
-			"controller (%s)",
-			c, (int)env->version, c, env->summary);
+		sandbox_errf(err, len,
+			     "cannot set a %s limit: this cgroup v%d setup has no %s "
+			     "controller (%s)",
+			     c, (int)env->version, c, env->summary);
 		return -EOPNOTSUPP;
 	}
 	if (!(cg = cg_new(env->version)))

@@ -4,6 +4,7 @@
 #define REELBOX_SANDBOX_CGROUP_IMPL_H
 
 #include "cgroups.h"
+#include "internal.h"
 
 #include <stdint.h>
 
@@ -27,7 +28,6 @@ struct sandbox_cg {
 };
 
 /* cgroup_common.c */
-void cg_errf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int cg_open_dir(const char *path);
 int cg_write(int dirfd, const char *file, const char *val);
 int cg_writef(int dirfd, const char *file, const char *fmt, ...)

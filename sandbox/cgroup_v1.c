@@ -49,7 +49,7 @@ int cg1_detect(struct sandbox_cg_env *env, const char *parent, unsigned need, ch
 		if (j == env->nhier) {
 			e = cg_mkdir_p(mnt, root, rel, why, sizeof(why));
 			if (e && (need & c)) {
-				cg_errf(err, len, "cgroup v1: %s", why);
+				sandbox_errf(err, len, "cgroup v1: %s", why);
 				return e;
 			}
 			if (e) /* an optional controller we cannot use is left out */
@@ -63,13 +63,13 @@ int cg1_detect(struct sandbox_cg_env *env, const char *parent, unsigned need, ch
 	}
 	for (i = 0; i < sizeof(v1_ctrls) / sizeof(v1_ctrls[0]); i++) {
 		if ((need & v1_ctrls[i]) && !(env->ctrls & v1_ctrls[i])) {
-			cg_errf(err, len, "no cgroup v1 %s hierarchy is mounted",
-				cg_ctrl_name(v1_ctrls[i]));
+			sandbox_errf(err, len, "no cgroup v1 %s hierarchy is mounted",
+				     cg_ctrl_name(v1_ctrls[i]));
 			return -ENOENT;
 		}
 	}
 	if (!env->nhier) {
-		cg_errf(err, len, "no cgroup v1 hierarchy is mounted");
+		sandbox_errf(err, len, "no cgroup v1 hierarchy is mounted");
 		return -ENOENT;
 	}
 	env->version = SANDBOX_CG_V1;

@@ -98,13 +98,13 @@ int cg2_detect(struct sandbox_cg_env *env, const char *mnt, const char *parent, 
 	int fd, e, movable = parent[0] != '/';
 
 	if (statfs(mnt, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC) {
-		cg_errf(err, len, "%s is not a cgroup2 mount", mnt);
+		sandbox_errf(err, len, "%s is not a cgroup2 mount", mnt);
 		return -ENOENT;
 	}
 	if (cg_find_mount("cgroup2", NULL, mnt, m, root, sizeof(m)))
 		snprintf(root, sizeof(root), "/");
 	if (cg_own_path(NULL, own, sizeof(own))) {
-		cg_errf(err, len, "/proc/self/cgroup has no cgroup v2 line");
+		sandbox_errf(err, len, "/proc/self/cgroup has no cgroup v2 line");
 		return -ENOENT;
 	}
 	/* Already moved into our leaf by an earlier detect: delegate from above it. */
@@ -112,7 +112,7 @@ int cg2_detect(struct sandbox_cg_env *env, const char *mnt, const char *parent, 
 	if ((slash = strrchr(base, '/')) && !strcmp(slash + 1, CG2_LEAF))
 		*(slash == base ? slash + 1 : slash) = '\0';
 	if ((e = cg_parent_rel(base, parent, rel, sizeof(rel)))) {
-		cg_errf(err, len, "bad cgroup parent \"%s\"", parent);
+		sandbox_errf(err, len, "bad cgroup parent \"%s\"", parent);
 		return e;
 	}
 	if (!movable) {
@@ -122,21 +122,21 @@ int cg2_detect(struct sandbox_cg_env *env, const char *mnt, const char *parent, 
 		*(slash == base ? slash + 1 : slash) = '\0';
 	}
 	if ((e = cg_host_path(mnt, root, base, host, sizeof(host)))) {
-		cg_errf(err, len, "our cgroup %s is not visible under %s", base, mnt);
+		sandbox_errf(err, len, "our cgroup %s is not visible under %s", base, mnt);
 		return e;
 	}
 	if ((fd = cg_open_dir(host)) < 0) {
-		cg_errf(err, len, "cannot open the cgroup %s: %s", host, strerror(-fd));
+		sandbox_errf(err, len, "cannot open the cgroup %s: %s", host, sandbox_strerror(fd));
 		return fd;
 	}
 	avail = parse_ctrls(fd, "cgroup.controllers");
 	if (need & ~avail) {
 		unsigned missing = need & ~avail;
 
-		cg_errf(err, len,
-			"cgroup v2 does not offer the %s controller to %s; delegate it "
-			"(systemd Delegate=yes, or its parent's cgroup.subtree_control)",
-			cg_ctrl_name(missing & (~missing + 1)), host);
+		sandbox_errf(err, len,
+			     "cgroup v2 does not offer the %s controller to %s; delegate it "
+			     "(systemd Delegate=yes, or its parent's cgroup.subtree_control)",
+			     cg_ctrl_name(missing & (~missing + 1)), host);
 		close(fd);
 		return -EOPNOTSUPP;
 	}
@@ -145,8 +145,8 @@ int cg2_detect(struct sandbox_cg_env *env, const char *mnt, const char *parent, 
 	if (e == -EBUSY && movable && (e = move_to_leaf(fd)) == 0)
 		e = enable(fd, want);
 	if (e) {
-		cg_errf(err, len, "cannot enable controllers in %s/cgroup.subtree_control: %s",
-			host, strerror(-e));
+		sandbox_errf(err, len, "cannot enable controllers in %s/cgroup.subtree_control: %s",
+			     host, sandbox_strerror(e));
 		close(fd);
 		return e;
 	}
@@ -161,16 +161,16 @@ int cg2_detect(struct sandbox_cg_env *env, const char *mnt, const char *parent, 
 			 0)
 			e = -errno;
 		if (e) {
-			cg_errf(err, len, "cannot create the cgroup %s under %s: %s", rel, mnt,
-				strerror(-e));
+			sandbox_errf(err, len, "cannot create the cgroup %s under %s: %s", rel, mnt,
+				     sandbox_strerror(e));
 			close(fd);
 			return e;
 		}
 		close(fd);
 		fd = nfd;
 		if ((e = enable(fd, want))) {
-			cg_errf(err, len, "cannot enable controllers in the cgroup %s: %s", rel,
-				strerror(-e));
+			sandbox_errf(err, len, "cannot enable controllers in the cgroup %s: %s",
+				     rel, sandbox_strerror(e));
 			close(fd);
 			return e;
 		}
@@ -178,7 +178,7 @@ int cg2_detect(struct sandbox_cg_env *env, const char *mnt, const char *parent, 
 	env->ctrls = parse_ctrls(fd, "cgroup.subtree_control");
 	close(fd);
 	if (need & ~env->ctrls) {
-		cg_errf(err, len, "cgroup v2 controllers did not get enabled in %s", rel);
+		sandbox_errf(err, len, "cgroup v2 controllers did not get enabled in %s", rel);
 		return -EOPNOTSUPP;
 	}
 	env->version = SANDBOX_CG_V2;

@@ -12,6 +12,7 @@
 #define REELBOX_SANDBOX_INTERNAL_H
 
 #include <linux/filter.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -38,6 +39,14 @@
 #define SANDBOX_FD_ERROR  5 /* setup failures go to the parent here (CLOEXEC) */
 #define SANDBOX_FD_SYNC	  6 /* the sync pipe's read end, until the id switch (CLOEXEC) */
 #define SANDBOX_FD_NOTIFY 7 /* the child's end of the listener socketpair (CLOEXEC) */
+
+/* ---- err.c: error sentences (a leaf: every file may call it) --------------------- */
+
+/* strerror() that is thread-safe and never NULL; takes err or -err. */
+const char *sandbox_strerror(int err);
+/* One sentence into the caller's err buffer; a NULL or empty buffer is skipped. */
+void sandbox_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- proc.c: the child process and its error reports ---------------------------- */
 
@@ -169,12 +178,12 @@ struct sandbox_cg;
 struct sandbox_child;
 
 struct sandbox_cgroup {
-	int clone_fd;	       /* cgroup v2 dir for CLONE_INTO_CGROUP (owned by cg), or -1 */
-	char *path;	       /* host path of the per-sandbox cgroup(s), or NULL */
-	struct sandbox_cg *cg; /* NULL when the host has no usable cgroups */
-	int unenforced;	       /* limits were asked for but no cgroup could hold them */
-	int memory_limited;    /* memory_bytes was set on the cgroup */
-	int born_inside;       /* v1: the child was forked from inside, no attach needed */
+	int clone_fd;		   /* cgroup v2 dir for CLONE_INTO_CGROUP (owned by cg), or -1 */
+	char *path;		   /* host path of the per-sandbox cgroup(s), or NULL */
+	struct sandbox_cg *cg;	   /* NULL when the host has no usable cgroups */
+	int unenforced;		   /* limits were asked for but no cgroup could hold them */
+	int memory_limited;	   /* memory_bytes was set on the cgroup */
+	int born_inside;	   /* v1: the child was forked from inside, no attach needed */
 	struct sandbox_cg *helper; /* the helper's cgroup beside the sandbox's, or NULL */
 };
 
@@ -258,9 +267,6 @@ struct sandbox_child {
 
 /* Clone the child into new namespaces; *pidfd gets its pidfd. */
 pid_t sandbox_proc_clone_from_parent(struct sandbox_child *c, int cgroup_fd, int *pidfd);
-
-/* strerror() that is thread-safe and never NULL. */
-const char *sandbox_strerror(int err);
 
 /* ---- sandbox.c: the handle ------------------------------------------------------- */
 

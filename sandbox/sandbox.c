@@ -19,7 +19,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,25 +43,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-const char *sandbox_strerror(int err)
-{
-	const char *s = strerrordesc_np(err < 0 ? -err : err);
-
-	return s ? s : "unknown error";
-}
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-							  ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* "5 s" for whole seconds, "1500 ms" otherwise: the unit the operator wrote. */
 static void format_ms(char *buf, size_t len, uint64_t ms)
 {
@@ -82,22 +62,23 @@ static void close_fd(int *fd)
 static int check_spec(const struct sandbox_spec *spec, char *err, size_t errlen)
 {
 	if (!spec || !spec->argv || !spec->argv[0]) {
-		set_err(err, errlen, "the sandbox needs a command to run");
+		sandbox_errf(err, errlen, "the sandbox needs a command to run");
 		return -EINVAL;
 	}
 	if (spec->argv[0][0] != '/') {
-		set_err(err, errlen, "the command %s must be an absolute path inside the sandbox",
-			spec->argv[0]);
+		sandbox_errf(err, errlen,
+			     "the command %s must be an absolute path inside the sandbox",
+			     spec->argv[0]);
 		return -EINVAL;
 	}
 	if (spec->cwd && spec->cwd[0] != '/') {
-		set_err(err, errlen, "the working directory %s must be an absolute path",
-			spec->cwd);
+		sandbox_errf(err, errlen, "the working directory %s must be an absolute path",
+			     spec->cwd);
 		return -EINVAL;
 	}
 	if (spec->slot > SANDBOX_MAX_SLOT) {
-		set_err(err, errlen, "sandbox slot %u is above the maximum of %u", spec->slot,
-			SANDBOX_MAX_SLOT);
+		sandbox_errf(err, errlen, "sandbox slot %u is above the maximum of %u", spec->slot,
+			     SANDBOX_MAX_SLOT);
 		return -ERANGE;
 	}
 	return 0;
@@ -114,36 +95,36 @@ static int release_child(struct sandbox *sb, struct sandbox_child *c, int sync_w
 	int r;
 
 	if ((r = sandbox_ids_write_from_parent(&c->ids, sb->pid)) < 0) {
-		set_err(err, errlen, "cannot write the sandbox's user id map: %s",
-			sandbox_strerror(-r));
+		sandbox_errf(err, errlen, "cannot write the sandbox's user id map: %s",
+			     sandbox_strerror(-r));
 		return r;
 	}
 	if (write(sync_w, "x", 1) != 1) {
 		r = -errno;
-		set_err(err, errlen, "cannot release the sandbox's child: %s",
-			sandbox_strerror(-r));
+		sandbox_errf(err, errlen, "cannot release the sandbox's child: %s",
+			     sandbox_strerror(-r));
 		return r;
 	}
 	/* The child builds its root meanwhile: a cgroup v1 attach waits for an RCU grace
 	 * period (milliseconds), and the child needs the cgroup only before it executes
 	 * anything of the job's, which it waits for on the second byte. */
 	if ((r = sandbox_cgroup_attach_from_parent(&sb->cgroup, sb->pid)) < 0) {
-		set_err(err, errlen, "cannot move the sandbox into its cgroup: %s",
-			sandbox_strerror(-r));
+		sandbox_errf(err, errlen, "cannot move the sandbox into its cgroup: %s",
+			     sandbox_strerror(-r));
 		return r;
 	}
 	if (write(sync_w, "y", 1) != 1) {
 		r = -errno;
-		set_err(err, errlen, "cannot release the sandbox's child: %s",
-			sandbox_strerror(-r));
+		sandbox_errf(err, errlen, "cannot release the sandbox's child: %s",
+			     sandbox_strerror(-r));
 		return r;
 	}
 	do
 		r = poll(&pfd, 1, SETUP_TIMEOUT_MS);
 	while (r < 0 && errno == EINTR);
 	if (r == 0) {
-		set_err(err, errlen, "the sandbox did not finish setting up within %d s",
-			SETUP_TIMEOUT_MS / 1000);
+		sandbox_errf(err, errlen, "the sandbox did not finish setting up within %d s",
+			     SETUP_TIMEOUT_MS / 1000);
 		return -ETIMEDOUT;
 	}
 	do
@@ -154,20 +135,22 @@ static int release_child(struct sandbox *sb, struct sandbox_child *c, int sync_w
 		 * before its exec. Nonblocking: a child killed before it could send must
 		 * not hang us. */
 		if ((r = sandbox_seccomp_receive_from_parent(notify_r, &sb->notify_fd)) < 0) {
-			set_err(err, errlen,
-				"the sandbox's child did not hand over its seccomp listener: %s",
-				sandbox_strerror(-r));
+			sandbox_errf(
+			    err, errlen,
+			    "the sandbox's child did not hand over its seccomp listener: %s",
+			    sandbox_strerror(-r));
 			return r;
 		}
 		return 0;
 	}
 	if (n != (ssize_t)sizeof(ce)) {
-		set_err(err, errlen, "the sandbox's child died while setting up");
+		sandbox_errf(err, errlen, "the sandbox's child died while setting up");
 		return -EIO;
 	}
 	ce.detail[sizeof(ce.detail) - 1] = '\0';
-	set_err(err, errlen, "sandbox setup failed while %s%s%s: %s", sandbox_step_name(ce.step),
-		ce.detail[0] ? " " : "", ce.detail, sandbox_strerror(ce.err));
+	sandbox_errf(err, errlen, "sandbox setup failed while %s%s%s: %s",
+		     sandbox_step_name(ce.step), ce.detail[0] ? " " : "", ce.detail,
+		     sandbox_strerror(ce.err));
 	return ce.err ? -ce.err : -EIO;
 }
 
@@ -201,11 +184,13 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 
 	if ((c.init_fd = sandbox_proc_init_memfd()) < 0) {
 		r = c.init_fd;
-		set_err(err, errlen, "cannot prepare the sandbox's init: %s", sandbox_strerror(-r));
+		sandbox_errf(err, errlen, "cannot prepare the sandbox's init: %s",
+			     sandbox_strerror(-r));
 		goto fail;
 	}
 	if ((r = sandbox_ids_prepare_from_parent(&c.ids, spec->slot)) < 0) {
-		set_err(err, errlen, "cannot prepare the sandbox's ids: %s", sandbox_strerror(-r));
+		sandbox_errf(err, errlen, "cannot prepare the sandbox's ids: %s",
+			     sandbox_strerror(-r));
 		goto fail;
 	}
 	if ((r = sandbox_state_create(spec->state_dir, spec, &c.ids, &sb->sb_dir, err, errlen)) < 0)
@@ -242,14 +227,16 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, notify_p) < 0 ||
 	    fcntl(notify_p[0], F_SETFL, O_NONBLOCK) < 0) {
 		r = -errno;
-		set_err(err, errlen, "cannot create the sandbox's pipes: %s", sandbox_strerror(-r));
+		sandbox_errf(err, errlen, "cannot create the sandbox's pipes: %s",
+			     sandbox_strerror(-r));
 		goto fail;
 	}
 	if (spec->stdin_fd < 0 || spec->stdout_fd < 0 || spec->stderr_fd < 0) {
 		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (devnull < 0) {
 			r = -errno;
-			set_err(err, errlen, "cannot open /dev/null: %s", sandbox_strerror(-r));
+			sandbox_errf(err, errlen, "cannot open /dev/null: %s",
+				     sandbox_strerror(-r));
 			goto fail;
 		}
 	}
@@ -269,9 +256,9 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 		r = sb->pid;
 		sb->pid = -1;
 		sb->pidfd = -1;
-		set_err(err, errlen, "cannot create the sandbox's namespaces: %s%s",
-			sandbox_strerror(-r),
-			r == -EPERM || r == -ENOSPC ? " (are user namespaces enabled?)" : "");
+		sandbox_errf(err, errlen, "cannot create the sandbox's namespaces: %s%s",
+			     sandbox_strerror(-r),
+			     r == -EPERM || r == -ENOSPC ? " (are user namespaces enabled?)" : "");
 		goto fail;
 	}
 	close_fd(&sync_p[0]);
