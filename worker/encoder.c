@@ -200,6 +200,7 @@ int encoder_read(int sock, struct encoder_msg *m, int *pidfd)
 	ssize_t n;
 
 	*pidfd = -1;
+	m->type = 0;
 	/* ECONNRESET says the peer closed with our STOP byte unread: the kernel reports it
 	 * once, before the records still queued, so read on. */
 	do
@@ -207,8 +208,6 @@ int encoder_read(int sock, struct encoder_msg *m, int *pidfd)
 	while (n < 0 && (errno == EINTR || errno == ECONNRESET));
 	if (n < 0)
 		return errno == EAGAIN ? 0 : -EPIPE;
-	if (n == 0)
-		return -EPIPE;
 	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
@@ -220,6 +219,12 @@ int encoder_read(int sock, struct encoder_msg *m, int *pidfd)
 			else
 				close(fd);
 		}
+	}
+	/* The end of the socket; descriptors riding on an empty record are closed above. */
+	if (n == 0) {
+		if (got >= 0)
+			close(got);
+		return -EPIPE;
 	}
 	/* Strict: one whole record of a known type, strings terminated, numbers sane. */
 	if (n != (ssize_t)sizeof(*m) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||

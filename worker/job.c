@@ -679,8 +679,10 @@ int job_from_json(struct job *job, const char *json, size_t len, char *err, size
 
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (!root) {
+		char shown[JSON_ERROR_TEXT_LENGTH];
+		/* jansson quotes the token it stopped at, raw: a producer's bytes. */
 		job_err(err, errlen, "the job is not valid JSON: line %d, column %d: %s", jerr.line,
-			jerr.column, jerr.text);
+			jerr.column, job_show(shown, sizeof(shown), jerr.text));
 		return -EINVAL;
 	}
 	if (!json_is_object(root)) {

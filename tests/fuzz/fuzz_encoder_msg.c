@@ -103,13 +103,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1 || size > 1 + sizeof(m) + 64)
 		return 0;
 	nfds = data[0] % 8;
-#ifndef RB_FUZZ_KNOWN_DEFECTS
-	/* Known defect, left out unless built with RB_FUZZ_KNOWN_DEFECTS: an empty record
-	 * reads as the end of the socket (-EPIPE) and the descriptors riding on it are
-	 * never closed; the input "\x03" (three descriptors, no bytes) reproduces it. */
-	if (size == 1)
-		nfds = 0;
-#endif
 	before = open_fds();
 	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
 	send_record(sv[1], data + 1, size - 1, nfds);

@@ -101,6 +101,9 @@ def stream_seeds():
 
 def job_seeds():
     t = "fuzz_job"
+    # Regression seeds: jansson's error text quotes the token it stopped in, raw.
+    write(t, "job-not-json-ctl", b"\x0e")
+    write(t, "job-not-json-half-utf8", b'"\\u\xc3\xa9"')
     full = {
         "id": "cache-miss-42",
         "script": "import os, sys\n...",
@@ -192,6 +195,8 @@ def msg(type_, rc=0, frames=0, value=0, sha=b"", kind=b"", err=b"", nbytes=0):
 
 def encoder_seeds():
     t = "fuzz_encoder_msg"
+    # Regression seed: an empty record carrying three descriptors.
+    write(t, "empty-record-with-fds", b"\x03")
     sha = hashlib.sha256(b"video").hexdigest().encode()
     write(t, "started_with_pidfd", b"\x01" + msg(STARTED, value=4242))
     write(t, "started_without_fd", b"\x00" + msg(STARTED, value=4242))
