@@ -239,13 +239,12 @@ int sandbox_seccomp_rate_limit(struct sandbox_denied *d, char *msg, size_t len);
 
 /* ---- state.c: the per-sandbox host dir ------------------------------------------ */
 
-/* Create <state_dir>/sb-<pid>-<starttime>-<seq>/ holding the spec's files, owned by
- * the sandbox's host ids so the sandbox user can read it; the malloc'd path goes to
- * *sb_dir. */
-int sandbox_state_create(const char *state_dir, const struct sandbox_spec *spec,
-			 const struct sandbox_ids *ids, char **sb_dir, char *err, size_t errlen);
+/* Create the empty dir <state_dir>/sb-<pid>-<starttime>-<seq>/ the child mounts its new
+ * root on (NULL state_dir: the default); the malloc'd path goes to *sb_dir. */
+int sandbox_state_create(const char *state_dir, char **sb_dir, char *err, size_t errlen);
 int sandbox_state_remove(const char *sb_dir);
-const char *sandbox_state_default_dir(void);
+/* Remove the sb- dirs whose owner process is gone; how many, or a negative errno. */
+int sandbox_state_sweep(const char *state_dir);
 
 /* ---- the child's whole input, built by sandbox_start() --------------------------- */
 

@@ -193,7 +193,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 			     sandbox_strerror(-r));
 		goto fail;
 	}
-	if ((r = sandbox_state_create(spec->state_dir, spec, &c.ids, &sb->sb_dir, err, errlen)) < 0)
+	if ((r = sandbox_state_create(spec->state_dir, &sb->sb_dir, err, errlen)) < 0)
 		goto fail;
 	if ((r = sandbox_mounts_prepare_from_parent(&c.mounts, spec, sb->limits.scratch_bytes,
 						    sb->sb_dir, err, errlen)) < 0)
@@ -560,4 +560,16 @@ void sandbox_destroy(struct sandbox *sb)
 	close_fd(&sb->notify_fd);
 	free(sb->sb_dir);
 	free(sb);
+}
+
+/* A dead owner leaves a state dir, a cgroup or both for each of its sandboxes: count
+ * sandboxes, not the two kinds of leftovers. */
+int sandbox_sweep_stale(const char *state_dir)
+{
+	int dirs, cgroups;
+
+	if ((dirs = sandbox_state_sweep(state_dir)) < 0)
+		return dirs;
+	cgroups = sandbox_cgroup_sweep_stale();
+	return cgroups > dirs ? cgroups : dirs;
 }

@@ -1,10 +1,14 @@
-/* state.c - the per-sandbox host directory that backs /job.
+/* state.c - the per-sandbox host directory the new root is mounted on, and its sweep.
  *
- * Layout: <state_dir>/sb-<pid>-<starttime>-<seq>/<files>. The owner's pid and its
- * start time (field 22 of /proc/<pid>/stat) are in the name, so a sweep can tell a
- * live owner from a dead one even after the pid has been reused. The sb- dir is 0700:
- * no other host user may read a job's files. Nothing in it is ever written by the
- * sandbox (it sees /job read-only), and removal never follows a symlink all the same.
+ * Layout: <state_dir>/sb-<pid>-<starttime>-<seq>/, an empty dir. The child mounts its
+ * root's tmpfs on it inside its own mount namespace (mounts.c), and /job is a tmpfs the
+ * child fills from the spec's bytes, so nothing of a job is ever written here and the
+ * host sees an empty dir. The dir exists so that mount has a private place to go: a
+ * mount on a shared path such as /tmp would hide the host files below it from the
+ * binds. The owner's pid and its start time (field 22 of /proc/<pid>/stat) are in the
+ * name, so a sweep can tell a live owner from a dead one even after the pid has been
+ * reused. Removal still empties a dir without following a symlink: the state dir is
+ * ours alone, but a dir an older reelbox left held the job's files.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -53,6 +57,8 @@ static unsigned long long proc_start_time(pid_t pid)
 	return t;
 }
 
+/* The default state dir is /var/tmp/reelbox when root, /var/tmp/reelbox-<uid> otherwise:
+ * an unprivileged user cannot use (and must not trust) a dir root or someone else made. */
 static void self_init(void)
 {
 	self_start = proc_start_time(getpid());
@@ -63,16 +69,9 @@ static void self_init(void)
 			 (unsigned)geteuid());
 }
 
-/* /var/tmp/reelbox when root; /var/tmp/reelbox-<uid> otherwise, since an unprivileged
- * user cannot use (and must not trust) a directory root or someone else made. */
-const char *sandbox_state_default_dir(void)
-{
-	pthread_once(&self_once, self_init);
-	return default_dir;
-}
-
-/* Open the state dir, creating it if needed, and insist that it is ours alone: a dir
- * another user owns or can write would let them swap a job's files or read them. */
+/* Open the state dir, creating it if needed, and insist that it is ours alone: in a dir
+ * another user owns or can write, they could swap a sandbox's mount point for a symlink
+ * and have the child mount its root wherever the link points. */
 static int open_base(const char *dir, char *err, size_t errlen)
 {
 	struct stat st;
@@ -80,90 +79,32 @@ static int open_base(const char *dir, char *err, size_t errlen)
 
 	if (mkdir(dir, 0711) < 0 && errno != EEXIST) {
 		int e = errno;
-		snprintf(err, errlen, "cannot create the sandbox state dir %s: %s", dir,
-			 sandbox_strerror(e));
+		sandbox_errf(err, errlen, "cannot create the sandbox state dir %s: %s", dir,
+			     sandbox_strerror(e));
 		return -e;
 	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
-		snprintf(err, errlen, "cannot open the sandbox state dir %s: %s", dir,
-			 sandbox_strerror(e));
+		sandbox_errf(err, errlen, "cannot open the sandbox state dir %s: %s", dir,
+			     sandbox_strerror(e));
 		return -e;
 	}
 	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
-		snprintf(err, errlen,
-			 "the sandbox state dir %s must be a directory owned by uid %u and "
-			 "writable by nobody else",
-			 dir, (unsigned)geteuid());
+		sandbox_errf(err, errlen,
+			     "the sandbox state dir %s must be a directory owned by uid %u and "
+			     "writable by nobody else",
+			     dir, (unsigned)geteuid());
 		close(fd);
 		return -EPERM;
 	}
 	return fd;
 }
 
-static int valid_name(const char *n)
-{
-	size_t len = n ? strlen(n) : 0;
-
-	return len > 0 && len < 256 && !strchr(n, '/') && strcmp(n, ".") && strcmp(n, "..");
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-static int write_files(int job_fd, const struct sandbox_spec *spec, char *err, size_t errlen)
-{
-	for (size_t i = 0; i < spec->n_files; i++) {
-		const struct sandbox_file *f = &spec->files[i];
-		mode_t mode = f->executable ? 0755 : 0644;
-		int fd, r;
-
-		if (!valid_name(f->name)) {
-			snprintf(err, errlen, "job file name \"%s\" is not a plain file name",
-				 f->name ? f->name : "(null)");
-			return -EINVAL;
-		}
-		fd = openat(job_fd, f->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			    mode);
-		if (fd < 0) {
-			r = -errno;
-			snprintf(err, errlen, "cannot write job file %s: %s", f->name,
-				 sandbox_strerror(-r));
-			return r;
-		}
-		/* fchmod: the umask must not take the sandbox user's read bit away. */
-		r = write_all(fd, f->data, f->len);
-		if (!r && fchmod(fd, mode) < 0)
-			r = -errno;
-		close(fd);
-		if (r < 0) {
-			snprintf(err, errlen, "cannot write job file %s: %s", f->name,
-				 sandbox_strerror(-r));
-			return r;
-		}
-	}
-	return 0;
-}
-
-int sandbox_state_create(const char *state_dir, const struct sandbox_spec *spec,
-			 const struct sandbox_ids *ids, char **sb_dir, char *err, size_t errlen)
+int sandbox_state_create(const char *state_dir, char **sb_dir, char *err, size_t errlen)
 {
 	char name[96];
-	int base, sb_fd = -1, r;
+	int base, r = 0;
 
 	pthread_once(&self_once, self_init);
 	if (!state_dir)
@@ -175,40 +116,14 @@ int sandbox_state_create(const char *state_dir, const struct sandbox_spec *spec,
 		 __atomic_fetch_add(&state_seq, 1, __ATOMIC_RELAXED));
 	if (mkdirat(base, name, 0700) < 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot create %s/%s: %s", state_dir, name,
-			 sandbox_strerror(-r));
-		close(base);
-		return r;
-	}
-	if (asprintf(sb_dir, "%s/%s", state_dir, name) < 0) {
+		sandbox_errf(err, errlen, "cannot create %s/%s: %s", state_dir, name,
+			     sandbox_strerror(r));
+	} else if (asprintf(sb_dir, "%s/%s", state_dir, name) < 0) {
 		*sb_dir = NULL;
-		r = -ENOMEM;
-		goto fail;
-	}
-	/* 0700 and owned by the sandbox's host ids: only that user (the script, through
-	 * the read-only /job) and root can read a job's files. */
-	sb_fd = openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sb_fd < 0 || fchmod(sb_fd, 0700) < 0 ||
-	    (ids->host_is_root && fchown(sb_fd, ids->host_uid, ids->host_gid) < 0)) {
-		r = -errno;
-		snprintf(err, errlen, "cannot create %s: %s", *sb_dir, sandbox_strerror(-r));
-		goto fail;
-	}
-	if ((r = write_files(sb_fd, spec, err, errlen)) < 0)
-		goto fail;
-	close(sb_fd);
-	close(base);
-	return 0;
-fail:
-	if (sb_fd >= 0)
-		close(sb_fd);
-	if (*sb_dir)
-		sandbox_state_remove(*sb_dir);
-	else
 		unlinkat(base, name, AT_REMOVEDIR);
+		r = -ENOMEM;
+	}
 	close(base);
-	free(*sb_dir);
-	*sb_dir = NULL;
 	return r;
 }
 
@@ -270,10 +185,10 @@ int sandbox_state_remove(const char *sb_dir)
 	return rmdir(sb_dir) < 0 ? -errno : 0;
 }
 
-int sandbox_sweep_stale(const char *state_dir)
+int sandbox_state_sweep(const char *state_dir)
 {
 	struct dirent *de;
-	int removed = 0, r;
+	int removed = 0;
 	DIR *d;
 
 	pthread_once(&self_once, self_init);
@@ -300,10 +215,5 @@ int sandbox_sweep_stale(const char *state_dir)
 		free(path);
 	}
 	closedir(d);
-	/* A dead owner leaves a state dir, a cgroup or both for each of its sandboxes:
-	 * count sandboxes, not the two kinds of leftovers. */
-	r = sandbox_cgroup_sweep_stale();
-	if (r > removed)
-		removed = r;
 	return removed;
 }
