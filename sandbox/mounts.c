@@ -163,27 +163,30 @@ static int check_target(const char *t)
 	return 0;
 }
 
-int sandbox_mounts_prepare_from_parent(struct sandbox_mounts *m, const struct sandbox_spec *spec,
-				       uint64_t scratch_bytes, const char *sb_dir, char *err,
-				       size_t errlen)
+/* A plain file name: not empty, no '/', not "." or "..", at most NAME_MAX bytes. */
+static int plain_name(const char *n)
 {
-	size_t cap, n = 0;
-	uint64_t inodes;
+	size_t len = n ? strlen(n) : 0;
 
-	pthread_once(&sys_once, sys_scan);
-	memset(m, 0, sizeof(*m));
-	m->sb_dir = sb_dir;
+	return len > 0 && len < 256 && !strchr(n, '/') && strcmp(n, ".") && strcmp(n, "..");
+}
+
+/* /job's tmpfs holds exactly the files: a page per file rounded up, plus one. */
+static int plan_job(struct sandbox_mounts *m, const struct sandbox_spec *spec, char *err,
+		    size_t errlen)
+{
+	uint64_t job_bytes = 4096;
+
 	m->files = spec->files;
 	m->n_files = spec->n_files;
-
-	/* /job's tmpfs holds exactly the files: a page per file rounded up, plus one. */
-	uint64_t job_bytes = 4096;
 	for (size_t i = 0; i < spec->n_files; i++) {
 		const char *name = spec->files[i].name;
-		if (!name || !name[0] || strchr(name, '/') || !strcmp(name, ".") ||
-		    !strcmp(name, "..")) {
-			snprintf(err, errlen, "job file name \"%s\" is not a plain file name",
-				 name ? name : "(null)");
+
+		if (!plain_name(name)) {
+			/* Cut a long name short: the sentence must keep its point. */
+			sandbox_errf(
+			    err, errlen, "job file name \"%.64s%s\" is not a plain file name",
+			    name ? name : "(null)", name && strlen(name) > 64 ? "..." : "");
 			return -EINVAL;
 		}
 		job_bytes += (spec->files[i].len + 4095) / 4096 * 4096;
@@ -191,10 +194,15 @@ int sandbox_mounts_prepare_from_parent(struct sandbox_mounts *m, const struct sa
 	snprintf(m->job_opts, sizeof(m->job_opts),
 		 "size=%llu,nr_inodes=%zu,mode=0755,uid=%d,gid=%d", (unsigned long long)job_bytes,
 		 spec->n_files + 16, SANDBOX_INNER_ID, SANDBOX_INNER_ID);
+	return 0;
+}
 
-	/* An inode cap as well as a byte cap: an inode flood costs kernel memory that
-	 * the size= option does not count. */
-	inodes = scratch_bytes / 4096;
+/* An inode cap as well as a byte cap: an inode flood costs kernel memory that the
+ * size= option does not count. */
+static void plan_scratch(struct sandbox_mounts *m, uint64_t scratch_bytes)
+{
+	uint64_t inodes = scratch_bytes / 4096;
+
 	if (inodes < 1024)
 		inodes = 1024;
 	if (inodes > 262144)
@@ -203,17 +211,18 @@ int sandbox_mounts_prepare_from_parent(struct sandbox_mounts *m, const struct sa
 		 "size=%llu,nr_inodes=%llu,mode=0700,uid=%d,gid=%d",
 		 (unsigned long long)scratch_bytes, (unsigned long long)inodes, SANDBOX_INNER_ID,
 		 SANDBOX_INNER_ID);
+}
 
-	cap = n_sys_ops + 32 + spec->n_binds;
-	m->ops = calloc(cap, sizeof(*m->ops));
-	if (!m->ops) {
-		sandbox_mounts_free(m);
-		return -ENOMEM;
-	}
-	memcpy(m->ops, sys_ops, n_sys_ops * sizeof(*m->ops));
-	n = n_sys_ops;
+#define OP(...) (m->ops[m->n_ops++] = (struct sandbox_mount){__VA_ARGS__})
 
-#define OP(...) (m->ops[n++] = (struct sandbox_mount){__VA_ARGS__})
+/* The paths the sandbox provides itself: /job, /scratch and /tmp, /proc, /dev. */
+static void plan_own(struct sandbox_mounts *m)
+{
+	static const char *const dev_src[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+					      "/dev/urandom"};
+	static const char *const dev_dst[] = {"dev/null", "dev/zero", "dev/full", "dev/random",
+					      "dev/urandom"};
+
 	OP(SANDBOX_MNT_DIR, NULL, "job", NULL, 1, 0);
 	OP(SANDBOX_MNT_JOB, NULL, "job", NULL, 1, 0);
 	OP(SANDBOX_MNT_DIR, NULL, "scratch", NULL, 1, 0);
@@ -223,10 +232,6 @@ int sandbox_mounts_prepare_from_parent(struct sandbox_mounts *m, const struct sa
 	OP(SANDBOX_MNT_PROC, NULL, "proc", NULL, 1, 0);
 	OP(SANDBOX_MNT_DIR, NULL, "dev", NULL, 1, 0);
 	OP(SANDBOX_MNT_TMPFS, NULL, "dev", DEV_OPTS, 1, 0);
-	static const char *const dev_src[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
-					      "/dev/urandom"};
-	static const char *const dev_dst[] = {"dev/null", "dev/zero", "dev/full", "dev/random",
-					      "dev/urandom"};
 	for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++)
 		OP(SANDBOX_MNT_DEV, dev_src[i], dev_dst[i], NULL, 0, 0);
 	OP(SANDBOX_MNT_SYMLINK, NULL, "dev/fd", "/proc/self/fd", 0, 0);
@@ -236,36 +241,64 @@ int sandbox_mounts_prepare_from_parent(struct sandbox_mounts *m, const struct sa
 	/* POSIX shm and semaphores land in scratch, inside its size limit. */
 	OP(SANDBOX_MNT_SYMLINK, NULL, "dev/shm", "../scratch", 0, 0);
 	OP(SANDBOX_MNT_RDONLY, NULL, "dev", NULL, 1, 0);
+}
 
+/* The spec's extra read-only binds, each checked against the sandbox's own paths. */
+static int plan_binds(struct sandbox_mounts *m, const struct sandbox_spec *spec, char *err,
+		      size_t errlen)
+{
 	for (size_t i = 0; i < spec->n_binds; i++) {
 		const struct sandbox_bind *b = &spec->binds[i];
 		const char *target = b->target ? b->target : b->source;
 		struct stat st;
 
 		if (!b->source || b->source[0] != '/' || check_target(target) < 0) {
-			snprintf(err, errlen,
-				 "bind %s -> %s is not allowed: paths must be absolute, without "
-				 "'..', and outside /proc, /dev, /scratch, /tmp and /job",
-				 b->source ? b->source : "(null)", target ? target : "(null)");
-			sandbox_mounts_free(m);
+			sandbox_errf(
+			    err, errlen,
+			    "bind %s -> %s is not allowed: paths must be absolute, without "
+			    "'..', and outside /proc, /dev, /scratch, /tmp and /job",
+			    b->source ? b->source : "(null)", target ? target : "(null)");
 			return -EINVAL;
 		}
 		if (stat(b->source, &st) < 0) {
 			int e = errno;
 			if (b->optional)
 				continue;
-			snprintf(err, errlen, "cannot bind %s into the sandbox: %s", b->source,
-				 sandbox_strerror(e));
-			sandbox_mounts_free(m);
+			sandbox_errf(err, errlen, "cannot bind %s into the sandbox: %s", b->source,
+				     sandbox_strerror(e));
 			return -e;
 		}
 		while (*target == '/')
 			target++;
 		OP(SANDBOX_MNT_BIND, b->source, target, NULL, S_ISDIR(st.st_mode), 1);
 	}
-#undef OP
-	m->n_ops = n;
 	return 0;
+}
+
+#undef OP
+
+int sandbox_mounts_prepare_from_parent(struct sandbox_mounts *m, const struct sandbox_spec *spec,
+				       uint64_t scratch_bytes, const char *sb_dir, char *err,
+				       size_t errlen)
+{
+	int r;
+
+	pthread_once(&sys_once, sys_scan);
+	memset(m, 0, sizeof(*m));
+	m->sb_dir = sb_dir;
+	if ((r = plan_job(m, spec, err, errlen)) < 0)
+		return r;
+	plan_scratch(m, scratch_bytes);
+	/* The host's system paths scanned once, then the sandbox's own, then the spec's. */
+	m->ops = calloc(n_sys_ops + 32 + spec->n_binds, sizeof(*m->ops));
+	if (!m->ops)
+		return -ENOMEM;
+	memcpy(m->ops, sys_ops, n_sys_ops * sizeof(*m->ops));
+	m->n_ops = n_sys_ops;
+	plan_own(m);
+	if ((r = plan_binds(m, spec, err, errlen)) < 0)
+		sandbox_mounts_free(m);
+	return r;
 }
 
 void sandbox_mounts_free(struct sandbox_mounts *m)

@@ -664,6 +664,19 @@ static void test_bad_spec_is_refused_with_a_reason(void **state)
 	assert_non_null(strstr(r.err, "not a plain file name"));
 	assert_int_equal(th_count_entries(r.state_dir), 0);
 	run_cleanup(&r);
+
+	/* Longer than NAME_MAX: refused before the clone, not as a failed mount step. */
+	char long_name[300];
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	file.name = long_name;
+	run_init(&r, "true");
+	r.spec.files = &file;
+	r.spec.n_files = 1;
+	assert_int_equal(run_sandbox(&r), -EINVAL);
+	assert_non_null(strstr(r.err, "not a plain file name"));
+	assert_int_equal(th_count_entries(r.state_dir), 0);
+	run_cleanup(&r);
 }
 
 static void test_extra_binds_are_read_only_and_optional_ones_may_be_missing(void **state)
