@@ -9,33 +9,25 @@
  *             no_new_privs, seccomp; after it the process can compute on what it
  *             holds and nothing else
  *   usage     the cgroup's counters after the job, for the result
- * The seccomp allowlist is built once per process with libseccomp (the process that
- * forks helpers does it before its first fork) and installed by each helper.
+ * The seccomp allowlist is a table in policy.c, built once per process through seccomp.c
+ * (the process that forks helpers does it before its first fork) and installed by each
+ * helper as its last step.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
-#include <linux/sched.h>
-#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cgroups.h"
 #include "internal.h"
-#include "policy.h"
 
 /* Helper ids sit above every slot's script id: BASE + MAX_SLOT + 1 + slot. */
 #define HELPER_ID_BASE (SANDBOX_HOST_ID_BASE + SANDBOX_MAX_SLOT + 1u)
-
-static struct sock_fprog helper_prog;
 
 int sandbox_helper_ticket(const struct sandbox *sb, struct sandbox_helper_ticket *t, char *err,
 			  size_t errlen)
@@ -77,130 +69,9 @@ void sandbox_helper_ticket_close(struct sandbox_helper_ticket *t)
 	t->n_cg = 0;
 }
 
-#define ALLOW(call) {SCMP_SYS(call), SCMP_ACT_ALLOW}
-
-/* The encoder's allowlist: compute, allocate memory that is never executable, run
- * threads, and move bytes through the descriptors it was handed. No open, no socket,
- * no exec, no signals to others: a libav bug exploited by crafted frames finds nothing
- * to open and no one to talk to. Anything not listed kills the process (SIGSYS), so a
- * call missing here shows up as a failed job, never as a silent hole. */
-static const struct {
-	int nr;
-	uint32_t action;
-} helper_rules[] = {
-    ALLOW(read),
-    ALLOW(write),
-    ALLOW(readv),
-    ALLOW(writev),
-    ALLOW(pread64),
-    ALLOW(pwrite64),
-    ALLOW(lseek),
-    ALLOW(close),
-    ALLOW(fstat),
-    ALLOW(fsync),
-    ALLOW(fdatasync),
-    ALLOW(ftruncate),
-    ALLOW(poll),
-    ALLOW(ppoll),
-    ALLOW(sendmsg),
-    ALLOW(sendto),
-    ALLOW(recvmsg),
-    ALLOW(recvfrom),
-    ALLOW(munmap),
-    ALLOW(mremap),
-    ALLOW(brk),
-    ALLOW(madvise),
-    ALLOW(futex),
-    ALLOW(set_robust_list),
-    ALLOW(get_robust_list),
-    ALLOW(rseq),
-    ALLOW(rt_sigprocmask),
-    ALLOW(rt_sigaction),
-    ALLOW(rt_sigreturn),
-    ALLOW(sigaltstack),
-    ALLOW(exit),
-    ALLOW(exit_group),
-    ALLOW(gettid),
-    ALLOW(getpid),
-    ALLOW(getppid),
-    ALLOW(getuid),
-    ALLOW(geteuid),
-    ALLOW(getgid),
-    ALLOW(getegid),
-    ALLOW(sched_getaffinity),
-    ALLOW(sched_yield),
-    ALLOW(clock_gettime),
-    ALLOW(clock_getres),
-    ALLOW(clock_nanosleep),
-    ALLOW(nanosleep),
-    ALLOW(gettimeofday),
-    ALLOW(getrandom),
-    ALLOW(getrusage),
-    ALLOW(membarrier),
-    /* glibc probes clone3 first; ENOSYS sends it to clone, whose flags are checked. */
-    {SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS)},
-    /* Probes that may fail politely: cpu counts read from /sys, terminal checks. */
-    {SCMP_SYS(openat), SCMP_ACT_ERRNO(EACCES)},
-    {SCMP_SYS(open), SCMP_ACT_ERRNO(EACCES)},
-    {SCMP_SYS(newfstatat), SCMP_ACT_ERRNO(EACCES)},
-    {SCMP_SYS(statx), SCMP_ACT_ERRNO(ENOSYS)},
-    {SCMP_SYS(ioctl), SCMP_ACT_ERRNO(ENOTTY)},
-    {SCMP_SYS(sysinfo), SCMP_ACT_ERRNO(EPERM)},
-    {SCMP_SYS(sched_setaffinity), SCMP_ACT_ERRNO(EPERM)},
-    {SCMP_SYS(prlimit64), SCMP_ACT_ERRNO(EPERM)},
-};
-
 int sandbox_helper_policy_prepare(char *err, size_t errlen)
 {
-	const uint32_t exec = PROT_EXEC;
-	scmp_filter_ctx ctx;
-	int r = 0;
-
-	if (helper_prog.filter)
-		return 0;
-	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	if (!ctx) {
-		snprintf(err, errlen, "cannot build the encoder's seccomp filter");
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < sizeof(helper_rules) / sizeof(helper_rules[0]) && !r; i++)
-		r = seccomp_rule_add(ctx, helper_rules[i].action, helper_rules[i].nr, 0);
-	/* Memory, but never executable: no code can be loaded after the confinement. */
-	if (!r)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-				     SCMP_A2(SCMP_CMP_MASKED_EQ, exec, 0));
-	if (!r)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-				     SCMP_A2(SCMP_CMP_MASKED_EQ, exec, 0));
-	/* Threads only: a new process could outlive the job's accounting. */
-	if (!r)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-				     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
-	/* Its own descriptors' status flags (the reader's O_NONBLOCK) and nothing else. */
-	if (!r)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
-				     SCMP_A1(SCMP_CMP_LE, F_SETFL));
-	for (int cmd = F_SETPIPE_SZ; !r && cmd <= F_GETPIPE_SZ; cmd++)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
-				     SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)cmd));
-	/* Naming its own threads. */
-	if (!r)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-				     SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
-	/* Signals to itself only (abort, thread cancellation). */
-	if (!r)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 0);
-	if (!r)
-		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
-	if (r) {
-		seccomp_release(ctx);
-		snprintf(err, errlen, "cannot build the encoder's seccomp filter: %s",
-			 sandbox_strerror(r));
-		return r < 0 ? r : -EINVAL;
-	}
-	r = sandbox_policy_export(ctx, &helper_prog, err, errlen);
-	seccomp_release(ctx);
-	return r;
+	return sandbox_seccomp_helper_prepare(err, errlen);
 }
 
 static int kept(int fd, const int *keep, int n_keep)
@@ -211,14 +82,14 @@ static int kept(int fd, const int *keep, int n_keep)
 	return 0;
 }
 
-#define STEP(cond, what)                                                                   \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			int e_ = errno ? errno : EINVAL;                                   \
-			snprintf(err, errlen, "cannot confine the encoder (%s): %s", what, \
-				 sandbox_strerror(e_));                                    \
-			return -e_;                                                        \
-		}                                                                          \
+#define STEP(cond, what)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			int e_ = errno ? errno : EINVAL;                                           \
+			snprintf(err, errlen, "cannot confine the encoder (%s): %s", what,         \
+				 sandbox_strerror(e_));                                            \
+			return -e_;                                                                \
+		}                                                                                  \
 	} while (0)
 
 static int set_rlimit(int res, uint64_t v)
@@ -234,7 +105,7 @@ int sandbox_helper_confine(const struct sandbox_helper_ticket *t, const int *kee
 	int maxfd = 2;
 
 	errno = 0;
-	STEP(helper_prog.filter != NULL, "no filter was prepared");
+	STEP(sandbox_seccomp_helper_ready(), "no filter was prepared");
 	/* Into the job's box before anything of the job is read. */
 	for (int i = 0; i < t->n_cg; i++)
 		STEP(write(t->cg_fds[i], "0", 1) == 1, "entering its cgroup");
@@ -269,7 +140,7 @@ int sandbox_helper_confine(const struct sandbox_helper_ticket *t, const int *kee
 	}
 	STEP(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0, "not dumpable");
 	STEP(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, "no_new_privs");
-	STEP(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &helper_prog) == 0, "seccomp");
+	STEP(sandbox_seccomp_helper_install() == 0, "seccomp");
 	return 0;
 }
 

@@ -234,8 +234,21 @@ struct sandbox_denied {
 	} seen[SANDBOX_DENIED_DISTINCT];
 	char last[160];
 };
-/* Count msg; 1 when it should be shown (msg may get a suffix), 0 when held back. */
-int sandbox_seccomp_rate_limit(struct sandbox_denied *d, char *msg, size_t len);
+/* Answer one pending denied call on listener (nonblocking) and count it in d: 1 with
+ * one sentence in msg to show, 0 when there was nothing to answer or the sentence is
+ * held back (a repeat), -EPIPE when the listener hung up, -EBADF without one. */
+int sandbox_seccomp_answer_from_parent(int listener, struct sandbox_denied *d, char *msg,
+				       size_t len);
+/* The sentence for a command that died of SIGSYS: the kill set, since the kernel kills
+ * before anyone can ask which call it was. */
+const char *sandbox_seccomp_sigsys_reason(void);
+
+/* The encoder helper's allowlist: built once per process before helpers are forked
+ * (not thread-safe: call it from the process's start-up), installed by each helper as
+ * its last step, after no_new_privs. */
+int sandbox_seccomp_helper_prepare(char *err, size_t errlen);
+int sandbox_seccomp_helper_ready(void);
+int sandbox_seccomp_helper_install(void);
 
 /* ---- state.c: the per-sandbox host dir ------------------------------------------ */
 

@@ -1,4 +1,6 @@
-/* policy.c - the seccomp allowlist, read as a table.
+/* policy.c - the seccomp allowlists, read as tables: the job's, and below it the
+ * encoder helper's. The only user of libseccomp: seccomp.c is the rest of the
+ * sandbox's door to it, and policy_gen/gen.c compiles the job's filter at build time.
  *
  * Everything not allowed below is denied. The rule for kill versus deny: a call
  * is killed when it only ever administers the machine (kernel image, modules,
@@ -333,7 +335,7 @@ static int policy_add_rules(scmp_filter_ctx ctx, uint32_t def, unsigned flags, c
 
 /* Export ctx as raw BPF into out. libseccomp only writes to an fd, so go
  * through an anonymous memfd and read it back. */
-int sandbox_policy_export(void *ctx, struct sock_fprog *out, char *err, size_t errlen)
+static int policy_export(scmp_filter_ctx ctx, struct sock_fprog *out, char *err, size_t errlen)
 {
 	struct sock_filter *insns = NULL;
 	struct stat st;
@@ -400,11 +402,146 @@ int sandbox_policy_build(struct sock_fprog *out, unsigned flags, char *err, size
 	}
 	if ((rc = policy_add_rules(ctx, def, flags, err, errlen)) < 0)
 		goto out;
-	rc = sandbox_policy_export(ctx, out, err, errlen);
+	rc = policy_export(ctx, out, err, errlen);
 out:
 	seccomp_release(ctx);
 	return rc;
 }
+
+/* ---- the encoder helper's allowlist ---------------------------------------------- */
+
+#define HELPER_ALLOW(call)                                                                         \
+	{                                                                                          \
+		SCMP_SYS(call), SCMP_ACT_ALLOW                                                     \
+	}
+
+/* The encoder's allowlist: compute, allocate memory that is never executable, run
+ * threads, and move bytes through the descriptors it was handed. No open, no socket,
+ * no exec, no signals to others: a libav bug exploited by crafted frames finds nothing
+ * to open and no one to talk to. Anything not listed kills the process (SIGSYS), so a
+ * call missing here shows up as a failed job, never as a silent hole. */
+static const struct {
+	int nr;
+	uint32_t action;
+} helper_rules[] = {
+    HELPER_ALLOW(read),
+    HELPER_ALLOW(write),
+    HELPER_ALLOW(readv),
+    HELPER_ALLOW(writev),
+    HELPER_ALLOW(pread64),
+    HELPER_ALLOW(pwrite64),
+    HELPER_ALLOW(lseek),
+    HELPER_ALLOW(close),
+    HELPER_ALLOW(fstat),
+    HELPER_ALLOW(fsync),
+    HELPER_ALLOW(fdatasync),
+    HELPER_ALLOW(ftruncate),
+    HELPER_ALLOW(poll),
+    HELPER_ALLOW(ppoll),
+    HELPER_ALLOW(sendmsg),
+    HELPER_ALLOW(sendto),
+    HELPER_ALLOW(recvmsg),
+    HELPER_ALLOW(recvfrom),
+    HELPER_ALLOW(munmap),
+    HELPER_ALLOW(mremap),
+    HELPER_ALLOW(brk),
+    HELPER_ALLOW(madvise),
+    HELPER_ALLOW(futex),
+    HELPER_ALLOW(set_robust_list),
+    HELPER_ALLOW(get_robust_list),
+    HELPER_ALLOW(rseq),
+    HELPER_ALLOW(rt_sigprocmask),
+    HELPER_ALLOW(rt_sigaction),
+    HELPER_ALLOW(rt_sigreturn),
+    HELPER_ALLOW(sigaltstack),
+    HELPER_ALLOW(exit),
+    HELPER_ALLOW(exit_group),
+    HELPER_ALLOW(gettid),
+    HELPER_ALLOW(getpid),
+    HELPER_ALLOW(getppid),
+    HELPER_ALLOW(getuid),
+    HELPER_ALLOW(geteuid),
+    HELPER_ALLOW(getgid),
+    HELPER_ALLOW(getegid),
+    HELPER_ALLOW(sched_getaffinity),
+    HELPER_ALLOW(sched_yield),
+    HELPER_ALLOW(clock_gettime),
+    HELPER_ALLOW(clock_getres),
+    HELPER_ALLOW(clock_nanosleep),
+    HELPER_ALLOW(nanosleep),
+    HELPER_ALLOW(gettimeofday),
+    HELPER_ALLOW(getrandom),
+    HELPER_ALLOW(getrusage),
+    HELPER_ALLOW(membarrier),
+    /* glibc probes clone3 first; ENOSYS sends it to clone, whose flags are checked. */
+    {SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS)},
+    /* Probes that may fail politely: cpu counts read from /sys, terminal checks. */
+    {SCMP_SYS(openat), SCMP_ACT_ERRNO(EACCES)},
+    {SCMP_SYS(open), SCMP_ACT_ERRNO(EACCES)},
+    {SCMP_SYS(newfstatat), SCMP_ACT_ERRNO(EACCES)},
+    {SCMP_SYS(statx), SCMP_ACT_ERRNO(ENOSYS)},
+    {SCMP_SYS(ioctl), SCMP_ACT_ERRNO(ENOTTY)},
+    {SCMP_SYS(sysinfo), SCMP_ACT_ERRNO(EPERM)},
+    {SCMP_SYS(sched_setaffinity), SCMP_ACT_ERRNO(EPERM)},
+    {SCMP_SYS(prlimit64), SCMP_ACT_ERRNO(EPERM)},
+};
+
+/* The table, then the rules that compare arguments, into a kill-by-default filter. The
+ * helper sets no_new_privs itself (SCMP_FLTATR_CTL_NNP off), as one of its named steps. */
+int sandbox_policy_build_helper(struct sock_fprog *out, char *err, size_t errlen)
+{
+	const uint32_t exec = PROT_EXEC;
+	scmp_filter_ctx ctx;
+	int r = 0;
+
+	out->filter = NULL;
+	out->len = 0;
+	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	if (!ctx) {
+		snprintf(err, errlen, "cannot build the encoder's seccomp filter");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < sizeof(helper_rules) / sizeof(helper_rules[0]) && !r; i++)
+		r = seccomp_rule_add(ctx, helper_rules[i].action, helper_rules[i].nr, 0);
+	/* Memory, but never executable: no code can be loaded after the confinement. */
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+				     SCMP_A2(SCMP_CMP_MASKED_EQ, exec, 0));
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+				     SCMP_A2(SCMP_CMP_MASKED_EQ, exec, 0));
+	/* Threads only: a new process could outlive the job's accounting. */
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+				     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+	/* Its own descriptors' status flags (the reader's O_NONBLOCK) and nothing else. */
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				     SCMP_A1(SCMP_CMP_LE, F_SETFL));
+	for (int cmd = F_SETPIPE_SZ; !r && cmd <= F_GETPIPE_SZ; cmd++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				     SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)cmd));
+	/* Naming its own threads. */
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+				     SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+	/* Signals to itself only (abort, thread cancellation). */
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 0);
+	if (!r)
+		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+	if (r) {
+		seccomp_release(ctx);
+		snprintf(err, errlen, "cannot build the encoder's seccomp filter: %s",
+			 strerror(r < 0 ? -r : r));
+		return r < 0 ? r : -EINVAL;
+	}
+	r = policy_export(ctx, out, err, errlen);
+	seccomp_release(ctx);
+	return r;
+}
+
+#undef HELPER_ALLOW
 
 void sandbox_policy_free(struct sock_fprog *prog)
 {

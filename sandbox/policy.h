@@ -19,6 +19,9 @@
  *
  * Functions return 0 or a negative errno. The FromChild functions are safe to
  * call between clone() and exec: they neither allocate nor take locks.
+ *
+ * Inside the sandbox module only seccomp.c includes this header: it is the door the
+ * rest of the sandbox goes through (tests and policy_gen/gen.c use it directly).
  */
 #ifndef REELBOX_SANDBOX_POLICY_H
 #define REELBOX_SANDBOX_POLICY_H
@@ -36,9 +39,9 @@
 int sandbox_policy_build(struct sock_fprog *out, unsigned flags, char *err, size_t errlen);
 void sandbox_policy_free(struct sock_fprog *prog);
 
-/* Export a libseccomp filter context (scmp_filter_ctx) into out (heap memory, released
- * with sandbox_policy_free); helper.c builds the encoder's filter with it. */
-int sandbox_policy_export(void *ctx, struct sock_fprog *out, char *err, size_t errlen);
+/* Build the encoder helper's allowlist (kill by default), heap memory released with
+ * sandbox_policy_free(). On failure err holds one sentence. */
+int sandbox_policy_build_helper(struct sock_fprog *out, char *err, size_t errlen);
 
 /* FromChild: set no_new_privs and install prog on the calling thread. When the
  * filter was built with SANDBOX_POLICY_NOTIFY, pass listener: *listener gets the

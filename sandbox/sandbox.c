@@ -30,7 +30,6 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "policy.h"
 
 /* How long the child may take to set up before we give up on it. */
 #define SETUP_TIMEOUT_MS 10000
@@ -329,31 +328,7 @@ int sandbox_notify_fd(const struct sandbox *sb)
 
 int sandbox_notify_handle(struct sandbox *sb, char *msg, size_t len)
 {
-	struct pollfd p = {.fd = sb->notify_fd, .events = POLLIN};
-	char buf[384];
-	int r;
-
-	if (len)
-		msg[0] = '\0';
-	if (sb->notify_fd < 0)
-		return -EBADF;
-	/* The receive blocks when nothing is pending: look first, so a spurious
-	 * wake-up (or a hang-up) never stalls the caller's event loop. */
-	do
-		r = poll(&p, 1, 0);
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return -errno;
-	if (!(p.revents & POLLIN))
-		return p.revents & (POLLHUP | POLLERR | POLLNVAL) ? -EPIPE : 0;
-	buf[0] = '\0';
-	/* A negative answer means the caller died meanwhile: the call never ran, but
-	 * it was made, so a sentence that came back still counts. */
-	sandbox_policy_notify_receive_and_deny(sb->notify_fd, buf, sizeof(buf));
-	if (!buf[0] || !sandbox_seccomp_rate_limit(&sb->denied, buf, sizeof(buf)))
-		return 0;
-	snprintf(msg, len, "%s", buf);
-	return 1;
+	return sandbox_seccomp_answer_from_parent(sb->notify_fd, &sb->denied, msg, len);
 }
 
 void sandbox_notify_close(struct sandbox *sb)
@@ -438,7 +413,7 @@ static void fill_result(struct sandbox *sb, int init_status, const struct rusage
 		} else if (sig == SIGSYS) {
 			/* The kernel kills before anyone can ask which call it was. */
 			snprintf(res->reason, sizeof(res->reason), "the command was %s",
-				 sandbox_policy_sigsys_reason());
+				 sandbox_seccomp_sigsys_reason());
 		} else {
 			const char *abbrev = sigabbrev_np(sig);
 			snprintf(res->reason, sizeof(res->reason),

@@ -12,15 +12,21 @@
  *     so no process inside holds the fd that answers for the filter;
  *   - the parent answers every denied call with the policy's errno and gets a sentence
  *     naming it. Repeats are held back: a script looping on a denied call must not
- *     flood the job log.
+ *     flood the job log;
+ *   - the encoder helper's allowlist (helper.c) is built here once per process too, and
+ *     installed by each helper as its last confinement step.
+ * The rest of the sandbox reaches the policy only through this file.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
+#include <linux/seccomp.h>
 
 #include "internal.h"
 #include "policy.h"
@@ -84,6 +90,11 @@ int sandbox_seccomp_receive_from_parent(int sock, int *listener)
 	return sandbox_policy_recv_listener(sock, listener);
 }
 
+const char *sandbox_seccomp_sigsys_reason(void)
+{
+	return sandbox_policy_sigsys_reason();
+}
+
 void sandbox_seccomp_free(struct sock_fprog *prog)
 {
 	/* The program is the shared one: forget it, never free it. */
@@ -108,14 +119,16 @@ static int power_of_ten(unsigned n)
 	return n == 1;
 }
 
-int sandbox_seccomp_rate_limit(struct sandbox_denied *d, char *msg, size_t len)
+/* Count msg; 1 when it should be shown (msg may get a suffix), 0 when held back. */
+static int rate_limit(struct sandbox_denied *d, char *msg, size_t len)
 {
 	uint64_t h = hash_str(msg);
 	size_t used = strlen(msg);
 	unsigned i;
 
 	d->total++;
-	snprintf(d->last, sizeof(d->last), "%s", msg);
+	/* The result keeps the sentence's start; a long one is cut, as before. */
+	snprintf(d->last, sizeof(d->last), "%.*s", (int)sizeof(d->last) - 1, msg);
 	for (i = 0; i < d->n_distinct; i++) {
 		if (d->seen[i].hash != h)
 			continue;
@@ -138,4 +151,59 @@ int sandbox_seccomp_rate_limit(struct sandbox_denied *d, char *msg, size_t len)
 		 " (%d different denials shown; further ones are counted, not shown)",
 		 SANDBOX_DENIED_DISTINCT);
 	return 1;
+}
+
+int sandbox_seccomp_answer_from_parent(int listener, struct sandbox_denied *d, char *msg,
+				       size_t len)
+{
+	struct pollfd p = {.fd = listener, .events = POLLIN};
+	char buf[384];
+	int r;
+
+	if (len)
+		msg[0] = '\0';
+	if (listener < 0)
+		return -EBADF;
+	/* The receive blocks when nothing is pending: look first, so a spurious
+	 * wake-up (or a hang-up) never stalls the caller's event loop. */
+	do
+		r = poll(&p, 1, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (!(p.revents & POLLIN))
+		return p.revents & (POLLHUP | POLLERR | POLLNVAL) ? -EPIPE : 0;
+	buf[0] = '\0';
+	/* A negative answer means the caller died meanwhile: the call never ran, but
+	 * it was made, so a sentence that came back still counts. */
+	sandbox_policy_notify_receive_and_deny(listener, buf, sizeof(buf));
+	if (!buf[0] || !rate_limit(d, buf, sizeof(buf)))
+		return 0;
+	snprintf(msg, len, "%s", buf);
+	return 1;
+}
+
+/* ---- the encoder helper's filter -------------------------------------------------- */
+
+/* Built by the process that forks helpers, before its first fork; each helper then
+ * installs its copy of it. Never freed, like the job's. */
+static struct sock_fprog helper_prog;
+
+int sandbox_seccomp_helper_prepare(char *err, size_t errlen)
+{
+	if (helper_prog.filter)
+		return 0;
+	return sandbox_policy_build_helper(&helper_prog, err, errlen);
+}
+
+int sandbox_seccomp_helper_ready(void)
+{
+	return helper_prog.filter != NULL;
+}
+
+int sandbox_seccomp_helper_install(void)
+{
+	if (!helper_prog.filter)
+		return -EINVAL;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &helper_prog) < 0 ? -errno : 0;
 }
