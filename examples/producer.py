@@ -75,9 +75,10 @@ def parse_args():
     p.add_argument("--redis", default=os.environ.get("REELBOX_REDIS_URL",
                                                      "redis://127.0.0.1:6379"))
     p.add_argument("script")
-    p.add_argument("--size", default="64x48", help="WxH (default 64x48)")
-    p.add_argument("--fps", type=int, default=10)
-    p.add_argument("--frames", type=int, default=10)
+    # Left out of the job, a setting takes the job's default, as with `reelbox submit`.
+    p.add_argument("--size", help="WxH (default 1280x720)")
+    p.add_argument("--fps", type=int, help="frames per second (default 30)")
+    p.add_argument("--frames", type=int, help="frame count ceiling (default fps*5)")
     p.add_argument("--format", default="mp4", choices=("mp4", "webm", "gif"))
     p.add_argument("--id", help="job id (default: generated)")
     p.add_argument("--timeout", type=int, help="the job's wall-clock limit in seconds")
@@ -87,10 +88,12 @@ def parse_args():
     p.add_argument("--wait-timeout", type=float, default=0,
                    help="give up following after this many seconds (0: never)")
     a = p.parse_args()
-    m = re.match(r"^(\d+)x(\d+)$", a.size)
-    if not m:
-        p.error("--size must be WxH, like 64x48")
-    a.width, a.height = int(m.group(1)), int(m.group(2))
+    a.width = a.height = None
+    if a.size is not None:
+        m = re.match(r"^(\d+)x(\d+)$", a.size)
+        if not m:
+            p.error("--size must be WxH, like 1280x720")
+        a.width, a.height = int(m.group(1)), int(m.group(2))
     if a.id is not None and not ID_RE.match(a.id):
         p.error("--id must be 1-63 characters of [A-Za-z0-9_-]")
     return a
@@ -108,8 +111,10 @@ def job_document(a, job_id):
     except (OSError, UnicodeDecodeError) as e:
         fail("cannot read %s as UTF-8 text: %s" % (a.script, e), 2)
     name = os.path.basename(a.script)
-    doc = {"id": job_id, "script": text, "width": a.width, "height": a.height,
-           "fps": a.fps, "frames": a.frames, "format": a.format}
+    doc = {"id": job_id, "script": text, "format": a.format}
+    for key in ("width", "height", "fps", "frames"):
+        if getattr(a, key) is not None:
+            doc[key] = getattr(a, key)
     # script_name: printable ASCII, no '/', not starting with '.'; else let the
     # worker pick "script" + the runtime's extension.
     if re.match(r"^[!-~]+$", name) and not name.startswith(".") and len(name) < 128:

@@ -88,8 +88,15 @@ lost:
 			connect_ctx(q, NULL, 0);
 		return NULL;
 	}
-	qerr(err, errlen, "lost the connection to Redis at %s: %s", q->url.where,
-	     q->c->errstr[0] ? q->c->errstr : "no reply");
+	/* Bytes that are not RESP: the URL names another kind of server. */
+	if (q->c->err == REDIS_ERR_PROTOCOL)
+		qerr(err, errlen,
+		     "%s did not answer like Redis (an HTTP server?); check the host and port of "
+		     "the Redis URL",
+		     q->url.where);
+	else
+		qerr(err, errlen, "lost the connection to Redis at %s: %s", q->url.where,
+		     q->c->errstr[0] ? q->c->errstr : "no reply");
 	*rc = -ENOTCONN;
 	return NULL;
 }

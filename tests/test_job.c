@@ -163,6 +163,22 @@ static void test_odd_height_is_rejected_with_reason(void **state)
 		      "size 1280x719 is not allowed: width and height must be even");
 }
 
+static void test_odd_size_is_accepted_for_gif_which_has_no_chroma_rule(void **state)
+{
+	(void)state;
+	CHECK_OK((j->width = 99, j->height = 51, strcpy(j->format, "gif")));
+	CHECK_REFUSED((j->width = 99, j->height = 51, strcpy(j->format, "webm")),
+		      "size 99x51 is not allowed: width and height must be even for webm (GIF "
+		      "takes any size)");
+}
+
+static void test_huge_odd_size_says_too_large_not_odd(void **state)
+{
+	(void)state;
+	CHECK_REFUSED((j->width = 99999, j->height = 99999),
+		      "size 99999x99999 is not allowed: the largest is 7680x4320");
+}
+
 static void test_smallest_size_2x2_is_accepted(void **state)
 {
 	(void)state;
@@ -1205,6 +1221,8 @@ int main(void)
 	    T(test_refused_job_is_left_as_it_was),
 	    T(test_odd_width_is_rejected_with_reason),
 	    T(test_odd_height_is_rejected_with_reason),
+	    T(test_odd_size_is_accepted_for_gif_which_has_no_chroma_rule),
+	    T(test_huge_odd_size_says_too_large_not_odd),
 	    T(test_smallest_size_2x2_is_accepted),
 	    T(test_size_below_2_is_rejected_with_minimum),
 	    T(test_largest_size_7680x4320_is_accepted),

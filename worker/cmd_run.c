@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_progress.h"
 #include "encoder.h"
+#include "hints.h"
 #include "render.h"
 #include "sandbox.h"
 
@@ -25,6 +27,8 @@ static const char run_usage[] =
     "      --crf N, --preset NAME   encoder quality and speed, as in ffmpeg\n"
     "      --timeout SEC --memory MB --pids N --scratch MB --cpus F   sandbox limits\n"
     "      --json            print one JSON summary on stdout\n"
+    "      --progress FILE|- key=value progress blocks (as ffmpeg -progress) to FILE or\n"
+    "                        stdout; on a terminal stderr shows a line with an ETA\n"
     "      --config FILE     operator configuration (JSON)\n";
 
 static const char exec_usage[] =
@@ -32,51 +36,27 @@ static const char exec_usage[] =
     "                    [--config FILE] -- CMD [ARG...]\n";
 
 struct run_ui {
-	int tty;
-	int progress_shown;
-	uint64_t start_ns;
-	int64_t total;
-	int64_t done;
+	struct cli_progress prog;
 	struct runner_result res;
 	int finished;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void draw_progress(struct run_ui *ui)
-{
-	double secs = (double)(mono_ns() - ui->start_ns) / 1e9;
-	double rate = secs > 0 ? (double)ui->done / secs : 0;
-
-	fprintf(stderr, "\r\033[Kreelbox: frame %lld/%lld (%d%%) %.1f fps", (long long)ui->done,
-		(long long)ui->total, ui->total ? (int)(100 * ui->done / ui->total) : 0, rate);
-	ui->progress_shown = 1;
-}
 
 static void ui_progress(void *opaque, int64_t done, int64_t total)
 {
 	struct run_ui *ui = opaque;
 
-	ui->done = done;
-	ui->total = total;
-	if (ui->tty)
-		draw_progress(ui);
+	cli_progress_update(&ui->prog, done, total);
 }
 
 static void ui_log_line(void *opaque, const char *line, size_t len)
 {
 	struct run_ui *ui = opaque;
+	int shown = ui->prog.shown;
 
-	if (ui->tty && ui->progress_shown)
-		fputs("\r\033[K", stderr);
+	cli_progress_clear(&ui->prog);
 	fprintf(stderr, "[script] %.*s\n", (int)len, line);
-	if (ui->tty && ui->progress_shown)
-		draw_progress(ui);
+	if (shown)
+		cli_progress_redraw(&ui->prog);
 }
 
 static void ui_done(void *opaque, const struct runner_result *res)
@@ -85,8 +65,7 @@ static void ui_done(void *opaque, const struct runner_result *res)
 
 	ui->res = *res;
 	ui->finished = 1;
-	if (ui->tty && ui->progress_shown)
-		fputs("\r\033[K", stderr);
+	cli_progress_end(&ui->prog, res->succeeded ? "succeeded" : "failed");
 }
 
 static const struct runner_ops run_ops = {
@@ -114,7 +93,7 @@ int cmd_run(int argc, char **argv)
 	struct config cfg;
 	struct job job;
 	struct cli_job_args ja = {0};
-	const char *output = NULL;
+	const char *output = NULL, *progress = NULL;
 	char outbuf[PATH_MAX];
 	int json = 0, c, rc;
 	size_t n = 0;
@@ -130,6 +109,7 @@ int cmd_run(int argc, char **argv)
 	n = cli_n_job_options;
 	opts[n++] = (struct option){"output", required_argument, NULL, 'o'};
 	opts[n++] = (struct option){"json", no_argument, NULL, OPT_JSON};
+	opts[n++] = (struct option){"progress", required_argument, NULL, OPT_PROGRESS};
 	opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
 	opts[n] = (struct option){0};
 
@@ -142,6 +122,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_JSON:
 			json = 1;
+			break;
+		case OPT_PROGRESS:
+			progress = optarg;
 			break;
 		case 'h':
 			fputs(run_usage, stdout);
@@ -194,13 +177,18 @@ int cmd_run(int argc, char **argv)
 
 	uv_loop_t loop;
 	struct runner *runner = NULL;
-	struct run_ui ui = {.tty = isatty(2), .start_ns = mono_ns(), .total = job.frames};
+	struct run_ui ui = {.finished = 0};
 	char err[512];
+
+	if ((rc = cli_progress_open(&ui.prog, "run", progress, json, isatty(2), NULL)) != 0)
+		goto out;
 
 	uv_loop_init(&loop);
 	rc = runner_start(&loop, &job, &cfg, output, 0, &run_ops, &ui, &runner, err, sizeof(err));
 	if (rc < 0) {
+		hints_privilege(err, sizeof(err), rc);
 		uv_loop_close(&loop);
+		cli_progress_end(&ui.prog, "failed");
 		rc = cli_usage_error("run", "%s", err);
 		goto out;
 	}
@@ -286,8 +274,10 @@ int cli_sandbox_exec(const struct config *cfg, const struct job_limits *lim,
 		},
 	};
 
-	if ((rc = sandbox_start(&spec, &sb, err, errlen)) < 0)
+	if ((rc = sandbox_start(&spec, &sb, err, errlen)) < 0) {
+		hints_privilege(err, errlen, rc);
 		return rc;
+	}
 	rc = sandbox_wait(sb, res);
 	sandbox_destroy(sb);
 	if (rc < 0) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_follow.h"
 #include "queue.h"
 
 /* --redis, else REELBOX_REDIS_URL, else the config file, else the built-in default. */
@@ -37,88 +38,69 @@ static int open_queue(const char *cmd, const char *url, const struct config *cfg
 	return 0;
 }
 
-static void draw_bar(int64_t done, int64_t total)
-{
-	int width = 30, fill = total > 0 ? (int)(width * done / total) : 0;
-
-	if (fill > width)
-		fill = width;
-	fprintf(stderr, "\r\033[K[%.*s%*s] %lld/%lld frames", fill,
-		"##############################", width - fill, "", (long long)done,
-		(long long)total);
-}
-
-/* Follow a job's events until it is done; then print its status like `run` does. */
-static int wait_for(struct queue *q, const char *id, int json)
-{
-	char cursor[QUEUE_ENTRY_MAX] = "0", err[QUEUE_ERR_MAX];
-	int tty = isatty(2), bar = 0, rc;
-	char *status = NULL;
-
-	for (;;) {
-		char *ev = NULL;
-		rc = queue_wait_event(q, id, cursor, 2000, &ev, err, sizeof(err));
-		if (rc == -ETIMEDOUT) {
-			/* Events are capped; the job's own state is the truth. */
-			if (queue_status(q, id, &status, err, sizeof(err)) == 0) {
-				json_t *st = json_loads(status, 0, NULL);
-				const char *s =
-				    st ? json_string_value(json_object_get(st, "state")) : NULL;
-				int over = s && (!strcmp(s, "succeeded") || !strcmp(s, "failed") ||
-						 !strcmp(s, "dead"));
-				json_decref(st);
-				if (over)
-					break;
-				free(status);
-				status = NULL;
-			}
-			continue;
-		}
-		if (rc < 0) {
-			if (bar)
-				fputs("\n", stderr);
-			fprintf(stderr, "reelbox submit: lost the job's events: %s\n", err);
-			return EXIT_USAGE;
-		}
-		json_t *e = json_loads(ev, 0, NULL);
-		free(ev);
-		const char *type = e ? json_string_value(json_object_get(e, "type")) : NULL;
-		if (type && !strcmp(type, "progress") && tty) {
-			draw_bar(json_integer_value(json_object_get(e, "frames")),
-				 json_integer_value(json_object_get(e, "total")));
-			bar = 1;
-		}
-		int over = type && (!strcmp(type, "done") || !strcmp(type, "dead"));
-		json_decref(e);
-		if (over)
-			break;
-	}
-	if (bar)
-		fputs("\r\033[K", stderr);
-	if (!status && queue_status(q, id, &status, err, sizeof(err)) < 0) {
-		fprintf(stderr, "reelbox submit: %s\n", err);
-		return EXIT_USAGE;
-	}
-	json_t *st = json_loads(status, 0, NULL);
-	const char *state = st ? json_string_value(json_object_get(st, "state")) : NULL;
-	int ok = state && !strcmp(state, "succeeded");
-	if (json) {
-		printf("%s\n", status);
-	} else if (ok) {
-		fprintf(stderr, "reelbox: job %s succeeded: %s\n", id,
-			json_string_value(json_object_get(st, "output")) ?: "");
-	} else {
-		fprintf(stderr, "reelbox: job %s %s: %s\n", id, state ? state : "ended",
-			json_string_value(json_object_get(st, "error")) ?: "");
-	}
-	json_decref(st);
-	free(status);
-	return ok ? 0 : EXIT_JOB_FAILED;
-}
-
 static const char submit_usage[] =
-    "usage: reelbox submit [--redis URL] [run's job options] [--format mp4|webm|gif]\n"
-    "                      [--retries N] [--id ID] SCRIPT [--wait] [--json]\n";
+    "usage: reelbox submit [OPTIONS] SCRIPT\n"
+    "  Enqueues SCRIPT as a render job and prints its id as the last line of stdout.\n"
+    "      --redis URL       the queue (default $REELBOX_REDIS_URL, else\n"
+    "                        redis://127.0.0.1:6379)\n"
+    "      --wait            follow the job to its end and exit like run (0 succeeded,\n"
+    "                        1 failed); Ctrl-C stops waiting, not the job\n"
+    "      --json            stdout is one JSON document: {\"id\", \"state\"}, or with\n"
+    "                        --wait the job's final status\n"
+    "      --progress FILE|- with --wait: key=value progress blocks to FILE or stdout\n"
+    "  -o, --output NAME.EXT the worker writes OUTPUT_DIR/NAME.EXT: NAME becomes the job\n"
+    "                        id, EXT (mp4, webm, gif) the format; a file name, no path\n"
+    "      --format FMT      mp4 (default), webm or gif\n"
+    "      --id ID           the job id (default: generated); 1-63 of A-Z a-z 0-9 _ -\n"
+    "      --retries N       re-runs after the script's own failure (0)\n"
+    "  job options, as for run:\n"
+    "      --runtime NAME    interpreter from the runtime table (default: by extension)\n"
+    "      --size WxH        frame size (1280x720)\n"
+    "      --fps N           frames per second (30)\n"
+    "      --frames N        frame count ceiling (fps*5), or --duration SEC\n"
+    "      --pix-fmt NAME    raw stream format: rgb24 rgba bgr24 gray yuv420p\n"
+    "      --crf N, --preset NAME   encoder quality and speed, as in ffmpeg\n"
+    "      --timeout SEC --memory MB --pids N --scratch MB --cpus F   sandbox limits\n"
+    "      --config FILE     operator configuration (JSON)\n";
+
+/* -o NAME.EXT on submit: the worker writes OUTPUT_DIR/<id>.<format>, so the name is
+ * honoured as the id. A path is refused: where files go is the worker's --output-dir,
+ * and a producer must not name a place on the worker's disk. */
+static int output_as_id(const char *output, const char **id, const char **format, char *idbuf,
+			size_t idlen)
+{
+	const char *dot = strrchr(output, '.');
+	char err[256];
+
+	if (strchr(output, '/'))
+		return cli_usage_error("submit",
+				       "-o '%s' is a path; submit takes a file name: the worker "
+				       "writes NAME.EXT into its --output-dir (use -o NAME.mp4, or "
+				       "--id NAME --format mp4)",
+				       output);
+	if (!dot || dot == output ||
+	    (strcmp(dot, ".mp4") && strcmp(dot, ".webm") && strcmp(dot, ".gif")))
+		return cli_usage_error(
+		    "submit", "output '%s' has an unknown extension; use .mp4, .webm or .gif",
+		    output);
+	snprintf(idbuf, idlen, "%.*s", (int)(dot - output), output);
+	if (job_check_id(idbuf, err, sizeof(err)) < 0)
+		return cli_usage_error("submit",
+				       "-o '%s': the name becomes the job id (the worker writes "
+				       "<id>.<ext>), and %s",
+				       output, err);
+	if (*id && strcmp(*id, idbuf))
+		return cli_usage_error("submit",
+				       "-o '%s' names the job %s but --id says %s; give one",
+				       output, idbuf, *id);
+	if (*format && strcmp(*format, dot + 1))
+		return cli_usage_error("submit",
+				       "-o '%s' asks for %s but --format says %s; give one", output,
+				       dot + 1, *format);
+	*id = idbuf;
+	*format = dot + 1;
+	return 0;
+}
 
 int cmd_submit(int argc, char **argv)
 {
@@ -127,7 +109,8 @@ int cmd_submit(int argc, char **argv)
 	struct config cfg;
 	struct job job;
 	struct cli_job_args ja = {0};
-	const char *redis = NULL, *format = NULL, *id = NULL;
+	const char *redis = NULL, *format = NULL, *id = NULL, *output = NULL, *progress = NULL;
+	char idbuf[JOB_ID_MAX];
 	int wait = 0, json = 0, c, rc;
 	size_t n = cli_n_job_options;
 
@@ -139,6 +122,7 @@ int cmd_submit(int argc, char **argv)
 	opts[n++] = (struct option){"format", required_argument, NULL, O_FORMAT};
 	opts[n++] = (struct option){"output", required_argument, NULL, 'o'};
 	opts[n++] = (struct option){"id", required_argument, NULL, O_ID};
+	opts[n++] = (struct option){"progress", required_argument, NULL, OPT_PROGRESS};
 	opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
 	opts[n] = (struct option){0};
 
@@ -163,11 +147,12 @@ int cmd_submit(int argc, char **argv)
 		case O_ID:
 			id = optarg;
 			break;
-		case 'o': {
-			const char *dot = strrchr(optarg, '.');
-			format = dot ? dot + 1 : optarg;
+		case 'o':
+			output = optarg;
 			break;
-		}
+		case OPT_PROGRESS:
+			progress = optarg;
+			break;
 		case OPT_RETRIES: {
 			long v = strtol(optarg, &end, 10);
 			if (*end || v < 0 || v > 1000) {
@@ -197,6 +182,14 @@ int cmd_submit(int argc, char **argv)
 		job_free(&job);
 		return cli_usage_error("submit",
 				       "expected exactly one SCRIPT; see reelbox submit --help");
+	}
+	if (progress && !wait) {
+		job_free(&job);
+		return cli_usage_error("submit", "--progress follows a job: give --wait too");
+	}
+	if (output && (rc = output_as_id(output, &id, &format, idbuf, sizeof(idbuf))) != 0) {
+		job_free(&job);
+		return rc;
 	}
 	if ((rc = cli_load_config("submit", ja.config_path, &cfg)) != 0 ||
 	    (rc = cli_load_script("submit", argv[optind], &cfg, &job)) != 0)
@@ -234,22 +227,54 @@ int cmd_submit(int argc, char **argv)
 		free(doc);
 		goto out;
 	}
-	if (queue_submit(q, doc, newid, err, sizeof(err)) < 0) {
+	if ((rc = queue_submit(q, doc, newid, err, sizeof(err))) < 0) {
+		char *st = NULL, why[QUEUE_ERR_MAX];
+		json_t *o;
+
 		free(doc);
+		/* Which job holds the id, and when it is free again. */
+		if (rc == -EEXIST && queue_status(q, newid, &st, why, sizeof(why)) == 0 &&
+		    (o = json_loads(st, 0, NULL))) {
+			cli_exists_sentence(err, sizeof(err), newid, o, cli_wall_ms(),
+					    cfg.result_ttl_s);
+			json_decref(o);
+		}
+		free(st);
 		queue_close(q);
 		rc = cli_usage_error("submit", "%s", err);
 		goto out;
 	}
 	free(doc);
 	if (wait) {
+		/* The id first, so a user can cancel or follow the job from elsewhere: on
+		 * stdout when it is its only line, else on stderr. */
+		struct cli_progress prog;
+		struct cli_follow_opts fo = {
+		    .json = json, .progress = &prog, .redis_url = redis_url(redis, &cfg)};
+		int stdout_taken = json || (progress && !strcmp(progress, "-"));
+
+		if ((rc = cli_progress_open(&prog, "submit", progress, json, isatty(2), newid)) !=
+		    0) {
+			queue_close(q);
+			goto out;
+		}
+		if (!stdout_taken) {
+			printf("%s\n", newid);
+			fo.id_printed = 1;
+		} else {
+			fprintf(stderr, "reelbox: submitted job %s\n", newid);
+		}
 		fflush(stdout);
-		rc = wait_for(q, newid, json);
+		rc = cli_follow_job(q, newid, &fo);
 	} else {
+		/* With --json stdout is exactly one JSON document; else the id is the last
+		 * line. */
 		if (json)
 			printf("{\"id\":\"%s\",\"state\":\"queued\"}\n", newid);
+		else
+			printf("%s\n", newid);
 		rc = 0;
 	}
-	printf("%s\n", newid);
 	queue_close(q);
 out:
 	job_free(&job);
@@ -318,18 +343,7 @@ int cmd_status(int argc, char **argv)
 		printf("%s\n", status);
 	} else {
 		json_t *o = json_loads(status, 0, NULL);
-		const char *key;
-		json_t *v;
-		json_object_foreach(o, key, v)
-		{
-			if (json_is_string(v))
-				printf("%-10s %s\n", key, json_string_value(v));
-			else if (!json_is_null(v)) {
-				char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-				printf("%-10s %s\n", key, t ? t : "");
-				free(t);
-			}
-		}
+		cli_print_status_text(stdout, o, cli_wall_ms());
 		json_decref(o);
 	}
 	free(status);

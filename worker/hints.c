@@ -13,12 +13,14 @@
 #include "hints.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <dirent.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* How much of the script's error line a sentence quotes. */
 #define HINT_LINE_MAX 200
@@ -565,4 +567,13 @@ void hints_explain(const struct hints *h, const char *log, int64_t frames_done, 
 		if (i > 0 && ((unsigned char)err[i - 1] & 0x80))
 			err[i - 1] = '\0';
 	}
+}
+
+void hints_privilege(char *err, size_t len, int rc)
+{
+	if (geteuid() == 0 || (rc != -EACCES && rc != -EPERM) || !err || strstr(err, "needs root"))
+		return;
+	append(err, len,
+	       "; reelbox needs root on this host: its sandbox makes cgroups, namespaces and a "
+	       "state dir that only root may (run it as root, e.g. with sudo)");
 }

@@ -39,4 +39,8 @@ void hints_explain(const struct hints *h, const char *log, int64_t frames_done, 
  * len); 0 when there is none. */
 int hints_last_error_line(const char *log, char *out, size_t len);
 
+/* A sandbox that could not start for an unprivileged user (rc -EACCES or -EPERM, euid
+ * not 0): err gains why reelbox needs root here and what to do. */
+void hints_privilege(char *err, size_t len, int rc);
+
 #endif

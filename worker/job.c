@@ -8,7 +8,8 @@
  *     "script": "import sys\n...",  the script's text (a JSON string; \u0000 allowed)
  *     "script_name": "render.py",   its file name under /job/; default script<ext>
  *     "runtime": "python3",         default: from script_name's extension
- *     "width": 1280, "height": 720, or "size": "1280x720" (not both); default 1280x720
+ *     "width": 1280, "height": 720, or "size": "1280x720" (not both); default 1280x720;
+ *                                   even for mp4 and webm, any for gif; at most 7680x4320
  *     "fps": 30,                    1..120; default 30
  *     "frames": 150,                1..operator cap; default fps*5
  *     "pix_fmt": "rgb24",           rgb24 rgba bgr24 gray yuv420p; default rgb24
@@ -268,11 +269,6 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 			j.height, JOB_MIN_SIDE);
 		return -EINVAL;
 	}
-	if (j.width % 2 || j.height % 2) {
-		job_err(err, errlen, "size %dx%d is not allowed: width and height must be even",
-			j.width, j.height);
-		return -EINVAL;
-	}
 	if (j.width > JOB_MAX_WIDTH || j.height > JOB_MAX_HEIGHT) {
 		job_err(err, errlen, "size %dx%d is not allowed: the largest is %dx%d", j.width,
 			j.height, JOB_MAX_WIDTH, JOB_MAX_HEIGHT);
@@ -309,6 +305,15 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 	if (!job_in_list(j.format, job_formats)) {
 		job_err(err, errlen, "unknown format '%s'; known: mp4, webm, gif",
 			job_show(shown, sizeof(shown), j.format));
+		return -EINVAL;
+	}
+	/* H.264 and VP9 carry yuv420p, whose chroma planes are half size both ways: their
+	 * sides must be even. GIF is palette-indexed and takes any size. */
+	if (strcmp(j.format, "gif") && (j.width % 2 || j.height % 2)) {
+		job_err(err, errlen,
+			"size %dx%d is not allowed: width and height must be even for %s (GIF "
+			"takes any size)",
+			j.width, j.height, j.format);
 		return -EINVAL;
 	}
 	/* crf -1 is the encoder's default. GIF has no crf: any value is ignored, the same

@@ -1,0 +1,410 @@
+/* cli_follow.c - `submit --wait` following a job, and `status` as a person reads it.
+ *
+ * Following never leaves the user in front of a silent terminal: when no worker has
+ * taken the job after a second it says so (and which Redis it waits on), a retry is
+ * told with its reason, and Ctrl-C stops only the waiting: the job stays queued or
+ * running, and the sentence says so and how to cancel it. A failure shows the error and
+ * the last lines of the script's log, since `submit` shows no log while it runs.
+ */
+#define _GNU_SOURCE
+#include "cli_follow.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "queue.h"
+
+/* How long one wait for an event blocks: also how late Ctrl-C is noticed. */
+#define FOLLOW_POLL_MS 1000
+/* After this long without a worker taking the job, say so. */
+#define FOLLOW_QUEUED_NOTE_MS 1000
+/* Lines of the log shown under a failure. */
+#define FOLLOW_LOG_LINES 5
+
+static volatile sig_atomic_t follow_interrupted;
+
+static void on_interrupt(int sig)
+{
+	follow_interrupted = sig;
+}
+
+static long long wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *str(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static int final_state(const char *s)
+{
+	return s && (!strcmp(s, "succeeded") || !strcmp(s, "failed") || !strcmp(s, "dead") ||
+		     !strcmp(s, "cancelled"));
+}
+
+void cli_print_log_lines(FILE *out, const char *log, int n)
+{
+	const char *starts[64];
+	int k = 0, first;
+
+	if (!log)
+		return;
+	for (const char *p = log; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (len && strspn(p, " \t") < len)
+			starts[k++ % 64] = p;
+		p += len + (nl ? 1 : 0);
+	}
+	if (n > 64)
+		n = 64;
+	first = k > n ? k - n : 0;
+	for (int i = first; i < k; i++) {
+		const char *p = starts[i % 64];
+		fprintf(out, "  | %.*s\n", (int)strcspn(p, "\n"), p);
+	}
+}
+
+/* Print the final state like `run` does; 0 when it succeeded. */
+static int report(const char *id, const char *status, const struct cli_follow_opts *o)
+{
+	json_t *st = json_loads(status, 0, NULL);
+	const char *state = str(st, "state");
+	int ok = state && !strcmp(state, "succeeded");
+
+	if (o->progress)
+		cli_progress_end(o->progress, state ? state : "ended");
+	if (o->json) {
+		printf("%s\n", status);
+	} else if (ok) {
+		fprintf(stderr, "reelbox: job %s succeeded: %s\n", id, str(st, "output") ?: "");
+	} else {
+		fprintf(stderr, "reelbox: job %s %s: %s\n", id, state ? state : "ended",
+			str(st, "error") ?: "no reason was recorded");
+		if (str(st, "log") && str(st, "log")[0]) {
+			fprintf(stderr, "reelbox: the script's log ends with:\n");
+			cli_print_log_lines(stderr, str(st, "log"), FOLLOW_LOG_LINES);
+		}
+	}
+	json_decref(st);
+	return ok ? 0 : EXIT_JOB_FAILED;
+}
+
+/* Ctrl-C: the job is not touched. Say where it stands and how to cancel it. */
+static int interrupted(struct queue *q, const char *id, const struct cli_follow_opts *o)
+{
+	char *status = NULL, err[QUEUE_ERR_MAX];
+	json_t *st;
+	const char *state;
+
+	if (o->progress)
+		cli_progress_clear(o->progress);
+	if (isatty(2))
+		fputc('\n', stderr); /* past the ^C the terminal echoed */
+	if (queue_status(q, id, &status, err, sizeof(err)) < 0) {
+		fprintf(stderr, "reelbox: stopped waiting for job %s (its state is unknown: %s)\n",
+			id, err);
+		return 130;
+	}
+	st = json_loads(status, 0, NULL);
+	state = str(st, "state");
+	if (final_state(state)) {
+		json_decref(st);
+		int rc = report(id, status, o);
+		free(status);
+		return rc;
+	}
+	if (state && !strcmp(state, "running"))
+		fprintf(stderr,
+			"reelbox: stopped waiting; job %s keeps running on worker %s (see it with "
+			"reelbox status %s, stop it with reelbox cancel %s)\n",
+			id, str(st, "worker") ?: "?", id, id);
+	else
+		fprintf(stderr,
+			"reelbox: stopped waiting; job %s stays %s and a worker will run it "
+			"(cancel it with reelbox cancel %s)\n",
+			id, state ? state : "queued", id);
+	if (o->progress)
+		cli_progress_end(o->progress, state ? state : "queued");
+	if (o->json)
+		printf("%s\n", status);
+	json_decref(st);
+	free(status);
+	return 130;
+}
+
+int cli_follow_job(struct queue *q, const char *id, const struct cli_follow_opts *o)
+{
+	struct sigaction sa, old_int, old_term;
+	char cursor[QUEUE_ENTRY_MAX] = "0", err[QUEUE_ERR_MAX];
+	char *status = NULL;
+	long long start = mono_ms();
+	int claimed = 0, told_queued = 0, rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_interrupt; /* no SA_RESTART: a blocked read returns */
+	sigemptyset(&sa.sa_mask);
+	follow_interrupted = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+
+	for (;;) {
+		char *ev = NULL;
+
+		if (follow_interrupted)
+			break;
+		rc = queue_wait_event(q, id, cursor, FOLLOW_POLL_MS, &ev, err, sizeof(err));
+		if (follow_interrupted) {
+			free(ev);
+			break;
+		}
+		if (rc == -ETIMEDOUT) {
+			/* Events are capped; the job's own state is the truth. */
+			if (queue_status(q, id, &status, err, sizeof(err)) == 0) {
+				json_t *st = json_loads(status, 0, NULL);
+				const char *s = str(st, "state");
+				int over = final_state(s);
+
+				if (!over && s && !strcmp(s, "queued") && !claimed &&
+				    !told_queued && mono_ms() - start >= FOLLOW_QUEUED_NOTE_MS) {
+					if (o->progress)
+						cli_progress_clear(o->progress);
+					fprintf(
+					    stderr,
+					    "reelbox: job %s is queued; waiting for a worker (none "
+					    "has taken it yet: is `reelbox worker` running against "
+					    "%s?)\n",
+					    id, o->redis_url ? o->redis_url : "this Redis");
+					told_queued = 1;
+				}
+				json_decref(st);
+				if (over)
+					break;
+				free(status);
+				status = NULL;
+			}
+			continue;
+		}
+		if (rc < 0) {
+			if (o->progress)
+				cli_progress_end(o->progress, "unknown");
+			fprintf(stderr, "reelbox submit: lost the job's events: %s\n", err);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		json_t *e = json_loads(ev, 0, NULL);
+		free(ev);
+		const char *type = str(e, "type");
+		if (type && !strcmp(type, "progress") && o->progress) {
+			cli_progress_update(o->progress,
+					    json_integer_value(json_object_get(e, "frames")),
+					    json_integer_value(json_object_get(e, "total")));
+		} else if (type && !strcmp(type, "running")) {
+			claimed = 1;
+			if (told_queued)
+				fprintf(stderr, "reelbox: job %s taken by worker %s\n", id,
+					str(e, "worker") ?: "?");
+		} else if (type && !strcmp(type, "retry")) {
+			if (o->progress)
+				cli_progress_clear(o->progress);
+			fprintf(stderr,
+				"reelbox: attempt %lld of job %s failed (%s); it runs again in "
+				"%.1f s\n",
+				(long long)json_integer_value(json_object_get(e, "attempt")), id,
+				str(e, "error") ?: "no reason given",
+				(double)json_integer_value(json_object_get(e, "delay_ms")) / 1000);
+		}
+		int over = type && (!strcmp(type, "done") || !strcmp(type, "dead"));
+		json_decref(e);
+		if (over)
+			break;
+	}
+	if (follow_interrupted) {
+		free(status);
+		rc = interrupted(q, id, o);
+		goto out;
+	}
+	if (!status && queue_status(q, id, &status, err, sizeof(err)) < 0) {
+		if (o->progress)
+			cli_progress_end(o->progress, "unknown");
+		fprintf(stderr, "reelbox submit: %s\n", err);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	rc = report(id, status, o);
+	free(status);
+out:
+	if (!o->json && !o->id_printed)
+		printf("%s\n", id);
+	fflush(stdout);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	return rc;
+}
+
+/* ---- status as text ---- */
+
+static long long num(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	if (json_is_string(v))
+		return atoll(json_string_value(v));
+	return 0;
+}
+
+/* "2024-12-02 07:40:12" in local time. */
+static void fmt_date(long long ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (!localtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, len, "%lld", ms);
+}
+
+/* "850 ms", "4.2 s", "3 min 12 s", "2 h 5 min". */
+static void fmt_span(long long ms, char *buf, size_t len)
+{
+	if (ms < 0)
+		ms = 0;
+	if (ms < 1000)
+		snprintf(buf, len, "%lld ms", ms);
+	else if (ms < 60000)
+		snprintf(buf, len, "%.1f s", (double)ms / 1000);
+	else if (ms < 3600000)
+		snprintf(buf, len, "%lld min %lld s", ms / 60000, ms / 1000 % 60);
+	else
+		snprintf(buf, len, "%lld h %lld min", ms / 3600000, ms / 60000 % 60);
+}
+
+static void field(FILE *out, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void field(FILE *out, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(out, "%-10s ", name);
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fputc('\n', out);
+}
+
+void cli_print_status_text(FILE *out, json_t *st, long long now_ms)
+{
+	const char *state = str(st, "state") ?: "unknown";
+	long long created = num(st, "created"), started = num(st, "started");
+	long long finished = num(st, "finished"), hb = num(st, "heartbeat");
+	long long not_before = num(st, "not_before");
+	json_t *prog = json_object_get(st, "progress");
+	char a[64], b[64];
+
+	field(out, "job", "%s", str(st, "id") ?: "?");
+	field(out, "state", "%s", state);
+	if (num(st, "max_attempts"))
+		field(out, "attempts", "%lld of %lld", num(st, "attempts"),
+		      num(st, "max_attempts"));
+	if (str(st, "worker"))
+		field(out, "worker", "%s", str(st, "worker"));
+	if (created) {
+		fmt_date(created, a, sizeof(a));
+		fmt_span(now_ms - created, b, sizeof(b));
+		field(out, "created", "%s (%s ago)", a, b);
+	}
+	if (started && started >= created) {
+		fmt_span(started - created, b, sizeof(b));
+		field(out, "waited", "%s in the queue", b);
+	} else if (!strcmp(state, "queued") && created) {
+		fmt_span(now_ms - created, b, sizeof(b));
+		field(out, "waiting", "%s so far for a worker", b);
+	}
+	if (not_before > now_ms && !strcmp(state, "queued")) {
+		fmt_date(not_before, a, sizeof(a));
+		field(out, "retry", "not before %s", a);
+	}
+	if (started && finished >= started && final_state(state)) {
+		fmt_span(finished - started, b, sizeof(b));
+		fmt_date(finished, a, sizeof(a));
+		field(out, "ran", "%s (finished %s)", b, a);
+	} else if (started && !strcmp(state, "running")) {
+		fmt_span(now_ms - started, b, sizeof(b));
+		fmt_span(now_ms - hb, a, sizeof(a));
+		field(out, "running", "for %s (last heartbeat %s ago)", b, a);
+	}
+	if (json_is_object(prog) && !final_state(state))
+		field(out, "progress", "%lld of %lld frames",
+		      (long long)json_integer_value(json_object_get(prog, "frames")),
+		      (long long)json_integer_value(json_object_get(prog, "total")));
+	if (str(st, "output") && !strcmp(state, "succeeded"))
+		field(out, "output", "%s (%lld frames, %lld bytes)", str(st, "output"),
+		      num(st, "frames"), num(st, "bytes"));
+	if (str(st, "sha256") && !strcmp(state, "succeeded"))
+		field(out, "sha256", "%s", str(st, "sha256"));
+	if (num(st, "cancel") && strcmp(state, "cancelled"))
+		field(out, "cancel", "requested");
+	if (str(st, "error") && str(st, "error")[0])
+		field(out, "error", "%s", str(st, "error"));
+	if (str(st, "log") && str(st, "log")[0]) {
+		field(out, "log", "(last lines; reelbox status --json has the tail)");
+		cli_print_log_lines(out, str(st, "log"), FOLLOW_LOG_LINES);
+	}
+}
+
+void cli_exists_sentence(char *buf, size_t len, const char *id, json_t *st, long long now_ms,
+			 unsigned result_ttl_s)
+{
+	const char *state = str(st, "state");
+	long long finished = num(st, "finished");
+	char a[64], b[64];
+
+	if (!state) {
+		snprintf(buf, len, "a job with id %s already exists: pick another --id", id);
+		return;
+	}
+	if (!final_state(state) || !finished) {
+		snprintf(buf, len,
+			 "a job with id %s already exists and is %s: pick another --id, or wait "
+			 "for it (reelbox status %s)",
+			 id, state, id);
+		return;
+	}
+	const char *how = !strcmp(state, "dead")	? "went dead"
+			  : !strcmp(state, "cancelled") ? "was cancelled"
+							: state;
+
+	fmt_span(now_ms - finished, a, sizeof(a));
+	fmt_span(finished + (long long)result_ttl_s * 1000 - now_ms, b, sizeof(b));
+	snprintf(buf, len,
+		 "a job with id %s already exists: it %s %s ago, and its id is free again when "
+		 "its result expires in about %s (result_ttl %u s); pick another --id",
+		 id, how, a, b, result_ttl_s);
+}
+
+long long cli_wall_ms(void)
+{
+	return wall_ms();
+}
