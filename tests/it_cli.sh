@@ -211,6 +211,15 @@ has "an odd size for MP4 says why, and that GIF takes it" odd.err "must be even 
 "$BIN" run --size 99999x99999 -o out/huge.mp4 s/ok.sh 2>huge.err
 has "a huge size is too large, not odd" huge.err "the largest is 7680x4320"
 
+echo "== a. install"
+BUILD=$(dirname "$BIN")
+if [ -f "$BUILD/cmake_install.cmake" ]; then
+	cmake --install "$BUILD" --prefix "$T/inst" >install.out 2>&1
+	expect "cmake --install puts reelbox in PREFIX/bin" "$?" 0
+	"$T/inst/bin/reelbox" run "${SMALL[@]}" -o out/inst.mp4 s/ok.sh 2>/dev/null
+	expect "and the installed binary renders on its own" "$?" 0
+fi
+
 echo "== a. runtimes, help, privileges"
 "$BIN" runtimes >rt.out 2>rt.err
 expect "reelbox runtimes exits 0 on this host" "$?" 0
