@@ -1,18 +1,21 @@
 /* cgroup.c - the per-sandbox cgroup: memory, pids and cpu limits.
  *
  * The cgroup work itself (v1 and v2, limits, stats, kill, sweep) is in cgroups.h and
- * cgroup_{common,v1,v2}.c; this file is the sandbox's side of it. The seams, in the
- * order sandbox_start() and sandbox_destroy() call them:
+ * cgroup_{job,fs,v1,v2}.c; this file is the sandbox's side of it, and the only file of
+ * the sandbox that calls cgroups.h. The seams, in the order sandbox_start() and
+ * sandbox_destroy() call them:
  *   create_from_parent   before clone3; a cgroup v2 dir fd in cg->clone_fd makes the
  *                        child start inside it (CLONE_INTO_CGROUP, no race)
- *   clone_inside_...     cgroup v1: the cloning thread steps into the job cgroup for the
- *                        clone3 and out again, so the child is born inside (fast)
+ *   enter/leave_...      around the clone3 (sandbox.c): on cgroup v1 the cloning thread
+ *                        steps into the job cgroup and out again, so the child is born
+ *                        inside (fast)
  *   attach_from_parent   the fallback when that failed (cgroup v1): the child is
  *                        blocked on the sync pipe, so it runs nothing outside
  *   classify             after the reap: OOM or pids events turn into the result's
  *                        end and reason; usage fills cpu_ms and peak_memory_bytes
  *   destroy              after the reap: kill what is left, remove the dirs
  *   sweep_stale          when reelbox starts
+ * and for the helper (helper.c): its cgroup's procs fds, usage and kill.
  *
  * The host's setup is detected once per process. A host without usable cgroups still
  * runs sandboxes: the rlimits are then the only limits, and a failed job's reason says
@@ -29,7 +32,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cgroups.h"
 #include "internal.h"
 
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
@@ -63,7 +65,6 @@ int sandbox_cgroup_create_from_parent(struct sandbox_cgroup *cg, const struct sa
 	int r;
 
 	cg->clone_fd = -1;
-	cg->path = NULL;
 	cg->cg = NULL;
 	cg->helper = NULL;
 	cg->unenforced = 0;
@@ -76,39 +77,30 @@ int sandbox_cgroup_create_from_parent(struct sandbox_cgroup *cg, const struct sa
 	snprintf(name, sizeof(name), "slot%u", spec->slot);
 	if ((r = sandbox_cg_create(e, name, &lim, &cg->cg, err, errlen)) < 0)
 		return r;
-	if (e->version == SANDBOX_CG_V2)
-		cg->clone_fd = sandbox_cg_dirfd(cg->cg);
-	cg->path = strdup(sandbox_cg_path(cg->cg));
-	if (!cg->path) {
-		sandbox_cgroup_destroy(cg);
-		return -ENOMEM;
-	}
+	/* A version that clones straight into the cgroup (v2) gives its dir fd. */
+	r = sandbox_cg_dirfd(cg->cg);
+	cg->clone_fd = r >= 0 ? r : -1;
 	return 0;
 }
 
-pid_t sandbox_cgroup_clone_inside_from_parent(struct sandbox_cgroup *cg, struct sandbox_child *c,
-					      int *pidfd)
+void sandbox_cgroup_enter_from_parent(struct sandbox_cgroup *cg)
 {
-	struct sandbox_cg_thread back;
-	pid_t pid;
+	cg->born_inside = 0;
+	cg->entered = cg->cg && cg->clone_fd < 0 && sandbox_cg_enter_thread(cg->cg, &cg->back) == 0;
+}
+
+int sandbox_cgroup_leave_from_parent(struct sandbox_cgroup *cg, int cloned)
+{
 	int r;
 
-	cg->born_inside = 0;
-	if (!cg->cg || cg->clone_fd >= 0 || sandbox_cg_enter_thread(cg->cg, &back) < 0)
-		return sandbox_proc_clone_from_parent(c, cg->clone_fd, pidfd);
-	pid = sandbox_proc_clone_from_parent(c, -1, pidfd);
+	if (!cg->entered)
+		return 0;
+	cg->entered = 0;
 	/* The thread must not stay: the worker's own work would count against the job. */
-	if ((r = sandbox_cg_leave_thread(&back)) < 0) {
-		if (pid > 0) {
-			pidfd_send_signal(*pidfd, SIGKILL, NULL, 0);
-			waitpid(pid, NULL, __WALL);
-			close(*pidfd);
-			*pidfd = -1;
-		}
+	if ((r = sandbox_cg_leave_thread(&cg->back)) < 0)
 		return r;
-	}
-	cg->born_inside = pid > 0;
-	return pid;
+	cg->born_inside = cloned;
+	return 0;
 }
 
 int sandbox_cgroup_attach_from_parent(struct sandbox_cgroup *cg, pid_t pid)
@@ -119,7 +111,7 @@ int sandbox_cgroup_attach_from_parent(struct sandbox_cgroup *cg, pid_t pid)
 	return sandbox_cg_attach(cg->cg, pid);
 }
 
-int sandbox_cgroup_has_pids(const struct sandbox_cgroup *cg)
+int sandbox_cgroup_exists(const struct sandbox_cgroup *cg)
 {
 	return cg->cg != NULL;
 }
@@ -195,8 +187,6 @@ void sandbox_cgroup_destroy(struct sandbox_cgroup *cg)
 	sandbox_cg_destroy(cg->cg);
 	cg->cg = NULL;
 	cg->clone_fd = -1;
-	free(cg->path);
-	cg->path = NULL;
 }
 
 int sandbox_cgroup_sweep_stale(void)
@@ -204,4 +194,30 @@ int sandbox_cgroup_sweep_stale(void)
 	const struct sandbox_cg_env *e = get_env();
 
 	return e->version == SANDBOX_CG_NONE ? 0 : sandbox_cg_sweep(e);
+}
+
+int sandbox_cgroup_helper_fds(const struct sandbox_cgroup *cg, int *fds, int max)
+{
+	return cg->helper ? sandbox_cg_procs_fds(cg->helper, fds, max) : 0;
+}
+
+int sandbox_cgroup_helper_usage(const struct sandbox_cgroup *cg, struct sandbox_helper_usage *u)
+{
+	struct sandbox_cg_stats st;
+	int r;
+
+	memset(u, 0, sizeof(*u));
+	if (!cg->helper)
+		return 0;
+	if ((r = sandbox_cg_stats(cg->helper, &st)) < 0)
+		return r;
+	u->peak_memory_bytes = st.memory_peak;
+	u->cpu_ms = st.cpu_usage_usec / 1000;
+	u->oom = st.oom_kills > 0;
+	return 0;
+}
+
+int sandbox_cgroup_helper_kill(struct sandbox_cgroup *cg)
+{
+	return cg->helper ? sandbox_cg_kill(cg->helper) : 0;
 }

@@ -1,5 +1,7 @@
-/* cgroup_impl.h - shared by cgroup_common.c, cgroup_v1.c and cgroup_v2.c only.
- * Callers use cgroups.h. */
+/* cgroup_impl.h - shared by the cgroup files only: cgroup_job.c (what every version
+ * does the same way), cgroup_fs.c (the file helpers, a leaf) and the two backends,
+ * cgroup_v1.c and cgroup_v2.c. Callers use cgroups.h.
+ */
 #ifndef REELBOX_SANDBOX_CGROUP_IMPL_H
 #define REELBOX_SANDBOX_CGROUP_IMPL_H
 
@@ -20,14 +22,46 @@ struct cg_dir {
 };
 
 struct sandbox_cg {
-	enum sandbox_cg_version version;
+	const struct cg_ops *ops; /* the env's backend, copied at creation */
 	struct sandbox_cg_limits lim;
 	char name[CG_NAME_MAX];
 	int ndirs;
 	struct cg_dir dirs[SANDBOX_CG_NCTRL];
 };
 
-/* cgroup_common.c */
+/* What one cgroup version does its own way, as crun's cgroup managers: one table per
+ * version, picked once by sandbox_cg_detect() and kept in the env and in each job, so
+ * cgroup_job.c never asks which version it runs on. A NULL entry means the version
+ * has no such thing, and cgroup_job.c takes its other way. */
+struct cg_ops {
+	enum sandbox_cg_version version;
+	/* Find the hierarchies and our place in them, make the job parent(s) and fill
+	 * env's hierarchies and controllers; else one sentence in err. v2_mount is where
+	 * cgroup2 must be mounted (v1 finds its mounts itself). */
+	int (*detect)(struct sandbox_cg_env *env, const char *v2_mount, const char *parent,
+		      unsigned need, char *err, size_t len);
+	/* Write cg->lim into the fresh job dirs. */
+	int (*apply)(struct sandbox_cg *cg, char *err, size_t len);
+	/* Fill the counters the version has (st is zeroed). */
+	int (*stats)(const struct sandbox_cg *cg, struct sandbox_cg_stats *st);
+	/* Kill the whole job in one stroke (v2: cgroup.kill); < 0 when the kernel has
+	 * no way, and cgroup_job.c kills pid by pid. */
+	int (*kill_all)(struct sandbox_cg *cg);
+	/* Stop (1) or resume (0) the whole job while it is killed pid by pid (v1). */
+	int (*freeze)(struct sandbox_cg *cg, int frozen);
+	/* The dir fd for clone3's CLONE_INTO_CGROUP (v2). */
+	int (*clone_fd)(const struct sandbox_cg *cg);
+	/* Move the calling thread in, saving the way back in *back (v1). */
+	int (*enter_thread)(struct sandbox_cg *cg, struct sandbox_cg_thread *back);
+};
+
+extern const struct cg_ops cg_v1_ops; /* cgroup_v1.c */
+extern const struct cg_ops cg_v2_ops; /* cgroup_v2.c */
+
+/* ---- cgroup_fs.c: the file helpers ---------------------------------------------- */
+
+const char *cg_ctrl_name(unsigned ctrl);
+void cg_sleep_ms(unsigned ms);
 int cg_open_dir(const char *path);
 int cg_write(int dirfd, const char *file, const char *val);
 int cg_writef(int dirfd, const char *file, const char *fmt, ...)
@@ -46,24 +80,8 @@ int cg_find_mount(const char *fstype, const char *ctrl, const char *mnt, char *m
 int cg_host_path(const char *mnt, const char *root, const char *rel, char *out, size_t len);
 int cg_parent_rel(const char *own, const char *parent, char *out, size_t len);
 int cg_mkdir_p(const char *mnt, const char *root, const char *rel, char *err, size_t len);
-int cg_procs_empty(const struct sandbox_cg *cg);
-int cg_signal_all(struct sandbox_cg *cg);
-const struct cg_dir *cg_dir_for(const struct sandbox_cg *cg, unsigned ctrl);
-const char *cg_ctrl_name(unsigned ctrl);
-void cg_sleep_ms(unsigned ms);
-
-/* cgroup_v1.c */
-int cg1_detect(struct sandbox_cg_env *env, const char *parent, unsigned need, char *err,
-	       size_t len);
-int cg1_apply(struct sandbox_cg *cg, char *err, size_t len);
-int cg1_stats(const struct sandbox_cg *cg, struct sandbox_cg_stats *st);
-int cg1_freeze(struct sandbox_cg *cg, int frozen);
-
-/* cgroup_v2.c */
-int cg2_detect(struct sandbox_cg_env *env, const char *mnt, const char *parent, unsigned need,
-	       char *err, size_t len);
-int cg2_apply(struct sandbox_cg *cg, char *err, size_t len);
-int cg2_stats(const struct sandbox_cg *cg, struct sandbox_cg_stats *st);
-int cg2_kill(struct sandbox_cg *cg);
+/* Put the calling thread back where sandbox_cg_enter_thread() found it, closing the
+ * saved fds; the first error, or 0. */
+int cg_thread_return(struct sandbox_cg_thread *back);
 
 #endif

@@ -1,9 +1,12 @@
-/* cgroup_common.c - the parts of job cgroups that v1 and v2 share: detection
- * order, creating, attaching, killing, removing and sweeping job dirs, and the
- * small cgroupfs file helpers.
+/* cgroup_job.c - job cgroups the same way on every version: detection order,
+ * creating, attaching, killing, removing and sweeping job dirs, limit reasons.
  *
- * Every cgroup file is opened relative to a directory fd with O_NOFOLLOW. The
- * job itself cannot touch its cgroup: cgroupfs is not mounted in the sandbox,
+ * What differs between cgroup v1 and v2 is behind struct cg_ops (cgroup_v1.c,
+ * cgroup_v2.c), picked once by detection and kept in the env and in every job; this
+ * file never asks which version it runs on. Both backends and this file use the file
+ * helpers of cgroup_fs.c, a leaf, so no backend calls back here.
+ *
+ * The job itself cannot touch its cgroup: cgroupfs is not mounted in the sandbox,
  * the dirs and files are owned by host root, and the job's uid maps to an
  * unprivileged host id, so it cannot raise its own limits or escape them.
  */
@@ -14,167 +17,23 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #define CG_DEFAULT_PARENT "reelbox"
 #define CG_DEFAULT_V2	  "/sys/fs/cgroup"
 #define CG_KILL_ROUNDS	  400 /* with the backoff below: about 5 s */
 
+/* The backends in the order detection tries them. */
+static const struct cg_ops *const backends[] = {&cg_v2_ops, &cg_v1_ops};
+#define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
+
 static unsigned cg_seq;
-
-void cg_sleep_ms(unsigned ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-const char *cg_ctrl_name(unsigned ctrl)
-{
-	switch (ctrl) {
-	case SANDBOX_CG_MEMORY:
-		return "memory";
-	case SANDBOX_CG_PIDS:
-		return "pids";
-	case SANDBOX_CG_CPU:
-		return "cpu";
-	case SANDBOX_CG_CPUACCT:
-		return "cpuacct";
-	case SANDBOX_CG_FREEZER:
-		return "freezer";
-	}
-	return "?";
-}
-
-/* ---------------------------------------------------------------- file helpers */
-
-int cg_open_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-	return fd < 0 ? -errno : fd;
-}
-
-int cg_write(int dirfd, const char *file, const char *val)
-{
-	/* O_NOFOLLOW: a symlink planted in a cgroup dir must not redirect a root write. */
-	int fd = openat(dirfd, file, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	size_t n = strlen(val);
-	ssize_t w;
-	int e = 0;
-
-	if (fd < 0)
-		return -errno;
-	/* cgroupfs takes one value per write(2); a short write is an error. */
-	w = write(fd, val, n);
-	if (w < 0)
-		e = -errno;
-	else if ((size_t)w != n)
-		e = -EIO;
-	close(fd);
-	return e;
-}
-
-int cg_set(const struct cg_dir *d, const char *file, const char *val, char *err, size_t len)
-{
-	int e = cg_write(d->fd, file, val);
-
-	if (e)
-		sandbox_errf(err, len, "cannot set %s to %s in %s: %s", file, val, d->path,
-			     sandbox_strerror(e));
-	return e;
-}
-
-int cg_writef(int dirfd, const char *file, const char *fmt, ...)
-{
-	char buf[128];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return -EOVERFLOW;
-	return cg_write(dirfd, file, buf);
-}
-
-int cg_read(int dirfd, const char *file, char *buf, size_t len)
-{
-	int fd = openat(dirfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	size_t used = 0;
-	int e = 0;
-
-	if (fd < 0)
-		return -errno;
-	while (used + 1 < len) {
-		ssize_t r = read(fd, buf + used, len - 1 - used);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			e = -errno;
-			break;
-		}
-		if (r == 0)
-			break;
-		used += (size_t)r;
-	}
-	close(fd);
-	buf[used] = '\0';
-	return e;
-}
-
-/* A single number; "max" reads as UINT64_MAX. */
-int cg_read_u64(int dirfd, const char *file, uint64_t *v)
-{
-	char buf[64], *end;
-	int e = cg_read(dirfd, file, buf, sizeof(buf));
-
-	if (e)
-		return e;
-	if (!strncmp(buf, "max", 3)) {
-		*v = UINT64_MAX;
-		return 0;
-	}
-	errno = 0;
-	*v = strtoull(buf, &end, 10);
-	if (errno || end == buf)
-		return -EINVAL;
-	return 0;
-}
-
-/* One "key value" line of a flat-keyed file such as memory.events. */
-int cg_read_key(int dirfd, const char *file, const char *key, uint64_t *v)
-{
-	char buf[4096];
-	size_t klen = strlen(key);
-	char *line, *save = NULL;
-	int e = cg_read(dirfd, file, buf, sizeof(buf));
-
-	if (e)
-		return e;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (!strncmp(line, key, klen) && line[klen] == ' ') {
-			*v = strtoull(line + klen + 1, NULL, 10);
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
-int cg_has_file(int dirfd, const char *file)
-{
-	return faccessat(dirfd, file, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-}
 
 /* Read the pids in dirfd/cgroup.procs into a malloc'd array. */
 static int read_procs(int dirfd, pid_t **out, size_t *n)
@@ -212,194 +71,6 @@ static int read_procs(int dirfd, pid_t **out, size_t *n)
 	return 0;
 }
 
-/* ----------------------------------------------------- /proc and mount parsing */
-
-/* Our cgroup path in the hierarchy that carries ctrl (v1), or in the unified one
- * when ctrl is NULL (the "0::" line). */
-int cg_own_path(const char *ctrl, char *out, size_t len)
-{
-	return cg_own_path_in("/proc/self/cgroup", ctrl, out, len);
-}
-
-int cg_own_path_in(const char *file, const char *ctrl, char *out, size_t len)
-{
-	FILE *f = fopen(file, "re");
-	char *line = NULL;
-	size_t cap = 0;
-	int e = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		char *c1 = strchr(line, ':'), *c2, *nl, *tok, *save = NULL;
-		int match = 0;
-
-		if (!c1 || !(c2 = strchr(c1 + 1, ':')))
-			continue;
-		*c2 = '\0';
-		if ((nl = strchr(c2 + 1, '\n')))
-			*nl = '\0';
-		if (!ctrl)
-			match = !strncmp(line, "0:", 2) && c1 + 1 == c2;
-		else
-			for (tok = strtok_r(c1 + 1, ",", &save); tok && !match;
-			     tok = strtok_r(NULL, ",", &save))
-				match = !strcmp(tok, ctrl);
-		if (match) {
-			e = snprintf(out, len, "%s", c2 + 1) < (int)len ? 0 : -ENAMETOOLONG;
-			break;
-		}
-	}
-	free(line);
-	fclose(f);
-	return e;
-}
-
-/* mountinfo escapes blanks as \040 and so on. */
-static void unescape(char *s)
-{
-	char *d = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && isdigit((unsigned char)s[2]) &&
-		    isdigit((unsigned char)s[3])) {
-			*d++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*d++ = *s;
-		}
-	}
-	*d = '\0';
-}
-
-/* Find a cgroup mount in /proc/self/mountinfo: the one of type fstype carrying
- * ctrl (v1), or the one mounted exactly at mnt. Gives its mount point and the
- * cgroup path it shows as its root (not "/" when a container bind-mounted a
- * sub-tree). */
-int cg_find_mount(const char *fstype, const char *ctrl, const char *mnt, char *mnt_out,
-		  char *root_out, size_t len)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL;
-	size_t cap = 0;
-	int e = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		char *save = NULL, *f_root, *f_mnt, *sep, *type, *opts, *tok;
-		int i, match = 0;
-
-		if (!strtok_r(line, " ", &save)) /* mount id */
-			continue;
-		for (i = 0; i < 2; i++) /* parent id, major:minor */
-			if (!strtok_r(NULL, " ", &save))
-				break;
-		f_root = strtok_r(NULL, " ", &save);
-		f_mnt = strtok_r(NULL, " ", &save);
-		if (!f_root || !f_mnt)
-			continue;
-		/* optional fields end at " - " */
-		while ((sep = strtok_r(NULL, " ", &save)) && strcmp(sep, "-"))
-			;
-		type = strtok_r(NULL, " ", &save);
-		if (!sep || !type || strcmp(type, fstype) || !strtok_r(NULL, " ", &save))
-			continue;
-		opts = strtok_r(NULL, " \n", &save);
-		unescape(f_root);
-		unescape(f_mnt);
-		if (mnt) {
-			match = !strcmp(f_mnt, mnt);
-		} else if (ctrl && opts) {
-			char *osave = NULL;
-			for (tok = strtok_r(opts, ",", &osave); tok && !match;
-			     tok = strtok_r(NULL, ",", &osave))
-				match = !strcmp(tok, ctrl);
-		}
-		if (!match)
-			continue;
-		if ((size_t)snprintf(mnt_out, len, "%s", f_mnt) >= len ||
-		    (size_t)snprintf(root_out, len, "%s", f_root) >= len)
-			e = -ENAMETOOLONG;
-		else
-			e = 0;
-		break;
-	}
-	free(line);
-	fclose(f);
-	return e;
-}
-
-/* Host path of cgroup rel in a hierarchy mounted at mnt showing root. */
-int cg_host_path(const char *mnt, const char *root, const char *rel, char *out, size_t len)
-{
-	size_t rl = strlen(root);
-
-	if (!strcmp(rel, root) || !strcmp(rel, "/"))
-		return snprintf(out, len, "%s", mnt) < (int)len ? 0 : -ENAMETOOLONG;
-	if (!strcmp(root, "/"))
-		rl = 0;
-	else if (strncmp(rel, root, rl) || (rel[rl] && rel[rl] != '/'))
-		return -EXDEV; /* our cgroup is not visible under this mount */
-	if ((size_t)snprintf(out, len, "%s%s", mnt, rel + rl) >= len)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
-int cg_parent_rel(const char *own, const char *parent, char *out, size_t len)
-{
-	int n;
-
-	if (strstr(parent, ".."))
-		return -EINVAL;
-	if (parent[0] == '/')
-		n = snprintf(out, len, "%s", parent);
-	else
-		n = snprintf(out, len, "%s/%s", strcmp(own, "/") ? own : "", parent);
-	if (n < 0 || (size_t)n >= len)
-		return -ENAMETOOLONG;
-	/* trim a trailing '/' */
-	while (n > 1 && out[n - 1] == '/')
-		out[--n] = '\0';
-	return 0;
-}
-
-/* mkdir -p of cgroup rel under the mount, one component at a time through dir
- * fds without following links. */
-int cg_mkdir_p(const char *mnt, const char *root, const char *rel, char *err, size_t len)
-{
-	char buf[SANDBOX_CG_PATH], *comp, *save = NULL;
-	size_t rl = strcmp(root, "/") ? strlen(root) : 0;
-	int fd = cg_open_dir(mnt), e = 0;
-
-	if (fd < 0) {
-		sandbox_errf(err, len, "cannot open the cgroup mount %s: %s", mnt,
-			     sandbox_strerror(fd));
-		return fd;
-	}
-	snprintf(buf, sizeof(buf), "%s", rel + rl);
-	for (comp = strtok_r(buf, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
-		int nfd;
-
-		if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
-			e = -errno;
-			break;
-		}
-		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (nfd < 0) {
-			e = -errno;
-			break;
-		}
-		close(fd);
-		fd = nfd;
-	}
-	close(fd);
-	if (e)
-		sandbox_errf(err, len, "cannot create the cgroup %s under %s: %s", rel, mnt,
-			     sandbox_strerror(e));
-	return e;
-}
-
 /* ------------------------------------------------------------------ detection */
 
 static void summarize(struct sandbox_cg_env *env)
@@ -424,37 +95,36 @@ int sandbox_cg_detect_with(struct sandbox_cg_env *env, const struct sandbox_cg_c
 	const char *parent = cfg && cfg->parent ? cfg->parent : CG_DEFAULT_PARENT;
 	unsigned need = cfg ? cfg->need : SANDBOX_CG_REQUIRED;
 	enum sandbox_cg_version only = cfg ? cfg->only : SANDBOX_CG_NONE;
-	char why2[256] = "not tried", why1[256] = "not tried";
+	char why[N_BACKENDS][256];
+	size_t i;
 	int e;
 
-	memset(env, 0, sizeof(*env));
-	if (only != SANDBOX_CG_V1) {
-		e = cg2_detect(env, mnt, parent, need, why2, sizeof(why2));
+	for (i = 0; i < N_BACKENDS; i++) {
+		const struct cg_ops *ops = backends[i];
+
+		snprintf(why[i], sizeof(why[i]), "not tried");
+		if (only != SANDBOX_CG_NONE && only != ops->version)
+			continue;
+		memset(env, 0, sizeof(*env));
+		e = ops->detect(env, mnt, parent, need, why[i], sizeof(why[i]));
 		if (!e) {
+			env->version = ops->version;
+			env->ops = ops;
 			summarize(env);
 			return 0;
 		}
-		memset(env, 0, sizeof(*env));
-		if (only == SANDBOX_CG_V2) {
-			sandbox_errf(err, len, "%s", why2);
+		if (only == ops->version) {
+			memset(env, 0, sizeof(*env));
+			sandbox_errf(err, len, "%s", why[i]);
 			return e;
 		}
 	}
-	e = cg1_detect(env, parent, need, why1, sizeof(why1));
-	if (!e) {
-		summarize(env);
-		return 0;
-	}
 	memset(env, 0, sizeof(*env));
-	if (only == SANDBOX_CG_V1) {
-		sandbox_errf(err, len, "%s", why1);
-		return e;
-	}
 	env->version = SANDBOX_CG_NONE;
 	sandbox_errf(env->summary, sizeof(env->summary),
 		     "no usable cgroups (v2: %s; v1: %s), so memory, process and cpu limits rest "
 		     "on rlimits only",
-		     why2, why1);
+		     why[0], why[1]);
 	sandbox_errf(err, len, "%s", env->summary);
 	return 0;
 }
@@ -465,16 +135,6 @@ int sandbox_cg_detect(struct sandbox_cg_env *env, char *err, size_t len)
 }
 
 /* ------------------------------------------------------------------- lifecycle */
-
-const struct cg_dir *cg_dir_for(const struct sandbox_cg *cg, unsigned ctrl)
-{
-	int i;
-
-	for (i = 0; i < cg->ndirs; i++)
-		if (cg->dirs[i].ctrls & ctrl)
-			return &cg->dirs[i];
-	return NULL;
-}
 
 static int name_ok(const char *name)
 {
@@ -531,14 +191,14 @@ static int open_dirs(struct sandbox_cg *cg, const struct sandbox_cg_env *env, in
 	return 0;
 }
 
-static struct sandbox_cg *cg_new(enum sandbox_cg_version v)
+static struct sandbox_cg *cg_new(const struct cg_ops *ops)
 {
 	struct sandbox_cg *cg = calloc(1, sizeof(*cg));
 	int i;
 
 	if (!cg)
 		return NULL;
-	cg->version = v;
+	cg->ops = ops;
 	for (i = 0; i < SANDBOX_CG_NCTRL; i++)
 		cg->dirs[i].fd = -1;
 	return cg;
@@ -556,7 +216,7 @@ int sandbox_cg_create(const struct sandbox_cg_env *env, const char *name,
 	*out = NULL;
 	if (!lim)
 		lim = &nolim;
-	if (env->version == SANDBOX_CG_NONE || env->nhier == 0) {
+	if (!env->ops || env->nhier == 0) {
 		sandbox_errf(err, len, "cannot create a job cgroup: %s", env->summary);
 		return -EOPNOTSUPP;
 	}
@@ -583,7 +243,7 @@ int sandbox_cg_create(const struct sandbox_cg_env *env, const char *name,
 			     c, (int)env->version, c, env->summary);
 		return -EOPNOTSUPP;
 	}
-	if (!(cg = cg_new(env->version)))
+	if (!(cg = cg_new(env->ops)))
 		return -ENOMEM;
 	cg->lim = *lim;
 	snprintf(cg->name, sizeof(cg->name), CG_PREFIX "%d-%u%s%s", (int)getpid(),
@@ -591,8 +251,7 @@ int sandbox_cg_create(const struct sandbox_cg_env *env, const char *name,
 		 name && *name ? name : "");
 	e = open_dirs(cg, env, 1, err, len);
 	if (!e)
-		e = env->version == SANDBOX_CG_V2 ? cg2_apply(cg, err, len)
-						  : cg1_apply(cg, err, len);
+		e = cg->ops->apply(cg, err, len);
 	if (e) {
 		sandbox_cg_destroy(cg);
 		return e;
@@ -631,7 +290,7 @@ int sandbox_cg_procs_fds(const struct sandbox_cg *cg, int *fds, int max)
 
 int sandbox_cg_dirfd(const struct sandbox_cg *cg)
 {
-	return cg->version == SANDBOX_CG_V2 && cg->ndirs ? cg->dirs[0].fd : -EOPNOTSUPP;
+	return cg->ops->clone_fd ? cg->ops->clone_fd(cg) : -EOPNOTSUPP;
 }
 
 const char *sandbox_cg_name(const struct sandbox_cg *cg)
@@ -647,12 +306,12 @@ const char *sandbox_cg_path(const struct sandbox_cg *cg)
 int sandbox_cg_stats(const struct sandbox_cg *cg, struct sandbox_cg_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	return cg->version == SANDBOX_CG_V2 ? cg2_stats(cg, st) : cg1_stats(cg, st);
+	return cg->ops->stats(cg, st);
 }
 
 /* ----------------------------------------------------------------------- kill */
 
-int cg_procs_empty(const struct sandbox_cg *cg)
+static int procs_empty(const struct sandbox_cg *cg)
 {
 	int i;
 
@@ -714,7 +373,7 @@ static void kill_pid(const struct sandbox_cg *cg, pid_t pid)
 }
 
 /* One round: SIGKILL every process listed in any of the job's dirs. */
-int cg_signal_all(struct sandbox_cg *cg)
+static int signal_all(struct sandbox_cg *cg)
 {
 	int i, sent = 0;
 
@@ -733,104 +392,49 @@ int cg_signal_all(struct sandbox_cg *cg)
 
 int sandbox_cg_kill(struct sandbox_cg *cg)
 {
-	int round, frozen = 0;
+	int round, frozen;
 	unsigned ms = 1;
 
 	if (!cg)
 		return 0;
 	/* The common case: pid 1 took everything with it, there is nothing to freeze. */
-	if (cg_procs_empty(cg))
+	if (procs_empty(cg))
 		return 0;
-	/* v2 cgroup.kill signals the whole tree at once, fork races included. */
-	if (cg->version == SANDBOX_CG_V2 && cg2_kill(cg) == 0)
-		goto wait;
-	/* v1: freeze first so nothing forks or exits while we walk cgroup.procs. */
-	if (cg->version == SANDBOX_CG_V1 && cg1_freeze(cg, 1) == 0)
-		frozen = 1;
-	cg_signal_all(cg);
-	if (frozen)
-		cg1_freeze(cg, 0); /* SIGKILL takes effect once thawed */
-wait:
+	/* One stroke for the whole tree where the version has one (v2's cgroup.kill, fork
+	 * races included). Else pid by pid, frozen first where the version can freeze
+	 * (v1), so nothing forks or exits while cgroup.procs is walked. */
+	if (!cg->ops->kill_all || cg->ops->kill_all(cg) < 0) {
+		frozen = cg->ops->freeze && cg->ops->freeze(cg, 1) == 0;
+		signal_all(cg);
+		if (frozen)
+			cg->ops->freeze(cg, 0); /* SIGKILL takes effect once thawed */
+	}
 	for (round = 0; round < CG_KILL_ROUNDS; round++) {
-		if (cg_procs_empty(cg))
+		if (procs_empty(cg))
 			return 0;
 		cg_sleep_ms(ms);
 		if (ms < 20)
 			ms *= 2;
 		/* cgroup.kill was one-shot; repeat the per-pid loop for stragglers */
 		if (round % 4 == 3)
-			cg_signal_all(cg);
+			signal_all(cg);
 	}
-	return cg_procs_empty(cg) ? 0 : -EBUSY;
+	return procs_empty(cg) ? 0 : -EBUSY;
 }
 
 /* ------------------------------------------------------------- thread moves */
 
-static int write_zero(int fd)
+int sandbox_cg_enter_thread(struct sandbox_cg *cg, struct sandbox_cg_thread *back)
 {
-	return write(fd, "0", 1) == 1 ? 0 : -errno;
+	back->n = 0;
+	if (!cg || !cg->ops->enter_thread)
+		return -EOPNOTSUPP;
+	return cg->ops->enter_thread(cg, back);
 }
 
 int sandbox_cg_leave_thread(struct sandbox_cg_thread *back)
 {
-	int i, e, first = 0;
-
-	for (i = 0; i < back->n; i++) {
-		if ((e = write_zero(back->fds[i])) && !first)
-			first = e;
-		close(back->fds[i]);
-	}
-	back->n = 0;
-	return first;
-}
-
-int sandbox_cg_enter_thread(struct sandbox_cg *cg, struct sandbox_cg_thread *back)
-{
-	char rel[SANDBOX_CG_PATH], host[SANDBOX_CG_PATH * 2];
-	int i, e, fd, dfd;
-
-	back->n = 0;
-	if (!cg || cg->version != SANDBOX_CG_V1)
-		return -EOPNOTSUPP;
-	/* First every way back, so a failure half-way can always be undone. */
-	for (i = 0; i < cg->ndirs; i++) {
-		const struct cg_dir *d = &cg->dirs[i];
-		size_t plen = strlen(d->path), rlen = strlen(d->rel);
-		unsigned bit = d->ctrls & -d->ctrls;
-
-		if (rlen > plen || strcmp(d->path + plen - rlen, d->rel))
-			goto fail_e;
-		if ((e = cg_own_path_in("/proc/thread-self/cgroup", cg_ctrl_name(bit), rel,
-					sizeof(rel))) < 0)
-			goto fail;
-		if (snprintf(host, sizeof(host), "%.*s%s", (int)(plen - rlen), d->path,
-			     strcmp(rel, "/") ? rel : "") >= (int)sizeof(host))
-			goto fail_e;
-		if ((dfd = cg_open_dir(host)) < 0) {
-			e = dfd;
-			goto fail;
-		}
-		fd = openat(dfd, "tasks", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-		e = -errno;
-		close(dfd);
-		if (fd < 0)
-			goto fail;
-		back->fds[back->n++] = fd;
-	}
-	for (i = 0; i < cg->ndirs; i++) {
-		fd = openat(cg->dirs[i].fd, "tasks", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-		e = fd < 0 ? -errno : write_zero(fd);
-		if (fd >= 0)
-			close(fd);
-		if (e)
-			goto fail;
-	}
-	return 0;
-fail_e:
-	e = -EINVAL;
-fail:
-	sandbox_cg_leave_thread(back);
-	return e;
+	return cg_thread_return(back);
 }
 
 /* ------------------------------------------------------------------ teardown */
@@ -922,7 +526,7 @@ int sandbox_cg_sweep(const struct sandbox_cg_env *env)
 			if (!owner || owner == getpid() || kill(owner, 0) == 0 || errno != ESRCH ||
 			    strlen(de->d_name) >= sizeof(cg->name))
 				continue;
-			if (!(cg = cg_new(env->version)))
+			if (!(cg = cg_new(env->ops)))
 				break;
 			memcpy(cg->name, de->d_name, strlen(de->d_name) + 1);
 			/* open it in every hierarchy, so one pass removes all its dirs */

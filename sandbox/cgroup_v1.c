@@ -8,6 +8,9 @@
  * cpuacct: read only, cpuacct.usage for the job's cpu time.
  * freezer: used only while killing, so nothing forks or exits mid-walk.
  *
+ * A job starts inside: the thread that clones the sandbox steps into the job through
+ * each hierarchy's tasks file for the clone and out again (v1_enter_thread).
+ *
  * Stats: memory.oom_control "oom_kill", memory.failcnt, memory.max_usage_in_bytes,
  * pids.events "max", cpuacct.usage, cpu.stat "throttled_time".
  */
@@ -15,8 +18,10 @@
 #include "cgroup_impl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CFS_PERIOD_US 100000ull
 
@@ -26,7 +31,8 @@ static const unsigned v1_ctrls[] = {
 
 /* Find each controller's mount and our cgroup in it, and make the job parent
  * there. Comounted controllers (cpu,cpuacct) share one hierarchy entry. */
-int cg1_detect(struct sandbox_cg_env *env, const char *parent, unsigned need, char *err, size_t len)
+static int v1_detect(struct sandbox_cg_env *env, const char *v2_mount, const char *parent,
+		     unsigned need, char *err, size_t len)
 {
 	char own[SANDBOX_CG_PATH], mnt[SANDBOX_CG_PATH], root[SANDBOX_CG_PATH];
 	char rel[SANDBOX_CG_PATH], host[SANDBOX_CG_PATH], why[256] = "";
@@ -72,17 +78,27 @@ int cg1_detect(struct sandbox_cg_env *env, const char *parent, unsigned need, ch
 		sandbox_errf(err, len, "no cgroup v1 hierarchy is mounted");
 		return -ENOENT;
 	}
-	env->version = SANDBOX_CG_V1;
 	return 0;
 }
 
-int cg1_apply(struct sandbox_cg *cg, char *err, size_t len)
+/* The hierarchy that carries ctrl, or NULL. */
+static const struct cg_dir *dir_for(const struct sandbox_cg *cg, unsigned ctrl)
+{
+	int i;
+
+	for (i = 0; i < cg->ndirs; i++)
+		if (cg->dirs[i].ctrls & ctrl)
+			return &cg->dirs[i];
+	return NULL;
+}
+
+static int v1_apply(struct sandbox_cg *cg, char *err, size_t len)
 {
 	const struct cg_dir *d;
 	char v[32];
 	int e;
 
-	if (cg->lim.memory_bytes && (d = cg_dir_for(cg, SANDBOX_CG_MEMORY))) {
+	if (cg->lim.memory_bytes && (d = dir_for(cg, SANDBOX_CG_MEMORY))) {
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)cg->lim.memory_bytes);
 		/* limit first: memsw must never be below it */
 		if ((e = cg_set(d, "memory.limit_in_bytes", v, err, len)))
@@ -95,12 +111,12 @@ int cg1_apply(struct sandbox_cg *cg, char *err, size_t len)
 		    (e = cg_set(d, "memory.swappiness", "0", err, len)))
 			return e;
 	}
-	if (cg->lim.pids && (d = cg_dir_for(cg, SANDBOX_CG_PIDS))) {
+	if (cg->lim.pids && (d = dir_for(cg, SANDBOX_CG_PIDS))) {
 		snprintf(v, sizeof(v), "%u", cg->lim.pids);
 		if ((e = cg_set(d, "pids.max", v, err, len)))
 			return e;
 	}
-	if (cg->lim.cpus > 0 && (d = cg_dir_for(cg, SANDBOX_CG_CPU))) {
+	if (cg->lim.cpus > 0 && (d = dir_for(cg, SANDBOX_CG_CPU))) {
 		unsigned long long q = (unsigned long long)(cg->lim.cpus * CFS_PERIOD_US + 0.5);
 
 		if (q < 1000)
@@ -115,24 +131,23 @@ int cg1_apply(struct sandbox_cg *cg, char *err, size_t len)
 	return 0;
 }
 
-int cg1_stats(const struct sandbox_cg *cg, struct sandbox_cg_stats *st)
+static int v1_stats(const struct sandbox_cg *cg, struct sandbox_cg_stats *st)
 {
 	const struct cg_dir *d;
 	uint64_t v;
 
-	if ((d = cg_dir_for(cg, SANDBOX_CG_MEMORY))) {
+	if ((d = dir_for(cg, SANDBOX_CG_MEMORY))) {
 		cg_read_key(d->fd, "memory.oom_control", "oom_kill", &st->oom_kills);
 		cg_read_u64(d->fd, "memory.failcnt", &st->memory_failcnt);
 		if (cg_read_u64(d->fd, "memory.memsw.failcnt", &v) == 0 && v > st->memory_failcnt)
 			st->memory_failcnt = v;
 		cg_read_u64(d->fd, "memory.max_usage_in_bytes", &st->memory_peak);
 	}
-	if ((d = cg_dir_for(cg, SANDBOX_CG_PIDS)))
+	if ((d = dir_for(cg, SANDBOX_CG_PIDS)))
 		cg_read_key(d->fd, "pids.events", "max", &st->pids_max_hits);
-	if ((d = cg_dir_for(cg, SANDBOX_CG_CPUACCT)) &&
-	    cg_read_u64(d->fd, "cpuacct.usage", &v) == 0)
+	if ((d = dir_for(cg, SANDBOX_CG_CPUACCT)) && cg_read_u64(d->fd, "cpuacct.usage", &v) == 0)
 		st->cpu_usage_usec = v / 1000;
-	if ((d = cg_dir_for(cg, SANDBOX_CG_CPU)) &&
+	if ((d = dir_for(cg, SANDBOX_CG_CPU)) &&
 	    cg_read_key(d->fd, "cpu.stat", "throttled_time", &v) == 0)
 		st->cpu_throttled_usec = v / 1000;
 	return 0;
@@ -140,9 +155,9 @@ int cg1_stats(const struct sandbox_cg *cg, struct sandbox_cg_stats *st)
 
 /* Freeze (or thaw) the job in the v1 freezer hierarchy, waiting up to a second
  * for FROZEN. -ENOENT when there is no freezer. */
-int cg1_freeze(struct sandbox_cg *cg, int frozen)
+static int v1_freeze(struct sandbox_cg *cg, int frozen)
 {
-	const struct cg_dir *d = cg_dir_for(cg, SANDBOX_CG_FREEZER);
+	const struct cg_dir *d = dir_for(cg, SANDBOX_CG_FREEZER);
 	char state[32];
 	int e, i;
 
@@ -161,3 +176,64 @@ int cg1_freeze(struct sandbox_cg *cg, int frozen)
 	cg_write(d->fd, "freezer.state", "THAWED");
 	return -ETIMEDOUT;
 }
+
+/* Move the calling thread (only it) into the job in every hierarchy, so a process it
+ * clones is born inside. Writing "0" to tasks moves the caller without the kernel's
+ * global threadgroup lock, which a pid written to cgroup.procs takes and pays an RCU
+ * grace period for (milliseconds). */
+static int v1_enter_thread(struct sandbox_cg *cg, struct sandbox_cg_thread *back)
+{
+	char rel[SANDBOX_CG_PATH], host[SANDBOX_CG_PATH * 2];
+	int i, e, fd, dfd;
+
+	back->n = 0;
+	/* First every way back, so a failure half-way can always be undone. */
+	for (i = 0; i < cg->ndirs; i++) {
+		const struct cg_dir *d = &cg->dirs[i];
+		size_t plen = strlen(d->path), rlen = strlen(d->rel);
+		unsigned bit = d->ctrls & -d->ctrls;
+
+		if (rlen > plen || strcmp(d->path + plen - rlen, d->rel))
+			goto fail_e;
+		if ((e = cg_own_path_in("/proc/thread-self/cgroup", cg_ctrl_name(bit), rel,
+					sizeof(rel))) < 0)
+			goto fail;
+		if (snprintf(host, sizeof(host), "%.*s%s", (int)(plen - rlen), d->path,
+			     strcmp(rel, "/") ? rel : "") >= (int)sizeof(host))
+			goto fail_e;
+		if ((dfd = cg_open_dir(host)) < 0) {
+			e = dfd;
+			goto fail;
+		}
+		fd = openat(dfd, "tasks", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		e = -errno;
+		close(dfd);
+		if (fd < 0)
+			goto fail;
+		back->fds[back->n++] = fd;
+	}
+	for (i = 0; i < cg->ndirs; i++) {
+		fd = openat(cg->dirs[i].fd, "tasks", O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		e = fd < 0 ? -errno : write(fd, "0", 1) == 1 ? 0 : -errno;
+		if (fd >= 0)
+			close(fd);
+		if (e)
+			goto fail;
+	}
+	return 0;
+fail_e:
+	e = -EINVAL;
+fail:
+	cg_thread_return(back);
+	return e;
+}
+
+/* No one-stroke kill and no CLONE_INTO_CGROUP: the freezer and a thread move instead. */
+const struct cg_ops cg_v1_ops = {
+    .version = SANDBOX_CG_V1,
+    .detect = v1_detect,
+    .apply = v1_apply,
+    .stats = v1_stats,
+    .freeze = v1_freeze,
+    .enter_thread = v1_enter_thread,
+};

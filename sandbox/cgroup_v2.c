@@ -87,40 +87,114 @@ static int move_to_leaf(int basefd)
 	return e;
 }
 
-int cg2_detect(struct sandbox_cg_env *env, const char *mnt, const char *parent, unsigned need,
-	       char *err, size_t len)
+/* Where we stand in the cgroup2 mount at mnt: root, the cgroup path its root shows;
+ * base, the cgroup we delegate from (ours, or the parent of an admin-given absolute
+ * parent); rel, the job parent. Each buffer holds SANDBOX_CG_PATH bytes. */
+static int locate(const char *mnt, const char *parent, char *root, char *base, char *rel, char *err,
+		  size_t len)
 {
-	char own[SANDBOX_CG_PATH], base[SANDBOX_CG_PATH], rel[SANDBOX_CG_PATH];
-	char root[SANDBOX_CG_PATH], m[SANDBOX_CG_PATH], host[SANDBOX_CG_PATH];
-	char buf[SANDBOX_CG_PATH], *comp, *save = NULL, *slash;
-	unsigned avail, want;
+	char own[SANDBOX_CG_PATH], m[SANDBOX_CG_PATH], *slash;
 	struct statfs sf;
-	int fd, e, movable = parent[0] != '/';
+	int e;
 
 	if (statfs(mnt, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC) {
 		sandbox_errf(err, len, "%s is not a cgroup2 mount", mnt);
 		return -ENOENT;
 	}
-	if (cg_find_mount("cgroup2", NULL, mnt, m, root, sizeof(m)))
-		snprintf(root, sizeof(root), "/");
+	if (cg_find_mount("cgroup2", NULL, mnt, m, root, SANDBOX_CG_PATH))
+		snprintf(root, SANDBOX_CG_PATH, "/");
 	if (cg_own_path(NULL, own, sizeof(own))) {
 		sandbox_errf(err, len, "/proc/self/cgroup has no cgroup v2 line");
 		return -ENOENT;
 	}
 	/* Already moved into our leaf by an earlier detect: delegate from above it. */
-	snprintf(base, sizeof(base), "%s", own);
+	snprintf(base, SANDBOX_CG_PATH, "%s", own);
 	if ((slash = strrchr(base, '/')) && !strcmp(slash + 1, CG2_LEAF))
 		*(slash == base ? slash + 1 : slash) = '\0';
-	if ((e = cg_parent_rel(base, parent, rel, sizeof(rel)))) {
+	if ((e = cg_parent_rel(base, parent, rel, SANDBOX_CG_PATH))) {
 		sandbox_errf(err, len, "bad cgroup parent \"%s\"", parent);
 		return e;
 	}
-	if (!movable) {
+	if (parent[0] == '/') {
 		/* an admin-given parent: its parent must already be delegated to us */
-		snprintf(base, sizeof(base), "%s", rel);
+		snprintf(base, SANDBOX_CG_PATH, "%s", rel);
 		slash = strrchr(base, '/');
 		*(slash == base ? slash + 1 : slash) = '\0';
 	}
+	return 0;
+}
+
+/* Enable the controllers we need for base's children (fd, at host), moving our own
+ * processes out of the way when base holds them (movable: base is our own cgroup).
+ * *want gets the controllers to enable further down. */
+static int delegate(int fd, const char *host, unsigned need, int movable, unsigned *want, char *err,
+		    size_t len)
+{
+	unsigned avail = parse_ctrls(fd, "cgroup.controllers");
+	int e;
+
+	if (need & ~avail) {
+		unsigned missing = need & ~avail;
+
+		sandbox_errf(err, len,
+			     "cgroup v2 does not offer the %s controller to %s; delegate it "
+			     "(systemd Delegate=yes, or its parent's cgroup.subtree_control)",
+			     cg_ctrl_name(missing & (~missing + 1)), host);
+		return -EOPNOTSUPP;
+	}
+	*want = avail & SANDBOX_CG_REQUIRED;
+	e = enable(fd, *want);
+	if (e == -EBUSY && movable && (e = move_to_leaf(fd)) == 0)
+		e = enable(fd, *want);
+	if (e)
+		sandbox_errf(err, len, "cannot enable controllers in %s/cgroup.subtree_control: %s",
+			     host, sandbox_strerror(e));
+	return e;
+}
+
+/* Walk down from base (*fd) to the job parent rel, making each level and enabling the
+ * controllers in it; *fd ends on rel. */
+static int make_parent(int *fd, const char *mnt, const char *base, const char *rel, unsigned want,
+		       char *err, size_t len)
+{
+	char buf[SANDBOX_CG_PATH], *comp, *save = NULL;
+	int e = 0;
+
+	snprintf(buf, sizeof(buf), "%s", rel + (strcmp(base, "/") ? strlen(base) : 0));
+	for (comp = strtok_r(buf, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+		int nfd = -1;
+
+		if (mkdirat(*fd, comp, 0755) < 0 && errno != EEXIST)
+			e = -errno;
+		else if ((nfd = openat(*fd, comp,
+				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			e = -errno;
+		if (e) {
+			sandbox_errf(err, len, "cannot create the cgroup %s under %s: %s", rel, mnt,
+				     sandbox_strerror(e));
+			return e;
+		}
+		close(*fd);
+		*fd = nfd;
+		if ((e = enable(*fd, want))) {
+			sandbox_errf(err, len, "cannot enable controllers in the cgroup %s: %s",
+				     rel, sandbox_strerror(e));
+			return e;
+		}
+	}
+	return 0;
+}
+
+static int v2_detect(struct sandbox_cg_env *env, const char *mnt, const char *parent, unsigned need,
+		     char *err, size_t len)
+{
+	char base[SANDBOX_CG_PATH], rel[SANDBOX_CG_PATH], root[SANDBOX_CG_PATH];
+	char host[SANDBOX_CG_PATH];
+	unsigned want;
+	int fd, e;
+
+	if ((e = locate(mnt, parent, root, base, rel, err, len)))
+		return e;
 	if ((e = cg_host_path(mnt, root, base, host, sizeof(host)))) {
 		sandbox_errf(err, len, "our cgroup %s is not visible under %s", base, mnt);
 		return e;
@@ -129,51 +203,10 @@ int cg2_detect(struct sandbox_cg_env *env, const char *mnt, const char *parent, 
 		sandbox_errf(err, len, "cannot open the cgroup %s: %s", host, sandbox_strerror(fd));
 		return fd;
 	}
-	avail = parse_ctrls(fd, "cgroup.controllers");
-	if (need & ~avail) {
-		unsigned missing = need & ~avail;
-
-		sandbox_errf(err, len,
-			     "cgroup v2 does not offer the %s controller to %s; delegate it "
-			     "(systemd Delegate=yes, or its parent's cgroup.subtree_control)",
-			     cg_ctrl_name(missing & (~missing + 1)), host);
-		close(fd);
-		return -EOPNOTSUPP;
-	}
-	want = avail & SANDBOX_CG_REQUIRED;
-	e = enable(fd, want);
-	if (e == -EBUSY && movable && (e = move_to_leaf(fd)) == 0)
-		e = enable(fd, want);
-	if (e) {
-		sandbox_errf(err, len, "cannot enable controllers in %s/cgroup.subtree_control: %s",
-			     host, sandbox_strerror(e));
+	if ((e = delegate(fd, host, need, parent[0] != '/', &want, err, len)) ||
+	    (e = make_parent(&fd, mnt, base, rel, want, err, len))) {
 		close(fd);
 		return e;
-	}
-	/* Walk down to the job parent, enabling the controllers at every level. */
-	snprintf(buf, sizeof(buf), "%s", rel + (strcmp(base, "/") ? strlen(base) : 0));
-	for (comp = strtok_r(buf, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
-		int nfd = -1;
-
-		if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST)
-			e = -errno;
-		else if ((nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
-			 0)
-			e = -errno;
-		if (e) {
-			sandbox_errf(err, len, "cannot create the cgroup %s under %s: %s", rel, mnt,
-				     sandbox_strerror(e));
-			close(fd);
-			return e;
-		}
-		close(fd);
-		fd = nfd;
-		if ((e = enable(fd, want))) {
-			sandbox_errf(err, len, "cannot enable controllers in the cgroup %s: %s",
-				     rel, sandbox_strerror(e));
-			close(fd);
-			return e;
-		}
 	}
 	env->ctrls = parse_ctrls(fd, "cgroup.subtree_control");
 	close(fd);
@@ -181,7 +214,6 @@ int cg2_detect(struct sandbox_cg_env *env, const char *mnt, const char *parent, 
 		sandbox_errf(err, len, "cgroup v2 controllers did not get enabled in %s", rel);
 		return -EOPNOTSUPP;
 	}
-	env->version = SANDBOX_CG_V2;
 	env->nhier = 1;
 	env->hier[0].ctrls = env->ctrls;
 	if ((e = cg_host_path(mnt, root, rel, env->hier[0].parent, sizeof(env->hier[0].parent))))
@@ -190,7 +222,7 @@ int cg2_detect(struct sandbox_cg_env *env, const char *mnt, const char *parent, 
 	return 0;
 }
 
-int cg2_apply(struct sandbox_cg *cg, char *err, size_t len)
+static int v2_apply(struct sandbox_cg *cg, char *err, size_t len)
 {
 	const struct cg_dir *d = &cg->dirs[0];
 	char v[64];
@@ -227,7 +259,7 @@ int cg2_apply(struct sandbox_cg *cg, char *err, size_t len)
 	return 0;
 }
 
-int cg2_stats(const struct sandbox_cg *cg, struct sandbox_cg_stats *st)
+static int v2_stats(const struct sandbox_cg *cg, struct sandbox_cg_stats *st)
 {
 	int fd = cg->dirs[0].fd;
 
@@ -240,9 +272,24 @@ int cg2_stats(const struct sandbox_cg *cg, struct sandbox_cg_stats *st)
 }
 
 /* -ENOENT on kernels before 5.14: the caller falls back to killing pid by pid. */
-int cg2_kill(struct sandbox_cg *cg)
+static int v2_kill_all(struct sandbox_cg *cg)
 {
 	if (!cg_has_file(cg->dirs[0].fd, "cgroup.kill"))
 		return -ENOENT;
 	return cg_write(cg->dirs[0].fd, "cgroup.kill", "1");
 }
+
+static int v2_clone_fd(const struct sandbox_cg *cg)
+{
+	return cg->ndirs ? cg->dirs[0].fd : -EOPNOTSUPP;
+}
+
+/* No freezer walk and no thread move: cgroup.kill and CLONE_INTO_CGROUP instead. */
+const struct cg_ops cg_v2_ops = {
+    .version = SANDBOX_CG_V2,
+    .detect = v2_detect,
+    .apply = v2_apply,
+    .stats = v2_stats,
+    .kill_all = v2_kill_all,
+    .clone_fd = v2_clone_fd,
+};

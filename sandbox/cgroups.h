@@ -49,10 +49,13 @@ struct sandbox_cg_hier {
 	char rel[SANDBOX_CG_PATH];    /* the same dir as /proc/<pid>/cgroup names it */
 };
 
+struct cg_ops;
+
 /* What sandbox_cg_detect() found. Plain data: copy it, share it between threads. */
 struct sandbox_cg_env {
 	enum sandbox_cg_version version;
-	unsigned ctrls; /* union of the hierarchies' controllers */
+	const struct cg_ops *ops; /* the version's backend; NULL when version is NONE */
+	unsigned ctrls;		  /* union of the hierarchies' controllers */
 	int nhier;
 	struct sandbox_cg_hier hier[SANDBOX_CG_NCTRL];
 	char summary[384]; /* one sentence: what is used, or why nothing is */

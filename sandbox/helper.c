@@ -23,7 +23,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "cgroups.h"
 #include "internal.h"
 
 /* Helper ids sit above every slot's script id: BASE + MAX_SLOT + 1 + slot. */
@@ -41,13 +40,10 @@ int sandbox_helper_ticket(const struct sandbox *sb, struct sandbox_helper_ticket
 		snprintf(err, errlen, "this sandbox was started without a helper cgroup");
 		return -EINVAL;
 	}
-	if (sb->cgroup.helper) {
-		n = sandbox_cg_procs_fds(sb->cgroup.helper, t->cg_fds, SANDBOX_HELPER_MAX_CG);
-		if (n < 0) {
-			snprintf(err, errlen, "cannot open the encoder's cgroup: %s",
-				 sandbox_strerror(n));
-			return n;
-		}
+	n = sandbox_cgroup_helper_fds(&sb->cgroup, t->cg_fds, SANDBOX_HELPER_MAX_CG);
+	if (n < 0) {
+		snprintf(err, errlen, "cannot open the encoder's cgroup: %s", sandbox_strerror(n));
+		return n;
 	}
 	t->n_cg = n;
 	if (geteuid() == 0)
@@ -146,21 +142,10 @@ int sandbox_helper_confine(const struct sandbox_helper_ticket *t, const int *kee
 
 int sandbox_helper_usage(const struct sandbox *sb, struct sandbox_helper_usage *u)
 {
-	struct sandbox_cg_stats st;
-	int r;
-
-	memset(u, 0, sizeof(*u));
-	if (!sb->cgroup.helper)
-		return 0;
-	if ((r = sandbox_cg_stats(sb->cgroup.helper, &st)) < 0)
-		return r;
-	u->peak_memory_bytes = st.memory_peak;
-	u->cpu_ms = st.cpu_usage_usec / 1000;
-	u->oom = st.oom_kills > 0;
-	return 0;
+	return sandbox_cgroup_helper_usage(&sb->cgroup, u);
 }
 
 int sandbox_helper_kill(struct sandbox *sb)
 {
-	return sb->cgroup.helper ? sandbox_cg_kill(sb->cgroup.helper) : 0;
+	return sandbox_cgroup_helper_kill(&sb->cgroup);
 }

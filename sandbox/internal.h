@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "cgroups.h"
 #include "sandbox.h"
 
 /* Ids inside the sandbox: the script runs as this unprivileged user and group. */
@@ -172,41 +173,47 @@ void sandbox_limits_prepare_from_parent(const struct sandbox_limits *l, int cgro
 					struct sandbox_rlimits *out);
 int sandbox_limits_apply_from_child(const struct sandbox_rlimits *r);
 
-/* ---- cgroup.c: per-sandbox cgroup ------------------------------------------------ */
-
-struct sandbox_cg;
-struct sandbox_child;
+/* ---- cgroup.c: per-sandbox cgroup (the sandbox's only caller of cgroups.h) -------- */
 
 struct sandbox_cgroup {
-	int clone_fd;		   /* cgroup v2 dir for CLONE_INTO_CGROUP (owned by cg), or -1 */
-	char *path;		   /* host path of the per-sandbox cgroup(s), or NULL */
 	struct sandbox_cg *cg;	   /* NULL when the host has no usable cgroups */
+	struct sandbox_cg *helper; /* the helper's cgroup beside the sandbox's, or NULL */
+	int clone_fd;		   /* the dir for CLONE_INTO_CGROUP (v2; owned by cg), or -1 */
 	int unenforced;		   /* limits were asked for but no cgroup could hold them */
 	int memory_limited;	   /* memory_bytes was set on the cgroup */
-	int born_inside;	   /* v1: the child was forked from inside, no attach needed */
-	struct sandbox_cg *helper; /* the helper's cgroup beside the sandbox's, or NULL */
+	int entered;		   /* the cloning thread is inside (v1), back holds the way out */
+	int born_inside;	   /* the child was cloned from inside (v1): no attach needed */
+	struct sandbox_cg_thread back;
 };
 
 /* Create the per-sandbox cgroup before the clone; a v2 dir fd goes into clone3. */
 int sandbox_cgroup_create_from_parent(struct sandbox_cgroup *cg, const struct sandbox_spec *spec,
 				      char *err, size_t errlen);
-/* Clone from inside the cgroup (v1): the calling thread moves in just before clone3
- * and back right after, so the child is born inside without the slow attach. */
-pid_t sandbox_cgroup_clone_inside_from_parent(struct sandbox_cgroup *cg, struct sandbox_child *c,
-					      int *pidfd);
-/* Move the child in (cgroup v1) before it is released to run anything, unless it was
- * born inside. */
-int sandbox_cgroup_attach_from_parent(struct sandbox_cgroup *cg, pid_t pid);
-/* Does this sandbox's cgroup enforce its pids limit? */
-int sandbox_cgroup_has_pids(const struct sandbox_cgroup *cg);
-/* After the reap: name the limit that ended the sandbox (OOM, pids) and fill usage. */
-void sandbox_cgroup_classify(struct sandbox_cgroup *cg, struct sandbox_result *res);
-void sandbox_cgroup_destroy(struct sandbox_cgroup *cg);
 /* The helper's cgroup (spec->helper.enabled), created beside the sandbox's. */
 int sandbox_cgroup_create_helper_from_parent(struct sandbox_cgroup *cg,
 					     const struct sandbox_spec *spec, char *err,
 					     size_t errlen);
+/* Around the clone3: on cgroup v1 the calling thread moves into the job cgroup just
+ * before and back right after, so the child is born inside without the slow attach.
+ * Enter does nothing where it is not needed or fails (the attach then moves the
+ * child); leave fails only when the thread cannot get out, and the child must then
+ * be killed (cloned: the clone succeeded). */
+void sandbox_cgroup_enter_from_parent(struct sandbox_cgroup *cg);
+int sandbox_cgroup_leave_from_parent(struct sandbox_cgroup *cg, int cloned);
+/* Move the child in (cgroup v1) before it is released to run anything, unless it was
+ * born inside. */
+int sandbox_cgroup_attach_from_parent(struct sandbox_cgroup *cg, pid_t pid);
+/* Does this sandbox have a cgroup (which then holds its pids limit)? */
+int sandbox_cgroup_exists(const struct sandbox_cgroup *cg);
+/* After the reap: name the limit that ended the sandbox (OOM, pids) and fill usage. */
+void sandbox_cgroup_classify(struct sandbox_cgroup *cg, struct sandbox_result *res);
+void sandbox_cgroup_destroy(struct sandbox_cgroup *cg);
 int sandbox_cgroup_sweep_stale(void);
+/* The helper's cgroup: its cgroup.procs fds (how many; 0 without one), what it used,
+ * and a kill of everything in it. */
+int sandbox_cgroup_helper_fds(const struct sandbox_cgroup *cg, int *fds, int max);
+int sandbox_cgroup_helper_usage(const struct sandbox_cgroup *cg, struct sandbox_helper_usage *u);
+int sandbox_cgroup_helper_kill(struct sandbox_cgroup *cg);
 
 /* ---- seccomp.c: syscall filter and its listener ---------------------------------- */
 

@@ -205,7 +205,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 		goto fail;
 	sb->helper = spec->helper;
 	sb->slot = spec->slot;
-	sandbox_limits_prepare_from_parent(&sb->limits, sandbox_cgroup_has_pids(&sb->cgroup),
+	sandbox_limits_prepare_from_parent(&sb->limits, sandbox_cgroup_exists(&sb->cgroup),
 					   &c.rlimits);
 
 	while (spec->argv[argc])
@@ -250,7 +250,14 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 	sb->start_ns = now_ns();
 	if (sb->limits.timeout_ms)
 		sb->deadline_ns = sb->start_ns + sb->limits.timeout_ms * 1000000ull;
-	sb->pid = sandbox_cgroup_clone_inside_from_parent(&sb->cgroup, &c, &sb->pidfd);
+	sandbox_cgroup_enter_from_parent(&sb->cgroup);
+	sb->pid = sandbox_proc_clone_from_parent(&c, sb->cgroup.clone_fd, &sb->pidfd);
+	if ((r = sandbox_cgroup_leave_from_parent(&sb->cgroup, sb->pid > 0)) < 0) {
+		sandbox_errf(err, errlen,
+			     "cannot move the cloning thread out of the sandbox's cgroup: %s",
+			     sandbox_strerror(r));
+		goto fail;
+	}
 	if (sb->pid < 0) {
 		r = sb->pid;
 		sb->pid = -1;
