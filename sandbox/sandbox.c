@@ -1,9 +1,10 @@
 /* sandbox.c - the public API: start, watch, kill, reap, destroy, sweep.
  *
- * sandbox_start() prepares everything the child needs (state dir, mount plan, id
- * maps, cgroup, rlimits, seccomp program), clones it, moves it into its cgroup, writes
- * its id maps, releases it, and waits until it has either executed the init or
- * reported which step failed; the child hands over its seccomp listener just before.
+ * sandbox_start() is a list of named steps: prepare the child's plan (command, ids,
+ * state dir, mount plan, seccomp program, cgroups, rlimits), open the channels to it,
+ * clone it (from inside its cgroup on v1), release it (id maps, cgroup attach), and
+ * receive its report: the init runs, or which step failed; the child hands over its
+ * seccomp listener just before its exec.
  * After that the sandbox is two fds: the pidfd, readable when pid 1 has exited, and
  * the listener, readable when a script's system call was denied and waits for the
  * answer. SIGKILL to pid 1 ends the pid namespace, and with it every process of the
@@ -83,25 +84,200 @@ static int check_spec(const struct sandbox_spec *spec, char *err, size_t errlen)
 	return 0;
 }
 
-/* The parent's half of the handshake: id maps in, child released, then wait for the
- * error pipe to close (the init runs) or to carry a report (a step failed). */
-static int release_child(struct sandbox *sb, struct sandbox_child *c, int sync_w, int error_r,
-			 int notify_r, char *err, size_t errlen)
+/* One start in progress: the child's whole input, which the clone copies, and the
+ * pipes between parent and child. Freed when the child runs or has failed. */
+struct launch {
+	struct sandbox_child child;
+	const char **init_argv;
+	int sync[2];   /* two bytes to the child: id maps written, cgroup joined */
+	int error[2];  /* a failed step's report; the exec's CLOEXEC closes it */
+	int status[2]; /* the init writes the command's wait status here */
+	int notify[2]; /* the child sends its seccomp listener here */
+	int devnull;
+};
+
+static void launch_init(struct launch *l)
 {
-	struct sandbox_child_error ce;
-	struct pollfd pfd = {.fd = error_r, .events = POLLIN};
-	ssize_t n;
+	memset(l, 0, sizeof(*l));
+	for (int i = 0; i < 2; i++)
+		l->sync[i] = l->error[i] = l->status[i] = l->notify[i] = -1;
+	l->devnull = -1;
+}
+
+static void launch_free(struct launch *l)
+{
+	for (int i = 0; i < 2; i++) {
+		close_fd(&l->sync[i]);
+		close_fd(&l->error[i]);
+		close_fd(&l->status[i]);
+		close_fd(&l->notify[i]);
+	}
+	close_fd(&l->devnull);
+	free(l->init_argv);
+	l->init_argv = NULL;
+	sandbox_mounts_free(&l->child.mounts);
+	sandbox_seccomp_free(&l->child.seccomp);
+}
+
+static struct sandbox *sandbox_new(const struct sandbox_spec *spec)
+{
+	struct sandbox *sb = calloc(1, sizeof(*sb));
+
+	if (!sb)
+		return NULL;
+	sb->pid = -1;
+	sb->pidfd = -1;
+	sb->status_fd = -1;
+	sb->notify_fd = -1;
+	sb->cgroup.clone_fd = -1;
+	sb->on_denied = spec->on_denied;
+	sb->denied_opaque = spec->denied_opaque;
+	sb->limits = spec->limits;
+	sandbox_limits_normalize(&sb->limits);
+	sb->helper = spec->helper;
+	sb->slot = spec->slot;
+	return sb;
+}
+
+/* What the child executes: the init from its memfd, with the command after it. */
+static int plan_command(struct launch *l, const struct sandbox_spec *spec, char *err, size_t errlen)
+{
+	static char *const empty_env[] = {NULL};
+	struct sandbox_child *c = &l->child;
+	size_t argc = 0;
+
+	if ((c->init_fd = sandbox_proc_init_memfd()) < 0) {
+		sandbox_errf(err, errlen, "cannot prepare the sandbox's init: %s",
+			     sandbox_strerror(c->init_fd));
+		return c->init_fd;
+	}
+	while (spec->argv[argc])
+		argc++;
+	l->init_argv = calloc(argc + 2, sizeof(*l->init_argv));
+	if (!l->init_argv)
+		return -ENOMEM;
+	l->init_argv[0] = "reelbox-init";
+	memcpy(l->init_argv + 1, spec->argv, argc * sizeof(*l->init_argv));
+	c->init_argv = (char *const *)l->init_argv;
+	c->envp = spec->envp ? (char *const *)spec->envp : empty_env;
+	c->cwd = spec->cwd ? spec->cwd : "/scratch";
+	return 0;
+}
+
+/* Step 1: everything the child needs, computed here because the child may not
+ * allocate: its command, ids, mount point and mount plan, filter, cgroups, and the
+ * rlimits, which depend on whether a cgroup holds the pids limit. */
+static int prepare_plan(struct sandbox *sb, struct launch *l, const struct sandbox_spec *spec,
+			char *err, size_t errlen)
+{
+	struct sandbox_child *c = &l->child;
 	int r;
 
-	if ((r = sandbox_ids_write_from_parent(&c->ids, sb->pid)) < 0) {
-		sandbox_errf(err, errlen, "cannot write the sandbox's user id map: %s",
-			     sandbox_strerror(-r));
+	if ((r = plan_command(l, spec, err, errlen)) < 0)
+		return r;
+	if ((r = sandbox_ids_prepare_from_parent(&c->ids, spec->slot)) < 0) {
+		sandbox_errf(err, errlen, "cannot prepare the sandbox's ids: %s",
+			     sandbox_strerror(r));
 		return r;
 	}
-	if (write(sync_w, "x", 1) != 1) {
+	if ((r = sandbox_state_create(spec->state_dir, &sb->sb_dir, err, errlen)) < 0 ||
+	    (r = sandbox_mounts_prepare_from_parent(&c->mounts, spec, sb->limits.scratch_bytes,
+						    sb->sb_dir, err, errlen)) < 0 ||
+	    (r = sandbox_seccomp_prepare_from_parent(&c->seccomp, err, errlen)) < 0 ||
+	    (r = sandbox_cgroup_create_from_parent(&sb->cgroup, spec, err, errlen)) < 0 ||
+	    (r = sandbox_cgroup_create_helper_from_parent(&sb->cgroup, spec, err, errlen)) < 0)
+		return r;
+	sandbox_limits_prepare_from_parent(&sb->limits, sandbox_cgroup_exists(&sb->cgroup),
+					   &c->rlimits);
+	return 0;
+}
+
+/* Step 2: the pipes to the child, and its stdio (/dev/null where the spec has none). */
+static int open_channels(struct launch *l, const struct sandbox_spec *spec, char *err,
+			 size_t errlen)
+{
+	struct sandbox_child *c = &l->child;
+	int r;
+
+	if (pipe2(l->sync, O_CLOEXEC) < 0 || pipe2(l->error, O_CLOEXEC) < 0 ||
+	    pipe2(l->status, O_CLOEXEC | O_NONBLOCK) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, l->notify) < 0 ||
+	    fcntl(l->notify[0], F_SETFL, O_NONBLOCK) < 0) {
+		r = -errno;
+		sandbox_errf(err, errlen, "cannot create the sandbox's pipes: %s",
+			     sandbox_strerror(r));
+		return r;
+	}
+	if (spec->stdin_fd < 0 || spec->stdout_fd < 0 || spec->stderr_fd < 0) {
+		l->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (l->devnull < 0) {
+			r = -errno;
+			sandbox_errf(err, errlen, "cannot open /dev/null: %s", sandbox_strerror(r));
+			return r;
+		}
+	}
+	c->sync_fd = l->sync[0];
+	c->error_fd = l->error[1];
+	c->status_fd = l->status[1];
+	c->notify_fd = l->notify[1];
+	c->stdio[0] = spec->stdin_fd >= 0 ? spec->stdin_fd : l->devnull;
+	c->stdio[1] = spec->stdout_fd >= 0 ? spec->stdout_fd : l->devnull;
+	c->stdio[2] = spec->stderr_fd >= 0 ? spec->stderr_fd : l->devnull;
+	return 0;
+}
+
+/* Step 3: clone the child, from inside the job's cgroup where the version needs that
+ * (cgroup enter; clone; cgroup leave), and keep only the parent's ends of the pipes.
+ * The child waits on the sync pipe: it runs nothing until released. */
+static int clone_child(struct sandbox *sb, struct launch *l, char *err, size_t errlen)
+{
+	int r;
+
+	sb->start_ns = now_ns();
+	if (sb->limits.timeout_ms)
+		sb->deadline_ns = sb->start_ns + sb->limits.timeout_ms * 1000000ull;
+	sandbox_cgroup_enter_from_parent(&sb->cgroup);
+	sb->pid = sandbox_proc_clone_from_parent(&l->child, sb->cgroup.clone_fd, &sb->pidfd);
+	if ((r = sandbox_cgroup_leave_from_parent(&sb->cgroup, sb->pid > 0)) < 0) {
+		sandbox_errf(err, errlen,
+			     "cannot move the cloning thread out of the sandbox's cgroup: %s",
+			     sandbox_strerror(r));
+		return r;
+	}
+	if (sb->pid < 0) {
+		r = sb->pid;
+		sb->pid = -1;
+		sb->pidfd = -1;
+		sandbox_errf(err, errlen, "cannot create the sandbox's namespaces: %s%s",
+			     sandbox_strerror(r),
+			     r == -EPERM || r == -ENOSPC ? " (are user namespaces enabled?)" : "");
+		return r;
+	}
+	close_fd(&l->sync[0]);
+	close_fd(&l->error[1]);
+	close_fd(&l->status[1]);
+	/* Ours closed, the child's end is the only one: if the child dies before it
+	 * sends the listener, the receive sees that instead of waiting. */
+	close_fd(&l->notify[1]);
+	close_fd(&l->devnull);
+	return 0;
+}
+
+/* Step 4, the parent's half of the handshake: id maps in, first byte; the job's cgroup
+ * joined, second byte. */
+static int release_child(struct sandbox *sb, struct launch *l, char *err, size_t errlen)
+{
+	int r;
+
+	if ((r = sandbox_ids_write_from_parent(&l->child.ids, sb->pid)) < 0) {
+		sandbox_errf(err, errlen, "cannot write the sandbox's user id map: %s",
+			     sandbox_strerror(r));
+		return r;
+	}
+	if (write(l->sync[1], "x", 1) != 1) {
 		r = -errno;
 		sandbox_errf(err, errlen, "cannot release the sandbox's child: %s",
-			     sandbox_strerror(-r));
+			     sandbox_strerror(r));
 		return r;
 	}
 	/* The child builds its root meanwhile: a cgroup v1 attach waits for an RCU grace
@@ -109,15 +285,27 @@ static int release_child(struct sandbox *sb, struct sandbox_child *c, int sync_w
 	 * anything of the job's, which it waits for on the second byte. */
 	if ((r = sandbox_cgroup_attach_from_parent(&sb->cgroup, sb->pid)) < 0) {
 		sandbox_errf(err, errlen, "cannot move the sandbox into its cgroup: %s",
-			     sandbox_strerror(-r));
+			     sandbox_strerror(r));
 		return r;
 	}
-	if (write(sync_w, "y", 1) != 1) {
+	if (write(l->sync[1], "y", 1) != 1) {
 		r = -errno;
 		sandbox_errf(err, errlen, "cannot release the sandbox's child: %s",
-			     sandbox_strerror(-r));
+			     sandbox_strerror(r));
 		return r;
 	}
+	return 0;
+}
+
+/* Step 5: wait for the error pipe to close (the init runs: take the seccomp listener
+ * the child sent just before) or to carry the report of the step that failed. */
+static int receive_report(struct sandbox *sb, struct launch *l, char *err, size_t errlen)
+{
+	struct sandbox_child_error ce;
+	struct pollfd pfd = {.fd = l->error[0], .events = POLLIN};
+	ssize_t n;
+	int r;
+
 	do
 		r = poll(&pfd, 1, SETUP_TIMEOUT_MS);
 	while (r < 0 && errno == EINTR);
@@ -127,20 +315,18 @@ static int release_child(struct sandbox *sb, struct sandbox_child *c, int sync_w
 		return -ETIMEDOUT;
 	}
 	do
-		n = read(error_r, &ce, sizeof(ce));
+		n = read(l->error[0], &ce, sizeof(ce));
 	while (n < 0 && errno == EINTR);
 	if (n == 0) {
 		/* CLOEXEC closed it: the init is running, and the child sent the listener
 		 * before its exec. Nonblocking: a child killed before it could send must
 		 * not hang us. */
-		if ((r = sandbox_seccomp_receive_from_parent(notify_r, &sb->notify_fd)) < 0) {
-			sandbox_errf(
-			    err, errlen,
-			    "the sandbox's child did not hand over its seccomp listener: %s",
-			    sandbox_strerror(-r));
-			return r;
-		}
-		return 0;
+		if ((r = sandbox_seccomp_receive_from_parent(l->notify[0], &sb->notify_fd)) < 0)
+			sandbox_errf(err, errlen,
+				     "the sandbox's child did not hand over its seccomp "
+				     "listener: %s",
+				     sandbox_strerror(r));
+		return r;
 	}
 	if (n != (ssize_t)sizeof(ce)) {
 		sandbox_errf(err, errlen, "the sandbox's child died while setting up");
@@ -153,169 +339,54 @@ static int release_child(struct sandbox *sb, struct sandbox_child *c, int sync_w
 	return ce.err ? -ce.err : -EIO;
 }
 
-int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *err, size_t errlen)
+/* A start that failed at any step: kill the child if there is one, undo the rest. */
+static void abandon(struct sandbox *sb, struct launch *l)
 {
-	static char *const empty_env[] = {NULL};
-	struct sandbox_child c;
-	struct sandbox *sb;
-	const char **init_argv = NULL;
-	int sync_p[2] = {-1, -1}, err_p[2] = {-1, -1}, status_p[2] = {-1, -1};
-	int notify_p[2] = {-1, -1};
-	int devnull = -1, r;
-	size_t argc = 0;
-
-	*out = NULL;
-	if ((r = check_spec(spec, err, errlen)) < 0)
-		return r;
-	memset(&c, 0, sizeof(c));
-	sb = calloc(1, sizeof(*sb));
-	if (!sb)
-		return -ENOMEM;
-	sb->pid = -1;
-	sb->pidfd = -1;
-	sb->status_fd = -1;
-	sb->notify_fd = -1;
-	sb->cgroup.clone_fd = -1;
-	sb->on_denied = spec->on_denied;
-	sb->denied_opaque = spec->denied_opaque;
-	sb->limits = spec->limits;
-	sandbox_limits_normalize(&sb->limits);
-
-	if ((c.init_fd = sandbox_proc_init_memfd()) < 0) {
-		r = c.init_fd;
-		sandbox_errf(err, errlen, "cannot prepare the sandbox's init: %s",
-			     sandbox_strerror(-r));
-		goto fail;
-	}
-	if ((r = sandbox_ids_prepare_from_parent(&c.ids, spec->slot)) < 0) {
-		sandbox_errf(err, errlen, "cannot prepare the sandbox's ids: %s",
-			     sandbox_strerror(-r));
-		goto fail;
-	}
-	if ((r = sandbox_state_create(spec->state_dir, &sb->sb_dir, err, errlen)) < 0)
-		goto fail;
-	if ((r = sandbox_mounts_prepare_from_parent(&c.mounts, spec, sb->limits.scratch_bytes,
-						    sb->sb_dir, err, errlen)) < 0)
-		goto fail;
-	if ((r = sandbox_seccomp_prepare_from_parent(&c.seccomp, err, errlen)) < 0)
-		goto fail;
-	if ((r = sandbox_cgroup_create_from_parent(&sb->cgroup, spec, err, errlen)) < 0)
-		goto fail;
-	if ((r = sandbox_cgroup_create_helper_from_parent(&sb->cgroup, spec, err, errlen)) < 0)
-		goto fail;
-	sb->helper = spec->helper;
-	sb->slot = spec->slot;
-	sandbox_limits_prepare_from_parent(&sb->limits, sandbox_cgroup_exists(&sb->cgroup),
-					   &c.rlimits);
-
-	while (spec->argv[argc])
-		argc++;
-	init_argv = calloc(argc + 2, sizeof(*init_argv));
-	if (!init_argv) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	init_argv[0] = "reelbox-init";
-	memcpy(init_argv + 1, spec->argv, argc * sizeof(*init_argv));
-	c.init_argv = (char *const *)init_argv;
-	c.envp = spec->envp ? (char *const *)spec->envp : empty_env;
-	c.cwd = spec->cwd ? spec->cwd : "/scratch";
-
-	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
-	    pipe2(status_p, O_CLOEXEC | O_NONBLOCK) < 0 ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, notify_p) < 0 ||
-	    fcntl(notify_p[0], F_SETFL, O_NONBLOCK) < 0) {
-		r = -errno;
-		sandbox_errf(err, errlen, "cannot create the sandbox's pipes: %s",
-			     sandbox_strerror(-r));
-		goto fail;
-	}
-	if (spec->stdin_fd < 0 || spec->stdout_fd < 0 || spec->stderr_fd < 0) {
-		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (devnull < 0) {
-			r = -errno;
-			sandbox_errf(err, errlen, "cannot open /dev/null: %s",
-				     sandbox_strerror(-r));
-			goto fail;
-		}
-	}
-	c.sync_fd = sync_p[0];
-	c.error_fd = err_p[1];
-	c.status_fd = status_p[1];
-	c.notify_fd = notify_p[1];
-	c.stdio[0] = spec->stdin_fd >= 0 ? spec->stdin_fd : devnull;
-	c.stdio[1] = spec->stdout_fd >= 0 ? spec->stdout_fd : devnull;
-	c.stdio[2] = spec->stderr_fd >= 0 ? spec->stderr_fd : devnull;
-
-	sb->start_ns = now_ns();
-	if (sb->limits.timeout_ms)
-		sb->deadline_ns = sb->start_ns + sb->limits.timeout_ms * 1000000ull;
-	sandbox_cgroup_enter_from_parent(&sb->cgroup);
-	sb->pid = sandbox_proc_clone_from_parent(&c, sb->cgroup.clone_fd, &sb->pidfd);
-	if ((r = sandbox_cgroup_leave_from_parent(&sb->cgroup, sb->pid > 0)) < 0) {
-		sandbox_errf(err, errlen,
-			     "cannot move the cloning thread out of the sandbox's cgroup: %s",
-			     sandbox_strerror(r));
-		goto fail;
-	}
-	if (sb->pid < 0) {
-		r = sb->pid;
-		sb->pid = -1;
-		sb->pidfd = -1;
-		sandbox_errf(err, errlen, "cannot create the sandbox's namespaces: %s%s",
-			     sandbox_strerror(-r),
-			     r == -EPERM || r == -ENOSPC ? " (are user namespaces enabled?)" : "");
-		goto fail;
-	}
-	close_fd(&sync_p[0]);
-	close_fd(&err_p[1]);
-	close_fd(&status_p[1]);
-	/* Ours closed, the child's end is the only one: if the child dies before it
-	 * sends the listener, the receive sees that instead of waiting. */
-	close_fd(&notify_p[1]);
-	close_fd(&devnull);
-
-	r = release_child(sb, &c, sync_p[1], err_p[0], notify_p[0], err, errlen);
-	close_fd(&sync_p[1]);
-	close_fd(&err_p[0]);
-	close_fd(&notify_p[0]);
-	if (r < 0)
-		goto fail;
-
-	sb->status_fd = status_p[0];
-	free(init_argv);
-	sandbox_mounts_free(&c.mounts);
-	sandbox_seccomp_free(&c.seccomp);
-	*out = sb;
-	return 0;
-
-fail:
 	if (sb->pid > 0) {
 		/* Closing the sync pipe alone would do before the release; SIGKILL covers
 		 * a child stuck anywhere later. */
 		pidfd_send_signal(sb->pidfd, SIGKILL, NULL, 0);
-		close_fd(&sync_p[1]);
+		close_fd(&l->sync[1]);
 		while (waitpid(sb->pid, NULL, __WALL) < 0 && errno == EINTR)
 			;
 	}
+	launch_free(l);
 	close_fd(&sb->pidfd);
-	for (int i = 0; i < 2; i++) {
-		close_fd(&sync_p[i]);
-		close_fd(&err_p[i]);
-		close_fd(&status_p[i]);
-		close_fd(&notify_p[i]);
-	}
 	close_fd(&sb->notify_fd);
-	close_fd(&devnull);
-	free(init_argv);
-	sandbox_mounts_free(&c.mounts);
-	sandbox_seccomp_free(&c.seccomp);
 	sandbox_cgroup_destroy(&sb->cgroup);
 	if (sb->sb_dir)
 		sandbox_state_remove(sb->sb_dir);
 	free(sb->sb_dir);
 	free(sb);
-	return r;
+}
+
+/* The steps in order, as nsjail's containProc: prepare the child's plan, open the
+ * channels, clone, release, receive the report. */
+int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *err, size_t errlen)
+{
+	struct launch l;
+	struct sandbox *sb;
+	int r;
+
+	*out = NULL;
+	if ((r = check_spec(spec, err, errlen)) < 0)
+		return r;
+	if (!(sb = sandbox_new(spec)))
+		return -ENOMEM;
+	launch_init(&l);
+	if ((r = prepare_plan(sb, &l, spec, err, errlen)) < 0 ||
+	    (r = open_channels(&l, spec, err, errlen)) < 0 ||
+	    (r = clone_child(sb, &l, err, errlen)) < 0 ||
+	    (r = release_child(sb, &l, err, errlen)) < 0 ||
+	    (r = receive_report(sb, &l, err, errlen)) < 0) {
+		abandon(sb, &l);
+		return r;
+	}
+	sb->status_fd = l.status[0];
+	l.status[0] = -1;
+	launch_free(&l);
+	*out = sb;
+	return 0;
 }
 
 int sandbox_pidfd(const struct sandbox *sb)
