@@ -24,6 +24,9 @@
 
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 5000
+/* While Redis stays away, notes on_conn(-1) this far apart, doubling. */
+#define DOWN_NOTE_MIN_MS 1000
+#define DOWN_NOTE_MAX_MS 60000
 #define PENDING_MAX	 1024
 #define FETCH_PAUSE_MS	 1000
 
@@ -80,6 +83,9 @@ struct queue_async {
 	int closing;
 	int open_handles;
 	int said_up, said_down;
+	uint64_t down_since;	 /* when Redis went away (uv_now) */
+	uint64_t next_down_note; /* when the next still-down note is due */
+	uint32_t down_note_gap;	 /* between notes: doubles up to DOWN_NOTE_MAX_MS */
 };
 
 static void conn_start(struct qconn *cn);
@@ -117,7 +123,21 @@ static void report(struct queue_async *q, const char *msg)
 	} else if (!up && !q->said_down && msg) {
 		q->said_down = 1;
 		q->said_up = 0;
+		q->down_since = uv_now(q->loop);
+		q->down_note_gap = DOWN_NOTE_MIN_MS;
+		q->next_down_note = q->down_since + q->down_note_gap;
 		q->cbs.on_conn(q, 0, msg, q->cbs.arg);
+	} else if (!up && q->said_down && msg && uv_now(q->loop) >= q->next_down_note) {
+		/* Still away: a note at a falling rate, so a log shows the client alive and
+		 * retrying without a line per attempt. */
+		uint64_t now = uv_now(q->loop);
+
+		snprintf(buf, sizeof(buf), "still no Redis after %.0f s: %.200s",
+			 (double)(now - q->down_since) / 1000, msg);
+		q->down_note_gap = q->down_note_gap * 2 > DOWN_NOTE_MAX_MS ? DOWN_NOTE_MAX_MS
+									   : q->down_note_gap * 2;
+		q->next_down_note = now + q->down_note_gap;
+		q->cbs.on_conn(q, -1, buf, q->cbs.arg);
 	}
 }
 
@@ -141,10 +161,11 @@ static void conn_lost(struct qconn *cn, const char *why)
 		return;
 	if (cn == &q->blk)
 		q->phase = F_IDLE;
-	snprintf(msg, sizeof(msg), "lost Redis at %.100s (%s connection): %.80s; reconnecting",
-		 q->url.where, cn->name, why && *why ? why : "connection closed");
-	report(q, msg);
 	delay = cn->backoff_ms + (uint32_t)(random() % (cn->backoff_ms / 4 + 1));
+	snprintf(
+	    msg, sizeof(msg), "lost Redis at %.100s (%s connection): %.80s; next attempt in %.1f s",
+	    q->url.where, cn->name, why && *why ? why : "connection closed", (double)delay / 1000);
+	report(q, msg);
 	cn->backoff_ms =
 	    cn->backoff_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : cn->backoff_ms * 2;
 	uv_timer_start(&cn->timer, reconnect_cb, delay, 0);

@@ -154,7 +154,9 @@ typedef struct uv_loop_s uv_loop_t;
 typedef void (*queue_job_cb)(struct queue_async *q, struct queue_job *job, void *arg);
 
 /* Connection news: connected 1 when both connections are up, 0 when Redis went away
- * (msg says why; the client is already reconnecting). */
+ * (msg says why and when the next attempt is; the client is already reconnecting), -1
+ * while it stays away: a note 1 s, 2 s, 4 s ... up to a minute apart, msg saying for how
+ * long and when the next attempt is. */
 typedef void (*queue_conn_cb)(struct queue_async *q, int connected, const char *msg, void *arg);
 
 /* A stream entry the queue dead-lettered by itself: it carried no valid job id

@@ -248,6 +248,11 @@ export REELBOX_REDIS_URL=redis://127.0.0.1:$PORT
 for i in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 "$BIN" worker --concurrency 1 --output-dir "$T/out" 2>worker.log &
 PIDS+=("$!")
+# A worker whose Redis is not there (checked at the end): it keeps saying so.
+"$BIN" worker --redis "redis://127.0.0.1:$(free_port)" --output-dir "$T/out-nored" 2>nored.log &
+NORED=$!
+NORED_T=$SECONDS
+PIDS+=("$NORED")
 
 "$BIN" submit --json "${SMALL[@]}" s/ok.sh >sub.json 2>/dev/null
 expect "submit --json exits 0" "$?" 0
@@ -304,7 +309,15 @@ PIDS+=("$!")
 for i in $(seq 50); do redis-cli -p "$PORT2" ping >/dev/null 2>&1 && break; sleep 0.1; done
 "$BIN" submit --redis "redis://127.0.0.1:$PORT2" --wait "${SMALL[@]}" s/ok.sh >nw.out 2>nw.err &
 nwpid=$!
+"$BIN" submit --redis "redis://127.0.0.1:$PORT2" --wait --json "${SMALL[@]}" s/ok.sh >nwj.out 2>nwj.err &
+nwjpid=$!
 sleep 2.5
+kill -INT "$nwjpid"
+wait "$nwjpid"
+expect "with --json too, Ctrl-C exits 130" "$?" 130
+if one_json_doc nwj.out; then pass "and stdout is one JSON document"; else fail "and stdout is one JSON document: $(cat nwj.out)"; fi
+expect "the job's state, queued" "$(json_get nwj.out state)" queued
+has "with the id on stderr first" nwj.err "reelbox: submitted job"
 qid=$(head -n 1 nw.out)
 if [[ $qid =~ ^[A-Za-z0-9_-]+$ ]]; then pass "with no worker, --wait prints the id at once ($qid)"; else fail "with no worker, --wait prints the id at once: '$(cat nw.out)'"; fi
 has "and says it waits for a worker" nw.err "is queued; waiting for a worker"
@@ -321,6 +334,18 @@ for i in $(seq 50); do (echo >"/dev/tcp/127.0.0.1/$HPORT") 2>/dev/null && break;
 "$BIN" status --redis "redis://127.0.0.1:$HPORT" "$qid" 2>http.err
 expect "a URL that is not Redis is a usage error" "$?" 2
 has "named as not Redis" http.err "127.0.0.1:$HPORT did not answer like Redis (an HTTP server?)"
+
+echo "== b. a worker without Redis"
+while [ $((SECONDS - NORED_T)) -lt 6 ]; do sleep 0.5; done
+kill -TERM "$NORED"
+wait "$NORED"
+has "a worker that cannot reach Redis logs that it lost it" nored.log '"event":"redis_lost"'
+if [ "$(grep -c '"event":"redis_retry"' nored.log)" -ge 2 ]; then
+	pass "and then retry lines at a falling rate"
+else
+	fail "and then retry lines at a falling rate: $(cat nored.log)"
+fi
+has "each with the next attempt's time" nored.log "next attempt in"
 
 echo "== b. producer.py"
 timeout 60 "$PY" "$SRC/examples/producer.py" --redis "$REELBOX_REDIS_URL" --id "prod$$" s/one.sh >prod.out 2>prod.err

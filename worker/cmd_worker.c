@@ -469,9 +469,12 @@ static void on_conn(struct queue_async *q, int connected, const char *msg, void 
 {
 	struct worker *w = arg;
 
-	w->m.redis_up = connected;
-	log_event(connected ? "redis_connected" : "redis_lost", NULL, "{s:s}", "detail",
-		  msg ? msg : "");
+	/* connected -1: Redis is still away, a note at a falling rate (queue.h). */
+	w->m.redis_up = connected > 0;
+	log_event(connected > 0	   ? "redis_connected"
+		  : connected == 0 ? "redis_lost"
+				   : "redis_retry",
+		  NULL, "{s:s}", "detail", msg ? msg : "");
 }
 
 static void on_drop(struct queue_async *q, const char *entry, const char *reason, void *arg)
