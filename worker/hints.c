@@ -549,8 +549,8 @@ void hints_explain(const struct hints *h, const char *log, int64_t frames_done, 
 	char *see = strstr(err, "; see the log");
 	if (see && !see[13])
 		*see = '\0';
-	/* "...exit status 1." then "; hint": the line's own full stop goes. */
-	if (hint[0] && line[0] && line[strlen(line) - 1] == '.')
+	/* "...exit status 1." then "; hint": the line's own closing punctuation goes. */
+	if (hint[0] && line[0] && strchr(".:;", line[strlen(line) - 1]))
 		line[strlen(line) - 1] = '\0';
 	if (line[0])
 		append(err, len, ": %s", line);
