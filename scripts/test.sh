@@ -1,8 +1,10 @@
 #!/bin/bash
-# Installs what reelbox needs, builds it twice (Release with -Werror, and ASan+UBSan)
-# and runs every test: the unit tests under both builds, the integration tests (real
-# sandbox, real encodes checked with ffprobe, a real redis-server) under Release, and
-# then each libFuzzer target (scripts/fuzz.sh) for a bounded time.
+# Installs what reelbox needs, builds it twice (Release with -Werror, and ASan+UBSan),
+# checks the code's shape on the Release objects (scripts/check_cycles.py: no two files
+# that call each other, no function over 80 lines) and runs every test: the unit tests
+# under both builds, the integration tests (real sandbox, real encodes checked with
+# ffprobe, a real redis-server) under Release, and then each libFuzzer target
+# (scripts/fuzz.sh) for a bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +22,8 @@ cmake --build build-asan -j"$jobs"
 status=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+echo "== shape: file-level call cycles and long functions (scripts/check_cycles.py)"
+python3 scripts/check_cycles.py build | tee -a "$log" || status=1
 echo "== unit tests (Release)"
 (cd build && ctest -L unit --output-on-failure --timeout 600) | tee -a "$log" || status=1
 echo "== unit tests (ASan+UBSan)"
@@ -31,8 +35,9 @@ echo "== integration tests (Release)"
 echo "== fuzz: libFuzzer targets, ${FUZZ_SECONDS:-20}s each (scripts/fuzz.sh)"
 bash scripts/fuzz.sh | tee -a "$log" || status=1
 
-# One closing line over the three ctest runs and the fuzz run: each prints "N tests failed
-# out of M" (fuzz.sh counts one test per target).
+# One closing line over the shape check, the three ctest runs and the fuzz run: each
+# prints "N tests failed out of M" (the shape check counts two tests, cycles and function
+# length; fuzz.sh one per target).
 read -r failed total < <(awk '/tests failed out of/ { f += $(NF-5); t += $NF } END { print f+0, t+0 }' "$log")
 echo "reelbox: $((total - failed)) passed, $failed failed"
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$total" -eq 0 ]; then
