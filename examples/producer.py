@@ -154,7 +154,7 @@ def follow(r, job_id, deadline):
             # (or it never existed): the hash tells which.
             if not r.exists(events):
                 state = decode(r.hget("%s:job:%s" % (PREFIX, job_id), "state"))
-                if state in ("succeeded", "failed", "dead"):
+                if state in ("succeeded", "failed", "dead", "cancelled"):
                     return {"type": "done", "state": state}
                 if state is None:
                     fail("job %s is gone: unknown, or its result expired" % job_id)

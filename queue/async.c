@@ -1,13 +1,22 @@
 /* async.c - the worker's queue client on a libuv loop (hiredis's libuv adapter).
  *
- * Two connections: "fetch" carries the blocking XREADGROUP (and the promote, XAUTOCLAIM
- * and claim around it), "command" carries heartbeats, progress and results, so a
- * heartbeat never waits behind a blocked read. When Redis goes away, each connection
- * schedules its own reconnect on a timer with exponential backoff (100 ms doubling to
- * 5 s); nothing spins. Operations that must not be lost (heartbeat, complete, retry,
- * reject) wait in a bounded list while the command connection is down, and a command
- * whose reply was lost with the connection goes back to that list: the scripts make
- * a replay harmless (a completion replayed by the same token answers "already").
+ * Three connections: "fetch" carries the take script and the blocking wait on the
+ * doorbell, "command" carries heartbeats, progress and results, so a heartbeat never
+ * waits behind a blocked read, and "cancel" blocks on this worker's cancel list, so a
+ * cancel reaches it at once whatever the other two are doing. When Redis goes away,
+ * each connection schedules its own reconnect on a timer with exponential backoff
+ * (100 ms doubling to 5 s); nothing spins. A connection counts as up once Redis has
+ * answered on it, not when the TCP connect completes (a Redis frozen in DEBUG SLEEP or
+ * a long script accepts connections it does not serve).
+ *
+ * Operations that must not be lost (heartbeat, complete, retry, reject) wait in a
+ * bounded list while the command connection is down, and a command whose reply was
+ * lost with the connection goes back to that list: the scripts make a replay harmless
+ * (a completion replayed by the same claim answers "already"). When Redis refuses a
+ * write for now (OOM at maxmemory, MISCONF after a failed save, NOREPLICAS), such an
+ * operation is kept too and sent again after a backoff (250 ms doubling to 5 s), and
+ * the owner is told (on_refused); a refused fetch backs off the same way. Every error
+ * path of the fetch waits before it tries again.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,9 +37,11 @@
 #define DOWN_NOTE_MIN_MS 1000
 #define DOWN_NOTE_MAX_MS 60000
 #define PENDING_MAX	 1024
-#define FETCH_PAUSE_MS	 1000
+#define PAUSE_MIN_MS	 250 /* after an error: the fetch, or a refused write */
+#define PAUSE_MAX_MS	 5000
 
-enum { C_DOWN = 0, C_CONNECTING, C_UP, C_RESETTING };
+/* C_HELLO: the TCP connect completed, Redis has not answered yet. */
+enum { C_DOWN = 0, C_CONNECTING, C_HELLO, C_UP, C_RESETTING };
 
 struct qconn {
 	struct queue_async *q;
@@ -49,6 +60,7 @@ struct qop {
 	struct queue_async *q;
 	struct qcmd cmd;
 	int durable;
+	int refused; /* Redis refused it at least once; counted in n_refused */
 	queue_done_cb cb;
 	void *arg;
 	char id[QUEUE_ID_MAX];
@@ -65,18 +77,29 @@ struct queue_async {
 	char consumer[128];
 	struct queue_async_callbacks cbs;
 	char sha[QS_COUNT][48];
-	struct qconn cmd, blk;
+	struct qconn cmd, blk, ctl;
 
 	struct qop *pend_head, *pend_tail; /* waiting for the command connection */
 	size_t n_pending, n_inflight;
+	struct qop *held_head, *held_tail; /* refused by Redis, waiting for refuse_timer */
+	size_t n_held, n_refused;
+	uv_timer_t refuse_timer;
+	uint32_t refuse_backoff_ms;
 
 	unsigned want;
+	int hold;	       /* the owner holds the fetch */
 	int phase;	       /* what the fetch connection is doing */
 	struct qcmd fetch_cmd; /* the fetch command in flight (kept for a NOSCRIPT resend) */
 	uv_timer_t fetch_timer;
+	uint32_t fetch_backoff_ms;
+	int take_refused;
 	char cursor[QUEUE_ENTRY_MAX];
 	struct qentry fe; /* the entry being claimed; fe.doc points at fetch_doc */
 	char *fetch_doc;
+
+	struct qcmd ctl_cmd; /* the BLPOP on this worker's cancel list */
+	int ctl_busy;	     /* sent, or pausing on ctl_timer */
+	uv_timer_t ctl_timer;
 
 	uv_timer_t watchdog;
 
@@ -90,6 +113,7 @@ struct queue_async {
 
 static void conn_start(struct qconn *cn);
 static void fetch_kick(struct queue_async *q);
+static void ctl_kick(struct queue_async *q);
 static void flush_pending(struct queue_async *q);
 
 /* Every reply, even an error, is progress. */
@@ -110,7 +134,7 @@ static void note_sent(struct qconn *cn)
 
 static void report(struct queue_async *q, const char *msg)
 {
-	int up = q->cmd.state == C_UP && q->blk.state == C_UP;
+	int up = q->cmd.state == C_UP && q->blk.state == C_UP && q->ctl.state == C_UP;
 	char buf[QUEUE_ERR_MAX];
 
 	if (q->closing || !q->cbs.on_conn)
@@ -161,6 +185,8 @@ static void conn_lost(struct qconn *cn, const char *why)
 		return;
 	if (cn == &q->blk)
 		q->phase = F_IDLE;
+	if (cn == &q->ctl)
+		q->ctl_busy = 0;
 	delay = cn->backoff_ms + (uint32_t)(random() % (cn->backoff_ms / 4 + 1));
 	snprintf(
 	    msg, sizeof(msg), "lost Redis at %.100s (%s connection): %.80s; next attempt in %.1f s",
@@ -175,7 +201,7 @@ static void conn_lost(struct qconn *cn, const char *why)
  * gracefully; the disconnect callback schedules the reconnect. */
 static void conn_reset(struct qconn *cn)
 {
-	if (cn->ac && (cn->state == C_UP || cn->state == C_CONNECTING)) {
+	if (cn->ac && (cn->state == C_UP || cn->state == C_HELLO || cn->state == C_CONNECTING)) {
 		cn->state = C_RESETTING;
 		redisAsyncDisconnect(cn->ac);
 	}
@@ -243,11 +269,9 @@ static void on_preamble(redisAsyncContext *ac, void *reply, void *priv)
 static void on_connect(const redisAsyncContext *ac, int status)
 {
 	struct qconn *cn = ac->data;
-	struct queue_async *q;
 
 	if (!cn)
 		return;
-	q = cn->q;
 	if (status != REDIS_OK) {
 		char why[160];
 		snprintf(why, sizeof(why), "%s", ac->errstr);
@@ -255,15 +279,41 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		conn_lost(cn, why);
 		return;
 	}
-	if (q->closing)
+	if (cn->q->closing)
+		return;
+	/* Up when the PING queued behind the scripts is answered (on_ready). */
+	cn->state = C_HELLO;
+	cn->since = uv_now(cn->q->loop);
+}
+
+/* Redis answered the first commands on this connection: now it is up. An error
+ * (LOADING while Redis reads its data) means not yet: reconnect after the backoff. */
+static void on_ready(redisAsyncContext *ac, void *reply, void *priv)
+{
+	redisReply *r = reply;
+	struct qconn *cn = ac->data;
+	struct queue_async *q;
+
+	(void)priv;
+	if (!r || !cn || cn->q->closing)
+		return;
+	q = cn->q;
+	note_reply(cn);
+	if (r->type == REDIS_REPLY_ERROR) {
+		conn_reset(cn);
+		return;
+	}
+	if (cn->state != C_HELLO)
 		return;
 	cn->state = C_UP;
 	cn->backoff_ms = RECONNECT_MIN_MS;
 	report(q, NULL);
 	if (cn == &q->cmd)
 		flush_pending(q);
-	else
+	else if (cn == &q->blk)
 		fetch_kick(q);
+	else
+		ctl_kick(q);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -359,15 +409,16 @@ static void watchdog_cb(uv_timer_t *t)
 	struct queue_async *q = t->data;
 	uint64_t now = uv_now(q->loop);
 	uint64_t connect_ms = q->o.connect_timeout_ms ? q->o.connect_timeout_ms : 2000;
-	struct qconn *conns[2] = {&q->cmd, &q->blk};
+	struct qconn *conns[3] = {&q->cmd, &q->blk, &q->ctl};
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		struct qconn *cn = conns[i];
-		/* The fetch connection's replies may wait out a BLOCK. */
-		uint64_t stall_ms = 10000 + (cn == &q->blk ? q->o.poll_ms : 0);
+		/* The fetch and cancel connections' replies may wait out a BLOCK. */
+		uint64_t stall_ms = 10000 + (cn != &q->cmd ? q->o.poll_ms : 0);
 		if (cn->state == C_CONNECTING && now - cn->since > connect_ms)
 			conn_abort(cn, "connect timed out");
-		else if (cn->state == C_UP && cn->outstanding && now - cn->since > stall_ms)
+		else if ((cn->state == C_UP || cn->state == C_HELLO) && cn->outstanding &&
+			 now - cn->since > stall_ms)
 			conn_abort(cn, "no reply for 10 seconds");
 	}
 }
@@ -403,8 +454,8 @@ static void conn_start(struct qconn *cn)
 	ac->ev.delWrite = ev_del_write;
 	if (!q->url.is_unix)
 		redisEnableKeepAlive(&ac->c);
-	/* The fetch connection carries job documents (up to the cap); the command
-	 * connection only the short answers of the scripts. */
+	/* The fetch connection carries job documents (up to the cap); the others only
+	 * short answers. */
 	qlimit_attach(&ac->c, &cn->lim,
 		      cn == &q->blk ? queue_doc_cap(&q->o) + QUEUE_REPLY_SLACK : QUEUE_SMALL_REPLY);
 	ac->data = cn;
@@ -428,19 +479,33 @@ static void conn_start(struct qconn *cn)
 		redisAsyncCommand(ac, on_preamble, "SELECT", "SELECT %d", q->url.db);
 		note_sent(cn);
 	}
-	for (intptr_t i = 0; i < QS_COUNT; i++) {
+	for (intptr_t i = 0; cn != &q->ctl && i < QS_COUNT; i++) {
 		redisAsyncCommand(ac, on_script_load, (void *)i, "SCRIPT LOAD %s",
 				  queue_scripts[i]);
 		note_sent(cn);
 	}
+	redisAsyncCommand(ac, on_ready, NULL, "PING");
+	note_sent(cn);
 }
 
 /* ---- Operations ---- */
 
+static void refused_news(struct queue_async *q, int what, int refusing, const char *msg)
+{
+	if (!q->closing && q->cbs.on_refused)
+		q->cbs.on_refused(q, what, refusing, msg, q->cbs.arg);
+}
+
 static void op_finish(struct qop *op, int status, const char *msg)
 {
+	struct queue_async *q = op->q;
+
+	if (op->refused && --q->n_refused == 0) {
+		q->refuse_backoff_ms = PAUSE_MIN_MS;
+		refused_news(q, QUEUE_REFUSED_RESULTS, 0, NULL);
+	}
 	if (op->cb)
-		op->cb(op->q, status, msg, op->arg);
+		op->cb(q, status, msg, op->arg);
 	qcmd_free(&op->cmd);
 	free(op);
 }
@@ -457,6 +522,42 @@ static void pend(struct queue_async *q, struct qop *op)
 }
 
 static void op_reply(redisAsyncContext *ac, void *reply, void *priv);
+static void op_send(struct qop *op);
+
+static void refuse_timer_cb(uv_timer_t *t)
+{
+	struct queue_async *q = t->data;
+	struct qop *op = q->held_head;
+
+	q->held_head = q->held_tail = NULL;
+	q->n_held = 0;
+	q->refuse_backoff_ms =
+	    q->refuse_backoff_ms * 2 > PAUSE_MAX_MS ? PAUSE_MAX_MS : q->refuse_backoff_ms * 2;
+	while (op) {
+		struct qop *next = op->next;
+		op_send(op);
+		op = next;
+	}
+}
+
+/* Redis refused op's write for now: keep it, send it again after the backoff. */
+static void op_hold(struct queue_async *q, struct qop *op, const char *msg)
+{
+	op->next = NULL;
+	if (q->held_tail)
+		q->held_tail->next = op;
+	else
+		q->held_head = op;
+	q->held_tail = op;
+	q->n_held++;
+	if (!op->refused) {
+		op->refused = 1;
+		if (q->n_refused++ == 0)
+			refused_news(q, QUEUE_REFUSED_RESULTS, 1, msg);
+	}
+	if (!uv_is_active((uv_handle_t *)&q->refuse_timer))
+		uv_timer_start(&q->refuse_timer, refuse_timer_cb, q->refuse_backoff_ms, 0);
+}
 
 static void op_send(struct qop *op)
 {
@@ -521,19 +622,24 @@ static void op_reply(redisAsyncContext *ac, void *reply, void *priv)
 		}
 		snprintf(msg, sizeof(msg), "Redis at %.100s answered: %.120s", q->url.where,
 			 r->str);
+		if (qreply_refused(r) && !q->closing) {
+			/* The connection is fine; Redis will not take this write yet. */
+			if (op->durable)
+				op_hold(q, op, msg);
+			else
+				op_finish(op, -EAGAIN, msg);
+			return;
+		}
 		op_finish(op, -EIO, msg);
 		return;
 	}
 	switch (op->cmd.script) {
 	case QS_HEARTBEAT:
 	case QS_PROGRESS:
-		rc = qreply_heartbeat(r);
-		if (rc == -ESTALE)
-			snprintf(msg, sizeof(msg), "job %s is no longer held by this worker",
-				 op->id);
+		rc = qreply_heartbeat(r, op->id, NULL, msg, sizeof(msg));
 		break;
 	default:
-		rc = qreply_finish(r, op->cmd.script, msg, sizeof(msg));
+		rc = qreply_finish(r, op->cmd.script, op->id, msg, sizeof(msg));
 		break;
 	}
 	op_finish(op, rc, msg);
@@ -614,14 +720,19 @@ int queue_async_reject(struct queue_async *q, const struct queue_job *job, const
 		       queue_done_cb cb, void *arg)
 {
 	struct qcmd c;
-	int rc = qcmd_reject(&c, &q->o, job->entry, job->id, job->token, reason);
+	int rc = qcmd_reject(&c, &q->o, job->entry, job->id, job->token, job->doc_sha, reason);
 
 	return rc < 0 ? rc : op_start(q, &c, 1, job->id, cb, arg);
 }
 
 size_t queue_async_pending(const struct queue_async *q)
 {
-	return q->n_pending + q->n_inflight;
+	return q->n_pending + q->n_inflight + q->n_held;
+}
+
+size_t queue_async_refused(const struct queue_async *q)
+{
+	return q->n_refused;
 }
 
 /* ---- Fetch ----
@@ -629,16 +740,19 @@ size_t queue_async_pending(const struct queue_async *q)
  * One command at a time on the fetch connection, as a small state machine: the take
  * script (promote due retries, take over one expired lease, else read one new entry,
  * and claim it, all inside Redis) -> when it found nothing, BLPOP on the doorbell for
- * up to the poll time -> take again, while jobs are wanted. An entry without an id
- * field comes back with its document: the claim script (or, when the document names
- * no valid id, the reject script) follows. Every path either waits in Redis (BLPOP),
- * works on a real entry, or pauses on a timer after an error, so it never spins.
+ * up to the poll time -> take again, while jobs are wanted and the owner does not hold
+ * the fetch. An entry without an id field comes back with its document: the claim
+ * script (or, when the document names no valid id, the reject script) follows. Every
+ * path either waits in Redis (BLPOP), works on a real entry, or pauses on a timer after
+ * an error (250 ms doubling to 5 s while errors repeat), so it never spins: not when
+ * Redis refuses the take (maxmemory), not when a reply is unexpected.
  *
  * A document reaches this client only when it is within the cap (doc_max): the take
  * script dead-letters a bigger one inside Redis. Its stream entry is never read here,
  * because XREADGROUP and XAUTOCLAIM would send it whole. */
 
 static void fetch_reply(redisAsyncContext *ac, void *reply, void *priv);
+static void fetch_pause(struct queue_async *q);
 
 static void fetch_send(struct queue_async *q, int phase, int rc)
 {
@@ -648,7 +762,10 @@ static void fetch_send(struct queue_async *q, int phase, int rc)
 	}
 	if (rc < 0) {
 		qcmd_free(&q->fetch_cmd);
-		q->phase = F_IDLE; /* the reconnect kicks again */
+		q->phase = F_IDLE;
+		/* Down: the reconnect kicks again. Up: out of memory here; wait. */
+		if (q->blk.state == C_UP)
+			fetch_pause(q);
 	}
 }
 
@@ -659,15 +776,18 @@ static void fetch_pause_cb(uv_timer_t *t)
 
 static void fetch_pause(struct queue_async *q)
 {
+	uint32_t ms = q->fetch_backoff_ms ? q->fetch_backoff_ms : PAUSE_MIN_MS;
+
 	qcmd_free(&q->fetch_cmd);
 	q->phase = F_IDLE;
+	q->fetch_backoff_ms = ms * 2 > PAUSE_MAX_MS ? PAUSE_MAX_MS : ms * 2;
 	if (!q->closing)
-		uv_timer_start(&q->fetch_timer, fetch_pause_cb, FETCH_PAUSE_MS, 0);
+		uv_timer_start(&q->fetch_timer, fetch_pause_cb, ms, 0);
 }
 
 static void fetch_kick(struct queue_async *q)
 {
-	if (q->closing || !q->want || q->phase != F_IDLE || q->blk.state != C_UP ||
+	if (q->closing || !q->want || q->hold || q->phase != F_IDLE || q->blk.state != C_UP ||
 	    uv_is_active((uv_handle_t *)&q->fetch_timer))
 		return;
 	fetch_send(q, F_TAKE, qcmd_take(&q->fetch_cmd, &q->o, q->consumer, q->cursor));
@@ -718,7 +838,8 @@ static void on_take(struct queue_async *q, const redisReply *r)
 		}
 		if (!qentry_doc_id(&q->fe))
 			fetch_send(q, F_DROP,
-				   qcmd_reject(&q->fetch_cmd, &q->o, e.entry, NULL, 0, q->fe.bad));
+				   qcmd_reject(&q->fetch_cmd, &q->o, e.entry, NULL, NULL, NULL,
+					       q->fe.bad));
 		else
 			fetch_send(
 			    q, F_CLAIM,
@@ -731,10 +852,10 @@ static void on_take(struct queue_async *q, const redisReply *r)
 	case QT_SKIP:
 		break;
 	case QT_NONE:
-		if (q->want)
-			fetch_send(
-			    q, F_WAIT,
-			    qcmd_wait(&q->fetch_cmd, &q->o, q->o.poll_ms ? q->o.poll_ms : 2000));
+		if (q->want && !q->hold)
+			fetch_send(q, F_WAIT,
+				   qcmd_wait(&q->fetch_cmd, &q->o,
+					     q->o.poll_ms ? q->o.poll_ms : 2000, NULL, 1));
 		return;
 	default:
 		fetch_pause(q);
@@ -764,13 +885,25 @@ static void fetch_reply(redisAsyncContext *ac, void *reply, void *priv)
 			fetch_send(q, phase, 0);
 			return;
 		}
-		if (transient(r))
+		if (qreply_refused(r) && !q->take_refused) {
+			char msg[QUEUE_ERR_MAX];
+			snprintf(msg, sizeof(msg), "Redis at %.100s answered: %.120s", q->url.where,
+				 r->str);
+			q->take_refused = 1;
+			refused_news(q, QUEUE_REFUSED_CLAIMS, 1, msg);
+		} else if (transient(r)) {
 			conn_reset(&q->blk);
+		}
 		fetch_pause(q); /* a BLPOP's WRONGTYPE too: the next take clears the doorbell */
 		return;
 	}
 	qcmd_free(&q->fetch_cmd);
 	q->phase = F_IDLE;
+	q->fetch_backoff_ms = 0;
+	if (q->take_refused && phase != F_WAIT) {
+		q->take_refused = 0;
+		refused_news(q, QUEUE_REFUSED_CLAIMS, 0, NULL);
+	}
 	switch (phase) {
 	case F_TAKE:
 		on_take(q, r);
@@ -806,6 +939,70 @@ void queue_async_fetch(struct queue_async *q, unsigned n)
 void queue_async_fetch_stop(struct queue_async *q)
 {
 	q->want = 0;
+}
+
+void queue_async_fetch_hold(struct queue_async *q, int hold)
+{
+	q->hold = hold != 0;
+	if (!q->hold)
+		fetch_kick(q);
+}
+
+/* ---- Cancels ----
+ *
+ * The cancel connection does one thing: BLPOP on P:cancel:<consumer> for up to the poll
+ * time, again and again. The cancel script pushes a job's id there when it cancels a
+ * job this worker runs; the answer comes back at once, whatever the fetch connection is
+ * doing (a take, a wait on the doorbell, nothing at all because every slot is busy).
+ * A cancel pushed while this connection is down waits in the list (it expires after an
+ * hour); the worker's heartbeat finds the job cancelled as well. */
+
+static void ctl_reply(redisAsyncContext *ac, void *reply, void *priv);
+
+static void ctl_pause_cb(uv_timer_t *t)
+{
+	struct queue_async *q = t->data;
+
+	q->ctl_busy = 0;
+	ctl_kick(q);
+}
+
+static void ctl_kick(struct queue_async *q)
+{
+	if (q->closing || q->ctl_busy || q->ctl.state != C_UP || !q->cbs.on_cancel)
+		return;
+	qcmd_free(&q->ctl_cmd);
+	if (qcmd_wait(&q->ctl_cmd, &q->o, q->o.poll_ms ? q->o.poll_ms : 2000, q->consumer, 0) < 0 ||
+	    send_cmd(&q->ctl, &q->ctl_cmd, ctl_reply, q) < 0) {
+		/* Out of memory, or the connection is going: try again later. */
+		q->ctl_busy = 1;
+		uv_timer_start(&q->ctl_timer, ctl_pause_cb, PAUSE_MAX_MS, 0);
+		return;
+	}
+	q->ctl_busy = 1;
+}
+
+static void ctl_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct queue_async *q = priv;
+	redisReply *r = reply;
+
+	(void)ac;
+	if (!r || q->closing) {
+		q->ctl_busy = 0;
+		return;
+	}
+	note_reply(&q->ctl);
+	if (r->type == REDIS_REPLY_ERROR) {
+		/* A WRONGTYPE (someone wrote the key) or a refusal: wait, then again. */
+		uv_timer_start(&q->ctl_timer, ctl_pause_cb, PAUSE_MAX_MS, 0);
+		return;
+	}
+	q->ctl_busy = 0;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[1]->type == REDIS_REPLY_STRING && queue_id_valid(r->element[1]->str))
+		q->cbs.on_cancel(q, r->element[1]->str, q->cbs.arg);
+	ctl_kick(q);
 }
 
 /* ---- Life cycle ---- */
@@ -844,28 +1041,35 @@ int queue_async_open(struct queue_async **out, uv_loop_t *loop, const char *url,
 	}
 	q->loop = loop;
 	q->cbs = *cbs;
-	q->cmd.q = q->blk.q = q;
+	q->cmd.q = q->blk.q = q->ctl.q = q;
 	q->cmd.name = "command";
 	q->blk.name = "fetch";
-	q->cmd.backoff_ms = q->blk.backoff_ms = RECONNECT_MIN_MS;
+	q->ctl.name = "cancel";
+	q->cmd.backoff_ms = q->blk.backoff_ms = q->ctl.backoff_ms = RECONNECT_MIN_MS;
+	q->refuse_backoff_ms = PAUSE_MIN_MS;
 	uv_timer_init(loop, &q->cmd.timer);
 	uv_timer_init(loop, &q->blk.timer);
+	uv_timer_init(loop, &q->ctl.timer);
 	uv_timer_init(loop, &q->fetch_timer);
 	uv_timer_init(loop, &q->watchdog);
+	uv_timer_init(loop, &q->refuse_timer);
+	uv_timer_init(loop, &q->ctl_timer);
 	q->cmd.timer.data = &q->cmd;
 	q->blk.timer.data = &q->blk;
-	q->fetch_timer.data = q;
-	q->watchdog.data = q;
-	q->open_handles = 4;
+	q->ctl.timer.data = &q->ctl;
+	q->fetch_timer.data = q->watchdog.data = q->refuse_timer.data = q->ctl_timer.data = q;
+	q->open_handles = 7;
 	uv_timer_start(&q->watchdog, watchdog_cb, 1000, 1000);
 	qcmd_init(&q->fetch_cmd, -1);
+	qcmd_init(&q->ctl_cmd, -1);
 	conn_start(&q->cmd);
 	conn_start(&q->blk);
+	conn_start(&q->ctl);
 	*out = q;
 	return 0;
 }
 
-/* The client frees itself when the last of its four timers is closed. */
+/* The client frees itself when the last of its seven timers is closed. */
 static void release(struct queue_async *q)
 {
 	if (--q->open_handles == 0) {
@@ -910,7 +1114,10 @@ void queue_async_close(struct queue_async *q)
 	q->want = 0;
 	uv_timer_stop(&q->fetch_timer);
 	uv_timer_stop(&q->watchdog);
+	uv_timer_stop(&q->refuse_timer);
+	uv_timer_stop(&q->ctl_timer);
 	conn_close(&q->blk);
+	conn_close(&q->ctl);
 	conn_close(&q->cmd);
 	while ((op = q->pend_head)) {
 		q->pend_head = op->next;
@@ -918,7 +1125,16 @@ void queue_async_close(struct queue_async *q)
 	}
 	q->pend_tail = NULL;
 	q->n_pending = 0;
+	while ((op = q->held_head)) {
+		q->held_head = op->next;
+		op_finish(op, -ECANCELED, "the queue client was closed");
+	}
+	q->held_tail = NULL;
+	q->n_held = 0;
 	qcmd_free(&q->fetch_cmd);
+	qcmd_free(&q->ctl_cmd);
 	uv_close((uv_handle_t *)&q->fetch_timer, q_timer_closed);
 	uv_close((uv_handle_t *)&q->watchdog, q_timer_closed);
+	uv_close((uv_handle_t *)&q->refuse_timer, q_timer_closed);
+	uv_close((uv_handle_t *)&q->ctl_timer, q_timer_closed);
 }

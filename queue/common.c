@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -102,6 +103,20 @@ void queue_job_clear(struct queue_job *job)
 {
 	free(job->doc);
 	memset(job, 0, sizeof(*job));
+}
+
+/* 64 random bits as 16 hex digits: the claiming worker's part of a fencing token. */
+static void nonce_hex(char out[17])
+{
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v)) {
+		struct timespec ts;
+		/* getrandom cannot fail for 8 bytes once the pool is ready; be safe anyway. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		v = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 48;
+	}
+	snprintf(out, 17, "%016llx", (unsigned long long)v);
 }
 
 /* ---- Commands ---- */
@@ -228,6 +243,9 @@ int qcmd_submit(struct qcmd *c, const struct queue_opts *o, const char *id, cons
 int qcmd_claim(struct qcmd *c, const struct queue_opts *o, const char *entry, const char *id,
 	       const char *consumer)
 {
+	char nonce[17];
+
+	nonce_hex(nonce);
 	qcmd_init(c, QS_CLAIM);
 	qcmd_adds(c, "5");
 	ADD_KEY(c, qkey_job, o, id);
@@ -243,6 +261,7 @@ int qcmd_claim(struct qcmd *c, const struct queue_opts *o, const char *entry, co
 	qcmd_addf(c, "%u", o->result_ttl_s ? o->result_ttl_s : 1);
 	qcmd_addf(c, "%u", o->dead_maxlen);
 	qcmd_adds(c, "65536");
+	qcmd_adds(c, nonce);
 	return done(c);
 }
 
@@ -253,7 +272,7 @@ int qcmd_heartbeat(struct qcmd *c, const struct queue_opts *o, const struct queu
 	qcmd_adds(c, "2");
 	ADD_KEY(c, qkey_job, o, job->id);
 	ADD_KEY(c, qkey, o, "jobs");
-	qcmd_addf(c, "%lld", job->token);
+	qcmd_adds(c, job->token);
 	qcmd_adds(c, consumer);
 	qcmd_adds(c, o->group);
 	return done(c);
@@ -266,7 +285,7 @@ int qcmd_progress(struct qcmd *c, const struct queue_opts *o, const struct queue
 	qcmd_adds(c, "2");
 	ADD_KEY(c, qkey_job, o, job->id);
 	ADD_KEY(c, qkey_events, o, job->id);
-	qcmd_addf(c, "%lld", job->token);
+	qcmd_adds(c, job->token);
 	qcmd_addf(c, "%lld", (long long)frames);
 	qcmd_addf(c, "%lld", (long long)total);
 	qcmd_adds(c, job->id);
@@ -318,11 +337,12 @@ int qcmd_complete(struct qcmd *c, const struct queue_opts *o, const struct queue
 	ADD_KEY(c, qkey_job, o, job->id);
 	ADD_KEY(c, qkey, o, "jobs");
 	ADD_KEY(c, qkey_events, o, job->id);
-	qcmd_addf(c, "%lld", job->token);
+	qcmd_adds(c, job->token);
 	qcmd_adds(c, o->group);
 	qcmd_addf(c, "%u", o->result_ttl_s ? o->result_ttl_s : 1);
 	qcmd_adds(c, status);
 	qcmd_adds(c, job->id);
+	qcmd_adds(c, job->doc_sha);
 	for (int i = 0; str_fields[i]; i++)
 		if ((v = json_object_get(res, str_fields[i])) && json_is_string(v)) {
 			qcmd_adds(c, str_fields[i]);
@@ -361,7 +381,7 @@ int qcmd_retry(struct qcmd *c, const struct queue_opts *o, const struct queue_jo
 	ADD_KEY(c, qkey_events, o, job->id);
 	ADD_KEY(c, qkey, o, "delayed");
 	ADD_KEY(c, qkey, o, "dead");
-	qcmd_addf(c, "%lld", job->token);
+	qcmd_adds(c, job->token);
 	qcmd_adds(c, o->group);
 	qcmd_addf(c, "%u", o->result_ttl_s ? o->result_ttl_s : 1);
 	qcmd_adds(c, error && *error ? error : "unknown error");
@@ -370,11 +390,12 @@ int qcmd_retry(struct qcmd *c, const struct queue_opts *o, const struct queue_jo
 	qcmd_addf(c, "%u", o->dead_maxlen);
 	qcmd_adds(c, "65536");
 	qcmd_adds(c, job->id);
+	qcmd_adds(c, job->doc_sha);
 	return done(c);
 }
 
 int qcmd_reject(struct qcmd *c, const struct queue_opts *o, const char *entry, const char *id,
-		long long token, const char *reason)
+		const char *token, const char *doc_sha, const char *reason)
 {
 	int have_id = id && queue_id_valid(id);
 
@@ -393,14 +414,12 @@ int qcmd_reject(struct qcmd *c, const struct queue_opts *o, const char *entry, c
 	qcmd_adds(c, entry ? entry : "");
 	qcmd_adds(c, have_id ? id : "");
 	qcmd_adds(c, reason && *reason ? reason : "malformed job");
-	if (token > 0)
-		qcmd_addf(c, "%lld", token);
-	else
-		qcmd_adds(c, "");
+	qcmd_adds(c, token ? token : "");
 	qcmd_adds(c, o->group);
 	qcmd_addf(c, "%u", o->result_ttl_s ? o->result_ttl_s : 1);
 	qcmd_addf(c, "%u", o->dead_maxlen);
 	qcmd_adds(c, "65536");
+	qcmd_adds(c, doc_sha ? doc_sha : "");
 	return done(c);
 }
 
@@ -415,6 +434,7 @@ int qcmd_cancel(struct qcmd *c, const struct queue_opts *o, const char *id)
 	qcmd_adds(c, o->group);
 	qcmd_addf(c, "%u", o->result_ttl_s ? o->result_ttl_s : 1);
 	qcmd_adds(c, id);
+	qcmd_adds(c, o->prefix);
 	return done(c);
 }
 
@@ -429,8 +449,16 @@ size_t queue_doc_cap(const struct queue_opts *o)
 	return o->doc_max ? o->doc_max : 8u << 20;
 }
 
+void qkey_cancel(char *buf, size_t len, const struct queue_opts *o, const char *consumer)
+{
+	snprintf(buf, len, "%s:cancel:%s", o->prefix, consumer);
+}
+
 int qcmd_take(struct qcmd *c, const struct queue_opts *o, const char *consumer, const char *cursor)
 {
+	char nonce[17];
+
+	nonce_hex(nonce);
 	qcmd_init(c, QS_TAKE);
 	qcmd_adds(c, "5");
 	ADD_KEY(c, qkey, o, "jobs");
@@ -448,16 +476,22 @@ int qcmd_take(struct qcmd *c, const struct queue_opts *o, const char *consumer, 
 	qcmd_addf(c, "%u", o->dead_maxlen);
 	qcmd_addf(c, "%zu", queue_doc_cap(o));
 	qcmd_adds(c, "65536");
+	qcmd_adds(c, nonce);
 	return done(c);
 }
 
-int qcmd_wait(struct qcmd *c, const struct queue_opts *o, uint32_t wait_ms)
+int qcmd_wait(struct qcmd *c, const struct queue_opts *o, uint32_t wait_ms, const char *consumer,
+	      int doorbell)
 {
 	if (wait_ms == 0)
 		wait_ms = 1;
 	qcmd_init(c, -1);
 	qcmd_adds(c, "BLPOP");
-	ADD_KEY(c, wake_key, o);
+	/* The cancel list first: BLPOP pops from the first non-empty key it names. */
+	if (consumer)
+		ADD_KEY(c, qkey_cancel, o, consumer);
+	if (doorbell || !consumer)
+		ADD_KEY(c, wake_key, o);
 	qcmd_addf(c, "%u.%03u", wait_ms / 1000, wait_ms % 1000);
 	return done(c);
 }
@@ -512,6 +546,30 @@ static int copy_str(const redisReply *r, char *dst, size_t size)
 	return 0;
 }
 
+/* A token as the claim makes it, "<digits>-<hex>": it names a file, so nothing else. */
+static int token_valid(const char *t)
+{
+	size_t n = strspn(t, "0123456789");
+
+	return n > 0 && t[n] == '-' && t[n + 1] &&
+	       strspn(t + n + 1, "0123456789abcdef") == strlen(t + n + 1);
+}
+
+/* Token and attempt of a claim answer (at index i and i + 1), and the document digest
+ * (at index si). */
+static int claim_fields(const redisReply *r, size_t i, size_t si, struct queue_job *job)
+{
+	const char *sha;
+
+	if (r->elements <= i + 1 || copy_str(r->element[i], job->token, sizeof(job->token)) < 0 ||
+	    !token_valid(job->token))
+		return -EIO;
+	job->attempt = (int)qreply_int_at(r, i + 1);
+	sha = qreply_str_at(r, si);
+	snprintf(job->doc_sha, sizeof(job->doc_sha), "%s", strlen(sha) == 40 ? sha : "");
+	return 0;
+}
+
 int qreply_take(const redisReply *r, struct qentry *e, char *cursor, struct queue_job *job)
 {
 	const char *w = qreply_word(r);
@@ -547,8 +605,8 @@ int qreply_take(const redisReply *r, struct qentry *e, char *cursor, struct queu
 	memset(job, 0, sizeof(*job));
 	memcpy(job->id, e->id, sizeof(job->id));
 	memcpy(job->entry, e->entry, sizeof(job->entry));
-	job->token = qreply_int_at(r, 4);
-	job->attempt = (int)qreply_int_at(r, 5);
+	if (claim_fields(r, 4, 7, job) < 0)
+		return -EIO;
 	return QT_JOB;
 }
 
@@ -585,39 +643,70 @@ int qreply_claim(const redisReply *r, struct queue_job *job)
 {
 	const char *w = qreply_word(r);
 
-	if (!strcmp(w, "ok")) {
-		job->token = qreply_int_at(r, 1);
-		job->attempt = (int)qreply_int_at(r, 2);
-		return 1;
-	}
+	if (!strcmp(w, "ok"))
+		return claim_fields(r, 1, 3, job) < 0 ? -EIO : 1;
 	if (!strcmp(w, "done") || !strcmp(w, "dup") || !strcmp(w, "dead"))
 		return 0;
 	return -EIO;
 }
 
-int qreply_heartbeat(const redisReply *r)
+/* Why a claim no longer holds its job, from a stale answer {'stale', state, worker}:
+ * one sentence that names what happened, ending in what it means (tail). */
+static void stale_sentence(const redisReply *r, const char *id, const char *tail, char *err,
+			   size_t errlen)
 {
+	const char *st = qreply_str_at(r, 1), *worker = qreply_str_at(r, 2);
+
+	if (!*st)
+		qerr(err, errlen,
+		     "job %s no longer exists in Redis (it expired, was deleted, or was lost with "
+		     "Redis's data); %s",
+		     id, tail);
+	else if (!strcmp(st, "cancelled"))
+		qerr(err, errlen, "job %s was cancelled; %s", id, tail);
+	else if (!strcmp(st, "running"))
+		qerr(err, errlen, "job %s is held by another claim now (worker %.120s); %s", id,
+		     *worker ? worker : "?", tail);
+	else if (!strcmp(st, "queued"))
+		qerr(err, errlen, "job %s went back to the queue under another claim; %s", id,
+		     tail);
+	else
+		qerr(err, errlen, "job %s already ended %s under another claim; %s", id, st, tail);
+}
+
+int qreply_heartbeat(const redisReply *r, const char *id, char *state_out, char *err, size_t errlen)
+{
+	if (r && r->type == REDIS_REPLY_ARRAY && !strcmp(qreply_word(r), "stale")) {
+		stale_sentence(r, id, "this worker no longer holds it", err, errlen);
+		if (state_out)
+			snprintf(state_out, 16, "%s", qreply_str_at(r, 1));
+		return !strcmp(qreply_str_at(r, 1), "cancelled") ? QUEUE_CANCELLED : -ESTALE;
+	}
 	if (!r || r->type != REDIS_REPLY_INTEGER)
 		return -EIO;
-	if (r->integer < 0)
+	if (r->integer < 0) {
+		qerr(err, errlen, "job %s is no longer held by this worker", id);
 		return -ESTALE;
+	}
 	return r->integer ? 1 : 0;
 }
 
-int qreply_finish(const redisReply *r, int script, char *err, size_t errlen)
+int qreply_finish(const redisReply *r, int script, const char *id, char *err, size_t errlen)
 {
 	const char *w = qreply_word(r);
 	const char *st = qreply_str_at(r, 1);
 
 	if (!strcmp(w, "stale")) {
-		qerr(err, errlen,
-		     "the job was taken over by another claim (state %s); this result was not "
-		     "recorded",
-		     *st ? st : "expired");
+		stale_sentence(r, id,
+			       script == QS_COMPLETE ? "this result was not recorded"
+						     : "this claim's answer was not recorded",
+			       err, errlen);
 		return -ESTALE;
 	}
 	if (!strcmp(w, "ok"))
 		return 0;
+	if (!strcmp(w, "cancelled") || (!strcmp(w, "already") && !strcmp(st, "cancelled")))
+		return QUEUE_CANCELLED;
 	if (!strcmp(w, "already"))
 		return script == QS_RETRY && !strcmp(st, "dead") ? 1 : 0;
 	if (script == QS_RETRY && !strcmp(w, "retry"))
@@ -626,6 +715,18 @@ int qreply_finish(const redisReply *r, int script, char *err, size_t errlen)
 		return 1;
 	qerr(err, errlen, "unexpected answer from the %s script", queue_script_names[script]);
 	return -EIO;
+}
+
+int qreply_refused(const redisReply *r)
+{
+	static const char *const words[] = {"OOM", "MISCONF", "NOREPLICAS", NULL};
+
+	if (!r || r->type != REDIS_REPLY_ERROR)
+		return 0;
+	for (int i = 0; words[i]; i++)
+		if (!strncmp(r->str, words[i], strlen(words[i])))
+			return 1;
+	return 0;
 }
 
 static void text_append(char **buf, size_t *len, const char *s, size_t n)
@@ -688,9 +789,11 @@ char *qstatus_json(const char *id, const redisReply *r)
 {
 	static const char *const ints[] = {"attempts", "max_attempts", "created",    "started",
 					   "finished", "heartbeat",    "not_before", "bytes",
-					   "frames",   "exit_code",    "signal",     NULL};
-	static const char *const hidden[] = {
-	    "token", "entry", "doc", "cancel", "progress_frames", "progress_total", "result", NULL};
+					   "frames",   "exit_code",    "signal",     "stopped",
+					   NULL};
+	static const char *const hidden[] = {"token",	       "entry",	 "doc",
+					     "doc_sha",	       "cancel", "progress_frames",
+					     "progress_total", "result", NULL};
 	const redisReply *f, *omitted;
 	json_t *o, *progress = NULL;
 	char *out;

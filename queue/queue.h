@@ -13,9 +13,12 @@
  *    which survives Redis going away: it reconnects with backoff and replays the
  *    completions, retries and rejections issued while Redis was unreachable.
  *
- * Ownership is fenced: each claim gets a fresh token, and heartbeats, progress and
- * completion are applied only while the token is still the job's. A slow worker that
- * lost its lease therefore cannot overwrite the result of the worker that took over.
+ * Ownership is fenced: each claim gets a token of its own (a counter and 64 random bits,
+ * so it is unique even across a Redis that lost its data), and heartbeats, progress and
+ * completion are applied only while the token is still the job's and the result is for
+ * the document that claim was given. A slow worker that lost its lease therefore cannot
+ * overwrite the result of the worker that took over, nor an old render the result of a
+ * job submitted again under the same id.
  *
  * Functions return 0 or a negative errno; where a user must be told something, one
  * sentence is written into the caller's err buffer (which may be NULL).
@@ -29,6 +32,12 @@
 #define QUEUE_ID_MAX	64 /* job ids are [A-Za-z0-9_-]{1,63} */
 #define QUEUE_ENTRY_MAX 48 /* a stream entry id, "1700000000000-0" */
 #define QUEUE_ERR_MAX	256
+#define QUEUE_TOKEN_MAX 48 /* a fencing token, "<n>-<16 hex digits>" */
+#define QUEUE_SHA_MAX	41 /* a SHA-1 in hex */
+
+/* What a completion, retry or rejection answers when the job was cancelled before its
+ * result could be recorded: nothing of the result was kept. */
+#define QUEUE_CANCELLED 2
 
 /* Tunables shared by both clients; queue_opts_init() fills the defaults. */
 struct queue_opts {
@@ -56,7 +65,9 @@ void queue_opts_init(struct queue_opts *o);
 struct queue_job {
 	char id[QUEUE_ID_MAX];
 	char entry[QUEUE_ENTRY_MAX]; /* the stream entry it was delivered as */
-	long long token;	     /* the fencing token of this claim */
+	char token[QUEUE_TOKEN_MAX]; /* the fencing token of this claim: [0-9a-f-], safe in
+				      * a file name */
+	char doc_sha[QUEUE_SHA_MAX]; /* SHA-1 of the document this claim was given */
 	int attempt;		     /* 1 for the first delivery */
 	char *doc;		     /* NUL-terminated JSON, malloc'd */
 	size_t doc_len;
@@ -93,10 +104,21 @@ int queue_submit(struct queue *q, const char *job_json, char id_out[QUEUE_ID_MAX
  * -ENOENT when the job is unknown or its result has expired. */
 int queue_status(struct queue *q, const char *id, char **json_out, char *err, size_t errlen);
 
-/* Cancel a job: a queued one ends failed ("cancelled") at once, a running one is
- * flagged and its worker learns it from the next heartbeat. state_out (may be NULL,
- * 16 bytes) receives "cancelled", "requested" or the final state it already had. */
-int queue_cancel(struct queue *q, const char *id, char state_out[16], char *err, size_t errlen);
+/* What queue_cancel found. */
+struct queue_cancel_info {
+	char state[16];		    /* "cancelled" when this call cancelled it, else the final state
+				     * it already had: succeeded, failed, dead or cancelled */
+	char was[16];		    /* the state it was cancelled in: queued or running */
+	char worker[128];	    /* for a running job: the worker told to stop it */
+	long long heartbeat_age_ms; /* and how long ago that worker last heart-beat */
+};
+
+/* Cancel a job: a queued or running one ends `cancelled` at once, atomically, and the
+ * worker running it is told at once (it confirms by setting the job's `stopped`).
+ * 0 when this call cancelled it, 1 when it had already ended (info->state says how:
+ * too late), -ENOENT when the job is unknown. info may be NULL. */
+int queue_cancel(struct queue *q, const char *id, struct queue_cancel_info *info, char *err,
+		 size_t errlen);
 
 /* Wait up to timeout_ms for the job's next event after cursor (in/out, QUEUE_ENTRY_MAX
  * bytes; "0" means from the first event kept). *event_json (malloc'd) is an object
@@ -111,8 +133,9 @@ int queue_wait_event(struct queue *q, const char *id, char cursor[QUEUE_ENTRY_MA
 int queue_fetch(struct queue *q, const char *consumer, int block_ms, struct queue_job *job,
 		char *err, size_t errlen);
 
-/* 0 lease renewed, 1 renewed and a cancel was requested, -ESTALE the job is no
- * longer this token's (lease lost or job finished). */
+/* 0 lease renewed, 1 renewed and a cancel flag was set by hand, QUEUE_CANCELLED the
+ * job was cancelled (stop it), -ESTALE the job is no longer this claim's (lease lost,
+ * finished or gone; err says which). */
 int queue_heartbeat(struct queue *q, const char *consumer, const struct queue_job *job, char *err,
 		    size_t errlen);
 
@@ -123,18 +146,19 @@ int queue_progress(struct queue *q, const struct queue_job *job, int64_t frames,
 /* Record the final result. result_json is an object with "status" ("succeeded" or
  * "failed") and optionally output, bytes, sha256, error, log (tail kept), frames,
  * exit_code, signal and anything else (kept whole in the "result" field).
- * 0 recorded (or already recorded by this same token), -ESTALE refused because
- * another claim owns the job. */
+ * 0 recorded (or already recorded by this same claim), QUEUE_CANCELLED not recorded
+ * because the job was cancelled first, -ESTALE refused because the job is no longer
+ * this claim's (err says whose it is, or that it no longer exists). */
 int queue_complete(struct queue *q, const struct queue_job *job, const char *result_json, char *err,
 		   size_t errlen);
 
 /* A failure that may be transient: back to the queue after an exponential backoff,
  * or dead-lettered once the job's attempts are used up. 0 requeued, 1 dead,
- * -ESTALE not this token's job. */
+ * QUEUE_CANCELLED cancelled meanwhile, -ESTALE not this claim's job. */
 int queue_retry(struct queue *q, const struct queue_job *job, const char *error, char *err,
 		size_t errlen);
 
-/* A malformed job: dead-lettered at once with reason. 0 or -ESTALE. */
+/* A malformed job: dead-lettered at once with reason. 0, QUEUE_CANCELLED or -ESTALE. */
 int queue_reject(struct queue *q, const struct queue_job *job, const char *reason, char *err,
 		 size_t errlen);
 
@@ -153,10 +177,11 @@ typedef struct uv_loop_s uv_loop_t;
  * job->doc to NULL. */
 typedef void (*queue_job_cb)(struct queue_async *q, struct queue_job *job, void *arg);
 
-/* Connection news: connected 1 when both connections are up, 0 when Redis went away
- * (msg says why and when the next attempt is; the client is already reconnecting), -1
- * while it stays away: a note 1 s, 2 s, 4 s ... up to a minute apart, msg saying for how
- * long and when the next attempt is. */
+/* Connection news: connected 1 when Redis has answered on both connections (not when
+ * the TCP connects: a frozen Redis accepts connections it does not serve), 0 when Redis
+ * went away (msg says why and when the next attempt is; the client is already
+ * reconnecting), -1 while it stays away: a note 1 s, 2 s, 4 s ... up to a minute apart,
+ * msg saying for how long and when the next attempt is. */
 typedef void (*queue_conn_cb)(struct queue_async *q, int connected, const char *msg, void *arg);
 
 /* A stream entry the queue dead-lettered by itself: it carried no valid job id
@@ -171,10 +196,25 @@ typedef void (*queue_drop_cb)(struct queue_async *q, const char *entry, const ch
  * (msg tells). */
 typedef void (*queue_done_cb)(struct queue_async *q, int status, const char *msg, void *arg);
 
+/* A job this worker holds was cancelled: stop it now (its state is already final). */
+typedef void (*queue_cancel_cb)(struct queue_async *q, const char *id, void *arg);
+
+/* Redis refuses writes (maxmemory, a failed RDB save, too few replicas). what is
+ * QUEUE_REFUSED_RESULTS for operations that must not be lost (results, retries,
+ * rejections, heartbeats: they are kept and retried with backoff, 250 ms doubling to
+ * 5 s, on the same connection) or QUEUE_REFUSED_CLAIMS for the fetch (it backs off the
+ * same way). refusing is 1 with Redis's words when that starts, 0 once what was refused
+ * went through. */
+enum { QUEUE_REFUSED_RESULTS = 0, QUEUE_REFUSED_CLAIMS = 1 };
+typedef void (*queue_refused_cb)(struct queue_async *q, int what, int refusing, const char *msg,
+				 void *arg);
+
 struct queue_async_callbacks {
-	queue_job_cb on_job;   /* required */
-	queue_conn_cb on_conn; /* optional */
-	queue_drop_cb on_drop; /* optional */
+	queue_job_cb on_job;	     /* required */
+	queue_conn_cb on_conn;	     /* optional */
+	queue_drop_cb on_drop;	     /* optional */
+	queue_cancel_cb on_cancel;   /* optional */
+	queue_refused_cb on_refused; /* optional */
 	void *arg;
 };
 
@@ -198,6 +238,11 @@ void queue_async_fetch(struct queue_async *q, unsigned n);
 /* Stop asking for jobs (a fetch in flight may still deliver one). */
 void queue_async_fetch_stop(struct queue_async *q);
 
+/* Hold (1) or release (0) the fetch: while held, no job is taken (one in flight may
+ * still be delivered) but the jobs asked for stay asked for, and cancels still arrive.
+ * The worker holds while it cannot record results or write its output. */
+void queue_async_fetch_hold(struct queue_async *q, int hold);
+
 /* The worker operations. They run on the command connection, never behind the
  * blocking read. Heartbeats, completions, retries and rejections issued while Redis
  * is unreachable are kept (up to 1024) and sent after the reconnect, as is one whose
@@ -219,5 +264,8 @@ int queue_async_reject(struct queue_async *q, const struct queue_job *job, const
 
 /* Operations waiting for Redis (kept for replay, or sent and not yet answered). */
 size_t queue_async_pending(const struct queue_async *q);
+
+/* Of those, the ones Redis refused (see queue_refused_cb), waiting to be sent again. */
+size_t queue_async_refused(const struct queue_async *q);
 
 #endif

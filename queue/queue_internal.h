@@ -90,12 +90,17 @@ int qcmd_complete(struct qcmd *c, const struct queue_opts *o, const struct queue
 		  const char *result_json, char *err, size_t errlen);
 int qcmd_retry(struct qcmd *c, const struct queue_opts *o, const struct queue_job *job,
 	       const char *error);
+/* token and doc_sha are "" for an entry that was never claimed. */
 int qcmd_reject(struct qcmd *c, const struct queue_opts *o, const char *entry, const char *id,
-		long long token, const char *reason);
+		const char *token, const char *doc_sha, const char *reason);
 int qcmd_cancel(struct qcmd *c, const struct queue_opts *o, const char *id);
 int qcmd_take(struct qcmd *c, const struct queue_opts *o, const char *consumer, const char *cursor);
-/* BLPOP on the doorbell for up to wait_ms (at least 1 ms: 0 would block for ever). */
-int qcmd_wait(struct qcmd *c, const struct queue_opts *o, uint32_t wait_ms);
+/* BLPOP for up to wait_ms (at least 1 ms: 0 would block for ever) on the consumer's
+ * cancel list (when consumer is not NULL) and, when doorbell is set, the doorbell. */
+int qcmd_wait(struct qcmd *c, const struct queue_opts *o, uint32_t wait_ms, const char *consumer,
+	      int doorbell);
+/* The list a consumer's cancels arrive on: P:cancel:<consumer>. */
+void qkey_cancel(char *buf, size_t len, const struct queue_opts *o, const char *consumer);
 int qcmd_status(struct qcmd *c, const struct queue_opts *o, const char *id);
 int qcmd_event(struct qcmd *c, const struct queue_opts *o, const char *id, const char *cursor);
 
@@ -131,9 +136,17 @@ const char *qreply_str_at(const redisReply *r, size_t i);
  * to do (done, duplicate, dead), -EIO unexpected. */
 int qreply_claim(const redisReply *r, struct queue_job *job);
 
-/* Map heartbeat/progress/complete/retry/reject replies to the API's answers. */
-int qreply_heartbeat(const redisReply *r);
-int qreply_finish(const redisReply *r, int script, char *err, size_t errlen);
+/* Map heartbeat/progress/complete/retry/reject replies to the API's answers; for a
+ * claim that no longer holds job id, -ESTALE with a sentence saying why (err may be
+ * NULL). *state_out (may be NULL, 16 bytes) receives the job's state from a stale
+ * answer ("" when the job no longer exists). */
+int qreply_heartbeat(const redisReply *r, const char *id, char *state_out, char *err,
+		     size_t errlen);
+int qreply_finish(const redisReply *r, int script, const char *id, char *err, size_t errlen);
+
+/* Error replies that refuse a write for now (OOM, MISCONF, NOREPLICAS): retried later,
+ * on the same connection. */
+int qreply_refused(const redisReply *r);
 
 /* The reply as text (integers and strings, arrays one item a line). */
 char *qreply_text(const redisReply *r);

@@ -6,6 +6,15 @@
  * Unix milliseconds. The key layout is in docs/queue.md; the take script builds job
  * hash names from the prefix, so the queue needs a single Redis, not a cluster.
  *
+ * A fencing token is "<n>-<nonce>": n from INCR P:fence, the nonce 64 random bits the
+ * claiming worker drew. The counter alone restarts at 1 when Redis loses its data (no
+ * persistence, an everysec AOF that lost its last second, a lagging replica promoted),
+ * and an old owner's token would then match a new claim of a job submitted again under
+ * the same id; the nonce makes every claim's token its own across Redis lifetimes. Each
+ * claim also records the SHA-1 of the document it handed out (doc_sha), and a result
+ * is accepted only with that same digest: a completion must be for the exact document
+ * the job holds now.
+ *
  * Nothing a producer wrote reaches a client unchecked: the take script reads stream
  * entries inside Redis and sends a document only when it is within the cap, and the
  * status and event scripts send values only up to their caps. A producer can write
@@ -25,6 +34,10 @@
  *  drop_entry()    XACK and XDEL: the stream only ever holds live jobs.
  *  dead_letter()   append to the capped dead-letter stream, document cut at cap bytes.
  *  finish()        enter a final state; the hash and events expire after the TTL.
+ *  stale(h)        the answer to a caller whose claim no longer holds the job: {'stale',
+ *                  state, worker}, state '' when the hash is gone.
+ *  owns(h, t, d)   the job is this claim's: token t, and document digest d when the
+ *                  hash has one (hashes written before digests existed have none).
  * Entry ids read from a job hash go through pcall: a producer may have written a
  * malformed one, and an error would abort a script halfway. */
 #define PRELUDE                                                                                    \
@@ -87,16 +100,32 @@
 	"  if ev ~= '' then redis.call('EXPIRE', ev, ttl) end\n"                                   \
 	"end\n"                                                                                    \
 	"local function is_final(st)\n"                                                            \
-	"  return st == 'succeeded' or st == 'failed' or st == 'dead'\n"                           \
+	"  return st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'cancelled'\n"      \
+	"end\n"                                                                                    \
+	"local function stale(h)\n"                                                                \
+	"  return {'stale', cut(redis.call('HGET', h, 'state') or '', 32),\n"                      \
+	"          cut(redis.call('HGET', h, 'worker') or '', 200)}\n"                             \
+	"end\n"                                                                                    \
+	"local function owns(h, token, sha)\n"                                                     \
+	"  if redis.call('HGET', h, 'token') ~= token then return false end\n"                     \
+	"  local d = redis.call('HGET', h, 'doc_sha')\n"                                           \
+	"  return not d or d == sha\n"                                                             \
+	"end\n"                                                                                    \
+	"local function confirm_stop(h)\n"                                                         \
+	"  if not redis.call('HGET', h, 'stopped') then\n"                                         \
+	"    redis.call('HSET', h, 'stopped', now_ms())\n"                                         \
+	"  end\n"                                                                                  \
 	"end\n"
 
 /* The claim shared by the claim and take scripts: take the job a stream entry carries
- * for this consumer. Answers {'ok', token, attempt}; or, having acknowledged and
- * deleted the entry, {'done', state} for a job that already ended (a second delivery
- * changes nothing), {'dup'} for a second entry of a job another live entry carries,
- * and {'dead', reason} when the attempts are used up (workers kept dying on it). A
- * hash is created for entries a raw client added with XADD alone. doc (false when the
- * caller did not read it) goes to the dead-letter stream. */
+ * for this consumer. Answers {'ok', token, attempt, doc_sha}; or, having acknowledged
+ * and deleted the entry, {'done', state} for a job that already ended (a second
+ * delivery changes nothing) or was cancelled, {'dup'} for a second entry of a job
+ * another live entry carries, and {'dead', reason} when the attempts are used up
+ * (workers kept dying on it). A hash is created for entries a raw client added with
+ * XADD alone. doc (false when the caller did not read it) is read from the entry when
+ * needed: its digest is recorded with the token, and it goes to the dead-letter stream.
+ * nonce is the claiming worker's 64 random bits (16 hex digits). */
 #define CLAIM_FN                                                                                   \
 	"local function other_live(jobs, h, entry)\n"                                              \
 	"  local cur = redis.call('HGET', h, 'entry')\n"                                           \
@@ -106,7 +135,7 @@
 	"end\n"                                                                                    \
 	"local function claim(h, ev, id, entry, doc, jobs, fence, dead, consumer, group, "         \
 	"max_default,\n"                                                                           \
-	"                     ttl, dead_maxlen, dead_cap)\n"                                       \
+	"                     ttl, dead_maxlen, dead_cap, nonce)\n"                                \
 	"  local st = redis.call('HGET', h, 'state')\n"                                            \
 	"  if is_final(st) then drop_entry(jobs, group, entry); return {'done', st} end\n"         \
 	"  if other_live(jobs, h, entry) then drop_entry(jobs, group, entry); return {'dup'} "     \
@@ -117,8 +146,9 @@
 	"               'max_attempts', max_default, 'created', now)\n"                            \
 	"  end\n"                                                                                  \
 	"  if redis.call('HGET', h, 'cancel') == '1' then\n"                                       \
-	"    drop_entry(jobs, group, entry); finish(h, ev, ttl, id, 'failed', 'cancelled')\n"      \
-	"    return {'done', 'failed'}\n"                                                          \
+	"    drop_entry(jobs, group, entry); finish(h, ev, ttl, id, 'cancelled', 'cancelled by "   \
+	"request')\n"                                                                              \
+	"    return {'done', 'cancelled'}\n"                                                       \
 	"  end\n"                                                                                  \
 	"  if st == 'running' then\n"                                                              \
 	"    redis.call('HSET', h, 'error', 'lease expired: worker ' ..\n"                         \
@@ -127,22 +157,23 @@
 	"  end\n"                                                                                  \
 	"  local attempts = redis.call('HINCRBY', h, 'attempts', 1)\n"                             \
 	"  local max = tonumber(redis.call('HGET', h, 'max_attempts')) or tonumber(max_default)\n" \
+	"  doc = doc or entry_doc(jobs, entry)\n"                                                  \
 	"  if attempts > max then\n"                                                               \
 	"    redis.call('HSET', h, 'attempts', max)\n"                                             \
 	"    local reason = 'gave up after ' .. max .. ' attempts; last: ' ..\n"                   \
 	"                   cut(redis.call('HGET', h, 'error') or 'worker lost', 1024)\n"          \
-	"    dead_letter(dead, dead_maxlen, id, entry, reason, max, doc or entry_doc(jobs, "       \
-	"entry),\n"                                                                                \
-	"                dead_cap)\n"                                                              \
+	"    dead_letter(dead, dead_maxlen, id, entry, reason, max, doc, dead_cap)\n"              \
 	"    drop_entry(jobs, group, entry); finish(h, ev, ttl, id, 'dead', reason)\n"             \
 	"    return {'dead', reason}\n"                                                            \
 	"  end\n"                                                                                  \
-	"  local token = redis.call('INCR', fence)\n"                                              \
-	"  redis.call('HSET', h, 'state', 'running', 'token', token, 'worker', consumer,\n"        \
+	"  local token = redis.call('INCR', fence) .. '-' .. nonce\n"                              \
+	"  local sha = redis.sha1hex(doc or '')\n"                                                 \
+	"  redis.call('HSET', h, 'state', 'running', 'token', token, 'doc_sha', sha, 'worker', "   \
+	"consumer,\n"                                                                              \
 	"             'entry', entry, 'started', now, 'heartbeat', now)\n"                         \
-	"  redis.call('HDEL', h, 'not_before', 'doc')\n"                                           \
+	"  redis.call('HDEL', h, 'not_before', 'doc', 'stopped')\n"                                \
 	"  emit(ev, {type = 'running', id = id, attempt = attempts, worker = consumer})\n"         \
-	"  return {'ok', token, attempts}\n"                                                       \
+	"  return {'ok', token, attempts, sha}\n"                                                  \
 	"end\n"
 
 /* submit: create the job hash, append the job to the stream and ring the doorbell
@@ -164,12 +195,12 @@ static const char submit_lua[] =
 /* take: one step of a worker's fetch, all inside Redis.
  * KEYS: jobs, dead, delayed, fence, doorbell.
  * ARGV: group, consumer, lease ms, XAUTOCLAIM cursor, prefix, default max attempts, ttl,
- * dead maxlen, document cap, dead-letter document cap.
+ * dead maxlen, document cap, dead-letter document cap, nonce.
  * It moves due retries from the delayed set back into the stream (ringing the
  * doorbell for them), takes over one entry whose lease expired (XAUTOCLAIM ... JUSTID)
  * or else reads one new entry (XREADGROUP, which never blocks inside a script), and
  * claims it. Only the id and a document within the cap leave Redis:
- *   {'ok', cursor, entry, id, token, attempt, doc}   a job for this consumer;
+ *   {'ok', cursor, entry, id, token, attempt, doc, doc_sha}   a job for this consumer;
  *   {'needid', cursor, entry, doc}   the entry has no id field: the caller reads the
  *                                    document's "id" and runs the claim script;
  *   {'drop', cursor, entry, reason}  dead-lettered here: the id field is not a job id,
@@ -261,27 +292,31 @@ static const char take_lua[] = PRELUDE CLAIM_FN
     "end\n"
     "if not id then return {'needid', cursor, entry, doc} end\n"
     "local r = claim(h, ev, id, entry, doc, jobs, fence, dead, consumer, group, ARGV[6], ttl,\n"
-    "                ARGV[8], ARGV[10])\n"
+    "                ARGV[8], ARGV[10], ARGV[11])\n"
     "if r[1] ~= 'ok' then return {'skip', cursor, entry} end\n"
-    "return {'ok', cursor, entry, id, r[2], r[3], doc}\n";
+    "return {'ok', cursor, entry, id, r[2], r[3], doc, r[4]}\n";
 
 /* claim: the claim of an entry without an id field, once the caller has read the id
  * from the document the take script sent it.
  * KEYS: job hash, jobs, events, fence counter, dead.
- * ARGV: entry, id, consumer, group, default max attempts, ttl, dead maxlen, doc cap.
+ * ARGV: entry, id, consumer, group, default max attempts, ttl, dead maxlen, doc cap, nonce.
  * Answers as the claim above. */
 static const char claim_lua[] = PRELUDE CLAIM_FN
     "return claim(KEYS[1], KEYS[3], ARGV[2], ARGV[1], false, KEYS[2], KEYS[4],\n"
-    "             KEYS[5], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])\n";
+    "             KEYS[5], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])\n";
 
 /* heartbeat: renew the lease while the token is still the job's.
  * KEYS: job hash, jobs.  ARGV: token, consumer, group.
  * XCLAIM ... JUSTID with min-idle 0 resets the entry's idle time, which is what
- * XAUTOCLAIM compares with the lease. Answers 0, 1 (cancel requested) or -1 (lost). */
+ * XAUTOCLAIM compares with the lease. It comes first on purpose: Redis refuses a
+ * script's first write that may grow memory (HSET) at maxmemory, not one after a write
+ * that went through, so a heartbeat keeps its lease while Redis is full and a result
+ * waits to be recorded. Answers 0, 1 (a cancel flag a producer set by hand) or
+ * stale(h): the job is no longer this claim's (taken over, ended, cancelled, gone). */
 static const char heartbeat_lua[] =
     PRELUDE "local h, jobs = KEYS[1], KEYS[2]\n"
 	    "if redis.call('HGET', h, 'token') ~= ARGV[1] or\n"
-	    "   redis.call('HGET', h, 'state') ~= 'running' then return -1 end\n"
+	    "   redis.call('HGET', h, 'state') ~= 'running' then return stale(h) end\n"
 	    "local entry = redis.call('HGET', h, 'entry')\n"
 	    "if entry and entry ~= '' then\n"
 	    "  redis.call('XCLAIM', jobs, ARGV[3], ARGV[2], 0, entry, 'JUSTID')\n"
@@ -295,7 +330,7 @@ static const char heartbeat_lua[] =
 static const char progress_lua[] =
     PRELUDE "local h, ev = KEYS[1], KEYS[2]\n"
 	    "if redis.call('HGET', h, 'token') ~= ARGV[1] or\n"
-	    "   redis.call('HGET', h, 'state') ~= 'running' then return -1 end\n"
+	    "   redis.call('HGET', h, 'state') ~= 'running' then return stale(h) end\n"
 	    "redis.call('HSET', h, 'progress_frames', ARGV[2], 'progress_total', ARGV[3])\n"
 	    "emit(ev, {type = 'progress', id = ARGV[4], frames = tonumber(ARGV[2]),\n"
 	    "          total = tonumber(ARGV[3])})\n"
@@ -303,36 +338,53 @@ static const char progress_lua[] =
 	    "return 0\n";
 
 /* complete: record the final state and result fields, once.
- * KEYS: job hash, jobs, events.  ARGV: token, group, ttl, state, id, then field/value
- * pairs. The token check is the fence: a worker whose lease was taken over gets
- * {'stale', state} and changes nothing. {'already', state} means this same token
- * finished the job before (a completion replayed after a lost reply). */
-static const char complete_lua[] = PRELUDE
-    "local h, jobs, ev = KEYS[1], KEYS[2], KEYS[3]\n"
-    "local st = redis.call('HGET', h, 'state')\n"
-    "if redis.call('HGET', h, 'token') ~= ARGV[1] then return {'stale', cut(st or '', 32)} end\n"
-    "if st ~= 'running' then return {'already', cut(st, 32)} end\n"
-    "if #ARGV >= 7 then\n"
-    "  local a = {'HSET', h}\n"
-    "  for i = 6, #ARGV do a[#a + 1] = ARGV[i] end\n"
-    "  redis.call(unpack(a))\n"
-    "end\n"
-    "drop_entry(jobs, ARGV[2], redis.call('HGET', h, 'entry'))\n"
-    "if ARGV[4] == 'succeeded' then redis.call('HDEL', h, 'error') end\n"
-    "finish(h, ev, ARGV[3], ARGV[5], ARGV[4], nil)\n"
-    "return {'ok', ARGV[4]}\n";
+ * KEYS: job hash, jobs, events.  ARGV: token, group, ttl, state, id, doc_sha, then
+ * field/value pairs. The token and digest check is the fence: a worker whose claim no
+ * longer holds the job gets stale(h) and changes nothing. {'already', state} means this
+ * same claim finished the job before (a completion replayed after a lost reply), and
+ * {'cancelled'} that the job was cancelled first: a cancel wins over any result not yet
+ * recorded (the cancel script ends the job at once; a cancel flag a producer set by hand
+ * on a running job wins here). The owner's answer after a cancel is its confirmation that the job's
+ * sandbox is gone (the `stopped` field). */
+static const char complete_lua[] =
+    PRELUDE "local h, jobs, ev = KEYS[1], KEYS[2], KEYS[3]\n"
+	    "local st = redis.call('HGET', h, 'state')\n"
+	    "if not owns(h, ARGV[1], ARGV[6]) then return stale(h) end\n"
+	    "if st == 'cancelled' then confirm_stop(h); return {'cancelled'} end\n"
+	    "if st ~= 'running' then return {'already', cut(st, 32)} end\n"
+	    "if redis.call('HGET', h, 'cancel') == '1' then\n"
+	    "  drop_entry(jobs, ARGV[2], redis.call('HGET', h, 'entry'))\n"
+	    "  finish(h, ev, ARGV[3], ARGV[5], 'cancelled', 'cancelled by request')\n"
+	    "  confirm_stop(h); return {'cancelled'}\n"
+	    "end\n"
+	    "if #ARGV >= 8 then\n"
+	    "  local a = {'HSET', h}\n"
+	    "  for i = 7, #ARGV do a[#a + 1] = ARGV[i] end\n"
+	    "  redis.call(unpack(a))\n"
+	    "end\n"
+	    "drop_entry(jobs, ARGV[2], redis.call('HGET', h, 'entry'))\n"
+	    "if ARGV[4] == 'succeeded' then redis.call('HDEL', h, 'error') end\n"
+	    "finish(h, ev, ARGV[3], ARGV[5], ARGV[4], nil)\n"
+	    "return {'ok', ARGV[4]}\n";
 
 /* retry: a failure that may be transient. Back to 'queued' with a not-before time
  * (base * 2^(attempt-1), capped) in the delayed set, from which promote re-adds it
  * to the stream; or dead-lettered once the attempts are used up.
  * KEYS: job hash, jobs, events, delayed, dead.
- * ARGV: token, group, ttl, error, base ms, cap ms, dead maxlen, doc cap, id. */
+ * ARGV: token, group, ttl, error, base ms, cap ms, dead maxlen, doc cap, id, doc_sha.
+ * Answers like complete for a claim that no longer holds the job or was cancelled. */
 static const char retry_lua[] = PRELUDE
     "local h, jobs, ev, delayed, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]\n"
     "local group, ttl, id = ARGV[2], ARGV[3], ARGV[9]\n"
     "local st = redis.call('HGET', h, 'state')\n"
-    "if redis.call('HGET', h, 'token') ~= ARGV[1] then return {'stale', cut(st or '', 32)} end\n"
+    "if not owns(h, ARGV[1], ARGV[10]) then return stale(h) end\n"
+    "if st == 'cancelled' then confirm_stop(h); return {'cancelled'} end\n"
     "if st ~= 'running' then return {'already', cut(st, 32)} end\n"
+    "if redis.call('HGET', h, 'cancel') == '1' then\n"
+    "  drop_entry(jobs, group, redis.call('HGET', h, 'entry'))\n"
+    "  finish(h, ev, ttl, id, 'cancelled', 'cancelled by request')\n"
+    "  confirm_stop(h); return {'cancelled'}\n"
+    "end\n"
     "local attempts = tonumber(redis.call('HGET', h, 'attempts')) or 1\n"
     "local max = tonumber(redis.call('HGET', h, 'max_attempts')) or 1\n"
     "local entry = redis.call('HGET', h, 'entry')\n"
@@ -361,7 +413,7 @@ static const char retry_lua[] = PRELUDE
 /* reject: dead-letter a malformed job at once.
  * KEYS: job hash ('' when the entry names no valid id), jobs, events ('' likewise),
  * dead.  ARGV: entry, id, reason, token ('' when not claimed), group, ttl, dead
- * maxlen, doc cap. */
+ * maxlen, doc cap, doc_sha. */
 static const char reject_lua[] = PRELUDE
     "local h, jobs, ev, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
     "local entry, id, reason, group = ARGV[1], ARGV[2], ARGV[3], ARGV[5]\n"
@@ -369,8 +421,8 @@ static const char reject_lua[] = PRELUDE
     "if h ~= '' then\n"
     "  local st = redis.call('HGET', h, 'state')\n"
     "  if ARGV[4] ~= '' then\n"
-    "    if redis.call('HGET', h, 'token') ~= ARGV[4] then return {'stale', cut(st or '', 32)} "
-    "end\n"
+    "    if not owns(h, ARGV[4], ARGV[9]) then return stale(h) end\n"
+    "    if st == 'cancelled' then confirm_stop(h); return {'cancelled'} end\n"
     "    if st ~= 'running' then return {'already', cut(st, 32)} end\n"
     "    entry = redis.call('HGET', h, 'entry') or entry\n"
     "  elseif is_final(st) then\n"
@@ -388,28 +440,39 @@ static const char reject_lua[] = PRELUDE
     "end\n"
     "return {'ok', 'dead'}\n";
 
-/* cancel: a queued job ends failed ("cancelled") at once; a running one gets the
- * cancel flag its worker reads from the next heartbeat.
- * KEYS: job hash, jobs, events, delayed.  ARGV: group, ttl, id. */
+/* cancel: a queued or running job ends 'cancelled' at once, in this one step, so the
+ * answer is what happened: {'cancelled', was} or {'final', state} when it had already
+ * ended (too late). A running job's worker is told at once: the job id goes onto its
+ * list P:cancel:<worker>, on which its fetch connection always blocks, and it kills the
+ * sandbox; its heartbeat finds the job no longer running too. The claim keeps its token,
+ * so the worker's answer (a completion, which records nothing but `stopped`) confirms
+ * the sandbox is gone. Answers {'cancelled', 'running', worker, ms since its last
+ * heartbeat} for a running job.
+ * KEYS: job hash, jobs, events, delayed.  ARGV: group, ttl, id, prefix. */
 static const char cancel_lua[] =
     PRELUDE "local h, jobs, ev, delayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
+	    "local group, ttl, id, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
 	    "local st = redis.call('HGET', h, 'state')\n"
 	    "if not st then return {'missing'} end\n"
-	    "if st == 'queued' then\n"
-	    "  drop_entry(jobs, ARGV[1], redis.call('HGET', h, 'entry'))\n"
-	    "  redis.call('ZREM', delayed, ARGV[3])\n"
-	    "  redis.call('HSET', h, 'cancel', '1', 'entry', '')\n"
-	    "  finish(h, ev, ARGV[2], ARGV[3], 'failed', 'cancelled')\n"
-	    "  return {'cancelled'}\n"
-	    "elseif st == 'running' then\n"
-	    "  redis.call('HSET', h, 'cancel', '1')\n"
-	    "  emit(ev, {type = 'cancel', id = ARGV[3]})\n"
-	    "  return {'requested'}\n"
+	    "if st ~= 'queued' and st ~= 'running' then return {'final', cut(st, 32)} end\n"
+	    "local worker = redis.call('HGET', h, 'worker')\n"
+	    "drop_entry(jobs, group, redis.call('HGET', h, 'entry'))\n"
+	    "redis.call('ZREM', delayed, id)\n"
+	    "redis.call('HSET', h, 'cancel', '1', 'entry', '')\n"
+	    "redis.call('HDEL', h, 'stopped')\n"
+	    "finish(h, ev, ttl, id, 'cancelled', 'cancelled by request')\n"
+	    "if st == 'running' and worker then\n"
+	    "  local k = prefix .. ':cancel:' .. worker\n"
+	    "  redis.call('LPUSH', k, id)\n"
+	    "  redis.call('LTRIM', k, 0, 255)\n"
+	    "  redis.call('EXPIRE', k, math.min(tonumber(ttl), 3600))\n"
+	    "  local hb = tonumber(redis.call('HGET', h, 'heartbeat')) or 0\n"
+	    "  return {'cancelled', 'running', cut(worker, 200), now_ms() - hb}\n"
 	    "end\n"
-	    "return {'final', cut(st, 32)}\n";
+	    "return {'cancelled', st}\n";
 
 /* status: the job hash for `reelbox status`, each value at most cap bytes and all of
- * them at most budget bytes; internal fields (doc, token, entry) stay in Redis.
+ * them at most budget bytes; internal fields (doc, token, entry, doc_sha) stay in Redis.
  * KEYS: job hash.  ARGV: cap, budget.  Answers {} for an unknown job, else
  * {{field, value, ...}, {omitted field, ...}}. A hash of more than 64 fields (a
  * producer's doing) is read by the documented field names only. */
@@ -421,11 +484,11 @@ static const char status_lua[] = PRELUDE
     "              'finished', 'not_before', 'worker', 'progress_frames', 'progress_total', "
     "'cancel',\n"
     "              'output', 'bytes', 'sha256', 'frames', 'exit_code', 'signal', 'error', 'log',\n"
-    "              'result'}\n"
+    "              'result', 'stopped'}\n"
     "if n <= 64 then keys = redis.call('HKEYS', h) end\n"
     "local out, omitted, used = {}, {}, 0\n"
     "for _, k in ipairs(keys) do\n"
-    "  if #k <= 64 and k ~= 'doc' and k ~= 'token' and k ~= 'entry' then\n"
+    "  if #k <= 64 and k ~= 'doc' and k ~= 'token' and k ~= 'entry' and k ~= 'doc_sha' then\n"
     "    local len = redis.call('HSTRLEN', h, k)\n"
     "    if len > cap or used + len > budget then\n"
     "      omitted[#omitted + 1] = k\n"

@@ -353,13 +353,18 @@ int queue_status(struct queue *q, const char *id, char **json_out, char *err, si
 	return *json_out ? 0 : -EIO;
 }
 
-int queue_cancel(struct queue *q, const char *id, char state_out[16], char *err, size_t errlen)
+int queue_cancel(struct queue *q, const char *id, struct queue_cancel_info *info, char *err,
+		 size_t errlen)
 {
+	struct queue_cancel_info dummy;
 	struct qcmd c;
 	redisReply *r;
 	const char *w;
 	int rc;
 
+	if (!info)
+		info = &dummy;
+	memset(info, 0, sizeof(*info));
 	if (!queue_id_valid(id)) {
 		qerr(err, errlen, "'%.64s' is not a job id", id ? id : "");
 		return -EINVAL;
@@ -371,8 +376,17 @@ int queue_cancel(struct queue *q, const char *id, char state_out[16], char *err,
 		qerr(err, errlen, "no job %s: it was never submitted or its result has expired",
 		     id);
 		rc = -ENOENT;
-	} else if (state_out) {
-		snprintf(state_out, 16, "%s", !strcmp(w, "final") ? qreply_str_at(r, 1) : w);
+	} else if (!strcmp(w, "final")) {
+		snprintf(info->state, sizeof(info->state), "%s", qreply_str_at(r, 1));
+		rc = 1;
+	} else if (!strcmp(w, "cancelled")) {
+		snprintf(info->state, sizeof(info->state), "cancelled");
+		snprintf(info->was, sizeof(info->was), "%s", qreply_str_at(r, 1));
+		snprintf(info->worker, sizeof(info->worker), "%s", qreply_str_at(r, 2));
+		info->heartbeat_age_ms = qreply_int_at(r, 3);
+	} else {
+		qerr(err, errlen, "unexpected answer from the cancel script");
+		rc = -EIO;
 	}
 	freeReplyObject(r);
 	return rc;
@@ -448,7 +462,7 @@ static int take_entry(struct queue *q, const char *consumer, struct qentry *e,
 	int rc;
 
 	if (!qentry_doc_id(e)) {
-		if ((rc = qcmd_reject(&c, &q->o, e->entry, NULL, 0, e->bad)) < 0 ||
+		if ((rc = qcmd_reject(&c, &q->o, e->entry, NULL, NULL, NULL, e->bad)) < 0 ||
 		    (rc = run(q, &c, &r, err, errlen)) < 0)
 			return rc;
 		freeReplyObject(r);
@@ -516,7 +530,7 @@ int queue_fetch(struct queue *q, const char *consumer, int block_ms, struct queu
 			left = q->o.poll_ms;
 		/* Wait on the doorbell. An answer of any kind (a ring, the timeout, an error
 		 * such as WRONGTYPE, which the next take clears) means: take again. */
-		if ((rc = qcmd_wait(&c, &q->o, (uint32_t)left)) < 0)
+		if ((rc = qcmd_wait(&c, &q->o, (uint32_t)left, NULL, 1)) < 0)
 			return rc;
 		rc = run_cap(q, &c, &r, QUEUE_SMALL_REPLY, err, errlen);
 		if (rc == 0)
@@ -538,11 +552,8 @@ int queue_heartbeat(struct queue *q, const char *consumer, const struct queue_jo
 	if ((rc = qcmd_heartbeat(&c, &q->o, job, consumer)) < 0 ||
 	    (rc = run(q, &c, &r, err, errlen)) < 0)
 		return rc;
-	rc = qreply_heartbeat(r);
+	rc = qreply_heartbeat(r, job->id, NULL, err, errlen);
 	freeReplyObject(r);
-	if (rc == -ESTALE)
-		qerr(err, errlen, "job %s is no longer held by this worker (its lease was lost)",
-		     job->id);
 	return rc;
 }
 
@@ -556,12 +567,12 @@ int queue_progress(struct queue *q, const struct queue_job *job, int64_t frames,
 	if ((rc = qcmd_progress(&c, &q->o, job, frames, total)) < 0 ||
 	    (rc = run(q, &c, &r, err, errlen)) < 0)
 		return rc;
-	rc = qreply_heartbeat(r);
+	rc = qreply_heartbeat(r, job->id, NULL, err, errlen);
 	freeReplyObject(r);
 	return rc;
 }
 
-static int finish_op(struct queue *q, struct qcmd *c, char *err, size_t errlen)
+static int finish_op(struct queue *q, struct qcmd *c, const char *id, char *err, size_t errlen)
 {
 	redisReply *r;
 	int script = c->script;
@@ -569,7 +580,7 @@ static int finish_op(struct queue *q, struct qcmd *c, char *err, size_t errlen)
 
 	if (rc < 0)
 		return rc;
-	rc = qreply_finish(r, script, err, errlen);
+	rc = qreply_finish(r, script, id, err, errlen);
 	freeReplyObject(r);
 	return rc;
 }
@@ -580,7 +591,7 @@ int queue_complete(struct queue *q, const struct queue_job *job, const char *res
 	struct qcmd c;
 	int rc = qcmd_complete(&c, &q->o, job, result_json, err, errlen);
 
-	return rc < 0 ? rc : finish_op(q, &c, err, errlen);
+	return rc < 0 ? rc : finish_op(q, &c, job->id, err, errlen);
 }
 
 int queue_retry(struct queue *q, const struct queue_job *job, const char *error, char *err,
@@ -589,16 +600,16 @@ int queue_retry(struct queue *q, const struct queue_job *job, const char *error,
 	struct qcmd c;
 	int rc = qcmd_retry(&c, &q->o, job, error);
 
-	return rc < 0 ? rc : finish_op(q, &c, err, errlen);
+	return rc < 0 ? rc : finish_op(q, &c, job->id, err, errlen);
 }
 
 int queue_reject(struct queue *q, const struct queue_job *job, const char *reason, char *err,
 		 size_t errlen)
 {
 	struct qcmd c;
-	int rc = qcmd_reject(&c, &q->o, job->entry, job->id, job->token, reason);
+	int rc = qcmd_reject(&c, &q->o, job->entry, job->id, job->token, job->doc_sha, reason);
 
-	return rc < 0 ? rc : finish_op(q, &c, err, errlen);
+	return rc < 0 ? rc : finish_op(q, &c, job->id, err, errlen);
 }
 
 int queue_command(struct queue *q, char **out, int argc, const char **argv)

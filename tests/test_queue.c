@@ -68,7 +68,7 @@ static pid_t redis_start(int port, const char *dir, int aof)
 		execlp("redis-server", "redis-server", "--port", portstr, "--bind", "127.0.0.1",
 		       "--save", "", "--appendonly", aof ? "yes" : "no", "--appendfsync", "always",
 		       "--daemonize", "no", "--dir", dir, "--loglevel", "warning", "--unixsocket",
-		       sock, (char *)NULL);
+		       sock, "--enable-debug-command", "local", (char *)NULL);
 		_exit(127);
 	}
 	/* Ready when it answers PING. */
@@ -174,6 +174,9 @@ static int flush(void **state)
 	if (queue_open(&q, g_url, NULL, NULL, 0))
 		return -1;
 	cmd(q, 1, "FLUSHALL");
+	/* A test that failed halfway must not leave Redis refusing writes. */
+	cmd(q, 4, "CONFIG", "SET", "maxmemory", "0");
+	cmd(q, 4, "CONFIG", "SET", "min-replicas-to-write", "0");
 	queue_close(q);
 	return 0;
 }
@@ -273,6 +276,10 @@ struct catcher {
 	char conn_msg[256]; /* the last "down" message */
 	int drops;
 	char drop_reason[256];
+	int cancels;
+	char cancel_id[QUEUE_ID_MAX];
+	int refused[2], accepted[2]; /* by QUEUE_REFUSED_RESULTS / _CLAIMS */
+	char refused_msg[256];
 };
 
 static void catch_job(struct queue_async *a, struct queue_job *job, void *arg)
@@ -311,10 +318,37 @@ static void catch_drop(struct queue_async *a, const char *entry, const char *rea
 	snprintf(c->drop_reason, sizeof(c->drop_reason), "%s", reason);
 }
 
+static void catch_cancel(struct queue_async *a, const char *id, void *arg)
+{
+	struct catcher *c = arg;
+
+	(void)a;
+	c->cancels++;
+	snprintf(c->cancel_id, sizeof(c->cancel_id), "%s", id);
+}
+
+static void catch_refused(struct queue_async *a, int what, int refusing, const char *msg, void *arg)
+{
+	struct catcher *c = arg;
+
+	(void)a;
+	if (refusing) {
+		c->refused[what]++;
+		snprintf(c->refused_msg, sizeof(c->refused_msg), "%s", msg ? msg : "");
+	} else {
+		c->accepted[what]++;
+	}
+}
+
 static struct queue_async *open_async(uv_loop_t *loop, const char *url, const struct queue_opts *o,
 				      const char *consumer, struct catcher *c)
 {
-	struct queue_async_callbacks cbs = {catch_job, catch_conn, catch_drop, c};
+	struct queue_async_callbacks cbs = {.on_job = catch_job,
+					    .on_conn = catch_conn,
+					    .on_drop = catch_drop,
+					    .on_cancel = catch_cancel,
+					    .on_refused = catch_refused,
+					    .arg = c};
 	struct queue_async *a = NULL;
 	char err[QUEUE_ERR_MAX] = "";
 
@@ -477,7 +511,9 @@ static void test_fetch_claims_and_status_shows_running_with_attempt_1(void **sta
 	assert_int_equal(c.got, 1);
 	assert_string_equal(c.job.id, "clip2");
 	assert_int_equal(c.job.attempt, 1);
-	assert_true(c.job.token > 0);
+	/* "<counter>-<64-bit nonce>", and the digest of the document it was given. */
+	assert_true(strlen(c.job.token) == strspn(c.job.token, "0123456789") + 17);
+	assert_int_equal(strlen(c.job.doc_sha), 40);
 	assert_non_null(strstr(c.job.doc, "print(1)"));
 	assert_int_equal(c.conn_up, 1);
 
@@ -535,7 +571,7 @@ static void test_complete_sets_succeeded_and_a_stale_token_changes_nothing(void 
 
 	/* A token that is not the job's is refused... */
 	stale = job;
-	stale.token = job.token + 1000;
+	stale.token[strlen(stale.token) - 1] ^= 1; /* another nonce */
 	assert_int_equal(queue_complete(q, &stale, "{\"status\":\"failed\",\"error\":\"late\"}",
 					err, sizeof(err)),
 			 -ESTALE);
@@ -593,7 +629,7 @@ static void test_expired_lease_is_reclaimed_with_attempt_2_and_late_completion_r
 	assert_true(run_until(&loop, &c.got, 4000));
 	assert_string_equal(c.job.id, "clip5");
 	assert_int_equal(c.job.attempt, 2);
-	assert_true(c.job.token > first.token);
+	assert_string_not_equal(c.job.token, first.token);
 	st = status_of(q, "clip5");
 	assert_string_equal(jstr(st, "worker"), "worker-b");
 	assert_int_equal(jint(st, "attempts"), 2);
@@ -853,45 +889,343 @@ static void test_reject_and_entries_without_an_id_go_to_dead_letter(void **state
 	queue_close(q);
 }
 
-static void test_cancel_fails_a_queued_job_and_a_running_jobs_heartbeat_reports_it(void **state)
+/* Cancel is one atomic step: a queued or a running job ends `cancelled` at once, so a
+ * completion that comes after it records nothing (a cancel wins over any result not
+ * yet recorded), and a cancel after the completion is too late. */
+static void
+test_cancel_ends_a_queued_or_running_job_at_once_and_wins_over_a_late_result(void **state)
 {
 	struct queue_opts o;
 	struct queue *q;
 	struct queue_job job;
-	char err[QUEUE_ERR_MAX] = "", st_word[16];
+	struct queue_cancel_info info;
+	char err[QUEUE_ERR_MAX] = "";
 	json_t *st;
 
 	(void)state;
 	test_opts(&o);
 	q = open_q(&o);
 	submit(q, "clip9");
-	assert_int_equal(queue_cancel(q, "clip9", st_word, err, sizeof(err)), 0);
-	assert_string_equal(st_word, "cancelled");
+	assert_int_equal(queue_cancel(q, "clip9", &info, err, sizeof(err)), 0);
+	assert_string_equal(info.state, "cancelled");
+	assert_string_equal(info.was, "queued");
 	st = status_of(q, "clip9");
-	assert_string_equal(jstr(st, "state"), "failed");
-	assert_string_equal(jstr(st, "error"), "cancelled");
+	assert_string_equal(jstr(st, "state"), "cancelled");
+	assert_string_equal(jstr(st, "error"), "cancelled by request");
 	json_decref(st);
 	assert_int_equal(queue_fetch(q, "w", 300, &job, err, sizeof(err)), -EAGAIN);
 
+	/* Running: cancelled at once; the worker's heartbeat says so, and its result,
+	 * a success, is not recorded: the completion only confirms the stop. */
 	submit(q, "clip10");
 	fetch_ok(q, "w", 1000, &job);
 	assert_int_equal(queue_heartbeat(q, "w", &job, err, sizeof(err)), 0);
-	assert_int_equal(queue_cancel(q, "clip10", st_word, err, sizeof(err)), 0);
-	assert_string_equal(st_word, "requested");
-	assert_int_equal(queue_heartbeat(q, "w", &job, err, sizeof(err)), 1);
-	assert_int_equal(queue_complete(q, &job, "{\"status\":\"failed\",\"error\":\"cancelled\"}",
+	assert_int_equal(queue_cancel(q, "clip10", &info, err, sizeof(err)), 0);
+	assert_string_equal(info.state, "cancelled");
+	assert_string_equal(info.was, "running");
+	assert_string_equal(info.worker, "w");
+	assert_true(info.heartbeat_age_ms >= 0 && info.heartbeat_age_ms < 5000);
+	assert_int_equal(queue_heartbeat(q, "w", &job, err, sizeof(err)), QUEUE_CANCELLED);
+	assert_int_equal(queue_complete(q, &job,
+					"{\"status\":\"succeeded\",\"output\":\"/o/clip10.mp4\"}",
 					err, sizeof(err)),
-			 0);
+			 QUEUE_CANCELLED);
 	st = status_of(q, "clip10");
-	assert_string_equal(jstr(st, "state"), "failed");
-	assert_string_equal(jstr(st, "error"), "cancelled");
+	assert_string_equal(jstr(st, "state"), "cancelled");
+	assert_string_equal(jstr(st, "output"), "");
+	assert_true(jint(st, "stopped") >= jint(st, "finished"));
 	assert_true(json_is_true(json_object_get(st, "cancel_requested")));
 	json_decref(st);
-	assert_int_equal(queue_cancel(q, "clip10", st_word, err, sizeof(err)), 0);
-	assert_string_equal(st_word, "failed");
-	assert_int_equal(queue_cancel(q, "nosuch", st_word, err, sizeof(err)), -ENOENT);
+	/* The worker's replay answers the same. A second cancel finds it cancelled. */
+	assert_int_equal(queue_complete(q, &job, "{\"status\":\"succeeded\"}", err, sizeof(err)),
+			 QUEUE_CANCELLED);
+	assert_int_equal(queue_cancel(q, "clip10", &info, err, sizeof(err)), 1);
+	assert_string_equal(info.state, "cancelled");
+	assert_int_equal(cmd_int(q, 2, "XLEN", "reelbox:jobs"), 0);
+	queue_job_clear(&job);
+
+	/* Completed first: the cancel is too late and changes nothing. */
+	submit(q, "clip10b");
+	fetch_ok(q, "w", 1000, &job);
+	assert_int_equal(queue_complete(q, &job, "{\"status\":\"succeeded\"}", err, sizeof(err)),
+			 0);
+	assert_int_equal(queue_cancel(q, "clip10b", &info, err, sizeof(err)), 1);
+	assert_string_equal(info.state, "succeeded");
+	st = status_of(q, "clip10b");
+	assert_string_equal(jstr(st, "state"), "succeeded");
+	json_decref(st);
+	assert_int_equal(queue_cancel(q, "nosuch", &info, err, sizeof(err)), -ENOENT);
 	queue_job_clear(&job);
 	queue_close(q);
+}
+
+/* A cancel reaches the worker that runs the job at once, through its cancel list, not
+ * at its next heartbeat: here the poll is 5 s and no heartbeat is sent at all. */
+static void test_a_cancel_reaches_the_owning_worker_at_once(void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	struct catcher c = {0};
+	struct answer done = {0};
+	struct queue_cancel_info info;
+	char err[QUEUE_ERR_MAX];
+	uv_loop_t loop;
+	struct queue_async *a;
+	uint64_t t0;
+	int never = 0;
+	json_t *st;
+
+	(void)state;
+	test_opts(&o);
+	o.poll_ms = 5000;
+	o.lease_ms = 30000;
+	q = open_q(&o);
+	uv_loop_init(&loop);
+	a = open_async(&loop, g_url, &o, "worker-c", &c);
+	queue_async_fetch(a, 1);
+	submit(q, "clip12");
+	assert_true(run_until(&loop, &c.got, 5000));
+	run_until(&loop, &never, 200); /* the fetch is back in its wait, every slot busy */
+
+	t0 = queue_now_ms();
+	assert_int_equal(queue_cancel(q, "clip12", &info, err, sizeof(err)), 0);
+	assert_true(run_until(&loop, &c.cancels, 3000));
+	assert_true(queue_now_ms() - t0 < 500);
+	assert_string_equal(c.cancel_id, "clip12");
+
+	assert_int_equal(
+	    queue_async_complete(a, &c.job, "{\"status\":\"failed\"}", catch_answer, &done), 0);
+	assert_true(run_until(&loop, &done.done, 3000));
+	assert_int_equal(done.status, QUEUE_CANCELLED);
+	st = status_of(q, "clip12");
+	assert_string_equal(jstr(st, "state"), "cancelled");
+	assert_true(jint(st, "stopped") > 0);
+	json_decref(st);
+
+	close_async(&loop, a);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	queue_job_clear(&c.job);
+	queue_close(q);
+}
+
+/* Redis restarted empty (no persistence, or an everysec AOF that lost its last second)
+ * while an old worker still renders a job; the same id is submitted again with another
+ * document. The fence counter restarted too, so the new claim's counter equals the old
+ * one's: only the nonce tells them apart, and the old result must be refused. */
+static void test_tokens_stay_unique_when_redis_loses_its_data(void **state)
+{
+	struct queue *q = open_q(NULL);
+	struct queue_job old, cur, forged;
+	char err[QUEUE_ERR_MAX] = "", got[QUEUE_ID_MAX];
+	json_t *st;
+
+	(void)state;
+	assert_int_equal(
+	    queue_submit(q, "{\"id\":\"dupjob\",\"frames\":30}", got, err, sizeof(err)), 0);
+	fetch_ok(q, "old-worker", 1000, &old);
+	cmd(q, 1, "FLUSHALL"); /* Redis lost everything */
+	assert_int_equal(
+	    queue_submit(q, "{\"id\":\"dupjob\",\"frames\":40}", got, err, sizeof(err)), 0);
+	fetch_ok(q, "new-worker", 1000, &cur);
+	assert_true(!strncmp(old.token, "1-", 2) && !strncmp(cur.token, "1-", 2));
+	assert_string_not_equal(old.token, cur.token);
+	assert_string_not_equal(old.doc_sha, cur.doc_sha);
+
+	/* The old render's heartbeat and result are refused; they name the holder. */
+	assert_int_equal(queue_heartbeat(q, "old-worker", &old, err, sizeof(err)), -ESTALE);
+	assert_int_equal(
+	    queue_complete(q, &old, "{\"status\":\"succeeded\",\"frames\":30}", err, sizeof(err)),
+	    -ESTALE);
+	assert_non_null(strstr(err, "held by another claim now (worker new-worker)"));
+	assert_int_equal(queue_retry(q, &old, "x", err, sizeof(err)), -ESTALE);
+	assert_int_equal(queue_reject(q, &old, "x", err, sizeof(err)), -ESTALE);
+
+	/* The right token with another document's digest is refused too. */
+	forged = cur;
+	forged.doc = NULL;
+	memcpy(forged.doc_sha, old.doc_sha, sizeof(forged.doc_sha));
+	assert_int_equal(queue_complete(q, &forged, "{\"status\":\"succeeded\"}", err, sizeof(err)),
+			 -ESTALE);
+
+	assert_int_equal(
+	    queue_complete(q, &cur, "{\"status\":\"succeeded\",\"frames\":40}", err, sizeof(err)),
+	    0);
+	st = status_of(q, "dupjob");
+	assert_string_equal(jstr(st, "state"), "succeeded");
+	assert_int_equal(jint(st, "frames"), 40);
+	json_decref(st);
+	queue_job_clear(&old);
+	queue_job_clear(&cur);
+	queue_close(q);
+}
+
+/* A claim whose job is gone from Redis is told that, not that another worker has it. */
+static void test_a_result_for_a_job_that_no_longer_exists_says_so(void **state)
+{
+	struct queue *q = open_q(NULL);
+	struct queue_job job;
+	char err[QUEUE_ERR_MAX] = "";
+
+	(void)state;
+	submit(q, "vanish");
+	fetch_ok(q, "w", 1000, &job);
+	cmd(q, 2, "DEL", "reelbox:job:vanish");
+	assert_int_equal(queue_heartbeat(q, "w", &job, err, sizeof(err)), -ESTALE);
+	assert_non_null(strstr(err, "job vanish no longer exists in Redis"));
+	assert_int_equal(queue_complete(q, &job, "{\"status\":\"succeeded\"}", err, sizeof(err)),
+			 -ESTALE);
+	assert_non_null(strstr(err, "job vanish no longer exists in Redis"));
+	assert_non_null(strstr(err, "this result was not recorded"));
+	queue_job_clear(&job);
+	queue_close(q);
+}
+
+/* Redis at maxmemory refuses a completion (its first write grows memory): the result
+ * is kept and sent again with backoff on the same connection, the owner hears of it
+ * once, the lease is kept meanwhile (the heartbeat's first write is the XCLAIM, which
+ * Redis lets through), and the result is recorded once Redis takes writes again.
+ * It used to be dropped as a permanent failure: the job ran again, or ended dead. */
+static void test_a_result_refused_at_maxmemory_is_kept_and_recorded_later(void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	struct catcher c = {0};
+	struct answer done = {0}, beat = {0};
+	uv_loop_t loop;
+	struct queue_async *a;
+	int never = 0;
+	json_t *st;
+
+	(void)state;
+	test_opts(&o);
+	o.lease_ms = 30000;
+	q = open_q(&o);
+	uv_loop_init(&loop);
+	a = open_async(&loop, g_url, &o, "worker-oom", &c);
+	queue_async_fetch(a, 1);
+	submit(q, "clip13");
+	assert_true(run_until(&loop, &c.got, 5000));
+
+	cmd(q, 4, "CONFIG", "SET", "maxmemory", "1");
+	assert_int_equal(queue_async_complete(a, &c.job,
+					      "{\"status\":\"succeeded\",\"output\":\"/o/13.mp4\"}",
+					      catch_answer, &done),
+			 0);
+	run_until(&loop, &never, 1500);
+	assert_int_equal(done.done, 0);
+	assert_int_equal(c.refused[QUEUE_REFUSED_RESULTS], 1);
+	assert_non_null(strstr(c.refused_msg, "OOM"));
+	assert_int_equal(queue_async_refused(a), 1);
+	assert_int_equal(queue_async_pending(a), 1);
+	assert_int_equal(queue_async_heartbeat(a, &c.job, catch_answer, &beat), 0);
+	assert_true(run_until(&loop, &beat.done, 3000));
+	assert_int_equal(beat.status, 0);
+	st = status_of(q, "clip13");
+	assert_string_equal(jstr(st, "state"), "running");
+	json_decref(st);
+
+	cmd(q, 4, "CONFIG", "SET", "maxmemory", "0");
+	assert_true(run_until(&loop, &done.done, 8000));
+	assert_int_equal(done.status, 0);
+	assert_int_equal(c.accepted[QUEUE_REFUSED_RESULTS], 1);
+	assert_int_equal(queue_async_refused(a), 0);
+	st = status_of(q, "clip13");
+	assert_string_equal(jstr(st, "state"), "succeeded");
+	assert_string_equal(jstr(st, "output"), "/o/13.mp4");
+	assert_int_equal(jint(st, "attempts"), 1);
+	json_decref(st);
+
+	close_async(&loop, a);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	queue_job_clear(&c.job);
+	queue_close(q);
+}
+
+static long long info_stat(struct queue *q, const char *section, const char *field)
+{
+	const char *text = cmd(q, 2, "INFO", section);
+	const char *p = strstr(text, field);
+
+	return p ? strtoll(p + strlen(field) + 1, NULL, 10) : -1;
+}
+
+/* An idle worker's fetch while Redis refuses the take's writes: it must wait between
+ * attempts, longer each time, and say so once. (At maxmemory with no jobs stream, one
+ * worker made 80,511 round trips in 10 s when the group was made outside a script;
+ * Redis 7 lets the take script's XGROUP CREATE through at maxmemory, as a write after
+ * its first, so the refusal here is the one every write gets: too few replicas.) */
+static void test_an_idle_fetch_backs_off_while_redis_refuses_the_take(void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	struct catcher c = {0};
+	uv_loop_t loop;
+	struct queue_async *a;
+	long long calls0, calls1;
+	int never = 0;
+
+	(void)state;
+	test_opts(&o);
+	q = open_q(&o);
+	cmd(q, 4, "CONFIG", "SET", "min-replicas-to-write", "1");
+	uv_loop_init(&loop);
+	a = open_async(&loop, g_url, &o, "worker-idle", &c);
+	queue_async_fetch(a, 1);
+	run_until(&loop, &never, 500);
+	calls0 = info_stat(q, "stats", "total_commands_processed");
+	run_until(&loop, &never, 4000);
+	calls1 = info_stat(q, "stats", "total_commands_processed");
+	/* 250 ms doubling: takes at about 0.25, 0.75, 1.75 and 3.75 s, a few commands
+	 * each inside the script, plus this test's own INFO. */
+	if (calls1 - calls0 >= 40)
+		fail_msg("%lld commands in 4 s", calls1 - calls0);
+	assert_int_equal(c.refused[QUEUE_REFUSED_CLAIMS], 1);
+	assert_non_null(strstr(c.refused_msg, "NOREPLICAS"));
+
+	cmd(q, 4, "CONFIG", "SET", "min-replicas-to-write", "0");
+	submit(q, "clip14");
+	assert_true(run_until(&loop, &c.got, 8000));
+	assert_string_equal(c.job.id, "clip14");
+	assert_int_equal(c.accepted[QUEUE_REFUSED_CLAIMS], 1);
+
+	close_async(&loop, a);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	queue_job_clear(&c.job);
+	queue_close(q);
+}
+
+/* A Redis frozen (DEBUG SLEEP, a long script) accepts TCP connections it does not
+ * serve: the client is connected when Redis answers, not when the connect completes. */
+static void test_the_client_is_connected_when_redis_answers_not_at_the_tcp_connect(void **state)
+{
+	struct queue_opts o;
+	struct catcher c = {0};
+	uv_loop_t loop;
+	struct queue_async *a;
+	uint64_t t0;
+	pid_t pid;
+
+	(void)state;
+	test_opts(&o);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct queue *q;
+		char *out = NULL;
+		const char *argv[] = {"DEBUG", "SLEEP", "1.5"};
+		if (queue_open(&q, g_url, NULL, NULL, 0))
+			_exit(2);
+		_exit(queue_command(q, &out, 3, argv) == 0 ? 0 : 3);
+	}
+	usleep(200 * 1000); /* Redis is asleep now */
+	uv_loop_init(&loop);
+	t0 = queue_now_ms();
+	a = open_async(&loop, g_url, &o, "worker-early", &c);
+	assert_true(run_until(&loop, &c.conn_up, 5000));
+	assert_true(queue_now_ms() - t0 >= 1100);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	close_async(&loop, a);
+	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 static void test_results_expire_and_redis_stays_flat_over_1000_jobs(void **state)
@@ -1311,7 +1645,17 @@ int main(void)
 				   flush),
 	    cmocka_unit_test_setup(test_reject_and_entries_without_an_id_go_to_dead_letter, flush),
 	    cmocka_unit_test_setup(
-		test_cancel_fails_a_queued_job_and_a_running_jobs_heartbeat_reports_it, flush),
+		test_cancel_ends_a_queued_or_running_job_at_once_and_wins_over_a_late_result,
+		flush),
+	    cmocka_unit_test_setup(test_a_cancel_reaches_the_owning_worker_at_once, flush),
+	    cmocka_unit_test_setup(test_tokens_stay_unique_when_redis_loses_its_data, flush),
+	    cmocka_unit_test_setup(test_a_result_for_a_job_that_no_longer_exists_says_so, flush),
+	    cmocka_unit_test_setup(test_a_result_refused_at_maxmemory_is_kept_and_recorded_later,
+				   flush),
+	    cmocka_unit_test_setup(test_an_idle_fetch_backs_off_while_redis_refuses_the_take,
+				   flush),
+	    cmocka_unit_test_setup(
+		test_the_client_is_connected_when_redis_answers_not_at_the_tcp_connect, flush),
 	    cmocka_unit_test_setup(test_results_expire_and_redis_stays_flat_over_1000_jobs, flush),
 	    cmocka_unit_test(
 		test_async_client_reconnects_after_redis_restart_and_records_completion),

@@ -281,6 +281,9 @@ out:
 	return rc;
 }
 
+/* How long `cancel` waits for a running job's worker to confirm the stop. */
+#define CANCEL_CONFIRM_MS 5000
+
 static int parse_id_cmd(const char *cmd, int argc, char **argv, const char **redis, const char **id,
 			int *json, struct config *cfg)
 {
@@ -350,26 +353,88 @@ int cmd_status(int argc, char **argv)
 	return 0;
 }
 
+/* Whether the job's worker confirmed that it stopped the cancelled job (the `stopped`
+ * field its completion sets), waiting up to wait_ms. */
+static int wait_stopped(struct queue *q, const char *id, int wait_ms)
+{
+	char err[QUEUE_ERR_MAX];
+
+	for (int waited = 0;; waited += 100) {
+		char *status = NULL;
+		int stopped = 0;
+		if (queue_status(q, id, &status, err, sizeof(err)) == 0) {
+			json_t *st = json_loads(status, 0, NULL);
+			stopped = json_integer_value(json_object_get(st, "stopped")) > 0;
+			json_decref(st);
+			free(status);
+		}
+		if (stopped || waited >= wait_ms)
+			return stopped;
+		usleep(100 * 1000);
+	}
+}
+
+/* `reelbox cancel ID`: the cancel script ends a queued or running job `cancelled` in
+ * one atomic step, so its answer is what happened: cancelled, or too late (the job had
+ * already ended; exit 1 unless it was cancelled before). For a running job, cancel
+ * then waits briefly for its worker to confirm that the sandbox is gone. */
 int cmd_cancel(int argc, char **argv)
 {
 	const char *redis = NULL, *id = NULL;
+	struct queue_cancel_info info;
 	struct config cfg;
 	struct queue *q;
-	char state[16] = "", err[QUEUE_ERR_MAX];
-	int json = 0, rc;
+	char err[QUEUE_ERR_MAX], detail[300] = "";
+	int json = 0, rc, stopped = 0, exit_rc = 0;
 
 	rc = parse_id_cmd("cancel", argc, argv, &redis, &id, &json, &cfg);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if ((rc = open_queue("cancel", redis_url(redis, &cfg), &cfg, &q)) != 0)
 		return rc;
-	rc = queue_cancel(q, id, state, err, sizeof(err));
-	queue_close(q);
-	if (rc < 0)
+	rc = queue_cancel(q, id, &info, err, sizeof(err));
+	if (rc < 0) {
+		queue_close(q);
 		return cli_usage_error("cancel", "%s", err);
-	if (json)
-		printf("{\"id\":\"%s\",\"cancel\":\"%s\"}\n", id, state);
-	else
-		printf("%s: %s\n", id, state);
-	return 0;
+	}
+	if (rc == 1 && !strcmp(info.state, "cancelled")) {
+		snprintf(detail, sizeof(detail), "cancelled (it was cancelled before)");
+	} else if (rc == 1) {
+		snprintf(detail, sizeof(detail), "too late: it already %s", info.state);
+		exit_rc = EXIT_JOB_FAILED;
+	} else if (!strcmp(info.was, "running")) {
+		/* A worker that stopped heart-beating a lease ago will not answer soon. */
+		int alive = info.heartbeat_age_ms < (long long)cfg.lease_s * 1000;
+		stopped = alive && wait_stopped(q, id, CANCEL_CONFIRM_MS);
+		if (stopped)
+			snprintf(detail, sizeof(detail), "cancelled (worker %.120s stopped it)",
+				 info.worker);
+		else
+			snprintf(
+			    detail, sizeof(detail),
+			    "cancelled; worker %.120s has not confirmed that it stopped the job "
+			    "(%s)",
+			    info.worker,
+			    alive ? "it stops it as soon as it hears"
+				  : "it stopped heart-beating; it stops the job if it comes back");
+	} else {
+		snprintf(detail, sizeof(detail), "cancelled");
+	}
+	queue_close(q);
+	if (json) {
+		json_t *o =
+		    json_pack("{s:s, s:s, s:s, s:s}", "id", id, "state", info.state, "cancel",
+			      exit_rc ? "too late" : "cancelled", "detail", detail);
+		if (o && info.was[0])
+			json_object_set_new(o, "was", json_string(info.was));
+		if (o && !strcmp(info.was, "running"))
+			json_object_set_new(o, "stopped", json_boolean(stopped));
+		char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		printf("%s\n", text ? text : "{}");
+		free(text);
+		json_decref(o);
+	} else {
+		printf("%s: %s\n", id, detail);
+	}
+	return exit_rc;
 }

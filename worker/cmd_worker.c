@@ -1,18 +1,25 @@
 /* cmd_worker.c - `reelbox worker`: pull render jobs from Redis until told to stop.
  *
- * One libuv loop drives everything: the queue's two Redis connections, a heartbeat
- * timer per job, each job's sandbox pidfd and log pipe (inside the runner), signals
- * and the metrics port. Encoding runs on one thread per job, so the loop (and with it
+ * One libuv loop drives everything: the queue's Redis connections, a heartbeat timer
+ * per job, each job's sandbox pidfd and log pipe (inside the runner), signals and the
+ * metrics port. Encoding runs in an encoder process per job, so the loop (and with it
  * every heartbeat) never waits for an encoder: a long, CPU-heavy job keeps its lease.
  *
- * Outputs are fenced like the queue's state: a job renders into this worker's private
- * work dir (output_dir/.work/<host>-<pid>/). When it is done, a heartbeat both checks
- * that this claim's token still owns the job and renews the lease; only then is the
- * video renamed to output_dir/<id>.<ext>, and then the result recorded. A worker that
- * lost its lease therefore never replaces the file of the worker that took the job
- * over (the renewed lease leaves it the whole lease to do a local rename), and a worker
- * that dies between the rename and the completion leaves a valid file that the next
- * owner of the job replaces, never a "succeeded" job without its file.
+ * Outputs are fenced like the queue's state, by file rather than by timing: each claim
+ * renders into this worker's private work dir (output_dir/.work/<host>-<pid>/) under a
+ * name that carries its fencing token, and moves it to output_dir/<id>.<token>.<ext>,
+ * a name no other claim can write. The completion script records that path as the
+ * job's `output`, with its sha256, atomically with the token check; only after Redis
+ * accepted it does the worker point the stable name output_dir/<id>.<ext> (a symlink)
+ * at it. A worker that lost its claim, however long it was paused between its last
+ * heartbeat and its rename (a debugger, a stalled disk, SIGSTOP), renames only onto its
+ * own name, is refused, and deletes its file: it can never replace the recorded one.
+ *
+ * The worker also keeps its promises under host trouble: a result Redis refuses for now
+ * (maxmemory) is kept and retried by the queue client while the job's heartbeats keep
+ * its lease, and no new job is taken meanwhile; a job that failed because the output
+ * dir is gone, full or read-only is handed back (the host's fault, not the script's),
+ * and no job is taken until the dir is usable again (checked every second).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -25,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -36,6 +44,8 @@
 
 #define DEFAULT_GRACE_S	  20
 #define PROGRESS_EVERY_MS 250
+#define DISK_MIN_FREE	  (16ull << 20) /* below this the output dir counts as full */
+#define DISK_CHECK_MS	  1000		/* how often an unusable output dir is looked at */
 
 struct worker;
 
@@ -48,16 +58,21 @@ struct slot {
 	struct runner *runner;
 	uv_timer_t heartbeat;
 	uint64_t started_ms, last_progress_ms;
-	int cancel_requested; /* a producer asked for it */
-	int lease_lost;	      /* another worker owns the job now */
-	int handing_back;     /* the worker is stopping: give the job back */
-	char staged[PATH_MAX];
-	char final[PATH_MAX];
-	char *result_doc; /* held while the final heartbeat checks ownership */
+	int hb_inflight;  /* a heartbeat is on its way: do not stack another */
+	int cancelled;	  /* the job was cancelled: stop, record nothing but the stop */
+	int lease_lost;	  /* the job is no longer this claim's */
+	int handing_back; /* the worker is stopping: give the job back */
+	int recording;	  /* its result (or retry, rejection) was sent, not yet answered */
+	int renamed;	  /* final exists: this claim's video, moved out of the work dir */
+	char lost_why[QUEUE_ERR_MAX];
+	char staged[PATH_MAX]; /* work_dir/<id>.<token>.<ext> */
+	char final[PATH_MAX];  /* output_dir/<id>.<token>.<ext>: the recorded output */
+	char stable[PATH_MAX]; /* output_dir/<id>.<ext>: points at the recorded output */
+	char *result_doc;      /* held while the final heartbeat checks ownership */
 };
 
 struct metrics {
-	uint64_t succeeded, failed, retried, rejected, dead, lost;
+	uint64_t succeeded, failed, retried, rejected, dead, lost, cancelled;
 	uint64_t frames;
 	double duration_sum;
 	uint64_t duration_count;
@@ -75,9 +90,13 @@ struct worker {
 	uint32_t grace_s;
 	char work_dir[PATH_MAX];
 	uv_signal_t sigterm, sigint;
-	uv_timer_t grace, drain;
+	uv_timer_t grace, drain, disk_timer;
 	uv_tcp_t metrics_srv;
 	int metrics_port, metrics_on;
+	int results_refused; /* Redis refuses results for now: take no job */
+	int disk_ok;	     /* the output dir is usable */
+	int hook_stop_before_rename;
+	int drain_ticks;
 	struct metrics m;
 };
 
@@ -144,6 +163,139 @@ static void request_more(struct worker *w)
 		queue_async_fetch(w->q, 1);
 }
 
+/* Take jobs only while results can be recorded and videos written. */
+static int claiming(const struct worker *w)
+{
+	return !w->stopping && !w->results_refused && w->disk_ok;
+}
+
+static void update_hold(struct worker *w)
+{
+	queue_async_fetch_hold(w->q, !claiming(w) && !w->stopping);
+}
+
+/* ---- the output dir's health ------------------------------------------------------- */
+
+/* Is the output dir usable: there, a directory, our work dir in it (made again if it
+ * was removed), writable, not full? probe also writes and removes a small file, which
+ * catches what statvfs cannot (a quota, a dead disk). 0, or -1 with why. */
+static int disk_check(struct worker *w, int probe, char *why, size_t len)
+{
+	const char *out = w->cfg.output_dir;
+	char parent[PATH_MAX], probe_path[PATH_MAX];
+	struct statvfs vfs;
+	struct stat st;
+
+	if (stat(out, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(why, len, "output dir %.300s %s", out,
+			 errno == ENOENT || !S_ISDIR(st.st_mode) ? "does not exist"
+								 : strerror(errno));
+		return -1;
+	}
+	if (path_fmt(parent, sizeof(parent), "%s/.work", out) < 0 ||
+	    (mkdir(parent, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(w->work_dir, 0700) < 0 && errno != EEXIST)) {
+		snprintf(why, len, "cannot make the work dir %.300s: %s", w->work_dir,
+			 strerror(errno));
+		return -1;
+	}
+	if (statvfs(w->work_dir, &vfs) == 0) {
+		uint64_t free_b = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+		if (vfs.f_flag & ST_RDONLY) {
+			snprintf(why, len, "output dir %.300s is on a read-only file system", out);
+			return -1;
+		}
+		if (free_b < DISK_MIN_FREE) {
+			snprintf(why, len,
+				 "output dir %.300s is full: %llu KiB free, %llu MiB needed", out,
+				 (unsigned long long)(free_b >> 10),
+				 (unsigned long long)(DISK_MIN_FREE >> 20));
+			return -1;
+		}
+		if (vfs.f_files && !vfs.f_favail) {
+			snprintf(why, len, "output dir %.300s has no free inodes", out);
+			return -1;
+		}
+	}
+	if (probe) {
+		static char block[65536];
+		int fd, e = 0;
+
+		if (path_fmt(probe_path, sizeof(probe_path), "%s/.probe", w->work_dir) < 0)
+			return 0;
+		fd = open(probe_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, block, sizeof(block)) != (ssize_t)sizeof(block) ||
+		    fsync(fd) < 0)
+			e = errno ? errno : EIO;
+		if (fd >= 0)
+			close(fd);
+		unlink(probe_path);
+		if (e) {
+			snprintf(why, len, "cannot write in output dir %.300s: %s", out,
+				 strerror(e));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void on_disk_tick(uv_timer_t *t)
+{
+	struct worker *w = t->data;
+	char why[512];
+
+	if (disk_check(w, 1, why, sizeof(why)) < 0)
+		return;
+	uv_timer_stop(&w->disk_timer);
+	w->disk_ok = 1;
+	log_event("disk_recovered", NULL, "{s:s}", "dir", w->cfg.output_dir);
+	update_hold(w);
+}
+
+/* The output dir is unusable: take no job until a check passes again. */
+static void disk_bad(struct worker *w, const char *why)
+{
+	if (!w->disk_ok)
+		return;
+	w->disk_ok = 0;
+	log_event("disk_unusable", NULL, "{s:s, s:s}", "dir", w->cfg.output_dir, "reason", why);
+	update_hold(w);
+	uv_timer_start(&w->disk_timer, on_disk_tick, DISK_CHECK_MS, DISK_CHECK_MS);
+}
+
+/* A failure that says the host could not write the video: a sentence of the encoder
+ * or runner about the output file, with the errno text of a host fault. Only the start
+ * of the error counts: a script's failure starts "script ..." and may go on with its
+ * own last words, which a script controls ("No space left on device" from a full
+ * scratch dir is the script's business). */
+static int host_io_error(const char *error)
+{
+	static const char *const about_output[] = {"cannot write to the output",
+						   "cannot write the container header",
+						   "cannot finish the container",
+						   "cannot sync the video file",
+						   "cannot move the video",
+						   "cannot read back the video file",
+						   "cannot create a temporary file beside",
+						   "output directory '",
+						   NULL};
+	static const int errs[] = {ENOSPC, EDQUOT, EROFS, EIO, ENOENT};
+	int about = 0;
+
+	for (int i = 0; about_output[i]; i++)
+		about |= !strncmp(error, about_output[i], strlen(about_output[i]));
+	if (!about)
+		return 0;
+	if (!strncmp(error, "output directory '", 18))
+		return 1;
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
+		if (strstr(error, strerror(errs[i])))
+			return 1;
+	return 0;
+}
+
+/* ---- a job's end -------------------------------------------------------------------- */
+
 static void maybe_exit(struct worker *w);
 static void on_requeued(struct queue_async *q, int status, const char *msg, void *arg);
 
@@ -153,15 +305,68 @@ static void slot_release(struct slot *s)
 
 	if (s->staged[0])
 		unlink(s->staged);
-	s->staged[0] = s->final[0] = '\0';
+	s->staged[0] = s->final[0] = s->stable[0] = s->lost_why[0] = '\0';
 	uv_timer_stop(&s->heartbeat);
 	queue_job_clear(&s->qjob);
 	job_free(&s->job);
+	free(s->result_doc);
+	s->result_doc = NULL;
 	s->busy = 0;
-	s->cancel_requested = s->lease_lost = s->handing_back = 0;
+	s->cancelled = s->lease_lost = s->handing_back = s->recording = s->renamed = 0;
+	s->hb_inflight = 0;
 	w->busy--;
 	request_more(w);
 	maybe_exit(w);
+}
+
+/* The stable name output_dir/<id>.<ext> becomes a symlink to this claim's recorded
+ * file, replaced atomically (a new link renamed over it). Only a claim whose result
+ * Redis accepted gets here, so it never points at a file that is not a job's record. */
+static void point_stable_name(struct slot *s)
+{
+	const char *base = strrchr(s->final, '/');
+	char tmp[PATH_MAX];
+
+	base = base ? base + 1 : s->final;
+	if (path_fmt(tmp, sizeof(tmp), "%s/.%s.%s.link", s->w->cfg.output_dir, s->qjob.id,
+		     s->qjob.token) < 0)
+		return;
+	unlink(tmp);
+	if (symlink(base, tmp) < 0 || rename(tmp, s->stable) < 0) {
+		log_event("output_link_failed", s->qjob.id, "{s:s, s:s}", "link", s->stable,
+			  "error", strerror(errno));
+		unlink(tmp);
+	}
+}
+
+/* After a later attempt was recorded: remove the files of earlier claims of the job
+ * (<id>.<token>.<ext>) that were never recorded, such as one left by a worker that died
+ * between its rename and its completion. Every other claim of the job is refused now. */
+static void remove_unrecorded(struct slot *s)
+{
+	size_t n = strlen(s->qjob.id);
+	const char *mine = strrchr(s->final, '/');
+	DIR *d = opendir(s->w->cfg.output_dir);
+	struct dirent *de;
+
+	mine = mine ? mine + 1 : s->final;
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		const char *t = de->d_name + n + 1, *dot;
+		size_t digits;
+
+		if (strncmp(de->d_name, s->qjob.id, n) || de->d_name[n] != '.' ||
+		    !strcmp(de->d_name, mine))
+			continue;
+		digits = strspn(t, "0123456789");
+		if (!digits || t[digits] != '-' || !(dot = strchr(t, '.')) ||
+		    strspn(t + digits + 1, "0123456789abcdef") != (size_t)(dot - t - digits - 1) ||
+		    (strcmp(dot, ".mp4") && strcmp(dot, ".webm") && strcmp(dot, ".gif")))
+			continue;
+		unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
 }
 
 static void on_completed(struct queue_async *q, int status, const char *msg, void *arg)
@@ -169,32 +374,72 @@ static void on_completed(struct queue_async *q, int status, const char *msg, voi
 	struct slot *s = arg;
 	struct worker *w = s->w;
 
-	if (status == -ESTALE) {
-		w->m.lost++;
-		log_event("result_refused", s->qjob.id, "{s:s}", "reason",
-			  "another worker owns the job now; keeping its result");
-	} else if (status < 0) {
-		log_event("complete_failed", s->qjob.id, "{s:s}", "error", msg ? msg : "");
-	} else {
+	(void)q;
+	if (status == 0) {
 		log_event("job_recorded", s->qjob.id, "{s:i}", "attempt", s->qjob.attempt);
+		if (s->renamed) {
+			point_stable_name(s);
+			if (s->qjob.attempt > 1)
+				remove_unrecorded(s);
+		}
+	} else if (status == QUEUE_CANCELLED) {
+		w->m.cancelled++;
+		log_event("job_cancelled", s->qjob.id, "{s:s}", "detail",
+			  "the job was cancelled; its sandbox is gone, nothing of it was kept");
+		if (s->renamed)
+			unlink(s->final);
+	} else if (status == -ESTALE) {
+		w->m.lost++;
+		log_event("result_refused", s->qjob.id, "{s:s}", "reason", msg ? msg : "");
+		if (s->renamed)
+			unlink(s->final); /* nobody's record: the recorded file is another's */
+	} else {
+		/* Whether Redis applied it is unknown: keep the file it may name. */
+		log_event("complete_failed", s->qjob.id, "{s:s}", "error", msg ? msg : "");
 	}
 	slot_release(s);
 }
 
+static void record(struct slot *s, const char *doc)
+{
+	s->recording = 1;
+	if (queue_async_complete(s->w->q, &s->qjob, doc, on_completed, s) < 0) {
+		log_event("complete_failed", s->qjob.id, "{s:s}", "error",
+			  "the result could not be queued for Redis");
+		slot_release(s);
+	}
+}
+
+static void hand_back(struct slot *s, const char *why)
+{
+	s->recording = 1;
+	if (queue_async_retry(s->w->q, &s->qjob, why, on_requeued, s) < 0) {
+		log_event("complete_failed", s->qjob.id, "{s:s}", "error",
+			  "the hand-back could not be queued for Redis");
+		slot_release(s);
+	}
+}
+
 /* The last heartbeat answered: still ours (and the lease renewed), so the video may
- * take its place before the result says it is there. */
+ * take its place under this claim's own name before the result says it is there. */
 static void on_final_check(struct queue_async *q, int status, const char *msg, void *arg)
 {
 	struct slot *s = arg;
 	struct worker *w = s->w;
 	char *doc = s->result_doc;
 
+	(void)q;
 	s->result_doc = NULL;
+	if (status == QUEUE_CANCELLED) {
+		/* Cancelled meanwhile: no rename; the completion confirms the stop. */
+		record(s, doc);
+		free(doc);
+		return;
+	}
 	if (status < 0) {
 		if (status == -ESTALE) {
 			w->m.lost++;
-			log_event("result_refused", s->qjob.id, "{s:s}", "reason",
-				  "another worker owns the job now; keeping its result");
+			log_event("result_refused", s->qjob.id, "{s:s}", "reason", msg ? msg : "");
 		} else {
 			log_event("complete_failed", s->qjob.id, "{s:s}", "error", msg ? msg : "");
 		}
@@ -202,15 +447,28 @@ static void on_final_check(struct queue_async *q, int status, const char *msg, v
 		slot_release(s);
 		return;
 	}
+	if (w->hook_stop_before_rename) {
+		/* Test hook (tests/it_faults.sh): the pause of a debugger, a GC or a stalled
+		 * disk, at the worst moment for the output's fence. */
+		log_event("test_hook_stop", s->qjob.id, NULL);
+		raise(SIGSTOP);
+	}
 	if (rename(s->staged, s->final) < 0) {
-		log_event("output_rename_failed", s->qjob.id, "{s:s}", "error", strerror(errno));
+		char why[512], disk[256];
+		int e = errno;
+		if (disk_check(w, 1, disk, sizeof(disk)) < 0)
+			disk_bad(w, disk);
+		log_event("output_rename_failed", s->qjob.id, "{s:s}", "error", strerror(e));
 		free(doc);
-		queue_async_retry(w->q, &s->qjob, "the worker could not move the video into place",
-				  on_requeued, s);
+		snprintf(why, sizeof(why), "the worker could not move the video into place: %s",
+			 strerror(e));
+		w->m.retried++;
+		hand_back(s, why);
 		return;
 	}
 	s->staged[0] = '\0';
-	queue_async_complete(w->q, &s->qjob, doc, on_completed, s);
+	s->renamed = 1;
+	record(s, doc);
 	free(doc);
 }
 
@@ -218,9 +476,21 @@ static void on_requeued(struct queue_async *q, int status, const char *msg, void
 {
 	struct slot *s = arg;
 
+	(void)q;
 	if (status == 1)
 		s->w->m.dead++;
-	log_event(status == 1 ? "job_dead" : "job_requeued", s->qjob.id, "{s:i}", "status", status);
+	if (status == QUEUE_CANCELLED) {
+		s->w->m.cancelled++;
+		log_event("job_cancelled", s->qjob.id, NULL);
+	} else if (status == -ESTALE) {
+		s->w->m.lost++;
+		log_event("result_refused", s->qjob.id, "{s:s}", "reason", msg ? msg : "");
+	} else if (status < 0) {
+		log_event("complete_failed", s->qjob.id, "{s:s}", "error", msg ? msg : "");
+	} else {
+		log_event(status == 1 ? "job_dead" : "job_requeued", s->qjob.id, "{s:i}", "status",
+			  status);
+	}
 	slot_release(s);
 }
 
@@ -247,13 +517,15 @@ static void on_runner_done(void *opaque, const struct runner_result *done)
 	struct slot *s = opaque;
 	struct worker *w = s->w;
 	struct runner_result copy = *done, *res = &copy;
-	char *doc;
+	char *doc, disk[256];
 
-	/* The runner's handles are closed by now: it can go before anything else runs. */
+	/* The runner's handles are closed by now: it can go before anything else runs.
+	 * The heartbeat timer keeps running until the slot is released: a result Redis
+	 * does not take yet (maxmemory) must not cost the job its lease. */
 	runner_free(s->runner);
 	s->runner = NULL;
+	maybe_exit(w); /* stopping and this was the last sandbox: drain what is left */
 
-	uv_timer_stop(&s->heartbeat);
 	w->m.frames += (uint64_t)(res->frames > 0 ? res->frames : 0);
 	w->m.duration_sum += (double)res->total_ms / 1000.0;
 	w->m.duration_count++;
@@ -263,25 +535,53 @@ static void on_runner_done(void *opaque, const struct runner_result *done)
 
 	if (s->lease_lost) {
 		log_event("job_abandoned", s->qjob.id, "{s:s}", "reason",
-			  "lease lost: another worker took the job over");
+			  s->lost_why[0] ? s->lost_why : "lease lost");
 		w->m.lost++;
 		slot_release(s);
 		return;
 	}
+	if (s->cancelled) {
+		/* Already cancelled in Redis: the completion only confirms the stop. */
+		if (res->succeeded && s->staged[0]) {
+			unlink(s->staged);
+			s->staged[0] = '\0';
+		}
+		doc = result_json(s, res);
+		record(s, doc ? doc : "{\"status\":\"failed\",\"error\":\"cancelled by request\"}");
+		free(doc);
+		return;
+	}
 	if (s->handing_back) {
 		w->m.retried++;
-		queue_async_retry(w->q, &s->qjob, "the worker stopped before the job finished",
-				  on_requeued, s);
+		hand_back(s, "the worker stopped before the job finished");
 		return;
 	}
 	log_event("job_finished", s->qjob.id, "{s:s, s:s, s:I, s:I, s:i}", "status",
 		  res->succeeded ? "succeeded" : "failed", "error", res->error, "frames",
 		  (json_int_t)res->frames, "ms", (json_int_t)res->total_ms, "attempt",
 		  s->qjob.attempt);
+	if (!res->succeeded && !res->cancelled) {
+		/* The host's fault, not the script's: the output dir is gone, full or
+		 * read-only. Hand the job back (another worker, or this one once the dir is
+		 * usable) instead of failing it. */
+		int disk_fault = disk_check(w, 1, disk, sizeof(disk)) < 0;
+		if (disk_fault)
+			disk_bad(w, disk);
+		if (disk_fault || host_io_error(res->error)) {
+			char why[sizeof(res->error) + 300];
+			snprintf(why, sizeof(why),
+				 "the worker could not write the video (%.480s)%s%s", res->error,
+				 disk_fault ? "; " : "", disk_fault ? disk : "");
+			w->m.retried++;
+			log_event("job_host_failure", s->qjob.id, "{s:s}", "reason", why);
+			hand_back(s, why);
+			return;
+		}
+	}
 	if (!res->succeeded && !res->cancelled && s->job.retries >= s->qjob.attempt) {
 		/* The job asked for its own failures to be retried. */
 		w->m.retried++;
-		queue_async_retry(w->q, &s->qjob, res->error, on_requeued, s);
+		hand_back(s, res->error);
 		return;
 	}
 	if (!res->succeeded && !res->cancelled && s->job.retries > 0) {
@@ -291,7 +591,9 @@ static void on_runner_done(void *opaque, const struct runner_result *done)
 			 s->qjob.attempt, res->error);
 		w->m.dead++;
 		log_event("job_dead", s->qjob.id, "{s:s}", "reason", reason);
-		queue_async_reject(w->q, &s->qjob, reason, on_requeued, s);
+		s->recording = 1;
+		if (queue_async_reject(w->q, &s->qjob, reason, on_requeued, s) < 0)
+			slot_release(s);
 		return;
 	}
 	if (res->succeeded)
@@ -310,19 +612,20 @@ static void on_runner_done(void *opaque, const struct runner_result *done)
 			w->m.failed++;
 		}
 		log_event("result_build_failed", s->qjob.id, NULL);
-		if (queue_async_complete(w->q, &s->qjob, internal, on_completed, s) < 0) {
-			log_event("complete_failed", s->qjob.id, "{s:s}", "error",
-				  "the internal-error result could not be sent");
-			slot_release(s);
-		}
+		record(s, internal);
 		return;
 	}
 	if (res->succeeded && s->staged[0]) {
 		s->result_doc = doc;
-		queue_async_heartbeat(w->q, &s->qjob, on_final_check, s);
+		s->recording = 1;
+		if (queue_async_heartbeat(w->q, &s->qjob, on_final_check, s) < 0) {
+			log_event("complete_failed", s->qjob.id, "{s:s}", "error",
+				  "the final heartbeat could not be queued for Redis");
+			slot_release(s);
+		}
 		return;
 	}
-	queue_async_complete(w->q, &s->qjob, doc, on_completed, s);
+	record(s, doc);
 	free(doc);
 }
 
@@ -340,6 +643,9 @@ static void on_runner_progress(void *opaque, int64_t done, int64_t total)
 static void on_runner_log(void *opaque, const char *line, size_t len)
 {
 	/* The job's log goes to its result's tail, not to the worker's own log. */
+	(void)opaque;
+	(void)line;
+	(void)len;
 }
 
 static const struct runner_ops worker_runner_ops = {
@@ -348,43 +654,59 @@ static const struct runner_ops worker_runner_ops = {
     .done = on_runner_done,
 };
 
+/* Stop a job this slot runs because it was cancelled (the queue told us, by the
+ * cancel list or by a heartbeat). */
+static void stop_cancelled(struct slot *s, const char *via)
+{
+	if (s->cancelled)
+		return;
+	s->cancelled = 1;
+	log_event("job_cancel", s->qjob.id, "{s:s}", "via", via);
+	if (s->runner)
+		runner_cancel(s->runner, "cancelled by request");
+}
+
 struct hb_ctx {
 	struct slot *slot;
-	long long token;
+	char token[QUEUE_TOKEN_MAX];
 };
 
 static void on_heartbeat_answer(struct queue_async *q, int status, const char *msg, void *arg)
 {
 	struct hb_ctx *ctx = arg;
 	struct slot *s = ctx->slot;
-	long long token = ctx->token;
+	int mine = s->busy && !strcmp(s->qjob.token, ctx->token);
 
+	(void)q;
 	free(ctx);
 	/* The answer may arrive after the slot moved on to another job. */
-	if (!s->busy || !s->runner || s->qjob.token != token)
+	if (!mine)
 		return;
-	if (status == 1 && !s->cancel_requested) {
-		s->cancel_requested = 1;
-		log_event("job_cancel", s->qjob.id, NULL);
-		runner_cancel(s->runner, "cancelled by request");
-	} else if (status == -ESTALE && !s->lease_lost) {
+	s->hb_inflight = 0;
+	if (status == QUEUE_CANCELLED || status == 1) {
+		stop_cancelled(s, "heartbeat");
+	} else if (status == -ESTALE && !s->lease_lost && s->runner) {
 		s->lease_lost = 1;
-		runner_cancel(s->runner, "lease lost: another worker took the job over");
+		snprintf(s->lost_why, sizeof(s->lost_why), "%s", msg ? msg : "lease lost");
+		runner_cancel(s->runner, "lease lost: the job is no longer this worker's");
 	}
 }
 
 static void on_heartbeat(uv_timer_t *t)
 {
 	struct slot *s = t->data;
-
 	struct hb_ctx *ctx;
 
-	if (!s->busy || !s->runner || !(ctx = malloc(sizeof(*ctx))))
+	/* One at a time: while Redis refuses writes, heartbeats wait in the queue client
+	 * and must not pile up there. */
+	if (!s->busy || s->hb_inflight || !(ctx = malloc(sizeof(*ctx))))
 		return;
 	ctx->slot = s;
-	ctx->token = s->qjob.token;
+	snprintf(ctx->token, sizeof(ctx->token), "%s", s->qjob.token);
 	if (queue_async_heartbeat(s->w->q, &s->qjob, on_heartbeat_answer, ctx) < 0)
 		free(ctx);
+	else
+		s->hb_inflight = 1;
 }
 
 static struct slot *free_slot(struct worker *w)
@@ -399,7 +721,9 @@ static void reject(struct worker *w, struct slot *s, const char *reason)
 {
 	w->m.rejected++;
 	log_event("job_rejected", s->qjob.id, "{s:s}", "reason", reason);
-	queue_async_reject(w->q, &s->qjob, reason, on_requeued, s);
+	s->recording = 1;
+	if (queue_async_reject(w->q, &s->qjob, reason, on_requeued, s) < 0)
+		slot_release(s);
 }
 
 static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
@@ -423,6 +747,8 @@ static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
 	s->started_ms = now_ms();
 	s->last_progress_ms = 0;
 
+	/* Admission: the same rules as submit's. A job refused here can never run
+	 * anywhere: dead at once, with the sentence, on its first attempt. */
 	rc = job_from_json(&s->job, s->qjob.doc, s->qjob.doc_len, err, sizeof(err));
 	free(s->qjob.doc);
 	s->qjob.doc = NULL;
@@ -435,16 +761,31 @@ static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
 		reject(w, s, err);
 		return;
 	}
-	if (path_fmt(s->final, sizeof(s->final), "%s/%s.%s", w->cfg.output_dir, s->job.id,
+	if (path_fmt(s->final, sizeof(s->final), "%s/%s.%s.%s", w->cfg.output_dir, s->job.id,
+		     s->qjob.token, s->job.format) < 0 ||
+	    path_fmt(s->stable, sizeof(s->stable), "%s/%s.%s", w->cfg.output_dir, s->job.id,
 		     s->job.format) < 0 ||
-	    path_fmt(s->staged, sizeof(s->staged), "%s/%s-%lld.%s", w->work_dir, s->job.id,
+	    path_fmt(s->staged, sizeof(s->staged), "%s/%s.%s.%s", w->work_dir, s->job.id,
 		     s->qjob.token, s->job.format) < 0) {
 		s->staged[0] = '\0';
 		reject(w, s, "the output path would be longer than PATH_MAX");
 		return;
 	}
-	if (access(s->final, F_OK) == 0 && s->qjob.attempt > 1)
-		log_event("job_output_exists", s->job.id, NULL);
+	uint64_t every = (uint64_t)w->cfg.lease_s * 1000 / 3;
+	if (every < 100)
+		every = 100;
+	uv_timer_start(&s->heartbeat, on_heartbeat, every, every);
+	/* The work dir is made again if the output dir was removed and put back. */
+	if (disk_check(w, 0, err, sizeof(err)) < 0) {
+		char why[600];
+		disk_bad(w, err);
+		s->staged[0] = '\0';
+		snprintf(why, sizeof(why), "the worker could not write the video: %s", err);
+		log_event("job_start_failed", s->job.id, "{s:s}", "error", why);
+		w->m.retried++;
+		hand_back(s, why);
+		return;
+	}
 
 	log_event("job_started", s->job.id, "{s:i, s:s, s:i, s:i, s:I}", "attempt", s->qjob.attempt,
 		  "runtime", s->job.runtime, "width", s->job.width, "height", s->job.height,
@@ -456,19 +797,16 @@ static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
 		s->staged[0] = '\0';
 		log_event("job_start_failed", s->job.id, "{s:s}", "error", err);
 		w->m.retried++;
-		queue_async_retry(q, &s->qjob, err, on_requeued, s);
+		hand_back(s, err);
 		return;
 	}
-	uint64_t every = (uint64_t)w->cfg.lease_s * 1000 / 3;
-	if (every < 100)
-		every = 100;
-	uv_timer_start(&s->heartbeat, on_heartbeat, every, every);
 }
 
 static void on_conn(struct queue_async *q, int connected, const char *msg, void *arg)
 {
 	struct worker *w = arg;
 
+	(void)q;
 	/* connected -1: Redis is still away, a note at a falling rate (queue.h). */
 	w->m.redis_up = connected > 0;
 	log_event(connected > 0	   ? "redis_connected"
@@ -481,8 +819,45 @@ static void on_drop(struct queue_async *q, const char *entry, const char *reason
 {
 	struct worker *w = arg;
 
+	(void)q;
 	w->m.rejected++;
 	log_event("entry_dead_lettered", NULL, "{s:s, s:s}", "entry", entry, "reason", reason);
+}
+
+static void on_cancel(struct queue_async *q, const char *id, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)q;
+	for (unsigned i = 0; i < w->n_slots; i++) {
+		struct slot *s = &w->slots[i];
+		if (s->busy && !strcmp(s->qjob.id, id))
+			stop_cancelled(s, "cancel list");
+	}
+}
+
+static void on_refused(struct queue_async *q, int what, int refusing, const char *msg, void *arg)
+{
+	struct worker *w = arg;
+	unsigned waiting = 0;
+
+	(void)q;
+	for (unsigned i = 0; i < w->n_slots; i++)
+		waiting += w->slots[i].busy && w->slots[i].recording;
+	if (what == QUEUE_REFUSED_CLAIMS) {
+		log_event(refusing ? "claims_refused" : "claims_accepted", NULL, "{s:s}", "detail",
+			  refusing ? msg : "Redis takes the fetch's writes again");
+		return;
+	}
+	w->results_refused = refusing;
+	if (refusing)
+		log_event("results_refused", NULL, "{s:s, s:i, s:s}", "detail", msg, "waiting",
+			  waiting, "action",
+			  "results are kept and retried with backoff, leases are kept, no new job "
+			  "is taken until Redis takes them");
+	else
+		log_event("results_accepted", NULL, "{s:i}", "waiting", waiting);
+	update_hold(w);
 }
 
 /* ---- metrics: Prometheus text on a small HTTP port -------------------------------- */
@@ -525,6 +900,8 @@ static char *metrics_text(const struct worker *w)
 		(unsigned long long)m->rejected);
 	fprintf(f, "reelbox_jobs_total{state=\"dead\"} %llu\n", (unsigned long long)m->dead);
 	fprintf(f, "reelbox_jobs_total{state=\"lost\"} %llu\n", (unsigned long long)m->lost);
+	fprintf(f, "reelbox_jobs_total{state=\"cancelled\"} %llu\n",
+		(unsigned long long)m->cancelled);
 	fprintf(f,
 		"# HELP reelbox_jobs_running Jobs running now.\n# TYPE reelbox_jobs_running gauge\n"
 		"reelbox_jobs_running %u\n",
@@ -552,6 +929,25 @@ static char *metrics_text(const struct worker *w)
 		"# HELP reelbox_redis_up Whether the queue's connections are up.\n"
 		"# TYPE reelbox_redis_up gauge\nreelbox_redis_up %d\n",
 		m->redis_up);
+	{
+		unsigned waiting = 0;
+		for (unsigned i = 0; i < w->n_slots; i++)
+			waiting += w->slots[i].busy && w->slots[i].recording;
+		fprintf(f,
+			"# HELP reelbox_results_waiting Results sent to Redis and not yet "
+			"accepted (refused writes wait here).\n"
+			"# TYPE reelbox_results_waiting gauge\nreelbox_results_waiting %u\n",
+			waiting);
+	}
+	fprintf(f,
+		"# HELP reelbox_claiming Whether the worker takes new jobs (0 while Redis "
+		"refuses its results, its output dir is unusable, or it is stopping).\n"
+		"# TYPE reelbox_claiming gauge\nreelbox_claiming %d\n",
+		claiming(w));
+	fprintf(f,
+		"# HELP reelbox_disk_ok Whether the output dir is usable (there, writable, "
+		"not full).\n# TYPE reelbox_disk_ok gauge\nreelbox_disk_ok %d\n",
+		w->disk_ok);
 	fclose(f);
 	return body;
 }
@@ -620,6 +1016,7 @@ static void close_everything(struct worker *w)
 	uv_close((uv_handle_t *)&w->sigint, NULL);
 	uv_close((uv_handle_t *)&w->grace, NULL);
 	uv_close((uv_handle_t *)&w->drain, NULL);
+	uv_close((uv_handle_t *)&w->disk_timer, NULL);
 	for (unsigned i = 0; i < w->n_slots; i++)
 		uv_close((uv_handle_t *)&w->slots[i].heartbeat, NULL);
 	if (w->metrics_on)
@@ -631,24 +1028,29 @@ static void close_everything(struct worker *w)
 static void on_drain_tick(uv_timer_t *t)
 {
 	struct worker *w = t->data;
-	static int ticks;
 
-	/* Results wait for Redis a while; past that they are lost to this worker, and the
-	 * jobs' leases will send them to another one. */
-	if (queue_async_pending(w->q) == 0 || ++ticks > 100)
+	/* Results wait for Redis a while (gone, or refusing writes); past that they are
+	 * lost to this worker, and the jobs' leases will send them to another one. */
+	if ((w->busy == 0 && queue_async_pending(w->q) == 0) || ++w->drain_ticks > 100)
 		close_everything(w);
 }
 
+/* Stopping, and no sandbox left: exit once what waits for Redis is answered, or after
+ * the drain time. */
 static void maybe_exit(struct worker *w)
 {
-	if (!w->stopping || w->busy || w->closed)
+	if (!w->stopping || w->closed)
 		return;
+	for (unsigned i = 0; i < w->n_slots; i++)
+		if (w->slots[i].busy && w->slots[i].runner)
+			return;
 	uv_timer_stop(&w->grace);
-	if (queue_async_pending(w->q) == 0) {
+	if (w->busy == 0 && queue_async_pending(w->q) == 0) {
 		close_everything(w);
 		return;
 	}
-	uv_timer_start(&w->drain, on_drain_tick, 100, 100);
+	if (!uv_is_active((uv_handle_t *)&w->drain))
+		uv_timer_start(&w->drain, on_drain_tick, 100, 100);
 }
 
 static void on_grace_over(uv_timer_t *t)
@@ -736,7 +1138,8 @@ int cmd_worker(int argc, char **argv)
 	    {0},
 	};
 	const char *redis = NULL, *conc = NULL, *outdir = NULL, *lease = NULL, *config = NULL;
-	struct worker w = {.grace_s = DEFAULT_GRACE_S};
+	struct worker w = {.grace_s = DEFAULT_GRACE_S, .disk_ok = 1};
+	const char *hook = getenv("REELBOX_TEST_HOOK");
 	char err[512], host[128] = "";
 	long v;
 	int c;
@@ -856,8 +1259,12 @@ int cmd_worker(int argc, char **argv)
 	qo.lease_ms = w.cfg.lease_s * 1000;
 	qo.result_ttl_s = w.cfg.result_ttl_s;
 	qo.max_attempts = (uint32_t)w.cfg.max_attempts;
-	struct queue_async_callbacks cbs = {
-	    .on_job = on_job, .on_conn = on_conn, .on_drop = on_drop, .arg = &w};
+	struct queue_async_callbacks cbs = {.on_job = on_job,
+					    .on_conn = on_conn,
+					    .on_drop = on_drop,
+					    .on_cancel = on_cancel,
+					    .on_refused = on_refused,
+					    .arg = &w};
 	if (queue_async_open(&w.q, &loop, w.cfg.redis_url, &qo, NULL, &cbs, err, sizeof(err)) < 0)
 		return cli_usage_error("worker", "%s", err);
 
@@ -870,13 +1277,22 @@ int cmd_worker(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	uv_timer_init(&loop, &w.grace);
 	uv_timer_init(&loop, &w.drain);
-	w.grace.data = w.drain.data = &w;
+	uv_timer_init(&loop, &w.disk_timer);
+	w.grace.data = w.drain.data = w.disk_timer.data = &w;
+	/* A test hook only tests/it_faults.sh sets: stop between the final heartbeat and
+	 * the rename. */
+	w.hook_stop_before_rename = hook && !strcmp(hook, "stop-before-rename");
 	if (w.metrics_port && metrics_listen(&w) < 0)
 		log_event("metrics_unavailable", NULL, "{s:i}", "port", w.metrics_port);
 
 	log_event("worker_started", NULL, "{s:s, s:i, s:s, s:i, s:i}", "consumer",
 		  queue_async_consumer(w.q), "concurrency", w.cfg.concurrency, "output_dir",
 		  w.cfg.output_dir, "lease_s", (int)w.cfg.lease_s, "swept", swept);
+	{
+		char why[512];
+		if (disk_check(&w, 1, why, sizeof(why)) < 0)
+			disk_bad(&w, why);
+	}
 	queue_async_fetch(w.q, w.n_slots);
 	uv_run(&loop, UV_RUN_DEFAULT);
 
