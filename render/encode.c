@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "avload.h"
+#include "checks.h"
 #include "render.h"
 #include "stream.h"
 
@@ -61,6 +62,10 @@ struct render {
 	int reader_open;
 	int64_t frames;
 	int hit_ceiling;
+	int refused; /* a certain finding of the checks stopped the encode */
+	int cut;     /* reading stopped with the writer maybe still writing */
+	struct render_checks checks;
+	int checking;
 	struct timespec t0;
 	uint64_t first_frame_ms;
 };
@@ -713,6 +718,26 @@ static void grow_pipe(int fd)
 		(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
 }
 
+/* The checks for the frames' known mistakes (checks.h), once the first frame is in:
+ * all of them for raw streams, the black-clip watch for PPM (its header rules out the
+ * rest), none for Y4M (its frames are planar and framed). */
+static void start_checks(struct render *r)
+{
+	struct render_reader *rd = &r->rd;
+	int raw = rd->kind == RENDER_KIND_RAW;
+
+	if (rd->kind == RENDER_KIND_Y4M)
+		return;
+	checks_init(&r->checks, rd->fmt, raw ? r->spec.pix_fmt : "rgb24", rd->width, rd->height,
+		    rd->frame_bytes, raw ? r->spec.max_frames : 0);
+	r->checking = 1;
+	rd->checks = &r->checks;
+	if (raw)
+		checks_first_frame(&r->checks, rd->frame);
+	else
+		r->checks.patterns = 0;
+}
+
 int render_stream(struct render *r, int fd, render_progress_fn progress, void *opaque, char *err,
 		  size_t errlen)
 {
@@ -728,8 +753,10 @@ int render_stream(struct render *r, int fd, render_progress_fn progress, void *o
 	ret = render_reader_open(&r->rd, fd, r->spec.pix_fmt, r->spec.width, r->spec.height,
 				 &r->cancel, r->stop_fd, err, errlen);
 	r->reader_open = 1;
-	if (ret < 0)
+	if (ret < 0) {
+		r->cut = !r->rd.eof;
 		return ret;
+	}
 	for (;;) {
 		if (atomic_load(&r->cancel)) {
 			snprintf(err, errlen, "the render was cancelled");
@@ -740,18 +767,50 @@ int render_stream(struct render *r, int fd, render_progress_fn progress, void *o
 			break;
 		}
 		ret = render_reader_next(&r->rd, err, errlen);
-		if (ret < 0)
+		if (ret < 0) {
+			r->cut = !r->rd.eof;
 			return ret;
+		}
 		if (ret == 0)
 			break;
-		if (r->frames == 0)
+		if (r->frames == 0) {
 			r->first_frame_ms = ms_since(&r->t0);
+			start_checks(r);
+			if (r->checks.refused) {
+				r->refused = 1;
+				break;
+			}
+		}
+		if (r->checking)
+			checks_frame(&r->checks, r->rd.frame);
 		if ((ret = convert(r, err, errlen)) < 0 ||
 		    (ret = submit(r, r->frame, err, errlen)) < 0)
 			return ret;
 		r->frames++;
 		if (progress)
 			progress(opaque, r->frames);
+	}
+	/* The arithmetic is never skipped: past the ceiling (or a refusal) the stream is
+	 * read on, not encoded, until it ends or a cap says enough. A script that stops by
+	 * itself meanwhile must have written whole frames. */
+	if (r->hit_ceiling || r->refused) {
+		ret = render_reader_drain(&r->rd, RENDER_DRAIN_MS, RENDER_DRAIN_BYTES, err, errlen);
+		if (ret < 0) {
+			r->cut = !r->rd.eof;
+			return ret;
+		}
+		r->cut = ret == 1;
+	}
+	if (r->refused) {
+		snprintf(err, errlen, "%s", r->checks.refusal);
+		return -EPROTO;
+	}
+	if (r->checking) {
+		checks_end(&r->checks, r->rd.bytes, !r->cut);
+		if (r->checks.refused) {
+			snprintf(err, errlen, "%s", r->checks.refusal);
+			return -EPROTO;
+		}
 	}
 	return 0;
 }
@@ -764,6 +823,17 @@ void render_set_stop_fd(struct render *r, int fd)
 int render_hit_ceiling(const struct render *r)
 {
 	return r->hit_ceiling;
+}
+
+void render_stream_facts(const struct render *r, struct render_result *res)
+{
+	res->hit_ceiling = r->hit_ceiling;
+	res->stream_bytes = r->reader_open ? r->rd.bytes : 0;
+	res->cut = r->cut;
+	res->frame_cap_hit = r->hit_ceiling && (r->cut || r->rd.frames > r->spec.max_frames);
+	res->n_warnings = r->checking ? r->checks.n_warnings : 0;
+	for (int i = 0; i < res->n_warnings; i++)
+		memcpy(res->warnings[i], r->checks.warnings[i], sizeof(res->warnings[i]));
 }
 
 void render_cancel(struct render *r)
@@ -845,7 +915,7 @@ int render_finish(struct render *r, struct render_result *res, char *err, size_t
 		return ret;
 	r->finished = 1;
 	res->frames = r->frames;
-	res->hit_ceiling = r->hit_ceiling;
+	render_stream_facts(r, res);
 	res->bytes = (uint64_t)size;
 	snprintf(res->stream_kind, sizeof(res->stream_kind), "%s", render_kind_name(r->rd.kind));
 	res->first_frame_ms = r->first_frame_ms;

@@ -39,6 +39,15 @@ struct render_spec {
 	int use_output_fd; /* output_fd is meant: 0 keeps the path mode for zeroed specs */
 };
 
+#define RENDER_MAX_WARNINGS 4
+#define RENDER_WARNING_LEN  200
+
+/* After the frame ceiling (or once a stream is found wrong) the reader reads on without
+ * encoding, for at most this long and this many bytes, to learn whether what the script
+ * wrote was whole frames. Bounded both ways: the script may never stop writing. */
+#define RENDER_DRAIN_MS	   1000
+#define RENDER_DRAIN_BYTES (512ull << 20)
+
 struct render_result {
 	int64_t frames;	     /* frames encoded */
 	int hit_ceiling;     /* 1 when reading stopped at max_frames */
@@ -46,6 +55,14 @@ struct render_result {
 	char sha256[65];     /* hex digest of the finished file */
 	char stream_kind[8]; /* "raw", "y4m" or "ppm" */
 	uint64_t first_frame_ms, encode_ms;
+
+	/* The stream, as far as it was read (set by render_finish and render_stream_facts) */
+	uint64_t stream_bytes; /* bytes read from the script, drained ones included */
+	int frame_cap_hit;     /* the ceiling cut the stream short: it held more after it */
+	int cut;	       /* reading stopped while the writer may still have been writing
+				* (a drain cap, or a stream refused early): its end is unknown */
+	int n_warnings;	       /* sentences about likely mistakes that did not fail it */
+	char warnings[RENDER_MAX_WARNINGS][RENDER_WARNING_LEN];
 };
 
 /* Called from the reading thread after each encoded frame. */
@@ -98,6 +115,10 @@ void render_set_stop_fd(struct render *r, int fd);
 
 /* Whether render_stream() stopped because it reached max_frames. */
 int render_hit_ceiling(const struct render *r);
+
+/* The stream fields of res (stream_bytes, frame_cap_hit, cut, warnings, hit_ceiling),
+ * whether render_stream() succeeded or not; render_finish() sets them too. */
+void render_stream_facts(const struct render *r, struct render_result *res);
 
 /* Ask a render_stream() running on another thread to stop at the next frame boundary. */
 void render_cancel(struct render *r);

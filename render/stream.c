@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "stream.h"
+#include "checks.h"
 #include "render.h"
 
 #include <ctype.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libavutil/imgutils.h>
@@ -115,14 +117,37 @@ static void start_drain(struct render_reader *rd)
 		rd->drain_left = UINT64_MAX; /* no count: O_NONBLOCK's EAGAIN ends the drain */
 }
 
-/* Block in poll() until fd has bytes (or hangs up) or stop_fd fires. This is the
- * reader's only wait once there is a stop descriptor. */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Milliseconds left of a drain's deadline for poll(); -1 (forever) when not draining. */
+static int drain_wait_ms(const struct render_reader *rd)
+{
+	uint64_t now;
+
+	if (!rd->draining)
+		return -1;
+	now = mono_ns();
+	if (now >= rd->drain_until_ns)
+		return 0;
+	return (int)((rd->drain_until_ns - now + 999999) / 1000000);
+}
+
+/* Block in poll() until fd has bytes (or hangs up) or stop_fd fires (if there is one).
+ * This is the reader's only wait once there is a stop descriptor or a drain; a drain's
+ * deadline passing returns -ETIME. */
 static int wait_readable(struct render_reader *rd, char *err, size_t errlen)
 {
 	struct pollfd p[2] = {{.fd = rd->fd, .events = POLLIN},
 			      {.fd = rd->stop_fd, .events = POLLIN}};
+	int n;
 
-	while (poll(p, 2, -1) < 0) {
+	while ((n = poll(p, 2, drain_wait_ms(rd))) < 0) {
 		int e = errno;
 		if (e != EINTR) {
 			snprintf(err, errlen, "could not wait for the frame stream: %s",
@@ -132,6 +157,8 @@ static int wait_readable(struct render_reader *rd, char *err, size_t errlen)
 		if (cancelled(rd, err, errlen))
 			return -ECANCELED;
 	}
+	if (n == 0)
+		return -ETIME;
 	if ((p[0].revents | p[1].revents) & POLLNVAL) {
 		snprintf(err, errlen, "the frame stream's %s is not an open descriptor",
 			 p[0].revents & POLLNVAL ? "fd" : "stop fd");
@@ -164,6 +191,13 @@ static ssize_t read_some(struct render_reader *rd, void *buf, size_t len, char *
 			if (len > rd->drain_left)
 				len = (size_t)rd->drain_left;
 		}
+		if (rd->draining) {
+			/* a writer faster than our reads could otherwise keep a drain going */
+			if (rd->bytes >= rd->drain_max_bytes || mono_ns() >= rd->drain_until_ns)
+				return -ETIME;
+			if (len > rd->drain_max_bytes - rd->bytes)
+				len = (size_t)(rd->drain_max_bytes - rd->bytes);
+		}
 		n = read(rd->fd, buf, len);
 		if (cancelled(rd, err, errlen))
 			return -ECANCELED;
@@ -171,7 +205,8 @@ static ssize_t read_some(struct render_reader *rd, void *buf, size_t len, char *
 			break;
 		if (errno == EINTR)
 			continue;
-		if ((errno == EAGAIN || errno == EWOULDBLOCK) && rd->stop_fd >= 0) {
+		if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    (rd->stop_fd >= 0 || rd->draining)) {
 			int ret;
 			if (rd->stopping) {
 				n = 0;
@@ -682,44 +717,19 @@ int render_reader_open(struct render_reader *rd, int fd, const char *pix_fmt, in
 	return alloc_frame(rd, err, errlen);
 }
 
-static void frames_as_text(char *buf, size_t n, uint64_t bytes, size_t fb)
-{
-	uint64_t whole = bytes / fb;
-	unsigned hundredths = (unsigned)((bytes % fb) * 100 / fb);
-
-	if (hundredths == 0)
-		snprintf(buf, n, "just over %" PRIu64, whole);
-	else if (hundredths % 10 == 0)
-		snprintf(buf, n, "%" PRIu64 ".%u", whole, hundredths / 10);
-	else
-		snprintf(buf, n, "%" PRIu64 ".%02u", whole, hundredths);
-}
-
 static int short_frame(struct render_reader *rd, size_t got, char *err, size_t errlen)
 {
 	const char *fmt = av_get_pix_fmt_name(rd->fmt);
-	char frames[48];
 
 	if (rd->kind == RENDER_KIND_RAW) {
 		if (rd->bytes == 0) {
 			snprintf(err, errlen, "script wrote no frames (0 bytes on stdout)");
 			return -ENODATA;
 		}
-		if (rd->bytes < rd->frame_bytes) {
-			snprintf(err, errlen,
-				 "script wrote %" PRIu64
-				 " bytes, less than one frame of %zu (%dx%d %s); "
-				 "did it print text to stdout?",
-				 rd->bytes, rd->frame_bytes, rd->width, rd->height,
-				 rd->raw_name ? rd->raw_name : fmt);
-			return -EPROTO;
-		}
-		frames_as_text(frames, sizeof(frames), rd->bytes, rd->frame_bytes);
-		snprintf(err, errlen,
-			 "script wrote %s frames: %" PRIu64 " bytes is not a multiple of %zu "
-			 "(%dx%d %s); did it print text to stdout?",
-			 frames, rd->bytes, rd->frame_bytes, rd->width, rd->height,
-			 rd->raw_name ? rd->raw_name : fmt);
+		/* at the end every byte read was consumed: rd->bytes is the stream's length */
+		checks_explain_length(rd->checks, rd->width, rd->height,
+				      rd->raw_name ? rd->raw_name : fmt, rd->frame_bytes, rd->bytes,
+				      rd->frame, got, err, errlen);
 		return -EPROTO;
 	}
 	snprintf(err, errlen,
@@ -760,6 +770,30 @@ int render_reader_next(struct render_reader *rd, char *err, size_t errlen)
 		return short_frame(rd, 0, err, errlen);
 	}
 	return 0;
+}
+
+int render_reader_drain(struct render_reader *rd, uint64_t max_ms, uint64_t max_bytes, char *err,
+			size_t errlen)
+{
+	int ret;
+
+	if (rd->stop_fd < 0 && !rd->eof) {
+		/* the deadline needs poll(): no read may block past it */
+		int fl = fcntl(rd->fd, F_GETFL);
+		if (fl >= 0 && !(fl & O_NONBLOCK))
+			(void)fcntl(rd->fd, F_SETFL, fl | O_NONBLOCK);
+	}
+	rd->draining = 1;
+	rd->drain_until_ns = mono_ns() + max_ms * 1000000ull;
+	rd->drain_max_bytes = rd->bytes + max_bytes;
+	while ((ret = render_reader_next(rd, err, errlen)) == 1)
+		;
+	rd->draining = 0;
+	if (ret == -ETIME) {
+		err[0] = '\0';
+		return 1;
+	}
+	return ret;
 }
 
 void render_reader_free(struct render_reader *rd)

@@ -17,6 +17,8 @@
 #include <libavutil/buffer.h>
 #include <libavutil/pixfmt.h>
 
+struct render_checks;
+
 #define RENDER_MAX_DIM	      7680
 #define RENDER_MAX_AREA	      (7680 * 4320)
 #define RENDER_Y4M_LINE_MAX   256
@@ -53,6 +55,13 @@ struct render_reader {
 	uint8_t look[RENDER_LOOK_CAP];
 	size_t look_pos, look_len;
 	int eof;
+
+	/* render_reader_drain(): read on without a consumer, within a deadline and a byte
+	 * budget; a read that would pass either returns -ETIME. */
+	int draining;
+	uint64_t drain_until_ns, drain_max_bytes;
+	/* The first-frame facts of a raw stream (encode.c's), for the length's sentence. */
+	const struct render_checks *checks;
 };
 
 /* Bind a reader to fd and recognise the stream by its first bytes: "YUV4MPEG2 " is
@@ -73,6 +82,16 @@ int render_reader_open(struct render_reader *rd, int fd, const char *pix_fmt, in
  * for a stream without frames, -EFBIG for a declared size over the limit,
  * -ECANCELED when cancelled. */
 int render_reader_next(struct render_reader *rd, char *err, size_t errlen);
+
+/* Read on after the consumer stopped (the frame ceiling, or a stream found wrong), frame
+ * by frame, to learn how the stream ends: at most max_ms and max_bytes more. Returns 0
+ * when the stream ended cleanly (EOF, or everything buffered once stop_fd fired): every
+ * byte the script wrote is then counted in rd->bytes and rd->frames. Returns 1 when a
+ * cap came first (the writer may still be writing; the length is unknown), or a
+ * negative errno with a sentence for an end that is not whole frames (raw: the
+ * arithmetic) or not well formed (Y4M, PPM). */
+int render_reader_drain(struct render_reader *rd, uint64_t max_ms, uint64_t max_bytes, char *err,
+			size_t errlen);
 
 void render_reader_free(struct render_reader *rd);
 

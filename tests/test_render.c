@@ -270,8 +270,8 @@ static void test_failed_render_leaves_no_file(void **state)
 	closedir(d);
 	assert_int_equal(th_count_entries(dir), 1);
 	assert_int_equal(render_stream(r, fd, NULL, NULL, err, sizeof(err)), -EPROTO);
-	assert_string_equal(err, "script wrote 2.98 frames: 27548 bytes is not a multiple of 9216 "
-				 "(64x48 rgb24); did it print text to stdout?");
+	assert_string_equal(err, "27,548 bytes: 9,116 bytes more than 2 frames of 64x48 rgb24: did "
+				 "the script print text to stdout?");
 	render_close(r);
 	assert_int_equal(th_count_entries(dir), 0);
 	assert_int_equal(access(out, F_OK), -1);

@@ -12,11 +12,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <libavutil/log.h>
 
+#include "checks.h"
 #include "helpers.h"
 #include "render.h"
 #include "stream.h"
@@ -183,8 +185,9 @@ static void test_partial_frame_is_rejected_with_byte_count(void **state)
 	assert_int_equal(open_on(&rd, fd, "rgb24", 128, 80, err), 0);
 	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
 	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), -EPROTO);
-	assert_string_equal(err, "script wrote 1.5 frames: 46080 bytes is not a multiple of 30720 "
-				 "(128x80 rgb24); did it print text to stdout?");
+	assert_string_equal(err,
+			    "46,080 bytes: 15,360 bytes more than 1 frame of 128x80 rgb24: did "
+			    "the script print text to stdout?");
 	render_reader_free(&rd);
 	close(fd);
 	free(b.p);
@@ -198,8 +201,9 @@ static void test_stream_shorter_than_one_frame_is_rejected_with_byte_count(void 
 
 	assert_int_equal(open_on(&rd, fd, "gray", 10, 10, err), 0);
 	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), -EPROTO);
-	assert_string_equal(err, "script wrote 6 bytes, less than one frame of 100 (10x10 gray); "
-				 "did it print text to stdout?");
+	assert_string_equal(err, "6 bytes, less than one frame of 10x10 gray (100 bytes): the "
+				 "stream starts with the text \"hello\": print to stderr instead "
+				 "(Python: print(..., file=sys.stderr))");
 	render_reader_free(&rd);
 	close(fd);
 }
@@ -819,8 +823,8 @@ static void test_stop_fd_with_half_a_frame_buffered_reports_the_partial_frame(vo
 
 	put_fill(&b, 384 + 192, 0);
 	expect_drained(&b, "rgb24", 16, 8, 1, -EPROTO,
-		       "script wrote 1.5 frames: 576 bytes is not a multiple of 384 (16x8 rgb24); "
-		       "did it print text to stdout?");
+		       "576 bytes: 192 bytes more than 1 frame of 16x8 rgb24: did the script "
+		       "print text to stdout?");
 
 	b.len = 0;
 	puts_(&b, "P6\n4 2\n255\n");
@@ -911,9 +915,10 @@ static struct render *open_render(int64_t max_frames, int w, int h)
 	return r;
 }
 
-/* Reading stops exactly at the last allowed frame: the descriptor's offset shows that
- * not one byte of frame 5 was consumed. */
-static void test_ceiling_stops_reading_at_max_frames(void **state)
+/* Encoding stops exactly at the last allowed frame; the rest of the stream is read on
+ * (drained, not encoded) to its end, so the arithmetic is still checked: the descriptor's
+ * offset shows every byte was read, the result that only 4 frames were encoded. */
+static void test_ceiling_stops_encoding_at_max_frames_and_drains_the_rest(void **state)
 {
 	struct buf b = {0};
 	struct render_result res;
@@ -926,14 +931,121 @@ static void test_ceiling_stops_reading_at_max_frames(void **state)
 	fd = memfd_with(b.p, b.len);
 	r = open_render(4, 64, 48);
 	assert_int_equal(render_stream(r, fd, NULL, NULL, err, sizeof(err)), 0);
-	assert_int_equal(lseek(fd, 0, SEEK_CUR), 4 * 64 * 48 * 3);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 10 * 64 * 48 * 3);
 	assert_int_equal(render_finish(r, &res, err, sizeof(err)), 0);
 	assert_int_equal(res.frames, 4);
 	assert_int_equal(res.hit_ceiling, 1);
+	assert_int_equal(res.frame_cap_hit, 1);
+	assert_int_equal(res.cut, 0);
+	assert_int_equal(res.stream_bytes, 10 * 64 * 48 * 3);
 	assert_string_equal(res.stream_kind, "raw");
 	render_close(r);
 	close(fd);
 	free(b.p);
+}
+
+/* A script that writes exactly FRAMES frames and ends: the ceiling cut nothing. */
+static void test_exactly_max_frames_is_not_a_cap_hit(void **state)
+{
+	struct buf b = {0};
+	struct render_result res;
+	char err[256] = "";
+	struct render *r;
+	int fd;
+
+	for (int i = 0; i < 4; i++)
+		put_fill(&b, 64 * 48 * 3, (uint8_t)i);
+	fd = memfd_with(b.p, b.len);
+	r = open_render(4, 64, 48);
+	assert_int_equal(render_stream(r, fd, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(render_finish(r, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.frames, 4);
+	assert_int_equal(res.hit_ceiling, 1);
+	assert_int_equal(res.frame_cap_hit, 0);
+	render_close(r);
+	close(fd);
+	free(b.p);
+}
+
+/* A status line printed after the frames: the drain past the ceiling finds the bytes
+ * that are not a frame, and the job fails with the numbers and the text. */
+static void test_text_after_the_ceiling_fails_with_the_arithmetic(void **state)
+{
+	struct buf b = {0};
+	char err[512] = "";
+	struct render *r;
+	int fd;
+
+	for (int i = 0; i < 4; i++)
+		put_fill(&b, 64 * 48 * 3, (uint8_t)i);
+	puts_(&b, "done\n");
+	fd = memfd_with(b.p, b.len);
+	r = open_render(2, 64, 48);
+	assert_int_equal(render_stream(r, fd, NULL, NULL, err, sizeof(err)), -EPROTO);
+	assert_string_equal(err,
+			    "36,869 bytes: 5 bytes more than 4 frames of 64x48 rgb24: its last "
+			    "5 bytes are the text \"done\": the script printed to stdout; print "
+			    "to stderr instead (Python: print(..., file=sys.stderr))");
+	render_close(r);
+	assert_int_equal(th_count_entries(tmpdir), 0);
+	close(fd);
+	free(b.p);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The drain has a byte budget and a deadline: a writer that never stops, or one that
+ * stops writing but never closes, ends it (1: the length is unknown) within them. */
+static void test_drain_gives_up_at_its_byte_budget_and_its_deadline(void **state)
+{
+	static uint8_t frame[16 * 8 * 3];
+	struct render_reader rd;
+	char err[256] = "";
+	uint64_t t0, before;
+	int p[2];
+	pid_t pid;
+
+	/* endless writer: the byte budget */
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		for (;;)
+			if (write(p[1], frame, sizeof(frame)) < 0)
+				_exit(0);
+	}
+	close(p[1]);
+	arm_hang_guard();
+	assert_int_equal(open_on(&rd, p[0], "rgb24", 16, 8, err), 0);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+	before = rd.bytes;
+	assert_int_equal(render_reader_drain(&rd, 60000, 100000, err, sizeof(err)), 1);
+	assert_true(rd.bytes <= before + 100000);
+	assert_true(rd.bytes >= before + 100000 - sizeof(frame));
+	render_reader_free(&rd);
+	close(p[0]);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+
+	/* a writer that keeps its end open and is silent: the deadline */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], frame, sizeof(frame)), (ssize_t)sizeof(frame));
+	assert_int_equal(open_on(&rd, p[0], "rgb24", 16, 8, err), 0);
+	assert_int_equal(render_reader_next(&rd, err, sizeof(err)), 1);
+	t0 = now_ms();
+	assert_int_equal(render_reader_drain(&rd, 200, 1 << 20, err, sizeof(err)), 1);
+	assert_true(now_ms() - t0 >= 190);
+	assert_true(now_ms() - t0 < 2000);
+	alarm(0);
+	render_reader_free(&rd);
+	close(p[0]);
+	close(p[1]);
 }
 
 static void test_stream_that_ends_before_the_ceiling_did_not_hit_it(void **state)
@@ -987,7 +1099,390 @@ static void test_ceiling_ends_an_endless_stream(void **state)
 	assert_int_equal(render_finish(r, &res, err, sizeof(err)), 0);
 	assert_int_equal(res.frames, 5);
 	assert_int_equal(res.hit_ceiling, 1);
+	assert_int_equal(res.frame_cap_hit, 1);
+	assert_int_equal(res.cut, 1); /* the drain gave up: the writer was still writing */
 	render_close(r);
+}
+
+/* ---- the checks for known mistakes (checks.h) ------------------------------------ */
+
+/* A picture like a script draws: a diagonal gradient and a red disc at column w/3 + t,
+ * w x h rgb24. transposed writes it the way a numpy array shaped (w, h, 3) comes out of
+ * tobytes(): column after column. */
+static void scene(uint8_t *p, int w, int h, int t, int transposed)
+{
+	int r = h / 4;
+
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++) {
+			uint8_t *q = p + 3 * (transposed ? (size_t)x * h + y : (size_t)y * w + x);
+			int dx = x - (w / 3 + t), dy = y - h / 2, in = dx * dx + dy * dy < r * r;
+			q[0] = in ? 250 : (uint8_t)(x * 255 / w);
+			q[1] = in ? 40 : (uint8_t)(y * 255 / h);
+			q[2] = in ? 40 : 90;
+		}
+}
+
+static enum check_text text_of(const char *s, size_t *len)
+{
+	return check_text_line((const uint8_t *)s, strlen(s), len);
+}
+
+static void test_a_text_line_at_the_start_is_text_and_pixels_are_not(void **state)
+{
+	uint8_t px[3 * 100];
+	size_t len = 0;
+
+	assert_int_equal(text_of("Rendering 30 frames at 320x180\n\x10\x20", &len),
+			 CHECK_TEXT_STRONG);
+	assert_int_equal(len, 30);
+	assert_int_equal(text_of("Done\r\n", &len), CHECK_TEXT_STRONG);
+	assert_int_equal(text_of("frame 1/8\n", &len), CHECK_TEXT_STRONG);
+	/* a number alone is only a hint: it could be a pixel or two */
+	assert_int_equal(text_of("42\n", &len), CHECK_TEXT_WEAK);
+	/* a solid colour (a repeating pattern) ended by a dark pixel is not text */
+	assert_int_equal(text_of("PPPPPPPPPPPP\n", &len), CHECK_TEXT_NONE);
+	assert_int_equal(text_of("abcabcabcabc\n", &len), CHECK_TEXT_NONE);
+	/* a pixel of value 10 first, or no newline at all */
+	assert_int_equal(text_of("\nRendering\n", &len), CHECK_TEXT_NONE);
+	assert_int_equal(text_of("Rendering 30 frames", &len), CHECK_TEXT_NONE);
+	assert_int_equal(text_of("Render\x01ing\n", &len), CHECK_TEXT_NONE);
+	/* a smooth grey ramp in the printable range, ended by a dark pixel */
+	for (int i = 0; i < 99; i++)
+		px[3 * i] = px[3 * i + 1] = px[3 * i + 2] = (uint8_t)(40 + i * 80 / 99);
+	px[297] = 10;
+	assert_int_equal(check_text_line(px, sizeof(px), &len), CHECK_TEXT_NONE);
+}
+
+static void test_an_alpha_byte_of_255_in_every_group_is_found_and_a_white_frame_is_not(void **state)
+{
+	enum { W = 64, H = 48 };
+	static uint8_t rgba[W * H * 4], rgb[W * H * 3], white[W * H * 3];
+
+	scene(rgb, W, H, 0, 0);
+	for (int i = 0; i < W * H; i++) {
+		memcpy(rgba + 4 * i, rgb + 3 * i, 3);
+		rgba[4 * i + 3] = 255;
+	}
+	assert_int_equal(check_alpha_bytes(rgba, W * H * 3), 3);
+	/* ARGB: the alpha comes first */
+	for (int i = 0; i < W * H; i++) {
+		rgba[4 * i] = 255;
+		memcpy(rgba + 4 * i + 1, rgb + 3 * i, 3);
+	}
+	assert_int_equal(check_alpha_bytes(rgba, W * H * 3), 0);
+	assert_int_equal(check_alpha_bytes(rgb, sizeof(rgb)), -1);
+	memset(white, 255, sizeof(white));
+	assert_int_equal(check_alpha_bytes(white, sizeof(white)), -1);
+	/* a black RGBA frame is 0,0,0,255 over and over: still alpha */
+	for (int i = 0; i < W * H; i++)
+		memcpy(rgba + 4 * i, "\0\0\0\xff", 4);
+	assert_int_equal(check_alpha_bytes(rgba, W * H * 3), 3);
+}
+
+static void test_wide_numbers_are_told_from_bytes(void **state)
+{
+	enum { W = 64, H = 48, N = W * H * 3 };
+	static uint8_t rgb[N], buf[N * 8], dark[N];
+	double d;
+	float f;
+
+	scene(rgb, W, H, 0, 0);
+	for (int i = 0; i < N; i++) {
+		d = rgb[i];
+		memcpy(buf + 8 * i, &d, 8);
+	}
+	assert_int_equal(check_wide_values(buf, N), CHECK_WIDE_FLOAT64);
+	for (int i = 0; i < N; i++) {
+		f = rgb[i] / 255.0f; /* values 0..1, fractions */
+		memcpy(buf + 4 * i, &f, 4);
+	}
+	assert_int_equal(check_wide_values(buf, N), CHECK_WIDE_FLOAT32);
+	for (int i = 0; i < N; i++) {
+		int64_t v = rgb[i];
+		memcpy(buf + 8 * i, &v, 8);
+	}
+	assert_int_equal(check_wide_values(buf, N), CHECK_WIDE_INT64);
+	for (int i = 0; i < N; i++) {
+		uint16_t v = rgb[i];
+		memcpy(buf + 2 * i, &v, 2);
+	}
+	assert_int_equal(check_wide_values(buf, N), CHECK_WIDE_INT16);
+	/* pixels are not numbers: a picture, black, and a dark grey vignette whose every
+	 * byte sits in 60..70 (as float32 exponents would) */
+	assert_int_equal(check_wide_values(rgb, N), CHECK_WIDE_NONE);
+	memset(buf, 0, N);
+	assert_int_equal(check_wide_values(buf, N), CHECK_WIDE_NONE);
+	for (int i = 0; i < N; i++)
+		dark[i] = (uint8_t)(60 + (i / 3 % W + i / (3 * W)) % 11);
+	assert_int_equal(check_wide_values(dark, N), CHECK_WIDE_NONE);
+}
+
+static void test_rows_of_a_transposed_array_line_up_at_height(void **state)
+{
+	enum { W = 320, H = 180 };
+	static uint8_t p[W * H * 3];
+	struct check_stride_guess g;
+
+	scene(p, W, H, 0, 1);
+	check_row_stride(p, sizeof(p), W, H, 3, &g);
+	assert_int_equal(g.kind, CHECK_STRIDE_TRANSPOSED);
+	assert_int_equal(g.stride, H * 3);
+	scene(p, W, H, 0, 0);
+	check_row_stride(p, sizeof(p), W, H, 3, &g);
+	assert_int_equal(g.kind, CHECK_STRIDE_NONE);
+}
+
+/* A script that hard-codes 640x360 for a 256x144 job: the first job frame holds 57.6
+ * rows of 640 pixels, and they line up at 640. */
+static void test_rows_of_a_wider_frame_line_up_at_its_width(void **state)
+{
+	static uint8_t big[640 * 360 * 3];
+	struct check_stride_guess g;
+
+	scene(big, 640, 360, 0, 0);
+	check_row_stride(big, 256 * 144 * 3, 256, 144, 3, &g);
+	assert_int_equal(g.kind, CHECK_STRIDE_WIDTH);
+	assert_int_equal(g.width, 640);
+	/* twice the job's width is only ever a confirmation, never a guess of its own */
+	check_row_stride(big, 320 * 180 * 3, 320, 180, 3, &g);
+	assert_int_equal(g.kind, CHECK_STRIDE_NONE);
+	assert_int_equal(g.multiple_width, 640);
+}
+
+/* Flat rows (horizontal bands), scanlines and noise match at many shifts: no guess. */
+static void test_bands_scanlines_and_noise_suggest_no_other_row_length(void **state)
+{
+	enum { W = 320, H = 180 };
+	static uint8_t p[W * H * 3];
+	struct check_stride_guess g;
+	uint32_t seed = 1;
+
+	for (int y = 0; y < H; y++)
+		for (int x = 0; x < W; x++)
+			memset(p + 3 * (y * W + x), (y / 15) % 2 ? 230 : 20, 3);
+	check_row_stride(p, sizeof(p), W, H, 3, &g);
+	assert_int_equal(g.kind, CHECK_STRIDE_NONE);
+	for (int y = 0; y < H; y++)
+		for (int x = 0; x < W; x++)
+			memset(p + 3 * (y * W + x),
+			       (uint8_t)((40 + x * 180 / W) * (y % 2 ? 1 : 0.35)), 3);
+	check_row_stride(p, sizeof(p), W, H, 3, &g);
+	assert_int_equal(g.kind, CHECK_STRIDE_NONE);
+	for (size_t i = 0; i < sizeof(p); i++) {
+		seed = seed * 1103515245 + 12345;
+		p[i] = (uint8_t)(seed >> 16);
+	}
+	check_row_stride(p, sizeof(p), W, H, 3, &g);
+	assert_int_equal(g.kind, CHECK_STRIDE_NONE);
+}
+
+static void test_solid_black_is_told_from_a_solid_colour(void **state)
+{
+	uint8_t p[64 * 3] = {0};
+
+	assert_true(check_solid_black(p, sizeof(p), 3));
+	p[100] = 1;
+	assert_false(check_solid_black(p, sizeof(p), 3));
+	memset(p, 0x20, sizeof(p));
+	assert_false(check_solid_black(p, sizeof(p), 3));
+	/* rgba: any alpha, colour all 0 */
+	for (int i = 0; i < 48; i++)
+		memcpy(p + 4 * i, "\0\0\0\xff", 4);
+	assert_true(check_solid_black(p, sizeof(p), 4));
+}
+
+static void test_the_length_sentence_names_the_likely_cause(void **state)
+{
+	struct render_checks c;
+	char err[512];
+	size_t fb = 320 * 180 * 3;
+
+	checks_init(&c, AV_PIX_FMT_RGB24, "rgb24", 320, 180, fb, 133);
+	/* nothing else known: the arithmetic and the question */
+	checks_explain_length(&c, 320, 180, "rgb24", fb, 133 * fb + 47, NULL, 0, err, sizeof(err));
+	assert_string_equal(err, "22,982,447 bytes: 47 bytes more than 133 frames of 320x180 "
+				 "rgb24: did the script print text to stdout?");
+	/* exactly FRAMES frames of 4 bytes a pixel */
+	checks_explain_length(&c, 320, 180, "rgb24", fb, 133ull * 320 * 180 * 4, NULL, 0, err,
+			      sizeof(err));
+	assert_string_equal(err, "30,643,200 bytes: 57,600 bytes more than 177 frames of 320x180 "
+				 "rgb24: 230,400 bytes a frame is 320x180x4: RGBA? send 3-byte RGB "
+				 "(a[..., :3]) or run with --pix-fmt rgba");
+	/* exactly FRAMES frames of a common size */
+	checks_explain_length(&c, 320, 180, "rgb24", fb, 133ull * 1920 * 1080 * 3 + 0, NULL, 0, err,
+			      sizeof(err));
+	assert_non_null(strstr(err, "that is 133 frames of 1920x1080 rgb24: does the script "
+				    "hard-code its size? use WIDTH and HEIGHT"));
+	/* no checks at all, and a stream that is one printed line */
+	checks_explain_length(NULL, 10, 10, "gray", 100, 9, (const uint8_t *)"starting\n", 9, err,
+			      sizeof(err));
+	assert_string_equal(err,
+			    "9 bytes, less than one frame of 10x10 gray (100 bytes): the "
+			    "stream starts with the text \"starting\": print to stderr instead "
+			    "(Python: print(..., file=sys.stderr))");
+}
+
+static void test_numbers_in_sentences_have_thousands_separators(void **state)
+{
+	char b[32];
+
+	assert_string_equal(checks_grouped(b, sizeof(b), 0), "0");
+	assert_string_equal(checks_grouped(b, sizeof(b), 999), "999");
+	assert_string_equal(checks_grouped(b, sizeof(b), 1000), "1,000");
+	assert_string_equal(checks_grouped(b, sizeof(b), 23040047), "23,040,047");
+}
+
+/* The checks through render_stream(), as a job sees them. */
+static int stream_with(struct buf *b, int64_t max_frames, int w, int h, struct render_result *res,
+		       char *err, size_t errlen)
+{
+	int fd = memfd_with(b->p, b->len), ret;
+	struct render *r = open_render(max_frames, w, h);
+
+	memset(res, 0, sizeof(*res));
+	ret = render_stream(r, fd, NULL, NULL, err, errlen);
+	if (ret == 0)
+		assert_int_equal(render_finish(r, res, err, errlen), 0);
+	else
+		render_stream_facts(r, res);
+	render_close(r);
+	close(fd);
+	free(b->p);
+	b->p = NULL;
+	b->len = 0;
+	return ret;
+}
+
+static void test_stray_text_at_the_start_fails_before_anything_is_encoded(void **state)
+{
+	static uint8_t f[64 * 48 * 3];
+	struct buf b = {0};
+	struct render_result res;
+	char err[512] = "";
+
+	puts_(&b, "Rendering 3 frames\n");
+	for (int i = 0; i < 3; i++) {
+		scene(f, 64, 48, i, 0);
+		put(&b, f, sizeof(f));
+	}
+	assert_int_equal(stream_with(&b, 3, 64, 48, &res, err, sizeof(err)), -EPROTO);
+	assert_string_equal(err, "27,667 bytes: 19 bytes more than 3 frames of 64x48 rgb24: the "
+				 "stream starts with the text \"Rendering 3 frames\": the script "
+				 "printed to stdout, which shifts every pixel after it; print to "
+				 "stderr instead (Python: print(..., file=sys.stderr))");
+	assert_int_equal(res.cut, 0);
+	assert_int_equal(th_count_entries(tmpdir), 0);
+}
+
+static void test_rgba_and_float_streams_fail_at_their_first_frame(void **state)
+{
+	static uint8_t f[64 * 48 * 3], wide[64 * 48 * 3 * 8];
+	struct buf b = {0};
+	struct render_result res;
+	char err[512] = "";
+
+	scene(f, 64, 48, 0, 0);
+	for (int i = 0; i < 64 * 48; i++) {
+		memcpy(wide + 4 * i, f + 3 * i, 3);
+		wide[4 * i + 3] = 255;
+	}
+	/* three RGBA frames are four rgb24 frames: the length is whole, the pattern is not */
+	for (int i = 0; i < 3; i++)
+		put(&b, wide, 64 * 48 * 4);
+	assert_int_equal(stream_with(&b, 1, 64, 48, &res, err, sizeof(err)), -EPROTO);
+	assert_string_equal(err, "every 4th byte of the first frame is 255 and the rest vary: "
+				 "4-byte pixels with alpha (RGBA or BGRA, 64x48x4 = 12,288 bytes a "
+				 "frame) sent as rgb24 (9,216); send 3-byte RGB (Pillow: "
+				 "img.convert(\"RGB\"), numpy: a[..., :3]) or run with --pix-fmt "
+				 "rgba");
+	for (size_t i = 0; i < sizeof(f); i++) {
+		double d = f[i];
+		memcpy(wide + 8 * i, &d, 8);
+	}
+	put(&b, wide, sizeof(wide));
+	assert_int_equal(stream_with(&b, 8, 64, 48, &res, err, sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "the first frame reads as float64 numbers, not bytes"));
+}
+
+static void test_a_transposed_stream_succeeds_with_a_warning(void **state)
+{
+	static uint8_t f[320 * 180 * 3];
+	struct buf b = {0};
+	struct render_result res;
+	char err[512] = "";
+
+	for (int i = 0; i < 2; i++) {
+		scene(f, 320, 180, i * 5, 1);
+		put(&b, f, sizeof(f));
+	}
+	assert_int_equal(stream_with(&b, 2, 320, 180, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.n_warnings, 1);
+	assert_string_equal(res.warnings[0],
+			    "rows of the first frame line up every 180 pixels, not 320: a numpy "
+			    "array shaped (WIDTH, HEIGHT, 3)? make it (HEIGHT, WIDTH, 3), e.g. "
+			    "np.zeros((H, W, 3), np.uint8)");
+}
+
+/* A clip that is all black is likely a drawing that never reached the frames: a
+ * warning. One solid colour is a legitimate slate, and a title card's frames all alike
+ * are a legitimate title card: no warning. */
+static void test_a_black_clip_warns_and_a_solid_colour_clip_does_not(void **state)
+{
+	static uint8_t f[64 * 48 * 3];
+	struct buf b = {0};
+	struct render_result res;
+	char err[512] = "";
+
+	memset(f, 0, sizeof(f));
+	for (int i = 0; i < 3; i++)
+		put(&b, f, sizeof(f));
+	assert_int_equal(stream_with(&b, 3, 64, 48, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.n_warnings, 1);
+	assert_string_equal(res.warnings[0], "all 3 frames are solid black: did the drawing reach "
+					     "the frames? (an array never filled, shapes drawn "
+					     "outside the picture)");
+	for (size_t i = 0; i < sizeof(f); i += 3)
+		memcpy(f + i, "\x00\x80\x80", 3);
+	for (int i = 0; i < 3; i++)
+		put(&b, f, sizeof(f));
+	assert_int_equal(stream_with(&b, 3, 64, 48, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.n_warnings, 0);
+	/* a fade from black is not a black clip */
+	memset(f, 0, sizeof(f));
+	put(&b, f, sizeof(f));
+	scene(f, 64, 48, 0, 0);
+	put(&b, f, sizeof(f));
+	assert_int_equal(stream_with(&b, 2, 64, 48, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.n_warnings, 0);
+}
+
+/* Exactly FRAMES frames of 640x360 for a 320x180 job, and the rows agree: two findings
+ * that agree make a certain one. The length alone (rows that say nothing) warns. */
+static void test_exactly_frames_of_a_common_size_fail_when_the_rows_agree(void **state)
+{
+	static uint8_t big[640 * 360 * 3];
+	struct buf b = {0};
+	struct render_result res;
+	char err[512] = "";
+
+	for (int i = 0; i < 2; i++) {
+		scene(big, 640, 360, i * 9, 0);
+		put(&b, big, sizeof(big));
+	}
+	assert_int_equal(stream_with(&b, 2, 320, 180, &res, err, sizeof(err)), -EPROTO);
+	assert_string_equal(err,
+			    "the script wrote 1,382,400 bytes, exactly FRAMES (2) frames of "
+			    "another shape, and the first frame's rows agree: that is 2 frames "
+			    "of 640x360 rgb24: the script hard-codes its size; use WIDTH and "
+			    "HEIGHT from the environment");
+	memset(big, 0x50, sizeof(big));
+	for (int i = 0; i < 2; i++)
+		put(&b, big, sizeof(big));
+	assert_int_equal(stream_with(&b, 2, 320, 180, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.n_warnings, 1);
+	assert_non_null(strstr(res.warnings[0], "that is 2 frames of 640x360 rgb24: does the "
+						"script hard-code its size?"));
 }
 
 struct cancel_ctx {
@@ -1054,10 +1549,28 @@ int main(void)
 	    cmocka_unit_test(test_stop_fd_ends_a_stream_whose_writer_is_kept_open),
 	    cmocka_unit_test(test_stop_fd_with_half_a_frame_buffered_reports_the_partial_frame),
 	    cmocka_unit_test(test_stop_fd_wakes_a_reader_waiting_on_a_pipe_kept_open),
-	    cmocka_unit_test(test_ceiling_stops_reading_at_max_frames),
+	    cmocka_unit_test(test_ceiling_stops_encoding_at_max_frames_and_drains_the_rest),
+	    cmocka_unit_test(test_exactly_max_frames_is_not_a_cap_hit),
+	    cmocka_unit_test(test_text_after_the_ceiling_fails_with_the_arithmetic),
+	    cmocka_unit_test(test_drain_gives_up_at_its_byte_budget_and_its_deadline),
 	    cmocka_unit_test(test_stream_that_ends_before_the_ceiling_did_not_hit_it),
 	    cmocka_unit_test(test_ceiling_ends_an_endless_stream),
 	    cmocka_unit_test(test_cancel_stops_at_the_next_frame_boundary),
+	    cmocka_unit_test(test_a_text_line_at_the_start_is_text_and_pixels_are_not),
+	    cmocka_unit_test(
+		test_an_alpha_byte_of_255_in_every_group_is_found_and_a_white_frame_is_not),
+	    cmocka_unit_test(test_wide_numbers_are_told_from_bytes),
+	    cmocka_unit_test(test_rows_of_a_transposed_array_line_up_at_height),
+	    cmocka_unit_test(test_rows_of_a_wider_frame_line_up_at_its_width),
+	    cmocka_unit_test(test_bands_scanlines_and_noise_suggest_no_other_row_length),
+	    cmocka_unit_test(test_solid_black_is_told_from_a_solid_colour),
+	    cmocka_unit_test(test_the_length_sentence_names_the_likely_cause),
+	    cmocka_unit_test(test_numbers_in_sentences_have_thousands_separators),
+	    cmocka_unit_test(test_stray_text_at_the_start_fails_before_anything_is_encoded),
+	    cmocka_unit_test(test_rgba_and_float_streams_fail_at_their_first_frame),
+	    cmocka_unit_test(test_a_transposed_stream_succeeds_with_a_warning),
+	    cmocka_unit_test(test_a_black_clip_warns_and_a_solid_colour_clip_does_not),
+	    cmocka_unit_test(test_exactly_frames_of_a_common_size_fail_when_the_rows_agree),
 	};
 
 	av_log_set_level(AV_LOG_ERROR);
