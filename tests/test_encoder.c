@@ -252,6 +252,23 @@ static void test_records_that_break_the_protocol_are_refused(void **state)
 	send_raw(sv[1], &m, sizeof(m));
 	assert_int_equal(encoder_read(sv[0], &m, &pidfd), 1);
 	assert_int_equal(strlen(m.err), sizeof(m.err) - 1);
+	/* Warnings without their NUL are cut too. */
+	memset(&m, 0, sizeof(m));
+	m.type = ENCODER_RESULT;
+	m.rc = -EPROTO;
+	for (int i = 0; i < RENDER_MAX_WARNINGS; i++)
+		memset(m.warnings[i], 'w', sizeof(m.warnings[i]));
+	send_raw(sv[1], &m, sizeof(m));
+	assert_int_equal(encoder_read(sv[0], &m, &pidfd), 1);
+	for (int i = 0; i < RENDER_MAX_WARNINGS; i++)
+		assert_int_equal(strlen(m.warnings[i]), sizeof(m.warnings[i]) - 1);
+	/* Flags nobody defined. */
+	memset(&m, 0, sizeof(m));
+	m.type = ENCODER_RESULT;
+	m.rc = -EPROTO;
+	m.flags = 0x80;
+	send_raw(sv[1], &m, sizeof(m));
+	assert_int_equal(encoder_read(sv[0], &m, &pidfd), -EPROTO);
 	/* Nothing pending: 0; the peer gone: -EPIPE. */
 	assert_int_equal(encoder_read(sv[0], &m, &pidfd), 0);
 	close(sv[1]);
@@ -340,6 +357,78 @@ static void test_stop_ends_a_stream_whose_writer_never_closes(void **state)
 	sandbox_destroy(sb);
 }
 
+/* A real encoder child past the frame ceiling: three black frames for a ceiling of two.
+ * It drains the third (the stream held more: the cap-hit flag), counts every byte, and
+ * its warning about the black clip reaches the worker in the RESULT record. */
+static void test_stream_facts_and_warnings_travel_in_the_result(void **state)
+{
+	struct sandbox *sb = start_sandbox();
+	struct sandbox_helper_ticket t;
+	struct render_spec spec = {.width = 32,
+				   .height = 16,
+				   .fps = 10,
+				   .pix_fmt = "rgb24",
+				   .max_frames = 2,
+				   .output = "x.mp4",
+				   .crf = -1};
+	struct encoder_msg m, result;
+	char err[512], *tmp = NULL, out[PATH_MAX];
+	uint8_t frame[32 * 16 * 3];
+	int p[2], sock, tmpfd, fd, got_result = 0;
+
+	snprintf(out, sizeof(out), "%s/facts.mp4", state_dir);
+	tmpfd = render_output_temp(out, &tmp, err, sizeof(err));
+	assert_true(tmpfd >= 0);
+	assert_int_equal(pipe(p), 0);
+	memset(frame, 0, sizeof(frame));
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(write(p[1], frame, sizeof(frame)), (ssize_t)sizeof(frame));
+	close(p[1]); /* the script is done: the drain sees the end */
+	assert_int_equal(sandbox_helper_ticket(sb, &t, err, sizeof(err)), 0);
+	sock = encoder_spawn(&spec, p[0], tmpfd, &t, err, sizeof(err));
+	if (sock < 0)
+		fail_msg("encoder_spawn: %s", err);
+	sandbox_helper_ticket_close(&t);
+	close(p[0]);
+	close(tmpfd);
+	alarm(20);
+	for (;;) {
+		struct pollfd pf = {.fd = sock, .events = POLLIN};
+		int n;
+
+		(void)poll(&pf, 1, 200);
+		n = encoder_read(sock, &m, &fd);
+		if (n == 0)
+			continue;
+		if (n < 0)
+			break;
+		if (fd >= 0)
+			close(fd);
+		if (m.type == ENCODER_RESULT) {
+			result = m;
+			got_result = 1;
+		}
+		if (m.type == ENCODER_EXITED)
+			break;
+	}
+	alarm(0);
+	assert_true(got_result);
+	if (result.rc != 0)
+		fail_msg("encoder failed: %s", result.err);
+	assert_int_equal(result.frames, 2);
+	assert_int_equal(result.value, 1); /* hit the ceiling */
+	assert_int_equal(result.flags, ENCODER_F_FRAME_CAP_HIT);
+	assert_int_equal(result.stream_bytes, 3 * sizeof(frame));
+	assert_string_equal(result.warnings[0], "all 2 frames are solid black: did the drawing "
+						"reach the frames? (an array never filled, "
+						"shapes drawn outside the picture)");
+	assert_string_equal(result.warnings[1], "");
+	unlink(tmp);
+	close(sock);
+	free(tmp);
+	sandbox_destroy(sb);
+}
+
 static int setup(void **state)
 {
 	/* The encoder server is reelbox itself re-executed, not this test binary. */
@@ -363,6 +452,7 @@ int main(void)
 	    cmocka_unit_test(test_helper_sits_in_the_helper_cgroup_beside_the_sandbox),
 	    cmocka_unit_test(test_records_that_break_the_protocol_are_refused),
 	    cmocka_unit_test(test_stop_ends_a_stream_whose_writer_never_closes),
+	    cmocka_unit_test(test_stream_facts_and_warnings_travel_in_the_result),
 	};
 
 	if (geteuid() != 0) {

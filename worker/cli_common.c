@@ -299,6 +299,19 @@ char *cli_result_json(const struct runner_result *res, const char *output, const
 		goto done;
 	if (who && json_object_set_new(o, "worker", json_string(who)) < 0)
 		goto done;
+	/* The stream's checks (render/checks.c): likely mistakes that did not fail the job,
+	 * and whether the frame count cut the stream short. */
+	if (json_object_set_new(o, "frame_cap_hit", json_boolean(res->frame_cap_hit)) < 0 ||
+	    json_object_set_new(o, "warnings", json_array()) < 0)
+		goto done;
+	for (int i = 0; i < res->n_warnings && i < RUNNER_MAX_WARNINGS; i++) {
+		char *w = json_text(res->warnings[i], &oom);
+		int bad =
+		    !w || json_array_append_new(json_object_get(o, "warnings"), json_string(w)) < 0;
+		free(w);
+		if (bad)
+			goto done;
+	}
 	text = json_dumps(o, JSON_COMPACT);
 done:
 	json_decref(o);

@@ -234,9 +234,16 @@ int encoder_read(int sock, struct encoder_msg *m, int *pidfd)
 			close(got);
 		return -EPROTO;
 	}
+	if (m->flags & ~ENCODER_F_KNOWN) {
+		if (got >= 0)
+			close(got);
+		return -EPROTO;
+	}
 	m->sha256[sizeof(m->sha256) - 1] = '\0';
 	m->stream_kind[sizeof(m->stream_kind) - 1] = '\0';
 	m->err[sizeof(m->err) - 1] = '\0';
+	for (int i = 0; i < RENDER_MAX_WARNINGS; i++)
+		m->warnings[i][sizeof(m->warnings[i]) - 1] = '\0';
 	if (m->type == ENCODER_RESULT && m->rc == 0 &&
 	    (strlen(m->sha256) != 64 || strspn(m->sha256, "0123456789abcdef") != 64)) {
 		return -EPROTO;
@@ -298,7 +305,7 @@ __attribute__((noreturn)) static void child_main(const struct encoder_request *r
 	int keep[3] = {sock, frame_fd, out_fd};
 	struct sandbox_helper_ticket t;
 	struct child_ctx ctx = {.sock = sock};
-	struct render_result res;
+	struct render_result res, facts;
 	struct encoder_msg m;
 	struct render *r = NULL;
 	char output[32];
@@ -354,6 +361,15 @@ __attribute__((noreturn)) static void child_main(const struct encoder_request *r
 		end.value = r ? render_hit_ceiling(r) : 0;
 		send_msg(sock, &end, 0);
 	}
+	/* How the stream ended and what the checks saw: sent whether or not it failed. */
+	memset(&facts, 0, sizeof(facts));
+	if (r)
+		render_stream_facts(r, &facts);
+	m.stream_bytes = facts.stream_bytes;
+	m.flags =
+	    (facts.frame_cap_hit ? ENCODER_F_FRAME_CAP_HIT : 0) | (facts.cut ? ENCODER_F_CUT : 0);
+	for (int i = 0; i < facts.n_warnings && i < RENDER_MAX_WARNINGS; i++)
+		memcpy(m.warnings[i], facts.warnings[i], sizeof(m.warnings[i]));
 	if (rc == 0)
 		rc = render_finish(r, &res, m.err, sizeof(m.err));
 	if (rc == 0) {

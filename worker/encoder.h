@@ -34,15 +34,27 @@ enum encoder_msg_type {
 	ENCODER_EXITED,	     /* status: the child's wait status */
 };
 
+/* RESULT flags: what the encoder knows about how the stream ended. FRAME_CAP_HIT: the
+ * ceiling cut the stream (it held more). CUT: the pipe was closed with the writer maybe
+ * still writing (a drain cap, a stream refused early), so a broken pipe is ours. */
+#define ENCODER_F_FRAME_CAP_HIT 0x1u
+#define ENCODER_F_CUT		0x2u
+#define ENCODER_F_KNOWN		(ENCODER_F_FRAME_CAP_HIT | ENCODER_F_CUT)
+
 struct encoder_msg {
 	uint32_t type;
 	int32_t rc;	/* RESULT: 0 or a negative errno */
 	int64_t frames; /* PROGRESS, STREAM_END, RESULT */
 	int64_t value;	/* STARTED: pid; EXITED: wait status; STREAM_END: hit_ceiling */
 	uint64_t bytes, first_frame_ms, encode_ms;
+	uint64_t stream_bytes; /* RESULT: bytes read from the script, drained ones too */
+	uint32_t flags;	       /* RESULT: ENCODER_F_* */
 	char sha256[65];
 	char stream_kind[8];
 	char err[512];
+	/* RESULT: sentences about likely mistakes in the stream ("" = none), whether or not
+	 * it failed (render.h's checks) */
+	char warnings[RENDER_MAX_WARNINGS][RENDER_WARNING_LEN];
 };
 
 /* Start the encoder server if it is not running (idempotent). Call from a thread that

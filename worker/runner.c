@@ -24,7 +24,9 @@
 /* Bigger than the 64 KiB default: the script's writes and the encoder's reads batch
  * better. */
 #define FRAME_PIPE_BYTES (1 << 20)
-/* How long a script may take to exit by itself once its frame ceiling was reached. */
+/* How long a script may take to exit by itself once the encoder closed its stream at the
+ * frame ceiling. (Before that the encoder drained the stream for up to RENDER_DRAIN_MS,
+ * counting bytes: a script that ended by itself meanwhile had its arithmetic checked.) */
 #define CEILING_GRACE_MS 1000
 /* After the sandbox is gone, how long its stderr may take to reach EOF: a write end
  * parked in flight would hold it open for good. */
@@ -64,7 +66,7 @@ struct runner {
 	uv_timer_t drain;    /* after the reap: the log pipe's time to reach EOF */
 	uv_pipe_t log_pipe;
 	int handles_open;
-	int log_open, reaped, ceiling_killed, finished, timed_out;
+	int log_open, reaped, ceiling_killed, grace_fired, finished, timed_out;
 	int64_t last_progress;
 	char cancel_reason[200];
 	struct logtail log;
@@ -181,6 +183,9 @@ static void decide(struct runner *r)
 	const struct encoder_msg *er = &r->enc_result;
 	struct sandbox_helper_usage usage;
 	int render_ok = r->have_result && er->rc == 0;
+	/* The encoder closed the frame pipe while the script may still have been writing: a
+	 * broken pipe (SIGPIPE, or an EPIPE the script died of) is then its doing. */
+	int cut = r->have_result && (er->flags & ENCODER_F_CUT);
 	char err[512], render_err[512];
 	int commit = 0;
 
@@ -198,6 +203,14 @@ static void decide(struct runner *r)
 		res->first_frame_ms = er->first_frame_ms;
 		res->encode_ms = er->encode_ms;
 		memcpy(res->stream_kind, er->stream_kind, sizeof(res->stream_kind));
+	}
+	if (r->have_result) {
+		res->frame_cap_hit = (er->flags & ENCODER_F_FRAME_CAP_HIT) != 0;
+		res->n_warnings = 0;
+		for (int i = 0; i < RENDER_MAX_WARNINGS && i < RUNNER_MAX_WARNINGS; i++)
+			if (er->warnings[i][0])
+				snprintf(res->warnings[res->n_warnings++], RUNNER_WARNING_LEN, "%s",
+					 er->warnings[i]);
 	}
 	if (r->have_result && er->rc != 0)
 		snprintf(render_err, sizeof(render_err), "%s",
@@ -224,8 +237,10 @@ static void decide(struct runner *r)
 				 "%lld frames encoded)",
 				 r->timeout_s, (long long)r->frames_done,
 				 (long long)r->total_frames);
-	} else if (r->ceiling_killed && render_ok) {
-		/* The frame count is a ceiling: stopping the script there is success. */
+	} else if (render_ok && er->value && (r->grace_fired || cut)) {
+		/* The frame count is a ceiling: stopping the script there (by the grace after
+		 * it, or by the broken pipe the closed stream gave it) is success. A script
+		 * that ended by itself keeps its own exit status. */
 		commit = 1;
 	} else if (!r->have_result && r->enc_done) {
 		/* The encoder died (its memory allowance, a signal): that closed the frame
@@ -236,6 +251,10 @@ static void decide(struct runner *r)
 		res->limit_hit = 1;
 		snprintf(err, sizeof(err), "%s",
 			 sb->reason[0] ? sb->reason : "a sandbox limit was reached");
+	} else if (!render_ok && cut && (sb->signal || sb->exit_code != 0)) {
+		/* The encoder refused the stream and closed it under the script: what the
+		 * script then died of (SIGPIPE, a BrokenPipeError) follows from that. */
+		snprintf(err, sizeof(err), "%s", render_err);
 	} else if (sb->signal == SIGSYS) {
 		/* The sandbox's reason names the calls it kills for ("the command was
 		 * killed by SIGSYS: ..."). */
@@ -329,8 +348,10 @@ static void on_ceiling_grace(uv_timer_t *h)
 {
 	struct runner *r = h->data;
 
-	if (!r->reaped && r->sb)
+	if (!r->reaped && r->sb) {
+		r->grace_fired = 1;
 		sandbox_kill(r->sb, SANDBOX_KILLED, "the frame ceiling was reached");
+	}
 }
 
 static void enc_finished(struct runner *r)

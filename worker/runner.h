@@ -18,7 +18,9 @@
 
 #include "job.h"
 
-#define RUNNER_LOG_TAIL 4096
+#define RUNNER_LOG_TAIL	    4096
+#define RUNNER_MAX_WARNINGS 4
+#define RUNNER_WARNING_LEN  200
 
 struct runner;
 
@@ -41,6 +43,9 @@ struct runner_result {
 	uint64_t script_cpu_ms;		    /* every process of the sandbox */
 	uint64_t encoder_cpu_ms;	    /* the encoder process, from its cgroup */
 	uint64_t encoder_peak_memory_bytes; /* likewise; 0 without cgroups */
+	int frame_cap_hit;		    /* the frame count cut the stream short */
+	int n_warnings; /* sentences about likely mistakes in the stream that did not fail it */
+	char warnings[RUNNER_MAX_WARNINGS][RUNNER_WARNING_LEN];
 };
 
 struct runner_ops {
