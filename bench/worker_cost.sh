@@ -7,8 +7,8 @@
 #      wall time (median of RUNS), and reelbox's OWN cpu time and VmHWM, sampled from
 #      /proc every 20 ms while it runs (the sandbox and the encoder are other processes).
 #      Target: NEW wall time within 2% of OLD's.
-#   2. A worker (concurrency 1) taking JOBS tiny jobs (64x48, 10 frames) through a
-#      private redis-server: the worker process's own cpu per job (from /proc, start to
+#   2. A worker (concurrency 1) draining JOBS tiny jobs (64x48, 10 frames), all submitted
+#      before it starts, from a private redis-server: the worker process's own cpu per job (from /proc, start to
 #      end) against what the jobs cost in their boxes (usage.script_cpu_ms +
 #      usage.encoder_cpu_ms of each result; OLD reports no usage, its encoding was the
 #      worker's own cpu). Target: the worker's own cpu under 5% of the jobs'. Also the
@@ -86,7 +86,7 @@ for tag in old new; do
 	for i in $(seq 1 "$RUNS"); do run_one "$bin" "$tag" "$i"; done
 done
 
-echo "2. a worker taking $JOBS tiny jobs (64x48, 10 frames), concurrency 1"
+echo "2. a worker draining $JOBS tiny jobs (64x48, 10 frames), concurrency 1"
 port=$((20000 + RANDOM % 20000))
 redis-server --port "$port" --save '' --appendonly no --daemonize no >"$TMP/redis.log" 2>&1 &
 for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
@@ -96,31 +96,29 @@ w, h, n = int(os.environ["WIDTH"]), int(os.environ["HEIGHT"]), int(os.environ["F
 for i in range(n):
     sys.stdout.buffer.write(bytes([i * 20 % 256, 80, 160]) * (w * h))
 PY
-queue_run() { # BIN TAG
-	local bin=$1 tag=$2 url="redis://127.0.0.1:$port" wpid c0 c1 t0 t1
+queue_run() { # BIN TAG: submit every job first, then time one worker draining them
+	local bin=$1 tag=$2 url="redis://127.0.0.1:$port" wpid t0 t1
 	redis-cli -p "$port" flushall >/dev/null
 	mkdir -p "$TMP/out-$tag"
-	"$bin" worker --redis "$url" --concurrency 1 --output-dir "$TMP/out-$tag" \
-		>"$TMP/worker-$tag.log" 2>&1 &
-	wpid=$!
-	sleep 1
-	c0=$(awk '{print $14 + $15}' "/proc/$wpid/stat")
-	t0=$(date +%s.%N)
 	for i in $(seq 1 "$JOBS"); do
 		"$bin" submit --redis "$url" --size 64x48 --fps 10 --frames 10 --id "$tag-$i" \
 			"$TMP/tiny.py" >/dev/null
 	done
+	t0=$(date +%s.%N)
+	"$bin" worker --redis "$url" --concurrency 1 --output-dir "$TMP/out-$tag" \
+		>"$TMP/worker-$tag.log" 2>&1 &
+	wpid=$!
 	# One slot takes jobs in order: the last one ends last.
 	until case $(redis-cli -p "$port" hget "reelbox:job:$tag-$JOBS" state) in
 		succeeded | failed | dead) true ;; *) false ;; esac; do
-		sleep 0.02
+		sleep 0.01
 	done
 	t1=$(date +%s.%N)
-	c1=$(awk '{print $14 + $15}' "/proc/$wpid/stat")
+	awk '{print $14 + $15}' "/proc/$wpid/stat" >"$TMP/$tag.worker_cpu"
 	grep VmHWM "/proc/$wpid/status" | awk '{print $2}' >"$TMP/$tag.worker_hwm"
 	kill -TERM "$wpid"
 	wait "$wpid" || true
-	echo "$c0 $c1 $t0 $t1" >"$TMP/$tag.worker"
+	echo "0 $(cat "$TMP/$tag.worker_cpu") $t0 $t1" >"$TMP/$tag.worker"
 	: >"$TMP/$tag.usage"
 	for i in $(seq 1 "$JOBS"); do
 		redis-cli -p "$port" hget "reelbox:job:$tag-$i" result >>"$TMP/$tag.usage"
