@@ -1227,10 +1227,13 @@ static void test_sweep_removes_only_stale_state_dirs(void **state)
 	assert_int_equal(sandbox_start(&r.spec, &sb, r.err, sizeof(r.err)), 0);
 	assert_int_equal(th_count_entries(dir), 3);
 
-	assert_int_equal(sandbox_sweep_stale(dir), 1);
+	/* At least the one planted: the count is the larger of the dirs and the cgroups
+	 * swept, and cgroups are host-wide (another run's dead worker leaves some). */
+	assert_true(sandbox_sweep_stale(dir) >= 1);
 	assert_int_equal(th_count_entries(dir), 2); /* the live one and not-ours */
 	assert_int_equal(access(canary, F_OK), 0);
-	assert_int_equal(sandbox_sweep_stale(dir), 0);
+	assert_true(sandbox_sweep_stale(dir) >= 0);
+	assert_int_equal(th_count_entries(dir), 2);
 
 	sandbox_destroy(sb);
 	assert_int_equal(th_count_entries(dir), 1);
@@ -1284,7 +1287,7 @@ static void test_sandbox_dies_with_its_parent_and_the_sweep_cleans_up(void **sta
 		usleep(10000);
 	assert_int_equal(left, 0);
 	assert_int_equal(th_count_entries(dir), 1);
-	assert_int_equal(sandbox_sweep_stale(dir), 1);
+	assert_true(sandbox_sweep_stale(dir) >= 1); /* cgroups are host-wide: see above */
 	assert_int_equal(th_count_entries(dir), 0);
 	th_rm_rf(dir);
 	free(dir);
