@@ -13,7 +13,8 @@
 #  paused     a worker paused between its final heartbeat and its rename (a test hook
 #             SIGSTOPs it there) loses the job to another worker, then resumes: the
 #             recorded sha256 must match the recorded file, and the stable name must
-#             point at it.
+#             point at it. Then the same with the pause after the rename (the owner
+#             holds the stable name), before the result is sent.
 #  cancel     60 cancels at random moments: never `succeeded` after the cancel said it
 #             was cancelled (or requested); a cancel of a running job takes effect at
 #             once, not at the next heartbeat.
@@ -426,6 +427,32 @@ if section paused; then
 		check "the recorded file is a valid video (8 frames)" [ "$(frames_of "$outp")" = 8 ]
 		stop_worker P1
 		stop_worker P2
+
+		# The same, one step later: the owner moved its video into place and took the
+		# free stable name, then stops before it sends its result.
+		REELBOX_TEST_HOOK=stop-before-complete start_worker P3 "$URL" "$OUT" --concurrency 1 --lease 2
+		submit "$URL" paused2 "${MARK}_fast.sh" --frames 6
+		wait_log P3 '"event":"test_hook_stop"' 20
+		held=$(readlink "$OUT/paused2.mp4")
+		check "worker P3 stopped holding the stable name ($held)" [ -n "$held" ]
+		start_worker P4 "$URL" "$OUT" --concurrency 1 --lease 2
+		wait_state "$URL" paused2 20 succeeded failed dead
+		outp=$(status_field "$URL" paused2 output)
+		sha=$(status_field "$URL" paused2 sha256)
+		wait_log P4 '"event":"job_recorded".*"paused2"' 5
+		check "worker P4 recorded the job and took the stable name over ($(readlink "$OUT/paused2.mp4"))" \
+			[ "$(readlink -f "$OUT/paused2.mp4")" = "$outp" ]
+		kill -CONT "${WPID[P3]}"
+		wait_log P3 '"event":"(result_refused|job_abandoned)".*"paused2"' 15
+		res "worker P3 resumed and its result was refused"
+		sleep 0.5
+		[ "$(readlink -f "$OUT/paused2.mp4")" = "$outp" ] && [ "$(sha_of "$OUT/paused2.mp4")" = "$sha" ] &&
+			[ "$(sha_of "$outp")" = "$sha" ]
+		res "the stable name still points at the recorded file, whose sha256 matches"
+		others=$(ls -A "$OUT" | grep '^paused2' | grep -v -x -e paused2.mp4 -e "$(basename "$outp")" | tr '\n' ' ')
+		check "P3 deleted its own file${others:+ ($others)}" [ -z "$others" ]
+		stop_worker P3
+		stop_worker P4
 		kill_redis "$port"
 	fi
 fi

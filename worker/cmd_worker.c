@@ -9,11 +9,13 @@
  * renders into this worker's private work dir (output_dir/.work/<host>-<pid>/) under a
  * name that carries its fencing token, and moves it to output_dir/<id>.<token>.<ext>,
  * a name no other claim can write. The completion script records that path as the
- * job's `output`, with its sha256, atomically with the token check; only after Redis
- * accepted it does the worker point the stable name output_dir/<id>.<ext> (a symlink)
- * at it. A worker that lost its claim, however long it was paused between its last
- * heartbeat and its rename (a debugger, a stalled disk, SIGSTOP), renames only onto its
- * own name, is refused, and deletes its file: it can never replace the recorded one.
+ * job's `output`, with its sha256, atomically with the token check. The stable name
+ * output_dir/<id>.<ext> is a symlink: taken by the first claim to get there when it is
+ * free (symlink() never replaces), replaced only by the claim Redis recorded, and
+ * removed by a refused claim that held it. A worker that lost its claim, however long
+ * it was paused between its last heartbeat and its rename (a debugger, a stalled disk,
+ * SIGSTOP), renames only onto its own name, is refused, and deletes its file: it can
+ * never replace the recorded one.
  *
  * The worker also keeps its promises under host trouble: a result Redis refuses for now
  * (maxmemory) is kept and retried by the queue client while the job's heartbeats keep
@@ -64,6 +66,7 @@ struct slot {
 	int handing_back; /* the worker is stopping: give the job back */
 	int recording;	  /* its result (or retry, rejection) was sent, not yet answered */
 	int renamed;	  /* final exists: this claim's video, moved out of the work dir */
+	int linked;	  /* the stable name was free and now points at final */
 	char lost_why[QUEUE_ERR_MAX];
 	char staged[PATH_MAX]; /* work_dir/<id>.<token>.<ext> */
 	char final[PATH_MAX];  /* output_dir/<id>.<token>.<ext>: the recorded output */
@@ -95,7 +98,7 @@ struct worker {
 	int metrics_port, metrics_on;
 	int results_refused; /* Redis refuses results for now: take no job */
 	int disk_ok;	     /* the output dir is usable */
-	int hook_stop_before_rename;
+	int hook_stop_before_rename, hook_stop_before_complete;
 	int drain_ticks;
 	struct metrics m;
 };
@@ -313,21 +316,56 @@ static void slot_release(struct slot *s)
 	s->result_doc = NULL;
 	s->busy = 0;
 	s->cancelled = s->lease_lost = s->handing_back = s->recording = s->renamed = 0;
+	s->linked = 0;
 	s->hb_inflight = 0;
 	w->busy--;
 	request_more(w);
 	maybe_exit(w);
 }
 
-/* The stable name output_dir/<id>.<ext> becomes a symlink to this claim's recorded
- * file, replaced atomically (a new link renamed over it). Only a claim whose result
- * Redis accepted gets here, so it never points at a file that is not a job's record. */
-static void point_stable_name(struct slot *s)
+/* The file name of final, which a symlink beside it points at. */
+static const char *final_base(const struct slot *s)
 {
 	const char *base = strrchr(s->final, '/');
+
+	return base ? base + 1 : s->final;
+}
+
+/* The stable name output_dir/<id>.<ext> is a symlink to a claim's file. A claim takes
+ * it when it is free, right after its rename, so that it is there when the result is
+ * recorded; symlink() never replaces a name, so no claim can take it from another this
+ * way. Only a claim whose result Redis accepted replaces it (point_stable_name, after
+ * the record: a name an earlier job of the same id or an unrecorded claim holds), and
+ * a claim whose result is refused removes it if it is still its own. */
+static void claim_stable_name(struct slot *s)
+{
+	s->linked = symlink(final_base(s), s->stable) == 0;
+}
+
+static void release_stable_name(struct slot *s)
+{
+	char target[PATH_MAX];
+	ssize_t n;
+
+	if (!s->linked)
+		return;
+	n = readlink(s->stable, target, sizeof(target) - 1);
+	if (n > 0) {
+		target[n] = '\0';
+		if (!strcmp(target, final_base(s)))
+			unlink(s->stable);
+	}
+}
+
+/* The recorded claim makes the stable name point at its file, replacing what held it
+ * (a new link renamed over it). */
+static void point_stable_name(struct slot *s)
+{
+	const char *base = final_base(s);
 	char tmp[PATH_MAX];
 
-	base = base ? base + 1 : s->final;
+	if (s->linked)
+		return;
 	if (path_fmt(tmp, sizeof(tmp), "%s/.%s.%s.link", s->w->cfg.output_dir, s->qjob.id,
 		     s->qjob.token) < 0)
 		return;
@@ -376,23 +414,28 @@ static void on_completed(struct queue_async *q, int status, const char *msg, voi
 
 	(void)q;
 	if (status == 0) {
-		log_event("job_recorded", s->qjob.id, "{s:i}", "attempt", s->qjob.attempt);
 		if (s->renamed) {
 			point_stable_name(s);
 			if (s->qjob.attempt > 1)
 				remove_unrecorded(s);
 		}
+		log_event("job_recorded", s->qjob.id, "{s:i}", "attempt", s->qjob.attempt);
 	} else if (status == QUEUE_CANCELLED) {
 		w->m.cancelled++;
 		log_event("job_cancelled", s->qjob.id, "{s:s}", "detail",
 			  "the job was cancelled; its sandbox is gone, nothing of it was kept");
-		if (s->renamed)
+		if (s->renamed) {
+			release_stable_name(s);
 			unlink(s->final);
+		}
 	} else if (status == -ESTALE) {
 		w->m.lost++;
 		log_event("result_refused", s->qjob.id, "{s:s}", "reason", msg ? msg : "");
-		if (s->renamed)
-			unlink(s->final); /* nobody's record: the recorded file is another's */
+		if (s->renamed) {
+			/* Nobody's record: the recorded file is another claim's. */
+			release_stable_name(s);
+			unlink(s->final);
+		}
 	} else {
 		/* Whether Redis applied it is unknown: keep the file it may name. */
 		log_event("complete_failed", s->qjob.id, "{s:s}", "error", msg ? msg : "");
@@ -468,6 +511,12 @@ static void on_final_check(struct queue_async *q, int status, const char *msg, v
 	}
 	s->staged[0] = '\0';
 	s->renamed = 1;
+	claim_stable_name(s);
+	if (w->hook_stop_before_complete) {
+		/* Test hook: paused holding the stable name, its result not yet sent. */
+		log_event("test_hook_stop", s->qjob.id, NULL);
+		raise(SIGSTOP);
+	}
 	record(s, doc);
 	free(doc);
 }
@@ -1279,9 +1328,10 @@ int cmd_worker(int argc, char **argv)
 	uv_timer_init(&loop, &w.drain);
 	uv_timer_init(&loop, &w.disk_timer);
 	w.grace.data = w.drain.data = w.disk_timer.data = &w;
-	/* A test hook only tests/it_faults.sh sets: stop between the final heartbeat and
-	 * the rename. */
+	/* Test hooks only tests/it_faults.sh sets: stop between the final heartbeat and
+	 * the rename, or between the rename and the completion. */
 	w.hook_stop_before_rename = hook && !strcmp(hook, "stop-before-rename");
+	w.hook_stop_before_complete = hook && !strcmp(hook, "stop-before-complete");
 	if (w.metrics_port && metrics_listen(&w) < 0)
 		log_event("metrics_unavailable", NULL, "{s:i}", "port", w.metrics_port);
 
