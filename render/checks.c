@@ -196,13 +196,23 @@ static void quote_text(char *dst, size_t dstlen, const uint8_t *p, size_t n)
 
 /* ---- values wider than a byte -------------------------------------------------------- */
 
-static uint64_t le64(const uint8_t *p)
+/* The little-endian float64 (k 8) or float32 (k 4) at p, reading exactly k bytes. */
+static double le_float(const uint8_t *p, size_t k)
 {
 	uint64_t v = 0;
 
-	for (int i = 7; i >= 0; i--)
+	for (size_t i = k; i-- > 0;)
 		v = v << 8 | p[i];
-	return v;
+	if (k == 8) {
+		double d;
+		memcpy(&d, &v, sizeof(d));
+		return d;
+	} else {
+		uint32_t b32 = (uint32_t)v;
+		float f;
+		memcpy(&f, &b32, sizeof(f));
+		return f;
+	}
 }
 
 /* Every group of k bytes decodes to 0 or to a normal number no larger than 1e5, all but
@@ -222,17 +232,8 @@ static int floats_ok(const uint8_t *p, size_t n, size_t k)
 		return 0;
 	for (size_t g = 0; g < groups; g++) {
 		const uint8_t *q = p + g * k;
-		uint64_t bits = le64(q);
-		double v;
+		double v = le_float(q, k);
 
-		if (k == 8) {
-			memcpy(&v, &bits, sizeof(v));
-		} else {
-			uint32_t b32 = (uint32_t)bits;
-			float f;
-			memcpy(&f, &b32, sizeof(f));
-			v = f;
-		}
 		if (v == 0)
 			continue;
 		if (!isfinite(v) || fabs(v) < (k == 8 ? 1e-300 : 1e-37) || fabs(v) > 1e5)
@@ -289,20 +290,9 @@ enum check_wide check_wide_values(const uint8_t *p, size_t n)
 /* Whether every float in the first frame is at most 1: values that want scaling by 255. */
 static int unit_floats(const uint8_t *p, size_t n, size_t k)
 {
-	for (size_t g = 0; g < n / k; g++) {
-		uint64_t bits = le64(p + g * k);
-		double v;
-		if (k == 8) {
-			memcpy(&v, &bits, sizeof(v));
-		} else {
-			uint32_t b32 = (uint32_t)bits;
-			float f;
-			memcpy(&f, &b32, sizeof(f));
-			v = f;
-		}
-		if (fabs(v) > 1.0)
+	for (size_t g = 0; g < n / k; g++)
+		if (fabs(le_float(p + g * k, k)) > 1.0)
 			return 0;
-	}
 	return 1;
 }
 
