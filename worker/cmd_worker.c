@@ -189,10 +189,13 @@ static int disk_check(struct worker *w, int probe, char *why, size_t len)
 	struct statvfs vfs;
 	struct stat st;
 
-	if (stat(out, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (stat(out, &st) < 0) {
 		snprintf(why, len, "output dir %.300s %s", out,
-			 errno == ENOENT || !S_ISDIR(st.st_mode) ? "does not exist"
-								 : strerror(errno));
+			 errno == ENOENT ? "does not exist" : strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, len, "output dir %.300s is not a directory", out);
 		return -1;
 	}
 	if (path_fmt(parent, sizeof(parent), "%s/.work", out) < 0 ||
@@ -226,10 +229,16 @@ static int disk_check(struct worker *w, int probe, char *why, size_t len)
 
 		if (path_fmt(probe_path, sizeof(probe_path), "%s/.probe", w->work_dir) < 0)
 			return 0;
+		/* No fsync: it could hold the loop (and every heartbeat) on a busy disk; a
+		 * full or read-only file system fails the write itself. */
 		fd = open(probe_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0 || write(fd, block, sizeof(block)) != (ssize_t)sizeof(block) ||
-		    fsync(fd) < 0)
-			e = errno ? errno : EIO;
+		if (fd < 0) {
+			e = errno;
+		} else {
+			ssize_t n = write(fd, block, sizeof(block));
+			if (n != (ssize_t)sizeof(block))
+				e = n < 0 ? errno : ENOSPC; /* a short write: full */
+		}
 		if (fd >= 0)
 			close(fd);
 		unlink(probe_path);
