@@ -79,11 +79,12 @@ run_one() { # BIN TAG I
 }
 
 echo "1. reelbox run, 1280x720 x 300 frames, veryfast, --cpus 2; $RUNS runs after 1 warm-up"
-for tag in old new; do
-	bin=$OLD
-	[ $tag = new ] && bin=$NEW
-	run_one "$bin" "$tag" warm
-	for i in $(seq 1 "$RUNS"); do run_one "$bin" "$tag" "$i"; done
+# Interleaved, old then new in each round, so a change in the machine's load hits both.
+run_one "$OLD" old warm
+run_one "$NEW" new warm
+for i in $(seq 1 "$RUNS"); do
+	run_one "$OLD" old "$i"
+	run_one "$NEW" new "$i"
 done
 
 echo "2. a worker draining $JOBS tiny jobs (64x48, 10 frames), concurrency 1"
