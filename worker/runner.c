@@ -173,6 +173,14 @@ static void encoder_failure(struct runner *r, const struct sandbox_helper_usage 
 		snprintf(err, len, "the encoder ended without a result");
 }
 
+/* The encoder's own failure code: a write the host refused is the host's fault (the
+ * job may run elsewhere); everything else it reports is about the stream. */
+static enum runner_end encoder_rc_end(int rc)
+{
+	return rc == -ENOSPC || rc == -EDQUOT || rc == -EROFS || rc == -EIO ? RUNNER_END_INTERNAL
+									    : RUNNER_END_BAD_STREAM;
+}
+
 /* Turn what the sandbox and the encoder said into one verdict and one sentence. The
  * order matters: a cancel or a limit explains a broken stream, a script's own failure
  * explains a missing frame, and only a clean exit with a clean stream is committed. */
@@ -188,6 +196,7 @@ static void decide(struct runner *r)
 	int cut = r->have_result && (er->flags & ENCODER_F_CUT);
 	char err[512], render_err[512];
 	int commit = 0;
+	enum runner_end end = RUNNER_END_SUCCEEDED, render_end;
 
 	sandbox_helper_usage(r->sb, &usage);
 	res->exit_code = sb->exit_code;
@@ -212,6 +221,7 @@ static void decide(struct runner *r)
 				snprintf(res->warnings[res->n_warnings++], RUNNER_WARNING_LEN, "%s",
 					 er->warnings[i]);
 	}
+	render_end = r->have_result ? encoder_rc_end(er->rc) : RUNNER_END_ENCODER_FAILED;
 	if (r->have_result && er->rc != 0)
 		snprintf(render_err, sizeof(render_err), "%s",
 			 er->err[0] ? er->err : "the frame stream could not be encoded");
@@ -221,14 +231,18 @@ static void decide(struct runner *r)
 	err[0] = '\0';
 	if (r->cancel_reason[0]) {
 		res->cancelled = 1;
+		end = RUNNER_END_CANCELLED;
 		snprintf(err, sizeof(err), "%s", r->cancel_reason);
 	} else if (r->timed_out) {
 		res->limit_hit = 1;
+		end = RUNNER_END_TIMEOUT;
 		/* A script that hung because a limit refused it (a fork at pids.max) is told
 		 * that limit, as the sandbox classified it. */
-		if (sb->end != SANDBOX_EXITED && sb->end != SANDBOX_KILLED && sb->reason[0])
+		if (sb->end != SANDBOX_EXITED && sb->end != SANDBOX_KILLED && sb->reason[0]) {
+			if (sb->end != SANDBOX_TIMEOUT)
+				end = RUNNER_END_LIMIT;
 			snprintf(err, sizeof(err), "%s", sb->reason);
-		else if (!r->enc_stream_end)
+		} else if (!r->enc_stream_end)
 			snprintf(err, sizeof(err), "wall-clock timeout of %u s reached",
 				 r->timeout_s);
 		else
@@ -246,14 +260,17 @@ static void decide(struct runner *r)
 		/* The encoder died (its memory allowance, a signal): that closed the frame
 		 * pipe, and whatever the script then did follows from it. */
 		res->limit_hit = 1;
+		end = RUNNER_END_ENCODER_FAILED;
 		snprintf(err, sizeof(err), "%s", render_err);
 	} else if (sb->end != SANDBOX_EXITED && sb->end != SANDBOX_KILLED) {
 		res->limit_hit = 1;
+		end = sb->end == SANDBOX_TIMEOUT ? RUNNER_END_TIMEOUT : RUNNER_END_LIMIT;
 		snprintf(err, sizeof(err), "%s",
 			 sb->reason[0] ? sb->reason : "a sandbox limit was reached");
 	} else if (!render_ok && cut && (sb->signal || sb->exit_code != 0)) {
 		/* The encoder refused the stream and closed it under the script: what the
 		 * script then died of (SIGPIPE, a BrokenPipeError) follows from that. */
+		end = render_end;
 		snprintf(err, sizeof(err), "%s", render_err);
 	} else if (sb->signal == SIGSYS) {
 		/* The sandbox's reason names the calls it kills for ("the command was
@@ -261,23 +278,28 @@ static void decide(struct runner *r)
 		const char *why = sb->reason;
 		if (!strncmp(why, "the command ", 12))
 			why += 12;
+		end = RUNNER_END_SCRIPT_FAILED;
 		snprintf(err, sizeof(err), "script %s",
 			 why[0] ? why
 				: "was killed by SIGSYS: it made a system call the "
 				  "sandbox does not allow");
 	} else if (sb->signal) {
+		end = RUNNER_END_SCRIPT_FAILED;
 		snprintf(err, sizeof(err), "script was killed by signal %d (%s)", sb->signal,
 			 signal_name(sb->signal));
 	} else if (sb->exit_code != 0 && sb->denied_calls) {
 		/* A failure right after a denied call is most likely caused by it. */
+		end = RUNNER_END_SCRIPT_FAILED;
 		snprintf(err, sizeof(err),
 			 "script exited with status %d after a denied system "
 			 "call (%s); see the log",
 			 sb->exit_code, sb->last_denied);
 	} else if (sb->exit_code != 0) {
+		end = RUNNER_END_SCRIPT_FAILED;
 		snprintf(err, sizeof(err), "script exited with status %d; see the log",
 			 sb->exit_code);
 	} else if (!render_ok) {
+		end = render_end;
 		snprintf(err, sizeof(err), "%s", render_err);
 	} else {
 		commit = 1;
@@ -285,13 +307,19 @@ static void decide(struct runner *r)
 	if (commit) {
 		struct stat st;
 		/* The encoder is confined but parsed untrusted bytes: its size must match. */
-		if (stat(r->tmp_path, &st) < 0 || (uint64_t)st.st_size != er->bytes)
+		if (stat(r->tmp_path, &st) < 0 || (uint64_t)st.st_size != er->bytes) {
+			end = RUNNER_END_ENCODER_FAILED;
 			snprintf(err, sizeof(err), "the encoder's file does not match its report");
-		else if (render_output_commit(r->tmp_path, r->res.output, err, sizeof(err)) == 0)
+		} else if (render_output_commit(r->tmp_path, r->res.output, err, sizeof(err)) ==
+			   0) {
 			r->tmp_path[0] = '\0';
-		else if (!err[0])
-			snprintf(err, sizeof(err), "could not move the video into place");
+		} else {
+			end = RUNNER_END_INTERNAL;
+			if (!err[0])
+				snprintf(err, sizeof(err), "could not move the video into place");
+		}
 	}
+	res->end = err[0] ? end : RUNNER_END_SUCCEEDED;
 
 	if (err[0]) {
 		res->succeeded = 0;
@@ -788,4 +816,22 @@ void runner_free(struct runner *r)
 	}
 	logtail_free(&r->log);
 	free(r);
+}
+
+const char *runner_end_name(enum runner_end end)
+{
+	static const char *const names[] = {
+	    [RUNNER_END_SUCCEEDED] = "succeeded",
+	    [RUNNER_END_SCRIPT_FAILED] = "script_failed",
+	    [RUNNER_END_LIMIT] = "limit",
+	    [RUNNER_END_TIMEOUT] = "timeout",
+	    [RUNNER_END_CANCELLED] = "cancelled",
+	    [RUNNER_END_BAD_STREAM] = "bad_stream",
+	    [RUNNER_END_ENCODER_FAILED] = "encoder_failed",
+	    [RUNNER_END_INTERNAL] = "internal",
+	};
+
+	if ((unsigned)end >= sizeof(names) / sizeof(names[0]))
+		return "internal";
+	return names[end];
 }

@@ -24,8 +24,26 @@
 
 struct runner;
 
+/* Why a job ended, for code that acts on it (the worker's retry decision, its kill
+ * counters): error says it to a person, this says it to a program, so nothing has to
+ * match the sentence's words. Exactly one per result, decided with the sentence. */
+enum runner_end {
+	RUNNER_END_SUCCEEDED = 0,
+	RUNNER_END_SCRIPT_FAILED,  /* its exit status, a signal, a denied call: its own doing */
+	RUNNER_END_LIMIT,	   /* a sandbox limit named in error: memory, pids, CPU, size */
+	RUNNER_END_TIMEOUT,	   /* the job's wall clock ran out (script, encode or finalise) */
+	RUNNER_END_CANCELLED,	   /* runner_cancel(): by request, or the worker stopping */
+	RUNNER_END_BAD_STREAM,	   /* the encoder refused what the script wrote */
+	RUNNER_END_ENCODER_FAILED, /* the encoder died (its memory, a signal), broke its
+				    * protocol or reported a file it did not write */
+	RUNNER_END_INTERNAL,	   /* the host's side, not the job's: the video could not be
+				    * written or moved into place (a full, read-only or lost
+				    * disk) */
+};
+
 struct runner_result {
 	int succeeded;
+	enum runner_end end;
 	char error[512]; /* one sentence when !succeeded */
 	int exit_code;	 /* the script's, -1 when it was killed or never ran */
 	int signal;	 /* the signal that killed the script, 0 if none */
@@ -67,6 +85,10 @@ void runner_cancel(struct runner *r, const char *reason);
 
 /* Free a runner whose done callback has run. */
 void runner_free(struct runner *r);
+
+/* "succeeded", "script_failed", "limit", "timeout", "cancelled", "bad_stream",
+ * "encoder_failed", "internal": a stable word for logs and metrics labels. */
+const char *runner_end_name(enum runner_end end);
 
 /* The environment a script gets: the contract's list plus the runtime's fixed vars.
  * Returns a NULL-terminated array in one allocation; free() it. */
