@@ -41,6 +41,8 @@
 
 #include "cli.h"
 #include "encoder.h"
+#include "http.h"
+#include "metrics.h"
 #include "queue.h"
 #include "sandbox.h"
 
@@ -74,15 +76,6 @@ struct slot {
 	char *result_doc;      /* held while the final heartbeat checks ownership */
 };
 
-struct metrics {
-	uint64_t succeeded, failed, retried, rejected, dead, lost, cancelled;
-	uint64_t frames;
-	double duration_sum;
-	uint64_t duration_count;
-	uint64_t kills_timeout, kills_limit, kills_cancel, kills_sigsys;
-	int redis_up;
-};
-
 struct worker {
 	uv_loop_t *loop;
 	struct config cfg;
@@ -94,8 +87,9 @@ struct worker {
 	char work_dir[PATH_MAX];
 	uv_signal_t sigterm, sigint;
 	uv_timer_t grace, drain, disk_timer;
-	uv_tcp_t metrics_srv;
-	int metrics_port, metrics_on;
+	struct http_server *http; /* the metrics port, when asked for */
+	int metrics_port;
+	int redis_up;
 	int results_refused; /* Redis refuses results for now: take no job */
 	int disk_ok;	     /* the output dir is usable */
 	int hook_stop_before_rename, hook_stop_before_complete;
@@ -170,6 +164,16 @@ static void request_more(struct worker *w)
 static int claiming(const struct worker *w)
 {
 	return !w->stopping && !w->results_refused && w->disk_ok;
+}
+
+/* Results (and retries, rejections) sent to Redis and not yet answered. */
+static unsigned results_waiting(const struct worker *w)
+{
+	unsigned waiting = 0;
+
+	for (unsigned i = 0; i < w->n_slots; i++)
+		waiting += w->slots[i].busy && w->slots[i].recording;
+	return waiting;
 }
 
 static void update_hold(struct worker *w)
@@ -416,6 +420,25 @@ static void remove_unrecorded(struct slot *s)
 	closedir(d);
 }
 
+/* Redis refused the claim's result, retry or rejection (-ESTALE): the job is another
+ * claim's now, or over. */
+static void result_refused(struct slot *s, const char *msg)
+{
+	s->w->m.lost++;
+	log_event("result_refused", s->qjob.id, "{s:s}", "reason", msg ? msg : "");
+}
+
+/* This claim's video was renamed into place, but its result is nobody's record (the job
+ * was cancelled meanwhile, or another claim's result counts): the file goes, and the
+ * stable name too if this claim took it. */
+static void drop_unrecorded_video(struct slot *s)
+{
+	if (!s->renamed)
+		return;
+	release_stable_name(s);
+	unlink(s->final);
+}
+
 static void on_completed(struct queue_async *q, int status, const char *msg, void *arg)
 {
 	struct slot *s = arg;
@@ -433,18 +456,10 @@ static void on_completed(struct queue_async *q, int status, const char *msg, voi
 		w->m.cancelled++;
 		log_event("job_cancelled", s->qjob.id, "{s:s}", "detail",
 			  "the job was cancelled; its sandbox is gone, nothing of it was kept");
-		if (s->renamed) {
-			release_stable_name(s);
-			unlink(s->final);
-		}
+		drop_unrecorded_video(s);
 	} else if (status == -ESTALE) {
-		w->m.lost++;
-		log_event("result_refused", s->qjob.id, "{s:s}", "reason", msg ? msg : "");
-		if (s->renamed) {
-			/* Nobody's record: the recorded file is another claim's. */
-			release_stable_name(s);
-			unlink(s->final);
-		}
+		result_refused(s, msg);
+		drop_unrecorded_video(s);
 	} else {
 		/* Whether Redis applied it is unknown: keep the file it may name. */
 		log_event("complete_failed", s->qjob.id, "{s:s}", "error", msg ? msg : "");
@@ -490,8 +505,7 @@ static void on_final_check(struct queue_async *q, int status, const char *msg, v
 	}
 	if (status < 0) {
 		if (status == -ESTALE) {
-			w->m.lost++;
-			log_event("result_refused", s->qjob.id, "{s:s}", "reason", msg ? msg : "");
+			result_refused(s, msg);
 		} else {
 			log_event("complete_failed", s->qjob.id, "{s:s}", "error", msg ? msg : "");
 		}
@@ -541,8 +555,7 @@ static void on_requeued(struct queue_async *q, int status, const char *msg, void
 		s->w->m.cancelled++;
 		log_event("job_cancelled", s->qjob.id, NULL);
 	} else if (status == -ESTALE) {
-		s->w->m.lost++;
-		log_event("result_refused", s->qjob.id, "{s:s}", "reason", msg ? msg : "");
+		result_refused(s, msg);
 	} else if (status < 0) {
 		log_event("complete_failed", s->qjob.id, "{s:s}", "error", msg ? msg : "");
 	} else {
@@ -558,45 +571,20 @@ static char *result_json(const struct slot *s, const struct runner_result *res)
 	return cli_result_json(res, s->final, queue_async_consumer(s->w->q));
 }
 
-static void count_kill(struct worker *w, const struct runner_result *res)
+/* The run ended, but its result is not this claim's to record: the lease went to
+ * another claim, the job was cancelled (the completion only confirms the stop), or the
+ * worker is stopping (the job goes back). 1 when one of those settled the slot. */
+static int settle_unowned(struct slot *s, const struct runner_result *res)
 {
-	if (res->cancelled)
-		w->m.kills_cancel++;
-	else if (res->limit_hit && strstr(res->error, "timeout"))
-		w->m.kills_timeout++;
-	else if (res->limit_hit)
-		w->m.kills_limit++;
-	else if (res->signal == SIGSYS)
-		w->m.kills_sigsys++;
-}
-
-static void on_runner_done(void *opaque, const struct runner_result *done)
-{
-	struct slot *s = opaque;
 	struct worker *w = s->w;
-	struct runner_result copy = *done, *res = &copy;
-	char *doc, disk[256];
-
-	/* The runner's handles are closed by now: it can go before anything else runs.
-	 * The heartbeat timer keeps running until the slot is released: a result Redis
-	 * does not take yet (maxmemory) must not cost the job its lease. */
-	runner_free(s->runner);
-	s->runner = NULL;
-	maybe_exit(w); /* stopping and this was the last sandbox: drain what is left */
-
-	w->m.frames += (uint64_t)(res->frames > 0 ? res->frames : 0);
-	w->m.duration_sum += (double)res->total_ms / 1000.0;
-	w->m.duration_count++;
-	count_kill(w, res);
-	if (!res->succeeded)
-		s->staged[0] = '\0'; /* the runner left nothing behind */
+	char *doc;
 
 	if (s->lease_lost) {
 		log_event("job_abandoned", s->qjob.id, "{s:s}", "reason",
 			  s->lost_why[0] ? s->lost_why : "lease lost");
 		w->m.lost++;
 		slot_release(s);
-		return;
+		return 1;
 	}
 	if (s->cancelled) {
 		/* Already cancelled in Redis: the completion only confirms the stop. */
@@ -607,72 +595,85 @@ static void on_runner_done(void *opaque, const struct runner_result *done)
 		doc = result_json(s, res);
 		record(s, doc ? doc : "{\"status\":\"failed\",\"error\":\"cancelled by request\"}");
 		free(doc);
-		return;
+		return 1;
 	}
 	if (s->handing_back) {
 		w->m.retried++;
 		hand_back(s, "the worker stopped before the job finished");
-		return;
+		return 1;
 	}
-	log_event("job_finished", s->qjob.id, "{s:s, s:s, s:I, s:I, s:i}", "status",
-		  res->succeeded ? "succeeded" : "failed", "error", res->error, "frames",
-		  (json_int_t)res->frames, "ms", (json_int_t)res->total_ms, "attempt",
-		  s->qjob.attempt);
-	if (!res->succeeded && !res->cancelled) {
-		/* The host's fault, not the script's: the output dir is gone, full or
-		 * read-only. Hand the job back (another worker, or this one once the dir is
-		 * usable) instead of failing it. */
-		int disk_fault = disk_check(w, 1, disk, sizeof(disk)) < 0;
-		if (disk_fault)
-			disk_bad(w, disk);
-		if (disk_fault || host_io_error(res->error)) {
-			char why[sizeof(res->error) + 300];
-			snprintf(why, sizeof(why),
-				 "the worker could not write the video (%.480s)%s%s", res->error,
-				 disk_fault ? "; " : "", disk_fault ? disk : "");
-			w->m.retried++;
-			log_event("job_host_failure", s->qjob.id, "{s:s}", "reason", why);
-			hand_back(s, why);
-			return;
-		}
-	}
-	if (!res->succeeded && !res->cancelled && s->job.retries >= s->qjob.attempt) {
-		/* The job asked for its own failures to be retried. */
+	return 0;
+}
+
+/* The host's fault, not the script's: the output dir is gone, full or read-only. The
+ * job goes back (to another worker, or this one once the dir is usable) instead of
+ * failing. 1 when it was handed back. */
+static int hand_back_host_failure(struct slot *s, const struct runner_result *res)
+{
+	struct worker *w = s->w;
+	char disk[256], why[sizeof(res->error) + 300];
+	int disk_fault = disk_check(w, 1, disk, sizeof(disk)) < 0;
+
+	if (disk_fault)
+		disk_bad(w, disk);
+	if (!disk_fault && !host_io_error(res->error))
+		return 0;
+	snprintf(why, sizeof(why), "the worker could not write the video (%.480s)%s%s", res->error,
+		 disk_fault ? "; " : "", disk_fault ? disk : "");
+	w->m.retried++;
+	log_event("job_host_failure", s->qjob.id, "{s:s}", "reason", why);
+	hand_back(s, why);
+	return 1;
+}
+
+/* A job that asked for retries of its own failures (retries N): handed back while
+ * attempts are left, dead-lettered as a poison job once every one failed. 1 when the
+ * slot was settled that way. */
+static int retry_or_bury(struct slot *s, const struct runner_result *res)
+{
+	struct worker *w = s->w;
+	char reason[sizeof(res->error) + 64];
+
+	if (s->job.retries >= s->qjob.attempt) {
 		w->m.retried++;
 		hand_back(s, res->error);
-		return;
+		return 1;
 	}
-	if (!res->succeeded && !res->cancelled && s->job.retries > 0) {
-		/* It asked for retries and failed every time: a poison job, dead-lettered. */
-		char reason[sizeof(res->error) + 64];
-		snprintf(reason, sizeof(reason), "failed on all %d attempts; last: %.480s",
-			 s->qjob.attempt, res->error);
-		w->m.dead++;
-		log_event("job_dead", s->qjob.id, "{s:s}", "reason", reason);
-		s->recording = 1;
-		if (queue_async_reject(w->q, &s->qjob, reason, on_requeued, s) < 0)
-			slot_release(s);
-		return;
-	}
-	if (res->succeeded)
-		w->m.succeeded++;
-	else
-		w->m.failed++;
-	doc = result_json(s, res);
+	if (s->job.retries <= 0)
+		return 0;
+	snprintf(reason, sizeof(reason), "failed on all %d attempts; last: %.480s", s->qjob.attempt,
+		 res->error);
+	w->m.dead++;
+	log_event("job_dead", s->qjob.id, "{s:s}", "reason", reason);
+	s->recording = 1;
+	if (queue_async_reject(w->q, &s->qjob, reason, on_requeued, s) < 0)
+		slot_release(s);
+	return 1;
+}
+
+/* The job's own outcome, succeeded or failed, goes to Redis. A video is first checked
+ * to be still this claim's (a final heartbeat, answered in on_final_check), then moved
+ * into place, then recorded. */
+static void record_outcome(struct slot *s, const struct runner_result *res)
+{
+	struct worker *w = s->w;
+	char *doc = result_json(s, res);
+
 	if (!doc) {
 		/* Only memory can fail here (every string is sanitized): an internal error,
 		 * recorded once as the job's result. A retry would run a job that asked for
 		 * none again, and dead-letter it with its result lost. */
 		static const char internal[] = "{\"status\":\"failed\",\"error\":\"internal error: "
 					       "cannot build the result document\"}";
-		if (res->succeeded) {
-			w->m.succeeded--;
-			w->m.failed++;
-		}
+		w->m.failed++;
 		log_event("result_build_failed", s->qjob.id, NULL);
 		record(s, internal);
 		return;
 	}
+	if (res->succeeded)
+		w->m.succeeded++;
+	else
+		w->m.failed++;
 	if (res->succeeded && s->staged[0]) {
 		s->result_doc = doc;
 		s->recording = 1;
@@ -685,6 +686,38 @@ static void on_runner_done(void *opaque, const struct runner_result *done)
 	}
 	record(s, doc);
 	free(doc);
+}
+
+/* A run is over: count it, then the first of these that applies settles the slot: not
+ * this claim's to record; the host's failure (handed back); a failure the job asked to
+ * retry (or the last of them); else its own outcome is recorded. */
+static void on_runner_done(void *opaque, const struct runner_result *done)
+{
+	struct slot *s = opaque;
+	struct worker *w = s->w;
+	struct runner_result copy = *done, *res = &copy;
+	int failed;
+
+	/* The runner's handles are closed by now: it can go before anything else runs.
+	 * The heartbeat timer keeps running until the slot is released: a result Redis
+	 * does not take yet (maxmemory) must not cost the job its lease. */
+	runner_free(s->runner);
+	s->runner = NULL;
+	maybe_exit(w); /* stopping and this was the last sandbox: drain what is left */
+
+	metrics_count_run(&w->m, res);
+	if (!res->succeeded)
+		s->staged[0] = '\0'; /* the runner left nothing behind */
+	if (settle_unowned(s, res))
+		return;
+	log_event("job_finished", s->qjob.id, "{s:s, s:s, s:I, s:I, s:i}", "status",
+		  res->succeeded ? "succeeded" : "failed", "error", res->error, "frames",
+		  (json_int_t)res->frames, "ms", (json_int_t)res->total_ms, "attempt",
+		  s->qjob.attempt);
+	failed = !res->succeeded && !res->cancelled;
+	if (failed && (hand_back_host_failure(s, res) || retry_or_bury(s, res)))
+		return;
+	record_outcome(s, res);
 }
 
 static void on_runner_progress(void *opaque, int64_t done, int64_t total)
@@ -866,7 +899,7 @@ static void on_conn(struct queue_async *q, int connected, const char *msg, void 
 
 	(void)q;
 	/* connected -1: Redis is still away, a note at a falling rate (queue.h). */
-	w->m.redis_up = connected > 0;
+	w->redis_up = connected > 0;
 	log_event(connected > 0	   ? "redis_connected"
 		  : connected == 0 ? "redis_lost"
 				   : "redis_retry",
@@ -897,11 +930,9 @@ static void on_cancel(struct queue_async *q, const char *id, void *arg)
 static void on_refused(struct queue_async *q, int what, int refusing, const char *msg, void *arg)
 {
 	struct worker *w = arg;
-	unsigned waiting = 0;
+	unsigned waiting = results_waiting(w);
 
 	(void)q;
-	for (unsigned i = 0; i < w->n_slots; i++)
-		waiting += w->slots[i].busy && w->slots[i].recording;
 	if (what == QUEUE_REFUSED_CLAIMS) {
 		log_event(refusing ? "claims_refused" : "claims_accepted", NULL, "{s:s}", "detail",
 			  refusing ? msg : "Redis takes the fetch's writes again");
@@ -920,145 +951,30 @@ static void on_refused(struct queue_async *q, int what, int refusing, const char
 
 /* ---- metrics: Prometheus text on a small HTTP port -------------------------------- */
 
-struct http_conn {
-	uv_tcp_t tcp;
-	uv_write_t wr;
-	char *body;
-};
-
-static void http_closed(uv_handle_t *h)
+static int metrics_body(void *opaque, char **body, size_t *len)
 {
-	struct http_conn *c = h->data;
-	free(c->body);
-	free(c);
+	const struct worker *w = opaque;
+	struct metrics_gauges g = {.running = w->busy,
+				   .results_waiting = results_waiting(w),
+				   .redis_up = w->redis_up,
+				   .claiming = claiming(w),
+				   .disk_ok = w->disk_ok};
+
+	return metrics_text(&w->m, &g, body, len);
 }
 
-static void http_written(uv_write_t *req, int status)
+/* /metrics, and / as before (a scraper pointed at the bare port keeps working). */
+static void metrics_listen(struct worker *w)
 {
-	struct http_conn *c = req->data;
-	uv_close((uv_handle_t *)&c->tcp, http_closed);
-}
+	char err[256];
 
-static char *metrics_text(const struct worker *w)
-{
-	char *body = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&body, &len);
-	const struct metrics *m = &w->m;
-
-	if (!f)
-		return NULL;
-	fprintf(f, "# HELP reelbox_jobs_total Jobs this worker finished, by outcome.\n"
-		   "# TYPE reelbox_jobs_total counter\n");
-	fprintf(f, "reelbox_jobs_total{state=\"succeeded\"} %llu\n",
-		(unsigned long long)m->succeeded);
-	fprintf(f, "reelbox_jobs_total{state=\"failed\"} %llu\n", (unsigned long long)m->failed);
-	fprintf(f, "reelbox_jobs_total{state=\"retried\"} %llu\n", (unsigned long long)m->retried);
-	fprintf(f, "reelbox_jobs_total{state=\"rejected\"} %llu\n",
-		(unsigned long long)m->rejected);
-	fprintf(f, "reelbox_jobs_total{state=\"dead\"} %llu\n", (unsigned long long)m->dead);
-	fprintf(f, "reelbox_jobs_total{state=\"lost\"} %llu\n", (unsigned long long)m->lost);
-	fprintf(f, "reelbox_jobs_total{state=\"cancelled\"} %llu\n",
-		(unsigned long long)m->cancelled);
-	fprintf(f,
-		"# HELP reelbox_jobs_running Jobs running now.\n# TYPE reelbox_jobs_running gauge\n"
-		"reelbox_jobs_running %u\n",
-		w->busy);
-	fprintf(f,
-		"# HELP reelbox_job_duration_seconds Wall time of finished jobs.\n"
-		"# TYPE reelbox_job_duration_seconds summary\n"
-		"reelbox_job_duration_seconds_sum %.3f\nreelbox_job_duration_seconds_count %llu\n",
-		m->duration_sum, (unsigned long long)m->duration_count);
-	fprintf(f,
-		"# HELP reelbox_frames_total Frames encoded.\n# TYPE reelbox_frames_total counter\n"
-		"reelbox_frames_total %llu\n",
-		(unsigned long long)m->frames);
-	fprintf(f, "# HELP reelbox_sandbox_kills_total Sandboxes ended by reelbox, by reason.\n"
-		   "# TYPE reelbox_sandbox_kills_total counter\n");
-	fprintf(f, "reelbox_sandbox_kills_total{reason=\"timeout\"} %llu\n",
-		(unsigned long long)m->kills_timeout);
-	fprintf(f, "reelbox_sandbox_kills_total{reason=\"limit\"} %llu\n",
-		(unsigned long long)m->kills_limit);
-	fprintf(f, "reelbox_sandbox_kills_total{reason=\"cancel\"} %llu\n",
-		(unsigned long long)m->kills_cancel);
-	fprintf(f, "reelbox_sandbox_kills_total{reason=\"seccomp\"} %llu\n",
-		(unsigned long long)m->kills_sigsys);
-	fprintf(f,
-		"# HELP reelbox_redis_up Whether the queue's connections are up.\n"
-		"# TYPE reelbox_redis_up gauge\nreelbox_redis_up %d\n",
-		m->redis_up);
-	{
-		unsigned waiting = 0;
-		for (unsigned i = 0; i < w->n_slots; i++)
-			waiting += w->slots[i].busy && w->slots[i].recording;
-		fprintf(f,
-			"# HELP reelbox_results_waiting Results sent to Redis and not yet "
-			"accepted (refused writes wait here).\n"
-			"# TYPE reelbox_results_waiting gauge\nreelbox_results_waiting %u\n",
-			waiting);
-	}
-	fprintf(f,
-		"# HELP reelbox_claiming Whether the worker takes new jobs (0 while Redis "
-		"refuses its results, its output dir is unusable, or it is stopping).\n"
-		"# TYPE reelbox_claiming gauge\nreelbox_claiming %d\n",
-		claiming(w));
-	fprintf(f,
-		"# HELP reelbox_disk_ok Whether the output dir is usable (there, writable, "
-		"not full).\n# TYPE reelbox_disk_ok gauge\nreelbox_disk_ok %d\n",
-		w->disk_ok);
-	fclose(f);
-	return body;
-}
-
-static void on_metrics_conn(uv_stream_t *srv, int status)
-{
-	struct worker *w = srv->data;
-	struct http_conn *c;
-	char *metrics, *resp;
-	int n;
-
-	if (status < 0)
-		return;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return;
-	uv_tcp_init(w->loop, &c->tcp);
-	c->tcp.data = c;
-	if (uv_accept(srv, (uv_stream_t *)&c->tcp) < 0) {
-		uv_close((uv_handle_t *)&c->tcp, http_closed);
+	if (http_open(&w->http, w->loop, (uint16_t)w->metrics_port, err, sizeof(err)) < 0) {
+		log_event("metrics_unavailable", NULL, "{s:i, s:s}", "port", w->metrics_port,
+			  "error", err);
 		return;
 	}
-	metrics = metrics_text(w);
-	n = asprintf(&resp,
-		     "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-		     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-		     metrics ? strlen(metrics) : 0, metrics ? metrics : "");
-	free(metrics);
-	if (n < 0) {
-		uv_close((uv_handle_t *)&c->tcp, http_closed);
-		return;
-	}
-	/* The request itself is not read: every path answers with the metrics. */
-	c->body = resp;
-	c->wr.data = c;
-	uv_buf_t buf = uv_buf_init(resp, (unsigned)n);
-	uv_write(&c->wr, (uv_stream_t *)&c->tcp, &buf, 1, http_written);
-}
-
-static int metrics_listen(struct worker *w)
-{
-	struct sockaddr_in addr;
-	int rc;
-
-	uv_tcp_init(w->loop, &w->metrics_srv);
-	w->metrics_srv.data = w;
-	w->metrics_on = 1;
-	/* Loopback only: the metrics say nothing secret, but nothing outside needs them. */
-	uv_ip4_addr("127.0.0.1", w->metrics_port, &addr);
-	rc = uv_tcp_bind(&w->metrics_srv, (const struct sockaddr *)&addr, 0);
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&w->metrics_srv, 16, on_metrics_conn);
-	return rc;
+	http_route(w->http, "/metrics", METRICS_CONTENT_TYPE, metrics_body, w);
+	http_route(w->http, "/", METRICS_CONTENT_TYPE, metrics_body, w);
 }
 
 /* ---- shutdown --------------------------------------------------------------------- */
@@ -1077,8 +993,8 @@ static void close_everything(struct worker *w)
 	uv_close((uv_handle_t *)&w->disk_timer, NULL);
 	for (unsigned i = 0; i < w->n_slots; i++)
 		uv_close((uv_handle_t *)&w->slots[i].heartbeat, NULL);
-	if (w->metrics_on)
-		uv_close((uv_handle_t *)&w->metrics_srv, NULL);
+	http_close(w->http);
+	w->http = NULL;
 	queue_async_close(w->q);
 	log_event("worker_stopped", NULL, NULL);
 }
@@ -1181,7 +1097,25 @@ static const char worker_usage[] =
     "usage: reelbox worker [--redis URL] [--concurrency N] [--output-dir DIR] [--lease SEC]\n"
     "                      [--config FILE] [--grace SEC] [--metrics-port PORT]\n";
 
-int cmd_worker(int argc, char **argv)
+/* What the command line asked for. Flags win over the environment, which won over the
+ * config file: the ones that overlay the config are applied once it is loaded. */
+struct worker_args {
+	const char *redis, *conc, *outdir, *lease, *config;
+	uint32_t grace_s;
+	int metrics_port;
+};
+
+/* A whole decimal number within [min, max]; -1 for anything else. */
+static int flag_in_range(const char *s, long min, long max, long *v)
+{
+	char *end;
+
+	*v = strtol(s, &end, 10);
+	return *end || *v < min || *v > max ? -1 : 0;
+}
+
+/* 0, EXIT_USAGE after saying why, or -1 when --help was printed. */
+static int worker_parse(int argc, char **argv, struct worker_args *a)
 {
 	enum { O_CONC = OPT_CLI_LAST + 1, O_OUT, O_LEASE, O_GRACE, O_METRICS };
 	static const struct option opts[] = {
@@ -1195,49 +1129,42 @@ int cmd_worker(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *redis = NULL, *conc = NULL, *outdir = NULL, *lease = NULL, *config = NULL;
-	struct worker w = {.grace_s = DEFAULT_GRACE_S, .disk_ok = 1};
-	const char *hook = getenv("REELBOX_TEST_HOOK");
-	char err[512], host[128] = "";
 	long v;
 	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		char *end;
 		switch (c) {
 		case OPT_REDIS:
-			redis = optarg;
+			a->redis = optarg;
 			break;
 		case O_CONC:
-			conc = optarg;
+			a->conc = optarg;
 			break;
 		case O_OUT:
-			outdir = optarg;
+			a->outdir = optarg;
 			break;
 		case O_LEASE:
-			lease = optarg;
+			a->lease = optarg;
 			break;
 		case OPT_CONFIG:
-			config = optarg;
+			a->config = optarg;
 			break;
 		case O_GRACE:
-			v = strtol(optarg, &end, 10);
-			if (*end || v < 0 || v > 86400)
+			if (flag_in_range(optarg, 0, 86400, &v) < 0)
 				return cli_usage_error(
 				    "worker", "--grace '%s' is not 0..86400 seconds", optarg);
-			w.grace_s = (uint32_t)v;
+			a->grace_s = (uint32_t)v;
 			break;
 		case O_METRICS:
-			v = strtol(optarg, &end, 10);
-			if (*end || v < 0 || v > 65535)
+			if (flag_in_range(optarg, 0, 65535, &v) < 0)
 				return cli_usage_error("worker",
 						       "--metrics-port '%s' is not a port", optarg);
-			w.metrics_port = (int)v;
+			a->metrics_port = (int)v;
 			break;
 		case 'h':
 			fputs(worker_usage, stdout);
-			return 0;
+			return -1;
 		default:
 			fputs(worker_usage, stderr);
 			return EXIT_USAGE;
@@ -1245,118 +1172,192 @@ int cmd_worker(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage_error("worker", "unexpected argument '%s'", argv[optind]);
-	int rc = cli_load_config("worker", config, &w.cfg);
+	return 0;
+}
+
+/* The config file and the environment, then the flags over them. */
+static int worker_config(struct config *cfg, const struct worker_args *a)
+{
+	long v;
+	int rc = cli_load_config("worker", a->config, cfg);
+
 	if (rc)
 		return rc;
-	/* Flags win over the environment, which won over the file. */
-	if (redis)
-		snprintf(w.cfg.redis_url, sizeof(w.cfg.redis_url), "%s", redis);
-	if (conc) {
-		char *end;
-		v = strtol(conc, &end, 10);
-		if (*end || v < 1 || v > 1024)
-			return cli_usage_error("worker", "--concurrency '%s' is not 1..1024", conc);
-		w.cfg.concurrency = (int)v;
+	if (a->redis)
+		snprintf(cfg->redis_url, sizeof(cfg->redis_url), "%s", a->redis);
+	if (a->conc) {
+		if (flag_in_range(a->conc, 1, 1024, &v) < 0)
+			return cli_usage_error("worker", "--concurrency '%s' is not 1..1024",
+					       a->conc);
+		cfg->concurrency = (int)v;
 	}
-	if (outdir)
-		snprintf(w.cfg.output_dir, sizeof(w.cfg.output_dir), "%s", outdir);
-	if (lease) {
-		char *end;
-		v = strtol(lease, &end, 10);
-		if (*end || v < 1 || v > 86400)
+	if (a->outdir)
+		snprintf(cfg->output_dir, sizeof(cfg->output_dir), "%s", a->outdir);
+	if (a->lease) {
+		if (flag_in_range(a->lease, 1, 86400, &v) < 0)
 			return cli_usage_error("worker", "--lease '%s' is not 1..86400 seconds",
-					       lease);
-		w.cfg.lease_s = (uint32_t)v;
+					       a->lease);
+		cfg->lease_s = (uint32_t)v;
 	}
-	if (mkdir(w.cfg.output_dir, 0755) < 0 && errno != EEXIST)
+	return 0;
+}
+
+/* The output dir, made if missing and named by its absolute path from here on:
+ * results name their video by it, and a producer does not know our cwd. */
+static int resolve_output_dir(struct config *cfg)
+{
+	char *abs_out;
+
+	if (mkdir(cfg->output_dir, 0755) < 0 && errno != EEXIST)
 		return cli_usage_error("worker", "cannot create output dir '%s': %s",
-				       w.cfg.output_dir, strerror(errno));
-	/* Results name their video by an absolute path: a producer does not know our cwd. */
-	char *abs_out = realpath(w.cfg.output_dir, NULL);
-	if (!abs_out || strlen(abs_out) >= sizeof(w.cfg.output_dir)) {
+				       cfg->output_dir, strerror(errno));
+	abs_out = realpath(cfg->output_dir, NULL);
+	if (!abs_out || strlen(abs_out) >= sizeof(cfg->output_dir)) {
 		free(abs_out);
-		return cli_usage_error("worker", "cannot resolve output dir '%s'",
-				       w.cfg.output_dir);
+		return cli_usage_error("worker", "cannot resolve output dir '%s'", cfg->output_dir);
 	}
-	snprintf(w.cfg.output_dir, sizeof(w.cfg.output_dir), "%s", abs_out);
+	snprintf(cfg->output_dir, sizeof(cfg->output_dir), "%s", abs_out);
 	free(abs_out);
+	return 0;
+}
+
+/* This worker's private work dir, output_dir/.work/<host>-<pid>, after sweeping the
+ * ones of this host's dead workers. */
+static int make_work_dir(struct worker *w)
+{
+	const char *out = w->cfg.output_dir;
+	char host[128] = "";
+
 	gethostname(host, sizeof(host) - 1);
-	if (path_fmt(w.work_dir, sizeof(w.work_dir), "%s/.work", w.cfg.output_dir) < 0)
-		return cli_usage_error("worker", "output dir '%s' is too long", w.cfg.output_dir);
-	mkdir(w.work_dir, 0700);
-	sweep_work_dirs(w.cfg.output_dir);
-	if (path_fmt(w.work_dir, sizeof(w.work_dir), "%s/.work/%s-%d", w.cfg.output_dir, host,
-		     (int)getpid()) < 0 ||
-	    (mkdir(w.work_dir, 0700) < 0 && errno != EEXIST))
-		return cli_usage_error("worker", "cannot create work dir '%s': %s", w.work_dir,
+	if (path_fmt(w->work_dir, sizeof(w->work_dir), "%s/.work", out) < 0)
+		return cli_usage_error("worker", "output dir '%s' is too long", out);
+	mkdir(w->work_dir, 0700);
+	sweep_work_dirs(out);
+	if (path_fmt(w->work_dir, sizeof(w->work_dir), "%s/.work/%s-%d", out, host, (int)getpid()) <
+		0 ||
+	    (mkdir(w->work_dir, 0700) < 0 && errno != EEXIST))
+		return cli_usage_error("worker", "cannot create work dir '%s': %s", w->work_dir,
 				       strerror(errno));
-	int swept = sandbox_sweep_stale(w.cfg.state_dir[0] ? w.cfg.state_dir : NULL);
-	{
-		/* libav is loaded once, in the encoder server, not per job. */
-		char serr[256];
-		if (encoder_server_start(serr, sizeof(serr)) < 0)
-			return cli_usage_error("worker", "%s", serr);
-	}
+	return 0;
+}
 
-	uv_loop_t loop;
-	uv_loop_init(&loop);
-	w.loop = &loop;
-	w.n_slots = (unsigned)w.cfg.concurrency;
-	w.slots = calloc(w.n_slots, sizeof(*w.slots));
-	if (!w.slots)
+/* Everything before the loop: configuration, the output and work dirs, the sweep of
+ * stale sandboxes (*swept counts them) and the encoder server. */
+static int worker_prepare(struct worker *w, const struct worker_args *a, int *swept)
+{
+	char err[256];
+	int rc;
+
+	w->grace_s = a->grace_s;
+	w->metrics_port = a->metrics_port;
+	w->disk_ok = 1;
+	if ((rc = worker_config(&w->cfg, a)) || (rc = resolve_output_dir(&w->cfg)) ||
+	    (rc = make_work_dir(w)))
+		return rc;
+	*swept = sandbox_sweep_stale(w->cfg.state_dir[0] ? w->cfg.state_dir : NULL);
+	/* libav is loaded once, in the encoder server, not per job. */
+	if (encoder_server_start(err, sizeof(err)) < 0)
+		return cli_usage_error("worker", "%s", err);
+	return 0;
+}
+
+/* One slot per job at once, each with its heartbeat timer. */
+static int make_slots(struct worker *w)
+{
+	w->n_slots = (unsigned)w->cfg.concurrency;
+	w->slots = calloc(w->n_slots, sizeof(*w->slots));
+	if (!w->slots)
 		return cli_usage_error("worker", "out of memory");
-	for (unsigned i = 0; i < w.n_slots; i++) {
-		w.slots[i].w = &w;
-		w.slots[i].index = i;
-		uv_timer_init(&loop, &w.slots[i].heartbeat);
-		w.slots[i].heartbeat.data = &w.slots[i];
+	for (unsigned i = 0; i < w->n_slots; i++) {
+		w->slots[i].w = w;
+		w->slots[i].index = i;
+		uv_timer_init(w->loop, &w->slots[i].heartbeat);
+		w->slots[i].heartbeat.data = &w->slots[i];
 	}
+	return 0;
+}
 
+static int open_queue(struct worker *w)
+{
 	struct queue_opts qo;
-	queue_opts_init(&qo);
-	qo.lease_ms = w.cfg.lease_s * 1000;
-	qo.result_ttl_s = w.cfg.result_ttl_s;
-	qo.max_attempts = (uint32_t)w.cfg.max_attempts;
 	struct queue_async_callbacks cbs = {.on_job = on_job,
 					    .on_conn = on_conn,
 					    .on_drop = on_drop,
 					    .on_cancel = on_cancel,
 					    .on_refused = on_refused,
-					    .arg = &w};
-	if (queue_async_open(&w.q, &loop, w.cfg.redis_url, &qo, NULL, &cbs, err, sizeof(err)) < 0)
-		return cli_usage_error("worker", "%s", err);
+					    .arg = w};
+	char err[512];
 
-	uv_signal_init(&loop, &w.sigterm);
-	uv_signal_init(&loop, &w.sigint);
-	w.sigterm.data = w.sigint.data = &w;
-	uv_signal_start(&w.sigterm, on_signal, SIGTERM);
-	uv_signal_start(&w.sigint, on_signal, SIGINT);
+	queue_opts_init(&qo);
+	qo.lease_ms = w->cfg.lease_s * 1000;
+	qo.result_ttl_s = w->cfg.result_ttl_s;
+	qo.max_attempts = (uint32_t)w->cfg.max_attempts;
+	if (queue_async_open(&w->q, w->loop, w->cfg.redis_url, &qo, NULL, &cbs, err, sizeof(err)) <
+	    0)
+		return cli_usage_error("worker", "%s", err);
+	return 0;
+}
+
+/* Signals, the worker's timers and the test hooks. */
+static void start_handles(struct worker *w)
+{
+	const char *hook = getenv("REELBOX_TEST_HOOK");
+
+	uv_signal_init(w->loop, &w->sigterm);
+	uv_signal_init(w->loop, &w->sigint);
+	w->sigterm.data = w->sigint.data = w;
+	uv_signal_start(&w->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&w->sigint, on_signal, SIGINT);
 	/* A frame pipe closed by the encoder must not kill the worker. */
 	signal(SIGPIPE, SIG_IGN);
-	uv_timer_init(&loop, &w.grace);
-	uv_timer_init(&loop, &w.drain);
-	uv_timer_init(&loop, &w.disk_timer);
-	w.grace.data = w.drain.data = w.disk_timer.data = &w;
+	uv_timer_init(w->loop, &w->grace);
+	uv_timer_init(w->loop, &w->drain);
+	uv_timer_init(w->loop, &w->disk_timer);
+	w->grace.data = w->drain.data = w->disk_timer.data = w;
 	/* Test hooks only tests/it_faults.sh sets: stop between the final heartbeat and
 	 * the rename, or between the rename and the completion. */
-	w.hook_stop_before_rename = hook && !strcmp(hook, "stop-before-rename");
-	w.hook_stop_before_complete = hook && !strcmp(hook, "stop-before-complete");
-	if (w.metrics_port && metrics_listen(&w) < 0)
-		log_event("metrics_unavailable", NULL, "{s:i}", "port", w.metrics_port);
+	w->hook_stop_before_rename = hook && !strcmp(hook, "stop-before-rename");
+	w->hook_stop_before_complete = hook && !strcmp(hook, "stop-before-complete");
+	if (w->metrics_port)
+		metrics_listen(w);
+}
 
+/* The loop, until a signal has stopped the worker and its jobs have drained. */
+static int worker_run(struct worker *w, int swept)
+{
+	uv_loop_t loop;
+	char why[512];
+	int rc;
+
+	uv_loop_init(&loop);
+	w->loop = &loop;
+	if ((rc = make_slots(w)) || (rc = open_queue(w)))
+		return rc;
+	start_handles(w);
 	log_event("worker_started", NULL, "{s:s, s:i, s:s, s:i, s:i}", "consumer",
-		  queue_async_consumer(w.q), "concurrency", w.cfg.concurrency, "output_dir",
-		  w.cfg.output_dir, "lease_s", (int)w.cfg.lease_s, "swept", swept);
-	{
-		char why[512];
-		if (disk_check(&w, 1, why, sizeof(why)) < 0)
-			disk_bad(&w, why);
-	}
-	queue_async_fetch(w.q, w.n_slots);
+		  queue_async_consumer(w->q), "concurrency", w->cfg.concurrency, "output_dir",
+		  w->cfg.output_dir, "lease_s", (int)w->cfg.lease_s, "swept", swept);
+	if (disk_check(w, 1, why, sizeof(why)) < 0)
+		disk_bad(w, why);
+	queue_async_fetch(w->q, w->n_slots);
 	uv_run(&loop, UV_RUN_DEFAULT);
 
-	rmdir(w.work_dir);
+	rmdir(w->work_dir);
 	uv_loop_close(&loop);
-	free(w.slots);
+	free(w->slots);
 	return 0;
+}
+
+int cmd_worker(int argc, char **argv)
+{
+	struct worker_args a = {.grace_s = DEFAULT_GRACE_S};
+	struct worker w = {0};
+	int rc, swept = 0;
+
+	rc = worker_parse(argc, argv, &a);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if ((rc = worker_prepare(&w, &a, &swept)))
+		return rc;
+	return worker_run(&w, swept);
 }

@@ -1,0 +1,38 @@
+/* metrics.h - what a worker counts, and its Prometheus text.
+ *
+ * The counters live in the worker and grow as jobs end; the gauges are read from the
+ * worker when a scrape asks. This file only names and prints them (the exposition
+ * format, version 0.0.4); where they are served is http.h's business.
+ */
+#ifndef REELBOX_METRICS_H
+#define REELBOX_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runner.h"
+
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4"
+
+struct metrics {
+	uint64_t succeeded, failed, retried, rejected, dead, lost, cancelled;
+	uint64_t frames;
+	double duration_sum;
+	uint64_t duration_count;
+	uint64_t kills_timeout, kills_limit, kills_cancel, kills_sigsys;
+};
+
+/* The worker's state at the moment of a scrape. */
+struct metrics_gauges {
+	unsigned running;	  /* jobs running now */
+	unsigned results_waiting; /* results sent to Redis and not yet accepted */
+	int redis_up, claiming, disk_ok;
+};
+
+/* Count a run that ended: its frames, its wall time, and who ended its sandbox. */
+void metrics_count_run(struct metrics *m, const struct runner_result *res);
+
+/* The Prometheus text: 0 with *text malloc'd and *len its length, or -ENOMEM. */
+int metrics_text(const struct metrics *m, const struct metrics_gauges *g, char **text, size_t *len);
+
+#endif
