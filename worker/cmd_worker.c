@@ -279,37 +279,6 @@ static void disk_bad(struct worker *w, const char *why)
 	uv_timer_start(&w->disk_timer, on_disk_tick, DISK_CHECK_MS, DISK_CHECK_MS);
 }
 
-/* A failure that says the host could not write the video: a sentence of the encoder
- * or runner about the output file, with the errno text of a host fault. Only the start
- * of the error counts: a script's failure starts "script ..." and may go on with its
- * own last words, which a script controls ("No space left on device" from a full
- * scratch dir is the script's business). */
-static int host_io_error(const char *error)
-{
-	static const char *const about_output[] = {"cannot write to the output",
-						   "cannot write the container header",
-						   "cannot finish the container",
-						   "cannot sync the video file",
-						   "cannot move the video",
-						   "cannot read back the video file",
-						   "cannot create a temporary file beside",
-						   "output directory '",
-						   NULL};
-	static const int errs[] = {ENOSPC, EDQUOT, EROFS, EIO, ENOENT};
-	int about = 0;
-
-	for (int i = 0; about_output[i]; i++)
-		about |= !strncmp(error, about_output[i], strlen(about_output[i]));
-	if (!about)
-		return 0;
-	if (!strncmp(error, "output directory '", 18))
-		return 1;
-	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
-		if (strstr(error, strerror(errs[i])))
-			return 1;
-	return 0;
-}
-
 /* ---- a job's end -------------------------------------------------------------------- */
 
 static void maybe_exit(struct worker *w);
@@ -605,9 +574,10 @@ static int settle_unowned(struct slot *s, const struct runner_result *res)
 	return 0;
 }
 
-/* The host's fault, not the script's: the output dir is gone, full or read-only. The
- * job goes back (to another worker, or this one once the dir is usable) instead of
- * failing. 1 when it was handed back. */
+/* The host's fault, not the script's: the output dir is gone, full or read-only (as a
+ * check of it finds now, or as the runner's end reason says: a write or a move into
+ * place the host refused). The job goes back (to another worker, or this one once the
+ * dir is usable) instead of failing. 1 when it was handed back. */
 static int hand_back_host_failure(struct slot *s, const struct runner_result *res)
 {
 	struct worker *w = s->w;
@@ -616,7 +586,7 @@ static int hand_back_host_failure(struct slot *s, const struct runner_result *re
 
 	if (disk_fault)
 		disk_bad(w, disk);
-	if (!disk_fault && !host_io_error(res->error))
+	if (!disk_fault && res->end != RUNNER_END_INTERNAL)
 		return 0;
 	snprintf(why, sizeof(why), "the worker could not write the video (%.480s)%s%s", res->error,
 		 disk_fault ? "; " : "", disk_fault ? disk : "");

@@ -10,16 +10,15 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 void metrics_count_run(struct metrics *m, const struct runner_result *res)
 {
 	m->frames += (uint64_t)(res->frames > 0 ? res->frames : 0);
 	m->duration_sum += (double)res->total_ms / 1000.0;
 	m->duration_count++;
-	if (res->cancelled)
+	if (res->end == RUNNER_END_CANCELLED)
 		m->kills_cancel++;
-	else if (res->limit_hit && strstr(res->error, "timeout"))
+	else if (res->end == RUNNER_END_TIMEOUT)
 		m->kills_timeout++;
 	else if (res->limit_hit)
 		m->kills_limit++;
