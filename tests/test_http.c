@@ -246,6 +246,33 @@ static void test_metrics_text_names_every_counter_and_gauge(void **state)
 	free(text);
 }
 
+static void test_kills_are_counted_by_end_reason_not_by_words(void **state)
+{
+	struct metrics m = {0};
+	struct runner_result res;
+
+	memset(&res, 0, sizeof(res));
+	res.end = RUNNER_END_TIMEOUT;
+	res.limit_hit = 1;
+	snprintf(res.error, sizeof(res.error), "the job ran past its 5 s wall clock");
+	metrics_count_run(&m, &res);
+	/* A script's own words that mention a timeout are not a kill. */
+	res.end = RUNNER_END_SCRIPT_FAILED;
+	res.limit_hit = 0;
+	snprintf(res.error, sizeof(res.error), "script exited with status 1: timeout waiting");
+	metrics_count_run(&m, &res);
+	res.end = RUNNER_END_LIMIT;
+	res.limit_hit = 1;
+	res.frames = 7;
+	res.total_ms = 1500;
+	metrics_count_run(&m, &res);
+	assert_int_equal(m.kills_timeout, 1);
+	assert_int_equal(m.kills_limit, 1);
+	assert_int_equal(m.kills_cancel, 0);
+	assert_int_equal(m.frames, 7);
+	assert_int_equal(m.duration_count, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +285,7 @@ int main(void)
 	    cmocka_unit_test(test_a_taken_port_is_one_sentence),
 	    cmocka_unit_test(test_routes_are_unique_and_bounded),
 	    cmocka_unit_test(test_metrics_text_names_every_counter_and_gauge),
+	    cmocka_unit_test(test_kills_are_counted_by_end_reason_not_by_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
