@@ -15,6 +15,7 @@
 #include "hints.h"
 #include "render.h"
 #include "sandbox.h"
+#include "specs.h"
 
 static const char run_usage[] =
     "usage: reelbox run [OPTIONS] SCRIPT\n"
@@ -244,37 +245,22 @@ int cli_sandbox_exec(const struct config *cfg, const struct job_limits *lim,
 		     int stdout_fd, int stderr_fd, void (*on_denied)(void *, const char *),
 		     void *opaque, struct sandbox_result *res, char *err, size_t errlen)
 {
-	const char *env[8 + JOB_MAX_RUNTIME_ENV + 1] = {"PATH=/usr/local/bin:/usr/bin:/bin",
-							"HOME=/scratch", "SCRATCH=/scratch",
-							"LANG=C.UTF-8"};
-	size_t n = 4;
+	struct job_sandbox box;
 	struct sandbox *sb;
 	int rc;
 
-	for (size_t i = 0; extra_env && extra_env[i] && n < sizeof(env) / sizeof(env[0]) - 1; i++)
-		env[n++] = extra_env[i];
-	env[n] = NULL;
-	struct sandbox_spec spec = {
-	    .argv = argv,
-	    .envp = env,
-	    .stdin_fd = stdin_fd,
-	    .stdout_fd = stdout_fd,
-	    .stderr_fd = stderr_fd,
-	    .state_dir = cfg->state_dir[0] ? cfg->state_dir : NULL,
-	    .on_denied = on_denied,
-	    .denied_opaque = opaque,
-	    .limits =
-		{
-		    .timeout_ms = (uint64_t)lim->timeout_s * 1000,
-		    .memory_bytes = (uint64_t)lim->memory_mb << 20,
-		    .scratch_bytes = (uint64_t)lim->scratch_mb << 20,
-		    .pids = lim->pids,
-		    .cpus = lim->cpus,
-		    .cpu_seconds = (uint64_t)lim->timeout_s * 2 + 10,
-		},
-	};
-
-	if ((rc = sandbox_start(&spec, &sb, err, errlen)) < 0) {
+	if (exec_sandbox_spec(&box, cfg, lim, argv, extra_env) < 0) {
+		snprintf(err, errlen, "out of memory for the sandbox's environment");
+		return -ENOMEM;
+	}
+	box.spec.stdin_fd = stdin_fd;
+	box.spec.stdout_fd = stdout_fd;
+	box.spec.stderr_fd = stderr_fd;
+	box.spec.on_denied = on_denied;
+	box.spec.denied_opaque = opaque;
+	rc = sandbox_start(&box.spec, &sb, err, errlen);
+	job_sandbox_free(&box);
+	if (rc < 0) {
 		hints_privilege(err, errlen, rc);
 		return rc;
 	}
@@ -284,6 +270,10 @@ int cli_sandbox_exec(const struct config *cfg, const struct job_limits *lim,
 		snprintf(err, errlen, "lost track of the sandbox: %s", strerror(-rc));
 		return rc;
 	}
+	/* With no runner here, the sandbox kept the wall clock (specs.h); a user reads the
+	 * same sentence for exec as for a job. */
+	if (res->end == SANDBOX_TIMEOUT)
+		job_timeout_sentence(res->reason, sizeof(res->reason), lim->timeout_s);
 	return 0;
 }
 

@@ -3,9 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +18,7 @@
 #include "logtail.h"
 #include "render.h"
 #include "sandbox.h"
+#include "specs.h"
 
 /* Bigger than the 64 KiB default: the script's writes and the encoder's reads batch
  * better. */
@@ -78,50 +77,6 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void fmt_env(char ***pp, char **strp, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fmt_env(char ***pp, char **strp, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsprintf(*strp, fmt, ap);
-	va_end(ap);
-	**pp = *strp;
-	(*pp)++;
-	*strp += n + 1;
-}
-
-char **runner_build_env(const struct job *job, const struct runtime *rt)
-{
-	int n_rt = rt ? rt->n_env : 0;
-	size_t slots = 10 + (size_t)n_rt;
-	size_t strbytes = 9 * 64 + (size_t)n_rt * 130 + 256;
-	char **env = calloc(1, slots * sizeof(char *) + strbytes);
-	char **p;
-	char *s;
-
-	if (!env)
-		return NULL;
-	p = env;
-	s = (char *)(env + slots);
-	fmt_env(&p, &s, "WIDTH=%d", job->width);
-	fmt_env(&p, &s, "HEIGHT=%d", job->height);
-	fmt_env(&p, &s, "FPS=%d", job->fps);
-	fmt_env(&p, &s, "FRAMES=%lld", (long long)job->frames);
-	fmt_env(&p, &s, "PIX_FMT=%s", job->pix_fmt[0] ? job->pix_fmt : "rgb24");
-	fmt_env(&p, &s, "SCRATCH=%s", "/scratch");
-	fmt_env(&p, &s, "HOME=%s", "/scratch");
-	fmt_env(&p, &s, "PATH=%s", "/usr/local/bin:/usr/bin:/bin");
-	fmt_env(&p, &s, "LANG=%s", "C.UTF-8");
-	for (int i = 0; i < n_rt; i++)
-		fmt_env(&p, &s, "%.127s", rt->env[i]);
-	*p = NULL;
-	return env;
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -242,15 +197,17 @@ static void decide(struct runner *r)
 			if (sb->end != SANDBOX_TIMEOUT)
 				end = RUNNER_END_LIMIT;
 			snprintf(err, sizeof(err), "%s", sb->reason);
-		} else if (!r->enc_stream_end)
-			snprintf(err, sizeof(err), "wall-clock timeout of %u s reached",
-				 r->timeout_s);
-		else
-			snprintf(err, sizeof(err),
-				 "wall-clock timeout of %u s reached while encoding (%lld of "
-				 "%lld frames encoded)",
-				 r->timeout_s, (long long)r->frames_done,
-				 (long long)r->total_frames);
+		} else {
+			char clock[128];
+
+			job_timeout_sentence(clock, sizeof(clock), r->timeout_s);
+			if (!r->enc_stream_end)
+				snprintf(err, sizeof(err), "%s", clock);
+			else
+				snprintf(err, sizeof(err),
+					 "%s while encoding (%lld of %lld frames encoded)", clock,
+					 (long long)r->frames_done, (long long)r->total_frames);
+		}
 	} else if (render_ok && er->value && (r->grace_fired || cut)) {
 		/* The frame count is a ceiling: stopping the script there (by the grace after
 		 * it, or by the broken pipe the closed stream gave it) is success. A script
@@ -541,7 +498,7 @@ static void on_deadline(uv_timer_t *h)
 	if (r->finished)
 		return;
 	r->timed_out = 1;
-	snprintf(reason, sizeof(reason), "wall-clock timeout of %u s reached", r->timeout_s);
+	job_timeout_sentence(reason, sizeof(reason), r->timeout_s);
 	if (r->sb && !r->reaped)
 		sandbox_kill(r->sb, SANDBOX_TIMEOUT, reason);
 	kill_encoder(r);
@@ -591,27 +548,38 @@ static void emit_log_line(void *opaque, const char *line, size_t len)
 		r->ops->log_line(r->opaque, line, len);
 }
 
-int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cfg,
-		 const char *output, unsigned slot, const struct runner_ops *ops, void *opaque,
-		 struct runner **out, char *err, size_t errlen)
+/* What runner_start opens before the loop watches anything: the specs, the script's
+ * stdout (frames) and stderr (log) pipes and the temporary video file. Each step takes
+ * what it needs and closes what it hands on; launch_close() closes the rest. */
+struct launch {
+	struct job_sandbox box;
+	struct render_spec rspec;
+	int frame[2], log[2];
+	int tmp_fd;
+};
+
+static void launch_close(struct launch *l)
 {
-	const struct runtime *rt = config_find_runtime(cfg, job->runtime);
-	struct sandbox_helper_ticket ticket;
-	struct runner *r;
-	int frame_pipe[2] = {-1, -1}, log_pipe[2] = {-1, -1};
-	int tmp_fd = -1;
-	char **env = NULL;
-	char script_path[JOB_NAME_MAX + 8];
+	for (int i = 0; i < 2; i++) {
+		if (l->frame[i] >= 0)
+			close(l->frame[i]);
+		if (l->log[i] >= 0)
+			close(l->log[i]);
+		l->frame[i] = l->log[i] = -1;
+	}
+	if (l->tmp_fd >= 0)
+		close(l->tmp_fd);
+	l->tmp_fd = -1;
+	job_sandbox_free(&l->box);
+}
+
+static int runner_new(uv_loop_t *loop, const struct job *job, const struct config *cfg,
+		      const struct launch *l, const struct runner_ops *ops, void *opaque,
+		      struct runner **out)
+{
+	struct runner *r = calloc(1, sizeof(*r));
 	int rc;
 
-	memset(&ticket, 0, sizeof(ticket));
-	for (int i = 0; i < SANDBOX_HELPER_MAX_CG; i++)
-		ticket.cg_fds[i] = -1;
-	if (!rt) {
-		snprintf(err, errlen, "unknown runtime '%s'", job->runtime);
-		return -EINVAL;
-	}
-	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	r->loop = loop;
@@ -623,118 +591,92 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 	r->start_ns = now_ns();
 	r->total_frames = job->frames;
 	r->timeout_s = job->limits.timeout_s;
-	r->encoder_memory = job_encoder_memory(job);
+	r->encoder_memory = l->box.spec.helper.memory_bytes;
 	r->res.exit_code = -1;
 	r->res.width = job->width;
 	r->res.height = job->height;
 	r->res.fps = job->fps;
-	snprintf(r->res.output, sizeof(r->res.output), "%s", output);
+	snprintf(r->res.output, sizeof(r->res.output), "%s", l->rspec.output);
 	hints_init(&r->hints, job, cfg);
 	rc = logtail_init(&r->log, RUNNER_LOG_TAIL, emit_log_line, r);
-	if (rc < 0)
-		goto fail;
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
 
-	struct render_spec rspec = {
-	    .width = job->width,
-	    .height = job->height,
-	    .fps = job->fps,
-	    .pix_fmt = job->pix_fmt,
-	    .max_frames = job->frames,
-	    .output = output,
-	    .crf = job->crf,
-	    .preset = job->preset[0] ? job->preset : NULL,
-	    /* As many threads as the job's cpu quota can run (x264's 1.5 per core), not as
-	     * many as the host has: the encoder's cgroup allows 64 tasks. */
-	    .threads = job->limits.cpus > 0 ? (int)ceil(job->limits.cpus * 1.5) : 2,
-	};
-	if (rspec.threads > 16)
-		rspec.threads = 16;
+/* The temporary file beside the output that the encoder writes into. */
+static int open_output(struct runner *r, struct launch *l, char *err, size_t errlen)
+{
+	const char *output = l->rspec.output;
+
 	if (render_container_from_path(output) < 0) {
 		snprintf(err, errlen, "output \"%s\" must end in .mp4, .webm or .gif", output);
-		rc = -EINVAL;
-		goto fail;
+		return -EINVAL;
 	}
-	tmp_fd = render_output_temp(output, &r->tmp_path, err, errlen);
-	if (tmp_fd < 0) {
-		rc = tmp_fd;
-		goto fail;
-	}
-	if (pipe2(frame_pipe, O_CLOEXEC) < 0 || pipe2(log_pipe, O_CLOEXEC) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot create pipes: %s", strerror(errno));
-		goto fail;
-	}
-	fcntl(frame_pipe[1], F_SETPIPE_SZ, FRAME_PIPE_BYTES);
+	l->tmp_fd = render_output_temp(output, &r->tmp_path, err, errlen);
+	return l->tmp_fd < 0 ? l->tmp_fd : 0;
+}
 
-	env = runner_build_env(job, rt);
-	if (!env) {
-		rc = -ENOMEM;
-		goto fail;
+static int open_pipes(struct launch *l, char *err, size_t errlen)
+{
+	if (pipe2(l->frame, O_CLOEXEC) < 0 || pipe2(l->log, O_CLOEXEC) < 0) {
+		int rc = -errno;
+
+		snprintf(err, errlen, "cannot create pipes: %s", strerror(errno));
+		return rc;
 	}
-	snprintf(script_path, sizeof(script_path), "/job/%s", job->script_name);
-	const char *argv[] = {rt->path, script_path, NULL};
-	struct sandbox_file file = {
-	    .name = job->script_name,
-	    .data = job->script,
-	    .len = job->script_len,
-	};
-	struct sandbox_spec spec = {
-	    .argv = argv,
-	    .envp = (const char *const *)env,
-	    .files = &file,
-	    .n_files = 1,
-	    .stdin_fd = -1,
-	    .stdout_fd = frame_pipe[1],
-	    .stderr_fd = log_pipe[1],
-	    .slot = slot,
-	    .state_dir = cfg->state_dir[0] ? cfg->state_dir : NULL,
-	    .limits =
-		{
-		    .timeout_ms = (uint64_t)job->limits.timeout_s * 1000,
-		    .memory_bytes = (uint64_t)job->limits.memory_mb << 20,
-		    .scratch_bytes = (uint64_t)job->limits.scratch_mb << 20,
-		    .pids = job->limits.pids,
-		    .cpus = job->limits.cpus,
-		    .cpu_seconds = (uint64_t)job->limits.timeout_s * 2 + 10,
-		},
-	    /* The encoder's box: memory from size and preset (admitted against the
-	     * operator's maximum), the job's cpu quota, CPU seconds for its wall clock. */
-	    .helper =
-		{
-		    .enabled = 1,
-		    .memory_bytes = r->encoder_memory,
-		    .pids = 64,
-		    .cpus = job->limits.cpus,
-		    .cpu_seconds = (uint64_t)job->limits.timeout_s * 2 + 10,
-		},
-	};
-	rc = sandbox_start(&spec, &r->sb, err, errlen);
-	free(env);
-	env = NULL;
-	close(frame_pipe[1]);
-	close(log_pipe[1]);
-	frame_pipe[1] = log_pipe[1] = -1;
-	if (rc < 0)
-		goto fail;
+	fcntl(l->frame[1], F_SETPIPE_SZ, FRAME_PIPE_BYTES);
+	return 0;
+}
+
+/* The script's sandbox, writing frames and log into the pipes; the worker keeps no
+ * write end. */
+static int start_sandbox(struct runner *r, struct launch *l, char *err, size_t errlen)
+{
+	int rc;
+
+	l->box.spec.stdout_fd = l->frame[1];
+	l->box.spec.stderr_fd = l->log[1];
+	rc = sandbox_start(&l->box.spec, &r->sb, err, errlen);
+	close(l->frame[1]);
+	close(l->log[1]);
+	l->frame[1] = l->log[1] = -1;
+	return rc;
+}
+
+/* The encoder, in the sandbox's helper box: the frames go from the script's pipe
+ * straight into it, and the worker keeps no end of that pipe at all. */
+static int start_encoder(struct runner *r, struct launch *l, char *err, size_t errlen)
+{
+	struct sandbox_helper_ticket ticket;
+	int rc;
+
+	memset(&ticket, 0, sizeof(ticket));
+	for (int i = 0; i < SANDBOX_HELPER_MAX_CG; i++)
+		ticket.cg_fds[i] = -1;
 	rc = sandbox_helper_ticket(r->sb, &ticket, err, errlen);
 	if (rc == 0) {
-		/* The frames go from the script's pipe straight into the encoder: the
-		 * worker keeps no end of that pipe at all. */
-		rc = encoder_spawn(&rspec, frame_pipe[0], tmp_fd, &ticket, err, errlen);
+		rc = encoder_spawn(&l->rspec, l->frame[0], l->tmp_fd, &ticket, err, errlen);
 		if (rc >= 0) {
 			r->enc_sock = rc;
 			rc = 0;
 		}
 	}
 	sandbox_helper_ticket_close(&ticket);
-	close(frame_pipe[0]);
-	close(tmp_fd);
-	frame_pipe[0] = tmp_fd = -1;
-	if (rc < 0) {
-		sandbox_destroy(r->sb);
-		r->sb = NULL;
-		goto fail;
-	}
+	close(l->frame[0]);
+	close(l->tmp_fd);
+	l->frame[0] = l->tmp_fd = -1;
+	return rc;
+}
+
+/* From here the loop watches the job: the sandbox's pidfd, the script's stderr, the
+ * encoder's job socket, the seccomp listener and the job's wall clock. */
+static void watch(struct runner *r, struct launch *l)
+{
+	uv_loop_t *loop = r->loop;
 
 	uv_timer_init(loop, &r->deadline);
 	uv_timer_init(loop, &r->grace);
@@ -756,33 +698,43 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 		r->handles_open++;
 		uv_poll_start(&r->notify_poll, UV_READABLE, on_notify);
 	}
-	uv_pipe_open(&r->log_pipe, log_pipe[0]);
-	log_pipe[0] = -1;
+	uv_pipe_open(&r->log_pipe, l->log[0]);
+	l->log[0] = -1;
 	r->log_open = 1;
 	uv_read_start((uv_stream_t *)&r->log_pipe, on_log_alloc, on_log_read);
 	uv_poll_start(&r->pidfd_poll, UV_READABLE, on_pidfd);
 	uv_poll_start(&r->enc_poll, UV_READABLE | UV_DISCONNECT, on_enc);
+	/* The one owner of a job's wall clock (specs.h): the sandbox has no deadline. */
 	if (r->timeout_s)
 		uv_timer_start(&r->deadline, on_deadline, (uint64_t)r->timeout_s * 1000, 0);
+}
+
+/* A job becomes its specs (specs.c), then: open the output, the pipes, the sandbox,
+ * the encoder, and watch. A failed step leaves nothing running and nothing behind. */
+int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cfg,
+		 const char *output, unsigned slot, const struct runner_ops *ops, void *opaque,
+		 struct runner **out, char *err, size_t errlen)
+{
+	struct launch l = {.frame = {-1, -1}, .log = {-1, -1}, .tmp_fd = -1};
+	struct runner *r = NULL;
+	int rc;
+
+	if ((rc = job_sandbox_spec(&l.box, job, cfg, slot, err, errlen)) < 0)
+		goto fail;
+	job_render_spec(job, output, &l.rspec);
+	if ((rc = runner_new(loop, job, cfg, &l, ops, opaque, &r)) < 0 ||
+	    (rc = open_output(r, &l, err, errlen)) < 0 || (rc = open_pipes(&l, err, errlen)) < 0 ||
+	    (rc = start_sandbox(r, &l, err, errlen)) < 0 ||
+	    (rc = start_encoder(r, &l, err, errlen)) < 0)
+		goto fail;
+	watch(r, &l);
+	launch_close(&l);
 	*out = r;
 	return 0;
 
 fail:
-	free(env);
-	for (int i = 0; i < 2; i++) {
-		if (frame_pipe[i] >= 0)
-			close(frame_pipe[i]);
-		if (log_pipe[i] >= 0)
-			close(log_pipe[i]);
-	}
-	if (tmp_fd >= 0)
-		close(tmp_fd);
-	if (r->tmp_path) {
-		unlink(r->tmp_path);
-		free(r->tmp_path);
-	}
-	logtail_free(&r->log);
-	free(r);
+	launch_close(&l);
+	runner_free(r); /* the sandbox, the temporary file, the log */
 	return rc < 0 ? rc : -EIO;
 }
 

@@ -1,13 +1,11 @@
 /* runner.h - one job in flight: a sandboxed script feeding an encoder.
  *
- * The runner is where a job becomes the two specs the lower modules understand: a
- * sandbox_spec (command, /job files, environment, limits) and a render_spec (size, fps,
- * pix_fmt, container, output). The frames go from the script's pipe straight into an
- * encoder process inside the job's box (encoder.h); the worker only supervises, on a
- * libuv loop: the sandbox's pidfd, its stderr, the encoder's job socket and one wall
- * clock for the whole job (script, encode, finalise). Nothing here waits without a
- * deadline. `reelbox run` drives one runner on a private loop; the worker drives many
- * on its loop.
+ * The runner takes a job's two specs (specs.h: the sandbox_spec and the render_spec)
+ * and runs them. The frames go from the script's pipe straight into an encoder process
+ * inside the job's box (encoder.h); the worker only supervises, on a libuv loop: the
+ * sandbox's pidfd, its stderr, the encoder's job socket and one wall clock for the
+ * whole job (script, encode, finalise). Nothing here waits without a deadline. `reelbox run` drives
+ * one runner on a private loop; the worker drives many on its loop.
  */
 #ifndef REELBOX_RUNNER_H
 #define REELBOX_RUNNER_H
@@ -89,9 +87,5 @@ void runner_free(struct runner *r);
 /* "succeeded", "script_failed", "limit", "timeout", "cancelled", "bad_stream",
  * "encoder_failed", "internal": a stable word for logs and metrics labels. */
 const char *runner_end_name(enum runner_end end);
-
-/* The environment a script gets: the contract's list plus the runtime's fixed vars.
- * Returns a NULL-terminated array in one allocation; free() it. */
-char **runner_build_env(const struct job *job, const struct runtime *rt);
 
 #endif
