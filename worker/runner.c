@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include "render.h"
 #include "sandbox.h"
 #include "specs.h"
+#include "verdict.h"
 
 /* Bigger than the 64 KiB default: the script's writes and the encoder's reads batch
  * better. */
@@ -93,200 +93,108 @@ static void close_handle(struct runner *r, uv_handle_t *h)
 		uv_close(h, on_handle_closed);
 }
 
-static const char *signal_name(int sig)
+/* What the sandbox and the encoder said, as verdict.h's facts. */
+static void gather_facts(const struct runner *r, const struct sandbox_helper_usage *usage,
+			 struct verdict_facts *f)
 {
-	static char buf[16];
-	const char *abbrev = sigabbrev_np(sig);
-
-	if (!abbrev)
-		return "an unknown signal";
-	snprintf(buf, sizeof(buf), "SIG%s", abbrev);
-	return buf;
+	*f = (struct verdict_facts){
+	    .cancel_reason = r->cancel_reason,
+	    .timed_out = r->timed_out,
+	    .grace_fired = r->grace_fired,
+	    .timeout_s = r->timeout_s,
+	    .frames_done = r->frames_done,
+	    .total_frames = r->total_frames,
+	    .sb = &r->sbres,
+	    .enc_done = r->enc_done,
+	    .enc_stream_end = r->enc_stream_end,
+	    .have_result = r->have_result,
+	    .result = &r->enc_result,
+	    .protocol_error = r->enc_protocol_error,
+	    .have_status = r->have_status,
+	    .status = r->enc_status,
+	    .oom = usage->oom,
+	    .encoder_memory = r->encoder_memory,
+	};
 }
 
-/* Why the encoder ended without a result, from its cgroup and its wait status. */
-static void encoder_failure(struct runner *r, const struct sandbox_helper_usage *u, char *err,
-			    size_t len)
-{
-	int st = r->enc_status;
-
-	if (r->enc_protocol_error)
-		snprintf(err, len, "the encoder broke its protocol and was stopped");
-	else if (u->oom)
-		snprintf(err, len,
-			 "the encoder ran out of its memory allowance of %llu MB for this size "
-			 "and preset: choose a faster preset or a smaller size",
-			 (unsigned long long)(r->encoder_memory >> 20));
-	else if (r->have_status && WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
-		snprintf(err, len,
-			 "the encoder was killed by SIGSYS: it made a system call outside its "
-			 "allowlist (a reelbox bug: please report it)");
-	else if (r->have_status && WIFSIGNALED(st))
-		snprintf(err, len, "the encoder was killed by signal %d (%s)", WTERMSIG(st),
-			 signal_name(WTERMSIG(st)));
-	else
-		snprintf(err, len, "the encoder ended without a result");
-}
-
-/* The encoder's own failure code: a write the host refused is the host's fault (the
- * job may run elsewhere); everything else it reports is about the stream. */
-static enum runner_end encoder_rc_end(int rc)
-{
-	return rc == -ENOSPC || rc == -EDQUOT || rc == -EROFS || rc == -EIO ? RUNNER_END_INTERNAL
-									    : RUNNER_END_BAD_STREAM;
-}
-
-/* Turn what the sandbox and the encoder said into one verdict and one sentence. The
- * order matters: a cancel or a limit explains a broken stream, a script's own failure
- * explains a missing frame, and only a clean exit with a clean stream is committed. */
-static void decide(struct runner *r)
+/* The result's measurements: the sandbox's, the encoder's cgroup's and its RESULT. */
+static void measure(struct runner *r, const struct sandbox_helper_usage *usage)
 {
 	struct runner_result *res = &r->res;
 	const struct sandbox_result *sb = &r->sbres;
 	const struct encoder_msg *er = &r->enc_result;
-	struct sandbox_helper_usage usage;
-	int render_ok = r->have_result && er->rc == 0;
-	/* The encoder closed the frame pipe while the script may still have been writing: a
-	 * broken pipe (SIGPIPE, or an EPIPE the script died of) is then its doing. */
-	int cut = r->have_result && (er->flags & ENCODER_F_CUT);
-	char err[512], render_err[512];
-	int commit = 0;
-	enum runner_end end = RUNNER_END_SUCCEEDED, render_end;
 
-	sandbox_helper_usage(r->sb, &usage);
 	res->exit_code = sb->exit_code;
 	res->signal = sb->signal;
 	res->sandbox_ms = sb->wall_ms;
 	res->peak_memory_bytes = sb->peak_memory_bytes;
 	res->script_cpu_ms = sb->cpu_ms;
-	res->encoder_cpu_ms = usage.cpu_ms;
-	res->encoder_peak_memory_bytes = usage.peak_memory_bytes;
+	res->encoder_cpu_ms = usage->cpu_ms;
+	res->encoder_peak_memory_bytes = usage->peak_memory_bytes;
 	res->frames = r->frames_done;
-	if (render_ok) {
+	if (!r->have_result)
+		return;
+	if (er->rc == 0) {
 		res->frames = er->frames;
 		res->first_frame_ms = er->first_frame_ms;
 		res->encode_ms = er->encode_ms;
 		memcpy(res->stream_kind, er->stream_kind, sizeof(res->stream_kind));
 	}
-	if (r->have_result) {
-		res->frame_cap_hit = (er->flags & ENCODER_F_FRAME_CAP_HIT) != 0;
-		res->n_warnings = 0;
-		for (int i = 0; i < RENDER_MAX_WARNINGS && i < RUNNER_MAX_WARNINGS; i++)
-			if (er->warnings[i][0])
-				snprintf(res->warnings[res->n_warnings++], RUNNER_WARNING_LEN, "%s",
-					 er->warnings[i]);
-	}
-	render_end = r->have_result ? encoder_rc_end(er->rc) : RUNNER_END_ENCODER_FAILED;
-	if (r->have_result && er->rc != 0)
-		snprintf(render_err, sizeof(render_err), "%s",
-			 er->err[0] ? er->err : "the frame stream could not be encoded");
-	else if (!render_ok)
-		encoder_failure(r, &usage, render_err, sizeof(render_err));
+	res->frame_cap_hit = (er->flags & ENCODER_F_FRAME_CAP_HIT) != 0;
+	res->n_warnings = 0;
+	for (int i = 0; i < RENDER_MAX_WARNINGS && i < RUNNER_MAX_WARNINGS; i++)
+		if (er->warnings[i][0])
+			snprintf(res->warnings[res->n_warnings++], RUNNER_WARNING_LEN, "%s",
+				 er->warnings[i]);
+}
 
-	err[0] = '\0';
-	if (r->cancel_reason[0]) {
-		res->cancelled = 1;
-		end = RUNNER_END_CANCELLED;
-		snprintf(err, sizeof(err), "%s", r->cancel_reason);
-	} else if (r->timed_out) {
-		res->limit_hit = 1;
-		end = RUNNER_END_TIMEOUT;
-		/* A script that hung because a limit refused it (a fork at pids.max) is told
-		 * that limit, as the sandbox classified it. */
-		if (sb->end != SANDBOX_EXITED && sb->end != SANDBOX_KILLED && sb->reason[0]) {
-			if (sb->end != SANDBOX_TIMEOUT)
-				end = RUNNER_END_LIMIT;
-			snprintf(err, sizeof(err), "%s", sb->reason);
-		} else {
-			char clock[128];
+/* A committed verdict's file goes into place; a failure turns the verdict. */
+static void commit_video(struct runner *r, struct verdict *v)
+{
+	struct stat st;
 
-			job_timeout_sentence(clock, sizeof(clock), r->timeout_s);
-			if (!r->enc_stream_end)
-				snprintf(err, sizeof(err), "%s", clock);
-			else
-				snprintf(err, sizeof(err),
-					 "%s while encoding (%lld of %lld frames encoded)", clock,
-					 (long long)r->frames_done, (long long)r->total_frames);
-		}
-	} else if (render_ok && er->value && (r->grace_fired || cut)) {
-		/* The frame count is a ceiling: stopping the script there (by the grace after
-		 * it, or by the broken pipe the closed stream gave it) is success. A script
-		 * that ended by itself keeps its own exit status. */
-		commit = 1;
-	} else if (!r->have_result && r->enc_done) {
-		/* The encoder died (its memory allowance, a signal): that closed the frame
-		 * pipe, and whatever the script then did follows from it. */
-		res->limit_hit = 1;
-		end = RUNNER_END_ENCODER_FAILED;
-		snprintf(err, sizeof(err), "%s", render_err);
-	} else if (sb->end != SANDBOX_EXITED && sb->end != SANDBOX_KILLED) {
-		res->limit_hit = 1;
-		end = sb->end == SANDBOX_TIMEOUT ? RUNNER_END_TIMEOUT : RUNNER_END_LIMIT;
-		snprintf(err, sizeof(err), "%s",
-			 sb->reason[0] ? sb->reason : "a sandbox limit was reached");
-	} else if (!render_ok && cut && (sb->signal || sb->exit_code != 0)) {
-		/* The encoder refused the stream and closed it under the script: what the
-		 * script then died of (SIGPIPE, a BrokenPipeError) follows from that. */
-		end = render_end;
-		snprintf(err, sizeof(err), "%s", render_err);
-	} else if (sb->signal == SIGSYS) {
-		/* The sandbox's reason names the calls it kills for ("the command was
-		 * killed by SIGSYS: ..."). */
-		const char *why = sb->reason;
-		if (!strncmp(why, "the command ", 12))
-			why += 12;
-		end = RUNNER_END_SCRIPT_FAILED;
-		snprintf(err, sizeof(err), "script %s",
-			 why[0] ? why
-				: "was killed by SIGSYS: it made a system call the "
-				  "sandbox does not allow");
-	} else if (sb->signal) {
-		end = RUNNER_END_SCRIPT_FAILED;
-		snprintf(err, sizeof(err), "script was killed by signal %d (%s)", sb->signal,
-			 signal_name(sb->signal));
-	} else if (sb->exit_code != 0 && sb->denied_calls) {
-		/* A failure right after a denied call is most likely caused by it. */
-		end = RUNNER_END_SCRIPT_FAILED;
-		snprintf(err, sizeof(err),
-			 "script exited with status %d after a denied system "
-			 "call (%s); see the log",
-			 sb->exit_code, sb->last_denied);
-	} else if (sb->exit_code != 0) {
-		end = RUNNER_END_SCRIPT_FAILED;
-		snprintf(err, sizeof(err), "script exited with status %d; see the log",
-			 sb->exit_code);
-	} else if (!render_ok) {
-		end = render_end;
-		snprintf(err, sizeof(err), "%s", render_err);
+	/* The encoder is confined but parsed untrusted bytes: its size must match. */
+	if (stat(r->tmp_path, &st) < 0 || (uint64_t)st.st_size != r->enc_result.bytes) {
+		v->end = RUNNER_END_ENCODER_FAILED;
+		snprintf(v->error, sizeof(v->error),
+			 "the encoder's file does not match its report");
+	} else if (render_output_commit(r->tmp_path, r->res.output, v->error, sizeof(v->error)) ==
+		   0) {
+		r->tmp_path[0] = '\0';
 	} else {
-		commit = 1;
+		v->end = RUNNER_END_INTERNAL;
+		if (!v->error[0])
+			snprintf(v->error, sizeof(v->error), "could not move the video into place");
 	}
-	if (commit) {
-		struct stat st;
-		/* The encoder is confined but parsed untrusted bytes: its size must match. */
-		if (stat(r->tmp_path, &st) < 0 || (uint64_t)st.st_size != er->bytes) {
-			end = RUNNER_END_ENCODER_FAILED;
-			snprintf(err, sizeof(err), "the encoder's file does not match its report");
-		} else if (render_output_commit(r->tmp_path, r->res.output, err, sizeof(err)) ==
-			   0) {
-			r->tmp_path[0] = '\0';
-		} else {
-			end = RUNNER_END_INTERNAL;
-			if (!err[0])
-				snprintf(err, sizeof(err), "could not move the video into place");
-		}
-	}
-	res->end = err[0] ? end : RUNNER_END_SUCCEEDED;
+}
 
-	if (err[0]) {
+/* The job is over: measure, decide (verdict.c), commit, explain. */
+static void decide(struct runner *r)
+{
+	struct runner_result *res = &r->res;
+	struct sandbox_helper_usage usage;
+	struct verdict_facts f;
+	struct verdict v;
+
+	sandbox_helper_usage(r->sb, &usage);
+	measure(r, &usage);
+	gather_facts(r, &usage, &f);
+	verdict_decide(&f, &v);
+	if (v.commit)
+		commit_video(r, &v);
+	res->cancelled = v.cancelled;
+	res->limit_hit = v.limit_hit;
+	if (v.error[0]) {
 		res->succeeded = 0;
-		snprintf(res->error, sizeof(res->error), "%s", err);
+		res->end = v.end;
+		snprintf(res->error, sizeof(res->error), "%s", v.error);
 		res->bytes = 0;
 		res->sha256[0] = '\0';
 	} else {
 		res->succeeded = 1;
-		res->bytes = er->bytes;
-		memcpy(res->sha256, er->sha256, sizeof(res->sha256));
+		res->end = RUNNER_END_SUCCEEDED;
+		res->bytes = r->enc_result.bytes;
+		memcpy(res->sha256, r->enc_result.sha256, sizeof(res->sha256));
 	}
 	logtail_copy(&r->log, res->log_tail, sizeof(res->log_tail));
 	if (!res->succeeded && !res->cancelled)
