@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fields.h"
 #include "utf8.h"
 
 const struct option cli_job_options[] = {
@@ -44,119 +45,65 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-static int parse_long(const char *s, long min, long max, long *out)
+/* The field a job option sets: its flag with '_' for '-', in the job's table or its
+ * limits' (fields.h); *base is where that table's struct lives in job. */
+static const struct field *job_option_field(int opt, struct job *job, void **base,
+					    const char **flag)
 {
-	char *end;
-	long v;
+	char name[32];
+	const struct field *f;
+	size_t i;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int parse_double(const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v))
-		return -EINVAL;
-	*out = v;
-	return 0;
+	for (i = 0; i < cli_n_job_options && cli_job_options[i].val != opt; i++)
+		;
+	if (i == cli_n_job_options)
+		return NULL;
+	*flag = cli_job_options[i].name;
+	snprintf(name, sizeof(name), "%s", *flag);
+	for (char *p = name; *p; p++)
+		*p = *p == '-' ? '_' : *p;
+	*base = job;
+	if ((f = field_find(job_fields, name)))
+		return f->cli ? f : NULL;
+	*base = &job->limits;
+	f = field_find(limit_fields, name);
+	return f && f->cli ? f : NULL;
 }
 
 int cli_job_option(const char *cmd, int opt, const char *arg, struct job *job,
 		   struct cli_job_args *ja)
 {
-	long v;
+	const struct field *f;
+	const char *flag;
+	char *end;
+	void *base;
 	double d;
 
 	switch (opt) {
-	case OPT_RUNTIME:
-		if (strlen(arg) >= sizeof(job->runtime))
-			return cli_usage_error(cmd, "--runtime '%s' is too long", arg);
-		snprintf(job->runtime, sizeof(job->runtime), "%s", arg);
-		return 0;
 	case OPT_SIZE:
 		if (job_parse_size(arg, &job->width, &job->height) < 0)
 			return cli_usage_error(
 			    cmd, "--size '%s' is not WIDTHxHEIGHT, e.g. 1280x720", arg);
 		return 0;
-	case OPT_FPS:
-		if (parse_long(arg, 1, INT_MAX, &v) < 0)
-			return cli_usage_error(cmd, "--fps '%s' is not a positive whole number",
-					       arg);
-		job->fps = (int)v;
-		return 0;
-	case OPT_FRAMES:
-		if (parse_long(arg, 1, LONG_MAX, &v) < 0)
-			return cli_usage_error(cmd, "--frames '%s' is not a positive whole number",
-					       arg);
-		job->frames = v;
-		ja->have_frames = 1;
-		return 0;
 	case OPT_DURATION:
-		if (parse_double(arg, &d) < 0 || d <= 0)
+		errno = 0;
+		d = strtod(arg, &end);
+		if (errno || end == arg || *end || !isfinite(d) || d <= 0)
 			return cli_usage_error(
 			    cmd, "--duration '%s' is not a positive number of seconds", arg);
 		ja->duration = d;
-		return 0;
-	case OPT_PIX_FMT:
-		if (strlen(arg) >= sizeof(job->pix_fmt))
-			return cli_usage_error(cmd, "--pix-fmt '%s' is not known", arg);
-		snprintf(job->pix_fmt, sizeof(job->pix_fmt), "%s", arg);
-		return 0;
-	case OPT_CRF:
-		/* The range depends on the format (and GIF ignores crf): job_resolve says. */
-		if (parse_long(arg, 0, INT_MAX, &v) < 0)
-			return cli_usage_error(cmd, "--crf '%s' is not a whole number of 0 or more",
-					       arg);
-		job->crf = (int)v;
-		return 0;
-	case OPT_PRESET:
-		if (strlen(arg) >= sizeof(job->preset))
-			return cli_usage_error(cmd, "--preset '%s' is not known", arg);
-		snprintf(job->preset, sizeof(job->preset), "%s", arg);
-		return 0;
-	case OPT_TIMEOUT:
-		if (parse_long(arg, 1, UINT32_MAX, &v) < 0)
-			return cli_usage_error(
-			    cmd, "--timeout '%s' is not a positive number of seconds", arg);
-		job->limits.timeout_s = (uint32_t)v;
-		return 0;
-	case OPT_MEMORY:
-		if (parse_long(arg, 1, UINT32_MAX, &v) < 0)
-			return cli_usage_error(cmd, "--memory '%s' is not a positive number of MB",
-					       arg);
-		job->limits.memory_mb = (uint32_t)v;
-		return 0;
-	case OPT_PIDS:
-		if (parse_long(arg, 1, UINT32_MAX, &v) < 0)
-			return cli_usage_error(cmd, "--pids '%s' is not a positive whole number",
-					       arg);
-		job->limits.pids = (uint32_t)v;
-		return 0;
-	case OPT_SCRATCH:
-		if (parse_long(arg, 1, UINT32_MAX, &v) < 0)
-			return cli_usage_error(cmd, "--scratch '%s' is not a positive number of MB",
-					       arg);
-		job->limits.scratch_mb = (uint32_t)v;
-		return 0;
-	case OPT_CPUS:
-		if (parse_double(arg, &d) < 0 || d <= 0)
-			return cli_usage_error(cmd, "--cpus '%s' is not a positive number", arg);
-		job->limits.cpus = d;
 		return 0;
 	case OPT_CONFIG:
 		ja->config_path = arg;
 		return 0;
 	}
-	return cli_usage_error(cmd, "unknown option");
+	if (!(f = job_option_field(opt, job, &base, &flag)))
+		return cli_usage_error(cmd, "unknown option");
+	if (field_from_text(f, base, arg) < 0)
+		return cli_usage_error(cmd, "--%s '%s' %s", flag, arg, f->cli);
+	if (opt == OPT_FRAMES)
+		ja->have_frames = 1;
+	return 0;
 }
 
 int cli_load_config(const char *cmd, const char *path, struct config *cfg)

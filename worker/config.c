@@ -30,6 +30,7 @@
  */
 #define _GNU_SOURCE
 #include "job.h"
+#include "fields.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -139,97 +140,84 @@ const struct runtime *config_runtime_for_script(const struct config *cfg, const 
 
 /* ---- config file ---- */
 
+#define CFG_STR(f) FIELD_STR, offsetof(struct config, f), sizeof(((struct config *)0)->f)
+
+/* The config file's own keys; "defaults" and "maxima" are limit tables (fields.h). */
+static const struct field config_fields[] = {
+    {"runtimes", FIELD_OWN},
+    {"defaults", FIELD_OBJECT, offsetof(struct config, defaults), .sub = limit_fields},
+    {"maxima", FIELD_OBJECT, offsetof(struct config, maxima), .sub = limit_fields},
+    {"max_frames", FIELD_I64, offsetof(struct config, max_frames), 0, 1, INT64_MAX},
+    {"max_script_bytes", FIELD_SIZE, offsetof(struct config, max_script_bytes), 0, 1, INT32_MAX},
+    {"encoder_memory", FIELD_U32, offsetof(struct config, encoder_memory_mb), 0, 64, 1 << 20},
+    {"state_dir", CFG_STR(state_dir)},
+    {"output_dir", CFG_STR(output_dir)},
+    {"redis_url", CFG_STR(redis_url)},
+    {"concurrency", FIELD_INT, offsetof(struct config, concurrency), 0, 1, CONFIG_MAX_CONCURRENCY},
+    {"lease", FIELD_U32, offsetof(struct config, lease_s), 0, 1, UINT32_MAX},
+    {"result_ttl", FIELD_U32, offsetof(struct config, result_ttl_s), 0, 1, UINT32_MAX},
+    {"max_attempts", FIELD_INT, offsetof(struct config, max_attempts), 0, 1, 1000},
+    {NULL},
+};
+
+/* One value of a row into base, or the sentence that says what it must be. */
+static int config_value(const struct field *f, void *base, json_t *v, const char *key,
+			const char *file, char *err, size_t errlen)
+{
+	enum field_fault fault = field_from_json(f, base, v);
+
+	if (f->type == FIELD_REAL && !fault &&
+	    *(double *)((char *)base + f->offset) > CONFIG_MAX_CPUS)
+		fault = FIELD_OUT_OF_RANGE;
+	if (fault == FIELD_OK)
+		return 0;
+	if (f->type == FIELD_STR && fault == FIELD_WRONG_TYPE)
+		config_err(err, errlen, "'%s' in %s must be a string", key, file);
+	else if (f->type == FIELD_STR)
+		config_err(err, errlen,
+			   "'%s' in %s must be a non-empty string of at most %zu bytes", key, file,
+			   f->size - 1);
+	else if (f->type == FIELD_REAL)
+		config_err(err, errlen, "'%s' in %s must be a number above 0 and at most %g", key,
+			   file, CONFIG_MAX_CPUS);
+	else if (f->type == FIELD_OBJECT)
+		config_err(err, errlen, "'%s' in %s must be an object", key, file);
+	else
+		config_err(err, errlen, "'%s' in %s must be an integer from %lld to %lld", key,
+			   file, f->min, f->max);
+	return -EINVAL;
+}
+
 /* Copy a JSON string into a fixed buffer; never truncates (a cut path is another path). */
 static int config_str(json_t *v, char *dst, size_t dstlen, const char *key, const char *file,
 		      char *err, size_t errlen)
 {
-	size_t n;
+	const struct field f = {key, FIELD_STR, 0, dstlen};
 
-	if (!json_is_string(v)) {
-		config_err(err, errlen, "'%s' in %s must be a string", key, file);
-		return -EINVAL;
-	}
-	n = json_string_length(v);
-	if (n == 0 || n >= dstlen || strlen(json_string_value(v)) != n) {
-		config_err(err, errlen,
-			   "'%s' in %s must be a non-empty string of at most %zu bytes", key, file,
-			   dstlen - 1);
-		return -EINVAL;
-	}
-	memcpy(dst, json_string_value(v), n + 1);
-	return 0;
+	return config_value(&f, dst, v, key, file, err, errlen);
 }
 
-static int config_int(json_t *v, long long min, long long max, long long *out, const char *key,
-		      const char *file, char *err, size_t errlen)
+static int config_limits(const struct field *lf, json_t *obj, struct job_limits *lim,
+			 const char *file, char *err, size_t errlen)
 {
-	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-		config_err(err, errlen, "'%s' in %s must be an integer from %lld to %lld", key,
-			   file, min, max);
-		return -EINVAL;
-	}
-	*out = json_integer_value(v);
-	return 0;
-}
-
-static int config_u32(json_t *v, uint32_t *out, const char *key, const char *file, char *err,
-		      size_t errlen)
-{
-	long long x;
-	int r = config_int(v, 1, UINT32_MAX, &x, key, file, err, errlen);
-
-	if (r == 0)
-		*out = (uint32_t)x;
-	return r;
-}
-
-static int config_cpus(json_t *v, double *out, const char *key, const char *file, char *err,
-		       size_t errlen)
-{
-	double x = json_is_number(v) ? json_number_value(v) : NAN;
-
-	if (!isfinite(x) || x <= 0 || x > CONFIG_MAX_CPUS) {
-		config_err(err, errlen, "'%s' in %s must be a number above 0 and at most %g", key,
-			   file, CONFIG_MAX_CPUS);
-		return -EINVAL;
-	}
-	*out = x;
-	return 0;
-}
-
-static int config_limits(json_t *obj, struct job_limits *lim, const char *what, const char *file,
-			 char *err, size_t errlen)
-{
+	const struct field *f;
 	const char *k;
 	json_t *v;
-	char key[64];
+	char key[64], known[128];
 	int r;
 
-	if (!json_is_object(obj)) {
-		config_err(err, errlen, "'%s' in %s must be an object", what, file);
-		return -EINVAL;
-	}
+	if ((r = config_value(lf, lim, obj, lf->name, file, err, errlen)))
+		return r;
 	json_object_foreach(obj, k, v)
 	{
-		snprintf(key, sizeof(key), "%s.%.40s", what, k);
-		if (!strcmp(k, "timeout"))
-			r = config_u32(v, &lim->timeout_s, key, file, err, errlen);
-		else if (!strcmp(k, "memory"))
-			r = config_u32(v, &lim->memory_mb, key, file, err, errlen);
-		else if (!strcmp(k, "pids"))
-			r = config_u32(v, &lim->pids, key, file, err, errlen);
-		else if (!strcmp(k, "scratch"))
-			r = config_u32(v, &lim->scratch_mb, key, file, err, errlen);
-		else if (!strcmp(k, "cpus"))
-			r = config_cpus(v, &lim->cpus, key, file, err, errlen);
-		else {
-			config_err(err, errlen,
-				   "unknown key '%s' in %s; known: timeout, memory, pids, scratch, "
-				   "cpus",
-				   key, file);
-			r = -EINVAL;
+		snprintf(key, sizeof(key), "%s.%.40s", lf->name, k);
+		if (!(f = field_find(limit_fields, k))) {
+			field_names(limit_fields, known, sizeof(known));
+			config_err(err, errlen, "unknown key '%s' in %s; known: %s", key, file,
+				   known);
+			return -EINVAL;
 		}
-		if (r)
+		if ((r = config_value(f, lim, v, key, file, err, errlen)))
 			return r;
 	}
 	return 0;
@@ -283,41 +271,82 @@ static int config_package_ok(const char *s)
 	return 1;
 }
 
-static int config_packages(json_t *v, struct runtime *rt, const char *key, const char *file,
-			   char *err, size_t errlen)
+static int config_ext_ok(const char *s)
+{
+	return s[0] == '.' && s[1] && !strchr(s + 1, '.') && !strchr(s, '/');
+}
+
+/* An array of at most max strings into the rows (each len bytes) of dst, *count of them;
+ * a string ok() refuses is named with the sentence's tail bad. */
+static int config_strings(json_t *v, char *dst, size_t len, size_t max, int *count,
+			  int (*ok)(const char *), const char *bad, const char *key,
+			  const char *file, char *err, size_t errlen)
 {
 	json_t *e;
 	size_t i;
 	int r;
 
-	if (!json_is_array(v) || json_array_size(v) > JOB_MAX_RUNTIME_PKGS) {
-		config_err(err, errlen, "'%s' in %s must be an array of at most %d strings", key,
-			   file, JOB_MAX_RUNTIME_PKGS);
+	if (!json_is_array(v) || json_array_size(v) > max) {
+		config_err(err, errlen, "'%s' in %s must be an array of at most %zu strings", key,
+			   file, max);
 		return -EINVAL;
 	}
 	json_array_foreach(v, i, e)
 	{
-		r = config_str(e, rt->packages[i], sizeof(rt->packages[0]), key, file, err, errlen);
-		if (r)
+		char *s = dst + i * len;
+
+		if ((r = config_str(e, s, len, key, file, err, errlen)))
 			return r;
-		if (!config_package_ok(rt->packages[i])) {
-			config_err(err, errlen,
-				   "'%s' in %s: '%s' is not a module or command name (letters, "
-				   "digits and _.-@/, not starting with '-' or '.')",
-				   key, file, rt->packages[i]);
+		if (!ok(s)) {
+			config_err(err, errlen, "'%s' in %s: '%s' %s", key, file, s, bad);
 			return -EINVAL;
 		}
 	}
-	rt->n_packages = (int)json_array_size(v);
+	*count = (int)json_array_size(v);
 	return 0;
+}
+
+/* One key of a runtime entry. */
+static int config_runtime_key(struct runtime *rt, const char *k, json_t *v, const char *key,
+			      const char *file, char *err, size_t errlen)
+{
+	int r;
+
+	if (!strcmp(k, "path")) {
+		if ((r = config_str(v, rt->path, sizeof(rt->path), key, file, err, errlen)))
+			return r;
+		if (rt->path[0] != '/') {
+			config_err(err, errlen, "'%s' in %s must be an absolute path, not '%s'",
+				   key, file, rt->path);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!strcmp(k, "extensions"))
+		return config_strings(v, rt->ext[0], sizeof(rt->ext[0]), 8, &rt->n_ext,
+				      config_ext_ok, "is not an extension like \".py\"", key, file,
+				      err, errlen);
+	if (!strcmp(k, "env"))
+		return config_strings(
+		    v, rt->env[0], sizeof(rt->env[0]), JOB_MAX_RUNTIME_ENV, &rt->n_env,
+		    config_env_ok, "is not NAME=VALUE with a name outside the contract's variables",
+		    key, file, err, errlen);
+	if (!strcmp(k, "packages"))
+		return config_strings(v, rt->packages[0], sizeof(rt->packages[0]),
+				      JOB_MAX_RUNTIME_PKGS, &rt->n_packages, config_package_ok,
+				      "is not a module or command name (letters, digits and _.-@/, "
+				      "not starting with '-' or '.')",
+				      key, file, err, errlen);
+	config_err(err, errlen, "unknown key '%s' in %s; known: path, extensions, env, packages",
+		   key, file);
+	return -EINVAL;
 }
 
 static int config_runtime(json_t *obj, struct runtime *rt, const char *name, const char *file,
 			  char *err, size_t errlen)
 {
 	const char *k;
-	json_t *v, *e;
-	size_t i;
+	json_t *v;
 	char key[96];
 	int r;
 
@@ -331,63 +360,8 @@ static int config_runtime(json_t *obj, struct runtime *rt, const char *name, con
 	json_object_foreach(obj, k, v)
 	{
 		snprintf(key, sizeof(key), "runtimes.%s.%.40s", name, k);
-		if (!strcmp(k, "path")) {
-			r = config_str(v, rt->path, sizeof(rt->path), key, file, err, errlen);
-			if (r)
-				return r;
-			if (rt->path[0] != '/') {
-				config_err(err, errlen,
-					   "'%s' in %s must be an absolute path, not '%s'", key,
-					   file, rt->path);
-				return -EINVAL;
-			}
-		} else if (!strcmp(k, "extensions") || !strcmp(k, "env")) {
-			int is_ext = !strcmp(k, "extensions");
-			size_t max = is_ext ? 8 : JOB_MAX_RUNTIME_ENV;
-
-			if (!json_is_array(v) || json_array_size(v) > max) {
-				config_err(err, errlen,
-					   "'%s' in %s must be an array of at most %zu strings",
-					   key, file, max);
-				return -EINVAL;
-			}
-			json_array_foreach(v, i, e)
-			{
-				char *dst = is_ext ? rt->ext[i] : rt->env[i];
-				size_t dlen = is_ext ? sizeof(rt->ext[0]) : sizeof(rt->env[0]);
-
-				r = config_str(e, dst, dlen, key, file, err, errlen);
-				if (r)
-					return r;
-				if (is_ext && (dst[0] != '.' || !dst[1] || strchr(dst + 1, '.') ||
-					       strchr(dst, '/'))) {
-					config_err(
-					    err, errlen,
-					    "'%s' in %s: '%s' is not an extension like \".py\"",
-					    key, file, dst);
-					return -EINVAL;
-				}
-				if (!is_ext && !config_env_ok(dst)) {
-					config_err(err, errlen,
-						   "'%s' in %s: '%s' is not NAME=VALUE with a name "
-						   "outside the contract's variables",
-						   key, file, dst);
-					return -EINVAL;
-				}
-			}
-			if (is_ext)
-				rt->n_ext = (int)json_array_size(v);
-			else
-				rt->n_env = (int)json_array_size(v);
-		} else if (!strcmp(k, "packages")) {
-			if ((r = config_packages(v, rt, key, file, err, errlen)))
-				return r;
-		} else {
-			config_err(err, errlen,
-				   "unknown key '%s' in %s; known: path, extensions, env, packages",
-				   key, file);
-			return -EINVAL;
-		}
+		if ((r = config_runtime_key(rt, k, v, key, file, err, errlen)))
+			return r;
 	}
 	if (!rt->path[0]) {
 		config_err(err, errlen, "'runtimes.%s' in %s needs a 'path'", name, file);
@@ -442,25 +416,53 @@ static int config_runtimes(json_t *obj, struct config *cfg, const char *file, ch
 	return 0;
 }
 
-static int config_check_limit(const char *name, double def, double max, const char *file, char *err,
-			      size_t errlen)
+/* After the overlay every default must be within its maximum. */
+static int config_check_limits(const struct config *cfg, const char *file, char *err, size_t errlen)
 {
-	if (def > max) {
-		config_err(err, errlen,
-			   "'defaults.%s' (%g) in %s is above 'maxima.%s' (%g); a job asking for "
-			   "nothing would be refused",
-			   name, def, file, name, max);
-		return -EINVAL;
+	for (const struct field *f = limit_fields; f->name; f++) {
+		double def = f->type == FIELD_REAL ? cfg->defaults.cpus
+						   : (double)field_int(f, &cfg->defaults),
+		       max = f->type == FIELD_REAL ? cfg->maxima.cpus
+						   : (double)field_int(f, &cfg->maxima);
+
+		if (def > max) {
+			config_err(err, errlen,
+				   "'defaults.%s' (%g) in %s is above 'maxima.%s' (%g); a job "
+				   "asking for nothing would be refused",
+				   f->name, def, file, f->name, max);
+			return -EINVAL;
+		}
 	}
 	return 0;
+}
+
+/* One key of the file: its row read with its sentence, plus the rules of a few. */
+static int config_key(struct config *cfg, const struct field *f, json_t *v, const char *file,
+		      char *err, size_t errlen)
+{
+	int r;
+
+	if (f->type == FIELD_OWN)
+		return config_runtimes(v, cfg, file, err, errlen);
+	if (f->type == FIELD_OBJECT)
+		return config_limits(f, v, (struct job_limits *)((char *)cfg + f->offset), file,
+				     err, errlen);
+	r = config_value(f, cfg, v, f->name, file, err, errlen);
+	/* The state dir is swept at start: a relative one would sweep the cwd. */
+	if (!r && f->offset == offsetof(struct config, state_dir) && cfg->state_dir[0] != '/') {
+		config_err(err, errlen, "'state_dir' in %s must be an absolute path", file);
+		r = -EINVAL;
+	}
+	return r;
 }
 
 static int config_apply(json_t *root, struct config *cfg, const char *file, char *err,
 			size_t errlen)
 {
+	const struct field *f;
 	const char *k;
 	json_t *v;
-	long long x;
+	char known[256];
 	int r;
 
 	if (!json_is_object(root)) {
@@ -469,80 +471,16 @@ static int config_apply(json_t *root, struct config *cfg, const char *file, char
 	}
 	json_object_foreach(root, k, v)
 	{
-		if (!strcmp(k, "runtimes"))
-			r = config_runtimes(v, cfg, file, err, errlen);
-		else if (!strcmp(k, "defaults"))
-			r = config_limits(v, &cfg->defaults, "defaults", file, err, errlen);
-		else if (!strcmp(k, "maxima"))
-			r = config_limits(v, &cfg->maxima, "maxima", file, err, errlen);
-		else if (!strcmp(k, "max_frames")) {
-			r = config_int(v, 1, INT64_MAX, &x, k, file, err, errlen);
-			if (!r)
-				cfg->max_frames = x;
-		} else if (!strcmp(k, "max_script_bytes")) {
-			r = config_int(v, 1, INT32_MAX, &x, k, file, err, errlen);
-			if (!r)
-				cfg->max_script_bytes = (size_t)x;
-		} else if (!strcmp(k, "encoder_memory")) {
-			r = config_int(v, 64, 1 << 20, &x, k, file, err, errlen);
-			if (!r)
-				cfg->encoder_memory_mb = (uint32_t)x;
-		} else if (!strcmp(k, "state_dir")) {
-			r = config_str(v, cfg->state_dir, sizeof(cfg->state_dir), k, file, err,
-				       errlen);
-			/* The state dir is swept at start: a relative one would sweep the cwd. */
-			if (!r && cfg->state_dir[0] != '/') {
-				config_err(err, errlen,
-					   "'state_dir' in %s must be an absolute path", file);
-				r = -EINVAL;
-			}
-		} else if (!strcmp(k, "output_dir"))
-			r = config_str(v, cfg->output_dir, sizeof(cfg->output_dir), k, file, err,
-				       errlen);
-		else if (!strcmp(k, "redis_url"))
-			r = config_str(v, cfg->redis_url, sizeof(cfg->redis_url), k, file, err,
-				       errlen);
-		else if (!strcmp(k, "concurrency")) {
-			r = config_int(v, 1, CONFIG_MAX_CONCURRENCY, &x, k, file, err, errlen);
-			if (!r)
-				cfg->concurrency = (int)x;
-		} else if (!strcmp(k, "lease"))
-			r = config_u32(v, &cfg->lease_s, k, file, err, errlen);
-		else if (!strcmp(k, "result_ttl"))
-			r = config_u32(v, &cfg->result_ttl_s, k, file, err, errlen);
-		else if (!strcmp(k, "max_attempts")) {
-			r = config_int(v, 1, 1000, &x, k, file, err, errlen);
-			if (!r)
-				cfg->max_attempts = (int)x;
-		} else {
-			config_err(
-			    err, errlen,
-			    "unknown key '%.64s' in %s; known: runtimes, defaults, maxima, "
-			    "max_frames, max_script_bytes, encoder_memory, state_dir, output_dir, "
-			    "redis_url, "
-			    "concurrency, lease, result_ttl, max_attempts",
-			    k, file);
-			r = -EINVAL;
+		if (!(f = field_find(config_fields, k))) {
+			field_names(config_fields, known, sizeof(known));
+			config_err(err, errlen, "unknown key '%.64s' in %s; known: %s", k, file,
+				   known);
+			return -EINVAL;
 		}
-		if (r)
+		if ((r = config_key(cfg, f, v, file, err, errlen)))
 			return r;
 	}
-
-	r = config_check_limit("timeout", cfg->defaults.timeout_s, cfg->maxima.timeout_s, file, err,
-			       errlen);
-	if (!r)
-		r = config_check_limit("memory", cfg->defaults.memory_mb, cfg->maxima.memory_mb,
-				       file, err, errlen);
-	if (!r)
-		r = config_check_limit("pids", cfg->defaults.pids, cfg->maxima.pids, file, err,
-				       errlen);
-	if (!r)
-		r = config_check_limit("scratch", cfg->defaults.scratch_mb, cfg->maxima.scratch_mb,
-				       file, err, errlen);
-	if (!r)
-		r = config_check_limit("cpus", cfg->defaults.cpus, cfg->maxima.cpus, file, err,
-				       errlen);
-	return r;
+	return config_check_limits(cfg, file, err, errlen);
 }
 
 /* Parse into a copy and commit only when every key is good, so a bad file never leaves
@@ -631,6 +569,8 @@ int config_load_env(struct config *cfg, char *err, size_t errlen)
 {
 	char url[sizeof(cfg->redis_url)], out[sizeof(cfg->output_dir)];
 	char state[sizeof(cfg->state_dir)];
+	const struct field *conc_f = field_find(config_fields, "concurrency");
+	const struct field *lease_f = field_find(config_fields, "lease");
 	long long conc, lease;
 	int r_url, r_out, r_state, r_conc, r_lease;
 
@@ -648,11 +588,12 @@ int config_load_env(struct config *cfg, char *err, size_t errlen)
 			   state);
 		return -EINVAL;
 	}
+	/* The same ranges as the file's keys. */
 	r_conc =
-	    config_env_num("REELBOX_CONCURRENCY", 1, CONFIG_MAX_CONCURRENCY, &conc, err, errlen);
+	    config_env_num("REELBOX_CONCURRENCY", conc_f->min, conc_f->max, &conc, err, errlen);
 	if (r_conc < 0)
 		return r_conc;
-	r_lease = config_env_num("REELBOX_LEASE", 1, UINT32_MAX, &lease, err, errlen);
+	r_lease = config_env_num("REELBOX_LEASE", lease_f->min, lease_f->max, &lease, err, errlen);
 	if (r_lease < 0)
 		return r_lease;
 

@@ -30,6 +30,7 @@
  */
 #define _GNU_SOURCE
 #include "job.h"
+#include "fields.h"
 #include "render.h"
 
 #include <ctype.h>
@@ -430,16 +431,19 @@ int job_parse_size(const char *s, int *w, int *h)
 	return 0;
 }
 
-/* ---- JSON ---- */
+/* ---- JSON: the rows of job_fields (fields.h), with the document's sentences ---- */
 
-static int job_set(json_t *obj, const char *key, json_t *v)
+/* The script as the document's "script"; the size is written as width and height. */
+static int job_put_own(const struct field *f, const void *base, json_t *obj, void *arg)
 {
-	return v ? json_object_set_new(obj, key, v) : -1;
-}
+	const struct job *job = base;
+	json_t *v;
 
-static int job_set_str(json_t *obj, const char *key, const char *s)
-{
-	return s[0] ? job_set(obj, key, json_string(s)) : 0;
+	(void)arg;
+	if (strcmp(f->name, "script") || !job->script)
+		return 0;
+	v = json_stringn(job->script, job->script_len);
+	return v ? json_object_set_new(obj, "script", v) : -1;
 }
 
 /* The job document described at the top of this file, compact, with unset fields left
@@ -447,46 +451,12 @@ static int job_set_str(json_t *obj, const char *key, const char *s)
  * EILSEQ when the script or a name is not UTF-8 text, ENOMEM when out of memory. */
 char *job_to_json(const struct job *job)
 {
-	json_t *o = json_object(), *lim = json_object();
-	const struct job_limits *l = &job->limits;
+	json_t *o = json_object();
 	char *out = NULL;
-	int bad = !o || !lim;
+	int bad = !o || field_to_json(job_fields, job, o, job_put_own, NULL);
 
-	if (bad)
-		goto done;
-	bad |= job_set_str(o, "id", job->id);
-	if (job->script)
-		bad |= job_set(o, "script", json_stringn(job->script, job->script_len));
-	bad |= job_set_str(o, "script_name", job->script_name);
-	bad |= job_set_str(o, "runtime", job->runtime);
-	bad |= job_set(o, "width", json_integer(job->width));
-	bad |= job_set(o, "height", json_integer(job->height));
-	bad |= job_set(o, "fps", json_integer(job->fps));
-	if (job->frames)
-		bad |= job_set(o, "frames", json_integer(job->frames));
-	bad |= job_set_str(o, "pix_fmt", job->pix_fmt);
-	bad |= job_set_str(o, "format", job->format);
-	if (job->crf >= 0)
-		bad |= job_set(o, "crf", json_integer(job->crf));
-	bad |= job_set_str(o, "preset", job->preset);
-	if (l->timeout_s)
-		bad |= job_set(lim, "timeout", json_integer(l->timeout_s));
-	if (l->memory_mb)
-		bad |= job_set(lim, "memory", json_integer(l->memory_mb));
-	if (l->pids)
-		bad |= job_set(lim, "pids", json_integer(l->pids));
-	if (l->scratch_mb)
-		bad |= job_set(lim, "scratch", json_integer(l->scratch_mb));
-	if (l->cpus != 0)
-		bad |= job_set(lim, "cpus", json_real(l->cpus));
-	if (json_object_size(lim)) {
-		bad |= json_object_set(o, "limits", lim);
-	}
-	bad |= job_set(o, "retries", json_integer(job->retries));
 	if (!bad)
 		out = json_dumps(o, JSON_COMPACT);
-done:
-	json_decref(lim);
 	json_decref(o);
 	if (!out)
 		errno = bad ? EILSEQ : ENOMEM;
@@ -513,162 +483,110 @@ static const char *job_type_name(const json_t *v)
 	}
 }
 
-/* A string field into a fixed buffer: never truncated, never with an embedded NUL. */
-static int job_json_str(json_t *v, const char *key, char *dst, size_t dstlen, char *err,
-			size_t errlen)
+/* One value of a row into base, or the sentence that says what it must be. */
+static int job_json_value(const struct field *f, const char *key, void *base, json_t *v, char *err,
+			  size_t errlen)
 {
-	size_t n;
+	enum field_fault fault = field_from_json(f, base, v);
 
-	if (!json_is_string(v)) {
+	if (fault == FIELD_OK)
+		return 0;
+	if (f->type == FIELD_STR && fault == FIELD_WRONG_TYPE)
 		job_err(err, errlen, "'%s' must be a string, not %s", key, job_type_name(v));
-		return -EINVAL;
-	}
-	n = json_string_length(v);
-	if (n == 0 || n >= dstlen || strlen(json_string_value(v)) != n) {
+	else if (f->type == FIELD_STR)
 		job_err(err, errlen, "'%s' must be a string of 1 to %zu bytes without NUL", key,
-			dstlen - 1);
-		return -EINVAL;
-	}
-	memcpy(dst, json_string_value(v), n + 1);
-	return 0;
-}
-
-static int job_json_int(json_t *v, const char *key, long long min, long long max, long long *out,
-			char *err, size_t errlen)
-{
-	if (!json_is_integer(v)) {
-		job_err(err, errlen, "'%s' must be an integer, not %s", key,
-			json_is_real(v) ? "a fraction" : job_type_name(v));
-		return -EINVAL;
-	}
-	if (json_integer_value(v) < min || json_integer_value(v) > max) {
+			f->size - 1);
+	else if (f->type == FIELD_REAL)
+		job_err(err, errlen, "'%s' must be a number above %lld", key, f->min);
+	else if (f->type == FIELD_OBJECT)
+		job_err(err, errlen, "'%s' must be an object, not %s", key, job_type_name(v));
+	else if (fault == FIELD_OUT_OF_RANGE)
 		job_err(err, errlen, "'%s' %lld is out of range: it must be from %lld to %lld", key,
-			json_integer_value(v), min, max);
-		return -EINVAL;
-	}
-	*out = json_integer_value(v);
-	return 0;
+			json_integer_value(v), f->min, f->max);
+	else
+		job_err(err, errlen, "'%s' must be an integer, not %s", key,
+			fault == FIELD_FRACTION ? "a fraction" : job_type_name(v));
+	return -EINVAL;
 }
 
-static int job_json_limits(json_t *obj, struct job_limits *l, char *err, size_t errlen)
+static int job_json_limits(const struct field *lf, json_t *obj, struct job_limits *l, char *err,
+			   size_t errlen)
 {
-	static const char *const names[] = {"timeout", "memory", "pids", "scratch"};
-	uint32_t *slots[] = {&l->timeout_s, &l->memory_mb, &l->pids, &l->scratch_mb};
+	const struct field *f;
 	const char *k;
 	json_t *v;
-	char key[48], shown[48];
-	long long x;
+	char key[48], shown[48], known[128];
 	int r;
 
-	if (!json_is_object(obj)) {
-		job_err(err, errlen, "'limits' must be an object, not %s", job_type_name(obj));
-		return -EINVAL;
-	}
+	if ((r = job_json_value(lf, "limits", l, obj, err, errlen)))
+		return r;
 	json_object_foreach(obj, k, v)
 	{
-		size_t i;
-
 		snprintf(key, sizeof(key), "limits.%s", job_show(shown, sizeof(shown), k));
-		if (!strcmp(k, "cpus")) {
-			if (!json_is_number(v) || !(json_number_value(v) > 0)) {
-				job_err(err, errlen, "'limits.cpus' must be a number above 0");
-				return -EINVAL;
-			}
-			l->cpus = json_number_value(v);
-			continue;
-		}
-		for (i = 0; i < 4 && strcmp(k, names[i]); i++)
-			;
-		if (i == 4) {
-			job_err(err, errlen,
-				"unknown field '%s'; known: timeout, memory, pids, scratch, cpus",
-				key);
+		if (!(f = field_find(limit_fields, k))) {
+			field_names(limit_fields, known, sizeof(known));
+			job_err(err, errlen, "unknown field '%s'; known: %s", key, known);
 			return -EINVAL;
 		}
-		if ((r = job_json_int(v, key, 1, UINT32_MAX, &x, err, errlen)))
+		if ((r = job_json_value(f, key, l, v, err, errlen)))
 			return r;
-		*slots[i] = (uint32_t)x;
 	}
 	return 0;
+}
+
+static int job_json_script(struct job *j, json_t *v, char *err, size_t errlen)
+{
+	if (!json_is_string(v)) {
+		job_err(err, errlen, "'script' must be a string, not %s", job_type_name(v));
+		return -EINVAL;
+	}
+	j->script_len = json_string_length(v);
+	j->script = malloc(j->script_len + 1);
+	if (!j->script) {
+		job_err(err, errlen, "out of memory for a %zu-byte script", j->script_len);
+		return -ENOMEM;
+	}
+	memcpy(j->script, json_string_value(v), j->script_len + 1);
+	return 0;
+}
+
+static int job_json_size(struct job *j, json_t *v, char *err, size_t errlen)
+{
+	char shown[48];
+	int is_str = json_is_string(v);
+
+	if (is_str && !job_parse_size(json_string_value(v), &j->width, &j->height))
+		return 0;
+	job_err(err, errlen, "'size' must be a string like \"1280x720\", not %s%s%s",
+		is_str ? "'" : job_type_name(v),
+		is_str ? job_show(shown, sizeof(shown), json_string_value(v)) : "",
+		is_str ? "'" : "");
+	return -EINVAL;
 }
 
 static int job_json_field(struct job *j, const char *k, json_t *v, char *err, size_t errlen)
 {
-	long long x;
+	const struct field *f = field_find(job_fields, k);
+	char known[256];
 	int r;
 
-	if (!strcmp(k, "id")) {
-		if ((r = job_json_str(v, k, j->id, sizeof(j->id), err, errlen)))
-			return r;
-		return job_check_id(j->id, err, errlen);
+	if (!f) {
+		field_names(job_fields, known, sizeof(known));
+		job_err(err, errlen, "unknown field '%s' in the job; known: %s",
+			job_show((char[48]){0}, 48, k), known);
+		return -EINVAL;
 	}
-	if (!strcmp(k, "script")) {
-		if (!json_is_string(v)) {
-			job_err(err, errlen, "'script' must be a string, not %s", job_type_name(v));
-			return -EINVAL;
-		}
-		j->script_len = json_string_length(v);
-		j->script = malloc(j->script_len + 1);
-		if (!j->script) {
-			job_err(err, errlen, "out of memory for a %zu-byte script", j->script_len);
-			return -ENOMEM;
-		}
-		memcpy(j->script, json_string_value(v), j->script_len + 1);
-		return 0;
-	}
-	if (!strcmp(k, "script_name"))
-		return job_json_str(v, k, j->script_name, sizeof(j->script_name), err, errlen);
-	if (!strcmp(k, "runtime"))
-		return job_json_str(v, k, j->runtime, sizeof(j->runtime), err, errlen);
-	if (!strcmp(k, "pix_fmt"))
-		return job_json_str(v, k, j->pix_fmt, sizeof(j->pix_fmt), err, errlen);
-	if (!strcmp(k, "format"))
-		return job_json_str(v, k, j->format, sizeof(j->format), err, errlen);
-	if (!strcmp(k, "preset"))
-		return job_json_str(v, k, j->preset, sizeof(j->preset), err, errlen);
-	if (!strcmp(k, "size")) {
-		char shown[48];
-
-		if (!json_is_string(v) ||
-		    job_parse_size(json_string_value(v), &j->width, &j->height)) {
-			job_err(
-			    err, errlen, "'size' must be a string like \"1280x720\", not %s%s%s",
-			    json_is_string(v) ? "'" : job_type_name(v),
-			    json_is_string(v) ? job_show(shown, sizeof(shown), json_string_value(v))
-					      : "",
-			    json_is_string(v) ? "'" : "");
-			return -EINVAL;
-		}
-		return 0;
-	}
-	if (!strcmp(k, "limits"))
-		return job_json_limits(v, &j->limits, err, errlen);
-
-	/* Integers. 0 frames and -1 crf mean "unset" in the struct, so the document must
-	 * leave those fields out rather than spell the sentinel. */
-	if (!strcmp(k, "width") || !strcmp(k, "height") || !strcmp(k, "fps")) {
-		if ((r = job_json_int(v, k, 0, INT_MAX, &x, err, errlen)))
-			return r;
-		*(k[0] == 'w' ? &j->width : k[0] == 'h' ? &j->height : &j->fps) = (int)x;
-		return 0;
-	}
-	if (!strcmp(k, "frames")) {
-		if ((r = job_json_int(v, k, 1, INT64_MAX, &x, err, errlen)))
-			return r;
-		j->frames = x;
-		return 0;
-	}
-	if (!strcmp(k, "crf") || !strcmp(k, "retries")) {
-		if ((r = job_json_int(v, k, 0, INT_MAX, &x, err, errlen)))
-			return r;
-		*(k[0] == 'c' ? &j->crf : &j->retries) = (int)x;
-		return 0;
-	}
-	job_err(err, errlen,
-		"unknown field '%s' in the job; known: id, script, script_name, runtime, width, "
-		"height, size, fps, frames, pix_fmt, format, crf, preset, limits, retries",
-		job_show((char[48]){0}, 48, k));
-	return -EINVAL;
+	if (!strcmp(k, "script"))
+		return job_json_script(j, v, err, errlen);
+	if (!strcmp(k, "size"))
+		return job_json_size(j, v, err, errlen);
+	if (f->type == FIELD_OBJECT)
+		return job_json_limits(f, v, &j->limits, err, errlen);
+	/* 0 frames and -1 crf mean "unset" in the struct; their rows' ranges start above,
+	 * so the document must leave those fields out rather than spell the sentinel. */
+	if ((r = job_json_value(f, k, j, v, err, errlen)))
+		return r;
+	return !strcmp(k, "id") ? job_check_id(j->id, err, errlen) : 0;
 }
 
 /* Parse the job document into *job, which must have been job_init'ed (or filled before):
