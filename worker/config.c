@@ -30,13 +30,13 @@
  */
 #define _GNU_SOURCE
 #include "job.h"
+#include "errf.h"
 #include "fields.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,18 +44,6 @@
 
 #define CONFIG_MAX_CONCURRENCY 1024
 #define CONFIG_MAX_CPUS	       1024.0
-
-__attribute__((format(printf, 3, 4))) static void config_err(char *err, size_t errlen,
-							     const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void config_add_runtime(struct config *cfg, const char *name, const char *path,
 			       const char *ext, const char *env1, const char *env2)
@@ -172,18 +160,18 @@ static int config_value(const struct field *f, void *base, json_t *v, const char
 	if (fault == FIELD_OK)
 		return 0;
 	if (f->type == FIELD_STR && fault == FIELD_WRONG_TYPE)
-		config_err(err, errlen, "'%s' in %s must be a string", key, file);
+		worker_err(err, errlen, "'%s' in %s must be a string", key, file);
 	else if (f->type == FIELD_STR)
-		config_err(err, errlen,
+		worker_err(err, errlen,
 			   "'%s' in %s must be a non-empty string of at most %zu bytes", key, file,
 			   f->size - 1);
 	else if (f->type == FIELD_REAL)
-		config_err(err, errlen, "'%s' in %s must be a number above 0 and at most %g", key,
+		worker_err(err, errlen, "'%s' in %s must be a number above 0 and at most %g", key,
 			   file, CONFIG_MAX_CPUS);
 	else if (f->type == FIELD_OBJECT)
-		config_err(err, errlen, "'%s' in %s must be an object", key, file);
+		worker_err(err, errlen, "'%s' in %s must be an object", key, file);
 	else
-		config_err(err, errlen, "'%s' in %s must be an integer from %lld to %lld", key,
+		worker_err(err, errlen, "'%s' in %s must be an integer from %lld to %lld", key,
 			   file, f->min, f->max);
 	return -EINVAL;
 }
@@ -213,7 +201,7 @@ static int config_limits(const struct field *lf, json_t *obj, struct job_limits 
 		snprintf(key, sizeof(key), "%s.%.40s", lf->name, k);
 		if (!(f = field_find(limit_fields, k))) {
 			field_names(limit_fields, known, sizeof(known));
-			config_err(err, errlen, "unknown key '%s' in %s; known: %s", key, file,
+			worker_err(err, errlen, "unknown key '%s' in %s; known: %s", key, file,
 				   known);
 			return -EINVAL;
 		}
@@ -287,7 +275,7 @@ static int config_strings(json_t *v, char *dst, size_t len, size_t max, int *cou
 	int r;
 
 	if (!json_is_array(v) || json_array_size(v) > max) {
-		config_err(err, errlen, "'%s' in %s must be an array of at most %zu strings", key,
+		worker_err(err, errlen, "'%s' in %s must be an array of at most %zu strings", key,
 			   file, max);
 		return -EINVAL;
 	}
@@ -298,7 +286,7 @@ static int config_strings(json_t *v, char *dst, size_t len, size_t max, int *cou
 		if ((r = config_str(e, s, len, key, file, err, errlen)))
 			return r;
 		if (!ok(s)) {
-			config_err(err, errlen, "'%s' in %s: '%s' %s", key, file, s, bad);
+			worker_err(err, errlen, "'%s' in %s: '%s' %s", key, file, s, bad);
 			return -EINVAL;
 		}
 	}
@@ -316,7 +304,7 @@ static int config_runtime_key(struct runtime *rt, const char *k, json_t *v, cons
 		if ((r = config_str(v, rt->path, sizeof(rt->path), key, file, err, errlen)))
 			return r;
 		if (rt->path[0] != '/') {
-			config_err(err, errlen, "'%s' in %s must be an absolute path, not '%s'",
+			worker_err(err, errlen, "'%s' in %s must be an absolute path, not '%s'",
 				   key, file, rt->path);
 			return -EINVAL;
 		}
@@ -337,7 +325,7 @@ static int config_runtime_key(struct runtime *rt, const char *k, json_t *v, cons
 				      "is not a module or command name (letters, digits and _.-@/, "
 				      "not starting with '-' or '.')",
 				      key, file, err, errlen);
-	config_err(err, errlen, "unknown key '%s' in %s; known: path, extensions, env, packages",
+	worker_err(err, errlen, "unknown key '%s' in %s; known: path, extensions, env, packages",
 		   key, file);
 	return -EINVAL;
 }
@@ -353,7 +341,7 @@ static int config_runtime(json_t *obj, struct runtime *rt, const char *name, con
 	memset(rt, 0, sizeof(*rt));
 	snprintf(rt->name, sizeof(rt->name), "%s", name);
 	if (!json_is_object(obj)) {
-		config_err(err, errlen, "'runtimes.%s' in %s must be an object or null", name,
+		worker_err(err, errlen, "'runtimes.%s' in %s must be an object or null", name,
 			   file);
 		return -EINVAL;
 	}
@@ -364,7 +352,7 @@ static int config_runtime(json_t *obj, struct runtime *rt, const char *name, con
 			return r;
 	}
 	if (!rt->path[0]) {
-		config_err(err, errlen, "'runtimes.%s' in %s needs a 'path'", name, file);
+		worker_err(err, errlen, "'runtimes.%s' in %s needs a 'path'", name, file);
 		return -EINVAL;
 	}
 	return 0;
@@ -378,7 +366,7 @@ static int config_runtimes(json_t *obj, struct config *cfg, const char *file, ch
 	int r;
 
 	if (!json_is_object(obj)) {
-		config_err(err, errlen, "'runtimes' in %s must be an object", file);
+		worker_err(err, errlen, "'runtimes' in %s must be an object", file);
 		return -EINVAL;
 	}
 	json_object_foreach(obj, name, v)
@@ -386,7 +374,7 @@ static int config_runtimes(json_t *obj, struct config *cfg, const char *file, ch
 		struct runtime *slot = (struct runtime *)config_find_runtime(cfg, name);
 
 		if (!config_runtime_name_ok(name)) {
-			config_err(
+			worker_err(
 			    err, errlen,
 			    "runtime name '%.40s' in %s must be 1 to 31 letters, digits or ._+-",
 			    name, file);
@@ -403,7 +391,7 @@ static int config_runtimes(json_t *obj, struct config *cfg, const char *file, ch
 		}
 		if (!slot) {
 			if (cfg->n_runtimes >= JOB_MAX_RUNTIMES) {
-				config_err(err, errlen, "'runtimes' in %s has more than %d entries",
+				worker_err(err, errlen, "'runtimes' in %s has more than %d entries",
 					   file, JOB_MAX_RUNTIMES);
 				return -EINVAL;
 			}
@@ -426,7 +414,7 @@ static int config_check_limits(const struct config *cfg, const char *file, char 
 						   : (double)field_int(f, &cfg->maxima);
 
 		if (def > max) {
-			config_err(err, errlen,
+			worker_err(err, errlen,
 				   "'defaults.%s' (%g) in %s is above 'maxima.%s' (%g); a job "
 				   "asking for nothing would be refused",
 				   f->name, def, file, f->name, max);
@@ -450,7 +438,7 @@ static int config_key(struct config *cfg, const struct field *f, json_t *v, cons
 	r = config_value(f, cfg, v, f->name, file, err, errlen);
 	/* The state dir is swept at start: a relative one would sweep the cwd. */
 	if (!r && f->offset == offsetof(struct config, state_dir) && cfg->state_dir[0] != '/') {
-		config_err(err, errlen, "'state_dir' in %s must be an absolute path", file);
+		worker_err(err, errlen, "'state_dir' in %s must be an absolute path", file);
 		r = -EINVAL;
 	}
 	return r;
@@ -466,14 +454,14 @@ static int config_apply(json_t *root, struct config *cfg, const char *file, char
 	int r;
 
 	if (!json_is_object(root)) {
-		config_err(err, errlen, "%s must hold one JSON object", file);
+		worker_err(err, errlen, "%s must hold one JSON object", file);
 		return -EINVAL;
 	}
 	json_object_foreach(root, k, v)
 	{
 		if (!(f = field_find(config_fields, k))) {
 			field_names(config_fields, known, sizeof(known));
-			config_err(err, errlen, "unknown key '%.64s' in %s; known: %s", k, file,
+			worker_err(err, errlen, "unknown key '%.64s' in %s; known: %s", k, file,
 				   known);
 			return -EINVAL;
 		}
@@ -497,20 +485,20 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
 	f = fopen(path, "re");
 	if (!f) {
 		r = -errno;
-		config_err(err, errlen, "cannot read config file %s: %s", path, strerror(-r));
+		worker_err(err, errlen, "cannot read config file %s: %s", path, strerror(-r));
 		return r;
 	}
 	root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
 	fclose(f);
 	if (!root) {
-		config_err(err, errlen, "config file %s is not valid JSON: line %d, column %d: %s",
+		worker_err(err, errlen, "config file %s is not valid JSON: line %d, column %d: %s",
 			   path, jerr.line, jerr.column, jerr.text);
 		return -EINVAL;
 	}
 	tmp = malloc(sizeof(*tmp));
 	if (!tmp) {
 		json_decref(root);
-		config_err(err, errlen, "out of memory reading %s", path);
+		worker_err(err, errlen, "out of memory reading %s", path);
 		return -ENOMEM;
 	}
 	memcpy(tmp, cfg, sizeof(*tmp));
@@ -536,7 +524,7 @@ static int config_env_num(const char *name, long long min, long long max, long l
 	errno = 0;
 	x = strtoll(s, &end, 10);
 	if (!isdigit((unsigned char)*s) || *end || errno || x < min || x > max) {
-		config_err(err, errlen, "%s='%.64s' must be an integer from %lld to %lld", name, s,
+		worker_err(err, errlen, "%s='%.64s' must be an integer from %lld to %lld", name, s,
 			   min, max);
 		return -EINVAL;
 	}
@@ -551,7 +539,7 @@ static int config_env_str(const char *name, char *dst, size_t dstlen, char *err,
 	if (!s || !*s)
 		return 1;
 	if (strlen(s) >= dstlen) {
-		config_err(err, errlen, "%s is longer than %zu bytes", name, dstlen - 1);
+		worker_err(err, errlen, "%s is longer than %zu bytes", name, dstlen - 1);
 		return -EINVAL;
 	}
 	memcpy(dst, s, strlen(s) + 1);
@@ -584,7 +572,7 @@ int config_load_env(struct config *cfg, char *err, size_t errlen)
 	if (r_state < 0)
 		return r_state;
 	if (r_state == 0 && state[0] != '/') {
-		config_err(err, errlen, "REELBOX_STATE_DIR='%.64s' must be an absolute path",
+		worker_err(err, errlen, "REELBOX_STATE_DIR='%.64s' must be an absolute path",
 			   state);
 		return -EINVAL;
 	}

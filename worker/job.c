@@ -30,6 +30,7 @@
  */
 #define _GNU_SOURCE
 #include "job.h"
+#include "errf.h"
 #include "fields.h"
 #include "render.h"
 
@@ -37,7 +38,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,18 +59,6 @@ static const char *const job_formats[] = {"mp4", "webm", "gif", NULL};
 static const char *const job_presets[] = {"ultrafast", "superfast", "veryfast", "faster",
 					  "fast",      "medium",    "slow",	"slower",
 					  "veryslow",  "placebo",   NULL};
-
-__attribute__((format(printf, 3, 4))) static void job_err(char *err, size_t errlen, const char *fmt,
-							  ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* A printable copy of an untrusted string for an error sentence: control bytes in a job
  * must not reach a terminal or a JSON-lines log as escape sequences. */
@@ -149,9 +137,9 @@ int job_check_id(const char *id, char *err, size_t errlen)
 		/* id may fill its whole buffer without a NUL: show a bounded copy. */
 		memcpy(id0, id, n);
 		id0[n] = '\0';
-		job_err(err, errlen,
-			"id '%s' is not allowed: use 1 to %d letters, digits, '_' or '-'",
-			job_show(shown, sizeof(shown), id0), JOB_ID_MAX - 1);
+		worker_err(err, errlen,
+			   "id '%s' is not allowed: use 1 to %d letters, digits, '_' or '-'",
+			   job_show(shown, sizeof(shown), id0), JOB_ID_MAX - 1);
 		return -EINVAL;
 	}
 	return 0;
@@ -169,7 +157,7 @@ static int job_check_script_name(const char *name, char *err, size_t errlen)
 		if (name[i] < 0x20 || name[i] >= 0x7f || name[i] == '/')
 			ok = 0;
 	if (!ok) {
-		job_err(
+		worker_err(
 		    err, errlen,
 		    "script_name '%s' is not allowed: use a plain file name of printable ASCII, "
 		    "without '/', not starting with '.', at most %d bytes",
@@ -190,13 +178,13 @@ static int job_check_limit(const char *name, const char *unit, uint32_t *v, uint
 	if (*v == 0)
 		*v = def;
 	if (*v < min) {
-		job_err(err, errlen, "%s %u%s is below the minimum of %u%s: %s", name, *v, unit,
-			min, unit, why_min);
+		worker_err(err, errlen, "%s %u%s is below the minimum of %u%s: %s", name, *v, unit,
+			   min, unit, why_min);
 		return -EINVAL;
 	}
 	if (*v > max) {
-		job_err(err, errlen, "%s %u%s is above the operator's maximum of %u%s", name, *v,
-			unit, max, unit);
+		worker_err(err, errlen, "%s %u%s is above the operator's maximum of %u%s", name, *v,
+			   unit, max, unit);
 		return -EINVAL;
 	}
 	return 0;
@@ -211,25 +199,25 @@ static int job_resolve_runtime(struct job *job, const struct config *cfg, char *
 	if (job->runtime[0]) {
 		rt = config_find_runtime(cfg, job->runtime);
 		if (!rt) {
-			job_err(err, errlen, "unknown runtime '%s'; known: %s",
-				job_show(shown, sizeof(shown), job->runtime), names);
+			worker_err(err, errlen, "unknown runtime '%s'; known: %s",
+				   job_show(shown, sizeof(shown), job->runtime), names);
 			return -EINVAL;
 		}
 	} else if (job->script_name[0]) {
 		rt = config_runtime_for_script(cfg, job->script_name);
 		if (!rt) {
-			job_err(err, errlen,
-				"cannot tell the runtime of '%s' from its extension; name one "
-				"(known: %s)",
-				job_show(shown, sizeof(shown), job->script_name), names);
+			worker_err(err, errlen,
+				   "cannot tell the runtime of '%s' from its extension; name one "
+				   "(known: %s)",
+				   job_show(shown, sizeof(shown), job->script_name), names);
 			return -EINVAL;
 		}
 		snprintf(job->runtime, sizeof(job->runtime), "%s", rt->name);
 	} else {
-		job_err(err, errlen,
-			"the job names neither a runtime nor a script_name to guess it "
-			"from; known runtimes: %s",
-			names);
+		worker_err(err, errlen,
+			   "the job names neither a runtime nor a script_name to guess it "
+			   "from; known runtimes: %s",
+			   names);
 		return -EINVAL;
 	}
 	if (!job->script_name[0])
@@ -250,13 +238,13 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 	if (j.id[0] && (r = job_check_id(j.id, err, errlen)))
 		return r;
 	if (!j.script || j.script_len == 0) {
-		job_err(err, errlen, "the job has no script: it is missing or empty");
+		worker_err(err, errlen, "the job has no script: it is missing or empty");
 		return -EINVAL;
 	}
 	if (j.script_len > cfg->max_script_bytes) {
-		job_err(err, errlen,
-			"the script is %zu bytes, above the operator's cap of %zu bytes",
-			j.script_len, cfg->max_script_bytes);
+		worker_err(err, errlen,
+			   "the script is %zu bytes, above the operator's cap of %zu bytes",
+			   j.script_len, cfg->max_script_bytes);
 		return -EINVAL;
 	}
 	if (j.script_name[0] && (r = job_check_script_name(j.script_name, err, errlen)))
@@ -265,31 +253,31 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 		return r;
 
 	if (j.width < JOB_MIN_SIDE || j.height < JOB_MIN_SIDE) {
-		job_err(err, errlen,
-			"size %dx%d is not allowed: width and height must be at least %d", j.width,
-			j.height, JOB_MIN_SIDE);
+		worker_err(err, errlen,
+			   "size %dx%d is not allowed: width and height must be at least %d",
+			   j.width, j.height, JOB_MIN_SIDE);
 		return -EINVAL;
 	}
 	if (j.width > JOB_MAX_WIDTH || j.height > JOB_MAX_HEIGHT) {
-		job_err(err, errlen, "size %dx%d is not allowed: the largest is %dx%d", j.width,
-			j.height, JOB_MAX_WIDTH, JOB_MAX_HEIGHT);
+		worker_err(err, errlen, "size %dx%d is not allowed: the largest is %dx%d", j.width,
+			   j.height, JOB_MAX_WIDTH, JOB_MAX_HEIGHT);
 		return -EINVAL;
 	}
 	if (j.fps < 1 || j.fps > JOB_MAX_FPS) {
-		job_err(err, errlen, "fps %d is not allowed: it must be from 1 to %d", j.fps,
-			JOB_MAX_FPS);
+		worker_err(err, errlen, "fps %d is not allowed: it must be from 1 to %d", j.fps,
+			   JOB_MAX_FPS);
 		return -EINVAL;
 	}
 	if (j.frames == 0)
 		j.frames = (int64_t)j.fps * 5;
 	if (j.frames < 1) {
-		job_err(err, errlen, "frames %lld is not allowed: it must be at least 1",
-			(long long)j.frames);
+		worker_err(err, errlen, "frames %lld is not allowed: it must be at least 1",
+			   (long long)j.frames);
 		return -EINVAL;
 	}
 	if (j.frames > cfg->max_frames) {
-		job_err(err, errlen, "frames %lld is above the operator's cap of %lld",
-			(long long)j.frames, (long long)cfg->max_frames);
+		worker_err(err, errlen, "frames %lld is above the operator's cap of %lld",
+			   (long long)j.frames, (long long)cfg->max_frames);
 		return -EINVAL;
 	}
 
@@ -297,24 +285,24 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 		snprintf(j.pix_fmt, sizeof(j.pix_fmt), "rgb24");
 	if (!job_in_list(j.pix_fmt, job_pix_fmts)) {
 		job_join(list, sizeof(list), job_pix_fmts);
-		job_err(err, errlen, "unknown pix_fmt '%s'; known: %s",
-			job_show(shown, sizeof(shown), j.pix_fmt), list);
+		worker_err(err, errlen, "unknown pix_fmt '%s'; known: %s",
+			   job_show(shown, sizeof(shown), j.pix_fmt), list);
 		return -EINVAL;
 	}
 	if (!j.format[0])
 		snprintf(j.format, sizeof(j.format), "mp4");
 	if (!job_in_list(j.format, job_formats)) {
-		job_err(err, errlen, "unknown format '%s'; known: mp4, webm, gif",
-			job_show(shown, sizeof(shown), j.format));
+		worker_err(err, errlen, "unknown format '%s'; known: mp4, webm, gif",
+			   job_show(shown, sizeof(shown), j.format));
 		return -EINVAL;
 	}
 	/* H.264 and VP9 carry yuv420p, whose chroma planes are half size both ways: their
 	 * sides must be even. GIF is palette-indexed and takes any size. */
 	if (strcmp(j.format, "gif") && (j.width % 2 || j.height % 2)) {
-		job_err(err, errlen,
-			"size %dx%d is not allowed: width and height must be even for %s (GIF "
-			"takes any size)",
-			j.width, j.height, j.format);
+		worker_err(err, errlen,
+			   "size %dx%d is not allowed: width and height must be even for %s (GIF "
+			   "takes any size)",
+			   j.width, j.height, j.format);
 		return -EINVAL;
 	}
 	/* crf -1 is the encoder's default. GIF has no crf: any value is ignored, the same
@@ -326,16 +314,16 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 		int max = !strcmp(j.format, "webm") ? 63 : 51;
 
 		if (j.crf < 0 || j.crf > max) {
-			job_err(err, errlen,
-				"crf %d is not allowed for %s: it must be from 0 to %d", j.crf,
-				j.format, max);
+			worker_err(err, errlen,
+				   "crf %d is not allowed for %s: it must be from 0 to %d", j.crf,
+				   j.format, max);
 			return -EINVAL;
 		}
 	}
 	if (j.preset[0] && !job_in_list(j.preset, job_presets)) {
 		job_join(list, sizeof(list), job_presets);
-		job_err(err, errlen, "unknown preset '%s'; known: %s",
-			job_show(shown, sizeof(shown), j.preset), list);
+		worker_err(err, errlen, "unknown preset '%s'; known: %s",
+			   job_show(shown, sizeof(shown), j.preset), list);
 		return -EINVAL;
 	}
 
@@ -357,32 +345,34 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 	if (l->cpus == 0)
 		l->cpus = cfg->defaults.cpus;
 	if (!isfinite(l->cpus) || l->cpus < JOB_MIN_CPUS) {
-		job_err(err, errlen,
-			"cpus %g is not allowed: it must be at least %g (the kernel's smallest CPU "
-			"quota)",
-			l->cpus, JOB_MIN_CPUS);
+		worker_err(
+		    err, errlen,
+		    "cpus %g is not allowed: it must be at least %g (the kernel's smallest CPU "
+		    "quota)",
+		    l->cpus, JOB_MIN_CPUS);
 		return -EINVAL;
 	}
 	if (l->cpus > cfg->maxima.cpus) {
-		job_err(err, errlen, "cpus %g is above the operator's maximum of %g", l->cpus,
-			cfg->maxima.cpus);
+		worker_err(err, errlen, "cpus %g is above the operator's maximum of %g", l->cpus,
+			   cfg->maxima.cpus);
 		return -EINVAL;
 	}
 
 	if (j.retries < 0 || j.retries > cfg->max_attempts - 1) {
-		job_err(err, errlen,
-			"retries %d is not allowed: it must be from 0 to %d (%d attempts)",
-			j.retries, cfg->max_attempts - 1, cfg->max_attempts);
+		worker_err(err, errlen,
+			   "retries %d is not allowed: it must be from 0 to %d (%d attempts)",
+			   j.retries, cfg->max_attempts - 1, cfg->max_attempts);
 		return -EINVAL;
 	}
 
 	if (job_encoder_memory(&j) > ((uint64_t)cfg->encoder_memory_mb << 20)) {
-		job_err(err, errlen,
-			"encoding %dx%d %s with preset %s needs about %llu MB, above the "
-			"operator's encoder maximum of %u MB (encoder_memory): choose a faster "
-			"preset or a smaller size",
-			j.width, j.height, j.format, j.preset[0] ? j.preset : "medium",
-			(unsigned long long)(job_encoder_memory(&j) >> 20), cfg->encoder_memory_mb);
+		worker_err(err, errlen,
+			   "encoding %dx%d %s with preset %s needs about %llu MB, above the "
+			   "operator's encoder maximum of %u MB (encoder_memory): choose a faster "
+			   "preset or a smaller size",
+			   j.width, j.height, j.format, j.preset[0] ? j.preset : "medium",
+			   (unsigned long long)(job_encoder_memory(&j) >> 20),
+			   cfg->encoder_memory_mb);
 		return -EINVAL;
 	}
 
@@ -492,20 +482,20 @@ static int job_json_value(const struct field *f, const char *key, void *base, js
 	if (fault == FIELD_OK)
 		return 0;
 	if (f->type == FIELD_STR && fault == FIELD_WRONG_TYPE)
-		job_err(err, errlen, "'%s' must be a string, not %s", key, job_type_name(v));
+		worker_err(err, errlen, "'%s' must be a string, not %s", key, job_type_name(v));
 	else if (f->type == FIELD_STR)
-		job_err(err, errlen, "'%s' must be a string of 1 to %zu bytes without NUL", key,
-			f->size - 1);
+		worker_err(err, errlen, "'%s' must be a string of 1 to %zu bytes without NUL", key,
+			   f->size - 1);
 	else if (f->type == FIELD_REAL)
-		job_err(err, errlen, "'%s' must be a number above %lld", key, f->min);
+		worker_err(err, errlen, "'%s' must be a number above %lld", key, f->min);
 	else if (f->type == FIELD_OBJECT)
-		job_err(err, errlen, "'%s' must be an object, not %s", key, job_type_name(v));
+		worker_err(err, errlen, "'%s' must be an object, not %s", key, job_type_name(v));
 	else if (fault == FIELD_OUT_OF_RANGE)
-		job_err(err, errlen, "'%s' %lld is out of range: it must be from %lld to %lld", key,
-			json_integer_value(v), f->min, f->max);
+		worker_err(err, errlen, "'%s' %lld is out of range: it must be from %lld to %lld",
+			   key, json_integer_value(v), f->min, f->max);
 	else
-		job_err(err, errlen, "'%s' must be an integer, not %s", key,
-			fault == FIELD_FRACTION ? "a fraction" : job_type_name(v));
+		worker_err(err, errlen, "'%s' must be an integer, not %s", key,
+			   fault == FIELD_FRACTION ? "a fraction" : job_type_name(v));
 	return -EINVAL;
 }
 
@@ -525,7 +515,7 @@ static int job_json_limits(const struct field *lf, json_t *obj, struct job_limit
 		snprintf(key, sizeof(key), "limits.%s", job_show(shown, sizeof(shown), k));
 		if (!(f = field_find(limit_fields, k))) {
 			field_names(limit_fields, known, sizeof(known));
-			job_err(err, errlen, "unknown field '%s'; known: %s", key, known);
+			worker_err(err, errlen, "unknown field '%s'; known: %s", key, known);
 			return -EINVAL;
 		}
 		if ((r = job_json_value(f, key, l, v, err, errlen)))
@@ -537,13 +527,13 @@ static int job_json_limits(const struct field *lf, json_t *obj, struct job_limit
 static int job_json_script(struct job *j, json_t *v, char *err, size_t errlen)
 {
 	if (!json_is_string(v)) {
-		job_err(err, errlen, "'script' must be a string, not %s", job_type_name(v));
+		worker_err(err, errlen, "'script' must be a string, not %s", job_type_name(v));
 		return -EINVAL;
 	}
 	j->script_len = json_string_length(v);
 	j->script = malloc(j->script_len + 1);
 	if (!j->script) {
-		job_err(err, errlen, "out of memory for a %zu-byte script", j->script_len);
+		worker_err(err, errlen, "out of memory for a %zu-byte script", j->script_len);
 		return -ENOMEM;
 	}
 	memcpy(j->script, json_string_value(v), j->script_len + 1);
@@ -557,10 +547,10 @@ static int job_json_size(struct job *j, json_t *v, char *err, size_t errlen)
 
 	if (is_str && !job_parse_size(json_string_value(v), &j->width, &j->height))
 		return 0;
-	job_err(err, errlen, "'size' must be a string like \"1280x720\", not %s%s%s",
-		is_str ? "'" : job_type_name(v),
-		is_str ? job_show(shown, sizeof(shown), json_string_value(v)) : "",
-		is_str ? "'" : "");
+	worker_err(err, errlen, "'size' must be a string like \"1280x720\", not %s%s%s",
+		   is_str ? "'" : job_type_name(v),
+		   is_str ? job_show(shown, sizeof(shown), json_string_value(v)) : "",
+		   is_str ? "'" : "");
 	return -EINVAL;
 }
 
@@ -572,8 +562,8 @@ static int job_json_field(struct job *j, const char *k, json_t *v, char *err, si
 
 	if (!f) {
 		field_names(job_fields, known, sizeof(known));
-		job_err(err, errlen, "unknown field '%s' in the job; known: %s",
-			job_show((char[48]){0}, 48, k), known);
+		worker_err(err, errlen, "unknown field '%s' in the job; known: %s",
+			   job_show((char[48]){0}, 48, k), known);
 		return -EINVAL;
 	}
 	if (!strcmp(k, "script"))
@@ -604,18 +594,19 @@ int job_from_json(struct job *job, const char *json, size_t len, char *err, size
 	if (!root) {
 		char shown[JSON_ERROR_TEXT_LENGTH];
 		/* jansson quotes the token it stopped at, raw: a producer's bytes. */
-		job_err(err, errlen, "the job is not valid JSON: line %d, column %d: %s", jerr.line,
-			jerr.column, job_show(shown, sizeof(shown), jerr.text));
+		worker_err(err, errlen, "the job is not valid JSON: line %d, column %d: %s",
+			   jerr.line, jerr.column, job_show(shown, sizeof(shown), jerr.text));
 		return -EINVAL;
 	}
 	if (!json_is_object(root)) {
-		job_err(err, errlen, "the job must be a JSON object, not %s", job_type_name(root));
+		worker_err(err, errlen, "the job must be a JSON object, not %s",
+			   job_type_name(root));
 		json_decref(root);
 		return -EINVAL;
 	}
 	if (json_object_get(root, "size") &&
 	    (json_object_get(root, "width") || json_object_get(root, "height"))) {
-		job_err(err, errlen, "the job gives both 'size' and 'width'/'height'; give one");
+		worker_err(err, errlen, "the job gives both 'size' and 'width'/'height'; give one");
 		json_decref(root);
 		return -EINVAL;
 	}
