@@ -226,106 +226,115 @@ static int job_resolve_runtime(struct job *job, const struct config *cfg, char *
 	return 0;
 }
 
-/* Rules are checked on a copy and the filled job is committed only when all pass, so a
- * refused job reads as the caller left it. */
-int job_resolve(struct job *job, const struct config *cfg, char *err, size_t errlen)
+/* The script: there, within the operator's cap, with a name that is safe to show. */
+static int job_check_script(const struct job *j, const struct config *cfg, char *err, size_t errlen)
 {
-	struct job j = *job;
-	struct job_limits *l = &j.limits;
-	char list[256], shown[80];
-	int r;
-
-	if (j.id[0] && (r = job_check_id(j.id, err, errlen)))
-		return r;
-	if (!j.script || j.script_len == 0) {
+	if (!j->script || j->script_len == 0) {
 		worker_err(err, errlen, "the job has no script: it is missing or empty");
 		return -EINVAL;
 	}
-	if (j.script_len > cfg->max_script_bytes) {
+	if (j->script_len > cfg->max_script_bytes) {
 		worker_err(err, errlen,
 			   "the script is %zu bytes, above the operator's cap of %zu bytes",
-			   j.script_len, cfg->max_script_bytes);
+			   j->script_len, cfg->max_script_bytes);
 		return -EINVAL;
 	}
-	if (j.script_name[0] && (r = job_check_script_name(j.script_name, err, errlen)))
-		return r;
-	if ((r = job_resolve_runtime(&j, cfg, err, errlen)))
-		return r;
+	return j->script_name[0] ? job_check_script_name(j->script_name, err, errlen) : 0;
+}
 
-	if (j.width < JOB_MIN_SIDE || j.height < JOB_MIN_SIDE) {
+/* Size, rate and count of the frames; frames 0 becomes fps * 5. */
+static int job_check_frames(struct job *j, const struct config *cfg, char *err, size_t errlen)
+{
+	if (j->width < JOB_MIN_SIDE || j->height < JOB_MIN_SIDE) {
 		worker_err(err, errlen,
 			   "size %dx%d is not allowed: width and height must be at least %d",
-			   j.width, j.height, JOB_MIN_SIDE);
+			   j->width, j->height, JOB_MIN_SIDE);
 		return -EINVAL;
 	}
-	if (j.width > JOB_MAX_WIDTH || j.height > JOB_MAX_HEIGHT) {
-		worker_err(err, errlen, "size %dx%d is not allowed: the largest is %dx%d", j.width,
-			   j.height, JOB_MAX_WIDTH, JOB_MAX_HEIGHT);
+	if (j->width > JOB_MAX_WIDTH || j->height > JOB_MAX_HEIGHT) {
+		worker_err(err, errlen, "size %dx%d is not allowed: the largest is %dx%d", j->width,
+			   j->height, JOB_MAX_WIDTH, JOB_MAX_HEIGHT);
 		return -EINVAL;
 	}
-	if (j.fps < 1 || j.fps > JOB_MAX_FPS) {
-		worker_err(err, errlen, "fps %d is not allowed: it must be from 1 to %d", j.fps,
+	if (j->fps < 1 || j->fps > JOB_MAX_FPS) {
+		worker_err(err, errlen, "fps %d is not allowed: it must be from 1 to %d", j->fps,
 			   JOB_MAX_FPS);
 		return -EINVAL;
 	}
-	if (j.frames == 0)
-		j.frames = (int64_t)j.fps * 5;
-	if (j.frames < 1) {
+	if (j->frames == 0)
+		j->frames = (int64_t)j->fps * 5;
+	if (j->frames < 1) {
 		worker_err(err, errlen, "frames %lld is not allowed: it must be at least 1",
-			   (long long)j.frames);
+			   (long long)j->frames);
 		return -EINVAL;
 	}
-	if (j.frames > cfg->max_frames) {
+	if (j->frames > cfg->max_frames) {
 		worker_err(err, errlen, "frames %lld is above the operator's cap of %lld",
-			   (long long)j.frames, (long long)cfg->max_frames);
+			   (long long)j->frames, (long long)cfg->max_frames);
 		return -EINVAL;
 	}
+	return 0;
+}
 
-	if (!j.pix_fmt[0])
-		snprintf(j.pix_fmt, sizeof(j.pix_fmt), "rgb24");
-	if (!job_in_list(j.pix_fmt, job_pix_fmts)) {
+/* What the encoder is asked for: the stream's pix_fmt, the container, its crf and
+ * preset. Unset pix_fmt and format take rgb24 and mp4. */
+static int job_check_encoding(struct job *j, char *err, size_t errlen)
+{
+	char list[256], shown[80];
+
+	if (!j->pix_fmt[0])
+		snprintf(j->pix_fmt, sizeof(j->pix_fmt), "rgb24");
+	if (!job_in_list(j->pix_fmt, job_pix_fmts)) {
 		job_join(list, sizeof(list), job_pix_fmts);
 		worker_err(err, errlen, "unknown pix_fmt '%s'; known: %s",
-			   job_show(shown, sizeof(shown), j.pix_fmt), list);
+			   job_show(shown, sizeof(shown), j->pix_fmt), list);
 		return -EINVAL;
 	}
-	if (!j.format[0])
-		snprintf(j.format, sizeof(j.format), "mp4");
-	if (!job_in_list(j.format, job_formats)) {
+	if (!j->format[0])
+		snprintf(j->format, sizeof(j->format), "mp4");
+	if (!job_in_list(j->format, job_formats)) {
 		worker_err(err, errlen, "unknown format '%s'; known: mp4, webm, gif",
-			   job_show(shown, sizeof(shown), j.format));
+			   job_show(shown, sizeof(shown), j->format));
 		return -EINVAL;
 	}
 	/* H.264 and VP9 carry yuv420p, whose chroma planes are half size both ways: their
 	 * sides must be even. GIF is palette-indexed and takes any size. */
-	if (strcmp(j.format, "gif") && (j.width % 2 || j.height % 2)) {
+	if (strcmp(j->format, "gif") && (j->width % 2 || j->height % 2)) {
 		worker_err(err, errlen,
 			   "size %dx%d is not allowed: width and height must be even for %s (GIF "
 			   "takes any size)",
-			   j.width, j.height, j.format);
+			   j->width, j->height, j->format);
 		return -EINVAL;
 	}
 	/* crf -1 is the encoder's default. GIF has no crf: any value is ignored, the same
 	 * way for run, submit and a document in the stream, since they all resolve here
 	 * and the resolved job carries no crf to the encoder. */
-	if (!strcmp(j.format, "gif"))
-		j.crf = -1;
-	if (j.crf != -1) {
-		int max = !strcmp(j.format, "webm") ? 63 : 51;
+	if (!strcmp(j->format, "gif"))
+		j->crf = -1;
+	if (j->crf != -1) {
+		int max = !strcmp(j->format, "webm") ? 63 : 51;
 
-		if (j.crf < 0 || j.crf > max) {
+		if (j->crf < 0 || j->crf > max) {
 			worker_err(err, errlen,
-				   "crf %d is not allowed for %s: it must be from 0 to %d", j.crf,
-				   j.format, max);
+				   "crf %d is not allowed for %s: it must be from 0 to %d", j->crf,
+				   j->format, max);
 			return -EINVAL;
 		}
 	}
-	if (j.preset[0] && !job_in_list(j.preset, job_presets)) {
+	if (j->preset[0] && !job_in_list(j->preset, job_presets)) {
 		job_join(list, sizeof(list), job_presets);
 		worker_err(err, errlen, "unknown preset '%s'; known: %s",
-			   job_show(shown, sizeof(shown), j.preset), list);
+			   job_show(shown, sizeof(shown), j->preset), list);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* The sandbox's limits, each from the operator's default when unset. */
+static int job_check_limits(struct job_limits *l, const struct config *cfg, char *err,
+			    size_t errlen)
+{
+	int r;
 
 	if ((r = job_check_limit("timeout", " s", &l->timeout_s, cfg->defaults.timeout_s,
 				 JOB_MIN_TIMEOUT_S, cfg->maxima.timeout_s,
@@ -345,11 +354,10 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 	if (l->cpus == 0)
 		l->cpus = cfg->defaults.cpus;
 	if (!isfinite(l->cpus) || l->cpus < JOB_MIN_CPUS) {
-		worker_err(
-		    err, errlen,
-		    "cpus %g is not allowed: it must be at least %g (the kernel's smallest CPU "
-		    "quota)",
-		    l->cpus, JOB_MIN_CPUS);
+		worker_err(err, errlen,
+			   "cpus %g is not allowed: it must be at least %g (the kernel's smallest "
+			   "CPU quota)",
+			   l->cpus, JOB_MIN_CPUS);
 		return -EINVAL;
 	}
 	if (l->cpus > cfg->maxima.cpus) {
@@ -357,25 +365,47 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 			   cfg->maxima.cpus);
 		return -EINVAL;
 	}
+	return 0;
+}
 
-	if (j.retries < 0 || j.retries > cfg->max_attempts - 1) {
+/* The queue's side: retries within the operator's attempts, and an encoder that fits
+ * in the memory the operator gives one. */
+static int job_check_cost(const struct job *j, const struct config *cfg, char *err, size_t errlen)
+{
+	if (j->retries < 0 || j->retries > cfg->max_attempts - 1) {
 		worker_err(err, errlen,
 			   "retries %d is not allowed: it must be from 0 to %d (%d attempts)",
-			   j.retries, cfg->max_attempts - 1, cfg->max_attempts);
+			   j->retries, cfg->max_attempts - 1, cfg->max_attempts);
 		return -EINVAL;
 	}
-
-	if (job_encoder_memory(&j) > ((uint64_t)cfg->encoder_memory_mb << 20)) {
+	if (job_encoder_memory(j) > ((uint64_t)cfg->encoder_memory_mb << 20)) {
 		worker_err(err, errlen,
 			   "encoding %dx%d %s with preset %s needs about %llu MB, above the "
 			   "operator's encoder maximum of %u MB (encoder_memory): choose a faster "
 			   "preset or a smaller size",
-			   j.width, j.height, j.format, j.preset[0] ? j.preset : "medium",
-			   (unsigned long long)(job_encoder_memory(&j) >> 20),
+			   j->width, j->height, j->format, j->preset[0] ? j->preset : "medium",
+			   (unsigned long long)(job_encoder_memory(j) >> 20),
 			   cfg->encoder_memory_mb);
 		return -EINVAL;
 	}
+	return 0;
+}
 
+/* Rules are checked on a copy and the filled job is committed only when all pass, so a
+ * refused job reads as the caller left it. */
+int job_resolve(struct job *job, const struct config *cfg, char *err, size_t errlen)
+{
+	struct job j = *job;
+	int r;
+
+	if ((j.id[0] && (r = job_check_id(j.id, err, errlen))) ||
+	    (r = job_check_script(&j, cfg, err, errlen)) ||
+	    (r = job_resolve_runtime(&j, cfg, err, errlen)) ||
+	    (r = job_check_frames(&j, cfg, err, errlen)) ||
+	    (r = job_check_encoding(&j, err, errlen)) ||
+	    (r = job_check_limits(&j.limits, cfg, err, errlen)) ||
+	    (r = job_check_cost(&j, cfg, err, errlen)))
+		return r;
 	*job = j;
 	return 0;
 }
