@@ -56,32 +56,125 @@ static int parse_db(const char *s, int *db)
 	return 0;
 }
 
+/* unix:///path/to/socket[?db=N] */
+static int parse_unix(struct queue_url *u, const char *url, char *err, size_t errlen)
+{
+	const char *q = strchr(url + 7, '?');
+	size_t n = q ? (size_t)(q - (url + 7)) : strlen(url + 7);
+
+	u->is_unix = 1;
+	if (n == 0 || url[7] != '/' || decode(u->path, sizeof(u->path), url + 7, n) < 0) {
+		qerr(err, errlen, "bad Redis URL '%s': expected unix:///path/to/socket", url);
+		return -EINVAL;
+	}
+	if (q && (strncmp(q, "?db=", 4) || parse_db(q + 4, &u->db) < 0)) {
+		qerr(err, errlen, "bad Redis URL '%s': the only option is ?db=N", url);
+		return -EINVAL;
+	}
+	snprintf(u->where, sizeof(u->where), "%s", u->path);
+	return 0;
+}
+
+/* [user:]password@ before the host; *p moves past it. The last '@' before the path
+ * ends the credentials. */
+static int parse_credentials(struct queue_url *u, const char **p, const char *slash, char *err,
+			     size_t errlen)
+{
+	const char *at = NULL, *colon;
+	int r = 0;
+
+	for (const char *s = *p; s < slash; s++)
+		if (*s == '@')
+			at = s;
+	if (!at)
+		return 0;
+	colon = memchr(*p, ':', (size_t)(at - *p));
+	if (colon) {
+		r |= decode(u->user, sizeof(u->user), *p, (size_t)(colon - *p));
+		r |= decode(u->pass, sizeof(u->pass), colon + 1, (size_t)(at - colon - 1));
+	} else {
+		/* redis://password@host, as some clients write it */
+		r |= decode(u->pass, sizeof(u->pass), *p, (size_t)(at - *p));
+	}
+	if (r) {
+		qerr(err, errlen, "bad Redis URL: the credentials do not decode");
+		return -EINVAL;
+	}
+	*p = at + 1;
+	return 0;
+}
+
+/* host, or [IPv6]; *hostend is where it stops (':' of a port, the path, or the end). */
+static int parse_host(struct queue_url *u, const char *p, const char *slash, const char *url,
+		      const char **hostend, char *err, size_t errlen)
+{
+	size_t n;
+
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(slash - p));
+		if (!rb || (size_t)(rb - p - 1) >= sizeof(u->host) || rb == p + 1) {
+			qerr(err, errlen, "bad Redis URL '%s': unclosed IPv6 address", url);
+			return -EINVAL;
+		}
+		memcpy(u->host, p + 1, (size_t)(rb - p - 1));
+		*hostend = rb + 1;
+	} else {
+		*hostend = memchr(p, ':', (size_t)(slash - p));
+		if (!*hostend)
+			*hostend = slash;
+		n = (size_t)(*hostend - p);
+		if (n >= sizeof(u->host)) {
+			qerr(err, errlen, "bad Redis URL: the host name is too long");
+			return -EINVAL;
+		}
+		memcpy(u->host, p, n);
+	}
+	if (!u->host[0])
+		snprintf(u->host, sizeof(u->host), "127.0.0.1");
+	return 0;
+}
+
+/* :port between the host and the path, when there is one. */
+static int parse_port(struct queue_url *u, const char *hostend, const char *slash, const char *url,
+		      char *err, size_t errlen)
+{
+	char buf[16], *end;
+	size_t n;
+	long v;
+
+	if (*hostend != ':') {
+		if (hostend == slash)
+			return 0;
+		qerr(err, errlen, "bad Redis URL '%s'", url);
+		return -EINVAL;
+	}
+	n = (size_t)(slash - hostend - 1);
+	if (n == 0 || n >= sizeof(buf)) {
+		qerr(err, errlen, "bad Redis URL '%s': bad port", url);
+		return -EINVAL;
+	}
+	memcpy(buf, hostend + 1, n);
+	buf[n] = '\0';
+	v = strtol(buf, &end, 10);
+	if (*end || v < 1 || v > 65535) {
+		qerr(err, errlen, "bad Redis URL '%s': port must be 1-65535", url);
+		return -EINVAL;
+	}
+	u->port = (int)v;
+	return 0;
+}
+
 int queue_url_parse(struct queue_url *u, const char *url, char *err, size_t errlen)
 {
-	const char *p, *at, *slash, *hostend;
-	size_t n;
+	const char *p, *slash, *hostend;
+	int r;
 
 	memset(u, 0, sizeof(*u));
 	if (!url || !*url)
 		url = "redis://127.0.0.1:6379";
 	u->port = 6379;
-
-	if (!strncmp(url, "unix://", 7)) {
-		const char *q = strchr(url + 7, '?');
-		n = q ? (size_t)(q - (url + 7)) : strlen(url + 7);
-		u->is_unix = 1;
-		if (n == 0 || url[7] != '/' || decode(u->path, sizeof(u->path), url + 7, n) < 0) {
-			qerr(err, errlen, "bad Redis URL '%s': expected unix:///path/to/socket",
-			     url);
-			return -EINVAL;
-		}
-		if (q && (strncmp(q, "?db=", 4) || parse_db(q + 4, &u->db) < 0)) {
-			qerr(err, errlen, "bad Redis URL '%s': the only option is ?db=N", url);
-			return -EINVAL;
-		}
-		snprintf(u->where, sizeof(u->where), "%s", u->path);
-		return 0;
-	}
+	if (!strncmp(url, "unix://", 7))
+		return parse_unix(u, url, err, errlen);
 	if (!strncmp(url, "rediss://", 9)) {
 		qerr(err, errlen, "Redis URL '%s' asks for TLS, which this build does not support",
 		     url);
@@ -96,69 +189,10 @@ int queue_url_parse(struct queue_url *u, const char *url, char *err, size_t errl
 	slash = strchr(p, '/');
 	if (!slash)
 		slash = p + strlen(p);
-	/* The last '@' before the path ends the credentials. */
-	at = NULL;
-	for (const char *s = p; s < slash; s++)
-		if (*s == '@')
-			at = s;
-	if (at) {
-		const char *colon = memchr(p, ':', (size_t)(at - p));
-		int r = 0;
-		if (colon) {
-			r |= decode(u->user, sizeof(u->user), p, (size_t)(colon - p));
-			r |= decode(u->pass, sizeof(u->pass), colon + 1, (size_t)(at - colon - 1));
-		} else {
-			/* redis://password@host, as some clients write it */
-			r |= decode(u->pass, sizeof(u->pass), p, (size_t)(at - p));
-		}
-		if (r) {
-			qerr(err, errlen, "bad Redis URL: the credentials do not decode");
-			return -EINVAL;
-		}
-		p = at + 1;
-	}
-	if (*p == '[') {
-		const char *rb = memchr(p, ']', (size_t)(slash - p));
-		if (!rb || (size_t)(rb - p - 1) >= sizeof(u->host) || rb == p + 1) {
-			qerr(err, errlen, "bad Redis URL '%s': unclosed IPv6 address", url);
-			return -EINVAL;
-		}
-		memcpy(u->host, p + 1, (size_t)(rb - p - 1));
-		hostend = rb + 1;
-	} else {
-		hostend = memchr(p, ':', (size_t)(slash - p));
-		if (!hostend)
-			hostend = slash;
-		n = (size_t)(hostend - p);
-		if (n >= sizeof(u->host)) {
-			qerr(err, errlen, "bad Redis URL: the host name is too long");
-			return -EINVAL;
-		}
-		memcpy(u->host, p, n);
-	}
-	if (!u->host[0])
-		snprintf(u->host, sizeof(u->host), "127.0.0.1");
-	if (*hostend == ':') {
-		char buf[16];
-		char *end;
-		long v;
-		n = (size_t)(slash - hostend - 1);
-		if (n == 0 || n >= sizeof(buf)) {
-			qerr(err, errlen, "bad Redis URL '%s': bad port", url);
-			return -EINVAL;
-		}
-		memcpy(buf, hostend + 1, n);
-		buf[n] = '\0';
-		v = strtol(buf, &end, 10);
-		if (*end || v < 1 || v > 65535) {
-			qerr(err, errlen, "bad Redis URL '%s': port must be 1-65535", url);
-			return -EINVAL;
-		}
-		u->port = (int)v;
-	} else if (hostend != slash) {
-		qerr(err, errlen, "bad Redis URL '%s'", url);
-		return -EINVAL;
-	}
+	if ((r = parse_credentials(u, &p, slash, err, errlen)) ||
+	    (r = parse_host(u, p, slash, url, &hostend, err, errlen)) ||
+	    (r = parse_port(u, hostend, slash, url, err, errlen)))
+		return r;
 	if (*slash == '/' && parse_db(slash + 1, &u->db) < 0) {
 		qerr(err, errlen, "bad Redis URL '%s': the database must be a number", url);
 		return -EINVAL;
