@@ -153,13 +153,140 @@ static int interrupted(struct queue *q, const char *id, const struct cli_follow_
 	return 130;
 }
 
+/* One following of a job. */
+struct follow {
+	struct queue *q;
+	const char *id;
+	const struct cli_follow_opts *o;
+	char cursor[QUEUE_ENTRY_MAX]; /* the last event read */
+	char *status;		      /* the job's final status, once read */
+	long long start;
+	int claimed, told_queued;
+};
+
+/* No event for a while: events are capped, so the job's own state is the truth. Says
+ * once when no worker has taken the job yet. 1 when the job is over (f->status holds
+ * its status). */
+static int follow_quiet(struct follow *f)
+{
+	const struct cli_follow_opts *o = f->o;
+	char err[QUEUE_ERR_MAX], *status = NULL;
+	json_t *st;
+	const char *s;
+	int over;
+
+	if (queue_status(f->q, f->id, &status, err, sizeof(err)) != 0)
+		return 0;
+	st = json_loads(status, 0, NULL);
+	s = str(st, "state");
+	over = final_state(s);
+	if (!over && s && !strcmp(s, "queued") && !f->claimed && !f->told_queued &&
+	    mono_ms() - f->start >= FOLLOW_QUEUED_NOTE_MS) {
+		if (o->progress)
+			cli_progress_clear(o->progress);
+		fprintf(stderr,
+			"reelbox: job %s is queued; waiting for a worker (none has taken it yet: "
+			"is `reelbox worker` running against %s?)\n",
+			f->id, o->redis_url ? o->redis_url : "this Redis");
+		f->told_queued = 1;
+	}
+	json_decref(st);
+	if (over)
+		f->status = status;
+	else
+		free(status);
+	return over;
+}
+
+/* One event of the job: progress, taken by a worker, an attempt that will be retried.
+ * 1 when it says the job is over. */
+static int follow_event(struct follow *f, const char *ev)
+{
+	const struct cli_follow_opts *o = f->o;
+	json_t *e = json_loads(ev, 0, NULL);
+	const char *type = str(e, "type");
+	int over = type && (!strcmp(type, "done") || !strcmp(type, "dead"));
+
+	if (type && !strcmp(type, "progress") && o->progress) {
+		cli_progress_update(o->progress, json_integer_value(json_object_get(e, "frames")),
+				    json_integer_value(json_object_get(e, "total")));
+	} else if (type && !strcmp(type, "running")) {
+		f->claimed = 1;
+		if (f->told_queued)
+			fprintf(stderr, "reelbox: job %s taken by worker %s\n", f->id,
+				str(e, "worker") ?: "?");
+	} else if (type && !strcmp(type, "retry")) {
+		if (o->progress)
+			cli_progress_clear(o->progress);
+		fprintf(stderr,
+			"reelbox: attempt %lld of job %s failed (%s); it runs again in %.1f s\n",
+			(long long)json_integer_value(json_object_get(e, "attempt")), f->id,
+			str(e, "error") ?: "no reason given",
+			(double)json_integer_value(json_object_get(e, "delay_ms")) / 1000);
+	}
+	json_decref(e);
+	return over;
+}
+
+/* Read events until the job is over or Ctrl-C; 0, or EXIT_USAGE when the events were
+ * lost (said on stderr). */
+static int follow_events(struct follow *f)
+{
+	char err[QUEUE_ERR_MAX];
+	int rc, over = 0;
+
+	while (!over && !follow_interrupted) {
+		char *ev = NULL;
+
+		rc =
+		    queue_wait_event(f->q, f->id, f->cursor, FOLLOW_POLL_MS, &ev, err, sizeof(err));
+		if (follow_interrupted) {
+			free(ev);
+			break;
+		}
+		if (rc == -ETIMEDOUT) {
+			over = follow_quiet(f);
+			continue;
+		}
+		if (rc < 0) {
+			if (f->o->progress)
+				cli_progress_end(f->o->progress, "unknown");
+			fprintf(stderr, "reelbox submit: lost the job's events: %s\n", err);
+			return EXIT_USAGE;
+		}
+		over = follow_event(f, ev);
+		free(ev);
+	}
+	return 0;
+}
+
+/* The end of a following: Ctrl-C, or the final status (read now if no quiet spell
+ * did). */
+static int follow_end(struct follow *f)
+{
+	char err[QUEUE_ERR_MAX];
+	int rc;
+
+	if (follow_interrupted) {
+		free(f->status);
+		return interrupted(f->q, f->id, f->o);
+	}
+	if (!f->status && queue_status(f->q, f->id, &f->status, err, sizeof(err)) < 0) {
+		if (f->o->progress)
+			cli_progress_end(f->o->progress, "unknown");
+		fprintf(stderr, "reelbox submit: %s\n", err);
+		return EXIT_USAGE;
+	}
+	rc = report(f->id, f->status, f->o);
+	free(f->status);
+	return rc;
+}
+
 int cli_follow_job(struct queue *q, const char *id, const struct cli_follow_opts *o)
 {
+	struct follow f = {.q = q, .id = id, .o = o, .cursor = "0", .start = mono_ms()};
 	struct sigaction sa, old_int, old_term;
-	char cursor[QUEUE_ENTRY_MAX] = "0", err[QUEUE_ERR_MAX];
-	char *status = NULL;
-	long long start = mono_ms();
-	int claimed = 0, told_queued = 0, rc;
+	int rc;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_interrupt; /* no SA_RESTART: a blocked read returns */
@@ -168,92 +295,11 @@ int cli_follow_job(struct queue *q, const char *id, const struct cli_follow_opts
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 
-	for (;;) {
-		char *ev = NULL;
-
-		if (follow_interrupted)
-			break;
-		rc = queue_wait_event(q, id, cursor, FOLLOW_POLL_MS, &ev, err, sizeof(err));
-		if (follow_interrupted) {
-			free(ev);
-			break;
-		}
-		if (rc == -ETIMEDOUT) {
-			/* Events are capped; the job's own state is the truth. */
-			if (queue_status(q, id, &status, err, sizeof(err)) == 0) {
-				json_t *st = json_loads(status, 0, NULL);
-				const char *s = str(st, "state");
-				int over = final_state(s);
-
-				if (!over && s && !strcmp(s, "queued") && !claimed &&
-				    !told_queued && mono_ms() - start >= FOLLOW_QUEUED_NOTE_MS) {
-					if (o->progress)
-						cli_progress_clear(o->progress);
-					fprintf(
-					    stderr,
-					    "reelbox: job %s is queued; waiting for a worker (none "
-					    "has taken it yet: is `reelbox worker` running against "
-					    "%s?)\n",
-					    id, o->redis_url ? o->redis_url : "this Redis");
-					told_queued = 1;
-				}
-				json_decref(st);
-				if (over)
-					break;
-				free(status);
-				status = NULL;
-			}
-			continue;
-		}
-		if (rc < 0) {
-			if (o->progress)
-				cli_progress_end(o->progress, "unknown");
-			fprintf(stderr, "reelbox submit: lost the job's events: %s\n", err);
-			rc = EXIT_USAGE;
-			goto out;
-		}
-		json_t *e = json_loads(ev, 0, NULL);
-		free(ev);
-		const char *type = str(e, "type");
-		if (type && !strcmp(type, "progress") && o->progress) {
-			cli_progress_update(o->progress,
-					    json_integer_value(json_object_get(e, "frames")),
-					    json_integer_value(json_object_get(e, "total")));
-		} else if (type && !strcmp(type, "running")) {
-			claimed = 1;
-			if (told_queued)
-				fprintf(stderr, "reelbox: job %s taken by worker %s\n", id,
-					str(e, "worker") ?: "?");
-		} else if (type && !strcmp(type, "retry")) {
-			if (o->progress)
-				cli_progress_clear(o->progress);
-			fprintf(stderr,
-				"reelbox: attempt %lld of job %s failed (%s); it runs again in "
-				"%.1f s\n",
-				(long long)json_integer_value(json_object_get(e, "attempt")), id,
-				str(e, "error") ?: "no reason given",
-				(double)json_integer_value(json_object_get(e, "delay_ms")) / 1000);
-		}
-		int over = type && (!strcmp(type, "done") || !strcmp(type, "dead"));
-		json_decref(e);
-		if (over)
-			break;
-	}
-	if (follow_interrupted) {
-		free(status);
-		rc = interrupted(q, id, o);
-		goto out;
-	}
-	if (!status && queue_status(q, id, &status, err, sizeof(err)) < 0) {
-		if (o->progress)
-			cli_progress_end(o->progress, "unknown");
-		fprintf(stderr, "reelbox submit: %s\n", err);
-		rc = EXIT_USAGE;
-		goto out;
-	}
-	rc = report(id, status, o);
-	free(status);
-out:
+	rc = follow_events(&f);
+	if (rc == 0)
+		rc = follow_end(&f);
+	else
+		free(f.status);
 	if (!o->json && !o->id_printed)
 		printf("%s\n", id);
 	fflush(stdout);

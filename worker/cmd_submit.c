@@ -102,17 +102,24 @@ static int output_as_id(const char *output, const char **id, const char **format
 	return 0;
 }
 
-int cmd_submit(int argc, char **argv)
+/* What submit was asked: the job (as far as its options go) and how to send it. */
+struct submit_args {
+	struct job job;
+	struct cli_job_args ja;
+	const char *redis, *format, *id, *output, *progress, *script;
+	char idbuf[JOB_ID_MAX];
+	int wait, json;
+};
+
+/* The options (they may follow SCRIPT: the contract shows `SCRIPT [--wait] [--json]`).
+ * 0, EXIT_USAGE after saying why, or -1 when --help was printed. */
+static int submit_options(int argc, char **argv, struct submit_args *a)
 {
 	enum { O_FORMAT = OPT_CLI_LAST + 1, O_ID };
 	struct option opts[40];
-	struct config cfg;
-	struct job job;
-	struct cli_job_args ja = {0};
-	const char *redis = NULL, *format = NULL, *id = NULL, *output = NULL, *progress = NULL;
-	char idbuf[JOB_ID_MAX];
-	int wait = 0, json = 0, c, rc;
 	size_t n = cli_n_job_options;
+	long v;
+	int c, rc;
 
 	memcpy(opts, cli_job_options, n * sizeof(struct option));
 	opts[n++] = (struct option){"redis", required_argument, NULL, OPT_REDIS};
@@ -125,160 +132,178 @@ int cmd_submit(int argc, char **argv)
 	opts[n++] = (struct option){"progress", required_argument, NULL, OPT_PROGRESS};
 	opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
 	opts[n] = (struct option){0};
-
-	job_init(&job);
 	optind = 1;
-	/* Options may follow SCRIPT (the contract shows `SCRIPT [--wait] [--json]`). */
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {
 		case OPT_REDIS:
-			redis = optarg;
+			a->redis = optarg;
 			break;
 		case OPT_WAIT:
-			wait = 1;
+			a->wait = 1;
 			break;
 		case OPT_JSON:
-			json = 1;
+			a->json = 1;
 			break;
 		case O_FORMAT:
-			format = optarg;
+			a->format = optarg;
 			break;
 		case O_ID:
-			id = optarg;
+			a->id = optarg;
 			break;
 		case 'o':
-			output = optarg;
+			a->output = optarg;
 			break;
 		case OPT_PROGRESS:
-			progress = optarg;
+			a->progress = optarg;
 			break;
-		case OPT_RETRIES: {
-			long v = strtol(optarg, &end, 10);
-			if (*end || v < 0 || v > 1000) {
-				job_free(&job);
+		case OPT_RETRIES:
+			v = strtol(optarg, &end, 10);
+			if (*end || v < 0 || v > 1000)
 				return cli_usage_error("submit", "--retries '%s' is not 0..1000",
 						       optarg);
-			}
-			job.retries = (int)v;
+			a->job.retries = (int)v;
 			break;
-		}
 		case 'h':
 			fputs(submit_usage, stdout);
-			job_free(&job);
-			return 0;
+			return -1;
 		case '?':
 			fputs(submit_usage, stderr);
-			job_free(&job);
 			return EXIT_USAGE;
 		default:
-			if ((rc = cli_job_option("submit", c, optarg, &job, &ja)) != 0) {
-				job_free(&job);
+			if ((rc = cli_job_option("submit", c, optarg, &a->job, &a->ja)) != 0)
 				return rc;
-			}
 		}
 	}
-	if (optind != argc - 1) {
-		job_free(&job);
+	return 0;
+}
+
+/* The options, then what they say together: one SCRIPT, --progress only with --wait,
+ * -o as the id and format. */
+static int submit_parse(int argc, char **argv, struct submit_args *a)
+{
+	int rc = submit_options(argc, argv, a);
+
+	if (rc)
+		return rc;
+	if (optind != argc - 1)
 		return cli_usage_error("submit",
 				       "expected exactly one SCRIPT; see reelbox submit --help");
-	}
-	if (progress && !wait) {
-		job_free(&job);
+	a->script = argv[optind];
+	if (a->progress && !a->wait)
 		return cli_usage_error("submit", "--progress follows a job: give --wait too");
-	}
-	if (output && (rc = output_as_id(output, &id, &format, idbuf, sizeof(idbuf))) != 0) {
-		job_free(&job);
+	if (a->output)
+		return output_as_id(a->output, &a->id, &a->format, a->idbuf, sizeof(a->idbuf));
+	return 0;
+}
+
+/* The job made whole and checked as a worker would (a producer hears of a bad job at
+ * once, not from the dead-letter stream), and its document in *doc. */
+static int submit_prepare(struct submit_args *a, struct config *cfg, char **doc)
+{
+	struct job *job = &a->job;
+	char err[256];
+	int rc;
+
+	if ((rc = cli_load_config("submit", a->ja.config_path, cfg)) != 0 ||
+	    (rc = cli_load_script("submit", a->script, cfg, job)) != 0)
 		return rc;
+	if (a->format) {
+		if (strlen(a->format) >= sizeof(job->format))
+			return cli_usage_error("submit", "format '%s' is not mp4, webm or gif",
+					       a->format);
+		snprintf(job->format, sizeof(job->format), "%s", a->format);
 	}
-	if ((rc = cli_load_config("submit", ja.config_path, &cfg)) != 0 ||
-	    (rc = cli_load_script("submit", argv[optind], &cfg, &job)) != 0)
-		goto out;
-	if (format) {
-		if (strlen(format) >= sizeof(job.format)) {
-			rc = cli_usage_error("submit", "format '%s' is not mp4, webm or gif",
-					     format);
-			goto out;
-		}
-		snprintf(job.format, sizeof(job.format), "%s", format);
+	if (a->id) {
+		if (job_check_id(a->id, err, sizeof(err)) < 0)
+			return cli_usage_error("submit", "%s", err);
+		snprintf(job->id, sizeof(job->id), "%s", a->id);
 	}
-	if (id) {
-		char err[256];
-		if (job_check_id(id, err, sizeof(err)) < 0) {
-			rc = cli_usage_error("submit", "%s", err);
-			goto out;
-		}
-		snprintf(job.id, sizeof(job.id), "%s", id);
-	}
-	/* Validate here too, so a producer hears of a bad job at once, not from the
-	 * dead-letter stream. */
-	if ((rc = cli_resolve_job("submit", &job, &ja, &cfg)) != 0)
-		goto out;
-
-	char *doc = job_to_json(&job);
-	if (!doc) {
-		rc = cli_usage_error(
+	if ((rc = cli_resolve_job("submit", job, &a->ja, cfg)) != 0)
+		return rc;
+	*doc = job_to_json(job);
+	if (!*doc)
+		return cli_usage_error(
 		    "submit", "the script is not UTF-8 text; reelbox jobs carry text scripts");
-		goto out;
-	}
-	struct queue *q;
-	char newid[QUEUE_ID_MAX], err[QUEUE_ERR_MAX];
-	if ((rc = open_queue("submit", redis_url(redis, &cfg), &cfg, &q)) != 0) {
-		free(doc);
-		goto out;
-	}
-	if ((rc = queue_submit(q, doc, newid, err, sizeof(err))) < 0) {
-		char *st = NULL, why[QUEUE_ERR_MAX];
-		json_t *o;
+	return 0;
+}
 
-		free(doc);
-		/* Which job holds the id, and when it is free again. */
-		if (rc == -EEXIST && queue_status(q, newid, &st, why, sizeof(why)) == 0 &&
-		    (o = json_loads(st, 0, NULL))) {
-			cli_exists_sentence(err, sizeof(err), newid, o, cli_wall_ms(),
-					    cfg.result_ttl_s);
-			json_decref(o);
-		}
-		free(st);
-		queue_close(q);
-		rc = cli_usage_error("submit", "%s", err);
-		goto out;
-	}
-	free(doc);
-	if (wait) {
-		/* The id first, so a user can cancel or follow the job from elsewhere: on
-		 * stdout when it is its only line, else on stderr. */
-		struct cli_progress prog;
-		struct cli_follow_opts fo = {
-		    .json = json, .progress = &prog, .redis_url = redis_url(redis, &cfg)};
-		int stdout_taken = json || (progress && !strcmp(progress, "-"));
+/* queue_submit, with a taken id told as which job holds it and when it is free. */
+static int submit_enqueue(struct queue *q, const char *doc, const struct config *cfg,
+			  char newid[QUEUE_ID_MAX])
+{
+	char err[QUEUE_ERR_MAX], *st = NULL, why[QUEUE_ERR_MAX];
+	int rc = queue_submit(q, doc, newid, err, sizeof(err));
+	json_t *o;
 
-		if ((rc = cli_progress_open(&prog, "submit", progress, json, isatty(2), newid)) !=
-		    0) {
-			queue_close(q);
-			goto out;
-		}
-		if (!stdout_taken) {
-			printf("%s\n", newid);
-			fo.id_printed = 1;
-		} else {
-			fprintf(stderr, "reelbox: submitted job %s\n", newid);
-		}
-		fflush(stdout);
-		rc = cli_follow_job(q, newid, &fo);
+	if (rc >= 0)
+		return 0;
+	if (rc == -EEXIST && queue_status(q, newid, &st, why, sizeof(why)) == 0 &&
+	    (o = json_loads(st, 0, NULL))) {
+		cli_exists_sentence(err, sizeof(err), newid, o, cli_wall_ms(), cfg->result_ttl_s);
+		json_decref(o);
+	}
+	free(st);
+	return cli_usage_error("submit", "%s", err);
+}
+
+/* --wait: the id first, so a user can cancel or follow the job from elsewhere (on
+ * stdout when it is its only line, else on stderr), then the job to its end. */
+static int submit_follow(struct queue *q, const struct submit_args *a, const char *url,
+			 const char *newid)
+{
+	struct cli_progress prog;
+	struct cli_follow_opts fo = {.json = a->json, .progress = &prog, .redis_url = url};
+	int stdout_taken = a->json || (a->progress && !strcmp(a->progress, "-"));
+	int rc = cli_progress_open(&prog, "submit", a->progress, a->json, isatty(2), newid);
+
+	if (rc != 0)
+		return rc;
+	if (!stdout_taken) {
+		printf("%s\n", newid);
+		fo.id_printed = 1;
 	} else {
-		/* With --json stdout is exactly one JSON document; else the id is the last
-		 * line. */
-		if (json)
+		fprintf(stderr, "reelbox: submitted job %s\n", newid);
+	}
+	fflush(stdout);
+	return cli_follow_job(q, newid, &fo);
+}
+
+static int submit_run(const struct submit_args *a, const struct config *cfg, const char *doc)
+{
+	const char *url = redis_url(a->redis, cfg);
+	char newid[QUEUE_ID_MAX];
+	struct queue *q;
+	int rc;
+
+	if ((rc = open_queue("submit", url, cfg, &q)) != 0)
+		return rc;
+	if ((rc = submit_enqueue(q, doc, cfg, newid)) == 0) {
+		if (a->wait)
+			rc = submit_follow(q, a, url, newid);
+		else if (a->json) /* stdout is exactly one JSON document */
 			printf("{\"id\":\"%s\",\"state\":\"queued\"}\n", newid);
-		else
+		else /* the id is the last line */
 			printf("%s\n", newid);
-		rc = 0;
 	}
 	queue_close(q);
-out:
-	job_free(&job);
 	return rc;
+}
+
+int cmd_submit(int argc, char **argv)
+{
+	struct submit_args a = {0};
+	struct config cfg;
+	char *doc = NULL;
+	int rc;
+
+	job_init(&a.job);
+	rc = submit_parse(argc, argv, &a);
+	if (rc == 0 && (rc = submit_prepare(&a, &cfg, &doc)) == 0)
+		rc = submit_run(&a, &cfg, doc);
+	free(doc);
+	job_free(&a.job);
+	return rc < 0 ? 0 : rc;
 }
 
 /* How long `cancel` waits for a running job's worker to confirm the stop. */
