@@ -232,6 +232,11 @@ static const struct row rows[] = {
      .enc_err = "cannot write to the output: No space left on device",
      .end = RUNNER_END_INTERNAL,
      .error = "cannot write to the output: No space left on device"},
+    {.name = "a_libav_failure_is_not_blamed_on_the_host",
+     .rc = -EIO,
+     .enc_err = "encoding failed: Generic error in an external library",
+     .end = RUNNER_END_BAD_STREAM,
+     .error = "encoding failed: Generic error in an external library"},
 };
 
 static void decide_row(const struct row *row, struct verdict *v)

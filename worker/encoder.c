@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +24,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define ENCODER_MAGIC	 0x72626531u /* "rbe1" */
-#define SERVER_FD	 3
-#define MAX_CHILDREN	 1024
-#define SEND_TIMEOUT_S	 2
+#define ENCODER_MAGIC	0x72626531u /* "rbe1" */
+#define SERVER_FD	3
+#define MAX_CHILDREN	1024
+#define SEND_TIMEOUT_S	2
 #define REQUEST_MAX_FDS (3 + SANDBOX_HELPER_MAX_CG)
 
 struct encoder_request {
@@ -193,8 +194,8 @@ int encoder_read(int sock, struct encoder_msg *m, int *pidfd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
 	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *c;
 	int got = -1;
 	ssize_t n;
@@ -228,8 +229,8 @@ int encoder_read(int sock, struct encoder_msg *m, int *pidfd)
 	}
 	/* Strict: one whole record of a known type, strings terminated, numbers sane. */
 	if (n != (ssize_t)sizeof(*m) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    m->type < ENCODER_STARTED || m->type > ENCODER_EXITED || m->frames < 0 ||
-	    m->rc > 0 || m->rc < -4095 || (m->type == ENCODER_STARTED && got < 0)) {
+	    m->type < ENCODER_STARTED || m->type > ENCODER_EXITED || m->frames < 0 || m->rc > 0 ||
+	    m->rc < -4095 || (m->type == ENCODER_STARTED && got < 0)) {
 		if (got >= 0)
 			close(got);
 		return -EPROTO;
@@ -299,16 +300,125 @@ static int valid_request(const struct encoder_request *rq)
 	       memchr(rq->container, 0, sizeof(rq->container));
 }
 
+/* A RESULT that says the job never got an encoder (the server's own failures). */
+static void refuse(int sock, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void refuse(int sock, int rc, const char *fmt, ...)
+{
+	struct encoder_msg m;
+	va_list ap;
+
+	memset(&m, 0, sizeof(m));
+	m.type = ENCODER_RESULT;
+	m.rc = rc;
+	va_start(ap, fmt);
+	vsnprintf(m.err, sizeof(m.err), fmt, ap);
+	va_end(ap);
+	send_msg(sock, &m, MSG_DONTWAIT);
+}
+
+/* The helper box the request describes, with the descriptors that came with it. */
+static void request_ticket(const struct encoder_request *rq, const int *fds,
+			   struct sandbox_helper_ticket *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->uid = rq->uid;
+	t->gid = rq->gid;
+	t->pids = rq->pids;
+	t->n_cg = rq->n_cg;
+	for (int i = 0; i < SANDBOX_HELPER_MAX_CG; i++)
+		t->cg_fds[i] = i < rq->n_cg ? fds[3 + i] : -1;
+	t->memory_bytes = rq->memory_bytes;
+	t->cpu_seconds = rq->cpu_seconds;
+	t->file_bytes = rq->file_bytes;
+}
+
+/* Confine this process, then encode the frame stream into out_fd. *r is the open
+ * render when there is one (also after a failed stream). */
+static int confine_and_encode(const struct encoder_request *rq, const int *fds,
+			      struct child_ctx *ctx, struct render **r, char *err, size_t errlen)
+{
+	int keep[3] = {fds[0], fds[1], fds[2]};
+	struct sandbox_helper_ticket t;
+	char output[32];
+	int rc;
+
+	request_ticket(rq, fds, &t);
+	rc = sandbox_helper_confine(&t, keep, 3, err, errlen);
+	if (rc < 0)
+		return rc;
+	struct render_spec spec = {
+	    .width = rq->width,
+	    .height = rq->height,
+	    .fps = rq->fps,
+	    .pix_fmt = rq->pix_fmt,
+	    .max_frames = rq->max_frames,
+	    .output = output,
+	    .crf = rq->crf,
+	    .preset = rq->preset[0] ? rq->preset : NULL,
+	    .threads = rq->threads,
+	    .output_fd = fds[2],
+	    .use_output_fd = 1,
+	};
+	snprintf(output, sizeof(output), "video.%s", rq->container);
+	rc = render_open(&spec, r, err, errlen);
+	if (rc < 0)
+		return rc;
+	render_set_stop_fd(*r, fds[0]);
+	return render_stream(*r, fds[1], on_child_progress, ctx, err, errlen);
+}
+
+static void say_stream_end(const struct child_ctx *ctx, const struct render *r)
+{
+	struct encoder_msg end;
+
+	memset(&end, 0, sizeof(end));
+	end.type = ENCODER_STREAM_END;
+	end.frames = ctx->last_sent;
+	end.value = r ? render_hit_ceiling(r) : 0;
+	send_msg(ctx->sock, &end, 0);
+}
+
+/* The RESULT: how the stream ended and what the checks saw (whether or not it failed),
+ * then the finished file's facts. Returns the encode's final rc. */
+static int finish_result(struct render *r, int rc, const struct child_ctx *ctx,
+			 struct encoder_msg *m)
+{
+	struct render_result res, facts;
+
+	memset(&facts, 0, sizeof(facts));
+	if (r)
+		render_stream_facts(r, &facts);
+	m->stream_bytes = facts.stream_bytes;
+	m->flags =
+	    (facts.frame_cap_hit ? ENCODER_F_FRAME_CAP_HIT : 0) | (facts.cut ? ENCODER_F_CUT : 0);
+	for (int i = 0; i < facts.n_warnings && i < RENDER_MAX_WARNINGS; i++)
+		memcpy(m->warnings[i], facts.warnings[i], sizeof(m->warnings[i]));
+	if (rc == 0)
+		rc = render_finish(r, &res, m->err, sizeof(m->err));
+	if (rc == 0) {
+		m->frames = res.frames;
+		m->value = res.hit_ceiling;
+		m->bytes = res.bytes;
+		m->first_frame_ms = res.first_frame_ms;
+		m->encode_ms = res.encode_ms;
+		memcpy(m->sha256, res.sha256, sizeof(m->sha256));
+		memcpy(m->stream_kind, res.stream_kind, sizeof(m->stream_kind));
+	} else {
+		m->frames = ctx->last_sent;
+	}
+	m->rc = rc < 0 && rc >= -4095 ? rc : (rc ? -EIO : 0);
+	return rc;
+}
+
+/* One job in a forked child: confine, encode, close the frame pipe, say STREAM_END,
+ * finish, say RESULT, exit. fds: the job socket, the frame pipe, the video file, then
+ * the helper's cgroup descriptors. */
 __attribute__((noreturn)) static void child_main(const struct encoder_request *rq, const int *fds)
 {
-	int sock = fds[0], frame_fd = fds[1], out_fd = fds[2];
-	int keep[3] = {sock, frame_fd, out_fd};
-	struct sandbox_helper_ticket t;
-	struct child_ctx ctx = {.sock = sock};
-	struct render_result res, facts;
+	struct child_ctx ctx = {.sock = fds[0]};
 	struct encoder_msg m;
 	struct render *r = NULL;
-	char output[32];
 	sigset_t none;
 	int rc;
 
@@ -317,74 +427,13 @@ __attribute__((noreturn)) static void child_main(const struct encoder_request *r
 	signal(SIGCHLD, SIG_DFL);
 	prctl(PR_SET_NAME, "reelbox-encode", 0, 0, 0);
 	memset(&m, 0, sizeof(m));
-	memset(&t, 0, sizeof(t));
-	t.uid = rq->uid;
-	t.gid = rq->gid;
-	t.pids = rq->pids;
-	t.n_cg = rq->n_cg;
-	for (int i = 0; i < SANDBOX_HELPER_MAX_CG; i++)
-		t.cg_fds[i] = i < rq->n_cg ? fds[3 + i] : -1;
-	t.memory_bytes = rq->memory_bytes;
-	t.cpu_seconds = rq->cpu_seconds;
-	t.file_bytes = rq->file_bytes;
-
 	m.type = ENCODER_RESULT;
-	rc = sandbox_helper_confine(&t, keep, 3, m.err, sizeof(m.err));
-	if (rc == 0) {
-		struct render_spec spec = {
-		    .width = rq->width,
-		    .height = rq->height,
-		    .fps = rq->fps,
-		    .pix_fmt = rq->pix_fmt,
-		    .max_frames = rq->max_frames,
-		    .output = output,
-		    .crf = rq->crf,
-		    .preset = rq->preset[0] ? rq->preset : NULL,
-		    .threads = rq->threads,
-		    .output_fd = out_fd,
-		    .use_output_fd = 1,
-		};
-		snprintf(output, sizeof(output), "video.%s", rq->container);
-		rc = render_open(&spec, &r, m.err, sizeof(m.err));
-	}
-	if (rc == 0) {
-		render_set_stop_fd(r, sock);
-		rc = render_stream(r, frame_fd, on_child_progress, &ctx, m.err, sizeof(m.err));
-	}
+	rc = confine_and_encode(rq, fds, &ctx, &r, m.err, sizeof(m.err));
 	/* The script's next write gets EPIPE at once; the worker starts its grace. */
-	close(frame_fd);
-	{
-		struct encoder_msg end;
-		memset(&end, 0, sizeof(end));
-		end.type = ENCODER_STREAM_END;
-		end.frames = ctx.last_sent;
-		end.value = r ? render_hit_ceiling(r) : 0;
-		send_msg(sock, &end, 0);
-	}
-	/* How the stream ended and what the checks saw: sent whether or not it failed. */
-	memset(&facts, 0, sizeof(facts));
-	if (r)
-		render_stream_facts(r, &facts);
-	m.stream_bytes = facts.stream_bytes;
-	m.flags =
-	    (facts.frame_cap_hit ? ENCODER_F_FRAME_CAP_HIT : 0) | (facts.cut ? ENCODER_F_CUT : 0);
-	for (int i = 0; i < facts.n_warnings && i < RENDER_MAX_WARNINGS; i++)
-		memcpy(m.warnings[i], facts.warnings[i], sizeof(m.warnings[i]));
-	if (rc == 0)
-		rc = render_finish(r, &res, m.err, sizeof(m.err));
-	if (rc == 0) {
-		m.frames = res.frames;
-		m.value = res.hit_ceiling;
-		m.bytes = res.bytes;
-		m.first_frame_ms = res.first_frame_ms;
-		m.encode_ms = res.encode_ms;
-		memcpy(m.sha256, res.sha256, sizeof(m.sha256));
-		memcpy(m.stream_kind, res.stream_kind, sizeof(m.stream_kind));
-	} else {
-		m.frames = ctx.last_sent;
-	}
-	m.rc = rc < 0 && rc >= -4095 ? rc : (rc ? -EIO : 0);
-	send_msg(sock, &m, 0);
+	close(fds[1]);
+	say_stream_end(&ctx, r);
+	rc = finish_result(r, rc, &ctx, &m);
+	send_msg(ctx.sock, &m, 0);
 	_exit(rc == 0 ? 0 : 1);
 }
 
@@ -421,8 +470,8 @@ static int receive_request(int sock, struct encoder_request *rq, int *fds, int *
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * REQUEST_MAX_FDS)];
 	struct iovec iov = {.iov_base = rq, .iov_len = sizeof(*rq)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *c;
 	ssize_t n;
 
@@ -452,24 +501,49 @@ static int receive_request(int sock, struct encoder_request *rq, int *fds, int *
 	return 0;
 }
 
-static void serve_one(struct slot *slots, const struct encoder_request *rq, const int *fds,
-		      int nfds)
+static struct slot *free_slot(struct slot *slots)
+{
+	for (int i = 0; i < MAX_CHILDREN; i++)
+		if (slots[i].pid == 0)
+			return &slots[i];
+	return NULL;
+}
+
+/* STARTED, with a pidfd of the child riding along: the worker's way to kill it. */
+static int say_started(int sock, pid_t pid)
 {
 	struct encoder_msg m;
-	struct slot *s = NULL;
-	pid_t pid, server = getpid();
-	int pidfd;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	int pidfd = pidfd_open(pid, 0);
 
-	for (int i = 0; i < MAX_CHILDREN && !s; i++)
-		if (slots[i].pid == 0)
-			s = &slots[i];
+	if (pidfd < 0)
+		return -errno;
 	memset(&m, 0, sizeof(m));
+	m.type = ENCODER_STARTED;
+	m.value = pid;
+	memset(cbuf, 0, sizeof(cbuf));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
+	while (sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno == EINTR)
+		;
+	close(pidfd);
+	return 0;
+}
+
+/* Fork a child for one request; the slot keeps the job socket for EXITED. */
+static void serve_one(struct slot *slots, const struct encoder_request *rq, const int *fds)
+{
+	struct slot *s = free_slot(slots);
+	pid_t pid, server = getpid();
+
 	if (!s) {
-		m.type = ENCODER_RESULT;
-		m.rc = -EAGAIN;
-		snprintf(m.err, sizeof(m.err), "the encoder server has %d jobs already",
-			 MAX_CHILDREN);
-		send_msg(fds[0], &m, MSG_DONTWAIT);
+		refuse(fds[0], -EAGAIN, "the encoder server has %d jobs already", MAX_CHILDREN);
 		return;
 	}
 	pid = fork();
@@ -481,68 +555,70 @@ static void serve_one(struct slot *slots, const struct encoder_request *rq, cons
 		child_main(rq, fds);
 	}
 	if (pid < 0) {
-		m.type = ENCODER_RESULT;
-		m.rc = -errno;
-		snprintf(m.err, sizeof(m.err), "cannot start an encoder: %s", strerror(errno));
-		send_msg(fds[0], &m, MSG_DONTWAIT);
+		int e = errno;
+
+		refuse(fds[0], -e, "cannot start an encoder: %s", strerror(e));
 		return;
 	}
 	s->pid = pid;
 	s->sock = dup(fds[0]);
-	pidfd = pidfd_open(pid, 0);
-	m.type = ENCODER_STARTED;
-	m.value = pid;
-	if (pidfd >= 0) {
-		char cbuf[CMSG_SPACE(sizeof(int))];
-		struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
-		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-				    .msg_controllen = sizeof(cbuf)};
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-
-		memset(cbuf, 0, sizeof(cbuf));
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
-		while (sendmsg(s->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno == EINTR)
-			;
-		close(pidfd);
-	} else {
-		/* Without a pidfd the worker could not kill it: no encoder then. */
+	/* Without a pidfd the worker could not kill it: no encoder then. */
+	if (say_started(s->sock, pid) < 0)
 		kill(pid, SIGKILL);
-	}
+}
+
+/* One request from the worker: refused with the start-up sentence when libav or the
+ * policy could not be loaded, else served. -1 when the worker is gone. */
+static int answer_request(struct slot *slots, const char *startup_err)
+{
+	struct encoder_request rq;
+	int fds[REQUEST_MAX_FDS], nfds = 0, r;
+
+	r = receive_request(SERVER_FD, &rq, fds, &nfds);
+	if (r == -EPIPE || (r < 0 && r != -EPROTO && r != -EAGAIN))
+		return -1;
+	if (r == 0 && startup_err[0])
+		refuse(fds[0], -ENOENT, "%s", startup_err);
+	else if (r == 0)
+		serve_one(slots, &rq, fds);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	return 0;
+}
+
+/* SIGCHLD as a descriptor, so the loop below is one poll. */
+static int open_sigchld(void)
+{
+	sigset_t chld;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	return signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 int encoder_server_main(int argc, char **argv)
 {
 	static struct slot slots[MAX_CHILDREN];
-	struct pollfd p[2];
-	sigset_t chld;
 	char err[512];
 	int sfd;
 
 	if (getenv("REELBOX_AV_VERBOSE") == NULL)
 		render_quiet_logs(0);
-	/* Both are paid once here instead of once per job. */
-	if (render_libav_load(err, sizeof(err)) < 0 || sandbox_helper_policy_prepare(err, sizeof(err)) < 0) {
-		/* Each request is then answered with the sentence. */
-	} else {
+	/* Both are paid once here instead of once per job; a failure is kept and each
+	 * request is answered with its sentence. */
+	if (render_libav_load(err, sizeof(err)) == 0 &&
+	    sandbox_helper_policy_prepare(err, sizeof(err)) == 0)
 		err[0] = '\0';
-	}
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &chld, NULL);
-	sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	sfd = open_sigchld();
 	if (sfd < 0)
 		return 1;
 	for (int i = 0; i < MAX_CHILDREN; i++)
 		slots[i].sock = -1;
 	for (;;) {
-		struct encoder_request rq;
-		int fds[REQUEST_MAX_FDS], nfds = 0, r;
+		struct pollfd p[2] = {{.fd = SERVER_FD, .events = POLLIN},
+				      {.fd = sfd, .events = POLLIN}};
 
-		p[0] = (struct pollfd){.fd = SERVER_FD, .events = POLLIN};
-		p[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			return 1;
 		if (p[1].revents) {
@@ -551,22 +627,7 @@ int encoder_server_main(int argc, char **argv)
 				;
 			reap_children(slots);
 		}
-		if (!p[0].revents)
-			continue;
-		r = receive_request(SERVER_FD, &rq, fds, &nfds);
-		if (r == -EPIPE || (r < 0 && r != -EPROTO && r != -EAGAIN))
+		if (p[0].revents && answer_request(slots, err) < 0)
 			return 0; /* the worker is gone; the children die with us */
-		if (r == 0 && err[0]) {
-			struct encoder_msg m;
-			memset(&m, 0, sizeof(m));
-			m.type = ENCODER_RESULT;
-			m.rc = -ENOENT;
-			snprintf(m.err, sizeof(m.err), "%s", err);
-			send_msg(fds[0], &m, MSG_DONTWAIT);
-		} else if (r == 0) {
-			serve_one(slots, &rq, fds, nfds);
-		}
-		for (int i = 0; i < nfds; i++)
-			close(fds[i]);
 	}
 }

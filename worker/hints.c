@@ -407,13 +407,13 @@ static void syntax_hint(const struct hints *h, char *buf, size_t len)
 		snprintf(buf, len, "it was parsed by %.200s", h->rt.path);
 }
 
-/* The one hint for a script's own failure, from its last error line and its log. */
-static void script_hint(const struct hints *h, const char *log, const char *line, char *buf,
+/* What the script wanted from outside the box: packages to install, a module, a font,
+ * the network. 1 with the hint in buf when one applies. */
+static int outside_hint(const struct hints *h, const char *log, const char *line, char *buf,
 			size_t len)
 {
 	char name[128];
 
-	buf[0] = '\0';
 	if (has(log, "externally-managed-environment") || has(log, "--break-system-packages") ||
 	    has(log, "No module named pip") || has(log, "pip: not found") ||
 	    has(log, "pip3: not found") || has(log, "pip: command not found") ||
@@ -422,19 +422,19 @@ static void script_hint(const struct hints *h, const char *log, const char *line
 
 		packages_clause(h, pk, sizeof(pk));
 		snprintf(buf, len, "packages cannot be installed: jobs have no network; %s", pk);
-		return;
+		return 1;
 	}
 	if (quoted_after(log, "No module named ", name, sizeof(name)) ||
 	    quoted_after(log, "Cannot find module ", name, sizeof(name)) ||
 	    lua_module(log, name, sizeof(name))) {
 		module_hint(h, name, buf, len);
-		return;
+		return 1;
 	}
 	if (has(line, "cannot open resource") || has(log, "findfont: ") ||
 	    ((has(line, "No such file") || has(line, "cannot open")) &&
 	     (has(line, ".ttf") || has(line, ".otf") || has(line, ".ttc") || has(line, "font")))) {
 		fonts_clause(h, buf, len);
-		return;
+		return 1;
 	}
 	if (has(log, "Temporary failure in name resolution") ||
 	    has(log, "Name or service not known") || has(log, "Network is unreachable") ||
@@ -443,8 +443,15 @@ static void script_hint(const struct hints *h, const char *log, const char *line
 		snprintf(buf, len,
 			 "jobs have no network: nothing can be downloaded, so draw or embed "
 			 "what the script needs");
-		return;
+		return 1;
 	}
+	return 0;
+}
+
+/* What the script met in the box's files: a full scratch dir, a read-only path, a
+ * command or a file that is not there. 1 with the hint in buf when one applies. */
+static int files_hint(const struct hints *h, const char *line, char *buf, size_t len)
+{
 	if (has(line, "No space left on device") || has(line, "Disk quota exceeded")) {
 		snprintf(buf, len, "the scratch dir is full at %u MB: ", h->limits.scratch_mb);
 		if (h->limits.scratch_mb < h->maxima.scratch_mb)
@@ -452,14 +459,14 @@ static void script_hint(const struct hints *h, const char *log, const char *line
 			       h->maxima.scratch_mb);
 		else
 			append(buf, len, "that is this host's maximum, so keep less in it");
-		return;
+		return 1;
 	}
 	if (has(line, "Read-only file system") ||
 	    (has(line, "Permission denied") && !has(line, "/scratch"))) {
 		snprintf(buf, len,
 			 "only the working directory ($SCRATCH) is writable; /job and the "
 			 "system are read-only");
-		return;
+		return 1;
 	}
 	/* sh: "sh: 1: convert: not found", bash: "convert: command not found". */
 	if (has(line, ": not found") || has(line, "command not found")) {
@@ -467,7 +474,7 @@ static void script_hint(const struct hints *h, const char *log, const char *line
 			 "that command is not installed on this host: scripts see the host's "
 			 "programs, read-only; ");
 		packages_clause(h, buf + strlen(buf), len - strlen(buf));
-		return;
+		return 1;
 	}
 	if (has(line, "No such file or directory") || starts_with(line, "FileNotFoundError") ||
 	    has(line, "ENOENT")) {
@@ -475,8 +482,14 @@ static void script_hint(const struct hints *h, const char *log, const char *line
 			 "a job carries only its script (/job/%s): generate or embed the data "
 			 "it needs, and write files in the working directory ($SCRATCH)",
 			 h->script_name[0] ? h->script_name : "SCRIPT");
-		return;
+		return 1;
 	}
+	return 0;
+}
+
+/* The interpreter's own complaints: the syntax of another version, its memory. */
+static void interpreter_hint(const struct hints *h, const char *line, char *buf, size_t len)
+{
 	if (starts_with(line, "SyntaxError") || starts_with(line, "IndentationError") ||
 	    starts_with(line, "TabError")) {
 		syntax_hint(h, buf, len);
@@ -491,6 +504,16 @@ static void script_hint(const struct hints *h, const char *log, const char *line
 	}
 }
 
+/* The one hint for a script's own failure, from its last error line and its log: the
+ * first that applies, in this order. */
+static void script_hint(const struct hints *h, const char *log, const char *line, char *buf,
+			size_t len)
+{
+	buf[0] = '\0';
+	if (!outside_hint(h, log, line, buf, len) && !files_hint(h, line, buf, len))
+		interpreter_hint(h, line, buf, len);
+}
+
 /* ", raise --timeout (this host allows up to 600 s)" or the advice at the maximum. */
 static void raise_clause(char *err, size_t len, const char *flag, const char *unit, uint32_t have,
 			 uint32_t max, const char *otherwise)
@@ -502,37 +525,57 @@ static void raise_clause(char *err, size_t len, const char *flag, const char *un
 		append(err, len, ": that is this host's maximum, so %s", otherwise);
 }
 
-void hints_explain(const struct hints *h, const char *log, int64_t frames_done, char *err,
-		   size_t len)
+/* A limit's sentence (the wall clock, memory, pids, CPU seconds) gains the flag that
+ * raises it and this host's maximum. 1 if err was one. */
+static int explain_limit(const struct hints *h, int64_t frames_done, char *err, size_t len)
 {
-	char line[HINT_LINE_MAX + 8], hint[512];
-
-	if (!err || !len || !err[0])
-		return;
 	if (starts_with(err, "wall-clock timeout of ")) {
 		if (!strstr(err, "frames") && h->frames_total > 0)
 			append(err, len, " after %lld of %lld frames", (long long)frames_done,
 			       (long long)h->frames_total);
 		raise_clause(err, len, "--timeout", " s", h->limits.timeout_s, h->maxima.timeout_s,
 			     "render fewer or simpler frames");
-		return;
+		return 1;
 	}
 	if (starts_with(err, "memory limit of ")) {
 		raise_clause(err, len, "--memory", " MB", h->limits.memory_mb, h->maxima.memory_mb,
 			     "hold fewer frames in memory (write each as it is drawn)");
-		return;
+		return 1;
 	}
 	if (starts_with(err, "process limit of ")) {
 		raise_clause(err, len, "--pids", "", h->limits.pids, h->maxima.pids,
 			     "start fewer processes and threads");
-		return;
+		return 1;
 	}
 	if (starts_with(err, "CPU time limit of ")) {
 		/* The sandbox's CPU seconds follow the wall clock: twice it plus 10 s. */
 		raise_clause(err, len, "--timeout", " s", h->limits.timeout_s, h->maxima.timeout_s,
 			     "use fewer threads");
-		return;
+		return 1;
 	}
+	return 0;
+}
+
+/* A sentence cut at len must not end inside a UTF-8 character. */
+static void mend_cut_end(char *err, size_t len)
+{
+	size_t n = strlen(err), i = n;
+
+	if (n + 1 != len)
+		return;
+	while (i > 0 && ((unsigned char)err[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i > 0 && ((unsigned char)err[i - 1] & 0x80))
+		err[i - 1] = '\0';
+}
+
+void hints_explain(const struct hints *h, const char *log, int64_t frames_done, char *err,
+		   size_t len)
+{
+	char line[HINT_LINE_MAX + 8], hint[512];
+
+	if (!err || !len || !err[0] || explain_limit(h, frames_done, err, len))
+		return;
 	if (!starts_with(err, "script exited with status ") &&
 	    !starts_with(err, "script was killed by signal "))
 		return;
@@ -558,15 +601,7 @@ void hints_explain(const struct hints *h, const char *log, int64_t frames_done, 
 		append(err, len, "; %s", hint);
 	else if (!line[0] && see)
 		append(err, len, "; see the log");
-	/* A sentence cut at len must not end inside a UTF-8 character. */
-	size_t n = strlen(err);
-	if (n + 1 == len) {
-		size_t i = n;
-		while (i > 0 && ((unsigned char)err[i - 1] & 0xc0) == 0x80)
-			i--;
-		if (i > 0 && ((unsigned char)err[i - 1] & 0x80))
-			err[i - 1] = '\0';
-	}
+	mend_cut_end(err, len);
 }
 
 void hints_privilege(char *err, size_t len, int rc)

@@ -31,12 +31,13 @@ enum runner_end {
 	RUNNER_END_LIMIT,	   /* a sandbox limit named in error: memory, pids, CPU, size */
 	RUNNER_END_TIMEOUT,	   /* the job's wall clock ran out (script, encode or finalise) */
 	RUNNER_END_CANCELLED,	   /* runner_cancel(): by request, or the worker stopping */
-	RUNNER_END_BAD_STREAM,	   /* the encoder refused what the script wrote */
+	RUNNER_END_BAD_STREAM,	   /* the encoder refused what the script wrote, or could not
+				    * encode it (its sentence says which) */
 	RUNNER_END_ENCODER_FAILED, /* the encoder died (its memory, a signal), broke its
 				    * protocol or reported a file it did not write */
-	RUNNER_END_INTERNAL,	   /* the host's side, not the job's: the video could not be
-				    * written or moved into place (a full, read-only or lost
-				    * disk) */
+	RUNNER_END_INTERNAL,	   /* the host's side, not the job's: the disk refused the
+				    * video (full, read-only: ENOSPC, EDQUOT, EROFS) or it could
+				    * not be moved into place; another worker may succeed */
 };
 
 struct runner_result {

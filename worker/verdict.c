@@ -68,8 +68,10 @@ static void encoder_died(const struct verdict_facts *f, struct verdict *v)
 }
 
 /* What the encoder said went wrong: its own sentence, or why it said nothing. A write
- * the host refused is the host's fault (the job may run elsewhere); everything else it
- * reports is about the stream. */
+ * the host refused (a full or read-only disk) is the host's fault: the job may run
+ * elsewhere. EIO is not among them: libav's own failures map to it too (render.h), and
+ * a disk that fails reads is caught by the worker's probe of the output dir. Everything
+ * else it reports is about the stream. */
 static void encoder_failed(const struct verdict_facts *f, struct verdict *v)
 {
 	const struct encoder_msg *er = f->result;
@@ -79,7 +81,7 @@ static void encoder_failed(const struct verdict_facts *f, struct verdict *v)
 		encoder_died(f, v);
 		return;
 	}
-	host = er->rc == -ENOSPC || er->rc == -EDQUOT || er->rc == -EROFS || er->rc == -EIO;
+	host = er->rc == -ENOSPC || er->rc == -EDQUOT || er->rc == -EROFS;
 	say(v, host ? RUNNER_END_INTERNAL : RUNNER_END_BAD_STREAM, "%s",
 	    er->err[0] ? er->err : "the frame stream could not be encoded");
 }
