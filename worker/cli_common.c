@@ -1,3 +1,13 @@
+/* cli_common.c - what the commands share: the job options, the operator's config, the
+ * script file, and the contract's summary of a finished job.
+ *
+ * run and submit take the same job options and must read them the same way: a flag is
+ * parsed here through the job's field table (fields.h), so --memory means what
+ * "limits.memory" means in a job document, with the same range. A failure is one line,
+ * "reelbox CMD: reason", and exit status 2, before anything runs. The result summary is
+ * built once for `run --json`, the worker's record in Redis and `submit --wait --json`,
+ * so the three agree field by field.
+ */
 #define _GNU_SOURCE
 #include "cli.h"
 

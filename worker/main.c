@@ -29,15 +29,20 @@ static const struct command commands[] = {
     {"runtimes", cmd_runtimes, "list the interpreters and packages scripts can use here"},
 };
 
-static void usage(FILE *out)
+/* What every command runs under, once, before it starts. */
+static void start_up(void)
 {
-	fprintf(out, "usage: reelbox COMMAND [OPTIONS]\n\ncommands:\n");
 	/* Not dumpable: no core file and no /proc/<pid>/mem or ptrace access for another
 	 * process, so the worker's Redis password never leaks that way. Only as root: an
 	 * unprivileged reelbox must write its sandbox's uid_map, which needs it dumpable. */
 	if (geteuid() == 0)
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	render_quiet_logs(getenv("REELBOX_AV_VERBOSE") != NULL);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: reelbox COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\nreelbox COMMAND --help shows a command's options.\n");
@@ -60,12 +65,7 @@ int main(int argc, char **argv)
 		printf("reelbox 0.1.0\n");
 		return 0;
 	}
-	/* Not dumpable: no core file and no /proc/<pid>/mem or ptrace access for another
-	 * process, so the worker's Redis password never leaks that way. Only as root: an
-	 * unprivileged reelbox must write its sandbox's uid_map, which needs it dumpable. */
-	if (geteuid() == 0)
-		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	render_quiet_logs(getenv("REELBOX_AV_VERBOSE") != NULL);
+	start_up();
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
