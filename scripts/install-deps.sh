@@ -6,6 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 PKGS="build-essential cmake pkg-config git
  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavfilter-dev
  libuv1-dev libseccomp-dev libhiredis-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
+ libcurl4-openssl-dev
  ffmpeg redis-server redis-tools
  python3 python3-numpy python3-pil python3-redis fonts-dejavu-core
  lua5.4 nodejs jq procps bubblewrap hyperfine clang-format
