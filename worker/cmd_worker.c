@@ -436,24 +436,28 @@ static void on_completed(struct queue_async *q, int status, const char *msg, voi
 	slot_release(s);
 }
 
+/* rc is what queueing a write for this slot's job answered: on its way, or not even
+ * queued (said as what), and then the slot is free again. */
+static void sent(struct slot *s, int rc, const char *what)
+{
+	if (rc >= 0)
+		return;
+	log_event("complete_failed", s->qjob.id, "{s:s}", "error", what);
+	slot_release(s);
+}
+
 static void record(struct slot *s, const char *doc)
 {
 	s->recording = 1;
-	if (queue_async_complete(s->w->q, &s->qjob, doc, on_completed, s) < 0) {
-		log_event("complete_failed", s->qjob.id, "{s:s}", "error",
-			  "the result could not be queued for Redis");
-		slot_release(s);
-	}
+	sent(s, queue_async_complete(s->w->q, &s->qjob, doc, on_completed, s),
+	     "the result could not be queued for Redis");
 }
 
 static void hand_back(struct slot *s, const char *why)
 {
 	s->recording = 1;
-	if (queue_async_retry(s->w->q, &s->qjob, why, on_requeued, s) < 0) {
-		log_event("complete_failed", s->qjob.id, "{s:s}", "error",
-			  "the hand-back could not be queued for Redis");
-		slot_release(s);
-	}
+	sent(s, queue_async_retry(s->w->q, &s->qjob, why, on_requeued, s),
+	     "the hand-back could not be queued for Redis");
 }
 
 /* The last heartbeat answered: still ours (and the lease renewed), so the video may
@@ -647,11 +651,8 @@ static void record_outcome(struct slot *s, const struct runner_result *res)
 	if (res->succeeded && s->staged[0]) {
 		s->result_doc = doc;
 		s->recording = 1;
-		if (queue_async_heartbeat(w->q, &s->qjob, on_final_check, s) < 0) {
-			log_event("complete_failed", s->qjob.id, "{s:s}", "error",
-				  "the final heartbeat could not be queued for Redis");
-			slot_release(s);
-		}
+		sent(s, queue_async_heartbeat(w->q, &s->qjob, on_final_check, s),
+		     "the final heartbeat could not be queued for Redis");
 		return;
 	}
 	record(s, doc);
