@@ -88,137 +88,148 @@ static void default_output(const char *script, char *out, size_t len)
 	snprintf(out, len, "%.*s.mp4", (int)(dot - base), base);
 }
 
-int cmd_run(int argc, char **argv)
+/* What `reelbox run` was asked: the job and where its video and reports go. */
+struct run_args {
+	struct job job;
+	struct cli_job_args ja;
+	struct config cfg;
+	const char *script, *output, *progress;
+	char outbuf[PATH_MAX];
+	int json;
+};
+
+#define RUN_GO (-1) /* run_parse: the options are read, go on */
+
+static int run_parse(int argc, char **argv, struct run_args *a)
 {
 	struct option opts[32];
-	struct config cfg;
-	struct job job;
-	struct cli_job_args ja = {0};
-	const char *output = NULL, *progress = NULL;
-	char outbuf[PATH_MAX];
-	int json = 0, c, rc;
-	size_t n = 0;
-
-	/* The encoder server loads libav (about 100 ms) while the options are read and the
-	 * sandbox starts; a failure here is told again, as one sentence, by the job. */
-	{
-		char serr[256];
-		encoder_server_start(serr, sizeof(serr));
-	}
+	size_t n = cli_n_job_options;
+	int c, rc;
 
 	memcpy(opts, cli_job_options, cli_n_job_options * sizeof(struct option));
-	n = cli_n_job_options;
 	opts[n++] = (struct option){"output", required_argument, NULL, 'o'};
 	opts[n++] = (struct option){"json", no_argument, NULL, OPT_JSON};
 	opts[n++] = (struct option){"progress", required_argument, NULL, OPT_PROGRESS};
 	opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
 	opts[n] = (struct option){0};
-
-	job_init(&job);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
-			output = optarg;
+			a->output = optarg;
 			break;
 		case OPT_JSON:
-			json = 1;
+			a->json = 1;
 			break;
 		case OPT_PROGRESS:
-			progress = optarg;
+			a->progress = optarg;
 			break;
 		case 'h':
 			fputs(run_usage, stdout);
-			job_free(&job);
 			return 0;
 		case '?':
-			job_free(&job);
 			fputs(run_usage, stderr);
 			return EXIT_USAGE;
 		default:
-			if ((rc = cli_job_option("run", c, optarg, &job, &ja)) != 0) {
-				job_free(&job);
+			if ((rc = cli_job_option("run", c, optarg, &a->job, &a->ja)) != 0)
 				return rc;
-			}
 		}
 	}
-	if (optind != argc - 1) {
-		job_free(&job);
+	if (optind != argc - 1)
 		return cli_usage_error("run",
 				       "expected exactly one SCRIPT; see reelbox run --help");
-	}
-	const char *script = argv[optind];
+	a->script = argv[optind];
+	return RUN_GO;
+}
 
-	if ((rc = cli_load_config("run", ja.config_path, &cfg)) != 0 ||
-	    (rc = cli_load_script("run", script, &cfg, &job)) != 0)
-		goto out;
-	if (!output) {
-		default_output(script, outbuf, sizeof(outbuf));
-		output = outbuf;
-	}
-	switch (render_container_from_path(output)) {
-	case RENDER_MP4:
-		snprintf(job.format, sizeof(job.format), "mp4");
-		break;
-	case RENDER_WEBM:
-		snprintf(job.format, sizeof(job.format), "webm");
-		break;
-	case RENDER_GIF:
-		snprintf(job.format, sizeof(job.format), "gif");
-		break;
-	default:
-		rc = cli_usage_error(
-		    "run", "output '%s' has an unknown extension; use .mp4, .webm or .gif", output);
-		goto out;
-	}
-	if ((rc = cli_resolve_job("run", &job, &ja, &cfg)) != 0)
-		goto out;
+/* The configuration, the script, the output (its extension is the job's format) and
+ * the job's rules. 0, or the exit status. */
+static int run_prepare(struct run_args *a)
+{
+	static const char *const formats[] = {
+	    [RENDER_MP4] = "mp4", [RENDER_WEBM] = "webm", [RENDER_GIF] = "gif"};
+	int rc, container;
 
-	sandbox_sweep_stale(cfg.state_dir[0] ? cfg.state_dir : NULL);
+	if ((rc = cli_load_config("run", a->ja.config_path, &a->cfg)) != 0 ||
+	    (rc = cli_load_script("run", a->script, &a->cfg, &a->job)) != 0)
+		return rc;
+	if (!a->output) {
+		default_output(a->script, a->outbuf, sizeof(a->outbuf));
+		a->output = a->outbuf;
+	}
+	container = render_container_from_path(a->output);
+	if (container < 0 || (size_t)container >= sizeof(formats) / sizeof(formats[0]))
+		return cli_usage_error(
+		    "run", "output '%s' has an unknown extension; use .mp4, .webm or .gif",
+		    a->output);
+	snprintf(a->job.format, sizeof(a->job.format), "%s", formats[container]);
+	return cli_resolve_job("run", &a->job, &a->ja, &a->cfg);
+}
 
-	uv_loop_t loop;
-	struct runner *runner = NULL;
+/* What the job's end tells the terminal and a --json caller; the exit status. */
+static int run_report(const struct run_args *a, const struct runner_result *res)
+{
+	if (a->json && cli_print_result_json(stdout, res) < 0) {
+		/* The summary is what a --json caller reads: without it the job failed, and
+		 * a failed job leaves no file behind. */
+		if (res->succeeded)
+			unlink(res->output);
+		fprintf(stderr, "reelbox: job failed: the JSON summary could not be written "
+				"(out of memory or stdout closed); run the job again\n");
+		return EXIT_JOB_FAILED;
+	}
+	if (!res->succeeded) {
+		fprintf(stderr, "reelbox: job failed: %s\n", res->error);
+		return EXIT_JOB_FAILED;
+	}
+	if (!a->json)
+		fprintf(stderr, "reelbox: wrote %s (%lld frames, %llu bytes, %.1f s)\n",
+			res->output, (long long)res->frames, (unsigned long long)res->bytes,
+			(double)res->total_ms / 1000.0);
+	return 0;
+}
+
+/* One runner on a private loop, until its done callback. */
+static int run_job(struct run_args *a)
+{
 	struct run_ui ui = {.finished = 0};
+	struct runner *runner = NULL;
+	uv_loop_t loop;
 	char err[512];
+	int rc;
 
-	if ((rc = cli_progress_open(&ui.prog, "run", progress, json, isatty(2), NULL)) != 0)
-		goto out;
-
+	sandbox_sweep_stale(a->cfg.state_dir[0] ? a->cfg.state_dir : NULL);
+	if ((rc = cli_progress_open(&ui.prog, "run", a->progress, a->json, isatty(2), NULL)) != 0)
+		return rc;
 	uv_loop_init(&loop);
-	rc = runner_start(&loop, &job, &cfg, output, 0, &run_ops, &ui, &runner, err, sizeof(err));
+	rc = runner_start(&loop, &a->job, &a->cfg, a->output, 0, &run_ops, &ui, &runner, err,
+			  sizeof(err));
 	if (rc < 0) {
 		hints_privilege(err, sizeof(err), rc);
 		uv_loop_close(&loop);
 		cli_progress_end(&ui.prog, "failed");
-		rc = cli_usage_error("run", "%s", err);
-		goto out;
+		return cli_usage_error("run", "%s", err);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	runner_free(runner);
 	uv_loop_close(&loop);
+	return run_report(a, &ui.res);
+}
 
-	if (json && cli_print_result_json(stdout, &ui.res) < 0) {
-		/* The summary is what a --json caller reads: without it the job failed, and
-		 * a failed job leaves no file behind. */
-		if (ui.res.succeeded)
-			unlink(ui.res.output);
-		fprintf(stderr, "reelbox: job failed: the JSON summary could not be written "
-				"(out of memory or stdout closed); run the job again\n");
-		rc = EXIT_JOB_FAILED;
-		goto out;
-	}
-	if (ui.res.succeeded) {
-		if (!json)
-			fprintf(stderr, "reelbox: wrote %s (%lld frames, %llu bytes, %.1f s)\n",
-				ui.res.output, (long long)ui.res.frames,
-				(unsigned long long)ui.res.bytes, (double)ui.res.total_ms / 1000.0);
-		rc = 0;
-	} else {
-		fprintf(stderr, "reelbox: job failed: %s\n", ui.res.error);
-		rc = EXIT_JOB_FAILED;
-	}
-out:
-	job_free(&job);
+int cmd_run(int argc, char **argv)
+{
+	struct run_args a = {0};
+	char serr[256];
+	int rc;
+
+	/* The encoder server loads libav (about 100 ms) while the options are read and the
+	 * sandbox starts; a failure here is told again, as one sentence, by the job. */
+	encoder_server_start(serr, sizeof(serr));
+	job_init(&a.job);
+	rc = run_parse(argc, argv, &a);
+	if (rc == RUN_GO && (rc = run_prepare(&a)) == 0)
+		rc = run_job(&a);
+	job_free(&a.job);
 	return rc;
 }
 
@@ -277,6 +288,49 @@ int cli_sandbox_exec(const struct config *cfg, const struct job_limits *lim,
 	return 0;
 }
 
+/* The limits a job would get: the defaults, with what the options asked for when it
+ * is within the operator's maxima. 0, or the exit status after the reason. */
+static int exec_limits(const struct config *cfg, const struct job_limits *asked,
+		       struct job_limits *lim)
+{
+	const struct job_limits *mx = &cfg->maxima;
+
+	*lim = cfg->defaults;
+#define TAKE(field, unit)                                                                          \
+	do {                                                                                       \
+		if (asked->field) {                                                                \
+			if (asked->field > mx->field)                                              \
+				return cli_usage_error(                                            \
+				    "exec",                                                        \
+				    #field " %g" unit                                              \
+					   " is above the operator's maximum of %g" unit,          \
+				    (double)asked->field, (double)mx->field);                      \
+			lim->field = asked->field;                                                 \
+		}                                                                                  \
+	} while (0)
+	TAKE(timeout_s, " s");
+	TAKE(memory_mb, " MB");
+	TAKE(pids, "");
+	TAKE(scratch_mb, " MB");
+	TAKE(cpus, "");
+#undef TAKE
+	return 0;
+}
+
+/* The command's own exit status, as a shell gives it: 128 + the signal that ended it. */
+static int exec_status(const struct sandbox_result *res)
+{
+	/* Denied calls were printed as they happened ("reelbox: denied ..."); a SIGSYS
+	 * kill gets its sentence too, since the kernel named no call. */
+	if ((res->end != SANDBOX_EXITED || res->signal == SIGSYS) && res->reason[0])
+		fprintf(stderr, "reelbox exec: %s\n", res->reason);
+	if (res->signal)
+		return 128 + res->signal;
+	if (res->exit_code < 0)
+		return 128 + SIGKILL;
+	return res->exit_code;
+}
+
 int cmd_exec(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -289,6 +343,8 @@ int cmd_exec(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
+	struct sandbox_result res;
+	struct job_limits lim;
 	struct config cfg;
 	struct job job;
 	struct cli_job_args ja = {0};
@@ -312,49 +368,16 @@ int cmd_exec(int argc, char **argv)
 	if (optind >= argc)
 		return cli_usage_error("exec",
 				       "expected a command after --; see reelbox exec --help");
-	if ((rc = cli_load_config("exec", ja.config_path, &cfg)) != 0)
+	if ((rc = cli_load_config("exec", ja.config_path, &cfg)) != 0 ||
+	    (rc = exec_limits(&cfg, &job.limits, &lim)) != 0)
 		return rc;
-
-	/* The same limits a job gets: the defaults, capped by the operator's maxima. */
-	struct job_limits lim = cfg.defaults;
-	const struct job_limits *mx = &cfg.maxima;
-#define TAKE(field, unit)                                                                          \
-	do {                                                                                       \
-		if (job.limits.field) {                                                            \
-			if (job.limits.field > mx->field)                                          \
-				return cli_usage_error(                                            \
-				    "exec",                                                        \
-				    #field " %g" unit                                              \
-					   " is above the operator's maximum of %g" unit,          \
-				    (double)job.limits.field, (double)mx->field);                  \
-			lim.field = job.limits.field;                                              \
-		}                                                                                  \
-	} while (0)
-	TAKE(timeout_s, " s");
-	TAKE(memory_mb, " MB");
-	TAKE(pids, "");
-	TAKE(scratch_mb, " MB");
-	TAKE(cpus, "");
-#undef TAKE
-
 	if (resolve_command(argv[optind], path, sizeof(path)) < 0)
 		return cli_usage_error("exec", "command '%s' not found in the sandbox's PATH",
 				       argv[optind]);
 	argv[optind] = path;
-
-	struct sandbox_result res;
-
 	rc = cli_sandbox_exec(&cfg, &lim, (const char *const *)&argv[optind], NULL, 0, 1, 2, NULL,
 			      NULL, &res, err, sizeof(err));
 	if (rc < 0)
 		return cli_usage_error("exec", "%s", err);
-	/* Denied calls were printed as they happened ("reelbox: denied ..."); a SIGSYS
-	 * kill gets its sentence too, since the kernel named no call. */
-	if ((res.end != SANDBOX_EXITED || res.signal == SIGSYS) && res.reason[0])
-		fprintf(stderr, "reelbox exec: %s\n", res.reason);
-	if (res.signal)
-		return 128 + res.signal;
-	if (res.exit_code < 0)
-		return 128 + SIGKILL;
-	return res.exit_code;
+	return exec_status(&res);
 }

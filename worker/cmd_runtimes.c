@@ -135,20 +135,32 @@ static void parse_probe(struct probe *p, char *out)
 	}
 }
 
-/* Run one runtime's probe in a sandbox; what it found goes into *p. */
-static int probe_runtime(const struct config *cfg, const struct runtime *rt, enum kind kind,
-			 const char *real_base, struct probe *p)
+/* lua -e takes no arguments after the code: the names go into it (they are checked to
+ * be [A-Za-z0-9_.@/-], so they cannot leave the string). */
+static void lua_probe(const struct runtime *rt, char *code, size_t len)
 {
-	const char *argv[8 + JOB_MAX_RUNTIME_PKGS + 32];
-	const char *env[JOB_MAX_RUNTIME_ENV + 1];
-	char lua_code[4096], err[512];
-	struct sandbox_result res;
-	struct job_limits lim = cfg->defaults;
-	int n = 0, fd, rc;
+	size_t used = (size_t)snprintf(code, len,
+				       "print('" PROBE_TAG "version ' .. _VERSION) "
+				       "for _, m in ipairs({");
+
+	for (int i = 0; i < rt->n_packages && used < len; i++)
+		used += (size_t)snprintf(code + used, len - used, "'%s',", rt->packages[i]);
+	if (used < len)
+		snprintf(code + used, len - used,
+			 "}) do if pcall(require, m) then print('" PROBE_TAG
+			 "have ' .. m) else print('" PROBE_TAG "missing ' .. m) end end");
+}
+
+/* The probe's command line for a runtime of this kind: its code, then the names to
+ * look for (the operator's list, then the extras not in it). lua_code holds Lua's. */
+static int probe_argv(const struct runtime *rt, enum kind kind, const char **argv, char *lua_code,
+		      size_t lua_len)
+{
 	const char *const *extra = kind == K_PYTHON  ? python_extra
 				   : kind == K_SHELL ? shell_extra
 				   : kind == K_NODE  ? node_extra
 						     : NULL;
+	int n = 0;
 
 	argv[n++] = rt->path;
 	switch (kind) {
@@ -165,23 +177,11 @@ static int probe_runtime(const struct config *cfg, const struct runtime *rt, enu
 		argv[n++] = sh_probe;
 		argv[n++] = "sh";
 		break;
-	case K_LUA: {
-		/* lua -e takes no arguments after the code: the names go into it (they are
-		 * checked to be [A-Za-z0-9_.@/-], so they cannot leave the string). */
-		size_t used = (size_t)snprintf(lua_code, sizeof(lua_code),
-					       "print('" PROBE_TAG "version ' .. _VERSION) "
-					       "for _, m in ipairs({");
-		for (int i = 0; i < rt->n_packages && used < sizeof(lua_code); i++)
-			used += (size_t)snprintf(lua_code + used, sizeof(lua_code) - used, "'%s',",
-						 rt->packages[i]);
-		if (used < sizeof(lua_code))
-			snprintf(lua_code + used, sizeof(lua_code) - used,
-				 "}) do if pcall(require, m) then print('" PROBE_TAG
-				 "have ' .. m) else print('" PROBE_TAG "missing ' .. m) end end");
+	case K_LUA:
+		lua_probe(rt, lua_code, lua_len);
 		argv[n++] = "-e";
 		argv[n++] = lua_code;
 		break;
-	}
 	case K_OTHER:
 		argv[n++] = "--version";
 		break;
@@ -199,6 +199,42 @@ static int probe_runtime(const struct config *cfg, const struct runtime *rt, enu
 		}
 	}
 	argv[n] = NULL;
+	return n;
+}
+
+/* What the probe printed (the memfd it wrote to): a version line, or tagged lines. */
+static int read_probe(struct probe *p, enum kind kind, int fd)
+{
+	char *out = calloc(1, PROBE_OUT_MAX + 1);
+	ssize_t got = out ? pread(fd, out, PROBE_OUT_MAX, 0) : -1;
+
+	if (got < 0) {
+		free(out);
+		snprintf(p->error, sizeof(p->error), "cannot read the probe's output");
+		return -EIO;
+	}
+	if (kind == K_OTHER) {
+		out[strcspn(out, "\n")] = '\0';
+		snprintf(p->version, sizeof(p->version), "%s", out);
+	} else {
+		parse_probe(p, out);
+	}
+	free(out);
+	return 0;
+}
+
+/* Run one runtime's probe in a sandbox; what it found goes into *p. */
+static int probe_runtime(const struct config *cfg, const struct runtime *rt, enum kind kind,
+			 const char *real_base, struct probe *p)
+{
+	const char *argv[8 + JOB_MAX_RUNTIME_PKGS + 32];
+	const char *env[JOB_MAX_RUNTIME_ENV + 1];
+	char lua_code[4096], err[512];
+	struct sandbox_result res;
+	struct job_limits lim = cfg->defaults;
+	int fd, rc;
+
+	probe_argv(rt, kind, argv, lua_code, sizeof(lua_code));
 	for (int i = 0; i < rt->n_env; i++)
 		env[i] = rt->env[i];
 	env[rt->n_env] = NULL;
@@ -217,21 +253,10 @@ static int probe_runtime(const struct config *cfg, const struct runtime *rt, enu
 		close(fd);
 		return rc;
 	}
-	char *out = calloc(1, PROBE_OUT_MAX + 1);
-	ssize_t got = out ? pread(fd, out, PROBE_OUT_MAX, 0) : -1;
+	rc = read_probe(p, kind, fd);
 	close(fd);
-	if (got < 0) {
-		free(out);
-		snprintf(p->error, sizeof(p->error), "cannot read the probe's output");
-		return -EIO;
-	}
-	if (kind == K_OTHER) {
-		out[strcspn(out, "\n")] = '\0';
-		snprintf(p->version, sizeof(p->version), "%s", out);
-	} else {
-		parse_probe(p, out);
-	}
-	free(out);
+	if (rc < 0)
+		return rc;
 	if (kind == K_SHELL)
 		snprintf(p->version, sizeof(p->version), "%.100s", real_base);
 	p->ran = res.end == SANDBOX_EXITED && res.signal == 0 && res.exit_code == 0;
@@ -268,7 +293,78 @@ static void print_have(const struct runtime *rt, json_t *have, int listed, int n
 	printf("\n");
 }
 
-int cmd_runtimes(int argc, char **argv)
+/* One runtime as a person reads it: path, version, extensions, then its packages. */
+static void print_runtime(const struct runtime *rt, enum kind kind, int installed,
+			  const struct probe *p, json_t *listed_missing)
+{
+	printf("%-10s %s", rt->name, rt->path);
+	if (!installed) {
+		printf(": not installed on this host\n");
+		return;
+	}
+	printf(" (%s)", p->version[0] ? p->version : "version unknown");
+	for (int j = 0; j < rt->n_ext; j++)
+		printf("%s%s", j ? " " : ", for ", rt->ext[j]);
+	printf("\n");
+	if (!p->ran)
+		printf("  FAILED:   %s\n", p->error);
+	if (rt->n_packages) {
+		printf("  %-9s ", kind == K_SHELL ? "commands:" : "packages:");
+		print_have(rt, p->have, 1, kind == K_SHELL);
+	}
+	if (json_array_size(listed_missing)) {
+		size_t k;
+		json_t *v;
+		printf("  MISSING:  ");
+		json_array_foreach(listed_missing, k, v)
+		    printf("%s%s", k ? ", " : "", json_string_value(v));
+		printf(" (the operator lists them, but scripts cannot use them here)\n");
+	}
+	if (kind == K_PYTHON || kind == K_SHELL || kind == K_NODE) {
+		printf("  %-9s ", "also:");
+		print_have(rt, p->have, 0, kind == K_SHELL);
+	}
+}
+
+/* Probe one runtime of the table: its JSON object appended to all, its lines printed
+ * unless json. 1 when it fails its promise (the probe failed or a listed package is
+ * missing), 0 when it keeps it, or -1 when no sandbox could start (why says why). */
+static int check_runtime(const struct config *cfg, const struct runtime *rt, int json, json_t *all,
+			 char *why, size_t whylen)
+{
+	struct probe p = {.have = json_object(), .missing = json_array()};
+	char real_base[NAME_MAX + 1];
+	enum kind kind = runtime_kind(rt, real_base, sizeof(real_base));
+	int installed = access(rt->path, X_OK) == 0, bad;
+	json_t *ext = json_array(), *listed_missing = json_array();
+
+	if (installed && probe_runtime(cfg, rt, kind, real_base, &p) < 0) {
+		snprintf(why, whylen, "%s", p.error);
+		json_decref(p.have);
+		json_decref(p.missing);
+		json_decref(ext);
+		json_decref(listed_missing);
+		return -1;
+	}
+	for (int j = 0; j < rt->n_ext; j++)
+		json_array_append_new(ext, json_string(rt->ext[j]));
+	for (int j = 0; j < rt->n_packages; j++)
+		if (installed && !json_object_get(p.have, rt->packages[j]))
+			json_array_append_new(listed_missing, json_string(rt->packages[j]));
+	bad = installed && (!p.ran || json_array_size(listed_missing));
+	if (!json)
+		print_runtime(rt, kind, installed, &p, listed_missing);
+	json_array_append_new(
+	    all, json_pack("{s:s, s:s, s:o, s:b, s:s?, s:O, s:o, s:s?}", "name", rt->name, "path",
+			   rt->path, "extensions", ext, "installed", installed, "version",
+			   p.version[0] ? p.version : NULL, "importable", p.have, "missing",
+			   listed_missing, "error", installed && !p.ran ? p.error : NULL));
+	json_decref(p.have);
+	json_decref(p.missing);
+	return bad;
+}
+
+static int runtimes_parse(int argc, char **argv, const char **config, int *json)
 {
 	static const struct option opts[] = {
 	    {"json", no_argument, NULL, OPT_JSON},
@@ -276,19 +372,16 @@ int cmd_runtimes(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *config = NULL;
-	struct config cfg;
-	int json = 0, c, rc, bad = 0;
-	json_t *all;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_JSON:
-			json = 1;
+			*json = 1;
 			break;
 		case OPT_CONFIG:
-			config = optarg;
+			*config = optarg;
 			break;
 		case 'h':
 			fputs(runtimes_usage, stdout);
@@ -301,74 +394,31 @@ int cmd_runtimes(int argc, char **argv)
 	if (optind != argc)
 		return cli_usage_error("runtimes",
 				       "takes no arguments; see reelbox runtimes --help");
+	return -1;
+}
+
+int cmd_runtimes(int argc, char **argv)
+{
+	const char *config = NULL;
+	struct config cfg;
+	int json = 0, rc, bad = 0;
+	char why[512];
+	json_t *all;
+
+	if ((rc = runtimes_parse(argc, argv, &config, &json)) >= 0)
+		return rc;
 	if ((rc = cli_load_config("runtimes", config, &cfg)) != 0)
 		return rc;
 	sandbox_sweep_stale(cfg.state_dir[0] ? cfg.state_dir : NULL);
 
 	all = json_array();
 	for (int i = 0; i < cfg.n_runtimes; i++) {
-		const struct runtime *rt = &cfg.runtimes[i];
-		struct probe p = {.have = json_object(), .missing = json_array()};
-		char real_base[NAME_MAX + 1];
-		enum kind kind = runtime_kind(rt, real_base, sizeof(real_base));
-		int installed = access(rt->path, X_OK) == 0;
-		json_t *o, *ext = json_array(), *listed_missing = json_array();
-
-		if (installed && probe_runtime(&cfg, rt, kind, real_base, &p) < 0) {
-			json_decref(p.have);
-			json_decref(p.missing);
-			json_decref(ext);
-			json_decref(listed_missing);
+		rc = check_runtime(&cfg, &cfg.runtimes[i], json, all, why, sizeof(why));
+		if (rc < 0) {
 			json_decref(all);
-			return cli_usage_error("runtimes", "cannot start a sandbox: %s", p.error);
+			return cli_usage_error("runtimes", "cannot start a sandbox: %s", why);
 		}
-		for (int j = 0; j < rt->n_ext; j++)
-			json_array_append_new(ext, json_string(rt->ext[j]));
-		for (int j = 0; j < rt->n_packages; j++)
-			if (installed && !json_object_get(p.have, rt->packages[j]))
-				json_array_append_new(listed_missing, json_string(rt->packages[j]));
-		if (installed && (!p.ran || json_array_size(listed_missing)))
-			bad = 1;
-		o = json_pack("{s:s, s:s, s:o, s:b, s:s?, s:O, s:o, s:s?}", "name", rt->name,
-			      "path", rt->path, "extensions", ext, "installed", installed,
-			      "version", p.version[0] ? p.version : NULL, "importable", p.have,
-			      "missing", listed_missing, "error",
-			      installed && !p.ran ? p.error : NULL);
-		json_array_append_new(all, o);
-
-		if (!json) {
-			printf("%-10s %s", rt->name, rt->path);
-			if (!installed) {
-				printf(": not installed on this host\n");
-			} else {
-				printf(" (%s)", p.version[0] ? p.version : "version unknown");
-				for (int j = 0; j < rt->n_ext; j++)
-					printf("%s%s", j ? " " : ", for ", rt->ext[j]);
-				printf("\n");
-				if (!p.ran)
-					printf("  FAILED:   %s\n", p.error);
-				if (rt->n_packages) {
-					printf("  %-9s ",
-					       kind == K_SHELL ? "commands:" : "packages:");
-					print_have(rt, p.have, 1, kind == K_SHELL);
-				}
-				if (json_array_size(listed_missing)) {
-					size_t k;
-					json_t *v;
-					printf("  MISSING:  ");
-					json_array_foreach(listed_missing, k, v)
-					    printf("%s%s", k ? ", " : "", json_string_value(v));
-					printf(" (the operator lists them, but scripts cannot use "
-					       "them here)\n");
-				}
-				if (kind == K_PYTHON || kind == K_SHELL || kind == K_NODE) {
-					printf("  %-9s ", "also:");
-					print_have(rt, p.have, 0, kind == K_SHELL);
-				}
-			}
-		}
-		json_decref(p.have);
-		json_decref(p.missing);
+		bad |= rc;
 	}
 	if (json) {
 		char *text = json_dumps(all, JSON_COMPACT);
