@@ -73,6 +73,10 @@ struct render {
 static const char *const presets[] = {"ultrafast", "superfast", "veryfast", "faster",	"fast",
 				      "medium",	   "slow",	"slower",   "veryslow", "placebo"};
 
+static const char *const container_names[] = {
+    [RENDER_MP4] = "mp4", [RENDER_WEBM] = "webm", [RENDER_GIF] = "gif"};
+static const int crf_max[] = {[RENDER_MP4] = 51, [RENDER_WEBM] = 63, [RENDER_GIF] = 63};
+
 int render_preset_known(const char *preset)
 {
 	if (!preset)
@@ -83,18 +87,42 @@ int render_preset_known(const char *preset)
 	return 0;
 }
 
+const char *render_preset_name(int i)
+{
+	if (i < 0 || (size_t)i >= sizeof(presets) / sizeof(presets[0]))
+		return NULL;
+	return presets[i];
+}
+
+int render_container_from_name(const char *name)
+{
+	for (size_t i = 0; name && i < sizeof(container_names) / sizeof(container_names[0]); i++)
+		if (!strcmp(container_names[i], name))
+			return (int)i;
+	return -EINVAL;
+}
+
+int render_crf_max(int container)
+{
+	if (container < 0 || (size_t)container >= sizeof(crf_max) / sizeof(crf_max[0]))
+		return -EINVAL;
+	return crf_max[container];
+}
+
+int render_needs_even_size(int container)
+{
+	return container != RENDER_GIF;
+}
+
 int render_container_from_path(const char *path)
 {
 	const char *dot = path ? strrchr(path, '.') : NULL;
 
 	if (!dot || strchr(dot, '/'))
 		return -EINVAL;
-	if (!strcasecmp(dot, ".mp4"))
-		return RENDER_MP4;
-	if (!strcasecmp(dot, ".webm"))
-		return RENDER_WEBM;
-	if (!strcasecmp(dot, ".gif"))
-		return RENDER_GIF;
+	for (size_t i = 0; i < sizeof(container_names) / sizeof(container_names[0]); i++)
+		if (!strcasecmp(dot + 1, container_names[i]))
+			return (int)i;
 	return -EINVAL;
 }
 
@@ -469,7 +497,6 @@ uint64_t render_memory_estimate(const struct render_spec *spec)
 static int check_spec(const struct render_spec *spec, int container, char *err, size_t errlen)
 {
 	static const char *const cname[] = {"H.264", "VP9", "GIF"};
-	static const int crf_max[] = {51, 63, 63};
 
 	if (container < 0) {
 		snprintf(err, errlen, "output \"%s\" must end in .mp4, .webm or .gif",
@@ -479,11 +506,11 @@ static int check_spec(const struct render_spec *spec, int container, char *err, 
 	if (spec->width < 1 || spec->height < 1 || spec->width > RENDER_MAX_DIM ||
 	    spec->height > RENDER_MAX_DIM ||
 	    (int64_t)spec->width * spec->height > RENDER_MAX_AREA) {
-		snprintf(err, errlen, "size %dx%d is outside 1x1..7680x4320", spec->width,
-			 spec->height);
+		snprintf(err, errlen, "size %dx%d is outside 1x1..%dx%d", spec->width, spec->height,
+			 RENDER_MAX_WIDTH, RENDER_MAX_HEIGHT);
 		return -EINVAL;
 	}
-	if (container != RENDER_GIF && (spec->width % 2 || spec->height % 2)) {
+	if (render_needs_even_size(container) && (spec->width % 2 || spec->height % 2)) {
 		snprintf(err, errlen, "size %dx%d must be even for %s (yuv420p)", spec->width,
 			 spec->height, cname[container]);
 		return -EINVAL;

@@ -80,8 +80,30 @@ int render_container_from_path(const char *path);
 /* Bytes per frame of a raw stream of this format and size, or 0 if the name is unknown. */
 size_t render_frame_bytes(const char *pix_fmt, int width, int height);
 
+/* ---- what render accepts: the source of the rules a job is validated by ------------ */
+
+/* The largest frame: each side at most RENDER_MAX_WIDTH, and at most this many pixels
+ * (RENDER_MAX_WIDTH x RENDER_MAX_HEIGHT, either way round). */
+#define RENDER_MAX_WIDTH  7680
+#define RENDER_MAX_HEIGHT 4320
+
+/* Container for a format name ("mp4", "webm", "gif"), or -EINVAL. */
+int render_container_from_name(const char *name);
+
 /* Whether preset is a name render accepts (x264's ultrafast..placebo). */
 int render_preset_known(const char *preset);
+
+/* The i-th preset name, fastest first (0 is "ultrafast"); NULL past the last. For a
+ * sentence that lists them. */
+const char *render_preset_name(int i);
+
+/* The largest crf of a container (51 for H.264, 63 for VP9; GIF ignores crf and takes
+ * up to 63), or -EINVAL for an unknown one. crf -1 is always the encoder's default. */
+int render_crf_max(int container);
+
+/* Whether the container needs even sides: H.264 and VP9 carry yuv420p, whose chroma
+ * planes are half size both ways; GIF is palette-indexed and takes any size. */
+int render_needs_even_size(int container);
 
 /* libav logs process-wide: errors only, unless verbose (encoder statistics and all).
  * Does not load libav: before it is loaded, the level is applied when it is. */

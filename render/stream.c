@@ -296,7 +296,7 @@ static int too_big(const char *what, int64_t w, int64_t h, char *err, size_t err
 	snprintf(err, errlen,
 		 "%s declares %" PRId64 "x%" PRId64 " frames; the largest accepted is %dx%d "
 		 "(at most %d pixels on a side)",
-		 what, w, h, 7680, 4320, RENDER_MAX_DIM);
+		 what, w, h, RENDER_MAX_WIDTH, RENDER_MAX_HEIGHT, RENDER_MAX_DIM);
 	return -EFBIG;
 }
 

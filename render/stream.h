@@ -17,10 +17,13 @@
 #include <libavutil/buffer.h>
 #include <libavutil/pixfmt.h>
 
+#include "render.h"
+
 struct render_checks;
 
-#define RENDER_MAX_DIM	      7680
-#define RENDER_MAX_AREA	      (7680 * 4320)
+/* render.h's largest frame: a side, and the pixels of either orientation. */
+#define RENDER_MAX_DIM	      RENDER_MAX_WIDTH
+#define RENDER_MAX_AREA	      (RENDER_MAX_WIDTH * RENDER_MAX_HEIGHT)
 #define RENDER_Y4M_LINE_MAX   256
 #define RENDER_PPM_HEADER_MAX 512
 #define RENDER_LOOK_CAP	      4096

@@ -503,6 +503,32 @@ static void test_helpers_name_containers_and_presets(void **state)
 	assert_false(render_preset_known(NULL));
 }
 
+/* The rules a job is validated by come from here (job.c asks, it keeps no copy). */
+static void test_the_rules_a_job_is_checked_by_come_from_render(void **state)
+{
+	int n = 0;
+
+	assert_int_equal(render_container_from_name("mp4"), RENDER_MP4);
+	assert_int_equal(render_container_from_name("webm"), RENDER_WEBM);
+	assert_int_equal(render_container_from_name("gif"), RENDER_GIF);
+	assert_int_equal(render_container_from_name("MP4"), -EINVAL);
+	assert_int_equal(render_container_from_name(NULL), -EINVAL);
+	assert_int_equal(render_crf_max(RENDER_MP4), 51);
+	assert_int_equal(render_crf_max(RENDER_WEBM), 63);
+	assert_int_equal(render_crf_max(7), -EINVAL);
+	assert_true(render_needs_even_size(RENDER_MP4));
+	assert_true(render_needs_even_size(RENDER_WEBM));
+	assert_false(render_needs_even_size(RENDER_GIF));
+	assert_string_equal(render_preset_name(0), "ultrafast");
+	for (const char *p; (p = render_preset_name(n)); n++)
+		assert_true(render_preset_known(p));
+	assert_int_equal(n, 10);
+	assert_string_equal(render_preset_name(n - 1), "placebo");
+	assert_null(render_preset_name(-1));
+	assert_int_equal(RENDER_MAX_WIDTH, 7680);
+	assert_int_equal(RENDER_MAX_HEIGHT, 4320);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -520,6 +546,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_ppm_stream_renders_to_webm, empty_dir),
 	    cmocka_unit_test_setup(test_bad_specs_are_rejected_with_a_sentence, empty_dir),
 	    cmocka_unit_test(test_helpers_name_containers_and_presets),
+	    cmocka_unit_test(test_the_rules_a_job_is_checked_by_come_from_render),
 	};
 
 	av_log_set_level(AV_LOG_ERROR);
