@@ -1,3 +1,20 @@
+/* runner.c - one job in flight, from its specs to its verdict, on a libuv loop.
+ *
+ * Why the job is watched here and not waited for: a worker runs many jobs on one loop,
+ * and every part of a job can hang (a script that never exits, an encoder that never
+ * finishes, a write end parked in flight that keeps a pipe from reaching EOF), so each
+ * is a handle on the loop with a bound: the sandbox's pidfd, the script's stderr (a
+ * short drain once the sandbox is gone), the encoder's job socket, the seccomp listener
+ * (at most MAX_DENIED_ANSWERED answers) and one wall clock for the whole job. That
+ * clock is the runner's alone (specs.h): the script's sandbox has no deadline of its
+ * own, so the encode and the finalise are covered and one sentence tells the timeout.
+ *
+ * runner_start() reads as its steps (the specs from specs.c, then open the output, the
+ * pipes, the sandbox, the encoder, and watch); the job is over when the encoder has
+ * exited, the sandbox is reaped and the log is closed (maybe_finish), and then
+ * verdict.c decides why it ended, without I/O, before the runner moves the file into
+ * place and hints.c explains a failure.
+ */
 #define _GNU_SOURCE
 #include "runner.h"
 
