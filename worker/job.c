@@ -42,10 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JOB_MIN_SIDE   2
-#define JOB_MAX_WIDTH  7680
-#define JOB_MAX_HEIGHT 4320
-#define JOB_MAX_FPS    120
+#define JOB_MIN_SIDE 2
+#define JOB_MAX_FPS  120
 
 /* The smallest limits a job may ask for (see job_check_limit). */
 #define JOB_MIN_TIMEOUT_S  1
@@ -55,10 +53,6 @@
 #define JOB_MIN_CPUS	   0.01
 
 static const char *const job_pix_fmts[] = {"rgb24", "rgba", "bgr24", "gray", "yuv420p", NULL};
-static const char *const job_formats[] = {"mp4", "webm", "gif", NULL};
-static const char *const job_presets[] = {"ultrafast", "superfast", "veryfast", "faster",
-					  "fast",      "medium",    "slow",	"slower",
-					  "veryslow",  "placebo",   NULL};
 
 /* A printable copy of an untrusted string for an error sentence: control bytes in a job
  * must not reach a terminal or a JSON-lines log as escape sequences. */
@@ -90,6 +84,18 @@ static void job_join(char *dst, size_t dstlen, const char *const *list)
 	for (; *list && used < dstlen; list++)
 		used +=
 		    (size_t)snprintf(dst + used, dstlen - used, "%s%s", used ? ", " : "", *list);
+}
+
+/* render's preset names, for a sentence that lists them. */
+static void job_preset_names(char *dst, size_t dstlen)
+{
+	const char *names[32];
+	int n = 0;
+
+	while (n < 31 && (names[n] = render_preset_name(n)))
+		n++;
+	names[n] = NULL;
+	job_join(dst, dstlen, names);
 }
 
 static void job_runtime_names(const struct config *cfg, char *dst, size_t dstlen)
@@ -251,9 +257,9 @@ static int job_check_frames(struct job *j, const struct config *cfg, char *err, 
 			   j->width, j->height, JOB_MIN_SIDE);
 		return -EINVAL;
 	}
-	if (j->width > JOB_MAX_WIDTH || j->height > JOB_MAX_HEIGHT) {
+	if (j->width > RENDER_MAX_WIDTH || j->height > RENDER_MAX_HEIGHT) {
 		worker_err(err, errlen, "size %dx%d is not allowed: the largest is %dx%d", j->width,
-			   j->height, JOB_MAX_WIDTH, JOB_MAX_HEIGHT);
+			   j->height, RENDER_MAX_WIDTH, RENDER_MAX_HEIGHT);
 		return -EINVAL;
 	}
 	if (j->fps < 1 || j->fps > JOB_MAX_FPS) {
@@ -277,10 +283,12 @@ static int job_check_frames(struct job *j, const struct config *cfg, char *err, 
 }
 
 /* What the encoder is asked for: the stream's pix_fmt, the container, its crf and
- * preset. Unset pix_fmt and format take rgb24 and mp4. */
+ * preset. Unset pix_fmt and format take rgb24 and mp4. The container's rules are
+ * render's (render.h): the job asks, so the two can never disagree. */
 static int job_check_encoding(struct job *j, char *err, size_t errlen)
 {
 	char list[256], shown[80];
+	int container, max;
 
 	if (!j->pix_fmt[0])
 		snprintf(j->pix_fmt, sizeof(j->pix_fmt), "rgb24");
@@ -292,14 +300,12 @@ static int job_check_encoding(struct job *j, char *err, size_t errlen)
 	}
 	if (!j->format[0])
 		snprintf(j->format, sizeof(j->format), "mp4");
-	if (!job_in_list(j->format, job_formats)) {
+	if ((container = render_container_from_name(j->format)) < 0) {
 		worker_err(err, errlen, "unknown format '%s'; known: mp4, webm, gif",
 			   job_show(shown, sizeof(shown), j->format));
 		return -EINVAL;
 	}
-	/* H.264 and VP9 carry yuv420p, whose chroma planes are half size both ways: their
-	 * sides must be even. GIF is palette-indexed and takes any size. */
-	if (strcmp(j->format, "gif") && (j->width % 2 || j->height % 2)) {
+	if (render_needs_even_size(container) && (j->width % 2 || j->height % 2)) {
 		worker_err(err, errlen,
 			   "size %dx%d is not allowed: width and height must be even for %s (GIF "
 			   "takes any size)",
@@ -309,20 +315,16 @@ static int job_check_encoding(struct job *j, char *err, size_t errlen)
 	/* crf -1 is the encoder's default. GIF has no crf: any value is ignored, the same
 	 * way for run, submit and a document in the stream, since they all resolve here
 	 * and the resolved job carries no crf to the encoder. */
-	if (!strcmp(j->format, "gif"))
+	if (container == RENDER_GIF)
 		j->crf = -1;
-	if (j->crf != -1) {
-		int max = !strcmp(j->format, "webm") ? 63 : 51;
-
-		if (j->crf < 0 || j->crf > max) {
-			worker_err(err, errlen,
-				   "crf %d is not allowed for %s: it must be from 0 to %d", j->crf,
-				   j->format, max);
-			return -EINVAL;
-		}
+	max = render_crf_max(container);
+	if (j->crf != -1 && (j->crf < 0 || j->crf > max)) {
+		worker_err(err, errlen, "crf %d is not allowed for %s: it must be from 0 to %d",
+			   j->crf, j->format, max);
+		return -EINVAL;
 	}
-	if (j->preset[0] && !job_in_list(j->preset, job_presets)) {
-		job_join(list, sizeof(list), job_presets);
+	if (j->preset[0] && !render_preset_known(j->preset)) {
+		job_preset_names(list, sizeof(list));
 		worker_err(err, errlen, "unknown preset '%s'; known: %s",
 			   job_show(shown, sizeof(shown), j->preset), list);
 		return -EINVAL;
