@@ -31,7 +31,7 @@ import sys
 from collections import defaultdict
 
 MAX_LINES = 80
-REPORT_ONLY = {"worker", "render"}
+REPORT_ONLY = {"render"}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
