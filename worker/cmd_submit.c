@@ -403,6 +403,57 @@ static int wait_stopped(struct queue *q, const char *id, int wait_ms)
  * one atomic step, so its answer is what happened: cancelled, or too late (the job had
  * already ended; exit 1 unless it was cancelled before). For a running job, cancel
  * then waits briefly for its worker to confirm that the sandbox is gone. */
+/* What a cancel did, as one sentence: detail, *stopped (the worker confirmed it), and
+ * EXIT_JOB_FAILED when it came too late. */
+static int cancel_outcome(struct queue *q, const char *id, int rc,
+			  const struct queue_cancel_info *info, const struct config *cfg,
+			  char *detail, size_t len, int *stopped)
+{
+	int alive;
+
+	if (rc == 1 && !strcmp(info->state, "cancelled")) {
+		snprintf(detail, len, "cancelled (it was cancelled before)");
+		return 0;
+	}
+	if (rc == 1) {
+		snprintf(detail, len, "too late: it already %s", info->state);
+		return EXIT_JOB_FAILED;
+	}
+	if (strcmp(info->was, "running")) {
+		snprintf(detail, len, "cancelled");
+		return 0;
+	}
+	/* A worker that stopped heart-beating a lease ago will not answer soon. */
+	alive = info->heartbeat_age_ms < (long long)cfg->lease_s * 1000;
+	*stopped = alive && wait_stopped(q, id, CANCEL_CONFIRM_MS);
+	if (*stopped)
+		snprintf(detail, len, "cancelled (worker %.120s stopped it)", info->worker);
+	else
+		snprintf(detail, len,
+			 "cancelled; worker %.120s has not confirmed that it stopped the job (%s)",
+			 info->worker,
+			 alive ? "it stops it as soon as it hears"
+			       : "it stopped heart-beating; it stops the job if it comes back");
+	return 0;
+}
+
+static void cancel_print_json(const char *id, const struct queue_cancel_info *info, int exit_rc,
+			      const char *detail, int stopped)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "state", info->state, "cancel",
+			      exit_rc ? "too late" : "cancelled", "detail", detail);
+	char *text;
+
+	if (o && info->was[0])
+		json_object_set_new(o, "was", json_string(info->was));
+	if (o && !strcmp(info->was, "running"))
+		json_object_set_new(o, "stopped", json_boolean(stopped));
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	printf("%s\n", text ? text : "{}");
+	free(text);
+	json_decref(o);
+}
+
 int cmd_cancel(int argc, char **argv)
 {
 	const char *redis = NULL, *id = NULL;
@@ -410,7 +461,7 @@ int cmd_cancel(int argc, char **argv)
 	struct config cfg;
 	struct queue *q;
 	char err[QUEUE_ERR_MAX], detail[300] = "";
-	int json = 0, rc, stopped = 0, exit_rc = 0;
+	int json = 0, rc, stopped = 0, exit_rc;
 
 	rc = parse_id_cmd("cancel", argc, argv, &redis, &id, &json, &cfg);
 	if (rc)
@@ -422,44 +473,11 @@ int cmd_cancel(int argc, char **argv)
 		queue_close(q);
 		return cli_usage_error("cancel", "%s", err);
 	}
-	if (rc == 1 && !strcmp(info.state, "cancelled")) {
-		snprintf(detail, sizeof(detail), "cancelled (it was cancelled before)");
-	} else if (rc == 1) {
-		snprintf(detail, sizeof(detail), "too late: it already %s", info.state);
-		exit_rc = EXIT_JOB_FAILED;
-	} else if (!strcmp(info.was, "running")) {
-		/* A worker that stopped heart-beating a lease ago will not answer soon. */
-		int alive = info.heartbeat_age_ms < (long long)cfg.lease_s * 1000;
-		stopped = alive && wait_stopped(q, id, CANCEL_CONFIRM_MS);
-		if (stopped)
-			snprintf(detail, sizeof(detail), "cancelled (worker %.120s stopped it)",
-				 info.worker);
-		else
-			snprintf(
-			    detail, sizeof(detail),
-			    "cancelled; worker %.120s has not confirmed that it stopped the job "
-			    "(%s)",
-			    info.worker,
-			    alive ? "it stops it as soon as it hears"
-				  : "it stopped heart-beating; it stops the job if it comes back");
-	} else {
-		snprintf(detail, sizeof(detail), "cancelled");
-	}
+	exit_rc = cancel_outcome(q, id, rc, &info, &cfg, detail, sizeof(detail), &stopped);
 	queue_close(q);
-	if (json) {
-		json_t *o =
-		    json_pack("{s:s, s:s, s:s, s:s}", "id", id, "state", info.state, "cancel",
-			      exit_rc ? "too late" : "cancelled", "detail", detail);
-		if (o && info.was[0])
-			json_object_set_new(o, "was", json_string(info.was));
-		if (o && !strcmp(info.was, "running"))
-			json_object_set_new(o, "stopped", json_boolean(stopped));
-		char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-		printf("%s\n", text ? text : "{}");
-		free(text);
-		json_decref(o);
-	} else {
+	if (json)
+		cancel_print_json(id, &info, exit_rc, detail, stopped);
+	else
 		printf("%s: %s\n", id, detail);
-	}
 	return exit_rc;
 }
