@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,8 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "errf.h"
 
 #define ENCODER_MAGIC	0x72626531u /* "rbe1" */
 #define SERVER_FD	3
@@ -301,19 +302,14 @@ static int valid_request(const struct encoder_request *rq)
 }
 
 /* A RESULT that says the job never got an encoder (the server's own failures). */
-static void refuse(int sock, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void refuse(int sock, int rc, const char *fmt, ...)
+static void refuse(int sock, int rc, const char *why)
 {
 	struct encoder_msg m;
-	va_list ap;
 
 	memset(&m, 0, sizeof(m));
 	m.type = ENCODER_RESULT;
 	m.rc = rc;
-	va_start(ap, fmt);
-	vsnprintf(m.err, sizeof(m.err), fmt, ap);
-	va_end(ap);
+	snprintf(m.err, sizeof(m.err), "%s", why);
 	send_msg(sock, &m, MSG_DONTWAIT);
 }
 
@@ -543,7 +539,11 @@ static void serve_one(struct slot *slots, const struct encoder_request *rq, cons
 	pid_t pid, server = getpid();
 
 	if (!s) {
-		refuse(fds[0], -EAGAIN, "the encoder server has %d jobs already", MAX_CHILDREN);
+		char why[64];
+
+		worker_err(why, sizeof(why), "the encoder server has %d jobs already",
+			   MAX_CHILDREN);
+		refuse(fds[0], -EAGAIN, why);
 		return;
 	}
 	pid = fork();
@@ -556,8 +556,10 @@ static void serve_one(struct slot *slots, const struct encoder_request *rq, cons
 	}
 	if (pid < 0) {
 		int e = errno;
+		char why[128];
 
-		refuse(fds[0], -e, "cannot start an encoder: %s", strerror(e));
+		worker_err(why, sizeof(why), "cannot start an encoder: %s", strerror(e));
+		refuse(fds[0], -e, why);
 		return;
 	}
 	s->pid = pid;
@@ -578,7 +580,7 @@ static int answer_request(struct slot *slots, const char *startup_err)
 	if (r == -EPIPE || (r < 0 && r != -EPROTO && r != -EAGAIN))
 		return -1;
 	if (r == 0 && startup_err[0])
-		refuse(fds[0], -ENOENT, "%s", startup_err);
+		refuse(fds[0], -ENOENT, startup_err);
 	else if (r == 0)
 		serve_one(slots, &rq, fds);
 	for (int i = 0; i < nfds; i++)

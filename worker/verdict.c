@@ -5,25 +5,15 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 
+#include "errf.h"
 #include "specs.h"
 
-static void say(struct verdict *v, enum runner_end end, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void say(struct verdict *v, enum runner_end end, const char *fmt, ...)
-{
-	va_list ap;
-
-	v->end = end;
-	va_start(ap, fmt);
-	vsnprintf(v->error, sizeof(v->error), fmt, ap);
-	va_end(ap);
-}
+/* The verdict's end reason and its sentence, in one breath. */
+#define say(v, e, ...) ((v)->end = (e), worker_err((v)->error, sizeof((v)->error), __VA_ARGS__))
 
 static const char *signal_name(int sig, char *buf, size_t len)
 {
