@@ -43,13 +43,13 @@
 #include "encoder.h"
 #include "http.h"
 #include "metrics.h"
+#include "outdir.h"
 #include "queue.h"
 #include "sandbox.h"
 
 #define DEFAULT_GRACE_S	  20
 #define PROGRESS_EVERY_MS 250
-#define DISK_MIN_FREE	  (16ull << 20) /* below this the output dir counts as full */
-#define DISK_CHECK_MS	  1000		/* how often an unusable output dir is looked at */
+#define DISK_CHECK_MS	  1000 /* how often an unusable output dir is looked at */
 
 struct worker;
 
@@ -141,19 +141,6 @@ static void log_event(const char *event, const char *job_id, const char *fmt, ..
 	json_decref(o);
 }
 
-/* snprintf for paths: -ENAMETOOLONG instead of a silently cut path. */
-__attribute__((format(printf, 3, 4))) static int path_fmt(char *buf, size_t len, const char *fmt,
-							  ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
 static void request_more(struct worker *w)
 {
 	if (!w->stopping)
@@ -183,76 +170,10 @@ static void update_hold(struct worker *w)
 
 /* ---- the output dir's health ------------------------------------------------------- */
 
-/* Is the output dir usable: there, a directory, our work dir in it (made again if it
- * was removed), writable, not full? probe also writes and removes a small file, which
- * catches what statvfs cannot (a quota, a dead disk). 0, or -1 with why. */
+/* The output dir's health, as outdir_check says it. */
 static int disk_check(struct worker *w, int probe, char *why, size_t len)
 {
-	const char *out = w->cfg.output_dir;
-	char parent[PATH_MAX], probe_path[PATH_MAX];
-	struct statvfs vfs;
-	struct stat st;
-
-	if (stat(out, &st) < 0) {
-		snprintf(why, len, "output dir %.300s %s", out,
-			 errno == ENOENT ? "does not exist" : strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		snprintf(why, len, "output dir %.300s is not a directory", out);
-		return -1;
-	}
-	if (path_fmt(parent, sizeof(parent), "%s/.work", out) < 0 ||
-	    (mkdir(parent, 0700) < 0 && errno != EEXIST) ||
-	    (mkdir(w->work_dir, 0700) < 0 && errno != EEXIST)) {
-		snprintf(why, len, "cannot make the work dir %.300s: %s", w->work_dir,
-			 strerror(errno));
-		return -1;
-	}
-	if (statvfs(w->work_dir, &vfs) == 0) {
-		uint64_t free_b = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-		if (vfs.f_flag & ST_RDONLY) {
-			snprintf(why, len, "output dir %.300s is on a read-only file system", out);
-			return -1;
-		}
-		if (free_b < DISK_MIN_FREE) {
-			snprintf(why, len,
-				 "output dir %.300s is full: %llu KiB free, %llu MiB needed", out,
-				 (unsigned long long)(free_b >> 10),
-				 (unsigned long long)(DISK_MIN_FREE >> 20));
-			return -1;
-		}
-		if (vfs.f_files && !vfs.f_favail) {
-			snprintf(why, len, "output dir %.300s has no free inodes", out);
-			return -1;
-		}
-	}
-	if (probe) {
-		static char block[65536];
-		int fd, e = 0;
-
-		if (path_fmt(probe_path, sizeof(probe_path), "%s/.probe", w->work_dir) < 0)
-			return 0;
-		/* No fsync: it could hold the loop (and every heartbeat) on a busy disk; a
-		 * full or read-only file system fails the write itself. */
-		fd = open(probe_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			e = errno;
-		} else {
-			ssize_t n = write(fd, block, sizeof(block));
-			if (n != (ssize_t)sizeof(block))
-				e = n < 0 ? errno : ENOSPC; /* a short write: full */
-		}
-		if (fd >= 0)
-			close(fd);
-		unlink(probe_path);
-		if (e) {
-			snprintf(why, len, "cannot write in output dir %.300s: %s", out,
-				 strerror(e));
-			return -1;
-		}
-	}
-	return 0;
+	return outdir_check(w->cfg.output_dir, w->work_dir, probe, why, len);
 }
 
 static void on_disk_tick(uv_timer_t *t)
@@ -305,14 +226,6 @@ static void slot_release(struct slot *s)
 	maybe_exit(w);
 }
 
-/* The file name of final, which a symlink beside it points at. */
-static const char *final_base(const struct slot *s)
-{
-	const char *base = strrchr(s->final, '/');
-
-	return base ? base + 1 : s->final;
-}
-
 /* The stable name output_dir/<id>.<ext> is a symlink to a claim's file. A claim takes
  * it when it is free, right after its rename, so that it is there when the result is
  * recorded; symlink() never replaces a name, so no claim can take it from another this
@@ -321,72 +234,34 @@ static const char *final_base(const struct slot *s)
  * a claim whose result is refused removes it if it is still its own. */
 static void claim_stable_name(struct slot *s)
 {
-	s->linked = symlink(final_base(s), s->stable) == 0;
+	s->linked = outdir_take_name(s->final, s->stable);
 }
 
 static void release_stable_name(struct slot *s)
 {
-	char target[PATH_MAX];
-	ssize_t n;
-
-	if (!s->linked)
-		return;
-	n = readlink(s->stable, target, sizeof(target) - 1);
-	if (n > 0) {
-		target[n] = '\0';
-		if (!strcmp(target, final_base(s)))
-			unlink(s->stable);
-	}
+	if (s->linked)
+		outdir_release_name(s->final, s->stable);
 }
 
-/* The recorded claim makes the stable name point at its file, replacing what held it
- * (a new link renamed over it). */
 static void point_stable_name(struct slot *s)
 {
-	const char *base = final_base(s);
-	char tmp[PATH_MAX];
+	int rc;
 
 	if (s->linked)
 		return;
-	if (path_fmt(tmp, sizeof(tmp), "%s/.%s.%s.link", s->w->cfg.output_dir, s->qjob.id,
-		     s->qjob.token) < 0)
-		return;
-	unlink(tmp);
-	if (symlink(base, tmp) < 0 || rename(tmp, s->stable) < 0) {
+	rc =
+	    outdir_point_name(s->w->cfg.output_dir, s->qjob.id, s->qjob.token, s->final, s->stable);
+	if (rc < 0)
 		log_event("output_link_failed", s->qjob.id, "{s:s, s:s}", "link", s->stable,
-			  "error", strerror(errno));
-		unlink(tmp);
-	}
+			  "error", strerror(-rc));
 }
 
-/* After a later attempt was recorded: remove the files of earlier claims of the job
- * (<id>.<token>.<ext>) that were never recorded, such as one left by a worker that died
- * between its rename and its completion. Every other claim of the job is refused now. */
+/* After a later attempt was recorded: every other claim of the job is refused now, and
+ * the files of earlier ones that were never recorded go (one left by a worker that died
+ * between its rename and its completion). */
 static void remove_unrecorded(struct slot *s)
 {
-	size_t n = strlen(s->qjob.id);
-	const char *mine = strrchr(s->final, '/');
-	DIR *d = opendir(s->w->cfg.output_dir);
-	struct dirent *de;
-
-	mine = mine ? mine + 1 : s->final;
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		const char *t = de->d_name + n + 1, *dot;
-		size_t digits;
-
-		if (strncmp(de->d_name, s->qjob.id, n) || de->d_name[n] != '.' ||
-		    !strcmp(de->d_name, mine))
-			continue;
-		digits = strspn(t, "0123456789");
-		if (!digits || t[digits] != '-' || !(dot = strchr(t, '.')) ||
-		    strspn(t + digits + 1, "0123456789abcdef") != (size_t)(dot - t - digits - 1) ||
-		    (strcmp(dot, ".mp4") && strcmp(dot, ".webm") && strcmp(dot, ".gif")))
-			continue;
-		unlinkat(dirfd(d), de->d_name, 0);
-	}
-	closedir(d);
+	outdir_remove_unrecorded(s->w->cfg.output_dir, s->qjob.id, s->final);
 }
 
 /* Redis refused the claim's result, retry or rejection (-ESTALE): the job is another
@@ -823,12 +698,12 @@ static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
 		reject(w, s, err);
 		return;
 	}
-	if (path_fmt(s->final, sizeof(s->final), "%s/%s.%s.%s", w->cfg.output_dir, s->job.id,
-		     s->qjob.token, s->job.format) < 0 ||
-	    path_fmt(s->stable, sizeof(s->stable), "%s/%s.%s", w->cfg.output_dir, s->job.id,
-		     s->job.format) < 0 ||
-	    path_fmt(s->staged, sizeof(s->staged), "%s/%s.%s.%s", w->work_dir, s->job.id,
-		     s->qjob.token, s->job.format) < 0) {
+	if (outdir_path(s->final, sizeof(s->final), "%s/%s.%s.%s", w->cfg.output_dir, s->job.id,
+			s->qjob.token, s->job.format) < 0 ||
+	    outdir_path(s->stable, sizeof(s->stable), "%s/%s.%s", w->cfg.output_dir, s->job.id,
+			s->job.format) < 0 ||
+	    outdir_path(s->staged, sizeof(s->staged), "%s/%s.%s.%s", w->work_dir, s->job.id,
+			s->qjob.token, s->job.format) < 0) {
 		s->staged[0] = '\0';
 		reject(w, s, "the output path would be longer than PATH_MAX");
 		return;
@@ -1028,42 +903,6 @@ static void on_signal(uv_signal_t *h, int signum)
 	maybe_exit(w);
 }
 
-/* Remove work dirs of workers on this host whose process is gone: their partial
- * renders will never be finished (the jobs went back to the queue with their leases). */
-static void sweep_work_dirs(const char *output_dir)
-{
-	char base[PATH_MAX], host[128] = "", path[PATH_MAX * 2];
-	DIR *d;
-	struct dirent *de;
-
-	gethostname(host, sizeof(host) - 1);
-	if (path_fmt(base, sizeof(base), "%s/.work", output_dir) < 0)
-		return;
-	d = opendir(base);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		size_t hl = strlen(host);
-		if (strncmp(de->d_name, host, hl) || de->d_name[hl] != '-')
-			continue;
-		long pid = strtol(de->d_name + hl + 1, NULL, 10);
-		if (pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", base, de->d_name);
-		DIR *sub = opendir(path);
-		if (sub) {
-			struct dirent *e;
-			while ((e = readdir(sub)))
-				if (e->d_name[0] != '.' ||
-				    (e->d_name[1] && strcmp(e->d_name, "..")))
-					unlinkat(dirfd(sub), e->d_name, 0);
-			closedir(sub);
-		}
-		rmdir(path);
-	}
-	closedir(d);
-}
-
 static const char worker_usage[] =
     "usage: reelbox worker [--redis URL] [--concurrency N] [--output-dir DIR] [--lease SEC]\n"
     "                      [--config FILE] [--grace SEC] [--metrics-port PORT]\n";
@@ -1200,12 +1039,12 @@ static int make_work_dir(struct worker *w)
 	char host[128] = "";
 
 	gethostname(host, sizeof(host) - 1);
-	if (path_fmt(w->work_dir, sizeof(w->work_dir), "%s/.work", out) < 0)
+	if (outdir_path(w->work_dir, sizeof(w->work_dir), "%s/.work", out) < 0)
 		return cli_usage_error("worker", "output dir '%s' is too long", out);
 	mkdir(w->work_dir, 0700);
-	sweep_work_dirs(out);
-	if (path_fmt(w->work_dir, sizeof(w->work_dir), "%s/.work/%s-%d", out, host, (int)getpid()) <
-		0 ||
+	outdir_sweep_work_dirs(out);
+	if (outdir_path(w->work_dir, sizeof(w->work_dir), "%s/.work/%s-%d", out, host,
+			(int)getpid()) < 0 ||
 	    (mkdir(w->work_dir, 0700) < 0 && errno != EEXIST))
 		return cli_usage_error("worker", "cannot create work dir '%s': %s", w->work_dir,
 				       strerror(errno));
