@@ -67,14 +67,25 @@ static const char *link_target(const char *name)
 	return target;
 }
 
+/* Two claims of job "job" and the stable name they compete for. */
+struct claims {
+	char a[PATH_MAX], b[PATH_MAX], stable[PATH_MAX];
+};
+
+static void two_claims(struct claims *c)
+{
+	snprintf(c->a, sizeof(c->a), "%s", in_dir("job.1-aa.mp4"));
+	snprintf(c->b, sizeof(c->b), "%s", in_dir("job.2-bb.mp4"));
+	snprintf(c->stable, sizeof(c->stable), "%s", in_dir("job.mp4"));
+}
+
 static void test_a_taken_name_is_never_replaced_by_taking(void **state)
 {
-	char a[PATH_MAX], b[PATH_MAX], stable[PATH_MAX];
+	struct claims c;
+	const char *a = c.a, *b = c.b, *stable = c.stable;
 
 	(void)state;
-	snprintf(a, sizeof(a), "%s", in_dir("job.1-aa.mp4"));
-	snprintf(b, sizeof(b), "%s", in_dir("job.2-bb.mp4"));
-	snprintf(stable, sizeof(stable), "%s", in_dir("job.mp4"));
+	two_claims(&c);
 	make_file("job.1-aa.mp4");
 	make_file("job.2-bb.mp4");
 	assert_int_equal(outdir_take_name(a, stable), 1);
@@ -84,12 +95,11 @@ static void test_a_taken_name_is_never_replaced_by_taking(void **state)
 
 static void test_release_removes_only_a_name_that_is_still_ones_own(void **state)
 {
-	char a[PATH_MAX], b[PATH_MAX], stable[PATH_MAX];
+	struct claims c;
+	const char *a = c.a, *b = c.b, *stable = c.stable;
 
 	(void)state;
-	snprintf(a, sizeof(a), "%s", in_dir("job.1-aa.mp4"));
-	snprintf(b, sizeof(b), "%s", in_dir("job.2-bb.mp4"));
-	snprintf(stable, sizeof(stable), "%s", in_dir("job.mp4"));
+	two_claims(&c);
 	assert_int_equal(outdir_take_name(a, stable), 1);
 	outdir_release_name(b, stable); /* not b's: stays */
 	assert_string_equal(link_target("job.mp4"), "job.1-aa.mp4");
@@ -99,12 +109,11 @@ static void test_release_removes_only_a_name_that_is_still_ones_own(void **state
 
 static void test_pointing_replaces_whatever_held_the_name(void **state)
 {
-	char a[PATH_MAX], b[PATH_MAX], stable[PATH_MAX];
+	struct claims c;
+	const char *a = c.a, *b = c.b, *stable = c.stable;
 
 	(void)state;
-	snprintf(a, sizeof(a), "%s", in_dir("job.1-aa.mp4"));
-	snprintf(b, sizeof(b), "%s", in_dir("job.2-bb.mp4"));
-	snprintf(stable, sizeof(stable), "%s", in_dir("job.mp4"));
+	two_claims(&c);
 	assert_int_equal(outdir_take_name(a, stable), 1);
 	assert_int_equal(outdir_point_name(dir, "job", "2-bb", b, stable), 0);
 	assert_string_equal(link_target("job.mp4"), "job.2-bb.mp4");
