@@ -542,23 +542,13 @@ static int check_spec(const struct render_spec *spec, int container, char *err, 
 	return 0;
 }
 
-int render_open(const struct render_spec *spec, struct render **out, char *err, size_t errlen)
+/* render_open's steps: the handle from the spec, the muxer and its output, the frames. */
+static struct render *render_new(const struct render_spec *spec, int container)
 {
-	static const char *const muxers[] = {"mp4", "webm", "gif"};
-	int container = render_container_from_path(spec->output);
-	AVDictionary *mux_opts = NULL;
-	struct render *r;
-	int ret;
+	struct render *r = calloc(1, sizeof(*r));
 
-	*out = NULL;
-	if ((ret = render_libav_load(err, errlen)) < 0)
-		return ret;
-	ret = check_spec(spec, container, err, errlen);
-	if (ret < 0)
-		return ret;
-	r = calloc(1, sizeof(*r));
 	if (!r)
-		return -ENOMEM;
+		return NULL;
 	r->tmp_fd = -1;
 	r->stop_fd = -1;
 	r->spec = *spec;
@@ -575,27 +565,23 @@ int render_open(const struct render_spec *spec, struct render **out, char *err, 
 	    av_get_pix_fmt_name(render_raw_format(spec->pix_fmt ? spec->pix_fmt : "rgb24"));
 	r->spec.output = r->output;
 	r->conv_fmt = container == RENDER_GIF ? AV_PIX_FMT_RGB32 : AV_PIX_FMT_YUV420P;
-	ret = -ENOMEM;
-	if (!r->output)
-		goto fail;
-	if (spec->use_output_fd) {
-		r->fd_mode = 1;
-		r->tmp_fd = spec->output_fd;
-	} else if ((ret = make_temp(r, err, errlen)) < 0) {
-		goto fail;
-	}
+	return r;
+}
 
-	ret = avformat_alloc_output_context2(&r->oc, NULL, muxers[container],
+static int open_output(struct render *r, char *err, size_t errlen)
+{
+	static const char *const muxers[] = {"mp4", "webm", "gif"};
+	AVDictionary *mux_opts = NULL;
+	int ret;
+
+	ret = avformat_alloc_output_context2(&r->oc, NULL, muxers[r->container],
 					     r->fd_mode ? r->output : r->tmp_path);
-	if (ret < 0 || !r->oc) {
-		ret = av_fail(ret, "cannot set up the output container", err, errlen);
-		goto fail;
-	}
-	if (container == RENDER_GIF && (ret = open_gif_graph(r, err, errlen)) < 0)
-		goto fail;
+	if (ret < 0 || !r->oc)
+		return av_fail(ret, "cannot set up the output container", err, errlen);
+	if (r->container == RENDER_GIF && (ret = open_gif_graph(r, err, errlen)) < 0)
+		return ret;
 	if ((ret = open_encoder(r, err, errlen)) < 0)
-		goto fail;
-
+		return ret;
 	if (r->fd_mode) {
 		r->oc->pb = fd_io_open(r->tmp_fd, 1);
 		r->oc->flags |= AVFMT_FLAG_CUSTOM_IO;
@@ -605,34 +591,60 @@ int render_open(const struct render_spec *spec, struct render **out, char *err, 
 	} else {
 		ret = avio_open(&r->oc->pb, r->tmp_path, AVIO_FLAG_WRITE);
 	}
-	if (ret < 0) {
-		ret = av_fail(ret, "cannot open the temporary output", err, errlen);
-		goto fail;
-	}
-	if (container == RENDER_MP4)
+	if (ret < 0)
+		return av_fail(ret, "cannot open the temporary output", err, errlen);
+	if (r->container == RENDER_MP4)
 		av_dict_set(&mux_opts, "movflags", "+faststart", 0);
 	ret = avformat_write_header(r->oc, &mux_opts);
 	av_dict_free(&mux_opts);
-	if (ret < 0) {
-		ret = av_fail(ret, "cannot write the container header", err, errlen);
-		goto fail;
-	}
+	if (ret < 0)
+		return av_fail(ret, "cannot write the container header", err, errlen);
+	return 0;
+}
+
+static int alloc_frames(struct render *r, char *err, size_t errlen)
+{
+	int ret;
 
 	r->pkt = av_packet_alloc();
 	r->frame = av_frame_alloc();
 	r->filt = av_frame_alloc();
 	r->in = av_frame_alloc();
-	ret = -ENOMEM;
 	if (!r->pkt || !r->frame || !r->filt || !r->in)
-		goto fail;
+		return -ENOMEM;
 	r->frame->format = r->conv_fmt;
-	r->frame->width = spec->width;
-	r->frame->height = spec->height;
+	r->frame->width = r->spec.width;
+	r->frame->height = r->spec.height;
 	ret = av_frame_get_buffer(r->frame, 0);
-	if (ret < 0) {
-		ret = av_fail(ret, "cannot allocate a video frame", err, errlen);
+	return ret < 0 ? av_fail(ret, "cannot allocate a video frame", err, errlen) : 0;
+}
+
+int render_open(const struct render_spec *spec, struct render **out, char *err, size_t errlen)
+{
+	int container = render_container_from_path(spec->output);
+	struct render *r;
+	int ret;
+
+	*out = NULL;
+	if ((ret = render_libav_load(err, errlen)) < 0)
+		return ret;
+	ret = check_spec(spec, container, err, errlen);
+	if (ret < 0)
+		return ret;
+	r = render_new(spec, container);
+	if (!r)
+		return -ENOMEM;
+	ret = -ENOMEM;
+	if (!r->output)
+		goto fail;
+	if (spec->use_output_fd) {
+		r->fd_mode = 1;
+		r->tmp_fd = spec->output_fd;
+	} else if ((ret = make_temp(r, err, errlen)) < 0) {
 		goto fail;
 	}
+	if ((ret = open_output(r, err, errlen)) < 0 || (ret = alloc_frames(r, err, errlen)) < 0)
+		goto fail;
 	*out = r;
 	return 0;
 fail:

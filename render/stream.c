@@ -385,6 +385,83 @@ static int y4m_line(struct render_reader *rd, char *line, size_t *len, const cha
 
 /* The stream header: "YUV4MPEG2" then space-separated tags W H F I A C X. W and H
  * are required; C defaults to 420; the frame rate is the job's, not the stream's. */
+/* One tag of the Y4M stream header: its letter, then its value v of n bytes. W and H go
+ * to *w and *h, C to rd->fmt; the rest are checked and dropped. */
+static int y4m_tag(struct render_reader *rd, char tag, const char *v, size_t n, int64_t *w,
+		   int64_t *h, char *err, size_t errlen)
+{
+	char q[80];
+
+	switch (tag) {
+	case 'W':
+	case 'H': {
+		int64_t d = parse_dec(v, n);
+		if (d < 1) {
+			snprintf(err, errlen,
+				 "Y4M header tag %c has \"%s\", which is not a positive "
+				 "whole number",
+				 tag, quote(q, sizeof(q), (uint8_t *)v, n));
+			return -EPROTO;
+		}
+		if (tag == 'W')
+			*w = d;
+		else
+			*h = d;
+		break;
+	}
+	case 'C':
+		if (y4m_colorspace(v, n, &rd->fmt) < 0) {
+			snprintf(err, errlen,
+				 "Y4M colorspace C%s is not supported; use C420jpeg, C420paldv, "
+				 "C420mpeg2, C420, C422, C444 or Cmono",
+				 quote(q, sizeof(q), (uint8_t *)v, n));
+			return -EPROTO;
+		}
+		break;
+	case 'F': {
+		const char *colon = memchr(v, ':', n);
+		if (!colon || parse_dec(v, (size_t)(colon - v)) < 1 ||
+		    parse_dec(colon + 1, n - (size_t)(colon - v) - 1) < 1) {
+			snprintf(err, errlen,
+				 "Y4M frame rate F%s is not of the form N:D with positive N "
+				 "and D",
+				 quote(q, sizeof(q), (uint8_t *)v, n));
+			return -EPROTO;
+		}
+		break;
+	}
+	case 'I':
+		if (n != 1 || !strchr("ptbm?", v[0])) {
+			snprintf(err, errlen,
+				 "Y4M interlacing I%s is not one of Ip, It, Ib, Im or I?",
+				 quote(q, sizeof(q), (uint8_t *)v, n));
+			return -EPROTO;
+		}
+		break;
+	case 'A': {
+		const char *colon = memchr(v, ':', n);
+		if (!colon || parse_dec(v, (size_t)(colon - v)) < 0 ||
+		    parse_dec(colon + 1, n - (size_t)(colon - v) - 1) < 0) {
+			snprintf(err, errlen,
+				 "Y4M pixel aspect A%s is not of the form N:D with whole "
+				 "N and D",
+				 quote(q, sizeof(q), (uint8_t *)v, n));
+			return -EPROTO;
+		}
+		break;
+	}
+	case 'X':
+		break;
+	default:
+		snprintf(err, errlen,
+			 "Y4M header has an unknown tag \"%s\"; the tags are W, H, F, I, A, "
+			 "C and X",
+			 quote(q, sizeof(q), (uint8_t *)v - 1, n + 1));
+		return -EPROTO;
+	}
+	return 0;
+}
+
 static int y4m_header(struct render_reader *rd, char *err, size_t errlen)
 {
 	char line[RENDER_Y4M_LINE_MAX], q[80];
@@ -422,76 +499,9 @@ static int y4m_header(struct render_reader *rd, char *err, size_t errlen)
 			}
 			seen |= bit;
 		}
-		switch (line[start]) {
-		case 'W':
-		case 'H': {
-			int64_t d = parse_dec(v, n);
-			if (d < 1) {
-				snprintf(err, errlen,
-					 "Y4M header tag %c has \"%s\", which is not a positive "
-					 "whole number",
-					 line[start], quote(q, sizeof(q), (uint8_t *)v, n));
-				return -EPROTO;
-			}
-			if (line[start] == 'W')
-				w = d;
-			else
-				h = d;
-			break;
-		}
-		case 'C':
-			if (y4m_colorspace(v, n, &rd->fmt) < 0) {
-				snprintf(
-				    err, errlen,
-				    "Y4M colorspace C%s is not supported; use C420jpeg, C420paldv, "
-				    "C420mpeg2, C420, C422, C444 or Cmono",
-				    quote(q, sizeof(q), (uint8_t *)v, n));
-				return -EPROTO;
-			}
-			break;
-		case 'F': {
-			const char *colon = memchr(v, ':', n);
-			if (!colon || parse_dec(v, (size_t)(colon - v)) < 1 ||
-			    parse_dec(colon + 1, n - (size_t)(colon - v) - 1) < 1) {
-				snprintf(
-				    err, errlen,
-				    "Y4M frame rate F%s is not of the form N:D with positive N "
-				    "and D",
-				    quote(q, sizeof(q), (uint8_t *)v, n));
-				return -EPROTO;
-			}
-			break;
-		}
-		case 'I':
-			if (n != 1 || !strchr("ptbm?", v[0])) {
-				snprintf(err, errlen,
-					 "Y4M interlacing I%s is not one of Ip, It, Ib, Im or I?",
-					 quote(q, sizeof(q), (uint8_t *)v, n));
-				return -EPROTO;
-			}
-			break;
-		case 'A': {
-			const char *colon = memchr(v, ':', n);
-			if (!colon || parse_dec(v, (size_t)(colon - v)) < 0 ||
-			    parse_dec(colon + 1, n - (size_t)(colon - v) - 1) < 0) {
-				snprintf(err, errlen,
-					 "Y4M pixel aspect A%s is not of the form N:D with whole "
-					 "N and D",
-					 quote(q, sizeof(q), (uint8_t *)v, n));
-				return -EPROTO;
-			}
-			break;
-		}
-		case 'X':
-			break;
-		default:
-			snprintf(
-			    err, errlen,
-			    "Y4M header has an unknown tag \"%s\"; the tags are W, H, F, I, A, "
-			    "C and X",
-			    quote(q, sizeof(q), (uint8_t *)line + start, i - start));
-			return -EPROTO;
-		}
+		ret = y4m_tag(rd, line[start], v, n, &w, &h, err, errlen);
+		if (ret < 0)
+			return ret;
 	}
 	if (w < 0 || h < 0) {
 		snprintf(err, errlen, "Y4M header has no %s tag (\"%s\")",

@@ -31,7 +31,7 @@ import sys
 from collections import defaultdict
 
 MAX_LINES = 80
-REPORT_ONLY = {"render"}
+REPORT_ONLY = set()
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
