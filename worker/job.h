@@ -11,10 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JOB_ID_MAX	    64
-#define JOB_NAME_MAX	    128
-#define JOB_MAX_RUNTIMES    16
-#define JOB_MAX_RUNTIME_ENV 8
+#define JOB_ID_MAX	     64
+#define JOB_NAME_MAX	     128
+#define JOB_MAX_RUNTIMES     16
+#define JOB_MAX_RUNTIME_ENV  8
 #define JOB_MAX_RUNTIME_PKGS 24
 
 struct job_limits {
@@ -48,8 +48,8 @@ struct config {
 	int64_t max_frames;	    /* the operator's frame cap */
 	size_t max_script_bytes;
 	uint32_t encoder_memory_mb; /* the most memory one job's encoder process may get */
-	char state_dir[PATH_MAX];  /* sandbox state, swept at start */
-	char output_dir[PATH_MAX]; /* worker outputs */
+	char state_dir[PATH_MAX];   /* sandbox state, swept at start */
+	char output_dir[PATH_MAX];  /* worker outputs */
 	char redis_url[256];
 	int concurrency;
 	uint32_t lease_s;

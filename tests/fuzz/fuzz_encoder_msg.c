@@ -117,7 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(strnlen(m.sha256, sizeof(m.sha256)) < sizeof(m.sha256));
 		CHECK(strnlen(m.stream_kind, sizeof(m.stream_kind)) < sizeof(m.stream_kind));
 		for (size_t w = 0; w < sizeof(m.warnings) / sizeof(m.warnings[0]); w++)
-			CHECK(strnlen(m.warnings[w], sizeof(m.warnings[w])) < sizeof(m.warnings[w]));
+			CHECK(strnlen(m.warnings[w], sizeof(m.warnings[w])) <
+			      sizeof(m.warnings[w]));
 		CHECK(strnlen(m.err, sizeof(m.err)) < sizeof(m.err));
 		if (m.type == ENCODER_STARTED)
 			CHECK(pidfd >= 0 && fcntl(pidfd, F_GETFD) == FD_CLOEXEC);
