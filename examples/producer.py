@@ -4,11 +4,14 @@
     python3 examples/producer.py [--redis URL] SCRIPT [--size WxH] [--fps N]
                                  [--frames N] [--format mp4|webm|gif] [--id ID]
                                  [--timeout SEC] [--retries N] [--max-attempts N]
+    python3 examples/producer.py [--redis URL] --prompt TEXT | --prompt-file FILE
+                                 [the same options]
 
 Nothing here comes from reelbox: it talks to Redis the way docs/queue.md tells any
 client to, so it doubles as a worked example of that document.
 
-  1. Build the job document (docs/jobs.md): the script's text and the settings.
+  1. Build the job document (docs/jobs.md): the script's text (or, for a prompt job,
+     the prompt: the worker asks its model for the script) and the settings.
   2. Submit atomically with the submit script of docs/queue.md (EVAL): refuse an id
      that exists, create the consumer group if needed, XADD the entry to P:jobs,
      create the job hash P:job:<id> (state queued, attempts 0, max_attempts,
@@ -74,7 +77,13 @@ def parse_args():
                                 "through Redis and wait for its video.")
     p.add_argument("--redis", default=os.environ.get("REELBOX_REDIS_URL",
                                                      "redis://127.0.0.1:6379"))
-    p.add_argument("script")
+    p.add_argument("script", nargs="?", help="the render script (or give a prompt)")
+    # A prompt job: the worker asks its model for the script (docs/security.md, "Prompt
+    # jobs and the model key"); the document carries "prompt" instead of "script".
+    p.add_argument("--prompt", help="what the video should show, e.g. \"a bar chart of "
+                   "2024 rainfall growing over 4 s\"")
+    p.add_argument("--prompt-file", help="read the prompt from this file "
+                   "(examples/prompts/*.txt)")
     # Left out of the job, a setting takes the job's default, as with `reelbox submit`.
     p.add_argument("--size", help="WxH (default 1280x720)")
     p.add_argument("--fps", type=int, help="frames per second (default 30)")
@@ -88,6 +97,12 @@ def parse_args():
     p.add_argument("--wait-timeout", type=float, default=0,
                    help="give up following after this many seconds (0: never)")
     a = p.parse_args()
+    # Exactly one of the two, as the job document requires.
+    given = [o for o, v in (("SCRIPT", a.script), ("--prompt", a.prompt),
+                            ("--prompt-file", a.prompt_file)) if v is not None]
+    if len(given) != 1:
+        p.error("give exactly one of SCRIPT, --prompt or --prompt-file (got %s)" %
+                (" and ".join(given) or "none"))
     a.width = a.height = None
     if a.size is not None:
         m = re.match(r"^(\d+)x(\d+)$", a.size)
@@ -104,17 +119,34 @@ def new_id():
     return "p%x%s" % (int(time.time() * 1000), secrets.token_hex(5))
 
 
-def job_document(a, job_id):
+def read_text(path):
     try:
-        with open(a.script, "rb") as f:
-            text = f.read().decode("utf-8")
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        fail("cannot read %s as UTF-8 text: %s" % (a.script, e), 2)
-    name = os.path.basename(a.script)
-    doc = {"id": job_id, "script": text, "format": a.format}
+        fail("cannot read %s as UTF-8 text: %s" % (path, e), 2)
+
+
+def job_document(a, job_id):
+    doc = {"id": job_id, "format": a.format}
     for key in ("width", "height", "fps", "frames"):
         if getattr(a, key) is not None:
             doc[key] = getattr(a, key)
+    if a.timeout is not None:
+        doc["limits"] = {"timeout": a.timeout}
+    if a.retries is not None:
+        doc["retries"] = a.retries
+    if a.script is None:
+        # A prompt job: the text as the user wrote it, without a file's last newline.
+        prompt = a.prompt if a.prompt is not None else read_text(a.prompt_file)
+        prompt = prompt.strip()
+        if not prompt:
+            fail("the prompt is empty", 2)
+        doc["prompt"] = prompt
+        return doc
+    text = read_text(a.script)
+    name = os.path.basename(a.script)
+    doc["script"] = text
     # script_name: printable ASCII, no '/', not starting with '.'; else let the
     # worker pick "script" + the runtime's extension.
     if re.match(r"^[!-~]+$", name) and not name.startswith(".") and len(name) < 128:
@@ -124,10 +156,6 @@ def job_document(a, job_id):
         if not rt:
             fail("cannot tell the runtime of %s from its extension" % a.script, 2)
         doc["runtime"] = rt
-    if a.timeout is not None:
-        doc["limits"] = {"timeout": a.timeout}
-    if a.retries is not None:
-        doc["retries"] = a.retries
     return doc
 
 
