@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "runtime_kind.h"
 #include "sandbox.h"
 
 #define PROBE_OUT_MAX 65536
@@ -50,8 +51,6 @@ static const char *const shell_extra[] = {"ffmpeg", "ffprobe",	    "convert", "m
 					  "awk",    "bc",	    NULL};
 static const char *const node_extra[] = {"canvas", "sharp", NULL};
 
-enum kind { K_PYTHON, K_NODE, K_LUA, K_SHELL, K_OTHER };
-
 static const char py_probe[] =
     "import sys, importlib\n"
     "print('" PROBE_TAG "version Python ' + sys.version.split()[0], flush=True)\n"
@@ -73,27 +72,6 @@ static const char node_probe[] = "console.log('" PROBE_TAG "version Node.js ' + 
 static const char sh_probe[] =
     "for c in \"$@\"; do if p=$(command -v \"$c\"); then echo \"" PROBE_TAG
     "have $c $p\"; else echo \"" PROBE_TAG "missing $c\"; fi; done";
-
-static enum kind runtime_kind(const struct runtime *rt, char *real_base, size_t len)
-{
-	char *real = realpath(rt->path, NULL);
-	const char *b;
-
-	b = strrchr(real ? real : rt->path, '/');
-	b = b ? b + 1 : (real ? real : rt->path);
-	snprintf(real_base, len, "%s", b);
-	free(real);
-	if (!strncmp(real_base, "python", 6) || !strncmp(rt->name, "python", 6))
-		return K_PYTHON;
-	if (!strncmp(real_base, "node", 4))
-		return K_NODE;
-	if (!strncmp(real_base, "lua", 3))
-		return K_LUA;
-	if (!strcmp(real_base, "dash") || !strcmp(real_base, "bash") || !strcmp(real_base, "sh") ||
-	    !strcmp(real_base, "busybox") || !strcmp(real_base, "ash"))
-		return K_SHELL;
-	return K_OTHER;
-}
 
 struct probe {
 	char version[128];
@@ -153,40 +131,40 @@ static void lua_probe(const struct runtime *rt, char *code, size_t len)
 
 /* The probe's command line for a runtime of this kind: its code, then the names to
  * look for (the operator's list, then the extras not in it). lua_code holds Lua's. */
-static int probe_argv(const struct runtime *rt, enum kind kind, const char **argv, char *lua_code,
-		      size_t lua_len)
+static int probe_argv(const struct runtime *rt, enum runtime_kind kind, const char **argv,
+		      char *lua_code, size_t lua_len)
 {
-	const char *const *extra = kind == K_PYTHON  ? python_extra
-				   : kind == K_SHELL ? shell_extra
-				   : kind == K_NODE  ? node_extra
-						     : NULL;
+	const char *const *extra = kind == RUNTIME_PYTHON  ? python_extra
+				   : kind == RUNTIME_SHELL ? shell_extra
+				   : kind == RUNTIME_NODE  ? node_extra
+							   : NULL;
 	int n = 0;
 
 	argv[n++] = rt->path;
 	switch (kind) {
-	case K_PYTHON:
+	case RUNTIME_PYTHON:
 		argv[n++] = "-c";
 		argv[n++] = py_probe;
 		break;
-	case K_NODE:
+	case RUNTIME_NODE:
 		argv[n++] = "-e";
 		argv[n++] = node_probe;
 		break;
-	case K_SHELL:
+	case RUNTIME_SHELL:
 		argv[n++] = "-c";
 		argv[n++] = sh_probe;
 		argv[n++] = "sh";
 		break;
-	case K_LUA:
+	case RUNTIME_LUA:
 		lua_probe(rt, lua_code, lua_len);
 		argv[n++] = "-e";
 		argv[n++] = lua_code;
 		break;
-	case K_OTHER:
+	case RUNTIME_OTHER:
 		argv[n++] = "--version";
 		break;
 	}
-	if (kind == K_PYTHON || kind == K_NODE || kind == K_SHELL) {
+	if (kind == RUNTIME_PYTHON || kind == RUNTIME_NODE || kind == RUNTIME_SHELL) {
 		for (int i = 0; i < rt->n_packages; i++)
 			argv[n++] = rt->packages[i];
 		for (int i = 0; extra && extra[i]; i++) {
@@ -203,7 +181,7 @@ static int probe_argv(const struct runtime *rt, enum kind kind, const char **arg
 }
 
 /* What the probe printed (the memfd it wrote to): a version line, or tagged lines. */
-static int read_probe(struct probe *p, enum kind kind, int fd)
+static int read_probe(struct probe *p, enum runtime_kind kind, int fd)
 {
 	char *out = calloc(1, PROBE_OUT_MAX + 1);
 	ssize_t got = out ? pread(fd, out, PROBE_OUT_MAX, 0) : -1;
@@ -213,7 +191,7 @@ static int read_probe(struct probe *p, enum kind kind, int fd)
 		snprintf(p->error, sizeof(p->error), "cannot read the probe's output");
 		return -EIO;
 	}
-	if (kind == K_OTHER) {
+	if (kind == RUNTIME_OTHER) {
 		out[strcspn(out, "\n")] = '\0';
 		snprintf(p->version, sizeof(p->version), "%s", out);
 	} else {
@@ -224,7 +202,7 @@ static int read_probe(struct probe *p, enum kind kind, int fd)
 }
 
 /* Run one runtime's probe in a sandbox; what it found goes into *p. */
-static int probe_runtime(const struct config *cfg, const struct runtime *rt, enum kind kind,
+static int probe_runtime(const struct config *cfg, const struct runtime *rt, enum runtime_kind kind,
 			 const char *real_base, struct probe *p)
 {
 	const char *argv[8 + JOB_MAX_RUNTIME_PKGS + 32];
@@ -257,7 +235,7 @@ static int probe_runtime(const struct config *cfg, const struct runtime *rt, enu
 	close(fd);
 	if (rc < 0)
 		return rc;
-	if (kind == K_SHELL)
+	if (kind == RUNTIME_SHELL)
 		snprintf(p->version, sizeof(p->version), "%.100s", real_base);
 	p->ran = res.end == SANDBOX_EXITED && res.signal == 0 && res.exit_code == 0;
 	if (!p->ran)
@@ -294,7 +272,7 @@ static void print_have(const struct runtime *rt, json_t *have, int listed, int n
 }
 
 /* One runtime as a person reads it: path, version, extensions, then its packages. */
-static void print_runtime(const struct runtime *rt, enum kind kind, int installed,
+static void print_runtime(const struct runtime *rt, enum runtime_kind kind, int installed,
 			  const struct probe *p, json_t *listed_missing)
 {
 	printf("%-10s %s", rt->name, rt->path);
@@ -309,8 +287,8 @@ static void print_runtime(const struct runtime *rt, enum kind kind, int installe
 	if (!p->ran)
 		printf("  FAILED:   %s\n", p->error);
 	if (rt->n_packages) {
-		printf("  %-9s ", kind == K_SHELL ? "commands:" : "packages:");
-		print_have(rt, p->have, 1, kind == K_SHELL);
+		printf("  %-9s ", kind == RUNTIME_SHELL ? "commands:" : "packages:");
+		print_have(rt, p->have, 1, kind == RUNTIME_SHELL);
 	}
 	if (json_array_size(listed_missing)) {
 		size_t k;
@@ -320,9 +298,9 @@ static void print_runtime(const struct runtime *rt, enum kind kind, int installe
 		    printf("%s%s", k ? ", " : "", json_string_value(v));
 		printf(" (the operator lists them, but scripts cannot use them here)\n");
 	}
-	if (kind == K_PYTHON || kind == K_SHELL || kind == K_NODE) {
+	if (kind == RUNTIME_PYTHON || kind == RUNTIME_SHELL || kind == RUNTIME_NODE) {
 		printf("  %-9s ", "also:");
-		print_have(rt, p->have, 0, kind == K_SHELL);
+		print_have(rt, p->have, 0, kind == RUNTIME_SHELL);
 	}
 }
 
@@ -334,7 +312,7 @@ static int check_runtime(const struct config *cfg, const struct runtime *rt, int
 {
 	struct probe p = {.have = json_object(), .missing = json_array()};
 	char real_base[NAME_MAX + 1];
-	enum kind kind = runtime_kind(rt, real_base, sizeof(real_base));
+	enum runtime_kind kind = runtime_kind(rt, real_base, sizeof(real_base));
 	int installed = access(rt->path, X_OK) == 0, bad;
 	json_t *ext = json_array(), *listed_missing = json_array();
 
