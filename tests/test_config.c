@@ -14,11 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
 #include "helpers.h"
 #include "job.h"
+#include "modelcfg.h"
 
 static struct config cfg;
 static char err[512];
@@ -89,6 +91,11 @@ static int config_teardown(void **state)
 	unsetenv("REELBOX_OUTPUT_DIR");
 	unsetenv("REELBOX_LEASE");
 	unsetenv("REELBOX_STATE_DIR");
+	unsetenv("REELBOX_MODEL_URL");
+	unsetenv("REELBOX_MODEL_NAME");
+	unsetenv("REELBOX_MODEL_API");
+	unsetenv("REELBOX_MODEL_KEY");
+	unsetenv("RB_TEST_KEY");
 	return 0;
 }
 
@@ -412,6 +419,114 @@ static void test_config_env_numbers_take_the_file_ranges(void **state)
 	assert_int_equal(cfg.lease_s, 4294967295u);
 }
 
+/* ---- the model block and its key (modelcfg.c) ---- */
+
+static void test_config_model_block_is_read_and_the_environment_wins(void **state)
+{
+	char path[512];
+	(void)state;
+	assert_int_equal(load("{\"model\": {\"api\": \"anthropic\", \"url\": "
+			      "\"http://127.0.0.1:9/v1\", \"name\": \"m1\", \"key_env\": "
+			      "\"RB_TEST_KEY\", \"max_attempts\": 5, \"timeout\": 30}}",
+			      path, sizeof(path)),
+			 0);
+	assert_string_equal(cfg.model.api, "anthropic");
+	assert_string_equal(cfg.model.url, "http://127.0.0.1:9/v1");
+	assert_int_equal(cfg.model.max_attempts, 5);
+	assert_int_equal(cfg.model.timeout_s, 30);
+	setenv("REELBOX_MODEL_URL", "https://models.example/v1", 1);
+	setenv("REELBOX_MODEL_NAME", "m2", 1);
+	assert_int_equal(config_load_env(&cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.model.url, "https://models.example/v1");
+	assert_string_equal(cfg.model.name, "m2");
+	assert_string_equal(cfg.model.api, "anthropic");
+}
+
+static void test_config_model_url_with_credentials_or_bad_scheme_is_refused(void **state)
+{
+	(void)state;
+	assert_config_refused("{\"model\": {\"url\": \"http://user:sk-secret@host/v1\"}}",
+			      "must not carry credentials");
+	assert_config_refused("{\"model\": {\"url\": \"ftp://host/v1\"}}",
+			      "must start with http:// or https://");
+	assert_config_refused("{\"model\": {\"api\": \"gemini\"}}", "openai or anthropic");
+	assert_config_refused("{\"model\": {\"key_env\": \"A B\"}}", "not a variable name");
+	assert_config_refused("{\"model\": {\"max_attempts\": 11}}", "model.max_attempts");
+	assert_config_refused("{\"model\": {\"key\": \"sk-1\"}}", "unknown key 'model.key'");
+	/* A key in the URL never reaches the sentence. */
+	assert_null(strstr(err, "sk-secret"));
+	setenv("REELBOX_MODEL_URL", "https://u:p@host", 1);
+	assert_int_equal(config_load_env(&cfg, err, sizeof(err)), -EINVAL);
+	assert_err_has("must not carry credentials");
+}
+
+/* The key leaves the environment block itself (what /proc/<pid>/environ shows), not
+ * only environ's list, and the copy is the worker's alone. */
+static void test_model_key_is_taken_out_of_the_environment(void **state)
+{
+	struct modelcfg m;
+	char *raw;
+	(void)state;
+	snprintf(cfg.model.url, sizeof(cfg.model.url), "http://127.0.0.1:9/v1");
+	snprintf(cfg.model.name, sizeof(cfg.model.name), "m");
+	setenv("REELBOX_MODEL_KEY", "sk-reelbox-unit-0123456789", 1);
+	raw = getenv("REELBOX_MODEL_KEY");
+	assert_int_equal(modelcfg_load(&m, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(m.key, "sk-reelbox-unit-0123456789");
+	assert_ptr_equal(m.mc.key, m.key);
+	assert_null(getenv("REELBOX_MODEL_KEY"));
+	assert_int_equal(raw[0], '\0'); /* wiped where it was */
+	assert_int_equal(m.max_attempts, 3);
+	modelcfg_free(&m);
+	assert_null(m.key);
+}
+
+static void test_model_key_file_must_be_private(void **state)
+{
+	struct modelcfg m;
+	char path[600];
+	(void)state;
+	snprintf(cfg.model.url, sizeof(cfg.model.url), "http://127.0.0.1:9/v1");
+	snprintf(cfg.model.name, sizeof(cfg.model.name), "m");
+	snprintf(path, sizeof(path), "%s/key", tmpdir);
+	assert_int_equal(th_write_file(path, "sk-file-key\n", 12, 0644), 0);
+	snprintf(cfg.model.key_file, sizeof(cfg.model.key_file), "%s", path);
+	assert_int_equal(modelcfg_load(&m, &cfg, err, sizeof(err)), -EACCES);
+	assert_err_has("chmod 600");
+	assert_null(strstr(err, "sk-file-key"));
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(modelcfg_load(&m, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(m.key, "sk-file-key");
+	modelcfg_free(&m);
+}
+
+static void test_model_key_with_a_line_break_is_refused(void **state)
+{
+	struct modelcfg m;
+	(void)state;
+	snprintf(cfg.model.url, sizeof(cfg.model.url), "http://127.0.0.1:9/v1");
+	snprintf(cfg.model.name, sizeof(cfg.model.name), "m");
+	snprintf(cfg.model.key_env, sizeof(cfg.model.key_env), "RB_TEST_KEY");
+	setenv("RB_TEST_KEY", "sk-a\r\nX-Evil: 1", 1);
+	assert_int_equal(modelcfg_load(&m, &cfg, err, sizeof(err)), -EINVAL);
+	assert_err_has("RB_TEST_KEY");
+	assert_null(strstr(err, "sk-a"));
+	assert_null(getenv("RB_TEST_KEY"));
+}
+
+static void test_no_model_url_means_no_model_and_the_key_still_leaves(void **state)
+{
+	struct modelcfg m;
+	(void)state;
+	setenv("REELBOX_MODEL_KEY", "sk-unused", 1);
+	assert_int_equal(modelcfg_load(&m, &cfg, err, sizeof(err)), 1);
+	assert_null(getenv("REELBOX_MODEL_KEY"));
+	assert_null(m.key);
+	snprintf(cfg.model.url, sizeof(cfg.model.url), "http://127.0.0.1:9/v1");
+	assert_int_equal(modelcfg_load(&m, &cfg, err, sizeof(err)), -EINVAL);
+	assert_err_has("REELBOX_MODEL_NAME");
+}
+
 #define T(f)  cmocka_unit_test_setup(f, setup)
 #define TC(f) cmocka_unit_test_setup_teardown(f, config_setup, config_teardown)
 
@@ -437,6 +552,12 @@ int main(void)
 	    TC(test_config_unknown_key_lists_every_known_key),
 	    TC(test_config_numbers_are_taken_at_their_bounds_and_refused_past_them),
 	    TC(test_config_env_numbers_take_the_file_ranges),
+	    TC(test_config_model_block_is_read_and_the_environment_wins),
+	    TC(test_config_model_url_with_credentials_or_bad_scheme_is_refused),
+	    TC(test_model_key_is_taken_out_of_the_environment),
+	    TC(test_model_key_file_must_be_private),
+	    TC(test_model_key_with_a_line_break_is_refused),
+	    TC(test_no_model_url_means_no_model_and_the_key_still_leaves),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -922,12 +922,107 @@ static void test_to_json_refuses_a_script_that_is_not_utf8(void **state)
 	job_free(&j);
 }
 
+/* ---- prompt jobs: "prompt" instead of "script", exactly one ---- */
+
+static void pj_from_json(struct job *j, const char *doc, int want)
+{
+	err[0] = '\0';
+	job_init(j);
+	assert_int_equal(job_from_json(j, doc, strlen(doc), err, sizeof(err)), want);
+}
+
+static void test_prompt_job_resolves_without_a_script_and_round_trips(void **state)
+{
+	struct job j, back;
+	char *doc;
+	(void)state;
+	pj_from_json(&j, "{\"prompt\": \"a bar chart\", \"size\": \"64x48\"}", 0);
+	assert_accepted(&j);
+	assert_null(j.script);
+	assert_string_equal(j.prompt, "a bar chart");
+	assert_string_equal(j.runtime, ""); /* each attempt's answer names it */
+	assert_string_equal(j.script_name, "");
+	doc = job_to_json(&j);
+	assert_non_null(doc);
+	pj_from_json(&back, doc, 0);
+	assert_string_equal(back.prompt, "a bar chart");
+	assert_null(back.script);
+	free(doc);
+	job_free(&j);
+	job_free(&back);
+}
+
+static void test_prompt_and_script_together_are_refused(void **state)
+{
+	struct job j;
+	(void)state;
+	pj_from_json(&j, "{\"prompt\": \"x\", \"script\": \"print(1)\", \"runtime\": \"python3\"}",
+		     0);
+	assert_refused(&j, "both a script and a prompt; give exactly one");
+	job_free(&j);
+}
+
+static void test_neither_prompt_nor_script_names_both(void **state)
+{
+	struct job j;
+	(void)state;
+	pj_from_json(&j, "{\"runtime\": \"python3\"}", 0);
+	assert_refused(&j, "no script");
+	assert_err_has("prompt");
+	job_free(&j);
+}
+
+static void test_prompt_bounds_and_text_are_checked(void **state)
+{
+	struct job j;
+	char *big = malloc(JOB_PROMPT_MAX + 2);
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'a', JOB_PROMPT_MAX + 1);
+	big[JOB_PROMPT_MAX + 1] = '\0';
+	job_init(&j);
+	j.prompt = big;
+	j.prompt_len = JOB_PROMPT_MAX + 1;
+	assert_refused(&j, "16384 bytes");
+	j.prompt_len = JOB_PROMPT_MAX; /* at the cap: taken */
+	big[JOB_PROMPT_MAX] = '\0';
+	assert_accepted(&j);
+	j.prompt[3] = '\0'; /* NUL inside */
+	assert_refused(&j, "without NUL");
+	j.prompt[3] = (char)0xff; /* not UTF-8 */
+	assert_refused(&j, "UTF-8");
+	job_free(&j);
+	pj_from_json(&j, "{\"prompt\": \"\"}", 0);
+	assert_refused(&j, "1 to 16384 bytes");
+	job_free(&j);
+	pj_from_json(&j, "{\"prompt\": 7}", -EINVAL);
+	assert_err_has("'prompt' must be a string");
+}
+
+static void test_prompt_job_runtime_must_be_known(void **state)
+{
+	struct job j;
+	(void)state;
+	pj_from_json(&j, "{\"prompt\": \"x\", \"runtime\": \"ruby\"}", 0);
+	assert_refused(&j, "unknown runtime 'ruby'");
+	job_free(&j);
+	pj_from_json(&j, "{\"prompt\": \"x\", \"runtime\": \"sh\"}", 0);
+	assert_accepted(&j);
+	assert_string_equal(j.runtime, "sh");
+	job_free(&j);
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(test_default_job_resolves_to_contract_defaults),
+	    T(test_prompt_job_resolves_without_a_script_and_round_trips),
+	    T(test_prompt_and_script_together_are_refused),
+	    T(test_neither_prompt_nor_script_names_both),
+	    T(test_prompt_bounds_and_text_are_checked),
+	    T(test_prompt_job_runtime_must_be_known),
 	    T(test_frames_default_to_five_seconds_of_fps),
 	    T(test_refused_job_is_left_as_it_was),
 	    T(test_odd_width_is_rejected_with_reason),

@@ -359,7 +359,7 @@ static void test_result_json_is_built_whatever_the_script_wrote(void **state)
 	res.exit_code = 1;
 	memcpy(res.log_tail, hostile, sizeof(hostile));
 	memcpy(res.error, hostile, sizeof(hostile));
-	text = cli_result_json(&res, "/out/\xFF.mp4", "worker-\xC0");
+	text = cli_result_json(&res, "/out/\xFF.mp4", "worker-\xC0", NULL);
 	assert_non_null(text);
 	doc = json_loads(text, 0, &jerr);
 	assert_non_null(doc);
@@ -371,7 +371,7 @@ static void test_result_json_is_built_whatever_the_script_wrote(void **state)
 	free(text);
 
 	res.succeeded = 1;
-	text = cli_result_json(&res, "/out/\xFF.mp4", NULL);
+	text = cli_result_json(&res, "/out/\xFF.mp4", NULL, NULL);
 	assert_non_null(text);
 	doc = json_loads(text, 0, &jerr);
 	assert_non_null(doc);
@@ -389,7 +389,7 @@ static void test_print_result_json_reports_a_stdout_it_cannot_write(void **state
 		skip();
 	memset(&res, 0, sizeof(res));
 	res.succeeded = 1;
-	assert_true(cli_print_result_json(full, &res) < 0);
+	assert_true(cli_print_result_json(full, &res, NULL) < 0);
 	fclose(full);
 }
 

@@ -7,6 +7,7 @@
 #define REELBOX_CLI_H
 
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 
 #include "job.h"
@@ -61,6 +62,8 @@ enum {
 	OPT_WAIT,
 	OPT_RETRIES,
 	OPT_PROGRESS,
+	OPT_PROMPT,
+	OPT_PROMPT_FILE,
 	OPT_CLI_LAST,
 };
 
@@ -82,6 +85,12 @@ int cli_job_option(const char *cmd, int opt, const char *arg, struct job *job,
  * /etc/reelbox/config.json when present), then the environment. */
 int cli_load_config(const char *cmd, const char *path, struct config *cfg);
 
+/* What run and submit render: a prompt (--prompt or --prompt-file set job->prompt, and
+ * then no SCRIPT may follow) or exactly one SCRIPT, left in *script. 0, or EXIT_USAGE
+ * after the reason. */
+int cli_script_or_prompt(const char *cmd, int argc, char **argv, int first, const struct job *job,
+			 const char **script);
+
 /* Read a script file (bounded by the config) into the job: bytes, name, runtime. */
 int cli_load_script(const char *cmd, const char *path, const struct config *cfg, struct job *job);
 
@@ -92,12 +101,13 @@ int cli_resolve_job(const char *cmd, struct job *job, const struct cli_job_args 
 /* The contract's summary of a finished job as compact JSON (malloc'd), with output as
  * the path to report and worker (may be NULL) naming who ran it. Every string is made
  * well-formed UTF-8 first, so NULL means out of memory, never "the script wrote bad
- * bytes". */
-char *cli_result_json(const struct runner_result *res, const char *output, const char *worker);
+ * bytes". extra (may be NULL) adds its keys: a prompt job's prompt, script and attempts. */
+char *cli_result_json(const struct runner_result *res, const char *output, const char *worker,
+		      json_t *extra);
 
 /* The contract's --json summary of a finished job, one line on out. 0, or -ENOMEM when
  * it could not be built (a fixed "failed" object was printed instead) or -EIO when out
  * could not be written: either way the caller must not report success. */
-int cli_print_result_json(FILE *out, const struct runner_result *res);
+int cli_print_result_json(FILE *out, const struct runner_result *res, json_t *extra);
 
 #endif

@@ -40,6 +40,8 @@ const struct option cli_job_options[] = {
     {"scratch", required_argument, NULL, OPT_SCRATCH},
     {"cpus", required_argument, NULL, OPT_CPUS},
     {"config", required_argument, NULL, OPT_CONFIG},
+    {"prompt", required_argument, NULL, OPT_PROMPT},
+    {"prompt-file", required_argument, NULL, OPT_PROMPT_FILE},
 };
 const size_t cli_n_job_options = sizeof(cli_job_options) / sizeof(cli_job_options[0]);
 
@@ -80,6 +82,69 @@ static const struct field *job_option_field(int opt, struct job *job, void **bas
 	return f && f->cli ? f : NULL;
 }
 
+/* --prompt TEXT or --prompt-file FILE ("-": stdin), read whole up to one byte past the
+ * job's cap so an oversized prompt is named, not cut; job_resolve checks the rest. */
+static int cli_prompt_option(const char *cmd, int opt, const char *arg, struct job *job)
+{
+	size_t cap = JOB_PROMPT_MAX + 1, n = 0;
+	ssize_t got;
+	char *buf;
+	int fd;
+
+	if (job->prompt)
+		return cli_usage_error(cmd, "give one prompt: --prompt or --prompt-file, once");
+	if (opt == OPT_PROMPT) {
+		job->prompt = strdup(arg);
+		job->prompt_len = strlen(arg);
+		return job->prompt ? 0 : cli_usage_error(cmd, "out of memory for the prompt");
+	}
+	fd = strcmp(arg, "-") ? open(arg, O_RDONLY | O_CLOEXEC | O_NOCTTY) : dup(0);
+	if (fd < 0)
+		return cli_usage_error(cmd, "cannot read the prompt file %s: %s", arg,
+				       strerror(errno));
+	if (!(buf = malloc(cap + 1))) {
+		close(fd);
+		return cli_usage_error(cmd, "out of memory for the prompt");
+	}
+	while (n < cap && (got = read(fd, buf + n, cap - n)) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			int e = errno;
+			close(fd);
+			free(buf);
+			return cli_usage_error(cmd, "cannot read the prompt file %s: %s", arg,
+					       strerror(e));
+		}
+		n += (size_t)got;
+	}
+	close(fd);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	buf[n] = '\0';
+	job->prompt = buf;
+	job->prompt_len = n;
+	return 0;
+}
+
+int cli_script_or_prompt(const char *cmd, int argc, char **argv, int first, const struct job *job,
+			 const char **script)
+{
+	*script = NULL;
+	if (job->prompt) {
+		if (first != argc)
+			return cli_usage_error(cmd, "give a SCRIPT or a prompt, not both");
+		return 0;
+	}
+	if (first != argc - 1)
+		return cli_usage_error(cmd,
+				       "expected exactly one SCRIPT (or --prompt TEXT); see "
+				       "reelbox %s --help",
+				       cmd);
+	*script = argv[first];
+	return 0;
+}
+
 int cli_job_option(const char *cmd, int opt, const char *arg, struct job *job,
 		   struct cli_job_args *ja)
 {
@@ -106,6 +171,9 @@ int cli_job_option(const char *cmd, int opt, const char *arg, struct job *job,
 	case OPT_CONFIG:
 		ja->config_path = arg;
 		return 0;
+	case OPT_PROMPT:
+	case OPT_PROMPT_FILE:
+		return cli_prompt_option(cmd, opt, arg, job);
 	}
 	if (!(f = job_option_field(opt, job, &base, &flag)))
 		return cli_usage_error(cmd, "unknown option");
@@ -220,7 +288,8 @@ static char *json_text(const char *s, int *oom)
  * an error quoting a path or a stream, an operator's path): jansson refuses ill-formed
  * UTF-8, and a script must not be able to make the result unbuildable. What is left to
  * fail is memory. */
-char *cli_result_json(const struct runner_result *res, const char *output, const char *worker)
+char *cli_result_json(const struct runner_result *res, const char *output, const char *worker,
+		      json_t *extra)
 {
 	int oom = 0;
 	char *log = json_text(res->log_tail, &oom);
@@ -269,6 +338,9 @@ char *cli_result_json(const struct runner_result *res, const char *output, const
 		if (bad)
 			goto done;
 	}
+	/* A prompt job's prompt, script and attempts (jobrun.c), strings already well-formed. */
+	if (extra && json_object_update(o, extra) < 0)
+		goto done;
 	text = json_dumps(o, JSON_COMPACT);
 done:
 	json_decref(o);
@@ -279,9 +351,9 @@ done:
 	return text;
 }
 
-int cli_print_result_json(FILE *out, const struct runner_result *res)
+int cli_print_result_json(FILE *out, const struct runner_result *res, json_t *extra)
 {
-	char *text = cli_result_json(res, res->output, NULL);
+	char *text = cli_result_json(res, res->output, NULL, extra);
 	int rc = 0;
 
 	if (!text) {

@@ -360,6 +360,25 @@ static void field(FILE *out, const char *name, const char *fmt, ...)
 	fputc('\n', out);
 }
 
+/* A prompt job's prompt and each model attempt, one line each. */
+static void print_model_attempts(FILE *out, json_t *res)
+{
+	json_t *list = json_object_get(res, "attempts"), *a;
+	size_t i;
+
+	if (!json_is_string(json_object_get(res, "prompt")))
+		return;
+	field(out, "prompt", "%.200s", str(res, "prompt"));
+	json_array_foreach(list, i, a)
+	{
+		char name[40];
+		snprintf(name, sizeof(name), "try %zu", i + 1);
+		field(out, name, "%s, model %lld ms, render %lld ms: %s%.300s",
+		      str(a, "runtime") ?: "no script", num(a, "model_ms"), num(a, "render_ms"),
+		      str(a, "error") ? "failed: " : "rendered", str(a, "error") ?: "");
+	}
+}
+
 void cli_print_status_text(FILE *out, json_t *st, long long now_ms)
 {
 	const char *state = str(st, "state") ?: "unknown";
@@ -412,6 +431,7 @@ void cli_print_status_text(FILE *out, json_t *st, long long now_ms)
 		field(out, "sha256", "%s", str(st, "sha256"));
 	if (num(st, "cancel") && strcmp(state, "cancelled"))
 		field(out, "cancel", "requested");
+	print_model_attempts(out, json_object_get(st, "result"));
 	if (str(st, "error") && str(st, "error")[0])
 		field(out, "error", "%s", str(st, "error"));
 	if (str(st, "log") && str(st, "log")[0]) {

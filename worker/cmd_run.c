@@ -13,13 +13,20 @@
 #include "cli_progress.h"
 #include "encoder.h"
 #include "hints.h"
+#include "jobrun.h"
+#include "modelcfg.h"
 #include "render.h"
 #include "sandbox.h"
 #include "specs.h"
 
 static const char run_usage[] =
     "usage: reelbox run [OPTIONS] SCRIPT\n"
+    "       reelbox run [OPTIONS] --prompt TEXT\n"
     "  -o, --output FILE     .mp4 (H.264), .webm (VP9) or .gif; default SCRIPT's stem + .mp4\n"
+    "                        (prompt.mp4 for a prompt)\n"
+    "      --prompt TEXT     ask the operator's model (REELBOX_MODEL_URL, _NAME, _KEY) for\n"
+    "                        the script, render it, repair it on failure; or\n"
+    "      --prompt-file FILE  the prompt from a file (- for stdin)\n"
     "      --runtime NAME    interpreter from the runtime table (default: by extension)\n"
     "      --size WxH        frame size (1280x720)\n"
     "      --fps N           frames per second (30)\n"
@@ -39,6 +46,8 @@ static const char exec_usage[] =
 struct run_ui {
 	struct cli_progress prog;
 	struct runner_result res;
+	json_t *extra; /* a prompt job's attempts */
+	struct jobrun *jr;
 	int finished;
 };
 
@@ -65,6 +74,7 @@ static void ui_done(void *opaque, const struct runner_result *res)
 	struct run_ui *ui = opaque;
 
 	ui->res = *res;
+	ui->extra = jobrun_result_extra(ui->jr);
 	ui->finished = 1;
 	cli_progress_end(&ui->prog, res->succeeded ? "succeeded" : "failed");
 }
@@ -96,6 +106,8 @@ struct run_args {
 	const char *script, *output, *progress;
 	char outbuf[PATH_MAX];
 	int json;
+	struct modelcfg model; /* a prompt job's */
+	int have_model;
 };
 
 #define RUN_GO (-1) /* run_parse: the options are read, go on */
@@ -135,10 +147,8 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 				return rc;
 		}
 	}
-	if (optind != argc - 1)
-		return cli_usage_error("run",
-				       "expected exactly one SCRIPT; see reelbox run --help");
-	a->script = argv[optind];
+	if ((rc = cli_script_or_prompt("run", argc, argv, optind, &a->job, &a->script)) != 0)
+		return rc;
 	return RUN_GO;
 }
 
@@ -150,11 +160,22 @@ static int run_prepare(struct run_args *a)
 	    [RENDER_MP4] = "mp4", [RENDER_WEBM] = "webm", [RENDER_GIF] = "gif"};
 	int rc, container;
 
+	char err[512];
+
 	if ((rc = cli_load_config("run", a->ja.config_path, &a->cfg)) != 0 ||
-	    (rc = cli_load_script("run", a->script, &a->cfg, &a->job)) != 0)
+	    (a->script && (rc = cli_load_script("run", a->script, &a->cfg, &a->job)) != 0))
 		return rc;
+	if (!a->script) {
+		/* The key is read now and lives only in this process (modelcfg.h). */
+		rc = modelcfg_load(&a->model, &a->cfg, err, sizeof(err));
+		if (rc == 1)
+			return cli_usage_error("run", "%s", modelcfg_none_sentence);
+		if (rc < 0)
+			return cli_usage_error("run", "%s", err);
+		a->have_model = 1;
+	}
 	if (!a->output) {
-		default_output(a->script, a->outbuf, sizeof(a->outbuf));
+		default_output(a->script ? a->script : "prompt", a->outbuf, sizeof(a->outbuf));
 		a->output = a->outbuf;
 	}
 	container = render_container_from_path(a->output);
@@ -167,9 +188,9 @@ static int run_prepare(struct run_args *a)
 }
 
 /* What the job's end tells the terminal and a --json caller; the exit status. */
-static int run_report(const struct run_args *a, const struct runner_result *res)
+static int run_report(const struct run_args *a, const struct runner_result *res, json_t *extra)
 {
-	if (a->json && cli_print_result_json(stdout, res) < 0) {
+	if (a->json && cli_print_result_json(stdout, res, extra) < 0) {
 		/* The summary is what a --json caller reads: without it the job failed, and
 		 * a failed job leaves no file behind. */
 		if (res->succeeded)
@@ -189,11 +210,25 @@ static int run_report(const struct run_args *a, const struct runner_result *res)
 	return 0;
 }
 
-/* One runner on a private loop, until its done callback. */
+/* A prompt job's attempts as they end, for a person at a terminal. */
+static void print_attempts(const struct run_ui *ui)
+{
+	unsigned n;
+	const struct jobrun_attempt *at = jobrun_attempts(ui->jr, &n);
+
+	for (unsigned i = 0; i < n; i++)
+		fprintf(stderr, "reelbox: attempt %u (%s, model %llu ms, render %llu ms): %s%s\n",
+			i + 1, at[i].runtime[0] ? at[i].runtime : "no script",
+			(unsigned long long)at[i].model_ms, (unsigned long long)at[i].render_ms,
+			at[i].succeeded ? "rendered" : "failed: ", at[i].error);
+}
+
+/* One job (a runner, or a prompt job's attempts) on a private loop, until its done
+ * callback. The model is called on the same loop (httpc), as the worker does. */
 static int run_job(struct run_args *a)
 {
 	struct run_ui ui = {.finished = 0};
-	struct runner *runner = NULL;
+	struct httpc *http = NULL;
 	uv_loop_t loop;
 	char err[512];
 	int rc;
@@ -202,18 +237,36 @@ static int run_job(struct run_args *a)
 	if ((rc = cli_progress_open(&ui.prog, "run", a->progress, a->json, isatty(2), NULL)) != 0)
 		return rc;
 	uv_loop_init(&loop);
-	rc = runner_start(&loop, &a->job, &a->cfg, a->output, 0, &run_ops, &ui, &runner, err,
-			  sizeof(err));
+	rc = a->have_model ? httpc_new(&http, &loop, err, sizeof(err)) : 0;
+	if (rc == 0) {
+		struct jobrun_env env = {.loop = &loop,
+					 .cfg = &a->cfg,
+					 .http = http,
+					 .model = a->have_model ? &a->model : NULL,
+					 .slot = 0};
+		rc =
+		    jobrun_start(&env, &a->job, a->output, &run_ops, &ui, &ui.jr, err, sizeof(err));
+	}
 	if (rc < 0) {
 		hints_privilege(err, sizeof(err), rc);
+		if (http)
+			httpc_free(http);
+		uv_run(&loop, UV_RUN_DEFAULT);
 		uv_loop_close(&loop);
 		cli_progress_end(&ui.prog, "failed");
 		return cli_usage_error("run", "%s", err);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
-	runner_free(runner);
+	if (a->have_model && !a->json)
+		print_attempts(&ui);
+	jobrun_free(ui.jr);
+	if (http)
+		httpc_free(http);
+	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
-	return run_report(a, &ui.res);
+	rc = run_report(a, &ui.res, ui.extra);
+	json_decref(ui.extra);
+	return rc;
 }
 
 int cmd_run(int argc, char **argv)
@@ -230,6 +283,7 @@ int cmd_run(int argc, char **argv)
 	if (rc == RUN_GO && (rc = run_prepare(&a)) == 0)
 		rc = run_job(&a);
 	job_free(&a.job);
+	modelcfg_free(&a.model);
 	return rc;
 }
 

@@ -40,7 +40,10 @@ static int open_queue(const char *cmd, const char *url, const struct config *cfg
 
 static const char submit_usage[] =
     "usage: reelbox submit [OPTIONS] SCRIPT\n"
-    "  Enqueues SCRIPT as a render job and prints its id as the last line of stdout.\n"
+    "       reelbox submit [OPTIONS] --prompt TEXT\n"
+    "  Enqueues SCRIPT (or a prompt: the worker asks its model for the script) as a render\n"
+    "  job and prints its id as the last line of stdout.\n"
+    "      --prompt TEXT     a prompt job; --prompt-file FILE (- for stdin) reads it\n"
     "      --redis URL       the queue (default $REELBOX_REDIS_URL, else\n"
     "                        redis://127.0.0.1:6379)\n"
     "      --wait            follow the job to its end and exit like run (0 succeeded,\n"
@@ -186,10 +189,8 @@ static int submit_parse(int argc, char **argv, struct submit_args *a)
 
 	if (rc)
 		return rc;
-	if (optind != argc - 1)
-		return cli_usage_error("submit",
-				       "expected exactly one SCRIPT; see reelbox submit --help");
-	a->script = argv[optind];
+	if ((rc = cli_script_or_prompt("submit", argc, argv, optind, &a->job, &a->script)) != 0)
+		return rc;
 	if (a->progress && !a->wait)
 		return cli_usage_error("submit", "--progress follows a job: give --wait too");
 	if (a->output)
@@ -206,7 +207,7 @@ static int submit_prepare(struct submit_args *a, struct config *cfg, char **doc)
 	int rc;
 
 	if ((rc = cli_load_config("submit", a->ja.config_path, cfg)) != 0 ||
-	    (rc = cli_load_script("submit", a->script, cfg, job)) != 0)
+	    (a->script && (rc = cli_load_script("submit", a->script, cfg, job)) != 0))
 		return rc;
 	if (a->format) {
 		if (strlen(a->format) >= sizeof(job->format))
@@ -306,6 +307,9 @@ int cmd_submit(int argc, char **argv)
 	return rc < 0 ? 0 : rc;
 }
 
+/* What status prints: the text form, the JSON document, or the model's final script. */
+enum { STATUS_TEXT, STATUS_JSON, STATUS_SCRIPT, OPT_SCRIPT = OPT_CLI_LAST + 10 };
+
 /* How long `cancel` waits for a running job's worker to confirm the stop. */
 #define CANCEL_CONFIRM_MS 5000
 
@@ -316,6 +320,7 @@ static int parse_id_cmd(const char *cmd, int argc, char **argv, const char **red
 	    {"redis", required_argument, NULL, OPT_REDIS},
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"script", no_argument, NULL, OPT_SCRIPT},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -330,13 +335,19 @@ static int parse_id_cmd(const char *cmd, int argc, char **argv, const char **red
 			*redis = optarg;
 			break;
 		case OPT_JSON:
-			*json = 1;
+			*json = STATUS_JSON;
+			break;
+		case OPT_SCRIPT:
+			if (strcmp(cmd, "status"))
+				return cli_usage_error(cmd, "--script is an option of status");
+			*json = STATUS_SCRIPT;
 			break;
 		case OPT_CONFIG:
 			config = optarg;
 			break;
 		case 'h':
-			printf("usage: reelbox %s [--redis URL] [--json] JOB_ID\n", cmd);
+			printf("usage: reelbox %s [--redis URL] [--json%s] JOB_ID\n", cmd,
+			       strcmp(cmd, "status") ? "" : " | --script");
 			return -1;
 		default:
 			return EXIT_USAGE;
@@ -348,6 +359,45 @@ static int parse_id_cmd(const char *cmd, int argc, char **argv, const char **red
 	if (job_check_id(*id, err, sizeof(err)) < 0)
 		return cli_usage_error(cmd, "%s", err);
 	return cli_load_config(cmd, config, cfg);
+}
+
+/* `status --script`: the script a prompt job's model wrote last (the one that rendered,
+ * when one did), exactly as it ran. 0, or 1 with a sentence when there is none. */
+static int print_script(const char *id, const char *status)
+{
+	json_t *st = json_loads(status, 0, NULL);
+	json_t *script = json_object_get(json_object_get(st, "result"), "script");
+	int rc = 0;
+
+	if (json_is_string(script)) {
+		fwrite(json_string_value(script), 1, json_string_length(script), stdout);
+	} else {
+		fprintf(stderr,
+			"reelbox status: job %s has no script from a model: it is a script job, "
+			"has not finished, or the model never gave one\n",
+			id);
+		rc = EXIT_JOB_FAILED;
+	}
+	json_decref(st);
+	return rc;
+}
+
+/* The job's state; a prompt job's prompt and final script are lifted to the top level
+ * beside the result (whose "attempts" lists the model's attempts; the top level's
+ * "attempts" counts the queue's claims, as for every job). */
+static void print_status_json(const char *status)
+{
+	json_t *st = json_loads(status, 0, NULL), *res = json_object_get(st, "result");
+	char *text = NULL;
+
+	if (json_is_object(res) && json_object_get(res, "prompt")) {
+		json_object_set(st, "prompt", json_object_get(res, "prompt"));
+		json_object_set(st, "script", json_object_get(res, "script"));
+		text = json_dumps(st, JSON_COMPACT);
+	}
+	printf("%s\n", text ? text : status);
+	free(text);
+	json_decref(st);
 }
 
 int cmd_status(int argc, char **argv)
@@ -367,15 +417,17 @@ int cmd_status(int argc, char **argv)
 	queue_close(q);
 	if (rc < 0)
 		return cli_usage_error("status", "%s", err);
-	if (json) {
-		printf("%s\n", status);
+	if (json == STATUS_SCRIPT) {
+		rc = print_script(id, status);
+	} else if (json) {
+		print_status_json(status);
 	} else {
 		json_t *o = json_loads(status, 0, NULL);
 		cli_print_status_text(stdout, o, cli_wall_ms());
 		json_decref(o);
 	}
 	free(status);
-	return 0;
+	return rc;
 }
 
 /* Whether the job's worker confirmed that it stopped the cancelled job (the `stopped`

@@ -42,7 +42,9 @@
 #include "cli.h"
 #include "encoder.h"
 #include "http.h"
+#include "jobrun.h"
 #include "metrics.h"
+#include "modelcfg.h"
 #include "outdir.h"
 #include "queue.h"
 #include "sandbox.h"
@@ -59,7 +61,8 @@ struct slot {
 	int busy;
 	struct queue_job qjob; /* id, entry, token, attempt; doc freed once parsed */
 	struct job job;
-	struct runner *runner;
+	struct jobrun *run; /* the job's render, or a prompt job's attempts */
+	json_t *extra;	    /* a prompt job's part of the result, from its jobrun */
 	uv_timer_t heartbeat;
 	uint64_t started_ms, last_progress_ms;
 	int hb_inflight;  /* a heartbeat is on its way: do not stack another */
@@ -88,6 +91,9 @@ struct worker {
 	uv_signal_t sigterm, sigint;
 	uv_timer_t grace, drain, disk_timer;
 	struct http_server *http; /* the metrics port, when asked for */
+	struct httpc *httpc;	  /* the model calls, on this loop; NULL without a model */
+	struct modelcfg model;	  /* the model and its key: in this process only */
+	int have_model;
 	int metrics_port;
 	int redis_up;
 	int results_refused; /* Redis refuses results for now: take no job */
@@ -217,6 +223,8 @@ static void slot_release(struct slot *s)
 	job_free(&s->job);
 	free(s->result_doc);
 	s->result_doc = NULL;
+	json_decref(s->extra);
+	s->extra = NULL;
 	s->busy = 0;
 	s->cancelled = s->lease_lost = s->handing_back = s->recording = s->renamed = 0;
 	s->linked = 0;
@@ -416,7 +424,7 @@ static void on_requeued(struct queue_async *q, int status, const char *msg, void
 /* The result document stored in Redis for status and for followers. */
 static char *result_json(const struct slot *s, const struct runner_result *res)
 {
-	return cli_result_json(res, s->final, queue_async_consumer(s->w->q));
+	return cli_result_json(res, s->final, queue_async_consumer(s->w->q), s->extra);
 }
 
 /* The run ended, but its result is not this claim's to record: the lease went to
@@ -547,8 +555,9 @@ static void on_runner_done(void *opaque, const struct runner_result *done)
 	/* The runner's handles are closed by now: it can go before anything else runs.
 	 * The heartbeat timer keeps running until the slot is released: a result Redis
 	 * does not take yet (maxmemory) must not cost the job its lease. */
-	runner_free(s->runner);
-	s->runner = NULL;
+	s->extra = jobrun_result_extra(s->run);
+	jobrun_free(s->run);
+	s->run = NULL;
 	maybe_exit(w); /* stopping and this was the last sandbox: drain what is left */
 
 	metrics_count_run(&w->m, res);
@@ -599,8 +608,8 @@ static void stop_cancelled(struct slot *s, const char *via)
 		return;
 	s->cancelled = 1;
 	log_event("job_cancel", s->qjob.id, "{s:s}", "via", via);
-	if (s->runner)
-		runner_cancel(s->runner, "cancelled by request");
+	if (s->run)
+		jobrun_cancel(s->run, "cancelled by request");
 }
 
 struct hb_ctx {
@@ -622,10 +631,10 @@ static void on_heartbeat_answer(struct queue_async *q, int status, const char *m
 	s->hb_inflight = 0;
 	if (status == QUEUE_CANCELLED || status == 1) {
 		stop_cancelled(s, "heartbeat");
-	} else if (status == -ESTALE && !s->lease_lost && s->runner) {
+	} else if (status == -ESTALE && !s->lease_lost && s->run) {
 		s->lease_lost = 1;
 		snprintf(s->lost_why, sizeof(s->lost_why), "%s", msg ? msg : "lease lost");
-		runner_cancel(s->runner, "lease lost: the job is no longer this worker's");
+		jobrun_cancel(s->run, "lease lost: the job is no longer this worker's");
 	}
 }
 
@@ -663,6 +672,28 @@ static void reject(struct worker *w, struct slot *s, const char *reason)
 		slot_release(s);
 }
 
+/* Admission: the same rules as submit's. A job refused here can never run anywhere:
+ * dead at once, with the sentence, on its first attempt. The slot's document is parsed
+ * into its job and freed. */
+static int admit(struct worker *w, struct slot *s, char *err, size_t errlen)
+{
+	int rc = job_from_json(&s->job, s->qjob.doc, s->qjob.doc_len, err, errlen);
+
+	free(s->qjob.doc);
+	s->qjob.doc = NULL;
+	s->qjob.doc_len = 0;
+	if (rc == 0) {
+		snprintf(s->job.id, sizeof(s->job.id), "%s", s->qjob.id);
+		rc = job_resolve(&s->job, &w->cfg, err, errlen);
+	}
+	if (rc == 0 && s->job.prompt && !w->have_model) {
+		/* Workers of one farm share a config: another would say the same. */
+		snprintf(err, errlen, "%s", modelcfg_none_sentence);
+		rc = -ENOTSUP;
+	}
+	return rc;
+}
+
 static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
 {
 	struct worker *w = arg;
@@ -684,17 +715,7 @@ static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
 	s->started_ms = now_ms();
 	s->last_progress_ms = 0;
 
-	/* Admission: the same rules as submit's. A job refused here can never run
-	 * anywhere: dead at once, with the sentence, on its first attempt. */
-	rc = job_from_json(&s->job, s->qjob.doc, s->qjob.doc_len, err, sizeof(err));
-	free(s->qjob.doc);
-	s->qjob.doc = NULL;
-	s->qjob.doc_len = 0;
-	if (rc == 0) {
-		snprintf(s->job.id, sizeof(s->job.id), "%s", s->qjob.id);
-		rc = job_resolve(&s->job, &w->cfg, err, sizeof(err));
-	}
-	if (rc < 0) {
+	if (admit(w, s, err, sizeof(err)) < 0) {
 		reject(w, s, err);
 		return;
 	}
@@ -724,11 +745,17 @@ static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
 		return;
 	}
 
-	log_event("job_started", s->job.id, "{s:i, s:s, s:i, s:i, s:I}", "attempt", s->qjob.attempt,
-		  "runtime", s->job.runtime, "width", s->job.width, "height", s->job.height,
-		  "frames", (json_int_t)s->job.frames);
-	rc = runner_start(w->loop, &s->job, &w->cfg, s->staged, s->index, &worker_runner_ops, s,
-			  &s->runner, err, sizeof(err));
+	log_event("job_started", s->job.id, "{s:i, s:s, s:s, s:i, s:i, s:I}", "attempt",
+		  s->qjob.attempt, "kind", s->job.prompt ? "prompt" : "script", "runtime",
+		  s->job.runtime, "width", s->job.width, "height", s->job.height, "frames",
+		  (json_int_t)s->job.frames);
+	struct jobrun_env env = {.loop = w->loop,
+				 .cfg = &w->cfg,
+				 .http = w->httpc,
+				 .model = w->have_model ? &w->model : NULL,
+				 .slot = s->index};
+	rc = jobrun_start(&env, &s->job, s->staged, &worker_runner_ops, s, &s->run, err,
+			  sizeof(err));
 	if (rc < 0) {
 		/* The sandbox or encoder could not start: the host's trouble, maybe passing. */
 		s->staged[0] = '\0';
@@ -841,6 +868,9 @@ static void close_everything(struct worker *w)
 		uv_close((uv_handle_t *)&w->slots[i].heartbeat, NULL);
 	http_close(w->http);
 	w->http = NULL;
+	if (w->httpc)
+		httpc_free(w->httpc);
+	w->httpc = NULL;
 	queue_async_close(w->q);
 	log_event("worker_stopped", NULL, NULL);
 }
@@ -862,7 +892,7 @@ static void maybe_exit(struct worker *w)
 	if (!w->stopping || w->closed)
 		return;
 	for (unsigned i = 0; i < w->n_slots; i++)
-		if (w->slots[i].busy && w->slots[i].runner)
+		if (w->slots[i].busy && w->slots[i].run)
 			return;
 	uv_timer_stop(&w->grace);
 	if (w->busy == 0 && queue_async_pending(w->q) == 0) {
@@ -880,9 +910,9 @@ static void on_grace_over(uv_timer_t *t)
 	log_event("grace_over", NULL, "{s:i}", "handing_back", w->busy);
 	for (unsigned i = 0; i < w->n_slots; i++) {
 		struct slot *s = &w->slots[i];
-		if (s->busy && s->runner) {
+		if (s->busy && s->run) {
 			s->handing_back = 1;
-			runner_cancel(s->runner, "the worker is shutting down");
+			jobrun_cancel(s->run, "the worker is shutting down");
 		}
 	}
 }
@@ -1065,6 +1095,12 @@ static int worker_prepare(struct worker *w, const struct worker_args *a, int *sw
 	    (rc = make_work_dir(w)))
 		return rc;
 	*swept = sandbox_sweep_stale(w->cfg.state_dir[0] ? w->cfg.state_dir : NULL);
+	/* The model's key is taken out of the environment before any process starts and
+	 * lives only in this process from here on (modelcfg.h). */
+	rc = modelcfg_load(&w->model, &w->cfg, err, sizeof(err));
+	if (rc < 0)
+		return cli_usage_error("worker", "%s", err);
+	w->have_model = rc == 0;
 	/* libav is loaded once, in the encoder server, not per job. */
 	if (encoder_server_start(err, sizeof(err)) < 0)
 		return cli_usage_error("worker", "%s", err);
@@ -1143,10 +1179,15 @@ static int worker_run(struct worker *w, int swept)
 	w->loop = &loop;
 	if ((rc = make_slots(w)) || (rc = open_queue(w)))
 		return rc;
+	if (w->have_model && httpc_new(&w->httpc, w->loop, why, sizeof(why)) < 0)
+		return cli_usage_error("worker", "%s", why);
 	start_handles(w);
-	log_event("worker_started", NULL, "{s:s, s:i, s:s, s:i, s:i}", "consumer",
+	/* The model is named by its URL and name only: the key is never logged. */
+	log_event("worker_started", NULL, "{s:s, s:i, s:s, s:i, s:i, s:s?, s:s?}", "consumer",
 		  queue_async_consumer(w->q), "concurrency", w->cfg.concurrency, "output_dir",
-		  w->cfg.output_dir, "lease_s", (int)w->cfg.lease_s, "swept", swept);
+		  w->cfg.output_dir, "lease_s", (int)w->cfg.lease_s, "swept", swept, "model_url",
+		  w->have_model ? w->cfg.model.url : NULL, "model",
+		  w->have_model ? w->cfg.model.name : NULL);
 	if (disk_check(w, 1, why, sizeof(why)) < 0)
 		disk_bad(w, why);
 	queue_async_fetch(w->q, w->n_slots);
@@ -1155,6 +1196,7 @@ static int worker_run(struct worker *w, int swept)
 	rmdir(w->work_dir);
 	uv_loop_close(&loop);
 	free(w->slots);
+	modelcfg_free(&w->model);
 	return 0;
 }
 

@@ -16,7 +16,10 @@
  *     "max_frames": 36000, "max_script_bytes": 1048576, "encoder_memory": 2048,
  *     "state_dir": "/var/tmp/reelbox", "output_dir": "reelbox-out",
  *     "redis_url": "redis://127.0.0.1:6379", "concurrency": 1,
- *     "lease": 30, "result_ttl": 86400, "max_attempts": 3
+ *     "lease": 30, "result_ttl": 86400, "max_attempts": 3,
+ *     "model": {"api": "openai", "url": "http://127.0.0.1:8000/v1", "name": "some-model",
+ *               "key_env": "REELBOX_MODEL_KEY", "key_file": "/etc/reelbox/model.key",
+ *               "max_attempts": 3, "timeout": 120}
  *   }
  *
  * Units: timeout, lease and result_ttl in seconds, memory, encoder_memory and scratch in
@@ -25,7 +28,8 @@
  * (path is required and absolute; extensions, env and packages default to none); null
  * removes it. packages names what scripts may import (a shell's: commands), as told to
  * authors; `reelbox runtimes` checks it.
- * "defaults" and "maxima" overlay field by field; after the overlay every default must be
+ * "model" names the endpoint prompt jobs ask (modelcfg.c reads its key: never from here);
+ * "defaults", "maxima" and "model" overlay field by field; after the overlay every default must be
  * positive and within its maximum.
  */
 #define _GNU_SOURCE
@@ -101,6 +105,8 @@ void config_defaults(struct config *cfg)
 	cfg->lease_s = 30;
 	cfg->result_ttl_s = 86400;
 	cfg->max_attempts = 3;
+	cfg->model.max_attempts = 3;
+	cfg->model.timeout_s = 120;
 }
 
 const struct runtime *config_find_runtime(const struct config *cfg, const char *name)
@@ -130,6 +136,21 @@ const struct runtime *config_runtime_for_script(const struct config *cfg, const 
 
 #define CFG_STR(f) FIELD_STR, offsetof(struct config, f), sizeof(((struct config *)0)->f)
 
+#define MODEL_STR(f)                                                                               \
+	FIELD_STR, offsetof(struct model_settings, f), sizeof(((struct model_settings *)0)->f)
+
+/* The "model" block; the rules between its keys are config_check_model's. */
+static const struct field model_fields[] = {
+    {"api", MODEL_STR(api)},
+    {"url", MODEL_STR(url)},
+    {"name", MODEL_STR(name)},
+    {"key_env", MODEL_STR(key_env)},
+    {"key_file", MODEL_STR(key_file)},
+    {"max_attempts", FIELD_INT, offsetof(struct model_settings, max_attempts), 0, 1, 10},
+    {"timeout", FIELD_U32, offsetof(struct model_settings, timeout_s), 0, 1, 3600},
+    {NULL},
+};
+
 /* The config file's own keys; "defaults" and "maxima" are limit tables (fields.h). */
 static const struct field config_fields[] = {
     {"runtimes", FIELD_OWN},
@@ -145,6 +166,7 @@ static const struct field config_fields[] = {
     {"lease", FIELD_U32, offsetof(struct config, lease_s), 0, 1, UINT32_MAX},
     {"result_ttl", FIELD_U32, offsetof(struct config, result_ttl_s), 0, 1, UINT32_MAX},
     {"max_attempts", FIELD_INT, offsetof(struct config, max_attempts), 0, 1, 1000},
+    {"model", FIELD_OBJECT, offsetof(struct config, model), .sub = model_fields},
     {NULL},
 };
 
@@ -185,8 +207,9 @@ static int config_str(json_t *v, char *dst, size_t dstlen, const char *key, cons
 	return config_value(&f, dst, v, key, file, err, errlen);
 }
 
-static int config_limits(const struct field *lf, json_t *obj, struct job_limits *lim,
-			 const char *file, char *err, size_t errlen)
+/* A nested object ("defaults", "maxima", "model"): each key a row of lf's table. */
+static int config_object(const struct field *lf, json_t *obj, void *base, const char *file,
+			 char *err, size_t errlen)
 {
 	const struct field *f;
 	const char *k;
@@ -194,18 +217,20 @@ static int config_limits(const struct field *lf, json_t *obj, struct job_limits 
 	char key[64], known[128];
 	int r;
 
-	if ((r = config_value(lf, lim, obj, lf->name, file, err, errlen)))
-		return r;
+	if (!json_is_object(obj)) {
+		worker_err(err, errlen, "'%s' in %s must be an object", lf->name, file);
+		return -EINVAL;
+	}
 	json_object_foreach(obj, k, v)
 	{
 		snprintf(key, sizeof(key), "%s.%.40s", lf->name, k);
-		if (!(f = field_find(limit_fields, k))) {
-			field_names(limit_fields, known, sizeof(known));
+		if (!(f = field_find(lf->sub, k))) {
+			field_names(lf->sub, known, sizeof(known));
 			worker_err(err, errlen, "unknown key '%s' in %s; known: %s", key, file,
 				   known);
 			return -EINVAL;
 		}
-		if ((r = config_value(f, lim, v, key, file, err, errlen)))
+		if ((r = config_value(f, base, v, key, file, err, errlen)))
 			return r;
 	}
 	return 0;
@@ -424,6 +449,64 @@ static int config_check_limits(const struct config *cfg, const char *file, char 
 	return 0;
 }
 
+/* A variable name a shell could set: [A-Za-z_][A-Za-z0-9_]*. */
+static int config_env_name_ok(const char *s)
+{
+	if (!*s || isdigit((unsigned char)*s))
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_')
+			return 0;
+	return 1;
+}
+
+/* The model block's rules, after the file and again after the environment. The URL is
+ * named in sentences and logs, so it must carry no credentials: those go in the key. */
+static int config_check_model(const struct model_settings *m, const char *from, char *err,
+			      size_t errlen)
+{
+	const char *rest = m->url;
+
+	if (m->api[0] && strcmp(m->api, "openai") && strcmp(m->api, "anthropic")) {
+		worker_err(err, errlen,
+			   "model api '%.32s' (%s) is not known: use openai or anthropic", m->api,
+			   from);
+		return -EINVAL;
+	}
+	if (m->url[0]) {
+		if (!strncmp(rest, "http://", 7))
+			rest += 7;
+		else if (!strncmp(rest, "https://", 8))
+			rest += 8;
+		else
+			rest = NULL;
+		if (!rest || !*rest) {
+			worker_err(err, errlen,
+				   "model url '%.64s' (%s) must start with http:// or https://",
+				   m->url, from);
+			return -EINVAL;
+		}
+		/* A user:password@ part would be printed with every model sentence. */
+		if (strcspn(rest, "/?#") > strcspn(rest, "@")) {
+			worker_err(err, errlen,
+				   "model url (%s) must not carry credentials: put the key in "
+				   "REELBOX_MODEL_KEY (or key_env/key_file)",
+				   from);
+			return -EINVAL;
+		}
+	}
+	if (m->key_env[0] && !config_env_name_ok(m->key_env)) {
+		worker_err(err, errlen, "model key_env '%.64s' (%s) is not a variable name",
+			   m->key_env, from);
+		return -EINVAL;
+	}
+	if (m->key_file[0] && m->key_file[0] != '/') {
+		worker_err(err, errlen, "model key_file (%s) must be an absolute path", from);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* One key of the file: its row read with its sentence, plus the rules of a few. */
 static int config_key(struct config *cfg, const struct field *f, json_t *v, const char *file,
 		      char *err, size_t errlen)
@@ -433,8 +516,7 @@ static int config_key(struct config *cfg, const struct field *f, json_t *v, cons
 	if (f->type == FIELD_OWN)
 		return config_runtimes(v, cfg, file, err, errlen);
 	if (f->type == FIELD_OBJECT)
-		return config_limits(f, v, (struct job_limits *)((char *)cfg + f->offset), file,
-				     err, errlen);
+		return config_object(f, v, (char *)cfg + f->offset, file, err, errlen);
 	r = config_value(f, cfg, v, f->name, file, err, errlen);
 	/* The state dir is swept at start: a relative one would sweep the cwd. */
 	if (!r && f->offset == offsetof(struct config, state_dir) && cfg->state_dir[0] != '/') {
@@ -468,7 +550,9 @@ static int config_apply(json_t *root, struct config *cfg, const char *file, char
 		if ((r = config_key(cfg, f, v, file, err, errlen)))
 			return r;
 	}
-	return config_check_limits(cfg, file, err, errlen);
+	if ((r = config_check_limits(cfg, file, err, errlen)))
+		return r;
+	return config_check_model(&cfg->model, file, err, errlen);
 }
 
 /* Parse into a copy and commit only when every key is good, so a bad file never leaves
@@ -546,12 +630,28 @@ static int config_env_str(const char *name, char *dst, size_t dstlen, char *err,
 	return 0;
 }
 
+/* REELBOX_MODEL_URL, _NAME and _API over the file's model block, checked as the file's. */
+static int config_env_model(struct model_settings *m, const struct model_settings *from, char *err,
+			    size_t errlen)
+{
+	int r;
+
+	*m = *from;
+	if ((r = config_env_str("REELBOX_MODEL_URL", m->url, sizeof(m->url), err, errlen)) < 0 ||
+	    (r = config_env_str("REELBOX_MODEL_NAME", m->name, sizeof(m->name), err, errlen)) < 0 ||
+	    (r = config_env_str("REELBOX_MODEL_API", m->api, sizeof(m->api), err, errlen)) < 0)
+		return r;
+	return config_check_model(m, "from the environment", err, errlen);
+}
+
 /* The environment layer, between the config file and the flags. Set and non-empty:
  *   REELBOX_REDIS_URL    redis_url     (also the contract's fallback for --redis)
  *   REELBOX_CONCURRENCY  concurrency   1..1024
  *   REELBOX_OUTPUT_DIR   output_dir
  *   REELBOX_LEASE        lease, seconds
  *   REELBOX_STATE_DIR    state_dir, absolute
+ *   REELBOX_MODEL_URL, REELBOX_MODEL_NAME, REELBOX_MODEL_API   model.url, .name, .api
+ * (the key, REELBOX_MODEL_KEY or model.key_env, is modelcfg.c's, read once at start).
  * An empty variable counts as unset. On error cfg is unchanged. */
 int config_load_env(struct config *cfg, char *err, size_t errlen)
 {
@@ -559,8 +659,9 @@ int config_load_env(struct config *cfg, char *err, size_t errlen)
 	char state[sizeof(cfg->state_dir)];
 	const struct field *conc_f = field_find(config_fields, "concurrency");
 	const struct field *lease_f = field_find(config_fields, "lease");
+	struct model_settings model;
 	long long conc, lease;
-	int r_url, r_out, r_state, r_conc, r_lease;
+	int r_url, r_out, r_state, r_conc, r_lease, r;
 
 	r_url = config_env_str("REELBOX_REDIS_URL", url, sizeof(url), err, errlen);
 	if (r_url < 0)
@@ -584,7 +685,10 @@ int config_load_env(struct config *cfg, char *err, size_t errlen)
 	r_lease = config_env_num("REELBOX_LEASE", lease_f->min, lease_f->max, &lease, err, errlen);
 	if (r_lease < 0)
 		return r_lease;
+	if ((r = config_env_model(&model, &cfg->model, err, errlen)) < 0)
+		return r;
 
+	cfg->model = model;
 	if (r_url == 0)
 		memcpy(cfg->redis_url, url, sizeof(url));
 	if (r_out == 0)

@@ -26,6 +26,7 @@
 const struct field job_fields[] = {
     {"id", JOB_STR(id)},
     {"script", FIELD_OWN},
+    {"prompt", FIELD_OWN},
     {"script_name", JOB_STR(script_name)},
     {"runtime", JOB_STR(runtime), .cli = "is too long"},
     {"width", JOB_NUM(FIELD_INT, width), 0, INT_MAX},

@@ -1,11 +1,14 @@
 /* job.c - a render job: defaults, the rules it must pass, and its JSON document.
  *
  * The queue's job document is one JSON object (UTF-8). Every field is optional except
- * "script"; unknown fields, duplicate fields, null and wrong types are refused:
+ * "script" or "prompt" (exactly one); unknown fields, duplicate fields, null and wrong types are
+ * refused:
  *
  *   {
  *     "id": "clip-42",              [A-Za-z0-9_-]{1,63}; names the output <id>.<ext>
  *     "script": "import sys\n...",  the script's text (a JSON string; \u0000 allowed)
+ *     "prompt": "a bar chart ...",  instead of "script": the worker asks its model for the
+ *                                   script (1..16384 bytes of UTF-8 text, no NUL)
  *     "script_name": "render.py",   its file name under /job/; default script<ext>
  *     "runtime": "python3",         default: from script_name's extension
  *     "width": 1280, "height": 720, or "size": "1280x720" (not both); default 1280x720;
@@ -33,6 +36,7 @@
 #include "errf.h"
 #include "fields.h"
 #include "render.h"
+#include "utf8.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -124,6 +128,9 @@ void job_free(struct job *job)
 	free(job->script);
 	job->script = NULL;
 	job->script_len = 0;
+	free(job->prompt);
+	job->prompt = NULL;
+	job->prompt_len = 0;
 }
 
 /* The id becomes a file name in the output dir and a Redis key: only [A-Za-z0-9_-],
@@ -232,11 +239,32 @@ static int job_resolve_runtime(struct job *job, const struct config *cfg, char *
 	return 0;
 }
 
+/* A prompt job's prompt: the model's input, so bounded and text. Its script comes from
+ * each attempt (jobrun.c), resolved then as a script job's. */
+static int job_check_prompt(const struct job *j, char *err, size_t errlen)
+{
+	if (j->script) {
+		worker_err(err, errlen, "the job has both a script and a prompt; give exactly one");
+		return -EINVAL;
+	}
+	if (j->prompt_len == 0 || j->prompt_len > JOB_PROMPT_MAX ||
+	    memchr(j->prompt, '\0', j->prompt_len) || !utf8_valid(j->prompt, j->prompt_len)) {
+		worker_err(err, errlen,
+			   "the prompt is %zu bytes: it must be 1 to %d bytes of UTF-8 text "
+			   "without NUL",
+			   j->prompt_len, JOB_PROMPT_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* The script: there, within the operator's cap, with a name that is safe to show. */
 static int job_check_script(const struct job *j, const struct config *cfg, char *err, size_t errlen)
 {
 	if (!j->script || j->script_len == 0) {
-		worker_err(err, errlen, "the job has no script: it is missing or empty");
+		worker_err(err, errlen,
+			   "the job has no script: it is missing or empty (or give "
+			   "a prompt for the worker's model)");
 		return -EINVAL;
 	}
 	if (j->script_len > cfg->max_script_bytes) {
@@ -400,10 +428,20 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 	struct job j = *job;
 	int r;
 
-	if ((j.id[0] && (r = job_check_id(j.id, err, errlen))) ||
-	    (r = job_check_script(&j, cfg, err, errlen)) ||
-	    (r = job_resolve_runtime(&j, cfg, err, errlen)) ||
-	    (r = job_check_frames(&j, cfg, err, errlen)) ||
+	if ((j.id[0] && (r = job_check_id(j.id, err, errlen))))
+		return r;
+	if (j.prompt) {
+		/* A prompt job may name its runtime (the model is told to use it); the
+		 * script and its name come with each attempt. */
+		if ((r = job_check_prompt(&j, err, errlen)) ||
+		    (j.runtime[0] && (r = job_resolve_runtime(&j, cfg, err, errlen))))
+			return r;
+		j.script_name[0] = '\0';
+	} else if ((r = job_check_script(&j, cfg, err, errlen)) ||
+		   (r = job_resolve_runtime(&j, cfg, err, errlen))) {
+		return r;
+	}
+	if ((r = job_check_frames(&j, cfg, err, errlen)) ||
 	    (r = job_check_encoding(&j, err, errlen)) ||
 	    (r = job_check_limits(&j.limits, cfg, err, errlen)) ||
 	    (r = job_check_cost(&j, cfg, err, errlen)))
@@ -462,10 +500,13 @@ static int job_put_own(const struct field *f, const void *base, json_t *obj, voi
 	json_t *v;
 
 	(void)arg;
-	if (strcmp(f->name, "script") || !job->script)
+	if (!strcmp(f->name, "script") && job->script)
+		v = json_stringn(job->script, job->script_len);
+	else if (!strcmp(f->name, "prompt") && job->prompt)
+		v = json_stringn(job->prompt, job->prompt_len);
+	else
 		return 0;
-	v = json_stringn(job->script, job->script_len);
-	return v ? json_object_set_new(obj, "script", v) : -1;
+	return v ? json_object_set_new(obj, f->name, v) : -1;
 }
 
 /* The job document described at the top of this file, compact, with unset fields left
@@ -556,19 +597,21 @@ static int job_json_limits(const struct field *lf, json_t *obj, struct job_limit
 	return 0;
 }
 
-static int job_json_script(struct job *j, json_t *v, char *err, size_t errlen)
+/* "script" or "prompt": a string copied whole (job_resolve bounds it). */
+static int job_json_text(const char *key, char **dst, size_t *dst_len, json_t *v, char *err,
+			 size_t errlen)
 {
 	if (!json_is_string(v)) {
-		worker_err(err, errlen, "'script' must be a string, not %s", job_type_name(v));
+		worker_err(err, errlen, "'%s' must be a string, not %s", key, job_type_name(v));
 		return -EINVAL;
 	}
-	j->script_len = json_string_length(v);
-	j->script = malloc(j->script_len + 1);
-	if (!j->script) {
-		worker_err(err, errlen, "out of memory for a %zu-byte script", j->script_len);
+	*dst_len = json_string_length(v);
+	*dst = malloc(*dst_len + 1);
+	if (!*dst) {
+		worker_err(err, errlen, "out of memory for a %zu-byte %s", *dst_len, key);
 		return -ENOMEM;
 	}
-	memcpy(j->script, json_string_value(v), j->script_len + 1);
+	memcpy(*dst, json_string_value(v), *dst_len + 1);
 	return 0;
 }
 
@@ -599,7 +642,9 @@ static int job_json_field(struct job *j, const char *k, json_t *v, char *err, si
 		return -EINVAL;
 	}
 	if (!strcmp(k, "script"))
-		return job_json_script(j, v, err, errlen);
+		return job_json_text(k, &j->script, &j->script_len, v, err, errlen);
+	if (!strcmp(k, "prompt"))
+		return job_json_text(k, &j->prompt, &j->prompt_len, v, err, errlen);
 	if (!strcmp(k, "size"))
 		return job_json_size(j, v, err, errlen);
 	if (f->type == FIELD_OBJECT)

@@ -16,6 +16,7 @@
 #define JOB_MAX_RUNTIMES     16
 #define JOB_MAX_RUNTIME_ENV  8
 #define JOB_MAX_RUNTIME_PKGS 24
+#define JOB_PROMPT_MAX	     16384 /* bytes of a prompt job's prompt */
 
 struct job_limits {
 	uint32_t timeout_s;
@@ -40,6 +41,18 @@ struct runtime {
 	int n_packages;
 };
 
+/* The model a prompt job's script comes from (config "model", REELBOX_MODEL_*). The key
+ * is not here: modelcfg.c reads it at start into the worker's memory only. */
+struct model_settings {
+	char api[16];		 /* "openai" (default) or "anthropic" */
+	char url[512];		 /* the API base, e.g. http://127.0.0.1:8000/v1; "" = none */
+	char name[128];		 /* the request's "model" */
+	char key_env[64];	 /* the variable holding the key; "" = REELBOX_MODEL_KEY */
+	char key_file[PATH_MAX]; /* else a file holding it (mode 0600 or stricter) */
+	int max_attempts;	 /* model answers tried per job, 1..10 (3) */
+	uint32_t timeout_s;	 /* one model call, retries included in each exchange (120) */
+};
+
 struct config {
 	struct runtime runtimes[JOB_MAX_RUNTIMES];
 	int n_runtimes;
@@ -55,12 +68,15 @@ struct config {
 	uint32_t lease_s;
 	uint32_t result_ttl_s;
 	int max_attempts;
+	struct model_settings model;
 };
 
 struct job {
 	char id[JOB_ID_MAX];
-	char *script; /* owned; the script's bytes */
+	char *script; /* owned; the script's bytes (NULL in a prompt job) */
 	size_t script_len;
+	char *prompt; /* owned; a prompt job's request to the model (NULL in a script job) */
+	size_t prompt_len;
 	char script_name[JOB_NAME_MAX]; /* file name shown under /job/, e.g. "render.py" */
 	char runtime[32];		/* empty: from the script's extension */
 	int width, height, fps;

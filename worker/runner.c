@@ -706,6 +706,7 @@ const char *runner_end_name(enum runner_end end)
 	    [RUNNER_END_BAD_STREAM] = "bad_stream",
 	    [RUNNER_END_ENCODER_FAILED] = "encoder_failed",
 	    [RUNNER_END_INTERNAL] = "internal",
+	    [RUNNER_END_MODEL] = "model",
 	};
 
 	if ((unsigned)end >= sizeof(names) / sizeof(names[0]))

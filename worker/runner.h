@@ -38,6 +38,8 @@ enum runner_end {
 	RUNNER_END_INTERNAL,	   /* the host's side, not the job's: the disk refused the
 				    * video (full, read-only: ENOSPC, EDQUOT, EROFS) or it could
 				    * not be moved into place; another worker may succeed */
+	RUNNER_END_MODEL,	   /* a prompt job's model could not be asked (jobrun.c): no
+				    * answer, a refused key, an outage past every retry */
 };
 
 struct runner_result {
@@ -86,7 +88,7 @@ void runner_cancel(struct runner *r, const char *reason);
 void runner_free(struct runner *r);
 
 /* "succeeded", "script_failed", "limit", "timeout", "cancelled", "bad_stream",
- * "encoder_failed", "internal": a stable word for logs and metrics labels. */
+ * "encoder_failed", "internal", "model": a stable word for logs and metrics labels. */
 const char *runner_end_name(enum runner_end end);
 
 #endif

@@ -1,0 +1,605 @@
+/* jobrun.c - a script job's render, or a prompt job's attempts (see jobrun.h).
+ *
+ * A prompt job's attempt moves through three phases, each one handle the job can be
+ * cancelled in: ASK (a model call on the loop, never blocking another slot or a
+ * heartbeat), CHECK (the syntax check in the job's sandbox) and RENDER (a runner, exactly
+ * a script job's). Whatever the phase, an end goes through finish(), which hands the
+ * caller one runner_result: the last render's, or one made here when the model could
+ * not be asked or no attempt got as far as a render.
+ *
+ * What the model gets back after a failed attempt is what a person would need: its own
+ * answer (as the assistant's turn), the failure's sentence and the tail of the script's
+ * log. Nothing else from the sandbox reaches the model or the worker's parsers: the log
+ * is bytes shown as text, bounded by the runner.
+ */
+#define _GNU_SOURCE
+#include "jobrun.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errf.h"
+#include "promptmsg.h"
+#include "syncheck.h"
+#include "utf8.h"
+
+/* The longest answer sent back to the model as its own turn: a repair needs the script,
+ * not megabytes of prose around it. */
+#define ANSWER_ECHO_MAX (64u << 10)
+
+enum phase { PH_IDLE, PH_ASK, PH_CHECK, PH_RENDER, PH_DONE };
+
+struct jobrun {
+	struct jobrun_env env;
+	const struct job *job;
+	const char *output;
+	const struct runner_ops *ops;
+	void *opaque;
+	enum phase phase;
+	struct runner *runner;
+
+	/* a prompt job */
+	int prompted;
+	char *system;
+	struct model_turn turns[2 * JOBRUN_MAX_ATTEMPTS];
+	char *turn_text[2 * JOBRUN_MAX_ATTEMPTS]; /* owned texts of turns */
+	unsigned nturns;
+	struct model_call *call;
+	struct syncheck *check;
+	struct job attempt_job; /* the job with this attempt's script: resolved per attempt */
+	struct jobrun_attempt attempts[JOBRUN_MAX_ATTEMPTS];
+	unsigned n_attempts, max_attempts;
+	const char *offered[JOB_MAX_RUNTIMES + 1];
+	uint64_t started_ns;
+
+	char cancel_reason[200];
+	struct runner_result res;
+	uv_timer_t later; /* finish() outside the call that decided it */
+	int later_open;
+};
+
+static const struct runner_ops jobrun_inner_ops;
+static void ask(struct jobrun *j);
+
+/* A sentence into a fixed field, cut when it must be (text() mends a cut character). */
+static void set_text(char *dst, size_t size, const char *src)
+{
+	size_t n = src ? strlen(src) : 0;
+
+	if (n > size - 1)
+		n = size - 1;
+
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
+}
+
+static uint64_t ms_since(uint64_t ns)
+{
+	return (uv_hrtime() - ns) / 1000000u;
+}
+
+/* A result made here: no render ran (or none that counts). */
+static void made_result(struct jobrun *j, enum runner_end end, const char *error)
+{
+	struct runner_result *r = &j->res;
+
+	memset(r, 0, sizeof(*r));
+	r->end = end;
+	r->exit_code = -1;
+	r->cancelled = end == RUNNER_END_CANCELLED;
+	r->width = j->job->width;
+	r->height = j->job->height;
+	r->fps = j->job->fps;
+	r->total_ms = ms_since(j->started_ns);
+	set_text(r->error, sizeof(r->error), error);
+}
+
+static void on_later(uv_timer_t *t)
+{
+	struct jobrun *j = t->data;
+
+	j->phase = PH_DONE;
+	j->ops->done(j->opaque, &j->res);
+}
+
+/* The job is over with j->res: the caller hears it on the loop's next turn, never from
+ * inside jobrun_start or jobrun_cancel. */
+static void finish(struct jobrun *j)
+{
+	j->phase = PH_DONE;
+	j->res.total_ms = ms_since(j->started_ns);
+	uv_timer_start(&j->later, on_later, 0, 0);
+}
+
+/* ---- the attempts ---- */
+
+static struct jobrun_attempt *current(struct jobrun *j)
+{
+	return &j->attempts[j->n_attempts - 1];
+}
+
+static int add_turn(struct jobrun *j, enum model_role role, char *text)
+{
+	if (!text || j->nturns >= sizeof(j->turns) / sizeof(j->turns[0])) {
+		free(text);
+		return -ENOMEM;
+	}
+	j->turn_text[j->nturns] = text;
+	j->turns[j->nturns] = (struct model_turn){role, text};
+	j->nturns++;
+	return 0;
+}
+
+/* An attempt failed: the job ends when it was the last one (or the failure is not the
+ * script's to repair), else the model hears why and is asked again. */
+static void attempt_failed(struct jobrun *j, const char *answer, size_t answer_len)
+{
+	struct jobrun_attempt *a = current(j);
+	char *echo;
+
+	if (j->n_attempts >= j->max_attempts) {
+		/* A render's result stays the job's (its log, timings, exit status); an
+		 * attempt that never rendered gets one made from its sentence and log. */
+		if (j->phase != PH_RENDER) {
+			made_result(j, a->end, a->error);
+			set_text(j->res.log_tail, sizeof(j->res.log_tail), a->log);
+		}
+		if (j->max_attempts > 1) {
+			char last[sizeof(j->res.error)];
+			set_text(last, sizeof(last), a->error);
+			snprintf(
+			    j->res.error, sizeof(j->res.error),
+			    "no script from the model rendered in %u attempts; the last: %.440s",
+			    j->n_attempts, last);
+		}
+		finish(j);
+		return;
+	}
+	if (answer_len > ANSWER_ECHO_MAX)
+		answer_len = ANSWER_ECHO_MAX;
+	echo = strndup(answer ? answer : "", answer_len);
+	if (add_turn(j, MODEL_ASSISTANT, echo) < 0 ||
+	    add_turn(j, MODEL_USER, promptmsg_repair(a->error, a->log)) < 0) {
+		made_result(j, RUNNER_END_INTERNAL, "out of memory building the repair request");
+		finish(j);
+		return;
+	}
+	ask(j);
+}
+
+static void fail_attempt(struct jobrun *j, enum runner_end end, const char *error, const char *log,
+			 const char *answer, size_t answer_len)
+{
+	struct jobrun_attempt *a = current(j);
+
+	a->succeeded = 0;
+	a->end = end;
+	set_text(a->error, sizeof(a->error), error);
+	set_text(a->log, sizeof(a->log), log ? log : "");
+	attempt_failed(j, answer, answer_len);
+}
+
+/* Which failures the model may repair: its script's own. A cancel, a lost lease, the
+ * host's disk or a broken encoder are not the script's doing, and another answer would
+ * not help. */
+static int repairable(enum runner_end end)
+{
+	return end == RUNNER_END_SCRIPT_FAILED || end == RUNNER_END_LIMIT ||
+	       end == RUNNER_END_TIMEOUT || end == RUNNER_END_BAD_STREAM;
+}
+
+static void render(struct jobrun *j)
+{
+	char err[512];
+
+	j->phase = PH_RENDER;
+	if (runner_start(j->env.loop, &j->attempt_job, j->env.cfg, j->output, j->env.slot,
+			 &jobrun_inner_ops, j, &j->runner, err, sizeof(err)) < 0) {
+		/* The host's trouble (a sandbox that cannot start): not the script's. */
+		made_result(j, RUNNER_END_INTERNAL, err);
+		snprintf(current(j)->error, sizeof(current(j)->error), "%s", err);
+		current(j)->end = RUNNER_END_INTERNAL;
+		finish(j);
+	}
+}
+
+/* The model's own script as its turn in the conversation, fenced as it was asked to
+ * answer (a fence longer than any run of backticks inside). */
+static char *echo_script(const struct jobrun_attempt *a, size_t *len)
+{
+	char fence[16] = "```";
+	size_t run = 0, longest = 0;
+	char *out = NULL;
+	int n;
+
+	for (size_t i = 0; i < a->script_len; i++) {
+		run = a->script[i] == '`' ? run + 1 : 0;
+		if (run > longest)
+			longest = run;
+	}
+	if (longest >= 3 && longest < sizeof(fence) - 1) {
+		memset(fence, '`', longest + 1);
+		fence[longest + 1] = '\0';
+	}
+	n = asprintf(&out, "%s%s\n%.*s\n%s", fence, a->runtime,
+		     (int)(a->script_len > ANSWER_ECHO_MAX ? ANSWER_ECHO_MAX : a->script_len),
+		     a->script, fence);
+	*len = n < 0 ? 0 : (size_t)n;
+	return n < 0 ? NULL : out;
+}
+
+/* Fail the current attempt, which got as far as a script: the model's turn is that
+ * script. */
+static void fail_scripted(struct jobrun *j, enum runner_end end, const char *error, const char *log)
+{
+	size_t len;
+	char *echo = echo_script(current(j), &len);
+
+	fail_attempt(j, end, error, log, echo ? echo : "", echo ? len : 0);
+	free(echo);
+}
+
+static void on_checked(void *opaque, int rc, const char *sentence, const char *log_tail)
+{
+	struct jobrun *j = opaque;
+
+	j->check = NULL;
+	if (rc == 0) {
+		fail_scripted(j, RUNNER_END_SCRIPT_FAILED, sentence, log_tail);
+		return;
+	}
+	/* rc < 0: the check could not run; the render finds the same errors, later. */
+	render(j);
+}
+
+/* The answer's script becomes this attempt's job: resolved like a script job (the
+ * operator's script cap, the runtime), then checked, then rendered. */
+static void take_script(struct jobrun *j, struct model_script *ms, const char *answer,
+			size_t answer_len)
+{
+	struct jobrun_attempt *a = current(j);
+	const char *rt = ms->runtime	      ? ms->runtime
+			 : j->job->runtime[0] ? j->job->runtime
+					      : "python3";
+	char err[512];
+	int rc;
+
+	a->script = ms->code;
+	a->script_len = ms->len;
+	ms->code = NULL;
+	set_text(a->runtime, sizeof(a->runtime), rt);
+
+	j->attempt_job = *j->job;
+	j->attempt_job.prompt = NULL;
+	j->attempt_job.prompt_len = 0;
+	j->attempt_job.script = a->script;
+	j->attempt_job.script_len = a->script_len;
+	j->attempt_job.script_name[0] = '\0';
+	set_text(j->attempt_job.runtime, sizeof(j->attempt_job.runtime), rt);
+	if (job_resolve(&j->attempt_job, j->env.cfg, err, sizeof(err)) < 0) {
+		fail_attempt(j, RUNNER_END_SCRIPT_FAILED, err, NULL, answer, answer_len);
+		return;
+	}
+	j->phase = PH_CHECK;
+	rc = syncheck_start(j->env.loop, &j->attempt_job, j->env.cfg, j->env.slot, on_checked, j,
+			    &j->check, err, sizeof(err));
+	if (rc != 0) /* 1: no cheap check for this runtime; < 0: the render will tell */
+		render(j);
+}
+
+static void on_answer(struct model_call *call, int rc, struct model_answer *ans, const char *err,
+		      void *arg)
+{
+	struct jobrun *j = arg;
+	struct jobrun_attempt *a = current(j);
+	struct model_script ms;
+	char why[512];
+
+	(void)call;
+	j->call = NULL;
+	a->model_ms = ans->ms;
+	if (rc < 0) {
+		/* No answer at all: the model (or the way to it) failed, not a script. */
+		a->end = RUNNER_END_MODEL;
+		set_text(a->error, sizeof(a->error), err);
+		made_result(j, RUNNER_END_MODEL, err);
+		finish(j);
+		return;
+	}
+	a->input_tokens = ans->input_tokens;
+	a->output_tokens = ans->output_tokens;
+	rc = model_extract_script(ans->text, ans->text_len, j->env.cfg->max_script_bytes,
+				  j->offered, &ms, why, sizeof(why));
+	if (rc < 0) {
+		fail_attempt(j, RUNNER_END_SCRIPT_FAILED, why, NULL, ans->text, ans->text_len);
+	} else {
+		take_script(j, &ms, ans->text, ans->text_len);
+		model_script_free(&ms);
+	}
+	model_answer_free(ans);
+}
+
+static void ask(struct jobrun *j)
+{
+	struct jobrun_attempt *a = &j->attempts[j->n_attempts++];
+	char err[MODEL_ERROR_MAX];
+
+	memset(a, 0, sizeof(*a));
+	a->input_tokens = a->output_tokens = -1;
+	j->phase = PH_ASK;
+	if (model_ask(j->env.http, &j->env.model->mc, j->system, j->turns, j->nturns, on_answer, j,
+		      &j->call, err, sizeof(err)) < 0) {
+		a->end = RUNNER_END_MODEL;
+		set_text(a->error, sizeof(a->error), err);
+		made_result(j, RUNNER_END_MODEL, err);
+		finish(j);
+	}
+}
+
+/* ---- the runner's callbacks, passed on ---- */
+
+static void inner_progress(void *opaque, int64_t done, int64_t total)
+{
+	struct jobrun *j = opaque;
+
+	if (j->ops->progress)
+		j->ops->progress(j->opaque, done, total);
+}
+
+static void inner_log_line(void *opaque, const char *line, size_t len)
+{
+	struct jobrun *j = opaque;
+
+	if (j->ops->log_line)
+		j->ops->log_line(j->opaque, line, len);
+}
+
+static void inner_done(void *opaque, const struct runner_result *res)
+{
+	struct jobrun *j = opaque;
+	struct jobrun_attempt *a;
+
+	j->res = *res;
+	runner_free(j->runner);
+	j->runner = NULL;
+	if (!j->prompted) {
+		j->phase = PH_DONE;
+		j->ops->done(j->opaque, &j->res);
+		return;
+	}
+	a = current(j);
+	a->succeeded = res->succeeded;
+	a->end = res->end;
+	a->render_ms = res->total_ms;
+	set_text(a->error, sizeof(a->error), res->succeeded ? "" : res->error);
+	set_text(a->log, sizeof(a->log), res->log_tail);
+	if (res->succeeded || !repairable(res->end) || j->cancel_reason[0]) {
+		finish(j);
+		return;
+	}
+	{
+		size_t len;
+		char *echo = echo_script(a, &len);
+		attempt_failed(j, echo ? echo : "", echo ? len : 0);
+		free(echo);
+	}
+}
+
+static const struct runner_ops jobrun_inner_ops = {
+    .progress = inner_progress,
+    .log_line = inner_log_line,
+    .done = inner_done,
+};
+
+/* ---- the interface ---- */
+
+static int start_prompted(struct jobrun *j, char *err, size_t errlen)
+{
+	size_t n;
+
+	if (!j->env.model || !j->env.http) {
+		worker_err(err, errlen, "%s", modelcfg_none_sentence);
+		return -ENOTSUP;
+	}
+	j->prompted = 1;
+	j->max_attempts = (unsigned)j->env.model->max_attempts;
+	if (j->max_attempts < 1 || j->max_attempts > JOBRUN_MAX_ATTEMPTS)
+		j->max_attempts = j->max_attempts < 1 ? 1 : JOBRUN_MAX_ATTEMPTS;
+	n = promptmsg_offered(j->env.cfg, j->job, j->offered, JOB_MAX_RUNTIMES);
+	j->offered[n] = NULL;
+	j->system = promptmsg_system(j->env.cfg, j->job);
+	if (!j->system ||
+	    add_turn(j, MODEL_USER, promptmsg_request(j->job->prompt, j->job->prompt_len)) < 0) {
+		worker_err(err, errlen, "out of memory building the model's request");
+		return -ENOMEM;
+	}
+	ask(j);
+	return 0;
+}
+
+int jobrun_start(const struct jobrun_env *env, const struct job *job, const char *output,
+		 const struct runner_ops *ops, void *opaque, struct jobrun **out, char *err,
+		 size_t errlen)
+{
+	struct jobrun *j = calloc(1, sizeof(*j));
+	int rc;
+
+	if (!j) {
+		worker_err(err, errlen, "out of memory starting the job");
+		return -ENOMEM;
+	}
+	j->env = *env;
+	j->job = job;
+	j->output = output;
+	j->ops = ops;
+	j->opaque = opaque;
+	j->started_ns = uv_hrtime();
+	uv_timer_init(env->loop, &j->later);
+	j->later.data = j;
+	j->later_open = 1;
+	if (job->prompt) {
+		rc = start_prompted(j, err, errlen);
+	} else {
+		j->phase = PH_RENDER;
+		rc = runner_start(env->loop, job, env->cfg, output, env->slot, &jobrun_inner_ops, j,
+				  &j->runner, err, errlen);
+	}
+	if (rc < 0) {
+		jobrun_free(j);
+		return rc;
+	}
+	*out = j;
+	return 0;
+}
+
+void jobrun_cancel(struct jobrun *j, const char *reason)
+{
+	if (!j || j->phase == PH_DONE || j->cancel_reason[0])
+		return;
+	set_text(j->cancel_reason, sizeof(j->cancel_reason), reason ? reason : "cancelled");
+	switch (j->phase) {
+	case PH_RENDER:
+		runner_cancel(j->runner, j->cancel_reason); /* its done finishes the job */
+		return;
+	case PH_ASK:
+		model_cancel(j->call);
+		j->call = NULL;
+		break;
+	case PH_CHECK:
+		syncheck_cancel(j->check);
+		j->check = NULL;
+		break;
+	default:
+		break;
+	}
+	if (j->n_attempts) {
+		current(j)->end = RUNNER_END_CANCELLED;
+		snprintf(current(j)->error, sizeof(current(j)->error), "%s", j->cancel_reason);
+	}
+	made_result(j, RUNNER_END_CANCELLED, j->cancel_reason);
+	finish(j);
+}
+
+static void on_freed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void jobrun_free(struct jobrun *j)
+{
+	if (!j)
+		return;
+	if (j->call)
+		model_cancel(j->call);
+	if (j->check)
+		syncheck_cancel(j->check);
+	if (j->runner) {
+		/* Only reached when the caller frees a job that never ended (its start failed
+		 * half way): the runner's own free kills what it started. */
+		runner_free(j->runner);
+	}
+	free(j->system);
+	for (unsigned i = 0; i < j->nturns; i++)
+		free(j->turn_text[i]);
+	for (unsigned i = 0; i < j->n_attempts; i++)
+		free(j->attempts[i].script);
+	if (j->later_open) {
+		uv_close((uv_handle_t *)&j->later, on_freed);
+		return;
+	}
+	free(j);
+}
+
+/* ---- the result ---- */
+
+/* A JSON string of bytes that may not be UTF-8 (a script's log, a script from the
+ * model): made well-formed first. */
+static json_t *text(const char *s, size_t len)
+{
+	json_t *v;
+	char *buf;
+	size_t cap;
+
+	if (!s)
+		return json_null();
+	if (utf8_valid(s, len) && !memchr(s, '\0', len))
+		return json_stringn(s, len);
+	cap = len * 3 + 1;
+	if (!(buf = malloc(cap)))
+		return NULL;
+	cap = utf8_sanitize(buf, cap, s, len);
+	v = json_stringn(buf, cap);
+	free(buf);
+	return v;
+}
+
+/* An attempt's script in the result is cut here: every attempt's whole script would make
+ * a result of max_attempts * max_script_bytes in Redis. The final one is whole. */
+#define ATTEMPT_SCRIPT_SHOWN (64u << 10)
+
+static json_t *attempt_json(const struct jobrun_attempt *a)
+{
+	json_t *o = json_object();
+	size_t shown = a->script_len > ATTEMPT_SCRIPT_SHOWN ? ATTEMPT_SCRIPT_SHOWN : a->script_len;
+
+	if (!o)
+		return NULL;
+	if (json_object_set_new(o, "script", text(a->script, shown)) < 0 ||
+	    (shown < a->script_len &&
+	     json_object_set_new(o, "script_bytes", json_integer((json_int_t)a->script_len)) < 0) ||
+	    json_object_set_new(o, "runtime", a->script ? json_string(a->runtime) : json_null()) <
+		0 ||
+	    json_object_set_new(o, "status", json_string(a->succeeded ? "succeeded" : "failed")) <
+		0 ||
+	    json_object_set_new(o, "end", json_string(runner_end_name(a->end))) < 0 ||
+	    json_object_set_new(
+		o, "error", a->succeeded ? json_null() : text(a->error, strlen(a->error))) < 0 ||
+	    json_object_set_new(o, "log", text(a->log, strlen(a->log))) < 0 ||
+	    json_object_set_new(o, "model_ms", json_integer((json_int_t)a->model_ms)) < 0 ||
+	    json_object_set_new(o, "render_ms", json_integer((json_int_t)a->render_ms)) < 0 ||
+	    json_object_set_new(o, "input_tokens", json_integer(a->input_tokens)) < 0 ||
+	    json_object_set_new(o, "output_tokens", json_integer(a->output_tokens)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *jobrun_result_extra(const struct jobrun *j)
+{
+	const struct jobrun_attempt *last = NULL;
+	json_t *o, *list;
+
+	if (!j || !j->prompted)
+		return NULL;
+	o = json_object();
+	list = json_array();
+	if (!o || !list)
+		goto fail;
+	for (unsigned i = 0; i < j->n_attempts; i++) {
+		if (json_array_append_new(list, attempt_json(&j->attempts[i])) < 0)
+			goto fail;
+		if (j->attempts[i].script)
+			last = &j->attempts[i];
+	}
+	if (json_object_set_new(o, "prompt", text(j->job->prompt, j->job->prompt_len)) < 0 ||
+	    json_object_set_new(o, "script",
+				last ? text(last->script, last->script_len) : json_null()) < 0 ||
+	    json_object_set_new(o, "attempts", list) < 0) {
+		list = NULL;
+		goto fail;
+	}
+	return o;
+fail:
+	json_decref(list);
+	json_decref(o);
+	return NULL;
+}
+
+const struct jobrun_attempt *jobrun_attempts(const struct jobrun *j, unsigned *n)
+{
+	*n = j ? j->n_attempts : 0;
+	return j ? j->attempts : NULL;
+}
