@@ -26,6 +26,7 @@
 #include <uv.h>
 
 #include "http.h"
+#include "jobrun.h"
 #include "metrics.h"
 
 struct exchange {
@@ -273,6 +274,40 @@ static void test_kills_are_counted_by_end_reason_not_by_words(void **state)
 	assert_int_equal(m.duration_count, 3);
 }
 
+static void test_model_attempts_are_counted_by_outcome_with_time_and_tokens(void **state)
+{
+	struct jobrun_attempt a[3];
+	struct metrics m = {0};
+	char *text = NULL;
+	size_t len = 0;
+	struct metrics_gauges g = {0};
+
+	(void)state;
+	memset(a, 0, sizeof(a));
+	a[0] = (struct jobrun_attempt){.end = RUNNER_END_SCRIPT_FAILED,
+				       .model_ms = 1500,
+				       .input_tokens = 800,
+				       .output_tokens = 60};
+	a[1] = (struct jobrun_attempt){
+	    .succeeded = 1, .model_ms = 500, .input_tokens = 900, .output_tokens = -1};
+	a[2] = (struct jobrun_attempt){.end = RUNNER_END_MODEL, .input_tokens = -1};
+	metrics_count_attempts(&m, a, 3);
+	assert_int_equal(metrics_text(&m, &g, &text, &len), 0);
+	assert_string_equal(value_line(text, "reelbox_model_attempts_total{outcome=\"rendered\"}"),
+			    "reelbox_model_attempts_total{outcome=\"rendered\"} 1");
+	assert_string_equal(value_line(text, "reelbox_model_attempts_total{outcome=\"failed\"}"),
+			    "reelbox_model_attempts_total{outcome=\"failed\"} 1");
+	assert_string_equal(value_line(text, "reelbox_model_attempts_total{outcome=\"model\"}"),
+			    "reelbox_model_attempts_total{outcome=\"model\"} 1");
+	assert_string_equal(value_line(text, "reelbox_model_seconds_total"),
+			    "reelbox_model_seconds_total 2.000");
+	assert_string_equal(value_line(text, "reelbox_model_tokens_total{direction=\"input\"}"),
+			    "reelbox_model_tokens_total{direction=\"input\"} 1700");
+	assert_string_equal(value_line(text, "reelbox_model_tokens_total{direction=\"output\"}"),
+			    "reelbox_model_tokens_total{direction=\"output\"} 60");
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -285,6 +320,7 @@ int main(void)
 	    cmocka_unit_test(test_a_taken_port_is_one_sentence),
 	    cmocka_unit_test(test_routes_are_unique_and_bounded),
 	    cmocka_unit_test(test_metrics_text_names_every_counter_and_gauge),
+	    cmocka_unit_test(test_model_attempts_are_counted_by_outcome_with_time_and_tokens),
 	    cmocka_unit_test(test_kills_are_counted_by_end_reason_not_by_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -556,6 +556,11 @@ static void on_runner_done(void *opaque, const struct runner_result *done)
 	 * The heartbeat timer keeps running until the slot is released: a result Redis
 	 * does not take yet (maxmemory) must not cost the job its lease. */
 	s->extra = jobrun_result_extra(s->run);
+	{
+		unsigned n;
+		const struct jobrun_attempt *at = jobrun_attempts(s->run, &n);
+		metrics_count_attempts(&w->m, at, n);
+	}
 	jobrun_free(s->run);
 	s->run = NULL;
 	maybe_exit(w); /* stopping and this was the last sandbox: drain what is left */

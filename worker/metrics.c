@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "metrics.h"
+#include "jobrun.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -26,6 +27,21 @@ void metrics_count_run(struct metrics *m, const struct runner_result *res)
 		m->kills_sigsys++;
 }
 
+void metrics_count_attempts(struct metrics *m, const struct jobrun_attempt *a, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (a[i].succeeded)
+			m->attempts_rendered++;
+		else if (a[i].end == RUNNER_END_MODEL)
+			m->attempts_model_failed++;
+		else
+			m->attempts_failed++;
+		m->model_seconds += (double)a[i].model_ms / 1000.0;
+		m->tokens_in += a[i].input_tokens > 0 ? (uint64_t)a[i].input_tokens : 0;
+		m->tokens_out += a[i].output_tokens > 0 ? (uint64_t)a[i].output_tokens : 0;
+	}
+}
+
 static void head(FILE *f, const char *name, const char *type, const char *help)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -34,6 +50,25 @@ static void head(FILE *f, const char *name, const char *type, const char *help)
 static void labelled(FILE *f, const char *name, const char *label, const char *value, uint64_t n)
 {
 	fprintf(f, "%s{%s=\"%s\"} %llu\n", name, label, value, (unsigned long long)n);
+}
+
+static void model_counters(FILE *f, const struct metrics *m)
+{
+	static const char att[] = "reelbox_model_attempts_total",
+			  tok[] = "reelbox_model_tokens_total";
+
+	head(f, att, "counter",
+	     "Prompt jobs' model answers, by outcome: rendered, failed (the script's fault, "
+	     "sent back for repair) or model (no answer: refused key, outage, timeout).");
+	labelled(f, att, "outcome", "rendered", m->attempts_rendered);
+	labelled(f, att, "outcome", "failed", m->attempts_failed);
+	labelled(f, att, "outcome", "model", m->attempts_model_failed);
+	head(f, "reelbox_model_seconds_total", "counter",
+	     "Time prompt jobs waited on the model, retries included.");
+	fprintf(f, "reelbox_model_seconds_total %.3f\n", m->model_seconds);
+	head(f, tok, "counter", "Tokens the model APIs reported, by direction.");
+	labelled(f, tok, "direction", "input", m->tokens_in);
+	labelled(f, tok, "direction", "output", m->tokens_out);
 }
 
 static void counters(FILE *f, const struct metrics *m, unsigned running)
@@ -61,6 +96,7 @@ static void counters(FILE *f, const struct metrics *m, unsigned running)
 	labelled(f, kills, "reason", "limit", m->kills_limit);
 	labelled(f, kills, "reason", "cancel", m->kills_cancel);
 	labelled(f, kills, "reason", "seccomp", m->kills_sigsys);
+	model_counters(f, m);
 }
 
 static void gauges(FILE *f, const struct metrics_gauges *g)

@@ -20,6 +20,11 @@ struct metrics {
 	double duration_sum;
 	uint64_t duration_count;
 	uint64_t kills_timeout, kills_limit, kills_cancel, kills_sigsys;
+	/* prompt jobs: model answers by what became of them, time waiting on the model,
+	 * tokens as the APIs reported them */
+	uint64_t attempts_rendered, attempts_failed, attempts_model_failed;
+	double model_seconds;
+	uint64_t tokens_in, tokens_out;
 };
 
 /* The worker's state at the moment of a scrape. */
@@ -31,6 +36,11 @@ struct metrics_gauges {
 
 /* Count a run that ended: its frames, its wall time, and who ended its sandbox. */
 void metrics_count_run(struct metrics *m, const struct runner_result *res);
+
+struct jobrun_attempt;
+
+/* Count a prompt job's attempts: each one's fate, its model time and tokens. */
+void metrics_count_attempts(struct metrics *m, const struct jobrun_attempt *a, unsigned n);
 
 /* The Prometheus text: 0 with *text malloc'd and *len its length, or -ENOMEM. */
 int metrics_text(const struct metrics *m, const struct metrics_gauges *g, char **text, size_t *len);
