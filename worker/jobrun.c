@@ -115,6 +115,17 @@ static void finish(struct jobrun *j)
 
 /* ---- the attempts ---- */
 
+/* The length of s[0..n) cut to at most max bytes on a character boundary: a turn cut
+ * inside a character is ill-formed UTF-8, and the request's JSON could not be built. */
+static size_t utf8_prefix(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+		max--;
+	return max;
+}
+
 static struct jobrun_attempt *current(struct jobrun *j)
 {
 	return &j->attempts[j->n_attempts - 1];
@@ -133,7 +144,8 @@ static int add_turn(struct jobrun *j, enum model_role role, char *text)
 }
 
 /* An attempt failed: the job ends when it was the last one (or the failure is not the
- * script's to repair), else the model hears why and is asked again. */
+ * script's to repair), else the model hears why and is asked again. answer is the
+ * model's turn as it goes back, already bounded by the caller. */
 static void attempt_failed(struct jobrun *j, const char *answer, size_t answer_len)
 {
 	struct jobrun_attempt *a = current(j);
@@ -157,9 +169,7 @@ static void attempt_failed(struct jobrun *j, const char *answer, size_t answer_l
 		finish(j);
 		return;
 	}
-	if (answer_len > ANSWER_ECHO_MAX)
-		answer_len = ANSWER_ECHO_MAX;
-	echo = strndup(answer ? answer : "", answer_len);
+	echo = strndup(answer ? answer : "", answer ? answer_len : 0);
 	if (add_turn(j, MODEL_ASSISTANT, echo) < 0 ||
 	    add_turn(j, MODEL_USER, promptmsg_repair(a->error, a->log)) < 0) {
 		made_result(j, RUNNER_END_INTERNAL, "out of memory building the repair request");
@@ -206,28 +216,33 @@ static void render(struct jobrun *j)
 }
 
 /* The model's own script as its turn in the conversation, fenced as it was asked to
- * answer (a fence longer than any run of backticks inside). */
+ * answer: its first ANSWER_ECHO_MAX bytes (cut between characters), between fences
+ * longer than any run of backticks inside, so the block ends where the script does. */
 static char *echo_script(const struct jobrun_attempt *a, size_t *len)
 {
-	char fence[16] = "```";
-	size_t run = 0, longest = 0;
-	char *out = NULL;
-	int n;
+	size_t shown = utf8_prefix(a->script, a->script_len, ANSWER_ECHO_MAX);
+	size_t run = 0, longest = 0, fence, nl, rt = strlen(a->runtime);
+	char *out, *o;
 
-	for (size_t i = 0; i < a->script_len; i++) {
+	for (size_t i = 0; i < shown; i++) {
 		run = a->script[i] == '`' ? run + 1 : 0;
 		if (run > longest)
 			longest = run;
 	}
-	if (longest >= 3 && longest < sizeof(fence) - 1) {
-		memset(fence, '`', longest + 1);
-		fence[longest + 1] = '\0';
-	}
-	n = asprintf(&out, "%s%s\n%.*s\n%s", fence, a->runtime,
-		     (int)(a->script_len > ANSWER_ECHO_MAX ? ANSWER_ECHO_MAX : a->script_len),
-		     a->script, fence);
-	*len = n < 0 ? 0 : (size_t)n;
-	return n < 0 ? NULL : out;
+	fence = longest < 3 ? 3 : longest + 1;
+	nl = shown && a->script[shown - 1] == '\n' ? 0 : 1;
+	*len = 2 * fence + rt + 1 + shown + nl;
+	if (!(o = out = malloc(*len + 1)))
+		return NULL;
+	memset(o, '`', fence);
+	memcpy(o += fence, a->runtime, rt);
+	*(o += rt) = '\n';
+	memcpy(++o, a->script, shown);
+	if (nl)
+		o[shown++] = '\n';
+	memset(o += shown, '`', fence);
+	o[fence] = '\0';
+	return out;
 }
 
 /* Fail the current attempt, which got as far as a script: the model's turn is that
@@ -296,6 +311,7 @@ static void on_answer(struct model_call *call, int rc, struct model_answer *ans,
 	struct jobrun_attempt *a = current(j);
 	struct model_script ms;
 	char why[512];
+	size_t shown;
 
 	(void)call;
 	j->call = NULL;
@@ -312,10 +328,13 @@ static void on_answer(struct model_call *call, int rc, struct model_answer *ans,
 	a->output_tokens = ans->output_tokens;
 	rc = model_extract_script(ans->text, ans->text_len, j->env.cfg->max_script_bytes,
 				  j->offered, &ms, why, sizeof(why));
+	/* The answer as its turn goes back on a failure: a repair needs the script, not
+	 * megabytes of prose around it. */
+	shown = utf8_prefix(ans->text, ans->text_len, ANSWER_ECHO_MAX);
 	if (rc < 0) {
-		fail_attempt(j, RUNNER_END_SCRIPT_FAILED, why, NULL, ans->text, ans->text_len);
+		fail_attempt(j, RUNNER_END_SCRIPT_FAILED, why, NULL, ans->text, shown);
 	} else {
-		take_script(j, &ms, ans->text, ans->text_len);
+		take_script(j, &ms, ans->text, shown);
 		model_script_free(&ms);
 	}
 	model_answer_free(ans);
@@ -361,7 +380,9 @@ static void inner_done(void *opaque, const struct runner_result *res)
 	struct jobrun *j = opaque;
 	struct jobrun_attempt *a;
 
+	/* res lives in the runner: everything below reads the copy, never res. */
 	j->res = *res;
+	res = &j->res;
 	runner_free(j->runner);
 	j->runner = NULL;
 	if (!j->prompted) {
