@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -527,6 +528,77 @@ static void test_no_model_url_means_no_model_and_the_key_still_leaves(void **sta
 	assert_err_has("REELBOX_MODEL_NAME");
 }
 
+/* A FIFO named as the key file is refused like any file that is not regular, at once:
+ * opening it for reading must not wait for a writer that never comes. */
+static void test_model_key_file_that_is_a_fifo_is_refused_without_waiting(void **state)
+{
+	struct modelcfg m;
+	char path[600];
+	int rc;
+	(void)state;
+	snprintf(cfg.model.url, sizeof(cfg.model.url), "http://127.0.0.1:9/v1");
+	snprintf(cfg.model.name, sizeof(cfg.model.name), "m");
+	snprintf(path, sizeof(path), "%s/key.fifo", tmpdir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	snprintf(cfg.model.key_file, sizeof(cfg.model.key_file), "%s", path);
+	alarm(10); /* a hang fails the test (SIGALRM) instead of stalling the suite */
+	rc = modelcfg_load(&m, &cfg, err, sizeof(err));
+	alarm(0);
+	assert_int_equal(rc, -EACCES);
+	assert_err_has("must be a regular file");
+}
+
+/* An empty key file and a symlink in the key file's place each get their own sentence,
+ * not "a space or a control character" or "Too many levels of symbolic links". */
+static void test_model_key_file_empty_or_a_symlink_is_refused_saying_so(void **state)
+{
+	struct modelcfg m;
+	char path[600], link[600];
+	(void)state;
+	snprintf(cfg.model.url, sizeof(cfg.model.url), "http://127.0.0.1:9/v1");
+	snprintf(cfg.model.name, sizeof(cfg.model.name), "m");
+	snprintf(path, sizeof(path), "%s/key", tmpdir);
+	assert_int_equal(th_write_file(path, "\n", 1, 0600), 0);
+	snprintf(cfg.model.key_file, sizeof(cfg.model.key_file), "%s", path);
+	assert_int_equal(modelcfg_load(&m, &cfg, err, sizeof(err)), -EINVAL);
+	assert_err_has("is empty");
+	assert_null(m.key);
+
+	assert_int_equal(th_write_file(path, "sk-file-key\n", 12, 0600), 0);
+	snprintf(link, sizeof(link), "%s/key.link", tmpdir);
+	assert_int_equal(symlink(path, link), 0);
+	snprintf(cfg.model.key_file, sizeof(cfg.model.key_file), "%s", link);
+	assert_int_equal(modelcfg_load(&m, &cfg, err, sizeof(err)), -EACCES);
+	assert_err_has("is a symbolic link");
+	assert_null(strstr(err, "sk-file-key"));
+}
+
+/* A key variable passed twice (a parent's execve may) is wiped in both entries of the
+ * environment block: unsetenv() alone would leave the second one's bytes there. */
+static void test_model_key_given_twice_is_wiped_in_both_entries(void **state)
+{
+	static char first[] = "RB_TEST_KEY=sk-first-0123", second[] = "RB_TEST_KEY=sk-second-456",
+		    other[] = "RB_TEST_KEYS=keep";
+	char *block[] = {first, other, second, NULL};
+	char **saved = environ;
+	struct modelcfg m;
+	int rc;
+	(void)state;
+	snprintf(cfg.model.url, sizeof(cfg.model.url), "http://127.0.0.1:9/v1");
+	snprintf(cfg.model.name, sizeof(cfg.model.name), "m");
+	snprintf(cfg.model.key_env, sizeof(cfg.model.key_env), "RB_TEST_KEY");
+	environ = block;
+	rc = modelcfg_load(&m, &cfg, err, sizeof(err));
+	environ = saved;
+	assert_int_equal(rc, 0);
+	assert_string_equal(m.key, "sk-first-0123");
+	assert_int_equal(first[strlen("RB_TEST_KEY=")], '\0');
+	assert_int_equal(second[strlen("RB_TEST_KEY=")], '\0');
+	assert_null(memmem(second, sizeof(second), "sk-second", 9));
+	assert_string_equal(other, "RB_TEST_KEYS=keep");
+	modelcfg_free(&m);
+}
+
 #define T(f)  cmocka_unit_test_setup(f, setup)
 #define TC(f) cmocka_unit_test_setup_teardown(f, config_setup, config_teardown)
 
@@ -558,6 +630,9 @@ int main(void)
 	    TC(test_model_key_file_must_be_private),
 	    TC(test_model_key_with_a_line_break_is_refused),
 	    TC(test_no_model_url_means_no_model_and_the_key_still_leaves),
+	    TC(test_model_key_file_that_is_a_fifo_is_refused_without_waiting),
+	    TC(test_model_key_file_empty_or_a_symlink_is_refused_saying_so),
+	    TC(test_model_key_given_twice_is_wiped_in_both_entries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,7 +32,7 @@ static void trim(char *s)
 static int key_from_env(struct modelcfg *m, char *err, size_t errlen)
 {
 	char *v = getenv(m->key_env);
-	size_t n;
+	size_t n, name = strlen(m->key_env);
 
 	if (!v || !*v)
 		return 1;
@@ -42,7 +42,11 @@ static int key_from_env(struct modelcfg *m, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	m->key = strdup(v);
-	explicit_bzero(v, n);
+	/* Every entry of the name, not only the one getenv() finds: a parent's execve() may
+	 * pass it twice, and unsetenv() unlinks the second without wiping its bytes. */
+	for (char **e = environ; *e; e++)
+		if (!strncmp(*e, m->key_env, name) && (*e)[name] == '=')
+			explicit_bzero(*e + name + 1, strlen(*e + name + 1));
 	unsetenv(m->key_env);
 	if (!m->key) {
 		worker_err(err, errlen, "out of memory reading %s", m->key_env);
@@ -61,7 +65,17 @@ static int key_from_file(struct modelcfg *m, const char *path, char *err, size_t
 	ssize_t n;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO named as the key file would otherwise hang the start for good
+	 * (it is refused below, as anything that is not a regular file is). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 && errno == ELOOP) {
+		/* A symlink planted in its place would send another file as the key. */
+		worker_err(err, errlen,
+			   "the model key file %s is a symbolic link: point key_file at the file "
+			   "itself",
+			   path);
+		return -EACCES;
+	}
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		r = -errno;
 		worker_err(err, errlen, "cannot read the model key file %s: %s", path,
@@ -88,6 +102,11 @@ static int key_from_file(struct modelcfg *m, const char *path, char *err, size_t
 	}
 	buf[n] = '\0';
 	trim(buf);
+	if (!buf[0]) {
+		worker_err(err, errlen, "the model key file %s is empty: write the key into it",
+			   path);
+		return -EINVAL;
+	}
 	m->key = strdup(buf);
 	explicit_bzero(buf, sizeof(buf));
 	if (!m->key) {
