@@ -27,6 +27,7 @@ static const struct command commands[] = {
     {"status", cmd_status, "show a job's state"},
     {"cancel", cmd_cancel, "cancel a queued or running job"},
     {"runtimes", cmd_runtimes, "list the interpreters and packages scripts can use here"},
+    {"posture", cmd_posture, "check the sandboxing checklist on this host, live"},
 };
 
 /* What every command runs under, once, before it starts. */
