@@ -121,6 +121,7 @@ struct outcome {
 	struct runner_result res;
 	struct jobrun_attempt attempts[JOBRUN_MAX_ATTEMPTS]; /* scripts not kept */
 	unsigned n;
+	json_t *extra; /* jobrun_result_extra() */
 };
 
 static void on_done(void *opaque, const struct runner_result *res)
@@ -176,6 +177,7 @@ static void run_prompt(const char *prompt, int max_attempts, struct outcome *o)
 		o->attempts[i] = at[i];
 		o->attempts[i].script = NULL;
 	}
+	o->extra = jobrun_result_extra(jr);
 	jobrun_free(jr);
 	httpc_free(http);
 	uv_run(&loop, UV_RUN_DEFAULT);
@@ -206,6 +208,7 @@ static void test_a_rendered_attempt_is_recorded_from_its_render(void **state)
 	assert_non_null(strstr(o.attempts[0].log, "drawing frames"));
 	assert_string_equal(o.attempts[0].log, o.res.log_tail);
 	assert_true(o.attempts[0].render_ms > 0);
+	json_decref(o.extra);
 }
 
 /* A render that failed is recorded with its own failure, and the repair request that
@@ -237,6 +240,7 @@ static void test_a_failed_render_is_recorded_and_sent_back_for_repair(void **sta
 	assert_non_null(last);
 	assert_non_null(strstr(last, "NameError"));
 	json_decref(bodies);
+	json_decref(o.extra);
 }
 
 /* The assistant turn of the second request: the model's failed script as it went back. */
@@ -258,25 +262,26 @@ static char *echoed_turn(void)
 	return turn;
 }
 
-/* A failed script longer than the echo's 64 KiB, of two-byte characters placed so that
- * the cut falls inside one: the echo is cut between characters (a cut character made
- * the repair request's JSON impossible to build, and the job ended there), and its
- * closing fence survives the cut. */
+/* A failed script longer than the echo's 64 KiB, of three-byte characters placed so
+ * that every 64 KiB cut falls inside one: the echo is cut between characters (a cut
+ * character made the repair request's JSON impossible to build, and the job ended
+ * there), its closing fence survives the cut, and the result's copy of the script is
+ * cut between characters too (no U+FFFD at its end). */
 static void test_a_long_failed_script_is_echoed_cut_between_characters(void **state)
 {
-	static const char head[] = "```python\n##";
+	static const char head[] = "```python\n## ";
 	static const char tail[] = "\nimport sys\nsys.exit(3)\n```";
-	size_t n = 40000, len;
+	size_t n = 30000, len;
 	char *table, *p, *turn;
 	json_t *t;
 	struct outcome o;
 
 	(void)state;
-	p = table = malloc(sizeof(head) + 2 * n + sizeof(tail));
+	p = table = malloc(sizeof(head) + 3 * n + sizeof(tail));
 	assert_non_null(table);
 	p += sprintf(p, "%s", head);
 	for (size_t i = 0; i < n; i++)
-		p += sprintf(p, "\xc3\xa9"); /* e acute */
+		p += sprintf(p, "\xe2\x82\xac"); /* the euro sign */
 	sprintf(p, "%s", tail);
 	t = json_pack("[{s:s}, s]", "text", table, "good");
 	free(table);
@@ -295,9 +300,19 @@ static void test_a_long_failed_script_is_echoed_cut_between_characters(void **st
 	turn = echoed_turn();
 	len = strlen(turn);
 	assert_true(len > 60000 && len < 66000);
-	assert_memory_equal(turn, "```python3\n##\xc3\xa9", 15);
-	assert_memory_equal(turn + len - 6, "\xc3\xa9\n```", 6);
+	assert_memory_equal(turn, "```python3\n## \xe2\x82\xac", 17);
+	assert_memory_equal(turn + len - 7, "\xe2\x82\xac\n```", 7);
 	free(turn);
+
+	/* The result shows the attempt's script cut the same way: no U+FFFD at the cut. */
+	json_t *a0 = json_array_get(json_object_get(o.extra, "attempts"), 0);
+	const char *shown = json_string_value(json_object_get(a0, "script"));
+	assert_non_null(shown);
+	len = strlen(shown);
+	assert_true(len > 60000 && len <= 65536);
+	assert_memory_equal(shown + len - 3, "\xe2\x82\xac", 3);
+	assert_int_equal(json_integer_value(json_object_get(a0, "script_bytes")), 3 + 3 * n + 24);
+	json_decref(o.extra);
 }
 
 /* A script with a line of 20 backticks (inside a string) is echoed between fences of
@@ -321,6 +336,7 @@ static void test_the_echoed_script_is_fenced_longer_than_its_backtick_runs(void 
 	assert_int_not_equal(turn[21], '`');
 	assert_non_null(strstr(turn, "sys.exit(3)\n`````````````````````"));
 	free(turn);
+	json_decref(o.extra);
 }
 
 /* ---- setup ---- */

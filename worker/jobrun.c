@@ -563,7 +563,7 @@ static json_t *text(const char *s, size_t len)
 static json_t *attempt_json(const struct jobrun_attempt *a)
 {
 	json_t *o = json_object();
-	size_t shown = a->script_len > ATTEMPT_SCRIPT_SHOWN ? ATTEMPT_SCRIPT_SHOWN : a->script_len;
+	size_t shown = a->script ? utf8_prefix(a->script, a->script_len, ATTEMPT_SCRIPT_SHOWN) : 0;
 
 	if (!o)
 		return NULL;
