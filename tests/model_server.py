@@ -18,14 +18,20 @@ a recorded answer (RECORDED below) or an object:
      "content_length": true,     ... or with its Content-Length announced
      "raw": "...",               this body as it is (status 200 unless "status")
      "echo_key": true,           the text (or the error) quotes the key
-     "finish": "length"}         the answer stopped at max_tokens
+     "finish": "length",         the answer stopped at max_tokens
+     "like": "good",             start from this recorded answer, the other keys override
+     "ports": [6379],            for "hunter": more loopback ports to try (its own always)
+     "paths": ["/etc/x.key"]}    for "hunter": more files to read
 The table comes from --table (JSON, or @FILE) and can be replaced at any time with
 POST /_control/answers (a JSON list), which also restarts the sequence.
 
 Every request is appended to --record as one JSON line
-{"kind": "request", "seq", "method", "path", "headers": [[name, value], ...], "body"},
-and what happened after it, when there is something to say, as
-{"kind": "outcome", "seq", "sent", "total", "aborted", "gone"}.
+{"kind": "request", "seq", "t", "method", "path", "headers": [[name, value], ...], "body"},
+what happened after it, when there is something to say, as
+{"kind": "outcome", "seq", "sent", "total", "aborted", "gone"},
+and, once its answer is written (or the client left), as
+{"kind": "answered", "seq", "t", "status"} (status null when nothing was sent).
+t is the Unix time in seconds (float): a benchmark can see which calls overlapped.
 
 Usage: model_server.py [--port 0] [--key KEY] [--table JSON|@FILE] [--record FILE]
 Prints "port N" on stdout once it listens on 127.0.0.1:N.
@@ -55,22 +61,88 @@ w, h, n = int(os.environ["WIDTH"]), int(os.environ["HEIGHT"]), int(os.environ["F
 for i in range(n):
     sys.stdout.buffer.write(bytes([0, 0, 0]) * (w * h))
 '''
-HUNTER = '''import os, sys, glob, socket
-found = []
-for k, v in os.environ.items():
-    if "KEY" in k or "MODEL" in k:
-        found.append(k)
-for p in glob.glob("/proc/*/environ"):
-    try:
-        found.append(open(p, "rb").read()[:64].decode("latin1"))
-    except OSError as e:
-        print("denied:", p, e, file=sys.stderr)
+# A model answer that hunts for the API key (a prompt injection's best try): the process
+# environment, every /proc/<pid>/environ and cmdline it can see, inherited descriptors,
+# files where keys live, the model server's port (and the test's, e.g. Redis) on
+# loopback, Unix sockets. It prints on stderr (the job's log) each thing it found that
+# looks like a key (sk-..., *KEY*=...) and one "denied:" line per kind of refusal, then
+# renders black frames so the job succeeds. {PORTS} and {PATHS} are filled in by the
+# server (json lists).
+HUNTER = r'''import glob, json, os, re, socket, sys
+PORTS = {PORTS}
+PATHS = {PATHS}
+LOOKS = re.compile(rb"sk-[A-Za-z0-9_-]{8,}|[A-Za-z_]*KEY[A-Za-z_]*=[^\x00\n]{4,}")
+found, denied, reached = [], {}, []
+def deny(what, e):
+    denied.setdefault(what, []).append(type(e).__name__ + ":" + str(getattr(e, "errno", "")))
+def scan(what, data):
+    for m in LOOKS.findall(data):
+        found.append("%s: %s" % (what, m.decode("latin1")[:120]))
+env = "\0".join("%s=%s" % kv for kv in os.environ.items()).encode()
+scan("env", env)
+names = [k for k in os.environ if "KEY" in k or "MODEL" in k or "REDIS" in k]
+if names:
+    found.append("env names: %s" % names)
+pids = [p for p in os.listdir("/proc") if p.isdigit()]
+for p in pids + ["self", "thread-self"]:
+    for f in ("environ", "cmdline"):
+        try:
+            scan("/proc/%s/%s" % (p, f), open("/proc/%s/%s" % (p, f), "rb").read())
+        except OSError as e:
+            deny("/proc/<pid>/" + f, e)
 try:
-    socket.create_connection(("127.0.0.1", int(os.environ.get("MODEL_PORT", "8000"))), 1)
-    found.append("model port")
+    ppid = int(open("/proc/self/status").read().split("PPid:")[1].split()[0])
+    scan("/proc/ppid/environ", open("/proc/%d/environ" % ppid, "rb").read())
+except (OSError, IndexError, ValueError) as e:
+    deny("parent environ", e)
+fds = sorted(int(x) for x in os.listdir("/proc/self/fd"))
+extra = [fd for fd in fds if fd > 2]
+for fd in extra:
+    try:
+        scan("fd %d" % fd, os.pread(fd, 1 << 16, 0))
+    except OSError as e:
+        deny("inherited fd", e)
+files = list(PATHS)
+for root in ("/etc/reelbox", "/root", "/home", "/tmp", "/var/tmp", "/run", "/dev/shm", "/var/lib/reelbox"):
+    files += glob.glob(root + "/*") + glob.glob(root + "/*/*") + glob.glob(root + "/.*")
+for f in files:
+    try:
+        if os.path.isfile(f):
+            with open(f, "rb") as fh:
+                scan(f, fh.read(1 << 20))
+        elif not os.path.exists(f):
+            raise FileNotFoundError(2, "no such file", f)
+    except OSError as e:
+        deny("files", e)
+for port in PORTS:
+    for host in ("127.0.0.1", "::1"):
+        try:
+            s = socket.create_connection((host, port), 1)
+            s.sendall(b"PING\r\nGET /_control/ping HTTP/1.0\r\n\r\n")
+            reply = s.recv(4096)
+            reached.append("%s:%d" % (host, port))
+            scan("port %d" % port, reply)
+        except OSError as e:
+            deny("loopback", e)
+for path in glob.glob("/tmp/*.sock") + glob.glob("/run/*/*.sock") + glob.glob("/var/run/redis/*"):
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(1)
+        s.connect(path)
+        reached.append(path)
+    except OSError as e:
+        deny("unix sockets", e)
+try:
+    socket.create_connection(("1.1.1.1", 443), 1)
+    reached.append("internet")
 except OSError as e:
-    print("denied: loopback", e, file=sys.stderr)
-print("found:", found, file=sys.stderr)
+    deny("internet", e)
+print("hunt: %d pids visible, fds %s, %d files tried, reached %s" % (len(pids), fds, len(files), reached), file=sys.stderr)
+for what, errs in sorted(denied.items()):
+    print("denied: %s x%d (%s)" % (what, len(errs), ", ".join(sorted(set(errs))[:3])), file=sys.stderr)
+print("found: %d" % len(found), file=sys.stderr)
+for item in found[:20]:
+    print("found:", item, file=sys.stderr)
 w, h, n = int(os.environ["WIDTH"]), int(os.environ["HEIGHT"]), int(os.environ["FRAMES"])
 for i in range(n):
     sys.stdout.buffer.write(bytes([0, 0, 0]) * (w * h))
@@ -111,11 +183,13 @@ class State:
         steps = []
         for step in table:
             if isinstance(step, str):
-                if step not in RECORDED:
-                    raise ValueError("no recorded answer named %r" % step)
-                step = RECORDED[step]
+                step = {"like": step}
             if not isinstance(step, dict):
                 raise ValueError("a step is a name or an object")
+            if "like" in step:
+                if step["like"] not in RECORDED:
+                    raise ValueError("no recorded answer named %r" % step["like"])
+                step = dict(RECORDED[step["like"]], **{k: v for k, v in step.items() if k != "like"})
             steps.append(dict(step))
         with self.lock:
             self.steps = steps
@@ -262,6 +336,10 @@ class Handler(BaseHTTPRequestHandler):
             msg = step.get("error", "error").replace("{KEY}", st.key)
             return self.send_json(status, self.error_body(dialect, "api_error", msg), extra)
         text = step.get("text", "").replace("{KEY}", st.key)
+        if "{PORTS}" in text:  # the hunter
+            ports = [self.server.server_address[1]] + [int(p) for p in step.get("ports", [])]
+            text = text.replace("{PORTS}", json.dumps(ports))
+            text = text.replace("{PATHS}", json.dumps([str(p) for p in step.get("paths", [])]))
         usage = (len(request) // 4, len(text) // 4)
         self.send_json(200, self.answer_body(dialect, "test-model", text, step.get("finish"),
                                              usage), extra)
@@ -282,9 +360,23 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, {"ok": True})
         dialect = self.dialect()
         seq, step = st.next_step() if dialect else (0, None)
-        st.record({"kind": "request", "seq": seq, "method": "POST", "path": self.path,
-                   "headers": [[k, v] for k, v in self.headers.items()],
+        st.record({"kind": "request", "seq": seq, "t": time.time(), "method": "POST",
+                   "path": self.path, "headers": [[k, v] for k, v in self.headers.items()],
                    "body": body.decode("utf-8", "replace")})
+        self.last_status = None
+        try:
+            self.handle_model(seq, dialect, step, body)
+        finally:
+            if dialect:
+                st.record({"kind": "answered", "seq": seq, "t": time.time(),
+                           "status": self.last_status})
+
+    def send_response(self, code, message=None):
+        self.last_status = code
+        super().send_response(code, message)
+
+    def handle_model(self, seq, dialect, step, body):
+        st = self.server.state
         if not dialect:
             return self.send_json(404, {"error": {"message": "no such endpoint"}})
         if not self.key_ok(dialect):
