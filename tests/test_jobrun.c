@@ -315,6 +315,49 @@ static void test_a_long_failed_script_is_echoed_cut_between_characters(void **st
 	json_decref(o.extra);
 }
 
+/* An answer whose script is over the operator's cap goes back as it came, cut to 64 KiB
+ * between characters: cut inside one, the repair request could not be built and the
+ * job ended on the model's first oversized answer. */
+static void test_an_oversized_answer_is_echoed_cut_between_characters(void **state)
+{
+	static const char head[] = "```python\n#";
+	size_t n = 40000, len;
+	size_t cap = cfg.max_script_bytes;
+	char *text, *p, *table, *turn;
+	json_t *t;
+	struct outcome o;
+
+	(void)state;
+	p = text = malloc(sizeof(head) + 2 * n + 8);
+	assert_non_null(text);
+	p += sprintf(p, "%s", head);
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "\xc3\xa9"); /* e acute */
+	sprintf(p, "\n```");
+	t = json_pack("[{s:s}, s]", "text", text, "good");
+	free(text);
+	assert_non_null(t);
+	table = json_dumps(t, 0);
+	json_decref(t);
+	set_answers(table);
+	free(table);
+
+	cfg.max_script_bytes = 16384;
+	run_prompt("an oversized script", 3, &o);
+	cfg.max_script_bytes = cap;
+	if (!o.res.succeeded)
+		fail_msg("the job failed: %s", o.res.error);
+	assert_int_equal(o.n, 2);
+	assert_non_null(strstr(o.attempts[0].error, "16384-byte limit"));
+	turn = echoed_turn();
+	len = strlen(turn);
+	assert_true(len > 60000 && len <= 65536);
+	assert_memory_equal(turn, head, sizeof(head) - 1);
+	assert_memory_equal(turn + len - 2, "\xc3\xa9", 2);
+	free(turn);
+	json_decref(o.extra);
+}
+
 /* A script with a line of 20 backticks (inside a string) is echoed between fences of
  * 21: that line cannot close the block early. */
 static void test_the_echoed_script_is_fenced_longer_than_its_backtick_runs(void **state)
@@ -404,6 +447,7 @@ int main(void)
 	    cmocka_unit_test(test_a_rendered_attempt_is_recorded_from_its_render),
 	    cmocka_unit_test(test_a_failed_render_is_recorded_and_sent_back_for_repair),
 	    cmocka_unit_test(test_a_long_failed_script_is_echoed_cut_between_characters),
+	    cmocka_unit_test(test_an_oversized_answer_is_echoed_cut_between_characters),
 	    cmocka_unit_test(test_the_echoed_script_is_fenced_longer_than_its_backtick_runs),
 	};
 
