@@ -14,7 +14,9 @@
 #     backslash, a newline, non-ASCII) comes back unchanged.
 #  b. repair: [buggy, good] succeeds on attempt 2; the 2nd request carries the 1st script
 #     as the assistant turn and its NameError in the user turn; without --json run prints
-#     one line per attempt; a syntax error is caught by the sandboxed check and sent back.
+#     one line per attempt; a Python syntax error is caught by the render's own start (Python
+#     compiles the whole file first) and sent back; a shell script's by `sh -n` in the sandbox
+#     before any render (check_ms > 0, render_ms 0).
 #  c. a script that prints text to stdout before its frames: if the attempt fails, its
 #     error is one sentence and the repair request carries it; if it succeeds, a warning.
 #  d. always-buggy answers with model.max_attempts 2 (config): exit 1 after exactly 2
@@ -461,7 +463,21 @@ verdict(ok, "%d attempts, attempt 1 (render_ms %s): %s" % (len(a), a[0].get("ren
 	"$O/b_syntax.json" "$SINCE")
 v=$?
 [ $v -eq 0 ] && [ "$RC" -eq 0 ]
-ok $? "a syntax error: a failed attempt (the sandbox's check) sent back, then succeeded (rc $RC; $why)"
+ok $? "a Python syntax error: a failed attempt (the interpreter's own compile) sent back, then succeeded (rc $RC; $why)"
+
+answers '[{"text": "```sh\nif [ -n \"$WIDTH\" ]; then\n  echo start >&2\n```"}, "good"]'
+rp b_sh_syntax
+why=$(pyc '
+d = doc(A[0]); a = atts(d) or []; r = reqs(int(A[1]))
+e = (a[0].get("error") or "") if a else ""
+ok = (len(a) == 2 and a[0].get("runtime") == "sh" and "does not parse" in e and sentence(e)
+      and a[0].get("check_ms", 0) > 0 and a[0].get("render_ms") == 0
+      and d.get("status") == "succeeded" and len(r) == 2 and "does not parse" in turns(r[1])[-1][1])
+verdict(ok, "%d attempts, attempt 1 (check_ms %s, render_ms %s): %s" % (len(a), a[0].get("check_ms") if a else "-", a[0].get("render_ms") if a else "-", short(e, 200)))' \
+	"$O/b_sh_syntax.json" "$SINCE")
+v=$?
+[ $v -eq 0 ] && [ "$RC" -eq 0 ]
+ok $? "a shell syntax error: caught by sh -n in the sandbox before any render, sent back, then succeeded (rc $RC; $why)"
 
 # ==== c. a script that prints to stdout ================================================
 echo "== c. prints text to stdout before its frames"

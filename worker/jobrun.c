@@ -22,6 +22,7 @@
 
 #include "errf.h"
 #include "promptmsg.h"
+#include "runtime_kind.h"
 #include "syncheck.h"
 #include "utf8.h"
 
@@ -52,7 +53,7 @@ struct jobrun {
 	struct jobrun_attempt attempts[JOBRUN_MAX_ATTEMPTS];
 	unsigned n_attempts, max_attempts;
 	const char *offered[JOB_MAX_RUNTIMES + 1];
-	uint64_t started_ns;
+	uint64_t started_ns, check_started_ns;
 
 	char cancel_reason[200];
 	struct runner_result res;
@@ -150,6 +151,17 @@ static void attempt_failed(struct jobrun *j, const char *answer, size_t answer_l
 {
 	struct jobrun_attempt *a = current(j);
 	char *echo;
+
+	/* Prose around an unfenced script is most often why it failed: say so, so the next
+	 * answer comes as the one fenced block it was asked for. */
+	if (a->script && !a->fenced) {
+		char was[sizeof(a->error)];
+		set_text(was, sizeof(was), a->error);
+		snprintf(a->error, sizeof(a->error),
+			 "the answer had no fenced code block, so all of it was taken as the "
+			 "script; answer with the script alone in one fenced block. %.380s",
+			 was);
+	}
 
 	if (j->n_attempts >= j->max_attempts) {
 		/* A render's result stays the job's (its log, timings, exit status); an
@@ -261,6 +273,7 @@ static void on_checked(void *opaque, int rc, const char *sentence, const char *l
 	struct jobrun *j = opaque;
 
 	j->check = NULL;
+	current(j)->check_ms = ms_since(j->check_started_ns);
 	if (rc == 0) {
 		fail_scripted(j, RUNNER_END_SCRIPT_FAILED, sentence, log_tail);
 		return;
@@ -271,6 +284,19 @@ static void on_checked(void *opaque, int rc, const char *sentence, const char *l
 
 /* The answer's script becomes this attempt's job: resolved like a script job (the
  * operator's script cap, the runtime), then checked, then rendered. */
+/* Whether the attempt's script gets a syntax check of its own before the render. Python,
+ * Node and Lua compile the whole file before they run a line of it, so the render's own
+ * start is that check, with the same sentence and no second sandbox (about 40 ms); a
+ * shell parses as it goes and could fail half way through the frames, so it is checked
+ * first with -n. */
+static int needs_check(const struct jobrun *j)
+{
+	const struct runtime *rt = config_find_runtime(j->env.cfg, j->attempt_job.runtime);
+	char base[64];
+
+	return rt && runtime_kind(rt, base, sizeof(base)) == RUNTIME_SHELL;
+}
+
 static void take_script(struct jobrun *j, struct model_script *ms, const char *answer,
 			size_t answer_len)
 {
@@ -283,6 +309,7 @@ static void take_script(struct jobrun *j, struct model_script *ms, const char *a
 
 	a->script = ms->code;
 	a->script_len = ms->len;
+	a->fenced = ms->fenced;
 	ms->code = NULL;
 	set_text(a->runtime, sizeof(a->runtime), rt);
 
@@ -297,7 +324,12 @@ static void take_script(struct jobrun *j, struct model_script *ms, const char *a
 		fail_attempt(j, RUNNER_END_SCRIPT_FAILED, err, NULL, answer, answer_len);
 		return;
 	}
+	if (!needs_check(j)) {
+		render(j);
+		return;
+	}
 	j->phase = PH_CHECK;
+	j->check_started_ns = uv_hrtime();
 	rc = syncheck_start(j->env.loop, &j->attempt_job, j->env.cfg, j->env.slot, on_checked, j,
 			    &j->check, err, sizeof(err));
 	if (rc != 0) /* 1: no cheap check for this runtime; < 0: the render will tell */
@@ -579,6 +611,7 @@ static json_t *attempt_json(const struct jobrun_attempt *a)
 		o, "error", a->succeeded ? json_null() : text(a->error, strlen(a->error))) < 0 ||
 	    json_object_set_new(o, "log", text(a->log, strlen(a->log))) < 0 ||
 	    json_object_set_new(o, "model_ms", json_integer((json_int_t)a->model_ms)) < 0 ||
+	    json_object_set_new(o, "check_ms", json_integer((json_int_t)a->check_ms)) < 0 ||
 	    json_object_set_new(o, "render_ms", json_integer((json_int_t)a->render_ms)) < 0 ||
 	    json_object_set_new(o, "input_tokens", json_integer(a->input_tokens)) < 0 ||
 	    json_object_set_new(o, "output_tokens", json_integer(a->output_tokens)) < 0) {

@@ -44,7 +44,8 @@ struct jobrun_attempt {
 	enum runner_end end;
 	char error[512];
 	char log[RUNNER_LOG_TAIL + 1];
-	uint64_t model_ms, render_ms;
+	uint64_t model_ms, check_ms, render_ms;
+	int fenced; /* the script came from a fenced code block, not the whole answer */
 	long input_tokens, output_tokens; /* -1 when the API did not say */
 };
 
@@ -67,7 +68,7 @@ void jobrun_cancel(struct jobrun *j, const char *reason);
 void jobrun_free(struct jobrun *j);
 
 /* The prompt job's part of the result: {"prompt", "script" (the last attempt's),
- * "attempts": [{"script", "runtime", "status", "error", "log", "model_ms", "render_ms",
+ * "attempts": [{"script", "runtime", "status", "error", "log", "model_ms", "check_ms", "render_ms",
  * "input_tokens", "output_tokens"}]}, every string made valid UTF-8; NULL for a script
  * job or without memory. A new reference. */
 json_t *jobrun_result_extra(const struct jobrun *j);
