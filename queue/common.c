@@ -310,7 +310,10 @@ static const char *log_tail(const char *s, size_t len, size_t max)
 int qcmd_complete(struct qcmd *c, const struct queue_opts *o, const struct queue_job *job,
 		  const char *result_json, char *err, size_t errlen)
 {
-	static const char *const str_fields[] = {"output", "sha256", "error", NULL};
+	/* prompt and script (a prompt job's, bounded by the worker) are fields of their own
+	 * and leave the result document, which must stay under QUEUE_VALUE_MAX. */
+	static const char *const str_fields[] = {"output", "sha256", "error",
+						 "prompt", "script", NULL};
 	static const char *const int_fields[] = {"bytes", "frames", "exit_code", "signal", NULL};
 	json_error_t jerr;
 	json_t *res, *v;
@@ -347,6 +350,8 @@ int qcmd_complete(struct qcmd *c, const struct queue_opts *o, const struct queue
 		if ((v = json_object_get(res, str_fields[i])) && json_is_string(v)) {
 			qcmd_adds(c, str_fields[i]);
 			qcmd_add(c, json_string_value(v), json_string_length(v));
+			if (i >= 3)
+				json_object_del(res, str_fields[i]);
 		}
 	for (int i = 0; int_fields[i]; i++)
 		if ((v = json_object_get(res, int_fields[i])) && json_is_integer(v)) {
@@ -362,7 +367,15 @@ int qcmd_complete(struct qcmd *c, const struct queue_opts *o, const struct queue
 			json_object_set_new(res, "log", tail);
 	}
 	dump = json_dumps(res, JSON_COMPACT);
-	if (dump && strlen(dump) <= 65536) {
+	if (dump && strlen(dump) > QUEUE_VALUE_MAX) {
+		/* Never silently: a status reader sees why the document is not there. */
+		json_t *small = json_pack("{s:s, s:s}", "status", status, "note",
+					  "the result document was over 64 KiB and is not kept");
+		free(dump);
+		dump = small ? json_dumps(small, JSON_COMPACT) : NULL;
+		json_decref(small);
+	}
+	if (dump) {
 		qcmd_adds(c, "result");
 		qcmd_adds(c, dump);
 	}

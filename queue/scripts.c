@@ -484,7 +484,7 @@ static const char status_lua[] = PRELUDE
     "              'finished', 'not_before', 'worker', 'progress_frames', 'progress_total', "
     "'cancel',\n"
     "              'output', 'bytes', 'sha256', 'frames', 'exit_code', 'signal', 'error', 'log',\n"
-    "              'result', 'stopped'}\n"
+    "              'result', 'stopped', 'prompt', 'script'}\n"
     "if n <= 64 then keys = redis.call('HKEYS', h) end\n"
     "local out, omitted, used = {}, {}, 0\n"
     "for _, k in ipairs(keys) do\n"

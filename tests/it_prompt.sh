@@ -806,6 +806,23 @@ v=$?
 [ $v -eq 0 ] && [ "$rc" -eq 1 ]
 ok $? "submit --wait of an always-buggy prompt exits 1 after model.max_attempts 3 (rc $rc; $why)"
 
+# Three failed 40 KB scripts: the result in Redis stays under its 64 KiB cap (the attempts
+# share 32 KiB, cut on characters), the final script is a field of its own, kept whole.
+BIG=$(python3 -c 'import json; c = "# " + "é" * 20000 + "\nraise SystemExit(3)\n"; print(json.dumps([{"text": "```python\n" + c + "```"}]))')
+answers "$BIG"
+sub big --wait --json
+status_json "$MARK-big"
+timeout 20 "$BIN" status --script "$MARK-big" >"$O/script-big.out" 2>"$O/script-big.err"
+why=$(pyc '
+d = doc(A[0]); a = atts(d) or []; s = open(A[1], encoding="utf-8").read()
+ok = (d.get("state") == "failed" and len(a) == 3 and all(x.get("script_bytes", 0) > 40000 for x in a)
+      and all(len(x.get("script") or "") < 12000 and "\ufffd" not in x["script"] for x in a)
+      and len((d.get("script") or "").encode()) > 40000 and s == d.get("script"))
+verdict(ok, "%s, %d attempts, attempt scripts %s chars, final %d bytes, --script %d bytes" % (d.get("state"), len(a),
+        [len(x.get("script") or "") for x in a], len((d.get("script") or "").encode()), len(s.encode())))' \
+	"$O/status-$MARK-big.json" "$O/script-big.out")
+ok $? "three 40 KB failed scripts: the result is kept with every attempt, the final script whole ($why)"
+
 answers "$HUNT"
 sub hunter --wait --json
 rc=$?

@@ -177,7 +177,7 @@ static void run_prompt(const char *prompt, int max_attempts, struct outcome *o)
 		o->attempts[i] = at[i];
 		o->attempts[i].script = NULL;
 	}
-	o->extra = jobrun_result_extra(jr);
+	o->extra = jobrun_result_extra(jr, 0);
 	jobrun_free(jr);
 	httpc_free(http);
 	uv_run(&loop, UV_RUN_DEFAULT);

@@ -361,14 +361,14 @@ static void field(FILE *out, const char *name, const char *fmt, ...)
 }
 
 /* A prompt job's prompt and each model attempt, one line each. */
-static void print_model_attempts(FILE *out, json_t *res)
+static void print_model_attempts(FILE *out, json_t *st)
 {
-	json_t *list = json_object_get(res, "attempts"), *a;
+	json_t *list = json_object_get(json_object_get(st, "result"), "attempts"), *a;
 	size_t i;
 
-	if (!json_is_string(json_object_get(res, "prompt")))
+	if (!json_is_string(json_object_get(st, "prompt")))
 		return;
-	field(out, "prompt", "%.200s", str(res, "prompt"));
+	field(out, "prompt", "%.200s", str(st, "prompt"));
 	json_array_foreach(list, i, a)
 	{
 		char name[40];
@@ -431,7 +431,7 @@ void cli_print_status_text(FILE *out, json_t *st, long long now_ms)
 		field(out, "sha256", "%s", str(st, "sha256"));
 	if (num(st, "cancel") && strcmp(state, "cancelled"))
 		field(out, "cancel", "requested");
-	print_model_attempts(out, json_object_get(st, "result"));
+	print_model_attempts(out, st);
 	if (str(st, "error") && str(st, "error")[0])
 		field(out, "error", "%s", str(st, "error"));
 	if (str(st, "log") && str(st, "log")[0]) {

@@ -74,7 +74,7 @@ static void ui_done(void *opaque, const struct runner_result *res)
 	struct run_ui *ui = opaque;
 
 	ui->res = *res;
-	ui->extra = jobrun_result_extra(ui->jr);
+	ui->extra = jobrun_result_extra(ui->jr, 0);
 	ui->finished = 1;
 	cli_progress_end(&ui->prog, res->succeeded ? "succeeded" : "failed");
 }

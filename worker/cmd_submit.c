@@ -366,11 +366,18 @@ static int parse_id_cmd(const char *cmd, int argc, char **argv, const char **red
 static int print_script(const char *id, const char *status)
 {
 	json_t *st = json_loads(status, 0, NULL);
-	json_t *script = json_object_get(json_object_get(st, "result"), "script");
+	json_t *script = json_object_get(st, "script");
 	int rc = 0;
+
+	json_t *whole = json_object_get(json_object_get(st, "result"), "script_bytes");
 
 	if (json_is_string(script)) {
 		fwrite(json_string_value(script), 1, json_string_length(script), stdout);
+		if (json_integer_value(whole) > (json_int_t)json_string_length(script))
+			fprintf(stderr,
+				"reelbox status: the script is cut at %zu of its %lld bytes: the "
+				"queue keeps at most 60 KiB of it\n",
+				json_string_length(script), (long long)json_integer_value(whole));
 	} else {
 		fprintf(stderr,
 			"reelbox status: job %s has no script from a model: it is a script job, "
@@ -380,24 +387,6 @@ static int print_script(const char *id, const char *status)
 	}
 	json_decref(st);
 	return rc;
-}
-
-/* The job's state; a prompt job's prompt and final script are lifted to the top level
- * beside the result (whose "attempts" lists the model's attempts; the top level's
- * "attempts" counts the queue's claims, as for every job). */
-static void print_status_json(const char *status)
-{
-	json_t *st = json_loads(status, 0, NULL), *res = json_object_get(st, "result");
-	char *text = NULL;
-
-	if (json_is_object(res) && json_object_get(res, "prompt")) {
-		json_object_set(st, "prompt", json_object_get(res, "prompt"));
-		json_object_set(st, "script", json_object_get(res, "script"));
-		text = json_dumps(st, JSON_COMPACT);
-	}
-	printf("%s\n", text ? text : status);
-	free(text);
-	json_decref(st);
 }
 
 int cmd_status(int argc, char **argv)
@@ -420,7 +409,7 @@ int cmd_status(int argc, char **argv)
 	if (json == STATUS_SCRIPT) {
 		rc = print_script(id, status);
 	} else if (json) {
-		print_status_json(status);
+		printf("%s\n", status);
 	} else {
 		json_t *o = json_loads(status, 0, NULL);
 		cli_print_status_text(stdout, o, cli_wall_ms());

@@ -555,7 +555,7 @@ static void on_runner_done(void *opaque, const struct runner_result *done)
 	/* The runner's handles are closed by now: it can go before anything else runs.
 	 * The heartbeat timer keeps running until the slot is released: a result Redis
 	 * does not take yet (maxmemory) must not cost the job its lease. */
-	s->extra = jobrun_result_extra(s->run);
+	s->extra = jobrun_result_extra(s->run, JOBRUN_RESULT_BUDGET);
 	{
 		unsigned n;
 		const struct jobrun_attempt *at = jobrun_attempts(s->run, &n);

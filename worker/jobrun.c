@@ -588,14 +588,25 @@ static json_t *text(const char *s, size_t len)
 	return v;
 }
 
-/* An attempt's script in the result is cut here: every attempt's whole script would make
- * a result of max_attempts * max_script_bytes in Redis. The final one is whole. */
+/* Without a budget an attempt's script is still cut here: a whole script per attempt
+ * would make a summary of max_attempts * max_script_bytes. The final script is whole. */
 #define ATTEMPT_SCRIPT_SHOWN (64u << 10)
 
-static json_t *attempt_json(const struct jobrun_attempt *a)
+/* The tail of a log in at most max bytes, starting on a character. */
+static json_t *log_text(const char *log, size_t max)
+{
+	size_t len = strlen(log), from = len > max ? len - max : 0;
+
+	while (from < len && ((unsigned char)log[from] & 0xc0) == 0x80)
+		from++;
+	return text(log + from, len - from);
+}
+
+/* script_max and log_max bound what the attempt shows of its script and log. */
+static json_t *attempt_json(const struct jobrun_attempt *a, size_t script_max, size_t log_max)
 {
 	json_t *o = json_object();
-	size_t shown = a->script ? utf8_prefix(a->script, a->script_len, ATTEMPT_SCRIPT_SHOWN) : 0;
+	size_t shown = a->script ? utf8_prefix(a->script, a->script_len, script_max) : 0;
 
 	if (!o)
 		return NULL;
@@ -609,7 +620,7 @@ static json_t *attempt_json(const struct jobrun_attempt *a)
 	    json_object_set_new(o, "end", json_string(runner_end_name(a->end))) < 0 ||
 	    json_object_set_new(
 		o, "error", a->succeeded ? json_null() : text(a->error, strlen(a->error))) < 0 ||
-	    json_object_set_new(o, "log", text(a->log, strlen(a->log))) < 0 ||
+	    json_object_set_new(o, "log", log_text(a->log, log_max)) < 0 ||
 	    json_object_set_new(o, "model_ms", json_integer((json_int_t)a->model_ms)) < 0 ||
 	    json_object_set_new(o, "check_ms", json_integer((json_int_t)a->check_ms)) < 0 ||
 	    json_object_set_new(o, "render_ms", json_integer((json_int_t)a->render_ms)) < 0 ||
@@ -621,26 +632,40 @@ static json_t *attempt_json(const struct jobrun_attempt *a)
 	return o;
 }
 
-json_t *jobrun_result_extra(const struct jobrun *j)
+json_t *jobrun_result_extra(const struct jobrun *j, size_t budget)
 {
 	const struct jobrun_attempt *last = NULL;
+	size_t each, script_max = ATTEMPT_SCRIPT_SHOWN, log_max = RUNNER_LOG_TAIL, final_len;
 	json_t *o, *list;
 
 	if (!j || !j->prompted)
 		return NULL;
+	/* A budget is shared by the attempts, three quarters script, a quarter log. */
+	if (budget && j->n_attempts) {
+		each = budget / j->n_attempts;
+		script_max = each / 4 * 3;
+		log_max = each / 4 < RUNNER_LOG_TAIL ? each / 4 : RUNNER_LOG_TAIL;
+	}
 	o = json_object();
 	list = json_array();
 	if (!o || !list)
 		goto fail;
 	for (unsigned i = 0; i < j->n_attempts; i++) {
-		if (json_array_append_new(list, attempt_json(&j->attempts[i])) < 0)
+		if (json_array_append_new(list,
+					  attempt_json(&j->attempts[i], script_max, log_max)) < 0)
 			goto fail;
 		if (j->attempts[i].script)
 			last = &j->attempts[i];
 	}
+	final_len = !last    ? 0
+		    : budget ? utf8_prefix(last->script, last->script_len, JOBRUN_SCRIPT_KEPT)
+			     : last->script_len;
 	if (json_object_set_new(o, "prompt", text(j->job->prompt, j->job->prompt_len)) < 0 ||
-	    json_object_set_new(o, "script",
-				last ? text(last->script, last->script_len) : json_null()) < 0 ||
+	    json_object_set_new(o, "script", last ? text(last->script, final_len) : json_null()) <
+		0 ||
+	    (last && final_len < last->script_len &&
+	     json_object_set_new(o, "script_bytes", json_integer((json_int_t)last->script_len)) <
+		 0) ||
 	    json_object_set_new(o, "attempts", list) < 0) {
 		list = NULL;
 		goto fail;

@@ -70,8 +70,18 @@ void jobrun_free(struct jobrun *j);
 /* The prompt job's part of the result: {"prompt", "script" (the last attempt's),
  * "attempts": [{"script", "runtime", "status", "error", "log", "model_ms", "check_ms", "render_ms",
  * "input_tokens", "output_tokens"}]}, every string made valid UTF-8; NULL for a script
- * job or without memory. A new reference. */
-json_t *jobrun_result_extra(const struct jobrun *j);
+ * job or without memory. A new reference. budget 0: every attempt's script up to 64 KiB
+ * and log whole, the final script whole (`run --json`); else the attempts' scripts and
+ * logs share budget bytes and the final script is cut at JOBRUN_SCRIPT_KEPT, each cut
+ * on a character and told by a "script_bytes" field with the whole size. */
+json_t *jobrun_result_extra(const struct jobrun *j, size_t budget);
+
+/* What a queue result may hold of a prompt job: the attempts share this many bytes of
+ * script and log (the rest of the result, the prompt and the final script are kept
+ * apart: the queue stores those two as fields of their own), and the final script is
+ * kept up to JOBRUN_SCRIPT_KEPT bytes (a status reply carries values up to 64 KiB). */
+#define JOBRUN_RESULT_BUDGET (32u << 10)
+#define JOBRUN_SCRIPT_KEPT   (60u << 10)
 
 /* Attempts so far (for tests and logs). */
 const struct jobrun_attempt *jobrun_attempts(const struct jobrun *j, unsigned *n);
