@@ -806,6 +806,20 @@ v=$?
 [ $v -eq 0 ] && [ "$rc" -eq 1 ]
 ok $? "submit --wait of an always-buggy prompt exits 1 after model.max_attempts 3 (rc $rc; $why)"
 
+# A model outage is not the prompt's fault: the claim fails after model.c's retries, the
+# job goes back to the queue, and the next claim (the model back) renders it.
+answers '[{"status": 500, "error": "down"}, {"status": 500, "error": "down"}, {"status": 500, "error": "down"}, {"status": 500, "error": "down"}, "good"]'
+sub outage --wait --json
+rc=$?
+status_json "$MARK-outage"
+why=$(pyc '
+d = doc(A[0])
+verdict(d.get("state") == "succeeded" and int(d.get("attempts") or 0) == 2,
+        "%s after %s claims" % (d.get("state"), d.get("attempts")))' "$O/status-$MARK-outage.json")
+v=$?
+[ $v -eq 0 ] && [ "$rc" -eq 0 ] && grep -q '"job_model_failure"' "$LOGS"/W1.log
+ok $? "a model outage hands the job back; the next claim renders it (rc $rc; $why)"
+
 # Three failed 40 KB scripts: the result in Redis stays under its 64 KiB cap (the attempts
 # share 32 KiB, cut on characters), the final script is a field of its own, kept whole.
 BIG=$(python3 -c 'import json; c = "# " + "é" * 20000 + "\nraise SystemExit(3)\n"; print(json.dumps([{"text": "```python\n" + c + "```"}]))')

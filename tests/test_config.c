@@ -451,6 +451,11 @@ static void test_config_model_url_with_credentials_or_bad_scheme_is_refused(void
 	assert_config_refused("{\"model\": {\"url\": \"ftp://host/v1\"}}",
 			      "must start with http:// or https://");
 	assert_config_refused("{\"model\": {\"api\": \"gemini\"}}", "openai or anthropic");
+	assert_config_refused("{\"model\": {\"url\": \"https://h/v1?api-key=sk-q\"}}",
+			      "without a query");
+	assert_config_refused("{\"model\": {\"url\": \"https://h/v1#x\"}}", "fragment");
+	assert_config_refused("{\"model\": {\"url\": \"https://h/v1\\r\\nX: 1\"}}", "line break");
+	assert_null(strstr(err, "sk-q"));
 	assert_config_refused("{\"model\": {\"key_env\": \"A B\"}}", "not a variable name");
 	assert_config_refused("{\"model\": {\"max_attempts\": 11}}", "model.max_attempts");
 	assert_config_refused("{\"model\": {\"key\": \"sk-1\"}}", "unknown key 'model.key'");

@@ -473,6 +473,15 @@ static int hand_back_host_failure(struct slot *s, const struct runner_result *re
 
 	if (disk_fault)
 		disk_bad(w, disk);
+	if (!disk_fault && res->end == RUNNER_END_MODEL) {
+		/* The model could not be asked (an outage, a timeout, a refused key): not the
+		 * prompt's fault. Back to the queue with its backoff; after max_attempts claims
+		 * it is dead with the sentence, so a bad key does not loop for ever. */
+		w->m.retried++;
+		log_event("job_model_failure", s->qjob.id, "{s:s}", "reason", res->error);
+		hand_back(s, res->error);
+		return 1;
+	}
 	if (!disk_fault && res->end != RUNNER_END_INTERNAL)
 		return 0;
 	snprintf(why, sizeof(why), "the worker could not write the video (%.480s)%s%s", res->error,

@@ -486,6 +486,17 @@ static int config_check_model(const struct model_settings *m, const char *from, 
 				   m->url, from);
 			return -EINVAL;
 		}
+		/* The path is appended to the URL: a query or fragment would swallow it, and
+		 * a query may carry a credential that sentences and logs would show. */
+		if (rest[strcspn(rest, "?# \t\r\n")]) {
+			worker_err(
+			    err, errlen,
+			    "model url (%s) must be a plain base URL without a query, fragment, "
+			    "space or line break (e.g. https://host/v1); put the key in "
+			    "REELBOX_MODEL_KEY",
+			    from);
+			return -EINVAL;
+		}
 		/* A user:password@ part would be printed with every model sentence. */
 		if (strcspn(rest, "/?#") > strcspn(rest, "@")) {
 			worker_err(err, errlen,

@@ -455,6 +455,23 @@ static const char *parse_anthropic(struct model_call *c, json_t *root, struct mo
 	return NULL;
 }
 
+/* What made an answer unreadable, in words that do not quote it. */
+static const char *json_fault(const json_error_t *e)
+{
+	switch (json_error_code(e)) {
+	case json_error_invalid_utf8:
+		return "bytes that are not UTF-8";
+	case json_error_null_character:
+		return "a NUL character";
+	case json_error_duplicate_key:
+		return "a key given twice";
+	case json_error_premature_end_of_input:
+		return "an answer cut short";
+	default:
+		return "a syntax error";
+	}
+}
+
 static void answer_ok(struct model_call *c, const struct httpc_response *res)
 {
 	struct model_answer a = {.input_tokens = -1, .output_tokens = -1};
@@ -468,7 +485,7 @@ static void answer_ok(struct model_call *c, const struct httpc_response *res)
 		snprintf(sentence, sizeof(sentence),
 			 "model at %s: the answer is not a JSON object (%s at byte %d of %zu); "
 			 "check that the URL speaks the %s API",
-			 c->shown, root ? "another JSON value" : "a syntax error",
+			 c->shown, root ? "another JSON value" : json_fault(&jerr),
 			 root ? 0 : jerr.position, res->body_len,
 			 c->api == MODEL_API_ANTHROPIC ? "Anthropic Messages"
 						       : "OpenAI chat-completions");
