@@ -10,9 +10,9 @@
 # timings.total_ms), the worker's wall overhead per job (finished - started - model_ms -
 # render_ms; the median and p90), and the worker's own cpu per job (utime+stime from
 # /proc/<pid>/stat when the last job ended, less what an idle worker spends starting,
-# over JOBS). A prompt job's attempt also runs a syntax check in a sandbox (python3
-# compile()), which is neither model nor render: it is measured on its own here (the
-# same check through `reelbox exec`, less a reelbox process's start, `reelbox --version`).
+# over JOBS). A prompt job's attempt may run a syntax check in a sandbox before its render
+# (shells only: Python compiles the whole file at the render's start), neither model nor
+# render: its time is the attempts' check_ms, shown apart (0 for these Python jobs).
 # Overlap: each prompt job's model call is [its request reached the server, the answer
 # was written] (the server's record, matched to the job by its prompt) and its render
 # [the answer, the job's finish]; the table shows the peak number of model calls at once,
@@ -129,22 +129,6 @@ awk '{ print $14 + $15 }' "/proc/$wpid/stat" >"$TMP/idle.cpu"
 kill -TERM "$wpid"
 wait "$wpid" || true
 
-# The syntax check's cost, alone: python3 compile() in a sandbox, less starting reelbox.
-check_ms() { # check_ms CMD...: the median wall ms of 11 runs of CMD
-	python3 - "$@" <<'PY'
-import statistics, subprocess, sys, time
-t = []
-for _ in range(11):
-    t0 = time.perf_counter()
-    subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t.append((time.perf_counter() - t0) * 1000)
-print("%.1f" % statistics.median(t))
-PY
-}
-check_py=$(check_ms "$BIN" exec -- /usr/bin/python3 -E -S -c 'compile(open("/dev/null").read(), "s", "exec")')
-check_true=$(check_ms "$BIN" exec -- /bin/true)
-check_start=$(check_ms "$BIN" --version)
-echo "$check_py $check_true $check_start" >"$TMP/check.ms"
 
 for r in $(seq 1 "$ROUNDS"); do
 	echo "round $r: $JOBS script jobs, then $JOBS prompt jobs (the model answers after $DELAY_MS ms), $SLOTS slots"
@@ -177,7 +161,7 @@ def load(tag):
 
 
 def stats(kind, prompted):
-    out = {"wall": [], "cpu": [], "model": [], "render": [], "over": [], "total": [], "rows": []}
+    out = {"wall": [], "cpu": [], "model": [], "render": [], "over": [], "total": [], "rows": [], "check": []}
     c_idle = float(open(f"{tmp}/idle.cpu").read())
     for r in range(1, rounds + 1):
         rows = load(f"{kind}{r}")
@@ -191,6 +175,7 @@ def stats(kind, prompted):
             if prompted:
                 m = sum(a["model_ms"] for a in res["attempts"])
                 d = sum(a["render_ms"] for a in res["attempts"])
+                out["check"].append(sum(a.get("check_ms", 0) for a in res["attempts"]))
             else:
                 m, d = 0, res["timings"]["total_ms"]
             out["model"].append(m)
@@ -200,10 +185,9 @@ def stats(kind, prompted):
     return out
 
 
-check_py, check_true, check_start = (float(x) for x in open(f"{tmp}/check.ms").read().split())
-check = check_py - check_start  # what the worker's own check costs: no process to start
 b = stats("base", False)
 p = stats("prompt", True)
+check = med(p["check"])  # the attempts' own syntax checks (check_ms)
 
 # The overlap, per prompt round: each model call from the server's record (matched to
 # its job by the prompt), each render from the answer to the job's finish.
@@ -261,7 +245,7 @@ rows.append(("per job: wall overhead ms = total - model - render (median)", "%d"
 rows.append(("per job: wall overhead ms (p90)", "%d" % pct(b["over"], 90), "%d" % pct(p["over"], 90), "", "", ""))
 rows.append(("  claim to the request at the model server (median)", "-", "%.1f" % med(to_ask), "", "", ""))
 rows.append(("  the answer to the finish, less the render (median)", "-", "%.1f" % med(after), "", "", ""))
-rows.append(("  of it, the syntax check (sandboxed compile, alone)", "-", "%.0f" % check, "", "", ""))
+rows.append(("  of it, the syntax check (the attempts' check_ms, median)", "-", "%.0f" % check, "", "", ""))
 rest = ow - check
 rows.append(("  the rest: the worker's own wall overhead", "", "", "%+.0f" % rest, "< 5 ms", "PASS" if rest < 5 else "MISS"))
 bc, pc = med(b["cpu"]), med(p["cpu"])
@@ -275,7 +259,6 @@ widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
 print()
 print("%d rounds of %d jobs, %d slots; walls per round: baseline %s s, prompt %s s" % (
     rounds, jobs, slots, " ".join("%.2f" % w for w in b["wall"]), " ".join("%.2f" % w for w in p["wall"])))
-print("the syntax check alone: `reelbox exec` of python3 compile() %.1f ms, of /bin/true %.1f ms, `reelbox --version` %.1f ms (medians of 11)" % (check_py, check_true, check_start))
 print()
 for r in rows:
     print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
