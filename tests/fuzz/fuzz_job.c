@@ -99,6 +99,7 @@ static void check_parsed(const struct job *j)
 	check_str(j->format, sizeof(j->format));
 	check_str(j->preset, sizeof(j->preset));
 	CHECK(!j->script || j->script[j->script_len] == '\0');
+	CHECK(!j->prompt || j->prompt[j->prompt_len] == '\0');
 	CHECK(j->width >= 0 && j->height >= 0 && j->fps >= 0 && j->frames >= 0);
 	CHECK(j->crf >= -1 && j->retries >= 0);
 	if (j->id[0]) {
@@ -116,9 +117,17 @@ static void check_resolved(const struct job *j)
 					      "veryslow",  "placebo",	NULL};
 
 	check_parsed(j);
-	CHECK(j->script && j->script_len > 0 && j->script_len <= cfg.max_script_bytes);
-	CHECK(j->script_name[0] && j->script_name[0] != '.' && !strchr(j->script_name, '/'));
-	CHECK(config_find_runtime(&cfg, j->runtime));
+	if (j->prompt) {
+		/* A prompt job: no script until an attempt brings one; a runtime only if named. */
+		CHECK(!j->script && j->prompt_len > 0 && j->prompt_len <= JOB_PROMPT_MAX);
+		CHECK(!memchr(j->prompt, '\0', j->prompt_len) && !j->script_name[0]);
+		CHECK(!j->runtime[0] || config_find_runtime(&cfg, j->runtime));
+	} else {
+		CHECK(j->script && j->script_len > 0 && j->script_len <= cfg.max_script_bytes);
+		CHECK(j->script_name[0] && j->script_name[0] != '.' &&
+		      !strchr(j->script_name, '/'));
+		CHECK(config_find_runtime(&cfg, j->runtime));
+	}
 	CHECK(j->width >= 2 && j->height >= 2 && j->width <= 7680 && j->height <= 4320);
 	CHECK(j->width % 2 == 0 && j->height % 2 == 0);
 	CHECK(j->fps >= 1 && j->fps <= 120);
