@@ -167,6 +167,14 @@ int queue_reject(struct queue *q, const struct queue_job *job, const char *reaso
  * and diagnostics. *out is malloc'd. */
 int queue_command(struct queue *q, char **out, int argc, const char **argv);
 
+/* Whether needle occurs anywhere in the connected database: every key's name and value,
+ * read by its type (strings, hashes, lists, sets, sorted sets, streams), page by page
+ * with each reply bounded. *keys counts the keys read, *hits those that hold needle.
+ * An audit for secrets that must never reach Redis (`reelbox demo` scans for the model
+ * key); not for a hot path. -ENOTSUP for a key of a type it cannot read. */
+int queue_scan_contains(struct queue *q, const char *needle, size_t *keys, size_t *hits, char *err,
+			size_t errlen);
+
 /* ---- Asynchronous client (libuv) ---------------------------------------------- */
 
 struct queue_async;

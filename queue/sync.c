@@ -632,3 +632,222 @@ int queue_command(struct queue *q, char **out, int argc, const char **argv)
 	freeReplyObject(r);
 	return *out ? rc : -ENOMEM;
 }
+
+/* ---- Scan: is a string anywhere in this Redis? ---- */
+
+/* How many values one page of a scan asks for, and what one page may cost. */
+#define SCAN_PAGE	16
+#define SCAN_STR_PAGE	(1u << 20)
+#define SCAN_REPLY_MULT 8
+
+/* 1 when a string of the reply (at any depth) holds the needle. */
+static int reply_has(const redisReply *r, const char *needle, size_t nlen)
+{
+	if (!r)
+		return 0;
+	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ||
+	    r->type == REDIS_REPLY_ERROR)
+		return r->len >= nlen && memmem(r->str, r->len, needle, nlen) != NULL;
+	if (r->type == REDIS_REPLY_ARRAY)
+		for (size_t i = 0; i < r->elements; i++)
+			if (reply_has(r->element[i], needle, nlen))
+				return 1;
+	return 0;
+}
+
+/* One command of the scan, its reply bounded; an error reply is an error. */
+static int scan_cmd(struct queue *q, redisReply **out, char *err, size_t errlen, int argc,
+		    const char **argv)
+{
+	size_t len[8];
+	int rc = 0;
+
+	for (int i = 0; i < argc; i++)
+		len[i] = strlen(argv[i]);
+	*out = send_argv(q, argc, argv, len, doc_reply_max(q) * SCAN_REPLY_MULT, &rc, err, errlen);
+	if (!*out)
+		return rc ? rc : -EIO;
+	if ((*out)->type == REDIS_REPLY_ERROR) {
+		qerr(err, errlen, "Redis at %s refused %s during the scan: %s", q->url.where,
+		     argv[0], (*out)->str);
+		freeReplyObject(*out);
+		*out = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
+/* A string value, a megabyte a page; pages overlap by the needle's length - 1 so a
+ * needle across a page boundary is still found. */
+static int scan_string(struct queue *q, const char *key, const char *needle, int *found, char *err,
+		       size_t errlen)
+{
+	size_t nlen = strlen(needle);
+	long long size, start = 0;
+	char a[32], b[32];
+	redisReply *r;
+	int rc;
+
+	if ((rc = scan_cmd(q, &r, err, errlen, 2, (const char *[]){"STRLEN", key})) < 0)
+		return rc;
+	size = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+	freeReplyObject(r);
+	while (start < size && !*found) {
+		snprintf(a, sizeof(a), "%lld", start);
+		snprintf(b, sizeof(b), "%lld", start + SCAN_STR_PAGE - 1);
+		if ((rc = scan_cmd(q, &r, err, errlen, 4,
+				   (const char *[]){"GETRANGE", key, a, b})) < 0)
+			return rc;
+		*found = reply_has(r, needle, nlen);
+		freeReplyObject(r);
+		start += SCAN_STR_PAGE - (long long)(nlen > 1 ? nlen - 1 : 0);
+	}
+	return 0;
+}
+
+/* A hash, set or sorted set through its cursor (HSCAN, SSCAN, ZSCAN). */
+static int scan_cursor(struct queue *q, const char *cmd, const char *key, const char *needle,
+		       int *found, char *err, size_t errlen)
+{
+	char cursor[32] = "0", count[16];
+	redisReply *r;
+	int rc;
+
+	snprintf(count, sizeof(count), "%d", SCAN_PAGE);
+	do {
+		if ((rc = scan_cmd(q, &r, err, errlen, 5,
+				   (const char *[]){cmd, key, cursor, "COUNT", count})) < 0)
+			return rc;
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING) {
+			freeReplyObject(r);
+			qerr(err, errlen, "Redis at %s answered %s with an unexpected reply",
+			     q->url.where, cmd);
+			return -EIO;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		*found = reply_has(r->element[1], needle, strlen(needle));
+		freeReplyObject(r);
+	} while (strcmp(cursor, "0") && !*found);
+	return 0;
+}
+
+/* A list, SCAN_PAGE items a page. */
+static int scan_list(struct queue *q, const char *key, const char *needle, int *found, char *err,
+		     size_t errlen)
+{
+	char a[32], b[32];
+	redisReply *r;
+	int rc, more = 1;
+
+	for (long long i = 0; more && !*found; i += SCAN_PAGE) {
+		snprintf(a, sizeof(a), "%lld", i);
+		snprintf(b, sizeof(b), "%lld", i + SCAN_PAGE - 1);
+		if ((rc = scan_cmd(q, &r, err, errlen, 4, (const char *[]){"LRANGE", key, a, b})) <
+		    0)
+			return rc;
+		more = r->type == REDIS_REPLY_ARRAY && r->elements == SCAN_PAGE;
+		*found = reply_has(r, needle, strlen(needle));
+		freeReplyObject(r);
+	}
+	return 0;
+}
+
+/* A stream, SCAN_PAGE entries a page, each page after the last entry seen. */
+static int scan_stream(struct queue *q, const char *key, const char *needle, int *found, char *err,
+		       size_t errlen)
+{
+	char start[QUEUE_ENTRY_MAX + 1] = "-", count[16];
+	redisReply *r;
+	int rc, more = 1;
+
+	snprintf(count, sizeof(count), "%d", SCAN_PAGE);
+	while (more && !*found) {
+		const char *argv[] = {"XRANGE", key, start, "+", "COUNT", count};
+		if ((rc = scan_cmd(q, &r, err, errlen, 6, argv)) < 0)
+			return rc;
+		more = r->type == REDIS_REPLY_ARRAY && r->elements == SCAN_PAGE;
+		if (more) {
+			const redisReply *last = r->element[r->elements - 1];
+			if (last->type != REDIS_REPLY_ARRAY || last->elements < 1 ||
+			    last->element[0]->type != REDIS_REPLY_STRING)
+				more = 0;
+			else
+				snprintf(start, sizeof(start), "(%s", last->element[0]->str);
+		}
+		*found = reply_has(r, needle, strlen(needle));
+		freeReplyObject(r);
+	}
+	return 0;
+}
+
+/* One key: its name, then its value by its type. */
+static int scan_key(struct queue *q, const char *key, const char *needle, int *found, char *err,
+		    size_t errlen)
+{
+	redisReply *r;
+	char type[32];
+	int rc;
+
+	*found = strstr(key, needle) != NULL;
+	if (*found)
+		return 0;
+	if ((rc = scan_cmd(q, &r, err, errlen, 2, (const char *[]){"TYPE", key})) < 0)
+		return rc;
+	snprintf(type, sizeof(type), "%s", r->type == REDIS_REPLY_STATUS ? r->str : "?");
+	freeReplyObject(r);
+	if (!strcmp(type, "none")) /* gone meanwhile (expired) */
+		return 0;
+	if (!strcmp(type, "string"))
+		return scan_string(q, key, needle, found, err, errlen);
+	if (!strcmp(type, "hash"))
+		return scan_cursor(q, "HSCAN", key, needle, found, err, errlen);
+	if (!strcmp(type, "set"))
+		return scan_cursor(q, "SSCAN", key, needle, found, err, errlen);
+	if (!strcmp(type, "zset"))
+		return scan_cursor(q, "ZSCAN", key, needle, found, err, errlen);
+	if (!strcmp(type, "list"))
+		return scan_list(q, key, needle, found, err, errlen);
+	if (!strcmp(type, "stream"))
+		return scan_stream(q, key, needle, found, err, errlen);
+	qerr(err, errlen, "key %.100s in Redis at %s has type %s, which the scan cannot read", key,
+	     q->url.where, type);
+	return -ENOTSUP;
+}
+
+int queue_scan_contains(struct queue *q, const char *needle, size_t *keys, size_t *hits, char *err,
+			size_t errlen)
+{
+	char cursor[32] = "0";
+	redisReply *r;
+	int rc = 0;
+
+	*keys = *hits = 0;
+	if (!needle || !*needle)
+		return -EINVAL;
+	do {
+		if ((rc = scan_cmd(q, &r, err, errlen, 4,
+				   (const char *[]){"SCAN", cursor, "COUNT", "100"})) < 0)
+			return rc;
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(r);
+			qerr(err, errlen, "Redis at %s answered SCAN with an unexpected reply",
+			     q->url.where);
+			return -EIO;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		for (size_t i = 0; i < r->element[1]->elements && rc == 0; i++) {
+			const redisReply *k = r->element[1]->element[i];
+			int found = 0;
+			if (k->type != REDIS_REPLY_STRING)
+				continue;
+			rc = scan_key(q, k->str, needle, &found, err, errlen);
+			(*keys)++;
+			*hits += found;
+		}
+		freeReplyObject(r);
+	} while (rc == 0 && strcmp(cursor, "0"));
+	return rc;
+}

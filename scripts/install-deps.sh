@@ -3,6 +3,7 @@
 # Idempotent; run as root.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
+# chromium: tests/it_demo.sh opens the demo's page in it, headless.
 PKGS="build-essential cmake pkg-config git
  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavfilter-dev
  libuv1-dev libseccomp-dev libhiredis-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
@@ -10,7 +11,8 @@ PKGS="build-essential cmake pkg-config git
  ffmpeg redis-server redis-tools
  python3 python3-numpy python3-pil python3-redis fonts-dejavu-core
  lua5.4 nodejs jq procps bubblewrap hyperfine clang-format
- clang libclang-rt-14-dev"
+ clang libclang-rt-14-dev
+ chromium"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

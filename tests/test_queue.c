@@ -1624,6 +1624,56 @@ static void test_async_client_drops_a_connection_whose_reply_is_over_its_bound(v
 	queue_close(q);
 }
 
+/* The demo's audit for the model key: a needle anywhere in Redis is found, whatever the
+ * key's type, however deep in the value, and across the scan's page boundaries. */
+static size_t scan_hits(struct queue *q, const char *needle, size_t *keys)
+{
+	char err[QUEUE_ERR_MAX] = "";
+	size_t hits = 99;
+
+	if (queue_scan_contains(q, needle, keys, &hits, err, sizeof(err)) != 0)
+		fail_msg("queue_scan_contains: %s", err);
+	return hits;
+}
+
+static void test_the_scan_finds_a_secret_in_every_kind_of_key_and_page(void **state)
+{
+	static const char needle[] = "sk-reelbox-demo-0123456789abcdef";
+	struct queue *q = open_q(NULL);
+	size_t keys = 0, base;
+	char n[16];
+
+	(void)state;
+	submit(q, "scan_job"); /* the queue's own keys: a stream, a hash, an events stream */
+	assert_int_equal(scan_hits(q, needle, &base), 0);
+	assert_true(base >= 3);
+
+	/* One key of each type at a time, the needle past the first page of its value. */
+	cmd(q, 4, "SETRANGE", "t:str", "1048570", needle); /* across the 1 MiB page edge */
+	assert_int_equal(scan_hits(q, needle, &keys), 1);
+	cmd(q, 2, "DEL", "t:str");
+	for (int i = 0; i < 300; i++) {
+		snprintf(n, sizeof(n), "f%d", i);
+		cmd(q, 4, "HSET", "t:hash", n, i == 250 ? needle : "x");
+		cmd(q, 3, "RPUSH", "t:list", i == 40 ? needle : n);
+		cmd(q, 5, "XADD", "t:stream", "*", "v", i == 40 ? needle : n);
+		cmd(q, 3, "SADD", "t:set", i == 250 ? needle : n);
+		cmd(q, 4, "ZADD", "t:zset", "1", i == 250 ? needle : n);
+	}
+	assert_int_equal(scan_hits(q, needle, &keys), 5);
+	assert_int_equal(keys, base + 5);
+	cmd(q, 6, "DEL", "t:hash", "t:list", "t:stream", "t:set", "t:zset");
+	assert_int_equal(scan_hits(q, needle, &keys), 0);
+
+	/* In a key's name; and a job's id where the queue keeps it. */
+	cmd(q, 3, "SET", "t:sk-reelbox-demo-0123456789abcdef", "x");
+	assert_int_equal(scan_hits(q, needle, &keys), 1);
+	cmd(q, 2, "DEL", "t:sk-reelbox-demo-0123456789abcdef");
+	/* the job's hash, its events stream and the jobs stream's entry */
+	assert_int_equal(scan_hits(q, "scan_job", &keys), 3);
+	queue_close(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1665,6 +1715,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_status_and_events_a_producer_overwrote_stay_bounded, flush),
 	    cmocka_unit_test_setup(
 		test_async_client_drops_a_connection_whose_reply_is_over_its_bound, flush),
+	    cmocka_unit_test_setup(test_the_scan_finds_a_secret_in_every_kind_of_key_and_page,
+				   flush),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -24,6 +24,7 @@ int cmd_status(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 
 int cmd_runtimes(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 int cmd_posture(int argc, char **argv);
 
 struct sandbox_result;

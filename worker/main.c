@@ -27,6 +27,7 @@ static const struct command commands[] = {
     {"status", cmd_status, "show a job's state"},
     {"cancel", cmd_cancel, "cancel a queued or running job"},
     {"runtimes", cmd_runtimes, "list the interpreters and packages scripts can use here"},
+    {"demo", cmd_demo, "the talk, reproduced: prompts, threats, checklist, report.html"},
     {"posture", cmd_posture, "check the sandboxing checklist on this host, live"},
 };
 
