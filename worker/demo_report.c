@@ -368,9 +368,9 @@ static void write_video_card(FILE *f, const struct demo_job *j)
 static void write_videos(FILE *f, const struct demo_report *r)
 {
 	fputs("<section id=\"videos\">\n<h2>1. Prompts to videos</h2>\n<p class=\"intro\">Each "
-	      "card is a prompt job: the worker asked the model for a script, checked its syntax "
-	      "in the job's sandbox, rendered it there and encoded the frames. When an attempt "
-	      "failed, its error went back to the model for a corrected script.</p>\n"
+	      "card is a prompt job: the worker asked the model for a script, ran it in the job's "
+	      "sandbox and encoded its frames. When an attempt failed, its error and log went "
+	      "back to the model for a corrected script.</p>\n"
 	      "<div class=\"grid\">\n",
 	      f);
 	for (size_t i = 0; i < r->n_jobs; i++)
