@@ -737,8 +737,26 @@ static void run_posture(struct demo *d)
 	posture_free(&pr);
 }
 
-/* A poster for every rendered video: the result's own when the worker made one, else a
- * frame cut from it in the sandbox (a second in, or the middle of a shorter one). */
+/* The poster the worker made beside the video (the result's "poster", a path in its
+ * output dir), as the page links it; 0 when there is none. */
+static int worker_poster(const struct demo *d, struct demo_job *j)
+{
+	const char *p = json_string_value(json_object_get(j->result, "poster"));
+	const char *base = p ? strrchr(p, '/') : NULL;
+	char path[PATH_MAX + 80];
+
+	base = base ? base + 1 : p;
+	if (!base || !*base || base[0] == '.')
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", d->videos, base);
+	if (access(path, R_OK) < 0)
+		return 0;
+	snprintf(j->poster, sizeof(j->poster), "videos/%.200s", base);
+	return 1;
+}
+
+/* A poster for every rendered video: the worker's when it made one, else a frame cut
+ * from the video in the sandbox (a second in, or the middle of a shorter one). */
 static void make_posters(struct demo *d)
 {
 	char video[PATH_MAX + 80], poster[PATH_MAX + 80], err[512];
@@ -750,6 +768,8 @@ static void make_posters(struct demo *d)
 		if (strcmp(j->state, "succeeded") || access(video, R_OK) < 0)
 			continue;
 		snprintf(j->video, sizeof(j->video), "videos/%s.mp4", j->id);
+		if (worker_poster(d, j))
+			continue;
 		snprintf(poster, sizeof(poster), "%s/%s.jpg", d->videos, j->id);
 		if (demo_poster(&d->cfg, video, poster, secs >= 2 ? 1.0 : secs / 2, err,
 				sizeof(err)) == 0)
