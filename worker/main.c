@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -39,6 +40,9 @@ static void start_up(void)
 	 * unprivileged reelbox must write its sandbox's uid_map, which needs it dumpable. */
 	if (geteuid() == 0)
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* No core file either way: an unprivileged reelbox stays dumpable, and a core of
+	 * the worker would hold the model's key and the Redis password. */
+	setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
 	render_quiet_logs(getenv("REELBOX_AV_VERBOSE") != NULL);
 }
 
