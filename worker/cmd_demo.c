@@ -40,6 +40,9 @@
 #include "queue.h"
 #include "standin.h"
 
+/* A file in the videos dir: the dir (PATH_MAX + 16), '/', a job id (< 64), an extension. */
+#define DEMO_FILE_MAX (PATH_MAX + 16 + 64 + 16)
+
 #define DEMO_MAX_JOBS	  64
 #define DEMO_POLL_MS	  200
 #define DEMO_DEFAULT_WAIT 600
@@ -425,7 +428,7 @@ static void job_id(const struct demo *d, const char *scenario, const char *suffi
 static int submit_all(struct demo *d, char *err, size_t errlen)
 {
 	unsigned char rnd[3] = {0};
-	char suffix[8], got[QUEUE_ID_MAX], path[PATH_MAX + 80];
+	char suffix[8], got[QUEUE_ID_MAX], path[DEMO_FILE_MAX];
 
 	if (demo_n_scenarios > DEMO_MAX_JOBS) {
 		worker_err(err, errlen, "%zu scenarios are more than the demo's %d",
@@ -743,7 +746,7 @@ static int worker_poster(const struct demo *d, struct demo_job *j)
 {
 	const char *p = json_string_value(json_object_get(j->result, "poster"));
 	const char *base = p ? strrchr(p, '/') : NULL;
-	char path[PATH_MAX + 80];
+	char path[DEMO_FILE_MAX];
 
 	base = base ? base + 1 : p;
 	if (!base || !*base || base[0] == '.')
@@ -759,7 +762,7 @@ static int worker_poster(const struct demo *d, struct demo_job *j)
  * from the video in the sandbox (a second in, or the middle of a shorter one). */
 static void make_posters(struct demo *d)
 {
-	char video[PATH_MAX + 80], poster[PATH_MAX + 80], err[512];
+	char video[DEMO_FILE_MAX], poster[DEMO_FILE_MAX], id[sizeof(d->jobs[0].id)], err[512];
 
 	for (size_t i = 0; i < d->rep.n_jobs && !interrupted; i++) {
 		struct demo_job *j = &d->jobs[i];
@@ -767,13 +770,15 @@ static void make_posters(struct demo *d)
 		snprintf(video, sizeof(video), "%s/%s.mp4", d->videos, j->id);
 		if (strcmp(j->state, "succeeded") || access(video, R_OK) < 0)
 			continue;
-		snprintf(j->video, sizeof(j->video), "videos/%s.mp4", j->id);
+		/* A copy: j->id and j->video are members of the same struct (-Wrestrict). */
+		snprintf(id, sizeof(id), "%s", j->id);
+		snprintf(j->video, sizeof(j->video), "videos/%s.mp4", id);
 		if (worker_poster(d, j))
 			continue;
 		snprintf(poster, sizeof(poster), "%s/%s.jpg", d->videos, j->id);
 		if (demo_poster(&d->cfg, video, poster, secs >= 2 ? 1.0 : secs / 2, err,
 				sizeof(err)) == 0)
-			snprintf(j->poster, sizeof(j->poster), "videos/%s.jpg", j->id);
+			snprintf(j->poster, sizeof(j->poster), "videos/%s.jpg", id);
 		else
 			fprintf(stderr, "reelbox demo: no poster for %s: %s\n", j->id, err);
 	}
@@ -801,7 +806,9 @@ static void judge(struct demo *d)
 		if (!j->final) {
 			snprintf(j->verdict, sizeof(j->verdict), "did not finish");
 		} else if (!ran) {
-			snprintf(j->verdict, sizeof(j->verdict), "did not run (%s)", j->state);
+			char state[sizeof(j->state)];
+			snprintf(state, sizeof(state), "%s", j->state); /* -Wrestrict: one struct */
+			snprintf(j->verdict, sizeof(j->verdict), "did not run (%s)", state);
 		} else if (is_threat(j)) {
 			/* The recorded answers end as recorded; a real model's may do either. */
 			int as_recorded = !d->standin || !j->status || !strcmp(j->status, j->state);
