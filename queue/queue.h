@@ -34,6 +34,9 @@
 #define QUEUE_ERR_MAX	256
 #define QUEUE_TOKEN_MAX 48 /* a fencing token, "<n>-<16 hex digits>" */
 #define QUEUE_SHA_MAX	41 /* a SHA-1 in hex */
+#define QUEUE_RECENT_MAX 10000   /* ids kept in the recent-jobs index, P:jobs:recent */
+#define QUEUE_LIST_MAX	 1000	  /* most jobs one queue_list() answers */
+#define QUEUE_LIST_VALUE_MAX 256 /* each value of a listed job cut to this many bytes */
 
 /* What a completion, retry or rejection answers when the job was cancelled before its
  * result could be recorded: nothing of the result was kept. */
@@ -103,6 +106,16 @@ int queue_submit(struct queue *q, const char *job_json, char id_out[QUEUE_ID_MAX
 /* The job's state as a JSON object (see docs/queue.md); *json_out is malloc'd.
  * -ENOENT when the job is unknown or its result has expired. */
 int queue_status(struct queue *q, const char *id, char **json_out, char *err, size_t errlen);
+
+/* The most recent jobs, newest first, as a JSON array (*json_out, malloc'd) of objects
+ * with id, state, attempts, max_attempts, created, started, finished (Unix ms, left out
+ * when unset), age_ms (since created, on Redis's clock), worker, progress {frames,
+ * total} and error, when set. state NULL or "" lists every state, else one of queued,
+ * running, succeeded, failed, cancelled, dead; limit is 1 to QUEUE_LIST_MAX. Reads the
+ * index P:jobs:recent (docs/queue.md), at most QUEUE_RECENT_MAX of its entries.
+ * -EINVAL for another state or limit. */
+int queue_list(struct queue *q, const char *state, unsigned limit, char **json_out, char *err,
+	       size_t errlen);
 
 /* What queue_cancel found. */
 struct queue_cancel_info {

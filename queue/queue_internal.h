@@ -45,6 +45,7 @@ enum queue_script {
 	QS_TAKE,
 	QS_STATUS,
 	QS_EVENT,
+	QS_LIST,
 	QS_COUNT
 };
 
@@ -102,6 +103,12 @@ int qcmd_wait(struct qcmd *c, const struct queue_opts *o, uint32_t wait_ms, cons
 /* The list a consumer's cancels arrive on: P:cancel:<consumer>. */
 void qkey_cancel(char *buf, size_t len, const struct queue_opts *o, const char *consumer);
 int qcmd_status(struct qcmd *c, const struct queue_opts *o, const char *id);
+/* The list script's command and its reply as the JSON array queue_list() returns
+ * (NULL for an unexpected reply); queue/jobs.c. */
+int qcmd_list(struct qcmd *c, const struct queue_opts *o, const char *state, unsigned limit);
+char *qlist_json(const redisReply *r);
+/* 1 when s is one of the six states a job hash can hold. */
+int qstate_valid(const char *s);
 int qcmd_event(struct qcmd *c, const struct queue_opts *o, const char *id, const char *cursor);
 
 /* ---- Replies ---- */

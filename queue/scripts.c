@@ -23,6 +23,10 @@
  */
 #include "queue_internal.h"
 
+/* The scripts spell these numbers out. */
+_Static_assert(QUEUE_RECENT_MAX == 10000, "PRELUDE's RECENT_MAX");
+_Static_assert(QUEUE_LIST_VALUE_MAX == 256, "list_lua's cap");
+
 /* Helpers prepended to every script:
  *  now_ms()        Redis's clock in Unix milliseconds.
  *  emit(ev, data)  one event, appended to the job's capped events stream and published
@@ -41,6 +45,7 @@
  * Entry ids read from a job hash go through pcall: a producer may have written a
  * malformed one, and an error would abort a script halfway. */
 #define PRELUDE                                                                                    \
+	"local RECENT_MAX = 10000\n" /* QUEUE_RECENT_MAX */                                        \
 	"local function now_ms()\n"                                                                \
 	"  local t = redis.call('TIME')\n"                                                         \
 	"  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                     \
@@ -89,6 +94,20 @@
 	"  end\n"                                                                                  \
 	"  redis.call(unpack(a))\n"                                                                \
 	"end\n"                                                                                    \
+	"local function remember(jobs, id, now)\n"                                                 \
+	"  local k = jobs .. ':recent'\n"                                                          \
+	"  redis.pcall('ZADD', k, now, id)\n"                                                      \
+	"  redis.pcall('PERSIST', k)\n"                                                            \
+	"  redis.pcall('ZREMRANGEBYRANK', k, 0, -(RECENT_MAX + 1))\n"                              \
+	"end\n"                                                                                    \
+	"local function forget_when_idle(h, id, ttl)\n"                                            \
+	"  local tail = ':job:' .. id\n"                                                           \
+	"  if #h <= #tail or string.sub(h, -#tail) ~= tail then return end\n"                      \
+	"  local p = string.sub(h, 1, #h - #tail)\n"                                               \
+	"  local n, d = redis.pcall('XLEN', p .. ':jobs'), redis.pcall('ZCARD', p .. "             \
+	"':delayed')\n"                                                                            \
+	"  if n == 0 and d == 0 then redis.pcall('EXPIRE', p .. ':jobs:recent', ttl) end\n"        \
+	"end\n"                                                                                    \
 	"local function finish(h, ev, ttl, id, state, err)\n"                                      \
 	"  redis.call('HSET', h, 'state', state, 'finished', now_ms())\n"                          \
 	"  if err then redis.call('HSET', h, 'error', err) end\n"                                  \
@@ -98,6 +117,7 @@
 	"            error = redis.call('HGET', h, 'error') or nil, output = out or nil})\n"       \
 	"  redis.call('EXPIRE', h, ttl)\n"                                                         \
 	"  if ev ~= '' then redis.call('EXPIRE', ev, ttl) end\n"                                   \
+	"  forget_when_idle(h, id, ttl)\n"                                                         \
 	"end\n"                                                                                    \
 	"local function is_final(st)\n"                                                            \
 	"  return st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'cancelled'\n"      \
@@ -144,6 +164,7 @@
 	"  if not st then\n"                                                                       \
 	"    redis.call('HSET', h, 'id', id, 'state', 'queued', 'attempts', 0,\n"                  \
 	"               'max_attempts', max_default, 'created', now)\n"                            \
+	"    remember(jobs, id, now)\n"                                                            \
 	"  end\n"                                                                                  \
 	"  if redis.call('HGET', h, 'cancel') == '1' then\n"                                       \
 	"    drop_entry(jobs, group, entry); finish(h, ev, ttl, id, 'cancelled', 'cancelled by "   \
@@ -186,8 +207,10 @@ static const char submit_lua[] =
 	    "if redis.call('EXISTS', h) == 1 then return {'exists'} end\n"
 	    "redis.pcall('XGROUP', 'CREATE', jobs, ARGV[4], '0', 'MKSTREAM')\n"
 	    "local e = redis.call('XADD', jobs, '*', 'id', ARGV[1], 'job', ARGV[2])\n"
+	    "local now = now_ms()\n"
 	    "redis.call('HSET', h, 'id', ARGV[1], 'state', 'queued', 'attempts', 0,\n"
-	    "           'max_attempts', ARGV[3], 'created', now_ms(), 'entry', e)\n"
+	    "           'max_attempts', ARGV[3], 'created', now, 'entry', e)\n"
+	    "remember(jobs, ARGV[1], now)\n"
 	    "emit(ev, {type = 'queued', id = ARGV[1]})\n"
 	    "ring(jobs .. ':wake', 1)\n"
 	    "return {'ok', e}\n";
@@ -282,6 +305,7 @@ static const char take_lua[] = PRELUDE CLAIM_FN
     "    if not st then\n"
     "      redis.call('HSET', h, 'id', id, 'state', 'queued', 'attempts', 0,\n"
     "                 'max_attempts', ARGV[6], 'created', now_ms())\n"
+    "      remember(jobs, id, now_ms())\n"
     "    end\n"
     "    attempts = tonumber(redis.call('HGET', h, 'attempts')) or 0\n"
     "  end\n"
@@ -362,7 +386,8 @@ static const char complete_lua[] =
 	    "  for i = 7, #ARGV do a[#a + 1] = ARGV[i] end\n"
 	    "  redis.call(unpack(a))\n"
 	    "end\n"
-	    "drop_entry(jobs, ARGV[2], redis.call('HGET', h, 'entry'))\n"
+	    "local entry = redis.call('HGET', h, 'entry')\n"
+	    "drop_entry(jobs, ARGV[2], entry)\n"
 	    "if ARGV[4] == 'succeeded' then redis.call('HDEL', h, 'error') end\n"
 	    "finish(h, ev, ARGV[3], ARGV[5], ARGV[4], nil)\n"
 	    "return {'ok', ARGV[4]}\n";
@@ -414,31 +439,33 @@ static const char retry_lua[] = PRELUDE
  * KEYS: job hash ('' when the entry names no valid id), jobs, events ('' likewise),
  * dead.  ARGV: entry, id, reason, token ('' when not claimed), group, ttl, dead
  * maxlen, doc cap, doc_sha. */
-static const char reject_lua[] = PRELUDE
-    "local h, jobs, ev, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
-    "local entry, id, reason, group = ARGV[1], ARGV[2], ARGV[3], ARGV[5]\n"
-    "local attempts = 0\n"
-    "if h ~= '' then\n"
-    "  local st = redis.call('HGET', h, 'state')\n"
-    "  if ARGV[4] ~= '' then\n"
-    "    if not owns(h, ARGV[4], ARGV[9]) then return stale(h) end\n"
-    "    if st == 'cancelled' then confirm_stop(h); return {'cancelled'} end\n"
-    "    if st ~= 'running' then return {'already', cut(st, 32)} end\n"
-    "    entry = redis.call('HGET', h, 'entry') or entry\n"
-    "  elseif is_final(st) then\n"
-    "    drop_entry(jobs, group, entry); return {'already', cut(st, 32)}\n"
-    "  end\n"
-    "  attempts = tonumber(redis.call('HGET', h, 'attempts')) or 0\n"
-    "end\n"
-    "dead_letter(dead, ARGV[7], id, entry, reason, attempts, entry_doc(jobs, entry), ARGV[8])\n"
-    "drop_entry(jobs, group, entry)\n"
-    "if h ~= '' then\n"
-    "  if redis.call('EXISTS', h) == 0 then\n"
-    "    redis.call('HSET', h, 'id', id, 'attempts', 0, 'created', now_ms())\n"
-    "  end\n"
-    "  finish(h, ev, ARGV[6], id, 'dead', reason)\n"
-    "end\n"
-    "return {'ok', 'dead'}\n";
+static const char reject_lua[] =
+    PRELUDE "local h, jobs, ev, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n"
+	    "local entry, id, reason, group = ARGV[1], ARGV[2], ARGV[3], ARGV[5]\n"
+	    "local attempts = 0\n"
+	    "if h ~= '' then\n"
+	    "  local st = redis.call('HGET', h, 'state')\n"
+	    "  if ARGV[4] ~= '' then\n"
+	    "    if not owns(h, ARGV[4], ARGV[9]) then return stale(h) end\n"
+	    "    if st == 'cancelled' then confirm_stop(h); return {'cancelled'} end\n"
+	    "    if st ~= 'running' then return {'already', cut(st, 32)} end\n"
+	    "    entry = redis.call('HGET', h, 'entry') or entry\n"
+	    "  elseif is_final(st) then\n"
+	    "    drop_entry(jobs, group, entry); return {'already', cut(st, 32)}\n"
+	    "  end\n"
+	    "  attempts = tonumber(redis.call('HGET', h, 'attempts')) or 0\n"
+	    "end\n"
+	    "local doc = entry_doc(jobs, entry)\n"
+	    "dead_letter(dead, ARGV[7], id, entry, reason, attempts, doc, ARGV[8])\n"
+	    "drop_entry(jobs, group, entry)\n"
+	    "if h ~= '' then\n"
+	    "  if redis.call('EXISTS', h) == 0 then\n"
+	    "    redis.call('HSET', h, 'id', id, 'attempts', 0, 'created', now_ms())\n"
+	    "    remember(jobs, id, now_ms())\n"
+	    "  end\n"
+	    "  finish(h, ev, ARGV[6], id, 'dead', reason)\n"
+	    "end\n"
+	    "return {'ok', 'dead'}\n";
 
 /* cancel: a queued or running job ends 'cancelled' at once, in this one step, so the
  * answer is what happened: {'cancelled', was} or {'final', state} when it had already
@@ -513,16 +540,56 @@ static const char event_lua[] =
 	    "end\n"
 	    "return {r[1][1], data}\n";
 
+/* list: the most recent jobs of the index P:jobs:recent (newest first), each row
+ * {id, state, attempts, max_attempts, created, started, finished, worker,
+ * progress_frames, progress_total, error}, every value cut to QUEUE_LIST_VALUE_MAX bytes.
+ * KEYS: the index.  ARGV: prefix, state ('' for any), limit, most ids to look at.
+ * Answers {now_ms, row, ...}. The work is bounded by the ids looked at, the reply by the
+ * limit and the cut: an index entry whose hash expired (or a name that is no job id, or
+ * a key that is not a hash) is skipped and removed, once the scan is over, so the index
+ * cleans itself as results expire. */
+static const char list_lua[] = PRELUDE
+    "local idx, prefix, want = KEYS[1], ARGV[1], ARGV[2]\n"
+    "local limit, scan = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+    "local cap = 256\n" /* QUEUE_LIST_VALUE_MAX */
+    "local fields = {'state', 'attempts', 'max_attempts', 'created', 'started', 'finished',\n"
+    "                'worker', 'progress_frames', 'progress_total', 'error'}\n"
+    "local out, gone, seen, start = {now_ms()}, {}, 0, 0\n"
+    "while #out - 1 < limit and seen < scan do\n"
+    "  local ids = redis.call('ZREVRANGE', idx, start, start + 99)\n"
+    "  if #ids == 0 then break end\n"
+    "  start = start + #ids\n"
+    "  for _, id in ipairs(ids) do\n"
+    "    seen = seen + 1\n"
+    "    local v = {}\n"
+    "    if valid_id(id) then\n"
+    "      v = redis.pcall('HMGET', prefix .. ':job:' .. id, unpack(fields))\n"
+    "      if v.err then v = {} end\n"
+    "    end\n"
+    "    if not v[1] then\n"
+    "      gone[#gone + 1] = id\n"
+    "    elseif want == '' or v[1] == want then\n"
+    "      local row = {id}\n"
+    "      for i = 1, #fields do row[#row + 1] = cut(v[i] or '', cap) end\n"
+    "      out[#out + 1] = row\n"
+    "      if #out - 1 >= limit then break end\n"
+    "    end\n"
+    "    if seen >= scan then break end\n"
+    "  end\n"
+    "end\n"
+    "for _, id in ipairs(gone) do redis.call('ZREM', idx, id) end\n"
+    "return out\n";
+
 const char *const queue_scripts[QS_COUNT] = {
     [QS_SUBMIT] = submit_lua,	  [QS_CLAIM] = claim_lua,	[QS_HEARTBEAT] = heartbeat_lua,
     [QS_PROGRESS] = progress_lua, [QS_COMPLETE] = complete_lua, [QS_RETRY] = retry_lua,
     [QS_REJECT] = reject_lua,	  [QS_CANCEL] = cancel_lua,	[QS_TAKE] = take_lua,
-    [QS_STATUS] = status_lua,	  [QS_EVENT] = event_lua,
+    [QS_STATUS] = status_lua,	  [QS_EVENT] = event_lua,	[QS_LIST] = list_lua,
 };
 
 const char *const queue_script_names[QS_COUNT] = {
     [QS_SUBMIT] = "submit",	[QS_CLAIM] = "claim",	    [QS_HEARTBEAT] = "heartbeat",
     [QS_PROGRESS] = "progress", [QS_COMPLETE] = "complete", [QS_RETRY] = "retry",
     [QS_REJECT] = "reject",	[QS_CANCEL] = "cancel",	    [QS_TAKE] = "take",
-    [QS_STATUS] = "status",	[QS_EVENT] = "event",
+    [QS_STATUS] = "status",	[QS_EVENT] = "event",	    [QS_LIST] = "list",
 };

@@ -353,6 +353,37 @@ int queue_status(struct queue *q, const char *id, char **json_out, char *err, si
 	return *json_out ? 0 : -EIO;
 }
 
+/* The list script sends at most limit rows of 11 values of QUEUE_LIST_VALUE_MAX bytes. */
+int queue_list(struct queue *q, const char *state, unsigned limit, char **json_out, char *err,
+	       size_t errlen)
+{
+	size_t cap = (size_t)QUEUE_LIST_MAX * 11 * (QUEUE_LIST_VALUE_MAX + 32) + QUEUE_REPLY_SLACK;
+	struct qcmd c;
+	redisReply *r;
+	int rc;
+
+	*json_out = NULL;
+	if (state && *state && !qstate_valid(state)) {
+		qerr(err, errlen,
+		     "'%.32s' is not a job state: use queued, running, succeeded, failed, "
+		     "cancelled or dead",
+		     state);
+		return -EINVAL;
+	}
+	if (limit < 1 || limit > QUEUE_LIST_MAX) {
+		qerr(err, errlen, "the limit must be 1 to %d jobs", QUEUE_LIST_MAX);
+		return -EINVAL;
+	}
+	if ((rc = qcmd_list(&c, &q->o, state, limit)) < 0 ||
+	    (rc = run_cap(q, &c, &r, cap, err, errlen)) < 0)
+		return rc;
+	*json_out = qlist_json(r);
+	freeReplyObject(r);
+	if (!*json_out)
+		qerr(err, errlen, "unexpected answer from the list script");
+	return *json_out ? 0 : -EIO;
+}
+
 int queue_cancel(struct queue *q, const char *id, struct queue_cancel_info *info, char *err,
 		 size_t errlen)
 {

@@ -1669,8 +1669,168 @@ static void test_the_scan_finds_a_secret_in_every_kind_of_key_and_page(void **st
 	cmd(q, 3, "SET", "t:sk-reelbox-demo-0123456789abcdef", "x");
 	assert_int_equal(scan_hits(q, needle, &keys), 1);
 	cmd(q, 2, "DEL", "t:sk-reelbox-demo-0123456789abcdef");
-	/* the job's hash, its events stream and the jobs stream's entry */
-	assert_int_equal(scan_hits(q, "scan_job", &keys), 3);
+	/* the job's hash, its events stream, the jobs stream's entry and the recent-jobs
+	 * index */
+	assert_int_equal(scan_hits(q, "scan_job", &keys), 4);
+	queue_close(q);
+}
+
+/* ---- list ---- */
+
+/* queue_list() as a JSON array (caller decrefs); fails the test on an error. */
+static json_t *list_of(struct queue *q, const char *state, unsigned limit)
+{
+	char *s = NULL, err[QUEUE_ERR_MAX] = "";
+	json_t *j;
+
+	if (queue_list(q, state, limit, &s, err, sizeof(err)))
+		fail_msg("list: %s", err);
+	j = json_loads(s, 0, NULL);
+	free(s);
+	assert_true(json_is_array(j));
+	return j;
+}
+
+static const char *nth_id(json_t *arr, size_t i)
+{
+	return jstr(json_array_get(arr, i), "id");
+}
+
+static void test_list_shows_recent_jobs_newest_first_with_state_and_progress(void **state)
+{
+	struct queue *q = open_q(NULL);
+	struct queue_job job;
+	char err[QUEUE_ERR_MAX] = "", *s = NULL;
+	json_t *l, *o;
+
+	(void)state;
+	submit(q, "old");
+	sleep_ms(5);
+	submit(q, "mid");
+	sleep_ms(5);
+	submit(q, "new");
+	fetch_ok(q, "w1", 1000, &job);
+	assert_string_equal(job.id, "old");
+	assert_int_equal(queue_progress(q, &job, 5, 10, err, sizeof(err)), 0);
+
+	l = list_of(q, NULL, 10);
+	assert_int_equal(json_array_size(l), 3);
+	assert_string_equal(nth_id(l, 0), "new");
+	assert_string_equal(nth_id(l, 1), "mid");
+	assert_string_equal(nth_id(l, 2), "old");
+	o = json_array_get(l, 2);
+	assert_string_equal(jstr(o, "state"), "running");
+	assert_string_equal(jstr(o, "worker"), "w1");
+	assert_int_equal(jint(o, "attempts"), 1);
+	assert_int_equal(jint(o, "max_attempts"), 3);
+	assert_int_equal(jint(json_object_get(o, "progress"), "frames"), 5);
+	assert_int_equal(jint(json_object_get(o, "progress"), "total"), 10);
+	assert_true(jint(o, "age_ms") >= 10 && jint(o, "age_ms") < 60000);
+	assert_true(jint(o, "started") >= jint(o, "created"));
+	json_decref(l);
+
+	/* A finished job stays listed with its error; the filter and the limit apply. */
+	assert_int_equal(queue_complete(q, &job,
+					"{\"status\":\"failed\",\"error\":\"the script exited 3\"}",
+					err, sizeof(err)),
+			 0);
+	queue_job_clear(&job);
+	l = list_of(q, "failed", 10);
+	assert_int_equal(json_array_size(l), 1);
+	assert_string_equal(nth_id(l, 0), "old");
+	assert_string_equal(jstr(json_array_get(l, 0), "error"), "the script exited 3");
+	assert_true(jint(json_array_get(l, 0), "finished") > 0);
+	json_decref(l);
+	l = list_of(q, "queued", 1);
+	assert_int_equal(json_array_size(l), 1);
+	assert_string_equal(nth_id(l, 0), "new");
+	json_decref(l);
+	l = list_of(q, "dead", 10);
+	assert_int_equal(json_array_size(l), 0);
+	json_decref(l);
+
+	/* A state or limit out of range is a sentence, not a scan. */
+	assert_int_equal(queue_list(q, "../x", 10, &s, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a job state"));
+	assert_int_equal(queue_list(q, NULL, 0, &s, err, sizeof(err)), -EINVAL);
+	assert_int_equal(queue_list(q, NULL, QUEUE_LIST_MAX + 1, &s, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "1 to 1000"));
+	assert_null(s);
+	queue_close(q);
+}
+
+static void test_list_forgets_expired_jobs_and_bounds_what_a_producer_wrote(void **state)
+{
+	struct queue *q = open_q(NULL);
+	char big[8192];
+	json_t *l;
+
+	(void)state;
+	submit(q, "keep");
+	submit(q, "gone");
+	/* An expired result, a name that is no job id, a key that is not a hash. */
+	cmd(q, 2, "DEL", "reelbox:job:gone");
+	cmd(q, 4, "ZADD", "reelbox:jobs:recent", "99999999999999", "../etc");
+	cmd(q, 4, "ZADD", "reelbox:jobs:recent", "99999999999998", "str");
+	cmd(q, 3, "SET", "reelbox:job:str", "x");
+	/* A huge error and a worker name with a line break and bytes that are not UTF-8. */
+	memset(big, 'e', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	cmd(q, 4, "HSET", "reelbox:job:keep", "error", big);
+	cmd(q, 4, "HSET", "reelbox:job:keep", "worker", "\xff\xfe-w1");
+
+	l = list_of(q, NULL, 1000);
+	assert_int_equal(json_array_size(l), 1);
+	assert_string_equal(nth_id(l, 0), "keep");
+	assert_int_equal(strlen(jstr(json_array_get(l, 0), "error")), QUEUE_LIST_VALUE_MAX);
+	assert_string_equal(jstr(json_array_get(l, 0), "worker"), "?"
+								  "?-w1");
+	json_decref(l);
+	/* What was skipped left the index. */
+	assert_int_equal(cmd_int(q, 2, "ZCARD", "reelbox:jobs:recent"), 1);
+	queue_close(q);
+}
+
+static void test_the_recent_index_is_trimmed_and_expires_with_the_last_result(void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	struct queue_job job;
+	char err[QUEUE_ERR_MAX] = "", n[16];
+	json_t *l;
+
+	(void)state;
+	test_opts(&o);
+	o.result_ttl_s = 100;
+	q = open_q(&o);
+	snprintf(n, sizeof(n), "%d", QUEUE_RECENT_MAX + 5);
+	cmd(q, 5, "EVAL",
+	    "for i = 1, tonumber(ARGV[1]) do redis.call('ZADD', KEYS[1], i, 'x' .. i) end", "1",
+	    "reelbox:jobs:recent", n);
+	submit(q, "a");
+	submit(q, "b");
+	assert_int_equal(cmd_int(q, 2, "ZCARD", "reelbox:jobs:recent"), QUEUE_RECENT_MAX);
+	/* The newest are kept; the look at 10000 ids, none of them a live job but two,
+	 * answers at once and cleans the index. */
+	l = list_of(q, NULL, 1000);
+	assert_int_equal(json_array_size(l), 2);
+	json_decref(l);
+	assert_int_equal(cmd_int(q, 2, "ZCARD", "reelbox:jobs:recent"), 2);
+
+	/* While a job waits, the index has no TTL; the last result gives it the result's. */
+	fetch_ok(q, "w", 1000, &job);
+	assert_int_equal(queue_complete(q, &job, "{\"status\":\"succeeded\"}", err, sizeof(err)),
+			 0);
+	queue_job_clear(&job);
+	assert_int_equal(cmd_int(q, 2, "TTL", "reelbox:jobs:recent"), -1);
+	fetch_ok(q, "w", 1000, &job);
+	assert_int_equal(queue_complete(q, &job, "{\"status\":\"succeeded\"}", err, sizeof(err)),
+			 0);
+	queue_job_clear(&job);
+	assert_true(cmd_int(q, 2, "TTL", "reelbox:jobs:recent") > 90);
+	/* A new job takes the TTL away again. */
+	submit(q, "c");
+	assert_int_equal(cmd_int(q, 2, "TTL", "reelbox:jobs:recent"), -1);
 	queue_close(q);
 }
 
@@ -1717,6 +1877,12 @@ int main(void)
 		test_async_client_drops_a_connection_whose_reply_is_over_its_bound, flush),
 	    cmocka_unit_test_setup(test_the_scan_finds_a_secret_in_every_kind_of_key_and_page,
 				   flush),
+	    cmocka_unit_test_setup(test_list_shows_recent_jobs_newest_first_with_state_and_progress,
+				   flush),
+	    cmocka_unit_test_setup(test_list_forgets_expired_jobs_and_bounds_what_a_producer_wrote,
+				   flush),
+	    cmocka_unit_test_setup(
+		test_the_recent_index_is_trimmed_and_expires_with_the_last_result, flush),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

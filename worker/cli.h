@@ -22,6 +22,7 @@ int cmd_worker(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
+int cmd_list(int argc, char **argv); /* cmd_jobs.c */
 
 int cmd_runtimes(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Integration test of the visibility commands (`reelbox list`) against a real
+# redis-server on a private port and a real `reelbox worker` with a real sandbox:
+#
+#  a. list: jobs of every kind (succeeded, failed, running with progress, queued) are
+#     listed newest first with state, attempts, worker, progress and error; --json is one
+#     array whose objects have id and state; --state and --limit filter; a job whose
+#     result expired is no longer listed; hostile input (a huge --limit, a state that is
+#     none, arguments) is refused with a sentence and exit 2, and a hash a producer
+#     filled with a huge error stays a short line.
+#
+# Environment: REELBOX_BIN (default build/reelbox), REELBOX_SOURCE_DIR (default .),
+# REELBOX_IT_KEEP=1 keeps the temp dir. Needs redis-server, redis-cli and python3.
+# Prints one PASS/FAIL line per check and ends with "N passed, M failed"; exits 1 when a
+# check failed. Bounded: about 15 s, 60 s at most.
+set -uo pipefail
+
+SRC=${REELBOX_SOURCE_DIR:-.}
+BIN=${REELBOX_BIN:-build/reelbox}
+case $SRC in /*) ;; *) SRC=$PWD/$SRC ;; esac
+case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
+
+passed=0
+failed=0
+pass() {
+	printf 'PASS %s\n' "$*"
+	passed=$((passed + 1))
+}
+fail() {
+	printf 'FAIL %s\n' "$*"
+	failed=$((failed + 1))
+}
+check() { # check DESCRIPTION COMMAND...: PASS when the command succeeds
+	local d=$1
+	shift
+	if "$@"; then pass "$d"; else fail "$d"; fi
+}
+finish() {
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit $?
+}
+
+for tool in redis-server redis-cli python3 timeout; do
+	command -v "$tool" >/dev/null || {
+		fail "$tool is required"
+		finish
+	}
+done
+if [ ! -x "$BIN" ]; then
+	fail "reelbox binary at $BIN (build it first, or set REELBOX_BIN)"
+	finish
+fi
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/reelbox-itj.XXXXXX")
+MARK=itj$$
+OUT=$T/out
+mkdir -p "$T/redis" "$T/state" "$T/scripts" "$OUT"
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export REELBOX_REDIS_URL=redis://127.0.0.1:$PORT
+export REELBOX_STATE_DIR=$T/state
+export REELBOX_CONFIG=$T/config.json
+printf '{"result_ttl": 600}\n' >"$REELBOX_CONFIG"
+RCLI=(redis-cli -h 127.0.0.1 -p "$PORT")
+REDIS_PID=
+WORKER_PID=
+
+cleanup() {
+	local p
+	exec 2>/dev/null
+	[ -n "$WORKER_PID" ] && kill -9 "$WORKER_PID" 2>/dev/null
+	[ -n "$REDIS_PID" ] && kill -9 "$REDIS_PID" 2>/dev/null
+	for p in $(pgrep -f "/job/${MARK}_" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	if [ "${REELBOX_IT_KEEP:-0}" = 1 ]; then echo "it_jobs: keeping $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+redis-server --port "$PORT" --bind 127.0.0.1 --dir "$T/redis" --save '' --appendonly no \
+	--logfile "$T/redis/redis.log" >/dev/null 2>&1 &
+REDIS_PID=$!
+for _ in $(seq 100); do
+	[ "$("${RCLI[@]}" ping 2>/dev/null)" = PONG ] && break
+	sleep 0.1
+done
+
+# reelbox list --json | jq-like: jget JSON PYTHON-EXPR (d is the parsed document)
+jget() { python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
+status_field() { # status_field ID FIELD
+	"$BIN" status --json "$1" 2>/dev/null |
+		python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$2" 2>/dev/null
+}
+wait_state() { # wait_state ID SECONDS STATE
+	local i
+	for i in $(seq $(($2 * 10))); do
+		[ "$(status_field "$1" state)" = "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+S=$T/scripts
+cat >"$S/${MARK}_ok.sh" <<'EOF'
+#!/bin/sh
+head -c $((WIDTH * HEIGHT * 3 * FRAMES)) /dev/zero | tr '\000' '\200'
+EOF
+cat >"$S/${MARK}_fail.sh" <<'EOF'
+#!/bin/sh
+echo "boom: this script always fails" >&2
+exit 3
+EOF
+cat >"$S/${MARK}_slow.sh" <<'EOF'
+#!/bin/sh
+# A frame every 0.2 s for 60 frames: running long enough to be seen.
+i=0
+while [ "$i" -lt "$FRAMES" ]; do
+	head -c $((WIDTH * HEIGHT * 3)) /dev/zero
+	sleep 0.2
+	i=$((i + 1))
+done
+EOF
+sub() { # sub ID SCRIPT [FRAMES]
+	"$BIN" submit --id "$1" --size 64x48 --fps 10 --frames "${3:-5}" "$S/$2" >/dev/null
+}
+
+"$BIN" worker --concurrency 1 --output-dir "$OUT" --config "$REELBOX_CONFIG" 2>"$T/worker.log" &
+WORKER_PID=$!
+
+# ==== a. list ===========================================================================
+echo "== a. list"
+out=$("$BIN" list 2>&1)
+check "list on an empty queue says so (exit 0: $out)" grep -q "no jobs" <<<"$out"
+sub j_ok "${MARK}_ok.sh"
+sub j_fail "${MARK}_fail.sh"
+wait_state j_ok 20 succeeded && wait_state j_fail 20 failed
+check "a job succeeded and one failed" [ "$(status_field j_fail state)" = failed ]
+sub j_slow "${MARK}_slow.sh" 60
+wait_state j_slow 20 running
+sleep 1.5 # some progress
+sub j_queued "${MARK}_ok.sh"
+
+js=$("$BIN" list --json)
+check "list --json is an array of 4 objects with id and state" \
+	[ "$(jget "$js" 'len(d) == 4 and all("id" in o and "state" in o for o in d)')" = True ]
+check "newest first: j_queued j_slow j_fail j_ok" \
+	[ "$(jget "$js" '" ".join(o["id"] for o in d)')" = "j_queued j_slow j_fail j_ok" ]
+check "the running job shows its worker, attempt and progress" \
+	[ "$(jget "$js" 'd[1]["state"] == "running" and d[1]["attempts"] == 1 and d[1]["worker"] != "" and d[1]["progress"]["frames"] > 0 and d[1]["progress"]["total"] == 60')" = True ]
+check "the failed job shows its error" \
+	[ "$(jget "$js" 'd[2]["state"] == "failed" and len(d[2]["error"]) > 0')" = True ]
+check "ages are on Redis's clock and small" [ "$(jget "$js" 'all(0 <= o["age_ms"] < 60000 for o in d)')" = True ]
+txt=$("$BIN" list)
+check "the table has a header and one line a job" [ "$(wc -l <<<"$txt")" -eq 5 ]
+check "the table shows the running job's percentage" grep -Eq '^j_slow +running .* [0-9]+%' <<<"$txt"
+check "--state failed lists only j_fail" [ "$(jget "$("$BIN" list --json --state failed)" '",".join(o["id"] for o in d)')" = j_fail ]
+check "--limit 2 lists the 2 newest" [ "$(jget "$("$BIN" list --json --limit 2)" '",".join(o["id"] for o in d)')" = j_queued,j_slow ]
+
+out=$("$BIN" list --limit 99999999999999999999 2>&1)
+rc=$?
+check "a huge --limit is refused with a sentence (rc $rc: $out)" [ $rc = 2 ] && grep -q "1 to 1000" <<<"$out"
+out=$("$BIN" list --limit -1 2>&1)
+check "a negative --limit is refused" [ $? = 2 ]
+out=$("$BIN" list --state "../x';--" 2>&1)
+rc=$?
+check "a state that is none is refused (rc $rc: $out)" [ $rc = 2 ] && grep -q "not a job state" <<<"$out"
+"$BIN" list j_ok >/dev/null 2>&1
+check "list takes no arguments" [ $? = 2 ]
+
+"${RCLI[@]}" hset reelbox:job:j_ok error "$(head -c 100000 /dev/zero | tr '\0' e)" >/dev/null
+line=$("$BIN" list | grep '^j_ok')
+check "a 100 kB error a producer wrote stays a short line (${#line} bytes)" [ "${#line}" -lt 300 ]
+"${RCLI[@]}" del reelbox:job:j_ok >/dev/null
+check "a job whose result expired is no longer listed" \
+	[ "$(jget "$("$BIN" list --json)" '",".join(o["id"] for o in d)')" = j_queued,j_slow,j_fail ]
+check "and left the index" [ -z "$("${RCLI[@]}" zscore reelbox:jobs:recent j_ok)" ]
+"$BIN" cancel j_slow >/dev/null 2>&1
+
+finish

@@ -1,0 +1,212 @@
+/* cmd_jobs.c - `reelbox list`: the jobs of a queue at a glance.
+ *
+ * A render farm is a black box until its jobs can be seen: list reads the queue's index
+ * of recent jobs (queue_list(), docs/queue.md) and prints one line a job, newest first:
+ * id, state, age, attempts, progress, worker and error. --json prints the queue's array
+ * as it is, for scripts and the dashboard.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "queue.h"
+
+/* How many jobs list shows when not told. */
+#define LIST_DEFAULT 20
+
+enum { OPT_STATE = OPT_CLI_LAST + 40, OPT_LIMIT };
+
+struct list_args {
+	const char *redis, *state, *config;
+	unsigned limit;
+	int json;
+};
+
+/* --redis, else REELBOX_REDIS_URL, else the config file, else the built-in default (as
+ * submit and status choose it). */
+static const char *jobs_redis_url(const char *flag, const struct config *cfg)
+{
+	const char *env = getenv("REELBOX_REDIS_URL");
+
+	if (flag)
+		return flag;
+	if (env && *env)
+		return env;
+	return cfg->redis_url[0] ? cfg->redis_url : "redis://127.0.0.1:6379";
+}
+
+static int jobs_open(const char *cmd, const char *flag, const struct config *cfg, struct queue **q)
+{
+	struct queue_opts qo;
+	char err[QUEUE_ERR_MAX];
+
+	queue_opts_init(&qo);
+	qo.lease_ms = cfg->lease_s * 1000;
+	qo.result_ttl_s = cfg->result_ttl_s;
+	qo.max_attempts = (uint32_t)cfg->max_attempts;
+	if (queue_open(q, jobs_redis_url(flag, cfg), &qo, err, sizeof(err)) < 0)
+		return cli_usage_error(cmd, "%s", err);
+	return 0;
+}
+
+static const char list_usage[] =
+    "usage: reelbox list [--redis URL] [--state S] [--limit N] [--json]\n"
+    "  The most recent jobs, newest first: id, state, age, attempts, progress, worker and\n"
+    "  error (finished jobs stay listed until their result expires).\n"
+    "      --redis URL   the queue (default $REELBOX_REDIS_URL, else redis://127.0.0.1:6379)\n"
+    "      --state S     only jobs in state S: queued, running, succeeded, failed,\n"
+    "                    cancelled or dead\n"
+    "      --limit N     at most N jobs, 1 to 1000 (20)\n"
+    "      --json        one JSON array of job objects (id, state, attempts, ...)\n"
+    "      --config FILE operator configuration (JSON)\n";
+
+static int list_parse(int argc, char **argv, struct list_args *a)
+{
+	static const struct option opts[] = {
+	    {"redis", required_argument, NULL, OPT_REDIS},
+	    {"state", required_argument, NULL, OPT_STATE},
+	    {"limit", required_argument, NULL, OPT_LIMIT},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	char *end;
+	unsigned long n;
+	int c;
+
+	a->limit = LIST_DEFAULT;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_REDIS:
+			a->redis = optarg;
+			break;
+		case OPT_STATE:
+			a->state = optarg;
+			break;
+		case OPT_LIMIT:
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || n < 1 ||
+			    n > QUEUE_LIST_MAX)
+				return cli_usage_error("list",
+						       "--limit takes a number of jobs from "
+						       "1 to %d, not '%.32s'",
+						       QUEUE_LIST_MAX, optarg);
+			a->limit = (unsigned)n;
+			break;
+		case OPT_JSON:
+			a->json = 1;
+			break;
+		case OPT_CONFIG:
+			a->config = optarg;
+			break;
+		case 'h':
+			fputs(list_usage, stdout);
+			return -1;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("list", "takes no arguments, only options (see --help)");
+	return 0;
+}
+
+/* A duration as a person reads it at a glance: 42s, 7m, 3h, 2d. */
+static void fmt_age(char *buf, size_t len, long long ms)
+{
+	long long s = ms < 0 ? 0 : ms / 1000;
+
+	if (s < 120)
+		snprintf(buf, len, "%llds", s);
+	else if (s < 7200)
+		snprintf(buf, len, "%lldm", s / 60);
+	else if (s < 172800)
+		snprintf(buf, len, "%lldh", s / 3600);
+	else
+		snprintf(buf, len, "%lldd", s / 86400);
+}
+
+/* The first line of s, cut to at most max bytes between characters. */
+static void one_line(char *buf, size_t len, const char *s, size_t max)
+{
+	size_t n = strcspn(s, "\r\n");
+
+	if (n > max)
+		n = max;
+	if (n >= len)
+		n = len - 1;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (s[n] && s[n] != '\r' && s[n] != '\n' && n >= 3)
+		memcpy(buf + n - 3, "...", 4);
+}
+
+static void list_print_row(json_t *o)
+{
+	json_t *p = json_object_get(o, "progress");
+	long long frames = json_integer_value(json_object_get(p, "frames"));
+	long long total = json_integer_value(json_object_get(p, "total"));
+	const char *worker = json_string_value(json_object_get(o, "worker"));
+	const char *error = json_string_value(json_object_get(o, "error"));
+	char age[16], attempts[24], progress[32] = "-", w[40], e[100];
+
+	fmt_age(age, sizeof(age), json_integer_value(json_object_get(o, "age_ms")));
+	snprintf(attempts, sizeof(attempts), "%lld/%lld",
+		 (long long)json_integer_value(json_object_get(o, "attempts")),
+		 (long long)json_integer_value(json_object_get(o, "max_attempts")));
+	if (total > 0)
+		snprintf(progress, sizeof(progress), "%lld%%",
+			 frames >= total ? 100 : frames * 100 / total);
+	one_line(w, sizeof(w), worker ? worker : "-", 30);
+	one_line(e, sizeof(e), error ? error : "", 80);
+	printf("%-24s %-9s %5s %8s %8s  %-30s %s\n", json_string_value(json_object_get(o, "id")),
+	       json_string_value(json_object_get(o, "state")), age, attempts, progress, w, e);
+}
+
+/* `reelbox list`: 0, or EXIT_USAGE with one sentence (a bad option, Redis away). */
+int cmd_list(int argc, char **argv)
+{
+	struct list_args a = {0};
+	struct config cfg;
+	struct queue *q;
+	char *out = NULL, err[QUEUE_ERR_MAX];
+	json_t *arr;
+	int rc;
+
+	if ((rc = list_parse(argc, argv, &a)) != 0)
+		return rc < 0 ? 0 : rc;
+	if ((rc = cli_load_config("list", a.config, &cfg)) != 0 ||
+	    (rc = jobs_open("list", a.redis, &cfg, &q)) != 0)
+		return rc;
+	rc = queue_list(q, a.state, a.limit, &out, err, sizeof(err));
+	queue_close(q);
+	if (rc < 0)
+		return cli_usage_error("list", "%s", err);
+	if (a.json) {
+		printf("%s\n", out);
+		free(out);
+		return 0;
+	}
+	arr = json_loads(out, 0, NULL);
+	free(out);
+	if (json_array_size(arr) == 0) {
+		printf("no jobs%s%s (finished jobs are listed until their result expires)\n",
+		       a.state ? " in state " : "", a.state ? a.state : "");
+	} else {
+		printf("%-24s %-9s %5s %8s %8s  %-30s %s\n", "ID", "STATE", "AGE", "ATTEMPTS",
+		       "PROGRESS", "WORKER", "ERROR");
+		for (size_t i = 0; i < json_array_size(arr); i++)
+			list_print_row(json_array_get(arr, i));
+	}
+	json_decref(arr);
+	return 0;
+}
