@@ -176,6 +176,12 @@ echo "== a. run: limits"
 run_err slow s/slow.sh --frames 20 --timeout 1
 has "a timeout says how far the job got" slow.err "wall-clock timeout of 1 s reached after 2 of 20 frames"
 has "and the flag that raises it, with this host's maximum" slow.err "raise --timeout (this host allows up to"
+ff=$(python3 -c 'import json,sys; t = json.load(open(sys.argv[1]))["timings"]; print(t["first_frame_ms"])' slow.json 2>/dev/null)
+if [ "${ff:-0}" -gt 0 ]; then
+	pass "a job killed by its wall clock still says when its first frame came (first_frame_ms $ff)"
+else
+	fail "a job killed by its wall clock still says when its first frame came (first_frame_ms ${ff:-none})"
+fi
 run_err hog s/hog.py --memory 64
 has "a memory limit is in MB like --memory, with the flag" hog.err "memory limit of 64 MB reached: raise --memory (this host allows up to"
 

@@ -72,6 +72,7 @@ struct runner {
 	int enc_status;
 	struct encoder_msg enc_result;
 	int64_t frames_done;
+	uint64_t first_progress_ns, last_progress_ns; /* when frames were first / last reported */
 
 	uv_poll_t pidfd_poll;
 	uv_poll_t notify_poll; /* the seccomp listener; open only when notify_fd >= 0 */
@@ -149,6 +150,12 @@ static void measure(struct runner *r, const struct sandbox_helper_usage *usage)
 	res->encoder_cpu_ms = usage->cpu_ms;
 	res->encoder_peak_memory_bytes = usage->peak_memory_bytes;
 	res->frames = r->frames_done;
+	/* A job that ended without the encoder's own figures (killed, failed) still says
+	 * when its frames came, from the progress reports (coarser: they are batched). */
+	if (r->first_progress_ns) {
+		res->first_frame_ms = (r->first_progress_ns - r->start_ns) / 1000000;
+		res->encode_ms = (r->last_progress_ns - r->first_progress_ns) / 1000000;
+	}
 	if (!r->have_result)
 		return;
 	if (er->rc == 0) {
@@ -288,6 +295,9 @@ static void on_enc_msg(struct runner *r, const struct encoder_msg *m, int pidfd)
 	case ENCODER_PROGRESS:
 	case ENCODER_STREAM_END:
 		if (m->frames > r->frames_done && m->frames <= r->total_frames) {
+			r->last_progress_ns = now_ns();
+			if (!r->frames_done)
+				r->first_progress_ns = r->last_progress_ns;
 			r->frames_done = m->frames;
 			if (r->ops->progress && r->frames_done != r->last_progress) {
 				r->last_progress = r->frames_done;
