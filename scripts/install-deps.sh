@@ -4,12 +4,14 @@
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 # chromium: tests/it_demo.sh opens the demo's page in it, headless.
+# libssl-dev: the webhook's HMAC (worker/delivery.c); python3-boto3: tests/it_delivery.sh
+# presigns its upload URLs (the S3 server, s3rver, comes from npm into the build dir).
 PKGS="build-essential cmake pkg-config git
  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavfilter-dev
  libuv1-dev libseccomp-dev libhiredis-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
- libcurl4-openssl-dev
+ libcurl4-openssl-dev libssl-dev
  ffmpeg redis-server redis-tools
- python3 python3-numpy python3-pil python3-redis fonts-dejavu-core
+ python3 python3-numpy python3-pil python3-redis python3-boto3 fonts-dejavu-core
  lua5.4 nodejs jq procps bubblewrap hyperfine clang-format
  clang libclang-rt-14-dev
  chromium"

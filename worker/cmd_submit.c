@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "delivery.h"
 #include "cli_follow.h"
 #include "queue.h"
 
@@ -56,6 +57,8 @@ static const char submit_usage[] =
     "      --format FMT      mp4 (default), webm or gif\n"
     "      --id ID           the job id (default: generated); 1-63 of A-Z a-z 0-9 _ -\n"
     "      --retries N       re-runs after the script's own failure (0)\n"
+    "      --upload-url URL  a presigned PUT URL: the worker uploads the video there\n"
+    "      --webhook URL     the worker POSTs the final result there, signed\n"
     "  job options, as for run:\n"
     "      --runtime NAME    interpreter from the runtime table (default: by extension)\n"
     "      --size WxH        frame size (1280x720)\n"
@@ -109,7 +112,7 @@ static int output_as_id(const char *output, const char **id, const char **format
 struct submit_args {
 	struct job job;
 	struct cli_job_args ja;
-	const char *redis, *format, *id, *output, *progress, *script;
+	const char *redis, *format, *id, *output, *progress, *script, *upload_url, *webhook;
 	char idbuf[JOB_ID_MAX];
 	int wait, json;
 };
@@ -118,7 +121,7 @@ struct submit_args {
  * 0, EXIT_USAGE after saying why, or -1 when --help was printed. */
 static int submit_options(int argc, char **argv, struct submit_args *a)
 {
-	enum { O_FORMAT = OPT_CLI_LAST + 1, O_ID };
+	enum { O_FORMAT = OPT_CLI_LAST + 1, O_ID, O_UPLOAD_URL, O_WEBHOOK };
 	struct option opts[40];
 	size_t n = cli_n_job_options;
 	long v;
@@ -133,6 +136,8 @@ static int submit_options(int argc, char **argv, struct submit_args *a)
 	opts[n++] = (struct option){"output", required_argument, NULL, 'o'};
 	opts[n++] = (struct option){"id", required_argument, NULL, O_ID};
 	opts[n++] = (struct option){"progress", required_argument, NULL, OPT_PROGRESS};
+	opts[n++] = (struct option){"upload-url", required_argument, NULL, O_UPLOAD_URL};
+	opts[n++] = (struct option){"webhook", required_argument, NULL, O_WEBHOOK};
 	opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
 	opts[n] = (struct option){0};
 	optind = 1;
@@ -153,6 +158,12 @@ static int submit_options(int argc, char **argv, struct submit_args *a)
 			break;
 		case O_ID:
 			a->id = optarg;
+			break;
+		case O_UPLOAD_URL:
+			a->upload_url = optarg;
+			break;
+		case O_WEBHOOK:
+			a->webhook = optarg;
 			break;
 		case 'o':
 			a->output = optarg;
@@ -198,6 +209,26 @@ static int submit_parse(int argc, char **argv, struct submit_args *a)
 	return 0;
 }
 
+/* --upload-url and --webhook: checked as the worker's admission checks them. */
+static int submit_delivery(struct submit_args *a, struct job *job)
+{
+	char err[256];
+
+	if (a->upload_url) {
+		if (delivery_check_url("--upload-url", a->upload_url, err, sizeof(err)) < 0)
+			return cli_usage_error("submit", "%s", err);
+		if (!(job->upload_url = strdup(a->upload_url)))
+			return cli_usage_error("submit", "out of memory");
+	}
+	if (a->webhook) {
+		if (delivery_check_url("--webhook", a->webhook, err, sizeof(err)) < 0)
+			return cli_usage_error("submit", "%s", err);
+		if (!(job->webhook_url = strdup(a->webhook)))
+			return cli_usage_error("submit", "out of memory");
+	}
+	return 0;
+}
+
 /* The job made whole and checked as a worker would (a producer hears of a bad job at
  * once, not from the dead-letter stream), and its document in *doc. */
 static int submit_prepare(struct submit_args *a, struct config *cfg, char **doc)
@@ -220,7 +251,8 @@ static int submit_prepare(struct submit_args *a, struct config *cfg, char **doc)
 			return cli_usage_error("submit", "%s", err);
 		snprintf(job->id, sizeof(job->id), "%s", a->id);
 	}
-	if ((rc = cli_resolve_job("submit", job, &a->ja, cfg)) != 0)
+	if ((rc = submit_delivery(a, job)) != 0 ||
+	    (rc = cli_resolve_job("submit", job, &a->ja, cfg)) != 0)
 		return rc;
 	*doc = job_to_json(job);
 	if (!*doc)

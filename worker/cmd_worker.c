@@ -22,6 +22,11 @@
  * its lease, and no new job is taken meanwhile; a job that failed because the output
  * dir is gone, full or read-only is handed back (the host's fault, not the script's),
  * and no job is taken until the dir is usable again (checked every second).
+ *
+ * Delivery (delivery.h): a job with an "upload" has its video PUT to the producer's URL
+ * after the encode and before anything is recorded, on this loop (heartbeats go on); a
+ * failed upload hands the job back, never records a success without it. A job with a
+ * "webhook" has its final state POSTed, signed, without holding its slot.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -40,6 +45,7 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "delivery.h"
 #include "encoder.h"
 #include "http.h"
 #include "jobrun.h"
@@ -73,10 +79,14 @@ struct slot {
 	int renamed;	  /* final exists: this claim's video, moved out of the work dir */
 	int linked;	  /* the stable name was free and now points at final */
 	char lost_why[QUEUE_ERR_MAX];
-	char staged[PATH_MAX]; /* work_dir/<id>.<token>.<ext> */
-	char final[PATH_MAX];  /* output_dir/<id>.<token>.<ext>: the recorded output */
-	char stable[PATH_MAX]; /* output_dir/<id>.<ext>: points at the recorded output */
-	char *result_doc;      /* held while the final heartbeat checks ownership */
+	char staged[PATH_MAX];	    /* work_dir/<id>.<token>.<ext> */
+	char final[PATH_MAX];	    /* output_dir/<id>.<token>.<ext>: the recorded output */
+	char stable[PATH_MAX];	    /* output_dir/<id>.<ext>: points at the recorded output */
+	char *result_doc;	    /* held while the final heartbeat checks ownership */
+	struct runner_result *held; /* the run's outcome while its video uploads */
+	int uploaded;		    /* the video is at the job's upload URL */
+	char *hook_doc;		    /* the recorded result, for the webhook */
+	char *hook_why;		    /* why the job went back (a dead job's webhook) */
 };
 
 struct worker {
@@ -90,9 +100,11 @@ struct worker {
 	char work_dir[PATH_MAX];
 	uv_signal_t sigterm, sigint;
 	uv_timer_t grace, drain, disk_timer;
-	struct http_server *http; /* the metrics port, when asked for */
-	struct httpc *httpc;	  /* the model calls, on this loop; NULL without a model */
-	struct modelcfg model;	  /* the model and its key: in this process only */
+	struct http_server *http;  /* the metrics port, when asked for */
+	struct httpc *httpc;	   /* the model calls, uploads and webhooks, on this loop */
+	struct delivery *delivery; /* uploads and webhooks in flight */
+	char *webhook_secret;	   /* REELBOX_WEBHOOK_SECRET: in this process only */
+	struct modelcfg model;	   /* the model and its key: in this process only */
 	int have_model;
 	int metrics_port;
 	int redis_up;
@@ -225,6 +237,12 @@ static void slot_release(struct slot *s)
 	s->result_doc = NULL;
 	json_decref(s->extra);
 	s->extra = NULL;
+	free(s->held);
+	s->held = NULL;
+	free(s->hook_doc);
+	free(s->hook_why);
+	s->hook_doc = s->hook_why = NULL;
+	s->uploaded = 0;
 	s->busy = 0;
 	s->cancelled = s->lease_lost = s->handing_back = s->recording = s->renamed = 0;
 	s->linked = 0;
@@ -291,6 +309,62 @@ static void drop_unrecorded_video(struct slot *s)
 	unlink(s->final);
 }
 
+/* The recorded video takes the stable name, or, uploaded, leaves the output dir unless
+ * the operator keeps uploaded videos (config "keep_uploaded"). */
+static void settle_local_copy(struct slot *s)
+{
+	if (!s->uploaded || s->w->cfg.keep_uploaded) {
+		point_stable_name(s);
+		return;
+	}
+	release_stable_name(s);
+	if (unlink(s->final) == 0)
+		log_event("local_copy_removed", s->qjob.id, "{s:s}", "output", s->final);
+}
+
+static void on_hook_done(void *arg, const char *tag, int rc, const char *why)
+{
+	(void)arg;
+	if (rc < 0)
+		log_event("webhook_failed", tag, "{s:s}", "reason", why ? why : "");
+	else
+		log_event("webhook_sent", tag, NULL);
+}
+
+/* The final state to the job's webhook: the result document (doc) with the job's "id"
+ * and "state" added, or for a dead job its id, state and error. The slot does not wait
+ * for it (delivery.c retries within a bound). */
+static void send_webhook(struct slot *s, const char *doc, const char *state, const char *error)
+{
+	struct worker *w = s->w;
+	json_t *o = doc ? json_loads(doc, 0, NULL) : json_object();
+	const char *st = state;
+	char *body = NULL, err[256];
+
+	if (!s->job.webhook_url || !w->webhook_secret || !w->delivery || !o) {
+		json_decref(o);
+		return;
+	}
+	if (!st)
+		st = json_string_value(json_object_get(o, "status"));
+	if (json_object_set_new(o, "id", json_string(s->qjob.id)) == 0 &&
+	    json_object_set_new(o, "state", json_string(st ? st : "failed")) == 0 &&
+	    (!error || json_object_set_new(o, "error", json_string(error)) == 0))
+		body = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!body || delivery_webhook(w->delivery, s->job.webhook_url, w->webhook_secret, body,
+				      s->qjob.id, 0, on_hook_done, w, err, sizeof(err)) < 0)
+		log_event("webhook_failed", s->qjob.id, "{s:s}", "reason",
+			  body ? err : "out of memory building the webhook's body");
+	free(body);
+}
+
+static void remember_why(struct slot *s, const char *why)
+{
+	free(s->hook_why);
+	s->hook_why = why ? strdup(why) : NULL;
+}
+
 static void on_completed(struct queue_async *q, int status, const char *msg, void *arg)
 {
 	struct slot *s = arg;
@@ -299,11 +373,12 @@ static void on_completed(struct queue_async *q, int status, const char *msg, voi
 	(void)q;
 	if (status == 0) {
 		if (s->renamed) {
-			point_stable_name(s);
+			settle_local_copy(s);
 			if (s->qjob.attempt > 1)
 				remove_unrecorded(s);
 		}
 		log_event("job_recorded", s->qjob.id, "{s:i}", "attempt", s->qjob.attempt);
+		send_webhook(s, s->hook_doc, NULL, NULL);
 	} else if (status == QUEUE_CANCELLED) {
 		w->m.cancelled++;
 		log_event("job_cancelled", s->qjob.id, "{s:s}", "detail",
@@ -331,6 +406,10 @@ static void sent(struct slot *s, int rc, const char *what)
 
 static void record(struct slot *s, const char *doc)
 {
+	if (s->job.webhook_url) {
+		free(s->hook_doc);
+		s->hook_doc = strdup(doc);
+	}
 	s->recording = 1;
 	sent(s, queue_async_complete(s->w->q, &s->qjob, doc, on_completed, s),
 	     "the result could not be queued for Redis");
@@ -338,6 +417,7 @@ static void record(struct slot *s, const char *doc)
 
 static void hand_back(struct slot *s, const char *why)
 {
+	remember_why(s, why);
 	s->recording = 1;
 	sent(s, queue_async_retry(s->w->q, &s->qjob, why, on_requeued, s),
 	     "the hand-back could not be queued for Redis");
@@ -405,8 +485,10 @@ static void on_requeued(struct queue_async *q, int status, const char *msg, void
 	struct slot *s = arg;
 
 	(void)q;
-	if (status == 1)
+	if (status == 1) {
 		s->w->m.dead++;
+		send_webhook(s, NULL, "dead", s->hook_why ? s->hook_why : "dead");
+	}
 	if (status == QUEUE_CANCELLED) {
 		s->w->m.cancelled++;
 		log_event("job_cancelled", s->qjob.id, NULL);
@@ -511,6 +593,7 @@ static int retry_or_bury(struct slot *s, const struct runner_result *res)
 		 res->error);
 	w->m.dead++;
 	log_event("job_dead", s->qjob.id, "{s:s}", "reason", reason);
+	remember_why(s, reason);
 	s->recording = 1;
 	if (queue_async_reject(w->q, &s->qjob, reason, on_requeued, s) < 0)
 		slot_release(s);
@@ -520,10 +603,78 @@ static int retry_or_bury(struct slot *s, const struct runner_result *res)
 /* The job's own outcome, succeeded or failed, goes to Redis. A video is first checked
  * to be still this claim's (a final heartbeat, answered in on_final_check), then moved
  * into place, then recorded. */
+static void on_uploaded(void *arg, const char *tag, int rc, const char *why);
+static void record_outcome(struct slot *s, const struct runner_result *res);
+
+/* A video with an "upload" goes to the producer's URL first, streamed from its staged
+ * file; the outcome is held until it is there. 1 when the upload settles the slot. */
+static int upload_first(struct slot *s, const struct runner_result *res)
+{
+	struct worker *w = s->w;
+	struct delivery_upload_spec spec = {
+	    .url = s->job.upload_url,
+	    .headers = (const char *const *)s->job.upload_headers,
+	    .path = s->staged,
+	    .content_type = delivery_content_type(s->job.format),
+	    .tag = s->qjob.id,
+	};
+	char err[256], why[320];
+
+	if (!res->succeeded || !s->staged[0] || !s->job.upload_url || s->uploaded || s->cancelled)
+		return 0;
+	if (!(s->held = malloc(sizeof(*res)))) {
+		snprintf(err, sizeof(err), "out of memory");
+	} else {
+		*s->held = *res;
+		log_event("upload_started", s->qjob.id, NULL); /* never the URL: it is a key */
+		if (delivery_upload(w->delivery, &spec, on_uploaded, s, err, sizeof(err)) == 0)
+			return 1;
+	}
+	free(s->held);
+	s->held = NULL;
+	snprintf(why, sizeof(why), "the upload could not start: %s", err);
+	on_uploaded(s, s->qjob.id, -EIO, why);
+	return 1;
+}
+
+/* The upload ended: the result names where the video went (its URL without the query,
+ * which holds the presigned signature) and is recorded as any other; a failed upload
+ * hands the job back, a retryable failure (the queue's attempts bound it). */
+static void on_uploaded(void *arg, const char *tag, int rc, const char *why)
+{
+	struct slot *s = arg;
+	struct worker *w = s->w;
+	struct runner_result *res = s->held;
+	char shown[DELIVERY_URL_MAX + 1];
+
+	(void)tag;
+	s->held = NULL;
+	if (rc < 0 || !res) {
+		log_event("upload_failed", s->qjob.id, "{s:s}", "reason", why ? why : "");
+		w->m.retried++;
+		hand_back(s, why ? why : "the upload failed");
+		free(res);
+		return;
+	}
+	delivery_strip_query(s->job.upload_url, shown, sizeof(shown));
+	if (!s->extra)
+		s->extra = json_object();
+	if (s->extra)
+		json_object_set_new(s->extra, "upload", json_string(shown));
+	s->uploaded = 1;
+	log_event("job_uploaded", s->qjob.id, "{s:s}", "upload", shown);
+	record_outcome(s, res);
+	free(res);
+}
+
 static void record_outcome(struct slot *s, const struct runner_result *res)
 {
 	struct worker *w = s->w;
-	char *doc = result_json(s, res);
+	char *doc;
+
+	if (upload_first(s, res))
+		return;
+	doc = result_json(s, res);
 
 	if (!doc) {
 		/* Only memory can fail here (every string is sanitized): an internal error,
@@ -681,6 +832,7 @@ static void reject(struct worker *w, struct slot *s, const char *reason)
 {
 	w->m.rejected++;
 	log_event("job_rejected", s->qjob.id, "{s:s}", "reason", reason);
+	remember_why(s, reason);
 	s->recording = 1;
 	if (queue_async_reject(w->q, &s->qjob, reason, on_requeued, s) < 0)
 		slot_release(s);
@@ -699,6 +851,13 @@ static int admit(struct worker *w, struct slot *s, char *err, size_t errlen)
 	if (rc == 0) {
 		snprintf(s->job.id, sizeof(s->job.id), "%s", s->qjob.id);
 		rc = job_resolve(&s->job, &w->cfg, err, errlen);
+	}
+	if (rc == 0 && s->job.webhook_url && !w->webhook_secret) {
+		snprintf(err, errlen,
+			 "the job asks for a webhook but this worker has no %s to sign it with; "
+			 "the operator sets it in the worker's environment",
+			 DELIVERY_SECRET_ENV);
+		rc = -ENOTSUP;
 	}
 	if (rc == 0 && s->job.prompt && !w->have_model) {
 		/* Workers of one farm share a config: another would say the same. */
@@ -882,6 +1041,8 @@ static void close_everything(struct worker *w)
 		uv_close((uv_handle_t *)&w->slots[i].heartbeat, NULL);
 	http_close(w->http);
 	w->http = NULL;
+	delivery_free(w->delivery);
+	w->delivery = NULL;
 	if (w->httpc)
 		httpc_free(w->httpc);
 	w->httpc = NULL;
@@ -1115,6 +1276,8 @@ static int worker_prepare(struct worker *w, const struct worker_args *a, int *sw
 	if (rc < 0)
 		return cli_usage_error("worker", "%s", err);
 	w->have_model = rc == 0;
+	/* The webhook's secret, like the key: out of the environment before any child. */
+	w->webhook_secret = delivery_secret_from_env(DELIVERY_SECRET_ENV);
 	/* libav is loaded once, in the encoder server, not per job. */
 	if (encoder_server_start(err, sizeof(err)) < 0)
 		return cli_usage_error("worker", "%s", err);
@@ -1193,8 +1356,10 @@ static int worker_run(struct worker *w, int swept)
 	w->loop = &loop;
 	if ((rc = make_slots(w)) || (rc = open_queue(w)))
 		return rc;
-	if (w->have_model && httpc_new(&w->httpc, w->loop, why, sizeof(why)) < 0)
+	if (httpc_new(&w->httpc, w->loop, why, sizeof(why)) < 0)
 		return cli_usage_error("worker", "%s", why);
+	if (delivery_new(&w->delivery, w->httpc) < 0)
+		return cli_usage_error("worker", "out of memory");
 	start_handles(w);
 	/* The model is named by its URL and name only: the key is never logged. */
 	log_event("worker_started", NULL, "{s:s, s:i, s:s, s:i, s:i, s:s?, s:s?}", "consumer",
@@ -1211,6 +1376,9 @@ static int worker_run(struct worker *w, int swept)
 	uv_loop_close(&loop);
 	free(w->slots);
 	modelcfg_free(&w->model);
+	if (w->webhook_secret)
+		explicit_bzero(w->webhook_secret, strlen(w->webhook_secret));
+	free(w->webhook_secret);
 	return 0;
 }
 

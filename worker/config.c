@@ -19,7 +19,8 @@
  *     "lease": 30, "result_ttl": 86400, "max_attempts": 3,
  *     "model": {"api": "openai", "url": "http://127.0.0.1:8000/v1", "name": "some-model",
  *               "key_env": "REELBOX_MODEL_KEY", "key_file": "/etc/reelbox/model.key",
- *               "max_attempts": 3, "timeout": 120}
+ *               "max_attempts": 3, "timeout": 120},
+ *     "keep_uploaded": false
  *   }
  *
  * Units: timeout, lease and result_ttl in seconds, memory, encoder_memory and scratch in
@@ -28,6 +29,8 @@
  * (path is required and absolute; extensions, env and packages default to none); null
  * removes it. packages names what scripts may import (a shell's: commands), as told to
  * authors; `reelbox runtimes` checks it.
+ * "keep_uploaded": true keeps a video the worker uploaded (a job's "upload") in output_dir
+ * too; by default it is removed once the upload succeeded and the result is recorded.
  * "model" names the endpoint prompt jobs ask (modelcfg.c reads its key: never from here);
  * "defaults", "maxima" and "model" overlay field by field; after the overlay every default must be
  * positive and within its maximum.
@@ -167,6 +170,7 @@ static const struct field config_fields[] = {
     {"result_ttl", FIELD_U32, offsetof(struct config, result_ttl_s), 0, 1, UINT32_MAX},
     {"max_attempts", FIELD_INT, offsetof(struct config, max_attempts), 0, 1, 1000},
     {"model", FIELD_OBJECT, offsetof(struct config, model), .sub = model_fields},
+    {"keep_uploaded", FIELD_INT, offsetof(struct config, keep_uploaded), 0, 0, 1},
     {NULL},
 };
 
@@ -526,6 +530,10 @@ static int config_key(struct config *cfg, const struct field *f, json_t *v, cons
 
 	if (f->type == FIELD_OWN)
 		return config_runtimes(v, cfg, file, err, errlen);
+	if (f->offset == offsetof(struct config, keep_uploaded) && json_is_boolean(v)) {
+		cfg->keep_uploaded = json_is_true(v);
+		return 0;
+	}
 	if (f->type == FIELD_OBJECT)
 		return config_object(f, v, (char *)cfg + f->offset, file, err, errlen);
 	r = config_value(f, cfg, v, f->name, file, err, errlen);

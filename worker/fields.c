@@ -42,6 +42,8 @@ const struct field job_fields[] = {
     {"preset", JOB_STR(preset), .cli = "is not known"},
     {"limits", FIELD_OBJECT, offsetof(struct job, limits), .sub = limit_fields},
     {"retries", JOB_NUM(FIELD_INT, retries), 0, INT_MAX},
+    {"upload", FIELD_OWN},
+    {"webhook", FIELD_OWN},
     {NULL},
 };
 

@@ -22,6 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -60,6 +63,8 @@ struct httpc_req {
 	int over_cap, headers_over_cap, saw_retry_after, in_done;
 	unsigned timeout_ms, connect_timeout_ms;
 	uint64_t start_ns;
+	int file_fd;			 /* body_file, or -1 */
+	curl_off_t file_size, file_sent; /* what is sent of it: its size at start */
 	struct httpc_req *prev, *next;
 	char curl_err[CURL_ERROR_SIZE];
 };
@@ -311,6 +316,8 @@ static void free_headers(struct curl_slist *h)
 
 static void req_free(struct httpc_req *r)
 {
+	if (r->file_fd >= 0)
+		close(r->file_fd);
 	curl_multi_remove_handle(r->c->multi, r->easy);
 	curl_easy_cleanup(r->easy);
 	free_headers(r->headers);
@@ -378,12 +385,56 @@ static int set_headers(struct httpc_req *r, const struct httpc_request *rq)
 	return curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers) ? -EIO : 0;
 }
 
+/* The file's next bytes, never past the size it had at start: a file that grows while
+ * it is sent cannot make the body longer than its Content-Length. */
+static size_t on_read(char *p, size_t size, size_t n, void *ud)
+{
+	struct httpc_req *r = ud;
+	size_t want = size * n;
+	ssize_t got;
+
+	if ((curl_off_t)want > r->file_size - r->file_sent)
+		want = (size_t)(r->file_size - r->file_sent);
+	if (!want)
+		return 0;
+	do
+		got = read(r->file_fd, p, want);
+	while (got < 0 && errno == EINTR);
+	if (got <= 0)
+		return CURL_READFUNC_ABORT; /* shrank or unreadable: not a short body */
+	r->file_sent += got;
+	return (size_t)got;
+}
+
+static int set_file_body(struct httpc_req *r, const struct httpc_request *rq)
+{
+	CURL *e = r->easy;
+	struct stat st;
+	int bad = 0;
+
+	r->file_fd = open(rq->body_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (r->file_fd < 0)
+		return -errno;
+	if (fstat(r->file_fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return -EINVAL;
+	r->file_size = st.st_size;
+	bad |= curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+	bad |= curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+	bad |= curl_easy_setopt(e, CURLOPT_READDATA, r);
+	bad |= curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, r->file_size);
+	if (rq->method && strcmp(rq->method, "PUT"))
+		bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
+	return bad ? -EIO : 0;
+}
+
 static int set_method(struct httpc_req *r, const struct httpc_request *rq)
 {
 	const char *m = rq->method ? rq->method : rq->body ? "POST" : "GET";
 	CURL *e = r->easy;
 	int bad = 0;
 
+	if (rq->body_file)
+		return set_file_body(r, rq);
 	if (!strcmp(m, "GET") && !rq->body)
 		return curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) ? -EIO : 0;
 	if (strcmp(m, "POST"))
@@ -449,12 +500,20 @@ int httpc_start(struct httpc *c, const struct httpc_request *rq, httpc_done_cb d
 	r->timeout_ms = rq->timeout_ms;
 	r->connect_timeout_ms = rq->connect_timeout_ms;
 	r->start_ns = uv_hrtime();
+	r->file_fd = -1;
 	if ((rc = set_options(r, rq)) < 0 || (rc = set_headers(r, rq)) < 0 ||
 	    (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK && (rc = -EIO))) {
+		if (rq->body_file && r->file_fd < 0)
+			say(err, errlen, "cannot open the file to send: %s", strerror(-rc));
+		else if (rq->body_file && rc == -EINVAL)
+			say(err, errlen, "the file to send is not a regular file");
+		else
+			say(err, errlen, "libcurl refused the request's options");
+		if (r->file_fd >= 0)
+			close(r->file_fd);
 		curl_easy_cleanup(r->easy);
 		free_headers(r->headers);
 		free(r);
-		say(err, errlen, "libcurl refused the request's options");
 		return rc;
 	}
 	r->next = c->reqs;
@@ -537,6 +596,10 @@ static int map_error(struct httpc_req *r, CURLcode rc, char *out, size_t len)
 			return size_error(r, out, len);
 		snprintf(out, len, "out of memory reading the response");
 		return -ENOMEM;
+	case CURLE_ABORTED_BY_CALLBACK:
+	case CURLE_READ_ERROR:
+		snprintf(out, len, "the file to send could not be read whole (did it change?)");
+		return -EIO;
 	case CURLE_GOT_NOTHING:
 		snprintf(out, len, "the server closed the connection without answering");
 		return -ECONNRESET;

@@ -28,6 +28,10 @@ struct httpc_request {
 	const char *const *headers; /* "Name: value" strings, NULL-terminated; may be NULL */
 	const char *body;	    /* copied at start; may be NULL */
 	size_t body_len;
+	/* Or a file streamed from disk as the body (an upload: PUT unless method says
+	 * otherwise), opened at start; exactly its size at start is sent, as Content-Length
+	 * (a file that shrinks meanwhile fails the request). NULL: none. */
+	const char *body_file;
 	unsigned timeout_ms;	     /* the whole exchange; 0 means none */
 	unsigned connect_timeout_ms; /* 0 means curl's default (300 s) */
 	size_t max_response;	     /* body bytes; 0 means HTTPC_DEFAULT_MAX_RESPONSE */

@@ -24,7 +24,14 @@
  *                                   minimum a sandbox needs (1 s, 32 MB, 8 pids, 1 MB,
  *                                   0.01) and at most the operator's maximum; a
  *                                   missing one is the default
- *     "retries": 0                  retries after the script's own failure
+ *     "retries": 0,                 retries after the script's own failure
+ *     "upload": {"url": "https://bucket.s3.../clip-42.mp4?X-Amz-...",
+ *                "headers": {"x-amz-meta-owner": "ana"}},
+ *                                   a presigned PUT URL the finished video is sent to;
+ *                                   headers: strings, no Host, Content-Length,
+ *                                   Transfer-Encoding, Expect, Connection, no line break
+ *     "webhook": {"url": "https://producer.example/hooks/reelbox"}
+ *                                   POSTed the final result, signed (delivery.h)
  *   }
  *
  * job_from_json refuses what cannot be stored faithfully (wrong type, too long, a number
@@ -33,6 +40,7 @@
  */
 #define _GNU_SOURCE
 #include "job.h"
+#include "delivery.h"
 #include "errf.h"
 #include "fields.h"
 #include "render.h"
@@ -131,6 +139,14 @@ void job_free(struct job *job)
 	free(job->prompt);
 	job->prompt = NULL;
 	job->prompt_len = 0;
+	free(job->upload_url);
+	job->upload_url = NULL;
+	for (char **h = job->upload_headers; h && *h; h++)
+		free(*h);
+	free(job->upload_headers);
+	job->upload_headers = NULL;
+	free(job->webhook_url);
+	job->webhook_url = NULL;
 }
 
 /* The id becomes a file name in the output dir and a Redis key: only [A-Za-z0-9_-],
@@ -493,6 +509,24 @@ int job_parse_size(const char *s, int *w, int *h)
 
 /* ---- JSON: the rows of job_fields (fields.h), with the document's sentences ---- */
 
+/* "upload": {"url", "headers": {name: value}}, the lines split back at ": ". */
+static json_t *job_upload_json(const struct job *job)
+{
+	json_t *h = json_object();
+
+	for (char **l = job->upload_headers; h && l && *l; l++) {
+		char *colon = strchr(*l, ':');
+		char name[DELIVERY_HEADER_MAX];
+
+		snprintf(name, sizeof(name), "%.*s", (int)(colon - *l), *l);
+		if (json_object_set_new(h, name, json_string(colon + 2)) < 0) {
+			json_decref(h);
+			return NULL;
+		}
+	}
+	return h ? json_pack("{s:s, s:o}", "url", job->upload_url, "headers", h) : NULL;
+}
+
 /* The script as the document's "script"; the size is written as width and height. */
 static int job_put_own(const struct field *f, const void *base, json_t *obj, void *arg)
 {
@@ -500,7 +534,11 @@ static int job_put_own(const struct field *f, const void *base, json_t *obj, voi
 	json_t *v;
 
 	(void)arg;
-	if (!strcmp(f->name, "script") && job->script)
+	if (!strcmp(f->name, "upload") && job->upload_url)
+		v = job_upload_json(job);
+	else if (!strcmp(f->name, "webhook") && job->webhook_url)
+		v = json_pack("{s:s}", "url", job->webhook_url);
+	else if (!strcmp(f->name, "script") && job->script)
 		v = json_stringn(job->script, job->script_len);
 	else if (!strcmp(f->name, "prompt") && job->prompt)
 		v = json_stringn(job->prompt, job->prompt_len);
@@ -629,6 +667,75 @@ static int job_json_size(struct job *j, json_t *v, char *err, size_t errlen)
 	return -EINVAL;
 }
 
+/* An object holding "url" (and for the upload "headers"), nothing else: checked here,
+ * at admission, so a bad header never reaches a request. */
+static int job_json_url(const char *key, json_t *v, char **dst, char *err, size_t errlen)
+{
+	json_t *u = json_object_get(v, "url");
+	const char *k;
+	json_t *x;
+	char what[32];
+
+	if (!json_is_object(v)) {
+		worker_err(err, errlen, "'%s' must be an object with a \"url\", not %s", key,
+			   job_type_name(v));
+		return -EINVAL;
+	}
+	json_object_foreach(v, k, x)
+	{
+		if (strcmp(k, "url") && (strcmp(key, "upload") || strcmp(k, "headers"))) {
+			worker_err(err, errlen, "unknown field '%s.%s'; known: url%s", key,
+				   job_show((char[48]){0}, 48, k),
+				   strcmp(key, "upload") ? "" : ", headers");
+			return -EINVAL;
+		}
+	}
+	snprintf(what, sizeof(what), "%s.url", key);
+	if (!json_is_string(u) || strlen(json_string_value(u)) != json_string_length(u)) {
+		worker_err(err, errlen, "'%s' must be a string", what);
+		return -EINVAL;
+	}
+	if (delivery_check_url(what, json_string_value(u), err, errlen) < 0)
+		return -EINVAL;
+	if (!(*dst = strdup(json_string_value(u)))) {
+		worker_err(err, errlen, "out of memory for '%s'", what);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int job_json_headers(struct job *j, json_t *h, char *err, size_t errlen)
+{
+	const char *k;
+	json_t *v;
+	size_t i = 0;
+
+	if (!h)
+		return 0;
+	if (!json_is_object(h) || json_object_size(h) > DELIVERY_HEADERS_MAX) {
+		worker_err(err, errlen, "'upload.headers' must be an object of at most %d strings",
+			   DELIVERY_HEADERS_MAX);
+		return -EINVAL;
+	}
+	if (!(j->upload_headers = calloc(json_object_size(h) + 1, sizeof(char *))))
+		return -ENOMEM;
+	json_object_foreach(h, k, v)
+	{
+		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+			worker_err(err, errlen, "upload header '%s' must be a string without NUL",
+				   job_show((char[48]){0}, 48, k));
+			return -EINVAL;
+		}
+		if (delivery_check_header(k, json_string_value(v), err, errlen) < 0)
+			return -EINVAL;
+		if (asprintf(&j->upload_headers[i++], "%s: %s", k, json_string_value(v)) < 0) {
+			j->upload_headers[i - 1] = NULL;
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 static int job_json_field(struct job *j, const char *k, json_t *v, char *err, size_t errlen)
 {
 	const struct field *f = field_find(job_fields, k);
@@ -647,6 +754,12 @@ static int job_json_field(struct job *j, const char *k, json_t *v, char *err, si
 		return job_json_text(k, &j->prompt, &j->prompt_len, v, err, errlen);
 	if (!strcmp(k, "size"))
 		return job_json_size(j, v, err, errlen);
+	if (!strcmp(k, "webhook"))
+		return job_json_url(k, v, &j->webhook_url, err, errlen);
+	if (!strcmp(k, "upload"))
+		return (r = job_json_url(k, v, &j->upload_url, err, errlen))
+			   ? r
+			   : job_json_headers(j, json_object_get(v, "headers"), err, errlen);
 	if (f->type == FIELD_OBJECT)
 		return job_json_limits(f, v, &j->limits, err, errlen);
 	/* 0 frames and -1 crf mean "unset" in the struct; their rows' ranges start above,

@@ -69,6 +69,7 @@ struct config {
 	uint32_t result_ttl_s;
 	int max_attempts;
 	struct model_settings model;
+	int keep_uploaded; /* an uploaded video stays in output_dir too (default: removed) */
 };
 
 struct job {
@@ -87,6 +88,11 @@ struct job {
 	char preset[16];	  /* empty: encoder default */
 	struct job_limits limits; /* 0 fields: operator default */
 	int retries;		  /* retries a deterministic script failure is allowed (queue) */
+	/* Delivery (delivery.h): a presigned PUT URL and its extra "Name: value" headers
+	 * (NULL-terminated), and a webhook URL; owned, NULL when absent. */
+	char *upload_url;
+	char **upload_headers;
+	char *webhook_url;
 };
 
 /* Fill cfg with the built-in defaults (runtimes python3 sh node lua, sane limits). */
