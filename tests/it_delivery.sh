@@ -12,7 +12,8 @@
 #     never recorded as succeeded; once a server listens there, a later attempt delivers
 #     the video.
 #  d. the webhook: a local receiver checks X-Reelbox-Signature (HMAC-SHA256 of the body
-#     under REELBOX_WEBHOOK_SECRET) of the succeeded job's POST and of a failed job's.
+#     under REELBOX_WEBHOOK_SECRET) of the succeeded job's POST, a failed job's, and a
+#     dead one's (its retries used up).
 #  e. the secret is in no Redis key (SAVE, rdbcompression off), worker log, result or
 #     status output, and not in the running worker's /proc/<pid>/environ.
 #
@@ -226,16 +227,19 @@ echo "== d. the webhook"
 printf 'import sys\nsys.exit("no frames today")\n' >"$T/fails.py"
 timeout 60 "$BIN" submit "$T/fails.py" "${JOB[@]}" --id deliv-d \
 	--webhook "http://127.0.0.1:$HOOK/hook" --wait --json >"$O/d.json" 2>"$O/d.err"
+timeout 60 "$BIN" submit "$T/fails.py" "${JOB[@]}" --id deliv-e --retries 1 \
+	--webhook "http://127.0.0.1:$HOOK/hook" --wait --json >"$O/e.json" 2>"$O/e.err"
 for _ in $(seq 100); do
-	[ "$(cat "$T/hook.jsonl" 2>/dev/null | wc -l)" -ge 2 ] && break
+	[ "$(cat "$T/hook.jsonl" 2>/dev/null | wc -l)" -ge 3 ] && break
 	sleep 0.1
 done
 pyc 'h=lines(A[0]); by={x["doc"]["id"]: x for x in h if x.get("doc")}
-assert all(x["verified"] for x in h) and len(h) == 2, h
+assert all(x["verified"] for x in h) and len(h) == 3, h
+e = by["deliv-e"]["doc"]; assert e["state"] == "dead" and "no frames today" in e["error"], e
 a = by["deliv-a"]["doc"]; assert a["state"] == "succeeded" and a["upload"] and a["sha256"], a
 d = by["deliv-d"]["doc"]; assert d["state"] == "failed" and d["error"], d
 assert by["deliv-a"]["ctype"] == "application/json"' "$T/hook.jsonl" 2>"$O/d.check"
-ok $? "the receiver verified the HMAC of a succeeded and a failed job's POST ($(tail -c 300 "$O/d.check"))"
+ok $? "the receiver verified the HMAC of a succeeded, a failed and a dead job's POST ($(tail -c 300 "$O/d.check"))"
 
 # ==== e. the secret ==================================================================
 echo "== e. the secret stays in the worker"

@@ -87,6 +87,7 @@ struct slot {
 	int uploaded;		    /* the video is at the job's upload URL */
 	char *hook_doc;		    /* the recorded result, for the webhook */
 	char *hook_why;		    /* why the job went back (a dead job's webhook) */
+	int rejecting;		    /* a rejection was sent: accepted, the job is dead */
 };
 
 struct worker {
@@ -242,7 +243,7 @@ static void slot_release(struct slot *s)
 	free(s->hook_doc);
 	free(s->hook_why);
 	s->hook_doc = s->hook_why = NULL;
-	s->uploaded = 0;
+	s->uploaded = s->rejecting = 0;
 	s->busy = 0;
 	s->cancelled = s->lease_lost = s->handing_back = s->recording = s->renamed = 0;
 	s->linked = 0;
@@ -485,10 +486,10 @@ static void on_requeued(struct queue_async *q, int status, const char *msg, void
 	struct slot *s = arg;
 
 	(void)q;
-	if (status == 1) {
+	if (status == 1)
 		s->w->m.dead++;
+	if (status == 1 || (status == 0 && s->rejecting))
 		send_webhook(s, NULL, "dead", s->hook_why ? s->hook_why : "dead");
-	}
 	if (status == QUEUE_CANCELLED) {
 		s->w->m.cancelled++;
 		log_event("job_cancelled", s->qjob.id, NULL);
@@ -594,7 +595,7 @@ static int retry_or_bury(struct slot *s, const struct runner_result *res)
 	w->m.dead++;
 	log_event("job_dead", s->qjob.id, "{s:s}", "reason", reason);
 	remember_why(s, reason);
-	s->recording = 1;
+	s->recording = s->rejecting = 1;
 	if (queue_async_reject(w->q, &s->qjob, reason, on_requeued, s) < 0)
 		slot_release(s);
 	return 1;
@@ -833,7 +834,7 @@ static void reject(struct worker *w, struct slot *s, const char *reason)
 	w->m.rejected++;
 	log_event("job_rejected", s->qjob.id, "{s:s}", "reason", reason);
 	remember_why(s, reason);
-	s->recording = 1;
+	s->recording = s->rejecting = 1;
 	if (queue_async_reject(w->q, &s->qjob, reason, on_requeued, s) < 0)
 		slot_release(s);
 }
