@@ -23,3 +23,10 @@ if [ -n "$missing" ]; then
 	apt-get update -qq
 	apt-get install -y -qq $missing >/dev/null
 fi
+# npm: tests/it_delivery.sh installs s3rver with it. Debian's nodejs comes without npm (its
+# own package); a nodejs from elsewhere (NodeSource) brings its own, which Debian's npm
+# would conflict with, so it is installed only when the command is missing.
+if ! command -v npm >/dev/null 2>&1; then
+	apt-get update -qq
+	apt-get install -y -qq npm >/dev/null
+fi
