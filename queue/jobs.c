@@ -70,6 +70,27 @@ static json_t *text_json(const char *s)
 	return j;
 }
 
+int qcmd_requeue(struct qcmd *c, const struct queue_opts *o, const char *id)
+{
+	char key[QUEUE_ID_MAX + 256];
+
+	qcmd_init(c, QS_REQUEUE);
+	qcmd_adds(c, "3");
+	snprintf(key, sizeof(key), "%s:job:%s", o->prefix, id);
+	qcmd_adds(c, key);
+	snprintf(key, sizeof(key), "%s:jobs", o->prefix);
+	qcmd_adds(c, key);
+	snprintf(key, sizeof(key), "%s:job:%s:events", o->prefix, id);
+	qcmd_adds(c, key);
+	qcmd_adds(c, id);
+	qcmd_adds(c, o->group);
+	if (c->oom) {
+		qcmd_free(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static long long num(const redisReply *r)
 {
 	return r && r->type == REDIS_REPLY_STRING && r->str[0] ? strtoll(r->str, NULL, 10) : -1;

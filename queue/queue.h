@@ -117,6 +117,13 @@ int queue_status(struct queue *q, const char *id, char **json_out, char *err, si
 int queue_list(struct queue *q, const char *state, unsigned limit, char **json_out, char *err,
 	       size_t errlen);
 
+/* `reelbox retry`: a failed or dead job back to the queue under the same id, from the
+ * document its hash kept when it ended; its attempts start again at 0, its result and
+ * error are cleared, and a `retry` event with "by": "request" is recorded. 0 requeued,
+ * -ENOENT unknown or expired, -EBUSY in another state (queued, running, succeeded,
+ * cancelled: err says which), -ENODATA its document was not kept, -EINVAL a bad id. */
+int queue_requeue(struct queue *q, const char *id, char *err, size_t errlen);
+
 /* What queue_cancel found. */
 struct queue_cancel_info {
 	char state[16];		    /* "cancelled" when this call cancelled it, else the final state

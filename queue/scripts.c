@@ -119,6 +119,9 @@ _Static_assert(QUEUE_LIST_VALUE_MAX == 256, "list_lua's cap");
 	"  if ev ~= '' then redis.call('EXPIRE', ev, ttl) end\n"                                   \
 	"  forget_when_idle(h, id, ttl)\n"                                                         \
 	"end\n"                                                                                    \
+	"local function keep_doc(h, doc)\n"                                                        \
+	"  if doc then redis.call('HSET', h, 'doc', doc) end\n"                                    \
+	"end\n"                                                                                    \
 	"local function is_final(st)\n"                                                            \
 	"  return st == 'succeeded' or st == 'failed' or st == 'dead' or st == 'cancelled'\n"      \
 	"end\n"                                                                                    \
@@ -185,6 +188,7 @@ _Static_assert(QUEUE_LIST_VALUE_MAX == 256, "list_lua's cap");
 	"                   cut(redis.call('HGET', h, 'error') or 'worker lost', 1024)\n"          \
 	"    dead_letter(dead, dead_maxlen, id, entry, reason, max, doc, dead_cap)\n"              \
 	"    drop_entry(jobs, group, entry); finish(h, ev, ttl, id, 'dead', reason)\n"             \
+	"    keep_doc(h, doc)\n"                                                                   \
 	"    return {'dead', reason}\n"                                                            \
 	"  end\n"                                                                                  \
 	"  local token = redis.call('INCR', fence) .. '-' .. nonce\n"                              \
@@ -387,9 +391,11 @@ static const char complete_lua[] =
 	    "  redis.call(unpack(a))\n"
 	    "end\n"
 	    "local entry = redis.call('HGET', h, 'entry')\n"
+	    "local kept = ARGV[4] == 'failed' and entry_doc(jobs, entry)\n"
 	    "drop_entry(jobs, ARGV[2], entry)\n"
 	    "if ARGV[4] == 'succeeded' then redis.call('HDEL', h, 'error') end\n"
 	    "finish(h, ev, ARGV[3], ARGV[5], ARGV[4], nil)\n"
+	    "keep_doc(h, kept)\n"
 	    "return {'ok', ARGV[4]}\n";
 
 /* retry: a failure that may be transient. Back to 'queued' with a not-before time
@@ -423,6 +429,7 @@ static const char retry_lua[] = PRELUDE
     "if reason then\n"
     "  dead_letter(dead, ARGV[7], id, entry or '', reason, attempts, doc, ARGV[8])\n"
     "  drop_entry(jobs, group, entry); finish(h, ev, ttl, id, 'dead', reason)\n"
+    "  keep_doc(h, doc)\n"
     "  return {'dead', reason}\n"
     "end\n"
     "local delay = math.min(tonumber(ARGV[6]), tonumber(ARGV[5]) * 2 ^ (attempts - 1))\n"
@@ -464,6 +471,7 @@ static const char reject_lua[] =
 	    "    remember(jobs, id, now_ms())\n"
 	    "  end\n"
 	    "  finish(h, ev, ARGV[6], id, 'dead', reason)\n"
+	    "  keep_doc(h, doc)\n"
 	    "end\n"
 	    "return {'ok', 'dead'}\n";
 
@@ -540,6 +548,35 @@ static const char event_lua[] =
 	    "end\n"
 	    "return {r[1][1], data}\n";
 
+/* requeue: `reelbox retry`, a failed or dead job back to the queue under the same id,
+ * from the document its hash kept when it ended (keep_doc). Its attempts start again
+ * at 0; its result, error and claim go; a 'retry' event says it was by request. It
+ * answers {'missing'}, {'state', state} for a job in another state, {'nodoc'} for one
+ * whose document was not kept (over the cap, or gone with its entry), or {'ok', entry}.
+ * KEYS: job hash, jobs, events.  ARGV: id, group. */
+static const char requeue_lua[] =
+    PRELUDE "local h, jobs, ev, id = KEYS[1], KEYS[2], KEYS[3], ARGV[1]\n"
+	    "local st = redis.call('HGET', h, 'state')\n"
+	    "if not st then return {'missing'} end\n"
+	    "if st ~= 'failed' and st ~= 'dead' then return {'state', cut(st, 32)} end\n"
+	    "local doc = redis.call('HGET', h, 'doc')\n"
+	    "if not doc then return {'nodoc'} end\n"
+	    "redis.pcall('XGROUP', 'CREATE', jobs, ARGV[2], '0', 'MKSTREAM')\n"
+	    "local e = redis.call('XADD', jobs, '*', 'id', id, 'job', doc)\n"
+	    "doc = nil\n"
+	    "redis.call('HDEL', h, 'doc', 'finished', 'error', 'not_before', 'cancel', 'stopped',\n"
+	    "           'token', 'doc_sha', 'started', 'heartbeat', 'progress_frames',\n"
+	    "           'progress_total', 'output', 'bytes', 'sha256', 'frames', 'exit_code',\n"
+	    "           'signal', 'log', 'result', 'poster', 'script')\n"
+	    "redis.call('HSET', h, 'state', 'queued', 'attempts', 0, 'entry', e)\n"
+	    "redis.call('PERSIST', h)\n"
+	    "redis.call('PERSIST', ev)\n"
+	    "remember(jobs, id, now_ms())\n"
+	    "emit(ev, {type = 'retry', id = id, attempt = 0, error = 'retried by request',\n"
+	    "          delay_ms = 0, by = 'request', was = st})\n"
+	    "ring(jobs .. ':wake', 1)\n"
+	    "return {'ok', e}\n";
+
 /* list: the most recent jobs of the index P:jobs:recent (newest first), each row
  * {id, state, attempts, max_attempts, created, started, finished, worker,
  * progress_frames, progress_total, error}, every value cut to QUEUE_LIST_VALUE_MAX bytes.
@@ -585,6 +622,7 @@ const char *const queue_scripts[QS_COUNT] = {
     [QS_PROGRESS] = progress_lua, [QS_COMPLETE] = complete_lua, [QS_RETRY] = retry_lua,
     [QS_REJECT] = reject_lua,	  [QS_CANCEL] = cancel_lua,	[QS_TAKE] = take_lua,
     [QS_STATUS] = status_lua,	  [QS_EVENT] = event_lua,	[QS_LIST] = list_lua,
+    [QS_REQUEUE] = requeue_lua,
 };
 
 const char *const queue_script_names[QS_COUNT] = {
@@ -592,4 +630,5 @@ const char *const queue_script_names[QS_COUNT] = {
     [QS_PROGRESS] = "progress", [QS_COMPLETE] = "complete", [QS_RETRY] = "retry",
     [QS_REJECT] = "reject",	[QS_CANCEL] = "cancel",	    [QS_TAKE] = "take",
     [QS_STATUS] = "status",	[QS_EVENT] = "event",	    [QS_LIST] = "list",
+    [QS_REQUEUE] = "requeue",
 };

@@ -384,6 +384,63 @@ int queue_list(struct queue *q, const char *state, unsigned limit, char **json_o
 	return *json_out ? 0 : -EIO;
 }
 
+/* The sentence for a job retry refuses in its state. */
+static void requeue_refused(const char *id, const char *st, char *err, size_t errlen)
+{
+	if (!strcmp(st, "queued") || !strcmp(st, "running"))
+		qerr(err, errlen,
+		     "job %s is %s: only a failed or dead job can be retried (cancel it first to "
+		     "stop it)",
+		     id, st);
+	else if (!strcmp(st, "succeeded"))
+		qerr(err, errlen,
+		     "job %s succeeded: only a failed or dead job can be retried; submit it again "
+		     "to render it again",
+		     id);
+	else
+		qerr(err, errlen,
+		     "job %s is %.32s: only a failed or dead job can be retried; submit it again "
+		     "to run it",
+		     id, st);
+}
+
+int queue_requeue(struct queue *q, const char *id, char *err, size_t errlen)
+{
+	struct qcmd c;
+	redisReply *r;
+	const char *w;
+	int rc;
+
+	if (!queue_id_valid(id)) {
+		qerr(err, errlen, "'%.64s' is not a job id (1-63 characters of [A-Za-z0-9_-])",
+		     id ? id : "");
+		return -EINVAL;
+	}
+	if ((rc = qcmd_requeue(&c, &q->o, id)) < 0 || (rc = run(q, &c, &r, err, errlen)) < 0)
+		return rc;
+	w = qreply_word(r);
+	rc = 0;
+	if (!strcmp(w, "missing")) {
+		qerr(err, errlen, "no job %s: it was never submitted or its result has expired",
+		     id);
+		rc = -ENOENT;
+	} else if (!strcmp(w, "state")) {
+		requeue_refused(id, qreply_str_at(r, 1), err, errlen);
+		rc = -EBUSY;
+	} else if (!strcmp(w, "nodoc")) {
+		qerr(err, errlen,
+		     "job %s cannot be retried: its document was not kept (over the size cap, or "
+		     "its stream entry was gone when it ended); submit it again",
+		     id);
+		rc = -ENODATA;
+	} else if (strcmp(w, "ok")) {
+		qerr(err, errlen, "unexpected answer from the requeue script");
+		rc = -EIO;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
 int queue_cancel(struct queue *q, const char *id, struct queue_cancel_info *info, char *err,
 		 size_t errlen)
 {

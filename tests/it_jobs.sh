@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Integration test of the visibility commands (`reelbox list`) against a real
+# Integration test of the visibility commands (`reelbox list`, `retry`) against a real
 # redis-server on a private port and a real `reelbox worker` with a real sandbox:
 #
 #  a. list: jobs of every kind (succeeded, failed, running with progress, queued) are
@@ -8,6 +8,10 @@
 #     result expired is no longer listed; hostile input (a huge --limit, a state that is
 #     none, arguments) is refused with a sentence and exit 2, and a hash a producer
 #     filled with a huge error stays a short line.
+#  b. retry: a failed job runs again under its id (a retry event by request, attempts
+#     from 0), a dead one too; a running, queued or succeeded job is refused (exit 1, the
+#     running job carries on), an unknown one is exit 2, and so are ids with bad
+#     characters.
 #
 # Environment: REELBOX_BIN (default build/reelbox), REELBOX_SOURCE_DIR (default .),
 # REELBOX_IT_KEEP=1 keeps the temp dir. Needs redis-server, redis-cli and python3.
@@ -34,6 +38,9 @@ check() { # check DESCRIPTION COMMAND...: PASS when the command succeeds
 	local d=$1
 	shift
 	if "$@"; then pass "$d"; else fail "$d"; fi
+}
+both() { # both RC WANT PATTERN TEXT: the exit status is WANT and TEXT holds PATTERN
+	[ "$1" = "$2" ] && grep -q -- "$3" <<<"$4"
 }
 finish() {
 	echo "$passed passed, $failed failed"
@@ -112,7 +119,7 @@ exit 3
 EOF
 cat >"$S/${MARK}_slow.sh" <<'EOF'
 #!/bin/sh
-# A frame every 0.2 s for 60 frames: running long enough to be seen.
+# A frame every 0.2 s: running long enough to be seen (cancelled at the end).
 i=0
 while [ "$i" -lt "$FRAMES" ]; do
 	head -c $((WIDTH * HEIGHT * 3)) /dev/zero
@@ -124,7 +131,7 @@ sub() { # sub ID SCRIPT [FRAMES]
 	"$BIN" submit --id "$1" --size 64x48 --fps 10 --frames "${3:-5}" "$S/$2" >/dev/null
 }
 
-"$BIN" worker --concurrency 1 --output-dir "$OUT" --config "$REELBOX_CONFIG" 2>"$T/worker.log" &
+"$BIN" worker --concurrency 2 --output-dir "$OUT" --config "$REELBOX_CONFIG" 2>"$T/worker.log" &
 WORKER_PID=$!
 
 # ==== a. list ===========================================================================
@@ -135,7 +142,7 @@ sub j_ok "${MARK}_ok.sh"
 sub j_fail "${MARK}_fail.sh"
 wait_state j_ok 20 succeeded && wait_state j_fail 20 failed
 check "a job succeeded and one failed" [ "$(status_field j_fail state)" = failed ]
-sub j_slow "${MARK}_slow.sh" 60
+sub j_slow "${MARK}_slow.sh" 300
 wait_state j_slow 20 running
 sleep 1.5 # some progress
 sub j_queued "${MARK}_ok.sh"
@@ -146,7 +153,7 @@ check "list --json is an array of 4 objects with id and state" \
 check "newest first: j_queued j_slow j_fail j_ok" \
 	[ "$(jget "$js" '" ".join(o["id"] for o in d)')" = "j_queued j_slow j_fail j_ok" ]
 check "the running job shows its worker, attempt and progress" \
-	[ "$(jget "$js" 'd[1]["state"] == "running" and d[1]["attempts"] == 1 and d[1]["worker"] != "" and d[1]["progress"]["frames"] > 0 and d[1]["progress"]["total"] == 60')" = True ]
+	[ "$(jget "$js" 'd[1]["state"] == "running" and d[1]["attempts"] == 1 and d[1]["worker"] != "" and d[1]["progress"]["frames"] > 0 and d[1]["progress"]["total"] == 300')" = True ]
 check "the failed job shows its error" \
 	[ "$(jget "$js" 'd[2]["state"] == "failed" and len(d[2]["error"]) > 0')" = True ]
 check "ages are on Redis's clock and small" [ "$(jget "$js" 'all(0 <= o["age_ms"] < 60000 for o in d)')" = True ]
@@ -158,12 +165,12 @@ check "--limit 2 lists the 2 newest" [ "$(jget "$("$BIN" list --json --limit 2)"
 
 out=$("$BIN" list --limit 99999999999999999999 2>&1)
 rc=$?
-check "a huge --limit is refused with a sentence (rc $rc: $out)" [ $rc = 2 ] && grep -q "1 to 1000" <<<"$out"
+check "a huge --limit is refused with a sentence (rc $rc: $out)" both $rc 2 "1 to 1000" "$out"
 out=$("$BIN" list --limit -1 2>&1)
 check "a negative --limit is refused" [ $? = 2 ]
 out=$("$BIN" list --state "../x';--" 2>&1)
 rc=$?
-check "a state that is none is refused (rc $rc: $out)" [ $rc = 2 ] && grep -q "not a job state" <<<"$out"
+check "a state that is none is refused (rc $rc: $out)" both $rc 2 "not a job state" "$out"
 "$BIN" list j_ok >/dev/null 2>&1
 check "list takes no arguments" [ $? = 2 ]
 
@@ -174,6 +181,46 @@ check "a 100 kB error a producer wrote stays a short line (${#line} bytes)" [ "$
 check "a job whose result expired is no longer listed" \
 	[ "$(jget "$("$BIN" list --json)" '",".join(o["id"] for o in d)')" = j_queued,j_slow,j_fail ]
 check "and left the index" [ -z "$("${RCLI[@]}" zscore reelbox:jobs:recent j_ok)" ]
+
+# ==== b. retry ==========================================================================
+echo "== b. retry"
+fin1=$(status_field j_fail finished)
+out=$("$BIN" retry j_fail 2>&1)
+rc=$?
+check "retry of a failed job: back in the queue (rc $rc: $out)" [ $rc = 0 ]
+ev=$(timeout 5 "${RCLI[@]}" xrevrange reelbox:job:j_fail:events + - count 5 | grep -c '"by":"request"')
+check "a retry event by request is recorded" [ "$ev" -ge 1 ]
+wait_state j_fail 20 failed
+check "it ran again: failed again with attempts 1 and a new finish time" \
+	[ "$(status_field j_fail attempts)" = 1 ] && [ "$(status_field j_fail finished)" -gt "$fin1" ]
+out=$("$BIN" retry j_slow 2>&1)
+rc=$?
+check "retry of a running job is refused (rc $rc: $out)" both $rc 1 "is running" "$out"
+st=$(status_field j_slow state)
+check "and the running job carries on ($st $(status_field j_slow error))" [ "$st" = running ]
+out=$("$BIN" retry j_queued 2>&1)
+rc=$?
+if [ "$(status_field j_queued state)" = succeeded ]; then want=succeeded; else want=queued; fi
+check "retry of a $want job is refused (rc $rc: $out)" both $rc 1 "$want" "$out"
+out=$("$BIN" retry nosuchjob 2>&1)
+rc=$?
+check "retry of an unknown job: exit 2 (rc $rc: $out)" both $rc 2 "no job nosuchjob" "$out"
+bad=0
+for id in '../x' 'a b' '$(id)' "$(head -c 100 /dev/zero | tr '\0' a)" '' 'j;rm' $'j\nx'; do
+	"$BIN" retry "$id" >/dev/null 2>&1
+	[ $? = 2 ] || bad=$((bad + 1))
+done
+check "ids with bad characters are refused with exit 2 ($bad not)" [ $bad = 0 ]
+# A dead job: a malformed document XADDed by hand is dead-lettered at once.
+"${RCLI[@]}" xadd reelbox:jobs '*' id j_dead job '{"id":"j_dead","script":"x","bogus_field":1}' >/dev/null
+"${RCLI[@]}" lpush reelbox:jobs:wake 1 >/dev/null
+wait_state j_dead 20 dead
+out=$("$BIN" retry j_dead 2>&1)
+rc=$?
+check "retry of a dead job: back in the queue (rc $rc: $out)" [ $rc = 0 ]
+wait_state j_dead 20 dead
+check "and, still malformed, dead again with its reason" grep -q "bogus_field" <<<"$(status_field j_dead error)"
+
 "$BIN" cancel j_slow >/dev/null 2>&1
 
 finish

@@ -1834,6 +1834,97 @@ static void test_the_recent_index_is_trimmed_and_expires_with_the_last_result(vo
 	queue_close(q);
 }
 
+/* The type and "by" of a job's last event. */
+static void last_event(struct queue *q, const char *id, char *type, size_t len, char *by,
+		       size_t bylen)
+{
+	char cursor[QUEUE_ENTRY_MAX] = "0", err[QUEUE_ERR_MAX], *ev = NULL;
+
+	type[0] = by[0] = '\0';
+	while (queue_wait_event(q, id, cursor, 50, &ev, err, sizeof(err)) == 0) {
+		json_t *o = json_loads(ev, 0, NULL);
+		snprintf(type, len, "%s", jstr(o, "type"));
+		snprintf(by, bylen, "%s", jstr(o, "by"));
+		json_decref(o);
+		free(ev);
+		ev = NULL;
+	}
+}
+
+static void test_retry_sends_a_failed_or_dead_job_again_and_refuses_the_others(void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	struct queue_job job, old;
+	char err[QUEUE_ERR_MAX] = "", sha[QUEUE_SHA_MAX], type[32], by[32];
+	json_t *st;
+
+	(void)state;
+	test_opts(&o);
+	o.max_attempts = 1;
+	q = open_q(&o);
+	submit(q, "f1");
+	fetch_ok(q, "w", 1000, &job);
+	snprintf(sha, sizeof(sha), "%s", job.doc_sha);
+	assert_int_equal(
+	    queue_complete(q, &job, "{\"status\":\"failed\",\"error\":\"boom\"}", err, sizeof(err)),
+	    0);
+	old = job; /* the old claim */
+	old.doc = NULL;
+	assert_int_equal(queue_requeue(q, "f1", err, sizeof(err)), 0);
+	st = status_of(q, "f1");
+	assert_string_equal(jstr(st, "state"), "queued");
+	assert_int_equal(jint(st, "attempts"), 0);
+	assert_null(json_object_get(st, "error"));
+	assert_null(json_object_get(st, "finished"));
+	json_decref(st);
+	assert_int_equal(cmd_int(q, 2, "TTL", "reelbox:job:f1"), -1);
+	last_event(q, "f1", type, sizeof(type), by, sizeof(by));
+	assert_string_equal(type, "retry");
+	assert_string_equal(by, "request");
+	/* The same document runs again; the old claim can no longer record anything. */
+	queue_job_clear(&job);
+	fetch_ok(q, "w2", 1000, &job);
+	assert_string_equal(job.id, "f1");
+	assert_string_equal(job.doc_sha, sha);
+	assert_int_equal(job.attempt, 1);
+	assert_int_equal(queue_complete(q, &old, "{\"status\":\"succeeded\"}", err, sizeof(err)),
+			 -ESTALE);
+	/* Running, then succeeded: refused with the state in the sentence. */
+	assert_int_equal(queue_requeue(q, "f1", err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, "is running"));
+	assert_int_equal(queue_complete(q, &job, "{\"status\":\"succeeded\"}", err, sizeof(err)),
+			 0);
+	queue_job_clear(&job);
+	assert_int_equal(queue_requeue(q, "f1", err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, "succeeded"));
+
+	/* A dead job (its attempts used up) comes back too. */
+	submit(q, "d1");
+	fetch_ok(q, "w", 1000, &job);
+	assert_int_equal(queue_retry(q, &job, "transient", err, sizeof(err)), 1);
+	queue_job_clear(&job);
+	assert_int_equal(queue_requeue(q, "d1", err, sizeof(err)), 0);
+	fetch_ok(q, "w", 1000, &job);
+	assert_string_equal(job.id, "d1");
+	assert_non_null(strstr(job.doc, "print(1)"));
+	queue_job_clear(&job);
+
+	/* Queued, cancelled, unknown, a bad id, a document not kept. */
+	submit(q, "q1");
+	assert_int_equal(queue_requeue(q, "q1", err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, "is queued"));
+	assert_int_equal(queue_cancel(q, "q1", NULL, err, sizeof(err)), 0);
+	assert_int_equal(queue_requeue(q, "q1", err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, "cancelled"));
+	assert_int_equal(queue_requeue(q, "nosuch", err, sizeof(err)), -ENOENT);
+	assert_int_equal(queue_requeue(q, "../x", err, sizeof(err)), -EINVAL);
+	cmd(q, 4, "HSET", "reelbox:job:q1", "state", "failed");
+	assert_int_equal(queue_requeue(q, "q1", err, sizeof(err)), -ENODATA);
+	assert_non_null(strstr(err, "submit it again"));
+	queue_close(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1883,6 +1974,8 @@ int main(void)
 				   flush),
 	    cmocka_unit_test_setup(
 		test_the_recent_index_is_trimmed_and_expires_with_the_last_result, flush),
+	    cmocka_unit_test_setup(
+		test_retry_sends_a_failed_or_dead_job_again_and_refuses_the_others, flush),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -1,4 +1,5 @@
-/* cmd_jobs.c - `reelbox list`: the jobs of a queue at a glance.
+/* cmd_jobs.c - `reelbox list` and `retry`: the jobs of a queue at a glance, and a failed
+ * one sent again.
  *
  * A render farm is a black box until its jobs can be seen: list reads the queue's index
  * of recent jobs (queue_list(), docs/queue.md) and prints one line a job, newest first:
@@ -208,5 +209,85 @@ int cmd_list(int argc, char **argv)
 			list_print_row(json_array_get(arr, i));
 	}
 	json_decref(arr);
+	return 0;
+}
+
+struct id_args {
+	const char *redis, *config, *id, *out;
+};
+
+/* The options of the commands that name one job: --redis, --config, and for fetch -o. */
+static int id_parse(const char *cmd, const char *usage, int argc, char **argv, struct id_args *a)
+{
+	static const struct option opts[] = {
+	    {"redis", required_argument, NULL, OPT_REDIS},
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"output", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_REDIS:
+			a->redis = optarg;
+			break;
+		case OPT_CONFIG:
+			a->config = optarg;
+			break;
+		case 'o':
+			if (strcmp(cmd, "fetch"))
+				return cli_usage_error(cmd, "-o is an option of fetch");
+			a->out = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return -1;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1)
+		return cli_usage_error(cmd, "expected exactly one JOB_ID");
+	a->id = argv[optind];
+	if (!queue_id_valid(a->id))
+		return cli_usage_error(cmd,
+				       "'%.64s' is not a job id (1-63 characters of "
+				       "[A-Za-z0-9_-])",
+				       a->id);
+	return 0;
+}
+
+static const char retry_usage[] =
+    "usage: reelbox retry [--redis URL] [--config FILE] JOB_ID\n"
+    "  Puts a failed or dead job back in the queue under the same id, its attempts\n"
+    "  starting again from 0. Exit 1, with the reason, for a job in another state.\n";
+
+/* `reelbox retry ID`: 0 requeued, EXIT_JOB_FAILED refused in its state, EXIT_USAGE an
+ * unknown job, a bad id or Redis away. */
+int cmd_retry(int argc, char **argv)
+{
+	struct id_args a = {0};
+	struct config cfg;
+	struct queue *q;
+	char err[QUEUE_ERR_MAX];
+	int rc;
+
+	if ((rc = id_parse("retry", retry_usage, argc, argv, &a)) != 0)
+		return rc < 0 ? 0 : rc;
+	if ((rc = cli_load_config("retry", a.config, &cfg)) != 0 ||
+	    (rc = jobs_open("retry", a.redis, &cfg, &q)) != 0)
+		return rc;
+	rc = queue_requeue(q, a.id, err, sizeof(err));
+	queue_close(q);
+	if (rc == -EBUSY || rc == -ENODATA) {
+		fprintf(stderr, "reelbox retry: %s\n", err);
+		return EXIT_JOB_FAILED;
+	}
+	if (rc < 0)
+		return cli_usage_error("retry", "%s", err);
+	printf("%s: back in the queue, attempts starting again from 0\n", a.id);
 	return 0;
 }
