@@ -91,6 +91,28 @@ int qcmd_requeue(struct qcmd *c, const struct queue_opts *o, const char *id)
 	return 0;
 }
 
+int qcmd_delete(struct qcmd *c, const struct queue_opts *o, const char *id)
+{
+	char key[QUEUE_ID_MAX + 256];
+
+	qcmd_init(c, QS_DELETE);
+	qcmd_adds(c, "4");
+	snprintf(key, sizeof(key), "%s:job:%s", o->prefix, id);
+	qcmd_adds(c, key);
+	snprintf(key, sizeof(key), "%s:job:%s:events", o->prefix, id);
+	qcmd_adds(c, key);
+	snprintf(key, sizeof(key), "%s:jobs:recent", o->prefix);
+	qcmd_adds(c, key);
+	snprintf(key, sizeof(key), "%s:delayed", o->prefix);
+	qcmd_adds(c, key);
+	qcmd_adds(c, id);
+	if (c->oom) {
+		qcmd_free(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static long long num(const redisReply *r)
 {
 	return r && r->type == REDIS_REPLY_STRING && r->str[0] ? strtoll(r->str, NULL, 10) : -1;

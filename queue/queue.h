@@ -124,6 +124,12 @@ int queue_list(struct queue *q, const char *state, unsigned limit, char **json_o
  * cancelled: err says which), -ENODATA its document was not kept, -EINVAL a bad id. */
 int queue_requeue(struct queue *q, const char *id, char *err, size_t errlen);
 
+/* `reelbox delete`: a finished job's hash, events and index entry removed (its video,
+ * on a worker's disk, is not touched). state (16 bytes) receives the state it had.
+ * 0 deleted, -EBUSY a queued or running job (err: cancel it first), -ENOENT unknown or
+ * expired, -EINVAL a bad id. */
+int queue_delete(struct queue *q, const char *id, char state[16], char *err, size_t errlen);
+
 /* What queue_cancel found. */
 struct queue_cancel_info {
 	char state[16];		    /* "cancelled" when this call cancelled it, else the final state

@@ -47,6 +47,7 @@ enum queue_script {
 	QS_EVENT,
 	QS_LIST,
 	QS_REQUEUE,
+	QS_DELETE,
 	QS_COUNT
 };
 
@@ -109,6 +110,7 @@ int qcmd_status(struct qcmd *c, const struct queue_opts *o, const char *id);
 int qcmd_list(struct qcmd *c, const struct queue_opts *o, const char *state, unsigned limit);
 char *qlist_json(const redisReply *r);
 int qcmd_requeue(struct qcmd *c, const struct queue_opts *o, const char *id);
+int qcmd_delete(struct qcmd *c, const struct queue_opts *o, const char *id);
 /* 1 when s is one of the six states a job hash can hold. */
 int qstate_valid(const char *s);
 int qcmd_event(struct qcmd *c, const struct queue_opts *o, const char *id, const char *cursor);

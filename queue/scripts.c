@@ -577,6 +577,23 @@ static const char requeue_lua[] =
 	    "ring(jobs .. ':wake', 1)\n"
 	    "return {'ok', e}\n";
 
+/* delete: `reelbox delete`, a finished job's hash, events and index entry gone at once.
+ * A queued or running job is refused ({'state', state}: cancel it first), so no worker
+ * ever holds a job whose hash is gone by this path. Answers {'missing'} or {'ok', state}.
+ * KEYS: job hash, events, index, delayed.  ARGV: id. */
+static const char delete_lua[] =
+    PRELUDE "local h, ev, idx, delayed, id = KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1]\n"
+	    "local st = redis.call('HGET', h, 'state')\n"
+	    "if not st then\n"
+	    "  if redis.call('EXISTS', h) == 1 then return {'state', ''} end\n"
+	    "  return {'missing'}\n"
+	    "end\n"
+	    "if not is_final(st) then return {'state', cut(st, 32)} end\n"
+	    "redis.call('DEL', h, ev)\n"
+	    "redis.call('ZREM', idx, id)\n"
+	    "redis.call('ZREM', delayed, id)\n"
+	    "return {'ok', st}\n";
+
 /* list: the most recent jobs of the index P:jobs:recent (newest first), each row
  * {id, state, attempts, max_attempts, created, started, finished, worker,
  * progress_frames, progress_total, error}, every value cut to QUEUE_LIST_VALUE_MAX bytes.
@@ -622,7 +639,7 @@ const char *const queue_scripts[QS_COUNT] = {
     [QS_PROGRESS] = progress_lua, [QS_COMPLETE] = complete_lua, [QS_RETRY] = retry_lua,
     [QS_REJECT] = reject_lua,	  [QS_CANCEL] = cancel_lua,	[QS_TAKE] = take_lua,
     [QS_STATUS] = status_lua,	  [QS_EVENT] = event_lua,	[QS_LIST] = list_lua,
-    [QS_REQUEUE] = requeue_lua,
+    [QS_REQUEUE] = requeue_lua,	  [QS_DELETE] = delete_lua,
 };
 
 const char *const queue_script_names[QS_COUNT] = {
@@ -630,5 +647,5 @@ const char *const queue_script_names[QS_COUNT] = {
     [QS_PROGRESS] = "progress", [QS_COMPLETE] = "complete", [QS_RETRY] = "retry",
     [QS_REJECT] = "reject",	[QS_CANCEL] = "cancel",	    [QS_TAKE] = "take",
     [QS_STATUS] = "status",	[QS_EVENT] = "event",	    [QS_LIST] = "list",
-    [QS_REQUEUE] = "requeue",
+    [QS_REQUEUE] = "requeue",	[QS_DELETE] = "delete",
 };

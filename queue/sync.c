@@ -441,6 +441,43 @@ int queue_requeue(struct queue *q, const char *id, char *err, size_t errlen)
 	return rc;
 }
 
+int queue_delete(struct queue *q, const char *id, char state[16], char *err, size_t errlen)
+{
+	struct qcmd c;
+	redisReply *r;
+	const char *w;
+	int rc;
+
+	state[0] = '\0';
+	if (!queue_id_valid(id)) {
+		qerr(err, errlen, "'%.64s' is not a job id (1-63 characters of [A-Za-z0-9_-])",
+		     id ? id : "");
+		return -EINVAL;
+	}
+	if ((rc = qcmd_delete(&c, &q->o, id)) < 0 || (rc = run(q, &c, &r, err, errlen)) < 0)
+		return rc;
+	w = qreply_word(r);
+	rc = 0;
+	if (!strcmp(w, "missing")) {
+		qerr(err, errlen, "no job %s: it was never submitted or its result has expired",
+		     id);
+		rc = -ENOENT;
+	} else if (!strcmp(w, "state")) {
+		snprintf(state, 16, "%s", qreply_str_at(r, 1));
+		qerr(err, errlen,
+		     "job %s is %s: cancel it first (reelbox cancel %s), then delete it", id,
+		     state[0] ? state : "in no known state", id);
+		rc = -EBUSY;
+	} else if (!strcmp(w, "ok")) {
+		snprintf(state, 16, "%s", qreply_str_at(r, 1));
+	} else {
+		qerr(err, errlen, "unexpected answer from the delete script");
+		rc = -EIO;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
 int queue_cancel(struct queue *q, const char *id, struct queue_cancel_info *info, char *err,
 		 size_t errlen)
 {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Integration test of the visibility commands (`reelbox list`, `retry`) against a real
+# Integration test of the visibility commands (`reelbox list`, `retry`, `delete`) against a real
 # redis-server on a private port and a real `reelbox worker` with a real sandbox:
 #
 #  a. list: jobs of every kind (succeeded, failed, running with progress, queued) are
@@ -12,6 +12,9 @@
 #     from 0), a dead one too; a running, queued or succeeded job is refused (exit 1, the
 #     running job carries on), an unknown one is exit 2, and so are ids with bad
 #     characters.
+#  c. delete: a finished job's status, events and index entry go; a running job is
+#     refused and runs on; unknown and bad ids are exit 2; a job whose hash is deleted
+#     by hand while it runs is not listed nor recreated, and the worker runs the next.
 #
 # Environment: REELBOX_BIN (default build/reelbox), REELBOX_SOURCE_DIR (default .),
 # REELBOX_IT_KEEP=1 keeps the temp dir. Needs redis-server, redis-cli and python3.
@@ -221,6 +224,44 @@ check "retry of a dead job: back in the queue (rc $rc: $out)" [ $rc = 0 ]
 wait_state j_dead 20 dead
 check "and, still malformed, dead again with its reason" grep -q "bogus_field" <<<"$(status_field j_dead error)"
 
+
+# ==== c. delete =========================================================================
+echo "== c. delete"
+wait_state j_queued 20 succeeded
+out=$("$BIN" delete j_queued 2>&1)
+rc=$?
+check "delete of a finished job (rc $rc: $out)" both $rc 0 "deleted (it was succeeded)" "$out"
+"$BIN" status j_queued >/dev/null 2>&1
+check "its status is gone (exit 2)" [ $? = 2 ]
+check "its events and index entry are gone" \
+	[ "$("${RCLI[@]}" exists reelbox:job:j_queued:events)" = 0 ] && [ -z "$("${RCLI[@]}" zscore reelbox:jobs:recent j_queued)" ]
+out=$("$BIN" delete j_slow 2>&1)
+rc=$?
+check "delete of a running job is refused (rc $rc: $out)" both $rc 1 "cancel it first" "$out"
+check "and it runs on" [ "$(status_field j_slow state)" = running ]
+out=$("$BIN" delete nosuchjob 2>&1)
+rc=$?
+check "delete of an unknown job: exit 2 (rc $rc)" [ $rc = 2 ]
+bad=0
+for id in '../x' 'a b' '*' "$(head -c 64 /dev/zero | tr '\0' a)"; do
+	"$BIN" delete "$id" >/dev/null 2>&1
+	[ $? = 2 ] || bad=$((bad + 1))
+done
+check "delete refuses ids with bad characters ($bad not)" [ $bad = 0 ]
+# A job whose hash vanishes while it runs (a DEL by hand): the worker records nothing
+# for it, stays up, and runs the next job.
+sub j_gone "${MARK}_slow.sh" 15
+wait_state j_gone 20 running
+"${RCLI[@]}" del reelbox:job:j_gone >/dev/null
+sleep 4
+check "a job deleted while running is not listed" \
+	[ "$(jget "$("$BIN" list --json)" '"j_gone" in [o["id"] for o in d]')" = False ]
+sub j_after "${MARK}_ok.sh"
+wait_state j_after 20 succeeded
+check "the worker carried on: the next job succeeded" [ "$(status_field j_after state)" = succeeded ]
+check "and the deleted job was not recreated" [ "$("${RCLI[@]}" hget reelbox:job:j_gone state)" = "" ]
 "$BIN" cancel j_slow >/dev/null 2>&1
+out=$("$BIN" delete j_slow 2>&1)
+check "a cancelled job can be deleted ($out)" grep -q "deleted (it was cancelled)" <<<"$out"
 
 finish

@@ -1925,6 +1925,47 @@ static void test_retry_sends_a_failed_or_dead_job_again_and_refuses_the_others(v
 	queue_close(q);
 }
 
+static void test_delete_removes_a_finished_job_and_refuses_a_live_one(void **state)
+{
+	struct queue *q = open_q(NULL);
+	struct queue_job job;
+	char err[QUEUE_ERR_MAX] = "", st[16];
+	json_t *l;
+
+	(void)state;
+	submit(q, "done1");
+	fetch_ok(q, "w", 1000, &job);
+	assert_int_equal(queue_complete(q, &job, "{\"status\":\"succeeded\"}", err, sizeof(err)),
+			 0);
+	queue_job_clear(&job);
+	submit(q, "live1");
+	fetch_ok(q, "w", 1000, &job);
+	submit(q, "wait1");
+
+	assert_int_equal(queue_delete(q, "done1", st, err, sizeof(err)), 0);
+	assert_string_equal(st, "succeeded");
+	assert_int_equal(cmd_int(q, 2, "EXISTS", "reelbox:job:done1"), 0);
+	assert_int_equal(cmd_int(q, 2, "EXISTS", "reelbox:job:done1:events"), 0);
+	assert_string_equal(cmd(q, 3, "ZSCORE", "reelbox:jobs:recent", "done1"), "");
+	assert_int_equal(queue_delete(q, "done1", st, err, sizeof(err)), -ENOENT);
+
+	/* A running job is refused and runs on to its result; so is a queued one. */
+	assert_int_equal(queue_delete(q, "live1", st, err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, "cancel it first"));
+	assert_int_equal(queue_delete(q, "wait1", st, err, sizeof(err)), -EBUSY);
+	assert_string_equal(st, "queued");
+	assert_int_equal(queue_complete(q, &job, "{\"status\":\"succeeded\"}", err, sizeof(err)),
+			 0);
+	queue_job_clear(&job);
+	l = list_of(q, NULL, 10);
+	assert_int_equal(json_array_size(l), 2);
+	json_decref(l);
+	assert_int_equal(queue_delete(q, "../x", st, err, sizeof(err)), -EINVAL);
+	/* The id is free again. */
+	submit(q, "done1");
+	queue_close(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1976,6 +2017,8 @@ int main(void)
 		test_the_recent_index_is_trimmed_and_expires_with_the_last_result, flush),
 	    cmocka_unit_test_setup(
 		test_retry_sends_a_failed_or_dead_job_again_and_refuses_the_others, flush),
+	    cmocka_unit_test_setup(test_delete_removes_a_finished_job_and_refuses_a_live_one,
+				   flush),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -24,6 +24,7 @@ int cmd_status(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_list(int argc, char **argv); /* cmd_jobs.c */
 int cmd_retry(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
 
 int cmd_runtimes(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

@@ -1,5 +1,5 @@
-/* cmd_jobs.c - `reelbox list` and `retry`: the jobs of a queue at a glance, and a failed
- * one sent again.
+/* cmd_jobs.c - `reelbox list`, `retry` and `delete`: the jobs of a queue at a glance, a
+ * failed one sent again, a finished one removed.
  *
  * A render farm is a black box until its jobs can be seen: list reads the queue's index
  * of recent jobs (queue_list(), docs/queue.md) and prints one line a job, newest first:
@@ -289,5 +289,38 @@ int cmd_retry(int argc, char **argv)
 	if (rc < 0)
 		return cli_usage_error("retry", "%s", err);
 	printf("%s: back in the queue, attempts starting again from 0\n", a.id);
+	return 0;
+}
+
+static const char delete_usage[] =
+    "usage: reelbox delete [--redis URL] [--config FILE] JOB_ID\n"
+    "  Removes a finished job's state, events and list entry from the queue (its video\n"
+    "  stays where the worker wrote it). A queued or running job is refused: cancel it\n"
+    "  first.\n";
+
+/* `reelbox delete ID`: 0 deleted, EXIT_JOB_FAILED a live job (cancel it first),
+ * EXIT_USAGE an unknown job, a bad id or Redis away. */
+int cmd_delete(int argc, char **argv)
+{
+	struct id_args a = {0};
+	struct config cfg;
+	struct queue *q;
+	char err[QUEUE_ERR_MAX], state[16];
+	int rc;
+
+	if ((rc = id_parse("delete", delete_usage, argc, argv, &a)) != 0)
+		return rc < 0 ? 0 : rc;
+	if ((rc = cli_load_config("delete", a.config, &cfg)) != 0 ||
+	    (rc = jobs_open("delete", a.redis, &cfg, &q)) != 0)
+		return rc;
+	rc = queue_delete(q, a.id, state, err, sizeof(err));
+	queue_close(q);
+	if (rc == -EBUSY) {
+		fprintf(stderr, "reelbox delete: %s\n", err);
+		return EXIT_JOB_FAILED;
+	}
+	if (rc < 0)
+		return cli_usage_error("delete", "%s", err);
+	printf("%s: deleted (it was %s)\n", a.id, state);
 	return 0;
 }

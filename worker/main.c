@@ -29,6 +29,7 @@ static const struct command commands[] = {
     {"cancel", cmd_cancel, "cancel a queued or running job"},
     {"list", cmd_list, "list recent jobs: state, age, attempts, progress, error"},
     {"retry", cmd_retry, "put a failed or dead job back in the queue"},
+    {"delete", cmd_delete, "remove a finished job from the queue"},
     {"runtimes", cmd_runtimes, "list the interpreters and packages scripts can use here"},
     {"demo", cmd_demo, "the talk, reproduced: prompts, threats, checklist, report.html"},
     {"posture", cmd_posture, "check the sandboxing checklist on this host, live"},
