@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Integration test of the visibility commands (`reelbox list`, `retry`, `delete`) against a real
-# redis-server on a private port and a real `reelbox worker` with a real sandbox:
+# Integration test of the visibility commands (`reelbox list`, `retry`, `delete`, `fetch`)
+# against a real redis-server on a private port and a real `reelbox worker` with a real
+# sandbox:
 #
 #  a. list: jobs of every kind (succeeded, failed, running with progress, queued) are
 #     listed newest first with state, attempts, worker, progress and error; --json is one
@@ -15,6 +16,10 @@
 #  c. delete: a finished job's status, events and index entry go; a running job is
 #     refused and runs on; unknown and bad ids are exit 2; a job whose hash is deleted
 #     by hand while it runs is not listed nor recreated, and the worker runs the next.
+#  d. fetch: a succeeded job's video is copied (-o, or its own name here) and equals the
+#     recorded file; a video changed after the job ended is refused (sha256 mismatch,
+#     nothing written); a symlink in its place is not followed; a path this machine
+#     cannot read is named with its worker; a failed, unknown or badly named job is refused.
 #
 # Environment: REELBOX_BIN (default build/reelbox), REELBOX_SOURCE_DIR (default .),
 # REELBOX_IT_KEEP=1 keeps the temp dir. Needs redis-server, redis-cli and python3.
@@ -263,5 +268,39 @@ check "and the deleted job was not recreated" [ "$("${RCLI[@]}" hget reelbox:job
 "$BIN" cancel j_slow >/dev/null 2>&1
 out=$("$BIN" delete j_slow 2>&1)
 check "a cancelled job can be deleted ($out)" grep -q "deleted (it was cancelled)" <<<"$out"
+
+# ==== d. fetch ==========================================================================
+echo "== d. fetch"
+sub j_vid "${MARK}_ok.sh"
+wait_state j_vid 20 succeeded
+vid=$(status_field j_vid output)
+mkdir -p "$T/dl"
+out=$("$BIN" fetch j_vid -o "$T/dl/got.mp4" 2>&1)
+rc=$?
+check "fetch -o copies a finished job's video (rc $rc: $out)" [ $rc = 0 ]
+check "the copy is the recorded file" cmp -s "$vid" "$T/dl/got.mp4"
+out=$(cd "$T/dl" && "$BIN" fetch j_vid 2>&1)
+check "without -o it is written here as ID.EXT ($out)" cmp -s "$vid" "$T/dl/j_vid.mp4"
+printf 'x' >>"$vid"
+out=$("$BIN" fetch j_vid -o "$T/dl/tampered.mp4" 2>&1)
+rc=$?
+check "a video changed after the job ended is refused (rc $rc: $out)" both $rc 1 "does not match the sha256" "$out"
+check "and nothing was written (no file, no partial)" [ -z "$(ls "$T/dl" | grep -e tampered)" ]
+mv "$vid" "$vid.orig" && ln -s /etc/passwd "$vid"
+out=$("$BIN" fetch j_vid -o "$T/dl/link.mp4" 2>&1)
+rc=$?
+check "a symlink put in the video's place is not followed (rc $rc: $out)" both $rc 1 "is now a symbolic link" "$out"
+check "and nothing was written" [ ! -e "$T/dl/link.mp4" ]
+"${RCLI[@]}" hset reelbox:job:j_vid output /nonexistent/out/j_vid.mp4 >/dev/null
+out=$("$BIN" fetch j_vid -o "$T/dl/far.mp4" 2>&1)
+rc=$?
+check "a video this machine cannot read: says where it is (rc $rc: $out)" both $rc 1 "is on worker .* at /nonexistent/out/j_vid.mp4" "$out"
+out=$("$BIN" fetch j_fail 2>&1)
+rc=$?
+check "fetch of a failed job is refused (rc $rc: $out)" both $rc 1 "only a succeeded job" "$out"
+"$BIN" fetch nosuchjob >/dev/null 2>&1
+check "fetch of an unknown job: exit 2" [ $? = 2 ]
+"$BIN" fetch '../../etc/passwd' >/dev/null 2>&1
+check "fetch refuses an id with bad characters" [ $? = 2 ]
 
 finish

@@ -1,5 +1,5 @@
-/* cmd_jobs.c - `reelbox list`, `retry` and `delete`: the jobs of a queue at a glance, a
- * failed one sent again, a finished one removed.
+/* cmd_jobs.c - `reelbox list`, `retry`, `delete` and `fetch`: the jobs of a queue at a
+ * glance, a failed one sent again, a finished one removed, its video copied here.
  *
  * A render farm is a black box until its jobs can be seen: list reads the queue's index
  * of recent jobs (queue_list(), docs/queue.md) and prints one line a job, newest first:
@@ -8,10 +8,15 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "queue.h"
@@ -323,4 +328,155 @@ int cmd_delete(int argc, char **argv)
 		return cli_usage_error("delete", "%s", err);
 	printf("%s: deleted (it was %s)\n", a.id, state);
 	return 0;
+}
+
+static const char fetch_usage[] =
+    "usage: reelbox fetch [--redis URL] [--config FILE] [-o FILE] JOB_ID\n"
+    "  Copies a succeeded job's video here when this machine can read the worker's output\n"
+    "  dir (a shared one), checking it against the sha256 the job recorded; otherwise says\n"
+    "  where the video is.\n"
+    "  -o, --output FILE   where to write it (default: the video's name, ID.EXT, here)\n";
+
+/* Copy src to a temporary file beside dst while hashing it; rename it to dst only when
+ * the digest is want. Returns 0, EXIT_JOB_FAILED on a mismatch (nothing written), or
+ * EXIT_USAGE, with the sentence printed. */
+static int copy_checked(int src, const char *path, const char *dst, const char *want,
+			const char *id)
+{
+	char tmp[PATH_MAX], hex[65] = "", buf[65536];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	ssize_t n = 0;
+	int out, rc = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.part-XXXXXX", dst) >= (int)sizeof(tmp) || !ctx) {
+		EVP_MD_CTX_free(ctx);
+		return cli_usage_error("fetch", "the output name %.200s is too long", dst);
+	}
+	if ((out = mkstemp(tmp)) < 0) {
+		EVP_MD_CTX_free(ctx);
+		return cli_usage_error("fetch", "cannot create %.200s: %s", tmp, strerror(errno));
+	}
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	while ((n = read(src, buf, sizeof(buf))) > 0) {
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		if (write(out, buf, (size_t)n) != n) {
+			n = -1;
+			break;
+		}
+	}
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	for (unsigned int i = 0; i < mdlen && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (n < 0 || fsync(out) < 0) {
+		rc = cli_usage_error("fetch", "copying %.200s to %.200s failed: %s", path, tmp,
+				     strerror(errno));
+	} else if (strcmp(hex, want)) {
+		/* A file changed or replaced after the job ended is not the job's video. */
+		fprintf(stderr,
+			"reelbox fetch: %s does not match the sha256 recorded for job %s (it was "
+			"changed or replaced after the job ended); nothing was written\n",
+			path, id);
+		rc = EXIT_JOB_FAILED;
+	} else if (rename(tmp, dst) < 0) {
+		rc = cli_usage_error("fetch", "cannot write %.200s: %s", dst, strerror(errno));
+	}
+	close(out);
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+/* ID.EXT, EXT the recorded file's extension when it is a short alphanumeric one. */
+static void default_name(char *buf, size_t len, const char *id, const char *path)
+{
+	const char *base = strrchr(path, '/'), *dot;
+
+	base = base ? base + 1 : path;
+	dot = strrchr(base, '.');
+	if (dot && strlen(dot + 1) >= 1 && strlen(dot + 1) <= 8 &&
+	    strspn(dot + 1, "abcdefghijklmnopqrstuvwxyz0123456789") == strlen(dot + 1))
+		snprintf(buf, len, "%s%s", id, dot);
+	else
+		snprintf(buf, len, "%s", id);
+}
+
+/* The video of job a->id, as its status st recorded it, copied to -o or ./<name>. */
+static int fetch_copy(const struct id_args *a, json_t *st)
+{
+	const char *path = json_string_value(json_object_get(st, "output"));
+	const char *sha = json_string_value(json_object_get(st, "sha256"));
+	const char *worker = json_string_value(json_object_get(st, "worker"));
+	char name[PATH_MAX];
+	struct stat sb;
+	int src, rc;
+
+	if (!path || !sha || strlen(sha) != 64) {
+		fprintf(stderr, "reelbox fetch: job %s recorded no video with a sha256\n", a->id);
+		return EXIT_JOB_FAILED;
+	}
+	/* O_NOFOLLOW: the recorded output is the file itself, never a link someone put in
+	 * its place to make fetch copy another file. */
+	src = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (src < 0 && errno == ELOOP) {
+		fprintf(stderr,
+			"reelbox fetch: %s, the video job %s recorded, is now a symbolic link, not "
+			"the file the worker wrote; nothing was copied\n",
+			path, a->id);
+		return EXIT_JOB_FAILED;
+	}
+	if (src < 0 || fstat(src, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		fprintf(stderr,
+			"reelbox fetch: the video of job %s is on worker %s at %s; this machine "
+			"cannot read it (%s): run fetch where that output dir is, or share it\n",
+			a->id, worker ? worker : "?", path,
+			src < 0 ? strerror(errno) : "not a file");
+		if (src >= 0)
+			close(src);
+		return EXIT_JOB_FAILED;
+	}
+	default_name(name, sizeof(name), a->id, path);
+	rc = copy_checked(src, path, a->out ? a->out : name, sha, a->id);
+	close(src);
+	if (rc == 0)
+		printf("%s: %s (%lld bytes, sha256 %s)\n", a->id, a->out ? a->out : name,
+		       (long long)sb.st_size, sha);
+	return rc;
+}
+
+/* `reelbox fetch ID [-o FILE]`: 0 copied and verified, EXIT_JOB_FAILED no video here
+ * (not succeeded, elsewhere, tampered with), EXIT_USAGE unknown job, bad id, Redis away. */
+int cmd_fetch(int argc, char **argv)
+{
+	struct id_args a = {0};
+	struct config cfg;
+	struct queue *q;
+	char err[QUEUE_ERR_MAX], *status = NULL;
+	const char *state;
+	json_t *st;
+	int rc;
+
+	if ((rc = id_parse("fetch", fetch_usage, argc, argv, &a)) != 0)
+		return rc < 0 ? 0 : rc;
+	if ((rc = cli_load_config("fetch", a.config, &cfg)) != 0 ||
+	    (rc = jobs_open("fetch", a.redis, &cfg, &q)) != 0)
+		return rc;
+	rc = queue_status(q, a.id, &status, err, sizeof(err));
+	queue_close(q);
+	if (rc < 0)
+		return cli_usage_error("fetch", "%s", err);
+	st = json_loads(status, 0, NULL);
+	free(status);
+	state = json_string_value(json_object_get(st, "state"));
+	if (!state || strcmp(state, "succeeded")) {
+		fprintf(stderr, "reelbox fetch: job %s is %s: only a succeeded job has a video\n",
+			a.id, state ? state : "in no known state");
+		rc = EXIT_JOB_FAILED;
+	} else {
+		rc = fetch_copy(&a, st);
+	}
+	json_decref(st);
+	return rc;
 }

@@ -30,6 +30,7 @@ static const struct command commands[] = {
     {"list", cmd_list, "list recent jobs: state, age, attempts, progress, error"},
     {"retry", cmd_retry, "put a failed or dead job back in the queue"},
     {"delete", cmd_delete, "remove a finished job from the queue"},
+    {"fetch", cmd_fetch, "copy a finished job's video here, checking its sha256"},
     {"runtimes", cmd_runtimes, "list the interpreters and packages scripts can use here"},
     {"demo", cmd_demo, "the talk, reproduced: prompts, threats, checklist, report.html"},
     {"posture", cmd_posture, "check the sandboxing checklist on this host, live"},
