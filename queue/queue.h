@@ -29,14 +29,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QUEUE_ID_MAX	64 /* job ids are [A-Za-z0-9_-]{1,63} */
-#define QUEUE_ENTRY_MAX 48 /* a stream entry id, "1700000000000-0" */
-#define QUEUE_ERR_MAX	256
-#define QUEUE_TOKEN_MAX 48 /* a fencing token, "<n>-<16 hex digits>" */
-#define QUEUE_SHA_MAX	41 /* a SHA-1 in hex */
-#define QUEUE_RECENT_MAX 10000   /* ids kept in the recent-jobs index, P:jobs:recent */
-#define QUEUE_LIST_MAX	 1000	  /* most jobs one queue_list() answers */
-#define QUEUE_LIST_VALUE_MAX 256 /* each value of a listed job cut to this many bytes */
+#define QUEUE_ID_MAX	     64 /* job ids are [A-Za-z0-9_-]{1,63} */
+#define QUEUE_ENTRY_MAX	     48 /* a stream entry id, "1700000000000-0" */
+#define QUEUE_ERR_MAX	     256
+#define QUEUE_TOKEN_MAX	     48	   /* a fencing token, "<n>-<16 hex digits>" */
+#define QUEUE_SHA_MAX	     41	   /* a SHA-1 in hex */
+#define QUEUE_RECENT_MAX     10000 /* ids kept in the recent-jobs index, P:jobs:recent */
+#define QUEUE_LIST_MAX	     1000  /* most jobs one queue_list() answers */
+#define QUEUE_LIST_VALUE_MAX 256   /* each value of a listed job cut to this many bytes */
 
 /* What a completion, retry or rejection answers when the job was cancelled before its
  * result could be recorded: nothing of the result was kept. */

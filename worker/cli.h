@@ -97,6 +97,16 @@ int cli_load_config(const char *cmd, const char *path, struct config *cfg);
 int cli_script_or_prompt(const char *cmd, int argc, char **argv, int first, const struct job *job,
 			 const char **script);
 
+struct queue;
+
+/* The queue a command talks to: --redis (flag), else REELBOX_REDIS_URL, else the config
+ * file's, else the built-in default. */
+const char *cli_redis_url(const char *flag, const struct config *cfg);
+
+/* Open it with the config's lease, result TTL and attempts; 0, or EXIT_USAGE after the
+ * reason. */
+int cli_open_queue(const char *cmd, const char *url, const struct config *cfg, struct queue **q);
+
 /* Read a script file (bounded by the config) into the job: bytes, name, runtime. */
 int cli_load_script(const char *cmd, const char *path, const struct config *cfg, struct job *job);
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "fields.h"
+#include "queue.h"
 #include "utf8.h"
 
 const struct option cli_job_options[] = {
@@ -369,4 +370,29 @@ int cli_print_result_json(FILE *out, const struct runner_result *res, json_t *ex
 	if (fflush(out) != 0 && rc == 0)
 		rc = -EIO;
 	return rc;
+}
+
+const char *cli_redis_url(const char *flag, const struct config *cfg)
+{
+	const char *env = getenv("REELBOX_REDIS_URL");
+
+	if (flag)
+		return flag;
+	if (env && *env)
+		return env;
+	return cfg->redis_url[0] ? cfg->redis_url : "redis://127.0.0.1:6379";
+}
+
+int cli_open_queue(const char *cmd, const char *url, const struct config *cfg, struct queue **q)
+{
+	struct queue_opts qo;
+	char err[QUEUE_ERR_MAX];
+
+	queue_opts_init(&qo);
+	qo.lease_ms = cfg->lease_s * 1000;
+	qo.result_ttl_s = cfg->result_ttl_s;
+	qo.max_attempts = (uint32_t)cfg->max_attempts;
+	if (queue_open(q, url, &qo, err, sizeof(err)) < 0)
+		return cli_usage_error(cmd, "%s", err);
+	return 0;
 }

@@ -32,33 +32,6 @@ struct list_args {
 	int json;
 };
 
-/* --redis, else REELBOX_REDIS_URL, else the config file, else the built-in default (as
- * submit and status choose it). */
-static const char *jobs_redis_url(const char *flag, const struct config *cfg)
-{
-	const char *env = getenv("REELBOX_REDIS_URL");
-
-	if (flag)
-		return flag;
-	if (env && *env)
-		return env;
-	return cfg->redis_url[0] ? cfg->redis_url : "redis://127.0.0.1:6379";
-}
-
-static int jobs_open(const char *cmd, const char *flag, const struct config *cfg, struct queue **q)
-{
-	struct queue_opts qo;
-	char err[QUEUE_ERR_MAX];
-
-	queue_opts_init(&qo);
-	qo.lease_ms = cfg->lease_s * 1000;
-	qo.result_ttl_s = cfg->result_ttl_s;
-	qo.max_attempts = (uint32_t)cfg->max_attempts;
-	if (queue_open(q, jobs_redis_url(flag, cfg), &qo, err, sizeof(err)) < 0)
-		return cli_usage_error(cmd, "%s", err);
-	return 0;
-}
-
 static const char list_usage[] =
     "usage: reelbox list [--redis URL] [--state S] [--limit N] [--json]\n"
     "  The most recent jobs, newest first: id, state, age, attempts, progress, worker and\n"
@@ -191,7 +164,7 @@ int cmd_list(int argc, char **argv)
 	if ((rc = list_parse(argc, argv, &a)) != 0)
 		return rc < 0 ? 0 : rc;
 	if ((rc = cli_load_config("list", a.config, &cfg)) != 0 ||
-	    (rc = jobs_open("list", a.redis, &cfg, &q)) != 0)
+	    (rc = cli_open_queue("list", cli_redis_url(a.redis, &cfg), &cfg, &q)) != 0)
 		return rc;
 	rc = queue_list(q, a.state, a.limit, &out, err, sizeof(err));
 	queue_close(q);
@@ -283,7 +256,7 @@ int cmd_retry(int argc, char **argv)
 	if ((rc = id_parse("retry", retry_usage, argc, argv, &a)) != 0)
 		return rc < 0 ? 0 : rc;
 	if ((rc = cli_load_config("retry", a.config, &cfg)) != 0 ||
-	    (rc = jobs_open("retry", a.redis, &cfg, &q)) != 0)
+	    (rc = cli_open_queue("retry", cli_redis_url(a.redis, &cfg), &cfg, &q)) != 0)
 		return rc;
 	rc = queue_requeue(q, a.id, err, sizeof(err));
 	queue_close(q);
@@ -316,7 +289,7 @@ int cmd_delete(int argc, char **argv)
 	if ((rc = id_parse("delete", delete_usage, argc, argv, &a)) != 0)
 		return rc < 0 ? 0 : rc;
 	if ((rc = cli_load_config("delete", a.config, &cfg)) != 0 ||
-	    (rc = jobs_open("delete", a.redis, &cfg, &q)) != 0)
+	    (rc = cli_open_queue("delete", cli_redis_url(a.redis, &cfg), &cfg, &q)) != 0)
 		return rc;
 	rc = queue_delete(q, a.id, state, err, sizeof(err));
 	queue_close(q);
@@ -461,7 +434,7 @@ int cmd_fetch(int argc, char **argv)
 	if ((rc = id_parse("fetch", fetch_usage, argc, argv, &a)) != 0)
 		return rc < 0 ? 0 : rc;
 	if ((rc = cli_load_config("fetch", a.config, &cfg)) != 0 ||
-	    (rc = jobs_open("fetch", a.redis, &cfg, &q)) != 0)
+	    (rc = cli_open_queue("fetch", cli_redis_url(a.redis, &cfg), &cfg, &q)) != 0)
 		return rc;
 	rc = queue_status(q, a.id, &status, err, sizeof(err));
 	queue_close(q);

@@ -13,32 +13,6 @@
 #include "cli_follow.h"
 #include "queue.h"
 
-/* --redis, else REELBOX_REDIS_URL, else the config file, else the built-in default. */
-static const char *redis_url(const char *flag, const struct config *cfg)
-{
-	const char *env = getenv("REELBOX_REDIS_URL");
-
-	if (flag)
-		return flag;
-	if (env && *env)
-		return env;
-	return cfg->redis_url[0] ? cfg->redis_url : "redis://127.0.0.1:6379";
-}
-
-static int open_queue(const char *cmd, const char *url, const struct config *cfg, struct queue **q)
-{
-	struct queue_opts qo;
-	char err[QUEUE_ERR_MAX];
-
-	queue_opts_init(&qo);
-	qo.lease_ms = cfg->lease_s * 1000;
-	qo.result_ttl_s = cfg->result_ttl_s;
-	qo.max_attempts = (uint32_t)cfg->max_attempts;
-	if (queue_open(q, url, &qo, err, sizeof(err)) < 0)
-		return cli_usage_error(cmd, "%s", err);
-	return 0;
-}
-
 static const char submit_usage[] =
     "usage: reelbox submit [OPTIONS] SCRIPT\n"
     "       reelbox submit [OPTIONS] --prompt TEXT\n"
@@ -304,12 +278,12 @@ static int submit_follow(struct queue *q, const struct submit_args *a, const cha
 
 static int submit_run(const struct submit_args *a, const struct config *cfg, const char *doc)
 {
-	const char *url = redis_url(a->redis, cfg);
+	const char *url = cli_redis_url(a->redis, cfg);
 	char newid[QUEUE_ID_MAX];
 	struct queue *q;
 	int rc;
 
-	if ((rc = open_queue("submit", url, cfg, &q)) != 0)
+	if ((rc = cli_open_queue("submit", url, cfg, &q)) != 0)
 		return rc;
 	if ((rc = submit_enqueue(q, doc, cfg, newid)) == 0) {
 		if (a->wait)
@@ -432,7 +406,7 @@ int cmd_status(int argc, char **argv)
 	rc = parse_id_cmd("status", argc, argv, &redis, &id, &json, &cfg);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if ((rc = open_queue("status", redis_url(redis, &cfg), &cfg, &q)) != 0)
+	if ((rc = cli_open_queue("status", cli_redis_url(redis, &cfg), &cfg, &q)) != 0)
 		return rc;
 	rc = queue_status(q, id, &status, err, sizeof(err));
 	queue_close(q);
@@ -539,7 +513,7 @@ int cmd_cancel(int argc, char **argv)
 	rc = parse_id_cmd("cancel", argc, argv, &redis, &id, &json, &cfg);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if ((rc = open_queue("cancel", redis_url(redis, &cfg), &cfg, &q)) != 0)
+	if ((rc = cli_open_queue("cancel", cli_redis_url(redis, &cfg), &cfg, &q)) != 0)
 		return rc;
 	rc = queue_cancel(q, id, &info, err, sizeof(err));
 	if (rc < 0) {
