@@ -201,6 +201,13 @@ int queue_command(struct queue *q, char **out, int argc, const char **argv);
 int queue_scan_contains(struct queue *q, const char *needle, size_t *keys, size_t *hits, char *err,
 			size_t errlen);
 
+/* ---- Visibility: the queue at a glance, its workers, a job's log -------------- */
+
+/* The queue at a glance, for `reelbox top`, `reelbox web` and its /metrics: *json_out
+ * (malloc'd) is an object with the jobs per state, the oldest queued job's age,
+ * throughput and the workers alive (see docs/queue.md, "Watching the queue"). */
+int queue_stats(struct queue *q, char **json_out, char *err, size_t errlen);
+
 /* ---- Asynchronous client (libuv) ---------------------------------------------- */
 
 struct queue_async;

@@ -31,6 +31,10 @@ int queue_url_parse(struct queue_url *u, const char *url, char *err, size_t errl
 void queue_opts_own(struct queue_opts *dst, char prefix[64], char group[64],
 		    const struct queue_opts *opts);
 
+/* The options a blocking client was opened with (queue/sync.c): for queue_stats()
+ * (queue/stats.c), which sends its script through queue_command(). */
+const struct queue_opts *qsync_opts(const struct queue *q);
+
 /* ---- Scripts ---- */
 
 enum queue_script {

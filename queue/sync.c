@@ -266,6 +266,11 @@ void queue_close(struct queue *q)
 	free(q);
 }
 
+const struct queue_opts *qsync_opts(const struct queue *q)
+{
+	return &q->o;
+}
+
 int queue_submit(struct queue *q, const char *job_json, char id_out[QUEUE_ID_MAX], char *err,
 		 size_t errlen)
 {
