@@ -28,6 +28,7 @@ static const struct command commands[] = {
     {"status", cmd_status, "show a job's state"},
     {"cancel", cmd_cancel, "cancel a queued or running job"},
     {"list", cmd_list, "list recent jobs: state, age, attempts, progress, error"},
+    {"top", cmd_top, "the queue live: jobs per state, throughput, workers, progress"},
     {"retry", cmd_retry, "put a failed or dead job back in the queue"},
     {"delete", cmd_delete, "remove a finished job from the queue"},
     {"fetch", cmd_fetch, "copy a finished job's video here, checking its sha256"},
