@@ -636,6 +636,8 @@ static void op_reply(redisAsyncContext *ac, void *reply, void *priv)
 	switch (op->cmd.script) {
 	case QS_HEARTBEAT:
 	case QS_PROGRESS:
+	case QS_LOG:
+	case QS_ANNOUNCE:
 		rc = qreply_heartbeat(r, op->id, NULL, msg, sizeof(msg));
 		break;
 	default:
@@ -723,6 +725,24 @@ int queue_async_reject(struct queue_async *q, const struct queue_job *job, const
 	int rc = qcmd_reject(&c, &q->o, job->entry, job->id, job->token, job->doc_sha, reason);
 
 	return rc < 0 ? rc : op_start(q, &c, 1, job->id, cb, arg);
+}
+
+int queue_async_log(struct queue_async *q, const struct queue_job *job, const char *text,
+		    size_t len, queue_done_cb cb, void *arg)
+{
+	struct qcmd c;
+	int rc = qcmd_log(&c, &q->o, job, text, len);
+
+	return rc < 0 ? rc : op_start(q, &c, 0, job->id, cb, arg);
+}
+
+int queue_async_announce(struct queue_async *q, const char *info_json, int leaving,
+			 queue_done_cb cb, void *arg)
+{
+	struct qcmd c;
+	int rc = qcmd_announce(&c, &q->o, q->consumer, info_json, leaving);
+
+	return rc < 0 ? rc : op_start(q, &c, 0, "", cb, arg);
 }
 
 size_t queue_async_pending(const struct queue_async *q)

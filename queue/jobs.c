@@ -51,7 +51,7 @@ int qcmd_list(struct qcmd *c, const struct queue_opts *o, const char *state, uns
 /* A value as a JSON string: one cut inside a character (the script cuts at a byte
  * count) loses the cut character, and a value that is not UTF-8 at all (a producer's
  * doing) keeps its ASCII bytes, the others shown as '?'. */
-static json_t *text_json(const char *s)
+json_t *qtext_json(const char *s)
 {
 	size_t n = strlen(s);
 	json_t *j;
@@ -135,7 +135,7 @@ static json_t *row_json(const redisReply *row, long long now)
 		if (v->type != REDIS_REPLY_STRING || !v->str[0])
 			continue;
 		if (i == 0 || i == 1 || i == 7 || i == 10) {
-			json_object_set_new(o, names[i], text_json(v->str));
+			json_object_set_new(o, names[i], qtext_json(v->str));
 		} else if (i == 8 || i == 9) {
 			if (!progress)
 				progress = json_object();

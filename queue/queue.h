@@ -169,6 +169,11 @@ int queue_heartbeat(struct queue *q, const char *consumer, const struct queue_jo
 int queue_progress(struct queue *q, const struct queue_job *job, int64_t frames, int64_t total,
 		   char *err, size_t errlen);
 
+/* Append a batch of log lines to the job's log stream (queue_async_log's twin): 0, or
+ * -ESTALE when this claim no longer holds the job, -EMSGSIZE over QUEUE_LOG_BATCH_MAX. */
+int queue_log_append(struct queue *q, const struct queue_job *job, const char *text, size_t len,
+		     char *err, size_t errlen);
+
 /* Record the final result. result_json is an object with "status" ("succeeded" or
  * "failed") and optionally output, bytes, sha256, error, log (tail kept), frames,
  * exit_code, signal and anything else (kept whole in the "result" field).
@@ -202,6 +207,24 @@ int queue_scan_contains(struct queue *q, const char *needle, size_t *keys, size_
 			size_t errlen);
 
 /* ---- Visibility: the queue at a glance, its workers, a job's log -------------- */
+
+/* A job's log: the script's stderr lines as its worker ships them, in a stream of its
+ * own (P:job:<id>:log, docs/queue.md), each entry one batch of whole lines from one
+ * claim. Trimmed to about QUEUE_LOG_ENTRIES entries, expired with the job's result,
+ * removed by delete. */
+#define QUEUE_LOG_BATCH_MAX 4096 /* bytes of lines one entry carries */
+#define QUEUE_LOG_ENTRIES   256	 /* entries kept per job (approximate trim) */
+#define QUEUE_LOG_READ_COUNT  64	     /* most entries one read answers */
+#define QUEUE_LOG_READ_BUDGET (64 << 10) /* most bytes of text one read answers */
+
+/* The log entries after cursor (in/out, QUEUE_ENTRY_MAX bytes; "0" for the oldest
+ * kept), waiting up to block_ms (0: do not wait) when there are none. *json_out
+ * (malloc'd) is {"state": <the job's state>, "entries": [{"entry", "attempt",
+ * "text"}]}, oldest first, cursor moved past the last; the state is read in the same
+ * script as the entries, so a reader that sees a final state and no entries has read
+ * everything. 0, -ENOENT the job is unknown or expired, -EINVAL a bad id. */
+int queue_log_read(struct queue *q, const char *id, char cursor[QUEUE_ENTRY_MAX], int block_ms,
+		   char **json_out, char *err, size_t errlen);
 
 /* The queue at a glance, for `reelbox top`, `reelbox web` and its /metrics: *json_out
  * (malloc'd) is an object with the jobs per state, the oldest queued job's age,
@@ -302,6 +325,19 @@ int queue_async_retry(struct queue_async *q, const struct queue_job *job, const 
 		      queue_done_cb cb, void *arg);
 int queue_async_reject(struct queue_async *q, const struct queue_job *job, const char *reason,
 		       queue_done_cb cb, void *arg);
+
+/* Ship a batch of the job's log lines (text: whole lines, each ending in a newline,
+ * at most QUEUE_LOG_BATCH_MAX bytes) to its log stream, if this claim still holds the
+ * job. Not kept while Redis is unreachable (-ENOTCONN, like progress): a log is best
+ * effort, the result's tail is not. */
+int queue_async_log(struct queue_async *q, const struct queue_job *job, const char *text,
+		    size_t len, queue_done_cb cb, void *arg);
+
+/* Announce this worker in P:workers (docs/queue.md): info_json is a small JSON object
+ * (slots, running, host, pid, started, version ...); the queue adds "name" and "seen".
+ * leaving 1 removes the entry (a clean stop). Best effort: -ENOTCONN while away. */
+int queue_async_announce(struct queue_async *q, const char *info_json, int leaving,
+			 queue_done_cb cb, void *arg);
 
 /* Operations waiting for Redis (kept for replay, or sent and not yet answered). */
 size_t queue_async_pending(const struct queue_async *q);

@@ -52,6 +52,9 @@ enum queue_script {
 	QS_LIST,
 	QS_REQUEUE,
 	QS_DELETE,
+	QS_LOG,
+	QS_LOGREAD,
+	QS_ANNOUNCE,
 	QS_COUNT
 };
 
@@ -115,9 +118,22 @@ int qcmd_list(struct qcmd *c, const struct queue_opts *o, const char *state, uns
 char *qlist_json(const redisReply *r);
 int qcmd_requeue(struct qcmd *c, const struct queue_opts *o, const char *id);
 int qcmd_delete(struct qcmd *c, const struct queue_opts *o, const char *id);
+/* A value from Redis as a JSON string: valid UTF-8 kept, a character cut at the end
+ * dropped, other bytes over 0x7f shown as '?' (queue/jobs.c). */
+struct json_t *qtext_json(const char *s);
 /* 1 when s is one of the six states a job hash can hold. */
 int qstate_valid(const char *s);
 int qcmd_event(struct qcmd *c, const struct queue_opts *o, const char *id, const char *cursor);
+/* A job's log (queue/logs.c): the append a worker sends, the read `reelbox logs`
+ * sends and its reply as queue_log_read's JSON (NULL for -ENOENT, *missing set, or an
+ * unexpected reply); the worker registry's announce. */
+int qcmd_log(struct qcmd *c, const struct queue_opts *o, const struct queue_job *job,
+	     const char *text, size_t len);
+int qcmd_logread(struct qcmd *c, const struct queue_opts *o, const char *id, const char *cursor);
+char *qlog_json(const redisReply *r, char cursor[QUEUE_ENTRY_MAX], int *missing);
+void qkey_log(char *buf, size_t len, const struct queue_opts *o, const char *id);
+int qcmd_announce(struct qcmd *c, const struct queue_opts *o, const char *consumer,
+		  const char *info_json, int leaving);
 
 /* ---- Replies ---- */
 

@@ -117,6 +117,7 @@ _Static_assert(QUEUE_LIST_VALUE_MAX == 256, "list_lua's cap");
 	"            error = redis.call('HGET', h, 'error') or nil, output = out or nil})\n"       \
 	"  redis.call('EXPIRE', h, ttl)\n"                                                         \
 	"  if ev ~= '' then redis.call('EXPIRE', ev, ttl) end\n"                                   \
+	"  redis.call('EXPIRE', h .. ':log', ttl)\n"                                               \
 	"  forget_when_idle(h, id, ttl)\n"                                                         \
 	"end\n"                                                                                    \
 	"local function keep_doc(h, doc)\n"                                                        \
@@ -550,7 +551,7 @@ static const char event_lua[] =
 
 /* requeue: `reelbox retry`, a failed or dead job back to the queue under the same id,
  * from the document its hash kept when it ended (keep_doc). Its attempts start again
- * at 0; its result, error and claim go; a 'retry' event says it was by request. It
+ * at 0; its result, error, claim and log go; a 'retry' event says it was by request. It
  * answers {'missing'}, {'state', state} for a job in another state, {'nodoc'} for one
  * whose document was not kept (over the cap, or gone with its entry), or {'ok', entry}.
  * KEYS: job hash, jobs, events.  ARGV: id, group. */
@@ -569,6 +570,7 @@ static const char requeue_lua[] =
 	    "           'progress_total', 'output', 'bytes', 'sha256', 'frames', 'exit_code',\n"
 	    "           'signal', 'log', 'result', 'poster', 'script')\n"
 	    "redis.call('HSET', h, 'state', 'queued', 'attempts', 0, 'entry', e)\n"
+	    "redis.call('DEL', h .. ':log')\n" /* attempts start again: so does the log */
 	    "redis.call('PERSIST', h)\n"
 	    "redis.call('PERSIST', ev)\n"
 	    "remember(jobs, id, now_ms())\n"
@@ -589,7 +591,7 @@ static const char delete_lua[] =
 	    "  return {'missing'}\n"
 	    "end\n"
 	    "if not is_final(st) then return {'state', cut(st, 32)} end\n"
-	    "redis.call('DEL', h, ev)\n"
+	    "redis.call('DEL', h, ev, h .. ':log')\n"
 	    "redis.call('ZREM', idx, id)\n"
 	    "redis.call('ZREM', delayed, id)\n"
 	    "return {'ok', st}\n";
@@ -634,12 +636,60 @@ static const char list_lua[] = PRELUDE
     "for _, id in ipairs(gone) do redis.call('ZREM', idx, id) end\n"
     "return out\n";
 
+/* log: a batch of a running job's log lines appended to its log stream, by the claim
+ * that holds it (the fence: a worker that lost the job writes nothing). The stream is
+ * trimmed to about ARGV[4] entries and gets the result TTL at each append, so the log
+ * of a job whose worker vanished goes away by itself; finish() gives it the result's
+ * TTL and delete removes it. KEYS: job hash, log.  ARGV: token, attempt, text, maxlen,
+ * ttl. */
+static const char log_lua[] =
+    PRELUDE "local h, log = KEYS[1], KEYS[2]\n"
+	    "if redis.call('HGET', h, 'token') ~= ARGV[1] or\n"
+	    "   redis.call('HGET', h, 'state') ~= 'running' then return stale(h) end\n"
+	    "redis.call('XADD', log, 'MAXLEN', '~', ARGV[4], '*', 'a', ARGV[2], 't', ARGV[3])\n"
+	    "redis.call('EXPIRE', log, ARGV[5])\n"
+	    "return 0\n";
+
+/* logread: the job's state and its log entries after a cursor, each {entry, attempt,
+ * text}, at most ARGV[2] entries and ARGV[3] bytes of text (an entry a hand-written
+ * XADD made bigger than ARGV[4] is cut), so the reply is bounded whatever the stream
+ * holds. {'missing'} for an unknown job. KEYS: job hash, log.  ARGV: cursor, count,
+ * budget, entry cap. */
+static const char logread_lua[] =
+    PRELUDE "local st = redis.call('HGET', KEYS[1], 'state')\n"
+	    "if not st then return {'missing'} end\n"
+	    "local out, used, cap = {'ok', cut(st, 32)}, 0, tonumber(ARGV[4])\n"
+	    "local r = redis.call('XRANGE', KEYS[2], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])\n"
+	    "for _, e in ipairs(r) do\n"
+	    "  local a, t = '0', ''\n"
+	    "  for i = 1, #e[2], 2 do\n"
+	    "    if e[2][i] == 'a' then a = cut(e[2][i + 1], 12)\n"
+	    "    elseif e[2][i] == 't' then t = cut(e[2][i + 1], cap) end\n"
+	    "  end\n"
+	    "  if used > 0 and used + #t > tonumber(ARGV[3]) then break end\n"
+	    "  used = used + #t\n"
+	    "  out[#out + 1] = e[1]; out[#out + 1] = a; out[#out + 1] = t\n"
+	    "end\n"
+	    "return out\n";
+
+/* announce: a worker's entry in the registry P:workers (`reelbox top`, the dashboard),
+ * its JSON with "name" and "seen" (Redis's clock) set here; removed at a clean stop.
+ * KEYS: the registry.  ARGV: name, JSON object (at most 1 KiB), leaving (1 or 0). */
+static const char announce_lua[] =
+    PRELUDE "if ARGV[3] == '1' then redis.call('HDEL', KEYS[1], ARGV[1]); return 0 end\n"
+	    "local ok, d = pcall(cjson.decode, ARGV[2])\n"
+	    "if not ok or type(d) ~= 'table' then return redis.error_reply('bad announce') end\n"
+	    "d.name = ARGV[1]; d.seen = now_ms()\n"
+	    "redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(d))\n"
+	    "return 0\n";
+
 const char *const queue_scripts[QS_COUNT] = {
     [QS_SUBMIT] = submit_lua,	  [QS_CLAIM] = claim_lua,	[QS_HEARTBEAT] = heartbeat_lua,
     [QS_PROGRESS] = progress_lua, [QS_COMPLETE] = complete_lua, [QS_RETRY] = retry_lua,
     [QS_REJECT] = reject_lua,	  [QS_CANCEL] = cancel_lua,	[QS_TAKE] = take_lua,
     [QS_STATUS] = status_lua,	  [QS_EVENT] = event_lua,	[QS_LIST] = list_lua,
-    [QS_REQUEUE] = requeue_lua,	  [QS_DELETE] = delete_lua,
+    [QS_REQUEUE] = requeue_lua,	  [QS_DELETE] = delete_lua,	[QS_LOG] = log_lua,
+    [QS_LOGREAD] = logread_lua,	  [QS_ANNOUNCE] = announce_lua,
 };
 
 const char *const queue_script_names[QS_COUNT] = {
@@ -647,5 +697,6 @@ const char *const queue_script_names[QS_COUNT] = {
     [QS_PROGRESS] = "progress", [QS_COMPLETE] = "complete", [QS_RETRY] = "retry",
     [QS_REJECT] = "reject",	[QS_CANCEL] = "cancel",	    [QS_TAKE] = "take",
     [QS_STATUS] = "status",	[QS_EVENT] = "event",	    [QS_LIST] = "list",
-    [QS_REQUEUE] = "requeue",	[QS_DELETE] = "delete",
+    [QS_REQUEUE] = "requeue",	[QS_DELETE] = "delete",	    [QS_LOG] = "log",
+    [QS_LOGREAD] = "logread",	[QS_ANNOUNCE] = "announce",
 };

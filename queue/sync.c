@@ -358,6 +358,60 @@ int queue_status(struct queue *q, const char *id, char **json_out, char *err, si
 	return *json_out ? 0 : -EIO;
 }
 
+/* The entries after cursor, or, when there are none yet and block_ms > 0, the ones
+ * that arrive within block_ms (one XREAD BLOCK, then the script again). */
+int queue_log_read(struct queue *q, const char *id, char cursor[QUEUE_ENTRY_MAX], int block_ms,
+		   char **json_out, char *err, size_t errlen)
+{
+	const size_t cap = QUEUE_LOG_READ_BUDGET + QUEUE_LOG_BATCH_MAX + QUEUE_REPLY_SLACK;
+	char key[QUEUE_ID_MAX + 256];
+	struct qcmd c;
+	redisReply *r;
+	int rc, missing;
+
+	*json_out = NULL;
+	if (!queue_id_valid(id)) {
+		qerr(err, errlen, "'%.64s' is not a job id (1-63 characters of [A-Za-z0-9_-])",
+		     id ? id : "");
+		return -EINVAL;
+	}
+	for (int round = 0; round < 2; round++) {
+		if ((rc = qcmd_logread(&c, &q->o, id, cursor)) < 0 ||
+		    (rc = run_cap(q, &c, &r, cap, err, errlen)) < 0)
+			return rc;
+		*json_out = qlog_json(r, cursor, &missing);
+		freeReplyObject(r);
+		if (missing) {
+			qerr(err, errlen, "no job %s: it was never submitted or its result has expired",
+			     id);
+			return -ENOENT;
+		}
+		if (!*json_out) {
+			qerr(err, errlen, "unexpected answer from the log script");
+			return -EIO;
+		}
+		if (block_ms <= 0 || round == 1 || !strstr(*json_out, "\"entries\":[]"))
+			return 0;
+		free(*json_out);
+		*json_out = NULL;
+		qkey_log(key, sizeof(key), &q->o, id);
+		qcmd_init(&c, -1);
+		qcmd_adds(&c, "XREAD");
+		qcmd_adds(&c, "COUNT");
+		qcmd_adds(&c, "1");
+		qcmd_adds(&c, "BLOCK");
+		qcmd_addf(&c, "%d", block_ms);
+		qcmd_adds(&c, "STREAMS");
+		qcmd_adds(&c, key);
+		qcmd_adds(&c, cursor[0] ? cursor : "0");
+		if ((rc = run_cap(q, &c, &r, cap, err, errlen)) < 0 && rc != -EMSGSIZE)
+			return rc;
+		if (rc == 0)
+			freeReplyObject(r);
+	}
+	return -EIO; /* not reached: round 1 returns */
+}
+
 /* The list script sends at most limit rows of 11 values of QUEUE_LIST_VALUE_MAX bytes. */
 int queue_list(struct queue *q, const char *state, unsigned limit, char **json_out, char *err,
 	       size_t errlen)
@@ -696,6 +750,25 @@ int queue_progress(struct queue *q, const struct queue_job *job, int64_t frames,
 
 	if ((rc = qcmd_progress(&c, &q->o, job, frames, total)) < 0 ||
 	    (rc = run(q, &c, &r, err, errlen)) < 0)
+		return rc;
+	rc = qreply_heartbeat(r, job->id, NULL, err, errlen);
+	freeReplyObject(r);
+	return rc;
+}
+
+int queue_log_append(struct queue *q, const struct queue_job *job, const char *text, size_t len,
+		     char *err, size_t errlen)
+{
+	struct qcmd c;
+	redisReply *r;
+	int rc;
+
+	if ((rc = qcmd_log(&c, &q->o, job, text, len)) < 0) {
+		if (rc == -EMSGSIZE)
+			qerr(err, errlen, "a log batch is at most %d bytes", QUEUE_LOG_BATCH_MAX);
+		return rc;
+	}
+	if ((rc = run(q, &c, &r, err, errlen)) < 0)
 		return rc;
 	rc = qreply_heartbeat(r, job->id, NULL, err, errlen);
 	freeReplyObject(r);

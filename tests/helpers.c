@@ -1,16 +1,23 @@
 #define _GNU_SOURCE
 #include "helpers.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "queue.h"
 
 char *th_tmpdir(const char *tag)
 {
@@ -154,4 +161,67 @@ const char *th_source_dir(void)
 {
 	const char *s = getenv("REELBOX_SOURCE_DIR");
 	return s && *s ? s : ".";
+}
+
+/* ---- redis-server ---- */
+
+int th_free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+		return -1;
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+pid_t th_redis_start(int port, const char *dir, int aof)
+{
+	char portstr[16], sock[PATH_MAX];
+	pid_t pid;
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execlp("redis-server", "redis-server", "--port", portstr, "--bind", "127.0.0.1",
+		       "--save", "", "--appendonly", aof ? "yes" : "no", "--appendfsync", "always",
+		       "--daemonize", "no", "--dir", dir, "--loglevel", "warning", "--unixsocket",
+		       sock, "--enable-debug-command", "local", (char *)NULL);
+		_exit(127);
+	}
+	/* Ready when it answers PING. */
+	for (int i = 0; i < 250; i++) {
+		char url[64];
+		struct queue *q;
+		snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
+		if (queue_open(&q, url, NULL, NULL, 0) == 0) {
+			char *out = NULL;
+			const char *ping[] = {"PING"};
+			int rc = queue_command(q, &out, 1, ping);
+			queue_close(q);
+			free(out);
+			if (rc == 0)
+				return pid;
+		}
+		usleep(20000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+void th_redis_stop(pid_t pid, int sig)
+{
+	if (pid > 0) {
+		kill(pid, sig);
+		waitpid(pid, NULL, 0);
+	}
 }

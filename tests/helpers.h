@@ -3,6 +3,7 @@
 #define REELBOX_TEST_HELPERS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* A fresh private directory under $TMPDIR (or /tmp); caller frees the string. */
 char *th_tmpdir(const char *tag);
@@ -28,5 +29,15 @@ const char *th_reelbox_bin(void);
 
 /* $REELBOX_SOURCE_DIR (set by ctest), else ".". */
 const char *th_source_dir(void);
+
+/* A TCP port on 127.0.0.1 free right now; -1 on error. */
+int th_free_port(void);
+
+/* A private redis-server on 127.0.0.1:port (and dir/redis.sock), no RDB, with an
+ * append-only file when aof; its pid once it answers PING, or -1. */
+pid_t th_redis_start(int port, const char *dir, int aof);
+
+/* Signal it and reap it. */
+void th_redis_stop(pid_t pid, int sig);
 
 #endif

@@ -20,6 +20,12 @@
 #     recorded file; a video changed after the job ended is refused (sha256 mismatch,
 #     nothing written); a symlink in its place is not followed; a path this machine
 #     cannot read is named with its worker; a failed, unknown or badly named job is refused.
+#  e. logs: `logs -f` follows a running job's stderr line by line while it runs and ends
+#     with the job; `logs` after the end prints the same lines, escape sequences a script
+#     wrote gone; a script that floods stderr gets at most about 1 MiB shipped and a line
+#     saying where it stops (the worker's RSS stays flat); a failed job's lines; unknown
+#     and bad ids exit 2. The worker registry: the worker is in P:workers with its slots
+#     while it runs and leaves it at SIGTERM.
 #
 # Environment: REELBOX_BIN (default build/reelbox), REELBOX_SOURCE_DIR (default .),
 # REELBOX_IT_KEEP=1 keeps the temp dir. Needs redis-server, redis-cli and python3.
@@ -124,6 +130,24 @@ cat >"$S/${MARK}_fail.sh" <<'EOF'
 #!/bin/sh
 echo "boom: this script always fails" >&2
 exit 3
+EOF
+cat >"$S/${MARK}_talk.sh" <<'EOF'
+#!/bin/sh
+# A numbered line on stderr with each frame (a colour escape in it), a frame every 0.15 s.
+i=0
+while [ "$i" -lt "$FRAMES" ]; do
+	printf 'line %d \033[31mred\033[0m\n' "$i" >&2
+	head -c $((WIDTH * HEIGHT * 3)) /dev/zero
+	sleep 0.15
+	i=$((i + 1))
+done
+echo "last line" >&2
+EOF
+cat >"$S/${MARK}_flood.sh" <<'EOF'
+#!/bin/sh
+# 8 MiB of stderr in 100-byte lines, then one frame.
+yes "$(head -c 99 /dev/zero | tr '\000' 'f')" | head -c 8388608 >&2
+head -c $((WIDTH * HEIGHT * 3)) /dev/zero
 EOF
 cat >"$S/${MARK}_slow.sh" <<'EOF'
 #!/bin/sh
@@ -302,5 +326,53 @@ check "fetch of a failed job is refused (rc $rc: $out)" both $rc 1 "only a succe
 check "fetch of an unknown job: exit 2" [ $? = 2 ]
 "$BIN" fetch '../../etc/passwd' >/dev/null 2>&1
 check "fetch refuses an id with bad characters" [ $? = 2 ]
+
+
+# ==== e. logs and the worker registry ================================================
+echo "== e. logs"
+sub j_talk "${MARK}_talk.sh" 20
+wait_state j_talk 10 running
+"$BIN" logs -f j_talk >"$T/follow.out" 2>"$T/follow.err" &
+FOLLOW=$!
+sleep 1
+mid=$(wc -l <"$T/follow.out")
+check "logs -f shows lines while the job runs ($mid lines after 1 s, job $(status_field j_talk state))" \
+	[ "$mid" -ge 2 -a "$mid" -lt 21 -a "$(status_field j_talk state)" = running ]
+for _ in $(seq 100); do kill -0 $FOLLOW 2>/dev/null || break; sleep 0.1; done
+check "logs -f ends by itself when the job ends" eval '! kill -0 $FOLLOW 2>/dev/null'
+wait $FOLLOW
+rc=$?
+check "logs -f exits 0 (rc $rc: $(head -c 200 "$T/follow.err"))" [ $rc = 0 ]
+check "it printed every line in order, the last one too" \
+	[ "$(cat "$T/follow.out")" = "$(for i in $(seq 0 19); do echo "line $i red"; done; echo "last line")" ]
+check "the script's escape sequences did not reach the terminal" eval '! grep -q $'"'"'\033'"'"' "$T/follow.out"'
+out=$("$BIN" logs j_talk 2>&1)
+check "logs after the end prints the same lines" [ "$out" = "$(cat "$T/follow.out")" ]
+check "the log stream expires with the result" [ "$("${RCLI[@]}" ttl reelbox:job:j_talk:log)" -gt 500 ]
+
+rss0=$(awk '/VmRSS/ { print $2 }' /proc/$WORKER_PID/status)
+sub j_flood "${MARK}_flood.sh" 1
+wait_state j_flood 30 succeeded
+rss1=$(awk '/VmRSS/ { print $2 }' /proc/$WORKER_PID/status)
+bytes=$("$BIN" logs j_flood 2>/dev/null | wc -c)
+check "a flood of 8 MiB on stderr: about 1 MiB shipped ($bytes bytes)" [ "$bytes" -ge 900000 -a "$bytes" -le 1200000 ]
+check "and a line says where the stream stops" grep -q "the log stream stops here" <<<"$("$BIN" logs j_flood 2>/dev/null | tail -1)"
+check "the worker's RSS stayed flat (${rss0} kB -> ${rss1} kB)" [ $((rss1 - rss0)) -lt 20000 ]
+out=$("$BIN" logs j_fail 2>&1)
+check "a failed job's log has its lines ($out)" grep -q "boom: this script always fails" <<<"$out"
+"$BIN" logs nosuchjob >/dev/null 2>&1
+check "logs of an unknown job: exit 2" [ $? = 2 ]
+"$BIN" logs '../x' >/dev/null 2>&1
+check "logs refuses an id with bad characters: exit 2" [ $? = 2 ]
+"$BIN" logs --bogus j_talk >/dev/null 2>&1
+check "logs refuses an unknown option: exit 2" [ $? = 2 ]
+
+reg=$("${RCLI[@]}" hvals reelbox:workers)
+check "the worker is in the registry with its slots and pid ($reg)" \
+	[ "$(jget "$reg" "d['slots'], d['pid']")" = "(2, $WORKER_PID)" ]
+kill -TERM $WORKER_PID
+for _ in $(seq 100); do kill -0 $WORKER_PID 2>/dev/null || break; sleep 0.1; done
+check "and leaves it when it stops (SIGTERM)" [ "$("${RCLI[@]}" hlen reelbox:workers)" = 0 ]
+WORKER_PID=
 
 finish

@@ -39,83 +39,22 @@ static char g_url[64];
 
 /* ---- redis-server ---- */
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-		return -1;
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-static pid_t redis_start(int port, const char *dir, int aof)
-{
-	char portstr[16], sock[PATH_MAX];
-	pid_t pid;
-
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
-	pid = fork();
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDWR);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-		execlp("redis-server", "redis-server", "--port", portstr, "--bind", "127.0.0.1",
-		       "--save", "", "--appendonly", aof ? "yes" : "no", "--appendfsync", "always",
-		       "--daemonize", "no", "--dir", dir, "--loglevel", "warning", "--unixsocket",
-		       sock, "--enable-debug-command", "local", (char *)NULL);
-		_exit(127);
-	}
-	/* Ready when it answers PING. */
-	for (int i = 0; i < 250; i++) {
-		char url[64];
-		struct queue *q;
-		snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
-		if (queue_open(&q, url, NULL, NULL, 0) == 0) {
-			char *out = NULL;
-			const char *ping[] = {"PING"};
-			int rc = queue_command(q, &out, 1, ping);
-			queue_close(q);
-			free(out);
-			if (rc == 0)
-				return pid;
-		}
-		usleep(20000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return -1;
-}
-
-static void redis_stop(pid_t pid, int sig)
-{
-	if (pid > 0) {
-		kill(pid, sig);
-		waitpid(pid, NULL, 0);
-	}
-}
-
 static int group_setup(void **state)
 {
 	(void)state;
 	g_dir = th_tmpdir("queue");
-	g_port = free_port();
+	g_port = th_free_port();
 	if (!g_dir || g_port < 0)
 		return -1;
 	snprintf(g_url, sizeof(g_url), "redis://127.0.0.1:%d", g_port);
-	g_redis = redis_start(g_port, g_dir, 0);
+	g_redis = th_redis_start(g_port, g_dir, 0);
 	return g_redis > 0 ? 0 : -1;
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	redis_stop(g_redis, SIGTERM);
+	th_redis_stop(g_redis, SIGTERM);
 	th_rm_rf(g_dir);
 	free(g_dir);
 	return 0;
@@ -408,7 +347,7 @@ static void test_unreachable_redis_is_one_sentence_with_a_hint(void **state)
 {
 	struct queue *q = NULL;
 	char url[64], err[QUEUE_ERR_MAX], want[128];
-	int port = free_port();
+	int port = th_free_port();
 
 	(void)state;
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
@@ -1279,7 +1218,7 @@ static void test_async_client_reconnects_after_redis_restart_and_records_complet
 	uv_loop_t loop;
 	struct queue_async *a;
 	char *dir = th_tmpdir("queue-aof"), url[64], err[QUEUE_ERR_MAX];
-	int port = free_port(), never = 0;
+	int port = th_free_port(), never = 0;
 	pid_t redis;
 	json_t *st;
 	char *s = NULL;
@@ -1287,7 +1226,7 @@ static void test_async_client_reconnects_after_redis_restart_and_records_complet
 	(void)state;
 	assert_non_null(dir);
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
-	redis = redis_start(port, dir, 1);
+	redis = th_redis_start(port, dir, 1);
 	assert_true(redis > 0);
 	test_opts(&o);
 	o.lease_ms = 30000;
@@ -1302,7 +1241,7 @@ static void test_async_client_reconnects_after_redis_restart_and_records_complet
 	assert_int_equal(c.conn_up, 1);
 
 	/* Redis dies mid-job; the completion is issued while it is down. */
-	redis_stop(redis, SIGKILL);
+	th_redis_stop(redis, SIGKILL);
 	run_until(&loop, &never, 300);
 	assert_true(c.conn_down >= 1);
 	assert_int_equal(queue_async_complete(
@@ -1316,7 +1255,7 @@ static void test_async_client_reconnects_after_redis_restart_and_records_complet
 	assert_int_equal(queue_async_progress(a, &c.job, 1, 2, NULL, NULL), -ENOTCONN);
 
 	/* Back on the same port, from its append-only file. */
-	redis = redis_start(port, dir, 1);
+	redis = th_redis_start(port, dir, 1);
 	assert_true(redis > 0);
 	assert_true(run_until(&loop, &done.done, 10000));
 	assert_int_equal(done.status, 0);
@@ -1335,7 +1274,7 @@ static void test_async_client_reconnects_after_redis_restart_and_records_complet
 	close_async(&loop, a);
 	assert_int_equal(uv_loop_close(&loop), 0);
 	queue_job_clear(&c.job);
-	redis_stop(redis, SIGTERM);
+	th_redis_stop(redis, SIGTERM);
 	th_rm_rf(dir);
 	free(dir);
 }

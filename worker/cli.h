@@ -13,6 +13,8 @@
 #include "job.h"
 #include "runner.h"
 
+#define REELBOX_VERSION "0.1.0" /* as project() in CMakeLists.txt */
+
 #define EXIT_JOB_FAILED 1
 #define EXIT_USAGE	2
 
@@ -26,6 +28,7 @@ int cmd_list(int argc, char **argv); /* cmd_jobs.c */
 int cmd_retry(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
+int cmd_logs(int argc, char **argv); /* cmd_logs.c */
 int cmd_top(int argc, char **argv); /* cmd_top.c */
 
 int cmd_runtimes(int argc, char **argv);

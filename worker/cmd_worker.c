@@ -49,6 +49,7 @@
 #include "encoder.h"
 #include "http.h"
 #include "jobrun.h"
+#include "logship.h"
 #include "metrics.h"
 #include "modelcfg.h"
 #include "outdir.h"
@@ -58,6 +59,7 @@
 #define DEFAULT_GRACE_S	  20
 #define PROGRESS_EVERY_MS 250
 #define DISK_CHECK_MS	  1000 /* how often an unusable output dir is looked at */
+#define ANNOUNCE_MS	  5000 /* how often the worker registry hears from this worker */
 
 struct worker;
 
@@ -70,6 +72,8 @@ struct slot {
 	struct jobrun *run; /* the job's render, or a prompt job's attempts */
 	json_t *extra;	    /* a prompt job's part of the result, from its jobrun */
 	uv_timer_t heartbeat;
+	uv_timer_t ship_timer; /* sends a log batch LOGSHIP_DELAY_MS after its first line */
+	struct logship ship;   /* the job's log lines on their way to its log stream */
 	uint64_t started_ms, last_progress_ms;
 	int hb_inflight;  /* a heartbeat is on its way: do not stack another */
 	int cancelled;	  /* the job was cancelled: stop, record nothing but the stop */
@@ -101,6 +105,9 @@ struct worker {
 	char work_dir[PATH_MAX];
 	uv_signal_t sigterm, sigint;
 	uv_timer_t grace, drain, disk_timer;
+	uv_timer_t announce; /* this worker's entry in the registry, every ANNOUNCE_MS */
+	uint64_t started_at; /* Unix ms, for the registry */
+	int left;	     /* the registry was told this worker is gone */
 	struct http_server *http;  /* the metrics port, when asked for */
 	struct httpc *httpc;	   /* the model calls, uploads and webhooks, on this loop */
 	struct delivery *delivery; /* uploads and webhooks in flight */
@@ -222,6 +229,32 @@ static void disk_bad(struct worker *w, const char *why)
 /* ---- a job's end -------------------------------------------------------------------- */
 
 static void maybe_exit(struct worker *w);
+static void ship_log(struct slot *s);
+
+/* This worker's entry in the registry P:workers (`reelbox top`, the dashboard): what
+ * it is and how busy, with Redis's clock as its heartbeat. Best effort: a note missed
+ * while Redis is away is only a late one. */
+static void announce(struct worker *w)
+{
+	char host[128] = "", info[512];
+
+	gethostname(host, sizeof(host) - 1);
+	for (char *p = host; *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			*p = '?';
+	snprintf(info, sizeof(info),
+		 "{\"host\":\"%s\",\"pid\":%d,\"slots\":%u,\"running\":%u,\"started\":%llu,"
+		 "\"stopping\":%s,\"version\":\"%s\"}",
+		 host, (int)getpid(), w->n_slots, w->busy, (unsigned long long)w->started_at,
+		 w->stopping ? "true" : "false", REELBOX_VERSION);
+	queue_async_announce(w->q, info, 0, NULL, NULL);
+}
+
+static void on_announce(uv_timer_t *t)
+{
+	announce(t->data);
+}
+
 static void on_requeued(struct queue_async *q, int status, const char *msg, void *arg);
 
 static void slot_release(struct slot *s)
@@ -232,6 +265,8 @@ static void slot_release(struct slot *s)
 		unlink(s->staged);
 	s->staged[0] = s->final[0] = s->stable[0] = s->lost_why[0] = '\0';
 	uv_timer_stop(&s->heartbeat);
+	uv_timer_stop(&s->ship_timer);
+	logship_reset(&s->ship);
 	queue_job_clear(&s->qjob);
 	job_free(&s->job);
 	free(s->result_doc);
@@ -713,6 +748,7 @@ static void on_runner_done(void *opaque, const struct runner_result *done)
 	struct runner_result copy = *done, *res = &copy;
 	int failed;
 
+	ship_log(s); /* the last lines, sent before the result that ends the job */
 	/* The runner's handles are closed by now: it can go before anything else runs.
 	 * The heartbeat timer keeps running until the slot is released: a result Redis
 	 * does not take yet (maxmemory) must not cost the job its lease. */
@@ -752,12 +788,38 @@ static void on_runner_progress(void *opaque, int64_t done, int64_t total)
 	queue_async_progress(s->w->q, &s->qjob, done, total, NULL, NULL);
 }
 
+/* Send the batch gathered so far to the job's log stream (best effort: not kept while
+ * Redis is away, nothing sent once the job is cancelled or no longer this claim's). */
+static void ship_log(struct slot *s)
+{
+	size_t len;
+	const char *batch = logship_take(&s->ship, &len);
+
+	uv_timer_stop(&s->ship_timer);
+	if (batch && !s->cancelled && !s->lease_lost)
+		queue_async_log(s->w->q, &s->qjob, batch, len, NULL, NULL);
+}
+
+static void on_ship_timer(uv_timer_t *t)
+{
+	ship_log(t->data);
+}
+
+/* The job's log goes to its log stream and its result's tail, not to the worker's own
+ * log. */
 static void on_runner_log(void *opaque, const char *line, size_t len)
 {
-	/* The job's log goes to its result's tail, not to the worker's own log. */
-	(void)opaque;
-	(void)line;
-	(void)len;
+	struct slot *s = opaque;
+	int rc = logship_add(&s->ship, line, len);
+
+	if (rc == 2) {
+		ship_log(s);
+		rc = logship_add(&s->ship, line, len);
+	}
+	if (rc == 1)
+		ship_log(s);
+	else if (s->ship.len && !uv_is_active((uv_handle_t *)&s->ship_timer))
+		uv_timer_start(&s->ship_timer, on_ship_timer, LOGSHIP_DELAY_MS, 0);
 }
 
 static const struct runner_ops worker_runner_ops = {
@@ -947,6 +1009,8 @@ static void on_conn(struct queue_async *q, int connected, const char *msg, void 
 	(void)q;
 	/* connected -1: Redis is still away, a note at a falling rate (queue.h). */
 	w->redis_up = connected > 0;
+	if (connected > 0 && !w->left)
+		uv_timer_start(&w->announce, on_announce, 0, ANNOUNCE_MS);
 	log_event(connected > 0	   ? "redis_connected"
 		  : connected == 0 ? "redis_lost"
 				   : "redis_retry",
@@ -1038,8 +1102,11 @@ static void close_everything(struct worker *w)
 	uv_close((uv_handle_t *)&w->grace, NULL);
 	uv_close((uv_handle_t *)&w->drain, NULL);
 	uv_close((uv_handle_t *)&w->disk_timer, NULL);
+	uv_close((uv_handle_t *)&w->announce, NULL);
 	for (unsigned i = 0; i < w->n_slots; i++)
 		uv_close((uv_handle_t *)&w->slots[i].heartbeat, NULL);
+	for (unsigned i = 0; i < w->n_slots; i++)
+		uv_close((uv_handle_t *)&w->slots[i].ship_timer, NULL);
 	http_close(w->http);
 	w->http = NULL;
 	delivery_free(w->delivery);
@@ -1071,6 +1138,12 @@ static void maybe_exit(struct worker *w)
 		if (w->slots[i].busy && w->slots[i].run)
 			return;
 	uv_timer_stop(&w->grace);
+	if (w->busy == 0 && !w->left) {
+		/* Out of the registry; the drain below waits for Redis's answer. */
+		w->left = 1;
+		uv_timer_stop(&w->announce);
+		queue_async_announce(w->q, "{}", 1, NULL, NULL);
+	}
 	if (w->busy == 0 && queue_async_pending(w->q) == 0) {
 		close_everything(w);
 		return;
@@ -1105,6 +1178,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	log_event("worker_stopping", NULL, "{s:i, s:i, s:i}", "signal", signum, "running", w->busy,
 		  "grace_s", w->grace_s);
 	queue_async_fetch_stop(w->q);
+	if (w->redis_up)
+		announce(w); /* "stopping": true, until it leaves */
 	uv_timer_start(&w->grace, on_grace_over, (uint64_t)w->grace_s * 1000, 0);
 	maybe_exit(w);
 }
@@ -1297,6 +1372,8 @@ static int make_slots(struct worker *w)
 		w->slots[i].index = i;
 		uv_timer_init(w->loop, &w->slots[i].heartbeat);
 		w->slots[i].heartbeat.data = &w->slots[i];
+		uv_timer_init(w->loop, &w->slots[i].ship_timer);
+		w->slots[i].ship_timer.data = &w->slots[i];
 	}
 	return 0;
 }
@@ -1338,6 +1415,9 @@ static void start_handles(struct worker *w)
 	uv_timer_init(w->loop, &w->drain);
 	uv_timer_init(w->loop, &w->disk_timer);
 	w->grace.data = w->drain.data = w->disk_timer.data = w;
+	uv_timer_init(w->loop, &w->announce);
+	w->announce.data = w;
+	w->started_at = (uint64_t)time(NULL) * 1000;
 	/* Test hooks only tests/it_faults.sh sets: stop between the final heartbeat and
 	 * the rename, or between the rename and the completion. */
 	w->hook_stop_before_rename = hook && !strcmp(hook, "stop-before-rename");

@@ -32,6 +32,7 @@ static const struct command commands[] = {
     {"retry", cmd_retry, "put a failed or dead job back in the queue"},
     {"delete", cmd_delete, "remove a finished job from the queue"},
     {"fetch", cmd_fetch, "copy a finished job's video here, checking its sha256"},
+    {"logs", cmd_logs, "print a job's log, while it runs (-f follows it) and after"},
     {"runtimes", cmd_runtimes, "list the interpreters and packages scripts can use here"},
     {"demo", cmd_demo, "the talk, reproduced: prompts, threats, checklist, report.html"},
     {"posture", cmd_posture, "check the sandboxing checklist on this host, live"},
@@ -73,7 +74,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "__encoder"))
 		return encoder_server_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-		printf("reelbox 0.1.0\n");
+		printf("reelbox %s\n", REELBOX_VERSION);
 		return 0;
 	}
 	start_up();
