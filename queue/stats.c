@@ -212,6 +212,8 @@ static json_t *worker_json(const char *name, const char *value, long long now)
 		if (n)
 			json_object_set_new(o, ints[i].key, n);
 	}
+	if (json_is_boolean(json_object_get(v, "stopping")))
+		json_object_set(o, "stopping", json_object_get(v, "stopping"));
 	json_object_set_new(o, "seen", seen);
 	json_object_set_new(o, "heartbeat_age_ms", json_integer(age < 0 ? 0 : age));
 	json_object_set_new(o, "alive", json_boolean(age < STATS_ALIVE_MS));

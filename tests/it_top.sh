@@ -3,8 +3,9 @@
 # real `reelbox worker` running real jobs in its sandbox:
 #
 #  - top --once shows the right counts per state (a job succeeded, one failed, one
-#    running with its progress bar, one queued), the worker alive with its slots, and
-#    a worker entry a stranger wrote with escape sequences shown without them;
+#    running with its progress bar, one queued), throughput, the workers alive and one
+#    not seen for 30 s marked NOT ALIVE, and a worker entry a stranger wrote with escape
+#    sequences shown without them;
 #  - top --json is one document that python3 parses, whose counts per state match
 #    `reelbox list --json` and whose running list holds the running job;
 #  - on a terminal (script(1)) it redraws in place, hides the cursor and shows it again
@@ -93,8 +94,7 @@ status_field() { # status_field ID FIELD
 		python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$2" 2>/dev/null
 }
 wait_state() { # wait_state ID SECONDS STATE
-	local i
-	for i in $(seq $(($2 * 10))); do
+	for _ in $(seq $(($2 * 10))); do
 		[ "$(status_field "$1" state)" = "$3" ] && return 0
 		sleep 0.1
 	done
@@ -139,6 +139,7 @@ sleep 1.5 # progress, and the worker's registry entry
 now=$("${RCLI[@]}" time | head -1)
 "${RCLI[@]}" hset reelbox:workers $'evil\e]0;pwned\a' \
 	"{\"seen\": ${now}000, \"host\": \"\\u001b[2Jwiped\", \"slots\": 1}" >/dev/null
+"${RCLI[@]}" hset reelbox:workers quiet "{\"seen\": $((now - 30))000, \"slots\": 2}" >/dev/null
 
 out=$("$BIN" top --once 2>&1)
 rc=$?
@@ -147,7 +148,8 @@ check "the counts per state: queued 1 running 1 succeeded 1 failed 1" \
 	grep -q "queued 1 running 1 succeeded 1 failed 1 cancelled 0 dead 0" <<<"$out"
 check "throughput over the last minute: 2 jobs/min" grep -q "2 jobs/min (succeeded 1, failed 1" <<<"$out"
 check "the oldest queued job's age is shown" grep -Eq "oldest queued [0-9]+(ms|s)" <<<"$out"
-check "both workers (the real one and the stranger's) alive" grep -Eq "WORKERS +[12] alive of 2" <<<"$out"
+check "two workers alive (the real one and the stranger's) of three" grep -q "WORKERS   2 alive of 3" <<<"$out"
+check "one not seen for 30 s is marked NOT ALIVE" grep -Eq '^  quiet +.*NOT ALIVE$' <<<"$out"
 check "the running job has a progress bar" grep -Eq '^  t_slow +.*\[#*\.*\] +[0-9]+% +[0-9]+/300' <<<"$out"
 check "no escape byte or BEL from a stranger's worker entry reaches the terminal" \
 	[ "$(tr -d '\n' <<<"$out" | tr -cd '\033\007\233' | wc -c)" = 0 ]

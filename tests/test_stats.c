@@ -349,11 +349,12 @@ static void test_workers_show_heartbeat_age_alive_and_old_ones_are_pruned(void *
 	json_t *st, *w;
 
 	(void)state;
-	snprintf(v, sizeof(v),
-		 "{\"name\":\"fresh\",\"host\":\"render-1\",\"pid\":4242,\"slots\":4,"
-		 "\"running\":2,\"started\":%lld,\"seen\":%lld,\"version\":\"0.9\","
-		 "\"secret\":\"not copied\"}",
-		 now - 60000, now - 1000);
+	snprintf(
+	    v, sizeof(v),
+	    "{\"name\":\"fresh\",\"host\":\"render-1\",\"pid\":4242,\"slots\":4,"
+	    "\"running\":2,\"started\":%lld,\"seen\":%lld,\"version\":\"0.9\",\"stopping\":true,"
+	    "\"secret\":\"not copied\"}",
+	    now - 60000, now - 1000);
 	hset(q, "reelbox:workers", "fresh", v);
 	snprintf(v, sizeof(v), "{\"slots\":1,\"running\":0,\"seen\":%lld}", now - 20000);
 	hset(q, "reelbox:workers", "quiet", v);
@@ -373,6 +374,7 @@ static void test_workers_show_heartbeat_age_alive_and_old_ones_are_pruned(void *
 	assert_int_equal(jpath(w, "started", NULL), now - 60000);
 	assert_string_equal(json_string_value(json_object_get(w, "host")), "render-1");
 	assert_string_equal(json_string_value(json_object_get(w, "version")), "0.9");
+	assert_true(json_is_true(json_object_get(w, "stopping")));
 	assert_null(json_object_get(w, "secret"));
 	w = worker(st, "quiet");
 	assert_non_null(w);
@@ -414,7 +416,7 @@ static void test_malformed_worker_entries_are_skipped_and_counted(void **state)
 	/* An escape sequence, raw and as JSON's \u001b, a host over the cap, bad numbers. */
 	snprintf(big, sizeof(big),
 		 "{\"seen\":%lld,\"host\":\"\\u001b[2J%0300d\",\"version\":\"\xff\xfe\","
-		 "\"slots\":-1,\"running\":\"2\",\"pid\":1e300}",
+		 "\"slots\":-1,\"running\":\"2\",\"pid\":1e300,\"stopping\":\"yes\"}",
 		 now, 0);
 	hset(q, "reelbox:workers", "esc\x1b[31m\nname", big);
 
@@ -432,6 +434,7 @@ static void test_malformed_worker_entries_are_skipped_and_counted(void **state)
 	assert_null(json_object_get(w, "slots"));
 	assert_null(json_object_get(w, "running"));
 	assert_null(json_object_get(w, "pid"));
+	assert_null(json_object_get(w, "stopping"));
 	assert_string_equal(json_string_value(json_object_get(w, "version")), "??");
 	json_decref(st);
 	queue_close(q);

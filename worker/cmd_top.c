@@ -218,8 +218,12 @@ static void print_workers(FILE *f, json_t *st)
 	{
 		char name[128], host[96], beat[24], run[24];
 		json_t *slots = json_object_get(w, "slots");
-		int up = json_is_true(json_object_get(w, "alive"));
+		const char *mark = "";
 
+		if (!json_is_true(json_object_get(w, "alive")))
+			mark = "  NOT ALIVE";
+		else if (json_is_true(json_object_get(w, "stopping")))
+			mark = "  STOPPING";
 		term_str(name, sizeof(name), json_string_value(json_object_get(w, "name")), 32);
 		term_str(host, sizeof(host), json_string_value(json_object_get(w, "host")), 20);
 		fmt_age(beat, sizeof(beat), jint(w, "heartbeat_age_ms", NULL));
@@ -228,8 +232,7 @@ static void print_workers(FILE *f, json_t *st)
 				 json_integer_value(slots));
 		else
 			snprintf(run, sizeof(run), "-");
-		fprintf(f, "  %-32s %-20s %7s %9s%s\n", name, host, run, beat,
-			up ? "" : "  NOT ALIVE");
+		fprintf(f, "  %-32s %-20s %7s %9s%s\n", name, host, run, beat, mark);
 	}
 }
 
