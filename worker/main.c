@@ -32,6 +32,7 @@ static const struct command commands[] = {
     {"retry", cmd_retry, "put a failed or dead job back in the queue"},
     {"delete", cmd_delete, "remove a finished job from the queue"},
     {"fetch", cmd_fetch, "copy a finished job's video here, checking its sha256"},
+    {"web", cmd_web, "the dashboard: jobs, logs, videos, cancel/retry/delete, live"},
     {"logs", cmd_logs, "print a job's log, while it runs (-f follows it) and after"},
     {"runtimes", cmd_runtimes, "list the interpreters and packages scripts can use here"},
     {"demo", cmd_demo, "the talk, reproduced: prompts, threats, checklist, report.html"},

@@ -1,0 +1,353 @@
+#!/usr/bin/env bash
+# Integration test of `reelbox web`, the dashboard, against a real redis-server on a
+# private port, a real `reelbox worker` with a real sandbox, and headless Chromium:
+#
+#  a. start-up: a non-loopback --listen without --token-env exits 2 with one line; a
+#     short token is refused; the token leaves the environment block of the server.
+#  b. the gate, with curl: no token, a wrong token or a wrong cookie is 401 (the API, the
+#     event stream, the video, the metrics); a foreign Host header is 421; a POST without
+#     X-Reelbox-Request, or from a foreign Origin, is 403; a request body is 413; a bad
+#     job id is 404; every answer carries the CSP, nosniff and no-referrer; /metrics
+#     names its gauges; /?token= sets an HttpOnly, SameSite=Strict cookie and redirects.
+#  c. the page, in Chromium over the DevTools protocol: a job submitted during the test
+#     appears; its progress bar moves; its log shows; once it succeeds its video plays in
+#     the page (readyState >= 2) and seeks through a Range request (206); a failed job is
+#     retried with the page's Retry button and is queued or running again
+#     (`reelbox status --json`); no CSP violation and the token is not readable by the
+#     page's script. A screenshot is kept: ${REELBOX_ARTIFACTS:-the build dir}/dashboard.png.
+#
+# Environment: REELBOX_BIN (default build/reelbox), REELBOX_SOURCE_DIR (default .),
+# REELBOX_ARTIFACTS, REELBOX_IT_KEEP=1 keeps the temp dir. Needs redis-server, redis-cli,
+# curl and python3; without chromium part c is skipped with the reason
+# (scripts/install-deps.sh installs it). Prints one PASS/FAIL line per check and ends
+# with "N passed, M failed"; exits 1 when a check failed. About 30 s, 90 s at most.
+set -uo pipefail
+
+SRC=${REELBOX_SOURCE_DIR:-.}
+BIN=${REELBOX_BIN:-build/reelbox}
+case $SRC in /*) ;; *) SRC=$PWD/$SRC ;; esac
+case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
+ART=${REELBOX_ARTIFACTS:-$(dirname "$BIN")}
+CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+
+passed=0
+failed=0
+pass() {
+	printf 'PASS %s\n' "$*"
+	passed=$((passed + 1))
+}
+fail() {
+	printf 'FAIL %s\n' "$*"
+	failed=$((failed + 1))
+}
+check() { # check DESCRIPTION COMMAND...: PASS when the command succeeds
+	local d=$1
+	shift
+	if "$@"; then pass "$d"; else fail "$d"; fi
+}
+finish() {
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit $?
+}
+
+for tool in redis-server redis-cli python3 curl timeout; do
+	command -v "$tool" >/dev/null || {
+		fail "$tool is required"
+		finish
+	}
+done
+if [ ! -x "$BIN" ]; then
+	fail "reelbox binary at $BIN (build it first, or set REELBOX_BIN)"
+	finish
+fi
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/reelbox-itw.XXXXXX")
+MARK=itw$$
+OUT=$T/out
+mkdir -p "$T/redis" "$T/state" "$T/scripts" "$OUT" "$ART"
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+WPORT=$(free_port)
+export REELBOX_REDIS_URL=redis://127.0.0.1:$PORT
+export REELBOX_STATE_DIR=$T/state
+export REELBOX_CONFIG=$T/config.json
+printf '{"result_ttl": 600}\n' >"$REELBOX_CONFIG"
+RCLI=(redis-cli -h 127.0.0.1 -p "$PORT")
+REDIS_PID=
+WORKER_PID=
+WEB_PID=
+
+cleanup() {
+	local p
+	exec 2>/dev/null
+	[ -n "$WEB_PID" ] && kill -9 "$WEB_PID" 2>/dev/null
+	[ -n "$WORKER_PID" ] && kill -9 "$WORKER_PID" 2>/dev/null
+	[ -n "$REDIS_PID" ] && kill -9 "$REDIS_PID" 2>/dev/null
+	for p in $(pgrep -f "/job/${MARK}_" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	if [ "${REELBOX_IT_KEEP:-0}" = 1 ]; then echo "it_web: keeping $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+redis-server --port "$PORT" --bind 127.0.0.1 --dir "$T/redis" --save '' --appendonly no \
+	--logfile "$T/redis/redis.log" >/dev/null 2>&1 &
+REDIS_PID=$!
+for _ in $(seq 100); do
+	[ "$("${RCLI[@]}" ping 2>/dev/null)" = PONG ] && break
+	sleep 0.1
+done
+
+status_field() { # status_field ID FIELD
+	"$BIN" status --json "$1" 2>/dev/null |
+		python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$2" 2>/dev/null
+}
+wait_state() { # wait_state ID SECONDS STATE...: one of the states within SECONDS
+	local i id=$1 secs=$2 s
+	shift 2
+	for i in $(seq $((secs * 10))); do
+		s=$(status_field "$id" state)
+		for want in "$@"; do [ "$s" = "$want" ] && return 0; done
+		sleep 0.1
+	done
+	return 1
+}
+
+S=$T/scripts
+# Slow enough to watch: 40 frames, one every 0.1 s, a log line each.
+cat >"$S/${MARK}_slow.py" <<'EOF'
+import os, sys, time
+w, h, n = int(os.environ["WIDTH"]), int(os.environ["HEIGHT"]), int(os.environ["FRAMES"])
+for i in range(n):
+    shade = bytes([(i * 6) % 256, 80, 200 - i * 4 % 200])
+    sys.stdout.buffer.write(shade * (w * h))
+    sys.stdout.flush()
+    print(f"frame {i + 1} of {n}", file=sys.stderr, flush=True)
+    time.sleep(0.1)
+EOF
+cat >"$S/${MARK}_fail.sh" <<'EOF'
+#!/bin/sh
+echo "boom: this script always fails" >&2
+sleep 2
+exit 3
+EOF
+
+"$BIN" worker --concurrency 2 --output-dir "$OUT" --config "$REELBOX_CONFIG" 2>"$T/worker.log" &
+WORKER_PID=$!
+
+# ==== a. start-up =======================================================================
+echo "== a. start-up"
+out=$(timeout 10 "$BIN" web --listen 0.0.0.0:0 2>&1)
+rc=$?
+check "a non-loopback --listen without --token-env exits 2 with one line (rc $rc: $out)" \
+	[ $rc = 2 -a "$(wc -l <<<"$out")" = 1 ]
+out=$(SHORT=abc timeout 10 "$BIN" web --listen 127.0.0.1:0 --token-env SHORT 2>&1)
+check "a short token is refused (rc $?)" grep -q "16 to 256 characters" <<<"$out"
+out=$(timeout 10 "$BIN" web --listen 127.0.0.1:0 --token-env REELBOX_IT_UNSET 2>&1)
+check "an unset token variable is refused (rc $?)" grep -q "unset or empty" <<<"$out"
+
+TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(20))')
+REELBOX_WEB_TOKEN=$TOKEN "$BIN" web --listen "127.0.0.1:$WPORT" --token-env REELBOX_WEB_TOKEN \
+	>"$T/web.out" 2>"$T/web.err" &
+WEB_PID=$!
+for _ in $(seq 100); do
+	grep -q "^reelbox web: http://127.0.0.1:$WPORT/" "$T/web.out" && break
+	sleep 0.1
+done
+check "reelbox web says where it listens" grep -q "http://127.0.0.1:$WPORT/ (token required)" "$T/web.out"
+check "the token is not in the server's environment block or command line" \
+	bash -c "! grep -aq '$TOKEN' /proc/$WEB_PID/environ /proc/$WEB_PID/cmdline"
+
+# ==== b. the gate =======================================================================
+echo "== b. the gate"
+URL=http://127.0.0.1:$WPORT
+AUTH=(-H "Authorization: Bearer $TOKEN")
+code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
+for p in / /api/overview /api/jobs /api/events /video/x /poster/x /metrics /healthz; do
+	check "GET $p without the token: 401" [ "$(code "$URL$p")" = 401 ]
+done
+check "a wrong bearer token: 401" [ "$(code -H "Authorization: Bearer ${TOKEN}x" "$URL/api/jobs")" = 401 ]
+check "a wrong cookie: 401" [ "$(code -b "reelbox_token=${TOKEN%?}" "$URL/api/jobs")" = 401 ]
+check "a wrong /?token=: 401" [ "$(code "$URL/?token=${TOKEN%?}0")" = 401 ]
+check "POST without the token: 401" \
+	[ "$(code -X POST -H 'X-Reelbox-Request: 1' -H "Origin: $URL" "$URL/api/jobs/x/cancel")" = 401 ]
+check "with the token: 200" [ "$(code "${AUTH[@]}" "$URL/api/jobs")" = 200 ]
+check "a foreign Host header (DNS rebinding): 421" \
+	[ "$(code "${AUTH[@]}" -H "Host: evil.example:$WPORT" "$URL/api/jobs")" = 421 ]
+check "a Host with another port: 421" [ "$(code "${AUTH[@]}" -H "Host: 127.0.0.1:1" "$URL/api/jobs")" = 421 ]
+check "localhost:PORT is accepted" [ "$(code "${AUTH[@]}" -H "Host: localhost:$WPORT" "$URL/api/jobs")" = 200 ]
+"$BIN" submit --id j_gate --size 64x48 --fps 10 --frames 5 "$S/${MARK}_fail.sh" >/dev/null
+check "POST without X-Reelbox-Request: 403" \
+	[ "$(code "${AUTH[@]}" -X POST -H "Origin: $URL" "$URL/api/jobs/j_gate/cancel")" = 403 ]
+check "POST from a foreign Origin: 403" \
+	[ "$(code "${AUTH[@]}" -X POST -H 'X-Reelbox-Request: 1' -H 'Origin: http://evil.example' "$URL/api/jobs/j_gate/cancel")" = 403 ]
+check "POST with neither Origin nor Sec-Fetch-Site: 403" \
+	[ "$(code "${AUTH[@]}" -X POST -H 'X-Reelbox-Request: 1' "$URL/api/jobs/j_gate/cancel")" = 403 ]
+check "a cross-site Sec-Fetch-Site: 403" \
+	[ "$(code "${AUTH[@]}" -X POST -H 'X-Reelbox-Request: 1' -H 'Sec-Fetch-Site: cross-site' "$URL/api/jobs/j_gate/cancel")" = 403 ]
+check "GET on an action: 404, nothing done" [ "$(code "${AUTH[@]}" "$URL/api/jobs/j_gate/cancel")" = 404 ]
+check "a POST with a body: 413" \
+	[ "$(code "${AUTH[@]}" -X POST -H 'X-Reelbox-Request: 1' -H "Origin: $URL" --data-binary @/etc/hostname "$URL/api/jobs/j_gate/cancel")" = 413 ]
+check "the job was not cancelled by any of those" wait_state j_gate 10 queued running
+body=$(curl -s --max-time 5 "${AUTH[@]}" -X POST -H 'X-Reelbox-Request: 1' -H "Origin: $URL" "$URL/api/jobs/j_gate/cancel")
+check "a same-origin POST with the header cancels ($body)" [ "$(status_field j_gate state)" = cancelled ]
+check "a bad job id in a path: 404" [ "$(code "${AUTH[@]}" "$URL/api/jobs/a.b")" = 404 ]
+check "a path that climbs: 404" [ "$(code "${AUTH[@]}" --path-as-is "$URL/video/../../etc/passwd")" = 404 ]
+check "an unknown job: 404" [ "$(code "${AUTH[@]}" "$URL/api/jobs/nosuchjob")" = 404 ]
+check "a bad list state: 400" [ "$(code "${AUTH[@]}" "$URL/api/jobs?state=nope")" = 400 ]
+check "a bad list limit: 400" [ "$(code "${AUTH[@]}" "$URL/api/jobs?limit=99999")" = 400 ]
+check "a bad log cursor: 400" [ "$(code "${AUTH[@]}" "$URL/api/jobs/j_gate/log?after=x')")" = 400 ]
+check "PUT: 405" [ "$(code "${AUTH[@]}" -X PUT "$URL/api/jobs")" = 405 ]
+hdr=$(curl -s -D - -o /dev/null --max-time 5 "${AUTH[@]}" "$URL/")
+check "the page carries a CSP without unsafe-inline" \
+	bash -c "grep -qi \"^Content-Security-Policy: default-src 'none'; script-src 'sha256-\" <<<\"\$1\" && ! grep -qi unsafe <<<\"\$1\"" _ "$hdr"
+check "nosniff, no-referrer and no-store" \
+	bash -c 'grep -qi "^X-Content-Type-Options: nosniff" <<<"$1" && grep -qi "^Referrer-Policy: no-referrer" <<<"$1" && grep -qi "^Cache-Control: no-store" <<<"$1"' _ "$hdr"
+hdr=$(curl -s -D - -o /dev/null --max-time 5 "$URL/?token=$TOKEN")
+check "/?token= answers 303 to / with an HttpOnly, SameSite=Strict cookie" \
+	bash -c 'grep -q "^HTTP/1.1 303" <<<"$1" && grep -qi "^Location: /\s*$" <<<"$1" && grep -qi "^Set-Cookie: reelbox_token=.*HttpOnly; SameSite=Strict" <<<"$1"' _ "$hdr"
+check "the cookie opens the API" [ "$(code -b "reelbox_token=$TOKEN" "$URL/api/overview")" = 200 ]
+m=$(curl -s --max-time 5 "${AUTH[@]}" "$URL/metrics")
+check "/metrics: jobs by state, oldest queued age, delayed, workers alive, finished" \
+	bash -c 'for n in "reelbox_queue_jobs{state=\"cancelled\"} 1" reelbox_queue_oldest_queued_age_seconds reelbox_queue_delayed_jobs "reelbox_workers_alive 1" "reelbox_queue_finished_last_minute{state=\"succeeded\"}" "# TYPE reelbox_queue_jobs gauge"; do grep -qF "$n" <<<"$1" || { echo "missing $n" >&2; exit 1; }; done' _ "$m"
+check "/healthz: ok" [ "$(curl -s --max-time 5 "${AUTH[@]}" "$URL/healthz")" = ok ]
+ev=$(curl -s --max-time 3 "${AUTH[@]}" "$URL/api/events")
+check "the event stream sends an overview with stats and jobs" \
+	bash -c 'grep -q "^event: overview" <<<"$1" && grep -q "^data: {\"stats\":{.*\"jobs\":\[" <<<"$1"' _ "$ev"
+
+# ==== c. the page in Chromium ===========================================================
+echo "== c. the page in Chromium"
+if [ -z "$CHROMIUM" ]; then
+	echo "SKIP the browser checks: no chromium binary (scripts/install-deps.sh installs Debian's chromium)"
+	finish
+fi
+"$BIN" submit --id j_fail --size 64x48 --fps 10 --frames 5 "$S/${MARK}_fail.sh" >/dev/null
+wait_state j_fail 20 failed dead
+check "a job that always fails ended failed or dead ($(status_field j_fail state))" wait_state j_fail 1 failed dead
+
+# The browser part speaks to this shell through files: go/ID asks the shell to submit
+# a job once the page is open, retry/ID tells the shell the page clicked Retry.
+mkdir -p "$T/ipc"
+PYTHONPATH="$SRC/tests" timeout 75 python3 - "$CHROMIUM" "$URL" "$TOKEN" "$T/profile" "$ART" "$T/ipc" \
+	<<'PY' >"$T/browser" 2>&1 &
+import base64, json, os, sys, time
+
+from cdp import attach, launch
+
+chromium, url, token, profile, art, ipc = sys.argv[1:7]
+fails = 0
+
+
+def check(cond, what):
+    global fails
+    print(("PASS " if cond else "FAIL ") + what, flush=True)
+    fails += not cond
+
+
+def until(c, expr, secs, every=0.2):
+    """The value of expr once it is truthy, within secs; else the last value."""
+    end, v = time.time() + secs, None
+    while time.time() < end:
+        v = c.js(expr)
+        if v:
+            return v
+        time.sleep(every)
+    return v
+
+
+proc = launch(chromium, profile, 1600, 1000)
+try:
+    c = attach(profile)
+    for domain in ("Page", "Runtime", "Log"):
+        c.call(f"{domain}.enable")
+    c.call("Emulation.setDeviceMetricsOverride", width=1600, height=1000, deviceScaleFactor=1,
+           mobile=False)
+    c.call("Page.navigate", url=f"{url}/?token={token}")
+    c.wait_event("Page.loadEventFired", 20)
+    check(c.js("location.href") == url + "/", "the token left the address bar (303 to /)")
+    check(token not in (c.js("document.cookie") or ""), "the page's script cannot read the token")
+    check(until(c, "document.getElementById('n-cancelled').textContent === '1'", 10),
+          "the header shows the queue's counts (1 cancelled)")
+
+    # A job submitted now appears, and its progress bar moves.
+    open(os.path.join(ipc, "go"), "w").close()
+    row = "document.querySelector('tr[data-id=\"j_slow\"]')"
+    check(until(c, f"!!{row}", 15), "the job submitted during the test appears in the table")
+    seen = []
+    end = time.time() + 20
+    while time.time() < end:
+        v = c.js(f"(() => {{ const r = {row}; const f = r && r.querySelector('.fill');"
+                 "return r ? [r.dataset.state, f ? +f.dataset.pct : -1] : null; })()")
+        if v:
+            seen.append(v)
+            if v[0] == "succeeded":
+                break
+        time.sleep(0.25)
+    pcts = sorted({p for s, p in seen if s == "running" and p > 0})
+    check(len(pcts) >= 2, f"its progress bar moved while it ran ({pcts[:6]}...)")
+    check(bool(seen) and seen[-1][0] == "succeeded", f"it succeeded on the page ({seen[-1:]})")
+
+    # Its detail: the log, then the video plays.
+    c.js(f"{row}.click()")
+    check(until(c, "((document.getElementById('d-log') || {}).textContent || '').includes('frame 40 of 40')", 10),
+          "the detail panel shows the job's log")
+    check(until(c, "!!document.getElementById('player')", 10), "a succeeded job gets a player")
+    state = c.js("""new Promise(done => { const v = document.getElementById('player');
+        if (v.readyState >= 2) return done(v.readyState);
+        v.addEventListener('loadeddata', () => done(v.readyState));
+        v.addEventListener('error', () => done(-1));
+        setTimeout(() => done(v.readyState), 15000); })""", 20)
+    check(state >= 2, f"its video plays in the page (readyState {state})")
+    dur = c.js("document.getElementById('player').duration")
+    check(abs((dur or 0) - 4.0) < 0.2, f"the video lasts its 40 frames at 10 fps ({dur} s)")
+    seek = c.js("""new Promise(done => { const v = document.getElementById('player');
+        v.addEventListener('seeked', () => done(v.currentTime)); v.currentTime = 3.0;
+        setTimeout(() => done(-1), 10000); })""", 15)
+    check(seek is not None and seek >= 2.9, f"the player seeks (to {seek} s)")
+    time.sleep(0.5)
+    shot = c.call("Page.captureScreenshot", format="png")
+    path = os.path.join(art, "dashboard.png")
+    open(path, "wb").write(base64.b64decode(shot["data"]))
+    print(f"screenshot: {path}", flush=True)
+
+    # The failed job, retried from the page.
+    c.js("document.querySelector('tr[data-id=\"j_fail\"]').click()")
+    check(until(c, "(() => { const b = document.getElementById('b-retry');"
+                   "return b && !b.disabled; })()", 10), "the failed job's Retry button is enabled")
+    c.js("document.getElementById('b-retry').click()")
+    open(os.path.join(ipc, "retry"), "w").close()
+    msg = until(c, "(() => { const m = document.getElementById('msg');"
+                   "return m && m.textContent.includes('done') && m.textContent; })()", 10)
+    check(bool(msg), f"the page says the retry was done ({msg})")
+
+    errs = [e["params"] for e in c.events if e.get("method") == "Runtime.exceptionThrown" or
+            (e.get("method") == "Log.entryAdded" and
+             "Content Security Policy" in e["params"]["entry"].get("text", ""))]
+    check(not errs, f"no script error and no CSP violation ({json.dumps(errs)[:400]})")
+finally:
+    proc.kill()
+    proc.wait()
+sys.exit(1 if fails else 0)
+PY
+BPID=$!
+for _ in $(seq 300); do [ -e "$T/ipc/go" ] || ! kill -0 $BPID 2>/dev/null && break; sleep 0.1; done
+"$BIN" submit --id j_slow --size 160x90 --fps 10 --frames 40 "$S/${MARK}_slow.py" >/dev/null
+for _ in $(seq 600); do [ -e "$T/ipc/retry" ] || ! kill -0 $BPID 2>/dev/null && break; sleep 0.1; done
+seen_state=
+for _ in $(seq 40); do
+	s=$(status_field j_fail state)
+	case $s in queued | running) seen_state=$s && break ;; esac
+	sleep 0.1
+done
+wait $BPID
+brc=$?
+sed 's/^/  browser: /' "$T/browser"
+check "the page passes every browser check (rc $brc)" [ $brc = 0 ]
+check "after Retry on the page, reelbox status says the job is queued or running ($seen_state)" \
+	[ -n "$seen_state" ]
+ev=$(timeout 5 "${RCLI[@]}" xrevrange reelbox:job:j_fail:events + - count 10 | grep -c '"by":"request"')
+check "and a retry event by request is recorded" [ "$ev" -ge 1 ]
+check "the screenshot is kept: $ART/dashboard.png" [ -s "$ART/dashboard.png" ]
+echo "screenshot: $ART/dashboard.png"
+finish

@@ -1,0 +1,188 @@
+/* web_media.c - GET /video/ID and /poster/ID: a succeeded job's video and its poster,
+ * read from the path its status recorded, when this machine can read it.
+ *
+ * The path comes from Redis, which anyone with Redis access can write, so what is
+ * served is held to what a worker writes: a video extension the page can play (.mp4,
+ * .webm, .gif) or a .jpg poster beside it, opened with O_NOFOLLOW (a link put in the
+ * file's place is not followed) and served only when it is a regular file. The body is
+ * sent from the descriptor (no copy in memory), with Range support so the player seeks.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "web.h"
+
+/* The Content-Type for path's extension, NULL for a file the dashboard does not serve. */
+static const char *media_type(const char *path, int poster)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {{".mp4", "video/mp4"}, {".webm", "video/webm"}, {".gif", "image/gif"}};
+	const char *dot = strrchr(path, '.');
+
+	if (!dot || strchr(dot, '/'))
+		return NULL;
+	if (poster)
+		return !strcmp(dot, ".jpg") ? "image/jpeg" : NULL;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (!strcmp(dot, types[i].ext))
+			return types[i].type;
+	return NULL;
+}
+
+/* The file to serve from status st: the output, or its poster (the result's "poster",
+ * else the output with .jpg for its extension). 0, or a sentence in err. */
+static int media_path(json_t *st, int poster, char *path, size_t len, char *err, size_t errlen)
+{
+	const char *out = json_string_value(json_object_get(st, "output"));
+	const char *state = json_string_value(json_object_get(st, "state"));
+	const char *p = json_string_value(json_object_get(json_object_get(st, "result"), "poster"));
+	const char *dot;
+
+	if (!state || strcmp(state, "succeeded") || !out || !*out) {
+		snprintf(err, errlen, "job is %s: only a succeeded job has a video",
+			 state ? state : "in no known state");
+		return -ENOENT;
+	}
+	if (!poster || p) {
+		if (snprintf(path, len, "%s", poster ? p : out) >= (int)len)
+			return snprintf(err, errlen, "the recorded path is too long"), -ENOENT;
+		return 0;
+	}
+	dot = strrchr(out, '.');
+	if (!dot || strchr(dot, '/') || (size_t)(dot - out) + 5 > len)
+		return snprintf(err, errlen, "the job recorded no poster"), -ENOENT;
+	snprintf(path, len, "%.*s.jpg", (int)(dot - out), out);
+	return 0;
+}
+
+/* A Range header of one byte range over size bytes: 0 with [*first, *last], 1 to send
+ * the whole file (no header, or a form not served: several ranges, bad syntax), -1
+ * unsatisfiable (416). */
+static int parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *last)
+{
+	unsigned long long a = 0, b = 0;
+	int n = 0;
+
+	if (!h || strncmp(h, "bytes=", 6) || strchr(h, ','))
+		return 1;
+	h += 6;
+	if (*h == '-') { /* the last b bytes */
+		if (sscanf(h + 1, "%19llu%n", &b, &n) != 1 || h[1 + n] || !b)
+			return b == 0 && n ? -1 : 1;
+		*first = b >= size ? 0 : size - b;
+		*last = size ? size - 1 : 0;
+		return size ? 0 : -1;
+	}
+	if (sscanf(h, "%19llu-%n", &a, &n) != 1 || !n)
+		return 1;
+	h += n;
+	if (*h && (sscanf(h, "%19llu%n", &b, &n) != 1 || h[n] || b < a))
+		return 1;
+	if (a >= size)
+		return -1;
+	*first = a;
+	*last = *h && b < size ? b : size - 1;
+	return 0;
+}
+
+/* Send fd (a regular file of size bytes) whole or the range asked; takes fd. */
+static enum MHD_Result send_file(struct web *w, struct MHD_Connection *c, int fd, uint64_t size,
+				 const char *type)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+	uint64_t first = 0, last = size ? size - 1 : 0;
+	int part = parse_range(h, size, &first, &last);
+	struct MHD_Response *r;
+	char cr[96];
+	enum MHD_Result ret;
+
+	if (part < 0) {
+		close(fd);
+		snprintf(cr, sizeof(cr), "bytes */%" PRIu64, size);
+		if (!(r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)))
+			return MHD_NO;
+		web_headers(w, r, "text/plain");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+		ret = MHD_queue_response(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
+	r = MHD_create_response_from_fd_at_offset64(part == 0 ? last - first + 1 : size, fd,
+						    part == 0 ? first : 0);
+	if (!r) {
+		close(fd);
+		return MHD_NO;
+	}
+	web_headers(w, r, type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	if (part == 0) {
+		snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last,
+			 size);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+	}
+	ret = MHD_queue_response(c, part == 0 ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* The status of job id as a JSON object: 0, or a status and sentence for the client. */
+static int job_status(struct web *w, const char *id, json_t **st, char *err, size_t errlen)
+{
+	struct queue *q;
+	char *json = NULL;
+	int rc;
+
+	*st = NULL;
+	if ((rc = web_queue_get(w, &q, err, errlen)) < 0)
+		return rc;
+	rc = queue_status(q, id, &json, err, errlen);
+	web_queue_put(w, q, rc);
+	if (rc < 0)
+		return rc;
+	*st = json_loads(json, 0, NULL);
+	free(json);
+	if (!*st)
+		return snprintf(err, errlen, "unexpected answer from the queue"), -EIO;
+	return 0;
+}
+
+enum MHD_Result web_media(struct web *w, struct MHD_Connection *c, const char *id, int poster)
+{
+	char path[PATH_MAX], err[QUEUE_ERR_MAX], why[QUEUE_ERR_MAX + PATH_MAX + 64];
+	const char *type;
+	json_t *st;
+	struct stat sb;
+	int rc, fd;
+
+	if ((rc = job_status(w, id, &st, err, sizeof(err))) < 0)
+		return web_send_text(w, c, web_status_for(rc), err);
+	rc = media_path(st, poster, path, sizeof(path), err, sizeof(err));
+	json_decref(st);
+	if (rc < 0)
+		return web_send_text(w, c, MHD_HTTP_NOT_FOUND, err);
+	/* Only what a worker writes: a video the page plays, or a .jpg poster. */
+	if (!(type = media_type(path, poster)))
+		return web_send_text(w, c, MHD_HTTP_NOT_FOUND,
+				     "the recorded file is not a video or poster this dashboard "
+				     "serves (.mp4, .webm, .gif; .jpg)");
+	/* O_NOFOLLOW: a link put in place of the file is never followed. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		snprintf(why, sizeof(why), "this machine cannot read %s of job %s at %s (%s)",
+			 poster ? "the poster" : "the video", id, path,
+			 fd < 0 ? strerror(errno) : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		return web_send_text(w, c, MHD_HTTP_NOT_FOUND, why);
+	}
+	return send_file(w, c, fd, (uint64_t)sb.st_size, type);
+}
