@@ -11,10 +11,14 @@
 #     names its gauges; /?token= sets an HttpOnly, SameSite=Strict cookie and redirects.
 #  c. the page, in Chromium over the DevTools protocol: a job submitted during the test
 #     appears; its progress bar moves; its log shows; once it succeeds its video plays in
-#     the page (readyState >= 2) and seeks through a Range request (206); a failed job is
+#     the page (readyState >= 2) and seeks; a failed job is
 #     retried with the page's Retry button and is queued or running again
 #     (`reelbox status --json`); no CSP violation and the token is not readable by the
 #     page's script. A screenshot is kept: ${REELBOX_ARTIFACTS:-the build dir}/dashboard.png.
+#  d. the video by curl: a Range is 206 with the right bytes, the whole file is 200 and
+#     identical, a range past the end is 416, a symlink in the video's place is refused;
+#     Redis killed: the API is 503 with a JSON sentence and the event stream sends a
+#     problem event; Redis back: the API answers again; SIGTERM: exit 0.
 #
 # Environment: REELBOX_BIN (default build/reelbox), REELBOX_SOURCE_DIR (default .),
 # REELBOX_ARTIFACTS, REELBOX_IT_KEEP=1 keeps the temp dir. Needs redis-server, redis-cli,
@@ -350,4 +354,43 @@ ev=$(timeout 5 "${RCLI[@]}" xrevrange reelbox:job:j_fail:events + - count 10 | g
 check "and a retry event by request is recorded" [ "$ev" -ge 1 ]
 check "the screenshot is kept: $ART/dashboard.png" [ -s "$ART/dashboard.png" ]
 echo "screenshot: $ART/dashboard.png"
+
+# ==== d. the video by curl, and Redis away ==============================================
+echo "== d. ranges, and Redis away"
+out=$(status_field j_slow output)
+size=$(stat -c %s "$out" 2>/dev/null || echo 0)
+hdr=$(curl -s -D - -o "$T/part" --max-time 5 "${AUTH[@]}" -H 'Range: bytes=100-199' "$URL/video/j_slow")
+check "a Range request: 206, Content-Range and the right 100 bytes" \
+	bash -c 'grep -q "^HTTP/1.1 206" <<<"$1" && grep -qi "^Content-Range: bytes 100-199/$2" <<<"$1" && cmp -s <(tail -c +101 "$3" | head -c 100) "$4"' _ "$hdr" "$size" "$out" "$T/part"
+check "the whole video: 200, video/mp4, identical to the file" \
+	bash -c 'curl -s -D "$4/h" -o "$4/whole" --max-time 5 -H "Authorization: Bearer $1" "$2/video/j_slow" && grep -qi "^Content-Type: video/mp4" "$4/h" && cmp -s "$4/whole" "$3"' _ "$TOKEN" "$URL" "$out" "$T"
+check "a range past the end: 416" \
+	[ "$(code "${AUTH[@]}" -H "Range: bytes=$((size + 10))-" "$URL/video/j_slow")" = 416 ]
+check "a failed job has no video: 404" [ "$(code "${AUTH[@]}" "$URL/video/j_gate")" = 404 ]
+mv "$out" "$out.real" && ln -s /etc/passwd "$out"
+check "a symlink put in the video's place is not followed: 404" [ "$(code "${AUTH[@]}" "$URL/video/j_slow")" = 404 ]
+rm -f "$out" && mv "$out.real" "$out"
+
+kill -9 "$REDIS_PID" 2>/dev/null
+wait "$REDIS_PID" 2>/dev/null
+REDIS_PID=
+body=$(curl -s -w ' %{http_code}' --max-time 10 "${AUTH[@]}" "$URL/api/overview")
+check "Redis away: the API answers 503 with a JSON sentence ($body)" \
+	bash -c 'grep -q "^{\"error\":\".*Redis.*\"} 503$" <<<"$1"' _ "$body"
+ev=$(curl -s --max-time 3 "${AUTH[@]}" "$URL/api/events")
+check "Redis away: the event stream says so (event: problem) and stays open" grep -q "^event: problem" <<<"$ev"
+redis-server --port "$PORT" --bind 127.0.0.1 --dir "$T/redis" --save '' --appendonly no \
+	--logfile "$T/redis/redis.log" >/dev/null 2>&1 &
+REDIS_PID=$!
+for _ in $(seq 100); do
+	[ "$("${RCLI[@]}" ping 2>/dev/null)" = PONG ] && break
+	sleep 0.1
+done
+check "Redis back: the API answers again" [ "$(code "${AUTH[@]}" "$URL/api/overview")" = 200 ]
+kill -TERM "$WEB_PID"
+for _ in $(seq 50); do kill -0 "$WEB_PID" 2>/dev/null || break; sleep 0.1; done
+wait "$WEB_PID"
+rc=$?
+WEB_PID=
+check "SIGTERM: reelbox web exits 0 within 5 s (rc $rc)" [ "$rc" = 0 ]
 finish
