@@ -147,7 +147,9 @@ check "top --once exits 0 (rc $rc)" [ $rc = 0 ]
 check "the counts per state: queued 1 running 1 succeeded 1 failed 1" \
 	grep -q "queued 1 running 1 succeeded 1 failed 1 cancelled 0 dead 0" <<<"$out"
 check "throughput over the last minute: 2 jobs/min" grep -q "2 jobs/min (succeeded 1, failed 1" <<<"$out"
-check "the oldest queued job's age is shown" grep -Eq "oldest queued [0-9]+(ms|s)" <<<"$out"
+check "the oldest queued job's age is shown, of 4 recent jobs" \
+	grep -Eq "oldest queued [0-9]+(ms|s)  \(4 recent jobs\)" <<<"$out"
+check "every line fits 80 columns" [ "$(awk 'length > 80' <<<"$out" | wc -l)" = 0 ]
 check "two workers alive (the real one and the stranger's) of three" grep -q "WORKERS   2 alive of 3" <<<"$out"
 check "one not seen for 30 s is marked NOT ALIVE" grep -Eq '^  quiet +.*NOT ALIVE$' <<<"$out"
 check "the running job has a progress bar" grep -Eq '^  t_slow +.*\[#*\.*\] +[0-9]+% +[0-9]+/300' <<<"$out"

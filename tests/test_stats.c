@@ -440,6 +440,38 @@ static void test_malformed_worker_entries_are_skipped_and_counted(void **state)
 	queue_close(q);
 }
 
+/* A client opened with another prefix reads its own keys, and only those. */
+static void test_another_prefix_is_a_queue_of_its_own(void **state)
+{
+	struct queue *q = open_q(), *other = NULL;
+	struct queue_opts o;
+	char err[QUEUE_ERR_MAX] = "", got[QUEUE_ID_MAX];
+	json_t *st;
+
+	(void)state;
+	queue_opts_init(&o);
+	o.prefix = "farm2";
+	if (queue_open(&other, g_url, &o, err, sizeof(err)))
+		fail_msg("queue_open: %s", err);
+	assert_int_equal(queue_submit(other, "{\"script\":\"print(1)\"}", got, err, sizeof(err)),
+			 0);
+	hset(q, "farm2:workers", "w2", "{\"seen\":1}");
+	hset(q, "reelbox:workers", "w1", "{\"seen\":1}");
+	st = stats(other);
+	assert_int_equal(jpath(st, "states", "queued"), 1);
+	assert_int_equal(jpath(st, "stream_length", NULL), 1);
+	json_decref(st);
+	/* It pruned its own registry's ancient entry, not the other queue's. */
+	assert_string_equal(cmdv(q, 3, (const char *[]){"HEXISTS", "farm2:workers", "w2"}), "0");
+	assert_string_equal(cmdv(q, 3, (const char *[]){"HEXISTS", "reelbox:workers", "w1"}), "1");
+	st = stats(q);
+	assert_int_equal(jpath(st, "states", "queued"), 0);
+	assert_int_equal(jpath(st, "stream_length", NULL), 0);
+	json_decref(st);
+	queue_close(other);
+	queue_close(q);
+}
+
 /* A key of the wrong type where the index or registry should be does not break the
  * answer: it reads as empty. */
 static void test_keys_of_the_wrong_type_read_as_empty(void **state)
@@ -469,6 +501,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_workers_show_heartbeat_age_alive_and_old_ones_are_pruned,
 				   flush),
 	    cmocka_unit_test_setup(test_malformed_worker_entries_are_skipped_and_counted, flush),
+	    cmocka_unit_test_setup(test_another_prefix_is_a_queue_of_its_own, flush),
 	    cmocka_unit_test_setup(test_keys_of_the_wrong_type_read_as_empty, flush),
 	};
 

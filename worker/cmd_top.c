@@ -27,7 +27,7 @@
 #include "queue.h"
 #include "utf8.h"
 
-#define TOP_BAR	     20	 /* cells of a progress bar */
+#define TOP_BAR	     12	 /* cells of a progress bar */
 #define TOP_RUNNING  200 /* running jobs one frame asks for */
 #define EXIT_TOP_ERR 1	 /* Redis could not be read (--once, --json, a pipe) */
 
@@ -185,11 +185,12 @@ static void print_jobs(FILE *f, json_t *st)
 		fputs(states[i], f);
 		fprintf(f, " %lld", jint(st, "states", states[i]));
 	}
-	fprintf(f, "   (%lld recent)\n", jint(st, "scanned", NULL));
+	fputc('\n', f);
 	if (json_is_integer(oldest))
 		fmt_age(age, sizeof(age), json_integer_value(oldest));
-	fprintf(f, "BACKLOG   stream %lld  delayed %lld  oldest queued %s\n",
-		jint(st, "stream_length", NULL), jint(st, "delayed", NULL), age);
+	fprintf(f, "BACKLOG   stream %lld  delayed %lld  oldest queued %s  (%lld recent jobs)\n",
+		jint(st, "stream_length", NULL), jint(st, "delayed", NULL), age,
+		jint(st, "scanned", NULL));
 	for (size_t i = 2; i < sizeof(states) / sizeof(states[0]); i++)
 		done += jint(fin, states[i], NULL);
 	fprintf(f,
@@ -213,7 +214,7 @@ static void print_workers(FILE *f, json_t *st)
 	fprintf(f, "\n");
 	if (!json_array_size(ws))
 		return;
-	fprintf(f, "  %-32s %-20s %7s %9s\n", "NAME", "HOST", "RUNNING", "HEARTBEAT");
+	fprintf(f, "  %-28s %-16s %7s %9s\n", "NAME", "HOST", "RUNNING", "HEARTBEAT");
 	json_array_foreach(ws, i, w)
 	{
 		char name[128], host[96], beat[24], run[24];
@@ -224,15 +225,15 @@ static void print_workers(FILE *f, json_t *st)
 			mark = "  NOT ALIVE";
 		else if (json_is_true(json_object_get(w, "stopping")))
 			mark = "  STOPPING";
-		term_str(name, sizeof(name), json_string_value(json_object_get(w, "name")), 32);
-		term_str(host, sizeof(host), json_string_value(json_object_get(w, "host")), 20);
+		term_str(name, sizeof(name), json_string_value(json_object_get(w, "name")), 28);
+		term_str(host, sizeof(host), json_string_value(json_object_get(w, "host")), 16);
 		fmt_age(beat, sizeof(beat), jint(w, "heartbeat_age_ms", NULL));
 		if (json_is_integer(slots))
 			snprintf(run, sizeof(run), "%lld/%lld", jint(w, "running", NULL),
 				 json_integer_value(slots));
 		else
 			snprintf(run, sizeof(run), "-");
-		fprintf(f, "  %-32s %-20s %7s %9s%s\n", name, host, run, beat, mark);
+		fprintf(f, "  %-28s %-16s %7s %9s%s\n", name, host, run, beat, mark);
 	}
 }
 
@@ -246,7 +247,7 @@ static void print_running(FILE *f, json_t *run, long long now, size_t max)
 		json_array_size(run) >= TOP_RUNNING ? " or more" : "");
 	if (!json_array_size(run))
 		return;
-	fprintf(f, "  %-24s %-24s %-27s %13s %6s\n", "ID", "WORKER", "PROGRESS", "FRAMES", "AGE");
+	fprintf(f, "  %-20s %-18s %-19s %11s %5s\n", "ID", "WORKER", "PROGRESS", "FRAMES", "AGE");
 	json_array_foreach(run, i, o)
 	{
 		char id[96], worker[96], bar[64], frames[48], age[24] = "-";
@@ -257,14 +258,14 @@ static void print_running(FILE *f, json_t *run, long long now, size_t max)
 			fprintf(f, "  ... and %zu more\n", json_array_size(run) - i);
 			break;
 		}
-		term_str(id, sizeof(id), json_string_value(json_object_get(o, "id")), 24);
+		term_str(id, sizeof(id), json_string_value(json_object_get(o, "id")), 20);
 		term_str(worker, sizeof(worker), json_string_value(json_object_get(o, "worker")),
-			 24);
+			 18);
 		fmt_bar(bar, sizeof(bar), fr, total);
 		snprintf(frames, sizeof(frames), "%lld/%lld", fr, total);
 		if (json_is_integer(started))
 			fmt_age(age, sizeof(age), now - json_integer_value(started));
-		fprintf(f, "  %-24s %-24s %-27s %13s %6s\n", id, worker, bar, frames, age);
+		fprintf(f, "  %-20s %-18s %-19s %11s %5s\n", id, worker, bar, frames, age);
 	}
 }
 
