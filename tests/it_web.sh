@@ -13,7 +13,8 @@
 #     appears; its progress bar moves; its log shows; once it succeeds its video plays in
 #     the page (readyState >= 2) and seeks; a failed job is
 #     retried with the page's Retry button and is queued or running again
-#     (`reelbox status --json`); no CSP violation and the token is not readable by the
+#     (`reelbox status --json`); Redis stopped, the page says so, and once it is back
+#     the message goes; no CSP violation and the token is not readable by the
 #     page's script. A screenshot is kept: ${REELBOX_ARTIFACTS:-the build dir}/dashboard.png.
 #  d. the video by curl: a Range is 206 with the right bytes, the whole file is 200 and
 #     identical, a range past the end is 416, a symlink in the video's place is refused;
@@ -325,6 +326,20 @@ try:
                    "return m && m.textContent.includes('done') && m.textContent; })()", 10)
     check(bool(msg), f"the page says the retry was done ({msg})")
 
+    # Redis away: the page says so, and comes back by itself.
+    def ask(what, secs=20):
+        open(os.path.join(ipc, what), "w").close()
+        end = time.time() + secs
+        while time.time() < end and not os.path.exists(os.path.join(ipc, what + ".done")):
+            time.sleep(0.1)
+    ask("redis-stop")
+    banner = until(c, "(() => { const p = document.getElementById('problem');"
+                      "return p.className === 'on' && p.textContent; })()", 10)
+    check(bool(banner) and "Redis" in banner, f"Redis away: the page says so ({banner})")
+    ask("redis-start")
+    check(until(c, "document.getElementById('problem').className === ''", 10),
+          "Redis back: the page clears the message and updates again")
+
     errs = [e["params"] for e in c.events if e.get("method") == "Runtime.exceptionThrown" or
             (e.get("method") == "Log.entryAdded" and
              "Content Security Policy" in e["params"]["entry"].get("text", ""))]
@@ -343,6 +358,28 @@ for _ in $(seq 40); do
 	s=$(status_field j_fail state)
 	case $s in queued | running) seen_state=$s && break ;; esac
 	sleep 0.1
+done
+# The browser asks for Redis to go away and come back (ipc/redis-stop, ipc/redis-start).
+start_redis() {
+	redis-server --port "$PORT" --bind 127.0.0.1 --dir "$T/redis" --save '' --appendonly no \
+		--logfile "$T/redis/redis.log" >/dev/null 2>&1 &
+	REDIS_PID=$!
+	for _ in $(seq 100); do
+		[ "$("${RCLI[@]}" ping 2>/dev/null)" = PONG ] && break
+		sleep 0.1
+	done
+}
+stop_redis() { # saved first: the restarted server loads it, the jobs stay
+	"${RCLI[@]}" save >/dev/null 2>&1
+	kill -9 "$REDIS_PID" 2>/dev/null
+	wait "$REDIS_PID" 2>/dev/null
+	REDIS_PID=
+}
+for step in redis-stop redis-start; do
+	for _ in $(seq 300); do [ -e "$T/ipc/$step" ] || ! kill -0 $BPID 2>/dev/null && break; sleep 0.1; done
+	[ -e "$T/ipc/$step" ] || break
+	if [ $step = redis-stop ]; then stop_redis; else start_redis; fi
+	touch "$T/ipc/$step.done"
 done
 wait $BPID
 brc=$?
@@ -371,21 +408,13 @@ mv "$out" "$out.real" && ln -s /etc/passwd "$out"
 check "a symlink put in the video's place is not followed: 404" [ "$(code "${AUTH[@]}" "$URL/video/j_slow")" = 404 ]
 rm -f "$out" && mv "$out.real" "$out"
 
-kill -9 "$REDIS_PID" 2>/dev/null
-wait "$REDIS_PID" 2>/dev/null
-REDIS_PID=
+stop_redis
 body=$(curl -s -w ' %{http_code}' --max-time 10 "${AUTH[@]}" "$URL/api/overview")
 check "Redis away: the API answers 503 with a JSON sentence ($body)" \
 	bash -c 'grep -q "^{\"error\":\".*Redis.*\"} 503$" <<<"$1"' _ "$body"
 ev=$(curl -s --max-time 3 "${AUTH[@]}" "$URL/api/events")
 check "Redis away: the event stream says so (event: problem) and stays open" grep -q "^event: problem" <<<"$ev"
-redis-server --port "$PORT" --bind 127.0.0.1 --dir "$T/redis" --save '' --appendonly no \
-	--logfile "$T/redis/redis.log" >/dev/null 2>&1 &
-REDIS_PID=$!
-for _ in $(seq 100); do
-	[ "$("${RCLI[@]}" ping 2>/dev/null)" = PONG ] && break
-	sleep 0.1
-done
+start_redis
 check "Redis back: the API answers again" [ "$(code "${AUTH[@]}" "$URL/api/overview")" = 200 ]
 kill -TERM "$WEB_PID"
 for _ in $(seq 50); do kill -0 "$WEB_PID" 2>/dev/null || break; sleep 0.1; done

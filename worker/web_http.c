@@ -1,11 +1,11 @@
 /* web_http.c - one request to the dashboard: the checks it must pass, then its route.
  *
  * Every request passes the same gate, in this order, before anything reads Redis:
- *  1. its Host names this server (a page on another site that rebinds its DNS name to
+ *  1. it has no body (nothing here reads one: 413, before a byte of it is read);
+ *  2. its Host names this server (a page on another site that rebinds its DNS name to
  *     127.0.0.1 sends its own name: 421);
- *  2. when a token is configured, it carries it (Authorization: Bearer, or the cookie
+ *  3. when a token is configured, it carries it (Authorization: Bearer, or the cookie
  *     that `/?token=` sets once), compared in constant time: else 401;
- *  3. it has no body (nothing here reads one: 413);
  *  4. a write is a POST with the custom header X-Reelbox-Request: 1 (a cross-site page
  *     cannot send it without a CORS preflight, which this server never grants) from
  *     this very origin (Origin, or Sec-Fetch-Site: same-origin): else 403.
@@ -226,9 +226,20 @@ enum MHD_Result web_request(void *cls, struct MHD_Connection *c, const char *url
 	const char *t;
 	int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
 
-	if (*req) /* a body after the answer: dropped, the connection closes */
-		return (*upload_len = 0), MHD_YES;
-	*req = &seen;
+	/* The first call has the headers: a request that brings a body is refused there
+	 * (its connection then closes); the answer comes on the second, once the request is
+	 * complete, so the connection can be kept alive. */
+	if (!*req) {
+		*req = &seen;
+		if (has_body(c, *upload_len))
+			return web_send_text(w, c, MHD_HTTP_CONTENT_TOO_LARGE,
+					     "this dashboard reads no request bodies\n");
+		return MHD_YES;
+	}
+	if (*upload_len) { /* not reached: a body was refused above */
+		*upload_len = 0;
+		return MHD_YES;
+	}
 	if (!host_ok(w, header(c, MHD_HTTP_HEADER_HOST)))
 		return web_send_text(w, c, MHD_HTTP_MISDIRECTED_REQUEST,
 				     "the Host header names no address this dashboard serves\n");
@@ -239,9 +250,6 @@ enum MHD_Result web_request(void *cls, struct MHD_Connection *c, const char *url
 		return web_send_text(w, c, MHD_HTTP_UNAUTHORIZED,
 				     "a token is required: Authorization: Bearer TOKEN, or open "
 				     "/?token=TOKEN once\n");
-	if (has_body(c, *upload_len))
-		return web_send_text(w, c, MHD_HTTP_CONTENT_TOO_LARGE,
-				     "this dashboard reads no request bodies\n");
 	if (get)
 		return route_get(w, c, url);
 	if (!strcmp(method, "POST"))

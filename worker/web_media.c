@@ -53,13 +53,16 @@ static int media_path(json_t *st, int poster, char *path, size_t len, char *err,
 		return -ENOENT;
 	}
 	if (!poster || p) {
-		if (snprintf(path, len, "%s", poster ? p : out) >= (int)len)
-			return snprintf(err, errlen, "the recorded path is too long"), -ENOENT;
-		return 0;
+		if (snprintf(path, len, "%s", poster ? p : out) < (int)len)
+			return 0;
+		snprintf(err, errlen, "the recorded path is too long");
+		return -ENOENT;
 	}
 	dot = strrchr(out, '.');
-	if (!dot || strchr(dot, '/') || (size_t)(dot - out) + 5 > len)
-		return snprintf(err, errlen, "the job recorded no poster"), -ENOENT;
+	if (!dot || strchr(dot, '/') || (size_t)(dot - out) + 5 > len) {
+		snprintf(err, errlen, "the job recorded no poster");
+		return -ENOENT;
+	}
 	snprintf(path, len, "%.*s.jpg", (int)(dot - out), out);
 	return 0;
 }
@@ -150,9 +153,10 @@ static int job_status(struct web *w, const char *id, json_t **st, char *err, siz
 		return rc;
 	*st = json_loads(json, 0, NULL);
 	free(json);
-	if (!*st)
-		return snprintf(err, errlen, "unexpected answer from the queue"), -EIO;
-	return 0;
+	if (*st)
+		return 0;
+	snprintf(err, errlen, "unexpected answer from the queue");
+	return -EIO;
 }
 
 enum MHD_Result web_media(struct web *w, struct MHD_Connection *c, const char *id, int poster)

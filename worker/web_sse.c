@@ -204,8 +204,8 @@ static void sse_free(void *cls)
 	free(s);
 }
 
-/* ?state=S and ?limit=N as /api/jobs takes them, ?job=ID: 0, or a sentence in err. */
-static int sse_params(struct MHD_Connection *c, struct sse *s, const char **err)
+/* ?state=S and ?limit=N as /api/jobs takes them, ?job=ID: NULL, or what is wrong. */
+static const char *sse_params(struct MHD_Connection *c, struct sse *s)
 {
 	static const char *const states[] = {"queued",	  "running", "succeeded", "failed",
 					     "cancelled", "dead",    NULL};
@@ -222,21 +222,19 @@ static int sse_params(struct MHD_Connection *c, struct sse *s, const char **err)
 			snprintf(s->state, sizeof(s->state), "%s", state);
 		}
 	if (!ok)
-		return (*err = "state is one of all, queued, running, succeeded, failed, "
-			       "cancelled, dead"),
-		       -EINVAL;
+		return "state is one of all, queued, running, succeeded, failed, cancelled, dead";
 	if (job && !queue_id_valid(job))
-		return (*err = "job ids are 1-63 characters of [A-Za-z0-9_-]"), -EINVAL;
+		return "job ids are 1-63 characters of [A-Za-z0-9_-]";
 	snprintf(s->job, sizeof(s->job), "%s", job ? job : "");
 	if (limit) {
 		errno = 0;
 		n = strtoul(limit, &end, 10);
 		if (errno || end == limit || *end || limit[0] == '-' || n < 1 || n > QUEUE_LIST_MAX)
-			return (*err = "limit takes a number of jobs from 1 to 1000"), -EINVAL;
+			return "limit takes a number of jobs from 1 to 1000";
 	}
 	s->limit = (unsigned)n;
 	snprintf(s->cursor, sizeof(s->cursor), "0");
-	return 0;
+	return NULL;
 }
 
 enum MHD_Result web_sse(struct web *w, struct MHD_Connection *c)
@@ -250,7 +248,7 @@ enum MHD_Result web_sse(struct web *w, struct MHD_Connection *c)
 	if (!s)
 		return MHD_NO;
 	s->w = w;
-	if (sse_params(c, s, &err) < 0) {
+	if ((err = sse_params(c, s))) {
 		free(s);
 		return web_send_error(w, c, MHD_HTTP_BAD_REQUEST, err);
 	}
