@@ -401,6 +401,11 @@ check "a Range request: 206, Content-Range and the right 100 bytes" \
 	bash -c 'grep -q "^HTTP/1.1 206" <<<"$1" && grep -qi "^Content-Range: bytes 100-199/$2" <<<"$1" && cmp -s <(tail -c +101 "$3" | head -c 100) "$4"' _ "$hdr" "$size" "$out" "$T/part"
 check "the whole video: 200, video/mp4, identical to the file" \
 	bash -c 'curl -s -D "$4/h" -o "$4/whole" --max-time 5 -H "Authorization: Bearer $1" "$2/video/j_slow" && grep -qi "^Content-Type: video/mp4" "$4/h" && cmp -s "$4/whole" "$3"' _ "$TOKEN" "$URL" "$out" "$T"
+hdr=$(curl -s -D - -o "$T/tail" --max-time 5 "${AUTH[@]}" -H 'Range: bytes=-64' "$URL/video/j_slow")
+check "a suffix range (the last 64 bytes): 206 with those bytes" \
+	bash -c 'grep -qi "^Content-Range: bytes $(($2 - 64))-$(($2 - 1))/$2" <<<"$1" && cmp -s <(tail -c 64 "$3") "$4"' _ "$hdr" "$size" "$out" "$T/tail"
+hdr=$(curl -s -D - -o /dev/null --max-time 5 "${AUTH[@]}" -H 'Range: bytes=0-1,5-9' "$URL/video/j_slow")
+check "several ranges: the whole file, 200 (not served as multipart)" grep -q "^HTTP/1.1 200" <<<"$hdr"
 check "a range past the end: 416" \
 	[ "$(code "${AUTH[@]}" -H "Range: bytes=$((size + 10))-" "$URL/video/j_slow")" = 416 ]
 check "a failed job has no video: 404" [ "$(code "${AUTH[@]}" "$URL/video/j_gate")" = 404 ]
