@@ -150,8 +150,9 @@ s3 = boto3.client('s3', endpoint_url='http://127.0.0.1:$S3PORT', aws_access_key_
     aws_secret_access_key='S3RVER', region_name='us-east-1',
     config=botocore.config.Config(signature_version='s3v4', s3={'addressing_style': 'path'}))"
 
+MPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 REELBOX_WEBHOOK_SECRET=$SECRET "$BIN" worker --concurrency 2 --output-dir "$QOUT" --lease 3 \
-	--grace 5 2>"$T/worker.log" &
+	--grace 5 --metrics-port "$MPORT" 2>"$T/worker.log" &
 WPID=$!
 PIDS+=($WPID)
 for _ in $(seq 100); do
@@ -207,6 +208,14 @@ for _ in $(seq 200); do
 done
 grep -q 'upload_failed' "$T/worker.log" && grep 'deliv-c' "$T/worker.log" | grep -q 'job_requeued'
 ok $? "the failed upload hands the job back ($(grep deliv-c "$T/worker.log" | grep -o '"event":"[a-z_]*"' | tr '\n' ' '))"
+curl -s -m 5 "http://127.0.0.1:$MPORT/metrics" >"$O/metrics.txt"
+mval() { awk -v k="$1" '$1 == k { print $2 }' "$O/metrics.txt"; }
+up_ok=$(mval 'reelbox_uploads_total{outcome="ok"}')
+up_failed=$(mval 'reelbox_uploads_total{outcome="failed"}')
+up_count=$(mval reelbox_upload_seconds_count)
+up_bytes=$(mval reelbox_upload_bytes_total)
+[ "${up_ok:-0}" -ge 2 ] && [ "${up_failed:-0}" -ge 1 ] && [ "${up_count:-0}" -ge 3 ] && [ "${up_bytes:-0}" -gt 0 ]
+ok $? "metrics count the uploads (ok $up_ok, failed $up_failed, timed $up_count, $up_bytes bytes)"
 timeout 20 "$BIN" status --json deliv-c >"$O/c-status.json" 2>&1
 grep -q '"id": *"deliv-c"' "$O/c-status.json" && ! grep -q '"succeeded"' "$O/c-status.json"
 ok $? "the job is not recorded as succeeded ($(head -c 200 "$O/c-status.json"))"

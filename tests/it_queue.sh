@@ -734,6 +734,12 @@ mup=$(mline reelbox_redis_up)
 mkills=$(mline 'reelbox_sandbox_kills_total{reason="timeout"}')
 check "metrics on 127.0.0.1:$MPORT count the job (succeeded $msucc, frames $mframes, redis_up $mup, timeout kills $mkills)" \
 	[ "$msucc/$mframes/$mup/$mkills" = "1/7/1/0" ]
+mstart=$(mline reelbox_sandbox_start_seconds_count)
+mstart_sum=$(mline reelbox_sandbox_start_seconds_sum)
+mdur=$(mline 'reelbox_job_duration_seconds_bucket{le="+Inf"}')
+mfps=$(mline reelbox_job_frames_per_second_count)
+check "metrics: histograms of the sandbox's start (count $mstart, sum ${mstart_sum}s), duration (+Inf $mdur) and fps (count $mfps)" \
+	[ "$mstart/$mdur/$mfps" = "1/1/1" -a "$("$PY" -c "print(0 < float('$mstart_sum') < 1)")" = True ]
 kill -TERM "$MPID"
 wait_exit "$MPID" $((GRACE + 15))
 check "the metrics worker exits 0 on SIGTERM" [ $? -eq 0 ]

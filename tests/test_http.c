@@ -243,15 +243,16 @@ static void test_metrics_text_names_every_counter_and_gauge(void **state)
 	assert_string_equal(value_line(text, "reelbox_claiming"), "reelbox_claiming 0");
 	assert_string_equal(value_line(text, "reelbox_disk_ok"), "reelbox_disk_ok 1");
 	assert_non_null(strstr(text, "# TYPE reelbox_jobs_total counter\n"));
-	assert_non_null(strstr(text, "# TYPE reelbox_job_duration_seconds summary\n"));
+	assert_non_null(strstr(text, "# TYPE reelbox_job_duration_seconds histogram\n"));
 	free(text);
 }
 
 static void test_kills_are_counted_by_end_reason_not_by_words(void **state)
 {
-	struct metrics m = {0};
+	struct metrics m;
 	struct runner_result res;
 
+	metrics_init(&m);
 	memset(&res, 0, sizeof(res));
 	res.end = RUNNER_END_TIMEOUT;
 	res.limit_hit = 1;
@@ -271,7 +272,62 @@ static void test_kills_are_counted_by_end_reason_not_by_words(void **state)
 	assert_int_equal(m.kills_limit, 1);
 	assert_int_equal(m.kills_cancel, 0);
 	assert_int_equal(m.frames, 7);
-	assert_int_equal(m.duration_count, 3);
+	assert_int_equal(m.duration.count, 3);
+}
+
+static void test_histograms_are_cumulative_with_inf_sum_and_count(void **state)
+{
+	struct metrics m;
+	struct metrics_gauges g = {0};
+	struct runner_result res;
+	char *text = NULL;
+	size_t len = 0;
+
+	(void)state;
+	metrics_init(&m);
+	memset(&res, 0, sizeof(res));
+	/* Two runs: 0.4 s and 3 s, 30 frames each, sandboxes made in 4 ms and 20 ms. */
+	res.succeeded = 1, res.frames = 30, res.total_ms = 400, res.sandbox_start_us = 4000;
+	metrics_count_run(&m, &res);
+	res.total_ms = 3000, res.sandbox_start_us = 20000;
+	metrics_count_run(&m, &res);
+	/* A job that ran 2 hours lands in +Inf only. */
+	res.succeeded = 0, res.total_ms = 7200000, res.sandbox_start_us = 0;
+	metrics_count_run(&m, &res);
+	metrics_count_upload(&m, 1, 0.3, 1000);
+	metrics_count_upload(&m, 0, 61, 5000);
+	assert_int_equal(metrics_text(&m, &g, &text, &len), 0);
+	assert_non_null(strstr(text, "# TYPE reelbox_job_duration_seconds histogram\n"));
+	assert_string_equal(value_line(text, "reelbox_job_duration_seconds_bucket{le=\"0.5\"}"),
+			    "reelbox_job_duration_seconds_bucket{le=\"0.5\"} 1");
+	assert_string_equal(value_line(text, "reelbox_job_duration_seconds_bucket{le=\"5\"}"),
+			    "reelbox_job_duration_seconds_bucket{le=\"5\"} 2");
+	assert_string_equal(value_line(text, "reelbox_job_duration_seconds_bucket{le=\"1800\"}"),
+			    "reelbox_job_duration_seconds_bucket{le=\"1800\"} 2");
+	assert_string_equal(value_line(text, "reelbox_job_duration_seconds_bucket{le=\"+Inf\"}"),
+			    "reelbox_job_duration_seconds_bucket{le=\"+Inf\"} 3");
+	assert_string_equal(value_line(text, "reelbox_job_duration_seconds_count"),
+			    "reelbox_job_duration_seconds_count 3");
+	assert_string_equal(value_line(text, "reelbox_job_duration_seconds_sum"),
+			    "reelbox_job_duration_seconds_sum 7203.400000");
+	/* 75 and 10 frames per second; only rendered runs count. */
+	assert_string_equal(value_line(text, "reelbox_job_frames_per_second_bucket{le=\"10\"}"),
+			    "reelbox_job_frames_per_second_bucket{le=\"10\"} 1");
+	assert_string_equal(value_line(text, "reelbox_job_frames_per_second_count"),
+			    "reelbox_job_frames_per_second_count 2");
+	assert_string_equal(value_line(text, "reelbox_sandbox_start_seconds_bucket{le=\"0.005\"}"),
+			    "reelbox_sandbox_start_seconds_bucket{le=\"0.005\"} 1");
+	assert_string_equal(value_line(text, "reelbox_sandbox_start_seconds_count"),
+			    "reelbox_sandbox_start_seconds_count 2");
+	assert_string_equal(value_line(text, "reelbox_uploads_total{outcome=\"ok\"}"),
+			    "reelbox_uploads_total{outcome=\"ok\"} 1");
+	assert_string_equal(value_line(text, "reelbox_uploads_total{outcome=\"failed\"}"),
+			    "reelbox_uploads_total{outcome=\"failed\"} 1");
+	assert_string_equal(value_line(text, "reelbox_upload_bytes_total"),
+			    "reelbox_upload_bytes_total 1000");
+	assert_string_equal(value_line(text, "reelbox_upload_seconds_bucket{le=\"60\"}"),
+			    "reelbox_upload_seconds_bucket{le=\"60\"} 1");
+	free(text);
 }
 
 static void test_model_attempts_are_counted_by_outcome_with_time_and_tokens(void **state)
@@ -320,6 +376,7 @@ int main(void)
 	    cmocka_unit_test(test_a_taken_port_is_one_sentence),
 	    cmocka_unit_test(test_routes_are_unique_and_bounded),
 	    cmocka_unit_test(test_metrics_text_names_every_counter_and_gauge),
+	    cmocka_unit_test(test_histograms_are_cumulative_with_inf_sum_and_count),
 	    cmocka_unit_test(test_model_attempts_are_counted_by_outcome_with_time_and_tokens),
 	    cmocka_unit_test(test_kills_are_counted_by_end_reason_not_by_words),
 	};

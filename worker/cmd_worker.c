@@ -74,7 +74,7 @@ struct slot {
 	uv_timer_t heartbeat;
 	uv_timer_t ship_timer; /* sends a log batch LOGSHIP_DELAY_MS after its first line */
 	struct logship ship;   /* the job's log lines on their way to its log stream */
-	uint64_t started_ms, last_progress_ms;
+	uint64_t started_ms, last_progress_ms, upload_started_ms;
 	int hb_inflight;  /* a heartbeat is on its way: do not stack another */
 	int cancelled;	  /* the job was cancelled: stop, record nothing but the stop */
 	int lease_lost;	  /* the job is no longer this claim's */
@@ -360,11 +360,15 @@ static void settle_local_copy(struct slot *s)
 
 static void on_hook_done(void *arg, const char *tag, int rc, const char *why)
 {
-	(void)arg;
-	if (rc < 0)
+	struct worker *w = arg;
+
+	if (rc < 0) {
+		w->m.webhooks_failed++;
 		log_event("webhook_failed", tag, "{s:s}", "reason", why ? why : "");
-	else
+	} else {
+		w->m.webhooks_ok++;
 		log_event("webhook_sent", tag, NULL);
+	}
 }
 
 /* The final state to the job's webhook: the result document (doc) with the job's "id"
@@ -663,11 +667,13 @@ static int upload_first(struct slot *s, const struct runner_result *res)
 	} else {
 		*s->held = *res;
 		log_event("upload_started", s->qjob.id, NULL); /* never the URL: it is a key */
+		s->upload_started_ms = now_ms();
 		if (delivery_upload(w->delivery, &spec, on_uploaded, s, err, sizeof(err)) == 0)
 			return 1;
 	}
 	free(s->held);
 	s->held = NULL;
+	s->upload_started_ms = now_ms();
 	snprintf(why, sizeof(why), "the upload could not start: %s", err);
 	on_uploaded(s, s->qjob.id, -EIO, why);
 	return 1;
@@ -685,6 +691,8 @@ static void on_uploaded(void *arg, const char *tag, int rc, const char *why)
 
 	(void)tag;
 	s->held = NULL;
+	metrics_count_upload(&w->m, rc >= 0 && res, (double)(now_ms() - s->upload_started_ms) / 1000.0,
+			     res ? res->bytes : 0);
 	if (rc < 0 || !res) {
 		log_event("upload_failed", s->qjob.id, "{s:s}", "reason", why ? why : "");
 		w->m.retried++;
@@ -1468,6 +1476,8 @@ int cmd_worker(int argc, char **argv)
 	struct worker_args a = {.grace_s = DEFAULT_GRACE_S};
 	struct worker w = {0};
 	int rc, swept = 0;
+
+	metrics_init(&w.m);
 
 	rc = worker_parse(argc, argv, &a);
 	if (rc)

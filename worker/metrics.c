@@ -11,12 +11,63 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* Bucket bounds, in the metric's unit (seconds, or frames per second). */
+static const double duration_le[] = {0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800};
+static const double fps_le[] = {1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500};
+static const double start_le[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
+static const double upload_le[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+static const double model_le[] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+
+#define HIST(h, bounds)                                                                            \
+	do {                                                                                       \
+		(h).le = (bounds);                                                                 \
+		(h).n = sizeof(bounds) / sizeof((bounds)[0]);                                      \
+	} while (0)
+
+void metrics_init(struct metrics *m)
+{
+	memset(m, 0, sizeof(*m));
+	HIST(m->duration, duration_le);
+	HIST(m->fps, fps_le);
+	HIST(m->sandbox_start, start_le);
+	HIST(m->upload, upload_le);
+	HIST(m->model, model_le);
+}
+
+void metrics_observe(struct metrics_hist *h, double v)
+{
+	if (!h->le || v != v) /* no buckets given, or NaN */
+		return;
+	for (unsigned i = 0; i < h->n; i++)
+		if (v <= h->le[i]) {
+			h->buckets[i]++;
+			break;
+		}
+	h->sum += v;
+	h->count++;
+}
+
+void metrics_count_upload(struct metrics *m, int ok, double seconds, uint64_t bytes)
+{
+	if (ok) {
+		m->uploads_ok++;
+		m->upload_bytes += bytes;
+	} else {
+		m->uploads_failed++;
+	}
+	metrics_observe(&m->upload, seconds);
+}
 
 void metrics_count_run(struct metrics *m, const struct runner_result *res)
 {
 	m->frames += (uint64_t)(res->frames > 0 ? res->frames : 0);
-	m->duration_sum += (double)res->total_ms / 1000.0;
-	m->duration_count++;
+	metrics_observe(&m->duration, (double)res->total_ms / 1000.0);
+	if (res->sandbox_start_us)
+		metrics_observe(&m->sandbox_start, (double)res->sandbox_start_us / 1e6);
+	if (res->succeeded && res->frames > 0 && res->total_ms > 0)
+		metrics_observe(&m->fps, (double)res->frames * 1000.0 / (double)res->total_ms);
 	if (res->end == RUNNER_END_CANCELLED)
 		m->kills_cancel++;
 	else if (res->end == RUNNER_END_TIMEOUT)
@@ -37,6 +88,8 @@ void metrics_count_attempts(struct metrics *m, const struct jobrun_attempt *a, u
 		else
 			m->attempts_failed++;
 		m->model_seconds += (double)a[i].model_ms / 1000.0;
+		if (a[i].model_ms > 0)
+			metrics_observe(&m->model, (double)a[i].model_ms / 1000.0);
 		m->tokens_in += a[i].input_tokens > 0 ? (uint64_t)a[i].input_tokens : 0;
 		m->tokens_out += a[i].output_tokens > 0 ? (uint64_t)a[i].output_tokens : 0;
 	}
@@ -50,6 +103,48 @@ static void head(FILE *f, const char *name, const char *type, const char *help)
 static void labelled(FILE *f, const char *name, const char *label, const char *value, uint64_t n)
 {
 	fprintf(f, "%s{%s=\"%s\"} %llu\n", name, label, value, (unsigned long long)n);
+}
+
+/* A histogram's lines: cumulative buckets with their le, +Inf, sum and count. */
+static void histogram(FILE *f, const char *name, const char *help, const struct metrics_hist *h)
+{
+	uint64_t cum = 0;
+
+	head(f, name, "histogram", help);
+	for (unsigned i = 0; i < h->n; i++) {
+		cum += h->buckets[i];
+		fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, h->le[i], (unsigned long long)cum);
+	}
+	fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+		(unsigned long long)h->count, name, h->sum, name, (unsigned long long)h->count);
+}
+
+static void distributions(FILE *f, const struct metrics *m)
+{
+	histogram(f, "reelbox_job_duration_seconds", "Wall time of finished runs.", &m->duration);
+	histogram(f, "reelbox_job_frames_per_second",
+		  "Frames per second of wall time of the runs that rendered.", &m->fps);
+	histogram(f, "reelbox_sandbox_start_seconds",
+		  "Time to make a job's sandbox, from nothing to its script running.",
+		  &m->sandbox_start);
+	histogram(f, "reelbox_upload_seconds", "Wall time of uploads, retries included.",
+		  &m->upload);
+	histogram(f, "reelbox_model_request_seconds",
+		  "Time of each prompt-job attempt's model request, retries included.", &m->model);
+}
+
+static void deliveries(FILE *f, const struct metrics *m)
+{
+	static const char up[] = "reelbox_uploads_total", hook[] = "reelbox_webhooks_total";
+
+	head(f, up, "counter", "Uploads to a job's presigned URL, by outcome.");
+	labelled(f, up, "outcome", "ok", m->uploads_ok);
+	labelled(f, up, "outcome", "failed", m->uploads_failed);
+	head(f, "reelbox_upload_bytes_total", "counter", "Bytes of the videos uploaded.");
+	fprintf(f, "reelbox_upload_bytes_total %llu\n", (unsigned long long)m->upload_bytes);
+	head(f, hook, "counter", "Webhook deliveries, by outcome.");
+	labelled(f, hook, "outcome", "ok", m->webhooks_ok);
+	labelled(f, hook, "outcome", "failed", m->webhooks_failed);
 }
 
 static void model_counters(FILE *f, const struct metrics *m)
@@ -85,10 +180,6 @@ static void counters(FILE *f, const struct metrics *m, unsigned running)
 	labelled(f, jobs, "state", "cancelled", m->cancelled);
 	head(f, "reelbox_jobs_running", "gauge", "Jobs running now.");
 	fprintf(f, "reelbox_jobs_running %u\n", running);
-	head(f, "reelbox_job_duration_seconds", "summary", "Wall time of finished jobs.");
-	fprintf(f,
-		"reelbox_job_duration_seconds_sum %.3f\nreelbox_job_duration_seconds_count %llu\n",
-		m->duration_sum, (unsigned long long)m->duration_count);
 	head(f, "reelbox_frames_total", "counter", "Frames encoded.");
 	fprintf(f, "reelbox_frames_total %llu\n", (unsigned long long)m->frames);
 	head(f, kills, "counter", "Sandboxes ended by reelbox, by reason.");
@@ -122,6 +213,8 @@ int metrics_text(const struct metrics *m, const struct metrics_gauges *g, char *
 	if (!f)
 		return -ENOMEM;
 	counters(f, m, g->running);
+	distributions(f, m);
+	deliveries(f, m);
 	gauges(f, g);
 	if (fclose(f) != 0) {
 		free(*text);

@@ -14,18 +14,40 @@
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4"
 
+/* A Prometheus histogram with fixed upper bounds (le), counted cumulatively when
+ * printed; the +Inf bucket is count. */
+#define METRICS_BUCKETS_MAX 12
+struct metrics_hist {
+	const double *le; /* METRICS_BUCKETS_MAX bounds at most, rising */
+	unsigned n;
+	uint64_t buckets[METRICS_BUCKETS_MAX]; /* observations <= le[i] and > le[i-1] */
+	double sum;
+	uint64_t count;
+};
+
+void metrics_observe(struct metrics_hist *h, double v);
+
 struct metrics {
 	uint64_t succeeded, failed, retried, rejected, dead, lost, cancelled;
 	uint64_t frames;
-	double duration_sum;
-	uint64_t duration_count;
 	uint64_t kills_timeout, kills_limit, kills_cancel, kills_sigsys;
 	/* prompt jobs: model answers by what became of them, time waiting on the model,
 	 * tokens as the APIs reported them */
 	uint64_t attempts_rendered, attempts_failed, attempts_model_failed;
 	double model_seconds;
 	uint64_t tokens_in, tokens_out;
+	/* deliveries: uploads and webhooks by outcome, bytes uploaded */
+	uint64_t uploads_ok, uploads_failed, upload_bytes, webhooks_ok, webhooks_failed;
+	/* distributions: a finished job's wall time, a rendered job's frames per second of
+	 * render, a sandbox's start, an upload, one model answer */
+	struct metrics_hist duration, fps, sandbox_start, upload, model;
 };
+
+/* Zero the counters and give the histograms their buckets. */
+void metrics_init(struct metrics *m);
+
+/* Count an upload that ended: ok or not, its wall time and size. */
+void metrics_count_upload(struct metrics *m, int ok, double seconds, uint64_t bytes);
 
 /* The worker's state at the moment of a scrape. */
 struct metrics_gauges {

@@ -574,8 +574,12 @@ static int start_sandbox(struct runner *r, struct launch *l, char *err, size_t e
 	int rc;
 
 	l->box.spec.stdout_fd = l->frame[1];
+	uint64_t t0 = uv_hrtime();
+
 	l->box.spec.stderr_fd = l->log[1];
 	rc = sandbox_start(&l->box.spec, &r->sb, err, errlen);
+	/* namespaces, root, cgroup and filter made, the script exec'd: the start's cost */
+	r->res.sandbox_start_us = (uv_hrtime() - t0) / 1000;
 	close(l->frame[1]);
 	close(l->log[1]);
 	l->frame[1] = l->log[1] = -1;

@@ -58,6 +58,7 @@ struct runner_result {
 	char stream_kind[8];
 	char log_tail[RUNNER_LOG_TAIL + 1];
 	uint64_t total_ms, first_frame_ms, sandbox_ms, encode_ms;
+	uint64_t sandbox_start_us; /* sandbox_start(): from nothing to the script running */
 	uint64_t peak_memory_bytes;	    /* the script's */
 	uint64_t script_cpu_ms;		    /* every process of the sandbox */
 	uint64_t encoder_cpu_ms;	    /* the encoder process, from its cgroup */
