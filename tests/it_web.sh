@@ -19,7 +19,8 @@
 #  d. the video by curl: a Range is 206 with the right bytes, the whole file is 200 and
 #     identical, a range past the end is 416, a symlink in the video's place is refused;
 #     Redis killed: the API is 503 with a JSON sentence and the event stream sends a
-#     problem event; Redis back: the API answers again; SIGTERM: exit 0.
+#     problem event; Redis back: the API answers again; SIGTERM: exit 0, also while a
+#     request waits on a Redis that stopped answering (SIGSTOP).
 #
 # Environment: REELBOX_BIN (default build/reelbox), REELBOX_SOURCE_DIR (default .),
 # REELBOX_ARTIFACTS, REELBOX_IT_KEEP=1 keeps the temp dir. Needs redis-server, redis-cli,
@@ -427,4 +428,24 @@ wait "$WEB_PID"
 rc=$?
 WEB_PID=
 check "SIGTERM: reelbox web exits 0 within 5 s (rc $rc)" [ "$rc" = 0 ]
+
+# A Redis that stops answering (SIGSTOP) must not hold the stop for good.
+"$BIN" web --listen "127.0.0.1:$WPORT" >"$T/web2.out" 2>"$T/web2.err" &
+WEB_PID=$!
+for _ in $(seq 100); do grep -q "^reelbox web:" "$T/web2.out" && break; sleep 0.1; done
+kill -STOP "$REDIS_PID"
+curl -s -N --max-time 20 "$URL/api/events" >/dev/null 2>&1 &
+CURL_PID=$!
+sleep 1
+t0=$(date +%s)
+kill -TERM "$WEB_PID"
+for _ in $(seq 150); do kill -0 "$WEB_PID" 2>/dev/null || break; sleep 0.1; done
+wait "$WEB_PID"
+rc=$?
+took=$(($(date +%s) - t0))
+WEB_PID=
+kill -CONT "$REDIS_PID"
+kill "$CURL_PID" 2>/dev/null
+check "Redis frozen: SIGTERM still stops reelbox web, exit 0 in ${took}s (at most 8), saying why" \
+	bash -c '[ "$1" = 0 ] && [ "$2" -le 8 ] && grep -q "still waits on Redis" "$3"' _ "$rc" "$took" "$T/web2.err"
 finish

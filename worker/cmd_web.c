@@ -211,11 +211,28 @@ static struct MHD_Daemon *start_daemon(struct web *w, struct listen_addr *l)
 	return d;
 }
 
+#define WEB_STOP_GRACE_S 5
+
+/* A request blocked on a Redis that stopped answering (the blocking client has no read
+ * timeout) would hold MHD_stop_daemon for good: past the grace period the process ends
+ * without it, saying why. */
+static void *stop_watchdog(void *arg)
+{
+	sleep(WEB_STOP_GRACE_S);
+	fprintf(stderr,
+		"reelbox web: a request still waits on Redis after %d s; stopping without "
+		"it\n",
+		WEB_STOP_GRACE_S);
+	_exit(0);
+	return arg;
+}
+
 /* Serve until SIGINT or SIGTERM: the signals are blocked before MHD's threads start (so
  * they inherit the mask) and taken here with sigwait. */
 static int serve(struct web *w, struct listen_addr *l, const char *listen)
 {
 	struct MHD_Daemon *d;
+	pthread_t dog;
 	sigset_t set;
 	int sig = 0;
 
@@ -233,6 +250,7 @@ static int serve(struct web *w, struct listen_addr *l, const char *listen)
 	fflush(stdout);
 	sigwait(&set, &sig);
 	w->stopping = 1;
+	pthread_create(&dog, NULL, stop_watchdog, NULL);
 	MHD_stop_daemon(d);
 	return 0;
 }
