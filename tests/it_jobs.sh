@@ -8,7 +8,7 @@
 #     array whose objects have id and state; --state and --limit filter; a job whose
 #     result expired is no longer listed; hostile input (a huge --limit, a state that is
 #     none, arguments) is refused with a sentence and exit 2, and a hash a producer
-#     filled with a huge error stays a short line.
+#     filled with a huge error stays a short line, and escape sequences in it are dropped.
 #  b. retry: a failed job runs again under its id (a retry event by request, attempts
 #     from 0), a dead one too; a running, queued or succeeded job is refused (exit 1, the
 #     running job carries on), an unknown one is exit 2, and so are ids with bad
@@ -209,6 +209,10 @@ check "list takes no arguments" [ $? = 2 ]
 "${RCLI[@]}" hset reelbox:job:j_ok error "$(head -c 100000 /dev/zero | tr '\0' e)" >/dev/null
 line=$("$BIN" list | grep '^j_ok')
 check "a 100 kB error a producer wrote stays a short line (${#line} bytes)" [ "${#line}" -lt 300 ]
+"${RCLI[@]}" hset reelbox:job:j_ok error $'boom \033]0;owned\007 \033[2J gone' worker $'w\033[31mred' >/dev/null
+line=$("$BIN" list | grep '^j_ok')
+check "escape sequences a producer wrote in error and worker do not reach the terminal ($line)" \
+	eval '! grep -q $'"'"'[\033\007]'"'"' <<<"$line" && grep -q "boom" <<<"$line"'
 "${RCLI[@]}" del reelbox:job:j_ok >/dev/null
 check "a job whose result expired is no longer listed" \
 	[ "$(jget "$("$BIN" list --json)" '",".join(o["id"] for o in d)')" = j_queued,j_slow,j_fail ]

@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "queue.h"
+#include "utf8.h"
 
 /* How many jobs list shows when not told. */
 #define LIST_DEFAULT 20
@@ -113,9 +114,16 @@ static void fmt_age(char *buf, size_t len, long long ms)
 }
 
 /* The first line of s, cut to at most max bytes between characters. */
-static void one_line(char *buf, size_t len, const char *s, size_t max)
+static void one_line(char *buf, size_t len, const char *raw, size_t max)
 {
-	size_t n = strcspn(s, "\r\n");
+	/* A value from Redis is anyone's: no escape sequence reaches the terminal. */
+	char s[3 * QUEUE_LIST_VALUE_MAX + 4];
+	size_t n = strcspn(raw, "\r\n");
+
+	if (n > QUEUE_LIST_VALUE_MAX)
+		n = QUEUE_LIST_VALUE_MAX;
+	n = utf8_sanitize_term(s, sizeof(s), raw, n);
+	s[n] = '\0';
 
 	if (n > max)
 		n = max;
