@@ -191,24 +191,43 @@ static int read_token(struct web *w, const char *name)
 	return 0;
 }
 
-static struct MHD_Daemon *start_daemon(struct web *w, struct listen_addr *l)
+/* The listening socket, bound here rather than by MHD so its port (a free one for port
+ * 0) and the Host values it implies are known before the first request can arrive.
+ * 0, or a negative errno. */
+static int listen_socket(struct listen_addr *l, int *fd)
 {
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_USE_POLL | (l->v6 ? MHD_USE_IPv6 : 0);
-	struct MHD_Daemon *d;
-	const union MHD_DaemonInfo *info;
+	struct sockaddr_storage got;
+	socklen_t len = sizeof(got);
+	int one = 1, e;
 
-	d = MHD_start_daemon(flags, l->port, NULL, NULL, web_request, w, MHD_OPTION_SOCK_ADDR,
-			     (struct sockaddr *)&l->sa, MHD_OPTION_CONNECTION_LIMIT,
-			     (unsigned)WEB_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-			     (unsigned)WEB_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
-			     (unsigned)WEB_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-			     (size_t)65536, MHD_OPTION_END);
-	if (!d)
-		return NULL;
-	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	w->port = info && info->port ? info->port : l->port;
-	return d;
+	*fd = socket(l->v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*fd < 0)
+		return -errno;
+	setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (l->v6) /* [::] means IPv6 only, as written; 0.0.0.0 is IPv4's */
+		setsockopt(*fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(*fd, (struct sockaddr *)&l->sa,
+		 l->v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) < 0 ||
+	    listen(*fd, 64) < 0 || getsockname(*fd, (struct sockaddr *)&got, &len) < 0) {
+		e = -errno;
+		close(*fd);
+		return e;
+	}
+	l->port = ntohs(l->v6 ? ((struct sockaddr_in6 *)&got)->sin6_port
+			      : ((struct sockaddr_in *)&got)->sin_port);
+	return 0;
+}
+
+static struct MHD_Daemon *start_daemon(struct web *w, int fd)
+{
+	unsigned flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+
+	return MHD_start_daemon(flags, 0, NULL, NULL, web_request, w, MHD_OPTION_LISTEN_SOCKET, fd,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNECTIONS,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WEB_PER_IP,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_IDLE_TIMEOUT_S,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_END);
 }
 
 #define WEB_STOP_GRACE_S 5
@@ -234,17 +253,21 @@ static int serve(struct web *w, struct listen_addr *l, const char *listen)
 	struct MHD_Daemon *d;
 	pthread_t dog;
 	sigset_t set;
-	int sig = 0;
+	int sig = 0, fd, rc;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (!(d = start_daemon(w, l)))
-		return cli_usage_error("web", "cannot listen on %.64s: %s", listen,
-				       errno ? strerror(errno) : "libmicrohttpd refused");
+	if ((rc = listen_socket(l, &fd)) < 0)
+		return cli_usage_error("web", "cannot listen on %.64s: %s", listen, strerror(-rc));
+	w->port = l->port;
 	allow_hosts(w, l);
+	if (!(d = start_daemon(w, fd))) {
+		close(fd);
+		return cli_usage_error("web", "cannot start the HTTP server on %.64s", listen);
+	}
 	printf("reelbox web: http://%s:%u/%s\n", l->wildcard ? "localhost" : l->host,
 	       (unsigned)w->port, w->token ? " (token required)" : "");
 	fflush(stdout);
