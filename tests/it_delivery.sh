@@ -11,7 +11,8 @@
 #  c. an upload URL where nothing listens: the job is handed back (a retryable failure),
 #     never recorded as succeeded; once a server listens there, a later attempt delivers
 #     the video.
-#  d. the webhook: a local receiver checks X-Reelbox-Signature (HMAC-SHA256 of the body
+#  d. the webhook (and, at the end, one still retrying when the worker is stopped is
+#     delivered before it exits): a local receiver checks X-Reelbox-Signature (HMAC-SHA256 of the body
 #     under REELBOX_WEBHOOK_SECRET) of the succeeded job's POST, a failed job's, and a
 #     dead one's (its retries used up).
 #  e. the secret is in no Redis key (SAVE, rdbcompression off), worker log, result or
@@ -110,7 +111,9 @@ class H(http.server.BaseHTTPRequestHandler):
                                 "len": len(body)}) + "\n")
         self._answer(code)
     def do_POST(self):
-        body = self._body()
+        body = self._body(); count[0] += 1
+        if count[0] <= fails:
+            return self._answer(503)
         want = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
         got = self.headers.get("X-Reelbox-Signature", "")
         try: doc = json.loads(body)
@@ -137,11 +140,14 @@ PIDS+=($!)
 HOOK=$(free_port)
 HOOK_SECRET=$SECRET "$PY" "$T/srv.py" hook "$HOOK" "$T/hook.jsonl" &
 PIDS+=($!)
+SLOWHOOK=$(free_port)
+FAILS=2 HOOK_SECRET=$SECRET "$PY" "$T/srv.py" hook "$SLOWHOOK" "$T/slowhook.jsonl" &
+PIDS+=($!)
 RPORT=$(free_port)
 redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$T/redis" --save '' --appendonly no \
 	--rdbcompression no --protected-mode no --logfile "$T/redis/redis.log" >/dev/null 2>&1 &
 PIDS+=($!)
-for p in "$S3PORT" "$FLAKY" "$HOOK" "$RPORT"; do
+for p in "$S3PORT" "$FLAKY" "$HOOK" "$SLOWHOOK" "$RPORT"; do
 	wait_port "$p" || { fail "a helper server listens on $p ($(head -c 300 "$O/s3rver.log"))"; finish; }
 done
 export REELBOX_REDIS_URL=redis://127.0.0.1:$RPORT
@@ -262,8 +268,15 @@ grep -qF "X-Sig=abc" "$T/worker.log"
 [ $? -ne 0 ]
 ok $? "no presigned query string in the worker's log"
 
+# A webhook whose receiver answers 503 twice is still on its way (backoff) when the job
+# has ended and the worker is told to stop: the worker waits for it before it exits.
+timeout 60 "$BIN" submit "$T/fails.py" "${JOB[@]}" --id deliv-f \
+	--webhook "http://127.0.0.1:$SLOWHOOK/hook" --wait --json >"$O/f.json" 2>"$O/f.err"
 kill -TERM "$WPID"
-for _ in $(seq 100); do kill -0 "$WPID" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 200); do kill -0 "$WPID" 2>/dev/null || break; sleep 0.1; done
 wait "$WPID"
 ok $? "the worker exits 0"
+pyc 'h=lines(A[0]); assert len(h) == 1 and h[0]["verified"] and h[0]["doc"]["id"] == "deliv-f", h' \
+	"$T/slowhook.jsonl" 2>"$O/f.check"
+ok $? "a webhook still retrying at SIGTERM is delivered before the worker exits ($(tail -c 200 "$O/f.check"))"
 finish

@@ -1126,13 +1126,22 @@ static void close_everything(struct worker *w)
 	log_event("worker_stopped", NULL, NULL);
 }
 
+/* Nothing left to send: no job, no write waiting for Redis, no webhook or upload on
+ * its way. */
+static int drained(const struct worker *w)
+{
+	return w->busy == 0 && queue_async_pending(w->q) == 0 &&
+	       (!w->delivery || delivery_pending(w->delivery) == 0);
+}
+
 static void on_drain_tick(uv_timer_t *t)
 {
 	struct worker *w = t->data;
 
-	/* Results wait for Redis a while (gone, or refusing writes); past that they are
-	 * lost to this worker, and the jobs' leases will send them to another one. */
-	if ((w->busy == 0 && queue_async_pending(w->q) == 0) || ++w->drain_ticks > 100)
+	/* Results wait for Redis a while (gone, or refusing writes), and webhooks for their
+	 * receivers; past that they are lost to this worker (the jobs' leases send results
+	 * to another one; a webhook not delivered by then is logged as failed). */
+	if (drained(w) || ++w->drain_ticks > 100)
 		close_everything(w);
 }
 
@@ -1152,7 +1161,7 @@ static void maybe_exit(struct worker *w)
 		uv_timer_stop(&w->announce);
 		queue_async_announce(w->q, "{}", 1, NULL, NULL);
 	}
-	if (w->busy == 0 && queue_async_pending(w->q) == 0) {
+	if (drained(w)) {
 		close_everything(w);
 		return;
 	}
