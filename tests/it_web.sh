@@ -10,7 +10,7 @@
 #     job id is 404; every answer carries the CSP, nosniff and no-referrer; /metrics
 #     names its gauges; /?token= sets an HttpOnly, SameSite=Strict cookie and redirects.
 #  c. the page, in Chromium over the DevTools protocol: a job submitted during the test
-#     appears; its progress bar moves; its log shows; once it succeeds its video plays in
+#     appears; its progress bar and its log grow live; once it succeeds its video plays in
 #     the page (readyState >= 2) and seeks; a failed job is
 #     retried with the page's Retry button and is queued or running again
 #     (`reelbox status --json`); Redis stopped, the page says so, and once it is back
@@ -280,24 +280,29 @@ try:
     open(os.path.join(ipc, "go"), "w").close()
     row = "document.querySelector('tr[data-id=\"j_slow\"]')"
     check(until(c, f"!!{row}", 15), "the job submitted during the test appears in the table")
-    seen = []
+    c.js(f"{row}.click()")
+    seen, live = [], []
     end = time.time() + 20
     while time.time() < end:
         v = c.js(f"(() => {{ const r = {row}; const f = r && r.querySelector('.fill');"
-                 "return r ? [r.dataset.state, f ? +f.dataset.pct : -1] : null; })()")
+                 "const l = document.getElementById('d-log');"
+                 "return r ? [r.dataset.state, f ? +f.dataset.pct : -1,"
+                 "            l ? (l.textContent.match(/frame \\d+ of/g) || []).length : 0] : null; })()")
         if v:
             seen.append(v)
             if v[0] == "succeeded":
                 break
         time.sleep(0.25)
-    pcts = sorted({p for s, p in seen if s == "running" and p > 0})
+    pcts = sorted({p for s, p, _ in seen if s == "running" and p > 0})
     check(len(pcts) >= 2, f"its progress bar moved while it ran ({pcts[:6]}...)")
     check(bool(seen) and seen[-1][0] == "succeeded", f"it succeeded on the page ({seen[-1:]})")
+    lines = sorted({n for s, _, n in seen if s == "running" and n > 0})
+    check(len(lines) >= 2, f"its log grew on the page while it ran ({lines[:6]}... lines)")
 
-    # Its detail: the log, then the video plays.
-    c.js(f"{row}.click()")
-    check(until(c, "((document.getElementById('d-log') || {}).textContent || '').includes('frame 40 of 40')", 10),
-          "the detail panel shows the job's log")
+    # Its detail: the whole log, then the video plays.
+    log = "((document.getElementById('d-log') || {}).textContent || '')"
+    check(until(c, f"{log}.includes('frame 1 of 40') && {log}.includes('frame 40 of 40')", 10),
+          "the detail panel shows the job's whole log, kept when it succeeded")
     check(until(c, "!!document.getElementById('player')", 10), "a succeeded job gets a player")
     state = c.js("""new Promise(done => { const v = document.getElementById('player');
         if (v.readyState >= 2) return done(v.readyState);
