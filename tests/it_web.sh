@@ -316,7 +316,8 @@ try:
         v.addEventListener('seeked', () => done(v.currentTime)); v.currentTime = 3.0;
         setTimeout(() => done(-1), 10000); })""", 15)
     check(seek is not None and seek >= 2.9, f"the player seeks (to {seek} s)")
-    time.sleep(0.5)
+    until(c, "document.getElementById('player').readyState >= 3", 5)
+    time.sleep(2)  # the player's loading spinner fades out
     shot = c.call("Page.captureScreenshot", format="png")
     path = os.path.join(art, "dashboard.png")
     open(path, "wb").write(base64.b64decode(shot["data"]))
