@@ -95,6 +95,11 @@ enum MHD_Result web_api_healthz(struct web *w, struct MHD_Connection *c);
 
 enum MHD_Result web_sse(struct web *w, struct MHD_Connection *c);
 
+/* A Range header of one byte range over size bytes: 0 with [*first, *last], 1 to send
+ * the whole file (no header, or a form not served: several ranges, bad syntax), -1
+ * unsatisfiable (416). */
+int web_range_parse(const char *h, uint64_t size, uint64_t *first, uint64_t *last);
+
 /* /video/ID (poster 0) and /poster/ID (poster 1). */
 enum MHD_Result web_media(struct web *w, struct MHD_Connection *c, const char *id, int poster);
 

@@ -67,33 +67,47 @@ static int media_path(json_t *st, int poster, char *path, size_t len, char *err,
 	return 0;
 }
 
-/* A Range header of one byte range over size bytes: 0 with [*first, *last], 1 to send
- * the whole file (no header, or a form not served: several ranges, bad syntax), -1
- * unsatisfiable (416). */
-static int parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *last)
+/* Digits only (no sign, no space, at most 19 of them) at *p into *v; 1 when found. */
+static int digits(const char **p, uint64_t *v)
 {
-	unsigned long long a = 0, b = 0;
-	int n = 0;
+	const char *s = *p;
+
+	*v = 0;
+	while (*s >= '0' && *s <= '9' && s - *p < 19)
+		*v = *v * 10 + (uint64_t)(*s++ - '0');
+	if (s == *p || (*s >= '0' && *s <= '9'))
+		return 0;
+	*p = s;
+	return 1;
+}
+
+int web_range_parse(const char *h, uint64_t size, uint64_t *first, uint64_t *last)
+{
+	uint64_t a, b = 0;
+	int has_b;
 
 	if (!h || strncmp(h, "bytes=", 6) || strchr(h, ','))
 		return 1;
 	h += 6;
 	if (*h == '-') { /* the last b bytes */
-		if (sscanf(h + 1, "%19llu%n", &b, &n) != 1 || h[1 + n] || !b)
-			return b == 0 && n ? -1 : 1;
+		h++;
+		if (!digits(&h, &b) || *h)
+			return 1;
+		if (b == 0 || size == 0)
+			return -1;
 		*first = b >= size ? 0 : size - b;
-		*last = size ? size - 1 : 0;
-		return size ? 0 : -1;
+		*last = size - 1;
+		return 0;
 	}
-	if (sscanf(h, "%19llu-%n", &a, &n) != 1 || !n)
+	if (!digits(&h, &a) || *h++ != '-')
 		return 1;
-	h += n;
-	if (*h && (sscanf(h, "%19llu%n", &b, &n) != 1 || h[n] || b < a))
+	has_b = *h != '\0';
+	if (has_b && (!digits(&h, &b) || *h || b < a))
 		return 1;
 	if (a >= size)
 		return -1;
 	*first = a;
-	*last = *h && b < size ? b : size - 1;
+	*last = has_b && b < size ? b : size - 1;
 	return 0;
 }
 
@@ -103,7 +117,7 @@ static enum MHD_Result send_file(struct web *w, struct MHD_Connection *c, int fd
 {
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
 	uint64_t first = 0, last = size ? size - 1 : 0;
-	int part = parse_range(h, size, &first, &last);
+	int part = web_range_parse(h, size, &first, &last);
 	struct MHD_Response *r;
 	char cr[96];
 	enum MHD_Result ret;
