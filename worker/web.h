@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,8 +33,8 @@ struct web {
 	pthread_mutex_t lock;
 	struct queue *idle[WEB_POOL_MAX];
 	int n_idle;
-	int n_sse; /* event streams open, under lock */
-	volatile int stopping;
+	int n_sse;	     /* event streams open, under lock */
+	atomic_int stopping; /* set once by the main thread at SIGTERM, read by every other */
 
 	/* the checks */
 	char *token;		     /* NULL: no token asked (loopback only) */
