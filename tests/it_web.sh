@@ -10,7 +10,8 @@
 #     job id is 404; every answer carries the CSP, nosniff and no-referrer; /metrics
 #     names its gauges; /?token= sets an HttpOnly, SameSite=Strict cookie and redirects.
 #  c. the page, in Chromium over the DevTools protocol: a job submitted during the test
-#     appears; its progress bar and its log grow live; once it succeeds its video plays in
+#     appears; its progress bar and its log grow live, its events are listed; once it
+#     succeeds its video plays in
 #     the page (readyState >= 2) and seeks; a failed job is
 #     retried with the page's Retry button and is queued or running again
 #     (`reelbox status --json`); Redis stopped, the page says so, and once it is back
@@ -303,6 +304,10 @@ try:
     log = "((document.getElementById('d-log') || {}).textContent || '')"
     check(until(c, f"{log}.includes('frame 1 of 40') && {log}.includes('frame 40 of 40')", 10),
           "the detail panel shows the job's whole log, kept when it succeeded")
+    evs = until(c, "(() => { const t = [...document.querySelectorAll('#d-events li')]"
+                   ".map(l => l.textContent).join(' | ');"
+                   "return / queued/.test(t) && / running/.test(t) && / done/.test(t) && t; })()", 10)
+    check(bool(evs), f"the detail panel lists the job's events: queued, running, done ({evs})")
     check(until(c, "!!document.getElementById('player')", 10), "a succeeded job gets a player")
     state = c.js("""new Promise(done => { const v = document.getElementById('player');
         if (v.readyState >= 2) return done(v.readyState);

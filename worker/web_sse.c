@@ -3,8 +3,9 @@
  * Each stream runs on its own libmicrohttpd thread and holds its own queue client (a
  * blocking client is not thread-safe). About once a second it sends an `overview`
  * event, {"stats": queue_stats, "jobs": queue_list}; with ?job=ID it also sends that
- * job's status (`job`) and its new log entries (`log`) as they come, waiting on the
- * log stream between overviews so a line reaches the page at once. While Redis is
+ * job's status (`job`), its new events (`events`) and its new log entries (`log`) as
+ * they come, waiting on the log stream between overviews so a line reaches the page at
+ * once. While Redis is
  * away it sends a `problem` event with the sentence every second and tries again; a
  * comment line goes out at least every 15 s so proxies keep the stream open. It ends
  * when a write fails (the client went away) or the server stops.
@@ -22,15 +23,17 @@
 #define SSE_OVERVIEW_MS	 1000
 #define SSE_KEEPALIVE_MS 15000
 #define SSE_LIST_DEFAULT 100
+#define SSE_EVENTS_MAX	 64 /* a followed job's events read per tick */
 
 struct sse {
 	struct web *w;
 	struct queue *q;
 	char state[16]; /* the list's filter, "" for all */
 	unsigned limit;
-	char job[QUEUE_ID_MAX]; /* "" when the page follows no job */
-	char cursor[QUEUE_ENTRY_MAX];
-	char *buf; /* what is still to send: buf[off..len) */
+	char job[QUEUE_ID_MAX];		 /* "" when the page follows no job */
+	char cursor[QUEUE_ENTRY_MAX];	 /* the followed job's log, read up to here */
+	char ev_cursor[QUEUE_ENTRY_MAX]; /* and its events */
+	char *buf;			 /* what is still to send: buf[off..len) */
 	size_t len, off, cap;
 	long long next_overview, last_sent;
 };
@@ -83,6 +86,38 @@ static void queue_failed(struct sse *s, int rc, const char *err)
 	s->q = NULL;
 }
 
+/* The followed job's new events (queued, running, progress, retry, cancel, done), up
+ * to SSE_EVENTS_MAX a tick, as one `events` event: {"id", "events": [{"entry",
+ * "event"}]}. 0, or the failed call's rc. */
+static int job_events(struct sse *s, char *err, size_t errlen)
+{
+	json_t *list = json_array(), *o;
+	char *ev = NULL, *out;
+	int rc = 0;
+
+	for (int i = 0; list && i < SSE_EVENTS_MAX; i++) {
+		rc = queue_wait_event(s->q, s->job, s->ev_cursor, 0, &ev, err, errlen);
+		if (rc < 0)
+			break;
+		o = json_loads(ev, 0, NULL);
+		free(ev);
+		if (o)
+			json_array_append_new(
+			    list, json_pack("{s:s, s:o}", "entry", s->ev_cursor, "event", o));
+	}
+	if (rc == -ETIMEDOUT || rc == -ENOENT)
+		rc = 0; /* no more events now, or none kept */
+	if (json_array_size(list) > 0 &&
+	    (o = json_pack("{s:s, s:O}", "id", s->job, "events", list)) &&
+	    (out = json_dumps(o, JSON_COMPACT))) {
+		event(s, "events", out);
+		free(out);
+		json_decref(o);
+	}
+	json_decref(list);
+	return rc;
+}
+
 /* The overview event (and the followed job's status): 0, or the failed call's rc. */
 static int overview(struct sse *s, char *err, size_t errlen)
 {
@@ -103,6 +138,7 @@ static int overview(struct sse *s, char *err, size_t errlen)
 			rc = 0;
 		} else if (rc == 0) {
 			event(s, "job", st);
+			rc = job_events(s, err, errlen);
 		}
 	}
 out:
@@ -234,6 +270,7 @@ static const char *sse_params(struct MHD_Connection *c, struct sse *s)
 	}
 	s->limit = (unsigned)n;
 	snprintf(s->cursor, sizeof(s->cursor), "0");
+	snprintf(s->ev_cursor, sizeof(s->ev_cursor), "0");
 	return NULL;
 }
 
