@@ -276,6 +276,9 @@ try:
     check(token not in (c.js("document.cookie") or ""), "the page's script cannot read the token")
     check(until(c, "document.getElementById('n-cancelled').textContent === '1'", 10),
           "the header shows the queue's counts (1 cancelled)")
+    wk = until(c, "(() => { const r = document.querySelector('#workers-list tr');"
+                  "return r && r.textContent.includes('alive') && r.textContent; })()", 10)
+    check(bool(wk) and "of 2" in wk, f"the workers table shows the worker alive with 2 slots ({wk})")
 
     # A job submitted now appears, and its progress bar moves.
     open(os.path.join(ipc, "go"), "w").close()
