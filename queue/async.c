@@ -40,8 +40,9 @@
 #define PAUSE_MIN_MS	 250 /* after an error: the fetch, or a refused write */
 #define PAUSE_MAX_MS	 5000
 
-/* C_HELLO: the TCP connect completed, Redis has not answered yet. */
-enum { C_DOWN = 0, C_CONNECTING, C_HELLO, C_UP, C_RESETTING };
+/* C_HELLO: the TCP connect completed, Redis has not answered yet. C_DIALING: rediss://,
+ * the TLS bridge is connecting on libuv's thread pool (tls.c), hiredis not yet. */
+enum { C_DOWN = 0, C_CONNECTING, C_HELLO, C_UP, C_RESETTING, C_DIALING };
 
 struct qconn {
 	struct queue_async *q;
@@ -53,6 +54,10 @@ struct qconn {
 	unsigned outstanding; /* commands sent and not answered */
 	uint64_t since;	      /* when it started connecting, or last made progress */
 	struct qlimit lim;    /* what one reply may cost */
+	uv_work_t dial;	      /* rediss://: qtls_dial off the loop */
+	int dial_rc;
+	char dial_path[108];
+	char dial_err[QUEUE_ERR_MAX];
 };
 
 struct qop {
@@ -74,6 +79,7 @@ struct queue_async {
 	char prefix[64];
 	char group[64];
 	struct queue_url url;
+	struct qtls *tls; /* rediss://: the bridge every connection goes through */
 	char consumer[128];
 	struct queue_async_callbacks cbs;
 	char sha[QS_COUNT][48];
@@ -142,7 +148,11 @@ static void report(struct queue_async *q, const char *msg)
 	if (up && !q->said_up) {
 		q->said_up = 1;
 		q->said_down = 0;
-		snprintf(buf, sizeof(buf), "connected to Redis at %.200s", q->url.where);
+		snprintf(buf, sizeof(buf), "connected to Redis at %.100s%s", q->url.where,
+			 !q->url.is_tls	   ? ""
+			 : q->url.insecure ? " over TLS; WARNING: its certificate is not checked "
+					     "(?insecure=1)"
+					   : " over TLS");
 		q->cbs.on_conn(q, 1, buf, q->cbs.arg);
 	} else if (!up && !q->said_down && msg) {
 		q->said_down = 1;
@@ -175,7 +185,7 @@ static void reconnect_cb(uv_timer_t *t)
 static void conn_lost(struct qconn *cn, const char *why)
 {
 	struct queue_async *q = cn->q;
-	char msg[QUEUE_ERR_MAX];
+	char msg[QUEUE_ERR_MAX + 256]; /* room for a TLS failure's whole sentence */
 	uint32_t delay;
 
 	cn->ac = NULL;
@@ -189,7 +199,7 @@ static void conn_lost(struct qconn *cn, const char *why)
 		q->ctl_busy = 0;
 	delay = cn->backoff_ms + (uint32_t)(random() % (cn->backoff_ms / 4 + 1));
 	snprintf(
-	    msg, sizeof(msg), "lost Redis at %.100s (%s connection): %.80s; next attempt in %.1f s",
+	    msg, sizeof(msg), "lost Redis at %.100s (%s connection): %.175s; next attempt in %.1f s",
 	    q->url.where, cn->name, why && *why ? why : "connection closed", (double)delay / 1000);
 	report(q, msg);
 	cn->backoff_ms =
@@ -423,15 +433,68 @@ static void watchdog_cb(uv_timer_t *t)
 	}
 }
 
+static void conn_hiredis(struct qconn *cn, const char *path);
+static void release(struct queue_async *q);
+
+static void dial_work(uv_work_t *w)
+{
+	struct qconn *cn = w->data;
+
+	cn->dial_rc = qtls_dial(cn->q->tls, cn->q->o.connect_timeout_ms, cn->dial_path,
+				cn->dial_err, sizeof(cn->dial_err));
+}
+
+/* The bridge answered: connect hiredis to its socket, or wait out the backoff with the
+ * sentence (a certificate refused, no client certificate) as the reason. A pump whose
+ * socket nobody connects to ends by itself after the connect timeout. */
+static void dial_done(uv_work_t *w, int status)
+{
+	struct qconn *cn = w->data;
+	struct queue_async *q = cn->q;
+
+	cn->state = C_DOWN;
+	if (q->closing) {
+		release(q);
+		return;
+	}
+	release(q); /* q lives on: its timers are open while it is not closing */
+	if (status < 0)
+		conn_lost(cn, "the TLS bridge did not run");
+	else if (cn->dial_rc < 0)
+		conn_lost(cn, cn->dial_err);
+	else
+		conn_hiredis(cn, cn->dial_path);
+}
+
 static void conn_start(struct qconn *cn)
+{
+	struct queue_async *q = cn->q;
+
+	if (q->closing || cn->ac || cn->state == C_DIALING)
+		return;
+	if (!q->tls) {
+		conn_hiredis(cn, NULL);
+		return;
+	}
+	cn->dial.data = cn;
+	if (uv_queue_work(q->loop, &cn->dial, dial_work, dial_done) < 0) {
+		conn_lost(cn, "cannot start the TLS bridge");
+		return;
+	}
+	q->open_handles++; /* the client stays until dial_done has run */
+	cn->state = C_DIALING;
+	cn->since = uv_now(q->loop);
+}
+
+/* hiredis's connection: to Redis, or (path) to the TLS bridge's socket. */
+static void conn_hiredis(struct qconn *cn, const char *path)
 {
 	struct queue_async *q = cn->q;
 	redisAsyncContext *ac;
 
-	if (q->closing || cn->ac)
-		return;
-	ac = q->url.is_unix ? redisAsyncConnectUnix(q->url.path)
-			    : redisAsyncConnect(q->url.host, q->url.port);
+	ac = path		? redisAsyncConnectUnix(path)
+	     : q->url.is_unix ? redisAsyncConnectUnix(q->url.path)
+			      : redisAsyncConnect(q->url.host, q->url.port);
 	if (!ac) {
 		conn_lost(cn, "out of memory");
 		return;
@@ -452,7 +515,7 @@ static void conn_start(struct qconn *cn)
 	ac->ev.delRead = ev_del_read;
 	ac->ev.addWrite = ev_add_write;
 	ac->ev.delWrite = ev_del_write;
-	if (!q->url.is_unix)
+	if (!q->url.is_unix && !path)
 		redisEnableKeepAlive(&ac->c);
 	/* The fetch connection carries job documents (up to the cap); the others only
 	 * short answers. */
@@ -1044,11 +1107,17 @@ int queue_async_open(struct queue_async **out, uv_loop_t *loop, const char *url,
 		return -EINVAL;
 	if (!(q = calloc(1, sizeof(*q))))
 		return -ENOMEM;
-	if ((rc = queue_url_parse(&q->url, url, err, errlen)) < 0) {
+	queue_opts_own(&q->o, q->prefix, q->group, opts);
+	rc = queue_url_parse(&q->url, url, err, errlen);
+	if (rc == 0 && q->url.is_tls)
+		rc = qtls_new(&q->tls, &q->url, &q->o, err, errlen);
+	/* The files are loaded: the caller's strings may go. */
+	q->o.tls_ca = q->o.tls_cert = q->o.tls_key = NULL;
+	if (rc < 0) {
+		explicit_bzero(&q->url, sizeof(q->url));
 		free(q);
 		return rc;
 	}
-	queue_opts_own(&q->o, q->prefix, q->group, opts);
 	if (consumer && *consumer) {
 		snprintf(q->consumer, sizeof(q->consumer), "%s", consumer);
 	} else {
@@ -1093,6 +1162,9 @@ int queue_async_open(struct queue_async **out, uv_loop_t *loop, const char *url,
 static void release(struct queue_async *q)
 {
 	if (--q->open_handles == 0) {
+		/* Last: every dial has returned, so no thread uses the bridge. */
+		qtls_free(q->tls);
+		explicit_bzero(&q->url, sizeof(q->url)); /* the password */
 		free(q->fetch_doc);
 		free(q);
 	}
@@ -1113,6 +1185,8 @@ static void conn_close(struct qconn *cn)
 	redisAsyncContext *ac = cn->ac;
 
 	uv_timer_stop(&cn->timer);
+	if (cn->state == C_DIALING)
+		uv_cancel((uv_req_t *)&cn->dial); /* dial_done runs either way */
 	cn->ac = NULL;
 	cn->state = C_DOWN;
 	if (ac) {

@@ -59,9 +59,23 @@ struct queue_opts {
 	size_t doc_max;		     /* largest job document; 8 MiB. submit refuses a bigger
 				      * one; fetch dead-letters one a producer XADDed, inside
 				      * Redis, without reading it (docs/queue.md) */
+	/* rediss:// only, read when the client opens (NULL or "": none): the CA file to
+	 * verify Redis's certificate with (else the system store), a client certificate
+	 * (PEM chain) and its key. */
+	const char *tls_ca;
+	const char *tls_cert;
+	const char *tls_key;
 };
 
 void queue_opts_init(struct queue_opts *o);
+
+/* 1 when url carries a password (redis[s]://[user:]pass@...), or is too malformed to
+ * tell: such a URL must not travel in argv. */
+int queue_url_has_password(const char *url);
+
+/* The warning a client of url should log, or NULL: rediss://...?insecure=1 connects
+ * without checking Redis's certificate. */
+const char *queue_url_warning(const char *url);
 
 /* A claimed job as a worker holds it. The worker's calls name the job by this
  * struct (id, entry and token); doc is the job document, owned by the struct. */
@@ -91,7 +105,8 @@ int queue_id_generate(char id[QUEUE_ID_MAX]);
 
 struct queue;
 
-/* Connect to url: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]
+/* Connect to url: redis://[[user]:password@]host[:port][/db], the same over TLS as
+ * rediss://...[?insecure=1] (docs/queue.md, "Redis over TLS"), or unix:///path[?db=N]
  * (a NULL url means redis://127.0.0.1:6379). opts may be NULL for the defaults. */
 int queue_open(struct queue **out, const char *url, const struct queue_opts *opts, char *err,
 	       size_t errlen);

@@ -22,9 +22,33 @@ struct queue_url {
 	char pass[256];
 	int db;
 	char where[300]; /* "127.0.0.1:6379" or the socket path, for messages */
+	int is_tls;	 /* rediss:// */
+	int insecure;	 /* rediss://...?insecure=1: the certificate is not checked */
 };
 
 int queue_url_parse(struct queue_url *u, const char *url, char *err, size_t errlen);
+
+/* ---- TLS (queue/tls.c) ----
+ *
+ * The bridge both clients reach a rediss:// Redis through: hiredis connects to a unix
+ * socket in a private directory, a pump thread carries the bytes over TLS. */
+struct qtls;
+
+/* The TLS settings of one client: opts' CA file (else the system store), client
+ * certificate and key, loaded now so a bad file is refused at open; the private
+ * directory. -errno with one sentence. */
+int qtls_new(struct qtls **out, const struct queue_url *u, const struct queue_opts *o, char *err,
+	     size_t errlen);
+
+/* One connection: TCP, handshake and a PING answered, all within timeout_ms, then a
+ * fresh socket path (108 bytes) that hiredis must connect to within timeout_ms again.
+ * Blocks; safe from any thread. -errno with one sentence ("TLS to host:port failed:
+ * certificate verify failed (...); give the CA in REELBOX_REDIS_CA"). */
+int qtls_dial(struct qtls *t, uint32_t timeout_ms, char path[108], char *err, size_t errlen);
+
+/* Stop every pump (their connections close), remove the directory. No qtls_dial may
+ * be running. */
+void qtls_free(struct qtls *t);
 
 /* A client's own copy of the options (defaults when opts is NULL), with prefix and
  * group copied into the client's buffers so the caller's strings may go away. */

@@ -24,6 +24,7 @@ struct queue {
 	char cursor[QUEUE_ENTRY_MAX]; /* XAUTOCLAIM's next start */
 	struct qlimit lim;
 	int connecting;
+	struct qtls *tls; /* rediss://: the bridge hiredis connects through (tls.c) */
 };
 
 static int connect_ctx(struct queue *q, char *err, size_t errlen);
@@ -201,8 +202,15 @@ static int connect_ctx(struct queue *q, char *err, size_t errlen)
 	q->connecting = 1;
 	tv.tv_sec = q->o.connect_timeout_ms / 1000;
 	tv.tv_usec = (q->o.connect_timeout_ms % 1000) * 1000;
-	q->c = q->url.is_unix ? redisConnectUnixWithTimeout(q->url.path, tv)
-			      : redisConnectWithTimeout(q->url.host, q->url.port, tv);
+	if (q->tls) {
+		char path[108];
+		if ((rc = qtls_dial(q->tls, q->o.connect_timeout_ms, path, err, errlen)) < 0)
+			goto fail;
+		q->c = redisConnectUnixWithTimeout(path, tv);
+	} else {
+		q->c = q->url.is_unix ? redisConnectUnixWithTimeout(q->url.path, tv)
+				      : redisConnectWithTimeout(q->url.host, q->url.port, tv);
+	}
 	if (!q->c || q->c->err) {
 		const char *why = q->c ? q->c->errstr : "out of memory";
 		qerr(err, errlen, "cannot connect to Redis at %s: %s; is redis-server running?",
@@ -248,8 +256,14 @@ int queue_open(struct queue **out, const char *url, const struct queue_opts *opt
 	if (!(q = calloc(1, sizeof(*q))))
 		return -ENOMEM;
 	queue_opts_own(&q->o, q->prefix, q->group, opts);
-	if ((rc = queue_url_parse(&q->url, url, err, errlen)) < 0 ||
-	    (rc = connect_ctx(q, err, errlen)) < 0) {
+	rc = queue_url_parse(&q->url, url, err, errlen);
+	if (rc == 0 && q->url.is_tls)
+		rc = qtls_new(&q->tls, &q->url, &q->o, err, errlen);
+	/* The files are loaded: the caller's strings may go. */
+	q->o.tls_ca = q->o.tls_cert = q->o.tls_key = NULL;
+	if (rc < 0 || (rc = connect_ctx(q, err, errlen)) < 0) {
+		qtls_free(q->tls);
+		explicit_bzero(&q->url, sizeof(q->url));
 		free(q);
 		return rc;
 	}
@@ -263,6 +277,8 @@ void queue_close(struct queue *q)
 		return;
 	if (q->c)
 		redisFree(q->c);
+	qtls_free(q->tls);
+	explicit_bzero(&q->url, sizeof(q->url)); /* the password */
 	free(q);
 }
 

@@ -1,5 +1,7 @@
-/* url.c - Redis URLs: redis://[[user]:password@]host[:port][/db] and
- * unix:///path/to/socket[?db=N]. */
+/* url.c - Redis URLs: redis://[[user]:password@]host[:port][/db], the same over TLS as
+ * rediss://[[user]:password@]host[:port][/db][?insecure=1], and
+ * unix:///path/to/socket[?db=N]. No message names the credentials. */
+#define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -164,29 +166,28 @@ static int parse_port(struct queue_url *u, const char *hostend, const char *slas
 	return 0;
 }
 
-int queue_url_parse(struct queue_url *u, const char *url, char *err, size_t errlen)
+/* The query of a rediss:// URL: only insecure=1 (and =0), default-deny for the rest. */
+static int parse_query(struct queue_url *u, const char *q, const char *url, char *err,
+		       size_t errlen)
 {
-	const char *p, *slash, *hostend;
+	if (!q)
+		return 0;
+	if (u->is_tls && (!strcmp(q, "?insecure=1") || !strcmp(q, "?insecure=0"))) {
+		u->insecure = q[10] == '1';
+		return 0;
+	}
+	qerr(err, errlen, "bad Redis URL '%s': the only option is ?insecure=1 (rediss:// only)",
+	     url);
+	return -EINVAL;
+}
+
+/* [user:pass@]host[:port][/db] after the scheme, with the query already cut off. */
+static int parse_authority(struct queue_url *u, const char *p, const char *url, char *err,
+			   size_t errlen)
+{
+	const char *slash = strchr(p, '/'), *hostend;
 	int r;
 
-	memset(u, 0, sizeof(*u));
-	if (!url || !*url)
-		url = "redis://127.0.0.1:6379";
-	u->port = 6379;
-	if (!strncmp(url, "unix://", 7))
-		return parse_unix(u, url, err, errlen);
-	if (!strncmp(url, "rediss://", 9)) {
-		qerr(err, errlen, "Redis URL '%s' asks for TLS, which this build does not support",
-		     url);
-		return -EPROTONOSUPPORT;
-	}
-	if (strncmp(url, "redis://", 8)) {
-		qerr(err, errlen,
-		     "bad Redis URL '%s': expected redis://host:port[/db] or unix:///path", url);
-		return -EINVAL;
-	}
-	p = url + 8;
-	slash = strchr(p, '/');
 	if (!slash)
 		slash = p + strlen(p);
 	if ((r = parse_credentials(u, &p, slash, err, errlen)) ||
@@ -197,7 +198,83 @@ int queue_url_parse(struct queue_url *u, const char *url, char *err, size_t errl
 		qerr(err, errlen, "bad Redis URL '%s': the database must be a number", url);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* The URL as messages may show it: the scheme and host, never the credentials. */
+static void shown(char *out, size_t len, const char *url)
+{
+	const char *at = NULL, *p = strstr(url, "://");
+
+	p = p ? p + 3 : url;
+	/* The last '@' anywhere: a malformed URL may hold a '/' inside its password. */
+	for (const char *s = p; *s; s++)
+		if (*s == '@')
+			at = s;
+	snprintf(out, len, "%.*s%s%.200s", (int)(p - url), url, at ? "***@" : "", at ? at + 1 : p);
+}
+
+int queue_url_parse(struct queue_url *u, const char *url, char *err, size_t errlen)
+{
+	char buf[1024], safe[300];
+	const char *p;
+	char *q;
+	int r;
+
+	memset(u, 0, sizeof(*u));
+	if (!url || !*url)
+		url = "redis://127.0.0.1:6379";
+	u->port = 6379;
+	if (!strncmp(url, "unix://", 7))
+		return parse_unix(u, url, err, errlen);
+	/* Every message below names the URL without its password. */
+	shown(safe, sizeof(safe), url);
+	u->is_tls = !strncmp(url, "rediss://", 9);
+	if (!u->is_tls && strncmp(url, "redis://", 8)) {
+		qerr(err, errlen,
+		     "bad Redis URL '%s': expected redis://host:port[/db], rediss://... or "
+		     "unix:///path",
+		     safe);
+		return -EINVAL;
+	}
+	if (strlen(url) >= sizeof(buf)) {
+		qerr(err, errlen, "bad Redis URL '%s': longer than %zu bytes", safe,
+		     sizeof(buf) - 1);
+		return -EINVAL;
+	}
+	memcpy(buf, url, strlen(url) + 1);
+	p = buf + (u->is_tls ? 9 : 8);
+	if ((q = strchr(p, '?')))
+		*q = '\0';
+	if ((r = parse_query(u, q ? url + (q - buf) : NULL, safe, err, errlen)) ||
+	    (r = parse_authority(u, p, safe, err, errlen)))
+		return r;
 	snprintf(u->where, sizeof(u->where), "%s%s%s:%d", strchr(u->host, ':') ? "[" : "", u->host,
 		 strchr(u->host, ':') ? "]" : "", u->port);
 	return 0;
+}
+
+int queue_url_has_password(const char *url)
+{
+	struct queue_url u;
+	int r;
+
+	if (!url)
+		return 0;
+	r = queue_url_parse(&u, url, NULL, 0);
+	/* Unparseable: an '@' may still be a password's end. */
+	r = r < 0 ? strchr(url, '@') != NULL : u.pass[0] != '\0';
+	explicit_bzero(&u, sizeof(u));
+	return r;
+}
+
+const char *queue_url_warning(const char *url)
+{
+	struct queue_url u;
+	int insecure = queue_url_parse(&u, url, NULL, 0) == 0 && u.insecure;
+
+	explicit_bzero(&u, sizeof(u));
+	return insecure ? "the Redis URL says ?insecure=1: TLS without checking the server's "
+			  "certificate, so anyone on the path can read and change the queue"
+			: NULL;
 }

@@ -108,9 +108,18 @@ struct queue;
  * file's, else the built-in default. */
 const char *cli_redis_url(const char *flag, const struct config *cfg);
 
-/* Open it with the config's lease, result TTL and attempts; 0, or EXIT_USAGE after the
- * reason. */
+/* The queue options from the config: lease, result TTL, attempts, and the TLS files
+ * (rediss://; qo points into cfg, which must outlive the open). */
+struct queue_opts;
+void cli_queue_opts(struct queue_opts *qo, const struct config *cfg);
+
+/* Open it with those options; 0, or EXIT_USAGE after the reason. A rediss:// URL with
+ * ?insecure=1 is warned about on stderr. */
 int cli_open_queue(const char *cmd, const char *url, const struct config *cfg, struct queue **q);
+
+/* EXIT_USAGE after one line when a --redis value in argv (before "--") carries a
+ * password, else 0. argv[0] is the command's name. */
+int cli_refuse_url_in_argv(int argc, char **argv);
 
 /* Read a script file (bounded by the config) into the job: bytes, name, runtime. */
 int cli_load_script(const char *cmd, const char *path, const struct config *cfg, struct job *job);

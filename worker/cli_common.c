@@ -383,16 +383,45 @@ const char *cli_redis_url(const char *flag, const struct config *cfg)
 	return cfg->redis_url[0] ? cfg->redis_url : "redis://127.0.0.1:6379";
 }
 
+void cli_queue_opts(struct queue_opts *qo, const struct config *cfg)
+{
+	queue_opts_init(qo);
+	qo->lease_ms = cfg->lease_s * 1000;
+	qo->result_ttl_s = cfg->result_ttl_s;
+	qo->max_attempts = (uint32_t)cfg->max_attempts;
+	qo->tls_ca = cfg->redis_ca;
+	qo->tls_cert = cfg->redis_cert;
+	qo->tls_key = cfg->redis_key;
+}
+
 int cli_open_queue(const char *cmd, const char *url, const struct config *cfg, struct queue **q)
 {
 	struct queue_opts qo;
-	char err[QUEUE_ERR_MAX];
+	char err[QUEUE_ERR_MAX + 256]; /* a TLS failure's sentence is long */
+	const char *warn = queue_url_warning(url);
 
-	queue_opts_init(&qo);
-	qo.lease_ms = cfg->lease_s * 1000;
-	qo.result_ttl_s = cfg->result_ttl_s;
-	qo.max_attempts = (uint32_t)cfg->max_attempts;
+	cli_queue_opts(&qo, cfg);
+	if (warn)
+		fprintf(stderr, "reelbox %s: warning: %s\n", cmd, warn);
 	if (queue_open(q, url, &qo, err, sizeof(err)) < 0)
 		return cli_usage_error(cmd, "%s", err);
+	return 0;
+}
+
+int cli_refuse_url_in_argv(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		const char *v = NULL;
+		if (!strcmp(argv[i], "--redis") && i + 1 < argc)
+			v = argv[i + 1];
+		else if (!strncmp(argv[i], "--redis=", 8))
+			v = argv[i] + 8;
+		/* /proc/<pid>/cmdline is world-readable: a password there is everyone's. */
+		if (v && queue_url_has_password(v))
+			return cli_usage_error(argv[0],
+					       "--redis must not carry a password (any user can "
+					       "read a command line): put the URL in "
+					       "REELBOX_REDIS_URL or the config file's redis_url");
+	}
 	return 0;
 }

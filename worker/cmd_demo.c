@@ -348,10 +348,7 @@ static int open_queue(struct demo *d, char *err, size_t errlen)
 {
 	struct queue_opts qo;
 
-	queue_opts_init(&qo);
-	qo.lease_ms = d->cfg.lease_s * 1000;
-	qo.result_ttl_s = d->cfg.result_ttl_s;
-	qo.max_attempts = (uint32_t)d->cfg.max_attempts;
+	cli_queue_opts(&qo, &d->cfg);
 	return queue_open(&d->q, d->url, &qo, err, errlen);
 }
 

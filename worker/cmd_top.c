@@ -304,10 +304,7 @@ static int top_open(const struct top_args *a, const struct config *cfg, struct q
 {
 	struct queue_opts qo;
 
-	queue_opts_init(&qo);
-	qo.lease_ms = cfg->lease_s * 1000;
-	qo.result_ttl_s = cfg->result_ttl_s;
-	qo.max_attempts = (uint32_t)cfg->max_attempts;
+	cli_queue_opts(&qo, cfg);
 	return queue_open(q, cli_redis_url(a->redis, cfg), &qo, err, errlen);
 }
 

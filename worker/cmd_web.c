@@ -307,10 +307,7 @@ int cmd_web(int argc, char **argv)
 		rc = cli_usage_error("web", "%s", err);
 		goto out;
 	}
-	queue_opts_init(&w.qopts);
-	w.qopts.lease_ms = cfg.lease_s * 1000;
-	w.qopts.result_ttl_s = cfg.result_ttl_s;
-	w.qopts.max_attempts = (uint32_t)cfg.max_attempts;
+	cli_queue_opts(&w.qopts, &cfg);
 	w.redis_url = cli_redis_url(a.redis, &cfg);
 	pthread_mutex_init(&w.lock, NULL);
 	rc = serve(&w, &l, a.listen);

@@ -1406,10 +1406,7 @@ static int open_queue(struct worker *w)
 					    .arg = w};
 	char err[512];
 
-	queue_opts_init(&qo);
-	qo.lease_ms = w->cfg.lease_s * 1000;
-	qo.result_ttl_s = w->cfg.result_ttl_s;
-	qo.max_attempts = (uint32_t)w->cfg.max_attempts;
+	cli_queue_opts(&qo, &w->cfg);
 	if (queue_async_open(&w->q, w->loop, w->cfg.redis_url, &qo, NULL, &cbs, err, sizeof(err)) <
 	    0)
 		return cli_usage_error("worker", "%s", err);

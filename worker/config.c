@@ -16,6 +16,7 @@
  *     "max_frames": 36000, "max_script_bytes": 1048576, "encoder_memory": 2048,
  *     "state_dir": "/var/tmp/reelbox", "output_dir": "reelbox-out",
  *     "redis_url": "redis://127.0.0.1:6379", "concurrency": 1,
+ *     "redis_ca": "/etc/reelbox/redis-ca.pem", "redis_cert": "...", "redis_key": "...",
  *     "lease": 30, "result_ttl": 86400, "max_attempts": 3,
  *     "model": {"api": "openai", "url": "http://127.0.0.1:8000/v1", "name": "some-model",
  *               "key_env": "REELBOX_MODEL_KEY", "key_file": "/etc/reelbox/model.key",
@@ -39,6 +40,8 @@
 #include "job.h"
 #include "errf.h"
 #include "fields.h"
+#include "queue.h"
+#include "secretenv.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -171,6 +174,9 @@ static const struct field config_fields[] = {
     {"max_attempts", FIELD_INT, offsetof(struct config, max_attempts), 0, 1, 1000},
     {"model", FIELD_OBJECT, offsetof(struct config, model), .sub = model_fields},
     {"keep_uploaded", FIELD_INT, offsetof(struct config, keep_uploaded), 0, 0, 1},
+    {"redis_ca", CFG_STR(redis_ca)},
+    {"redis_cert", CFG_STR(redis_cert)},
+    {"redis_key", CFG_STR(redis_key)},
     {NULL},
 };
 
@@ -663,8 +669,29 @@ static int config_env_model(struct model_settings *m, const struct model_setting
 	return config_check_model(m, "from the environment", err, errlen);
 }
 
+/* REELBOX_REDIS_CA, _CERT and _KEY over the file's redis_ca, redis_cert, redis_key: into
+ * tls (3 paths) first, so a failure leaves cfg as it was. */
+static int config_env_tls(const struct config *cfg, char tls[3][PATH_MAX], char *err,
+			  size_t errlen)
+{
+	static const char *const names[3] = {"REELBOX_REDIS_CA", "REELBOX_REDIS_CERT",
+					     "REELBOX_REDIS_KEY"};
+	const char *from[3] = {cfg->redis_ca, cfg->redis_cert, cfg->redis_key};
+
+	for (int i = 0; i < 3; i++) {
+		int r = config_env_str(names[i], tls[i], PATH_MAX, err, errlen);
+		if (r < 0)
+			return r;
+		if (r == 1)
+			snprintf(tls[i], PATH_MAX, "%s", from[i]);
+	}
+	return 0;
+}
+
 /* The environment layer, between the config file and the flags. Set and non-empty:
- *   REELBOX_REDIS_URL    redis_url     (also the contract's fallback for --redis)
+ *   REELBOX_REDIS_URL    redis_url     (also the contract's fallback for --redis); a
+ *                        value with a password is wiped from the environment once read
+ *   REELBOX_REDIS_CA, REELBOX_REDIS_CERT, REELBOX_REDIS_KEY   redis_ca, _cert, _key
  *   REELBOX_CONCURRENCY  concurrency   1..1024
  *   REELBOX_OUTPUT_DIR   output_dir
  *   REELBOX_LEASE        lease, seconds
@@ -675,7 +702,7 @@ static int config_env_model(struct model_settings *m, const struct model_setting
 int config_load_env(struct config *cfg, char *err, size_t errlen)
 {
 	char url[sizeof(cfg->redis_url)], out[sizeof(cfg->output_dir)];
-	char state[sizeof(cfg->state_dir)];
+	char state[sizeof(cfg->state_dir)], tls[3][PATH_MAX];
 	const struct field *conc_f = field_find(config_fields, "concurrency");
 	const struct field *lease_f = field_find(config_fields, "lease");
 	struct model_settings model;
@@ -704,10 +731,17 @@ int config_load_env(struct config *cfg, char *err, size_t errlen)
 	r_lease = config_env_num("REELBOX_LEASE", lease_f->min, lease_f->max, &lease, err, errlen);
 	if (r_lease < 0)
 		return r_lease;
-	if ((r = config_env_model(&model, &cfg->model, err, errlen)) < 0)
+	if ((r = config_env_model(&model, &cfg->model, err, errlen)) < 0 ||
+	    (r = config_env_tls(cfg, tls, err, errlen)) < 0)
 		return r;
 
 	cfg->model = model;
+	memcpy(cfg->redis_ca, tls[0], PATH_MAX);
+	memcpy(cfg->redis_cert, tls[1], PATH_MAX);
+	memcpy(cfg->redis_key, tls[2], PATH_MAX);
+	/* The password now lives in cfg only: /proc/<pid>/environ must not show it. */
+	if (r_url == 0 && queue_url_has_password(url))
+		secret_env_wipe("REELBOX_REDIS_URL");
 	if (r_url == 0)
 		memcpy(cfg->redis_url, url, sizeof(url));
 	if (r_out == 0)

@@ -64,6 +64,11 @@ struct config {
 	char state_dir[PATH_MAX];   /* sandbox state, swept at start */
 	char output_dir[PATH_MAX];  /* worker outputs */
 	char redis_url[256];
+	/* rediss:// (docs/queue.md, "Redis over TLS"): the CA file (empty: the system store),
+	 * a client certificate and its key (empty: none). */
+	char redis_ca[PATH_MAX];
+	char redis_cert[PATH_MAX];
+	char redis_key[PATH_MAX];
 	int concurrency;
 	uint32_t lease_s;
 	uint32_t result_ttl_s;

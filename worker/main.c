@@ -81,7 +81,8 @@ int main(int argc, char **argv)
 	start_up();
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
+			return cli_refuse_url_in_argv(argc - 1, argv + 1)
+				   ?: commands[i].fn(argc - 1, argv + 1);
 	fprintf(stderr, "reelbox: unknown command '%s'; see reelbox --help\n", argv[1]);
 	return EXIT_USAGE;
 }

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "modelcfg.h"
 #include "errf.h"
+#include "secretenv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +33,7 @@ static void trim(char *s)
 static int key_from_env(struct modelcfg *m, char *err, size_t errlen)
 {
 	char *v = getenv(m->key_env);
-	size_t n, name = strlen(m->key_env);
+	size_t n;
 
 	if (!v || !*v)
 		return 1;
@@ -42,12 +43,7 @@ static int key_from_env(struct modelcfg *m, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	m->key = strdup(v);
-	/* Every entry of the name, not only the one getenv() finds: a parent's execve() may
-	 * pass it twice, and unsetenv() unlinks the second without wiping its bytes. */
-	for (char **e = environ; *e; e++)
-		if (!strncmp(*e, m->key_env, name) && (*e)[name] == '=')
-			explicit_bzero(*e + name + 1, strlen(*e + name + 1));
-	unsetenv(m->key_env);
+	secret_env_wipe(m->key_env);
 	if (!m->key) {
 		worker_err(err, errlen, "out of memory reading %s", m->key_env);
 		return -ENOMEM;
