@@ -428,6 +428,13 @@ mv "$out" "$out.real" && ln -s /etc/passwd "$out"
 check "a symlink put in the video's place is not followed: 404" [ "$(code "${AUTH[@]}" "$URL/video/j_slow")" = 404 ]
 rm -f "$out" && mv "$out.real" "$out"
 
+for _ in 1 2 3 4 5 6; do curl -s -o /dev/null --max-time 5 "${AUTH[@]}" "$URL/api/jobs/j_slow" & done
+wait $(jobs -p | grep -vx "$WORKER_PID\|$WEB_PID\|$REDIS_PID") 2>/dev/null
+stop_redis
+start_redis
+codes=$(for _ in 1 2 3 4 5; do code "${AUTH[@]}" "$URL/api/jobs/j_slow"; echo; done | tr '\n' ' ')
+check "Redis restarted: at most one request notices, the pool is renewed at once ($codes)" \
+	bash -c '[ "$(grep -o 200 <<<"$1" | wc -l)" -ge 4 ]' _ "$codes"
 stop_redis
 body=$(curl -s -w ' %{http_code}' --max-time 10 "${AUTH[@]}" "$URL/api/overview")
 check "Redis away: the API answers 503 with a JSON sentence ($body)" \

@@ -18,13 +18,14 @@
 
 #include "queue.h"
 
-#define WEB_TOKEN_MIN 16
-#define WEB_TOKEN_MAX 256
-#define WEB_POOL_MAX  8	 /* idle queue clients kept */
-#define WEB_SSE_MAX   16 /* event streams at once; the other slots stay for requests */
-#define WEB_HOSTS_MAX 8
-#define WEB_HOST_LEN  128
-#define WEB_COOKIE    "reelbox_token"
+#define WEB_TOKEN_MIN	 16
+#define WEB_TOKEN_MAX	 256
+#define WEB_POOL_MAX	 8     /* idle queue clients kept */
+#define WEB_POOL_IDLE_MS 60000 /* one idle longer is not trusted (a proxy may have cut it) */
+#define WEB_SSE_MAX	 16    /* event streams at once; the other slots stay for requests */
+#define WEB_HOSTS_MAX	 8
+#define WEB_HOST_LEN	 128
+#define WEB_COOKIE	 "reelbox_token"
 
 struct web {
 	/* the queue */
@@ -32,6 +33,7 @@ struct web {
 	struct queue_opts qopts;
 	pthread_mutex_t lock;
 	struct queue *idle[WEB_POOL_MAX];
+	long long idle_since[WEB_POOL_MAX]; /* monotonic ms each went back to the pool */
 	int n_idle;
 	int n_sse;	     /* event streams open, under lock */
 	atomic_int stopping; /* set once by the main thread at SIGTERM, read by every other */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "web.h"
 
@@ -138,11 +139,26 @@ unsigned web_status_for(int rc)
 	}
 }
 
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int web_queue_get(struct web *w, struct queue **q, char *err, size_t errlen)
 {
+	struct queue *stale = NULL;
+
 	pthread_mutex_lock(&w->lock);
 	*q = w->n_idle ? w->idle[--w->n_idle] : NULL;
+	if (*q && mono_ms() - w->idle_since[w->n_idle] > WEB_POOL_IDLE_MS) {
+		stale = *q;
+		*q = NULL;
+	}
 	pthread_mutex_unlock(&w->lock);
+	queue_close(stale);
 	if (*q)
 		return 0;
 	return queue_open(q, w->redis_url, &w->qopts, err, errlen);
@@ -159,8 +175,17 @@ void web_queue_put(struct web *w, struct queue *q, int rc)
 {
 	if (!q)
 		return;
+	if (broken(rc)) {
+		/* Its connection broke, and the idle ones most likely with it (Redis restarted):
+		 * all are dropped, so the next requests connect afresh instead of failing once
+		 * each. */
+		queue_close(q);
+		web_queue_drain(w);
+		return;
+	}
 	pthread_mutex_lock(&w->lock);
-	if (!broken(rc) && !w->stopping && w->n_idle < WEB_POOL_MAX) {
+	if (!w->stopping && w->n_idle < WEB_POOL_MAX) {
+		w->idle_since[w->n_idle] = mono_ms();
 		w->idle[w->n_idle++] = q;
 		q = NULL;
 	}
