@@ -6,6 +6,9 @@ export DEBIAN_FRONTEND=noninteractive
 # chromium: tests/it_demo.sh opens the demo's page in it, headless.
 # libssl-dev: the webhook's HMAC (worker/delivery.c); python3-boto3: tests/it_delivery.sh
 # presigns its upload URLs (the S3 server, s3rver, comes from npm into the build dir).
+# podman, runc, debootstrap: tests/it_container.sh builds the image (docker/) from a
+# Debian base it makes offline and runs it without --privileged (runc where crun refuses
+# the host's cgroups); uidmap: newuidmap for per-slot uids of a non-root worker.
 PKGS="build-essential cmake pkg-config git
  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavfilter-dev
  libuv1-dev libseccomp-dev libhiredis-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
@@ -14,7 +17,8 @@ PKGS="build-essential cmake pkg-config git
  python3 python3-numpy python3-pil python3-redis python3-boto3 fonts-dejavu-core
  lua5.4 nodejs jq procps bubblewrap hyperfine clang-format
  clang libclang-rt-14-dev
- chromium"
+ chromium
+ podman runc debootstrap uidmap"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
