@@ -198,9 +198,10 @@ static void conn_lost(struct qconn *cn, const char *why)
 	if (cn == &q->ctl)
 		q->ctl_busy = 0;
 	delay = cn->backoff_ms + (uint32_t)(random() % (cn->backoff_ms / 4 + 1));
-	snprintf(
-	    msg, sizeof(msg), "lost Redis at %.100s (%s connection): %.175s; next attempt in %.1f s",
-	    q->url.where, cn->name, why && *why ? why : "connection closed", (double)delay / 1000);
+	snprintf(msg, sizeof(msg),
+		 "lost Redis at %.100s (%s connection): %.175s; next attempt in %.1f s",
+		 q->url.where, cn->name, why && *why ? why : "connection closed",
+		 (double)delay / 1000);
 	report(q, msg);
 	cn->backoff_ms =
 	    cn->backoff_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : cn->backoff_ms * 2;
@@ -492,7 +493,7 @@ static void conn_hiredis(struct qconn *cn, const char *path)
 	struct queue_async *q = cn->q;
 	redisAsyncContext *ac;
 
-	ac = path		? redisAsyncConnectUnix(path)
+	ac = path	      ? redisAsyncConnectUnix(path)
 	     : q->url.is_unix ? redisAsyncConnectUnix(q->url.path)
 			      : redisAsyncConnect(q->url.host, q->url.port);
 	if (!ac) {

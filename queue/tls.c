@@ -76,8 +76,8 @@ struct qtls {
 	int port;
 	int insecure;
 	int ca_given, cert_given;
-	char dir[96];
-	int stop[2]; /* closing stop[1] tells every pump to end */
+	char dir[96]; /* at most 64 + 19 bytes */
+	int stop[2];  /* closing stop[1] tells every pump to end */
 	unsigned seq;
 	pthread_mutex_t mu;
 	struct pump pumps[QTLS_MAX_CONN];
@@ -89,6 +89,14 @@ static int ctx_error(char *err, size_t errlen, const char *what, const char *pat
 {
 	unsigned long e = ERR_peek_last_error();
 	const char *why = e ? ERR_reason_error_string(e) : NULL;
+
+	/* "system lib" says less than the errno behind it. */
+	if (path[0] && access(path, R_OK) < 0) {
+		int en = errno;
+		qerr(err, errlen, "cannot read the Redis %s %s: %s", what, path, strerror(en));
+		ERR_clear_error();
+		return -en;
+	}
 
 	qerr(err, errlen, "cannot use the Redis %s %s: %s", what, path,
 	     why ? why : "unreadable or not PEM");
@@ -109,8 +117,8 @@ static int ctx_setup(struct qtls *t, const struct queue_opts *o, char *err, size
 	}
 	/* TLS 1.0 and 1.1 are broken; no Redis that speaks TLS needs them. */
 	SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
-	SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-				     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_mode(t->ctx,
+			 SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (ca && SSL_CTX_load_verify_locations(t->ctx, ca, NULL) != 1)
 		return ctx_error(err, errlen, "CA file (REELBOX_REDIS_CA, redis_ca)", ca);
 	if (!ca && SSL_CTX_set_default_verify_paths(t->ctx) != 1)
@@ -142,7 +150,8 @@ static int dir_setup(struct qtls *t, char *err, size_t errlen)
 	const char *base = getenv("XDG_RUNTIME_DIR");
 	struct stat st;
 
-	if (!base || base[0] != '/' || strlen(base) > 40 || stat(base, &st) < 0 ||
+	/* The socket path, base/reelbox-tls-XXXXXX/cN, must fit sun_path's 108 bytes. */
+	if (!base || base[0] != '/' || strlen(base) > 64 || stat(base, &st) < 0 ||
 	    !S_ISDIR(st.st_mode))
 		base = "/tmp";
 	snprintf(t->dir, sizeof(t->dir), "%s/reelbox-tls-XXXXXX", base);
@@ -339,16 +348,17 @@ static void tls_fail(const struct qtls *t, SSL *ssl, int sslerr, char *err, size
 
 /* Run an SSL call (handshake, or read/write of the probe) to completion by the deadline.
  * Returns its positive result, or 0 with err set. */
-static int ssl_step(const struct qtls *t, SSL *ssl, int fd, uint64_t deadline, int op,
-		    void *buf, int len, char *err, size_t errlen)
+static int ssl_step(const struct qtls *t, SSL *ssl, int fd, uint64_t deadline, int op, void *buf,
+		    int len, char *err, size_t errlen)
 {
 	for (;;) {
 		int r, e, w;
 
 		ERR_clear_error();
 		errno = 0;
-		r = op == 0 ? SSL_connect(ssl) : op == 1 ? SSL_write(ssl, buf, len)
-							 : SSL_read(ssl, buf, len);
+		r = op == 0   ? SSL_connect(ssl)
+		    : op == 1 ? SSL_write(ssl, buf, len)
+			      : SSL_read(ssl, buf, len);
 		if (r > 0)
 			return r;
 		e = SSL_get_error(ssl, r);
@@ -368,8 +378,7 @@ static int ssl_step(const struct qtls *t, SSL *ssl, int fd, uint64_t deadline, i
 /* The handshake, then a PING whose reply line (+PONG, or -NOAUTH before AUTH) shows
  * Redis took the session. The reply is read whole, so the pump starts at a clean
  * boundary. */
-static int tls_open(struct qtls *t, SSL *ssl, int fd, uint64_t deadline, char *err,
-		    size_t errlen)
+static int tls_open(struct qtls *t, SSL *ssl, int fd, uint64_t deadline, char *err, size_t errlen)
 {
 	static const char ping[] = "*1\r\n$4\r\nPING\r\n";
 	char c = 0, first = 0;
@@ -414,7 +423,7 @@ static int ssl_prepare(struct qtls *t, SSL **out, int fd)
 		return 0;
 	if (is_ip)
 		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), t->host) == 1 ? 0
-											 : -ENOMEM;
+											: -ENOMEM;
 	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	return SSL_set1_host(ssl, t->host) == 1 ? 0 : -ENOMEM;
 }
@@ -447,8 +456,8 @@ static int pump_accept(struct pump *p)
 	close(p->lis);
 	p->lis = -1;
 	/* Only this process: the directory keeps others out, this says so twice. */
-	if (fd >= 0 && (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 ||
-			cr.pid != getpid())) {
+	if (fd >= 0 &&
+	    (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 || cr.pid != getpid())) {
 		close(fd);
 		fd = -1;
 	}
@@ -456,8 +465,7 @@ static int pump_accept(struct pump *p)
 }
 
 /* One step of each direction; 1 progress, 0 none, -1 done (EOF or error). */
-static int pump_step(SSL *ssl, int ux, struct half *up, struct half *dn, int *rd_want,
-		     int *wr_want)
+static int pump_step(SSL *ssl, int ux, struct half *up, struct half *dn, int *rd_want, int *wr_want)
 {
 	int prog = 0;
 	ssize_t n;

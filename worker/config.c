@@ -671,8 +671,7 @@ static int config_env_model(struct model_settings *m, const struct model_setting
 
 /* REELBOX_REDIS_CA, _CERT and _KEY over the file's redis_ca, redis_cert, redis_key: into
  * tls (3 paths) first, so a failure leaves cfg as it was. */
-static int config_env_tls(const struct config *cfg, char tls[3][PATH_MAX], char *err,
-			  size_t errlen)
+static int config_env_tls(const struct config *cfg, char tls[3][PATH_MAX], char *err, size_t errlen)
 {
 	static const char *const names[3] = {"REELBOX_REDIS_CA", "REELBOX_REDIS_CERT",
 					     "REELBOX_REDIS_KEY"};
