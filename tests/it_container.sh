@@ -120,7 +120,7 @@ if ! podman image exists "$BASE_IMG"; then
 		fail "debootstrap of bookworm: $(tail -n 1 "$T/debootstrap.log")"
 		finish
 	}
-	tar -C "$T/rootfs" -c . | podman import - "$BASE_IMG" >/dev/null
+	tar -C "$T/rootfs" -c . | podman import - "$BASE_IMG" >/dev/null 2>>"$T/debootstrap.log"
 	rm -rf "$T/rootfs"
 fi
 pick_runtime || skip "podman cannot start a container here, with crun or runc: $(tail -n 1 "$T/runtime.log")"
@@ -132,6 +132,9 @@ python3 "$SRC/docker/seccomp-gen.py" --check
 check "docker/seccomp.json is what docker/seccomp-gen.py makes of Docker's default profile" $?
 
 t0=$SECONDS
+BUILD_IMG=localhost/reelbox-build:it
+image_id() { podman image inspect --format '{{.Id}}' "$1" 2>/dev/null; }
+OLD_IDS="$(image_id "$IMG") $(image_id "$BUILD_IMG") $(image_id "$RUNTIME_IMG")"
 build() { # build LOGNAME podman-build-args...
 	local log=$T/$1.log
 	shift
@@ -141,6 +144,8 @@ build() { # build LOGNAME podman-build-args...
 	finish
 }
 if [ "${REELBOX_IT_CONTAINER_FAST:-0}" != 1 ]; then
+	# The build stage tagged too, so that its previous image can go below.
+	build build -f "$SRC/docker/Dockerfile" --target build -t "$BUILD_IMG" "$SRC"
 	build image -f "$SRC/docker/Dockerfile" -t "$IMG" "$SRC"
 	echo "built the documented multi-stage image in $((SECONDS - t0)) s"
 else
@@ -152,6 +157,12 @@ else
 	build image -t "$IMG" "$T/ctx"
 	echo "FAST PATH: built the runtime stage + the host's $BIN in $((SECONDS - t0)) s"
 fi
+# The previous run's images go (the layers they share with this run's stay, as the
+# cache), so a CI machine does not gather an image per source change.
+NEW_IDS=" $(image_id "$IMG") $(image_id "$BUILD_IMG") $(image_id "$RUNTIME_IMG") "
+for old in $OLD_IDS; do
+	[[ $NEW_IDS == *" $old "* ]] || podman rmi "$old" >/dev/null 2>&1
+done
 
 # The documented options (docker/README.md), and this host's quirks.
 PROFILE=$SRC/docker/seccomp.json
