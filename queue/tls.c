@@ -368,8 +368,10 @@ static int ssl_step(const struct qtls *t, SSL *ssl, int fd, uint64_t deadline, i
 		}
 		w = wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
 		if (w <= 0) {
-			qerr(err, errlen, "TLS to %s failed: no answer within the connect timeout",
-			     t->where);
+			qerr(err, errlen,
+			     "TLS to %s failed: no answer within the connect timeout%s", t->where,
+			     op == 0 ? "; is this a TLS port? (redis:// is Redis without TLS)"
+				     : "");
 			return 0;
 		}
 	}

@@ -216,6 +216,17 @@ run env REELBOX_REDIS_URL="redis://127.0.0.1:$PORT" timeout 20 "$BIN" status t_o
 check "plain redis:// on the TLS port: fails with one line, no hang (rc $rc: $out)" \
 	[ $rc != 0 ] && [ $rc != 124 ] && oneline
 
+PLAIN=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+redis-server --port "$PLAIN" --bind 127.0.0.1 --save '' --appendonly no --dir "$T/redis" \
+	--logfile "$T/redis/plain.log" >/dev/null 2>&1 &
+PLAIN_PID=$!
+for _ in $(seq 50); do [ "$(redis-cli -p "$PLAIN" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+run env REELBOX_REDIS_URL="rediss://127.0.0.1:$PLAIN" timeout 20 "$BIN" status t_one
+kill -9 "$PLAIN_PID" 2>/dev/null
+wait "$PLAIN_PID" 2>/dev/null
+check "rediss:// to a Redis without TLS: exit 2 within the connect timeout, one line asking if it is a TLS port (rc $rc: $out)" \
+	[ $rc = 2 ] && oneline && grep -q "is this a TLS port" <<<"$out"
+
 run env REELBOX_REDIS_URL="rediss://tlsuser:$PW@localhost:$PORT?insecure=1" "$BIN" status t_one
 check "?insecure=1 works without the CA (rc $rc)" [ $rc = 0 ] && grep -q succeeded <<<"$out"
 check "... and warns on stderr" grep -q "warning: .*insecure=1" <<<"$out"
