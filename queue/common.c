@@ -28,6 +28,7 @@ void queue_opts_init(struct queue_opts *o)
 	o->dead_maxlen = 10000;
 	o->log_max = 4096;
 	o->connect_timeout_ms = 2000;
+	o->command_timeout_ms = 10000;
 	o->doc_max = 8u << 20;
 }
 

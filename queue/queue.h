@@ -56,6 +56,8 @@ struct queue_opts {
 	uint32_t dead_maxlen;	     /* dead-letter stream cap (approximate); 10000 */
 	uint32_t log_max;	     /* bytes of log tail kept per job; 4096 */
 	uint32_t connect_timeout_ms; /* blocking connect timeout; 2000 */
+	uint32_t command_timeout_ms; /* the blocking client's longest wait for an answer,
+				      * beyond a blocking command's own wait; 10000 */
 	size_t doc_max;		     /* largest job document; 8 MiB. submit refuses a bigger
 				      * one; fetch dead-letters one a producer XADDed, inside
 				      * Redis, without reading it (docs/queue.md) */
@@ -72,6 +74,10 @@ void queue_opts_init(struct queue_opts *o);
 /* 1 when url carries a password (redis[s]://[user:]pass@...), or is too malformed to
  * tell: such a URL must not travel in argv. */
 int queue_url_has_password(const char *url);
+
+/* url as a message may show it: the scheme, then "***@" for any credentials, then the
+ * host and the rest. */
+void queue_url_shown(char *out, size_t len, const char *url);
 
 /* The warning a client of url should log, or NULL: rediss://...?insecure=1 connects
  * without checking Redis's certificate. */

@@ -16,6 +16,7 @@
 
 struct queue {
 	redisContext *c;
+	uint32_t block_ms; /* the command being sent blocks in Redis this long (XREAD, BLPOP) */
 	struct queue_opts o;
 	struct queue_url url;
 	char prefix[64];
@@ -47,6 +48,18 @@ static size_t doc_reply_max(const struct queue *q)
 	return queue_doc_cap(&q->o) + QUEUE_REPLY_SLACK;
 }
 
+/* Every wait on Redis has a deadline: a Redis that accepts and never answers (frozen,
+ * SIGSTOPped, a black-holed network) costs a command at most command_timeout_ms, plus
+ * the time a blocking command asked Redis to wait. */
+static void set_deadline(struct queue *q)
+{
+	uint64_t ms = (uint64_t)(q->o.command_timeout_ms ? q->o.command_timeout_ms : 10000) +
+		      q->block_ms;
+	struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+
+	redisSetTimeout(q->c, tv);
+}
+
 /* Send argv and read its reply, which may cost at most cap bytes. Returns the reply,
  * or NULL with err set: -ENOTCONN when the connection failed, -EMSGSIZE when the reply
  * was over cap (the connection, with the rest of that reply still on its way, is then
@@ -65,6 +78,7 @@ static redisReply *send_argv(struct queue *q, int argc, const char **argv, const
 	}
 	q->lim.max = cap;
 	q->lim.tripped = 0;
+	set_deadline(q);
 	if (redisAppendCommandArgv(q->c, argc, argv, len) != REDIS_OK)
 		goto lost;
 	do {
@@ -90,6 +104,16 @@ lost:
 		return NULL;
 	}
 	/* Bytes that are not RESP: the URL names another kind of server. */
+	if (q->c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK ||
+					  strstr(q->c->errstr, "temporarily unavailable"))) {
+		qerr(err, errlen, "Redis at %s did not answer within %u ms", q->url.where,
+		     q->o.command_timeout_ms + q->block_ms);
+		*rc = -ETIMEDOUT;
+		/* The reply may still come: this connection cannot be used again. */
+		redisFree(q->c);
+		q->c = NULL;
+		return NULL;
+	}
 	if (q->c->err == REDIS_ERR_PROTOCOL)
 		qerr(err, errlen,
 		     "%s did not answer like Redis (an HTTP server?); check the host and port of "
@@ -219,10 +243,7 @@ static int connect_ctx(struct queue *q, char *err, size_t errlen)
 		goto fail;
 	}
 	qlimit_attach(q->c, &q->lim, doc_reply_max(q));
-	/* Blocking reads (XREAD BLOCK) set their own limits. */
-	tv.tv_sec = 0;
-	tv.tv_usec = 0;
-	redisSetTimeout(q->c, tv);
+	/* Each command sets its own read deadline (set_deadline). */
 	if (q->url.pass[0]) {
 		const char *a[3] = {"AUTH", q->url.user[0] ? q->url.user : q->url.pass,
 				    q->url.pass};
@@ -420,7 +441,10 @@ int queue_log_read(struct queue *q, const char *id, char cursor[QUEUE_ENTRY_MAX]
 		qcmd_adds(&c, "STREAMS");
 		qcmd_adds(&c, key);
 		qcmd_adds(&c, cursor[0] ? cursor : "0");
-		if ((rc = run_cap(q, &c, &r, cap, err, errlen)) < 0 && rc != -EMSGSIZE)
+		q->block_ms = (uint32_t)block_ms;
+		rc = run_cap(q, &c, &r, cap, err, errlen);
+		q->block_ms = 0;
+		if (rc < 0 && rc != -EMSGSIZE)
 			return rc;
 		if (rc == 0)
 			freeReplyObject(r);
@@ -635,7 +659,9 @@ int queue_wait_event(struct queue *q, const char *id, char cursor[QUEUE_ENTRY_MA
 		qcmd_adds(&c, "STREAMS");
 		qcmd_adds(&c, key);
 		qcmd_adds(&c, cursor[0] ? cursor : "0");
+		q->block_ms = (uint32_t)timeout_ms;
 		rc = run_cap(q, &c, &r, cap, err, errlen);
+		q->block_ms = 0;
 		if (rc == -EMSGSIZE)
 			continue; /* an oversized event: the script skips it */
 		if (rc < 0)
@@ -732,7 +758,9 @@ int queue_fetch(struct queue *q, const char *consumer, int block_ms, struct queu
 		 * such as WRONGTYPE, which the next take clears) means: take again. */
 		if ((rc = qcmd_wait(&c, &q->o, (uint32_t)left, NULL, 1)) < 0)
 			return rc;
+		q->block_ms = (uint32_t)left;
 		rc = run_cap(q, &c, &r, QUEUE_SMALL_REPLY, err, errlen);
+		q->block_ms = 0;
 		if (rc == 0)
 			freeReplyObject(r);
 		else if (rc == -ENOTCONN)

@@ -1905,6 +1905,45 @@ static void test_delete_removes_a_finished_job_and_refuses_a_live_one(void **sta
 	queue_close(q);
 }
 
+static void test_a_redis_that_stops_answering_costs_a_command_its_deadline(void **state)
+{
+	struct queue_opts o;
+	struct queue *q;
+	char err[QUEUE_ERR_MAX] = "", url[64], *out = NULL, *dir = th_tmpdir("frozen");
+	int port = th_free_port();
+	pid_t pid = th_redis_start(port, dir, 0);
+	struct timespec t0, t1;
+	long ms;
+
+	(void)state;
+	assert_true(pid > 0);
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
+	queue_opts_init(&o);
+	o.command_timeout_ms = 500;
+	assert_int_equal(queue_open(&q, url, &o, err, sizeof(err)), 0);
+	kill(pid, SIGSTOP); /* accepts (the kernel does), never answers */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(queue_status(q, "anyjob", &out, err, sizeof(err)), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms >= 400 && ms < 3000);
+	assert_non_null(strstr(err, "did not answer within 500 ms"));
+	/* A blocking read gets its own wait on top of the deadline, and no more. */
+	{
+		char cursor[QUEUE_ENTRY_MAX] = "0";
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_true(queue_wait_event(q, "anyjob", cursor, 300, &out, err, sizeof(err)) < 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		assert_true(ms < 3000);
+	}
+	kill(pid, SIGCONT);
+	queue_close(q);
+	th_redis_stop(pid, SIGKILL);
+	th_rm_rf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1958,6 +1997,7 @@ int main(void)
 		test_retry_sends_a_failed_or_dead_job_again_and_refuses_the_others, flush),
 	    cmocka_unit_test_setup(test_delete_removes_a_finished_job_and_refuses_a_live_one,
 				   flush),
+	    cmocka_unit_test(test_a_redis_that_stops_answering_costs_a_command_its_deadline),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
