@@ -53,9 +53,10 @@ static size_t doc_reply_max(const struct queue *q)
  * the time a blocking command asked Redis to wait. */
 static void set_deadline(struct queue *q)
 {
-	uint64_t ms = (uint64_t)(q->o.command_timeout_ms ? q->o.command_timeout_ms : 10000) +
-		      q->block_ms;
-	struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+	uint64_t ms =
+	    (uint64_t)(q->o.command_timeout_ms ? q->o.command_timeout_ms : 10000) + q->block_ms;
+	struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
+			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 
 	redisSetTimeout(q->c, tv);
 }
@@ -419,8 +420,8 @@ int queue_log_read(struct queue *q, const char *id, char cursor[QUEUE_ENTRY_MAX]
 		*json_out = qlog_json(r, cursor, &missing);
 		freeReplyObject(r);
 		if (missing) {
-			qerr(err, errlen, "no job %s: it was never submitted or its result has expired",
-			     id);
+			qerr(err, errlen,
+			     "no job %s: it was never submitted or its result has expired", id);
 			return -ENOENT;
 		}
 		if (!*json_out) {
