@@ -201,8 +201,7 @@ static int parse_authority(struct queue_url *u, const char *p, const char *url, 
 	return 0;
 }
 
-/* The URL as messages may show it: the scheme and host, never the credentials. */
-static void shown(char *out, size_t len, const char *url)
+void queue_url_shown(char *out, size_t len, const char *url)
 {
 	const char *at = NULL, *p = strstr(url, "://");
 
@@ -228,7 +227,7 @@ int queue_url_parse(struct queue_url *u, const char *url, char *err, size_t errl
 	if (!strncmp(url, "unix://", 7))
 		return parse_unix(u, url, err, errlen);
 	/* Every message below names the URL without its password. */
-	shown(safe, sizeof(safe), url);
+	queue_url_shown(safe, sizeof(safe), url);
 	u->is_tls = !strncmp(url, "rediss://", 9);
 	if (!u->is_tls && strncmp(url, "redis://", 8)) {
 		qerr(err, errlen,

@@ -290,6 +290,10 @@ check "a malformed URL's error does not show the password (rc $rc: $out)" \
 kill -TERM "$WORKER_PID" 2>/dev/null
 wait "$WORKER_PID" 2>/dev/null
 WORKER_PID=
+# No worker now: submit --wait says which Redis it waits on, without the password.
+run timeout 3 "$BIN" submit --wait --id t_three --size 64x48 --fps 10 --frames 5 "$S/${MARK}_ok.sh"
+check "submit --wait with nobody to take the job names the Redis as rediss://***@localhost (rc $rc)" \
+	grep -q "running against rediss://\*\*\*@localhost:$PORT?" <<<"$out"
 check "the password is in no output of reelbox" [ "$(grep -c -- "$PW" "$ALL")" = 0 ]
 check "the password is in no worker log" [ "$(cat "$T"/worker*.log | grep -c -- "$PW")" = 0 ]
 check "every bridge directory is gone once its client closed" \

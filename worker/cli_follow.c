@@ -182,12 +182,15 @@ static int follow_quiet(struct follow *f)
 	over = final_state(s);
 	if (!over && s && !strcmp(s, "queued") && !f->claimed && !f->told_queued &&
 	    mono_ms() - f->start >= FOLLOW_QUEUED_NOTE_MS) {
+		char where[300] = "this Redis";
+		if (o->redis_url) /* without its password */
+			queue_url_shown(where, sizeof(where), o->redis_url);
 		if (o->progress)
 			cli_progress_clear(o->progress);
 		fprintf(stderr,
 			"reelbox: job %s is queued; waiting for a worker (none has taken it yet: "
 			"is `reelbox worker` running against %s?)\n",
-			f->id, o->redis_url ? o->redis_url : "this Redis");
+			f->id, where);
 		f->told_queued = 1;
 	}
 	json_decref(st);
