@@ -12,9 +12,11 @@
 #  c. `reelbox run` of a tiny script in the container with the documented options:
 #     exit 0, the video checked with ffprobe on the host through the mounted output dir;
 #     podman inspect says not privileged, no capability added, none effective, the user
-#     reelbox; the container's worker process itself has CapEff 0.
+#     reelbox, an empty bounding set (--cap-drop=ALL, not needed, shown to work); the
+#     container's own process has CapEff 0 and NoNewPrivs.
 #  d. `reelbox exec -- cat /proc/self/status` in the container: the job has CapEff 0,
-#     Seccomp 2, NoNewPrivs 1.
+#     Seccomp 2, NoNewPrivs 1; `reelbox posture` there: every point holds but the limits
+#     when no cgroup can hold the job (cgroup v1 here), and it says so.
 #  e. The profile is needed: podman's default profile and Docker's default profile each
 #     make the sandbox fail with a one-line sentence (exit 2); so does the profile
 #     without each one of its added rules, one at a time; and so does leaving /proc's
@@ -229,6 +231,16 @@ for want in 'CapEff:	0000000000000000' 'Seccomp:	2' 'NoNewPrivs:	1'; do
 	grep -qx "$want" "$T/status"
 	check "the job's /proc/self/status: $want" $?
 done
+
+# The whole checklist, probed live in the container: every point holds but the limits,
+# which without a cgroup for the job (cgroup v1 here, or v2 not delegated) fail, saying so.
+run_in posture "${SAFE[@]}" -- posture >"$T/posture.out" 2>&1
+fails=$(grep -E '^  FAILS ' "$T/posture.out" | awk '{print $2}' | tr '\n' ' ')
+holds=$(grep -cE '^  holds ' "$T/posture.out")
+[ "$holds" -ge 7 ] && { [ -z "$fails" ] || { [ "$fails" = "limits " ] &&
+	grep -q 'no cgroup of the job was found' "$T/posture.out"; }; }
+check "reelbox posture in the container: $holds points hold, failing: ${fails:-none} (a job cgroup missing, said so)" $? \
+	"$(tail -n 2 "$T/posture.out" | tr '\n' ' ')"
 
 # --- e. each part of the minimum is needed ----------------------------------------
 refused() { # refused DESCRIPTION EXPECTED-PART-OF-SENTENCE NAME [options...]
