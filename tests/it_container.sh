@@ -81,7 +81,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/reelbox-itcontainer.XXXXXX")
 REDIS_PID=
 cleanup() {
 	exec 2>/dev/null
-	podman rm -f $(podman ps -aq --filter "name=^${MARK}_") >/dev/null
+	podman ps -aq --filter "name=^${MARK}_" | xargs -r podman rm -f >/dev/null
 	[ -n "$REDIS_PID" ] && kill -9 "$REDIS_PID"
 	wait
 	if [ "${REELBOX_IT_KEEP:-0}" = 1 ]; then echo "it_container: keeping $T"; else rm -rf "$T"; fi
