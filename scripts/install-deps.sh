@@ -4,7 +4,8 @@
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 # chromium: tests/it_demo.sh opens the demo's page in it, headless.
-# libssl-dev: the webhook's HMAC (worker/delivery.c); python3-boto3: tests/it_delivery.sh
+# libssl-dev: the webhook's HMAC (worker/delivery.c) and Redis over TLS (queue/tls.c);
+# openssl: tests/it_tls.sh makes its CA and certificates; python3-boto3: tests/it_delivery.sh
 # presigns its upload URLs (the S3 server, s3rver, comes from npm into the build dir).
 # podman, runc, debootstrap: tests/it_container.sh builds the image (docker/) from a
 # Debian base it makes offline and runs it without --privileged (runc where crun refuses
@@ -12,7 +13,7 @@ export DEBIAN_FRONTEND=noninteractive
 PKGS="build-essential cmake pkg-config git
  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavfilter-dev
  libuv1-dev libseccomp-dev libhiredis-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
- libcurl4-openssl-dev libssl-dev
+ libcurl4-openssl-dev libssl-dev openssl
  ffmpeg redis-server redis-tools
  python3 python3-numpy python3-pil python3-redis python3-boto3 fonts-dejavu-core
  lua5.4 nodejs jq procps bubblewrap hyperfine clang-format
