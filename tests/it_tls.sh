@@ -182,9 +182,18 @@ check "status over rediss:// shows it queued (rc $rc)" [ $rc = 0 ] && grep -q qu
 REELBOX_REDIS_URL=$GOOD "$BIN" worker --concurrency 1 --output-dir "$OUT" \
 	--config "$REELBOX_CONFIG" 2>"$T/worker.log" &
 WORKER_PID=$!
-export REELBOX_REDIS_URL=$GOOD
+export REELBOX_REDIS_URL=$GOOD # the CLI's from here on
 check "the worker ran the job over rediss:// (succeeded)" wait_state t_one 30 succeeded
 check "its video is there" [ -s "$OUT/t_one.mp4" ]
+# A 900 KB script: the document crosses the bridge in many TLS records and partial
+# writes, up at submit and down at the worker's fetch.
+{
+	cat "$S/${MARK}_ok.sh"
+	python3 -c 'import sys; sys.stdout.write(("# " + "x" * 97 + "\n") * 9000)'
+} >"$S/${MARK}_big.sh"
+run "$BIN" submit --id t_big --size 64x48 --fps 10 --frames 5 "$S/${MARK}_big.sh"
+check "a 900 KB script submitted over rediss:// (rc $rc)" [ $rc = 0 ]
+check "... and run by the worker, fetched through the bridge" wait_state t_big 30 succeeded
 check "the worker logged its connection over TLS" grep -q "over TLS\"" "$T/worker.log"
 check "the worker's /proc/PID/cmdline has no password" \
 	[ "$(tr '\0' '\n' <"/proc/$WORKER_PID/cmdline" | grep -c -- "$PW")" = 0 ]
@@ -259,6 +268,7 @@ check "a certificate without its key: exit 2, one line (rc $rc: $out)" [ $rc = 2
 "${RCLI[@]}" config set tls-auth-clients optional >/dev/null
 
 # ---- Redis restarts under the worker: it reconnects through the bridge again.
+threads_before=$(ls "/proc/$WORKER_PID/task" | wc -l)
 "${RCLI[@]}" shutdown save >/dev/null 2>&1
 wait "$REDIS_PID" 2>/dev/null
 start_redis
@@ -272,6 +282,9 @@ check "the worker reconnected over TLS after the restart" \
 run "$BIN" submit --id t_two --size 64x48 --fps 10 --frames 5 "$S/${MARK}_ok.sh"
 check "submit after the restart (rc $rc)" [ $rc = 0 ]
 check "the next job runs after the restart" wait_state t_two 30 succeeded
+threads_after=$(ls "/proc/$WORKER_PID/task" | wc -l)
+check "the old connections' pump threads ended ($threads_before threads before, $threads_after after)" \
+	[ "$threads_after" -le "$threads_before" ]
 
 # ---- Passwords.
 run env REELBOX_REDIS_URL="rediss://tlsuser:wrong-$PW-x@localhost:$PORT" "$BIN" status t_one
