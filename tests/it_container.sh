@@ -21,7 +21,8 @@
 #     make the sandbox fail with a one-line sentence (exit 2); so does the profile
 #     without each one of its added rules, one at a time; and so does leaving /proc's
 #     masked paths in place (--security-opt unmask=/proc/*).
-#  f. A worker in the container (--network=host) takes a job a producer on the host
+#  f. A worker in the container (--network=host, a read-only root and a tmpfs for its
+#     state dir, as docker/compose.yaml has it) takes a job a producer on the host
 #     submitted to a redis-server on the host, and writes its video to the mounted dir.
 #
 # Skipped (exit 0, saying why) when podman is missing or cannot run a container here, or
@@ -287,7 +288,10 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 export REELBOX_REDIS_URL=redis://127.0.0.1:$PORT
-run_in worker -d "${SAFE[@]}" --network=host -e "REELBOX_REDIS_URL=$REELBOX_REDIS_URL" \
+# As docker/compose.yaml runs it: a read-only root, the state dir a tmpfs of the user's.
+run_in worker -d "${SAFE[@]}" --read-only --read-only-tmpfs=false \
+	--tmpfs /run/reelbox:rw,mode=0700,U --tmpfs /tmp:rw,size=64m \
+	--network=host -e "REELBOX_REDIS_URL=$REELBOX_REDIS_URL" \
 	-v "$T/wout:/var/lib/reelbox/out" -- worker --concurrency 1 --output-dir /var/lib/reelbox/out \
 	>/dev/null
 id=$("$BIN" submit --size 160x120 --fps 10 --frames 8 "$T/scripts/tiny.sh" 2>"$T/submit.err" | tail -n 1)
@@ -298,7 +302,7 @@ for _ in $(seq 300); do
 	sleep 0.2
 done
 [ "$state" = succeeded ]
-check "a worker in the container ran job $id from Redis on the host ($state)" $? \
+check "a worker in a read-only container ran job $id from Redis on the host ($state)" $? \
 	"$(podman logs "${MARK}_worker" 2>&1 | tail -n 3 | tr '\n' ' ')"
 video=$(find "$T/wout" -name '*.mp4' -type f | head -n 1)
 probe=$(ffprobe -v error -select_streams v:0 -count_frames \
