@@ -1,13 +1,15 @@
 /* tls.c - Redis over TLS (rediss://) for both queue clients: an in-process bridge.
  *
  * Why a bridge: Debian's hiredis 0.14 has no TLS and no way to hand the async client a
- * connected descriptor (redisAsyncConnect* only dial by address or unix path). Driving
- * hiredis's reader and command formatter over a transport of our own would mean a
- * second copy of everything sync.c and async.c do with a redisContext (its buffers, the
- * libuv adapter hooks, the reply bounds); a bridge keeps hiredis and both clients
+ * connected descriptor (redisAsyncConnect* only dial by address or unix path; only the
+ * blocking client has redisConnectFd, and two transports would mean two sets of bugs).
+ * Driving hiredis's reader and command formatter over a transport of our own would mean
+ * a second copy of everything sync.c and async.c do with a redisContext (its buffers,
+ * the libuv adapter hooks, the reply bounds); a bridge keeps hiredis and both clients
  * untouched: they speak plain RESP to a unix socket, and this file carries the bytes to
  * Redis inside TLS. One transport serves the blocking and the async client alike, and
- * every async reconnect goes through it again.
+ * every async reconnect goes through it again. The cost: a thread and a unix socket
+ * hop per connection (three for a worker), against Redis's own network round trip.
  *
  * One connection, as a client makes it (qtls_dial, blocking, at most connect_timeout_ms):
  *   1. TCP to host:port, then the TLS handshake (OpenSSL, TLS 1.2 or later, the peer's

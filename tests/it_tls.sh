@@ -81,11 +81,12 @@ ALL=$T/all-output
 REDIS_PID=
 WORKER_PID=
 WORKER2_PID=
+PLAIN_PID=
 
 cleanup() {
 	local p
 	exec 2>/dev/null
-	for p in "$WORKER_PID" "$WORKER2_PID" "$REDIS_PID"; do
+	for p in "$WORKER_PID" "$WORKER2_PID" "$REDIS_PID" "$PLAIN_PID"; do
 		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
 	done
 	for p in $(pgrep -f "/job/${MARK}_" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
@@ -233,6 +234,7 @@ for _ in $(seq 50); do [ "$(redis-cli -p "$PLAIN" ping 2>/dev/null)" = PONG ] &&
 run env REELBOX_REDIS_URL="rediss://127.0.0.1:$PLAIN" timeout 20 "$BIN" status t_one
 kill -9 "$PLAIN_PID" 2>/dev/null
 wait "$PLAIN_PID" 2>/dev/null
+PLAIN_PID=
 check "rediss:// to a Redis without TLS: exit 2 within the connect timeout, one line asking if it is a TLS port (rc $rc: $out)" \
 	[ $rc = 2 ] && oneline && grep -q "is this a TLS port" <<<"$out"
 
