@@ -4,19 +4,23 @@
 # and a real `reelbox worker` running real jobs in its sandbox:
 #
 #  - submit, status and a worker run a job over rediss:// with REELBOX_REDIS_CA, as an
-#    ACL user with a password (Redis 6+ AUTH user pass);
+#    ACL user with a password (Redis 6+ AUTH user pass), and a 900 KB script crosses
+#    the bridge both ways; the worker's bridge directory is 0700 and empty once connected;
 #  - refused with one line, exit 2, naming the failure and what to do: no CA (the
 #    system store does not know the test CA), a wrong CA, a name the certificate does not
-#    hold (127.0.0.2), a plain redis:// client on the TLS port, a missing CA file, and a
-#    server that requires a client certificate (tls-auth-clients yes) when none is given;
-#    with REELBOX_REDIS_CERT/KEY it works;
+#    hold (127.0.0.2), a plain redis:// client on the TLS port, rediss:// to a Redis
+#    without TLS, a missing CA file, a certificate without its key, and a server that
+#    requires a client certificate (tls-auth-clients yes) when none is given; with
+#    REELBOX_REDIS_CERT/KEY it works; a worker without the CA logs the sentence and
+#    retries;
 #  - ?insecure=1 works without the CA and warns (the CLI on stderr, the worker in its
 #    log);
 #  - redis-server restarted while the worker runs: the worker reconnects through the
-#    bridge and the next job runs;
-#  - a wrong password is one line (WRONGPASS), and the password is in no output, no
-#    log, not in /proc/<worker pid>/cmdline or environ; --redis with a password on the
-#    command line is refused (exit 2) without echoing it.
+#    bridge, the next job runs, and the old connections' threads are gone;
+#  - a wrong password is one line (WRONGPASS), and the password is in no output (also
+#    submit --wait's "waiting for a worker" line), no log, not in /proc/<worker
+#    pid>/cmdline or environ; --redis with a password on the command line is refused
+#    (exit 2) without echoing it; every bridge directory is removed at close.
 # When redis-server was built without TLS the checks are skipped, saying so.
 #
 # Environment: REELBOX_BIN (default build/reelbox), REELBOX_SOURCE_DIR (default .),
