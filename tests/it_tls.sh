@@ -217,6 +217,9 @@ unset REELBOX_REDIS_CA
 run "$BIN" status t_one
 check "the system store does not know the test CA: exit 2, one line, verify failure named, REELBOX_REDIS_CA suggested (rc $rc: $out)" \
 	[ $rc = 2 ] && oneline && grep -q "certificate verify failed" <<<"$out" && grep -q "give the CA in REELBOX_REDIS_CA" <<<"$out"
+printf '{"result_ttl": 600, "redis_ca": "%s"}\n' "$P/ca.crt" >"$T/config-ca.json"
+run env REELBOX_CONFIG="$T/config-ca.json" "$BIN" status t_one
+check "the CA from the config file's redis_ca works (rc $rc)" [ $rc = 0 ] && grep -q succeeded <<<"$out"
 run env REELBOX_REDIS_CA="$P/wrongca.crt" "$BIN" status t_one
 check "a wrong CA: exit 2, one line, verify failure (rc $rc: $out)" \
 	[ $rc = 2 ] && oneline && grep -q "certificate verify failed" <<<"$out"
@@ -269,6 +272,10 @@ check "the server requires a client certificate, none given: exit 2, one line sa
 	[ $rc = 2 ] && oneline && grep -q "REELBOX_REDIS_CERT" <<<"$out"
 run env REELBOX_REDIS_CERT="$P/client.crt" REELBOX_REDIS_KEY="$P/client.key" "$BIN" status t_one
 check "with REELBOX_REDIS_CERT and REELBOX_REDIS_KEY it works (rc $rc)" [ $rc = 0 ] && grep -q succeeded <<<"$out"
+printf '{"result_ttl": 600, "redis_cert": "%s", "redis_key": "%s"}\n' "$P/client.crt" \
+	"$P/client.key" >"$T/config-cert.json"
+run env REELBOX_CONFIG="$T/config-cert.json" "$BIN" status t_one
+check "... and so do the config file's redis_cert and redis_key (rc $rc)" [ $rc = 0 ] && grep -q succeeded <<<"$out"
 run env REELBOX_REDIS_CERT="$P/client.crt" "$BIN" status t_one
 check "a certificate without its key: exit 2, one line (rc $rc: $out)" [ $rc = 2 ] && oneline
 "${RCLI[@]}" config set tls-auth-clients optional >/dev/null
