@@ -141,8 +141,8 @@ void sandbox_cgroup_classify(struct sandbox_cgroup *cg, struct sandbox_result *r
 	if (!cg->cg) {
 		if (cg->unenforced && res->signal != 0)
 			append(res->reason, sizeof(res->reason),
-			       "; memory, process and cpu limits were not enforced: this host "
-			       "has no usable cgroups");
+			       "; no cgroup held this job's limits here (memory was a per-process "
+			       "RLIMIT_DATA, processes RLIMIT_NPROC, no cpu quota)");
 		return;
 	}
 	if (sandbox_cg_stats(cg->cg, &st) < 0)
@@ -187,6 +187,53 @@ void sandbox_cgroup_destroy(struct sandbox_cgroup *cg)
 	sandbox_cg_destroy(cg->cg);
 	cg->cg = NULL;
 	cg->clone_fd = -1;
+}
+
+static void add_name(const char **list, int *n, const char *name)
+{
+	if (*n < SANDBOX_ENFORCED_MAX)
+		list[(*n)++] = name;
+}
+
+void sandbox_enforcement(struct sandbox_enforcement *out)
+{
+	static const unsigned ctrl[] = {SANDBOX_CG_MEMORY, SANDBOX_CG_PIDS, SANDBOX_CG_CPU};
+	static const char *const ctrl_name[] = {"memory", "pids", "cpu"};
+	static const char *const rlimits[] = {"wall_clock", "rlimit_cpu", "rlimit_fsize",
+					      "rlimit_nofile", "rlimit_nproc"};
+	const struct sandbox_cg_env *e = get_env();
+	unsigned have = e->version == SANDBOX_CG_NONE ? 0 : e->ctrls;
+
+	memset(out, 0, sizeof(*out));
+	out->rootless = geteuid() != 0;
+	out->slot_uids = out->rootless ? "shared" : "per-slot";
+	if (e->version == SANDBOX_CG_V2)
+		out->cgroup = out->rootless ? "v2-delegated" : "v2";
+	else
+		out->cgroup = e->version == SANDBOX_CG_V1 ? "v1" : "none";
+	for (size_t i = 0; i < sizeof(ctrl) / sizeof(ctrl[0]); i++) {
+		if (have & ctrl[i])
+			add_name(out->enforced, &out->n_enforced, ctrl_name[i]);
+		else
+			add_name(out->not_enforced, &out->n_not_enforced, ctrl_name[i]);
+	}
+	for (size_t i = 0; i < sizeof(rlimits) / sizeof(rlimits[0]); i++)
+		add_name(out->enforced, &out->n_enforced, rlimits[i]);
+	/* limits.c's stand-in for a cgroup memory limit */
+	if (!(have & SANDBOX_CG_MEMORY))
+		add_name(out->enforced, &out->n_enforced, "rlimit_data");
+	if (e->version != SANDBOX_CG_NONE)
+		snprintf(out->summary, sizeof(out->summary),
+			 "limits: cgroup %s (memory, pids, cpu), rlimits and the wall clock%s",
+			 out->cgroup,
+			 out->rootless ? "; not root: every slot runs as this user's uid" : "");
+	else
+		snprintf(out->summary, sizeof(out->summary),
+			 "limits: rlimits and the wall clock only (memory per process by "
+			 "RLIMIT_DATA, processes by RLIMIT_NPROC, no cpu quota): %s%s",
+			 out->rootless ? "not root and no delegated cgroup v2 subtree"
+				       : "no usable cgroups",
+			 out->rootless ? "; every slot runs as this user's uid" : "");
 }
 
 int sandbox_cgroup_sweep_stale(void)

@@ -8,7 +8,10 @@
  *
  * The job itself cannot touch its cgroup: cgroupfs is not mounted in the sandbox,
  * the dirs and files are owned by host root, and the job's uid maps to an
- * unprivileged host id, so it cannot raise its own limits or escape them.
+ * unprivileged host id, so it cannot raise its own limits or escape them. Without
+ * root (a delegated v2 subtree) the dirs are the invoking user's, whose uid the job
+ * shares: what keeps the job out is then cgroupfs's absence inside, no capability to
+ * mount it, and the seccomp policy's refusal of mount.
  */
 #define _GNU_SOURCE
 #include "cgroup_impl.h"
@@ -88,6 +91,21 @@ static void summarize(struct sandbox_cg_env *env)
 		     env->nhier > 1 ? " and the same place in the other hierarchies" : "");
 }
 
+/* Can this process make job dirs in every hierarchy's parent? A parent that exists
+ * already may be another user's (root's, from a run as root): without root, only a
+ * delegated subtree is ours to write. */
+static int parents_writable(const struct sandbox_cg_env *env, char *err, size_t len)
+{
+	for (int i = 0; i < env->nhier; i++)
+		if (faccessat(AT_FDCWD, env->hier[i].parent, W_OK | X_OK, AT_EACCESS) < 0) {
+			int e = errno;
+			sandbox_errf(err, len, "cannot make job cgroups in %s: %s",
+				     env->hier[i].parent, sandbox_strerror(e));
+			return -e;
+		}
+	return 0;
+}
+
 int sandbox_cg_detect_with(struct sandbox_cg_env *env, const struct sandbox_cg_config *cfg,
 			   char *err, size_t len)
 {
@@ -107,6 +125,8 @@ int sandbox_cg_detect_with(struct sandbox_cg_env *env, const struct sandbox_cg_c
 			continue;
 		memset(env, 0, sizeof(*env));
 		e = ops->detect(env, mnt, parent, need, why[i], sizeof(why[i]));
+		if (!e)
+			e = parents_writable(env, why[i], sizeof(why[i]));
 		if (!e) {
 			env->version = ops->version;
 			env->ops = ops;

@@ -161,15 +161,16 @@ struct sandbox_rlimits {
 	struct {
 		int resource;
 		struct rlimit rl;
-	} set[8];
+	} set[10];
 };
 
 /* Fill in defaults (scratch size, open files) and the rlimits, clamped to the hard
  * limits this process has: raising a hard limit needs CAP_SYS_RESOURCE on the host. */
 void sandbox_limits_normalize(struct sandbox_limits *l);
-/* cgroup_pids: the pids limit is also enforced by a cgroup, so RLIMIT_NPROC is set
- * above it and the cgroup, which can name its limit, is the one that fires. */
-void sandbox_limits_prepare_from_parent(const struct sandbox_limits *l, int cgroup_pids,
+/* cgroup: the sandbox has a cgroup, which holds the pids and memory limits: RLIMIT_NPROC
+ * is then set above the pids limit so the cgroup, which can name its limit, is the one
+ * that fires. Without one, the memory limit is an RLIMIT_DATA per process. */
+void sandbox_limits_prepare_from_parent(const struct sandbox_limits *l, int cgroup,
 					struct sandbox_rlimits *out);
 int sandbox_limits_apply_from_child(const struct sandbox_rlimits *r);
 

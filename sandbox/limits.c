@@ -42,9 +42,10 @@ static void add(struct sandbox_rlimits *out, int resource, rlim_t soft, rlim_t h
 	out->n++;
 }
 
-void sandbox_limits_prepare_from_parent(const struct sandbox_limits *l, int cgroup_pids,
+void sandbox_limits_prepare_from_parent(const struct sandbox_limits *l, int cgroup,
 					struct sandbox_rlimits *out)
 {
+
 	out->n = 0;
 	/* No core dumps: a crash must not write the process's memory to scratch. */
 	add(out, RLIMIT_CORE, 0, 0);
@@ -59,7 +60,7 @@ void sandbox_limits_prepare_from_parent(const struct sandbox_limits *l, int cgro
 	 * does not say which limit refused it. Where the cgroup holds the pids limit,
 	 * the rlimit stays as a looser backstop so the cgroup fires first and the
 	 * result can name "process limit of N". */
-	if (l->pids && cgroup_pids)
+	if (l->pids && cgroup)
 		add(out, RLIMIT_NPROC, (rlim_t)l->pids * 2 + 16, (rlim_t)l->pids * 2 + 16);
 	else if (l->pids)
 		add(out, RLIMIT_NPROC, l->pids, l->pids);
@@ -67,6 +68,12 @@ void sandbox_limits_prepare_from_parent(const struct sandbox_limits *l, int cgro
 	 * a second later is the kernel's SIGKILL for a script that ignores it. */
 	if (l->cpu_seconds)
 		add(out, RLIMIT_CPU, l->cpu_seconds, l->cpu_seconds + 1);
+	/* No cgroup (not root without a delegated subtree, or a host without usable
+	 * cgroups): the memory limit becomes each process's private writable memory
+	 * (heap, anonymous maps), which bounds a hog's malloc without counting the
+	 * address space a runtime only reserves (RLIMIT_AS would stop node at start). */
+	if (l->memory_bytes && !cgroup)
+		add(out, RLIMIT_DATA, l->memory_bytes, l->memory_bytes);
 }
 
 int sandbox_limits_apply_from_child(const struct sandbox_rlimits *r)

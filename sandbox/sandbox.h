@@ -33,9 +33,10 @@ struct sandbox_bind {
 
 struct sandbox_limits {
 	uint64_t timeout_ms;	/* wall clock from start to kill; 0 = none */
-	uint64_t memory_bytes;	/* cgroup memory, no swap; 0 = none */
+	uint64_t memory_bytes;	/* cgroup memory, no swap (RLIMIT_DATA without one); 0 = none */
 	uint64_t scratch_bytes; /* size of the scratch tmpfs; 0 = 64 MiB */
-	uint32_t pids;		/* cgroup pids.max and RLIMIT_NPROC; 0 = none */
+	uint32_t pids;		/* cgroup pids.max and RLIMIT_NPROC (per sandbox: its user
+				 * namespace's count); 0 = none */
 	double cpus;		/* cgroup cpu quota in cores; 0 = none */
 	uint64_t cpu_seconds;	/* RLIMIT_CPU; 0 = none */
 	uint64_t file_bytes;	/* RLIMIT_FSIZE; 0 = scratch size */
@@ -102,8 +103,39 @@ struct sandbox_result {
 	char last_denied[160]; /* the sentence of the last one, "" if none */
 };
 
-/* Default host directory for per-sandbox state (the /job files). */
+/* Default host directory for per-sandbox state (the /job files), when reelbox is root. */
 #define SANDBOX_DEFAULT_STATE_DIR "/var/tmp/reelbox"
+
+/* The state dir a NULL spec->state_dir means for this process: SANDBOX_DEFAULT_STATE_DIR
+ * as root; for another user $XDG_RUNTIME_DIR/reelbox when that is a private dir of the
+ * user's, else /tmp/reelbox-<uid> (created 0700; refused unless the user owns it alone).
+ * 0, or -ENAMETOOLONG when buf is too small. */
+int sandbox_state_default_dir(char *buf, size_t len);
+
+/* ---- what this host lets the sandbox enforce ----------------------------------------- */
+
+#define SANDBOX_ENFORCED_MAX 12
+
+/* Which limits hold here, detected once per process (the detection sandbox_start()
+ * uses). Without root the job runs as the invoking user's own uid mapped inside (every
+ * slot the same uid), and the cgroup limits hold only in a delegated cgroup v2 subtree;
+ * otherwise memory is an RLIMIT_DATA per process and there is no cpu quota. */
+struct sandbox_enforcement {
+	int rootless;	       /* reelbox is not root */
+	const char *cgroup;    /* "v2", "v2-delegated" (not root), "v1" or "none" */
+	const char *slot_uids; /* "per-slot" (root: 1500000 + slot) or "shared" (the user's) */
+	/* what holds, by name: "memory", "pids", "cpu" (the job's cgroup), "wall_clock",
+	 * "rlimit_cpu", "rlimit_fsize", "rlimit_nofile", "rlimit_nproc", and
+	 * "rlimit_data" (memory per process, only without a cgroup's memory limit) */
+	const char *enforced[SANDBOX_ENFORCED_MAX];
+	int n_enforced;
+	/* what the cgroup would hold and nothing holds here: "memory" (across processes),
+	 * "pids" (beyond RLIMIT_NPROC), "cpu" (a quota) */
+	const char *not_enforced[SANDBOX_ENFORCED_MAX];
+	int n_not_enforced;
+	char summary[512]; /* one sentence: what holds and why, for the start line and logs */
+};
+void sandbox_enforcement(struct sandbox_enforcement *e);
 
 /* Start the command. On success *out owns the sandbox; the caller's stdio fds may be
  * closed right after. */

@@ -25,7 +25,7 @@
 
 static pthread_once_t self_once = PTHREAD_ONCE_INIT;
 static unsigned long long self_start;
-static char default_dir[64];
+static char default_dir[256];
 static unsigned state_seq;
 
 /* Start time of a process in clock ticks since boot, or 0 if it does not exist. */
@@ -57,16 +57,38 @@ static unsigned long long proc_start_time(pid_t pid)
 	return t;
 }
 
-/* The default state dir is /var/tmp/reelbox when root, /var/tmp/reelbox-<uid> otherwise:
- * an unprivileged user cannot use (and must not trust) a dir root or someone else made. */
+/* Is dir an absolute path to a directory of ours that nobody else may write? */
+static int private_dir(const char *dir)
+{
+	struct stat st;
+
+	return dir && dir[0] == '/' && lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+	       st.st_uid == geteuid() && !(st.st_mode & 022);
+}
+
+/* The default state dir: /var/tmp/reelbox for root. Another user cannot use (and must
+ * not trust) a dir root or someone else made: $XDG_RUNTIME_DIR/reelbox when the login
+ * session gave it a private runtime dir (systemd's /run/user/<uid>, 0700), else
+ * /tmp/reelbox-<uid>, which open_base() refuses unless this user owns it alone. */
 static void self_init(void)
 {
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
 	self_start = proc_start_time(getpid());
 	if (geteuid() == 0)
 		snprintf(default_dir, sizeof(default_dir), "%s", SANDBOX_DEFAULT_STATE_DIR);
+	else if (private_dir(xdg) && strlen(xdg) + sizeof("/reelbox") <= sizeof(default_dir))
+		snprintf(default_dir, sizeof(default_dir), "%s/reelbox", xdg);
 	else
-		snprintf(default_dir, sizeof(default_dir), "%s-%u", SANDBOX_DEFAULT_STATE_DIR,
-			 (unsigned)geteuid());
+		snprintf(default_dir, sizeof(default_dir), "/tmp/reelbox-%u", (unsigned)geteuid());
+}
+
+int sandbox_state_default_dir(char *buf, size_t len)
+{
+	pthread_once(&self_once, self_init);
+	if (snprintf(buf, len, "%s", default_dir) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
 }
 
 /* Open the state dir, creating it if needed, and insist that it is ours alone: in a dir
@@ -77,7 +99,9 @@ static int open_base(const char *dir, char *err, size_t errlen)
 	struct stat st;
 	int fd;
 
-	if (mkdir(dir, 0711) < 0 && errno != EEXIST) {
+	/* root's dir is searchable (0711) for the tests that look for leftovers; a user's
+	 * is theirs alone. */
+	if (mkdir(dir, geteuid() == 0 ? 0711 : 0700) < 0 && errno != EEXIST) {
 		int e = errno;
 		sandbox_errf(err, errlen, "cannot create the sandbox state dir %s: %s", dir,
 			     sandbox_strerror(e));

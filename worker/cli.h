@@ -128,6 +128,14 @@ int cli_load_script(const char *cmd, const char *path, const struct config *cfg,
 int cli_resolve_job(const char *cmd, struct job *job, const struct cli_job_args *ja,
 		    const struct config *cfg);
 
+/* The result's "limits" object: which limits hold on this host for this process
+ * ({"cgroup": "v2"|"v2-delegated"|"v1"|"none", "rootless", "slot_uids", "enforced",
+ * "not_enforced", "summary"}, sandbox_enforcement()); NULL when out of memory. */
+json_t *cli_limits_json(void);
+/* One stderr line, "reelbox CMD: limits: ...", when this process is not root or a
+ * cgroup limit does not hold here; nothing otherwise. */
+void cli_tell_limits(const char *cmd);
+
 /* The contract's summary of a finished job as compact JSON (malloc'd), with output as
  * the path to report and worker (may be NULL) naming who ran it. Every string is made
  * well-formed UTF-8 first, so NULL means out of memory, never "the script wrote bad

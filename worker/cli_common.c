@@ -24,6 +24,7 @@
 
 #include "fields.h"
 #include "queue.h"
+#include "sandbox.h"
 #include "utf8.h"
 
 const struct option cli_job_options[] = {
@@ -285,6 +286,32 @@ static char *json_text(const char *s, int *oom)
 	return t;
 }
 
+json_t *cli_limits_json(void)
+{
+	struct sandbox_enforcement e;
+	json_t *o, *on = json_array(), *off = json_array();
+
+	sandbox_enforcement(&e);
+	for (int i = 0; on && i < e.n_enforced; i++)
+		json_array_append_new(on, json_string(e.enforced[i]));
+	for (int i = 0; off && i < e.n_not_enforced; i++)
+		json_array_append_new(off, json_string(e.not_enforced[i]));
+	o = json_pack("{s:s, s:b, s:s, s:o?, s:o?, s:s}", "cgroup", e.cgroup, "rootless",
+		      e.rootless, "slot_uids", e.slot_uids, "enforced", on, "not_enforced", off,
+		      "summary", e.summary);
+	return o;
+}
+
+void cli_tell_limits(const char *cmd)
+{
+	struct sandbox_enforcement e;
+
+	sandbox_enforcement(&e);
+	/* Said whenever a job gets less than root with cgroups gives it: never silently. */
+	if (e.rootless || e.n_not_enforced)
+		fprintf(stderr, "reelbox %s: %s\n", cmd, e.summary);
+}
+
 /* Every string goes through utf8_sanitize() first, whatever its source (the script's log,
  * an error quoting a path or a stream, an operator's path): jansson refuses ill-formed
  * UTF-8, and a script must not be able to make the result unbuildable. What is left to
@@ -325,6 +352,9 @@ char *cli_result_json(const struct runner_result *res, const char *output, const
 			  (json_int_t)res->encoder_peak_memory_bytes)) < 0)
 		goto done;
 	if (who && json_object_set_new(o, "worker", json_string(who)) < 0)
+		goto done;
+	/* Which limits held (cgroup, rlimits, wall clock), so a result never overstates. */
+	if (json_object_set_new(o, "limits", cli_limits_json()) < 0)
 		goto done;
 	/* The stream's checks (render/checks.c): likely mistakes that did not fail the job,
 	 * and whether the frame count cut the stream short. */

@@ -234,6 +234,7 @@ static int run_job(struct run_args *a)
 	int rc;
 
 	sandbox_sweep_stale(a->cfg.state_dir[0] ? a->cfg.state_dir : NULL);
+	cli_tell_limits("run");
 	if ((rc = cli_progress_open(&ui.prog, "run", a->progress, a->json, isatty(2), NULL)) != 0)
 		return rc;
 	uv_loop_init(&loop);
@@ -429,6 +430,7 @@ int cmd_exec(int argc, char **argv)
 		return cli_usage_error("exec", "command '%s' not found in the sandbox's PATH",
 				       argv[optind]);
 	argv[optind] = path;
+	cli_tell_limits("exec");
 	rc = cli_sandbox_exec(&cfg, &lim, (const char *const *)&argv[optind], NULL, 0, 1, 2, NULL,
 			      NULL, &res, err, sizeof(err));
 	if (rc < 0)

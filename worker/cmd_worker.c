@@ -1456,12 +1456,13 @@ static int worker_run(struct worker *w, int swept)
 	if (delivery_new(&w->delivery, w->httpc) < 0)
 		return cli_usage_error("worker", "out of memory");
 	start_handles(w);
-	/* The model is named by its URL and name only: the key is never logged. */
-	log_event("worker_started", NULL, "{s:s, s:i, s:s, s:i, s:i, s:s?, s:s?}", "consumer",
+	/* The model is named by its URL and name only: the key is never logged. "limits"
+	 * says which limits hold here (rootless, no cgroups), never silently. */
+	log_event("worker_started", NULL, "{s:s, s:i, s:s, s:i, s:i, s:s?, s:s?, s:o?}", "consumer",
 		  queue_async_consumer(w->q), "concurrency", w->cfg.concurrency, "output_dir",
 		  w->cfg.output_dir, "lease_s", (int)w->cfg.lease_s, "swept", swept, "model_url",
 		  w->have_model ? w->cfg.model.url : NULL, "model",
-		  w->have_model ? w->cfg.model.name : NULL);
+		  w->have_model ? w->cfg.model.name : NULL, "limits", cli_limits_json());
 	if (disk_check(w, 1, why, sizeof(why)) < 0)
 		disk_bad(w, why);
 	queue_async_fetch(w->q, w->n_slots);

@@ -42,6 +42,7 @@
 #include "fields.h"
 #include "queue.h"
 #include "secretenv.h"
+#include "sandbox.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -104,7 +105,9 @@ void config_defaults(struct config *cfg)
 	cfg->max_frames = 36000;
 	cfg->max_script_bytes = 1 << 20;
 	cfg->encoder_memory_mb = 2048;
-	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/tmp/reelbox");
+	/* /var/tmp/reelbox as root; a user's own dir otherwise (sandbox.h) */
+	if (sandbox_state_default_dir(cfg->state_dir, sizeof(cfg->state_dir)) < 0)
+		snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", SANDBOX_DEFAULT_STATE_DIR);
 	snprintf(cfg->output_dir, sizeof(cfg->output_dir), "reelbox-out");
 	snprintf(cfg->redis_url, sizeof(cfg->redis_url), "redis://127.0.0.1:6379");
 	cfg->concurrency = 1;

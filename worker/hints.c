@@ -606,9 +606,13 @@ void hints_explain(const struct hints *h, const char *log, int64_t frames_done, 
 
 void hints_privilege(char *err, size_t len, int rc)
 {
-	if (geteuid() == 0 || (rc != -EACCES && rc != -EPERM) || !err || strstr(err, "needs root"))
+	if (geteuid() == 0 || (rc != -EACCES && rc != -EPERM) || !err ||
+	    strstr(err, "without root"))
 		return;
-	append(err, len,
-	       "; reelbox needs root on this host: its sandbox makes cgroups, namespaces and a "
-	       "state dir that only root may (run it as root, e.g. with sudo)");
+	append(
+	    err, len,
+	    "; without root reelbox needs unprivileged user namespaces (user.max_user_namespaces "
+	    "above 0, kernel.unprivileged_userns_clone=1 where it exists, no AppArmor "
+	    "restriction of them) and a state dir it owns alone (REELBOX_STATE_DIR), or run it "
+	    "as root");
 }

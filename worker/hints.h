@@ -40,7 +40,7 @@ void hints_explain(const struct hints *h, const char *log, int64_t frames_done, 
 int hints_last_error_line(const char *log, char *out, size_t len);
 
 /* A sandbox that could not start for an unprivileged user (rc -EACCES or -EPERM, euid
- * not 0): err gains why reelbox needs root here and what to do. */
+ * not 0): err gains what reelbox needs without root and what to do. */
 void hints_privilege(char *err, size_t len, int rc);
 
 #endif

@@ -574,6 +574,17 @@ static int probe_job(const struct config *cfg, struct job *job, char *err, size_
 	return job_resolve(job, cfg, err, errlen);
 }
 
+/* What this host lets the sandbox enforce, for the judge: rootless, which cgroups. */
+static void note_enforcement(struct posture_obs *o)
+{
+	struct sandbox_enforcement enf;
+
+	sandbox_enforcement(&enf);
+	o->rootless = enf.rootless;
+	snprintf(o->limits_cgroup, sizeof(o->limits_cgroup), "%s", enf.cgroup);
+	snprintf(o->limits_summary, sizeof(o->limits_summary), "%s", enf.summary);
+}
+
 /* What posture_run needs before the job: python3, the encoder, the probe job. */
 static int prepare(struct posture_obs *o, struct job *job, char *err, size_t errlen)
 {
@@ -610,11 +621,9 @@ static int prepare(struct posture_obs *o, struct job *job, char *err, size_t err
 		ns_link(0, posture_ns_names[i], o->host_ns[i], sizeof(o->host_ns[i]));
 	if (o->cfg->state_dir[0])
 		snprintf(o->state_dir, sizeof(o->state_dir), "%s", o->cfg->state_dir);
-	else if (geteuid() == 0) /* sandbox/state.c's default, per user */
-		snprintf(o->state_dir, sizeof(o->state_dir), "%s", SANDBOX_DEFAULT_STATE_DIR);
-	else
-		snprintf(o->state_dir, sizeof(o->state_dir), "%s-%u", SANDBOX_DEFAULT_STATE_DIR,
-			 (unsigned)geteuid());
+	else /* sandbox/state.c's default, per user */
+		sandbox_state_default_dir(o->state_dir, sizeof(o->state_dir));
+	note_enforcement(o);
 	return 0;
 }
 

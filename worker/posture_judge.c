@@ -97,6 +97,32 @@ static void mb(char *buf, size_t len, long long bytes)
 
 /* ---- isolation ---------------------------------------------------------------------- */
 
+/* As root the sandbox drops every supplementary group. Without root it cannot
+ * (setgroups needs CAP_SETGID on the host): the job keeps the invoking user's groups,
+ * which is fine when they are only the user's own gid, mapped to the inner one; any
+ * other group still grants its access to host files, so it fails, and says what to do. */
+static void judge_groups(const struct posture_obs *o, struct posture_point *p)
+{
+	json_t *groups = json_object_get(o->probe, "groups"), *g;
+	size_t i, n = json_array_size(groups), other = 0;
+
+	if (!o->rootless) {
+		if (n)
+			fail(p, "supplementary groups inside");
+		return;
+	}
+	json_array_foreach(groups, i, g) other += json_integer_value(g) != 1000;
+	if (other)
+		fail(p,
+		     "%zu supplementary group%s of the invoking user inside (only root can drop "
+		     "them: run reelbox as a user with no supplementary groups)",
+		     other, other == 1 ? "" : "s");
+	else
+		ev(p, "not root: groups inside are only the user's own gid, mapped to 1000");
+	ev(p, "not root: the job runs as this user's own uid, which every slot shares (per-slot "
+	      "host uids need root)");
+}
+
 static void judge_ids(const struct posture_obs *o, struct posture_point *p)
 {
 	json_t *uid = json_object_get(o->probe, "uid"), *map = json_object_get(o->probe, "uid_map");
@@ -117,8 +143,7 @@ static void judge_ids(const struct posture_obs *o, struct posture_point *p)
 		     host ? host : "?");
 	ev(p, "uid %s -> host %s (one id mapped, no root inside)", inner ? inner : "?",
 	   host ? host : "?");
-	if (json_array_size(json_object_get(o->probe, "groups")))
-		fail(p, "supplementary groups inside");
+	judge_groups(o, p);
 	if (o->userns_owner >= 0) {
 		ev(p, "its user namespace is owned by host uid %ld", o->userns_owner);
 		if (o->userns_owner == 0)
@@ -367,10 +392,22 @@ static void judge_cgroup(const struct posture_obs *o, struct posture_point *p)
 	char mem[32], swap[32], cpus[32];
 
 	if (!o->n_cg) {
-		fail(p, "no cgroup of the job was found: memory, process and cpu limits rest on "
-			"rlimits only");
+		/* What does hold is said too: RLIMIT_DATA per process, RLIMIT_NPROC per job
+		 * (its user namespace's count), the wall clock; not memory across processes
+		 * nor a cpu quota, so the point fails. */
+		fail(p,
+		     "no cgroup of the job was found (%s): memory across processes and the cpu "
+		     "quota are not limited",
+		     o->rootless ? "not root and no delegated cgroup v2 subtree"
+				 : "no usable cgroups on this host");
+		mb(mem, sizeof(mem), rlim(o, "data", 1));
+		ev(p,
+		   "instead: RLIMIT_DATA %s per process, RLIMIT_NPROC %lld per job, the wall clock",
+		   mem, rlim(o, "nproc", 1));
 		return;
 	}
+	if (o->limits_cgroup[0])
+		ev(p, "cgroup kind: %s", o->limits_cgroup);
 	mb(mem, sizeof(mem), o->cg_memory);
 	mb(swap, sizeof(swap), o->cg_swap);
 	if (o->cg_cpus >= 0)
@@ -576,6 +613,9 @@ json_t *posture_host_facts(const struct posture_obs *o)
 	json_t *h = host_during(o), *state = json_array(), *after = json_object();
 
 	json_object_set_new(h, "state_dir", json_string(o->state_dir));
+	json_object_set_new(h, "rootless", json_boolean(o->rootless));
+	json_object_set_new(h, "cgroup", json_string(o->limits_cgroup));
+	json_object_set_new(h, "limits", json_string(o->limits_summary));
 	for (int i = 0; i < o->n_state_new; i++)
 		json_array_append_new(state, json_string(o->state_new[i]));
 	json_object_set_new(h, "state_entries", state);

@@ -63,7 +63,11 @@ struct posture_obs {
 	int64_t cg_memory, cg_swap, cg_pids; /* bytes, bytes (memsw on v1: minus memory), count */
 	double cg_cpus;			     /* cores; <0 as POSTURE_UNLIMITED/UNKNOWN */
 	int cg_v2;
-	char state_dir[PATH_MAX];		/* the sandbox state dir */
+	char state_dir[PATH_MAX]; /* the sandbox state dir */
+	/* What this host lets the sandbox enforce (sandbox_enforcement()). */
+	int rootless;		  /* reelbox is not root: the job runs as our own uid */
+	char limits_cgroup[16];	  /* "v2", "v2-delegated", "v1" or "none" */
+	char limits_summary[512]; /* its one sentence */
 	char state_new[POSTURE_MAX_STATE][128]; /* its entries that came with the job */
 	int n_state_new;
 

@@ -68,7 +68,7 @@ for line in read("/proc/self/mountinfo").splitlines():
     mounts.append([l[4], l[3], r[0], ",".join(opts)])
 
 rlimits = {}
-for name in ("CORE", "NOFILE", "NPROC", "FSIZE", "CPU", "AS", "SIGPENDING", "MSGQUEUE"):
+for name in ("CORE", "NOFILE", "NPROC", "FSIZE", "CPU", "AS", "DATA", "SIGPENDING", "MSGQUEUE"):
     soft, hard = resource.getrlimit(getattr(resource, "RLIMIT_" + name))
     rlimits[name.lower()] = [-1 if soft == resource.RLIM_INFINITY else soft,
                              -1 if hard == resource.RLIM_INFINITY else hard]
