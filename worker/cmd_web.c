@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "secretenv.h"
 #include "web.h"
 
 #define WEB_MAX_CONNECTIONS 32
@@ -167,7 +168,7 @@ static int read_token(struct web *w, const char *name)
 {
 	const char *ok = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-";
 	char *v = getenv(name);
-	size_t n, len = strlen(name);
+	size_t n;
 	unsigned int mdlen = 0;
 
 	if (!v || !*v)
@@ -182,10 +183,7 @@ static int read_token(struct web *w, const char *name)
 				       name, WEB_TOKEN_MIN, WEB_TOKEN_MAX);
 	if (!(w->token = strdup(v)))
 		return cli_usage_error("web", "out of memory");
-	for (char **e = environ; *e; e++)
-		if (!strncmp(*e, name, len) && (*e)[len] == '=')
-			explicit_bzero(*e + len + 1, strlen(*e + len + 1));
-	unsetenv(name);
+	secret_env_wipe(name);
 	if (!EVP_Digest(w->token, n, w->token_sha, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
 		return cli_usage_error("web", "cannot hash the token");
 	return 0;

@@ -20,6 +20,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "secretenv.h"
+
 #define UPLOAD_TOTAL_MS	  600000u
 #define UPLOAD_TRIES	  4u
 #define UPLOAD_BACKOFF_MS 500u
@@ -28,7 +30,6 @@
 #define HOOK_BACKOFF_MS	  1000u
 #define TAG_MAX		  64
 
-extern char **environ;
 
 struct send {
 	struct delivery *d;
@@ -164,16 +165,11 @@ int delivery_sign(const char *secret, size_t secret_len, const char *body, size_
 char *delivery_secret_from_env(const char *name)
 {
 	char *v = getenv(name), *copy;
-	size_t len = strlen(name);
 
 	if (!v || !*v)
 		return NULL;
 	copy = strdup(v);
-	/* Every entry of the name: unsetenv() unlinks without wiping the bytes. */
-	for (char **e = environ; *e; e++)
-		if (!strncmp(*e, name, len) && (*e)[len] == '=')
-			explicit_bzero(*e + len + 1, strlen(*e + len + 1));
-	unsetenv(name);
+	secret_env_wipe(name);
 	return copy;
 }
 
