@@ -18,7 +18,9 @@
 #     the message goes; no CSP violation and the token is not readable by the
 #     page's script. A screenshot is kept: ${REELBOX_ARTIFACTS:-the build dir}/dashboard.png.
 #  d. the video by curl: a Range is 206 with the right bytes, the whole file is 200 and
-#     identical, a range past the end is 416, a symlink in the video's place is refused;
+#     identical, a range past the end is 416, a symlink in the video's place is refused,
+#     so is an output a producer pointed outside --output-dir (a path that climbs out, a
+#     linked directory) and an id cut short by %00;
 #     Redis killed: the API is 503 with a JSON sentence and the event stream sends a
 #     problem event; Redis back: the API answers again; SIGTERM: exit 0, also while a
 #     request waits on a Redis that stopped answering (SIGSTOP).
@@ -156,7 +158,7 @@ check "an unset token variable is refused (rc $?)" grep -q "unset or empty" <<<"
 
 TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(20))')
 REELBOX_WEB_TOKEN=$TOKEN "$BIN" web --listen "127.0.0.1:$WPORT" --token-env REELBOX_WEB_TOKEN \
-	>"$T/web.out" 2>"$T/web.err" &
+	--output-dir "$OUT" >"$T/web.out" 2>"$T/web.err" &
 WEB_PID=$!
 for _ in $(seq 100); do
 	grep -q "^reelbox web: http://127.0.0.1:$WPORT/" "$T/web.out" && break
@@ -431,6 +433,21 @@ check "a failed job has no video: 404" [ "$(code "${AUTH[@]}" "$URL/video/j_gate
 mv "$out" "$out.real" && ln -s /etc/passwd "$out"
 check "a symlink put in the video's place is not followed: 404" [ "$(code "${AUTH[@]}" "$URL/video/j_slow")" = 404 ]
 rm -f "$out" && mv "$out.real" "$out"
+# A producer (anyone who can write to Redis) points a succeeded job at another file.
+mkdir -p "$T/private" && echo "not for the dashboard" >"$T/private/secret.mp4" && cp /etc/hostname "$T/private/secret.jpg"
+"${RCLI[@]}" hset reelbox:job:j_evil state succeeded output "$T/private/secret.mp4" \
+	result "{\"poster\":\"$T/private/secret.jpg\"}" >/dev/null
+body=$(curl -s --max-time 5 "${AUTH[@]}" "$URL/video/j_evil")
+check "a producer's output outside the output dir is not served: 404 ($body)" \
+	bash -c '[ "$(curl -s -o /dev/null -w "%{http_code}" --max-time 5 -H "Authorization: Bearer $1" "$2/video/j_evil")" = 404 ] && grep -q "not in this dashboard.s output dir" <<<"$3"' _ "$TOKEN" "$URL" "$body"
+check "nor its poster outside it: 404" [ "$(code "${AUTH[@]}" "$URL/poster/j_evil")" = 404 ]
+"${RCLI[@]}" hset reelbox:job:j_evil output "$OUT/../private/secret.mp4" >/dev/null
+check "nor a path that climbs out of it: 404" [ "$(code "${AUTH[@]}" "$URL/video/j_evil")" = 404 ]
+ln -s "$T/private" "$OUT/linked"
+"${RCLI[@]}" hset reelbox:job:j_evil output "$OUT/linked/secret.mp4" >/dev/null
+check "nor a file behind a linked directory inside it: 404" [ "$(code "${AUTH[@]}" "$URL/video/j_evil")" = 404 ]
+rm -f "$OUT/linked"
+check "an escaped NUL does not cut an id short: 404" [ "$(code "${AUTH[@]}" "$URL/video/j_slow%00x")" = 404 ]
 
 for _ in 1 2 3 4 5 6; do curl -s -o /dev/null --max-time 5 "${AUTH[@]}" "$URL/api/jobs/j_slow" & done
 wait $(jobs -p | grep -vx "$WORKER_PID\|$WEB_PID\|$REDIS_PID") 2>/dev/null

@@ -105,10 +105,11 @@ static int srv_setup(void **state)
 	char err[256];
 
 	assert_non_null(s);
-	s->d = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0, NULL,
-	    NULL, web_request, &s->w, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 5U, MHD_OPTION_END);
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+				    MHD_USE_POLL,
+				0, NULL, NULL, web_request, &s->w, MHD_OPTION_SOCK_ADDR,
+				(struct sockaddr *)&a, MHD_OPTION_CONNECTION_TIMEOUT, 5U,
+				MHD_OPTION_UNESCAPE_CALLBACK, web_unescape, NULL, MHD_OPTION_END);
 	assert_non_null(s->d);
 	s->port = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT)->port;
 	snprintf(s->host, sizeof(s->host), "127.0.0.1:%u", (unsigned)s->port);
@@ -340,6 +341,24 @@ static void test_redis_away_is_503_with_a_sentence(void **state)
 	assert_int_equal(get(s, "/healthz", "Authorization: Bearer " TOKEN "\n"), 503);
 }
 
+/* An escaped NUL cuts nothing short: not an id (which would name job j1), not the
+ * token (a guess that starts with it), not a path. */
+static void test_an_escaped_nul_cuts_no_id_or_token_short(void **state)
+{
+	struct srv *s = *state;
+	const char *auth = "Authorization: Bearer " TOKEN "\n";
+
+	assert_int_equal(get(s, "/api/jobs/j1", auth), 503);	/* the control: on to Redis */
+	assert_int_equal(get(s, "/api/jobs/j%311", auth), 503); /* other escapes still work */
+	assert_int_equal(get(s, "/api/jobs/j1%00x", auth), 404);
+	assert_int_equal(get(s, "/api/jobs/j1%00", auth), 404);
+	assert_int_equal(get(s, "/video/j1%00.mp4", auth), 404);
+	assert_int_equal(get(s, "/api/jobs/j1%00/log", auth), 404);
+	assert_int_equal(get(s, "/api/events?job=j1%00x", auth), 400);
+	assert_int_equal(get(s, "/?token=" TOKEN "%00junk", ""), 401);
+	assert_int_equal(get(s, "/?token=" TOKEN, ""), 303);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +378,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_paths_methods_and_parameters_are_checked_before_redis, srv_setup,
 		srv_teardown),
+	    cmocka_unit_test_setup_teardown(test_an_escaped_nul_cuts_no_id_or_token_short,
+					    srv_setup, srv_teardown),
 	    cmocka_unit_test_setup_teardown(test_redis_away_is_503_with_a_sentence, srv_setup,
 					    srv_teardown),
 	};

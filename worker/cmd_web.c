@@ -30,10 +30,10 @@
 #define WEB_PER_IP	    16 /* a browser opens 6 at once, plus its event streams */
 #define WEB_IDLE_TIMEOUT_S  30 /* a silent connection is dropped (slowloris) */
 
-enum { OPT_LISTEN = OPT_CLI_LAST + 60, OPT_TOKEN_ENV };
+enum { OPT_LISTEN = OPT_CLI_LAST + 60, OPT_TOKEN_ENV, OPT_OUTPUT_DIR };
 
 struct web_args {
-	const char *listen, *redis, *token_env, *config;
+	const char *listen, *redis, *token_env, *config, *output_dir;
 };
 
 /* The address to bind, and what it says about who can reach it. */
@@ -45,7 +45,8 @@ struct listen_addr {
 };
 
 static const char web_usage[] =
-    "usage: reelbox web [--listen ADDR:PORT] [--redis URL] [--token-env NAME] [--config FILE]\n"
+    "usage: reelbox web [--listen ADDR:PORT] [--redis URL] [--token-env NAME]\n"
+    "                   [--output-dir DIR] [--config FILE]\n"
     "  The dashboard: the queue's jobs by state, a job's settings, log and video, and\n"
     "  cancel, retry and delete, live, at http://ADDR:PORT/.\n"
     "      --listen ADDR:PORT  where to listen (127.0.0.1:8080); ADDR is an IPv4 address,\n"
@@ -55,6 +56,8 @@ static const char web_usage[] =
     "      --token-env NAME    require the token held in environment variable NAME (16 to\n"
     "                          256 characters of [A-Za-z0-9._~-]) on every request: as\n"
     "                          Authorization: Bearer TOKEN, or open /?token=TOKEN once\n"
+    "      --output-dir DIR    the workers' output dir: videos are served only from\n"
+    "                          inside it (default the config's output_dir, reelbox-out)\n"
     "      --config FILE       operator configuration (JSON)\n";
 
 static int web_parse(int argc, char **argv, struct web_args *a)
@@ -63,6 +66,7 @@ static int web_parse(int argc, char **argv, struct web_args *a)
 	    {"listen", required_argument, NULL, OPT_LISTEN},
 	    {"redis", required_argument, NULL, OPT_REDIS},
 	    {"token-env", required_argument, NULL, OPT_TOKEN_ENV},
+	    {"output-dir", required_argument, NULL, OPT_OUTPUT_DIR},
 	    {"config", required_argument, NULL, OPT_CONFIG},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -84,6 +88,9 @@ static int web_parse(int argc, char **argv, struct web_args *a)
 			break;
 		case OPT_CONFIG:
 			a->config = optarg;
+			break;
+		case OPT_OUTPUT_DIR:
+			a->output_dir = optarg;
 			break;
 		case 'h':
 			fputs(web_usage, stdout);
@@ -189,6 +196,22 @@ static int read_token(struct web *w, const char *name)
 	return 0;
 }
 
+/* The dir videos are served from, resolved once (the workers record resolved paths): a
+ * dir that is not there serves no video, said once on stderr. */
+static void media_root(struct web *w, const char *dir)
+{
+	char *real = realpath(dir, NULL);
+
+	if (!real || strlen(real) >= sizeof(w->media_root) || !strcmp(real, "/"))
+		fprintf(stderr,
+			"reelbox web: no video will be served: the output dir '%.200s' %s (give "
+			"--output-dir DIR, the dir the workers write to)\n",
+			dir, real ? "is the root or too long" : strerror(errno));
+	else
+		snprintf(w->media_root, sizeof(w->media_root), "%s", real);
+	free(real);
+}
+
 /* The listening socket, bound here rather than by MHD so its port (a free one for port
  * 0) and the Host values it implies are known before the first request can arrive.
  * 0, or a negative errno. */
@@ -225,14 +248,15 @@ static struct MHD_Daemon *start_daemon(struct web *w, int fd)
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNECTIONS,
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WEB_PER_IP,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_IDLE_TIMEOUT_S,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_END);
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+				MHD_OPTION_UNESCAPE_CALLBACK, web_unescape, NULL, MHD_OPTION_END);
 }
 
 #define WEB_STOP_GRACE_S 5
 
-/* A request blocked on a Redis that stopped answering (the blocking client has no read
- * timeout) would hold MHD_stop_daemon for good: past the grace period the process ends
- * without it, saying why. */
+/* A request blocked on a Redis that stopped answering holds MHD_stop_daemon until the
+ * queue client's command deadline (10 s and more): past the grace period the process
+ * ends without it, saying why. */
 static void *stop_watchdog(void *arg)
 {
 	sleep(WEB_STOP_GRACE_S);
@@ -305,6 +329,7 @@ int cmd_web(int argc, char **argv)
 		rc = cli_usage_error("web", "%s", err);
 		goto out;
 	}
+	media_root(&w, a.output_dir ? a.output_dir : cfg.output_dir);
 	cli_queue_opts(&w.qopts, &cfg);
 	w.redis_url = cli_redis_url(a.redis, &cfg);
 	pthread_mutex_init(&w.lock, NULL);

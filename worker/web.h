@@ -46,6 +46,10 @@ struct web {
 	int any_host; /* a wildcard bind: any Host with our port (the token guards it) */
 	uint16_t port;
 
+	/* the videos: only files inside this dir (the workers' output dir, resolved) are
+	 * served; "" serves none */
+	char media_root[4096];
+
 	/* the page and its Content-Security-Policy (hashes of its script and style) */
 	char csp[512];
 };
@@ -107,6 +111,10 @@ int web_range_parse(const char *h, uint64_t size, uint64_t *first, uint64_t *las
 enum MHD_Result web_media(struct web *w, struct MHD_Connection *c, const char *id, int poster);
 
 /* ---- web_http.c: the request handler ------------------------------------------- */
+
+/* MHD's unescape callback (MHD_OPTION_UNESCAPE_CALLBACK): %XX decoded, except in a
+ * value holding %00, which is left as it came (and so matches no id and no token). */
+size_t web_unescape(void *cls, struct MHD_Connection *c, char *s);
 
 /* MHD's access handler; cls is the struct web. */
 enum MHD_Result web_request(void *cls, struct MHD_Connection *c, const char *url,

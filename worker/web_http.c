@@ -125,6 +125,17 @@ static int csrf_ok(struct MHD_Connection *c)
 	return site && !strcmp(site, "same-origin");
 }
 
+size_t web_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	/* Default-deny: %00 stays as written, so a NUL never cuts an id, a path or the token
+	 * short ("/video/j1%00x" is no job, "?token=T%00junk" no token). */
+	if (strstr(s, "%00"))
+		return strlen(s);
+	return MHD_http_unescape(s);
+}
+
 /* The id segment of path (up to the next '/' or its end) into id; the rest in *rest. */
 static int take_id(const char *path, char id[QUEUE_ID_MAX], const char **rest)
 {

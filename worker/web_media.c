@@ -3,8 +3,10 @@
  *
  * The path comes from Redis, which anyone with Redis access can write, so what is
  * served is held to what a worker writes: a video extension the page can play (.mp4,
- * .webm, .gif) or a .jpg poster beside it, opened with O_NOFOLLOW (a link put in the
- * file's place is not followed) and served only when it is a regular file. The body is
+ * .webm, .gif) or a .jpg poster beside it, inside the output dir the dashboard was
+ * given (checked on the path as written, then on the file actually opened, so a linked
+ * directory leads nowhere else), opened with O_NOFOLLOW (a link put in the file's place
+ * is not followed) and served only when it is a regular file. The body is
  * sent from the descriptor (no copy in memory), with Range support so the player seeks.
  */
 #define _GNU_SOURCE
@@ -65,6 +67,40 @@ static int media_path(json_t *st, int poster, char *path, size_t len, char *err,
 	}
 	snprintf(path, len, "%.*s.jpg", (int)(dot - out), out);
 	return 0;
+}
+
+/* 1 when path names a file inside root as written: root, '/', then segments none of
+ * which is empty, "." or "..". */
+static int under_root(const char *root, const char *path)
+{
+	size_t n = strlen(root);
+	const char *p;
+
+	if (!*root || strncmp(path, root, n) || path[n] != '/')
+		return 0;
+	for (p = path + n + 1;; p++) {
+		size_t seg = strcspn(p, "/");
+		if (seg == 0 || (seg == 1 && p[0] == '.') || (seg == 2 && !strncmp(p, "..", 2)))
+			return 0;
+		p += seg;
+		if (!*p)
+			return 1;
+	}
+}
+
+/* 1 when the open file fd really lies inside root (a directory on its path may be a
+ * link; what the kernel says fd is decides, so nothing can be swapped after the check). */
+static int fd_under_root(const char *root, int fd)
+{
+	char proc[64], real[PATH_MAX];
+	ssize_t n;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, real, sizeof(real) - 1);
+	if (n <= 0)
+		return 0;
+	real[n] = '\0';
+	return under_root(root, real);
 }
 
 /* Digits only (no sign, no space, at most 19 of them) at *p into *v; 1 when found. */
@@ -173,6 +209,21 @@ static int job_status(struct web *w, const char *id, json_t **st, char *err, siz
 	return -EIO;
 }
 
+/* The answer for a recorded path outside the output dir (or when there is none). */
+static const char *outside_root(const struct web *w, int poster, const char *id, char *buf,
+				size_t len)
+{
+	if (!w->media_root[0])
+		snprintf(buf, len,
+			 "this dashboard serves no videos: it has no output dir (reelbox web "
+			 "--output-dir DIR, the dir the workers write to)");
+	else
+		snprintf(buf, len,
+			 "the %s job %s recorded is not in this dashboard's output dir %s",
+			 poster ? "poster" : "video", id, w->media_root);
+	return buf;
+}
+
 enum MHD_Result web_media(struct web *w, struct MHD_Connection *c, const char *id, int poster)
 {
 	char path[PATH_MAX], err[QUEUE_ERR_MAX], why[QUEUE_ERR_MAX + PATH_MAX + 64];
@@ -192,8 +243,18 @@ enum MHD_Result web_media(struct web *w, struct MHD_Connection *c, const char *i
 		return web_send_text(w, c, MHD_HTTP_NOT_FOUND,
 				     "the recorded file is not a video or poster this dashboard "
 				     "serves (.mp4, .webm, .gif; .jpg)");
+	/* Default-deny: a path a producer wrote into Redis opens nothing outside the output
+	 * dir (no other .jpg or .mp4 of this host), and says nothing about what is there. */
+	if (!under_root(w->media_root, path))
+		return web_send_text(w, c, MHD_HTTP_NOT_FOUND,
+				     outside_root(w, poster, id, why, sizeof(why)));
 	/* O_NOFOLLOW: a link put in place of the file is never followed. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd >= 0 && !fd_under_root(w->media_root, fd)) {
+		close(fd);
+		return web_send_text(w, c, MHD_HTTP_NOT_FOUND,
+				     outside_root(w, poster, id, why, sizeof(why)));
+	}
 	if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		snprintf(why, sizeof(why), "this machine cannot read %s of job %s at %s (%s)",
 			 poster ? "the poster" : "the video", id, path,
