@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -50,15 +51,27 @@ static size_t doc_reply_max(const struct queue *q)
 
 /* Every wait on Redis has a deadline: a Redis that accepts and never answers (frozen,
  * SIGSTOPped, a black-holed network) costs a command at most command_timeout_ms, plus
- * the time a blocking command asked Redis to wait. */
-static void set_deadline(struct queue *q)
+ * the time a blocking command asked Redis to wait. It is for the whole answer, not each
+ * read: each read gets what is left of it, so a Redis that trickles its answer a byte at
+ * a time (a failing link, a hostile proxy) cannot stretch it. *end is 0 on a command's
+ * first call; 0 is returned once the deadline has passed. */
+static int set_deadline(struct queue *q, long long *end)
 {
-	uint64_t ms =
-	    (uint64_t)(q->o.command_timeout_ms ? q->o.command_timeout_ms : 10000) + q->block_ms;
-	struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
-			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+	struct timespec ts;
+	long long now, ms;
+	struct timeval tv;
 
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (!*end)
+		*end =
+		    now + (q->o.command_timeout_ms ? q->o.command_timeout_ms : 10000) + q->block_ms;
+	if ((ms = *end - now) <= 0)
+		return 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	redisSetTimeout(q->c, tv);
+	return 1;
 }
 
 /* Send argv and read its reply, which may cost at most cap bytes. Returns the reply,
@@ -69,7 +82,8 @@ static redisReply *send_argv(struct queue *q, int argc, const char **argv, const
 			     size_t cap, int *rc, char *err, size_t errlen)
 {
 	void *reply = NULL;
-	int wdone = 0;
+	int wdone = 0, late = 0;
+	long long end = 0;
 
 	if (!q->c) {
 		qerr(err, errlen, "lost the connection to Redis at %s and could not reconnect",
@@ -79,11 +93,11 @@ static redisReply *send_argv(struct queue *q, int argc, const char **argv, const
 	}
 	q->lim.max = cap;
 	q->lim.tripped = 0;
-	set_deadline(q);
+	set_deadline(q, &end);
 	if (redisAppendCommandArgv(q->c, argc, argv, len) != REDIS_OK)
 		goto lost;
 	do {
-		if (redisBufferWrite(q->c, &wdone) != REDIS_OK)
+		if ((late = !set_deadline(q, &end)) || redisBufferWrite(q->c, &wdone) != REDIS_OK)
 			goto lost;
 	} while (!wdone);
 	for (;;) {
@@ -91,7 +105,8 @@ static redisReply *send_argv(struct queue *q, int argc, const char **argv, const
 			goto lost;
 		if (reply)
 			return reply;
-		if (qlimit_buffered_over(q->c, &q->lim) || redisBufferRead(q->c) != REDIS_OK)
+		if (qlimit_buffered_over(q->c, &q->lim) || (late = !set_deadline(q, &end)) ||
+		    redisBufferRead(q->c) != REDIS_OK)
 			goto lost;
 	}
 lost:
@@ -105,8 +120,9 @@ lost:
 		return NULL;
 	}
 	/* Bytes that are not RESP: the URL names another kind of server. */
-	if (q->c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK ||
-					  strstr(q->c->errstr, "temporarily unavailable"))) {
+	if (late ||
+	    (q->c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK ||
+					   strstr(q->c->errstr, "temporarily unavailable")))) {
 		qerr(err, errlen, "Redis at %s did not answer within %u ms", q->url.where,
 		     q->o.command_timeout_ms + q->block_ms);
 		*rc = -ETIMEDOUT;

@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -126,8 +129,8 @@ static json_t *read_log(struct queue *q, const char *id, char cursor[QUEUE_ENTRY
 
 static const char *entry_text(json_t *doc, size_t i)
 {
-	return json_string_value(json_object_get(json_array_get(json_object_get(doc, "entries"), i),
-						 "text"));
+	return json_string_value(
+	    json_object_get(json_array_get(json_object_get(doc, "entries"), i), "text"));
 }
 
 static size_t n_entries(json_t *doc)
@@ -228,11 +231,11 @@ static void test_only_the_claim_that_holds_the_job_can_write_its_log(void **stat
 	/* A batch over the cap is refused before anything is sent. */
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	assert_int_equal(queue_log_append(q, &job, big, strlen(big), err, sizeof(err)),
-			 -EMSGSIZE);
+	assert_int_equal(queue_log_append(q, &job, big, strlen(big), err, sizeof(err)), -EMSGSIZE);
 	assert_non_null(strstr(err, "at most"));
 	/* After the result is recorded, the claim cannot write either. */
-	assert_int_equal(queue_complete(q, &job, "{\"status\":\"succeeded\"}", err, sizeof(err)), 0);
+	assert_int_equal(queue_complete(q, &job, "{\"status\":\"succeeded\"}", err, sizeof(err)),
+			 0);
 	assert_int_equal(queue_log_append(q, &job, "late\n", 5, err, sizeof(err)), -ESTALE);
 	doc = read_log(q, "fenced", cursor, 0);
 	assert_int_equal(n_entries(doc), 0);
@@ -260,9 +263,9 @@ static void test_the_log_is_trimmed_expires_with_the_result_and_goes_with_delete
 	/* Running: the log has a TTL of its own, so a vanished worker's log goes too. */
 	ttl = atoll(cmd(q, 2, "TTL", "reelbox:job:trim:log"));
 	assert_true(ttl > 500 && ttl <= 600);
-	assert_int_equal(queue_complete(q, &job, "{\"status\":\"failed\",\"error\":\"x\"}", err,
-					sizeof(err)),
-			 0);
+	assert_int_equal(
+	    queue_complete(q, &job, "{\"status\":\"failed\",\"error\":\"x\"}", err, sizeof(err)),
+	    0);
 	ttl = atoll(cmd(q, 2, "TTL", "reelbox:job:trim:log"));
 	assert_true(ttl > 500 && ttl <= 600);
 	assert_int_equal(queue_delete(q, "trim", st, err, sizeof(err)), 0);
@@ -380,6 +383,67 @@ static void test_logship_batches_whole_lines_and_says_where_it_stops(void **stat
 	assert_null(logship_take(&ls, &len));
 }
 
+/* A "Redis" on a loopback port that answers each command, but one byte every 100 ms:
+ * a child process serving one connection. Returns its pid; *port is where it listens. */
+static pid_t trickler_start(int *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), c;
+	pid_t pid;
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	if ((pid = fork()) != 0) {
+		close(fd);
+		return pid;
+	}
+	if ((c = accept(fd, NULL, NULL)) >= 0) {
+		const char answer[] = "$40\r\n0123456789012345678901234567890123456789\r\n";
+		char in[4096];
+		while (read(c, in, sizeof(in)) > 0)
+			for (size_t i = 0; i + 1 < sizeof(answer); i++) {
+				if (write(c, answer + i, 1) != 1)
+					_exit(0);
+				usleep(100 * 1000);
+			}
+	}
+	_exit(0);
+}
+
+/* The command deadline is for the whole answer: a Redis that trickles it (a byte every
+ * 100 ms, each read well inside the deadline) is cut off at the deadline, not after the
+ * 4.7 s its answer takes. */
+static void test_a_redis_that_trickles_its_answer_is_cut_off_at_the_deadline(void **state)
+{
+	struct queue_opts o;
+	struct queue *q = NULL;
+	char err[QUEUE_ERR_MAX] = "", url[64], cursor[QUEUE_ENTRY_MAX] = "0", *out = NULL;
+	struct timespec t0, t1;
+	int port, status;
+	pid_t pid = trickler_start(&port);
+	long ms;
+
+	(void)state;
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
+	queue_opts_init(&o);
+	o.command_timeout_ms = 300;
+	assert_int_equal(queue_open(&q, url, &o, err, sizeof(err)), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(queue_log_read(q, "j1", cursor, 0, &out, err, sizeof(err)), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms >= 250 && ms < 1500);
+	assert_non_null(strstr(err, "did not answer within 300 ms"));
+	assert_null(out);
+	queue_close(q);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -393,6 +457,7 @@ int main(void)
 	    cmocka_unit_test_setup(
 		test_unknown_and_bad_ids_and_what_a_producer_wrote_by_hand_stay_bounded, flush),
 	    cmocka_unit_test(test_logship_batches_whole_lines_and_says_where_it_stops),
+	    cmocka_unit_test(test_a_redis_that_trickles_its_answer_is_cut_off_at_the_deadline),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
