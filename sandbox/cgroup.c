@@ -204,9 +204,18 @@ void sandbox_enforcement(struct sandbox_enforcement *out)
 	const struct sandbox_cg_env *e = get_env();
 	unsigned have = e->version == SANDBOX_CG_NONE ? 0 : e->ctrls;
 
+	const char *shared = "; not root: every slot runs as this user's uid";
+
 	memset(out, 0, sizeof(*out));
 	out->rootless = geteuid() != 0;
-	out->slot_uids = out->rootless ? "shared" : "per-slot";
+	if (!out->rootless)
+		out->slot_uids = "per-slot";
+	else
+		out->slot_uids = sandbox_ids_subordinate(NULL) ? "subuid" : "shared";
+	if (strcmp(out->slot_uids, "shared"))
+		shared = out->rootless ? "; not root: each slot runs as the user's subordinate id "
+					 "(/etc/subuid)"
+				       : "";
 	if (e->version == SANDBOX_CG_V2)
 		out->cgroup = out->rootless ? "v2-delegated" : "v2";
 	else
@@ -225,15 +234,14 @@ void sandbox_enforcement(struct sandbox_enforcement *out)
 	if (e->version != SANDBOX_CG_NONE)
 		snprintf(out->summary, sizeof(out->summary),
 			 "limits: cgroup %s (memory, pids, cpu), rlimits and the wall clock%s",
-			 out->cgroup,
-			 out->rootless ? "; not root: every slot runs as this user's uid" : "");
+			 out->cgroup, shared);
 	else
 		snprintf(out->summary, sizeof(out->summary),
 			 "limits: rlimits and the wall clock only (memory per process by "
 			 "RLIMIT_DATA, processes by RLIMIT_NPROC, no cpu quota): %s%s",
 			 out->rootless ? "not root and no delegated cgroup v2 subtree"
 				       : "no usable cgroups",
-			 out->rootless ? "; every slot runs as this user's uid" : "");
+			 shared);
 }
 
 int sandbox_cgroup_sweep_stale(void)

@@ -24,13 +24,15 @@
 #define SANDBOX_INNER_ID 1000
 
 /* When reelbox runs as root, slot N maps the inner id to host uid/gid BASE+N, an id
- * no account uses: a script that escaped the namespaces would own no host file and
- * could signal no host process. 1500000 is clear of useradd's range (1000-60000),
+ * no account uses (without root, the user's subordinate id START+N from /etc/subuid
+ * and /etc/subgid, through newuidmap, when the user has a range for every slot): a
+ * script that escaped the namespaces would own no host file and could signal no host
+ * process. 1500000 is clear of useradd's range (1000-60000),
  * systemd's dynamic users (61184-65519) and the /etc/subuid blocks useradd hands
  * out (100000 + 65536 per user, for the first 21 users); it is inside the range
  * systemd-nspawn picks container ids from, so a host running such containers should
- * move it. When reelbox is not root, the inner id maps to the invoking user, the only
- * id an unprivileged process may map. */
+ * move it. When reelbox is not root and the user has no such range, the inner id maps
+ * to the invoking user, the only id an unprivileged process may map by itself. */
 #define SANDBOX_HOST_ID_BASE 1500000u
 #define SANDBOX_MAX_SLOT     65535u
 
@@ -89,10 +91,16 @@ struct sandbox_ids {
 	uid_t host_uid;
 	gid_t host_gid;
 	int host_is_root; /* mapping a foreign id, and clearing groups, is allowed */
+	int subordinate;  /* not root: the slot's id of the user's /etc/subuid range, mapped
+			   * by newuidmap/newgidmap; groups may then be cleared too */
 	char uid_map[48]; /* "1000 <host uid> 1\n" */
 	char gid_map[48];
 };
 
+/* Without root: are the user's subordinate ids usable for per-slot host ids (a range of
+ * SANDBOX_MAX_SLOT + 1 ids in /etc/subuid and /etc/subgid, newuidmap and newgidmap
+ * installed)? 1 or 0, and *why (if asked) says why not. Found once per process. */
+int sandbox_ids_subordinate(const char **why);
 int sandbox_ids_prepare_from_parent(struct sandbox_ids *ids, unsigned slot);
 int sandbox_ids_write_from_parent(const struct sandbox_ids *ids, pid_t pid);
 int sandbox_ids_switch_from_child(const struct sandbox_ids *ids);

@@ -118,12 +118,15 @@ int sandbox_state_default_dir(char *buf, size_t len);
 
 /* Which limits hold here, detected once per process (the detection sandbox_start()
  * uses). Without root the job runs as the invoking user's own uid mapped inside (every
- * slot the same uid), and the cgroup limits hold only in a delegated cgroup v2 subtree;
- * otherwise memory is an RLIMIT_DATA per process and there is no cpu quota. */
+ * slot the same uid, unless /etc/subuid gives the user a range for every slot), and the
+ * cgroup limits hold only in a delegated cgroup v2 subtree; otherwise memory is an
+ * RLIMIT_DATA per process and there is no cpu quota. */
 struct sandbox_enforcement {
-	int rootless;	       /* reelbox is not root */
-	const char *cgroup;    /* "v2", "v2-delegated" (not root), "v1" or "none" */
-	const char *slot_uids; /* "per-slot" (root: 1500000 + slot) or "shared" (the user's) */
+	int rootless;	    /* reelbox is not root */
+	const char *cgroup; /* "v2", "v2-delegated" (not root), "v1" or "none" */
+	/* "per-slot" (root: 1500000 + slot), "subuid" (not root: the user's subordinate
+	 * id start + slot, by newuidmap) or "shared" (not root: the user's own uid) */
+	const char *slot_uids;
 	/* what holds, by name: "memory", "pids", "cpu" (the job's cgroup), "wall_clock",
 	 * "rlimit_cpu", "rlimit_fsize", "rlimit_nofile", "rlimit_nproc", and
 	 * "rlimit_data" (memory per process, only without a cgroup's memory limit) */

@@ -25,6 +25,9 @@
 #      cgroup cases skip themselves with a reason (no job cgroup without root here)
 #   f. worker: a job from a private redis-server, its result's "limits", the start log
 #      line's "limits", SIGTERM exits 0
+#   g. with a range in /etc/subuid and /etc/subgid (given here, taken back at the end)
+#      and newuidmap installed: slot 0 maps to the range's first id, no supplementary
+#      groups inside, --json and posture say so, two jobs at once run as two ids
 #
 # Env: REELBOX_BIN (default build/reelbox), REELBOX_SOURCE_DIR. Prints PASS/FAIL per
 # check and "N passed, M failed"; exit 1 on any failure.
@@ -74,11 +77,15 @@ fi
 U=reelbox-it-$$
 T=$(mktemp -d /tmp/reelbox-rootless.XXXXXX) || die "mktemp failed"
 PIDS=()
+SUBS=
+BASE=0
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	if id "$U" >/dev/null 2>&1; then
 		rm -rf "/tmp/reelbox-$(id -u "$U")"
+		[ -n "$SUBS" ] && usermod --del-subuids "$BASE-$((BASE + 65535))" \
+			--del-subgids "$BASE-$((BASE + 65535))" "$U" 2>/dev/null
 		userdel "$U" 2>/dev/null
 	fi
 	rm -rf "$T"
@@ -295,6 +302,62 @@ wait "$WPID"
 rc=$?
 check "SIGTERM stops the worker, exit 0" "$([ $rc = 0 ]; echo $?)" "exit $rc"
 check "no sandbox dir is left in the state dir" "$([ -z "$(ls -A "$SD")" ]; echo $?)" "$(ls -A "$SD")"
+
+# ==== g. per-slot host ids from the user's subordinate range =============================
+echo "== g. per-slot host ids from /etc/subuid (newuidmap)"
+if [ ! -x /usr/bin/newuidmap ] || [ ! -x /usr/bin/newgidmap ] || ! command -v usermod >/dev/null; then
+	echo "   (newuidmap/newgidmap (Debian's uidmap) or usermod missing: not run)"
+else
+	# A range clear of every range the files already hold.
+	BASE=$(cat /etc/subuid /etc/subgid 2>/dev/null |
+		awk -F: 'BEGIN { m = 3000000 } { e = $2 + $3; if (e > m) m = e } END { print m + 65536 }')
+	usermod --add-subuids "$BASE-$((BASE + 65535))" --add-subgids "$BASE-$((BASE + 65535))" "$U" ||
+		die "usermod --add-subuids failed"
+	SUBS=1
+	as "$R" exec -- sh -c 'cat /proc/self/uid_map /proc/self/gid_map; grep ^Groups: /proc/self/status' \
+		>"$T/sub.out" 2>"$T/sub.err"
+	check "exec maps 1000 to slot 0's subordinate uid and gid $BASE" \
+		"$([ "$(grep -Ec "^ +1000 +$BASE +1$" "$T/sub.out")" = 2 ]; echo $?)" "$(cat "$T/sub.out" "$T/sub.err")"
+	check "and leaves no supplementary group inside" "$(grep -Eq '^Groups:\s*$' "$T/sub.out"; echo $?)"
+	check "stderr says each slot runs as the user's subordinate id" \
+		"$(has "$T/sub.err" "each slot runs as the user's subordinate id"; echo $?)" "$(cat "$T/sub.err")"
+	as "$R" run --json --size 64x48 --frames 2 card.sh -o "$T/u/sub.mp4" >"$T/sub.json" 2>/dev/null
+	check "run renders, and --json says slot_uids subuid" \
+		"$(jqt '.status == "succeeded" and .limits.slot_uids == "subuid"' "$T/sub.json"; echo $?)" "$(jq -c .limits "$T/sub.json" 2>/dev/null)"
+	as "$R" posture --json >"$T/sub-posture.json" 2>/dev/null
+	check "posture: isolation holds and names the subordinate ids" \
+		"$(jqt '.points[] | select(.id == "isolation") | .holds and (.evidence | contains("subordinate id"))' "$T/sub-posture.json"; echo $?)"
+	check "posture: the job's host uid is in the range" \
+		"$(jqt ".facts.host.host_uid >= $BASE and .facts.host.host_uid < $((BASE + 65536))" "$T/sub-posture.json"; echo $?)"
+	# Two jobs at once on a worker with two slots: two host uids of the range.
+	sed 's/^set -eu$/set -eu\nsleep 3/' card.sh >slow.sh && chown "$U:" slow.sh
+	mkdir -p "$T/u/wout2" && chown "$U:" "$T/u/wout2"
+	setpriv --reuid="$U" --regid="$U" --init-groups -- env -i PATH=/usr/bin:/bin HOME="$T/u" \
+		"$R" worker --redis "redis://127.0.0.1:$PORT" --concurrency 2 --output-dir "$T/u/wout2" \
+		>/dev/null 2>"$T/worker2.log" &
+	W2=$!
+	PIDS+=("$W2")
+	for n in 1 2; do
+		as "$R" submit --redis "redis://127.0.0.1:$PORT" --size 64x48 --frames 2 -o "slow$n.mp4" slow.sh \
+			>/dev/null 2>>"$T/submit2.err"
+	done
+	seen=""
+	for _ in $(seq 40); do
+		seen=$(ps -eo uid= | awk -v b="$BASE" '$1 >= b && $1 < b + 65536' | sort -u | tr '\n' ' ')
+		[ "$(echo $seen | wc -w)" -ge 2 ] && break
+		sleep 0.2
+	done
+	check "two jobs at once run as two subordinate uids (one per slot)" \
+		"$([ "$(echo $seen | wc -w)" -ge 2 ]; echo $?)" "seen: $seen"
+	for _ in $(seq 100); do
+		[ "$(find "$T/u/wout2" -name '*.mp4' | wc -l)" -ge 2 ] && break
+		sleep 0.2
+	done
+	check "and both render" "$([ "$(find "$T/u/wout2" -name '*.mp4' | wc -l)" -ge 2 ]; echo $?)" "$(cat "$T/submit2.err")"
+	kill -TERM "$W2"
+	wait "$W2"
+	check "that worker too stops on SIGTERM, exit 0" "$([ $? = 0 ]; echo $?)"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

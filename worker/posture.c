@@ -582,6 +582,7 @@ static void note_enforcement(struct posture_obs *o)
 	sandbox_enforcement(&enf);
 	o->rootless = enf.rootless;
 	snprintf(o->limits_cgroup, sizeof(o->limits_cgroup), "%s", enf.cgroup);
+	snprintf(o->slot_uids, sizeof(o->slot_uids), "%s", enf.slot_uids);
 	snprintf(o->limits_summary, sizeof(o->limits_summary), "%s", enf.summary);
 }
 

@@ -97,8 +97,9 @@ static void mb(char *buf, size_t len, long long bytes)
 
 /* ---- isolation ---------------------------------------------------------------------- */
 
-/* As root the sandbox drops every supplementary group. Without root it cannot
- * (setgroups needs CAP_SETGID on the host): the job keeps the invoking user's groups,
+/* As root (or with the user's subordinate ids, mapped by newgidmap) the sandbox drops
+ * every supplementary group. Otherwise it cannot (an unprivileged gid_map needs
+ * setgroups denied first): the job keeps the invoking user's groups,
  * which is fine when they are only the user's own gid, mapped to the inner one; any
  * other group still grants its access to host files, so it fails, and says what to do. */
 static void judge_groups(const struct posture_obs *o, struct posture_point *p)
@@ -106,21 +107,25 @@ static void judge_groups(const struct posture_obs *o, struct posture_point *p)
 	json_t *groups = json_object_get(o->probe, "groups"), *g;
 	size_t i, n = json_array_size(groups), other = 0;
 
-	if (!o->rootless) {
+	if (!o->rootless || !strcmp(o->slot_uids, "subuid")) {
 		if (n)
 			fail(p, "supplementary groups inside");
+		if (o->rootless)
+			ev(p, "not root: each slot runs as the user's subordinate id (/etc/subuid, "
+			      "newuidmap), no supplementary groups");
 		return;
 	}
 	json_array_foreach(groups, i, g) other += json_integer_value(g) != 1000;
 	if (other)
 		fail(p,
-		     "%zu supplementary group%s of the invoking user inside (only root can drop "
-		     "them: run reelbox as a user with no supplementary groups)",
+		     "%zu supplementary group%s of the invoking user inside (only root or "
+		     "subordinate ids can drop them: run reelbox as a user with none, or give it "
+		     "a range in /etc/subuid and /etc/subgid)",
 		     other, other == 1 ? "" : "s");
 	else
 		ev(p, "not root: groups inside are only the user's own gid, mapped to 1000");
 	ev(p, "not root: the job runs as this user's own uid, which every slot shares (per-slot "
-	      "host uids need root)");
+	      "host uids need root, or a range in /etc/subuid and newuidmap)");
 }
 
 static void judge_ids(const struct posture_obs *o, struct posture_point *p)

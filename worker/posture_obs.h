@@ -67,6 +67,7 @@ struct posture_obs {
 	/* What this host lets the sandbox enforce (sandbox_enforcement()). */
 	int rootless;		  /* reelbox is not root: the job runs as our own uid */
 	char limits_cgroup[16];	  /* "v2", "v2-delegated", "v1" or "none" */
+	char slot_uids[16];	  /* "per-slot", "subuid" or "shared" */
 	char limits_summary[512]; /* its one sentence */
 	char state_new[POSTURE_MAX_STATE][128]; /* its entries that came with the job */
 	int n_state_new;
