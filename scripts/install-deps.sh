@@ -7,6 +7,8 @@ export DEBIAN_FRONTEND=noninteractive
 # libssl-dev: the webhook's HMAC (worker/delivery.c) and Redis over TLS (queue/tls.c);
 # openssl: tests/it_tls.sh makes its CA and certificates; python3-boto3: tests/it_delivery.sh
 # presigns its upload URLs (the S3 server, s3rver, comes from npm into the build dir).
+# python3-yaml, systemd (systemd-analyze), util-linux (unshare, nsenter, setpriv):
+# tests/it_deploy.sh (its Kubernetes and Compose schemas come from npm into the build dir).
 # podman, runc, debootstrap: tests/it_container.sh builds the image (docker/) from a
 # Debian base it makes offline and runs it without --privileged (runc where crun refuses
 # the host's cgroups); uidmap: newuidmap for per-slot uids of a non-root worker.
@@ -15,7 +17,8 @@ PKGS="build-essential cmake pkg-config git
  libuv1-dev libseccomp-dev libhiredis-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
  libcurl4-openssl-dev libssl-dev openssl
  ffmpeg redis-server redis-tools
- python3 python3-numpy python3-pil python3-redis python3-boto3 fonts-dejavu-core
+ python3 python3-numpy python3-pil python3-redis python3-boto3 python3-yaml fonts-dejavu-core
+ systemd util-linux
  lua5.4 nodejs jq procps bubblewrap hyperfine clang-format
  clang libclang-rt-14-dev
  chromium
