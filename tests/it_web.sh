@@ -20,7 +20,8 @@
 #  d. the video by curl: a Range is 206 with the right bytes, the whole file is 200 and
 #     identical, a range past the end is 416, a symlink in the video's place is refused,
 #     so is an output a producer pointed outside --output-dir (a path that climbs out, a
-#     linked directory) and an id cut short by %00;
+#     linked directory) and an id cut short by %00; a client that trickles its headers
+#     (slowloris) is dropped at the 10 s header deadline;
 #     Redis killed: the API is 503 with a JSON sentence and the event stream sends a
 #     problem event; Redis back: the API answers again; SIGTERM: exit 0, also while a
 #     request waits on a Redis that stopped answering (SIGSTOP).
@@ -171,6 +172,21 @@ check "the token is not in the server's environment block or command line" \
 # ==== b. the gate =======================================================================
 echo "== b. the gate"
 URL=http://127.0.0.1:$WPORT
+# Slowloris, checked at the end of d: a header line every 2 s, never the end of them.
+python3 - "$WPORT" >"$T/slowloris" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /api/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+t0 = time.time()
+try:
+    while time.time() - t0 < 40:
+        time.sleep(2)
+        s.sendall(b"X-Slow: 1\r\n")
+    print("open after 40 s")
+except OSError:
+    print("dropped after %d s" % (time.time() - t0))
+PY
+SLOW_PID=$!
 AUTH=(-H "Authorization: Bearer $TOKEN")
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
 for p in / /api/overview /api/jobs /api/events /video/x /poster/x /metrics /healthz; do
@@ -456,6 +472,9 @@ start_redis
 codes=$(for _ in 1 2 3 4 5; do code "${AUTH[@]}" "$URL/api/jobs/j_slow"; echo; done | tr '\n' ' ')
 check "Redis restarted: at most one request notices, the pool is renewed at once ($codes)" \
 	bash -c '[ "$(grep -o 200 <<<"$1" | wc -l)" -ge 4 ]' _ "$codes"
+wait "$SLOW_PID"
+check "slowloris (a header line every 2 s): dropped at the 10 s header deadline ($(cat "$T/slowloris"))" \
+	bash -c 'n=$(sed -n "s/^dropped after \([0-9]*\) s$/\1/p" "$1"); [ -n "$n" ] && [ "$n" -ge 9 ] && [ "$n" -le 16 ]' _ "$T/slowloris"
 stop_redis
 body=$(curl -s -w ' %{http_code}' --max-time 10 "${AUTH[@]}" "$URL/api/overview")
 check "Redis away: the API answers 503 with a JSON sentence ($body)" \

@@ -244,12 +244,14 @@ static struct MHD_Daemon *start_daemon(struct web *w, int fd)
 	unsigned flags =
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
 
-	return MHD_start_daemon(flags, 0, NULL, NULL, web_request, w, MHD_OPTION_LISTEN_SOCKET, fd,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNECTIONS,
-				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WEB_PER_IP,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_IDLE_TIMEOUT_S,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-				MHD_OPTION_UNESCAPE_CALLBACK, web_unescape, NULL, MHD_OPTION_END);
+	return MHD_start_daemon(
+	    flags, 0, NULL, NULL, web_request, w, MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNECTIONS,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WEB_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)WEB_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+	    MHD_OPTION_UNESCAPE_CALLBACK, web_unescape, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+	    web_guard_notify, w, MHD_OPTION_NOTIFY_COMPLETED, web_guard_completed, w,
+	    MHD_OPTION_END);
 }
 
 #define WEB_STOP_GRACE_S 5
@@ -286,8 +288,14 @@ static int serve(struct web *w, struct listen_addr *l, const char *listen)
 		return cli_usage_error("web", "cannot listen on %.64s: %s", listen, strerror(-rc));
 	w->port = l->port;
 	allow_hosts(w, l);
+	if ((rc = web_guard_start(w)) < 0) {
+		close(fd);
+		return cli_usage_error("web", "cannot start a thread: %s", strerror(-rc));
+	}
 	if (!(d = start_daemon(w, fd))) {
 		close(fd);
+		w->stopping = 1;
+		web_guard_stop(w);
 		return cli_usage_error("web", "cannot start the HTTP server on %.64s", listen);
 	}
 	printf("reelbox web: http://%s:%u/%s\n", l->wildcard ? "localhost" : l->host,
@@ -297,6 +305,7 @@ static int serve(struct web *w, struct listen_addr *l, const char *listen)
 	w->stopping = 1;
 	pthread_create(&dog, NULL, stop_watchdog, NULL);
 	MHD_stop_daemon(d);
+	web_guard_stop(w);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
  * web_api.c, web_sse.c and web_media.c make the answers (JSON, the event stream, the
  * video and its poster); web_util.c holds what they all use: the responses with their
  * security headers and the pool of queue clients. Calls go down that list, never up.
+ * web_guard.c, beside them, gives every request's headers a deadline (slowloris).
  */
 #ifndef REELBOX_WEB_H
 #define REELBOX_WEB_H
@@ -18,14 +19,17 @@
 
 #include "queue.h"
 
-#define WEB_TOKEN_MIN	 16
-#define WEB_TOKEN_MAX	 256
-#define WEB_POOL_MAX	 8     /* idle queue clients kept */
-#define WEB_POOL_IDLE_MS 60000 /* one idle longer is not trusted (a proxy may have cut it) */
-#define WEB_SSE_MAX	 16    /* event streams at once; the other slots stay for requests */
-#define WEB_HOSTS_MAX	 8
-#define WEB_HOST_LEN	 128
-#define WEB_COOKIE	 "reelbox_token"
+#define WEB_TOKEN_MIN	      16
+#define WEB_TOKEN_MAX	      256
+#define WEB_POOL_MAX	      8	    /* idle queue clients kept */
+#define WEB_POOL_IDLE_MS      60000 /* one idle longer is not trusted (a proxy may have cut it) */
+#define WEB_SSE_MAX	      16    /* event streams at once; the other slots stay for requests */
+#define WEB_HOSTS_MAX	      8
+#define WEB_HOST_LEN	      128
+#define WEB_COOKIE	      "reelbox_token"
+#define WEB_HEADER_DEADLINE_S 10 /* a request's headers, whole, within this (slowloris) */
+
+struct web_conn;
 
 struct web {
 	/* the queue */
@@ -35,7 +39,9 @@ struct web {
 	struct queue *idle[WEB_POOL_MAX];
 	long long idle_since[WEB_POOL_MAX]; /* monotonic ms each went back to the pool */
 	int n_idle;
-	int n_sse;	     /* event streams open, under lock */
+	int n_sse;		/* event streams open, under lock */
+	struct web_conn *conns; /* every open connection, under lock (web_guard.c) */
+	pthread_t guard;
 	atomic_int stopping; /* set once by the main thread at SIGTERM, read by every other */
 
 	/* the checks */
@@ -109,6 +115,19 @@ int web_range_parse(const char *h, uint64_t size, uint64_t *first, uint64_t *las
 
 /* /video/ID (poster 0) and /poster/ID (poster 1). */
 enum MHD_Result web_media(struct web *w, struct MHD_Connection *c, const char *id, int poster);
+
+/* ---- web_guard.c: a deadline on a request's headers ---------------------------- */
+
+/* MHD_OPTION_NOTIFY_CONNECTION and MHD_OPTION_NOTIFY_COMPLETED callbacks (cls: the struct
+ * web), and web_request's mark that a request's headers are complete. */
+void web_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+		      enum MHD_ConnectionNotificationCode code);
+void web_guard_completed(void *cls, struct MHD_Connection *c, void **req,
+			 enum MHD_RequestTerminationCode toe);
+void web_guard_request(struct web *w, struct MHD_Connection *c);
+/* The watchdog thread: it ends once w->stopping is set; stop joins it. 0 or -errno. */
+int web_guard_start(struct web *w);
+void web_guard_stop(struct web *w);
 
 /* ---- web_http.c: the request handler ------------------------------------------- */
 

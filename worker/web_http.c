@@ -242,6 +242,7 @@ enum MHD_Result web_request(void *cls, struct MHD_Connection *c, const char *url
 	 * complete, so the connection can be kept alive. */
 	if (!*req) {
 		*req = &seen;
+		web_guard_request(w, c);
 		if (has_body(c, *upload_len))
 			return web_send_text(w, c, MHD_HTTP_CONTENT_TOO_LARGE,
 					     "this dashboard reads no request bodies\n");
