@@ -20,7 +20,8 @@
 #  d. the video by curl: a Range is 206 with the right bytes, the whole file is 200 and
 #     identical, a range past the end is 416, a symlink in the video's place is refused,
 #     so is an output a producer pointed outside --output-dir (a path that climbs out, a
-#     linked directory) and an id cut short by %00; a client that trickles its headers
+#     linked directory) and an id cut short by %00; a followed job whose log key a
+#     producer made a string gets a problem event a second; a client that trickles its headers
 #     (slowloris) is dropped at the 10 s header deadline;
 #     Redis killed: the API is 503 with a JSON sentence and the event stream sends a
 #     problem event; Redis back: the API answers again; SIGTERM: exit 0, also while a
@@ -464,6 +465,12 @@ ln -s "$T/private" "$OUT/linked"
 check "nor a file behind a linked directory inside it: 404" [ "$(code "${AUTH[@]}" "$URL/video/j_evil")" = 404 ]
 rm -f "$OUT/linked"
 check "an escaped NUL does not cut an id short: 404" [ "$(code "${AUTH[@]}" "$URL/video/j_slow%00x")" = 404 ]
+# A producer makes a followed job's log a string: every read of it fails at once.
+"${RCLI[@]}" hset reelbox:job:j_wrongtype state running >/dev/null
+"${RCLI[@]}" set reelbox:job:j_wrongtype:log notastream >/dev/null
+n=$(curl -s -N --max-time 3 "${AUTH[@]}" "$URL/api/events?job=j_wrongtype" | grep -c '^event: problem')
+check "a followed job whose log key is of another type: a problem event a second, not a loop ($n in 3 s)" \
+	[ "$n" -ge 1 -a "$n" -le 5 ]
 
 for _ in 1 2 3 4 5 6; do curl -s -o /dev/null --max-time 5 "${AUTH[@]}" "$URL/api/jobs/j_slow" & done
 wait $(jobs -p | grep -vx "$WORKER_PID\|$WEB_PID\|$REDIS_PID") 2>/dev/null

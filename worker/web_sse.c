@@ -78,12 +78,23 @@ static void problem(struct sse *s, const char *sentence)
 	json_decref(o);
 }
 
-/* A failed queue call: the sentence to the page, and a fresh client next time. */
+/* Sleep up to ms, in short steps so a stopping server is not kept waiting. */
+static void nap(const struct web *w, long long ms)
+{
+	for (; ms > 0 && !w->stopping; ms -= 100)
+		usleep((useconds_t)(ms < 100 ? ms : 100) * 1000);
+}
+
+/* A failed queue call: the sentence to the page, and a fresh client next time, after a
+ * pause: a call that fails at once every time (a producer made the followed job's log
+ * key a string: WRONGTYPE) must not become a loop of thousands of problem events and
+ * Redis connections a second. */
 static void queue_failed(struct sse *s, int rc, const char *err)
 {
 	problem(s, err);
 	web_queue_put(s->w, s->q, rc);
 	s->q = NULL;
+	nap(s->w, SSE_OVERVIEW_MS);
 }
 
 /* The followed job's new events (queued, running, progress, retry, cancel, done), up
@@ -172,13 +183,6 @@ static int log_entries(struct sse *s, int wait_ms, char *err, size_t errlen)
 	}
 	json_decref(o);
 	return 0;
-}
-
-/* Sleep up to ms, in short steps so a stopping server is not kept waiting. */
-static void nap(const struct web *w, long long ms)
-{
-	for (; ms > 0 && !w->stopping; ms -= 100)
-		usleep((useconds_t)(ms < 100 ? ms : 100) * 1000);
 }
 
 /* Fill s->buf with what is due next; blocks up to about a second. */
