@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "avload.h"
 #include "checks.h"
+#include "poster.h"
 #include "render.h"
 #include "stream.h"
 
@@ -68,6 +69,7 @@ struct render {
 	int checking;
 	struct timespec t0;
 	uint64_t first_frame_ms;
+	struct poster *poster; /* poster.c; NULL when the spec asks for none */
 };
 
 static const char *const presets[] = {"ultrafast", "superfast", "veryfast", "faster",	"fast",
@@ -643,7 +645,8 @@ int render_open(const struct render_spec *spec, struct render **out, char *err, 
 	} else if ((ret = make_temp(r, err, errlen)) < 0) {
 		goto fail;
 	}
-	if ((ret = open_output(r, err, errlen)) < 0 || (ret = alloc_frames(r, err, errlen)) < 0)
+	if ((ret = open_output(r, err, errlen)) < 0 || (ret = alloc_frames(r, err, errlen)) < 0 ||
+	    (ret = poster_begin(&r->poster, spec, err, errlen)) < 0)
 		goto fail;
 	*out = r;
 	return 0;
@@ -825,6 +828,9 @@ int render_stream(struct render *r, int fd, render_progress_fn progress, void *o
 		if ((ret = convert(r, err, errlen)) < 0 ||
 		    (ret = submit(r, r->frame, err, errlen)) < 0)
 			return ret;
+		if (r->poster)
+			poster_take(r->poster, r->frames, r->rd.frame, r->rd.fmt, r->rd.width,
+				    r->rd.height);
 		r->frames++;
 		if (progress)
 			progress(opaque, r->frames);
@@ -958,6 +964,8 @@ int render_finish(struct render *r, struct render_result *res, char *err, size_t
 	res->bytes = (uint64_t)size;
 	snprintf(res->stream_kind, sizeof(res->stream_kind), "%s", render_kind_name(r->rd.kind));
 	res->first_frame_ms = r->first_frame_ms;
+	if (r->poster)
+		poster_end(r->poster, res);
 	res->encode_ms = ms_since(&r->t0);
 	return 0;
 }
@@ -1000,6 +1008,8 @@ int render_commit(struct render *r, char *err, size_t errlen)
 	ret = render_output_commit(r->tmp_path, r->output, err, errlen);
 	if (ret == 0)
 		r->committed = 1;
+	if (ret == 0 && r->poster)
+		ret = poster_commit(r->poster, err, errlen);
 	return ret;
 }
 
@@ -1009,6 +1019,7 @@ void render_close(struct render *r)
 		return;
 	if (r->reader_open)
 		render_reader_free(&r->rd);
+	poster_free(r->poster);
 	sws_freeContext(r->sws);
 	av_frame_free(&r->in);
 	av_frame_free(&r->filt);

@@ -37,6 +37,16 @@ struct render_spec {
 	 * This is how a confined encoder process that may open nothing writes its video. */
 	int output_fd;
 	int use_output_fd; /* output_fd is meant: 0 keeps the path mode for zeroed specs */
+	/* The poster (poster.c): a JPEG of one frame, as wide as the video or at most 1280.
+	 * Written into poster_fd when use_poster_fd (the confined encoder's way, like
+	 * output_fd; the caller renames it), else to the path poster through a temporary
+	 * file that render_commit() renames with the video; neither: no poster (a zeroed
+	 * spec makes none). poster_frame >= 0 names the frame (0-based); -1 picks one by
+	 * content, avoiding black and blank frames. */
+	const char *poster;
+	int poster_fd;
+	int use_poster_fd;
+	int64_t poster_frame;
 };
 
 #define RENDER_MAX_WARNINGS 4
@@ -63,6 +73,12 @@ struct render_result {
 				* (a drain cap, or a stream refused early): its end is unknown */
 	int n_warnings;	       /* sentences about likely mistakes that did not fail it */
 	char warnings[RENDER_MAX_WARNINGS][RENDER_WARNING_LEN];
+
+	/* The poster, when one was asked for: its size (0 when it could not be made: the
+	 * video still stands), the frame it shows and the time it cost the encoder. */
+	uint64_t poster_bytes;
+	int64_t poster_frame;
+	uint64_t poster_ms;
 };
 
 /* Called from the reading thread after each encoded frame. */

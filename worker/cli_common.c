@@ -44,6 +44,7 @@ const struct option cli_job_options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"prompt", required_argument, NULL, OPT_PROMPT},
     {"prompt-file", required_argument, NULL, OPT_PROMPT_FILE},
+    {"poster-frame", required_argument, NULL, OPT_POSTER_FRAME},
 };
 const size_t cli_n_job_options = sizeof(cli_job_options) / sizeof(cli_job_options[0]);
 
@@ -312,6 +313,28 @@ void cli_tell_limits(const char *cmd)
 		fprintf(stderr, "reelbox %s: %s\n", cmd, e.summary);
 }
 
+/* The poster beside the video (render/poster.c): named after output as the runner named
+ * it after the file it wrote (the worker records a video under another name than the
+ * one it rendered to, and moves the poster with it), the frame it shows, its cost. */
+static int add_poster(json_t *o, const struct runner_result *res, const char *output)
+{
+	char path[PATH_MAX];
+	int oom = 0, rc;
+	char *p;
+
+	if (!output || runner_poster_path(output, path, sizeof(path)) < 0)
+		return 0;
+	p = json_text(path, &oom);
+	rc = oom || !p || json_object_set_new(o, "poster", json_string(p)) < 0 ||
+		     json_object_set_new(o, "poster_frame", json_integer(res->poster_frame)) < 0 ||
+		     json_object_set_new(json_object_get(o, "timings"), "poster_ms",
+					 json_integer((json_int_t)res->poster_ms)) < 0
+		 ? -ENOMEM
+		 : 0;
+	free(p);
+	return rc;
+}
+
 /* Every string goes through utf8_sanitize() first, whatever its source (the script's log,
  * an error quoting a path or a stream, an operator's path): jansson refuses ill-formed
  * UTF-8, and a script must not be able to make the result unbuildable. What is left to
@@ -369,6 +392,8 @@ char *cli_result_json(const struct runner_result *res, const char *output, const
 		if (bad)
 			goto done;
 	}
+	if (res->succeeded && res->poster[0] && add_poster(o, res, output) < 0)
+		goto done;
 	/* A prompt job's prompt, script and attempts (jobrun.c), strings already well-formed. */
 	if (extra && json_object_update(o, extra) < 0)
 		goto done;

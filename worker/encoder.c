@@ -29,7 +29,7 @@
 #define SERVER_FD	3
 #define MAX_CHILDREN	1024
 #define SEND_TIMEOUT_S	2
-#define REQUEST_MAX_FDS (3 + SANDBOX_HELPER_MAX_CG)
+#define REQUEST_MAX_FDS (4 + SANDBOX_HELPER_MAX_CG)
 
 struct encoder_request {
 	uint32_t magic;
@@ -39,6 +39,9 @@ struct encoder_request {
 	uint32_t uid, gid, pids;
 	int32_t n_cg;
 	uint64_t memory_bytes, cpu_seconds, file_bytes;
+	/* A poster file rides after the video's (then the cgroups'): 0 or 1; its frame or -1 */
+	int32_t has_poster;
+	int64_t poster_frame;
 };
 
 /* ---- the worker's side --------------------------------------------------------------- */
@@ -162,6 +165,8 @@ int encoder_spawn(const struct render_spec *spec, int frame_fd, int out_fd,
 	rq.memory_bytes = t->memory_bytes;
 	rq.cpu_seconds = t->cpu_seconds;
 	rq.file_bytes = t->file_bytes;
+	rq.has_poster = spec->use_poster_fd && spec->poster_fd >= 0;
+	rq.poster_frame = spec->poster_frame >= 0 ? spec->poster_frame : -1;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
 		snprintf(err, errlen, "cannot create the encoder's socket: %s", strerror(errno));
@@ -170,6 +175,8 @@ int encoder_spawn(const struct render_spec *spec, int frame_fd, int out_fd,
 	fds[nfds++] = sv[1];
 	fds[nfds++] = frame_fd;
 	fds[nfds++] = out_fd;
+	if (rq.has_poster)
+		fds[nfds++] = spec->poster_fd;
 	for (int i = 0; i < t->n_cg && i < SANDBOX_HELPER_MAX_CG; i++)
 		fds[nfds++] = t->cg_fds[i];
 
@@ -236,7 +243,7 @@ int encoder_read(int sock, struct encoder_msg *m, int *pidfd)
 			close(got);
 		return -EPROTO;
 	}
-	if (m->flags & ~ENCODER_F_KNOWN) {
+	if ((m->flags & ~ENCODER_F_KNOWN) || m->poster_frame < -1) {
 		if (got >= 0)
 			close(got);
 		return -EPROTO;
@@ -298,6 +305,7 @@ static int valid_request(const struct encoder_request *rq)
 	return rq->magic == ENCODER_MAGIC && rq->n_cg >= 0 && rq->n_cg <= SANDBOX_HELPER_MAX_CG &&
 	       memchr(rq->pix_fmt, 0, sizeof(rq->pix_fmt)) &&
 	       memchr(rq->preset, 0, sizeof(rq->preset)) &&
+	       (rq->has_poster == 0 || rq->has_poster == 1) && rq->poster_frame >= -1 &&
 	       memchr(rq->container, 0, sizeof(rq->container));
 }
 
@@ -323,7 +331,7 @@ static void request_ticket(const struct encoder_request *rq, const int *fds,
 	t->pids = rq->pids;
 	t->n_cg = rq->n_cg;
 	for (int i = 0; i < SANDBOX_HELPER_MAX_CG; i++)
-		t->cg_fds[i] = i < rq->n_cg ? fds[3 + i] : -1;
+		t->cg_fds[i] = i < rq->n_cg ? fds[3 + rq->has_poster + i] : -1;
 	t->memory_bytes = rq->memory_bytes;
 	t->cpu_seconds = rq->cpu_seconds;
 	t->file_bytes = rq->file_bytes;
@@ -334,13 +342,13 @@ static void request_ticket(const struct encoder_request *rq, const int *fds,
 static int confine_and_encode(const struct encoder_request *rq, const int *fds,
 			      struct child_ctx *ctx, struct render **r, char *err, size_t errlen)
 {
-	int keep[3] = {fds[0], fds[1], fds[2]};
+	int keep[4] = {fds[0], fds[1], fds[2], rq->has_poster ? fds[3] : -1};
 	struct sandbox_helper_ticket t;
 	char output[32];
 	int rc;
 
 	request_ticket(rq, fds, &t);
-	rc = sandbox_helper_confine(&t, keep, 3, err, errlen);
+	rc = sandbox_helper_confine(&t, keep, 3 + rq->has_poster, err, errlen);
 	if (rc < 0)
 		return rc;
 	struct render_spec spec = {
@@ -355,6 +363,9 @@ static int confine_and_encode(const struct encoder_request *rq, const int *fds,
 	    .threads = rq->threads,
 	    .output_fd = fds[2],
 	    .use_output_fd = 1,
+	    .poster_fd = rq->has_poster ? fds[3] : -1,
+	    .use_poster_fd = rq->has_poster,
+	    .poster_frame = rq->poster_frame,
 	};
 	snprintf(output, sizeof(output), "video.%s", rq->container);
 	rc = render_open(&spec, r, err, errlen);
@@ -400,6 +411,9 @@ static int finish_result(struct render *r, int rc, const struct child_ctx *ctx,
 		m->encode_ms = res.encode_ms;
 		memcpy(m->sha256, res.sha256, sizeof(m->sha256));
 		memcpy(m->stream_kind, res.stream_kind, sizeof(m->stream_kind));
+		m->poster_bytes = res.poster_bytes;
+		m->poster_frame = res.poster_bytes ? res.poster_frame : -1;
+		m->poster_ms = res.poster_ms;
 	} else {
 		m->frames = ctx->last_sent;
 	}
@@ -408,8 +422,8 @@ static int finish_result(struct render *r, int rc, const struct child_ctx *ctx,
 }
 
 /* One job in a forked child: confine, encode, close the frame pipe, say STREAM_END,
- * finish, say RESULT, exit. fds: the job socket, the frame pipe, the video file, then
- * the helper's cgroup descriptors. */
+ * finish, say RESULT, exit. fds: the job socket, the frame pipe, the video file, the
+ * poster file when there is one, then the helper's cgroup descriptors. */
 __attribute__((noreturn)) static void child_main(const struct encoder_request *rq, const int *fds)
 {
 	struct child_ctx ctx = {.sock = fds[0]};
@@ -492,7 +506,7 @@ static int receive_request(int sock, struct encoder_request *rq, int *fds, int *
 		}
 	}
 	if (n != (ssize_t)sizeof(*rq) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    !valid_request(rq) || *nfds != 3 + rq->n_cg)
+	    !valid_request(rq) || *nfds != 3 + rq->has_poster + rq->n_cg)
 		return -EPROTO;
 	return 0;
 }

@@ -55,6 +55,11 @@ struct encoder_msg {
 	/* RESULT: sentences about likely mistakes in the stream ("" = none), whether or not
 	 * it failed (render.h's checks) */
 	char warnings[RENDER_MAX_WARNINGS][RENDER_WARNING_LEN];
+	/* RESULT: the poster written into the poster file (0 bytes: none could be made), the
+	 * frame it shows (-1: none) and the encoder's time for it */
+	uint64_t poster_bytes;
+	int64_t poster_frame;
+	uint64_t poster_ms;
 };
 
 /* Start the encoder server if it is not running (idempotent). Call from a thread that
@@ -67,7 +72,7 @@ void encoder_set_program(const char *path);
 
 /* Hand one job to a confined encoder child. frame_fd (the script's pipe, read end) and
  * out_fd (the temporary video file) are passed along and may be closed by the caller
- * right after. Returns the job socket (nonblocking, close-on-exec), or a negative
+ * right after; so is spec->poster_fd (the temporary poster file) when use_poster_fd. Returns the job socket (nonblocking, close-on-exec), or a negative
  * errno with a sentence. */
 int encoder_spawn(const struct render_spec *spec, int frame_fd, int out_fd,
 		  const struct sandbox_helper_ticket *ticket, char *err, size_t errlen);

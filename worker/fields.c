@@ -35,6 +35,8 @@ const struct field job_fields[] = {
     {"fps", JOB_NUM(FIELD_INT, fps), 0, INT_MAX, .cli = "is not a positive whole number",
      .cli_min = 1},
     {"frames", JOB_NUM(FIELD_I64, frames), 1, INT64_MAX, .cli = "is not a positive whole number"},
+    {"poster_frame", JOB_NUM(FIELD_I64, poster_frame), 0, INT64_MAX,
+     .cli = "is not a frame number (0 or more)"},
     {"pix_fmt", JOB_STR(pix_fmt), .cli = "is not known"},
     {"format", JOB_STR(format)},
     /* The range depends on the format (and GIF ignores crf): job_resolve says. */

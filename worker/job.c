@@ -15,6 +15,8 @@
  *                                   even for mp4 and webm, any for gif; at most 7680x4320
  *     "fps": 30,                    1..120; default 30
  *     "frames": 150,                1..operator cap; default fps*5
+ *     "poster_frame": 12,           the poster's frame, 0..frames-1; default: picked by
+ *                                   content (no black or blank frame when there is another)
  *     "pix_fmt": "rgb24",           rgb24 rgba bgr24 gray yuv420p; default rgb24
  *     "format": "mp4",              mp4 webm gif; default mp4
  *     "crf": 23,                    0..51 (mp4), 0..63 (webm); any value is ignored for gif
@@ -129,6 +131,7 @@ void job_init(struct job *job)
 	job->height = 720;
 	job->fps = 30;
 	job->crf = -1;
+	job->poster_frame = -1;
 }
 
 void job_free(struct job *job)
@@ -321,6 +324,13 @@ static int job_check_frames(struct job *j, const struct config *cfg, char *err, 
 	if (j->frames > cfg->max_frames) {
 		worker_err(err, errlen, "frames %lld is above the operator's cap of %lld",
 			   (long long)j->frames, (long long)cfg->max_frames);
+		return -EINVAL;
+	}
+	if (j->poster_frame >= j->frames) {
+		worker_err(err, errlen,
+			   "poster_frame %lld is past the last frame: it must be below frames "
+			   "(%lld)",
+			   (long long)j->poster_frame, (long long)j->frames);
 		return -EINVAL;
 	}
 	return 0;

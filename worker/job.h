@@ -87,6 +87,7 @@ struct job {
 	char runtime[32];		/* empty: from the script's extension */
 	int width, height, fps;
 	int64_t frames; /* 0: fps * 5 */
+	int64_t poster_frame; /* the poster's frame (0-based, below frames); -1: picked */
 	char pix_fmt[16];
 	char format[8];		  /* "mp4" "webm" "gif" */
 	int crf;		  /* -1: encoder default */

@@ -64,6 +64,8 @@ struct runner {
 	uint64_t start_ns;
 	uint64_t encoder_memory; /* the encoder cgroup's limit, for the sentence */
 	char *tmp_path;		 /* the temporary video file the encoder writes */
+	char *poster_tmp;	 /* the temporary poster file beside it ("" once moved) */
+	int64_t poster_frame;	 /* the job's "poster_frame", or -1: the encoder picks */
 
 	/* The encoder process (encoder.h): its job socket, pidfd and what it said. */
 	int enc_sock, enc_pidfd;
@@ -172,6 +174,28 @@ static void measure(struct runner *r, const struct sandbox_helper_usage *usage)
 				 er->warnings[i]);
 }
 
+/* The poster goes into place after its video: the size the encoder reported must
+ * match the file, as for the video. A poster that cannot be moved leaves the video
+ * standing, without a poster. */
+static void commit_poster(struct runner *r)
+{
+	const struct encoder_msg *er = &r->enc_result;
+	char err[256];
+	struct stat st;
+
+	if (!r->poster_tmp || !r->poster_tmp[0] || er->poster_bytes == 0 ||
+	    stat(r->poster_tmp, &st) < 0 || (uint64_t)st.st_size != er->poster_bytes)
+		return;
+	runner_poster_path(r->res.output, r->res.poster, sizeof(r->res.poster));
+	if (render_output_commit(r->poster_tmp, r->res.poster, err, sizeof(err)) < 0) {
+		r->res.poster[0] = '\0';
+		return;
+	}
+	r->poster_tmp[0] = '\0';
+	r->res.poster_frame = er->poster_frame;
+	r->res.poster_ms = er->poster_ms;
+}
+
 /* A committed verdict's file goes into place; a failure turns the verdict. */
 static void commit_video(struct runner *r, struct verdict *v)
 {
@@ -185,6 +209,7 @@ static void commit_video(struct runner *r, struct verdict *v)
 	} else if (render_output_commit(r->tmp_path, r->res.output, v->error, sizeof(v->error)) ==
 		   0) {
 		r->tmp_path[0] = '\0';
+		commit_poster(r);
 	} else {
 		v->end = RUNNER_END_INTERNAL;
 		if (!v->error[0])
@@ -248,6 +273,8 @@ static void maybe_finish(struct runner *r)
 	decide(r);
 	if (r->tmp_path[0])
 		unlink(r->tmp_path);
+	if (r->poster_tmp && r->poster_tmp[0])
+		unlink(r->poster_tmp);
 	/* The polls go first: uv_close() takes their fds out of the loop's epoll set
 	 * before the fds are closed. */
 	if (r->notify_fd >= 0)
@@ -491,6 +518,7 @@ struct launch {
 	struct render_spec rspec;
 	int frame[2], log[2];
 	int tmp_fd;
+	int poster_fd;
 };
 
 static void launch_close(struct launch *l)
@@ -504,7 +532,9 @@ static void launch_close(struct launch *l)
 	}
 	if (l->tmp_fd >= 0)
 		close(l->tmp_fd);
-	l->tmp_fd = -1;
+	if (l->poster_fd >= 0)
+		close(l->poster_fd);
+	l->tmp_fd = l->poster_fd = -1;
 	job_sandbox_free(&l->box);
 }
 
@@ -528,6 +558,7 @@ static int runner_new(uv_loop_t *loop, const struct job *job, const struct confi
 	r->timeout_s = job->limits.timeout_s;
 	r->encoder_memory = l->box.spec.helper.memory_bytes;
 	r->res.exit_code = -1;
+	r->poster_frame = job->poster_frame >= 0 ? job->poster_frame : -1;
 	r->res.width = job->width;
 	r->res.height = job->height;
 	r->res.fps = job->fps;
@@ -542,6 +573,35 @@ static int runner_new(uv_loop_t *loop, const struct job *job, const struct confi
 	return 0;
 }
 
+int runner_poster_path(const char *video, char *out, size_t len)
+{
+	const char *slash = strrchr(video, '/');
+	const char *dot = strrchr(slash ? slash + 1 : video, '.');
+	int stem = dot && dot != (slash ? slash + 1 : video) ? (int)(dot - video)
+							     : (int)strlen(video);
+
+	return snprintf(out, len, "%.*s.jpg", stem, video) < (int)len ? 0 : -ENAMETOOLONG;
+}
+
+/* Every video gets a poster (render/poster.c): a second temporary file beside the
+ * video's, written by the same confined encoder, moved into place with the video. */
+static int open_poster(struct runner *r, struct launch *l, char *err, size_t errlen)
+{
+	char poster[PATH_MAX];
+
+	if (runner_poster_path(l->rspec.output, poster, sizeof(poster)) < 0) {
+		snprintf(err, errlen, "output path is too long for its poster");
+		return -ENAMETOOLONG;
+	}
+	l->poster_fd = render_output_temp(poster, &r->poster_tmp, err, errlen);
+	if (l->poster_fd < 0)
+		return l->poster_fd;
+	l->rspec.poster_fd = l->poster_fd;
+	l->rspec.use_poster_fd = 1;
+	l->rspec.poster_frame = r->poster_frame;
+	return 0;
+}
+
 /* The temporary file beside the output that the encoder writes into. */
 static int open_output(struct runner *r, struct launch *l, char *err, size_t errlen)
 {
@@ -552,7 +612,9 @@ static int open_output(struct runner *r, struct launch *l, char *err, size_t err
 		return -EINVAL;
 	}
 	l->tmp_fd = render_output_temp(output, &r->tmp_path, err, errlen);
-	return l->tmp_fd < 0 ? l->tmp_fd : 0;
+	if (l->tmp_fd < 0)
+		return l->tmp_fd;
+	return open_poster(r, l, err, errlen);
 }
 
 static int open_pipes(struct launch *l, char *err, size_t errlen)
@@ -607,7 +669,9 @@ static int start_encoder(struct runner *r, struct launch *l, char *err, size_t e
 	sandbox_helper_ticket_close(&ticket);
 	close(l->frame[0]);
 	close(l->tmp_fd);
-	l->frame[0] = l->tmp_fd = -1;
+	if (l->poster_fd >= 0)
+		close(l->poster_fd);
+	l->frame[0] = l->tmp_fd = l->poster_fd = -1;
 	return rc;
 }
 
@@ -654,7 +718,7 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 		 const char *output, unsigned slot, const struct runner_ops *ops, void *opaque,
 		 struct runner **out, char *err, size_t errlen)
 {
-	struct launch l = {.frame = {-1, -1}, .log = {-1, -1}, .tmp_fd = -1};
+	struct launch l = {.frame = {-1, -1}, .log = {-1, -1}, .tmp_fd = -1, .poster_fd = -1};
 	struct runner *r = NULL;
 	int rc;
 
@@ -704,6 +768,11 @@ void runner_free(struct runner *r)
 		if (r->tmp_path[0])
 			unlink(r->tmp_path);
 		free(r->tmp_path);
+	}
+	if (r->poster_tmp) {
+		if (r->poster_tmp[0])
+			unlink(r->poster_tmp);
+		free(r->poster_tmp);
 	}
 	logtail_free(&r->log);
 	free(r);

@@ -66,6 +66,9 @@ struct runner_result {
 	int frame_cap_hit;		    /* the frame count cut the stream short */
 	int n_warnings; /* sentences about likely mistakes in the stream that did not fail it */
 	char warnings[RUNNER_MAX_WARNINGS][RUNNER_WARNING_LEN];
+	char poster[PATH_MAX]; /* the poster beside the video ("" when none was made) */
+	int64_t poster_frame;  /* the frame it shows */
+	uint64_t poster_ms;    /* the encoder's time for it: sampling, scaling, JPEG */
 };
 
 struct runner_ops {
@@ -81,6 +84,10 @@ struct runner_ops {
 int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cfg,
 		 const char *output, unsigned slot, const struct runner_ops *ops, void *opaque,
 		 struct runner **out, char *err, size_t errlen);
+
+/* The poster's path for a video: its extension replaced by .jpg (out.mp4: out.jpg;
+ * <id>.<token>.mp4: <id>.<token>.jpg). 0, or -ENAMETOOLONG. */
+int runner_poster_path(const char *video, char *out, size_t len);
 
 /* Kill the job's sandbox; it ends failed with this reason. Safe after done. */
 void runner_cancel(struct runner *r, const char *reason);

@@ -1,0 +1,380 @@
+/* poster.c - the poster: the frame that best shows a video, as a JPEG beside it.
+ *
+ * Why a pick and not "frame N": scripts fade in from black, open on a title card of
+ * one colour, or clear the screen before drawing, so a fixed frame is often blank. The
+ * pick looks at about POSTER_SAMPLES frames spread over the stream as it is encoded
+ * (the length is not known in advance: max_frames is a ceiling), scores each on a
+ * 160-pixel-wide luma thumbnail (cheap: the full-size conversion happens only for a new
+ * best), and keeps the best one so far: no reservoir of frames, one poster-sized copy.
+ * A job may name the frame instead (pick >= 0); the pick still runs as the fallback for
+ * a stream that ends before that frame.
+ *
+ * The JPEG is libav's mjpeg encoder on yuvj420p (full range), one packet written with
+ * pwrite into the caller's descriptor: the confined encoder process opens nothing.
+ */
+#define _GNU_SOURCE
+#include "poster.h"
+#include "render.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/mem.h>
+#include <libswscale/swscale.h>
+
+#define THUMB_WIDTH 160
+#define JPEG_QSCALE 3 /* ffmpeg's -q:v: 2 (best) .. 31; 3 is visually lossless at 720p */
+
+struct poster {
+	int fd;
+	int64_t pick, max_frames;
+	int width, height; /* the video's */
+	int pw, ph;	   /* the poster's */
+	int tw, th;	   /* the thumbnail's */
+	struct SwsContext *thumb_sws, *full_sws;
+	AVFrame *best, *thumb;
+	struct poster_score best_score;
+	int64_t best_index;
+	int have, picked;
+	int broken;  /* a frame could not be scaled: no poster */
+	uint64_t ns; /* time spent here */
+	/* path mode (poster_begin without a descriptor): the temporary file and its target */
+	char *tmp_path, *target;
+	int own_fd, written, committed;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct poster_score poster_score_luma(const uint8_t *luma, int linesize, int w, int h)
+{
+	struct poster_score s = {0, 0, 1};
+	uint64_t sum = 0, sq = 0, n = (uint64_t)(w > 0 ? w : 0) * (uint64_t)(h > 0 ? h : 0);
+	double var;
+
+	if (!luma || n == 0)
+		return s;
+	for (int y = 0; y < h; y++) {
+		const uint8_t *row = luma + (ptrdiff_t)y * linesize;
+		for (int x = 0; x < w; x++) {
+			sum += row[x];
+			sq += (uint64_t)row[x] * row[x];
+		}
+	}
+	s.mean = (double)sum / (double)n;
+	var = (double)sq / (double)n - s.mean * s.mean;
+	s.stddev = var > 0 ? sqrt(var) : 0;
+	s.blank = s.mean < POSTER_BLACK_MEAN || s.mean > POSTER_WHITE_MEAN ||
+		  s.stddev < POSTER_FLAT_STDDEV;
+	return s;
+}
+
+/* Contrast, less for a frame far from mid-grey (a dim or washed-out frame). */
+static double interest(const struct poster_score *s)
+{
+	return s->stddev * (1.0 - fabs(s->mean - 128.0) / 256.0);
+}
+
+int poster_better(const struct poster_score *a, const struct poster_score *b)
+{
+	if (a->blank != b->blank)
+		return !a->blank;
+	if (!a->blank)
+		return interest(a) > interest(b);
+	return a->mean + a->stddev > b->mean + b->stddev;
+}
+
+int poster_sampled(int64_t index, int64_t max_frames)
+{
+	int64_t stride = max_frames / POSTER_SAMPLES;
+
+	if (index < 0)
+		return 0;
+	if (stride < 1)
+		stride = 1;
+	if (index < stride)
+		return (index & (index - 1)) == 0; /* 0 and the powers of two */
+	while (index >= POSTER_SAMPLES * stride && stride < (INT64_MAX / 4) / POSTER_SAMPLES)
+		stride *= 2;
+	return index % stride == 0;
+}
+
+void poster_size(int w, int h, int *pw, int *ph)
+{
+	if (w <= POSTER_MAX_WIDTH) {
+		*pw = w;
+		*ph = h;
+		return;
+	}
+	*pw = POSTER_MAX_WIDTH;
+	*ph = (int)(((int64_t)h * POSTER_MAX_WIDTH + w / 2) / w);
+	if (*ph < 1)
+		*ph = 1;
+}
+
+static AVFrame *yuvj_frame(int w, int h)
+{
+	AVFrame *f = av_frame_alloc();
+
+	if (!f)
+		return NULL;
+	f->format = AV_PIX_FMT_YUVJ420P;
+	f->width = w;
+	f->height = h;
+	f->color_range = AVCOL_RANGE_JPEG;
+	if (av_frame_get_buffer(f, 0) < 0)
+		av_frame_free(&f);
+	return f;
+}
+
+int poster_open(struct poster **out, int fd, int64_t pick, int64_t max_frames, int width,
+		int height, char *err, size_t errlen)
+{
+	struct poster *p = calloc(1, sizeof(*p));
+
+	*out = NULL;
+	if (!p)
+		return -ENOMEM;
+	p->own_fd = -1;
+	p->fd = fd;
+	p->pick = pick;
+	p->max_frames = max_frames;
+	p->width = width;
+	p->height = height;
+	poster_size(width, height, &p->pw, &p->ph);
+	p->tw = width < THUMB_WIDTH ? width : THUMB_WIDTH;
+	p->th = (int)(((int64_t)height * p->tw + width / 2) / width);
+	if (p->th < 1)
+		p->th = 1;
+	p->best = yuvj_frame(p->pw, p->ph);
+	p->thumb = yuvj_frame(p->tw, p->th);
+	if (!p->best || !p->thumb) {
+		poster_free(p);
+		snprintf(err, errlen, "cannot allocate the poster's frames");
+		return -ENOMEM;
+	}
+	*out = p;
+	return 0;
+}
+
+/* Scale src into dst through a context made (or kept) for this source. */
+static int scale_into(struct SwsContext **sws, const uint8_t *const *src, const int *src_ls,
+		      enum AVPixelFormat fmt, int w, int h, AVFrame *dst, int flags)
+{
+	int ret = av_frame_make_writable(dst);
+
+	if (ret < 0)
+		return ret;
+	*sws = sws_getCachedContext(*sws, w, h, fmt, dst->width, dst->height, dst->format, flags,
+				    NULL, NULL, NULL);
+	if (!*sws)
+		return AVERROR(EINVAL);
+	ret = sws_scale(*sws, src, src_ls, 0, h, dst->data, dst->linesize);
+	return ret < 0 ? ret : 0;
+}
+
+void poster_take(struct poster *p, int64_t index, const uint8_t *data, enum AVPixelFormat fmt,
+		 int w, int h)
+{
+	int want = p->pick >= 0 && index == p->pick;
+	uint8_t *src[4];
+	int ls[4], ret = 0;
+	uint64_t t0;
+
+	if (p->picked || p->broken || (!want && !poster_sampled(index, p->max_frames)))
+		return;
+	t0 = now_ns();
+	ret = av_image_fill_arrays(src, ls, data, fmt, w, h, 1);
+	if (ret >= 0 && !want) {
+		struct poster_score s;
+
+		ret = scale_into(&p->thumb_sws, (const uint8_t *const *)src, ls, fmt, w, h,
+				 p->thumb, SWS_AREA);
+		if (ret < 0)
+			goto end;
+		s = poster_score_luma(p->thumb->data[0], p->thumb->linesize[0], p->tw, p->th);
+		if (p->have && !poster_better(&s, &p->best_score))
+			goto end;
+		p->best_score = s;
+	}
+	if (ret >= 0)
+		ret = scale_into(&p->full_sws, (const uint8_t *const *)src, ls, fmt, w, h, p->best,
+				 SWS_BICUBIC);
+	if (ret >= 0) {
+		p->best_index = index;
+		p->have = 1;
+		p->picked = want;
+	}
+end:
+	p->ns += now_ns() - t0;
+	if (ret < 0)
+		p->broken = 1;
+}
+
+/* One JPEG from the kept frame: mjpeg with a fixed quantiser, single-threaded (the
+ * encode is a few milliseconds; no threads for the sandbox's filter to allow). */
+static int encode_jpeg(struct poster *p, AVPacket *pkt)
+{
+	const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
+	AVCodecContext *c = codec ? avcodec_alloc_context3(codec) : NULL;
+	int ret;
+
+	if (!c)
+		return codec ? AVERROR(ENOMEM) : AVERROR_ENCODER_NOT_FOUND;
+	c->width = p->pw;
+	c->height = p->ph;
+	c->pix_fmt = AV_PIX_FMT_YUVJ420P;
+	c->color_range = AVCOL_RANGE_JPEG;
+	c->time_base = (AVRational){1, 25};
+	c->thread_count = 1;
+	c->flags |= AV_CODEC_FLAG_QSCALE;
+	c->global_quality = FF_QP2LAMBDA * JPEG_QSCALE;
+	ret = avcodec_open2(c, codec, NULL);
+	if (ret >= 0) {
+		p->best->pts = 0;
+		p->best->quality = c->global_quality;
+		ret = avcodec_send_frame(c, p->best);
+	}
+	if (ret >= 0)
+		ret = avcodec_send_frame(c, NULL);
+	if (ret >= 0)
+		ret = avcodec_receive_packet(c, pkt);
+	avcodec_free_context(&c);
+	return ret;
+}
+
+static int write_all(int fd, const uint8_t *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(fd, buf + done, len - done, (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (size_t)n;
+	}
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+int poster_write(struct poster *p, uint64_t *bytes, int64_t *frame, uint64_t *ms, char *err,
+		 size_t errlen)
+{
+	AVPacket *pkt = av_packet_alloc();
+	uint64_t t0 = now_ns();
+	int ret;
+
+	*bytes = 0;
+	*frame = -1;
+	if (!pkt)
+		return -ENOMEM;
+	if (!p->have || p->broken) {
+		av_packet_free(&pkt);
+		snprintf(err, errlen, p->broken ? "cannot scale a frame for the poster"
+						: "the poster has no frame");
+		return p->broken ? -EIO : -ENODATA;
+	}
+	ret = encode_jpeg(p, pkt);
+	if (ret < 0) {
+		char why[AV_ERROR_MAX_STRING_SIZE];
+		av_strerror(ret, why, sizeof(why));
+		snprintf(err, errlen, "cannot encode the poster: %s", why);
+		ret = -EIO;
+	} else if ((ret = write_all(p->fd, pkt->data, (size_t)pkt->size)) < 0) {
+		snprintf(err, errlen, "cannot write the poster: %s", strerror(-ret));
+	} else {
+		*bytes = (uint64_t)pkt->size;
+		*frame = p->best_index;
+	}
+	av_packet_free(&pkt);
+	p->ns += now_ns() - t0;
+	*ms = p->ns / 1000000;
+	return ret;
+}
+
+int poster_begin(struct poster **out, const struct render_spec *spec, char *err, size_t errlen)
+{
+	char *tmp = NULL;
+	int fd, ret;
+
+	*out = NULL;
+	if (!spec->use_poster_fd && !spec->poster)
+		return 0;
+	fd = spec->use_poster_fd ? spec->poster_fd
+				 : render_output_temp(spec->poster, &tmp, err, errlen);
+	if (fd < 0)
+		return fd;
+	ret = poster_open(out, fd, spec->poster_frame, spec->max_frames, spec->width,
+			  spec->height, err, errlen);
+	if (ret < 0 || spec->use_poster_fd)
+		goto end;
+	(*out)->own_fd = fd;
+	(*out)->tmp_path = tmp;
+	(*out)->target = strdup(spec->poster);
+	if (!(*out)->target) {
+		poster_free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+end:
+	if (ret < 0 && tmp) {
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+	}
+	return ret;
+}
+
+void poster_end(struct poster *p, struct render_result *res)
+{
+	char err[200];
+
+	res->poster_bytes = 0;
+	res->poster_frame = -1;
+	if (poster_write(p, &res->poster_bytes, &res->poster_frame, &res->poster_ms, err,
+			 sizeof(err)) == 0)
+		p->written = 1;
+}
+
+int poster_commit(struct poster *p, char *err, size_t errlen)
+{
+	int ret;
+
+	if (!p->tmp_path || !p->written || p->committed)
+		return 0;
+	ret = render_output_commit(p->tmp_path, p->target, err, errlen);
+	if (ret == 0)
+		p->committed = 1;
+	return ret;
+}
+
+void poster_free(struct poster *p)
+{
+	if (!p)
+		return;
+	sws_freeContext(p->thumb_sws);
+	sws_freeContext(p->full_sws);
+	av_frame_free(&p->best);
+	av_frame_free(&p->thumb);
+	if (p->own_fd >= 0)
+		close(p->own_fd);
+	if (p->tmp_path && !p->committed)
+		unlink(p->tmp_path);
+	free(p->tmp_path);
+	free(p->target);
+	free(p);
+}
