@@ -15,7 +15,8 @@
 #     the page (readyState >= 2) and seeks; a failed job is
 #     retried with the page's Retry button and is queued or running again
 #     (`reelbox status --json`); Redis stopped, the page says so, and once it is back
-#     the message goes; no CSP violation and the token is not readable by the
+#     the message goes; a producer's job with HTML and script in its error, worker and
+#     log shows them as text; no CSP violation and the token is not readable by the
 #     page's script. A screenshot is kept: ${REELBOX_ARTIFACTS:-the build dir}/dashboard.png.
 #  d. the video by curl: a Range is 206 with the right bytes, the whole file is 200 and
 #     identical, a range past the end is 416, a symlink in the video's place is refused,
@@ -273,6 +274,12 @@ check "a job that always fails ended failed or dead ($(status_field j_fail state
 # The browser part speaks to this shell through files: go/ID asks the shell to submit
 # a job once the page is open, retry/ID tells the shell the page clicked Retry.
 mkdir -p "$T/ipc"
+# A producer's job with HTML and script in every string the page shows.
+now_ms=$(($(date +%s) * 1000))
+"${RCLI[@]}" hset reelbox:job:j_xss state failed created "$now_ms" attempts 1 max_attempts 1 \
+	error '<img id=xss1 src=x onerror="window.__xss=1">' worker '<script id=xss2>window.__xss=2</script>' >/dev/null
+"${RCLI[@]}" zadd reelbox:jobs:recent "$now_ms" j_xss >/dev/null
+"${RCLI[@]}" xadd reelbox:job:j_xss:log '*' a 1 t $'<img id=xss3 src=x onerror="window.__xss=3">\xe2\x80\xa8after U+2028\n' >/dev/null
 PYTHONPATH="$SRC/tests" timeout 75 python3 - "$CHROMIUM" "$URL" "$TOKEN" "$T/profile" "$ART" "$T/ipc" \
 	<<'PY' >"$T/browser" 2>&1 &
 import base64, json, os, sys, time
@@ -391,6 +398,16 @@ try:
     ask("redis-start")
     check(until(c, "document.getElementById('problem').className === ''", 10),
           "Redis back: the page clears the message and updates again")
+
+    # HTML and script from Redis stay text: no element is made from them, nothing runs.
+    c.js("document.querySelector('tr[data-id=\"j_xss\"]').click()")
+    shown = until(c, "(() => { const l = document.getElementById('d-log');"
+                     "return l && l.textContent.includes('after U+2028') && l.textContent; })()", 10)
+    made = c.js("!!(document.getElementById('xss1') || document.getElementById('xss2') ||"
+                " document.getElementById('xss3')) || window.__xss !== undefined")
+    err = c.js("(document.getElementById('d-error') || {}).textContent || ''")
+    check(bool(shown) and "<img id=xss3" in shown and "<img id=xss1" in err and made is False,
+          f"a job's error, worker and log with HTML and script are shown as text ({made})")
 
     errs = [e["params"] for e in c.events if e.get("method") == "Runtime.exceptionThrown" or
             (e.get("method") == "Log.entryAdded" and
