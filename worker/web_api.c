@@ -81,17 +81,32 @@ enum MHD_Result web_api_job(struct web *w, struct MHD_Connection *c, const char 
 	return answer(w, c, q, rc, json, err);
 }
 
-/* 1 when s is a log cursor: "0" or a stream entry id, digits and one '-'. */
+/* 1 when the n digits at s are a number Redis takes in a stream id (64 bits). */
+static int id_part_ok(const char *s, size_t n)
+{
+	char buf[24];
+
+	if (n == 0 || n > 20)
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	errno = 0;
+	strtoull(buf, NULL, 10);
+	return errno == 0;
+}
+
+/* 1 when s is a log cursor: "0" or a stream entry id, digits and one '-', each part a
+ * 64-bit number (a bigger one passed here and came back from Redis as an error: 503). */
 static int cursor_ok(const char *s)
 {
 	size_t n = strlen(s), digits = strspn(s, "0123456789");
 
-	if (n == 0 || n >= QUEUE_ENTRY_MAX)
+	if (n == 0 || n >= QUEUE_ENTRY_MAX || !id_part_ok(s, digits))
 		return 0;
 	if (digits == n)
 		return 1;
-	return digits > 0 && s[digits] == '-' && s[digits + 1] &&
-	       strspn(s + digits + 1, "0123456789") == n - digits - 1;
+	return s[digits] == '-' && strspn(s + digits + 1, "0123456789") == n - digits - 1 &&
+	       id_part_ok(s + digits + 1, n - digits - 1);
 }
 
 /* The log's JSON with "cursor" added: where the next read starts. */
