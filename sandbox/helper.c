@@ -123,10 +123,10 @@ int sandbox_helper_confine(const struct sandbox_helper_ticket *t, const int *kee
 		STEP(set_rlimit(RLIMIT_CPU, t->cpu_seconds), "RLIMIT_CPU");
 	if (t->file_bytes)
 		STEP(set_rlimit(RLIMIT_FSIZE, t->file_bytes), "RLIMIT_FSIZE");
+#if !defined(__SANITIZE_ADDRESS__)
 	/* Without a cgroup to hold it (not root, or no usable cgroups), address space is the
 	 * only memory bound left. Not in an AddressSanitizer build: its shadow memory is
 	 * terabytes of address space reserved at start, so no limit could be met. */
-#if !defined(__SANITIZE_ADDRESS__)
 	if (!t->n_cg && t->memory_bytes)
 		STEP(set_rlimit(RLIMIT_AS, t->memory_bytes + (512ull << 20)), "RLIMIT_AS");
 #endif
