@@ -18,7 +18,8 @@
 #      $XDG_RUNTIME_DIR/reelbox when that is set), a state dir it does not own is refused
 #   b. limits: a memory hog, a fork bomb (RLIMIT_NPROC counts per sandbox: two at once
 #      each get their own count), the wall clock
-#   c. run: a tiny script makes a video ffprobe reads; --json's "limits" says what holds
+#   c. run: a tiny script makes a video ffprobe reads; --json's "limits" says what holds;
+#      every example in examples/ renders (node, numpy, lua under RLIMIT_DATA)
 #   d. posture --json: the rootless posture, honestly (limits fails without a cgroup and
 #      says why; every other point holds)
 #   e. the sandbox unit tests (test_sandbox, test_seccomp) as the user, when built: the
@@ -231,6 +232,15 @@ if [ "$CG" = none ]; then
 		"$(jqt '(.limits.enforced | index("rlimit_data")) and (.limits.not_enforced == ["memory", "pids", "cpu"])' "$T/run.json"; echo $?)"
 fi
 check "stderr has the limits line once" "$([ "$(grep -c '^reelbox run: limits: ' "$T/run.err")" = 1 ]; echo $?)"
+# Every runtime under the rootless limits (RLIMIT_DATA must not stop node or numpy):
+# each example renders a few frames. producer.py is a queue client, not a script.
+for f in "$SRC"/examples/*.py "$SRC"/examples/*.sh "$SRC"/examples/*.js "$SRC"/examples/*.lua; do
+	b=$(basename "$f")
+	[ "$b" = producer.py ] && continue
+	cp "$f" "$T/u/ex-$b" && chown "$U:" "$T/u/ex-$b"
+	as timeout 120 "$R" run --size 160x120 --frames 4 "ex-$b" -o "$T/u/ex-$b.mp4" >/dev/null 2>"$T/ex.err"
+	check "examples/$b renders as $U" $? "$(tail -2 "$T/ex.err")"
+done
 
 # ==== d. posture ========================================================================
 echo "== d. posture"
