@@ -1,4 +1,5 @@
-/* encode.c - encode a frame stream into MP4 (x264), WebM (VP9) or GIF.
+/* encode.c - encode a frame stream into MP4 (x264, x265, AV1), WebM (VP9, AV1), GIF or
+ * MOV (ProRes 4444).
  *
  * The shape is FFmpeg's doc/examples encode_video.c and mux.c: one encoder, one
  * stream, a send-frame / receive-packet loop, a NULL frame to flush, and
@@ -39,6 +40,8 @@
 struct render {
 	struct render_spec spec; /* its strings point at output or at static names */
 	enum render_container container;
+	enum render_codec codec; /* never DEFAULT once opened (render_codec_for) */
+	int alpha_dropped;	 /* an rgba stream into a codec without alpha: a warning */
 	char *output, *tmp_path;
 	int tmp_fd;
 	int stop_fd; /* see render_set_stop_fd() */
@@ -76,8 +79,113 @@ static const char *const presets[] = {"ultrafast", "superfast", "veryfast", "fas
 				      "medium",	   "slow",	"slower",   "veryslow", "placebo"};
 
 static const char *const container_names[] = {
-    [RENDER_MP4] = "mp4", [RENDER_WEBM] = "webm", [RENDER_GIF] = "gif"};
-static const int crf_max[] = {[RENDER_MP4] = 51, [RENDER_WEBM] = 63, [RENDER_GIF] = 63};
+    [RENDER_MP4] = "mp4", [RENDER_WEBM] = "webm", [RENDER_GIF] = "gif", [RENDER_MOV] = "mov"};
+static const int crf_max[] = {
+    [RENDER_MP4] = 51, [RENDER_WEBM] = 63, [RENDER_GIF] = 63, [RENDER_MOV] = 63};
+
+/* Codecs by name, their crf range (0: none, crf is ignored) and the libavcodec encoders
+ * that make them, the preferred first: the first one this libavcodec has is used. */
+static const struct {
+	const char *name;
+	int crf_max;
+	const char *encoders[3];
+} codecs[] = {
+    [RENDER_CODEC_DEFAULT] = {"", 0, {NULL}},
+    [RENDER_CODEC_H264] = {"h264", 51, {"libx264"}},
+    [RENDER_CODEC_HEVC] = {"hevc", 51, {"libx265"}},
+    [RENDER_CODEC_VP9] = {"vp9", 63, {"libvpx-vp9"}},
+    [RENDER_CODEC_AV1] = {"av1", 63, {"libsvtav1", "libaom-av1", "librav1e"}},
+    [RENDER_CODEC_PRORES] = {"prores", 0, {"prores_ks"}},
+    [RENDER_CODEC_GIF] = {"gif", 0, {"gif"}},
+};
+#define N_CODECS ((int)(sizeof(codecs) / sizeof(codecs[0])))
+
+/* Which codecs each container takes, its own first. */
+static const enum render_codec container_codecs[][4] = {
+    [RENDER_MP4] = {RENDER_CODEC_H264, RENDER_CODEC_HEVC, RENDER_CODEC_AV1},
+    [RENDER_WEBM] = {RENDER_CODEC_VP9, RENDER_CODEC_AV1},
+    [RENDER_GIF] = {RENDER_CODEC_GIF},
+    [RENDER_MOV] = {RENDER_CODEC_PRORES},
+};
+
+int render_codec_from_name(const char *name)
+{
+	if (!name || !*name)
+		return RENDER_CODEC_DEFAULT;
+	for (int i = 1; i < N_CODECS; i++)
+		if (!strcmp(codecs[i].name, name))
+			return i;
+	return -EINVAL;
+}
+
+int render_codec_for(int container, int codec, char *err, size_t errlen)
+{
+	const enum render_codec *list;
+	char names[64] = "";
+
+	if (container < 0 || container > RENDER_MOV || codec < 0 || codec >= N_CODECS)
+		return -EINVAL;
+	list = container_codecs[container];
+	if (codec == RENDER_CODEC_DEFAULT)
+		return list[0];
+	for (int i = 0; i < 4 && list[i]; i++) {
+		if ((int)list[i] == codec)
+			return codec;
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+			 i ? ", " : "", codecs[list[i]].name);
+	}
+	snprintf(err, errlen, "codec %s cannot go in .%s; .%s takes %s", codecs[codec].name,
+		 container_names[container], container_names[container], names);
+	return -EINVAL;
+}
+
+/* The first encoder this libavcodec has for codec, or NULL. */
+static const AVCodec *codec_encoder(int codec)
+{
+	const AVCodec *c = NULL;
+
+	for (int i = 0; i < 3 && !c && codecs[codec].encoders[i]; i++)
+		c = avcodec_find_encoder_by_name(codecs[codec].encoders[i]);
+	return c;
+}
+
+int render_codec_available(int codec, char *err, size_t errlen)
+{
+	int ret;
+
+	if (codec <= RENDER_CODEC_DEFAULT || codec >= N_CODECS)
+		return -EINVAL;
+	if ((ret = render_libav_load(err, errlen)) < 0)
+		return ret;
+	if (codec_encoder(codec))
+		return 0;
+	snprintf(err, errlen,
+		 "codec %s is not available here: this libavcodec has no %s%s%s%s%s encoder",
+		 codecs[codec].name, codecs[codec].encoders[0],
+		 codecs[codec].encoders[1] ? ", " : "",
+		 codecs[codec].encoders[1] ? codecs[codec].encoders[1] : "",
+		 codecs[codec].encoders[2] ? " or " : "",
+		 codecs[codec].encoders[2] ? codecs[codec].encoders[2] : "");
+	return -ENOSYS;
+}
+
+int render_codec_crf_max(int codec)
+{
+	return codec > 0 && codec < N_CODECS ? codecs[codec].crf_max : 0;
+}
+
+int render_keeps_alpha(int container, int codec)
+{
+	return (container == RENDER_WEBM && codec == RENDER_CODEC_VP9) ||
+	       (container == RENDER_MOV && codec == RENDER_CODEC_PRORES);
+}
+
+/* The stream's exact rate: fps_num/fps_den, or fps/1 for callers that set only fps. */
+static AVRational spec_rate(const struct render_spec *spec)
+{
+	return spec->fps_num > 0 ? (AVRational){spec->fps_num, spec->fps_den}
+				 : (AVRational){spec->fps, 1};
+}
 
 int render_preset_known(const char *preset)
 {
@@ -370,8 +478,9 @@ static int open_gif_graph(struct render *r, char *err, size_t errlen)
 	r->graph = avfilter_graph_alloc();
 	if (!outputs || !inputs || !r->graph)
 		goto end;
-	snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=1/%d:pixel_aspect=1/1",
-		 r->spec.width, r->spec.height, r->conv_fmt, r->spec.fps);
+	snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=%d/%d:pixel_aspect=1/1",
+		 r->spec.width, r->spec.height, r->conv_fmt, spec_rate(&r->spec).den,
+		 spec_rate(&r->spec).num);
 	ret = avfilter_graph_create_filter(&r->src, avfilter_get_by_name("buffer"), "in", args,
 					   NULL, r->graph);
 	if (ret < 0)
@@ -398,51 +507,100 @@ end:
 	return ret < 0 ? av_fail(ret, "cannot build the GIF palette filter", err, errlen) : 0;
 }
 
+/* The x264 preset name's place in presets[] (medium when unknown). */
+static size_t preset_index(const char *preset)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
+		if (!strcmp(presets[i], preset))
+			return i;
+	return 5;
+}
+
+/* The encoder's options for its codec: crf and a speed from the x264 preset name. */
+static void codec_options(struct render *r, AVDictionary **opts)
+{
+	/* SVT-AV1's presets 0 (slowest) .. 13, from ultrafast .. placebo. */
+	static const char *const svt[] = {"12", "11", "10", "9", "8", "7", "6", "5", "4", "3"};
+	static const char *const aom[] = {"8", "7", "6", "6", "5", "4", "3", "2", "1", "0"};
+	const char *preset = r->spec.preset ? r->spec.preset : "medium";
+	const char *name = r->enc->codec->name;
+	char crf[16];
+
+	snprintf(crf, sizeof(crf), "%d", r->spec.crf);
+	switch (r->codec) {
+	case RENDER_CODEC_H264:
+	case RENDER_CODEC_HEVC:
+		av_dict_set(opts, "crf",
+			    r->spec.crf >= 0		    ? crf
+			    : r->codec == RENDER_CODEC_H264 ? "23"
+							    : "28",
+			    0);
+		av_dict_set(opts, "preset", preset, 0);
+		if (r->codec == RENDER_CODEC_HEVC)
+			av_dict_set(opts, "x265-params", "log-level=error", 0);
+		break;
+	case RENDER_CODEC_VP9: {
+		const char *deadline, *cpu_used;
+		vp9_speed(preset, &deadline, &cpu_used);
+		r->enc->bit_rate = 0;
+		av_dict_set(opts, "crf", r->spec.crf >= 0 ? crf : "32", 0);
+		av_dict_set(opts, "b", "0", 0);
+		av_dict_set(opts, "deadline", deadline, 0);
+		av_dict_set(opts, "cpu-used", cpu_used, 0);
+		av_dict_set(opts, "row-mt", "1", 0);
+		break;
+	}
+	case RENDER_CODEC_AV1:
+		if (!strcmp(name, "libsvtav1")) {
+			av_dict_set(opts, "crf", r->spec.crf >= 0 ? crf : "35", 0);
+			av_dict_set(opts, "preset", svt[preset_index(preset)], 0);
+			/* SVT-AV1 starts ~19 threads at lp=1 and ~87 at lp=2, whatever the
+			 * host's cores: lp stays at most 2 so the encoder's pids limit holds
+			 * (a failed thread start deadlocks SVT-AV1 instead of failing). */
+			av_dict_set(opts, "svtav1-params", r->spec.threads == 1 ? "lp=1" : "lp=2",
+				    0);
+		} else if (!strcmp(name, "libaom-av1")) {
+			r->enc->bit_rate = 0;
+			av_dict_set(opts, "crf", r->spec.crf >= 0 ? crf : "35", 0);
+			av_dict_set(opts, "cpu-used", aom[preset_index(preset)], 0);
+			av_dict_set(opts, "row-mt", "1", 0);
+		}
+		break;
+	case RENDER_CODEC_PRORES:
+		av_dict_set(opts, "profile", "4444", 0);
+		av_dict_set(opts, "vendor", "apl0", 0);
+		break;
+	default:
+		break;
+	}
+}
+
 static int open_encoder(struct render *r, char *err, size_t errlen)
 {
-	static const char *const names[] = {"libx264", "libvpx-vp9", "gif"};
-	const char *preset = r->spec.preset ? r->spec.preset : "medium";
-	const AVCodec *codec = avcodec_find_encoder_by_name(names[r->container]);
+	const AVCodec *codec = codec_encoder(r->codec);
+	AVRational rate = spec_rate(&r->spec);
 	AVDictionary *opts = NULL;
-	char crf[16];
 	int ret;
 
-	if (!codec) {
-		snprintf(err, errlen, "this libavcodec has no %s encoder", names[r->container]);
-		return -ENOSYS;
-	}
+	if (!codec)
+		return render_codec_available(r->codec, err, errlen) < 0 ? -ENOSYS : -EINVAL;
 	r->enc = avcodec_alloc_context3(codec);
 	if (!r->enc)
 		return -ENOMEM;
 	r->enc->width = r->spec.width;
 	r->enc->height = r->spec.height;
-	r->enc->time_base = (AVRational){1, r->spec.fps};
-	r->enc->framerate = (AVRational){r->spec.fps, 1};
+	/* One tick a frame: frame N has pts N, N*1001/30000 s at 30000/1001. */
+	r->enc->time_base = av_inv_q(rate);
+	r->enc->framerate = rate;
 	r->enc->thread_count = r->spec.threads;
-	switch (r->container) {
-	case RENDER_MP4:
-		r->enc->pix_fmt = AV_PIX_FMT_YUV420P;
-		snprintf(crf, sizeof(crf), "%d", r->spec.crf >= 0 ? r->spec.crf : 23);
-		av_dict_set(&opts, "crf", crf, 0);
-		av_dict_set(&opts, "preset", preset, 0);
-		break;
-	case RENDER_WEBM: {
-		const char *deadline, *cpu_used;
-		vp9_speed(preset, &deadline, &cpu_used);
-		r->enc->pix_fmt = AV_PIX_FMT_YUV420P;
-		r->enc->bit_rate = 0;
-		snprintf(crf, sizeof(crf), "%d", r->spec.crf >= 0 ? r->spec.crf : 32);
-		av_dict_set(&opts, "crf", crf, 0);
-		av_dict_set(&opts, "b", "0", 0);
-		av_dict_set(&opts, "deadline", deadline, 0);
-		av_dict_set(&opts, "cpu-used", cpu_used, 0);
-		av_dict_set(&opts, "row-mt", "1", 0);
-		break;
-	}
-	case RENDER_GIF:
+	r->enc->pix_fmt = r->conv_fmt;
+	codec_options(r, &opts);
+	if (r->codec == RENDER_CODEC_GIF) {
+		/* The palette graph takes conv_fmt and gives the encoder PAL8. */
 		r->enc->pix_fmt = AV_PIX_FMT_PAL8;
 		r->enc->time_base = av_buffersink_get_time_base(r->sink);
-		break;
 	}
 	if (r->oc->oformat->flags & AVFMT_GLOBALHEADER)
 		r->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
@@ -456,9 +614,13 @@ static int open_encoder(struct render *r, char *err, size_t errlen)
 		return -ENOMEM;
 	r->st->time_base = r->enc->time_base;
 	r->st->avg_frame_rate = r->enc->framerate;
+	r->st->r_frame_rate = r->enc->framerate;
 	ret = avcodec_parameters_from_context(r->st->codecpar, r->enc);
 	if (ret < 0)
 		return av_fail(ret, "cannot copy the encoder parameters", err, errlen);
+	/* hvc1, not hev1: the tag Apple's players (and browsers on their systems) need. */
+	if (r->codec == RENDER_CODEC_HEVC)
+		r->st->codecpar->codec_tag = MKTAG('h', 'v', 'c', '1');
 	return 0;
 }
 
@@ -467,6 +629,8 @@ static int open_encoder(struct render *r, char *err, size_t errlen)
  * nothing compresses), 90 frames so every look-ahead fills, plus about 15%. x264 grows
  * with its look-ahead, reference frames and b-frames; libvpx and the GIF palette graph
  * barely with the preset. docs/capacity.md has the measurements. */
+#define HEVC_BPP 260 /* libx265 medium: 460 MB peak RSS on 1080p noise, plus 15% */
+#define AV1_BPP	 330 /* libsvtav1 preset 8, lp=2: 563 MB on 1080p noise, plus 15% */
 uint64_t render_memory_estimate(const struct render_spec *spec)
 {
 	static const uint16_t x264_bpp[] = {36, 85, 112, 150, 190, 215, 260, 325, 400, 530};
@@ -482,12 +646,21 @@ uint64_t render_memory_estimate(const struct render_spec *spec)
 			break;
 	if (i == sizeof(presets) / sizeof(presets[0]))
 		i = 5;
-	switch (container) {
-	case RENDER_WEBM:
+	switch (render_codec_for(container, render_codec_from_name(spec->codec), NULL, 0)) {
+	case RENDER_CODEC_VP9:
 		bpp = 150;
 		break;
-	case RENDER_GIF:
+	case RENDER_CODEC_GIF:
 		bpp = 100;
+		break;
+	case RENDER_CODEC_PRORES:
+		bpp = 60;
+		break;
+	case RENDER_CODEC_HEVC:
+		bpp = HEVC_BPP;
+		break;
+	case RENDER_CODEC_AV1:
+		bpp = AV1_BPP;
 		break;
 	default:
 		bpp = x264_bpp[i];
@@ -496,15 +669,36 @@ uint64_t render_memory_estimate(const struct render_spec *spec)
 	return (64ull << 20) + pixels * bpp;
 }
 
+/* The rate: whole and positive both ways, from 1 to 1000 frames a second. */
+static int check_rate(const struct render_spec *spec, char *err, size_t errlen)
+{
+	AVRational q = spec_rate(spec);
+
+	if (q.num < 1 || q.den < 1 || q.num < q.den || q.num / q.den > 1000 ||
+	    (q.num / q.den == 1000 && q.num % q.den)) {
+		snprintf(err, errlen, "fps %d/%d is outside 1..1000", q.num, q.den);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_spec(const struct render_spec *spec, int container, char *err, size_t errlen)
 {
-	static const char *const cname[] = {"H.264", "VP9", "GIF"};
+	static const char *const cname[] = {"H.264", "VP9", "GIF", "ProRes"};
+	int codec;
 
 	if (container < 0) {
-		snprintf(err, errlen, "output \"%s\" must end in .mp4, .webm or .gif",
+		snprintf(err, errlen, "output \"%s\" must end in .mp4, .webm, .gif or .mov",
 			 spec->output ? spec->output : "");
 		return -EINVAL;
 	}
+	if ((codec = render_codec_from_name(spec->codec)) < 0) {
+		snprintf(err, errlen, "codec \"%s\" is not one of h264 hevc vp9 av1 prores",
+			 spec->codec);
+		return -EINVAL;
+	}
+	if ((codec = render_codec_for(container, codec, err, errlen)) < 0)
+		return codec;
 	if (spec->width < 1 || spec->height < 1 || spec->width > RENDER_MAX_DIM ||
 	    spec->height > RENDER_MAX_DIM ||
 	    (int64_t)spec->width * spec->height > RENDER_MAX_AREA) {
@@ -517,10 +711,8 @@ static int check_spec(const struct render_spec *spec, int container, char *err, 
 			 spec->height, cname[container]);
 		return -EINVAL;
 	}
-	if (spec->fps < 1 || spec->fps > 1000) {
-		snprintf(err, errlen, "fps %d is outside 1..1000", spec->fps);
+	if (check_rate(spec, err, errlen) < 0)
 		return -EINVAL;
-	}
 	if (!render_frame_bytes(spec->pix_fmt ? spec->pix_fmt : "rgb24", 2, 2)) {
 		snprintf(err, errlen,
 			 "pixel format \"%s\" is not one of rgb24 rgba bgr24 gray yuv420p",
@@ -532,9 +724,13 @@ static int check_spec(const struct render_spec *spec, int container, char *err, 
 			 spec->preset);
 		return -EINVAL;
 	}
-	if (spec->crf < -1 || spec->crf > crf_max[container]) {
+	if (spec->crf < -1 ||
+	    spec->crf > (codecs[codec].crf_max ? codecs[codec].crf_max : crf_max[container])) {
 		snprintf(err, errlen, "crf %d is outside 0..%d for %s", spec->crf,
-			 crf_max[container], cname[container]);
+			 codecs[codec].crf_max ? codecs[codec].crf_max : crf_max[container],
+			 codec == RENDER_CODEC_HEVC || codec == RENDER_CODEC_AV1
+			     ? codecs[codec].name
+			     : cname[container]);
 		return -EINVAL;
 	}
 	if (spec->threads < 0) {
@@ -542,6 +738,26 @@ static int check_spec(const struct render_spec *spec, int container, char *err, 
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* What the encoder takes: yuv420p, or yuva420p for VP9 with an rgba stream; ProRes
+ * 4444 in 10 bits, with alpha for rgba; RGB32 into the GIF palette graph. An rgba stream
+ * into anything else loses its alpha, which *dropped records for a warning. */
+static enum AVPixelFormat conv_format(int container, int codec, const char *pix_fmt, int *dropped)
+{
+	int alpha = pix_fmt && !strcmp(pix_fmt, "rgba");
+
+	*dropped = alpha && codec != RENDER_CODEC_GIF && !render_keeps_alpha(container, codec);
+	switch (codec) {
+	case RENDER_CODEC_GIF:
+		return AV_PIX_FMT_RGB32;
+	case RENDER_CODEC_PRORES:
+		return alpha ? AV_PIX_FMT_YUVA444P10LE : AV_PIX_FMT_YUV444P10LE;
+	case RENDER_CODEC_VP9:
+		return alpha ? AV_PIX_FMT_YUVA420P : AV_PIX_FMT_YUV420P;
+	default:
+		return AV_PIX_FMT_YUV420P;
+	}
 }
 
 /* render_open's steps: the handle from the spec, the muxer and its output, the frames. */
@@ -566,13 +782,16 @@ static struct render *render_new(const struct render_spec *spec, int container)
 	r->spec.pix_fmt =
 	    av_get_pix_fmt_name(render_raw_format(spec->pix_fmt ? spec->pix_fmt : "rgb24"));
 	r->spec.output = r->output;
-	r->conv_fmt = container == RENDER_GIF ? AV_PIX_FMT_RGB32 : AV_PIX_FMT_YUV420P;
+	r->spec.codec = NULL;
+	r->codec = (enum render_codec)render_codec_for(
+	    container, render_codec_from_name(spec->codec), NULL, 0);
+	r->conv_fmt = conv_format(r->container, r->codec, r->spec.pix_fmt, &r->alpha_dropped);
 	return r;
 }
 
 static int open_output(struct render *r, char *err, size_t errlen)
 {
-	static const char *const muxers[] = {"mp4", "webm", "gif"};
+	static const char *const muxers[] = {"mp4", "webm", "gif", "mov"};
 	AVDictionary *mux_opts = NULL;
 	int ret;
 
@@ -595,7 +814,7 @@ static int open_output(struct render *r, char *err, size_t errlen)
 	}
 	if (ret < 0)
 		return av_fail(ret, "cannot open the temporary output", err, errlen);
-	if (r->container == RENDER_MP4)
+	if (r->container == RENDER_MP4 || r->container == RENDER_MOV)
 		av_dict_set(&mux_opts, "movflags", "+faststart", 0);
 	ret = avformat_write_header(r->oc, &mux_opts);
 	av_dict_free(&mux_opts);
@@ -879,6 +1098,13 @@ void render_stream_facts(const struct render *r, struct render_result *res)
 	res->n_warnings = r->checking ? r->checks.n_warnings : 0;
 	for (int i = 0; i < res->n_warnings; i++)
 		memcpy(res->warnings[i], r->checks.warnings[i], sizeof(res->warnings[i]));
+	/* Only a raw rgba stream has an alpha to lose (Y4M and PPM carry none). */
+	if (r->alpha_dropped && r->reader_open && r->rd.kind == RENDER_KIND_RAW &&
+	    res->n_warnings < RENDER_MAX_WARNINGS)
+		snprintf(res->warnings[res->n_warnings++], sizeof(res->warnings[0]),
+			 "the rgba stream's alpha channel was dropped: %s in .%s has none; write "
+			 ".webm (VP9) or .mov (ProRes 4444) to keep it",
+			 codecs[r->codec].name, container_names[r->container]);
 }
 
 void render_cancel(struct render *r)

@@ -19,17 +19,32 @@ enum render_container {
 	RENDER_MP4 = 0, /* H.264 (libx264), yuv420p, moov first */
 	RENDER_WEBM,	/* VP9 (libvpx-vp9) */
 	RENDER_GIF,	/* GIF with a palette per frame */
+	RENDER_MOV,	/* ProRes 4444 (prores_ks), yuva444p10le with an rgba stream */
+};
+
+/* The video codec inside the container. DEFAULT is the container's own (H.264 in MP4,
+ * VP9 in WebM, GIF, ProRes in MOV); the others are asked for by name. */
+enum render_codec {
+	RENDER_CODEC_DEFAULT = 0,
+	RENDER_CODEC_H264,
+	RENDER_CODEC_HEVC,   /* libx265, tagged hvc1; MP4 only */
+	RENDER_CODEC_VP9,    /* libvpx-vp9; WebM only */
+	RENDER_CODEC_AV1,    /* libsvtav1, else libaom-av1, else librav1e; MP4 and WebM */
+	RENDER_CODEC_PRORES, /* prores_ks profile 4444; MOV only */
+	RENDER_CODEC_GIF,
 };
 
 struct render_spec {
-	int width, height; /* the output size; raw frames must have exactly this size */
-	int fps;
-	const char *pix_fmt; /* the raw stream's format: rgb24 rgba bgr24 gray yuv420p */
-	int64_t max_frames;  /* a ceiling: reading stops once it is reached */
-	const char *output;  /* final path; the container comes from the extension */
-	int crf;	     /* -1: the encoder's default for the container */
-	const char *preset;  /* NULL: "medium" (x264 names; mapped for VP9) */
-	int threads;	     /* encoder threads; 0 = auto */
+	int width, height;    /* the output size; raw frames must have exactly this size */
+	int fps;	      /* frames per second when fps_num is 0 (a whole rate) */
+	int fps_num, fps_den; /* the exact rate fps_num/fps_den (30000/1001); 0: fps/1 */
+	const char *codec;    /* "h264" "hevc" "vp9" "av1" "prores"; NULL: the container's */
+	const char *pix_fmt;  /* the raw stream's format: rgb24 rgba bgr24 gray yuv420p */
+	int64_t max_frames;   /* a ceiling: reading stops once it is reached */
+	const char *output;   /* final path; the container comes from the extension */
+	int crf;	      /* -1: the encoder's default for the container */
+	const char *preset;   /* NULL: "medium" (x264 names; mapped for VP9) */
+	int threads;	      /* encoder threads; 0 = auto */
 	/* When >= 0 (set it explicitly: 0 is a valid descriptor, so callers that zero the
 	 * spec must set -1 to write by path), the container is written into this seekable
 	 * file, which the caller opened and later renames (render_output_temp and
@@ -103,8 +118,29 @@ size_t render_frame_bytes(const char *pix_fmt, int width, int height);
 #define RENDER_MAX_WIDTH  7680
 #define RENDER_MAX_HEIGHT 4320
 
-/* Container for a format name ("mp4", "webm", "gif"), or -EINVAL. */
+/* Container for a format name ("mp4", "webm", "gif", "mov"), or -EINVAL. */
 int render_container_from_name(const char *name);
+
+/* Codec for a name ("h264" "hevc" "vp9" "av1" "prores"), or -EINVAL; NULL and "" are
+ * RENDER_CODEC_DEFAULT. */
+int render_codec_from_name(const char *name);
+
+/* The codec a container gets for codec (DEFAULT becomes the container's own), or
+ * -EINVAL with a sentence naming the codecs the container takes ("codec av1 cannot go in
+ * .gif; .gif takes gif"). */
+int render_codec_for(int container, int codec, char *err, size_t errlen);
+
+/* Whether this libavcodec has an encoder for codec (loading libav first): 0, or -ENOSYS
+ * with a sentence naming the encoders looked for, or -ENOENT when libav cannot load. */
+int render_codec_available(int codec, char *err, size_t errlen);
+
+/* The largest crf of a codec as render_codec_for gave it (51 for H.264 and HEVC, 63 for
+ * VP9 and AV1); 0 for the ones without a crf (GIF, ProRes), which ignore it. */
+int render_codec_crf_max(int codec);
+
+/* Whether the stream's alpha channel survives this container and codec: VP9 in WebM
+ * (yuva420p) and ProRes 4444 in MOV. An rgba stream into any other gets a warning. */
+int render_keeps_alpha(int container, int codec);
 
 /* Whether preset is a name render accepts (x264's ultrafast..placebo). */
 int render_preset_known(const char *preset);

@@ -484,6 +484,8 @@ static const struct {
     {SCMP_SYS(sysinfo), SCMP_ACT_ERRNO(EPERM)},
     {SCMP_SYS(sched_setaffinity), SCMP_ACT_ERRNO(EPERM)},
     {SCMP_SYS(prlimit64), SCMP_ACT_ERRNO(EPERM)},
+    /* libx265 asks libnuma whether NUMA exists; ENOSYS answers "no" and it runs on. */
+    {SCMP_SYS(get_mempolicy), SCMP_ACT_ERRNO(ENOSYS)},
 };
 
 /* The table, then the rules that compare arguments, into a kill-by-default filter. The

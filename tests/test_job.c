@@ -816,7 +816,8 @@ static void test_wrong_types_are_rejected_with_expected_type(void **state)
 {
 	(void)state;
 	assert_json_refused("{\"width\": \"1280\"}", "'width' must be an integer, not a string");
-	assert_json_refused("{\"fps\": 29.97}", "'fps' must be an integer, not a fraction");
+	assert_json_refused("{\"fps\": 29.98}", "'fps' 29.98 is not a rate");
+	assert_json_refused("{\"fps\": true}", "'fps' must be a number or a string");
 	assert_json_refused("{\"script\": 5}", "'script' must be a string, not a number");
 	assert_json_refused("{\"id\": null}", "'id' must be a string, not null");
 	assert_json_refused("{\"crf\": true}", "'crf' must be an integer, not a boolean");

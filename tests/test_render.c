@@ -470,7 +470,7 @@ static void test_bad_specs_are_rejected_with_a_sentence(void **state)
 	struct render_spec s;
 
 	s = ok, s.output = "video.avi";
-	expect_open_error(s, "must end in .mp4, .webm or .gif");
+	expect_open_error(s, "must end in .mp4, .webm, .gif or .mov");
 	s = ok, s.width = 63;
 	expect_open_error(s, "must be even");
 	s = ok, s.width = 8000;

@@ -36,6 +36,7 @@ const struct option cli_job_options[] = {
     {"pix-fmt", required_argument, NULL, OPT_PIX_FMT},
     {"crf", required_argument, NULL, OPT_CRF},
     {"preset", required_argument, NULL, OPT_PRESET},
+    {"codec", required_argument, NULL, OPT_CODEC},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"memory", required_argument, NULL, OPT_MEMORY},
     {"pids", required_argument, NULL, OPT_PIDS},
@@ -148,6 +149,28 @@ int cli_script_or_prompt(const char *cmd, int argc, char **argv, int first, cons
 	return 0;
 }
 
+/* --fps RATE (job_parse_fps): a rate of 0 or a zero denominator is refused here, the
+ * rest of the range by job_resolve, as for a job document. */
+static int cli_fps_option(const char *cmd, const char *arg, struct job *job)
+{
+	int num, den;
+
+	if (job_parse_fps(arg, &num, &den) < 0)
+		return cli_usage_error(cmd,
+				       "--fps '%s' is not a rate: give a whole number, N/D such as "
+				       "30000/1001, or 23.976, 29.97, 47.952, 59.94, 119.88",
+				       arg);
+	if (den < 1)
+		return cli_usage_error(
+		    cmd, "--fps '%s' is not a rate: the denominator must be at least 1", arg);
+	if (num < 1)
+		return cli_usage_error(cmd, "--fps '%s' is not allowed: it must be from 1 to 120",
+				       arg);
+	job->fps = num;
+	job->fps_den = den;
+	return 0;
+}
+
 int cli_job_option(const char *cmd, int opt, const char *arg, struct job *job,
 		   struct cli_job_args *ja)
 {
@@ -174,6 +197,8 @@ int cli_job_option(const char *cmd, int opt, const char *arg, struct job *job,
 	case OPT_CONFIG:
 		ja->config_path = arg;
 		return 0;
+	case OPT_FPS:
+		return cli_fps_option(cmd, arg, job);
 	case OPT_PROMPT:
 	case OPT_PROMPT_FILE:
 		return cli_prompt_option(cmd, opt, arg, job);
@@ -257,7 +282,8 @@ int cli_resolve_job(const char *cmd, struct job *job, const struct cli_job_args 
 	if (ja->duration > 0) {
 		if (ja->have_frames)
 			return cli_usage_error(cmd, "give --frames or --duration, not both");
-		int fps = job->fps > 0 ? job->fps : 30;
+		double fps =
+		    job->fps > 0 && job->fps_den > 0 ? (double)job->fps / job->fps_den : 30;
 		double f = ceil(ja->duration * fps - 1e-9);
 		if (f < 1 || f > (double)INT64_MAX / 2)
 			return cli_usage_error(cmd, "--duration %g gives no usable frame count",
@@ -363,6 +389,14 @@ char *cli_result_json(const struct runner_result *res, const char *output, const
 		      "sandbox_ms", (json_int_t)res->sandbox_ms, "first_frame_ms",
 		      (json_int_t)res->first_frame_ms, "encode_ms", (json_int_t)res->encode_ms);
 	if (!o)
+		goto done;
+	/* "fps" stays a number for readers that do arithmetic with it (29.97002997... at
+	 * 30000/1001); "frame_rate" is the exact rate, as the job document takes it. */
+	if ((res->fps_den > 1 &&
+	     json_object_set_new(o, "fps", json_real((double)res->fps / res->fps_den)) < 0) ||
+	    json_object_set_new(
+		o, "frame_rate",
+		json_sprintf("%d/%d", res->fps, res->fps_den > 0 ? res->fps_den : 1)) < 0)
 		goto done;
 	/* What the job cost, each part measured where it ran: the script's sandbox and the
 	 * encoder's process (their cgroups), so an operator can see who used what. */

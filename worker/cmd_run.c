@@ -22,14 +22,16 @@
 static const char run_usage[] =
     "usage: reelbox run [OPTIONS] SCRIPT\n"
     "       reelbox run [OPTIONS] --prompt TEXT\n"
-    "  -o, --output FILE     .mp4 (H.264), .webm (VP9) or .gif; default SCRIPT's stem + .mp4\n"
+    "  -o, --output FILE     .mp4 (H.264), .webm (VP9), .gif or .mov (ProRes 4444); default\n"
+    "                        SCRIPT's stem + .mp4\n"
     "                        (prompt.mp4 for a prompt)\n"
     "      --prompt TEXT     ask the operator's model (REELBOX_MODEL_URL, _NAME, _KEY) for\n"
     "                        the script, render it, repair it on failure; or\n"
     "      --prompt-file FILE  the prompt from a file (- for stdin)\n"
     "      --runtime NAME    interpreter from the runtime table (default: by extension)\n"
     "      --size WxH        frame size (1280x720)\n"
-    "      --fps N           frames per second (30)\n"
+    "      --fps RATE        frames per second (30): N, N/D (30000/1001) or 29.97\n"
+    "      --codec NAME      h264 hevc av1 (.mp4), vp9 av1 (.webm); default the container's\n"
     "      --frames N        frame count ceiling (fps*5), or --duration SEC\n"
     "      --pix-fmt NAME    raw stream format: rgb24 rgba bgr24 gray yuv420p\n"
     "      --crf N, --preset NAME   encoder quality and speed, as in ffmpeg\n"
@@ -156,8 +158,10 @@ static int run_parse(int argc, char **argv, struct run_args *a)
  * the job's rules. 0, or the exit status. */
 static int run_prepare(struct run_args *a)
 {
-	static const char *const formats[] = {
-	    [RENDER_MP4] = "mp4", [RENDER_WEBM] = "webm", [RENDER_GIF] = "gif"};
+	static const char *const formats[] = {[RENDER_MP4] = "mp4",
+					      [RENDER_WEBM] = "webm",
+					      [RENDER_GIF] = "gif",
+					      [RENDER_MOV] = "mov"};
 	int rc, container;
 
 	char err[512];
@@ -181,7 +185,7 @@ static int run_prepare(struct run_args *a)
 	container = render_container_from_path(a->output);
 	if (container < 0 || (size_t)container >= sizeof(formats) / sizeof(formats[0]))
 		return cli_usage_error(
-		    "run", "output '%s' has an unknown extension; use .mp4, .webm or .gif",
+		    "run", "output '%s' has an unknown extension; use .mp4, .webm, .gif or .mov",
 		    a->output);
 	snprintf(a->job.format, sizeof(a->job.format), "%s", formats[container]);
 	return cli_resolve_job("run", &a->job, &a->ja, &a->cfg);

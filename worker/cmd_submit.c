@@ -28,7 +28,7 @@ static const char submit_usage[] =
     "      --progress FILE|- with --wait: key=value progress blocks to FILE or stdout\n"
     "  -o, --output NAME.EXT the worker writes OUTPUT_DIR/NAME.EXT: NAME becomes the job\n"
     "                        id, EXT (mp4, webm, gif) the format; a file name, no path\n"
-    "      --format FMT      mp4 (default), webm or gif\n"
+    "      --format FMT      mp4 (default), webm, gif or mov\n"
     "      --id ID           the job id (default: generated); 1-63 of A-Z a-z 0-9 _ -\n"
     "      --retries N       re-runs after the script's own failure (0)\n"
     "      --upload-url URL  a presigned PUT URL: the worker uploads the video there\n"
@@ -36,7 +36,8 @@ static const char submit_usage[] =
     "  job options, as for run:\n"
     "      --runtime NAME    interpreter from the runtime table (default: by extension)\n"
     "      --size WxH        frame size (1280x720)\n"
-    "      --fps N           frames per second (30)\n"
+    "      --fps RATE        frames per second (30): N, N/D (30000/1001) or 29.97\n"
+    "      --codec NAME      h264 hevc av1 (.mp4), vp9 av1 (.webm); default the container's\n"
     "      --frames N        frame count ceiling (fps*5), or --duration SEC\n"
     "      --pix-fmt NAME    raw stream format: rgb24 rgba bgr24 gray yuv420p\n"
     "      --crf N, --preset NAME   encoder quality and speed, as in ffmpeg\n"
@@ -59,9 +60,10 @@ static int output_as_id(const char *output, const char **id, const char **format
 				       "--id NAME --format mp4)",
 				       output);
 	if (!dot || dot == output ||
-	    (strcmp(dot, ".mp4") && strcmp(dot, ".webm") && strcmp(dot, ".gif")))
+	    (strcmp(dot, ".mp4") && strcmp(dot, ".webm") && strcmp(dot, ".gif") &&
+	     strcmp(dot, ".mov")))
 		return cli_usage_error(
-		    "submit", "output '%s' has an unknown extension; use .mp4, .webm or .gif",
+		    "submit", "output '%s' has an unknown extension; use .mp4, .webm, .gif or .mov",
 		    output);
 	snprintf(idbuf, idlen, "%.*s", (int)(dot - output), output);
 	if (job_check_id(idbuf, err, sizeof(err)) < 0)
@@ -216,7 +218,7 @@ static int submit_prepare(struct submit_args *a, struct config *cfg, char **doc)
 		return rc;
 	if (a->format) {
 		if (strlen(a->format) >= sizeof(job->format))
-			return cli_usage_error("submit", "format '%s' is not mp4, webm or gif",
+			return cli_usage_error("submit", "format '%s' is not mp4, webm, gif or mov",
 					       a->format);
 		snprintf(job->format, sizeof(job->format), "%s", a->format);
 	}

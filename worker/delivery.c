@@ -136,6 +136,8 @@ const char *delivery_content_type(const char *format)
 		return "video/webm";
 	if (format && !strcmp(format, "gif"))
 		return "image/gif";
+	if (format && !strcmp(format, "mov"))
+		return "video/quicktime";
 	return "video/mp4";
 }
 

@@ -33,9 +33,9 @@
 
 struct encoder_request {
 	uint32_t magic;
-	int32_t width, height, fps, crf, threads;
+	int32_t width, height, fps_num, fps_den, crf, threads;
 	int64_t max_frames;
-	char pix_fmt[16], preset[16], container[8];
+	char pix_fmt[16], preset[16], container[8], codec[8];
 	uint32_t uid, gid, pids;
 	int32_t n_cg;
 	uint64_t memory_bytes, cpu_seconds, file_bytes;
@@ -151,7 +151,9 @@ int encoder_spawn(const struct render_spec *spec, int frame_fd, int out_fd,
 	rq.magic = ENCODER_MAGIC;
 	rq.width = spec->width;
 	rq.height = spec->height;
-	rq.fps = spec->fps;
+	rq.fps_num = spec->fps_num > 0 ? spec->fps_num : spec->fps;
+	rq.fps_den = spec->fps_num > 0 ? spec->fps_den : 1;
+	snprintf(rq.codec, sizeof(rq.codec), "%s", spec->codec ? spec->codec : "");
 	rq.crf = spec->crf;
 	rq.threads = spec->threads;
 	rq.max_frames = spec->max_frames;
@@ -306,7 +308,8 @@ static int valid_request(const struct encoder_request *rq)
 	       memchr(rq->pix_fmt, 0, sizeof(rq->pix_fmt)) &&
 	       memchr(rq->preset, 0, sizeof(rq->preset)) &&
 	       (rq->has_poster == 0 || rq->has_poster == 1) && rq->poster_frame >= -1 &&
-	       memchr(rq->container, 0, sizeof(rq->container));
+	       memchr(rq->container, 0, sizeof(rq->container)) &&
+	       memchr(rq->codec, 0, sizeof(rq->codec));
 }
 
 /* A RESULT that says the job never got an encoder (the server's own failures). */
@@ -354,7 +357,9 @@ static int confine_and_encode(const struct encoder_request *rq, const int *fds,
 	struct render_spec spec = {
 	    .width = rq->width,
 	    .height = rq->height,
-	    .fps = rq->fps,
+	    .fps_num = rq->fps_num,
+	    .fps_den = rq->fps_den,
+	    .codec = rq->codec[0] ? rq->codec : NULL,
 	    .pix_fmt = rq->pix_fmt,
 	    .max_frames = rq->max_frames,
 	    .output = output,

@@ -13,12 +13,17 @@
  *     "runtime": "python3",         default: from script_name's extension
  *     "width": 1280, "height": 720, or "size": "1280x720" (not both); default 1280x720;
  *                                   even for mp4 and webm, any for gif; at most 7680x4320
- *     "fps": 30,                    1..120; default 30
- *     "frames": 150,                1..operator cap; default fps*5
+ *     "fps": 30,                    1..120 frames a second; default 30. Exact rates as a
+ *                                   string "30000/1001" (N/D, D at most 1001 once
+ *                                   reduced); 23.976, 29.97, 47.952, 59.94 and 119.88
+ *                                   (as numbers or strings) mean N*1000/1001
+ *     "frames": 150,                1..operator cap; default ceil(fps*5)
  *     "poster_frame": 12,           the poster's frame, 0..frames-1; default: picked by
  *                                   content (no black or blank frame when there is another)
  *     "pix_fmt": "rgb24",           rgb24 rgba bgr24 gray yuv420p; default rgb24
- *     "format": "mp4",              mp4 webm gif; default mp4
+ *     "format": "mp4",              mp4 webm gif mov; default mp4
+ *     "codec": "av1",               h264 hevc av1 (mp4), vp9 av1 (webm); default the
+ *                                   format's own (h264, vp9, gif, prores for mov)
  *     "crf": 23,                    0..51 (mp4), 0..63 (webm); any value is ignored for gif
  *     "preset": "veryfast",         ultrafast .. placebo, as x264 names them
  *     "limits": {"timeout": 60, "memory": 512, "pids": 64, "scratch": 64, "cpus": 1.0},
@@ -56,8 +61,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JOB_MIN_SIDE 2
-#define JOB_MAX_FPS  120
+#define JOB_MIN_SIDE	 2
+#define JOB_MAX_FPS	 120
+#define JOB_MIN_AV1_SIDE 64   /* SVT-AV1 refuses smaller sources */
+#define JOB_MAX_FPS_DEN	 1001 /* the broadcast rates' 1001; no player needs finer */
 
 /* The smallest limits a job may ask for (see job_check_limit). */
 #define JOB_MIN_TIMEOUT_S  1
@@ -130,6 +137,7 @@ void job_init(struct job *job)
 	job->width = 1280;
 	job->height = 720;
 	job->fps = 30;
+	job->fps_den = 1;
 	job->crf = -1;
 	job->poster_frame = -1;
 }
@@ -295,7 +303,49 @@ static int job_check_script(const struct job *j, const struct config *cfg, char 
 	return j->script_name[0] ? job_check_script_name(j->script_name, err, errlen) : 0;
 }
 
-/* Size, rate and count of the frames; frames 0 becomes fps * 5. */
+static int job_gcd(int a, int b)
+{
+	while (b) {
+		int t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* The rate reduced (60/2 is 30), then 1..JOB_MAX_FPS frames a second with a
+ * denominator of at most JOB_MAX_FPS_DEN. */
+static int job_check_rate(struct job *j, char *err, size_t errlen)
+{
+	char shown[32];
+	int g;
+
+	job_fps_text(j, shown, sizeof(shown));
+	if (j->fps_den < 1) {
+		worker_err(err, errlen, "fps %s is not a rate: the denominator must be at least 1",
+			   shown);
+		return -EINVAL;
+	}
+	if (j->fps < j->fps_den || j->fps / j->fps_den > JOB_MAX_FPS ||
+	    (j->fps / j->fps_den == JOB_MAX_FPS && j->fps % j->fps_den)) {
+		worker_err(err, errlen, "fps %s is not allowed: it must be from 1 to %d", shown,
+			   JOB_MAX_FPS);
+		return -EINVAL;
+	}
+	g = job_gcd(j->fps, j->fps_den);
+	j->fps /= g;
+	j->fps_den /= g;
+	if (j->fps_den > JOB_MAX_FPS_DEN) {
+		worker_err(err, errlen,
+			   "fps %s is not allowed: the denominator must be at most %d (as in "
+			   "30000/1001)",
+			   shown, JOB_MAX_FPS_DEN);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Size, rate and count of the frames; frames 0 becomes ceil(fps * 5). */
 static int job_check_frames(struct job *j, const struct config *cfg, char *err, size_t errlen)
 {
 	if (j->width < JOB_MIN_SIDE || j->height < JOB_MIN_SIDE) {
@@ -309,13 +359,10 @@ static int job_check_frames(struct job *j, const struct config *cfg, char *err, 
 			   j->height, RENDER_MAX_WIDTH, RENDER_MAX_HEIGHT);
 		return -EINVAL;
 	}
-	if (j->fps < 1 || j->fps > JOB_MAX_FPS) {
-		worker_err(err, errlen, "fps %d is not allowed: it must be from 1 to %d", j->fps,
-			   JOB_MAX_FPS);
+	if (job_check_rate(j, err, errlen) < 0)
 		return -EINVAL;
-	}
 	if (j->frames == 0)
-		j->frames = (int64_t)j->fps * 5;
+		j->frames = ((int64_t)j->fps * 5 + j->fps_den - 1) / j->fps_den;
 	if (j->frames < 1) {
 		worker_err(err, errlen, "frames %lld is not allowed: it must be at least 1",
 			   (long long)j->frames);
@@ -336,13 +383,42 @@ static int job_check_frames(struct job *j, const struct config *cfg, char *err, 
 	return 0;
 }
 
+/* The codec, known and allowed in the container (render's rules), and present in this
+ * libavcodec when it is not the container's own: a job for an encoder this host lacks
+ * is refused here (at submit, if the submitting host has libav; else on the worker).
+ * Returns the render codec. */
+static int job_check_codec(struct job *j, int container, char *err, size_t errlen)
+{
+	char shown[80];
+	int codec = render_codec_from_name(j->codec), r;
+
+	if (codec < 0) {
+		worker_err(err, errlen, "unknown codec '%s'; known: h264, hevc, vp9, av1, prores",
+			   job_show(shown, sizeof(shown), j->codec));
+		return -EINVAL;
+	}
+	if ((r = render_codec_for(container, codec, err, errlen)) < 0)
+		return r;
+	if (r == RENDER_CODEC_AV1 &&
+	    (j->width < JOB_MIN_AV1_SIDE || j->height < JOB_MIN_AV1_SIDE)) {
+		worker_err(err, errlen,
+			   "size %dx%d is too small for av1: SVT-AV1 needs at least %dx%d",
+			   j->width, j->height, JOB_MIN_AV1_SIDE, JOB_MIN_AV1_SIDE);
+		return -EINVAL;
+	}
+	if (codec != RENDER_CODEC_DEFAULT &&
+	    (codec = render_codec_available(r, err, errlen)) == -ENOSYS)
+		return -EINVAL;
+	return r;
+}
+
 /* What the encoder is asked for: the stream's pix_fmt, the container, its crf and
  * preset. Unset pix_fmt and format take rgb24 and mp4. The container's rules are
  * render's (render.h): the job asks, so the two can never disagree. */
 static int job_check_encoding(struct job *j, char *err, size_t errlen)
 {
 	char list[256], shown[80];
-	int container, max;
+	int container, codec, max;
 
 	if (!j->pix_fmt[0])
 		snprintf(j->pix_fmt, sizeof(j->pix_fmt), "rgb24");
@@ -355,7 +431,7 @@ static int job_check_encoding(struct job *j, char *err, size_t errlen)
 	if (!j->format[0])
 		snprintf(j->format, sizeof(j->format), "mp4");
 	if ((container = render_container_from_name(j->format)) < 0) {
-		worker_err(err, errlen, "unknown format '%s'; known: mp4, webm, gif",
+		worker_err(err, errlen, "unknown format '%s'; known: mp4, webm, gif, mov",
 			   job_show(shown, sizeof(shown), j->format));
 		return -EINVAL;
 	}
@@ -366,15 +442,16 @@ static int job_check_encoding(struct job *j, char *err, size_t errlen)
 			   j->width, j->height, j->format);
 		return -EINVAL;
 	}
-	/* crf -1 is the encoder's default. GIF has no crf: any value is ignored, the same
-	 * way for run, submit and a document in the stream, since they all resolve here
-	 * and the resolved job carries no crf to the encoder. */
-	if (container == RENDER_GIF)
+	if ((codec = job_check_codec(j, container, err, errlen)) < 0)
+		return codec;
+	/* crf -1 is the encoder's default. GIF and ProRes have no crf: any value is
+	 * ignored, the same way for run, submit and a document in the stream, since they
+	 * all resolve here and the resolved job carries no crf to the encoder. */
+	if (!(max = render_codec_crf_max(codec)))
 		j->crf = -1;
-	max = render_crf_max(container);
 	if (j->crf != -1 && (j->crf < 0 || j->crf > max)) {
-		worker_err(err, errlen, "crf %d is not allowed for %s: it must be from 0 to %d",
-			   j->crf, j->format, max);
+		worker_err(err, errlen, "crf %d is not allowed for %s%s%s: it must be from 0 to %d",
+			   j->crf, j->format, j->codec[0] ? " with " : "", j->codec, max);
 		return -EINVAL;
 	}
 	if (j->preset[0] && !render_preset_known(j->preset)) {
@@ -483,6 +560,7 @@ uint64_t job_encoder_memory(const struct job *job)
 	    .width = job->width,
 	    .height = job->height,
 	    .fps = job->fps,
+	    .codec = job->codec[0] ? job->codec : NULL,
 	    .pix_fmt = job->pix_fmt[0] ? job->pix_fmt : "rgb24",
 	    .output = name,
 	    .preset = job->preset[0] ? job->preset : NULL,
@@ -490,6 +568,64 @@ uint64_t job_encoder_memory(const struct job *job)
 
 	snprintf(name, sizeof(name), "v.%s", job->format[0] ? job->format : "mp4");
 	return render_memory_estimate(&spec);
+}
+
+/* Decimal digits into *v (at most INT_MAX); the first byte after them. NULL if none. */
+static const char *job_digits(const char *s, long long *v)
+{
+	*v = 0;
+	if (!isdigit((unsigned char)*s))
+		return NULL;
+	for (; isdigit((unsigned char)*s); s++)
+		if ((*v = *v * 10 + (*s - '0')) > INT_MAX)
+			return NULL;
+	return s;
+}
+
+int job_parse_fps(const char *s, int *num, int *den)
+{
+	/* NTSC's rates: N*1000/1001 written the way editors and players write them. */
+	static const char *const ntsc[] = {"23.976", "29.97", "47.952", "59.94", "119.88"};
+	long long n, d = 1;
+	const char *p = s ? job_digits(s, &n) : NULL;
+
+	if (!p)
+		return -EINVAL;
+	if (*p == '/') {
+		if (!(p = job_digits(p + 1, &d)) || *p)
+			return -EINVAL;
+		goto done;
+	}
+	if (*p == '.' && p[1]) {
+		size_t len = strlen(p), i;
+		for (i = 1; i < len && p[i] == '0'; i++)
+			;
+		if (i == len && i <= 9)
+			goto done; /* "25.0" is 25 */
+		for (i = 0; i < sizeof(ntsc) / sizeof(ntsc[0]); i++) {
+			size_t k = strlen(ntsc[i]);
+			if (!strncmp(s, ntsc[i], k) && strspn(s + k, "0") == strlen(s + k)) {
+				*num = (int)((n + 1) * 1000);
+				*den = 1001;
+				return 0;
+			}
+		}
+		return -EINVAL;
+	}
+	if (*p)
+		return -EINVAL;
+done:
+	*num = (int)n;
+	*den = (int)d;
+	return 0;
+}
+
+void job_fps_text(const struct job *job, char *buf, size_t len)
+{
+	if (job->fps_den == 1)
+		snprintf(buf, len, "%d", job->fps);
+	else
+		snprintf(buf, len, "%d/%d", job->fps, job->fps_den);
 }
 
 /* "1280x720": decimal digits, one lowercase x, decimal digits, nothing else. Ranges
@@ -552,6 +688,10 @@ static int job_put_own(const struct field *f, const void *base, json_t *obj, voi
 		v = json_stringn(job->script, job->script_len);
 	else if (!strcmp(f->name, "prompt") && job->prompt)
 		v = json_stringn(job->prompt, job->prompt_len);
+	else if (!strcmp(f->name, "fps") && job->fps_den == 1)
+		v = json_integer(job->fps);
+	else if (!strcmp(f->name, "fps"))
+		v = json_sprintf("%d/%d", job->fps, job->fps_den);
 	else
 		return 0;
 	return v ? json_object_set_new(obj, f->name, v) : -1;
@@ -746,6 +886,43 @@ static int job_json_headers(struct job *j, json_t *h, char *err, size_t errlen)
 	return 0;
 }
 
+/* "fps": a whole number, a real that is one of job_parse_fps's decimals, or a string
+ * job_parse_fps takes ("30000/1001", "29.97"). Ranges are job_resolve's. */
+static int job_json_fps(struct job *j, json_t *v, char *err, size_t errlen)
+{
+	char text[40], shown[48];
+
+	if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= INT_MAX) {
+		j->fps = (int)json_integer_value(v);
+		j->fps_den = 1;
+		return 0;
+	}
+	if (json_is_integer(v)) {
+		worker_err(err, errlen, "'fps' %lld is out of range: it must be from 1 to %d",
+			   (long long)json_integer_value(v), JOB_MAX_FPS);
+		return -EINVAL;
+	}
+	if (json_is_real(v))
+		snprintf(text, sizeof(text), "%.15g", json_real_value(v));
+	else if (json_is_string(v) && json_string_length(v) < sizeof(text) &&
+		 strlen(json_string_value(v)) == json_string_length(v))
+		snprintf(text, sizeof(text), "%s", json_string_value(v));
+	else {
+		worker_err(err, errlen,
+			   "'fps' must be a number or a string such as \"30000/1001\", not %s",
+			   json_is_string(v) ? "that string" : job_type_name(v));
+		return -EINVAL;
+	}
+	if (job_parse_fps(text, &j->fps, &j->fps_den) < 0) {
+		worker_err(err, errlen,
+			   "'fps' %s is not a rate: give a whole number, N/D such as "
+			   "\"30000/1001\", or 23.976, 29.97, 47.952, 59.94, 119.88",
+			   job_show(shown, sizeof(shown), text));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int job_json_field(struct job *j, const char *k, json_t *v, char *err, size_t errlen)
 {
 	const struct field *f = field_find(job_fields, k);
@@ -764,6 +941,8 @@ static int job_json_field(struct job *j, const char *k, json_t *v, char *err, si
 		return job_json_text(k, &j->prompt, &j->prompt_len, v, err, errlen);
 	if (!strcmp(k, "size"))
 		return job_json_size(j, v, err, errlen);
+	if (!strcmp(k, "fps"))
+		return job_json_fps(j, v, err, errlen);
 	if (!strcmp(k, "webhook"))
 		return job_json_url(k, v, &j->webhook_url, err, errlen);
 	if (!strcmp(k, "upload"))

@@ -85,11 +85,15 @@ struct job {
 	size_t prompt_len;
 	char script_name[JOB_NAME_MAX]; /* file name shown under /job/, e.g. "render.py" */
 	char runtime[32];		/* empty: from the script's extension */
-	int width, height, fps;
-	int64_t frames; /* 0: fps * 5 */
+	int width, height;
+	/* The rate, exact: fps/fps_den frames a second (30000/1001 for 29.97), reduced;
+	 * fps_den is 1 for a whole rate. "fps" in the document (job_parse_fps). */
+	int fps, fps_den;
+	int64_t frames;	      /* 0: ceil(fps * 5) */
 	int64_t poster_frame; /* the poster's frame (0-based, below frames); -1: picked */
 	char pix_fmt[16];
-	char format[8];		  /* "mp4" "webm" "gif" */
+	char format[8];		  /* "mp4" "webm" "gif" "mov" */
+	char codec[8];		  /* "h264" "hevc" "vp9" "av1" "prores"; empty: the format's */
 	int crf;		  /* -1: encoder default */
 	char preset[16];	  /* empty: encoder default */
 	struct job_limits limits; /* 0 fields: operator default */
@@ -130,6 +134,16 @@ uint64_t job_encoder_memory(const struct job *job);
 /* 0 if id is 1..63 of [A-Za-z0-9_-] (safe as a file name in the output dir and as part
  * of a Redis key), else -EINVAL with one sentence in err. */
 int job_check_id(const char *id, char *err, size_t errlen);
+
+/* Parse a frame rate: a whole number ("30"), a fraction N/D ("30000/1001"), or one of
+ * the broadcast decimals 23.976, 29.97, 47.952, 59.94, 119.88 (N*1000/1001) or a
+ * decimal that is whole ("25.0"). Any other decimal is refused: 29.98 is no rate a
+ * player knows, and reading it as 2998/100 would hide a typo. Not reduced and not
+ * range-checked: job_resolve does both. -EINVAL on anything else. */
+int job_parse_fps(const char *s, int *num, int *den);
+
+/* "30" or "30000/1001": the rate as the job document and the CLI take it back. */
+void job_fps_text(const struct job *job, char *buf, size_t len);
 
 /* Parse "1280x720" into w and h; -EINVAL on anything else. */
 int job_parse_size(const char *s, int *w, int *h);

@@ -562,6 +562,7 @@ static int runner_new(uv_loop_t *loop, const struct job *job, const struct confi
 	r->res.width = job->width;
 	r->res.height = job->height;
 	r->res.fps = job->fps;
+	r->res.fps_den = job->fps_den;
 	snprintf(r->res.output, sizeof(r->res.output), "%s", l->rspec.output);
 	hints_init(&r->hints, job, cfg);
 	rc = logtail_init(&r->log, RUNNER_LOG_TAIL, emit_log_line, r);
@@ -608,7 +609,8 @@ static int open_output(struct runner *r, struct launch *l, char *err, size_t err
 	const char *output = l->rspec.output;
 
 	if (render_container_from_path(output) < 0) {
-		snprintf(err, errlen, "output \"%s\" must end in .mp4, .webm or .gif", output);
+		snprintf(err, errlen, "output \"%s\" must end in .mp4, .webm, .gif or .mov",
+			 output);
 		return -EINVAL;
 	}
 	l->tmp_fd = render_output_temp(output, &r->tmp_path, err, errlen);

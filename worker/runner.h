@@ -51,7 +51,7 @@ struct runner_result {
 	int limit_hit;	 /* a sandbox limit (timeout, memory, ...) ended the job */
 	int cancelled;
 	int64_t frames;
-	int width, height, fps;
+	int width, height, fps, fps_den; /* the rate, fps/fps_den (job.h) */
 	uint64_t bytes;
 	char sha256[65];
 	char output[PATH_MAX];

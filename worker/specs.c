@@ -15,6 +15,7 @@
 #define ENCODER_THREADS_MAX	16
 #define ENCODER_THREADS_NO_CPUS 2
 #define ENCODER_PIDS		64
+#define ENCODER_PIDS_AV1	128 /* SVT-AV1's ~87 threads at lp=2 (render/encode.c) */
 
 /* The environment is built twice over one list: once to measure, once to fill the
  * single allocation (the strings right after the NULL-terminated vector). */
@@ -43,13 +44,34 @@ static void env_add(struct env_build *b, const char *fmt, ...)
 	b->used += (size_t)n + 1;
 }
 
+/* FPS as a number any script parses with float(): "30", or 29.97 for 30000/1001 (three
+ * decimals, trailing zeros cut); FPS_NUM and FPS_DEN give the rate exactly. */
+static void env_fps(struct env_build *b, const struct job *job)
+{
+	char dec[32];
+	size_t n;
+
+	if (job->fps_den <= 1) {
+		env_add(b, "FPS=%d", job->fps);
+	} else {
+		snprintf(dec, sizeof(dec), "%.3f", (double)job->fps / job->fps_den);
+		for (n = strlen(dec); n > 1 && dec[n - 1] == '0'; n--)
+			dec[n - 1] = '\0';
+		if (dec[n - 1] == '.')
+			dec[n - 1] = '\0';
+		env_add(b, "FPS=%s", dec);
+	}
+	env_add(b, "FPS_NUM=%d", job->fps);
+	env_add(b, "FPS_DEN=%d", job->fps_den > 0 ? job->fps_den : 1);
+}
+
 static void env_list(struct env_build *b, const struct job *job, const struct runtime *rt,
 		     const char *const *extra)
 {
 	if (job) {
 		env_add(b, "WIDTH=%d", job->width);
 		env_add(b, "HEIGHT=%d", job->height);
-		env_add(b, "FPS=%d", job->fps);
+		env_fps(b, job);
 		env_add(b, "FRAMES=%lld", (long long)job->frames);
 		env_add(b, "PIX_FMT=%s", job->pix_fmt[0] ? job->pix_fmt : "rgb24");
 	}
@@ -136,7 +158,7 @@ int job_sandbox_spec(struct job_sandbox *box, const struct job *job, const struc
 		{
 		    .enabled = 1,
 		    .memory_bytes = job_encoder_memory(job),
-		    .pids = ENCODER_PIDS,
+		    .pids = strcmp(job->codec, "av1") ? ENCODER_PIDS : ENCODER_PIDS_AV1,
 		    .cpus = job->limits.cpus,
 		    .cpu_seconds = job_cpu_seconds(job->limits.timeout_s),
 		},
@@ -181,6 +203,9 @@ void job_render_spec(const struct job *job, const char *output, struct render_sp
 	    .width = job->width,
 	    .height = job->height,
 	    .fps = job->fps,
+	    .fps_num = job->fps,
+	    .fps_den = job->fps_den > 0 ? job->fps_den : 1,
+	    .codec = job->codec[0] ? job->codec : NULL,
 	    .pix_fmt = job->pix_fmt,
 	    .max_frames = job->frames,
 	    .output = output,

@@ -27,7 +27,10 @@ static const char *media_type(const char *path, int poster)
 {
 	static const struct {
 		const char *ext, *type;
-	} types[] = {{".mp4", "video/mp4"}, {".webm", "video/webm"}, {".gif", "image/gif"}};
+	} types[] = {{".mp4", "video/mp4"},
+		     {".webm", "video/webm"},
+		     {".gif", "image/gif"},
+		     {".mov", "video/quicktime"}};
 	const char *dot = strrchr(path, '.');
 
 	if (!dot || strchr(dot, '/'))
@@ -242,7 +245,7 @@ enum MHD_Result web_media(struct web *w, struct MHD_Connection *c, const char *i
 	if (!(type = media_type(path, poster)))
 		return web_send_text(w, c, MHD_HTTP_NOT_FOUND,
 				     "the recorded file is not a video or poster this dashboard "
-				     "serves (.mp4, .webm, .gif; .jpg)");
+				     "serves (.mp4, .webm, .gif, .mov; .jpg)");
 	/* Default-deny: a path a producer wrote into Redis opens nothing outside the output
 	 * dir (no other .jpg or .mp4 of this host), and says nothing about what is there. */
 	if (!under_root(w->media_root, path))
