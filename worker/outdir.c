@@ -176,7 +176,8 @@ int outdir_point_name(const char *out, const char *id, const char *token, const 
 	return 0;
 }
 
-/* <token> is "<digits>-<hex>", <ext> one of the containers. */
+/* <token> is "<digits>-<hex>", <ext> one of the containers, or .jpg: the poster beside
+ * a claim's video is that claim's file too. */
 static int claim_file_of(const char *name, const char *id, size_t n)
 {
 	const char *t = name + n + 1, *dot;
@@ -188,20 +189,22 @@ static int claim_file_of(const char *name, const char *id, size_t n)
 	if (!digits || t[digits] != '-' || !(dot = strchr(t, '.')) ||
 	    strspn(t + digits + 1, "0123456789abcdef") != (size_t)(dot - t - digits - 1))
 		return 0;
-	return !strcmp(dot, ".mp4") || !strcmp(dot, ".webm") || !strcmp(dot, ".gif");
+	return !strcmp(dot, ".mp4") || !strcmp(dot, ".webm") || !strcmp(dot, ".gif") ||
+	       !strcmp(dot, ".jpg");
 }
 
 void outdir_remove_unrecorded(const char *out, const char *id, const char *final)
 {
 	size_t n = strlen(id);
-	const char *mine = base_name(final);
+	const char *mine = base_name(final), *ext = strrchr(mine, '.');
+	size_t stem = ext ? (size_t)(ext - mine) + 1 : strlen(mine); /* "<id>.<token>." */
 	DIR *d = opendir(out);
 	struct dirent *de;
 
 	if (!d)
 		return;
 	while ((de = readdir(d)))
-		if (strcmp(de->d_name, mine) && claim_file_of(de->d_name, id, n))
+		if (strncmp(de->d_name, mine, stem) && claim_file_of(de->d_name, id, n))
 			unlinkat(dirfd(d), de->d_name, 0);
 	closedir(d);
 }
