@@ -18,6 +18,7 @@
 
 #include "helpers.h"
 #include "job.h"
+#include "render.h"
 
 static struct config cfg;
 static char err[512];
@@ -1013,6 +1014,162 @@ static void test_prompt_job_runtime_must_be_known(void **state)
 	job_free(&j);
 }
 
+/* ---- exact rates and codecs (issue 15) ---- */
+
+static void expect_fps(const char *text, int num, int den)
+{
+	int n = -1, d = -1;
+
+	if (job_parse_fps(text, &n, &d) < 0)
+		fail_msg("'%s' was refused", text);
+	if (n != num || d != den)
+		fail_msg("'%s' gave %d/%d, not %d/%d", text, n, d, num, den);
+}
+
+static void test_fps_takes_whole_fractions_and_the_ntsc_decimals(void **state)
+{
+	(void)state;
+	expect_fps("30", 30, 1);
+	expect_fps("30000/1001", 30000, 1001);
+	expect_fps("29.97", 30000, 1001);
+	expect_fps("23.976", 24000, 1001);
+	expect_fps("59.94", 60000, 1001);
+	expect_fps("119.88", 120000, 1001);
+	expect_fps("29.970", 30000, 1001);
+	expect_fps("25.0", 25, 1);
+	expect_fps("1/0", 1, 0); /* a rate's form; job_resolve names the zero */
+}
+
+static void test_fps_other_decimals_and_junk_are_refused(void **state)
+{
+	static const char *const bad[] = {"29.98",	"29.9",		"23.98", "30.",	   ".5",
+					  "-30",	"30/",		"/1001", "3e1",	   "30 ",
+					  "2147483648", "1/2147483648", "",	 "29.97.1"};
+	int n, d;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (job_parse_fps(bad[i], &n, &d) == 0)
+			fail_msg("'%s' was taken as %d/%d", bad[i], n, d);
+}
+
+static void test_fps_rates_resolve_reduced_and_frames_round_up(void **state)
+{
+	struct job j;
+
+	(void)state;
+	make_job(&j);
+	j.fps = 30000, j.fps_den = 1001;
+	assert_accepted(&j);
+	assert_int_equal(j.frames, 150); /* ceil(149.85) */
+	job_free(&j);
+	make_job(&j);
+	j.fps = 24000, j.fps_den = 1001;
+	assert_accepted(&j);
+	assert_int_equal(j.frames, 120); /* ceil(119.88) */
+	job_free(&j);
+	make_job(&j);
+	j.fps = 60, j.fps_den = 2;
+	assert_accepted(&j);
+	assert_int_equal(j.fps, 30);
+	assert_int_equal(j.fps_den, 1);
+	assert_int_equal(j.frames, 150);
+	job_free(&j);
+}
+
+static void test_fps_out_of_range_rates_are_refused_with_a_sentence(void **state)
+{
+	(void)state;
+	CHECK_REFUSED((j->fps = 1, j->fps_den = 0), "fps 1/0 is not a rate: the denominator");
+	CHECK_REFUSED((j->fps = 0, j->fps_den = 1),
+		      "fps 0 is not allowed: it must be from 1 to 120");
+	CHECK_REFUSED((j->fps = 1, j->fps_den = 2),
+		      "fps 1/2 is not allowed: it must be from 1 to 120");
+	CHECK_REFUSED((j->fps = 120001, j->fps_den = 1000), "fps 120001/1000 is not allowed");
+	CHECK_REFUSED((j->fps = 100000, j->fps_den = 1003),
+		      "fps 100000/1003 is not allowed: the denominator must be at most 1001");
+	CHECK_OK((j->fps = 120000, j->fps_den = 1001));
+}
+
+static void test_fps_json_takes_numbers_and_strings_and_writes_them_back(void **state)
+{
+	struct job a, b;
+	char *doc;
+
+	(void)state;
+	job_init(&a);
+	assert_int_equal(from_json(&a, "{\"fps\": \"30000/1001\"}"), 0);
+	assert_int_equal(a.fps, 30000);
+	assert_int_equal(a.fps_den, 1001);
+	doc = job_to_json(&a);
+	assert_non_null(doc);
+	assert_non_null(strstr(doc, "\"fps\":\"30000/1001\""));
+	job_init(&b);
+	assert_int_equal(from_json(&b, doc), 0);
+	assert_int_equal(b.fps, 30000);
+	assert_int_equal(b.fps_den, 1001);
+	free(doc);
+	assert_int_equal(from_json(&a, "{\"fps\": 29.97}"), 0);
+	assert_int_equal(a.fps, 30000);
+	assert_int_equal(a.fps_den, 1001);
+	assert_int_equal(from_json(&a, "{\"fps\": \"59.94\"}"), 0);
+	assert_int_equal(a.fps, 60000);
+	assert_int_equal(from_json(&a, "{\"fps\": 25}"), 0);
+	assert_int_equal(a.fps, 25);
+	assert_int_equal(a.fps_den, 1);
+	doc = job_to_json(&a);
+	assert_non_null(strstr(doc, "\"fps\":25"));
+	free(doc);
+	job_free(&a);
+	job_free(&b);
+	assert_json_refused("{\"fps\": \"29.98\"}", "'fps' 29.98 is not a rate");
+	assert_json_refused("{\"fps\": \"30/x\"}", "is not a rate");
+	assert_json_refused("{\"fps\": [30]}", "'fps' must be a number or a string");
+	assert_json_refused("{\"fps\": -1}", "'fps' -1 is out of range");
+}
+
+static void test_codec_must_be_known_and_fit_the_format(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(snprintf(j->codec, sizeof(j->codec), "nope"),
+		      "unknown codec 'nope'; known: h264, hevc, vp9, av1, prores");
+	CHECK_REFUSED((snprintf(j->codec, sizeof(j->codec), "av1"),
+		       snprintf(j->format, sizeof(j->format), "gif")),
+		      "codec av1 cannot go in .gif; .gif takes gif");
+	CHECK_REFUSED((snprintf(j->codec, sizeof(j->codec), "hevc"),
+		       snprintf(j->format, sizeof(j->format), "webm")),
+		      "codec hevc cannot go in .webm; .webm takes vp9, av1");
+	CHECK_REFUSED((snprintf(j->codec, sizeof(j->codec), "vp9"),
+		       snprintf(j->format, sizeof(j->format), "mov")),
+		      "codec vp9 cannot go in .mov; .mov takes prores");
+	CHECK_REFUSED((snprintf(j->codec, sizeof(j->codec), "av1"), j->width = 32, j->height = 32),
+		      "size 32x32 is too small for av1");
+	CHECK_OK(snprintf(j->codec, sizeof(j->codec), "h264"));
+	CHECK_OK(snprintf(j->format, sizeof(j->format), "mov"));
+}
+
+/* crf follows the codec: 0..63 for AV1 even in .mp4; ProRes has none and ignores it. */
+static void test_crf_range_follows_the_codec(void **state)
+{
+	struct job m;
+
+	(void)state;
+	CHECK_REFUSED(j->crf = 52, "crf 52 is not allowed for mp4: it must be from 0 to 51");
+	make_job(&m);
+	snprintf(m.format, sizeof(m.format), "mov");
+	m.crf = 40;
+	assert_accepted(&m);
+	assert_int_equal(m.crf, -1);
+	job_free(&m);
+	if (render_codec_available(RENDER_CODEC_AV1, err, sizeof(err)) < 0) {
+		fprintf(stderr, "skipped the av1 half: %s\n", err);
+		return;
+	}
+	CHECK_OK((snprintf(j->codec, sizeof(j->codec), "av1"), j->crf = 63));
+	CHECK_REFUSED((snprintf(j->codec, sizeof(j->codec), "av1"), j->crf = 64),
+		      "crf 64 is not allowed for mp4 with av1: it must be from 0 to 63");
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void)
@@ -1091,6 +1248,13 @@ int main(void)
 	    T(test_json_long_strings_are_rejected_not_truncated),
 	    T(test_failed_json_leaves_the_job_as_it_was),
 	    T(test_to_json_refuses_a_script_that_is_not_utf8),
+	    T(test_fps_takes_whole_fractions_and_the_ntsc_decimals),
+	    T(test_fps_other_decimals_and_junk_are_refused),
+	    T(test_fps_rates_resolve_reduced_and_frames_round_up),
+	    T(test_fps_out_of_range_rates_are_refused_with_a_sentence),
+	    T(test_fps_json_takes_numbers_and_strings_and_writes_them_back),
+	    T(test_codec_must_be_known_and_fit_the_format),
+	    T(test_crf_range_follows_the_codec),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

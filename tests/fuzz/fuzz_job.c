@@ -63,6 +63,7 @@ static int job_eq(const struct job *a, const struct job *b)
 	       (!a->script || !memcmp(a->script, b->script, a->script_len + 1)) &&
 	       !strcmp(a->script_name, b->script_name) && !strcmp(a->runtime, b->runtime) &&
 	       a->width == b->width && a->height == b->height && a->fps == b->fps &&
+	       a->fps_den == b->fps_den && !strcmp(a->codec, b->codec) &&
 	       a->frames == b->frames && !strcmp(a->pix_fmt, b->pix_fmt) &&
 	       !strcmp(a->format, b->format) && a->crf == b->crf && !strcmp(a->preset, b->preset) &&
 	       a->limits.timeout_s == b->limits.timeout_s &&
@@ -100,7 +101,8 @@ static void check_parsed(const struct job *j)
 	check_str(j->preset, sizeof(j->preset));
 	CHECK(!j->script || j->script[j->script_len] == '\0');
 	CHECK(!j->prompt || j->prompt[j->prompt_len] == '\0');
-	CHECK(j->width >= 0 && j->height >= 0 && j->fps >= 0 && j->frames >= 0);
+	CHECK(j->width >= 0 && j->height >= 0 && j->fps >= 0 && j->fps_den >= 0 && j->frames >= 0);
+	check_str(j->codec, sizeof(j->codec));
 	CHECK(j->crf >= -1 && j->retries >= 0);
 	if (j->id[0]) {
 		char err[512] = "";
@@ -111,7 +113,7 @@ static void check_parsed(const struct job *j)
 static void check_resolved(const struct job *j)
 {
 	static const char *const pix_fmts[] = {"rgb24", "rgba", "bgr24", "gray", "yuv420p", NULL};
-	static const char *const formats[] = {"mp4", "webm", "gif", NULL};
+	static const char *const formats[] = {"mp4", "webm", "gif", "mov", NULL};
 	static const char *const presets[] = {"ultrafast", "superfast", "veryfast", "faster",
 					      "fast",	   "medium",	"slow",	    "slower",
 					      "veryslow",  "placebo",	NULL};
@@ -130,12 +132,15 @@ static void check_resolved(const struct job *j)
 	}
 	CHECK(j->width >= 2 && j->height >= 2 && j->width <= 7680 && j->height <= 4320);
 	CHECK(j->width % 2 == 0 && j->height % 2 == 0);
-	CHECK(j->fps >= 1 && j->fps <= 120);
+	/* The rate, reduced: 1..120 frames a second, a denominator of at most 1001. */
+	CHECK(j->fps_den >= 1 && j->fps_den <= 1001 && j->fps >= j->fps_den &&
+	      (int64_t)j->fps <= 120 * (int64_t)j->fps_den);
 	CHECK(j->frames >= 1 && j->frames <= cfg.max_frames);
 	CHECK(in_list(j->pix_fmt, pix_fmts) && in_list(j->format, formats));
 	CHECK(!j->preset[0] || in_list(j->preset, presets));
 	if (j->crf != -1 && strcmp(j->format, "gif"))
-		CHECK(j->crf >= 0 && j->crf <= (!strcmp(j->format, "webm") ? 63 : 51));
+		CHECK(strcmp(j->format, "mov") && j->crf >= 0 &&
+		      j->crf <= (!strcmp(j->format, "webm") || !strcmp(j->codec, "av1") ? 63 : 51));
 	CHECK(j->limits.timeout_s >= 1 && j->limits.timeout_s <= cfg.maxima.timeout_s);
 	CHECK(j->limits.memory_mb >= 1 && j->limits.memory_mb <= cfg.maxima.memory_mb);
 	CHECK(j->limits.pids >= 1 && j->limits.pids <= cfg.maxima.pids);
