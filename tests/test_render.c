@@ -529,6 +529,267 @@ static void test_the_rules_a_job_is_checked_by_come_from_render(void **state)
 	assert_int_equal(RENDER_MAX_HEIGHT, 4320);
 }
 
+/* ---- exact rates, alpha and codecs (issue 15) ---- */
+
+/* Render n frames of an explicit spec from a memfd; 0 or the failing step's errno. */
+static int render_spec_frames(struct render_spec *spec, const void *frames, size_t len,
+			      struct render_result *res, char *err, size_t errlen)
+{
+	int fd = memfd_with(frames, len), rc;
+	struct render *r;
+
+	if ((rc = render_open(spec, &r, err, errlen)) < 0) {
+		close(fd);
+		return rc;
+	}
+	if ((rc = render_stream(r, fd, NULL, NULL, err, errlen)) == 0 &&
+	    (rc = render_finish(r, res, err, errlen)) == 0)
+		rc = render_commit(r, err, errlen);
+	render_close(r);
+	close(fd);
+	return rc;
+}
+
+static void test_30000_1001_has_a_1001_tick_per_frame(void **state)
+{
+	struct render_spec spec = {.width = 64,
+				   .height = 48,
+				   .fps_num = 30000,
+				   .fps_den = 1001,
+				   .pix_fmt = "rgb24",
+				   .crf = -1,
+				   .preset = "ultrafast"};
+	char *out = path_in_dir("ntsc.mp4"), pr[4096], err[256] = "";
+	struct render_result res;
+	size_t len;
+	uint8_t *frames = gradient(64, 48, 10, &len);
+	int64_t pts[10];
+	int n = 0;
+	char *line;
+
+	(void)state;
+	spec.output = out;
+	if (render_spec_frames(&spec, frames, len, &res, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	snprintf(pr, sizeof(pr),
+		 "ffprobe -v error -select_streams v:0 -show_entries "
+		 "stream=r_frame_rate,avg_frame_rate,time_base -of default=nw=1 '%s'",
+		 out);
+	assert_int_equal(th_run(pr, pr, sizeof(pr)), 0);
+	expect_line(pr, "r_frame_rate=30000/1001");
+	expect_line(pr, "avg_frame_rate=30000/1001");
+	expect_line(pr, "time_base=1/30000");
+	snprintf(pr, sizeof(pr),
+		 "ffprobe -v error -select_streams v:0 -show_entries frame=pts -of csv=p=0 '%s'",
+		 out);
+	assert_int_equal(th_run(pr, pr, sizeof(pr)), 0);
+	for (line = strtok(pr, "\n"); line && n < 10; line = strtok(NULL, "\n"))
+		pts[n++] = strtoll(line, NULL, 10);
+	assert_int_equal(n, 10);
+	for (int i = 0; i < 10; i++)
+		if (pts[i] != (int64_t)i * 1001)
+			fail_msg("frame %d has pts %lld, not %d", i, (long long)pts[i], i * 1001);
+	free(frames);
+	free(out);
+}
+
+/* Half transparent, half opaque red: the alpha a decoder gives back, at both halves. */
+static uint8_t *half_transparent(int w, int h, int n, size_t *len)
+{
+	uint8_t *p;
+
+	*len = (size_t)w * h * 4 * n;
+	p = calloc(1, *len);
+	assert_non_null(p);
+	for (size_t i = 0; i < *len / 4; i++)
+		if ((int)(i % (size_t)w) >= w / 2)
+			memcpy(p + i * 4, "\xff\x00\x00\xff", 4);
+	return p;
+}
+
+/* The first frame decoded back as rgba (with decoder, "" for the default), its alpha at
+ * the left and right edges of the middle row. */
+static void decoded_alpha(const char *file, const char *decoder, int w, int h, int *left,
+			  int *right)
+{
+	char cmd[2600], raw[512];
+	uint8_t px[4];
+	FILE *f;
+
+	snprintf(raw, sizeof(raw), "%s.rgba", file);
+	snprintf(cmd, sizeof(cmd),
+		 "ffmpeg -v error -y %s -i '%s' -frames:v 1 -pix_fmt rgba -f rawvideo '%s'",
+		 decoder, file, raw);
+	assert_int_equal(th_run(cmd, NULL, 0), 0);
+	f = fopen(raw, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, ((long)(h / 2) * w) * 4, SEEK_SET), 0);
+	assert_int_equal(fread(px, 1, 4, f), 4);
+	*left = px[3];
+	assert_int_equal(fseek(f, ((long)(h / 2) * w + w - 1) * 4, SEEK_SET), 0);
+	assert_int_equal(fread(px, 1, 4, f), 4);
+	*right = px[3];
+	fclose(f);
+	unlink(raw);
+}
+
+static void render_alpha(const char *name, struct render_result *res, char **out)
+{
+	struct render_spec spec = {.width = 64,
+				   .height = 48,
+				   .fps = 10,
+				   .pix_fmt = "rgba",
+				   .crf = -1,
+				   .preset = "ultrafast"};
+	char err[256] = "";
+	size_t len;
+	uint8_t *frames = half_transparent(64, 48, 3, &len);
+
+	*out = path_in_dir(name);
+	spec.output = *out;
+	if (render_spec_frames(&spec, frames, len, res, err, sizeof(err)) < 0)
+		fail_msg("%s: %s", name, err);
+	free(frames);
+}
+
+static void test_rgba_into_webm_keeps_its_alpha(void **state)
+{
+	struct render_result res;
+	char *out, pr[1024];
+	int left, right;
+
+	(void)state;
+	render_alpha("alpha.webm", &res, &out);
+	assert_int_equal(res.n_warnings, 0);
+	snprintf(pr, sizeof(pr),
+		 "ffprobe -v error -show_entries stream=codec_name:stream_tags=alpha_mode "
+		 "-of default=nw=1 '%s'",
+		 out);
+	assert_int_equal(th_run(pr, pr, sizeof(pr)), 0);
+	expect_line(pr, "codec_name=vp9");
+	expect_line(pr, "TAG:alpha_mode=1");
+	decoded_alpha(out, "-c:v libvpx-vp9", 64, 48, &left, &right);
+	assert_int_equal(left, 0);
+	assert_int_equal(right, 255);
+	free(out);
+}
+
+static void test_rgba_into_mov_is_prores_4444_with_alpha(void **state)
+{
+	struct render_result res;
+	char *out, pr[1024];
+	int left, right;
+
+	(void)state;
+	render_alpha("alpha.mov", &res, &out);
+	probe(out, pr, sizeof(pr));
+	expect_line(pr, "codec_name=prores");
+	expect_line(pr, "nb_read_frames=3");
+	assert_non_null(strstr(pr, "pix_fmt=yuva444p"));
+	decoded_alpha(out, "", 64, 48, &left, &right);
+	assert_int_equal(left, 0);
+	assert_int_equal(right, 255);
+	free(out);
+}
+
+static void test_rgba_into_mp4_drops_alpha_with_a_warning(void **state)
+{
+	struct render_result res;
+	char *out;
+
+	(void)state;
+	render_alpha("alpha.mp4", &res, &out);
+	assert_int_equal(res.n_warnings, 1);
+	assert_non_null(strstr(res.warnings[0], "alpha channel was dropped: h264 in .mp4"));
+	free(out);
+}
+
+/* hevc and av1 where this libavcodec has them: the codec ffprobe names, every frame. */
+static void expect_codec(const char *codec, const char *name, const char *probe_name)
+{
+	struct render_spec spec = {.width = 64,
+				   .height = 64,
+				   .fps_num = 24000,
+				   .fps_den = 1001,
+				   .pix_fmt = "rgb24",
+				   .crf = -1,
+				   .preset = "ultrafast",
+				   .codec = codec,
+				   .threads = 1};
+	char *out = path_in_dir(name), pr[1024], err[256] = "";
+	struct render_result res;
+	size_t len;
+	uint8_t *frames;
+
+	if (render_codec_available(render_codec_from_name(codec), err, sizeof(err)) < 0) {
+		fprintf(stderr, "skipped %s: %s\n", codec, err);
+		free(out);
+		return;
+	}
+	frames = gradient(64, 64, 6, &len);
+	spec.output = out;
+	if (render_spec_frames(&spec, frames, len, &res, err, sizeof(err)) < 0)
+		fail_msg("%s: %s", name, err);
+	probe(out, pr, sizeof(pr));
+	expect_line(pr, probe_name);
+	expect_line(pr, "nb_read_frames=6");
+	free(frames);
+	free(out);
+}
+
+static void test_hevc_and_av1_make_what_ffprobe_names(void **state)
+{
+	(void)state;
+	expect_codec("hevc", "h.mp4", "codec_name=hevc");
+	expect_codec("av1", "a.mp4", "codec_name=av1");
+	expect_codec("av1", "a.webm", "codec_name=av1");
+}
+
+static void test_codecs_fit_their_containers(void **state)
+{
+	char err[128] = "";
+
+	(void)state;
+	assert_int_equal(render_codec_from_name(NULL), RENDER_CODEC_DEFAULT);
+	assert_int_equal(render_codec_from_name("av1"), RENDER_CODEC_AV1);
+	assert_int_equal(render_codec_from_name("x264"), -EINVAL);
+	assert_int_equal(render_codec_for(RENDER_MOV, RENDER_CODEC_DEFAULT, err, sizeof(err)),
+			 RENDER_CODEC_PRORES);
+	assert_int_equal(render_codec_for(RENDER_MP4, RENDER_CODEC_HEVC, err, sizeof(err)),
+			 RENDER_CODEC_HEVC);
+	assert_int_equal(render_codec_for(RENDER_GIF, RENDER_CODEC_AV1, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "codec av1 cannot go in .gif; .gif takes gif");
+	assert_int_equal(render_codec_crf_max(RENDER_CODEC_AV1), 63);
+	assert_int_equal(render_codec_crf_max(RENDER_CODEC_PRORES), 0);
+	assert_true(render_keeps_alpha(RENDER_WEBM, RENDER_CODEC_VP9));
+	assert_false(render_keeps_alpha(RENDER_WEBM, RENDER_CODEC_AV1));
+	assert_int_equal(render_container_from_path("x.MOV"), RENDER_MOV);
+}
+
+static void test_bad_rates_are_rejected_with_a_sentence(void **state)
+{
+	char *out = path_in_dir("x.mp4");
+	struct render_spec s = {.width = 64,
+				.height = 48,
+				.fps_num = 1,
+				.fps_den = 0,
+				.pix_fmt = "rgb24",
+				.output = out,
+				.crf = -1};
+
+	(void)state;
+	expect_open_error(s, "fps 1/0 is outside 1..1000");
+	s.fps_num = 1, s.fps_den = 2;
+	expect_open_error(s, "fps 1/2 is outside 1..1000");
+	s.fps_num = 1001, s.fps_den = 1;
+	expect_open_error(s, "fps 1001/1");
+	s.fps_num = 30, s.codec = "prores";
+	expect_open_error(s, "codec prores cannot go in .mp4; .mp4 takes h264, hevc, av1");
+	s.codec = "nope";
+	expect_open_error(s, "codec \"nope\" is not one of");
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -547,6 +808,13 @@ int main(void)
 	    cmocka_unit_test_setup(test_bad_specs_are_rejected_with_a_sentence, empty_dir),
 	    cmocka_unit_test(test_helpers_name_containers_and_presets),
 	    cmocka_unit_test(test_the_rules_a_job_is_checked_by_come_from_render),
+	    cmocka_unit_test_setup(test_30000_1001_has_a_1001_tick_per_frame, empty_dir),
+	    cmocka_unit_test_setup(test_rgba_into_webm_keeps_its_alpha, empty_dir),
+	    cmocka_unit_test_setup(test_rgba_into_mov_is_prores_4444_with_alpha, empty_dir),
+	    cmocka_unit_test_setup(test_rgba_into_mp4_drops_alpha_with_a_warning, empty_dir),
+	    cmocka_unit_test_setup(test_hevc_and_av1_make_what_ffprobe_names, empty_dir),
+	    cmocka_unit_test(test_codecs_fit_their_containers),
+	    cmocka_unit_test_setup(test_bad_rates_are_rejected_with_a_sentence, empty_dir),
 	};
 
 	av_log_set_level(AV_LOG_ERROR);
