@@ -9,7 +9,8 @@
  * A job may name the frame instead (pick >= 0); the pick still runs as the fallback for
  * a stream that ends before that frame.
  *
- * The JPEG is libav's mjpeg encoder on yuvj420p (full range), one packet written with
+ * The JPEG is libav's mjpeg encoder on full-range 4:2:0 (yuvj420p, spelled as yuv420p with
+ * color_range JPEG, which libav prefers now), one packet written with
  * pwrite into the caller's descriptor: the confined encoder process opens nothing.
  */
 #define _GNU_SOURCE
@@ -130,7 +131,7 @@ static AVFrame *yuvj_frame(int w, int h)
 
 	if (!f)
 		return NULL;
-	f->format = AV_PIX_FMT_YUVJ420P;
+	f->format = AV_PIX_FMT_YUV420P;
 	f->width = w;
 	f->height = h;
 	f->color_range = AVCOL_RANGE_JPEG;
@@ -173,6 +174,7 @@ int poster_open(struct poster **out, int fd, int64_t pick, int64_t max_frames, i
 static int scale_into(struct SwsContext **sws, const uint8_t *const *src, const int *src_ls,
 		      enum AVPixelFormat fmt, int w, int h, AVFrame *dst, int flags)
 {
+	struct SwsContext *was = *sws;
 	int ret = av_frame_make_writable(dst);
 
 	if (ret < 0)
@@ -181,6 +183,14 @@ static int scale_into(struct SwsContext **sws, const uint8_t *const *src, const 
 				    NULL, NULL, NULL);
 	if (!*sws)
 		return AVERROR(EINVAL);
+	if (*sws != was) {
+		/* full-range output (JPEG's), the source's range as swscale found it */
+		int *inv, *tbl, src_range, dst_range, bright, contrast, sat;
+		if (sws_getColorspaceDetails(*sws, &inv, &src_range, &tbl, &dst_range, &bright,
+					     &contrast, &sat) >= 0)
+			sws_setColorspaceDetails(*sws, inv, src_range, tbl, 1, bright, contrast,
+						 sat);
+	}
 	ret = sws_scale(*sws, src, src_ls, 0, h, dst->data, dst->linesize);
 	return ret < 0 ? ret : 0;
 }
@@ -201,7 +211,7 @@ void poster_take(struct poster *p, int64_t index, const uint8_t *data, enum AVPi
 		struct poster_score s;
 
 		ret = scale_into(&p->thumb_sws, (const uint8_t *const *)src, ls, fmt, w, h,
-				 p->thumb, SWS_AREA);
+				 p->thumb, SWS_FAST_BILINEAR);
 		if (ret < 0)
 			goto end;
 		s = poster_score_luma(p->thumb->data[0], p->thumb->linesize[0], p->tw, p->th);
@@ -235,7 +245,7 @@ static int encode_jpeg(struct poster *p, AVPacket *pkt)
 		return codec ? AVERROR(ENOMEM) : AVERROR_ENCODER_NOT_FOUND;
 	c->width = p->pw;
 	c->height = p->ph;
-	c->pix_fmt = AV_PIX_FMT_YUVJ420P;
+	c->pix_fmt = AV_PIX_FMT_YUV420P; /* with color_range JPEG: what yuvj420p meant */
 	c->color_range = AVCOL_RANGE_JPEG;
 	c->time_base = (AVRational){1, 25};
 	c->thread_count = 1;
