@@ -429,6 +429,158 @@ static void test_stream_facts_and_warnings_travel_in_the_result(void **state)
 	sandbox_destroy(sb);
 }
 
+/* ---- the confined encoder with the issue-15 formats ---- */
+
+/* A sandbox whose encoder box has room for SVT-AV1's threads and x265's memory, as
+ * worker/specs.c gives an av1 job (128 pids). */
+static struct sandbox *start_roomy_sandbox(void)
+{
+	static const char *const argv[] = {"/bin/sleep", "30", NULL};
+	static const char *const envp[] = {"PATH=/usr/bin:/bin", NULL};
+	struct sandbox_spec spec = {
+	    .argv = argv,
+	    .envp = envp,
+	    .stdin_fd = -1,
+	    .stdout_fd = -1,
+	    .stderr_fd = -1,
+	    .slot = 7,
+	    .state_dir = state_dir,
+	    .limits = {.timeout_ms = 60000, .memory_bytes = 64 << 20, .pids = 16},
+	    .helper = {.enabled = 1, .memory_bytes = 512 << 20, .pids = 128, .cpus = 1},
+	};
+	struct sandbox *sb = NULL;
+	char err[512];
+
+	if (sandbox_start(&spec, &sb, err, sizeof(err)) < 0)
+		fail_msg("sandbox_start: %s", err);
+	return sb;
+}
+
+/* Encode four 64x64 frames of pix_fmt through a real confined encoder child into
+ * name; the RESULT record, with the video committed at out. */
+static struct encoder_msg encode_confined(const char *name, const char *codec, const char *pix_fmt,
+					  char *out, size_t outlen)
+{
+	struct sandbox *sb = start_roomy_sandbox();
+	struct sandbox_helper_ticket t;
+	struct render_spec spec = {.width = 64,
+				   .height = 64,
+				   .fps_num = 30000,
+				   .fps_den = 1001,
+				   .codec = codec,
+				   .pix_fmt = pix_fmt,
+				   .max_frames = 4,
+				   .output = name,
+				   .crf = -1,
+				   .preset = "ultrafast",
+				   .threads = 1};
+	size_t fbytes = render_frame_bytes(pix_fmt, 64, 64);
+	struct encoder_msg m, result;
+	char err[512], *tmp = NULL;
+	uint8_t *frame = malloc(fbytes);
+	int p[2], sock, tmpfd, fd, got_result = 0;
+
+	assert_non_null(frame);
+	snprintf(out, outlen, "%s/%s", state_dir, name);
+	tmpfd = render_output_temp(out, &tmp, err, sizeof(err));
+	assert_true(tmpfd >= 0);
+	assert_int_equal(pipe(p), 0);
+	for (int i = 0; i < 4; i++) {
+		for (size_t b = 0; b < fbytes; b++)
+			frame[b] = (uint8_t)(b * 7 + (size_t)i * 31);
+		assert_int_equal(write(p[1], frame, fbytes), (ssize_t)fbytes);
+	}
+	close(p[1]);
+	assert_int_equal(sandbox_helper_ticket(sb, &t, err, sizeof(err)), 0);
+	sock = encoder_spawn(&spec, p[0], tmpfd, &t, err, sizeof(err));
+	if (sock < 0)
+		fail_msg("encoder_spawn: %s", err);
+	sandbox_helper_ticket_close(&t);
+	close(p[0]);
+	close(tmpfd);
+	alarm(60);
+	for (;;) {
+		struct pollfd pf = {.fd = sock, .events = POLLIN};
+		int n;
+
+		(void)poll(&pf, 1, 200);
+		n = encoder_read(sock, &m, &fd);
+		if (n == 0)
+			continue;
+		if (n < 0)
+			break;
+		if (fd >= 0)
+			close(fd);
+		if (m.type == ENCODER_RESULT) {
+			result = m;
+			got_result = 1;
+		}
+		if (m.type == ENCODER_EXITED) {
+			if (!got_result)
+				fail_msg("%s: the encoder exited with status %#llx and no result "
+					 "(SIGSYS is 0x1f: a call outside its allowlist)",
+					 name, (unsigned long long)m.value);
+			break;
+		}
+	}
+	alarm(0);
+	assert_true(got_result);
+	if (result.rc != 0)
+		fail_msg("%s: the encoder failed: %s", name, result.err);
+	assert_int_equal(render_output_commit(tmp, out, err, sizeof(err)), 0);
+	close(sock);
+	free(tmp);
+	free(frame);
+	sandbox_destroy(sb);
+	return result;
+}
+
+static void expect_probe(const char *file, const char *want)
+{
+	char cmd[PATH_MAX + 256], got[1024];
+
+	snprintf(cmd, sizeof(cmd),
+		 "ffprobe -v error -select_streams v:0 -show_entries "
+		 "stream=codec_name,pix_fmt,r_frame_rate -of default=nw=1 '%s'",
+		 file);
+	assert_int_equal(th_run(cmd, got, sizeof(got)), 0);
+	if (!strstr(got, want))
+		fail_msg("ffprobe of %s said:\n%s\nbut not \"%s\"", file, got, want);
+}
+
+/* Each new codec within the encoder's seccomp allowlist, cgroup and uid: x265 (which
+ * asks libnuma about NUMA: get_mempolicy), SVT-AV1 (its many threads), ProRes and VP9
+ * with alpha, at 30000/1001. Skipped per codec this libavcodec lacks. */
+static void test_new_codecs_encode_inside_the_encoders_box(void **state)
+{
+	static const struct {
+		const char *name, *codec, *pix_fmt, *want;
+	} cases[] = {
+	    {"h.mp4", "hevc", "rgb24", "codec_name=hevc"},
+	    {"a.mp4", "av1", "rgb24", "codec_name=av1"},
+	    {"a.webm", "av1", "rgb24", "codec_name=av1"},
+	    {"p.mov", NULL, "rgba", "pix_fmt=yuva444p"},
+	    {"v.webm", NULL, "rgba", "codec_name=vp9"},
+	};
+	char out[PATH_MAX], err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct encoder_msg r;
+		if (cases[i].codec && render_codec_available(render_codec_from_name(cases[i].codec),
+							     err, sizeof(err)) < 0) {
+			fprintf(stderr, "skipped %s: %s\n", cases[i].name, err);
+			continue;
+		}
+		r = encode_confined(cases[i].name, cases[i].codec, cases[i].pix_fmt, out,
+				    sizeof(out));
+		assert_int_equal(r.frames, 4);
+		expect_probe(out, cases[i].want);
+		if (strcmp(cases[i].name, "a.webm")) /* WebM keeps milliseconds */
+			expect_probe(out, "r_frame_rate=30000/1001");
+	}
+}
+
 static int setup(void **state)
 {
 	/* The encoder server is reelbox itself re-executed, not this test binary. */
@@ -453,6 +605,7 @@ int main(void)
 	    cmocka_unit_test(test_records_that_break_the_protocol_are_refused),
 	    cmocka_unit_test(test_stop_ends_a_stream_whose_writer_never_closes),
 	    cmocka_unit_test(test_stream_facts_and_warnings_travel_in_the_result),
+	    cmocka_unit_test(test_new_codecs_encode_inside_the_encoders_box),
 	};
 
 	if (geteuid() != 0) {
