@@ -1341,6 +1341,66 @@ static void test_sandboxes_start_concurrently_from_threads(void **state)
 	free(dir);
 }
 
+static int listed(const char *const *list, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(list[i], name))
+			return 1;
+	return 0;
+}
+
+/* What holds is said as it is, root or not (it_rootless.sh runs this as a user): the
+ * cgroup's three limits are either enforced or listed as not; RLIMIT_DATA stands in for
+ * memory exactly when no cgroup holds it; the wall clock and RLIMIT_NPROC always hold. */
+static void test_enforcement_says_what_holds(void **state)
+{
+	static const char *const ctrl[] = {"memory", "pids", "cpu"};
+	struct sandbox_enforcement e;
+	int rootless = geteuid() != 0;
+
+	(void)state;
+	sandbox_enforcement(&e);
+	assert_int_equal(e.rootless, rootless);
+	if (rootless) {
+		assert_true(!strcmp(e.slot_uids, "shared") || !strcmp(e.slot_uids, "subuid"));
+		assert_true(strcmp(e.cgroup, "v2") != 0); /* a user's v2 is a delegated one */
+	} else {
+		assert_string_equal(e.slot_uids, "per-slot");
+		assert_true(strcmp(e.cgroup, "v2-delegated") != 0);
+	}
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(listed(e.enforced, e.n_enforced, ctrl[i]) +
+				     listed(e.not_enforced, e.n_not_enforced, ctrl[i]),
+				 1);
+	assert_int_equal(listed(e.enforced, e.n_enforced, "rlimit_data"),
+			 !listed(e.enforced, e.n_enforced, "memory"));
+	assert_int_equal(!strcmp(e.cgroup, "none"), e.n_not_enforced == 3);
+	assert_true(listed(e.enforced, e.n_enforced, "wall_clock"));
+	assert_true(listed(e.enforced, e.n_enforced, "rlimit_nproc"));
+	assert_non_null(strstr(e.summary, "limits: "));
+	assert_int_equal(strstr(e.summary, "not root") != NULL, rootless);
+}
+
+/* The default state dir: root's, or one of the user's own. */
+static void test_default_state_dir_is_the_users_own(void **state)
+{
+	char dir[256], want[64];
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	(void)state;
+	assert_int_equal(sandbox_state_default_dir(dir, sizeof(dir)), 0);
+	if (geteuid() == 0) {
+		assert_string_equal(dir, SANDBOX_DEFAULT_STATE_DIR);
+		return;
+	}
+	snprintf(want, sizeof(want), "/tmp/reelbox-%u", (unsigned)geteuid());
+	if (xdg && !strncmp(dir, xdg, strlen(xdg)))
+		assert_string_equal(dir + strlen(xdg), "/reelbox");
+	else
+		assert_string_equal(dir, want);
+	assert_int_equal(sandbox_state_default_dir(dir, 4), -ENAMETOOLONG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1390,6 +1450,8 @@ int main(void)
 	    cmocka_unit_test(test_sweep_removes_only_stale_state_dirs),
 	    cmocka_unit_test(test_sandbox_dies_with_its_parent_and_the_sweep_cleans_up),
 	    cmocka_unit_test(test_sandboxes_start_concurrently_from_threads),
+	    cmocka_unit_test(test_enforcement_says_what_holds),
+	    cmocka_unit_test(test_default_state_dir_is_the_users_own),
 	};
 
 	/* The worker's environment must not reach a script: plant a secret in ours. */
