@@ -267,6 +267,11 @@ env_ok = all("valueFrom" in e and e["valueFrom"]["secretKeyRef"]["key"] in keys 
 check("worker: secrets only by secretKeyRef to keys of the Secret", env_ok
       and {e["name"] for e in c["env"]} >= {"REELBOX_REDIS_URL"} and "envFrom" not in c)
 check("worker: no secret flag on the command line", not any(a in args for a in ("--redis",)))
+state = [e.get("value") for e in c["env"] if e["name"] == "REELBOX_STATE_DIR"]
+check("worker: the state dir is on a mounted emptyDir (the root file system is read-only)",
+      len(state) == 1 and any(state[0].startswith(m["mountPath"] + "/") and
+                              "emptyDir" in {v["name"]: v for v in pod["volumes"]}[m["name"]]
+                              for m in c["volumeMounts"]))
 check("Secret: a template, every value a CHANGE-ME placeholder",
       all("CHANGE-ME" in v for v in secret["stringData"].values()) and "data" not in secret)
 
@@ -385,6 +390,8 @@ grace = int(args[args.index("--grace") + 1])
 sgp = int(re.fullmatch(r"(\d+)s", w["stop_grace_period"]).group(1))
 check(f"worker: stop_grace_period {sgp} s > --grace {grace} + 10 s", sgp > grace + 10)
 check("worker: no secret flag on the command line", "--redis" not in args)
+check("worker: the state dir's tmpfs is the image user's own, 0700 (else it is refused)",
+      any(t.startswith("/run/reelbox:") and "uid=10001" in t and "mode=0700" in t for t in w["tmpfs"]))
 check("worker and web wait for a healthy Redis",
       all(s[n]["depends_on"]["redis"]["condition"] == "service_healthy" for n in ("worker", "web")))
 check("web: requires its token, published on the host's loopback only",
