@@ -320,6 +320,9 @@ wc = web["spec"]["template"]["spec"]["containers"][0]
 check("dashboard: requires its token off loopback (--token-env from the Secret)",
       "--token-env" in wc["args"] and any(e["name"] == wc["args"][wc["args"].index("--token-env") + 1]
       and e["valueFrom"]["secretKeyRef"]["key"] in keys for e in wc["env"]))
+wm = {m["name"]: m["mountPath"] for m in wc["volumeMounts"]}
+check("dashboard: --output-dir is where it mounts the workers' videos volume",
+      arg(wc["args"], "--output-dir") == wm.get("videos") == arg(args, "--output-dir"))
 check("dashboard: not privileged, no privilege escalation",
       wc["securityContext"].get("privileged") is False and wc["securityContext"].get("allowPrivilegeEscalation") is False)
 
@@ -394,6 +397,10 @@ check("worker: the state dir's tmpfs is the image user's own, 0700 (else it is r
       any(t.startswith("/run/reelbox:") and "uid=10001" in t and "mode=0700" in t for t in w["tmpfs"]))
 check("worker and web wait for a healthy Redis",
       all(s[n]["depends_on"]["redis"]["condition"] == "service_healthy" for n in ("worker", "web")))
+wc = s["web"]["command"]
+check("web: --output-dir is the workers' videos volume, mounted read-only",
+      wc[wc.index("--output-dir") + 1] == args[args.index("--output-dir") + 1] and
+      f"videos:{wc[wc.index('--output-dir') + 1]}:ro" in s["web"]["volumes"])
 check("web: requires its token, published on the host's loopback only",
       "--token-env" in s["web"]["command"] and all(p.startswith("127.0.0.1:") for p in s["web"]["ports"]))
 EOF
