@@ -842,7 +842,7 @@ static int alloc_frames(struct render *r, char *err, size_t errlen)
 
 int render_open(const struct render_spec *spec, struct render **out, char *err, size_t errlen)
 {
-	int container = render_container_from_path(spec->output);
+	int container = spec->still ? RENDER_MP4 : render_container_from_path(spec->output);
 	struct render *r;
 	int ret;
 
@@ -864,8 +864,13 @@ int render_open(const struct render_spec *spec, struct render **out, char *err, 
 	} else if ((ret = make_temp(r, err, errlen)) < 0) {
 		goto fail;
 	}
-	if ((ret = open_output(r, err, errlen)) < 0 || (ret = alloc_frames(r, err, errlen)) < 0 ||
-	    (ret = poster_begin(&r->poster, spec, err, errlen)) < 0)
+	if (spec->still)
+		ret = poster_open_still(&r->poster, r->tmp_fd, spec->poster_frame, spec->width,
+					spec->height, err, errlen);
+	else if ((ret = open_output(r, err, errlen)) >= 0 &&
+		 (ret = alloc_frames(r, err, errlen)) >= 0)
+		ret = poster_begin(&r->poster, spec, err, errlen);
+	if (ret < 0)
 		goto fail;
 	*out = r;
 	return 0;
@@ -1044,8 +1049,8 @@ int render_stream(struct render *r, int fd, render_progress_fn progress, void *o
 		}
 		if (r->checking)
 			checks_frame(&r->checks, r->rd.frame);
-		if ((ret = convert(r, err, errlen)) < 0 ||
-		    (ret = submit(r, r->frame, err, errlen)) < 0)
+		if (!r->spec.still && ((ret = convert(r, err, errlen)) < 0 ||
+				       (ret = submit(r, r->frame, err, errlen)) < 0))
 			return ret;
 		if (r->poster)
 			poster_take(r->poster, r->frames, r->rd.frame, r->rd.fmt, r->rd.width,
@@ -1150,16 +1155,18 @@ end:
 	return ret;
 }
 
-int render_finish(struct render *r, struct render_result *res, char *err, size_t errlen)
+/* A still's PNG, written into the output by poster.c, in place of the container. */
+static int finish_still(struct render *r, struct render_result *res, char *err, size_t errlen)
 {
-	off_t size;
+	return poster_write(r->poster, &res->poster_bytes, &res->poster_frame, &res->poster_ms, err,
+			    errlen);
+}
+
+/* Flush the encoder, write the trailer and close the container. */
+static int finish_container(struct render *r, char *err, size_t errlen)
+{
 	int ret;
 
-	memset(res, 0, sizeof(*res));
-	if (!r->streamed || r->frames == 0 || r->finished) {
-		snprintf(err, errlen, "render_finish() needs one successful render_stream() first");
-		return -EINVAL;
-	}
 	if (r->graph && (ret = submit(r, NULL, err, errlen)) < 0)
 		return ret;
 	if ((ret = encode(r, NULL, err, errlen)) < 0)
@@ -1176,6 +1183,22 @@ int render_finish(struct render *r, struct render_result *res, char *err, size_t
 	}
 	if (ret < 0)
 		return av_fail(ret, "cannot close the output", err, errlen);
+	return 0;
+}
+
+int render_finish(struct render *r, struct render_result *res, char *err, size_t errlen)
+{
+	off_t size;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	if (!r->streamed || r->frames == 0 || r->finished) {
+		snprintf(err, errlen, "render_finish() needs one successful render_stream() first");
+		return -EINVAL;
+	}
+	ret = r->spec.still ? finish_still(r, res, err, errlen) : finish_container(r, err, errlen);
+	if (ret < 0)
+		return ret;
 	if (fsync(r->tmp_fd) < 0 || (size = lseek(r->tmp_fd, 0, SEEK_END)) < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot sync the video file: %s", strerror(-ret));
@@ -1190,7 +1213,7 @@ int render_finish(struct render *r, struct render_result *res, char *err, size_t
 	res->bytes = (uint64_t)size;
 	snprintf(res->stream_kind, sizeof(res->stream_kind), "%s", render_kind_name(r->rd.kind));
 	res->first_frame_ms = r->first_frame_ms;
-	if (r->poster)
+	if (r->poster && !r->spec.still)
 		poster_end(r->poster, res);
 	res->encode_ms = ms_since(&r->t0);
 	return 0;

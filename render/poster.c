@@ -44,6 +44,7 @@ struct poster {
 	struct poster_score best_score;
 	int64_t best_index;
 	int have, picked;
+	int png;     /* a still (poster_open_still): frame pick, full size, rgb24 PNG */
 	int broken;  /* a frame could not be scaled: no poster */
 	uint64_t ns; /* time spent here */
 	/* path mode (poster_begin without a descriptor): the temporary file and its target */
@@ -170,6 +171,37 @@ int poster_open(struct poster **out, int fd, int64_t pick, int64_t max_frames, i
 	return 0;
 }
 
+int poster_open_still(struct poster **out, int fd, int64_t frame, int width, int height,
+		      char *err, size_t errlen)
+{
+	struct poster *p = calloc(1, sizeof(*p));
+
+	*out = NULL;
+	if (!p)
+		return -ENOMEM;
+	p->own_fd = -1;
+	p->fd = fd;
+	p->pick = frame;
+	p->png = 1;
+	p->width = p->pw = width;
+	p->height = p->ph = height;
+	p->best = av_frame_alloc();
+	if (p->best) {
+		p->best->format = AV_PIX_FMT_RGB24;
+		p->best->width = width;
+		p->best->height = height;
+		if (av_frame_get_buffer(p->best, 0) < 0)
+			av_frame_free(&p->best);
+	}
+	if (!p->best) {
+		poster_free(p);
+		snprintf(err, errlen, "cannot allocate the still's frame");
+		return -ENOMEM;
+	}
+	*out = p;
+	return 0;
+}
+
 /* Scale src into dst through a context made (or kept) for this source. */
 static int scale_into(struct SwsContext **sws, const uint8_t *const *src, const int *src_ls,
 		      enum AVPixelFormat fmt, int w, int h, AVFrame *dst, int flags)
@@ -203,7 +235,7 @@ void poster_take(struct poster *p, int64_t index, const uint8_t *data, enum AVPi
 	int ls[4], ret = 0;
 	uint64_t t0;
 
-	if (p->picked || p->broken || (!want && !poster_sampled(index, p->max_frames)))
+	if (p->picked || p->broken || (!want && (p->png || !poster_sampled(index, p->max_frames))))
 		return;
 	t0 = now_ns();
 	ret = av_image_fill_arrays(src, ls, data, fmt, w, h, 1);
@@ -234,10 +266,11 @@ end:
 }
 
 /* One JPEG from the kept frame: mjpeg with a fixed quantiser, single-threaded (the
- * encode is a few milliseconds; no threads for the sandbox's filter to allow). */
+ * encode is a few milliseconds; no threads for the sandbox's filter to allow). A still
+ * is a PNG of the frame as it came, in rgb24. */
 static int encode_jpeg(struct poster *p, AVPacket *pkt)
 {
-	const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
+	const AVCodec *codec = avcodec_find_encoder(p->png ? AV_CODEC_ID_PNG : AV_CODEC_ID_MJPEG);
 	AVCodecContext *c = codec ? avcodec_alloc_context3(codec) : NULL;
 	int ret;
 
@@ -249,8 +282,13 @@ static int encode_jpeg(struct poster *p, AVPacket *pkt)
 	c->color_range = AVCOL_RANGE_JPEG;
 	c->time_base = (AVRational){1, 25};
 	c->thread_count = 1;
-	c->flags |= AV_CODEC_FLAG_QSCALE;
-	c->global_quality = FF_QP2LAMBDA * JPEG_QSCALE;
+	if (p->png) {
+		c->pix_fmt = AV_PIX_FMT_RGB24;
+		c->color_range = AVCOL_RANGE_UNSPECIFIED;
+	} else {
+		c->flags |= AV_CODEC_FLAG_QSCALE;
+		c->global_quality = FF_QP2LAMBDA * JPEG_QSCALE;
+	}
 	ret = avcodec_open2(c, codec, NULL);
 	if (ret >= 0) {
 		p->best->pts = 0;
@@ -291,6 +329,14 @@ int poster_write(struct poster *p, uint64_t *bytes, int64_t *frame, uint64_t *ms
 	*frame = -1;
 	if (!pkt)
 		return -ENOMEM;
+	if (p->png && !p->picked) {
+		av_packet_free(&pkt);
+		snprintf(err, errlen,
+			 "the stream ended before frame %lld: a still needs the script to write "
+			 "frames 0 to %lld",
+			 (long long)p->pick, (long long)p->pick);
+		return -ENODATA;
+	}
 	if (!p->have || p->broken) {
 		av_packet_free(&pkt);
 		snprintf(err, errlen, p->broken ? "cannot scale a frame for the poster"
@@ -301,10 +347,11 @@ int poster_write(struct poster *p, uint64_t *bytes, int64_t *frame, uint64_t *ms
 	if (ret < 0) {
 		char why[AV_ERROR_MAX_STRING_SIZE];
 		av_strerror(ret, why, sizeof(why));
-		snprintf(err, errlen, "cannot encode the poster: %s", why);
+		snprintf(err, errlen, "cannot encode the %s: %s", p->png ? "still" : "poster", why);
 		ret = -EIO;
 	} else if ((ret = write_all(p->fd, pkt->data, (size_t)pkt->size)) < 0) {
-		snprintf(err, errlen, "cannot write the poster: %s", strerror(-ret));
+		snprintf(err, errlen, "cannot write the %s: %s", p->png ? "still" : "poster",
+			 strerror(-ret));
 	} else {
 		*bytes = (uint64_t)pkt->size;
 		*frame = p->best_index;

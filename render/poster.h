@@ -58,6 +58,12 @@ struct render_result;
 int poster_open(struct poster **out, int fd, int64_t pick, int64_t max_frames, int width,
 		int height, char *err, size_t errlen);
 
+/* A still instead of a poster (render_spec.still): frame only, at the video's size, a
+ * PNG (rgb24) into fd; poster_write fails with a sentence when the stream ended before
+ * that frame. */
+int poster_open_still(struct poster **out, int fd, int64_t frame, int width, int height,
+		      char *err, size_t errlen);
+
 /* One frame of the stream, index counted from 0, as the reader holds it. A frame that
  * cannot be scaled leaves the poster without it (poster_write says so), never fails the
  * video. */

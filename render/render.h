@@ -62,6 +62,11 @@ struct render_spec {
 	int poster_fd;
 	int use_poster_fd;
 	int64_t poster_frame;
+	/* A still instead of a video (reelbox run --still): frame poster_frame, at the
+	 * frame's size, as a PNG into the output (fd or temporary file, as a video would
+	 * be); no video is encoded and the output's extension is not a container's. The
+	 * caller sets max_frames to poster_frame + 1, so reading stops at that frame. */
+	int still;
 };
 
 #define RENDER_MAX_WARNINGS 4

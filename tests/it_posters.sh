@@ -19,6 +19,11 @@
 #     (an existing file in the output dir), `reelbox status` prints it; a failed job
 #     leaves no .jpg of its id.
 #  g. cost: the encoder's time for the poster of a 1280x720, 150-frame job (printed).
+#  h. --still 5 -o f.png: a PNG of the frame's size whose every pixel is frame 5's stamp
+#     exactly; the script (1000 frames, 10 ms apart) was stopped early; run --json says
+#     6 frames, frame_cap_hit, no poster; no video or poster beside it; a script that
+#     fails, or a stream that ends before frame N, is exit 1 with no file; --still -1,
+#     'x', a non-.png output, with --frames, or without -o are one-line errors, exit 2.
 #
 # Environment: REELBOX_BIN (default build/reelbox), REELBOX_SOURCE_DIR (default .),
 # REELBOX_IT_KEEP=1 keeps the temp dir. Needs ffprobe, ffmpeg, python3, redis-server and
@@ -206,6 +211,50 @@ txt=$("$BIN" status p_ok 2>&1)
 check "reelbox status prints it" grep -q "poster.*p_ok\..*\.jpg" <<<"$txt"
 bad=$(find "$OUT" -name 'p_bad*.jpg' | wc -l)
 check "the failed job left no poster ($bad)" [ "$bad" = 0 ]
+
+# ==== h. --still =======================================================================
+echo "== h. --still"
+# 1000 frames, 10 ms apart, each stamped with its index; a line on stderr for each.
+cat >"$S/${MARK}_slow.py" <<'EOF'
+import os, sys, time
+w, h = int(os.environ["WIDTH"]), int(os.environ["HEIGHT"])
+for i in range(1000):
+    sys.stdout.buffer.write(bytes(((20 + 9 * i) % 256,)) * (w * h * 3))
+    sys.stdout.buffer.flush()
+    print("wrote", i, file=sys.stderr, flush=True)
+    time.sleep(0.01)
+EOF
+t0=$(date +%s%N)
+js=$("$BIN" run --json --still 5 --size 64x48 -o "$T/run/f.png" "$S/${MARK}_slow.py" 2>/dev/null)
+rc=$?
+t1=$(date +%s%N)
+ms=$(((t1 - t0) / 1000000))
+check "--still 5 succeeds (rc $rc)" [ "$rc" = 0 ]
+check "f.png is a 64x48 PNG ($(probe "$T/run/f.png"))" [ "$(probe "$T/run/f.png")" = "png,64,48" ]
+px=$(ffmpeg -v error -i "$T/run/f.png" -f rawvideo -pix_fmt rgb24 - 2>/dev/null | python3 -c 'import sys; print(sorted(set(sys.stdin.buffer.read())))')
+check "every pixel holds frame 5's stamp exactly ($px, stamped 65)" [ "$px" = "[65]" ]
+last=$(jget "$js" '[l for l in d["log"].splitlines() if l.startswith("wrote")][-1].split()[1]')
+check "the script was stopped early: its last frame was $last of 1000, in $ms ms" \
+	eval '[ "${last:-1000}" -lt 999 ] && [ "$ms" -lt 6000 ]'
+check "run --json: frames 6, frame_cap_hit, output f.png, no poster" \
+	[ "$(jget "$js" 'd["frames"] == 6 and d["frame_cap_hit"] and d["output"].endswith("/f.png") and "poster" not in d')" = True ]
+check "no video and no poster beside it" eval '[ ! -e "$T/run/f.jpg" ] && [ ! -e "$T/run/f.mp4" ]'
+err=$("$BIN" run --still 50 --size 64x48 -o "$T/run/g.png" "$S/${MARK}_fail.sh" 2>&1 >/dev/null)
+rc=$?
+check "a script that fails before frame 50: exit 1, no file ($rc: $(tail -1 <<<"$err"))" \
+	eval '[ "$rc" = 1 ] && [ ! -e "$T/run/g.png" ]'
+printf '#!/bin/sh\nhead -c $((WIDTH * HEIGHT * 3 * 3)) /dev/zero\n' >"$S/${MARK}_three.sh"
+err=$("$BIN" run --still 5 --size 64x48 -o "$T/run/g.png" "$S/${MARK}_three.sh" 2>&1 >/dev/null)
+rc=$?
+check "a stream that ends at frame 2: exit 1 with the sentence, no file ($rc: $(tail -1 <<<"$err"))" \
+	eval '[ "$rc" = 1 ] && grep -q "ended before frame 5" <<<"$err" && [ ! -e "$T/run/g.png" ]'
+for bad in "--still -1 -o $T/run/e.png" "--still x -o $T/run/e.png" "--still 5 -o $T/run/e.mp4" \
+	"--still 5 --frames 10 -o $T/run/e.png" "--still 5"; do
+	# shellcheck disable=SC2086 # the options are words
+	err=$("$BIN" run $bad --size 64x48 "$S/${MARK}_stamp.py" 2>&1 >/dev/null)
+	rc=$?
+	check "$bad: exit 2 with one line ($rc: $err)" eval '[ "$rc" = 2 ] && [ "$(wc -l <<<"$err")" = 1 ]'
+done
 
 # ==== g. cost ==========================================================================
 echo "== g. cost"

@@ -246,6 +246,42 @@ static void test_a_real_pick_skips_black_frames_and_writes_a_jpeg(void **state)
 	close(fd);
 }
 
+/* A still: only the named frame, at its size, as a PNG; none when the stream ends first. */
+static void test_a_still_is_the_named_frame_as_a_png(void **state)
+{
+	enum { FW = 30, FH = 17 }; /* odd sizes: a still is not chroma-subsampled */
+	static uint8_t frames[3][FW * FH * 3];
+	static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+	struct poster *p = NULL;
+	uint64_t bytes = 0, ms = 0;
+	int64_t frame = -1;
+	uint8_t head[8];
+	char err[256];
+	int fd = memfd_create("still", MFD_CLOEXEC);
+	(void)state;
+
+	if (render_libav_load(err, sizeof(err)) < 0)
+		skip();
+	for (int i = 0; i < 3; i++)
+		memset(frames[i], 40 * (i + 1), sizeof(frames[i]));
+	assert_int_equal(poster_open_still(&p, fd, 1, FW, FH, err, sizeof(err)), 0);
+	for (int i = 0; i < 3; i++)
+		poster_take(p, i, frames[i], AV_PIX_FMT_RGB24, FW, FH);
+	assert_int_equal(poster_write(p, &bytes, &frame, &ms, err, sizeof(err)), 0);
+	assert_int_equal(frame, 1);
+	assert_int_equal(pread(fd, head, 8, 0), 8);
+	assert_memory_equal(head, png_sig, 8);
+	poster_free(p);
+
+	assert_int_equal(poster_open_still(&p, fd, 5, FW, FH, err, sizeof(err)), 0);
+	for (int i = 0; i < 3; i++)
+		poster_take(p, i, frames[i], AV_PIX_FMT_RGB24, FW, FH);
+	assert_int_equal(poster_write(p, &bytes, &frame, &ms, err, sizeof(err)), -ENODATA);
+	assert_non_null(strstr(err, "ended before frame 5"));
+	poster_free(p);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,6 +298,7 @@ int main(void)
 	    cmocka_unit_test(test_an_unknown_length_doubles_the_stride),
 	    cmocka_unit_test(test_the_poster_is_the_videos_size_or_1280_wide),
 	    cmocka_unit_test(test_a_real_pick_skips_black_frames_and_writes_a_jpeg),
+	    cmocka_unit_test(test_a_still_is_the_named_frame_as_a_png),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,6 +36,8 @@ static const char run_usage[] =
     "      --pix-fmt NAME    raw stream format: rgb24 rgba bgr24 gray yuv420p\n"
     "      --crf N, --preset NAME   encoder quality and speed, as in ffmpeg\n"
     "      --timeout SEC --memory MB --pids N --scratch MB --cpus F   sandbox limits\n"
+    "      --still N         write frame N (0-based) as a PNG to -o FILE.png, no video;\n"
+    "                        the script is stopped once frame N is read\n"
     "      --json            print one JSON summary on stdout\n"
     "      --progress FILE|- key=value progress blocks (as ffmpeg -progress) to FILE or\n"
     "                        stdout; on a terminal stderr shows a line with an ETA\n"
@@ -110,7 +112,10 @@ struct run_args {
 	int json;
 	struct modelcfg model; /* a prompt job's */
 	int have_model;
+	const char *still; /* --still N, as given */
 };
+
+#define OPT_STILL (OPT_CLI_LAST + 1) /* run's own option */
 
 #define RUN_GO (-1) /* run_parse: the options are read, go on */
 
@@ -124,6 +129,7 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 	opts[n++] = (struct option){"output", required_argument, NULL, 'o'};
 	opts[n++] = (struct option){"json", no_argument, NULL, OPT_JSON};
 	opts[n++] = (struct option){"progress", required_argument, NULL, OPT_PROGRESS};
+	opts[n++] = (struct option){"still", required_argument, NULL, OPT_STILL};
 	opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
 	opts[n] = (struct option){0};
 	optind = 1;
@@ -137,6 +143,9 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 			break;
 		case OPT_PROGRESS:
 			a->progress = optarg;
+			break;
+		case OPT_STILL:
+			a->still = optarg;
 			break;
 		case 'h':
 			fputs(run_usage, stdout);
@@ -152,6 +161,31 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 	if ((rc = cli_script_or_prompt("run", argc, argv, optind, &a->job, &a->script)) != 0)
 		return rc;
 	return RUN_GO;
+}
+
+/* --still N: frame N as a PNG to -o FILE.png; the frame count becomes N + 1 (the ceiling
+ * stops the script once frame N is read), so --frames and --duration do not go with it. */
+static int run_prepare_still(struct run_args *a)
+{
+	const char *dot = a->output ? strrchr(a->output, '.') : NULL;
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(a->still, &end, 10);
+	if (errno || end == a->still || *end || n < 0 || n >= INT64_MAX - 1)
+		return cli_usage_error("run", "--still '%s' is not a frame number (0 or more)",
+				       a->still);
+	if (!dot || strchr(dot, '/') || strcasecmp(dot, ".png"))
+		return cli_usage_error("run", "--still writes a PNG: give -o FILE.png");
+	if (a->ja.have_frames || a->ja.duration > 0)
+		return cli_usage_error("run", "--still %lld renders frames 0 to %lld: give no "
+					      "--frames or --duration",
+				       n, n);
+	a->job.still = n;
+	a->job.frames = n + 1;
+	snprintf(a->job.format, sizeof(a->job.format), "mp4");
+	return cli_resolve_job("run", &a->job, &a->ja, &a->cfg);
 }
 
 /* The configuration, the script, the output (its extension is the job's format) and
@@ -178,6 +212,8 @@ static int run_prepare(struct run_args *a)
 			return cli_usage_error("run", "%s", err);
 		a->have_model = 1;
 	}
+	if (a->still)
+		return run_prepare_still(a);
 	if (!a->output) {
 		default_output(a->script ? a->script : "prompt", a->outbuf, sizeof(a->outbuf));
 		a->output = a->outbuf;

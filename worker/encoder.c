@@ -42,6 +42,7 @@ struct encoder_request {
 	/* A poster file rides after the video's (then the cgroups'): 0 or 1; its frame or -1 */
 	int32_t has_poster;
 	int64_t poster_frame;
+	int32_t still; /* 0 or 1: poster_frame as a PNG into the output, no video */
 };
 
 /* ---- the worker's side --------------------------------------------------------------- */
@@ -169,6 +170,7 @@ int encoder_spawn(const struct render_spec *spec, int frame_fd, int out_fd,
 	rq.file_bytes = t->file_bytes;
 	rq.has_poster = spec->use_poster_fd && spec->poster_fd >= 0;
 	rq.poster_frame = spec->poster_frame >= 0 ? spec->poster_frame : -1;
+	rq.still = spec->still != 0;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
 		snprintf(err, errlen, "cannot create the encoder's socket: %s", strerror(errno));
@@ -308,6 +310,7 @@ static int valid_request(const struct encoder_request *rq)
 	       memchr(rq->pix_fmt, 0, sizeof(rq->pix_fmt)) &&
 	       memchr(rq->preset, 0, sizeof(rq->preset)) &&
 	       (rq->has_poster == 0 || rq->has_poster == 1) && rq->poster_frame >= -1 &&
+	       (rq->still == 0 || (rq->still == 1 && rq->poster_frame >= 0)) &&
 	       memchr(rq->container, 0, sizeof(rq->container)) &&
 	       memchr(rq->codec, 0, sizeof(rq->codec));
 }
@@ -371,6 +374,7 @@ static int confine_and_encode(const struct encoder_request *rq, const int *fds,
 	    .poster_fd = rq->has_poster ? fds[3] : -1,
 	    .use_poster_fd = rq->has_poster,
 	    .poster_frame = rq->poster_frame,
+	    .still = rq->still,
 	};
 	snprintf(output, sizeof(output), "video.%s", rq->container);
 	rc = render_open(&spec, r, err, errlen);

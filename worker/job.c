@@ -140,6 +140,7 @@ void job_init(struct job *job)
 	job->fps_den = 1;
 	job->crf = -1;
 	job->poster_frame = -1;
+	job->still = -1;
 }
 
 void job_free(struct job *job)

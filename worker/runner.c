@@ -66,6 +66,7 @@ struct runner {
 	char *tmp_path;		 /* the temporary video file the encoder writes */
 	char *poster_tmp;	 /* the temporary poster file beside it ("" once moved) */
 	int64_t poster_frame;	 /* the job's "poster_frame", or -1: the encoder picks */
+	int64_t still;		 /* run --still's frame (a PNG, no video, no poster), or -1 */
 
 	/* The encoder process (encoder.h): its job socket, pidfd and what it said. */
 	int enc_sock, enc_pidfd;
@@ -559,6 +560,7 @@ static int runner_new(uv_loop_t *loop, const struct job *job, const struct confi
 	r->encoder_memory = l->box.spec.helper.memory_bytes;
 	r->res.exit_code = -1;
 	r->poster_frame = job->poster_frame >= 0 ? job->poster_frame : -1;
+	r->still = job->still >= 0 ? job->still : -1;
 	r->res.width = job->width;
 	r->res.height = job->height;
 	r->res.fps = job->fps;
@@ -608,6 +610,14 @@ static int open_output(struct runner *r, struct launch *l, char *err, size_t err
 {
 	const char *output = l->rspec.output;
 
+	if (r->still >= 0) {
+		/* A still: the PNG goes where the video would, through the same temporary
+		 * file and checks; there is no poster beside it. */
+		l->rspec.still = 1;
+		l->rspec.poster_frame = r->still;
+		l->tmp_fd = render_output_temp(output, &r->tmp_path, err, errlen);
+		return l->tmp_fd < 0 ? l->tmp_fd : 0;
+	}
 	if (render_container_from_path(output) < 0) {
 		snprintf(err, errlen, "output \"%s\" must end in .mp4, .webm, .gif or .mov",
 			 output);
