@@ -720,7 +720,7 @@ check "workers ${live[*]} exit 0 on SIGTERM${bad_exit:+ (bad:$bad_exit)}" [ -z "
 echo "== metrics"
 MPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$BIN" worker --concurrency 1 --output-dir "$OUT" --lease "$LEASE" --grace "$GRACE" \
-	--config "$REELBOX_CONFIG" --metrics-port "$MPORT" 2>"$LOGS/M.log" &
+	--config "$REELBOX_CONFIG" --metrics-port "$MPORT" --metrics-addr 0.0.0.0 2>"$LOGS/M.log" &
 MPID=$!
 ALL_WPIDS+=("$MPID")
 timeout 60 "$BIN" submit --id "$MARK-metrics" --size 64x48 --frames 7 "$S/${MARK}_fast.sh" \
@@ -740,6 +740,13 @@ mdur=$(mline 'reelbox_job_duration_seconds_bucket{le="+Inf"}')
 mfps=$(mline reelbox_job_frames_per_second_count)
 check "metrics: histograms of the sandbox's start (count $mstart, sum ${mstart_sum}s), duration (+Inf $mdur) and fps (count $mfps)" \
 	[ "$mstart/$mdur/$mfps" = "1/1/1" -a "$("$PY" -c "print(0 < float('$mstart_sum') < 1)")" = True ]
+mbound=$(ss -ltnH "sport = :$MPORT" 2>/dev/null | awk '{ print $4 }' | head -1)
+check "--metrics-addr 0.0.0.0 listens on every interface ($mbound), for a pod's Service" \
+	[ "$mbound" = "0.0.0.0:$MPORT" ]
+"$BIN" worker --metrics-port "$MPORT" --metrics-addr 'not-an-ip' >/dev/null 2>"$LOGS/MA.err"
+rc=$?
+check "a bad --metrics-addr is one line, exit 2 ($(head -c 120 "$LOGS/MA.err"))" \
+	[ $rc = 2 -a "$(wc -l <"$LOGS/MA.err")" = 1 ]
 kill -TERM "$MPID"
 wait_exit "$MPID" $((GRACE + 15))
 check "the metrics worker exits 0 on SIGTERM" [ $? -eq 0 ]

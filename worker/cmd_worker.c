@@ -29,6 +29,7 @@
  * "webhook" has its final state POSTed, signed, without holding its slot.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -117,6 +118,7 @@ struct worker {
 	struct modelcfg model;	   /* the model and its key: in this process only */
 	int have_model;
 	int metrics_port;
+	struct in_addr metrics_ip; /* 127.0.0.1 unless --metrics-addr */
 	int redis_up;
 	int results_refused; /* Redis refuses results for now: take no job */
 	int disk_ok;	     /* the output dir is usable */
@@ -1161,7 +1163,8 @@ static void metrics_listen(struct worker *w)
 {
 	char err[256];
 
-	if (http_open(&w->http, w->loop, (uint16_t)w->metrics_port, err, sizeof(err)) < 0) {
+	if (http_open_at(&w->http, w->loop, w->metrics_ip, (uint16_t)w->metrics_port, err,
+			 sizeof(err)) < 0) {
 		log_event("metrics_unavailable", NULL, "{s:i, s:s}", "port", w->metrics_port,
 			  "error", err);
 		return;
@@ -1277,7 +1280,8 @@ static void on_signal(uv_signal_t *h, int signum)
 
 static const char worker_usage[] =
     "usage: reelbox worker [--redis URL] [--concurrency N] [--output-dir DIR] [--lease SEC]\n"
-    "                      [--config FILE] [--grace SEC] [--metrics-port PORT]\n";
+    "                      [--config FILE] [--grace SEC] [--metrics-port PORT]\n"
+    "                      [--metrics-addr ADDR]\n";
 
 /* What the command line asked for. Flags win over the environment, which won over the
  * config file: the ones that overlay the config are applied once it is loaded. */
@@ -1285,6 +1289,7 @@ struct worker_args {
 	const char *redis, *conc, *outdir, *lease, *config;
 	uint32_t grace_s;
 	int metrics_port;
+	struct in_addr metrics_ip;
 };
 
 /* A whole decimal number within [min, max]; -1 for anything else. */
@@ -1299,7 +1304,7 @@ static int flag_in_range(const char *s, long min, long max, long *v)
 /* 0, EXIT_USAGE after saying why, or -1 when --help was printed. */
 static int worker_parse(int argc, char **argv, struct worker_args *a)
 {
-	enum { O_CONC = OPT_CLI_LAST + 1, O_OUT, O_LEASE, O_GRACE, O_METRICS };
+	enum { O_CONC = OPT_CLI_LAST + 1, O_OUT, O_LEASE, O_GRACE, O_METRICS, O_METRICS_ADDR };
 	static const struct option opts[] = {
 	    {"redis", required_argument, NULL, OPT_REDIS},
 	    {"concurrency", required_argument, NULL, O_CONC},
@@ -1308,6 +1313,7 @@ static int worker_parse(int argc, char **argv, struct worker_args *a)
 	    {"config", required_argument, NULL, OPT_CONFIG},
 	    {"grace", required_argument, NULL, O_GRACE},
 	    {"metrics-port", required_argument, NULL, O_METRICS},
+	    {"metrics-addr", required_argument, NULL, O_METRICS_ADDR},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -1343,6 +1349,14 @@ static int worker_parse(int argc, char **argv, struct worker_args *a)
 				return cli_usage_error("worker",
 						       "--metrics-port '%s' is not a port", optarg);
 			a->metrics_port = (int)v;
+			break;
+		case O_METRICS_ADDR:
+			/* An address is given only on purpose (a pod's Service): the counters
+			 * hold no secret, but loopback stays the default. */
+			if (inet_pton(AF_INET, optarg, &a->metrics_ip) != 1)
+				return cli_usage_error("worker",
+						       "--metrics-addr '%.64s' is not an IPv4 address",
+						       optarg);
 			break;
 		case 'h':
 			fputs(worker_usage, stdout);
@@ -1432,6 +1446,7 @@ static int worker_prepare(struct worker *w, const struct worker_args *a, int *sw
 
 	w->grace_s = a->grace_s;
 	w->metrics_port = a->metrics_port;
+	w->metrics_ip = a->metrics_ip;
 	w->disk_ok = 1;
 	if ((rc = worker_config(&w->cfg, a)) || (rc = resolve_output_dir(&w->cfg)) ||
 	    (rc = make_work_dir(w)))
@@ -1554,7 +1569,8 @@ static int worker_run(struct worker *w, int swept)
 
 int cmd_worker(int argc, char **argv)
 {
-	struct worker_args a = {.grace_s = DEFAULT_GRACE_S};
+	struct worker_args a = {.grace_s = DEFAULT_GRACE_S,
+				.metrics_ip = {.s_addr = htonl(INADDR_LOOPBACK)}};
 	struct worker w = {0};
 	int rc, swept = 0;
 

@@ -129,13 +129,11 @@ static void on_closed(uv_handle_t *h)
 		free(s);
 }
 
-/* The daemon on 127.0.0.1:port, without a thread of its own. */
-static struct MHD_Daemon *start_daemon(struct http_server *s, uint16_t port)
+/* The daemon on ip:port, without a thread of its own. */
+static struct MHD_Daemon *start_daemon(struct http_server *s, struct in_addr ip, uint16_t port)
 {
-	/* Loopback only: nothing outside this host needs what is served here. */
-	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = ip};
 
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	return MHD_start_daemon(
 	    MHD_USE_EPOLL, port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
 	    (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
@@ -144,8 +142,18 @@ static struct MHD_Daemon *start_daemon(struct http_server *s, uint16_t port)
 
 int http_open(struct http_server **out, uv_loop_t *loop, uint16_t port, char *err, size_t errlen)
 {
+	/* Loopback unless asked: nothing outside this host needs what is served here. */
+	struct in_addr lo = {.s_addr = htonl(INADDR_LOOPBACK)};
+
+	return http_open_at(out, loop, lo, port, err, errlen);
+}
+
+int http_open_at(struct http_server **out, uv_loop_t *loop, struct in_addr ip, uint16_t port,
+		 char *err, size_t errlen)
+{
 	struct http_server *s = calloc(1, sizeof(*s));
 	const union MHD_DaemonInfo *info;
+	char shown[INET_ADDRSTRLEN] = "?";
 	int rc;
 
 	if (!s) {
@@ -153,10 +161,11 @@ int http_open(struct http_server **out, uv_loop_t *loop, uint16_t port, char *er
 		return -ENOMEM;
 	}
 	errno = 0;
-	s->daemon = start_daemon(s, port);
+	s->daemon = start_daemon(s, ip, port);
 	if (!s->daemon) {
 		rc = errno ? -errno : -EADDRINUSE;
-		snprintf(err, errlen, "cannot listen on 127.0.0.1:%u: %s", (unsigned)port,
+		inet_ntop(AF_INET, &ip, shown, sizeof(shown));
+		snprintf(err, errlen, "cannot listen on %s:%u: %s", shown, (unsigned)port,
 			 strerror(-rc));
 		free(s);
 		return rc;

@@ -11,6 +11,7 @@
 #define REELBOX_HTTP_H
 
 #include <stddef.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -25,6 +26,11 @@ typedef int (*http_body_fn)(void *opaque, char **body, size_t *len);
 /* Listen on 127.0.0.1:port (0: a free port, see http_port) on loop. 0, or a negative
  * errno with one sentence in err. */
 int http_open(struct http_server **out, uv_loop_t *loop, uint16_t port, char *err, size_t errlen);
+
+/* The same on a chosen IPv4 address (0.0.0.0: every interface, e.g. a pod's metrics for
+ * a Service to scrape). */
+int http_open_at(struct http_server **out, uv_loop_t *loop, struct in_addr ip, uint16_t port,
+		 char *err, size_t errlen);
 
 /* Serve path (an exact match, e.g. "/metrics") with content_type and fn's body. 0, or
  * -ENOSPC past HTTP_MAX_ROUTES, -EEXIST for a path already served. */
