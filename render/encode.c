@@ -11,6 +11,7 @@
 #include "avload.h"
 #include "checks.h"
 #include "poster.h"
+#include "sheet.h"
 #include "render.h"
 #include "stream.h"
 
@@ -73,6 +74,7 @@ struct render {
 	struct timespec t0;
 	uint64_t first_frame_ms;
 	struct poster *poster; /* poster.c; NULL when the spec asks for none */
+	struct sheet *sheet;   /* sheet.c; likewise */
 };
 
 static const char *const presets[] = {"ultrafast", "superfast", "veryfast", "faster",	"fast",
@@ -870,6 +872,9 @@ int render_open(const struct render_spec *spec, struct render **out, char *err, 
 	else if ((ret = open_output(r, err, errlen)) >= 0 &&
 		 (ret = alloc_frames(r, err, errlen)) >= 0)
 		ret = poster_begin(&r->poster, spec, err, errlen);
+	if (ret >= 0 && !spec->still && spec->use_sheet_fd)
+		ret = sheet_open(&r->sheet, spec->sheet_fd, spec->sheet_cols, spec->sheet_rows,
+				 spec->max_frames, spec->width, spec->height, err, errlen);
 	if (ret < 0)
 		goto fail;
 	*out = r;
@@ -1055,6 +1060,9 @@ int render_stream(struct render *r, int fd, render_progress_fn progress, void *o
 		if (r->poster)
 			poster_take(r->poster, r->frames, r->rd.frame, r->rd.fmt, r->rd.width,
 				    r->rd.height);
+		if (r->sheet)
+			sheet_take(r->sheet, r->frames, r->rd.frame, r->rd.fmt, r->rd.width,
+				   r->rd.height);
 		r->frames++;
 		if (progress)
 			progress(opaque, r->frames);
@@ -1215,6 +1223,9 @@ int render_finish(struct render *r, struct render_result *res, char *err, size_t
 	res->first_frame_ms = r->first_frame_ms;
 	if (r->poster && !r->spec.still)
 		poster_end(r->poster, res);
+	if (r->sheet && sheet_write(r->sheet, &res->sheet_bytes, &res->sheet_filled, err,
+				    errlen) < 0)
+		res->sheet_bytes = 0; /* no sheet; the video stands */
 	res->encode_ms = ms_since(&r->t0);
 	return 0;
 }
@@ -1269,6 +1280,7 @@ void render_close(struct render *r)
 	if (r->reader_open)
 		render_reader_free(&r->rd);
 	poster_free(r->poster);
+	sheet_free(r->sheet);
 	sws_freeContext(r->sws);
 	av_frame_free(&r->in);
 	av_frame_free(&r->filt);

@@ -265,24 +265,24 @@ end:
 		p->broken = 1;
 }
 
-/* One JPEG from the kept frame: mjpeg with a fixed quantiser, single-threaded (the
- * encode is a few milliseconds; no threads for the sandbox's filter to allow). A still
- * is a PNG of the frame as it came, in rgb24. */
-static int encode_jpeg(struct poster *p, AVPacket *pkt)
+/* One image from a frame: mjpeg with a fixed quantiser on full-range yuv420p, or png on
+ * rgb24; single-threaded (a few milliseconds; no threads for the sandbox's filter to
+ * allow). */
+static int encode_image(AVFrame *f, int png, AVPacket *pkt)
 {
-	const AVCodec *codec = avcodec_find_encoder(p->png ? AV_CODEC_ID_PNG : AV_CODEC_ID_MJPEG);
+	const AVCodec *codec = avcodec_find_encoder(png ? AV_CODEC_ID_PNG : AV_CODEC_ID_MJPEG);
 	AVCodecContext *c = codec ? avcodec_alloc_context3(codec) : NULL;
 	int ret;
 
 	if (!c)
 		return codec ? AVERROR(ENOMEM) : AVERROR_ENCODER_NOT_FOUND;
-	c->width = p->pw;
-	c->height = p->ph;
+	c->width = f->width;
+	c->height = f->height;
 	c->pix_fmt = AV_PIX_FMT_YUV420P; /* with color_range JPEG: what yuvj420p meant */
 	c->color_range = AVCOL_RANGE_JPEG;
 	c->time_base = (AVRational){1, 25};
 	c->thread_count = 1;
-	if (p->png) {
+	if (png) {
 		c->pix_fmt = AV_PIX_FMT_RGB24;
 		c->color_range = AVCOL_RANGE_UNSPECIFIED;
 	} else {
@@ -291,9 +291,9 @@ static int encode_jpeg(struct poster *p, AVPacket *pkt)
 	}
 	ret = avcodec_open2(c, codec, NULL);
 	if (ret >= 0) {
-		p->best->pts = 0;
-		p->best->quality = c->global_quality;
-		ret = avcodec_send_frame(c, p->best);
+		f->pts = 0;
+		f->quality = c->global_quality;
+		ret = avcodec_send_frame(c, f);
 	}
 	if (ret >= 0)
 		ret = avcodec_send_frame(c, NULL);
@@ -318,19 +318,39 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
 	return fsync(fd) < 0 ? -errno : 0;
 }
 
+int poster_image_write(AVFrame *f, int png, int fd, uint64_t *bytes, const char *what,
+		       char *err, size_t errlen)
+{
+	AVPacket *pkt = av_packet_alloc();
+	int ret;
+
+	*bytes = 0;
+	if (!pkt)
+		return -ENOMEM;
+	ret = encode_image(f, png, pkt);
+	if (ret < 0) {
+		char why[AV_ERROR_MAX_STRING_SIZE];
+		av_strerror(ret, why, sizeof(why));
+		snprintf(err, errlen, "cannot encode the %s: %s", what, why);
+		ret = -EIO;
+	} else if ((ret = write_all(fd, pkt->data, (size_t)pkt->size)) < 0) {
+		snprintf(err, errlen, "cannot write the %s: %s", what, strerror(-ret));
+	} else {
+		*bytes = (uint64_t)pkt->size;
+	}
+	av_packet_free(&pkt);
+	return ret;
+}
+
 int poster_write(struct poster *p, uint64_t *bytes, int64_t *frame, uint64_t *ms, char *err,
 		 size_t errlen)
 {
-	AVPacket *pkt = av_packet_alloc();
 	uint64_t t0 = now_ns();
 	int ret;
 
 	*bytes = 0;
 	*frame = -1;
-	if (!pkt)
-		return -ENOMEM;
 	if (p->png && !p->picked) {
-		av_packet_free(&pkt);
 		snprintf(err, errlen,
 			 "the stream ended before frame %lld: a still needs the script to write "
 			 "frames 0 to %lld",
@@ -338,25 +358,14 @@ int poster_write(struct poster *p, uint64_t *bytes, int64_t *frame, uint64_t *ms
 		return -ENODATA;
 	}
 	if (!p->have || p->broken) {
-		av_packet_free(&pkt);
 		snprintf(err, errlen, p->broken ? "cannot scale a frame for the poster"
 						: "the poster has no frame");
 		return p->broken ? -EIO : -ENODATA;
 	}
-	ret = encode_jpeg(p, pkt);
-	if (ret < 0) {
-		char why[AV_ERROR_MAX_STRING_SIZE];
-		av_strerror(ret, why, sizeof(why));
-		snprintf(err, errlen, "cannot encode the %s: %s", p->png ? "still" : "poster", why);
-		ret = -EIO;
-	} else if ((ret = write_all(p->fd, pkt->data, (size_t)pkt->size)) < 0) {
-		snprintf(err, errlen, "cannot write the %s: %s", p->png ? "still" : "poster",
-			 strerror(-ret));
-	} else {
-		*bytes = (uint64_t)pkt->size;
+	ret = poster_image_write(p->best, p->png, p->fd, bytes, p->png ? "still" : "poster", err,
+				 errlen);
+	if (ret == 0)
 		*frame = p->best_index;
-	}
-	av_packet_free(&pkt);
 	p->ns += now_ns() - t0;
 	*ms = p->ns / 1000000;
 	return ret;

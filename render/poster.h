@@ -75,6 +75,12 @@ void poster_take(struct poster *p, int64_t index, const uint8_t *data, enum AVPi
 int poster_write(struct poster *p, uint64_t *bytes, int64_t *frame, uint64_t *ms, char *err,
 		 size_t errlen);
 
+/* Encode f (full-range yuv420p for a JPEG, rgb24 for a PNG) and write it into fd from
+ * offset 0, synced; *bytes its size. what names it in a failure's sentence. */
+struct AVFrame;
+int poster_image_write(struct AVFrame *f, int png, int fd, uint64_t *bytes, const char *what,
+		       char *err, size_t errlen);
+
 /* encode.c's hooks. poster_begin: the poster the spec asks for (*out NULL when none):
  * into spec->poster_fd, or a temporary file beside spec->poster. poster_end: write it and
  * fill res's poster fields; a poster that cannot be made leaves them 0 and the video

@@ -67,6 +67,11 @@ struct render_spec {
 	 * be); no video is encoded and the output's extension is not a container's. The
 	 * caller sets max_frames to poster_frame + 1, so reading stops at that frame. */
 	int still;
+	/* The contact sheet (sheet.c): sheet_cols x sheet_rows evenly spaced frames of
+	 * max_frames in one JPEG, written into sheet_fd when use_sheet_fd (fd mode only). */
+	int sheet_fd;
+	int use_sheet_fd;
+	int sheet_cols, sheet_rows;
 };
 
 #define RENDER_MAX_WARNINGS 4
@@ -99,6 +104,10 @@ struct render_result {
 	uint64_t poster_bytes;
 	int64_t poster_frame;
 	uint64_t poster_ms;
+	/* The contact sheet, when one was asked for: its size (0: none could be made) and
+	 * how many cells hold their frame (fewer when the stream ended early). */
+	uint64_t sheet_bytes;
+	int sheet_filled;
 };
 
 /* Called from the reading thread after each encoded frame. */

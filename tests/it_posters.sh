@@ -24,6 +24,11 @@
 #     6 frames, frame_cap_hit, no poster; no video or poster beside it; a script that
 #     fails, or a stream that ends before frame N, is exit 1 with no file; --still -1,
 #     'x', a non-.png output, with --frames, or without -o are one-line errors, exit 2.
+#  i. --contact-sheet 4x3 on 320x180 frames stamped grey 2*i: s.sheet.jpg is 1280x540 and
+#     its 12 cells show frames 0, 10, ... 110 (each cell's grey read back within 3); run
+#     --json records it with 12 filled cells; a 720p sheet is capped at 1920 wide; a failed
+#     job leaves none; 0x3, 100x100, 4x, 3, 11x1, 4x03, -4x3 are one-line errors, exit 2;
+#     a worker's job gets <id>.sheet.jpg, named by its result and by reelbox status.
 #
 # Environment: REELBOX_BIN (default build/reelbox), REELBOX_SOURCE_DIR (default .),
 # REELBOX_IT_KEEP=1 keeps the temp dir. Needs ffprobe, ffmpeg, python3, redis-server and
@@ -255,6 +260,47 @@ for bad in "--still -1 -o $T/run/e.png" "--still x -o $T/run/e.png" "--still 5 -
 	rc=$?
 	check "$bad: exit 2 with one line ($rc: $err)" eval '[ "$rc" = 2 ] && [ "$(wc -l <<<"$err")" = 1 ]'
 done
+
+# ==== i. --contact-sheet ===============================================================
+echo "== i. --contact-sheet"
+# Frame i is grey 2*i.
+cat >"$S/${MARK}_idx.py" <<'EOF'
+import os, sys
+w, h, n = int(os.environ["WIDTH"]), int(os.environ["HEIGHT"]), int(os.environ["FRAMES"])
+for i in range(n):
+    sys.stdout.buffer.write(bytes(((2 * i) % 256,)) * (w * h * 3))
+EOF
+js=$("$BIN" run --json --size 320x180 --frames 120 --contact-sheet 4x3 -o "$T/run/s.mp4" "$S/${MARK}_idx.py" 2>/dev/null)
+check "the sheet is s.sheet.jpg beside s.mp4, a 1280x540 JPEG (4x3 cells of 320x180: $(probe "$T/run/s.sheet.jpg"))" \
+	[ "$(probe "$T/run/s.sheet.jpg")" = "mjpeg,1280,540" ]
+# the grey at each cell's centre, row by row
+cells=$(ffmpeg -v error -i "$T/run/s.sheet.jpg" -f rawvideo -pix_fmt gray - 2>/dev/null | python3 -c '
+import sys
+d = sys.stdin.buffer.read()
+print(" ".join(str(d[(r * 180 + 90) * 1280 + c * 320 + 160]) for r in range(3) for c in range(4)))')
+want="0 20 40 60 80 100 120 140 160 180 200 220"
+check "its 12 cells are frames 0, 10, ... 110, evenly spaced (grey $cells; want $want within 3)" \
+	python3 -c 'import sys; a, b = sys.argv[1].split(), sys.argv[2].split(); sys.exit(0 if len(a) == 12 and all(abs(int(x) - int(y)) <= 3 for x, y in zip(a, b)) else 1)' "$cells" "$want"
+check "run --json records it and its 12 filled cells" \
+	[ "$(jget "$js" 'd["contact_sheet"].endswith("/s.sheet.jpg") and d["contact_sheet_cells"] == 12')" = True ]
+"$BIN" run --size 1280x720 --frames 12 --contact-sheet 4x3 -o "$T/run/w.mp4" "$S/${MARK}_idx.py" 2>/dev/null
+check "a 720p sheet of 4 columns is capped at 1920 wide ($(probe "$T/run/w.sheet.jpg"))" [ "$(probe "$T/run/w.sheet.jpg")" = "mjpeg,1920,810" ]
+"$BIN" run --size 160x120 --frames 10 --contact-sheet 2x2 -o "$T/run/bs.mp4" "$S/${MARK}_fail.sh" 2>/dev/null
+check "a failed job leaves no sheet" [ ! -e "$T/run/bs.sheet.jpg" ]
+for v in 0x3 100x100 4x 3 11x1 4x03 -4x3; do
+	err=$("$BIN" run --size 160x120 --frames 10 --contact-sheet "$v" -o "$T/run/e.mp4" "$S/${MARK}_idx.py" 2>&1 >/dev/null)
+	rc=$?
+	check "--contact-sheet $v: exit 2 with one line ($rc: $err)" eval '[ "$rc" = 2 ] && [ "$(wc -l <<<"$err")" = 1 ]'
+done
+"$BIN" submit --id p_sheet --size 160x120 --frames 8 --contact-sheet 2x2 "$S/${MARK}_idx.py" >/dev/null
+for _ in $(seq 200); do
+	[ "$(state p_sheet)" = succeeded ] && break
+	sleep 0.1
+done
+check "a worker's job with contact_sheet 2x2 gets p_sheet.sheet.jpg beside p_sheet.mp4 ($(probe "$OUT/p_sheet.sheet.jpg"))" \
+	[ "$(probe "$OUT/p_sheet.sheet.jpg")" = "mjpeg,320,240" ]
+check "its result and reelbox status name it" \
+	eval '[ -s "$(jget "$("$BIN" status --json p_sheet)" "d[\"result\"][\"contact_sheet\"]")" ] && "$BIN" status p_sheet | grep -q "contact sheet.*sheet.jpg"'
 
 # ==== g. cost ==========================================================================
 echo "== g. cost"

@@ -1,5 +1,6 @@
 /* test_poster.c - the poster's pick (render/poster.c): the scorer, the comparison, which
- * frames are sampled, the size, and one real pick written as a JPEG. */
+ * frames are sampled, the size, and one real pick written as a JPEG; the still (a PNG);
+ * the contact sheet's cells (render/sheet.c). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 
 #include "poster.h"
 #include "render.h"
+#include "sheet.h"
 
 #define W 64
 #define H 36
@@ -282,6 +284,45 @@ static void test_a_still_is_the_named_frame_as_a_png(void **state)
 	close(fd);
 }
 
+static void test_sheet_cells_are_evenly_spaced_frames(void **state)
+{
+	static const int64_t few[12] = {0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 4, 4};
+	(void)state;
+	for (int k = 0; k < 12; k++)
+		assert_int_equal(sheet_cell_frame(k, 12, 120), 10 * k);
+	/* fewer frames than cells: in order, every one inside the stream */
+	for (int k = 0; k < 12; k++)
+		assert_int_equal(sheet_cell_frame(k, 12, 5), few[k]);
+	assert_int_equal(sheet_cell_frame(99, 100, 36000), 35640);
+}
+
+static void test_sheet_cells_fit_1920_wide_with_even_sides(void **state)
+{
+	int w, h;
+	(void)state;
+	sheet_cell_size(320, 180, 4, &w, &h);
+	assert_true(w == 320 && h == 180);
+	sheet_cell_size(1280, 720, 4, &w, &h);
+	assert_true(w == 480 && h == 270);
+	sheet_cell_size(1920, 1080, 7, &w, &h); /* 1920/7 = 274, 154.1 high */
+	assert_true(w == 274 && h == 154 && 7 * w <= SHEET_MAX_WIDTH);
+	sheet_cell_size(101, 51, 1, &w, &h); /* odd sides rounded down to even */
+	assert_true(w == 100 && h == 50);
+	sheet_cell_size(7680, 2, 10, &w, &h); /* never below 2 */
+	assert_true(w == 192 && h == 2);
+}
+
+static void test_sheet_grid_outside_1x1_to_10x10_is_refused(void **state)
+{
+	struct sheet *s = NULL;
+	char err[200];
+	(void)state;
+	assert_int_equal(sheet_open(&s, -1, 0, 3, 10, 64, 48, err, sizeof(err)), -EINVAL);
+	assert_null(s);
+	assert_non_null(strstr(err, "outside 1x1..10x10"));
+	assert_int_equal(sheet_open(&s, -1, 11, 1, 10, 64, 48, err, sizeof(err)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +340,9 @@ int main(void)
 	    cmocka_unit_test(test_the_poster_is_the_videos_size_or_1280_wide),
 	    cmocka_unit_test(test_a_real_pick_skips_black_frames_and_writes_a_jpeg),
 	    cmocka_unit_test(test_a_still_is_the_named_frame_as_a_png),
+	    cmocka_unit_test(test_sheet_cells_are_evenly_spaced_frames),
+	    cmocka_unit_test(test_sheet_cells_fit_1920_wide_with_even_sides),
+	    cmocka_unit_test(test_sheet_grid_outside_1x1_to_10x10_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

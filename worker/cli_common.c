@@ -46,6 +46,7 @@ const struct option cli_job_options[] = {
     {"prompt", required_argument, NULL, OPT_PROMPT},
     {"prompt-file", required_argument, NULL, OPT_PROMPT_FILE},
     {"poster-frame", required_argument, NULL, OPT_POSTER_FRAME},
+    {"contact-sheet", required_argument, NULL, OPT_CONTACT_SHEET},
 };
 const size_t cli_n_job_options = sizeof(cli_job_options) / sizeof(cli_job_options[0]);
 
@@ -361,6 +362,26 @@ static int add_poster(json_t *o, const struct runner_result *res, const char *ou
 	return rc;
 }
 
+/* The contact sheet beside the video, named after output as the poster is, and how many
+ * of its cells hold their frame. */
+static int add_sheet(json_t *o, const struct runner_result *res, const char *output)
+{
+	char path[PATH_MAX];
+	int oom = 0, rc;
+	char *p;
+
+	if (!output || runner_sheet_path(output, path, sizeof(path)) < 0)
+		return 0;
+	p = json_text(path, &oom);
+	rc = oom || !p || json_object_set_new(o, "contact_sheet", json_string(p)) < 0 ||
+		     json_object_set_new(o, "contact_sheet_cells", json_integer(res->sheet_filled)) <
+			 0
+		 ? -ENOMEM
+		 : 0;
+	free(p);
+	return rc;
+}
+
 /* Every string goes through utf8_sanitize() first, whatever its source (the script's log,
  * an error quoting a path or a stream, an operator's path): jansson refuses ill-formed
  * UTF-8, and a script must not be able to make the result unbuildable. What is left to
@@ -427,6 +448,8 @@ char *cli_result_json(const struct runner_result *res, const char *output, const
 			goto done;
 	}
 	if (res->succeeded && res->poster[0] && add_poster(o, res, output) < 0)
+		goto done;
+	if (res->succeeded && res->contact_sheet[0] && add_sheet(o, res, output) < 0)
 		goto done;
 	/* A prompt job's prompt, script and attempts (jobrun.c), strings already well-formed. */
 	if (extra && json_object_update(o, extra) < 0)

@@ -434,6 +434,9 @@ void cli_print_status_text(FILE *out, json_t *st, long long now_ms)
 		field(out, "sha256", "%s", str(st, "sha256"));
 	if (str(json_object_get(st, "result"), "poster") && !strcmp(state, "succeeded"))
 		field(out, "poster", "%s", str(json_object_get(st, "result"), "poster"));
+	if (str(json_object_get(st, "result"), "contact_sheet") && !strcmp(state, "succeeded"))
+		field(out, "contact sheet", "%s",
+		      str(json_object_get(st, "result"), "contact_sheet"));
 	if (num(st, "cancel") && strcmp(state, "cancelled"))
 		field(out, "cancel", "requested");
 	print_model_attempts(out, st);

@@ -64,6 +64,8 @@
 
 struct worker;
 
+#define N_SIDES 2 /* the files beside a video: its poster, its contact sheet */
+
 struct slot {
 	struct worker *w;
 	unsigned index;
@@ -83,8 +85,8 @@ struct slot {
 	int recording;	  /* its result (or retry, rejection) was sent, not yet answered */
 	int renamed;	  /* final exists: this claim's video, moved out of the work dir */
 	int linked;	  /* the stable name was free and now points at final */
-	int has_poster;	   /* the run made a poster beside staged (then final) */
-	int poster_linked; /* the poster's stable name likewise points at its final name */
+	int has_side[N_SIDES];	  /* the run made a poster, a contact sheet beside staged */
+	int side_linked[N_SIDES]; /* their stable names point at their final names */
 	char lost_why[QUEUE_ERR_MAX];
 	char staged[PATH_MAX];	    /* work_dir/<id>.<token>.<ext> */
 	char final[PATH_MAX];	    /* output_dir/<id>.<token>.<ext>: the recorded output */
@@ -261,68 +263,84 @@ static void on_announce(uv_timer_t *t)
 
 static void on_requeued(struct queue_async *q, int status, const char *msg, void *arg);
 
-/* The poster beside a claim's video (runner.h's rule: <id>.<token>.jpg beside
- * <id>.<token>.<ext>, <id>.jpg beside <id>.<ext>) follows the video through every step
- * of its fencing: moved with it, given the stable name with it, removed with it. */
-static const char *poster_of(const char *video, char buf[PATH_MAX])
+/* The files beside a claim's video, its poster and its contact sheet (runner.h's names:
+ * <id>.<token>.jpg and <id>.<token>.sheet.jpg beside <id>.<token>.<ext>, <id>.jpg and
+ * <id>.sheet.jpg beside <id>.<ext>), follow the video through every step of its
+ * fencing: moved with it, given the stable name with it, removed with it. */
+static int (*const side_path[N_SIDES])(const char *, char *, size_t) = {runner_poster_path,
+									runner_sheet_path};
+static const char *const side_name[N_SIDES] = {"poster", "contact_sheet"};
+
+static const char *side_of(int i, const char *video, char buf[PATH_MAX])
 {
-	if (!video[0] || runner_poster_path(video, buf, PATH_MAX) < 0)
+	if (!video[0] || side_path[i](video, buf, PATH_MAX) < 0)
 		buf[0] = '\0';
 	return buf;
 }
 
-static void unlink_poster_of(const struct slot *s, const char *video)
+static void unlink_sides_of(const struct slot *s, const char *video)
 {
 	char p[PATH_MAX];
 
-	if (s->has_poster && poster_of(video, p)[0])
-		unlink(p);
+	for (int i = 0; i < N_SIDES; i++)
+		if (s->has_side[i] && side_of(i, video, p)[0])
+			unlink(p);
 }
 
-/* Right after the video's rename: the poster to its final name, then its stable name
- * if that is free. A poster that cannot move goes; the video stands without it. */
-static void move_poster(struct slot *s, const char *staged)
+/* Right after the video's rename: each side file to its final name, then its stable
+ * name if that is free. One that cannot move goes; the video stands without it. */
+static void move_sides(struct slot *s, const char *staged)
 {
 	char from[PATH_MAX], to[PATH_MAX], stable[PATH_MAX];
 
-	if (!s->has_poster || !poster_of(staged, from)[0] || !poster_of(s->final, to)[0] ||
-	    !poster_of(s->stable, stable)[0])
-		return;
-	if (rename(from, to) < 0) {
-		log_event("poster_rename_failed", s->qjob.id, "{s:s}", "error", strerror(errno));
-		unlink(from);
-		s->has_poster = 0;
-		return;
+	for (int i = 0; i < N_SIDES; i++) {
+		if (!s->has_side[i] || !side_of(i, staged, from)[0] ||
+		    !side_of(i, s->final, to)[0] || !side_of(i, s->stable, stable)[0])
+			continue;
+		if (rename(from, to) < 0) {
+			log_event("side_rename_failed", s->qjob.id, "{s:s, s:s}", "file",
+				  side_name[i], "error", strerror(errno));
+			unlink(from);
+			s->has_side[i] = 0;
+			continue;
+		}
+		s->side_linked[i] = outdir_take_name(to, stable);
 	}
-	s->poster_linked = outdir_take_name(to, stable);
 }
 
-/* The recorded poster takes the stable name whatever held it, as the video does. It
- * stays in the output dir when an uploaded video leaves it: the dashboard shows it. */
-static void point_poster_name(struct slot *s)
+/* The recorded side files take their stable names whatever held them, as the video
+ * does. They stay in the output dir when an uploaded video leaves it: the dashboard
+ * shows the poster. */
+static void point_side_names(struct slot *s)
 {
 	char final[PATH_MAX], stable[PATH_MAX];
 	int rc;
 
-	if (!s->has_poster || s->poster_linked || !poster_of(s->final, final)[0] ||
-	    !poster_of(s->stable, stable)[0])
-		return;
-	rc = outdir_point_name(s->w->cfg.output_dir, s->qjob.id, s->qjob.token, final, stable);
-	if (rc < 0)
-		log_event("poster_link_failed", s->qjob.id, "{s:s, s:s}", "link", stable, "error",
-			  strerror(-rc));
+	for (int i = 0; i < N_SIDES; i++) {
+		if (!s->has_side[i] || s->side_linked[i] || !side_of(i, s->final, final)[0] ||
+		    !side_of(i, s->stable, stable)[0])
+			continue;
+		rc = outdir_point_name(s->w->cfg.output_dir, s->qjob.id, s->qjob.token, final,
+				       stable);
+		if (rc < 0)
+			log_event("side_link_failed", s->qjob.id, "{s:s, s:s}", "link", stable,
+				  "error", strerror(-rc));
+	}
 }
 
-/* An unrecorded claim's poster goes with its video, and its stable name if it took it. */
-static void drop_unrecorded_poster(struct slot *s)
+/* An unrecorded claim's side files go with its video, and their stable names if it
+ * took them. */
+static void drop_unrecorded_sides(struct slot *s)
 {
 	char final[PATH_MAX], stable[PATH_MAX];
 
-	if (!s->has_poster || !poster_of(s->final, final)[0])
-		return;
-	if (s->poster_linked && poster_of(s->stable, stable)[0])
-		outdir_release_name(final, stable);
-	unlink(final);
+	for (int i = 0; i < N_SIDES; i++) {
+		if (!s->has_side[i] || !side_of(i, s->final, final)[0])
+			continue;
+		if (s->side_linked[i] && side_of(i, s->stable, stable)[0])
+			outdir_release_name(final, stable);
+		unlink(final);
+	}
 }
 
 static void slot_release(struct slot *s)
@@ -331,10 +349,11 @@ static void slot_release(struct slot *s)
 
 	if (s->staged[0]) {
 		unlink(s->staged);
-		unlink_poster_of(s, s->staged);
+		unlink_sides_of(s, s->staged);
 	}
 	s->staged[0] = s->final[0] = s->stable[0] = s->lost_why[0] = '\0';
-	s->has_poster = s->poster_linked = 0;
+	memset(s->has_side, 0, sizeof(s->has_side));
+	memset(s->side_linked, 0, sizeof(s->side_linked));
 	uv_timer_stop(&s->heartbeat);
 	uv_timer_stop(&s->ship_timer);
 	logship_reset(&s->ship);
@@ -414,14 +433,14 @@ static void drop_unrecorded_video(struct slot *s)
 		return;
 	release_stable_name(s);
 	unlink(s->final);
-	drop_unrecorded_poster(s);
+	drop_unrecorded_sides(s);
 }
 
 /* The recorded video takes the stable name, or, uploaded, leaves the output dir unless
  * the operator keeps uploaded videos (config "keep_uploaded"). */
 static void settle_local_copy(struct slot *s)
 {
-	point_poster_name(s);
+	point_side_names(s);
 	if (!s->uploaded || s->w->cfg.keep_uploaded) {
 		point_stable_name(s);
 		return;
@@ -581,7 +600,7 @@ static void on_final_check(struct queue_async *q, int status, const char *msg, v
 		hand_back(s, why);
 		return;
 	}
-	move_poster(s, s->staged);
+	move_sides(s, s->staged);
 	s->staged[0] = '\0';
 	s->renamed = 1;
 	claim_stable_name(s);
@@ -642,7 +661,7 @@ static int settle_unowned(struct slot *s, const struct runner_result *res)
 		/* Already cancelled in Redis: the completion only confirms the stop. */
 		if (res->succeeded && s->staged[0]) {
 			unlink(s->staged);
-			unlink_poster_of(s, s->staged);
+			unlink_sides_of(s, s->staged);
 			s->staged[0] = '\0';
 		}
 		doc = result_json(s, res);
@@ -848,7 +867,8 @@ static void on_runner_done(void *opaque, const struct runner_result *done)
 	metrics_count_run(&w->m, res);
 	if (!res->succeeded)
 		s->staged[0] = '\0'; /* the runner left nothing behind */
-	s->has_poster = res->succeeded && res->poster[0];
+	s->has_side[0] = res->succeeded && res->poster[0];
+	s->has_side[1] = res->succeeded && res->contact_sheet[0];
 	if (settle_unowned(s, res))
 		return;
 	log_event("job_finished", s->qjob.id, "{s:s, s:s, s:I, s:I, s:i}", "status",

@@ -29,7 +29,7 @@
 #define SERVER_FD	3
 #define MAX_CHILDREN	1024
 #define SEND_TIMEOUT_S	2
-#define REQUEST_MAX_FDS (4 + SANDBOX_HELPER_MAX_CG)
+#define REQUEST_MAX_FDS (5 + SANDBOX_HELPER_MAX_CG)
 
 struct encoder_request {
 	uint32_t magic;
@@ -43,6 +43,8 @@ struct encoder_request {
 	int32_t has_poster;
 	int64_t poster_frame;
 	int32_t still; /* 0 or 1: poster_frame as a PNG into the output, no video */
+	/* A contact sheet's file rides after the poster's: 0 or 1, and its grid */
+	int32_t has_sheet, sheet_cols, sheet_rows;
 };
 
 /* ---- the worker's side --------------------------------------------------------------- */
@@ -171,6 +173,9 @@ int encoder_spawn(const struct render_spec *spec, int frame_fd, int out_fd,
 	rq.has_poster = spec->use_poster_fd && spec->poster_fd >= 0;
 	rq.poster_frame = spec->poster_frame >= 0 ? spec->poster_frame : -1;
 	rq.still = spec->still != 0;
+	rq.has_sheet = spec->use_sheet_fd && spec->sheet_fd >= 0;
+	rq.sheet_cols = spec->sheet_cols;
+	rq.sheet_rows = spec->sheet_rows;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
 		snprintf(err, errlen, "cannot create the encoder's socket: %s", strerror(errno));
@@ -181,6 +186,8 @@ int encoder_spawn(const struct render_spec *spec, int frame_fd, int out_fd,
 	fds[nfds++] = out_fd;
 	if (rq.has_poster)
 		fds[nfds++] = spec->poster_fd;
+	if (rq.has_sheet)
+		fds[nfds++] = spec->sheet_fd;
 	for (int i = 0; i < t->n_cg && i < SANDBOX_HELPER_MAX_CG; i++)
 		fds[nfds++] = t->cg_fds[i];
 
@@ -247,7 +254,8 @@ int encoder_read(int sock, struct encoder_msg *m, int *pidfd)
 			close(got);
 		return -EPROTO;
 	}
-	if ((m->flags & ~ENCODER_F_KNOWN) || m->poster_frame < -1) {
+	if ((m->flags & ~ENCODER_F_KNOWN) || m->poster_frame < -1 || m->sheet_filled < 0 ||
+	    m->sheet_filled > SHEET_CELLS_MAX) {
 		if (got >= 0)
 			close(got);
 		return -EPROTO;
@@ -311,6 +319,7 @@ static int valid_request(const struct encoder_request *rq)
 	       memchr(rq->preset, 0, sizeof(rq->preset)) &&
 	       (rq->has_poster == 0 || rq->has_poster == 1) && rq->poster_frame >= -1 &&
 	       (rq->still == 0 || (rq->still == 1 && rq->poster_frame >= 0)) &&
+	       (rq->has_sheet == 0 || rq->has_sheet == 1) &&
 	       memchr(rq->container, 0, sizeof(rq->container)) &&
 	       memchr(rq->codec, 0, sizeof(rq->codec));
 }
@@ -337,7 +346,7 @@ static void request_ticket(const struct encoder_request *rq, const int *fds,
 	t->pids = rq->pids;
 	t->n_cg = rq->n_cg;
 	for (int i = 0; i < SANDBOX_HELPER_MAX_CG; i++)
-		t->cg_fds[i] = i < rq->n_cg ? fds[3 + rq->has_poster + i] : -1;
+		t->cg_fds[i] = i < rq->n_cg ? fds[3 + rq->has_poster + rq->has_sheet + i] : -1;
 	t->memory_bytes = rq->memory_bytes;
 	t->cpu_seconds = rq->cpu_seconds;
 	t->file_bytes = rq->file_bytes;
@@ -348,13 +357,16 @@ static void request_ticket(const struct encoder_request *rq, const int *fds,
 static int confine_and_encode(const struct encoder_request *rq, const int *fds,
 			      struct child_ctx *ctx, struct render **r, char *err, size_t errlen)
 {
-	int keep[4] = {fds[0], fds[1], fds[2], rq->has_poster ? fds[3] : -1};
+	int keep[5] = {fds[0], fds[1], fds[2], -1, -1};
+	int n_keep = 3 + rq->has_poster + rq->has_sheet;
 	struct sandbox_helper_ticket t;
 	char output[32];
 	int rc;
 
 	request_ticket(rq, fds, &t);
-	rc = sandbox_helper_confine(&t, keep, 3 + rq->has_poster, err, errlen);
+	for (int i = 3; i < n_keep; i++)
+		keep[i] = fds[i];
+	rc = sandbox_helper_confine(&t, keep, n_keep, err, errlen);
 	if (rc < 0)
 		return rc;
 	struct render_spec spec = {
@@ -375,6 +387,10 @@ static int confine_and_encode(const struct encoder_request *rq, const int *fds,
 	    .use_poster_fd = rq->has_poster,
 	    .poster_frame = rq->poster_frame,
 	    .still = rq->still,
+	    .sheet_fd = rq->has_sheet ? fds[3 + rq->has_poster] : -1,
+	    .use_sheet_fd = rq->has_sheet,
+	    .sheet_cols = rq->sheet_cols,
+	    .sheet_rows = rq->sheet_rows,
 	};
 	snprintf(output, sizeof(output), "video.%s", rq->container);
 	rc = render_open(&spec, r, err, errlen);
@@ -423,6 +439,8 @@ static int finish_result(struct render *r, int rc, const struct child_ctx *ctx,
 		m->poster_bytes = res.poster_bytes;
 		m->poster_frame = res.poster_bytes ? res.poster_frame : -1;
 		m->poster_ms = res.poster_ms;
+		m->sheet_bytes = res.sheet_bytes;
+		m->sheet_filled = res.sheet_filled;
 	} else {
 		m->frames = ctx->last_sent;
 	}
@@ -432,7 +450,7 @@ static int finish_result(struct render *r, int rc, const struct child_ctx *ctx,
 
 /* One job in a forked child: confine, encode, close the frame pipe, say STREAM_END,
  * finish, say RESULT, exit. fds: the job socket, the frame pipe, the video file, the
- * poster file when there is one, then the helper's cgroup descriptors. */
+ * poster file and the contact sheet's when there are, then the helper's cgroups. */
 __attribute__((noreturn)) static void child_main(const struct encoder_request *rq, const int *fds)
 {
 	struct child_ctx ctx = {.sock = fds[0]};
@@ -515,7 +533,7 @@ static int receive_request(int sock, struct encoder_request *rq, int *fds, int *
 		}
 	}
 	if (n != (ssize_t)sizeof(*rq) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    !valid_request(rq) || *nfds != 3 + rq->has_poster + rq->n_cg)
+	    !valid_request(rq) || *nfds != 3 + rq->has_poster + rq->has_sheet + rq->n_cg)
 		return -EPROTO;
 	return 0;
 }

@@ -60,7 +60,12 @@ struct encoder_msg {
 	uint64_t poster_bytes;
 	int64_t poster_frame;
 	uint64_t poster_ms;
+	/* RESULT: the contact sheet written into its file (0 bytes: none), cells filled */
+	uint64_t sheet_bytes;
+	int32_t sheet_filled;
 };
+
+#define SHEET_CELLS_MAX 100 /* 10x10, render/sheet.h's largest grid */
 
 /* Start the encoder server if it is not running (idempotent). Call from a thread that
  * lives as long as the process: the server dies with the thread that forked it. */

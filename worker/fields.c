@@ -36,6 +36,7 @@ const struct field job_fields[] = {
     {"frames", JOB_NUM(FIELD_I64, frames), 1, INT64_MAX, .cli = "is not a positive whole number"},
     {"poster_frame", JOB_NUM(FIELD_I64, poster_frame), 0, INT64_MAX,
      .cli = "is not a frame number (0 or more)"},
+    {"contact_sheet", JOB_STR(contact_sheet), .cli = "is not COLSxROWS (e.g. 4x3)"},
     {"pix_fmt", JOB_STR(pix_fmt), .cli = "is not known"},
     {"format", JOB_STR(format)},
     {"codec", JOB_STR(codec), .cli = "is not known"},

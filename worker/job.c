@@ -20,6 +20,8 @@
  *     "frames": 150,                1..operator cap; default ceil(fps*5)
  *     "poster_frame": 12,           the poster's frame, 0..frames-1; default: picked by
  *                                   content (no black or blank frame when there is another)
+ *     "contact_sheet": "4x3",       COLSxROWS of evenly spaced frames in one JPEG beside
+ *                                   the video, 1..10 each; default none
  *     "pix_fmt": "rgb24",           rgb24 rgba bgr24 gray yuv420p; default rgb24
  *     "format": "mp4",              mp4 webm gif mov; default mp4
  *     "codec": "av1",               h264 hevc av1 (mp4), vp9 av1 (webm); default the
@@ -346,6 +348,31 @@ static int job_check_rate(struct job *j, char *err, size_t errlen)
 	return 0;
 }
 
+/* "contact_sheet": "COLSxROWS", each a whole number 1..10 written plainly ("4x3"; no
+ * sign, space or leading zero), into sheet_cols and sheet_rows. */
+static int job_check_sheet(struct job *j, char *err, size_t errlen)
+{
+	const char *s = j->contact_sheet;
+	char shown[32];
+	int c = 0, r = 0, n = 0;
+
+	j->sheet_cols = j->sheet_rows = 0;
+	if (!s[0])
+		return 0;
+	if (sscanf(s, "%2d%*1[x]%2d%n", &c, &r, &n) != 2 || s[n] || s[0] == '0' ||
+	    !strchr("123456789", s[strcspn(s, "x") + 1]) || c < 1 || c > 10 || r < 1 || r > 10 ||
+	    strspn(s, "0123456789x") != strlen(s)) {
+		worker_err(err, errlen,
+			   "contact_sheet '%s' is not allowed: give COLSxROWS, 1 to 10 each "
+			   "(e.g. 4x3)",
+			   job_show(shown, sizeof(shown), s));
+		return -EINVAL;
+	}
+	j->sheet_cols = c;
+	j->sheet_rows = r;
+	return 0;
+}
+
 /* Size, rate and count of the frames; frames 0 becomes ceil(fps * 5). */
 static int job_check_frames(struct job *j, const struct config *cfg, char *err, size_t errlen)
 {
@@ -374,6 +401,8 @@ static int job_check_frames(struct job *j, const struct config *cfg, char *err, 
 			   (long long)j->frames, (long long)cfg->max_frames);
 		return -EINVAL;
 	}
+	if (job_check_sheet(j, err, errlen) < 0)
+		return -EINVAL;
 	if (j->poster_frame >= j->frames) {
 		worker_err(err, errlen,
 			   "poster_frame %lld is past the last frame: it must be below frames "

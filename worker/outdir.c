@@ -176,8 +176,8 @@ int outdir_point_name(const char *out, const char *id, const char *token, const 
 	return 0;
 }
 
-/* <token> is "<digits>-<hex>", <ext> one of the containers, or .jpg: the poster beside
- * a claim's video is that claim's file too. */
+/* <token> is "<digits>-<hex>", <ext> one of the containers, or .jpg or .sheet.jpg: the
+ * poster and the contact sheet beside a claim's video are that claim's files too. */
 static int claim_file_of(const char *name, const char *id, size_t n)
 {
 	const char *t = name + n + 1, *dot;
@@ -190,7 +190,7 @@ static int claim_file_of(const char *name, const char *id, size_t n)
 	    strspn(t + digits + 1, "0123456789abcdef") != (size_t)(dot - t - digits - 1))
 		return 0;
 	return !strcmp(dot, ".mp4") || !strcmp(dot, ".webm") || !strcmp(dot, ".gif") ||
-	       !strcmp(dot, ".jpg");
+	       !strcmp(dot, ".mov") || !strcmp(dot, ".jpg") || !strcmp(dot, ".sheet.jpg");
 }
 
 void outdir_remove_unrecorded(const char *out, const char *id, const char *final)

@@ -67,6 +67,8 @@ struct runner {
 	char *poster_tmp;	 /* the temporary poster file beside it ("" once moved) */
 	int64_t poster_frame;	 /* the job's "poster_frame", or -1: the encoder picks */
 	int64_t still;		 /* run --still's frame (a PNG, no video, no poster), or -1 */
+	char *sheet_tmp;	 /* the contact sheet's temporary file, like the poster's */
+	int sheet_cols, sheet_rows; /* the job's contact sheet; 0: none */
 
 	/* The encoder process (encoder.h): its job socket, pidfd and what it said. */
 	int enc_sock, enc_pidfd;
@@ -197,6 +199,25 @@ static void commit_poster(struct runner *r)
 	r->res.poster_ms = er->poster_ms;
 }
 
+/* The contact sheet likewise, after the video. */
+static void commit_sheet(struct runner *r)
+{
+	const struct encoder_msg *er = &r->enc_result;
+	char err[256];
+	struct stat st;
+
+	if (!r->sheet_tmp || !r->sheet_tmp[0] || er->sheet_bytes == 0 ||
+	    stat(r->sheet_tmp, &st) < 0 || (uint64_t)st.st_size != er->sheet_bytes)
+		return;
+	runner_sheet_path(r->res.output, r->res.contact_sheet, sizeof(r->res.contact_sheet));
+	if (render_output_commit(r->sheet_tmp, r->res.contact_sheet, err, sizeof(err)) < 0) {
+		r->res.contact_sheet[0] = '\0';
+		return;
+	}
+	r->sheet_tmp[0] = '\0';
+	r->res.sheet_filled = er->sheet_filled;
+}
+
 /* A committed verdict's file goes into place; a failure turns the verdict. */
 static void commit_video(struct runner *r, struct verdict *v)
 {
@@ -211,6 +232,7 @@ static void commit_video(struct runner *r, struct verdict *v)
 		   0) {
 		r->tmp_path[0] = '\0';
 		commit_poster(r);
+		commit_sheet(r);
 	} else {
 		v->end = RUNNER_END_INTERNAL;
 		if (!v->error[0])
@@ -276,6 +298,8 @@ static void maybe_finish(struct runner *r)
 		unlink(r->tmp_path);
 	if (r->poster_tmp && r->poster_tmp[0])
 		unlink(r->poster_tmp);
+	if (r->sheet_tmp && r->sheet_tmp[0])
+		unlink(r->sheet_tmp);
 	/* The polls go first: uv_close() takes their fds out of the loop's epoll set
 	 * before the fds are closed. */
 	if (r->notify_fd >= 0)
@@ -520,6 +544,7 @@ struct launch {
 	int frame[2], log[2];
 	int tmp_fd;
 	int poster_fd;
+	int sheet_fd;
 };
 
 static void launch_close(struct launch *l)
@@ -535,7 +560,9 @@ static void launch_close(struct launch *l)
 		close(l->tmp_fd);
 	if (l->poster_fd >= 0)
 		close(l->poster_fd);
-	l->tmp_fd = l->poster_fd = -1;
+	if (l->sheet_fd >= 0)
+		close(l->sheet_fd);
+	l->tmp_fd = l->poster_fd = l->sheet_fd = -1;
 	job_sandbox_free(&l->box);
 }
 
@@ -561,6 +588,8 @@ static int runner_new(uv_loop_t *loop, const struct job *job, const struct confi
 	r->res.exit_code = -1;
 	r->poster_frame = job->poster_frame >= 0 ? job->poster_frame : -1;
 	r->still = job->still >= 0 ? job->still : -1;
+	r->sheet_cols = job->sheet_cols;
+	r->sheet_rows = job->sheet_rows;
 	r->res.width = job->width;
 	r->res.height = job->height;
 	r->res.fps = job->fps;
@@ -576,14 +605,47 @@ static int runner_new(uv_loop_t *loop, const struct job *job, const struct confi
 	return 0;
 }
 
-int runner_poster_path(const char *video, char *out, size_t len)
+/* The video's path with its extension replaced by ext. */
+static int side_path(const char *video, const char *ext, char *out, size_t len)
 {
 	const char *slash = strrchr(video, '/');
 	const char *dot = strrchr(slash ? slash + 1 : video, '.');
 	int stem = dot && dot != (slash ? slash + 1 : video) ? (int)(dot - video)
 							     : (int)strlen(video);
 
-	return snprintf(out, len, "%.*s.jpg", stem, video) < (int)len ? 0 : -ENAMETOOLONG;
+	return snprintf(out, len, "%.*s%s", stem, video, ext) < (int)len ? 0 : -ENAMETOOLONG;
+}
+
+int runner_poster_path(const char *video, char *out, size_t len)
+{
+	return side_path(video, ".jpg", out, len);
+}
+
+int runner_sheet_path(const char *video, char *out, size_t len)
+{
+	return side_path(video, ".sheet.jpg", out, len);
+}
+
+/* A job with a contact sheet (render/sheet.c) gets a third temporary file, handled as
+ * the poster's. */
+static int open_sheet(struct runner *r, struct launch *l, char *err, size_t errlen)
+{
+	char sheet[PATH_MAX];
+
+	if (!r->sheet_cols || !r->sheet_rows)
+		return 0;
+	if (runner_sheet_path(l->rspec.output, sheet, sizeof(sheet)) < 0) {
+		snprintf(err, errlen, "output path is too long for its contact sheet");
+		return -ENAMETOOLONG;
+	}
+	l->sheet_fd = render_output_temp(sheet, &r->sheet_tmp, err, errlen);
+	if (l->sheet_fd < 0)
+		return l->sheet_fd;
+	l->rspec.sheet_fd = l->sheet_fd;
+	l->rspec.use_sheet_fd = 1;
+	l->rspec.sheet_cols = r->sheet_cols;
+	l->rspec.sheet_rows = r->sheet_rows;
+	return 0;
 }
 
 /* Every video gets a poster (render/poster.c): a second temporary file beside the
@@ -609,6 +671,7 @@ static int open_poster(struct runner *r, struct launch *l, char *err, size_t err
 static int open_output(struct runner *r, struct launch *l, char *err, size_t errlen)
 {
 	const char *output = l->rspec.output;
+	int rc;
 
 	if (r->still >= 0) {
 		/* A still: the PNG goes where the video would, through the same temporary
@@ -626,7 +689,9 @@ static int open_output(struct runner *r, struct launch *l, char *err, size_t err
 	l->tmp_fd = render_output_temp(output, &r->tmp_path, err, errlen);
 	if (l->tmp_fd < 0)
 		return l->tmp_fd;
-	return open_poster(r, l, err, errlen);
+	if ((rc = open_poster(r, l, err, errlen)) < 0)
+		return rc;
+	return open_sheet(r, l, err, errlen);
 }
 
 static int open_pipes(struct launch *l, char *err, size_t errlen)
@@ -683,7 +748,9 @@ static int start_encoder(struct runner *r, struct launch *l, char *err, size_t e
 	close(l->tmp_fd);
 	if (l->poster_fd >= 0)
 		close(l->poster_fd);
-	l->frame[0] = l->tmp_fd = l->poster_fd = -1;
+	if (l->sheet_fd >= 0)
+		close(l->sheet_fd);
+	l->frame[0] = l->tmp_fd = l->poster_fd = l->sheet_fd = -1;
 	return rc;
 }
 
@@ -730,7 +797,8 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 		 const char *output, unsigned slot, const struct runner_ops *ops, void *opaque,
 		 struct runner **out, char *err, size_t errlen)
 {
-	struct launch l = {.frame = {-1, -1}, .log = {-1, -1}, .tmp_fd = -1, .poster_fd = -1};
+	struct launch l = {.frame = {-1, -1}, .log = {-1, -1}, .tmp_fd = -1, .poster_fd = -1,
+			 .sheet_fd = -1};
 	struct runner *r = NULL;
 	int rc;
 
@@ -785,6 +853,11 @@ void runner_free(struct runner *r)
 		if (r->poster_tmp[0])
 			unlink(r->poster_tmp);
 		free(r->poster_tmp);
+	}
+	if (r->sheet_tmp) {
+		if (r->sheet_tmp[0])
+			unlink(r->sheet_tmp);
+		free(r->sheet_tmp);
 	}
 	logtail_free(&r->log);
 	free(r);

@@ -69,6 +69,8 @@ struct runner_result {
 	char poster[PATH_MAX]; /* the poster beside the video ("" when none was made) */
 	int64_t poster_frame;  /* the frame it shows */
 	uint64_t poster_ms;    /* the encoder's time for it: sampling, scaling, JPEG */
+	char contact_sheet[PATH_MAX]; /* the contact sheet beside it ("" when none) */
+	int sheet_filled;	      /* its cells that hold their frame */
 };
 
 struct runner_ops {
@@ -88,6 +90,9 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 /* The poster's path for a video: its extension replaced by .jpg (out.mp4: out.jpg;
  * <id>.<token>.mp4: <id>.<token>.jpg). 0, or -ENAMETOOLONG. */
 int runner_poster_path(const char *video, char *out, size_t len);
+
+/* The contact sheet's: the extension replaced by .sheet.jpg. */
+int runner_sheet_path(const char *video, char *out, size_t len);
 
 /* Kill the job's sandbox; it ends failed with this reason. Safe after done. */
 void runner_cancel(struct runner *r, const char *reason);
