@@ -980,6 +980,18 @@ static int convert(struct render *r, char *err, size_t errlen)
 	return 0;
 }
 
+/* The frame just read, to the poster and the contact sheet (each takes the few it
+ * wants), as the reader holds it. */
+static void take_stills(struct render *r)
+{
+	const struct render_reader *rd = &r->rd;
+
+	if (r->poster)
+		poster_take(r->poster, r->frames, rd->frame, rd->fmt, rd->width, rd->height);
+	if (r->sheet)
+		sheet_take(r->sheet, r->frames, rd->frame, rd->fmt, rd->width, rd->height);
+}
+
 /* A larger pipe lets the script run further ahead of the encoder between reads. */
 static void grow_pipe(int fd)
 {
@@ -1057,12 +1069,7 @@ int render_stream(struct render *r, int fd, render_progress_fn progress, void *o
 		if (!r->spec.still && ((ret = convert(r, err, errlen)) < 0 ||
 				       (ret = submit(r, r->frame, err, errlen)) < 0))
 			return ret;
-		if (r->poster)
-			poster_take(r->poster, r->frames, r->rd.frame, r->rd.fmt, r->rd.width,
-				    r->rd.height);
-		if (r->sheet)
-			sheet_take(r->sheet, r->frames, r->rd.frame, r->rd.fmt, r->rd.width,
-				   r->rd.height);
+		take_stills(r);
 		r->frames++;
 		if (progress)
 			progress(opaque, r->frames);
@@ -1268,8 +1275,6 @@ int render_commit(struct render *r, char *err, size_t errlen)
 	ret = render_output_commit(r->tmp_path, r->output, err, errlen);
 	if (ret == 0)
 		r->committed = 1;
-	if (ret == 0 && r->poster)
-		ret = poster_commit(r->poster, err, errlen);
 	return ret;
 }
 

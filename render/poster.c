@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include "poster.h"
+#include "image.h"
 #include "render.h"
 
 #include <errno.h>
@@ -31,7 +32,6 @@
 #include <libswscale/swscale.h>
 
 #define THUMB_WIDTH 160
-#define JPEG_QSCALE 3 /* ffmpeg's -q:v: 2 (best) .. 31; 3 is visually lossless at 720p */
 
 struct poster {
 	int fd;
@@ -47,9 +47,6 @@ struct poster {
 	int png;     /* a still (poster_open_still): frame pick, full size, rgb24 PNG */
 	int broken;  /* a frame could not be scaled: no poster */
 	uint64_t ns; /* time spent here */
-	/* path mode (poster_begin without a descriptor): the temporary file and its target */
-	char *tmp_path, *target;
-	int own_fd, written, committed;
 };
 
 static uint64_t now_ns(void)
@@ -149,7 +146,6 @@ int poster_open(struct poster **out, int fd, int64_t pick, int64_t max_frames, i
 	*out = NULL;
 	if (!p)
 		return -ENOMEM;
-	p->own_fd = -1;
 	p->fd = fd;
 	p->pick = pick;
 	p->max_frames = max_frames;
@@ -171,15 +167,14 @@ int poster_open(struct poster **out, int fd, int64_t pick, int64_t max_frames, i
 	return 0;
 }
 
-int poster_open_still(struct poster **out, int fd, int64_t frame, int width, int height,
-		      char *err, size_t errlen)
+int poster_open_still(struct poster **out, int fd, int64_t frame, int width, int height, char *err,
+		      size_t errlen)
 {
 	struct poster *p = calloc(1, sizeof(*p));
 
 	*out = NULL;
 	if (!p)
 		return -ENOMEM;
-	p->own_fd = -1;
 	p->fd = fd;
 	p->pick = frame;
 	p->png = 1;
@@ -265,83 +260,6 @@ end:
 		p->broken = 1;
 }
 
-/* One image from a frame: mjpeg with a fixed quantiser on full-range yuv420p, or png on
- * rgb24; single-threaded (a few milliseconds; no threads for the sandbox's filter to
- * allow). */
-static int encode_image(AVFrame *f, int png, AVPacket *pkt)
-{
-	const AVCodec *codec = avcodec_find_encoder(png ? AV_CODEC_ID_PNG : AV_CODEC_ID_MJPEG);
-	AVCodecContext *c = codec ? avcodec_alloc_context3(codec) : NULL;
-	int ret;
-
-	if (!c)
-		return codec ? AVERROR(ENOMEM) : AVERROR_ENCODER_NOT_FOUND;
-	c->width = f->width;
-	c->height = f->height;
-	c->pix_fmt = AV_PIX_FMT_YUV420P; /* with color_range JPEG: what yuvj420p meant */
-	c->color_range = AVCOL_RANGE_JPEG;
-	c->time_base = (AVRational){1, 25};
-	c->thread_count = 1;
-	if (png) {
-		c->pix_fmt = AV_PIX_FMT_RGB24;
-		c->color_range = AVCOL_RANGE_UNSPECIFIED;
-	} else {
-		c->flags |= AV_CODEC_FLAG_QSCALE;
-		c->global_quality = FF_QP2LAMBDA * JPEG_QSCALE;
-	}
-	ret = avcodec_open2(c, codec, NULL);
-	if (ret >= 0) {
-		f->pts = 0;
-		f->quality = c->global_quality;
-		ret = avcodec_send_frame(c, f);
-	}
-	if (ret >= 0)
-		ret = avcodec_send_frame(c, NULL);
-	if (ret >= 0)
-		ret = avcodec_receive_packet(c, pkt);
-	avcodec_free_context(&c);
-	return ret;
-}
-
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, buf + done, len - done, (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += (size_t)n;
-	}
-	return fsync(fd) < 0 ? -errno : 0;
-}
-
-int poster_image_write(AVFrame *f, int png, int fd, uint64_t *bytes, const char *what,
-		       char *err, size_t errlen)
-{
-	AVPacket *pkt = av_packet_alloc();
-	int ret;
-
-	*bytes = 0;
-	if (!pkt)
-		return -ENOMEM;
-	ret = encode_image(f, png, pkt);
-	if (ret < 0) {
-		char why[AV_ERROR_MAX_STRING_SIZE];
-		av_strerror(ret, why, sizeof(why));
-		snprintf(err, errlen, "cannot encode the %s: %s", what, why);
-		ret = -EIO;
-	} else if ((ret = write_all(fd, pkt->data, (size_t)pkt->size)) < 0) {
-		snprintf(err, errlen, "cannot write the %s: %s", what, strerror(-ret));
-	} else {
-		*bytes = (uint64_t)pkt->size;
-	}
-	av_packet_free(&pkt);
-	return ret;
-}
-
 int poster_write(struct poster *p, uint64_t *bytes, int64_t *frame, uint64_t *ms, char *err,
 		 size_t errlen)
 {
@@ -358,11 +276,12 @@ int poster_write(struct poster *p, uint64_t *bytes, int64_t *frame, uint64_t *ms
 		return -ENODATA;
 	}
 	if (!p->have || p->broken) {
-		snprintf(err, errlen, p->broken ? "cannot scale a frame for the poster"
-						: "the poster has no frame");
+		snprintf(err, errlen,
+			 p->broken ? "cannot scale a frame for the poster"
+				   : "the poster has no frame");
 		return p->broken ? -EIO : -ENODATA;
 	}
-	ret = poster_image_write(p->best, p->png, p->fd, bytes, p->png ? "still" : "poster", err,
+	ret = render_image_write(p->best, p->png, p->fd, bytes, p->png ? "still" : "poster", err,
 				 errlen);
 	if (ret == 0)
 		*frame = p->best_index;
@@ -373,36 +292,11 @@ int poster_write(struct poster *p, uint64_t *bytes, int64_t *frame, uint64_t *ms
 
 int poster_begin(struct poster **out, const struct render_spec *spec, char *err, size_t errlen)
 {
-	char *tmp = NULL;
-	int fd, ret;
-
 	*out = NULL;
-	if (!spec->use_poster_fd && !spec->poster)
+	if (!spec->use_poster_fd)
 		return 0;
-	fd = spec->use_poster_fd ? spec->poster_fd
-				 : render_output_temp(spec->poster, &tmp, err, errlen);
-	if (fd < 0)
-		return fd;
-	ret = poster_open(out, fd, spec->poster_frame, spec->max_frames, spec->width,
-			  spec->height, err, errlen);
-	if (ret < 0 || spec->use_poster_fd)
-		goto end;
-	(*out)->own_fd = fd;
-	(*out)->tmp_path = tmp;
-	(*out)->target = strdup(spec->poster);
-	if (!(*out)->target) {
-		poster_free(*out);
-		*out = NULL;
-		return -ENOMEM;
-	}
-	return 0;
-end:
-	if (ret < 0 && tmp) {
-		close(fd);
-		unlink(tmp);
-		free(tmp);
-	}
-	return ret;
+	return poster_open(out, spec->poster_fd, spec->poster_frame, spec->max_frames, spec->width,
+			   spec->height, err, errlen);
 }
 
 void poster_end(struct poster *p, struct render_result *res)
@@ -411,21 +305,8 @@ void poster_end(struct poster *p, struct render_result *res)
 
 	res->poster_bytes = 0;
 	res->poster_frame = -1;
-	if (poster_write(p, &res->poster_bytes, &res->poster_frame, &res->poster_ms, err,
-			 sizeof(err)) == 0)
-		p->written = 1;
-}
-
-int poster_commit(struct poster *p, char *err, size_t errlen)
-{
-	int ret;
-
-	if (!p->tmp_path || !p->written || p->committed)
-		return 0;
-	ret = render_output_commit(p->tmp_path, p->target, err, errlen);
-	if (ret == 0)
-		p->committed = 1;
-	return ret;
+	(void)poster_write(p, &res->poster_bytes, &res->poster_frame, &res->poster_ms, err,
+			   sizeof(err));
 }
 
 void poster_free(struct poster *p)
@@ -436,11 +317,5 @@ void poster_free(struct poster *p)
 	sws_freeContext(p->full_sws);
 	av_frame_free(&p->best);
 	av_frame_free(&p->thumb);
-	if (p->own_fd >= 0)
-		close(p->own_fd);
-	if (p->tmp_path && !p->committed)
-		unlink(p->tmp_path);
-	free(p->tmp_path);
-	free(p->target);
 	free(p);
 }

@@ -61,8 +61,8 @@ int poster_open(struct poster **out, int fd, int64_t pick, int64_t max_frames, i
 /* A still instead of a poster (render_spec.still): frame only, at the video's size, a
  * PNG (rgb24) into fd; poster_write fails with a sentence when the stream ended before
  * that frame. */
-int poster_open_still(struct poster **out, int fd, int64_t frame, int width, int height,
-		      char *err, size_t errlen);
+int poster_open_still(struct poster **out, int fd, int64_t frame, int width, int height, char *err,
+		      size_t errlen);
 
 /* One frame of the stream, index counted from 0, as the reader holds it. A frame that
  * cannot be scaled leaves the poster without it (poster_write says so), never fails the
@@ -75,21 +75,12 @@ void poster_take(struct poster *p, int64_t index, const uint8_t *data, enum AVPi
 int poster_write(struct poster *p, uint64_t *bytes, int64_t *frame, uint64_t *ms, char *err,
 		 size_t errlen);
 
-/* Encode f (full-range yuv420p for a JPEG, rgb24 for a PNG) and write it into fd from
- * offset 0, synced; *bytes its size. what names it in a failure's sentence. */
-struct AVFrame;
-int poster_image_write(struct AVFrame *f, int png, int fd, uint64_t *bytes, const char *what,
-		       char *err, size_t errlen);
-
-/* encode.c's hooks. poster_begin: the poster the spec asks for (*out NULL when none):
- * into spec->poster_fd, or a temporary file beside spec->poster. poster_end: write it and
- * fill res's poster fields; a poster that cannot be made leaves them 0 and the video
- * stands. poster_commit: rename the temporary file into place (path mode). */
+/* encode.c's hooks. poster_begin: the poster the spec asks for into spec->poster_fd
+ * (*out NULL when none). poster_end: write it and fill res's poster fields; a poster
+ * that cannot be made leaves them 0 and the video stands. */
 int poster_begin(struct poster **out, const struct render_spec *spec, char *err, size_t errlen);
 void poster_end(struct poster *p, struct render_result *res);
-int poster_commit(struct poster *p, char *err, size_t errlen);
 
-/* Free it; a temporary file not committed is removed. */
 void poster_free(struct poster *p);
 
 #endif

@@ -52,13 +52,11 @@ struct render_spec {
 	 * This is how a confined encoder process that may open nothing writes its video. */
 	int output_fd;
 	int use_output_fd; /* output_fd is meant: 0 keeps the path mode for zeroed specs */
-	/* The poster (poster.c): a JPEG of one frame, as wide as the video or at most 1280.
-	 * Written into poster_fd when use_poster_fd (the confined encoder's way, like
-	 * output_fd; the caller renames it), else to the path poster through a temporary
-	 * file that render_commit() renames with the video; neither: no poster (a zeroed
-	 * spec makes none). poster_frame >= 0 names the frame (0-based); -1 picks one by
-	 * content, avoiding black and blank frames. */
-	const char *poster;
+	/* The poster (poster.c): a JPEG of one frame, as wide as the video or at most 1280,
+	 * written into poster_fd when use_poster_fd (the confined encoder's way, like
+	 * output_fd; the caller renames it with the video). Otherwise none: a zeroed spec
+	 * and the path mode make none. poster_frame >= 0 names the frame (0-based); -1
+	 * picks one by content, avoiding black and blank frames. */
 	int poster_fd;
 	int use_poster_fd;
 	int64_t poster_frame;

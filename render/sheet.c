@@ -8,7 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "sheet.h"
-#include "poster.h"
+#include "image.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,9 +23,9 @@ struct sheet {
 	int fd;
 	int cols, rows, cells;
 	int64_t frames;
-	int cw, ch;  /* a cell's size */
-	int next;    /* the first cell not filled yet */
-	int broken;  /* a frame could not be scaled: no sheet */
+	int cw, ch; /* a cell's size */
+	int next;   /* the first cell not filled yet */
+	int broken; /* a frame could not be scaled: no sheet */
 	AVFrame *canvas;
 	struct SwsContext *sws;
 };
@@ -119,8 +119,8 @@ static int scale_cell(struct sheet *s, int k, uint8_t *const *src, const int *ls
 	return sws_scale(s->sws, (const uint8_t *const *)src, ls, 0, h, dst, c->linesize);
 }
 
-void sheet_take(struct sheet *s, int64_t index, const uint8_t *data, enum AVPixelFormat fmt,
-		int w, int h)
+void sheet_take(struct sheet *s, int64_t index, const uint8_t *data, enum AVPixelFormat fmt, int w,
+		int h)
 {
 	struct SwsContext *was = s->sws;
 	uint8_t *src[4];
@@ -133,8 +133,8 @@ void sheet_take(struct sheet *s, int64_t index, const uint8_t *data, enum AVPixe
 		s->broken = 1;
 		return;
 	}
-	s->sws = sws_getCachedContext(s->sws, w, h, fmt, s->cw, s->ch, AV_PIX_FMT_YUV420P,
-				      SWS_AREA, NULL, NULL, NULL);
+	s->sws = sws_getCachedContext(s->sws, w, h, fmt, s->cw, s->ch, AV_PIX_FMT_YUV420P, SWS_AREA,
+				      NULL, NULL, NULL);
 	if (!s->sws) {
 		s->broken = 1;
 		return;
@@ -159,7 +159,7 @@ int sheet_write(struct sheet *s, uint64_t *bytes, int *filled, char *err, size_t
 		snprintf(err, errlen, "cannot scale a frame for the contact sheet");
 		return -EIO;
 	}
-	return poster_image_write(s->canvas, 0, s->fd, bytes, "contact sheet", err, errlen);
+	return render_image_write(s->canvas, 0, s->fd, bytes, "contact sheet", err, errlen);
 }
 
 void sheet_free(struct sheet *s)

@@ -31,8 +31,8 @@ int sheet_open(struct sheet **out, int fd, int cols, int rows, int64_t frames, i
 	       int height, char *err, size_t errlen);
 
 /* One frame of the stream, index counted from 0, as the reader holds it. */
-void sheet_take(struct sheet *s, int64_t index, const uint8_t *data, enum AVPixelFormat fmt,
-		int w, int h);
+void sheet_take(struct sheet *s, int64_t index, const uint8_t *data, enum AVPixelFormat fmt, int w,
+		int h);
 
 /* Encode the canvas into the descriptor; cells whose frame never came stay black.
  * *bytes its size, *filled how many cells hold their frame. */

@@ -374,8 +374,8 @@ static int add_sheet(json_t *o, const struct runner_result *res, const char *out
 		return 0;
 	p = json_text(path, &oom);
 	rc = oom || !p || json_object_set_new(o, "contact_sheet", json_string(p)) < 0 ||
-		     json_object_set_new(o, "contact_sheet_cells", json_integer(res->sheet_filled)) <
-			 0
+		     json_object_set_new(o, "contact_sheet_cells",
+					 json_integer(res->sheet_filled)) < 0
 		 ? -ENOMEM
 		 : 0;
 	free(p);

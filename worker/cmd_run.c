@@ -179,8 +179,9 @@ static int run_prepare_still(struct run_args *a)
 	if (!dot || strchr(dot, '/') || strcasecmp(dot, ".png"))
 		return cli_usage_error("run", "--still writes a PNG: give -o FILE.png");
 	if (a->ja.have_frames || a->ja.duration > 0)
-		return cli_usage_error("run", "--still %lld renders frames 0 to %lld: give no "
-					      "--frames or --duration",
+		return cli_usage_error("run",
+				       "--still %lld renders frames 0 to %lld: give no "
+				       "--frames or --duration",
 				       n, n);
 	a->job.still = n;
 	a->job.frames = n + 1;

@@ -85,8 +85,10 @@ struct slot {
 	int recording;	  /* its result (or retry, rejection) was sent, not yet answered */
 	int renamed;	  /* final exists: this claim's video, moved out of the work dir */
 	int linked;	  /* the stable name was free and now points at final */
+
 	int has_side[N_SIDES];	  /* the run made a poster, a contact sheet beside staged */
 	int side_linked[N_SIDES]; /* their stable names point at their final names */
+
 	char lost_why[QUEUE_ERR_MAX];
 	char staged[PATH_MAX];	    /* work_dir/<id>.<token>.<ext> */
 	char final[PATH_MAX];	    /* output_dir/<id>.<token>.<ext>: the recorded output */

@@ -62,12 +62,12 @@ struct runner {
 	int64_t total_frames;
 	uint32_t timeout_s;
 	uint64_t start_ns;
-	uint64_t encoder_memory; /* the encoder cgroup's limit, for the sentence */
-	char *tmp_path;		 /* the temporary video file the encoder writes */
-	char *poster_tmp;	 /* the temporary poster file beside it ("" once moved) */
-	int64_t poster_frame;	 /* the job's "poster_frame", or -1: the encoder picks */
-	int64_t still;		 /* run --still's frame (a PNG, no video, no poster), or -1 */
-	char *sheet_tmp;	 /* the contact sheet's temporary file, like the poster's */
+	uint64_t encoder_memory;    /* the encoder cgroup's limit, for the sentence */
+	char *tmp_path;		    /* the temporary video file the encoder writes */
+	char *poster_tmp;	    /* the temporary poster file beside it ("" once moved) */
+	int64_t poster_frame;	    /* the job's "poster_frame", or -1: the encoder picks */
+	int64_t still;		    /* run --still's frame (a PNG, no video, no poster), or -1 */
+	char *sheet_tmp;	    /* the contact sheet's temporary file, like the poster's */
 	int sheet_cols, sheet_rows; /* the job's contact sheet; 0: none */
 
 	/* The encoder process (encoder.h): its job socket, pidfd and what it said. */
@@ -610,8 +610,8 @@ static int side_path(const char *video, const char *ext, char *out, size_t len)
 {
 	const char *slash = strrchr(video, '/');
 	const char *dot = strrchr(slash ? slash + 1 : video, '.');
-	int stem = dot && dot != (slash ? slash + 1 : video) ? (int)(dot - video)
-							     : (int)strlen(video);
+	int stem =
+	    dot && dot != (slash ? slash + 1 : video) ? (int)(dot - video) : (int)strlen(video);
 
 	return snprintf(out, len, "%.*s%s", stem, video, ext) < (int)len ? 0 : -ENAMETOOLONG;
 }
@@ -797,8 +797,8 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 		 const char *output, unsigned slot, const struct runner_ops *ops, void *opaque,
 		 struct runner **out, char *err, size_t errlen)
 {
-	struct launch l = {.frame = {-1, -1}, .log = {-1, -1}, .tmp_fd = -1, .poster_fd = -1,
-			 .sheet_fd = -1};
+	struct launch l = {
+	    .frame = {-1, -1}, .log = {-1, -1}, .tmp_fd = -1, .poster_fd = -1, .sheet_fd = -1};
 	struct runner *r = NULL;
 	int rc;
 
