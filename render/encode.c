@@ -631,8 +631,9 @@ static int open_encoder(struct render *r, char *err, size_t errlen)
  * nothing compresses), 90 frames so every look-ahead fills, plus about 15%. x264 grows
  * with its look-ahead, reference frames and b-frames; libvpx and the GIF palette graph
  * barely with the preset. docs/capacity.md has the measurements. */
-#define HEVC_BPP 260 /* libx265 medium: 460 MB peak RSS on 1080p noise, plus 15% */
-#define AV1_BPP	 330 /* libsvtav1 preset 8, lp=2: 563 MB on 1080p noise, plus 15% */
+#define HEVC_BPP   260 /* libx265 medium: 460 MB peak RSS on 1080p noise, plus 15% */
+#define AV1_BPP	   330 /* libsvtav1 preset 8, lp=2: 563 MB on 1080p noise, plus 15% */
+#define PRORES_BPP 100 /* prores_ks 4444 with alpha: 212 MB on 1080p noise */
 uint64_t render_memory_estimate(const struct render_spec *spec)
 {
 	static const uint16_t x264_bpp[] = {36, 85, 112, 150, 190, 215, 260, 325, 400, 530};
@@ -656,7 +657,7 @@ uint64_t render_memory_estimate(const struct render_spec *spec)
 		bpp = 100;
 		break;
 	case RENDER_CODEC_PRORES:
-		bpp = 60;
+		bpp = PRORES_BPP;
 		break;
 	case RENDER_CODEC_HEVC:
 		bpp = HEVC_BPP;
