@@ -478,6 +478,27 @@ static void test_the_generator_refuses_a_doc_without_the_prompt(void **state)
 	free(dir);
 }
 
+/* A broadcast rate reads as the script will see it: FPS=29.97, and the seconds exact. */
+static void test_system_prompt_gives_a_broadcast_rate_as_its_decimal(void **state)
+{
+	struct config cfg;
+	struct job job;
+	char *sys;
+	const char *host;
+
+	(void)state;
+	config_defaults(&cfg);
+	make_job(&job, 320, 240, 30000, 0, "rgb24");
+	job.fps_den = 1001;
+	sys = promptmsg_system(&cfg, &job);
+	assert_non_null(sys);
+	host = host_part(sys);
+	if (!strstr(host, "FPS=29.97, FRAMES=150 (5.005 s of video)"))
+		fail_msg("the host part says: %s", host);
+	free(sys);
+	job_free(&job);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -494,6 +515,7 @@ int main(void)
 	    cmocka_unit_test(test_repair_quotes_a_short_log_whole_and_says_when_there_is_none),
 	    cmocka_unit_test(test_repair_tail_never_cuts_a_character_or_its_quote),
 	    cmocka_unit_test(test_the_generator_refuses_a_doc_without_the_prompt),
+	    cmocka_unit_test(test_system_prompt_gives_a_broadcast_rate_as_its_decimal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -658,6 +658,21 @@ void job_fps_text(const struct job *job, char *buf, size_t len)
 		snprintf(buf, len, "%d/%d", job->fps, job->fps_den);
 }
 
+void job_fps_decimal(const struct job *job, char *buf, size_t len)
+{
+	size_t n;
+
+	if (job->fps_den <= 1) {
+		snprintf(buf, len, "%d", job->fps);
+		return;
+	}
+	snprintf(buf, len, "%.3f", (double)job->fps / job->fps_den);
+	for (n = strlen(buf); n > 1 && buf[n - 1] == '0'; n--)
+		buf[n - 1] = '\0';
+	if (n && buf[n - 1] == '.')
+		buf[n - 1] = '\0';
+}
+
 /* "1280x720": decimal digits, one lowercase x, decimal digits, nothing else. Ranges
  * are job_resolve's business; this only refuses what is not a size or overflows. */
 int job_parse_size(const char *s, int *w, int *h)

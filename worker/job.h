@@ -148,6 +148,10 @@ int job_parse_fps(const char *s, int *num, int *den);
 /* "30" or "30000/1001": the rate as the job document and the CLI take it back. */
 void job_fps_text(const struct job *job, char *buf, size_t len);
 
+/* "30" or "29.97": the rate as a number any script reads with float() (three decimals at
+ * most, trailing zeros cut); the script's FPS. */
+void job_fps_decimal(const struct job *job, char *buf, size_t len);
+
 /* Parse "1280x720" into w and h; -EINVAL on anything else. */
 int job_parse_size(const char *s, int *w, int *h);
 

@@ -164,8 +164,10 @@ char *promptmsg_system(const struct config *cfg, const struct job *job)
 {
 	struct sb b = {0};
 	const struct runtime *only = NULL;
-	int64_t frames = job->frames > 0 ? job->frames : (int64_t)job->fps * 5;
+	int den = job->fps_den > 0 ? job->fps_den : 1;
+	int64_t frames = job->frames > 0 ? job->frames : ((int64_t)job->fps * 5 + den - 1) / den;
 	const char *pix_fmt = job->pix_fmt[0] ? job->pix_fmt : "rgb24";
+	char fps[32];
 
 	sb_puts(&b, model_prompt_text);
 	if (b.len && b.p[b.len - 1] != '\n')
@@ -189,12 +191,13 @@ char *promptmsg_system(const struct config *cfg, const struct job *job)
 		}
 		sb_puts(&b, ".\n");
 	}
+	job_fps_decimal(job, fps, sizeof(fps));
 	sb_printf(&b,
-		  "- This job: WIDTH=%d, HEIGHT=%d, FPS=%d, FRAMES=%lld (%g s of video), "
+		  "- This job: WIDTH=%d, HEIGHT=%d, FPS=%s, FRAMES=%lld (%g s of video), "
 		  "PIX_FMT=%s. The script gets exactly these in its environment; still read them "
 		  "from there.\n",
-		  job->width, job->height, job->fps, (long long)frames,
-		  job->fps > 0 ? (double)frames / job->fps : 0.0, pix_fmt);
+		  job->width, job->height, fps, (long long)frames,
+		  job->fps > 0 ? (double)frames * den / job->fps : 0.0, pix_fmt);
 	sb_printf(&b,
 		  "- Answer with the whole script in one fenced code block tagged with its "
 		  "language or its runtime's name (for example ```%s), and nothing after the "

@@ -49,18 +49,9 @@ static void env_add(struct env_build *b, const char *fmt, ...)
 static void env_fps(struct env_build *b, const struct job *job)
 {
 	char dec[32];
-	size_t n;
 
-	if (job->fps_den <= 1) {
-		env_add(b, "FPS=%d", job->fps);
-	} else {
-		snprintf(dec, sizeof(dec), "%.3f", (double)job->fps / job->fps_den);
-		for (n = strlen(dec); n > 1 && dec[n - 1] == '0'; n--)
-			dec[n - 1] = '\0';
-		if (dec[n - 1] == '.')
-			dec[n - 1] = '\0';
-		env_add(b, "FPS=%s", dec);
-	}
+	job_fps_decimal(job, dec, sizeof(dec));
+	env_add(b, "FPS=%s", dec);
 	env_add(b, "FPS_NUM=%d", job->fps);
 	env_add(b, "FPS_DEN=%d", job->fps_den > 0 ? job->fps_den : 1);
 }
