@@ -122,12 +122,45 @@ static void test_largest_values_the_document_takes_are_taken(void **state)
 	job_free(&job);
 }
 
+/* --fps takes a rate as the document does (job_parse_fps); a refused one leaves the job's
+ * rate alone. --codec is a name job_resolve checks. */
+static void test_fps_takes_exact_rates_and_codec_a_name(void **state)
+{
+	static const char *const bad[] = {"29.98", "0", "0/1", "1/0", "30/", "x"};
+	struct job job;
+	struct cli_job_args ja = {0};
+
+	(void)state;
+	job_init(&job);
+	assert_int_equal(apply(&job, &ja, "fps", "29.97"), 0);
+	assert_int_equal(job.fps, 30000);
+	assert_int_equal(job.fps_den, 1001);
+	assert_int_equal(apply(&job, &ja, "fps", "24000/1001"), 0);
+	assert_int_equal(job.fps, 24000);
+	assert_int_equal(job.fps_den, 1001);
+	assert_int_equal(apply(&job, &ja, "fps", "25"), 0);
+	assert_int_equal(job.fps, 25);
+	assert_int_equal(job.fps_den, 1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (apply(&job, &ja, "fps", bad[i]) != EXIT_USAGE)
+			fail_msg("--fps '%s' was taken", bad[i]);
+		assert_int_equal(job.fps, 25);
+		assert_int_equal(job.fps_den, 1);
+	}
+	assert_int_equal(apply(&job, &ja, "codec", "av1"), 0);
+	assert_string_equal(job.codec, "av1");
+	assert_int_equal(apply(&job, &ja, "codec", "a-codec-name-too-long"), EXIT_USAGE);
+	assert_string_equal(job.codec, "av1");
+	job_free(&job);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_job_option_sets_its_field),
 	    cmocka_unit_test(test_values_outside_the_fields_range_are_usage_errors),
 	    cmocka_unit_test(test_largest_values_the_document_takes_are_taken),
+	    cmocka_unit_test(test_fps_takes_exact_rates_and_codec_a_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,6 +109,7 @@ static void test_content_type_follows_the_container(void **state)
 	assert_string_equal(delivery_content_type(""), "video/mp4");
 	assert_string_equal(delivery_content_type("webm"), "video/webm");
 	assert_string_equal(delivery_content_type("gif"), "image/gif");
+	assert_string_equal(delivery_content_type("mov"), "video/quicktime");
 }
 
 static void test_job_with_upload_and_webhook_round_trips(void **state)
