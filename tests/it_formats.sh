@@ -12,7 +12,9 @@
 #   - codecs: --codec hevc (.mp4, tag hvc1) and --codec av1 (.mp4, .webm) give the codec
 #     ffprobe names, or are skipped with a sentence when this libavcodec lacks them;
 #   - bad values are one-line usage errors, exit 2, no file: --fps 0/1, 1/0, 29.98, 121,
-#     --codec nope, av1 in .gif, hevc in .webm, av1 below 64x64.
+#     --codec nope, av1 in .gif, hevc in .webm, av1 below 64x64;
+#   - through a private redis-server and a real worker: submit --fps 30000/1001 of an rgba
+#     .mov; the result's frame_rate and the file's rate, codec and alpha.
 #
 # Environment: REELBOX_BIN (default build/reelbox), REELBOX_SOURCE_DIR, REELBOX_IT_KEEP=1
 # keeps the work dir. Prints one PASS/FAIL line per check and ends with
@@ -197,6 +199,35 @@ refused "--codec nope" "unknown codec 'nope'" --codec nope -o bad.mp4
 refused "--codec av1 in .gif" "codec av1 cannot go in .gif" --codec av1 -o bad.gif
 refused "--codec hevc in .webm" "codec hevc cannot go in .webm" --codec hevc -o bad.webm
 refused "--codec av1 below 64x64" "too small for av1" --codec av1 --size 32x32 -o bad.mp4
+
+# ---- through the queue: the job document carries the rate and the codec --------------
+# submit writes "fps": "30000/1001" into the document; a real worker reads it back from
+# Redis and renders the same exact rate into .mov with alpha.
+if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+	PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	mkdir -p redis out
+	redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK/redis" >/dev/null 2>&1 &
+	RPID=$!
+	for _ in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+	"$BIN" worker --redis "redis://127.0.0.1:$PORT" --concurrency 1 --output-dir "$WORK/out" 2>worker.log &
+	WPID=$!
+	if timeout 120 "$BIN" submit --redis "redis://127.0.0.1:$PORT" --wait --json --size 64x48 \
+		--frames 5 --fps 30000/1001 --pix-fmt rgba -o ntsc.mov frames.py >wait.json 2>err.txt; then
+		expect "worker: the result's frame_rate" "$(json_field wait.json "['result']['frame_rate']")" 30000/1001
+		expect "worker: .mov r_frame_rate" "$(probe out/ntsc.mov stream=r_frame_rate)" 30000/1001
+		expect "worker: .mov codec" "$(probe out/ntsc.mov stream=codec_name)" prores
+		expect "worker: a transparent pixel decodes to alpha 0" "$(alpha_at out/ntsc.mov '' 2)" 0
+	else
+		fail "worker: submit --wait of a 30000/1001 .mov: $(tail -1 err.txt) $(cat wait.json)"
+	fi
+	rc=0
+	"$BIN" submit --redis "redis://127.0.0.1:$PORT" --codec av1 -o bad.gif frames.py >/dev/null 2>err.txt || rc=$?
+	expect "worker: submit --codec av1 -o bad.gif exits 2" "$rc" 2
+	kill "$WPID" "$RPID" 2>/dev/null || true
+	wait "$WPID" "$RPID" 2>/dev/null || true
+else
+	pass "queue part skipped: no redis-server here (scripts/install-deps.sh installs it)"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
