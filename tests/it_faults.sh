@@ -422,7 +422,8 @@ if section paused; then
 		link=$(readlink -f "$OUT/paused.mp4")
 		check "the stable name paused.mp4 points at the recorded file ($link)" [ "$link" = "$outp" ]
 		check "the stable name's content matches the recorded sha256" [ "$(sha_of "$OUT/paused.mp4")" = "$sha" ]
-		others=$(ls -A "$OUT" | grep '^paused' | grep -v -x -e paused.mp4 -e "$(basename "$outp")" | tr '\n' ' ')
+		others=$(ls -A "$OUT" | grep '^paused' | grep -v -x -e paused.mp4 -e "$(basename "$outp")" \
+			-e paused.jpg -e "$(basename "${outp%.mp4}").jpg" | tr '\n' ' ')
 		check "P1's own render is gone, no other file for the job${others:+ ($others)}" [ -z "$others" ]
 		check "the recorded file is a valid video (8 frames)" [ "$(frames_of "$outp")" = 8 ]
 		stop_worker P1
@@ -449,7 +450,8 @@ if section paused; then
 		[ "$(readlink -f "$OUT/paused2.mp4")" = "$outp" ] && [ "$(sha_of "$OUT/paused2.mp4")" = "$sha" ] &&
 			[ "$(sha_of "$outp")" = "$sha" ]
 		res "the stable name still points at the recorded file, whose sha256 matches"
-		others=$(ls -A "$OUT" | grep '^paused2' | grep -v -x -e paused2.mp4 -e "$(basename "$outp")" | tr '\n' ' ')
+		others=$(ls -A "$OUT" | grep '^paused2' | grep -v -x -e paused2.mp4 -e "$(basename "$outp")" \
+			-e paused2.jpg -e "$(basename "${outp%.mp4}").jpg" | tr '\n' ' ')
 		check "P3 deleted its own file${others:+ ($others)}" [ -z "$others" ]
 		stop_worker P3
 		stop_worker P4

@@ -464,8 +464,9 @@ check "every job ended succeeded (event and hash) $(line state | cut -c1-200)" [
 check "no job's success was recorded twice (worker logs) $(line accepted | cut -c1-200)" [ "$(cnt accepted)" = 0 ]
 
 # Outputs: for each job its recorded file <id>.<token>.mp4 (the hash's output) and the
-# stable name <id>.mp4 pointing at it; nothing else but .work, no unrecorded render.
-bad_files=$(ls -A "$OUT" | grep -v -x -E "${MARK}-a[0-9]+(\.[0-9]+-[0-9a-f]{16})?\.mp4|\.work" | head -5 | tr '\n' ' ')
+# stable name <id>.mp4 pointing at it, each with its poster (.jpg); nothing else but
+# .work, no unrecorded render.
+bad_files=$(ls -A "$OUT" | grep -v -x -E "${MARK}-a[0-9]+(\.[0-9]+-[0-9a-f]{16})?\.(mp4|jpg)|\.work" | head -5 | tr '\n' ' ')
 n_links=$(find "$OUT" -maxdepth 1 -type l -regex ".*/${MARK}-a[0-9]+\.mp4" | wc -l)
 n_files=$(find "$OUT" -maxdepth 1 -type f -regex ".*/${MARK}-a[0-9]+\.[0-9]+-[0-9a-f]+\.mp4" | wc -l)
 [ "$n_links" -eq "$N_JOBS" ] && [ "$n_files" -eq "$N_JOBS" ] && [ -z "$bad_files" ]
@@ -796,8 +797,8 @@ late_file=missing
 	{ [ "$lst" != succeeded ] && [ -n "$lst" ]; }; }
 res "a job recorded succeeded by a worker SIGKILLed while its completion was in flight has its output (state $lst; ${lout:-no output} $late_file)"
 check "no work dirs or partial files left in $OUT/.work${workfiles:+: $workfiles}" [ -z "$workfiles" ]
-extra=$(ls -A "$OUT" | grep -v -x -E "[A-Za-z0-9_-]+(\.[0-9]+-[0-9a-f]{16})?\.mp4|\.work" | head -5 | tr '\n' ' ')
-check "output dir holds only <id>.<token>.mp4 files and <id>.mp4 links${extra:+ (extra: $extra)}" [ -z "$extra" ]
+extra=$(ls -A "$OUT" | grep -v -x -E "[A-Za-z0-9_-]+(\.[0-9]+-[0-9a-f]{16})?\.(mp4|jpg)|\.work" | head -5 | tr '\n' ' ')
+check "output dir holds only <id>.<token>.mp4 files and <id>.mp4 links, and their .jpg posters${extra:+ (extra: $extra)}" [ -z "$extra" ]
 scratch=$(ls -A "$T/state" | head -5 | tr '\n' ' ')
 check "no scratch dirs left in the state dir${scratch:+: $scratch}" [ -z "$scratch" ]
 cg=
