@@ -42,7 +42,8 @@ struct render {
 	struct render_spec spec; /* its strings point at output or at static names */
 	enum render_container container;
 	enum render_codec codec; /* never DEFAULT once opened (render_codec_for) */
-	int alpha_dropped;	 /* an rgba stream into a codec without alpha: a warning */
+	int alpha_dropped;	 /* an rgba stream into a codec without alpha ... */
+	int alpha_used;		 /* ... that made a pixel less than opaque: a warning */
 	char *output, *tmp_path;
 	int tmp_fd;
 	int stop_fd; /* see render_set_stop_fd() */
@@ -932,6 +933,16 @@ static int submit(struct render *r, AVFrame *frame, char *err, size_t errlen)
 	}
 }
 
+/* Whether an rgba frame of n pixels has a pixel that is not fully opaque: only then does
+ * a container without alpha lose something worth a warning. */
+static int has_transparency(const uint8_t *rgba, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rgba[i * 4 + 3] != 255)
+			return 1;
+	return 0;
+}
+
 /* Convert the reader's frame (the job's size, in the stream's format) to the
  * encoder's format: bicubic for the chroma, as the ffmpeg command line's default
  * scaler, and sliced over the encoder's thread count. The reader refuses frames of any
@@ -964,6 +975,8 @@ static int convert(struct render *r, char *err, size_t errlen)
 	ret = av_frame_make_writable(r->frame);
 	if (ret < 0)
 		return av_fail(ret, "cannot get a writable frame", err, errlen);
+	if (r->alpha_dropped && !r->alpha_used && rd->kind == RENDER_KIND_RAW)
+		r->alpha_used = has_transparency(rd->frame, (size_t)rd->width * rd->height);
 	r->in->format = rd->fmt;
 	r->in->width = rd->width;
 	r->in->height = rd->height;
@@ -1119,12 +1132,12 @@ void render_stream_facts(const struct render *r, struct render_result *res)
 	res->n_warnings = r->checking ? r->checks.n_warnings : 0;
 	for (int i = 0; i < res->n_warnings; i++)
 		memcpy(res->warnings[i], r->checks.warnings[i], sizeof(res->warnings[i]));
-	/* Only a raw rgba stream has an alpha to lose (Y4M and PPM carry none). */
-	if (r->alpha_dropped && r->reader_open && r->rd.kind == RENDER_KIND_RAW &&
-	    res->n_warnings < RENDER_MAX_WARNINGS)
+	/* Only a raw rgba stream has an alpha to lose (Y4M and PPM carry none), and only one
+	 * that made some pixel less than opaque loses anything. */
+	if (r->alpha_used && res->n_warnings < RENDER_MAX_WARNINGS)
 		snprintf(res->warnings[res->n_warnings++], sizeof(res->warnings[0]),
-			 "the rgba stream's alpha channel was dropped: %s in .%s has none; write "
-			 ".webm (VP9) or .mov (ProRes 4444) to keep it",
+			 "the rgba stream's transparency was dropped: %s in .%s has no alpha "
+			 "channel; write .webm (VP9) or .mov (ProRes 4444) to keep it",
 			 codecs[r->codec].name, container_names[r->container]);
 }
 
@@ -1231,8 +1244,8 @@ int render_finish(struct render *r, struct render_result *res, char *err, size_t
 	res->first_frame_ms = r->first_frame_ms;
 	if (r->poster && !r->spec.still)
 		poster_end(r->poster, res);
-	if (r->sheet && sheet_write(r->sheet, &res->sheet_bytes, &res->sheet_filled, err,
-				    errlen) < 0)
+	if (r->sheet &&
+	    sheet_write(r->sheet, &res->sheet_bytes, &res->sheet_filled, err, errlen) < 0)
 		res->sheet_bytes = 0; /* no sheet; the video stands */
 	res->encode_ms = ms_since(&r->t0);
 	return 0;

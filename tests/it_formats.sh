@@ -151,7 +151,7 @@ else
 fi
 if run --json --size 64x48 --frames 3 --pix-fmt rgba frames.py -o alpha.mp4 >out.json 2>err.txt; then
 	case $(json_field out.json "['warnings']") in
-	*"alpha channel was dropped"*) pass "rgba .mp4: the result warns that alpha was dropped" ;;
+	*"transparency was dropped"*) pass "rgba .mp4: the result warns that transparency was dropped" ;;
 	*) fail "rgba .mp4: warnings $(json_field out.json "['warnings']") say nothing of alpha" ;;
 	esac
 else

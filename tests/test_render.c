@@ -709,7 +709,32 @@ static void test_rgba_into_mp4_drops_alpha_with_a_warning(void **state)
 	(void)state;
 	render_alpha("alpha.mp4", &res, &out);
 	assert_int_equal(res.n_warnings, 1);
-	assert_non_null(strstr(res.warnings[0], "alpha channel was dropped: h264 in .mp4"));
+	assert_non_null(strstr(res.warnings[0], "transparency was dropped: h264 in .mp4"));
+	free(out);
+}
+
+/* An rgba stream that is opaque everywhere loses nothing in .mp4: no warning. */
+static void test_opaque_rgba_into_mp4_says_nothing(void **state)
+{
+	struct render_spec spec = {.width = 64,
+				   .height = 48,
+				   .fps = 10,
+				   .pix_fmt = "rgba",
+				   .crf = -1,
+				   .preset = "ultrafast"};
+	char *out = path_in_dir("opaque.mp4"), err[256] = "";
+	struct render_result res;
+	size_t len = (size_t)64 * 48 * 4 * 3;
+	uint8_t *frames = malloc(len);
+
+	(void)state;
+	assert_non_null(frames);
+	memset(frames, 255, len);
+	spec.output = out;
+	if (render_spec_frames(&spec, frames, len, &res, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_int_equal(res.n_warnings, 0);
+	free(frames);
 	free(out);
 }
 
@@ -821,6 +846,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_rgba_into_webm_keeps_its_alpha, empty_dir),
 	    cmocka_unit_test_setup(test_rgba_into_mov_is_prores_4444_with_alpha, empty_dir),
 	    cmocka_unit_test_setup(test_rgba_into_mp4_drops_alpha_with_a_warning, empty_dir),
+	    cmocka_unit_test_setup(test_opaque_rgba_into_mp4_says_nothing, empty_dir),
 	    cmocka_unit_test_setup(test_hevc_and_av1_make_what_ffprobe_names, empty_dir),
 	    cmocka_unit_test(test_codecs_fit_their_containers),
 	    cmocka_unit_test_setup(test_bad_rates_are_rejected_with_a_sentence, empty_dir),
