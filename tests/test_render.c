@@ -713,6 +713,46 @@ static void test_rgba_into_mp4_drops_alpha_with_a_warning(void **state)
 	free(out);
 }
 
+/* A Y4M stream that names the broadcast rate in its header (F30000:1001) is taken; the
+ * video's rate is the spec's, exact. */
+static void test_y4m_with_a_broadcast_rate_header_keeps_the_exact_rate(void **state)
+{
+	static const char hdr[] = "YUV4MPEG2 W64 H48 F30000:1001 Ip A1:1 C420jpeg\n";
+	struct render_spec spec = {.width = 64,
+				   .height = 48,
+				   .fps_num = 30000,
+				   .fps_den = 1001,
+				   .pix_fmt = "rgb24",
+				   .crf = -1,
+				   .preset = "ultrafast"};
+	char *out = path_in_dir("y4m.mp4"), pr[1024], err[256] = "";
+	size_t fsize = 64 * 48 * 3 / 2, len = sizeof(hdr) - 1 + 3 * (6 + fsize), at = 0;
+	uint8_t *buf = malloc(len);
+	struct render_result res;
+
+	(void)state;
+	assert_non_null(buf);
+	memcpy(buf, hdr, sizeof(hdr) - 1);
+	at = sizeof(hdr) - 1;
+	for (int i = 0; i < 3; i++) {
+		memcpy(buf + at, "FRAME\n", 6);
+		memset(buf + at + 6, 100 + i * 20, fsize);
+		at += 6 + fsize;
+	}
+	spec.output = out;
+	if (render_spec_frames(&spec, buf, len, &res, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_string_equal(res.stream_kind, "y4m");
+	snprintf(pr, sizeof(pr),
+		 "ffprobe -v error -select_streams v:0 -show_entries stream=r_frame_rate "
+		 "-of default=nw=1 '%s'",
+		 out);
+	assert_int_equal(th_run(pr, pr, sizeof(pr)), 0);
+	expect_line(pr, "r_frame_rate=30000/1001");
+	free(buf);
+	free(out);
+}
+
 /* An rgba stream that is opaque everywhere loses nothing in .mp4: no warning. */
 static void test_opaque_rgba_into_mp4_says_nothing(void **state)
 {
@@ -847,6 +887,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_rgba_into_mov_is_prores_4444_with_alpha, empty_dir),
 	    cmocka_unit_test_setup(test_rgba_into_mp4_drops_alpha_with_a_warning, empty_dir),
 	    cmocka_unit_test_setup(test_opaque_rgba_into_mp4_says_nothing, empty_dir),
+	    cmocka_unit_test_setup(test_y4m_with_a_broadcast_rate_header_keeps_the_exact_rate,
+				   empty_dir),
 	    cmocka_unit_test_setup(test_hevc_and_av1_make_what_ffprobe_names, empty_dir),
 	    cmocka_unit_test(test_codecs_fit_their_containers),
 	    cmocka_unit_test_setup(test_bad_rates_are_rejected_with_a_sentence, empty_dir),
