@@ -10,8 +10,8 @@ import numpy as np
 
 W = int(os.environ.get("WIDTH", "640"))
 H = int(os.environ.get("HEIGHT", "360"))
-FPS = int(os.environ.get("FPS", "30"))
-FRAMES = int(os.environ.get("FRAMES", str(FPS * 5)))
+FPS = float(os.environ.get("FPS", "30"))  # 29.97 for 30000/1001: never int()
+FRAMES = int(os.environ.get("FRAMES", str(round(FPS * 5))))
 
 HEADER = b"P6\n%d %d\n255\n" % (W, H)
 
@@ -65,7 +65,7 @@ def main():
     for n in range(FRAMES):
         out.write(HEADER)
         out.write(frame(n).tobytes())
-        if n % max(1, FPS) == 0:
+        if n % max(1, round(FPS)) == 0:
             print(f"bouncing_ball_ppm.py: frame {n}/{FRAMES}", file=sys.stderr)
     out.flush()
 

@@ -8,8 +8,8 @@
 
 const W = parseInt(process.env.WIDTH || '640', 10);
 const H = parseInt(process.env.HEIGHT || '360', 10);
-const FPS = parseInt(process.env.FPS || '30', 10);
-const FRAMES = parseInt(process.env.FRAMES || String(FPS * 5), 10);
+const FPS = parseFloat(process.env.FPS || '30'); // 29.97 for 30000/1001
+const FRAMES = parseInt(process.env.FRAMES || String(Math.round(FPS * 5)), 10);
 const PIX_FMT = process.env.PIX_FMT || 'rgb24';
 
 const BPP = { rgb24: 3, bgr24: 3, rgba: 4, gray: 1 }[PIX_FMT];
@@ -104,7 +104,7 @@ async function main() {
     if (!process.stdout.write(toPixFmt())) {
       await new Promise((resolve) => process.stdout.once('drain', resolve));
     }
-    if (n % Math.max(1, FPS) === 0) process.stderr.write(`orbits.js: frame ${n}/${FRAMES}\n`);
+    if (n % Math.max(1, Math.round(FPS)) === 0) process.stderr.write(`orbits.js: frame ${n}/${FRAMES}\n`);
   }
 }
 

@@ -9,8 +9,8 @@ import numpy as np
 
 W = int(os.environ.get("WIDTH", "640"))
 H = int(os.environ.get("HEIGHT", "360"))
-FPS = int(os.environ.get("FPS", "30"))
-FRAMES = int(os.environ.get("FRAMES", str(FPS * 5)))
+FPS = float(os.environ.get("FPS", "30"))  # 29.97 for 30000/1001: never int()
+FRAMES = int(os.environ.get("FRAMES", str(round(FPS * 5))))
 PIX_FMT = os.environ.get("PIX_FMT", "rgb24")
 
 
@@ -60,7 +60,7 @@ def main():
     out = sys.stdout.buffer
     for n in range(FRAMES):
         out.write(to_bytes(frame(n)))
-        if n % max(1, FPS) == 0:
+        if n % max(1, round(FPS)) == 0:
             print(f"plasma.py: frame {n}/{FRAMES}", file=sys.stderr)
     out.flush()
 

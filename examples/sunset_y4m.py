@@ -13,8 +13,8 @@ import numpy as np
 
 W = int(os.environ.get("WIDTH", "640"))
 H = int(os.environ.get("HEIGHT", "360"))
-FPS = int(os.environ.get("FPS", "30"))
-FRAMES = int(os.environ.get("FRAMES", str(FPS * 5)))
+FPS = float(os.environ.get("FPS", "30"))  # 29.97 for 30000/1001: never int()
+FRAMES = int(os.environ.get("FRAMES", str(round(FPS * 5))))
 
 if W % 2 or H % 2:
     sys.exit(f"sunset_y4m.py: 4:2:0 needs an even size, got {W}x{H}")
@@ -64,11 +64,13 @@ def to_yuv420(rgb):
 
 def main():
     out = sys.stdout.buffer
-    out.write(b"YUV4MPEG2 W%d H%d F%d:1 Ip A1:1 C420jpeg\n" % (W, H, FPS))
+    # The header's rate as a fraction: 29.97 is 30000/1001, a whole rate N/1.
+    num, den = (round(FPS) * 1000, 1001) if FPS != int(FPS) else (int(FPS), 1)
+    out.write(b"YUV4MPEG2 W%d H%d F%d:%d Ip A1:1 C420jpeg\n" % (W, H, num, den))
     for n in range(FRAMES):
         out.write(b"FRAME\n")
         out.write(to_yuv420(rgb_frame(n)))
-        if n % max(1, FPS) == 0:
+        if n % max(1, round(FPS)) == 0:
             print(f"sunset_y4m.py: frame {n}/{FRAMES}", file=sys.stderr)
     out.flush()
 

@@ -69,7 +69,7 @@ rlimit.msgqueue            0/0
 rlimit.nofile.hard         finite
 rlimit.nproc.hard          finite
 rlimit.fsize.hard          finite
-env.names                  FPS FPS_DEN FPS_NUM FRAMES HEIGHT HOME LANG PATH PIX_FMT PYTHONDONTWRITEBYTECODE PYTHONUNBUFFERED SCRATCH WIDTH
+env.names                  FPS FRAMES HEIGHT HOME LANG PATH PIX_FMT PYTHONDONTWRITEBYTECODE PYTHONUNBUFFERED SCRATCH WIDTH
 env.names.exec             HOME LANG PATH SCRATCH
 cwd                        $SCRATCH
 dev.nodes                  full null random urandom zero

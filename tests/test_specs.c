@@ -106,8 +106,6 @@ static void test_the_scripts_environment_is_the_contract_the_base_and_the_runtim
 	static const char *const want[] = {"WIDTH=320",
 					   "HEIGHT=180",
 					   "FPS=24",
-					   "FPS_NUM=24",
-					   "FPS_DEN=1",
 					   "FRAMES=48",
 					   "PIX_FMT=rgb24",
 					   "SCRATCH=/scratch",

@@ -18,9 +18,8 @@
 /* The environment of the contract (docs/jobs.md): every job gets these, plus the runtime
  * table's fixed variables, and nothing else. Written out here, not taken from specs.c,
  * so the audit does not check the code against itself. */
-static const char *const contract_env[] = {"WIDTH",   "HEIGHT", "FPS",	   "FPS_NUM",
-					   "FPS_DEN", "FRAMES", "PIX_FMT", "SCRATCH",
-					   "HOME",    "PATH",	"LANG",	   NULL};
+static const char *const contract_env[] = {"WIDTH",   "HEIGHT", "FPS",	"FRAMES", "PIX_FMT",
+					   "SCRATCH", "HOME",	"PATH", "LANG",	  NULL};
 /* A name with one of these in it names a credential: never inside a job, whoever put
  * it in the runtime table. */
 static const char *const secret_words[] = {"KEY",  "SECRET", "TOKEN",	"PASSW",   "CREDENTIAL",
@@ -350,7 +349,7 @@ static void judge_env(const struct posture_obs *o, struct posture_point *p)
 				 extra[0] ? " " : "", n);
 	}
 	ev(p,
-	   "environment: the contract's WIDTH HEIGHT FPS FPS_NUM FPS_DEN FRAMES PIX_FMT SCRATCH "
+	   "environment: the contract's WIDTH HEIGHT FPS FRAMES PIX_FMT SCRATCH "
 	   "HOME PATH LANG%s%s",
 	   extra[0] ? " + " : "", extra);
 }

@@ -45,15 +45,14 @@ static void env_add(struct env_build *b, const char *fmt, ...)
 }
 
 /* FPS as a number any script parses with float(): "30", or 29.97 for 30000/1001 (three
- * decimals, trailing zeros cut); FPS_NUM and FPS_DEN give the rate exactly. */
+ * decimals, trailing zeros cut). Only the contract's names go in: a broadcast decimal
+ * names its rate exactly (29.97 is 30000/1001; docs/writing-scripts.md). */
 static void env_fps(struct env_build *b, const struct job *job)
 {
 	char dec[32];
 
 	job_fps_decimal(job, dec, sizeof(dec));
 	env_add(b, "FPS=%s", dec);
-	env_add(b, "FPS_NUM=%d", job->fps);
-	env_add(b, "FPS_DEN=%d", job->fps_den > 0 ? job->fps_den : 1);
 }
 
 static void env_list(struct env_build *b, const struct job *job, const struct runtime *rt,

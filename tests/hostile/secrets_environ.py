@@ -5,7 +5,7 @@
 # Contained: the environment is exactly the contract's list plus the runtime's fixed vars.
 #@include _lib.py
 
-ALLOWED = {"WIDTH", "HEIGHT", "FPS", "FPS_NUM", "FPS_DEN", "FRAMES", "PIX_FMT", "SCRATCH",
+ALLOWED = {"WIDTH", "HEIGHT", "FPS", "FRAMES", "PIX_FMT", "SCRATCH",
            "HOME", "PATH", "LANG",
            "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "LC_CTYPE"}
 for k in sorted(os.environ):

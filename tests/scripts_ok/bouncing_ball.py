@@ -5,7 +5,7 @@ import sys
 import numpy as np
 
 W, H = int(os.environ["WIDTH"]), int(os.environ["HEIGHT"])
-FPS, FRAMES = int(os.environ["FPS"]), int(os.environ["FRAMES"])
+FPS, FRAMES = float(os.environ["FPS"]), int(os.environ["FRAMES"])
 
 r = max(4, min(W, H) // 8)
 x, y, vx, vy = W / 3, H / 2, W / FPS * 0.9, H / FPS * 0.7

@@ -5,7 +5,7 @@ import sys
 from PIL import Image, ImageDraw, ImageFont
 
 W, H = int(os.environ["WIDTH"]), int(os.environ["HEIGHT"])
-FPS, N = int(os.environ["FPS"]), int(os.environ["FRAMES"])
+FPS, N = float(os.environ["FPS"]), int(os.environ["FRAMES"])
 font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", H // 2)
 for i in range(N):
     n = 3 - (3 * i) // N

@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-W, H, FPS = int(os.environ["WIDTH"]), int(os.environ["HEIGHT"]), int(os.environ["FPS"])
+W, H, FPS = int(os.environ["WIDTH"]), int(os.environ["HEIGHT"]), float(os.environ["FPS"])
 yy, xx = np.mgrid[0:H, 0:W]
 ang = np.arctan2(yy - H / 2, xx - W / 2)
 for i in range(int(os.environ["FRAMES"]) + 4):  # a few more than asked: the ceiling cuts them

@@ -7,8 +7,8 @@ import numpy as np
 
 W = int(os.environ.get("WIDTH", 640))
 H = int(os.environ.get("HEIGHT", 360))
-FPS = int(os.environ.get("FPS", 30))
-N = int(os.environ.get("FRAMES", FPS * 4))
+FPS = float(os.environ.get("FPS", 30))
+N = int(os.environ.get("FRAMES", round(FPS * 4)))
 
 yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
 out = sys.stdout.buffer
