@@ -237,8 +237,10 @@ void poster_take(struct poster *p, int64_t index, const uint8_t *data, enum AVPi
 	if (ret >= 0 && !want) {
 		struct poster_score s;
 
+		/* Not SWS_FAST_BILINEAR: on x86 it makes swscale write machine code at run
+		 * time, which the confined encoder's filter refuses (SIGSYS). */
 		ret = scale_into(&p->thumb_sws, (const uint8_t *const *)src, ls, fmt, w, h,
-				 p->thumb, SWS_FAST_BILINEAR);
+				 p->thumb, SWS_BILINEAR);
 		if (ret < 0)
 			goto end;
 		s = poster_score_luma(p->thumb->data[0], p->thumb->linesize[0], p->tw, p->th);

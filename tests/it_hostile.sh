@@ -178,11 +178,15 @@ shmem_kb() {
 	local k v rest
 	while read -r k v rest; do [ "$k" = Shmem: ] && { echo "$v"; return; }; done </proc/meminfo
 }
-# list_dir DIR [EXCEPT]: the names in DIR (hidden ones too), but EXCEPT
-list_dir() {
-	local f
-	for f in "$1"/* "$1"/.[!.]*; do
-		{ [ -e "$f" ] || [ -L "$f" ]; } && [ "${f##*/}" != "${2:-}" ] && printf '%s ' "${f##*/}"
+# the names in DIR (hidden ones too)
+list_dir() { # list_dir DIR [NAME...]: the entries of DIR but the NAMEs
+	local f n keep d=$1
+	shift
+	for f in "$d"/* "$d"/.[!.]*; do
+		{ [ -e "$f" ] || [ -L "$f" ]; } || continue
+		keep=1
+		for n in "$@"; do [ "${f##*/}" = "$n" ] && keep=0; done
+		[ $keep = 1 ] && printf '%s ' "${f##*/}"
 	done
 }
 count_lines() { local t; t=$(<"$1"); t=${t//[!$'\n']/}; echo "${#t}"; }
@@ -469,7 +473,14 @@ run_row() {
 	elif [ -e "$out" ]; then
 		problems+=("failed job left an output file")
 	fi
-	s=$(list_dir "$WORK/out" "${out##*/}")
+	# a succeeded job's poster (<stem>.jpg) is the only other file it may leave
+	if [ "$status" = succeeded ]; then
+		poster=${out##*/}
+		poster=${poster%.*}.jpg
+	else
+		poster=
+	fi
+	s=$(list_dir "$WORK/out" "${out##*/}" ${poster:+"$poster"})
 	[ -n "$s" ] && problems+=("stray files next to the output: $s")
 
 	# host side: per row
