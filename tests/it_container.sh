@@ -275,6 +275,9 @@ for name in $(python3 "$SRC/docker/seccomp-gen.py" --list); do
 done
 refused "/proc's masked paths left in place (no unmask=/proc/*)" "while mounting proc" masked \
 	--security-opt "seccomp=$PROFILE"
+grep -q "in a container reelbox needs the seccomp profile docker/seccomp.json" "$T/masked.why" &&
+	grep -q "docker/README.md" "$T/podman_default.why"
+check "inside a container the refusal points at docker/README.md, not at the kernel's user-namespace settings" $?
 
 # --- f. a worker in the container, Redis on the host ------------------------------
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -604,11 +604,25 @@ void hints_explain(const struct hints *h, const char *log, int64_t frames_done, 
 	mend_cut_end(err, len);
 }
 
+/* A container engine leaves one of these at its root (Docker, podman). */
+static int in_container(void)
+{
+	return access("/.dockerenv", F_OK) == 0 || access("/run/.containerenv", F_OK) == 0;
+}
+
 void hints_privilege(char *err, size_t len, int rc)
 {
 	if (geteuid() == 0 || (rc != -EACCES && rc != -EPERM) || !err ||
-	    strstr(err, "without root"))
+	    strstr(err, "without root") || strstr(err, "in a container reelbox"))
 		return;
+	/* In a container the engine's profile is the usual cause, not the kernel's setting. */
+	if (in_container()) {
+		append(err, len,
+		       "; in a container reelbox needs the seccomp profile docker/seccomp.json, "
+		       "/proc unmasked and, where AppArmor is on, apparmor=unconfined "
+		       "(docker/README.md)");
+		return;
+	}
 	append(
 	    err, len,
 	    "; without root reelbox needs unprivileged user namespaces (user.max_user_namespaces "
