@@ -572,6 +572,9 @@ else
 	timeout 60 nsenter -t "$W1" -p -m /bin/sh -c "$HOOK"
 	rc=$?
 	ms=$((($(date +%s%N) - t0) / 1000000))
+	# The hook is killed while PID 1 is still in its exit (the kernel kills the rest of
+	# the namespace before PID 1 becomes a zombie): give that exit a second to finish.
+	for _ in $(seq 10); do alive "$W1" || break; sleep 0.1; done
 	! alive "$W1"
 	gone=$?
 	stop_pid1
