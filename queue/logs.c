@@ -103,8 +103,8 @@ char *qlog_json(const redisReply *r, char cursor[QUEUE_ENTRY_MAX], int *missing)
 		}
 		snprintf(cursor, QUEUE_ENTRY_MAX, "%s", r->element[i]->str);
 	}
-	if (!(doc = json_pack("{s:o, s:o}", "state", qtext_json(r->element[1]->str), "entries",
-			      arr)))
+	if (!(doc =
+		  json_pack("{s:o, s:o}", "state", qtext_json(r->element[1]->str), "entries", arr)))
 		return NULL;
 	out = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);

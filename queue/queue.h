@@ -233,9 +233,9 @@ int queue_scan_contains(struct queue *q, const char *needle, size_t *keys, size_
  * own (P:job:<id>:log, docs/queue.md), each entry one batch of whole lines from one
  * claim. Trimmed to about QUEUE_LOG_ENTRIES entries, expired with the job's result,
  * removed by delete. */
-#define QUEUE_LOG_BATCH_MAX 4096 /* bytes of lines one entry carries */
-#define QUEUE_LOG_ENTRIES   256	 /* entries kept per job (approximate trim) */
-#define QUEUE_LOG_READ_COUNT  64	     /* most entries one read answers */
+#define QUEUE_LOG_BATCH_MAX   4096	 /* bytes of lines one entry carries */
+#define QUEUE_LOG_ENTRIES     256	 /* entries kept per job (approximate trim) */
+#define QUEUE_LOG_READ_COUNT  64	 /* most entries one read answers */
 #define QUEUE_LOG_READ_BUDGET (64 << 10) /* most bytes of text one read answers */
 
 /* The log entries after cursor (in/out, QUEUE_ENTRY_MAX bytes; "0" for the oldest

@@ -271,7 +271,8 @@ static void test_a_sandbox_process_left_under_me_is_counted(void **state)
 	before = demo_sandbox_leftovers(&me, 1, &foreign, ev, sizeof(ev));
 	for (int how = 0; how < 2; how++) {
 		assert_true((child = sandbox_like_child(how, &inner)) > 0);
-		assert_int_equal(demo_sandbox_leftovers(&me, 1, &foreign, ev, sizeof(ev)), before + 1);
+		assert_int_equal(demo_sandbox_leftovers(&me, 1, &foreign, ev, sizeof(ev)),
+				 before + 1);
 		assert_non_null(strstr(ev, "still alive"));
 		kill(inner > 0 ? inner : child, SIGKILL); /* the middle one reaps and exits */
 		waitpid(child, NULL, 0);

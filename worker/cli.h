@@ -28,9 +28,9 @@ int cmd_list(int argc, char **argv); /* cmd_jobs.c */
 int cmd_retry(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
-int cmd_web(int argc, char **argv); /* cmd_web.c */
+int cmd_web(int argc, char **argv);  /* cmd_web.c */
 int cmd_logs(int argc, char **argv); /* cmd_logs.c */
-int cmd_top(int argc, char **argv); /* cmd_top.c */
+int cmd_top(int argc, char **argv);  /* cmd_top.c */
 
 int cmd_runtimes(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

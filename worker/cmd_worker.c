@@ -112,9 +112,9 @@ struct worker {
 	char work_dir[PATH_MAX];
 	uv_signal_t sigterm, sigint;
 	uv_timer_t grace, drain, disk_timer;
-	uv_timer_t announce; /* this worker's entry in the registry, every ANNOUNCE_MS */
-	uint64_t started_at; /* Unix ms, for the registry */
-	int left;	     /* the registry was told this worker is gone */
+	uv_timer_t announce;	   /* this worker's entry in the registry, every ANNOUNCE_MS */
+	uint64_t started_at;	   /* Unix ms, for the registry */
+	int left;		   /* the registry was told this worker is gone */
 	struct http_server *http;  /* the metrics port, when asked for */
 	struct httpc *httpc;	   /* the model calls, uploads and webhooks, on this loop */
 	struct delivery *delivery; /* uploads and webhooks in flight */
@@ -787,7 +787,8 @@ static void on_uploaded(void *arg, const char *tag, int rc, const char *why)
 
 	(void)tag;
 	s->held = NULL;
-	metrics_count_upload(&w->m, rc >= 0 && res, (double)(now_ms() - s->upload_started_ms) / 1000.0,
+	metrics_count_upload(&w->m, rc >= 0 && res,
+			     (double)(now_ms() - s->upload_started_ms) / 1000.0,
 			     res ? res->bytes : 0);
 	if (rc < 0 || !res) {
 		log_event("upload_failed", s->qjob.id, "{s:s}", "reason", why ? why : "");
@@ -1376,9 +1377,9 @@ static int worker_parse(int argc, char **argv, struct worker_args *a)
 			/* An address is given only on purpose (a pod's Service): the counters
 			 * hold no secret, but loopback stays the default. */
 			if (inet_pton(AF_INET, optarg, &a->metrics_ip) != 1)
-				return cli_usage_error("worker",
-						       "--metrics-addr '%.64s' is not an IPv4 address",
-						       optarg);
+				return cli_usage_error(
+				    "worker", "--metrics-addr '%.64s' is not an IPv4 address",
+				    optarg);
 			break;
 		case 'h':
 			fputs(worker_usage, stdout);

@@ -30,7 +30,6 @@
 #define HOOK_BACKOFF_MS	  1000u
 #define TAG_MAX		  64
 
-
 struct send {
 	struct delivery *d;
 	uv_timer_t *timer; /* its own allocation: freed when closed */

@@ -77,8 +77,8 @@ void encoder_set_program(const char *path);
 
 /* Hand one job to a confined encoder child. frame_fd (the script's pipe, read end) and
  * out_fd (the temporary video file) are passed along and may be closed by the caller
- * right after; so is spec->poster_fd (the temporary poster file) when use_poster_fd. Returns the job socket (nonblocking, close-on-exec), or a negative
- * errno with a sentence. */
+ * right after; so is spec->poster_fd (the temporary poster file) when use_poster_fd. Returns the
+ * job socket (nonblocking, close-on-exec), or a negative errno with a sentence. */
 int encoder_spawn(const struct render_spec *spec, int frame_fd, int out_fd,
 		  const struct sandbox_helper_ticket *ticket, char *err, size_t errlen);
 

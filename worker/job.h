@@ -89,10 +89,10 @@ struct job {
 	/* The rate, exact: fps/fps_den frames a second (30000/1001 for 29.97), reduced;
 	 * fps_den is 1 for a whole rate. "fps" in the document (job_parse_fps). */
 	int fps, fps_den;
-	int64_t frames;	      /* 0: ceil(fps * 5) */
-	int64_t poster_frame; /* the poster's frame (0-based, below frames); -1: picked */
-	int64_t still; /* reelbox run --still: this frame as a PNG, no video; -1: a video */
-	char contact_sheet[8];	    /* "COLSxROWS" ("4x3"), 1..10 each; "": no sheet */
+	int64_t frames;	       /* 0: ceil(fps * 5) */
+	int64_t poster_frame;  /* the poster's frame (0-based, below frames); -1: picked */
+	int64_t still;	       /* reelbox run --still: this frame as a PNG, no video; -1: a video */
+	char contact_sheet[8]; /* "COLSxROWS" ("4x3"), 1..10 each; "": no sheet */
 	int sheet_cols, sheet_rows; /* contact_sheet as job_resolve read it; 0: none */
 	char pix_fmt[16];
 	char format[8];		  /* "mp4" "webm" "gif" "mov" */

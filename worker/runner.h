@@ -58,17 +58,17 @@ struct runner_result {
 	char stream_kind[8];
 	char log_tail[RUNNER_LOG_TAIL + 1];
 	uint64_t total_ms, first_frame_ms, sandbox_ms, encode_ms;
-	uint64_t sandbox_start_us; /* sandbox_start(): from nothing to the script running */
-	uint64_t peak_memory_bytes;	    /* the script's */
-	uint64_t script_cpu_ms;		    /* every process of the sandbox */
-	uint64_t encoder_cpu_ms;	    /* the encoder process, from its cgroup */
+	uint64_t sandbox_start_us;  /* sandbox_start(): from nothing to the script running */
+	uint64_t peak_memory_bytes; /* the script's */
+	uint64_t script_cpu_ms;	    /* every process of the sandbox */
+	uint64_t encoder_cpu_ms;    /* the encoder process, from its cgroup */
 	uint64_t encoder_peak_memory_bytes; /* likewise; 0 without cgroups */
 	int frame_cap_hit;		    /* the frame count cut the stream short */
 	int n_warnings; /* sentences about likely mistakes in the stream that did not fail it */
 	char warnings[RUNNER_MAX_WARNINGS][RUNNER_WARNING_LEN];
-	char poster[PATH_MAX]; /* the poster beside the video ("" when none was made) */
-	int64_t poster_frame;  /* the frame it shows */
-	uint64_t poster_ms;    /* the encoder's time for it: sampling, scaling, JPEG */
+	char poster[PATH_MAX];	      /* the poster beside the video ("" when none was made) */
+	int64_t poster_frame;	      /* the frame it shows */
+	uint64_t poster_ms;	      /* the encoder's time for it: sampling, scaling, JPEG */
 	char contact_sheet[PATH_MAX]; /* the contact sheet beside it ("" when none) */
 	int sheet_filled;	      /* its cells that hold their frame */
 };

@@ -63,9 +63,9 @@ static int job_eq(const struct job *a, const struct job *b)
 	       (!a->script || !memcmp(a->script, b->script, a->script_len + 1)) &&
 	       !strcmp(a->script_name, b->script_name) && !strcmp(a->runtime, b->runtime) &&
 	       a->width == b->width && a->height == b->height && a->fps == b->fps &&
-	       a->fps_den == b->fps_den && !strcmp(a->codec, b->codec) &&
-	       a->frames == b->frames && !strcmp(a->pix_fmt, b->pix_fmt) &&
-	       !strcmp(a->format, b->format) && a->crf == b->crf && !strcmp(a->preset, b->preset) &&
+	       a->fps_den == b->fps_den && !strcmp(a->codec, b->codec) && a->frames == b->frames &&
+	       !strcmp(a->pix_fmt, b->pix_fmt) && !strcmp(a->format, b->format) &&
+	       a->crf == b->crf && !strcmp(a->preset, b->preset) &&
 	       a->limits.timeout_s == b->limits.timeout_s &&
 	       a->limits.memory_mb == b->limits.memory_mb && a->limits.pids == b->limits.pids &&
 	       a->limits.scratch_mb == b->limits.scratch_mb && a->limits.cpus == b->limits.cpus &&
