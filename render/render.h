@@ -218,4 +218,32 @@ int render_commit(struct render *r, char *err, size_t errlen);
 /* Free everything; removes the temporary file unless it was committed. */
 void render_close(struct render *r);
 
+/* ---- audio (audio.c): a script's audio file muxed as the video's track ------------- */
+
+/* What render_audio_mux did. fitted is audio.h's enum render_audio_fit (0 exact,
+ * 1 trimmed, 2 padded). */
+struct render_audio_result {
+	char codec[8];		  /* "aac" or "opus" */
+	int64_t samples;	  /* samples per channel in the track, at 48 kHz */
+	int64_t source_samples;	  /* what the source yielded at 48 kHz (as far as read) */
+	double source_duration_s; /* the source's own length */
+	int fitted;
+	uint64_t bytes;	  /* size of the new file */
+	char sha256[65];  /* its hex digest */
+};
+
+/* Copy the finished video in video_fd (read from offset 0; no re-encode) into out_fd
+ * with an audio track made from the file in audio_fd: decoded (any format libav reads),
+ * resampled to 48 kHz stereo, trimmed or padded with silence to exactly frames at
+ * fps_num/fps_den, encoded as AAC (MP4, MOV) or Opus (WebM), interleaved, MP4's moov
+ * first. container is enum render_container; name is the audio file's name for
+ * sentences. The decoder parses untrusted bytes: call this only in a confined process.
+ * out_fd is synced and hashed into res. */
+int render_audio_mux(int video_fd, int audio_fd, int out_fd, int container, const char *name,
+		     int64_t frames, int fps_num, int fps_den, struct render_audio_result *res,
+		     char *err, size_t errlen);
+
+/* The audio codec a container takes ("aac", "opus"), NULL when it takes none (GIF). */
+const char *render_audio_codec_for(int container);
+
 #endif
