@@ -773,6 +773,16 @@ int queue_async_complete(struct queue_async *q, const struct queue_job *job,
 	return rc < 0 ? rc : op_start(q, &c, 1, job->id, cb, arg);
 }
 
+int queue_async_split(struct queue_async *q, const struct queue_job *job, int64_t total_frames,
+		      const char *join_doc, const char *whole_doc, const char *kids,
+		      queue_done_cb cb, void *arg)
+{
+	struct qcmd c;
+	int rc = qcmd_split(&c, &q->o, job, total_frames, join_doc, whole_doc, kids);
+
+	return rc < 0 ? rc : op_start(q, &c, 1, job->id, cb, arg);
+}
+
 int queue_async_retry(struct queue_async *q, const struct queue_job *job, const char *error,
 		      queue_done_cb cb, void *arg)
 {

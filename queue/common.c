@@ -313,7 +313,7 @@ int qcmd_complete(struct qcmd *c, const struct queue_opts *o, const struct queue
 {
 	/* prompt and script (a prompt job's, bounded by the worker) are fields of their own
 	 * and leave the result document, which must stay under QUEUE_VALUE_MAX. */
-	static const char *const str_fields[] = {"output", "sha256", "error",
+	static const char *const str_fields[] = {"output", "sha256", "error", "chunk_fallback",
 						 "prompt", "script", NULL};
 	static const char *const int_fields[] = {"bytes", "frames", "exit_code", "signal", NULL};
 	json_error_t jerr;
@@ -351,7 +351,7 @@ int qcmd_complete(struct qcmd *c, const struct queue_opts *o, const struct queue
 		if ((v = json_object_get(res, str_fields[i])) && json_is_string(v)) {
 			qcmd_adds(c, str_fields[i]);
 			qcmd_add(c, json_string_value(v), json_string_length(v));
-			if (i >= 3)
+			if (i >= 4)
 				json_object_del(res, str_fields[i]);
 		}
 	for (int i = 0; int_fields[i]; i++)
@@ -382,6 +382,26 @@ int qcmd_complete(struct qcmd *c, const struct queue_opts *o, const struct queue
 	}
 	free(dump);
 	json_decref(res);
+	return done(c);
+}
+
+int qcmd_split(struct qcmd *c, const struct queue_opts *o, const struct queue_job *job,
+	       int64_t total_frames, const char *join_doc, const char *whole_doc, const char *kids)
+{
+	qcmd_init(c, QS_SPLIT);
+	qcmd_adds(c, "3");
+	ADD_KEY(c, qkey_job, o, job->id);
+	ADD_KEY(c, qkey, o, "jobs");
+	ADD_KEY(c, qkey_events, o, job->id);
+	qcmd_adds(c, job->token);
+	qcmd_adds(c, job->doc_sha);
+	qcmd_adds(c, o->group);
+	qcmd_addf(c, "%u", o->result_ttl_s ? o->result_ttl_s : 1);
+	qcmd_adds(c, job->id);
+	qcmd_addf(c, "%lld", (long long)total_frames);
+	qcmd_adds(c, join_doc);
+	qcmd_adds(c, whole_doc);
+	qcmd_adds(c, kids);
 	return done(c);
 }
 
@@ -581,6 +601,13 @@ static int claim_fields(const redisReply *r, size_t i, size_t si, struct queue_j
 	job->attempt = (int)qreply_int_at(r, i + 1);
 	sha = qreply_str_at(r, si);
 	snprintf(job->doc_sha, sizeof(job->doc_sha), "%s", strlen(sha) == 40 ? sha : "");
+	/* The role and its note follow the digest (scripts.c, claim_role). */
+	const char *role = qreply_str_at(r, si + 1);
+	job->role[0] = job->role_note[0] = '\0';
+	if (!strcmp(role, "chunk") || !strcmp(role, "join") || !strcmp(role, "whole")) {
+		snprintf(job->role, sizeof(job->role), "%s", role);
+		snprintf(job->role_note, sizeof(job->role_note), "%s", qreply_str_at(r, si + 2));
+	}
 	return 0;
 }
 
@@ -723,6 +750,10 @@ int qreply_finish(const redisReply *r, int script, const char *id, char *err, si
 		return QUEUE_CANCELLED;
 	if (!strcmp(w, "already"))
 		return script == QS_RETRY && !strcmp(st, "dead") ? 1 : 0;
+	if (script == QS_SPLIT && !strcmp(w, "bad")) {
+		qerr(err, errlen, "%s", st);
+		return -EEXIST;
+	}
 	if (script == QS_RETRY && !strcmp(w, "retry"))
 		return 0;
 	if (script == QS_RETRY && !strcmp(w, "dead"))

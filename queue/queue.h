@@ -37,6 +37,8 @@
 #define QUEUE_RECENT_MAX     10000 /* ids kept in the recent-jobs index, P:jobs:recent */
 #define QUEUE_LIST_MAX	     1000  /* most jobs one queue_list() answers */
 #define QUEUE_LIST_VALUE_MAX 256   /* each value of a listed job cut to this many bytes */
+#define QUEUE_ROLE_NOTE_MAX  4096  /* a claim's role note (struct queue_job) */
+#define QUEUE_CHUNKS_MAX     64	   /* most children one split makes */
 
 /* What a completion, retry or rejection answers when the job was cancelled before its
  * result could be recorded: nothing of the result was kept. */
@@ -94,6 +96,13 @@ struct queue_job {
 	int attempt;		     /* 1 for the first delivery */
 	char *doc;		     /* NUL-terminated JSON, malloc'd */
 	size_t doc_len;
+	/* What the queue says this document is, from its job hash (never from the document):
+	 * "" an ordinary job, "chunk" a child the split script queued, "join" a split parent
+	 * whose children all succeeded, "whole" a split parent rendered whole after a
+	 * child found its script ignores its range. role_note: for "join" the JSON array
+	 * of the workers that rendered each chunk, for "whole" the fallback's sentence. */
+	char role[8];
+	char role_note[QUEUE_ROLE_NOTE_MAX];
 };
 
 /* Free job->doc and clear the struct. */
@@ -203,6 +212,17 @@ int queue_log_append(struct queue *q, const struct queue_job *job, const char *t
  * this claim's (err says whose it is, or that it no longer exists). */
 int queue_complete(struct queue *q, const struct queue_job *job, const char *result_json, char *err,
 		   size_t errlen);
+
+/* Split a claimed job into children (docs/queue.md, "Chunked jobs"): kids is a JSON
+ * array of 2 to QUEUE_CHUNKS_MAX child documents (the worker builds them; child k gets
+ * the id <id>-c<k>), join_doc the document the join delivery will carry once every child
+ * succeeded, whole_doc the one a fallback to a whole render carries, total_frames the
+ * parent's frames (its progress counts the children's). The claim ends: the parent
+ * stays running with no worker until its join. 0 split (or already split by this claim),
+ * QUEUE_CANCELLED, -ESTALE, -EEXIST a child id is another job's (err says which). */
+int queue_split(struct queue *q, const struct queue_job *job, int64_t total_frames,
+		const char *join_doc, const char *whole_doc, const char *kids, char *err,
+		size_t errlen);
 
 /* A failure that may be transient: back to the queue after an exponential backoff,
  * or dead-lettered once the job's attempts are used up. 0 requeued, 1 dead,
@@ -342,6 +362,9 @@ int queue_async_progress(struct queue_async *q, const struct queue_job *job, int
 			 int64_t total, queue_done_cb cb, void *arg);
 int queue_async_complete(struct queue_async *q, const struct queue_job *job,
 			 const char *result_json, queue_done_cb cb, void *arg);
+int queue_async_split(struct queue_async *q, const struct queue_job *job, int64_t total_frames,
+		      const char *join_doc, const char *whole_doc, const char *kids,
+		      queue_done_cb cb, void *arg);
 int queue_async_retry(struct queue_async *q, const struct queue_job *job, const char *error,
 		      queue_done_cb cb, void *arg);
 int queue_async_reject(struct queue_async *q, const struct queue_job *job, const char *reason,

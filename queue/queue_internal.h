@@ -79,6 +79,7 @@ enum queue_script {
 	QS_LOG,
 	QS_LOGREAD,
 	QS_ANNOUNCE,
+	QS_SPLIT,
 	QS_COUNT
 };
 
@@ -156,6 +157,9 @@ int qcmd_log(struct qcmd *c, const struct queue_opts *o, const struct queue_job 
 int qcmd_logread(struct qcmd *c, const struct queue_opts *o, const char *id, const char *cursor);
 char *qlog_json(const redisReply *r, char cursor[QUEUE_ENTRY_MAX], int *missing);
 void qkey_log(char *buf, size_t len, const struct queue_opts *o, const char *id);
+/* The split script's command (queue_split): kids is a JSON array of the child documents. */
+int qcmd_split(struct qcmd *c, const struct queue_opts *o, const struct queue_job *job,
+	       int64_t total_frames, const char *join_doc, const char *whole_doc, const char *kids);
 int qcmd_announce(struct qcmd *c, const struct queue_opts *o, const char *consumer,
 		  const char *info_json, int leaving);
 

@@ -27,6 +27,129 @@
 _Static_assert(QUEUE_RECENT_MAX == 10000, "PRELUDE's RECENT_MAX");
 _Static_assert(QUEUE_LIST_VALUE_MAX == 256, "list_lua's cap");
 
+/* The chunked jobs' helpers (docs/queue.md, "Chunked jobs"), prepended with PRELUDE:
+ *  job_prefix(h, id)     the key prefix a job hash name was built from.
+ *  stop_job(...)         a queued or running job ends cancelled, its worker told.
+ *  stop_children(...)    every child of a split parent stopped; the split is over.
+ *  chunk_ended(h, ...)   a child's final state reaches its parent (from finish): the
+ *                        last success queues the join delivery, once; a fallback sentence
+ *                        queues the whole render; any other end fails the parent.
+ *  chunk_progress(...)   a child's frames summed into its parent's progress.
+ *  claim_role(h, sha)    what a claim of this document is: a child render, the join, the
+ *                        whole fallback, or '' (a document a producer wrote). Only a
+ *                        document whose digest the split script recorded gets a role. */
+#define CHUNK_FNS \
+	"local function job_prefix(h, id)\n" \
+	"  local tail = ':job:' .. id\n" \
+	"  if #h <= #tail or string.sub(h, -#tail) ~= tail then return nil end\n" \
+	"  return string.sub(h, 1, #h - #tail)\n" \
+	"end\n" \
+	"local function stop_job(p, h, id, ttl, group, why)\n" \
+	"  local st = redis.call('HGET', h, 'state')\n" \
+	"  if st ~= 'queued' and st ~= 'running' then return end\n" \
+	"  local worker = redis.call('HGET', h, 'worker')\n" \
+	"  drop_entry(p .. ':jobs', group, redis.call('HGET', h, 'entry'))\n" \
+	"  redis.call('ZREM', p .. ':delayed', id)\n" \
+	"  redis.call('HSET', h, 'cancel', '1', 'entry', '')\n" \
+	"  redis.call('HDEL', h, 'stopped')\n" \
+	"  finish(h, h .. ':events', ttl, id, 'cancelled', why)\n" \
+	"  if st == 'running' and worker then\n" \
+	"    local k = p .. ':cancel:' .. worker\n" \
+	"    redis.call('LPUSH', k, id)\n" \
+	"    redis.call('LTRIM', k, 0, 255)\n" \
+	"    redis.call('EXPIRE', k, math.min(tonumber(ttl), 3600))\n" \
+	"  end\n" \
+	"end\n" \
+	"local function stop_children(p, ph, pid, ttl, why)\n" \
+	"  local n = tonumber(redis.call('HGET', ph, 'chunks_total')) or 0\n" \
+	"  local group = redis.call('HGET', ph, 'chunk_group') or 'workers'\n" \
+	"  redis.call('HDEL', ph, 'split')\n" \
+	"  for k = 0, n - 1 do\n" \
+	"    local cid = pid .. '-c' .. k\n" \
+	"    local ch = p .. ':job:' .. cid\n" \
+	"    if redis.call('HGET', ch, 'parent') == pid then stop_job(p, ch, cid, ttl, group, why) end\n" \
+	"  end\n" \
+	"end\n" \
+	"local function requeue_parent(p, ph, pid, field)\n" \
+	"  local doc = redis.call('HGET', ph, field)\n" \
+	"  if not doc then return false end\n" \
+	"  local e = redis.call('XADD', p .. ':jobs', '*', 'id', pid, 'job', doc)\n" \
+	"  redis.call('HSET', ph, 'entry', e)\n" \
+	"  ring(p .. ':jobs:wake', 1)\n" \
+	"  return true\n" \
+	"end\n" \
+	"chunk_ended = function(h, id, state, ttl)\n" \
+	"  local pid = redis.call('HGET', h, 'parent')\n" \
+	"  if not pid then return end\n" \
+	"  local p = job_prefix(h, id)\n" \
+	"  if not p then return end\n" \
+	"  local ph = p .. ':job:' .. pid\n" \
+	"  local gen = redis.call('HGET', ph, 'split')\n" \
+	"  if redis.call('HGET', ph, 'state') ~= 'running' or not gen or\n" \
+	"     gen ~= redis.call('HGET', h, 'split') then return end\n" \
+	"  local idx = redis.call('HGET', h, 'chunk_index') or '?'\n" \
+	"  local pev = ph .. ':events'\n" \
+	"  if state == 'succeeded' then\n" \
+	"    local w = cut(redis.call('HGET', h, 'worker') or '', 120)\n" \
+	"    if redis.call('HSETNX', ph .. ':chunks', 'w' .. idx, w) == 0 then return end\n" \
+	"    local done = redis.call('HINCRBY', ph, 'chunks_done', 1)\n" \
+	"    local total = tonumber(redis.call('HGET', ph, 'chunks_total')) or 0\n" \
+	"    if done == total and redis.call('HSETNX', ph, 'join_queued', now_ms()) == 1 then\n" \
+	"      local ws = {}\n" \
+	"      for k = 0, total - 1 do\n" \
+	"        ws[#ws + 1] = redis.call('HGET', ph .. ':chunks', 'w' .. k) or ''\n" \
+	"      end\n" \
+	"      redis.call('HSET', ph, 'chunk_workers', cjson.encode(ws))\n" \
+	"      requeue_parent(p, ph, pid, 'join_doc')\n" \
+	"    end\n" \
+	"    return\n" \
+	"  end\n" \
+	"  local fb = redis.call('HGET', h, 'chunk_fallback')\n" \
+	"  if state == 'failed' and fb then\n" \
+	"    local why = 'chunk ' .. idx .. ' (' .. id .. '): ' .. cut(fb, 400)\n" \
+	"    stop_children(p, ph, pid, ttl, 'the parent job ' .. pid .. ' renders whole instead')\n" \
+	"    redis.call('HSET', ph, 'chunk_fallback', why)\n" \
+	"    requeue_parent(p, ph, pid, 'whole_doc')\n" \
+	"    return\n" \
+	"  end\n" \
+	"  local err = cut(redis.call('HGET', h, 'error') or state, 600)\n" \
+	"  local why = 'chunk ' .. idx .. ' (' .. id .. ') ended ' .. state .. ': ' .. err\n" \
+	"  redis.call('HDEL', ph, 'split')\n" \
+	"  finish(ph, pev, ttl, pid, 'failed', why)\n" \
+	"  stop_children(p, ph, pid, ttl, 'a sibling chunk ended ' .. state .. ' first')\n" \
+	"end\n" \
+	"local function chunk_progress(h, id, frames)\n" \
+	"  local pid = redis.call('HGET', h, 'parent')\n" \
+	"  if not pid then return end\n" \
+	"  local p = job_prefix(h, id)\n" \
+	"  if not p then return end\n" \
+	"  local ph = p .. ':job:' .. pid\n" \
+	"  local gen = redis.call('HGET', ph, 'split')\n" \
+	"  if redis.call('HGET', ph, 'state') ~= 'running' or not gen or\n" \
+	"     gen ~= redis.call('HGET', h, 'split') then return end\n" \
+	"  local idx = redis.call('HGET', h, 'chunk_index') or '?'\n" \
+	"  redis.call('HSET', ph .. ':chunks', 'f' .. idx, frames)\n" \
+	"  local n, sum = tonumber(redis.call('HGET', ph, 'chunks_total')) or 0, 0\n" \
+	"  for k = 0, n - 1 do\n" \
+	"    sum = sum + (tonumber(redis.call('HGET', ph .. ':chunks', 'f' .. k)) or 0)\n" \
+	"  end\n" \
+	"  local total = tonumber(redis.call('HGET', ph, 'progress_total')) or 0\n" \
+	"  redis.call('HSET', ph, 'progress_frames', sum)\n" \
+	"  emit(ph .. ':events', {type = 'progress', id = pid, frames = sum, total = total})\n" \
+	"end\n" \
+	"local function claim_role(h, sha)\n" \
+	"  if redis.call('HGET', h, 'parent') and redis.call('HGET', h, 'chunk_sha') == sha then\n" \
+	"    return 'chunk', ''\n" \
+	"  end\n" \
+	"  if redis.call('HGET', h, 'join_queued') and redis.call('HGET', h, 'join_sha') == sha then\n" \
+	"    return 'join', cut(redis.call('HGET', h, 'chunk_workers') or '[]', 4000)\n" \
+	"  end\n" \
+	"  if redis.call('HGET', h, 'chunk_fallback') and redis.call('HGET', h, 'whole_sha') == sha then\n" \
+	"    return 'whole', cut(redis.call('HGET', h, 'chunk_fallback'), 1000)\n" \
+	"  end\n" \
+	"  return '', ''\n" \
+	"end\n"
+
 /* Helpers prepended to every script:
  *  now_ms()        Redis's clock in Unix milliseconds.
  *  emit(ev, data)  one event, appended to the job's capped events stream and published
@@ -108,6 +231,7 @@ _Static_assert(QUEUE_LIST_VALUE_MAX == 256, "list_lua's cap");
 	"':delayed')\n"                                                                            \
 	"  if n == 0 and d == 0 then redis.pcall('EXPIRE', p .. ':jobs:recent', ttl) end\n"        \
 	"end\n"                                                                                    \
+	"local chunk_ended\n" /* defined after finish: a child's end reaches its parent */         \
 	"local function finish(h, ev, ttl, id, state, err)\n"                                      \
 	"  redis.call('HSET', h, 'state', state, 'finished', now_ms())\n"                          \
 	"  if err then redis.call('HSET', h, 'error', err) end\n"                                  \
@@ -119,6 +243,8 @@ _Static_assert(QUEUE_LIST_VALUE_MAX == 256, "list_lua's cap");
 	"  if ev ~= '' then redis.call('EXPIRE', ev, ttl) end\n"                                   \
 	"  redis.call('EXPIRE', h .. ':log', ttl)\n"                                               \
 	"  forget_when_idle(h, id, ttl)\n"                                                         \
+	"  redis.call('EXPIRE', h .. ':chunks', ttl)\n"                                            \
+	"  chunk_ended(h, id, state, ttl)\n"                                                       \
 	"end\n"                                                                                    \
 	"local function keep_doc(h, doc)\n"                                                        \
 	"  if doc then redis.call('HSET', h, 'doc', doc) end\n"                                    \
@@ -139,7 +265,7 @@ _Static_assert(QUEUE_LIST_VALUE_MAX == 256, "list_lua's cap");
 	"  if not redis.call('HGET', h, 'stopped') then\n"                                         \
 	"    redis.call('HSET', h, 'stopped', now_ms())\n"                                         \
 	"  end\n"                                                                                  \
-	"end\n"
+	"end\n" CHUNK_FNS
 
 /* The claim shared by the claim and take scripts: take the job a stream entry carries
  * for this consumer. Answers {'ok', token, attempt, doc_sha}; or, having acknowledged
@@ -175,7 +301,7 @@ _Static_assert(QUEUE_LIST_VALUE_MAX == 256, "list_lua's cap");
 	"request')\n"                                                                              \
 	"    return {'done', 'cancelled'}\n"                                                       \
 	"  end\n"                                                                                  \
-	"  if st == 'running' then\n"                                                              \
+	"  if st == 'running' and redis.call('HEXISTS', h, 'token') == 1 then\n"                  \
 	"    redis.call('HSET', h, 'error', 'lease expired: worker ' ..\n"                         \
 	"               cut(redis.call('HGET', h, 'worker') or '?', 200) .. ' stopped "            \
 	"heart-beating')\n"                                                                        \
@@ -199,7 +325,8 @@ _Static_assert(QUEUE_LIST_VALUE_MAX == 256, "list_lua's cap");
 	"             'entry', entry, 'started', now, 'heartbeat', now)\n"                         \
 	"  redis.call('HDEL', h, 'not_before', 'doc', 'stopped')\n"                                \
 	"  emit(ev, {type = 'running', id = id, attempt = attempts, worker = consumer})\n"         \
-	"  return {'ok', token, attempts, sha}\n"                                                  \
+	"  local role, note = claim_role(h, sha)\n"                                                \
+	"  return {'ok', token, attempts, sha, role, note}\n"                                      \
 	"end\n"
 
 /* submit: create the job hash, append the job to the stream and ring the doorbell
@@ -323,7 +450,7 @@ static const char take_lua[] = PRELUDE CLAIM_FN
     "local r = claim(h, ev, id, entry, doc, jobs, fence, dead, consumer, group, ARGV[6], ttl,\n"
     "                ARGV[8], ARGV[10], ARGV[11])\n"
     "if r[1] ~= 'ok' then return {'skip', cursor, entry} end\n"
-    "return {'ok', cursor, entry, id, r[2], r[3], doc, r[4]}\n";
+    "return {'ok', cursor, entry, id, r[2], r[3], doc, r[4], r[5], r[6]}\n";
 
 /* claim: the claim of an entry without an id field, once the caller has read the id
  * from the document the take script sent it.
@@ -361,6 +488,7 @@ static const char progress_lua[] =
 	    "if redis.call('HGET', h, 'token') ~= ARGV[1] or\n"
 	    "   redis.call('HGET', h, 'state') ~= 'running' then return stale(h) end\n"
 	    "redis.call('HSET', h, 'progress_frames', ARGV[2], 'progress_total', ARGV[3])\n"
+	    "chunk_progress(h, ARGV[4], tonumber(ARGV[2]) or 0)\n"
 	    "emit(ev, {type = 'progress', id = ARGV[4], frames = tonumber(ARGV[2]),\n"
 	    "          total = tonumber(ARGV[3])})\n"
 	    "if redis.call('HGET', h, 'cancel') == '1' then return 1 end\n"
@@ -497,6 +625,9 @@ static const char cancel_lua[] =
 	    "redis.call('HSET', h, 'cancel', '1', 'entry', '')\n"
 	    "redis.call('HDEL', h, 'stopped')\n"
 	    "finish(h, ev, ttl, id, 'cancelled', 'cancelled by request')\n"
+	    "if redis.call('HGET', h, 'split') then\n"
+	    "  stop_children(prefix, h, id, ttl, 'its parent job ' .. id .. ' was cancelled')\n"
+	    "end\n"
 	    "if st == 'running' and worker then\n"
 	    "  local k = prefix .. ':cancel:' .. worker\n"
 	    "  redis.call('LPUSH', k, id)\n"
@@ -520,11 +651,15 @@ static const char status_lua[] = PRELUDE
     "              'finished', 'not_before', 'worker', 'progress_frames', 'progress_total', "
     "'cancel',\n"
     "              'output', 'bytes', 'sha256', 'frames', 'exit_code', 'signal', 'error', 'log',\n"
-    "              'result', 'stopped', 'prompt', 'script'}\n"
+    "              'result', 'stopped', 'prompt', 'script', 'parent', 'chunk_index',\n"
+    "              'chunks_total', 'chunks_done', 'chunk_fallback', 'chunk_workers'}\n"
     "if n <= 64 then keys = redis.call('HKEYS', h) end\n"
+    "local hidden = {doc = 1, token = 1, entry = 1, doc_sha = 1, chunk_doc = 1, join_doc = 1,\n"
+    "                whole_doc = 1, join_sha = 1, whole_sha = 1, chunk_sha = 1, split = 1,\n"
+    "                splits = 1, chunk_group = 1, split_token = 1}\n"
     "local out, omitted, used = {}, {}, 0\n"
     "for _, k in ipairs(keys) do\n"
-    "  if #k <= 64 and k ~= 'doc' and k ~= 'token' and k ~= 'entry' and k ~= 'doc_sha' then\n"
+    "  if #k <= 64 and not hidden[k] then\n"
     "    local len = redis.call('HSTRLEN', h, k)\n"
     "    if len > cap or used + len > budget then\n"
     "      omitted[#omitted + 1] = k\n"
@@ -560,7 +695,9 @@ static const char requeue_lua[] =
 	    "local st = redis.call('HGET', h, 'state')\n"
 	    "if not st then return {'missing'} end\n"
 	    "if st ~= 'failed' and st ~= 'dead' then return {'state', cut(st, 32)} end\n"
-	    "local doc = redis.call('HGET', h, 'doc')\n"
+	    "local parent = redis.call('HGET', h, 'parent')\n"
+	    "if parent then return {'child', cut(parent, 64)} end\n"
+	    "local doc = redis.call('HGET', h, 'chunk_doc') or redis.call('HGET', h, 'doc')\n"
 	    "if not doc then return {'nodoc'} end\n"
 	    "redis.pcall('XGROUP', 'CREATE', jobs, ARGV[2], '0', 'MKSTREAM')\n"
 	    "local e = redis.call('XADD', jobs, '*', 'id', id, 'job', doc)\n"
@@ -568,7 +705,10 @@ static const char requeue_lua[] =
 	    "redis.call('HDEL', h, 'doc', 'finished', 'error', 'not_before', 'cancel', 'stopped',\n"
 	    "           'token', 'doc_sha', 'started', 'heartbeat', 'progress_frames',\n"
 	    "           'progress_total', 'output', 'bytes', 'sha256', 'frames', 'exit_code',\n"
-	    "           'signal', 'log', 'result', 'poster', 'script')\n"
+	    "           'signal', 'log', 'result', 'poster', 'script', 'split', 'chunks_total',\n"
+	    "           'chunks_done', 'chunk_doc', 'join_doc', 'join_sha', 'whole_doc',\n"
+	    "           'whole_sha', 'join_queued', 'chunk_fallback', 'chunk_workers')\n"
+	    "redis.call('DEL', h .. ':chunks')\n"
 	    "redis.call('HSET', h, 'state', 'queued', 'attempts', 0, 'entry', e)\n"
 	    "redis.call('DEL', h .. ':log')\n" /* attempts start again: so does the log */
 	    "redis.call('PERSIST', h)\n"
@@ -591,7 +731,16 @@ static const char delete_lua[] =
 	    "  return {'missing'}\n"
 	    "end\n"
 	    "if not is_final(st) then return {'state', cut(st, 32)} end\n"
-	    "redis.call('DEL', h, ev, h .. ':log')\n"
+	    "local p = job_prefix(h, id)\n"
+	    "local n = tonumber(redis.call('HGET', h, 'chunks_total')) or 0\n"
+	    "for k = 0, (p and n or 0) - 1 do\n"
+	    "  local ch = p .. ':job:' .. id .. '-c' .. k\n"
+	    "  if redis.call('HGET', ch, 'parent') == id and\n"
+	    "     is_final(redis.call('HGET', ch, 'state')) then\n"
+	    "    redis.call('DEL', ch, ch .. ':events', ch .. ':log', ch .. ':chunks')\n"
+	    "  end\n"
+	    "end\n"
+	    "redis.call('DEL', h, ev, h .. ':log', h .. ':chunks')\n"
 	    "redis.call('ZREM', idx, id)\n"
 	    "redis.call('ZREM', delayed, id)\n"
 	    "return {'ok', st}\n";
@@ -683,6 +832,79 @@ static const char announce_lua[] =
 	    "redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(d))\n"
 	    "return 0\n";
 
+/* split: a claimed job with "chunks" becomes its children, in one step (docs/queue.md,
+ * "Chunked jobs"). The claim is checked like a completion's; the children (documents the
+ * worker built, ids <id>-c<k>) are queued as ordinary jobs whose hashes name their parent
+ * and the digest of the document this script gave them (chunk_sha: a producer's document
+ * claiming to be a chunk never has it); the parent keeps its original, join and whole
+ * documents and their digests, stays running with no entry and no token (no worker holds
+ * it until the join), and its attempts start again for the join. Ids of an earlier split's
+ * children (a retried parent) are reused; any other job under such an id refuses the split:
+ * {'bad', sentence}. Replayed by the same claim: {'ok', 'already'}.
+ * KEYS: job hash, jobs, events.  ARGV: token, doc_sha, group, ttl, id, total frames, join
+ * document, whole document, JSON array of the child documents. */
+static const char split_lua[] = PRELUDE
+    "local h, jobs, ev = KEYS[1], KEYS[2], KEYS[3]\n"
+    "local token, sha, group, ttl, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
+    "if redis.call('HGET', h, 'split_token') == token then return {'ok', 'already'} end\n"
+    "local st = redis.call('HGET', h, 'state')\n"
+    "if not owns(h, token, sha) then return stale(h) end\n"
+    "if st == 'cancelled' then confirm_stop(h); return {'cancelled'} end\n"
+    "if st ~= 'running' then return {'already', cut(st, 32)} end\n"
+    "local p = job_prefix(h, id)\n"
+    "local ok, kids = pcall(cjson.decode, ARGV[9])\n"
+    "if not p or not ok or type(kids) ~= 'table' or #kids < 2 or #kids > 64 then\n"
+    "  return {'bad', 'the split of job ' .. id .. ' carries no list of 2 to 64 child documents'}\n"
+    "end\n"
+    "local old = tonumber(redis.call('HGET', h, 'chunks_total')) or 0\n"
+    "for k = 0, math.max(old, #kids) - 1 do\n"
+    "  local cid = id .. '-c' .. k\n"
+    "  local ch = p .. ':job:' .. cid\n"
+    "  local cst = redis.call('HGET', ch, 'state')\n"
+    "  if not valid_id(cid) then\n"
+    "    return {'bad', 'child id ' .. cid .. ' is longer than 63 characters'}\n"
+    "  end\n"
+    "  if redis.call('EXISTS', ch) == 1 and\n"
+    "     (redis.call('HGET', ch, 'parent') ~= id or not is_final(cst)) then\n"
+    "    return {'bad', 'job id ' .. cid .. ' is taken by another job (' .. cut(cst or '?', 32) ..\n"
+    "                   '): a chunked job needs ids <id>-c0 .. -c' .. (#kids - 1) .. ' free'}\n"
+    "  end\n"
+    "end\n"
+    "for k = 0, math.max(old, #kids) - 1 do\n"
+    "  local ch = p .. ':job:' .. id .. '-c' .. k\n"
+    "  if redis.call('EXISTS', ch) == 1 then\n"
+    "    redis.call('DEL', ch, ch .. ':events', ch .. ':log', ch .. ':chunks')\n"
+    "  end\n"
+    "end\n"
+    "local entry = redis.call('HGET', h, 'entry')\n"
+    "local doc = entry_doc(jobs, entry) or redis.call('HGET', h, 'chunk_doc')\n"
+    "if not doc then return {'bad', 'the stream entry of job ' .. id .. ' is gone'} end\n"
+    "drop_entry(jobs, group, entry)\n"
+    "local gen = redis.call('HINCRBY', h, 'splits', 1)\n"
+    "local max = redis.call('HGET', h, 'max_attempts') or '3'\n"
+    "local now = now_ms()\n"
+    "for k = 1, #kids do\n"
+    "  local cid = id .. '-c' .. (k - 1)\n"
+    "  local ch = p .. ':job:' .. cid\n"
+    "  local d = kids[k]\n"
+    "  if type(d) ~= 'string' then return redis.error_reply('split: child document not a string') end\n"
+    "  local e = redis.call('XADD', jobs, '*', 'id', cid, 'job', d)\n"
+    "  redis.call('HSET', ch, 'id', cid, 'state', 'queued', 'attempts', 0, 'max_attempts', max,\n"
+    "             'created', now, 'entry', e, 'parent', id, 'chunk_index', k - 1, 'split', gen,\n"
+    "             'chunk_sha', redis.sha1hex(d))\n"
+    "  emit(ch .. ':events', {type = 'queued', id = cid})\n"
+    "end\n"
+    "redis.call('DEL', h .. ':chunks')\n"
+    "redis.call('HSET', h, 'split', gen, 'split_token', token, 'chunks_total', #kids,\n"
+    "           'chunks_done', 0, 'chunk_group', group, 'chunk_doc', doc, 'join_doc', ARGV[7],\n"
+    "           'join_sha', redis.sha1hex(ARGV[7]), 'whole_doc', ARGV[8],\n"
+    "           'whole_sha', redis.sha1hex(ARGV[8]), 'entry', '', 'attempts', 0,\n"
+    "           'progress_frames', 0, 'progress_total', ARGV[6])\n"
+    "redis.call('HDEL', h, 'token', 'doc_sha', 'chunk_fallback', 'join_queued', 'chunk_workers')\n"
+    "ring(jobs .. ':wake', #kids)\n"
+    "emit(ev, {type = 'progress', id = id, frames = 0, total = tonumber(ARGV[6])})\n"
+    "return {'ok', #kids}\n";
+
 const char *const queue_scripts[QS_COUNT] = {
     [QS_SUBMIT] = submit_lua,	  [QS_CLAIM] = claim_lua,	[QS_HEARTBEAT] = heartbeat_lua,
     [QS_PROGRESS] = progress_lua, [QS_COMPLETE] = complete_lua, [QS_RETRY] = retry_lua,
@@ -690,6 +912,7 @@ const char *const queue_scripts[QS_COUNT] = {
     [QS_STATUS] = status_lua,	  [QS_EVENT] = event_lua,	[QS_LIST] = list_lua,
     [QS_REQUEUE] = requeue_lua,	  [QS_DELETE] = delete_lua,	[QS_LOG] = log_lua,
     [QS_LOGREAD] = logread_lua,	  [QS_ANNOUNCE] = announce_lua,
+    [QS_SPLIT] = split_lua,
 };
 
 const char *const queue_script_names[QS_COUNT] = {
@@ -699,4 +922,5 @@ const char *const queue_script_names[QS_COUNT] = {
     [QS_STATUS] = "status",	[QS_EVENT] = "event",	    [QS_LIST] = "list",
     [QS_REQUEUE] = "requeue",	[QS_DELETE] = "delete",	    [QS_LOG] = "log",
     [QS_LOGREAD] = "logread",	[QS_ANNOUNCE] = "announce",
+    [QS_SPLIT] = "split",
 };

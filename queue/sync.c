@@ -543,6 +543,13 @@ int queue_requeue(struct queue *q, const char *id, char *err, size_t errlen)
 	} else if (!strcmp(w, "state")) {
 		requeue_refused(id, qreply_str_at(r, 1), err, errlen);
 		rc = -EBUSY;
+	} else if (!strcmp(w, "child")) {
+		qerr(
+		    err, errlen,
+		    "job %s is a chunk of job %.64s: retry the parent (reelbox retry %.64s), which "
+		    "splits again",
+		    id, qreply_str_at(r, 1), qreply_str_at(r, 1));
+		rc = -EBUSY;
 	} else if (!strcmp(w, "nodoc")) {
 		qerr(err, errlen,
 		     "job %s cannot be retried: its document was not kept (over the size cap, or "
@@ -854,6 +861,16 @@ int queue_complete(struct queue *q, const struct queue_job *job, const char *res
 {
 	struct qcmd c;
 	int rc = qcmd_complete(&c, &q->o, job, result_json, err, errlen);
+
+	return rc < 0 ? rc : finish_op(q, &c, job->id, err, errlen);
+}
+
+int queue_split(struct queue *q, const struct queue_job *job, int64_t total_frames,
+		const char *join_doc, const char *whole_doc, const char *kids, char *err,
+		size_t errlen)
+{
+	struct qcmd c;
+	int rc = qcmd_split(&c, &q->o, job, total_frames, join_doc, whole_doc, kids);
 
 	return rc < 0 ? rc : finish_op(q, &c, job->id, err, errlen);
 }

@@ -1944,6 +1944,253 @@ static void test_a_redis_that_stops_answering_costs_a_command_its_deadline(void 
 	free(dir);
 }
 
+/* ---- chunked jobs (docs/queue.md, "Chunked jobs") ---- */
+
+/* Submit a parent, claim it, split it into n children whose documents say which they
+ * are; the parent's claim is returned in *parent. */
+static void split_into(struct queue *q, const char *id, int n, struct queue_job *parent)
+{
+	char doc[256], got[QUEUE_ID_MAX], err[QUEUE_ERR_MAX] = "", kids[4096] = "[";
+	char join[256], whole[256];
+
+	snprintf(doc, sizeof(doc), "{\"id\":\"%s\",\"script\":\"x\",\"chunks\":%d}", id, n);
+	if (queue_submit(q, doc, got, err, sizeof(err)))
+		fail_msg("submit: %s", err);
+	fetch_ok(q, "splitter", 1000, parent);
+	assert_string_equal(parent->role, "");
+	for (int k = 0; k < n; k++) {
+		size_t used = strlen(kids);
+		snprintf(kids + used, sizeof(kids) - used,
+			 "%s\"{\\\"id\\\":\\\"%s-c%d\\\",\\\"chunk\\\":{\\\"index\\\":%d}}\"",
+			 k ? "," : "", id, k, k);
+	}
+	strcat(kids, "]");
+	snprintf(join, sizeof(join), "{\"id\":\"%s\",\"script\":\"x\",\"join\":true}", id);
+	snprintf(whole, sizeof(whole), "{\"id\":\"%s\",\"script\":\"x\"}", id);
+	if (queue_split(q, parent, 100 * n, join, whole, kids, err, sizeof(err)))
+		fail_msg("split: %s", err);
+	/* A replay of the same split (its reply lost) changes nothing. */
+	assert_int_equal(queue_split(q, parent, 100 * n, join, whole, kids, err, sizeof(err)), 0);
+}
+
+static void test_a_split_job_joins_once_when_its_last_child_succeeds(void **state)
+{
+	struct queue *q = open_q(NULL);
+	struct queue_job parent, kid[3], join, none;
+	char err[QUEUE_ERR_MAX] = "", want[QUEUE_ID_MAX];
+	json_t *st;
+
+	(void)state;
+	split_into(q, "big", 3, &parent);
+	st = status_of(q, "big");
+	assert_string_equal(jstr(st, "state"), "running");
+	assert_int_equal(strtol(jstr(st, "chunks_total"), NULL, 10), 3);
+	assert_null(json_object_get(st, "join_doc")); /* internal fields stay in Redis */
+	json_decref(st);
+	/* The splitting claim holds nothing any more. */
+	assert_int_equal(queue_heartbeat(q, "splitter", &parent, err, sizeof(err)), -ESTALE);
+
+	for (int k = 0; k < 3; k++) {
+		fetch_ok(q, k == 1 ? "w2" : "w1", 1000, &kid[k]);
+		snprintf(want, sizeof(want), "big-c%d", k);
+		assert_string_equal(kid[k].id, want);
+		assert_string_equal(kid[k].role, "chunk");
+		assert_int_equal(queue_progress(q, &kid[k], 50, 100, err, sizeof(err)), 0);
+	}
+	st = status_of(q, "big");
+	assert_int_equal(jint(json_object_get(st, "progress"), "frames"), 150);
+	assert_int_equal(jint(json_object_get(st, "progress"), "total"), 300);
+	json_decref(st);
+	/* Children are hidden from list: the parent stands for them. */
+	char *list = NULL;
+	assert_int_equal(queue_list(q, NULL, 100, &list, err, sizeof(err)), 0);
+	assert_null(strstr(list, "big-c"));
+	free(list);
+
+	assert_int_equal(queue_complete(q, &kid[0], "{\"status\":\"succeeded\"}", err, sizeof(err)),
+			 0);
+	assert_int_equal(queue_complete(q, &kid[2], "{\"status\":\"succeeded\"}", err, sizeof(err)),
+			 0);
+	assert_int_equal(queue_fetch(q, "w3", 50, &none, err, sizeof(err)), -EAGAIN);
+	assert_int_equal(queue_complete(q, &kid[1], "{\"status\":\"succeeded\"}", err, sizeof(err)),
+			 0);
+	/* A replayed completion of the last child queues no second join. */
+	assert_int_equal(queue_complete(q, &kid[1], "{\"status\":\"succeeded\"}", err, sizeof(err)),
+			 0);
+	fetch_ok(q, "w3", 1000, &join);
+	assert_string_equal(join.id, "big");
+	assert_string_equal(join.role, "join");
+	assert_string_equal(join.role_note, "[\"w1\",\"w2\",\"w1\"]");
+	assert_non_null(strstr(join.doc, "\"join\":true"));
+	assert_int_equal(join.attempt, 1);
+	queue_job_clear(&none);
+	assert_int_equal(queue_fetch(q, "w4", 50, &none, err, sizeof(err)), -EAGAIN);
+	/* The join is an ordinary claim: heartbeats, then the parent's result. */
+	assert_int_equal(queue_heartbeat(q, "w3", &join, err, sizeof(err)), 0);
+	assert_int_equal(queue_complete(q, &join,
+					"{\"status\":\"succeeded\",\"output\":\"/o/big.mp4\"}", err,
+					sizeof(err)),
+			 0);
+	st = status_of(q, "big");
+	assert_string_equal(jstr(st, "state"), "succeeded");
+	assert_string_equal(jstr(st, "error"), "");
+	json_decref(st);
+
+	/* delete takes the children with the parent. */
+	char was[16];
+	assert_int_equal(queue_delete(q, "big", was, err, sizeof(err)), 0);
+	assert_int_equal(cmd_int(q, 2, "EXISTS", "reelbox:job:big-c1"), 0);
+	for (int k = 0; k < 3; k++)
+		queue_job_clear(&kid[k]);
+	queue_job_clear(&parent);
+	queue_job_clear(&join);
+	queue_close(q);
+}
+
+static void test_a_failed_child_fails_its_parent_and_stops_its_siblings(void **state)
+{
+	struct queue *q = open_q(NULL);
+	struct queue_job parent, a, b, again;
+	char err[QUEUE_ERR_MAX] = "";
+	json_t *st;
+
+	(void)state;
+	split_into(q, "p2", 3, &parent);
+	fetch_ok(q, "w1", 1000, &a);
+	fetch_ok(q, "w2", 1000, &b);
+	assert_int_equal(
+	    queue_complete(q, &b, "{\"status\":\"failed\",\"error\":\"boom\"}", err, sizeof(err)),
+	    0);
+	st = status_of(q, "p2");
+	assert_string_equal(jstr(st, "state"), "failed");
+	assert_non_null(strstr(jstr(st, "error"), "chunk 1 (p2-c1) ended failed: boom"));
+	json_decref(st);
+	/* The running sibling is told, the queued one never runs. */
+	assert_int_equal(queue_heartbeat(q, "w1", &a, err, sizeof(err)), QUEUE_CANCELLED);
+	st = status_of(q, "p2-c2");
+	assert_string_equal(jstr(st, "state"), "cancelled");
+	json_decref(st);
+	assert_int_equal(cmd_int(q, 2, "LLEN", "reelbox:cancel:w1"), 1);
+	queue_job_clear(&again);
+	assert_int_equal(queue_fetch(q, "w3", 50, &again, err, sizeof(err)), -EAGAIN);
+
+	/* A child cannot be retried on its own; the parent's retry splits again. */
+	assert_int_equal(queue_requeue(q, "p2-c1", err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, "p2"));
+	assert_int_equal(queue_requeue(q, "p2", err, sizeof(err)), 0);
+	queue_job_clear(&again);
+	fetch_ok(q, "w3", 1000, &again);
+	assert_string_equal(again.id, "p2");
+	assert_string_equal(again.role, "");
+	assert_non_null(strstr(again.doc, "\"chunks\":3"));
+	queue_job_clear(&a);
+	queue_job_clear(&b);
+	queue_job_clear(&parent);
+	queue_job_clear(&again);
+	queue_close(q);
+}
+
+static void test_a_fallback_renders_whole_and_a_cancel_reaches_the_children(void **state)
+{
+	struct queue *q = open_q(NULL);
+	struct queue_job parent, a, b, whole, p3, c0;
+	char err[QUEUE_ERR_MAX] = "";
+	struct queue_cancel_info info;
+	json_t *st;
+
+	(void)state;
+	split_into(q, "fb", 2, &parent);
+	fetch_ok(q, "w1", 1000, &a);
+	fetch_ok(q, "w2", 1000, &b);
+	assert_int_equal(queue_complete(q, &a,
+					"{\"status\":\"failed\",\"chunk_fallback\":\"it ignores "
+					"FRAME_START\",\"error\":\"x\"}",
+					err, sizeof(err)),
+			 0);
+	assert_int_equal(queue_heartbeat(q, "w2", &b, err, sizeof(err)), QUEUE_CANCELLED);
+	fetch_ok(q, "w3", 1000, &whole);
+	assert_string_equal(whole.id, "fb");
+	assert_string_equal(whole.role, "whole");
+	assert_non_null(strstr(whole.role_note, "chunk 0 (fb-c0): it ignores FRAME_START"));
+	assert_null(strstr(whole.doc, "chunks"));
+	assert_int_equal(queue_complete(q, &whole, "{\"status\":\"succeeded\"}", err, sizeof(err)),
+			 0);
+	st = status_of(q, "fb");
+	assert_string_equal(jstr(st, "state"), "succeeded");
+	json_decref(st);
+
+	/* Cancelling a split parent cancels its children. */
+	split_into(q, "p3", 2, &p3);
+	fetch_ok(q, "w1", 1000, &c0);
+	assert_int_equal(queue_cancel(q, "p3", &info, err, sizeof(err)), 0);
+	assert_int_equal(queue_heartbeat(q, "w1", &c0, err, sizeof(err)), QUEUE_CANCELLED);
+	st = status_of(q, "p3-c1");
+	assert_string_equal(jstr(st, "state"), "cancelled");
+	json_decref(st);
+	queue_job_clear(&a);
+	queue_job_clear(&b);
+	queue_job_clear(&whole);
+	queue_job_clear(&parent);
+	queue_job_clear(&p3);
+	queue_job_clear(&c0);
+	queue_close(q);
+}
+
+/* A producer cannot make a job a chunk: its document may say "chunk", the claim's role
+ * comes from the hash the split script wrote; nor can it take a child's id. */
+static void test_a_producer_cannot_forge_a_chunk_or_a_join(void **state)
+{
+	struct queue *q = open_q(NULL);
+	struct queue_job forged, parent, kid, other;
+	char got[QUEUE_ID_MAX], err[QUEUE_ERR_MAX] = "";
+
+	(void)state;
+	assert_int_equal(
+	    queue_submit(q,
+			 "{\"id\":\"evil\",\"script\":\"x\",\"chunk\":{\"parent\":"
+			 "\"victim\",\"index\":0,\"start\":0,\"count\":5},\"join\":true}",
+			 got, err, sizeof(err)),
+	    0);
+	fetch_ok(q, "w1", 1000, &forged);
+	assert_string_equal(forged.role, "");
+	/* A producer's job under a child's id refuses the split of that parent. */
+	submit(q, "vic-c1");
+	assert_int_equal(queue_submit(q, "{\"id\":\"vic\",\"script\":\"x\",\"chunks\":2}", got, err,
+				      sizeof(err)),
+			 0);
+	fetch_ok(q, "w2", 1000, &other);
+	assert_string_equal(other.id, "vic-c1");
+	fetch_ok(q, "w2", 1000, &parent);
+	assert_string_equal(parent.id, "vic");
+	assert_int_equal(queue_split(q, &parent, 10, "{\"join\":true}", "{}",
+				     "[\"{\\\"a\\\":1}\",\"{\\\"b\\\":2}\"]", err, sizeof(err)),
+			 -EEXIST);
+	assert_non_null(strstr(err, "vic-c1 is taken"));
+	queue_job_clear(&parent);
+	/* An entry a producer XADDs under a child's id while the child waits for its retry
+	 * is claimed as that job, but gets no role: its digest is not the split's. */
+	split_into(q, "vc", 2, &parent);
+	fetch_ok(q, "w1", 1000, &kid);
+	assert_string_equal(kid.id, "vc-c0");
+	assert_int_equal(queue_retry(q, &kid, "flaky", err, sizeof(err)), 0);
+	cmd(q, 7, "XADD", "reelbox:jobs", "*", "id", "vc-c0", "job",
+	    "{\"id\":\"vc-c0\",\"script\":\"y\",\"chunk\":{\"parent\":\"vc\"}}");
+	queue_job_clear(&kid);
+	fetch_ok(q, "w1", 1000, &kid);
+	assert_string_equal(kid.id, "vc-c1");
+	assert_string_equal(kid.role, "chunk");
+	queue_job_clear(&kid);
+	fetch_ok(q, "w1", 1000, &kid);
+	assert_string_equal(kid.id, "vc-c0");
+	assert_non_null(strstr(kid.doc, "\"y\""));
+	assert_string_equal(kid.role, "");
+	queue_job_clear(&kid);
+	queue_job_clear(&forged);
+	queue_job_clear(&parent);
+	queue_job_clear(&other);
+	queue_close(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1998,6 +2245,12 @@ int main(void)
 	    cmocka_unit_test_setup(test_delete_removes_a_finished_job_and_refuses_a_live_one,
 				   flush),
 	    cmocka_unit_test(test_a_redis_that_stops_answering_costs_a_command_its_deadline),
+	    cmocka_unit_test_setup(test_a_split_job_joins_once_when_its_last_child_succeeds, flush),
+	    cmocka_unit_test_setup(test_a_failed_child_fails_its_parent_and_stops_its_siblings,
+				   flush),
+	    cmocka_unit_test_setup(test_a_fallback_renders_whole_and_a_cancel_reaches_the_children,
+				   flush),
+	    cmocka_unit_test_setup(test_a_producer_cannot_forge_a_chunk_or_a_join, flush),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
