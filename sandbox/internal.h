@@ -235,6 +235,15 @@ int sandbox_seccomp_prepare_from_parent(struct sock_fprog *prog, char *err, size
 int sandbox_seccomp_install_from_child(const struct sock_fprog *prog, int sock);
 /* Take the listener the child sent; sock is the parent's end, nonblocking. */
 int sandbox_seccomp_receive_from_parent(int sock, int *listener);
+
+/* ---- scratch.c: the scratch dir, after the script ------------------------------- */
+
+/* In the child, once its root is built and before anything of the job's runs: send an
+ * O_PATH descriptor of /scratch to the parent over sock (the listener's socket; it goes
+ * first, the listener after it). */
+int sandbox_scratch_send_from_child(int sock);
+/* Take it, nonblocking; -EBADMSG when the child sent none. */
+int sandbox_scratch_receive_from_parent(int sock, int *scratch_fd);
 void sandbox_seccomp_free(struct sock_fprog *prog);
 
 /* Which denied calls were shown: the first SANDBOX_DENIED_DISTINCT sentences, and a
@@ -310,6 +319,7 @@ struct sandbox {
 	char *sb_dir;
 	struct sandbox_cgroup cgroup;
 	int notify_fd; /* the seccomp listener, or -1 */
+	int scratch_fd; /* O_PATH of the scratch tmpfs's root (sandbox_scratch_open), or -1 */
 	struct sandbox_denied denied;
 	void (*on_denied)(void *opaque, const char *msg);
 	void *denied_opaque;

@@ -247,6 +247,11 @@ __attribute__((noreturn)) static void run_child(struct sandbox_child *c)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_RLIMIT, NULL, r);
 	if (chdir(c->cwd) < 0)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_CHDIR, c->cwd, errno);
+	/* The scratch tmpfs dies with this mount namespace unless a descriptor holds it:
+	 * the parent keeps one to open a file the job names once the script is gone. */
+	if ((r = sandbox_scratch_send_from_child(c->notify_fd)) < 0)
+		sandbox_child_fail(c->error_fd, SANDBOX_STEP_MOUNT, "/scratch (handing it over)",
+				   r);
 	/* A new session without a controlling terminal: TIOCSTI cannot push keystrokes
 	 * into the operator's shell when reelbox exec runs on a terminal. */
 	if (setsid() < 0)

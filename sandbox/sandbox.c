@@ -129,6 +129,7 @@ static struct sandbox *sandbox_new(const struct sandbox_spec *spec)
 	sb->pidfd = -1;
 	sb->status_fd = -1;
 	sb->notify_fd = -1;
+	sb->scratch_fd = -1;
 	sb->cgroup.clone_fd = -1;
 	sb->on_denied = spec->on_denied;
 	sb->denied_opaque = spec->denied_opaque;
@@ -320,7 +321,13 @@ static int receive_report(struct sandbox *sb, struct launch *l, char *err, size_
 	if (n == 0) {
 		/* CLOEXEC closed it: the init is running, and the child sent the listener
 		 * before its exec. Nonblocking: a child killed before it could send must
-		 * not hang us. */
+		 * not hang us. The scratch dir's descriptor comes first. */
+		if ((r = sandbox_scratch_receive_from_parent(l->notify[0], &sb->scratch_fd)) < 0) {
+			sandbox_errf(err, errlen,
+				     "the sandbox's child did not hand over its scratch dir: %s",
+				     sandbox_strerror(r));
+			return r;
+		}
 		if ((r = sandbox_seccomp_receive_from_parent(l->notify[0], &sb->notify_fd)) < 0)
 			sandbox_errf(err, errlen,
 				     "the sandbox's child did not hand over its seccomp "
@@ -353,6 +360,7 @@ static void abandon(struct sandbox *sb, struct launch *l)
 	launch_free(l);
 	close_fd(&sb->pidfd);
 	close_fd(&sb->notify_fd);
+	close_fd(&sb->scratch_fd);
 	sandbox_cgroup_destroy(&sb->cgroup);
 	if (sb->sb_dir)
 		sandbox_state_remove(sb->sb_dir);
@@ -611,6 +619,7 @@ void sandbox_destroy(struct sandbox *sb)
 	close_fd(&sb->pidfd);
 	close_fd(&sb->status_fd);
 	close_fd(&sb->notify_fd);
+	close_fd(&sb->scratch_fd);
 	free(sb->sb_dir);
 	free(sb);
 }

@@ -181,6 +181,18 @@ int sandbox_wait(struct sandbox *sb, struct sandbox_result *res);
 /* Milliseconds until the wall-clock timeout (0 if passed, UINT64_MAX if none). */
 uint64_t sandbox_time_left_ms(const struct sandbox *sb);
 
+/* Open the regular file name (relative, inside the scratch dir) the script left behind:
+ * after the script has exited and until sandbox_destroy() (a descriptor keeps the scratch
+ * tmpfs alive that long). Resolved beneath the scratch root only, on its own mount, no
+ * symbolic or magic link followed (openat2 RESOLVE_BENEATH | NO_SYMLINKS |
+ * NO_MAGICLINKS | NO_XDEV), opened O_RDONLY | O_NONBLOCK | O_NOFOLLOW (a FIFO cannot
+ * block), and refused unless it is a regular file. Returns the descriptor
+ * (close-on-exec), or a negative errno with one sentence naming what the script wrote
+ * instead ("the job names audio \"a.wav\" but the script wrote no such file in
+ * $SCRATCH"). what is the job's word for the file ("audio"). */
+int sandbox_scratch_open(struct sandbox *sb, const char *name, const char *what, char *err,
+			 size_t errlen);
+
 /* Kill if still running, reap, purge the per-sandbox state and cgroup (killing what
  * is left in it first), close the listener, free. */
 void sandbox_destroy(struct sandbox *sb);

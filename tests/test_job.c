@@ -1170,6 +1170,72 @@ static void test_crf_range_follows_the_codec(void **state)
 		      "crf 64 is not allowed for mp4 with av1: it must be from 0 to 63");
 }
 
+static void test_audio_names_inside_scratch_are_accepted(void **state)
+{
+	(void)state;
+	CHECK_OK(snprintf(j->audio, sizeof(j->audio), "audio.wav"));
+	CHECK_OK(snprintf(j->audio, sizeof(j->audio), "out/a-1_b.WAV"));
+	CHECK_OK(snprintf(j->audio, sizeof(j->audio), ".hidden/..x/a..b"));
+	CHECK_OK((memset(j->audio, 'a', 255), j->audio[255] = '\0'));
+	CHECK_OK((snprintf(j->audio, sizeof(j->audio), "a.wav"),
+		  snprintf(j->format, sizeof(j->format), "webm")));
+	CHECK_OK((snprintf(j->audio, sizeof(j->audio), "a.wav"),
+		  snprintf(j->format, sizeof(j->format), "mov")));
+}
+
+static void test_audio_names_that_could_leave_scratch_are_refused(void **state)
+{
+	static const char *const bad[] = {"../etc/passwd", "/etc/passwd", "a/../b", "./a.wav",
+					  "a//b",	   "a/",	  "a b.wav", "a\\b",
+					  "..",		   ".",		  "a/.",     "a\nb",
+					  "\xc3\xa9.wav"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (job_check_audio_name(bad[i], err, sizeof(err)) != -EINVAL)
+			fail_msg("audio '%s' was accepted", bad[i]);
+		assert_err_has("is not allowed");
+	}
+	CHECK_REFUSED(snprintf(j->audio, sizeof(j->audio), "../a.wav"),
+		      "without '.' or '..' parts or a leading '/'");
+	/* 256 bytes do not fit the field: the document parser refuses it (not cut) */
+	char name[300];
+	memset(name, 'a', 256);
+	name[256] = '\0';
+	assert_int_equal(job_check_audio_name(name, err, sizeof(err)), -EINVAL);
+	assert_err_has("1 to 255 bytes");
+}
+
+static void test_audio_with_gif_or_a_still_is_refused_with_a_sentence(void **state)
+{
+	(void)state;
+	CHECK_REFUSED((snprintf(j->audio, sizeof(j->audio), "a.wav"),
+		       snprintf(j->format, sizeof(j->format), "gif")),
+		      "gif has no audio track: write .mp4, .webm or .mov to keep audio 'a.wav'");
+	CHECK_REFUSED((snprintf(j->audio, sizeof(j->audio), "a.wav"), j->still = 3),
+		      "--still writes one PNG frame, which has no sound: leave out --audio");
+}
+
+static void test_audio_round_trips_through_json(void **state)
+{
+	static const char doc[] = "{\"script\": \"x\", \"script_name\": \"r.py\", "
+				  "\"audio\": \"out/audio.wav\"}";
+	struct job j;
+	char *back;
+
+	(void)state;
+	job_init(&j);
+	assert_int_equal(job_from_json(&j, doc, sizeof(doc) - 1, err, sizeof(err)), 0);
+	assert_string_equal(j.audio, "out/audio.wav");
+	back = job_to_json(&j);
+	assert_non_null(back);
+	assert_non_null(strstr(back, "\"audio\": \"out/audio.wav\"") ? back
+				   : strstr(back, "\"audio\":\"out/audio.wav\""));
+	free(back);
+	job_free(&j);
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void)
@@ -1255,6 +1321,10 @@ int main(void)
 	    T(test_fps_json_takes_numbers_and_strings_and_writes_them_back),
 	    T(test_codec_must_be_known_and_fit_the_format),
 	    T(test_crf_range_follows_the_codec),
+	    T(test_audio_names_inside_scratch_are_accepted),
+	    T(test_audio_names_that_could_leave_scratch_are_refused),
+	    T(test_audio_with_gif_or_a_still_is_refused_with_a_sentence),
+	    T(test_audio_round_trips_through_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

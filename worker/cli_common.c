@@ -47,6 +47,7 @@ const struct option cli_job_options[] = {
     {"prompt-file", required_argument, NULL, OPT_PROMPT_FILE},
     {"poster-frame", required_argument, NULL, OPT_POSTER_FRAME},
     {"contact-sheet", required_argument, NULL, OPT_CONTACT_SHEET},
+    {"audio", required_argument, NULL, OPT_AUDIO},
 };
 const size_t cli_n_job_options = sizeof(cli_job_options) / sizeof(cli_job_options[0]);
 
@@ -382,6 +383,31 @@ static int add_sheet(json_t *o, const struct runner_result *res, const char *out
 	return rc;
 }
 
+/* The audio track: the file the job named, the codec, the track's length (exactly the
+ * video's, in 48 kHz samples), the source's own, and whether it was trimmed or padded. */
+static int add_audio(json_t *o, const struct runner_result *res)
+{
+	static const char *const fits[] = {"exact", "trimmed", "padded"};
+	int oom = 0, rc;
+	char *name = json_text(res->audio_name, &oom);
+	char *codec = json_text(res->audio_codec, &oom);
+
+	rc = oom || !name || !codec ||
+		     json_object_set_new(
+			 o, "audio",
+			 json_pack("{s:s, s:s, s:f, s:f, s:s}", "name", name, "codec", codec,
+				   "duration_s", (double)res->audio_samples / 48000.0,
+				   "source_duration_s", res->audio_source_s, "fitted",
+				   fits[res->audio_fitted >= 0 && res->audio_fitted <= 2
+					    ? res->audio_fitted
+					    : 0])) < 0
+		 ? -ENOMEM
+		 : 0;
+	free(name);
+	free(codec);
+	return rc;
+}
+
 /* Every string goes through utf8_sanitize() first, whatever its source (the script's log,
  * an error quoting a path or a stream, an operator's path): jansson refuses ill-formed
  * UTF-8, and a script must not be able to make the result unbuildable. What is left to
@@ -450,6 +476,8 @@ char *cli_result_json(const struct runner_result *res, const char *output, const
 	if (res->succeeded && res->poster[0] && add_poster(o, res, output) < 0)
 		goto done;
 	if (res->succeeded && res->contact_sheet[0] && add_sheet(o, res, output) < 0)
+		goto done;
+	if (res->succeeded && res->audio_name[0] && add_audio(o, res) < 0)
 		goto done;
 	/* A prompt job's prompt, script and attempts (jobrun.c), strings already well-formed. */
 	if (extra && json_object_update(o, extra) < 0)

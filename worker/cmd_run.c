@@ -38,6 +38,8 @@ static const char run_usage[] =
     "      --timeout SEC --memory MB --pids N --scratch MB --cpus F   sandbox limits\n"
     "      --still N         write frame N (0-based) as a PNG to -o FILE.png, no video;\n"
     "                        the script is stopped once frame N is read\n"
+    "      --audio NAME      mux the file the script wrote as $SCRATCH/NAME as the audio\n"
+    "                        track (AAC in .mp4/.mov, Opus in .webm), fitted to the video\n"
     "      --json            print one JSON summary on stdout\n"
     "      --progress FILE|- key=value progress blocks (as ffmpeg -progress) to FILE or\n"
     "                        stdout; on a terminal stderr shows a line with an ETA\n"

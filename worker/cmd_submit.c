@@ -42,6 +42,8 @@ static const char submit_usage[] =
     "      --pix-fmt NAME    raw stream format: rgb24 rgba bgr24 gray yuv420p\n"
     "      --crf N, --preset NAME   encoder quality and speed, as in ffmpeg\n"
     "      --timeout SEC --memory MB --pids N --scratch MB --cpus F   sandbox limits\n"
+    "      --audio NAME      mux the file the script wrote as $SCRATCH/NAME as the audio\n"
+    "                        track (AAC in .mp4/.mov, Opus in .webm), fitted to the video\n"
     "      --config FILE     operator configuration (JSON)\n";
 
 /* -o NAME.EXT on submit: the worker writes OUTPUT_DIR/<id>.<format>, so the name is

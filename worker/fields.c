@@ -37,6 +37,7 @@ const struct field job_fields[] = {
     {"poster_frame", JOB_NUM(FIELD_I64, poster_frame), 0, INT64_MAX,
      .cli = "is not a frame number (0 or more)"},
     {"contact_sheet", JOB_STR(contact_sheet), .cli = "is not COLSxROWS (e.g. 4x3)"},
+    {"audio", JOB_STR(audio), .cli = "is too long (255 bytes at most)"},
     {"pix_fmt", JOB_STR(pix_fmt), .cli = "is not known"},
     {"format", JOB_STR(format)},
     {"codec", JOB_STR(codec), .cli = "is not known"},

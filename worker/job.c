@@ -22,6 +22,9 @@
  *                                   content (no black or blank frame when there is another)
  *     "contact_sheet": "4x3",       COLSxROWS of evenly spaced frames in one JPEG beside
  *                                   the video, 1..10 each; default none
+ *     "audio": "audio.wav",         a file the script writes in $SCRATCH (relative path of
+ *                                   [A-Za-z0-9._-] parts, no . or ..), muxed as the
+ *                                   audio track fitted to the video; not for gif
  *     "pix_fmt": "rgb24",           rgb24 rgba bgr24 gray yuv420p; default rgb24
  *     "format": "mp4",              mp4 webm gif mov; default mp4
  *     "codec": "av1",               h264 hevc av1 (mp4), vp9 av1 (webm); default the
@@ -493,6 +496,57 @@ static int job_check_encoding(struct job *j, char *err, size_t errlen)
 	return 0;
 }
 
+int job_check_audio_name(const char *name, char *err, size_t errlen)
+{
+	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
+	size_t len = strlen(name);
+	char shown[80];
+
+	job_show(shown, sizeof(shown), name);
+	if (len == 0 || len > 255) {
+		worker_err(err, errlen, "audio '%s' is not allowed: give a file name in $SCRATCH "
+			   "of 1 to 255 bytes", shown);
+		return -EINVAL;
+	}
+	/* The name is resolved beneath the scratch dir anyway (sandbox_scratch_open); a
+	 * plain relative path is refused early so a mistake is said at submit. */
+	for (const char *c = name;; c += strcspn(c, "/") + 1) {
+		size_t n = strcspn(c, "/");
+
+		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.') ||
+		    strspn(c, ok) < n) {
+			worker_err(err, errlen,
+				   "audio '%s' is not allowed: give a path inside $SCRATCH "
+				   "(\"audio.wav\", \"out/a.wav\") of letters, digits, '.', '_' and "
+				   "'-', without '.' or '..' parts or a leading '/'",
+				   shown);
+			return -EINVAL;
+		}
+		if (!c[n])
+			return 0;
+	}
+}
+
+/* "audio": a valid name, and a video in a container with an audio track. */
+static int job_check_audio(const struct job *j, int container, char *err, size_t errlen)
+{
+	if (!j->audio[0])
+		return 0;
+	if (job_check_audio_name(j->audio, err, errlen) < 0)
+		return -EINVAL;
+	if (j->still >= 0) {
+		worker_err(err, errlen, "--still writes one PNG frame, which has no sound: "
+			   "leave out --audio");
+		return -EINVAL;
+	}
+	if (!render_audio_codec_for(container)) {
+		worker_err(err, errlen, "%s has no audio track: write .mp4, .webm or .mov to keep "
+			   "audio '%s'", j->format, j->audio);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* The sandbox's limits, each from the operator's default when unset. */
 static int job_check_limits(struct job_limits *l, const struct config *cfg, char *err,
 			    size_t errlen)
@@ -576,6 +630,7 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 	}
 	if ((r = job_check_frames(&j, cfg, err, errlen)) ||
 	    (r = job_check_encoding(&j, err, errlen)) ||
+	    (r = job_check_audio(&j, render_container_from_name(j.format), err, errlen)) ||
 	    (r = job_check_limits(&j.limits, cfg, err, errlen)) ||
 	    (r = job_check_cost(&j, cfg, err, errlen)))
 		return r;

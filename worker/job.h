@@ -94,6 +94,10 @@ struct job {
 	int64_t still;	       /* reelbox run --still: this frame as a PNG, no video; -1: a video */
 	char contact_sheet[8]; /* "COLSxROWS" ("4x3"), 1..10 each; "": no sheet */
 	int sheet_cols, sheet_rows; /* contact_sheet as job_resolve read it; 0: none */
+	/* A file the script writes in $SCRATCH, muxed as the video's audio track (AAC in
+	 * MP4/MOV, Opus in WebM): a relative path of [A-Za-z0-9._-] components, no "." or
+	 * "..", 1..255 bytes (job_check_audio_name); "": no audio. */
+	char audio[256];
 	char pix_fmt[16];
 	char format[8];		  /* "mp4" "webm" "gif" "mov" */
 	char codec[8];		  /* "h264" "hevc" "vp9" "av1" "prores"; empty: the format's */
@@ -107,6 +111,11 @@ struct job {
 	char **upload_headers;
 	char *webhook_url;
 };
+
+/* Whether name may be a job's "audio": 1..255 bytes, '/'-separated components of
+ * [A-Za-z0-9._-], none empty, "." or "..", no leading '/'. 0, or -EINVAL with one
+ * sentence. */
+int job_check_audio_name(const char *name, char *err, size_t errlen);
 
 /* Fill cfg with the built-in defaults (runtimes python3 sh node lua, sane limits). */
 void config_defaults(struct config *cfg);

@@ -71,6 +71,14 @@ struct runner_result {
 	uint64_t poster_ms;	      /* the encoder's time for it: sampling, scaling, JPEG */
 	char contact_sheet[PATH_MAX]; /* the contact sheet beside it ("" when none) */
 	int sheet_filled;	      /* its cells that hold their frame */
+	/* The audio track of a job with "audio" ("" name: none): the file's name in
+	 * $SCRATCH, the codec, its samples at 48 kHz, the source's own length and how it
+	 * was fitted (audio.h's enum render_audio_fit: 0 exact, 1 trimmed, 2 padded) */
+	char audio_name[256];
+	char audio_codec[8];
+	int64_t audio_samples;
+	double audio_source_s;
+	int audio_fitted;
 };
 
 struct runner_ops {
