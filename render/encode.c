@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "avload.h"
 #include "checks.h"
+#include "fdio.h"
 #include "poster.h"
 #include "sheet.h"
 #include "render.h"
@@ -250,7 +251,7 @@ static uint64_t ms_since(const struct timespec *t0)
 
 /* Say what libav reported and map it to an errno: errno-style codes pass through,
  * "not found" and invalid-data tags become -EINVAL, anything else -EIO. */
-static int av_fail(int averr, const char *what, char *err, size_t errlen)
+int av_fail(int averr, const char *what, char *err, size_t errlen)
 {
 	char buf[AV_ERROR_MAX_STRING_SIZE];
 
@@ -402,7 +403,7 @@ static int64_t fd_io_seek(void *opaque, int64_t offset, int whence)
 	return offset;
 }
 
-static AVIOContext *fd_io_open(int fd, int write)
+AVIOContext *fd_io_open(int fd, int write)
 {
 	const int size = 1 << 16;
 	struct fd_io *io = av_mallocz(sizeof(*io));
@@ -422,7 +423,7 @@ static AVIOContext *fd_io_open(int fd, int write)
 	return pb;
 }
 
-static void fd_io_free(AVIOContext **pb)
+void fd_io_free(AVIOContext **pb)
 {
 	if (!*pb)
 		return;
@@ -433,8 +434,8 @@ static void fd_io_free(AVIOContext **pb)
 
 /* The muxer reopens its output by name for the faststart pass (mov's shift_data):
  * hand it a reading context over the same descriptor instead. */
-static int fd_io_reopen(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
-			AVDictionary **options)
+int fd_io_reopen(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
+		 AVDictionary **options)
 {
 	const struct fd_io *out = s->pb ? s->pb->opaque : NULL;
 
@@ -444,7 +445,7 @@ static int fd_io_reopen(AVFormatContext *s, AVIOContext **pb, const char *url, i
 	return *pb ? 0 : AVERROR(ENOMEM);
 }
 
-static int fd_io_close2(AVFormatContext *s, AVIOContext *pb)
+int fd_io_close2(AVFormatContext *s, AVIOContext *pb)
 {
 	fd_io_free(&pb);
 	return 0;
@@ -622,7 +623,7 @@ static int open_encoder(struct render *r, char *err, size_t errlen)
 	if (ret < 0)
 		return av_fail(ret, "cannot copy the encoder parameters", err, errlen);
 	/* hvc1, not hev1: the tag Apple's players (and browsers on their systems) need. */
-	if (r->codec == RENDER_CODEC_HEVC)
+	if (r->codec == RENDER_CODEC_HEVC && !r->spec.chunk)
 		r->st->codecpar->codec_tag = MKTAG('h', 'v', 'c', '1');
 	return 0;
 }
@@ -799,7 +800,10 @@ static int open_output(struct render *r, char *err, size_t errlen)
 	AVDictionary *mux_opts = NULL;
 	int ret;
 
-	ret = avformat_alloc_output_context2(&r->oc, NULL, muxers[r->container],
+	/* A chunk is Matroska, which holds every codec a chunked container takes; the
+	 * encoder is still the final container's (open_encoder looks at r->container). */
+	ret = avformat_alloc_output_context2(&r->oc, NULL,
+					     r->spec.chunk ? "matroska" : muxers[r->container],
 					     r->fd_mode ? r->output : r->tmp_path);
 	if (ret < 0 || !r->oc)
 		return av_fail(ret, "cannot set up the output container", err, errlen);
@@ -818,7 +822,7 @@ static int open_output(struct render *r, char *err, size_t errlen)
 	}
 	if (ret < 0)
 		return av_fail(ret, "cannot open the temporary output", err, errlen);
-	if (r->container == RENDER_MP4 || r->container == RENDER_MOV)
+	if (!r->spec.chunk && (r->container == RENDER_MP4 || r->container == RENDER_MOV))
 		av_dict_set(&mux_opts, "movflags", "+faststart", 0);
 	ret = avformat_write_header(r->oc, &mux_opts);
 	av_dict_free(&mux_opts);
@@ -856,6 +860,11 @@ int render_open(const struct render_spec *spec, struct render **out, char *err, 
 	ret = check_spec(spec, container, err, errlen);
 	if (ret < 0)
 		return ret;
+	if (spec->chunk && (spec->still || container == RENDER_GIF)) {
+		snprintf(err, errlen, "a chunk must be .mp4, .webm or .mov video, not %s",
+			 spec->still ? "a still" : ".gif");
+		return -EINVAL;
+	}
 	r = render_new(spec, container);
 	if (!r)
 		return -ENOMEM;
@@ -872,9 +881,9 @@ int render_open(const struct render_spec *spec, struct render **out, char *err, 
 		ret = poster_open_still(&r->poster, r->tmp_fd, spec->poster_frame, spec->width,
 					spec->height, err, errlen);
 	else if ((ret = open_output(r, err, errlen)) >= 0 &&
-		 (ret = alloc_frames(r, err, errlen)) >= 0)
+		 (ret = alloc_frames(r, err, errlen)) >= 0 && !spec->chunk)
 		ret = poster_begin(&r->poster, spec, err, errlen);
-	if (ret >= 0 && !spec->still && spec->use_sheet_fd)
+	if (ret >= 0 && !spec->still && !spec->chunk && spec->use_sheet_fd)
 		ret = sheet_open(&r->sheet, spec->sheet_fd, spec->sheet_cols, spec->sheet_rows,
 				 spec->max_frames, spec->width, spec->height, err, errlen);
 	if (ret < 0)
@@ -1147,7 +1156,7 @@ void render_cancel(struct render *r)
 }
 
 /* sha256 of the finished temporary file, read back through our own descriptor. */
-static int hash_file(struct render *r, char hex[65], char *err, size_t errlen)
+int hash_fd(int fd, char hex[65], char *err, size_t errlen)
 {
 	struct AVSHA *sha = av_sha_alloc();
 	const size_t chunk = 1 << 20;
@@ -1161,7 +1170,7 @@ static int hash_file(struct render *r, char hex[65], char *err, size_t errlen)
 	}
 	av_sha_init(sha, 256);
 	for (;;) {
-		ssize_t n = pread(r->tmp_fd, buf, chunk, off);
+		ssize_t n = pread(fd, buf, chunk, off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -1233,7 +1242,7 @@ int render_finish(struct render *r, struct render_result *res, char *err, size_t
 		snprintf(err, errlen, "cannot sync the video file: %s", strerror(-ret));
 		return ret;
 	}
-	ret = hash_file(r, res->sha256, err, errlen);
+	ret = hash_fd(r->tmp_fd, res->sha256, err, errlen);
 	if (ret < 0)
 		return ret;
 	r->finished = 1;

@@ -70,6 +70,11 @@ struct render_spec {
 	int sheet_fd;
 	int use_sheet_fd;
 	int sheet_cols, sheet_rows;
+	/* A chunk of a chunked job (render_join): the output is Matroska whatever the
+	 * output's extension, holding the frames encoded exactly as the final container's
+	 * codec and settings would get them (the extension and codec still choose those),
+	 * starting on a keyframe. No poster or contact sheet: the join makes the poster. */
+	int chunk;
 };
 
 #define RENDER_MAX_WARNINGS 4
@@ -217,6 +222,30 @@ int render_commit(struct render *r, char *err, size_t errlen);
 
 /* Free everything; removes the temporary file unless it was committed. */
 void render_close(struct render *r);
+
+/* ---- joining the chunks of a chunked job (join.c) ------------------------------------ */
+
+/* The most chunks one join takes: the encoder request carries one descriptor each. */
+#define RENDER_JOIN_MAX_CHUNKS 64
+
+/* Join n chunk files (render_spec.chunk's output, read through their descriptors from
+ * offset 0: regular seekable files; nothing is opened by name) in order into the final
+ * container spec describes (output's extension, codec, rate, size; written into
+ * spec->output_fd, which use_output_fd must set; the poster into spec->poster_fd when
+ * use_poster_fd, as render_finish would). Packet-level: nothing is re-encoded; chunk
+ * k's frames follow chunk k-1's with exact timestamps. Checked: every chunk holds the
+ * codec, size and codec parameters (extradata) of the first and of the spec, starts on
+ * a keyframe and holds each of its frames once; the total is spec->max_frames when that
+ * is > 0. The chunks are untrusted bytes: a bad one is a sentence, never a broken file.
+ * progress (may be NULL) is called with the frames joined so far. Fills res (frames,
+ * bytes, sha256, the poster fields, encode_ms). Returns 0 or a negative errno. */
+int render_join(const int *chunk_fds, int n, const struct render_spec *spec,
+		struct render_result *res, char *err, size_t errlen);
+
+/* render_join with a progress callback (frames joined so far, after each chunk). */
+int render_join_progress(const int *chunk_fds, int n, const struct render_spec *spec,
+			 render_progress_fn progress, void *opaque, struct render_result *res,
+			 char *err, size_t errlen);
 
 /* ---- audio (audio.c): a script's audio file muxed as the video's track ------------- */
 

@@ -29,7 +29,8 @@
 #define SERVER_FD	3
 #define MAX_CHILDREN	1024
 #define SEND_TIMEOUT_S	2
-#define REQUEST_MAX_FDS (5 + SANDBOX_HELPER_MAX_CG)
+/* The join's chunk files ride after the cgroups' (encoder_spawn_join) */
+#define REQUEST_MAX_FDS (5 + SANDBOX_HELPER_MAX_CG + RENDER_JOIN_MAX_CHUNKS)
 
 struct encoder_request {
 	uint32_t magic;
@@ -45,6 +46,9 @@ struct encoder_request {
 	int32_t still; /* 0 or 1: poster_frame as a PNG into the output, no video */
 	/* A contact sheet's file rides after the poster's: 0 or 1, and its grid */
 	int32_t has_sheet, sheet_cols, sheet_rows;
+	/* A join (encoder_spawn_join): this many chunk files ride after the cgroups'; the
+	 * frame pipe's place holds the output again. 0: an encode. */
+	int32_t n_chunks;
 };
 
 /* ---- the worker's side --------------------------------------------------------------- */
@@ -143,8 +147,10 @@ static int send_request(const struct encoder_request *rq, const int *fds, int nf
 	return n == (ssize_t)sizeof(*rq) ? 0 : -EIO;
 }
 
-int encoder_spawn(const struct render_spec *spec, int frame_fd, int out_fd,
-		  const struct sandbox_helper_ticket *t, char *err, size_t errlen)
+/* encoder_spawn and encoder_spawn_join: one request, its descriptors, the job socket. */
+static int spawn_request(const struct render_spec *spec, int frame_fd, int out_fd,
+			 const int *chunk_fds, int n_chunks,
+			 const struct sandbox_helper_ticket *t, char *err, size_t errlen)
 {
 	struct encoder_request rq;
 	const char *dot = spec->output ? strrchr(spec->output, '.') : NULL;
@@ -176,6 +182,7 @@ int encoder_spawn(const struct render_spec *spec, int frame_fd, int out_fd,
 	rq.has_sheet = spec->use_sheet_fd && spec->sheet_fd >= 0;
 	rq.sheet_cols = spec->sheet_cols;
 	rq.sheet_rows = spec->sheet_rows;
+	rq.n_chunks = n_chunks;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
 		snprintf(err, errlen, "cannot create the encoder's socket: %s", strerror(errno));
@@ -190,6 +197,8 @@ int encoder_spawn(const struct render_spec *spec, int frame_fd, int out_fd,
 		fds[nfds++] = spec->sheet_fd;
 	for (int i = 0; i < t->n_cg && i < SANDBOX_HELPER_MAX_CG; i++)
 		fds[nfds++] = t->cg_fds[i];
+	for (int i = 0; i < n_chunks; i++)
+		fds[nfds++] = chunk_fds[i];
 
 	r = encoder_server_start(err, errlen);
 	if (r == 0 && (r = send_request(&rq, fds, nfds)) < 0) {
@@ -207,6 +216,34 @@ int encoder_spawn(const struct render_spec *spec, int frame_fd, int out_fd,
 		return r;
 	}
 	return sv[0];
+}
+
+int encoder_spawn(const struct render_spec *spec, int frame_fd, int out_fd,
+		  const struct sandbox_helper_ticket *t, char *err, size_t errlen)
+{
+	return spawn_request(spec, frame_fd, out_fd, NULL, 0, t, err, errlen);
+}
+
+int encoder_spawn_join(const struct render_spec *spec, const int *chunk_fds, int n, int out_fd,
+		       const struct sandbox_helper_ticket *t, char *err, size_t errlen)
+{
+	struct render_spec s = *spec;
+
+	if (n < 1 || n > RENDER_JOIN_MAX_CHUNKS || !chunk_fds) {
+		snprintf(err, errlen, "a join takes 1 to %d chunks, not %d",
+			 RENDER_JOIN_MAX_CHUNKS, n);
+		return -EINVAL;
+	}
+	for (int i = 0; i < n; i++)
+		if (chunk_fds[i] < 0) {
+			snprintf(err, errlen, "chunk %d of %d has no file", i + 1, n);
+			return -EBADF;
+		}
+	/* A join writes a video and its poster: never a still or a contact sheet. */
+	s.still = 0;
+	s.use_sheet_fd = 0;
+	/* No frame pipe: the output takes its place, so the layout stays an encode's. */
+	return spawn_request(&s, out_fd, out_fd, chunk_fds, n, t, err, errlen);
 }
 
 int encoder_read(int sock, struct encoder_msg *m, int *pidfd)
@@ -320,6 +357,8 @@ static int valid_request(const struct encoder_request *rq)
 	       (rq->has_poster == 0 || rq->has_poster == 1) && rq->poster_frame >= -1 &&
 	       (rq->still == 0 || (rq->still == 1 && rq->poster_frame >= 0)) &&
 	       (rq->has_sheet == 0 || rq->has_sheet == 1) &&
+	       rq->n_chunks >= 0 && rq->n_chunks <= RENDER_JOIN_MAX_CHUNKS &&
+	       (rq->n_chunks == 0 || (rq->still == 0 && rq->has_sheet == 0)) &&
 	       memchr(rq->container, 0, sizeof(rq->container)) &&
 	       memchr(rq->codec, 0, sizeof(rq->codec));
 }
@@ -448,6 +487,70 @@ static int finish_result(struct render *r, int rc, const struct child_ctx *ctx,
 	return rc;
 }
 
+/* The join's child: confine (keeping the job socket, the output, the poster and the
+ * chunks), join, say RESULT, exit. fds: the job socket, the output twice, the poster
+ * file when there is one, the helper's cgroups, then the chunk files. */
+__attribute__((noreturn)) static void join_main(const struct encoder_request *rq, const int *fds)
+{
+	const int *chunks = fds + 3 + rq->has_poster + rq->n_cg;
+	int keep[3 + RENDER_JOIN_MAX_CHUNKS], n_keep = 0;
+	struct child_ctx ctx = {.sock = fds[0]};
+	struct sandbox_helper_ticket t;
+	struct render_result res;
+	struct encoder_msg m;
+	char output[32];
+	int rc;
+
+	keep[n_keep++] = fds[0];
+	keep[n_keep++] = fds[2];
+	if (rq->has_poster)
+		keep[n_keep++] = fds[3];
+	for (int i = 0; i < rq->n_chunks; i++)
+		keep[n_keep++] = chunks[i];
+	memset(&m, 0, sizeof(m));
+	m.type = ENCODER_RESULT;
+	request_ticket(rq, fds, &t);
+	/* The chunks are bytes other encoders wrote: parsed only once confined, like frames. */
+	rc = sandbox_helper_confine(&t, keep, n_keep, m.err, sizeof(m.err));
+	if (rc == 0) {
+		struct render_spec spec = {
+		    .width = rq->width,
+		    .height = rq->height,
+		    .fps_num = rq->fps_num,
+		    .fps_den = rq->fps_den,
+		    .codec = rq->codec[0] ? rq->codec : NULL,
+		    .max_frames = rq->max_frames,
+		    .output = output,
+		    .crf = rq->crf,
+		    .threads = rq->threads,
+		    .output_fd = fds[2],
+		    .use_output_fd = 1,
+		    .poster_fd = rq->has_poster ? fds[3] : -1,
+		    .use_poster_fd = rq->has_poster,
+		    .poster_frame = rq->poster_frame,
+		};
+		snprintf(output, sizeof(output), "video.%s", rq->container);
+		rc = render_join_progress(chunks, rq->n_chunks, &spec, on_child_progress, &ctx,
+					  &res, m.err, sizeof(m.err));
+	}
+	if (rc == 0) {
+		m.frames = res.frames;
+		m.bytes = res.bytes;
+		m.encode_ms = res.encode_ms;
+		memcpy(m.sha256, res.sha256, sizeof(m.sha256));
+		memcpy(m.stream_kind, res.stream_kind, sizeof(m.stream_kind));
+		m.poster_bytes = res.poster_bytes;
+		m.poster_frame = res.poster_bytes ? res.poster_frame : -1;
+		m.poster_ms = res.poster_ms;
+	} else {
+		m.frames = ctx.last_sent;
+		m.poster_frame = -1;
+	}
+	m.rc = rc < 0 && rc >= -4095 ? rc : (rc ? -EIO : 0);
+	send_msg(ctx.sock, &m, 0);
+	_exit(rc == 0 ? 0 : 1);
+}
+
 /* One job in a forked child: confine, encode, close the frame pipe, say STREAM_END,
  * finish, say RESULT, exit. fds: the job socket, the frame pipe, the video file, the
  * poster file and the contact sheet's when there are, then the helper's cgroups. */
@@ -462,7 +565,9 @@ __attribute__((noreturn)) static void child_main(const struct encoder_request *r
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGCHLD, SIG_DFL);
-	prctl(PR_SET_NAME, "reelbox-encode", 0, 0, 0);
+	prctl(PR_SET_NAME, rq->n_chunks ? "reelbox-join" : "reelbox-encode", 0, 0, 0);
+	if (rq->n_chunks)
+		join_main(rq, fds);
 	memset(&m, 0, sizeof(m));
 	m.type = ENCODER_RESULT;
 	rc = confine_and_encode(rq, fds, &ctx, &r, m.err, sizeof(m.err));
@@ -533,7 +638,8 @@ static int receive_request(int sock, struct encoder_request *rq, int *fds, int *
 		}
 	}
 	if (n != (ssize_t)sizeof(*rq) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    !valid_request(rq) || *nfds != 3 + rq->has_poster + rq->has_sheet + rq->n_cg)
+	    !valid_request(rq) ||
+	    *nfds != 3 + rq->has_poster + rq->has_sheet + rq->n_cg + rq->n_chunks)
 		return -EPROTO;
 	return 0;
 }

@@ -82,6 +82,27 @@ void encoder_set_program(const char *path);
 int encoder_spawn(const struct render_spec *spec, int frame_fd, int out_fd,
 		  const struct sandbox_helper_ticket *ticket, char *err, size_t errlen);
 
+/* Hand the join of a chunked job to a confined encoder child (the same helper box as
+ * encoder_spawn: the chunk files are bytes other processes wrote, parsed here): n chunk
+ * files (1..RENDER_JOIN_MAX_CHUNKS, regular files, read from offset 0) in order, joined
+ * packet by packet (render_join) into out_fd, the poster into spec->poster_fd when
+ * use_poster_fd. spec names the final video: output's extension, codec, rate, size,
+ * max_frames = the frames the chunks must hold in all. The job socket then says
+ * STARTED, PROGRESS (frames joined), RESULT (frames, bytes, sha256, the poster fields,
+ * or rc and err) and EXITED; no STREAM_END (there is no frame pipe), and STOP is
+ * ignored. The descriptors may be closed by the caller right after. Returns the job
+ * socket, or a negative errno with a sentence. */
+int encoder_spawn_join(const struct render_spec *spec, const int *chunk_fds, int n, int out_fd,
+		       const struct sandbox_helper_ticket *ticket, char *err, size_t errlen);
+
+/* Read one message from the job socket without blocking: 1 with *m filled (and
+ * *pidfd for STARTED, else -1), 0 when nothing is pending, -EPIPE at the end of the
+ * socket, or -EPROTO for a message that breaks the protocol (the caller kills). */
+int encoder_read(int sock, struct encoder_msg *m, int *pidfd);
+
+/* Tell the child that no writer is left: drain what is buffered, then finish. */
+int encoder_stop(int sock);
+
 /* Read one message from the job socket without blocking: 1 with *m filled (and
  * *pidfd for STARTED, else -1), 0 when nothing is pending, -EPIPE at the end of the
  * socket, or -EPROTO for a message that breaks the protocol (the caller kills). */
