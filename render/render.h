@@ -70,6 +70,14 @@ struct render_spec {
 	int sheet_fd;
 	int use_sheet_fd;
 	int sheet_cols, sheet_rows;
+	/* The audio track (audio.c): when use_audio, the encoder process that made the video
+	 * adds the file the job names (audio_name, for sentences; its descriptor is handed
+	 * over once the script has exited, waited for at most audio_wait_s) with
+	 * render_audio_mux, into audio_out_fd (fd mode only), which becomes the video. */
+	int audio_out_fd;
+	int use_audio;
+	const char *audio_name;
+	uint32_t audio_wait_s;
 	/* A chunk of a chunked job (render_join): the output is Matroska whatever the
 	 * output's extension, holding the frames encoded exactly as the final container's
 	 * codec and settings would get them (the extension and codec still choose those),

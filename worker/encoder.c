@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "errf.h"
@@ -29,8 +30,9 @@
 #define SERVER_FD	3
 #define MAX_CHILDREN	1024
 #define SEND_TIMEOUT_S	2
+#define AUDIO_NONE_MAX	512 /* 'n' and a sentence */
 /* The join's chunk files ride after the cgroups' (encoder_spawn_join) */
-#define REQUEST_MAX_FDS (5 + SANDBOX_HELPER_MAX_CG + RENDER_JOIN_MAX_CHUNKS)
+#define REQUEST_MAX_FDS (6 + SANDBOX_HELPER_MAX_CG + RENDER_JOIN_MAX_CHUNKS) /* 6: audio */
 
 struct encoder_request {
 	uint32_t magic;
@@ -46,6 +48,11 @@ struct encoder_request {
 	int32_t still; /* 0 or 1: poster_frame as a PNG into the output, no video */
 	/* A contact sheet's file rides after the poster's: 0 or 1, and its grid */
 	int32_t has_sheet, sheet_cols, sheet_rows;
+	/* Audio (render_spec.use_audio): 0 or 1; its output file rides last of all. The
+	 * name is for sentences; the file itself comes after the script (encoder_send_audio) */
+	int32_t has_audio;
+	uint32_t audio_wait_s;
+	char audio_name[256];
 	/* A join (encoder_spawn_join): this many chunk files ride after the cgroups'; the
 	 * frame pipe's place holds the output again. 0: an encode. */
 	int32_t n_chunks;
@@ -182,6 +189,10 @@ static int spawn_request(const struct render_spec *spec, int frame_fd, int out_f
 	rq.has_sheet = spec->use_sheet_fd && spec->sheet_fd >= 0;
 	rq.sheet_cols = spec->sheet_cols;
 	rq.sheet_rows = spec->sheet_rows;
+	rq.has_audio = spec->use_audio && spec->audio_out_fd >= 0;
+	rq.audio_wait_s = spec->audio_wait_s;
+	snprintf(rq.audio_name, sizeof(rq.audio_name), "%s",
+		 rq.has_audio && spec->audio_name ? spec->audio_name : "");
 	rq.n_chunks = n_chunks;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
@@ -199,6 +210,8 @@ static int spawn_request(const struct render_spec *spec, int frame_fd, int out_f
 		fds[nfds++] = t->cg_fds[i];
 	for (int i = 0; i < n_chunks; i++)
 		fds[nfds++] = chunk_fds[i];
+	if (rq.has_audio)
+		fds[nfds++] = spec->audio_out_fd;
 
 	r = encoder_server_start(err, errlen);
 	if (r == 0 && (r = send_request(&rq, fds, nfds)) < 0) {
@@ -292,7 +305,8 @@ int encoder_read(int sock, struct encoder_msg *m, int *pidfd)
 		return -EPROTO;
 	}
 	if ((m->flags & ~ENCODER_F_KNOWN) || m->poster_frame < -1 || m->sheet_filled < 0 ||
-	    m->sheet_filled > SHEET_CELLS_MAX) {
+	    m->sheet_filled > SHEET_CELLS_MAX || m->audio_fitted < 0 || m->audio_fitted > 2 ||
+	    m->audio_samples < 0 || m->audio_source_us < 0) {
 		if (got >= 0)
 			close(got);
 		return -EPROTO;
@@ -300,6 +314,7 @@ int encoder_read(int sock, struct encoder_msg *m, int *pidfd)
 	m->sha256[sizeof(m->sha256) - 1] = '\0';
 	m->stream_kind[sizeof(m->stream_kind) - 1] = '\0';
 	m->err[sizeof(m->err) - 1] = '\0';
+	m->audio_codec[sizeof(m->audio_codec) - 1] = '\0';
 	for (int i = 0; i < RENDER_MAX_WARNINGS; i++)
 		m->warnings[i][sizeof(m->warnings[i]) - 1] = '\0';
 	if (m->type == ENCODER_RESULT && m->rc == 0 &&
@@ -318,6 +333,41 @@ int encoder_stop(int sock)
 		n = send(sock, "s", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	return n == 1 ? 0 : -errno;
+}
+
+/* AUDIO: the byte 'a' with the file by SCM_RIGHTS; AUDIO_NONE: 'n' and the sentence. */
+int encoder_send_audio(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = "a", .iov_len = 1};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	ssize_t n;
+
+	memset(cbuf, 0, sizeof(cbuf));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	do
+		n = sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == 1 ? 0 : -errno;
+}
+
+int encoder_send_audio_none(int sock, const char *reason)
+{
+	char buf[AUDIO_NONE_MAX];
+	int len = snprintf(buf, sizeof(buf), "n%s", reason ? reason : "");
+	ssize_t n;
+
+	if (len >= (int)sizeof(buf))
+		len = (int)sizeof(buf) - 1;
+	do
+		n = send(sock, buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == len ? 0 : -errno;
 }
 
 /* ---- the server and its children ------------------------------------------------------ */
@@ -358,6 +408,8 @@ static int valid_request(const struct encoder_request *rq)
 	       (rq->still == 0 || (rq->still == 1 && rq->poster_frame >= 0)) &&
 	       (rq->has_sheet == 0 || rq->has_sheet == 1) &&
 	       rq->n_chunks >= 0 && rq->n_chunks <= RENDER_JOIN_MAX_CHUNKS &&
+	       (rq->has_audio == 0 || (rq->has_audio == 1 && rq->still == 0)) &&
+	       memchr(rq->audio_name, 0, sizeof(rq->audio_name)) &&
 	       (rq->n_chunks == 0 || (rq->still == 0 && rq->has_sheet == 0)) &&
 	       memchr(rq->container, 0, sizeof(rq->container)) &&
 	       memchr(rq->codec, 0, sizeof(rq->codec));
@@ -391,12 +443,111 @@ static void request_ticket(const struct encoder_request *rq, const int *fds,
 	t->file_bytes = rq->file_bytes;
 }
 
+/* Where the audio output rides among a request's descriptors: last of all. */
+static int audio_out_index(const struct encoder_request *rq)
+{
+	return 3 + rq->has_poster + rq->has_sheet + rq->n_cg + rq->n_chunks;
+}
+
+/* Wait (at most rq->audio_wait_s) for the worker's AUDIO or AUDIO_NONE, past its STOP
+ * byte. The worker is trusted, but a record is still checked for its shape. */
+static int wait_audio(const struct encoder_request *rq, int sock, int *fd, char *err,
+		      size_t errlen)
+{
+	struct timespec t0, now;
+	int64_t limit_ms = (int64_t)(rq->audio_wait_s ? rq->audio_wait_s : 3600) * 1000;
+
+	*fd = -1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		char buf[AUDIO_NONE_MAX], cbuf[CMSG_SPACE(sizeof(int) * 4)];
+		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = cbuf,
+				    .msg_controllen = sizeof(cbuf)};
+		struct pollfd p = {.fd = sock, .events = POLLIN};
+		struct cmsghdr *c;
+		int64_t left;
+		ssize_t n;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = limit_ms - ((now.tv_sec - t0.tv_sec) * 1000 +
+				   (now.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0 || poll(&p, 1, (int)(left > 60000 ? 60000 : left)) < 0) {
+			if (left > 0 && errno == EINTR)
+				continue;
+			if (left > 0)
+				return -errno;
+			snprintf(err, errlen, "the audio file was not handed to the encoder within "
+				 "%lld s", (long long)(limit_ms / 1000));
+			return -ETIMEDOUT;
+		}
+		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "the worker went away before handing over the audio");
+			return -EPIPE;
+		}
+		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+				int got;
+				memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				if (buf[0] == 'a' && n == 1 && *fd < 0)
+					*fd = got;
+				else
+					close(got);
+			}
+		}
+		if (buf[0] == 'a' && *fd >= 0)
+			return 0;
+		if (buf[0] == 'n') {
+			buf[n] = '\0';
+			snprintf(err, errlen, "%s", n > 1 ? buf + 1 : "the job's audio is missing");
+			return -ENOENT;
+		}
+		/* 's' (STOP) and anything else: not ours to answer; wait on. */
+	}
+}
+
+/* The video is finished in fds[2]: wait for the audio, then remux both into the audio
+ * output, which becomes the job's file (m's bytes and sha256). */
+static int add_audio(const struct encoder_request *rq, const int *fds, struct encoder_msg *m)
+{
+	struct render_audio_result res;
+	char name[32];
+	int afd, rc;
+
+	rc = wait_audio(rq, fds[0], &afd, m->err, sizeof(m->err));
+	if (rc < 0)
+		return rc;
+	snprintf(name, sizeof(name), "video.%s", rq->container);
+	rc = render_audio_mux(fds[2], afd, fds[audio_out_index(rq)],
+			      render_container_from_path(name), rq->audio_name, m->frames,
+			      rq->fps_num, rq->fps_den, &res, m->err, sizeof(m->err));
+	close(afd);
+	if (rc < 0)
+		return rc;
+	m->bytes = res.bytes;
+	memcpy(m->sha256, res.sha256, sizeof(m->sha256));
+	memcpy(m->audio_codec, res.codec, sizeof(m->audio_codec));
+	m->audio_samples = res.samples;
+	m->audio_source_us = (int64_t)(res.source_duration_s * 1e6);
+	m->audio_fitted = res.fitted;
+	return 0;
+}
+
 /* Confine this process, then encode the frame stream into out_fd. *r is the open
  * render when there is one (also after a failed stream). */
 static int confine_and_encode(const struct encoder_request *rq, const int *fds,
 			      struct child_ctx *ctx, struct render **r, char *err, size_t errlen)
 {
-	int keep[5] = {fds[0], fds[1], fds[2], -1, -1};
+	int keep[6] = {fds[0], fds[1], fds[2], -1, -1, -1};
 	int n_keep = 3 + rq->has_poster + rq->has_sheet;
 	struct sandbox_helper_ticket t;
 	char output[32];
@@ -405,6 +556,8 @@ static int confine_and_encode(const struct encoder_request *rq, const int *fds,
 	request_ticket(rq, fds, &t);
 	for (int i = 3; i < n_keep; i++)
 		keep[i] = fds[i];
+	if (rq->has_audio)
+		keep[n_keep++] = fds[audio_out_index(rq)];
 	rc = sandbox_helper_confine(&t, keep, n_keep, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -575,6 +728,10 @@ __attribute__((noreturn)) static void child_main(const struct encoder_request *r
 	close(fds[1]);
 	say_stream_end(&ctx, r);
 	rc = finish_result(r, rc, &ctx, &m);
+	if (rc == 0 && rq->has_audio && (rc = add_audio(rq, fds, &m)) < 0) {
+		m.rc = rc >= -4095 ? rc : -EIO;
+		m.sha256[0] = '\0';
+	}
 	send_msg(ctx.sock, &m, 0);
 	_exit(rc == 0 ? 0 : 1);
 }
@@ -639,7 +796,7 @@ static int receive_request(int sock, struct encoder_request *rq, int *fds, int *
 	}
 	if (n != (ssize_t)sizeof(*rq) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
 	    !valid_request(rq) ||
-	    *nfds != 3 + rq->has_poster + rq->has_sheet + rq->n_cg + rq->n_chunks)
+	    *nfds != 3 + rq->has_poster + rq->has_sheet + rq->n_cg + rq->n_chunks + rq->has_audio)
 		return -EPROTO;
 	return 0;
 }

@@ -13,7 +13,11 @@
  * the child says PROGRESS, STREAM_END (it stopped reading: EOF, ceiling or error) and
  * RESULT. The worker sends one byte, STOP, when no writer can be left (the sandbox is
  * gone): the child then reads what is buffered and treats the rest as the end, so a
- * write end parked in flight cannot hold the job. The socket ends (EOF) when both the
+ * write end parked in flight cannot hold the job. A job with audio: after STOP the worker
+ * sends AUDIO (the file the script wrote, by SCM_RIGHTS) or AUDIO_NONE (why there is
+ * none); the child, its video finished, waits for it (bounded), decodes the file in its
+ * confinement and remuxes the video with the track into a second file (render.h's
+ * render_audio_mux), whose size and digest RESULT then reports. The socket ends (EOF) when both the
  * child and the server have closed it. Every message is one fixed-size record, checked
  * field by field: the child parsed untrusted bytes and is not believed blindly.
  */
@@ -63,6 +67,13 @@ struct encoder_msg {
 	/* RESULT: the contact sheet written into its file (0 bytes: none), cells filled */
 	uint64_t sheet_bytes;
 	int32_t sheet_filled;
+	/* RESULT of a job with audio (render_spec.use_audio): bytes and sha256 above are the
+	 * file with the track (the audio output); the track's codec ("aac", "opus"), its
+	 * samples at 48 kHz, the source's length in microseconds and audio.h's fit */
+	char audio_codec[8];
+	int64_t audio_samples;
+	int64_t audio_source_us;
+	int32_t audio_fitted;
 };
 
 #define SHEET_CELLS_MAX 100 /* 10x10, render/sheet.h's largest grid */
@@ -103,13 +114,12 @@ int encoder_read(int sock, struct encoder_msg *m, int *pidfd);
 /* Tell the child that no writer is left: drain what is buffered, then finish. */
 int encoder_stop(int sock);
 
-/* Read one message from the job socket without blocking: 1 with *m filled (and
- * *pidfd for STARTED, else -1), 0 when nothing is pending, -EPIPE at the end of the
- * socket, or -EPROTO for a message that breaks the protocol (the caller kills). */
-int encoder_read(int sock, struct encoder_msg *m, int *pidfd);
-
-/* Tell the child that no writer is left: drain what is buffered, then finish. */
-int encoder_stop(int sock);
+/* A job with audio: once the sandbox has exited, hand the child the audio file (a
+ * regular file opened beneath the scratch dir by sandbox_scratch_open; the caller closes
+ * its copy), or tell it there is none and why (the sentence the job fails with). The
+ * child waits for one of the two after its video is finished, at most audio_wait_s. */
+int encoder_send_audio(int sock, int fd);
+int encoder_send_audio_none(int sock, const char *reason);
 
 /* `reelbox __encoder`: the server's main loop, on the socket at fd 3. */
 int encoder_server_main(int argc, char **argv);

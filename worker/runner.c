@@ -69,6 +69,11 @@ struct runner {
 	int64_t still;		    /* run --still's frame (a PNG, no video, no poster), or -1 */
 	char *sheet_tmp;	    /* the contact sheet's temporary file, like the poster's */
 	int sheet_cols, sheet_rows; /* the job's contact sheet; 0: none */
+	/* A job with audio: the file it names in $SCRATCH, and the second temporary file
+	 * the encoder remuxes the video and its track into (the one committed) */
+	char audio_name[256];
+	char *audio_tmp;
+	int audio_handed; /* AUDIO or AUDIO_NONE was sent */
 
 	/* The encoder process (encoder.h): its job socket, pidfd and what it said. */
 	int enc_sock, enc_pidfd;
@@ -169,6 +174,13 @@ static void measure(struct runner *r, const struct sandbox_helper_usage *usage)
 		res->encode_ms = er->encode_ms;
 		memcpy(res->stream_kind, er->stream_kind, sizeof(res->stream_kind));
 	}
+	if (er->rc == 0 && r->audio_name[0]) {
+		snprintf(res->audio_name, sizeof(res->audio_name), "%s", r->audio_name);
+		snprintf(res->audio_codec, sizeof(res->audio_codec), "%s", er->audio_codec);
+		res->audio_samples = er->audio_samples;
+		res->audio_source_s = (double)er->audio_source_us / 1e6;
+		res->audio_fitted = er->audio_fitted;
+	}
 	res->frame_cap_hit = (er->flags & ENCODER_F_FRAME_CAP_HIT) != 0;
 	res->n_warnings = 0;
 	for (int i = 0; i < RENDER_MAX_WARNINGS && i < RUNNER_MAX_WARNINGS; i++)
@@ -221,16 +233,17 @@ static void commit_sheet(struct runner *r)
 /* A committed verdict's file goes into place; a failure turns the verdict. */
 static void commit_video(struct runner *r, struct verdict *v)
 {
+	/* With audio the file is the remux beside it; the video-only one is removed. */
+	char *file = r->audio_tmp ? r->audio_tmp : r->tmp_path;
 	struct stat st;
 
 	/* The encoder is confined but parsed untrusted bytes: its size must match. */
-	if (stat(r->tmp_path, &st) < 0 || (uint64_t)st.st_size != r->enc_result.bytes) {
+	if (stat(file, &st) < 0 || (uint64_t)st.st_size != r->enc_result.bytes) {
 		v->end = RUNNER_END_ENCODER_FAILED;
 		snprintf(v->error, sizeof(v->error),
 			 "the encoder's file does not match its report");
-	} else if (render_output_commit(r->tmp_path, r->res.output, v->error, sizeof(v->error)) ==
-		   0) {
-		r->tmp_path[0] = '\0';
+	} else if (render_output_commit(file, r->res.output, v->error, sizeof(v->error)) == 0) {
+		file[0] = '\0';
 		commit_poster(r);
 		commit_sheet(r);
 	} else {
@@ -300,6 +313,8 @@ static void maybe_finish(struct runner *r)
 		unlink(r->poster_tmp);
 	if (r->sheet_tmp && r->sheet_tmp[0])
 		unlink(r->sheet_tmp);
+	if (r->audio_tmp && r->audio_tmp[0])
+		unlink(r->audio_tmp);
 	/* The polls go first: uv_close() takes their fds out of the loop's epoll set
 	 * before the fds are closed. */
 	if (r->notify_fd >= 0)
@@ -411,6 +426,34 @@ static void on_drain(uv_timer_t *h)
 	close_log(h->data);
 }
 
+/* The sandbox is gone: the audio file the job names is opened beneath its scratch dir,
+ * by descriptor (sandbox_scratch_open: no link followed, regular files only, a FIFO
+ * cannot block), and handed to the encoder, which decodes it in its confinement; the
+ * worker reads none of it. Without the file, or when the script did not succeed, the
+ * encoder is told why, and the job fails with that sentence. */
+static void hand_audio(struct runner *r)
+{
+	char err[400];
+	int fd;
+
+	if (!r->audio_name[0] || r->audio_handed)
+		return;
+	r->audio_handed = 1;
+	if (r->sbres.end != SANDBOX_EXITED || r->sbres.exit_code != 0 || r->sbres.signal) {
+		encoder_send_audio_none(r->enc_sock, "the script did not finish, so its audio "
+					"was not read");
+		return;
+	}
+	fd = sandbox_scratch_open(r->sb, r->audio_name, "audio", err, sizeof(err));
+	if (fd < 0) {
+		encoder_send_audio_none(r->enc_sock, err);
+		return;
+	}
+	if (encoder_send_audio(r->enc_sock, fd) < 0)
+		encoder_send_audio_none(r->enc_sock, "could not hand the audio file to the encoder");
+	close(fd);
+}
+
 static void on_pidfd(uv_poll_t *h, int status, int events)
 {
 	struct runner *r = h->data;
@@ -425,8 +468,10 @@ static void on_pidfd(uv_poll_t *h, int status, int events)
 		 * A write end parked in flight (SCM_RIGHTS) would keep them from reaching
 		 * EOF, so the encoder drains what is buffered and stops, and the log gets a
 		 * short grace, then is closed. */
-		if (!r->enc_done)
+		if (!r->enc_done) {
 			encoder_stop(r->enc_sock);
+			hand_audio(r);
+		}
 		if (r->log_open)
 			uv_timer_start(&r->drain, on_drain, LOG_DRAIN_MS, 0);
 		maybe_finish(r);
@@ -545,6 +590,9 @@ struct launch {
 	int tmp_fd;
 	int poster_fd;
 	int sheet_fd;
+	int audio_fd;
+	const int *join_fds; /* a chunked job's join (job.h): its chunk files */
+	int n_join;
 };
 
 static void launch_close(struct launch *l)
@@ -562,7 +610,9 @@ static void launch_close(struct launch *l)
 		close(l->poster_fd);
 	if (l->sheet_fd >= 0)
 		close(l->sheet_fd);
-	l->tmp_fd = l->poster_fd = l->sheet_fd = -1;
+	if (l->audio_fd >= 0)
+		close(l->audio_fd);
+	l->tmp_fd = l->poster_fd = l->sheet_fd = l->audio_fd = -1;
 	job_sandbox_free(&l->box);
 }
 
@@ -583,6 +633,8 @@ static int runner_new(uv_loop_t *loop, const struct job *job, const struct confi
 	r->opaque = opaque;
 	r->start_ns = now_ns();
 	r->total_frames = job->frames;
+	/* A join has no frame stream to end: its encoder sends no STREAM_END. */
+	r->enc_stream_end = job->n_join_fds > 0;
 	r->timeout_s = job->limits.timeout_s;
 	r->encoder_memory = l->box.spec.helper.memory_bytes;
 	r->res.exit_code = -1;
@@ -590,6 +642,7 @@ static int runner_new(uv_loop_t *loop, const struct job *job, const struct confi
 	r->still = job->still >= 0 ? job->still : -1;
 	r->sheet_cols = job->sheet_cols;
 	r->sheet_rows = job->sheet_rows;
+	snprintf(r->audio_name, sizeof(r->audio_name), "%s", job->audio);
 	r->res.width = job->width;
 	r->res.height = job->height;
 	r->res.fps = job->fps;
@@ -667,6 +720,23 @@ static int open_poster(struct runner *r, struct launch *l, char *err, size_t err
 	return 0;
 }
 
+/* A job with audio gets a second temporary video file beside the first: the confined
+ * encoder remuxes the finished video with the track into it (it may open nothing), and
+ * that one is committed. */
+static int open_audio(struct runner *r, struct launch *l, char *err, size_t errlen)
+{
+	if (!r->audio_name[0])
+		return 0;
+	l->audio_fd = render_output_temp(l->rspec.output, &r->audio_tmp, err, errlen);
+	if (l->audio_fd < 0)
+		return l->audio_fd;
+	l->rspec.audio_out_fd = l->audio_fd;
+	l->rspec.use_audio = 1;
+	l->rspec.audio_name = r->audio_name;
+	l->rspec.audio_wait_s = r->timeout_s;
+	return 0;
+}
+
 /* The temporary file beside the output that the encoder writes into. */
 static int open_output(struct runner *r, struct launch *l, char *err, size_t errlen)
 {
@@ -689,7 +759,7 @@ static int open_output(struct runner *r, struct launch *l, char *err, size_t err
 	l->tmp_fd = render_output_temp(output, &r->tmp_path, err, errlen);
 	if (l->tmp_fd < 0)
 		return l->tmp_fd;
-	if ((rc = open_poster(r, l, err, errlen)) < 0)
+	if ((rc = open_poster(r, l, err, errlen)) < 0 || (rc = open_audio(r, l, err, errlen)) < 0)
 		return rc;
 	return open_sheet(r, l, err, errlen);
 }
@@ -737,7 +807,9 @@ static int start_encoder(struct runner *r, struct launch *l, char *err, size_t e
 		ticket.cg_fds[i] = -1;
 	rc = sandbox_helper_ticket(r->sb, &ticket, err, errlen);
 	if (rc == 0) {
-		rc = encoder_spawn(&l->rspec, l->frame[0], l->tmp_fd, &ticket, err, errlen);
+		rc = l->n_join ? encoder_spawn_join(&l->rspec, l->join_fds, l->n_join, l->tmp_fd,
+						    &ticket, err, errlen)
+			       : encoder_spawn(&l->rspec, l->frame[0], l->tmp_fd, &ticket, err, errlen);
 		if (rc >= 0) {
 			r->enc_sock = rc;
 			rc = 0;
@@ -750,7 +822,9 @@ static int start_encoder(struct runner *r, struct launch *l, char *err, size_t e
 		close(l->poster_fd);
 	if (l->sheet_fd >= 0)
 		close(l->sheet_fd);
-	l->frame[0] = l->tmp_fd = l->poster_fd = l->sheet_fd = -1;
+	if (l->audio_fd >= 0)
+		close(l->audio_fd);
+	l->frame[0] = l->tmp_fd = l->poster_fd = l->sheet_fd = l->audio_fd = -1;
 	return rc;
 }
 
@@ -798,13 +872,16 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 		 struct runner **out, char *err, size_t errlen)
 {
 	struct launch l = {
-	    .frame = {-1, -1}, .log = {-1, -1}, .tmp_fd = -1, .poster_fd = -1, .sheet_fd = -1};
+	    .frame = {-1, -1}, .log = {-1, -1}, .tmp_fd = -1, .poster_fd = -1, .sheet_fd = -1,
+	    .audio_fd = -1};
 	struct runner *r = NULL;
 	int rc;
 
 	if ((rc = job_sandbox_spec(&l.box, job, cfg, slot, err, errlen)) < 0)
 		goto fail;
 	job_render_spec(job, output, &l.rspec);
+	l.join_fds = job->join_fds;
+	l.n_join = job->n_join_fds;
 	if ((rc = runner_new(loop, job, cfg, &l, ops, opaque, &r)) < 0 ||
 	    (rc = open_output(r, &l, err, errlen)) < 0 || (rc = open_pipes(&l, err, errlen)) < 0 ||
 	    (rc = start_sandbox(r, &l, err, errlen)) < 0 ||
@@ -858,6 +935,11 @@ void runner_free(struct runner *r)
 		if (r->sheet_tmp[0])
 			unlink(r->sheet_tmp);
 		free(r->sheet_tmp);
+	}
+	if (r->audio_tmp) {
+		if (r->audio_tmp[0])
+			unlink(r->audio_tmp);
+		free(r->audio_tmp);
 	}
 	logtail_free(&r->log);
 	free(r);
