@@ -122,7 +122,8 @@ static int open_chunk(struct join *j, int k, int fd, AVFormatContext **out, int 
 	if (!ic || !pb || !mkv) {
 		avformat_free_context(ic);
 		fd_io_free(&pb);
-		return mkv ? -ENOMEM : chunk_fail(j, k, -ENOSYS, "cannot be read: no Matroska demuxer");
+		return mkv ? -ENOMEM
+			   : chunk_fail(j, k, -ENOSYS, "cannot be read: no Matroska demuxer");
 	}
 	ic->pb = pb;
 	ic->flags |= AVFMT_FLAG_CUSTOM_IO;
@@ -168,12 +169,13 @@ static int check_params(struct join *j, int k, const AVStream *st)
 		snprintf(j->alpha_mode, sizeof(j->alpha_mode), "%s", alpha ? alpha->value : "");
 		return 0;
 	}
-	if (p->extradata_size != j->par->extradata_size ||
+	if (p->codec_tag != j->par->codec_tag || p->extradata_size != j->par->extradata_size ||
 	    (p->extradata_size &&
 	     memcmp(p->extradata, j->par->extradata, (size_t)p->extradata_size)))
-		return chunk_fail(j, k, -EINVAL,
-				  "was encoded with other codec parameters than chunk 1 "
-				  "(its extradata differs): the chunks need identical settings");
+		return chunk_fail(
+		    j, k, -EINVAL,
+		    "was encoded with other codec parameters than chunk 1 "
+		    "(its extradata or profile differs): the chunks need identical settings");
 	if (strcmp(alpha ? alpha->value : "", j->alpha_mode))
 		return chunk_fail(j, k, -EINVAL,
 				  alpha ? "has an alpha channel and chunk 1 has none"
@@ -230,8 +232,8 @@ static int scan_chunk(struct join *j, int k, int fd)
 	ret = open_chunk(j, k, fd, &ic, &vst);
 	if (ret == 0 && (ret = check_params(j, k, ic->streams[vst])) == 0 && k == 0) {
 		j->par = avcodec_parameters_alloc();
-		ret = j->par ? avcodec_parameters_copy(j->par, ic->streams[vst]->codecpar)
-			     : -ENOMEM;
+		ret =
+		    j->par ? avcodec_parameters_copy(j->par, ic->streams[vst]->codecpar) : -ENOMEM;
 		if (ret < 0)
 			ret = chunk_fail(j, k, ret, "has codec parameters that cannot be copied");
 	}
@@ -261,7 +263,8 @@ static int scan_chunk(struct join *j, int k, int fd)
 			ret = chunk_fail(j, k, -EINVAL, what);
 		}
 		if (ret == 0 && c->frames == cap) {
-			int64_t *grown = realloc(pts, sizeof(*pts) * (size_t)(cap = cap ? 2 * cap : 256));
+			int64_t *grown =
+			    realloc(pts, sizeof(*pts) * (size_t)(cap = cap ? 2 * cap : 256));
 			if (grown)
 				pts = grown;
 			else
@@ -302,8 +305,7 @@ static int poster_wants(const struct join *j, int64_t index)
 {
 	const struct render_spec *s = j->spec;
 
-	return s->poster_frame >= 0 ? index == s->poster_frame
-				    : poster_sampled(index, j->total);
+	return s->poster_frame >= 0 ? index == s->poster_frame : poster_sampled(index, j->total);
 }
 
 static void poster_setup(struct join *j, struct join_poster *jp)
@@ -313,8 +315,8 @@ static void poster_setup(struct join *j, struct join_poster *jp)
 
 	memset(jp, 0, sizeof(*jp));
 	if (!j->spec->use_poster_fd ||
-	    poster_open(&jp->p, j->spec->poster_fd, j->spec->poster_frame, j->total,
-			j->spec->width, j->spec->height, err, sizeof(err)) < 0)
+	    poster_open(&jp->p, j->spec->poster_fd, j->spec->poster_frame, j->total, j->spec->width,
+			j->spec->height, err, sizeof(err)) < 0)
 		return;
 	/* No decoder (or none that opens) leaves the poster without a frame: the video
 	 * stands without it, as in the normal path. */
@@ -346,10 +348,9 @@ static void poster_drain(struct join *j, struct join_poster *jp)
 				jp->buf = av_malloc((size_t)size);
 				jp->size = jp->buf ? size : 0;
 			}
-			if (jp->buf &&
-			    av_image_copy_to_buffer(jp->buf, size, (const uint8_t *const *)f->data,
-						    f->linesize, f->format, f->width, f->height,
-						    1) >= 0)
+			if (jp->buf && av_image_copy_to_buffer(
+					   jp->buf, size, (const uint8_t *const *)f->data,
+					   f->linesize, f->format, f->width, f->height, 1) >= 0)
 				poster_take(jp->p, index, jp->buf, f->format, f->width, f->height);
 		}
 		av_frame_unref(jp->frame);
@@ -408,11 +409,17 @@ static int open_output(struct join *j, AVFormatContext **out, char *err, size_t 
 		return -ENOMEM;
 	if ((ret = avcodec_parameters_copy(st->codecpar, j->par)) < 0)
 		return av_fail(ret, "cannot copy the codec parameters", err, errlen);
-	/* Matroska's tag means nothing to MP4/MOV: the muxer picks its own, except hvc1,
-	 * the tag Apple's players need (encode.c sets it the same way). */
-	st->codecpar->codec_tag = j->codec_id == AV_CODEC_ID_HEVC && container == RENDER_MP4
-				      ? MKTAG('h', 'v', 'c', '1')
-				      : 0;
+	/* Matroska's tags mean nothing to MP4/MOV: the muxer picks its own, except hvc1,
+	 * the tag Apple's players need (encode.c sets it the same way), and ProRes's, which
+	 * names the profile (ap4h, 4444) and which Matroska keeps: without it MOV says apch
+	 * (HQ, 4:2:2) and decoders read the frames at another depth. */
+	if (j->codec_id == AV_CODEC_ID_HEVC && container == RENDER_MP4)
+		st->codecpar->codec_tag = MKTAG('h', 'v', 'c', '1');
+	else if (j->codec_id == AV_CODEC_ID_PRORES)
+		st->codecpar->codec_tag =
+		    j->par->codec_tag ? j->par->codec_tag : MKTAG('a', 'p', '4', 'h');
+	else
+		st->codecpar->codec_tag = 0;
 	st->time_base = av_inv_q(j->rate);
 	st->avg_frame_rate = j->rate;
 	st->r_frame_rate = j->rate;
@@ -462,8 +469,8 @@ static int copy_chunk(struct join *j, int k, int fd, int64_t before, AVFormatCon
 		 * someone wrote to it meanwhile. */
 		if (i >= c->frames || pkt->pts == AV_NOPTS_VALUE ||
 		    av_rescale_q_rnd(pkt->pts - c->pts_min, ic->streams[vst]->time_base,
-				     av_inv_q(j->rate), AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX) !=
-			c->pos[i]) {
+				     av_inv_q(j->rate),
+				     AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX) != c->pos[i]) {
 			ret = chunk_fail(j, k, -EIO, "changed while joined");
 			break;
 		}
@@ -530,8 +537,7 @@ int render_join_progress(const int *chunk_fds, int n, const struct render_spec *
 			 render_progress_fn progress, void *opaque, struct render_result *res,
 			 char *err, size_t errlen)
 {
-	struct join j = {
-	    .spec = spec, .n = n, .err = err, .errlen = errlen, .last_dts = INT64_MIN};
+	struct join j = {.spec = spec, .n = n, .err = err, .errlen = errlen, .last_dts = INT64_MIN};
 	struct join_poster jp = {0};
 	AVFormatContext *oc = NULL;
 	struct timespec t0;
@@ -551,8 +557,9 @@ int render_join_progress(const int *chunk_fds, int n, const struct render_spec *
 	for (int k = 0; k < n && ret == 0; k++)
 		ret = scan_chunk(&j, k, chunk_fds[k]);
 	if (ret == 0 && spec->max_frames > 0 && j.total != spec->max_frames) {
-		snprintf(err, errlen, "the %d chunks hold %" PRId64 " frames, not the job's %" PRId64,
-			 n, j.total, spec->max_frames);
+		snprintf(err, errlen,
+			 "the %d chunks hold %" PRId64 " frames, not the job's %" PRId64, n,
+			 j.total, spec->max_frames);
 		ret = -EINVAL;
 	}
 	if (ret == 0)
@@ -572,7 +579,8 @@ int render_join_progress(const int *chunk_fds, int n, const struct render_spec *
 		if (oc->pb->error < 0)
 			ret = av_fail(oc->pb->error, "cannot write the output", err, errlen);
 	}
-	if (ret == 0 && (fsync(spec->output_fd) < 0 || (size = lseek(spec->output_fd, 0, SEEK_END)) < 0)) {
+	if (ret == 0 &&
+	    (fsync(spec->output_fd) < 0 || (size = lseek(spec->output_fd, 0, SEEK_END)) < 0)) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot sync the video file: %s", strerror(-ret));
 	}
