@@ -217,6 +217,13 @@ def hold(kind, n):
     for name, xs in (("create", create), ("ready", ready), ("destroy", destroy)):
         row(S, kind, n, f"{name}_p50", round(pct(xs, 50), 3), "ms")
         row(S, kind, n, f"{name}_p95", round(pct(xs, 95), 3), "ms")
+    # Does a sandbox cost more to make or end when many are alive? The first and last
+    # tenth of the run (made with few / many alive; destroyed with many / few alive).
+    k = max(1, n // 10)
+    row(S, kind, n, "create_first10pct_p50", round(pct(create[:k], 50), 3), "ms")
+    row(S, kind, n, "create_last10pct_p50", round(pct(create[-k:], 50), 3), "ms")
+    row(S, kind, n, "destroy_first10pct_p50", round(pct(destroy[:k], 50), 3), "ms")
+    row(S, kind, n, "destroy_last10pct_p50", round(pct(destroy[-k:], 50), 3), "ms")
     row(S, kind, n, "all_ready_wall", round(t_ready, 3), "s")
     row(S, kind, n, "all_destroyed_wall", round(t_destroy, 3), "s")
     grown = sorted(((s1.get(k, 0) - s0.get(k, 0), k) for k in s1), reverse=True)[:8]
@@ -366,6 +373,15 @@ def summarise():
             f"{g('ready_p95')} | {g('destroy_p50')} / {g('destroy_p95')} | "
             f"{g('all_ready_wall')} | {g('all_destroyed_wall')} | "
             f"{g('d_memavailable_after_destroy')} |")
+    lines.append("")
+    lines.append("| idle sandboxes | N | create p50: first tenth / last tenth made, ms"
+                 " | destroy p50: first tenth (most alive) / last tenth, ms |")
+    lines.append("|---|---|---|---|")
+    for kind, n in kinds:
+        g = lambda m: get("idle", kind, n, m)  # noqa: E731
+        lines.append(f"| {kind} | {n} | {g('create_first10pct_p50')} / "
+                     f"{g('create_last10pct_p50')} | {g('destroy_first10pct_p50')} / "
+                     f"{g('destroy_last10pct_p50')} |")
     lines.append("")
     lines.append("| growth (least squares over N) | per sandbox (slope) | fixed (intercept) | r^2 |")
     lines.append("|---|---|---|---|")
