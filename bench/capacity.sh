@@ -64,9 +64,10 @@ link=${link/CMakeFiles\/reelbox.dir\/worker\/main.c.o/$TMP\/capacity_hold.o}
 link=${link/-o reelbox/-o $TMP\/capacity_hold}
 (cd "$BUILD" && eval "$link")
 
-# What the host lets 1000 sandboxes have. Nothing is raised: the defaults here allow
-# it (each sandbox is one user, mount, pid, ipc, uts, net and cgroup namespace, 2
-# processes, ~7 descriptors in the holder).
+# What the host lets 1000 sandboxes have. Nothing is raised but the holder's soft fd
+# limit when it is too low: each sandbox is one user, mount, pid, ipc, uts, net and
+# cgroup namespace (max_*_namespaces), 2 processes (pid_max, threads-max) and 15
+# descriptors in the holder.
 echo "limits: $(nproc) cores; $(awk '/MemTotal|MemAvailable/ {printf "%s %.1f GiB; ", $1, $2/1048576}' /proc/meminfo)"
 for f in /proc/sys/user/max_user_namespaces /proc/sys/user/max_mnt_namespaces \
 	/proc/sys/user/max_pid_namespaces /proc/sys/user/max_net_namespaces \
@@ -74,9 +75,11 @@ for f in /proc/sys/user/max_user_namespaces /proc/sys/user/max_mnt_namespaces \
 	printf '  %s = %s\n' "$f" "$(cat "$f")"
 done
 echo "  ulimit -n = $(ulimit -n), ulimit -u = $(ulimit -u)"
-need_fds=$((1000 * 8 + 64))
+max_n=$(echo "$PLAN" | tr ',' '\n' | sed 's/.*://; s/?//' | sort -n | tail -1)
+need_fds=$((max_n * 16 + 64))
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need_fds" ]; then
-	# The holder keeps ~7 descriptors per sandbox: raise the soft limit for this run only.
+	# The holder keeps 15 descriptors per sandbox on cgroup v1 (10 of them cgroup
+	# directories): raise the soft limit for this run only, the one limit it raises.
 	ulimit -n "$need_fds" 2>/dev/null || echo "  warning: ulimit -n below $need_fds" >&2
 fi
 
