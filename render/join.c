@@ -324,7 +324,9 @@ static void poster_setup(struct join *j, struct join_poster *jp)
 	jp->frame = av_frame_alloc();
 	if (!jp->dec || !jp->frame || avcodec_parameters_to_context(jp->dec, j->par) < 0)
 		goto off;
-	jp->dec->thread_count = j->spec->threads;
+	/* One thread: a few frames for a pick, at most the whole video for the content-aware
+	 * one, and no decoder's thread pool to count against the encoder box's pids limit. */
+	jp->dec->thread_count = 1;
 	jp->dec->pkt_timebase = av_inv_q(j->rate);
 	if (avcodec_open2(jp->dec, codec, NULL) < 0)
 		goto off;
