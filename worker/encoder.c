@@ -56,6 +56,8 @@ struct encoder_request {
 	/* A join (encoder_spawn_join): this many chunk files ride after the cgroups'; the
 	 * frame pipe's place holds the output again. 0: an encode. */
 	int32_t n_chunks;
+	/* 0 or 1: render_spec.chunk, the frames as a chunk of a chunked job (Matroska) */
+	int32_t chunk;
 };
 
 /* ---- the worker's side --------------------------------------------------------------- */
@@ -194,6 +196,7 @@ static int spawn_request(const struct render_spec *spec, int frame_fd, int out_f
 	snprintf(rq.audio_name, sizeof(rq.audio_name), "%s",
 		 rq.has_audio && spec->audio_name ? spec->audio_name : "");
 	rq.n_chunks = n_chunks;
+	rq.chunk = spec->chunk != 0 && n_chunks == 0;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
 		snprintf(err, errlen, "cannot create the encoder's socket: %s", strerror(errno));
@@ -234,6 +237,11 @@ static int spawn_request(const struct render_spec *spec, int frame_fd, int out_f
 int encoder_spawn(const struct render_spec *spec, int frame_fd, int out_fd,
 		  const struct sandbox_helper_ticket *t, char *err, size_t errlen)
 {
+	if (spec->chunk && (spec->use_audio || spec->still)) {
+		snprintf(err, errlen, "a chunk of a chunked job holds video only: %s",
+			 spec->still ? "not a still" : "audio cannot go in chunks yet");
+		return -EINVAL;
+	}
 	return spawn_request(spec, frame_fd, out_fd, NULL, 0, t, err, errlen);
 }
 
@@ -411,6 +419,9 @@ static int valid_request(const struct encoder_request *rq)
 	       (rq->has_audio == 0 || (rq->has_audio == 1 && rq->still == 0)) &&
 	       memchr(rq->audio_name, 0, sizeof(rq->audio_name)) &&
 	       (rq->n_chunks == 0 || (rq->still == 0 && rq->has_sheet == 0)) &&
+	       /* a chunk holds video only: no still, and no audio (not yet in chunks) */
+	       (rq->chunk == 0 || (rq->chunk == 1 && rq->still == 0 && rq->has_audio == 0 &&
+				   rq->n_chunks == 0)) &&
 	       memchr(rq->container, 0, sizeof(rq->container)) &&
 	       memchr(rq->codec, 0, sizeof(rq->codec));
 }
@@ -583,6 +594,7 @@ static int confine_and_encode(const struct encoder_request *rq, const int *fds,
 	    .use_sheet_fd = rq->has_sheet,
 	    .sheet_cols = rq->sheet_cols,
 	    .sheet_rows = rq->sheet_rows,
+	    .chunk = rq->chunk,
 	};
 	snprintf(output, sizeof(output), "video.%s", rq->container);
 	rc = render_open(&spec, r, err, errlen);
