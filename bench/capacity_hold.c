@@ -13,6 +13,9 @@
  *                                    "ready N" and wait for a line on stdin; then destroy
  *                                    every sandbox (kill, reap, purge), write
  *                                    "i destroy_ms" lines to OUT.destroy, print "done".
+ *   capacity_hold bare N OUT         the same with `reelbox exec`'s spec (exec_sandbox_spec:
+ *                                    /bin/sh -c, no encoder box beside it): what the
+ *                                    encoder's cgroups add.
  *   capacity_hold true N OUT         N times: `reelbox exec -- /bin/true`'s own sandbox
  *                                    (exec_sandbox_spec) started, waited for and
  *                                    destroyed; "i start_ms wait_ms destroy_ms" lines.
@@ -141,20 +144,32 @@ static int hold(const char *kind, int n, const char *out, int errfd)
 		struct job_sandbox box;
 		int in[2], o[2], rc;
 
-		job_init(&job);
-		job.width = 64;
-		job.height = 48;
-		job.fps = 10;
-		job.frames = 10;
-		snprintf(job.script_name, sizeof(job.script_name), "%s",
-			 strcmp(kind, "python") ? "idle.sh" : "idle.py");
-		job.script = strdup(strcmp(kind, "python") ? idle_sh : idle_py);
-		job.script_len = strlen(job.script);
-		if (job_resolve(&job, &cfg, err, sizeof(err)) < 0 ||
-		    job_sandbox_spec(&box, &job, &cfg, (unsigned)i, err, sizeof(err)) < 0) {
-			fprintf(stderr, "capacity_hold: %s\n", err);
-			return 1;
+		if (!strcmp(kind, "bare")) {
+			/* `reelbox exec`'s sandbox: no encoder box beside it (one cgroup per
+			 * hierarchy instead of two). */
+			static const char *const argv[] = {"/bin/sh", "-c", idle_sh, NULL};
+
+			if (exec_sandbox_spec(&box, &cfg, &cfg.defaults, argv, NULL) < 0)
+				return 1;
+			box.spec.limits.timeout_ms = 0; /* held, not waited for */
+			job_init(&job);
+		} else {
+			job_init(&job);
+			job.width = 64;
+			job.height = 48;
+			job.fps = 10;
+			job.frames = 10;
+			snprintf(job.script_name, sizeof(job.script_name), "%s",
+				 strcmp(kind, "python") ? "idle.sh" : "idle.py");
+			job.script = strdup(strcmp(kind, "python") ? idle_sh : idle_py);
+			job.script_len = strlen(job.script);
+			if (job_resolve(&job, &cfg, err, sizeof(err)) < 0 ||
+			    job_sandbox_spec(&box, &job, &cfg, (unsigned)i, err, sizeof(err)) < 0) {
+				fprintf(stderr, "capacity_hold: %s\n", err);
+				return 1;
+			}
 		}
+		box.spec.slot = (unsigned)i;
 		if (pipe2(in, O_CLOEXEC) < 0 || pipe2(o, O_CLOEXEC) < 0) {
 			perror("capacity_hold: pipe");
 			return 1;
@@ -253,13 +268,13 @@ int main(int argc, char **argv)
 	int n, errfd;
 
 	if (argc != 4 || (n = atoi(argv[2])) <= 0) {
-		fprintf(stderr, "usage: capacity_hold sh|python|true N OUT\n");
+		fprintf(stderr, "usage: capacity_hold sh|python|bare|true N OUT\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "true"))
 		return cycle_true(n, argv[3]);
-	if (strcmp(argv[1], "sh") && strcmp(argv[1], "python")) {
-		fprintf(stderr, "capacity_hold: kind is sh, python or true\n");
+	if (strcmp(argv[1], "sh") && strcmp(argv[1], "python") && strcmp(argv[1], "bare")) {
+		fprintf(stderr, "capacity_hold: kind is sh, python, bare or true\n");
 		return 2;
 	}
 	char path[4096];
