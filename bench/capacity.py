@@ -15,6 +15,7 @@ measure: section,kind,n,metric,value,unit) and a Markdown summary OUT_DIR/capaci
 import glob
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -285,6 +286,7 @@ def running():
         if rc != 0 or me is None:
             raise SystemExit(f"reelbox run of the tiny job failed (exit {rc})")
         samples.append((sb, enc, srv, me, use, kmem, euse, ekmem))
+    shutil.rmtree(d, ignore_errors=True)
     # the median sample by sandbox Pss
     sb, enc, srv, me, use, kmem, euse, ekmem = sorted(samples, key=lambda s: s[0]["Pss"])[1]
     S = "running"
