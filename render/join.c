@@ -18,6 +18,7 @@
  * reorder delay any chunk needs, so they rise by one a packet across every border.
  */
 #define _GNU_SOURCE
+#include "audio.h"
 #include "fdio.h"
 #include "poster.h"
 #include "render.h"
@@ -56,6 +57,10 @@ struct join {
 	char alpha_mode[8];	/* chunk 0's "alpha_mode" tag (VP9 alpha), "" for none */
 	int64_t total, delay;
 	int64_t last_dts; /* the output's last decode timestamp, across chunk borders */
+	int has_audio;	  /* chunk 0 has a PCM track: every chunk must, and the join encodes */
+	struct render_audio_enc *aenc;
+	float *planes[2]; /* a PCM packet deinterleaved for the audio encoder */
+	int planes_cap;
 	char *err;
 	size_t errlen;
 };
@@ -111,7 +116,7 @@ static void close_input(AVFormatContext **ic)
 
 /* Open chunk k's Matroska through its descriptor. Only the Matroska demuxer is tried
  * (no probing: the bytes are untrusted), and the file must hold one video stream. */
-static int open_chunk(struct join *j, int k, int fd, AVFormatContext **out, int *vst)
+static int open_chunk(struct join *j, int k, int fd, AVFormatContext **out, int *vst, int *ast)
 {
 	const AVInputFormat *mkv = av_find_input_format("matroska");
 	AVFormatContext *ic = avformat_alloc_context();
@@ -134,9 +139,21 @@ static int open_chunk(struct join *j, int k, int fd, AVFormatContext **out, int 
 		return chunk_fail(j, k, ret, "is not a readable Matroska chunk");
 	}
 	*out = ic;
-	*vst = -1;
+	*vst = *ast = -1;
 	for (unsigned i = 0; i < ic->nb_streams; i++) {
-		if (ic->streams[i]->codecpar->codec_type != AVMEDIA_TYPE_VIDEO)
+		const AVCodecParameters *p = ic->streams[i]->codecpar;
+
+		if (p->codec_type == AVMEDIA_TYPE_AUDIO) {
+			/* the chunk's range of the job's audio, as render_chunk_audio wrote it */
+			if (*ast >= 0 || p->codec_id != AV_CODEC_ID_PCM_F32LE ||
+			    p->sample_rate != RENDER_AUDIO_RATE ||
+			    p->ch_layout.nb_channels != RENDER_AUDIO_CHANNELS)
+				return chunk_fail(j, k, -EINVAL,
+						  "holds audio that is not one 48 kHz stereo "
+						  "float PCM track");
+			*ast = (int)i;
+		}
+		if (p->codec_type != AVMEDIA_TYPE_VIDEO)
 			continue;
 		if (*vst >= 0)
 			return chunk_fail(j, k, -EINVAL, "holds more than one video stream");
@@ -224,12 +241,18 @@ static int scan_chunk(struct join *j, int k, int fd)
 	struct chunk_scan *c = &j->scan[k];
 	AVFormatContext *ic = NULL;
 	AVPacket *pkt = av_packet_alloc();
-	int64_t *pts = NULL, cap = 0;
-	int vst, ret;
+	int64_t *pts = NULL, cap = 0, samples = 0;
+	int vst, ast, ret;
 
 	if (!pkt)
 		return -ENOMEM;
-	ret = open_chunk(j, k, fd, &ic, &vst);
+	ret = open_chunk(j, k, fd, &ic, &vst, &ast);
+	if (ret == 0 && k == 0)
+		j->has_audio = ast >= 0;
+	if (ret == 0 && (ast >= 0) != j->has_audio)
+		ret = chunk_fail(j, k, -EINVAL,
+				 ast >= 0 ? "has audio and chunk 1 has none"
+					  : "has no audio and chunk 1 has");
 	if (ret == 0 && (ret = check_params(j, k, ic->streams[vst])) == 0 && k == 0) {
 		j->par = avcodec_parameters_alloc();
 		ret =
@@ -246,6 +269,13 @@ static int scan_chunk(struct join *j, int k, int fd)
 		if (ret < 0) {
 			ret = chunk_fail(j, k, ret, "is truncated or corrupt");
 			break;
+		}
+		if (pkt->stream_index == ast) {
+			if (pkt->size % (int)(sizeof(float) * RENDER_AUDIO_CHANNELS))
+				ret = chunk_fail(j, k, -EINVAL, "has a torn audio packet");
+			samples += pkt->size / (int)(sizeof(float) * RENDER_AUDIO_CHANNELS);
+			av_packet_unref(pkt);
+			continue;
 		}
 		if (pkt->stream_index != vst) {
 			av_packet_unref(pkt);
@@ -280,6 +310,21 @@ static int scan_chunk(struct join *j, int k, int fd)
 		ret = -ENOMEM;
 	if (ret == 0)
 		ret = number_frames(j, k, ic->streams[vst], pts);
+	/* Sample-exact: the chunk's frames [total, total + frames) span exactly these samples
+	 * of the job's audio, so the borders join without a gap or an overlap. */
+	if (ret == 0 && j->has_audio) {
+		int64_t want =
+		    render_audio_samples(j->total + c->frames, j->rate.num, j->rate.den) -
+		    render_audio_samples(j->total, j->rate.num, j->rate.den);
+		if (samples != want) {
+			char what[160];
+			snprintf(what, sizeof(what),
+				 "holds %" PRId64 " audio samples, not the %" PRId64
+				 " its frames span",
+				 samples, want);
+			ret = chunk_fail(j, k, -EINVAL, what);
+		}
+	}
 	if (ret == 0)
 		j->total += c->frames;
 	free(pts);
@@ -427,6 +472,9 @@ static int open_output(struct join *j, AVFormatContext **out, char *err, size_t 
 	st->r_frame_rate = j->rate;
 	if (j->alpha_mode[0])
 		av_dict_set(&st->metadata, "alpha_mode", j->alpha_mode, 0);
+	if (j->has_audio &&
+	    (ret = render_audio_enc_open(oc, container, NULL, NULL, &j->aenc, err, errlen)) < 0)
+		return ret;
 	oc->pb = fd_io_open(j->spec->output_fd, 1);
 	if (!oc->pb)
 		return -ENOMEM;
@@ -440,6 +488,34 @@ static int open_output(struct join *j, AVFormatContext **out, char *err, size_t 
 	return ret < 0 ? av_fail(ret, "cannot write the container header", err, errlen) : 0;
 }
 
+/* A chunk's PCM packet (interleaved float) to the audio encoder, deinterleaved: the
+ * chunks' tracks become one and are encoded once, so no priming or padding falls at a
+ * border. */
+static int audio_packet(struct join *j, const AVPacket *pkt)
+{
+	int n = pkt->size / (int)(sizeof(float) * RENDER_AUDIO_CHANNELS);
+	const float *in = (const float *)pkt->data;
+
+	if (n > j->planes_cap) {
+		for (int c = 0; c < 2; c++) {
+			float *grown = realloc(j->planes[c], sizeof(float) * (size_t)n);
+			if (!grown)
+				return -ENOMEM;
+			j->planes[c] = grown;
+		}
+		j->planes_cap = n;
+	}
+	for (int i = 0; i < n; i++) {
+		float l, r;
+		memcpy(&l, in + 2 * i, sizeof(l)); /* the packet's data may be unaligned */
+		memcpy(&r, in + 2 * i + 1, sizeof(r));
+		j->planes[0][i] = l;
+		j->planes[1][i] = r;
+	}
+	return render_audio_enc_write(j->aenc, (const float *const *)j->planes, n, j->err,
+				      j->errlen);
+}
+
 /* Chunk k's packets into the output, frame numbers moved past the frames before it. */
 static int copy_chunk(struct join *j, int k, int fd, int64_t before, AVFormatContext *oc,
 		      struct join_poster *jp)
@@ -448,11 +524,11 @@ static int copy_chunk(struct join *j, int k, int fd, int64_t before, AVFormatCon
 	AVFormatContext *ic = NULL;
 	AVPacket *pkt = av_packet_alloc();
 	int64_t i = 0;
-	int vst, ret;
+	int vst, ast, ret;
 
 	if (!pkt)
 		return -ENOMEM;
-	ret = open_chunk(j, k, fd, &ic, &vst);
+	ret = open_chunk(j, k, fd, &ic, &vst, &ast);
 	while (ret == 0) {
 		ret = av_read_frame(ic, pkt);
 		if (ret == AVERROR_EOF) {
@@ -462,6 +538,11 @@ static int copy_chunk(struct join *j, int k, int fd, int64_t before, AVFormatCon
 		if (ret < 0) {
 			ret = chunk_fail(j, k, ret, "is truncated or corrupt");
 			break;
+		}
+		if (pkt->stream_index == ast && ast >= 0) {
+			ret = audio_packet(j, pkt);
+			av_packet_unref(pkt);
+			continue;
 		}
 		if (pkt->stream_index != vst) {
 			av_packet_unref(pkt);
@@ -574,6 +655,14 @@ int render_join_progress(const int *chunk_fds, int n, const struct render_spec *
 		if (ret == 0 && progress)
 			progress(opaque, before);
 	}
+	if (ret == 0 && j.aenc && (ret = render_audio_enc_flush(j.aenc, err, errlen)) == 0 &&
+	    render_audio_enc_samples(j.aenc) !=
+		render_audio_samples(j.total, j.rate.num, j.rate.den)) {
+		snprintf(err, errlen, "the joined audio holds %" PRId64 " samples, not %" PRId64,
+			 render_audio_enc_samples(j.aenc),
+			 render_audio_samples(j.total, j.rate.num, j.rate.den));
+		ret = -EIO;
+	}
 	if (ret == 0 && (ret = av_write_trailer(oc)) < 0)
 		ret = av_fail(ret, "cannot finish the container", err, errlen);
 	if (ret == 0) {
@@ -605,6 +694,9 @@ int render_join_progress(const int *chunk_fds, int n, const struct render_spec *
 		free(j.scan[k].pos);
 	free(j.scan);
 	avcodec_parameters_free(&j.par);
+	render_audio_enc_free(&j.aenc);
+	free(j.planes[0]);
+	free(j.planes[1]);
 	res->encode_ms = ms_since(&t0);
 	return ret;
 }
@@ -613,4 +705,244 @@ int render_join(const int *chunk_fds, int n, const struct render_spec *spec,
 		struct render_result *res, char *err, size_t errlen)
 {
 	return render_join_progress(chunk_fds, n, spec, NULL, NULL, res, err, errlen);
+}
+
+/* ---- a chunk's audio: its range of the job's track, as PCM ------------------------------ */
+
+struct chunk_audio {
+	AVFormatContext *ic, *oc;
+	AVPacket *vpkt, *apkt;
+	int vin, pending; /* the video stream in ic; vpkt holds a packet not yet written */
+	int video_done;
+	AVRational rate;
+	int64_t vcount, vbase, last_dts; /* video packets read, the first's pts, last dts */
+	AVStream *vst, *ast;		 /* in oc */
+	int64_t skip;			 /* samples still to drop before the range */
+	int64_t written;		 /* samples of the range written */
+	float buf[2 * 1024];		 /* interleaved, one packet's worth */
+	int fill;
+	char *err;
+	size_t errlen;
+};
+
+/* Copy the chunk's video packets up to time t (in tb), or all when tb.num is 0. */
+static int chunk_audio_video(struct chunk_audio *ca, int64_t t, AVRational tb)
+{
+	AVStream *is = ca->ic->streams[ca->vin];
+	int ret;
+
+	while (!ca->video_done) {
+		if (!ca->pending) {
+			ret = av_read_frame(ca->ic, ca->vpkt);
+			if (ret == AVERROR_EOF) {
+				ca->video_done = 1;
+				break;
+			}
+			if (ret < 0)
+				return av_fail(ret, "cannot read the chunk back", ca->err,
+					       ca->errlen);
+			if (ca->vpkt->stream_index != ca->vin) {
+				av_packet_unref(ca->vpkt);
+				continue;
+			}
+			if (ca->vpkt->pts == AV_NOPTS_VALUE) {
+				snprintf(ca->err, ca->errlen,
+					 "the chunk has a frame without a timestamp");
+				return -EINVAL;
+			}
+			/* Matroska keeps no decode timestamps and the muxer wants rising ones:
+			 * packet i gets frame i less 16 (x264's most B-frames), never past its
+			 * pts; the join renumbers them anyway. */
+			if (ca->vcount == 0)
+				ca->vbase = ca->vpkt->pts;
+			ca->vpkt->dts = ca->vbase + av_rescale_q(ca->vcount++ - 16,
+								 av_inv_q(ca->rate), is->time_base);
+			if (ca->vpkt->dts > ca->vpkt->pts)
+				ca->vpkt->dts = ca->vpkt->pts;
+			if (ca->vcount > 1 && ca->vpkt->dts <= ca->last_dts) {
+				snprintf(ca->err, ca->errlen,
+					 "the chunk's frames are out of decoding order");
+				return -EINVAL;
+			}
+			ca->last_dts = ca->vpkt->dts;
+			ca->pending = 1;
+		}
+		if (tb.num && av_compare_ts(ca->vpkt->dts - ca->vbase, is->time_base, t, tb) > 0)
+			break;
+		av_packet_rescale_ts(ca->vpkt, is->time_base, ca->vst->time_base);
+		ca->vpkt->stream_index = ca->vst->index;
+		ca->vpkt->pos = -1;
+		ca->pending = 0;
+		ret = av_interleaved_write_frame(ca->oc, ca->vpkt);
+		if (ret < 0)
+			return av_fail(ret, "cannot write the chunk", ca->err, ca->errlen);
+	}
+	return 0;
+}
+
+static int chunk_audio_flush(struct chunk_audio *ca)
+{
+	const AVRational tb = {1, RENDER_AUDIO_RATE};
+	int ret;
+
+	if (!ca->fill)
+		return 0;
+	if ((ret = chunk_audio_video(ca, ca->written, tb)) < 0)
+		return ret;
+	if ((ret = av_new_packet(ca->apkt, ca->fill * (int)sizeof(float) * 2)) < 0)
+		return av_fail(ret, "cannot write the chunk's audio", ca->err, ca->errlen);
+	memcpy(ca->apkt->data, ca->buf, (size_t)ca->fill * sizeof(float) * 2);
+	ca->apkt->pts = ca->apkt->dts = ca->written;
+	ca->apkt->duration = ca->fill;
+	av_packet_rescale_ts(ca->apkt, tb, ca->ast->time_base);
+	ca->apkt->stream_index = ca->ast->index;
+	ca->written += ca->fill;
+	ca->fill = 0;
+	ret = av_interleaved_write_frame(ca->oc, ca->apkt);
+	return ret < 0 ? av_fail(ret, "cannot write the chunk's audio", ca->err, ca->errlen) : 0;
+}
+
+/* render_audio_decode's sink: drop the samples before the range, pack the rest. */
+static int chunk_audio_sink(void *opaque, const float *const planes[2], int n)
+{
+	struct chunk_audio *ca = opaque;
+	int i = 0, ret;
+
+	if (ca->skip > 0) {
+		i = ca->skip < n ? (int)ca->skip : n;
+		ca->skip -= i;
+	}
+	for (; i < n; i++) {
+		ca->buf[2 * ca->fill] = planes[0][i];
+		ca->buf[2 * ca->fill + 1] = planes[1][i];
+		if (++ca->fill == 1024 && (ret = chunk_audio_flush(ca)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int chunk_audio_open(struct chunk_audio *ca, int chunk_fd, int out_fd)
+{
+	const AVInputFormat *mkv = av_find_input_format("matroska");
+	AVIOContext *pb = fd_io_open(chunk_fd, 0);
+	AVCodecParameters *ap;
+	int ret;
+
+	ca->ic = avformat_alloc_context();
+	if (!ca->ic || !pb || !mkv) {
+		fd_io_free(&pb);
+		return -ENOMEM;
+	}
+	ca->ic->pb = pb;
+	ca->ic->flags |= AVFMT_FLAG_CUSTOM_IO;
+	if ((ret = avformat_open_input(&ca->ic, "", mkv, NULL)) < 0) {
+		fd_io_free(&pb);
+		return av_fail(ret, "cannot read the chunk back", ca->err, ca->errlen);
+	}
+	ca->vin = -1;
+	for (unsigned i = 0; i < ca->ic->nb_streams; i++)
+		if (ca->ic->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO && ca->vin < 0)
+			ca->vin = (int)i;
+	if (ca->vin < 0) {
+		snprintf(ca->err, ca->errlen, "the chunk has no video to add the audio to");
+		return -EINVAL;
+	}
+	ret = avformat_alloc_output_context2(&ca->oc, NULL, "matroska", "chunk.mkv");
+	if (ret < 0 || !ca->oc)
+		return av_fail(ret, "cannot set up the chunk", ca->err, ca->errlen);
+	if (!(ca->vst = avformat_new_stream(ca->oc, NULL)) ||
+	    !(ca->ast = avformat_new_stream(ca->oc, NULL)))
+		return -ENOMEM;
+	if ((ret = avcodec_parameters_copy(ca->vst->codecpar, ca->ic->streams[ca->vin]->codecpar)) <
+	    0)
+		return av_fail(ret, "cannot copy the codec parameters", ca->err, ca->errlen);
+	ca->vst->time_base = ca->ic->streams[ca->vin]->time_base;
+	av_dict_copy(&ca->vst->metadata, ca->ic->streams[ca->vin]->metadata, 0);
+	ap = ca->ast->codecpar;
+	ap->codec_type = AVMEDIA_TYPE_AUDIO;
+	ap->codec_id = AV_CODEC_ID_PCM_F32LE;
+	ap->format = AV_SAMPLE_FMT_FLT;
+	ap->sample_rate = RENDER_AUDIO_RATE;
+	av_channel_layout_default(&ap->ch_layout, RENDER_AUDIO_CHANNELS);
+	ap->bits_per_coded_sample = 32;
+	ap->block_align = (int)sizeof(float) * RENDER_AUDIO_CHANNELS;
+	ca->ast->time_base = (AVRational){1, RENDER_AUDIO_RATE};
+	ca->oc->pb = fd_io_open(out_fd, 1);
+	if (!ca->oc->pb)
+		return -ENOMEM;
+	ca->oc->flags |= AVFMT_FLAG_CUSTOM_IO;
+	ret = avformat_write_header(ca->oc, NULL);
+	return ret < 0 ? av_fail(ret, "cannot write the chunk's header", ca->err, ca->errlen) : 0;
+}
+
+int render_chunk_audio(int chunk_fd, int audio_fd, int out_fd, const char *name,
+		       int64_t first_frame, int64_t frames, int fps_num, int fps_den,
+		       struct render_audio_result *res, char *err, size_t errlen)
+{
+	struct chunk_audio ca = {.err = err, .errlen = errlen};
+	struct render_audio_facts facts;
+	int64_t s0, s1;
+	off_t size = 0;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	err[0] = '\0';
+	if ((ret = render_libav_load(err, errlen)) < 0)
+		return ret;
+	if (first_frame < 0 || frames < 1 || fps_num < 1 || fps_den < 1) {
+		snprintf(err, errlen, "a chunk's audio needs its frame range and rate");
+		return -EINVAL;
+	}
+	s0 = render_audio_samples(first_frame, fps_num, fps_den);
+	s1 = render_audio_samples(first_frame + frames, fps_num, fps_den);
+	ca.skip = s0;
+	ca.rate = (AVRational){fps_num, fps_den};
+	ca.vpkt = av_packet_alloc();
+	ca.apkt = av_packet_alloc();
+	ret = ca.vpkt && ca.apkt ? chunk_audio_open(&ca, chunk_fd, out_fd) : -ENOMEM;
+	if (ret == 0)
+		ret = render_audio_decode(audio_fd, name, s1, chunk_audio_sink, &ca, &facts, err,
+					  errlen);
+	if (ret == 0)
+		ret = chunk_audio_flush(&ca);
+	if (ret == 0)
+		ret = chunk_audio_video(&ca, 0, (AVRational){0, 1});
+	if (ret == 0 && ca.written != s1 - s0) {
+		snprintf(err, errlen, "the chunk's audio holds %" PRId64 " samples, not %" PRId64,
+			 ca.written, s1 - s0);
+		ret = -EIO;
+	}
+	if (ret == 0 && (ret = av_write_trailer(ca.oc)) < 0)
+		ret = av_fail(ret, "cannot finish the chunk", err, errlen);
+	if (ret == 0) {
+		avio_flush(ca.oc->pb);
+		if (ca.oc->pb->error < 0)
+			ret = av_fail(ca.oc->pb->error, "cannot write the chunk", err, errlen);
+	}
+	if (ret == 0 && (fsync(out_fd) < 0 || (size = lseek(out_fd, 0, SEEK_END)) < 0)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot sync the chunk: %s", strerror(-ret));
+	}
+	if (ret == 0 && (ret = hash_fd(out_fd, res->sha256, err, errlen)) == 0) {
+		res->bytes = (uint64_t)size;
+		snprintf(res->codec, sizeof(res->codec), "pcm");
+		res->samples = ca.written;
+		res->source_samples = facts.decoded;
+		res->source_duration_s = facts.source_duration_s;
+		res->fitted = facts.fitted;
+	}
+	if (ret == -ENOMEM && !err[0])
+		snprintf(err, errlen, "out of memory while adding the chunk's audio");
+	av_packet_free(&ca.vpkt);
+	av_packet_free(&ca.apkt);
+	if (ca.ic) {
+		AVIOContext *pb = ca.ic->pb;
+		avformat_close_input(&ca.ic);
+		fd_io_free(&pb);
+	}
+	if (ca.oc) {
+		fd_io_free(&ca.oc->pb);
+		avformat_free_context(ca.oc);
+	}
+	return ret;
 }

@@ -280,6 +280,16 @@ int render_audio_mux(int video_fd, int audio_fd, int out_fd, int container, cons
 		     int64_t frames, int fps_num, int fps_den, struct render_audio_result *res,
 		     char *err, size_t errlen);
 
+/* A chunk's audio (join.c): copy the finished chunk in chunk_fd (render_spec.chunk's
+ * Matroska, read from offset 0; no re-encode) into out_fd with its range of the job's
+ * audio as a 48 kHz stereo float PCM track: the file in audio_fd decoded as for
+ * render_audio_mux, and of it exactly the samples frames [first_frame, first_frame +
+ * frames) span at fps_num/fps_den (render_audio_samples of both ends), so the chunks'
+ * tracks join sample-exactly; render_join encodes them once. res's codec is "pcm". */
+int render_chunk_audio(int chunk_fd, int audio_fd, int out_fd, const char *name,
+		       int64_t first_frame, int64_t frames, int fps_num, int fps_den,
+		       struct render_audio_result *res, char *err, size_t errlen);
+
 /* The audio codec a container takes ("aac", "opus"), NULL when it takes none (GIF). */
 const char *render_audio_codec_for(int container);
 

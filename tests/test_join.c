@@ -33,6 +33,7 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 
+#include "audio.h"
 #include "encoder.h"
 #include "helpers.h"
 #include "render.h"
@@ -212,20 +213,27 @@ static void decode_file(const char *path, struct decoded *d)
 	AVPacket *pkt = av_packet_alloc();
 	AVFrame *f = av_frame_alloc();
 	double sse = 0;
-	int ret, eof = 0;
+	int ret, eof = 0, vst = -1;
 
 	memset(d, 0, sizeof(*d));
 	assert_int_equal(avformat_open_input(&ic, path, NULL, NULL), 0);
-	assert_int_equal(ic->nb_streams, 1);
-	d->tb = ic->streams[0]->time_base;
-	codec = avcodec_find_decoder(ic->streams[0]->codecpar->codec_id);
+	for (unsigned i = 0; i < ic->nb_streams; i++)
+		if (ic->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO)
+			vst = (int)i;
+	assert_true(vst >= 0);
+	d->tb = ic->streams[vst]->time_base;
+	codec = avcodec_find_decoder(ic->streams[vst]->codecpar->codec_id);
 	assert_non_null(codec);
 	dec = avcodec_alloc_context3(codec);
-	assert_int_equal(avcodec_parameters_to_context(dec, ic->streams[0]->codecpar), 0);
+	assert_int_equal(avcodec_parameters_to_context(dec, ic->streams[vst]->codecpar), 0);
 	dec->thread_count = 1;
 	assert_int_equal(avcodec_open2(dec, codec, NULL), 0);
 	while (!eof) {
 		ret = av_read_frame(ic, pkt);
+		if (ret >= 0 && pkt->stream_index != vst) {
+			av_packet_unref(pkt);
+			continue;
+		}
 		if (ret < 0) {
 			eof = 1;
 			ret = avcodec_send_packet(dec, NULL);
@@ -253,7 +261,7 @@ static void decode_file(const char *path, struct decoded *d)
 
 /* Every frame in its place, each timestamp index/rate from the first: exactly where the
  * time base holds it (MP4, MOV), else rounded to the nearest tick (WebM's milliseconds). */
-static void assert_exact(const struct decoded *d, int num, int den)
+static void assert_exact_from(const struct decoded *d, int num, int den)
 {
 	assert_int_equal(d->frames, FRAMES);
 	for (int i = 0; i < d->frames; i++) {
@@ -266,6 +274,12 @@ static void assert_exact(const struct decoded *d, int num, int den)
 			fail_msg("frame %d at pts %lld (tb %d/%d), not %d*%d/%d s", i,
 				 (long long)d->pts[i], d->tb.num, d->tb.den, i, den, num);
 	}
+}
+
+/* ... and the first frame at 0 (a file without an audio track's priming before it). */
+static void assert_exact(const struct decoded *d, int num, int den)
+{
+	assert_exact_from(d, num, den);
 	assert_int_equal(d->pts[0], 0);
 }
 
@@ -453,6 +467,147 @@ static void test_webm_vp9_alpha_survives_the_join(void **state)
 	close(fds[0]);
 	close(fds[1]);
 	close(jfd);
+}
+
+/* ---- audio: each chunk's range as PCM, joined and encoded once ------------------------- */
+
+static void assert_refused(const int *fds, int n, struct render_spec spec, const char *want);
+
+/* A 48 kHz stereo 16-bit WAV: a 440 Hz sine left, 660 Hz right, seconds long. */
+static int wav_fd(double seconds)
+{
+	int n = (int)(seconds * 48000), fd;
+	char path[PATH_MAX];
+	uint8_t hdr[44] = "RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0\x02\0\x80\xbb\0\0"
+			  "\0\xee\x02\0\x04\0\x10\0data";
+	uint32_t data = (uint32_t)n * 4, riff = data + 36;
+	int16_t *pcm = malloc((size_t)n * 4);
+
+	assert_non_null(pcm);
+	memcpy(hdr + 4, &riff, 4);
+	memcpy(hdr + 40, &data, 4);
+	for (int i = 0; i < n; i++) {
+		pcm[2 * i] = (int16_t)(12000 * sin(2 * M_PI * 440 * i / 48000.0));
+		pcm[2 * i + 1] = (int16_t)(12000 * sin(2 * M_PI * 660 * i / 48000.0));
+	}
+	fd = temp_file("wav", path, sizeof(path));
+	assert_int_equal(write(fd, hdr, 44), 44);
+	assert_int_equal(write(fd, pcm, (size_t)n * 4), (ssize_t)n * 4);
+	free(pcm);
+	return fd;
+}
+
+/* An audio packet, copied out (the test calls only libav functions render links). */
+struct apkt {
+	int size;
+	int64_t pts;
+	uint8_t *data;
+};
+
+/* The audio stream's packets of a file, and their count. */
+static int audio_packets(const char *path, struct apkt *pkts, int max)
+{
+	AVFormatContext *ic = NULL;
+	AVPacket *p = av_packet_alloc();
+	int n = 0, ast = -1;
+
+	assert_int_equal(avformat_open_input(&ic, path, NULL, NULL), 0);
+	for (unsigned i = 0; i < ic->nb_streams; i++)
+		if (ic->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO)
+			ast = (int)i;
+	assert_true(ast >= 0);
+	while (av_read_frame(ic, p) >= 0) {
+		if (p->stream_index == ast && n < max) {
+			pkts[n].size = p->size;
+			pkts[n].pts = p->pts;
+			pkts[n].data = malloc((size_t)p->size);
+			assert_non_null(pkts[n].data);
+			memcpy(pkts[n++].data, p->data, (size_t)p->size);
+		}
+		av_packet_unref(p);
+	}
+	av_packet_free(&p);
+	avformat_close_input(&ic);
+	return n;
+}
+
+/* The chunks carry their ranges of a WAV as PCM (render_chunk_audio); the join encodes
+ * the whole track once: its packets are byte for byte those of the whole render's track
+ * (render_audio_mux), so no gap, overlap or priming click sits at any border. */
+static void audio_whole_vs_joined(const char *output, int container)
+{
+	struct render_spec spec = base_spec(output, "veryfast", 30000, 1001);
+	char path[PATH_MAX], whole_path[PATH_MAX], joined_path[PATH_MAX], err[512];
+	struct render_audio_result ares;
+	struct render_result res;
+	static struct apkt a[1024], b[1024];
+	int wav = wav_fd(4.5), fds[4], first = 0, whole_v, whole_fd, joined_fd, na, nb;
+	struct decoded d, dw;
+
+	whole_v = encode(spec, 0, FRAMES, 0, path, sizeof(path));
+	whole_fd = temp_file("awhole", whole_path, sizeof(whole_path));
+	if (render_audio_mux(whole_v, wav, whole_fd, container, "a.wav", FRAMES, 30000, 1001, &ares,
+			     err, sizeof(err)) < 0)
+		fail_msg("render_audio_mux: %s", err);
+	for (int k = 0; k < 4; k++) {
+		int v = encode(spec, first, chunk_sizes[k], 1, path, sizeof(path));
+
+		fds[k] = temp_file("achunk", path, sizeof(path));
+		if (render_chunk_audio(v, wav, fds[k], "a.wav", first, chunk_sizes[k], 30000, 1001,
+				       &ares, err, sizeof(err)) < 0)
+			fail_msg("render_chunk_audio: %s", err);
+		assert_string_equal(ares.codec, "pcm");
+		assert_int_equal(ares.samples,
+				 render_audio_samples(first + chunk_sizes[k], 30000, 1001) -
+				     render_audio_samples(first, 30000, 1001));
+		close(v);
+		first += chunk_sizes[k];
+	}
+	joined_fd = temp_file("ajoined", joined_path, sizeof(joined_path));
+	spec.output_fd = joined_fd;
+	spec.use_output_fd = 1;
+	spec.max_frames = FRAMES;
+	if (render_join(fds, 4, &spec, &res, err, sizeof(err)) < 0)
+		fail_msg("render_join with audio: %s", err);
+	/* the video as the whole render's: the same frames, from the same first timestamp
+	 * (WebM starts the video after Opus's priming, 7 ms in, in both) */
+	decode_file(joined_path, &d);
+	assert_exact_from(&d, 30000, 1001);
+	decode_file(whole_path, &dw);
+	assert_exact_from(&dw, 30000, 1001);
+	assert_int_equal(d.pts[0], dw.pts[0]);
+	na = audio_packets(whole_path, a, 1024);
+	nb = audio_packets(joined_path, b, 1024);
+	print_message("%s: whole track %d packets, joined %d\n", output, na, nb);
+	assert_int_equal(na, nb);
+	for (int i = 0; i < na; i++) {
+		if (a[i].size != b[i].size || memcmp(a[i].data, b[i].data, (size_t)a[i].size) ||
+		    a[i].pts != b[i].pts)
+			fail_msg("audio packet %d differs (size %d vs %d, pts %lld vs %lld)", i,
+				 a[i].size, b[i].size, (long long)a[i].pts, (long long)b[i].pts);
+		free(a[i].data);
+		free(b[i].data);
+	}
+	/* a chunk without audio among chunks with: refused */
+	{
+		int mixed[2] = {fds[0], encode(spec, 0, 10, 1, path, sizeof(path))};
+		spec.max_frames = chunk_sizes[0] + 10;
+		assert_refused(mixed, 2, spec, "chunk 2 of 2 has no audio and chunk 1 has");
+		close(mixed[1]);
+	}
+	for (int k = 0; k < 4; k++)
+		close(fds[k]);
+	close(wav);
+	close(whole_v);
+	close(whole_fd);
+	close(joined_fd);
+}
+
+static void test_audio_in_chunks_joins_to_the_whole_renders_track(void **state)
+{
+	(void)state;
+	audio_whole_vs_joined("x.mp4", RENDER_MP4);   /* AAC */
+	audio_whole_vs_joined("x.webm", RENDER_WEBM); /* Opus */
 }
 
 /* A join that must fail: its sentence contains want, and nothing passes as a video. */
@@ -912,6 +1067,7 @@ int main(void)
 	    cmocka_unit_test(test_mov_prores_joined_equals_whole),
 	    cmocka_unit_test(test_hevc_and_av1_joined_equal_whole_where_available),
 	    cmocka_unit_test(test_webm_vp9_alpha_survives_the_join),
+	    cmocka_unit_test(test_audio_in_chunks_joins_to_the_whole_renders_track),
 	    cmocka_unit_test(test_a_chunk_of_another_size_codec_or_settings_is_refused),
 	    cmocka_unit_test(test_truncated_corrupt_and_garbage_chunks_are_sentences),
 	    cmocka_unit_test(test_zero_chunks_and_too_many_are_refused),
