@@ -682,6 +682,11 @@ int render_join_progress(const int *chunk_fds, int n, const struct render_spec *
 		poster_teardown(&jp, res);
 		res->frames = j.total;
 		res->bytes = (uint64_t)size;
+		if (j.aenc) {
+			snprintf(res->audio_codec, sizeof(res->audio_codec), "%s",
+				 render_audio_enc_codec(j.aenc));
+			res->audio_samples = render_audio_enc_samples(j.aenc);
+		}
 		snprintf(res->stream_kind, sizeof(res->stream_kind), "join");
 	} else {
 		poster_teardown(&jp, NULL);

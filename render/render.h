@@ -83,6 +83,9 @@ struct render_spec {
 	 * codec and settings would get them (the extension and codec still choose those),
 	 * starting on a keyframe. No poster or contact sheet: the join makes the poster. */
 	int chunk;
+	/* A chunk's first frame in the whole job (its FRAME_START): with use_audio, the
+	 * chunk's range of the job's audio is added as PCM (render_chunk_audio). */
+	int64_t chunk_first_frame;
 };
 
 #define RENDER_MAX_WARNINGS 4
@@ -119,6 +122,10 @@ struct render_result {
 	 * how many cells hold their frame (fewer when the stream ended early). */
 	uint64_t sheet_bytes;
 	int sheet_filled;
+	/* render_join with chunks that carry audio: the track it encoded ("" for none) and
+	 * its samples at 48 kHz. */
+	char audio_codec[8];
+	int64_t audio_samples;
 };
 
 /* Called from the reading thread after each encoded frame. */

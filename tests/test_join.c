@@ -887,28 +887,48 @@ static void confined_join(struct sandbox *sb, const struct render_spec *spec, co
 }
 
 /* A chunk rendered by a confined encoder child (encoder_spawn with spec.chunk), as the
- * worker makes them: its file's descriptor. */
-static int confined_chunk(struct sandbox *sb, struct render_spec spec, int first, int count)
+ * worker makes them: its file's descriptor. With wav >= 0 the child is handed that audio
+ * file as a job's (encoder_send_audio) and the chunk carries its range as PCM. */
+static int confined_chunk(struct sandbox *sb, struct render_spec spec, int first, int count,
+			  int wav)
 {
 	struct sandbox_helper_ticket t;
 	struct encoder_msg m;
 	char err[512], path[PATH_MAX];
 	int in = source_fd(first, count), out = temp_file("cchunk", path, sizeof(path)), sock,
-	    progress;
+	    progress, aout = -1;
 
 	spec.chunk = 1;
+	spec.chunk_first_frame = first;
 	spec.max_frames = count;
+	if (wav >= 0) {
+		aout = temp_file("cchunk-audio", path, sizeof(path));
+		spec.use_audio = 1;
+		spec.audio_out_fd = aout;
+		spec.audio_name = "a.wav";
+		spec.audio_wait_s = 30;
+	}
 	assert_int_equal(sandbox_helper_ticket(sb, &t, err, sizeof(err)), 0);
 	sock = encoder_spawn(&spec, in, out, &t, err, sizeof(err));
 	if (sock < 0)
 		fail_msg("encoder_spawn (chunk): %s", err);
 	sandbox_helper_ticket_close(&t);
 	close(in);
+	if (wav >= 0)
+		assert_int_equal(encoder_send_audio(sock, wav), 0);
 	read_job(sock, 0, &m, &progress);
 	if (m.rc != 0)
 		fail_msg("confined chunk: %s", m.err);
 	assert_int_equal(m.frames, count);
 	assert_int_equal(m.poster_bytes, 0);
+	if (wav >= 0) {
+		assert_string_equal(m.audio_codec, "pcm");
+		assert_int_equal(m.audio_samples,
+				 render_audio_samples(first + count, spec.fps_num, spec.fps_den) -
+				     render_audio_samples(first, spec.fps_num, spec.fps_den));
+		close(out);
+		out = aout;
+	}
 	{ /* Matroska's EBML magic, whatever the output's extension */
 		uint8_t magic[4];
 		assert_int_equal(pread(out, magic, 4, 0), 4);
@@ -934,7 +954,7 @@ static void confined_whole_join(struct sandbox *sb, const char *output, const ch
 		/* the H.264 chunks as the worker makes them, in the box; the rest here */
 		fds[k] = codec || strcmp(output, "x.mp4")
 			     ? encode(spec, first, chunk_sizes[k], 1, path, sizeof(path))
-			     : confined_chunk(sb, spec, first, chunk_sizes[k]);
+			     : confined_chunk(sb, spec, first, chunk_sizes[k], -1);
 		first += chunk_sizes[k];
 	}
 	out = temp_file("confined", joined, sizeof(joined));
@@ -1011,16 +1031,47 @@ static void test_the_join_runs_inside_the_encoders_box(void **state)
 		assert_non_null(strstr(err, "not 65"));
 		sandbox_helper_ticket_close(&t);
 	}
-	/* a chunk with audio is refused before any child starts */
+	/* chunks with audio made in the box, joined in the box: the track is the whole
+	 * render's, byte for byte */
 	{
-		struct sandbox_helper_ticket t;
-		spec.chunk = 1;
-		spec.use_audio = 1;
-		spec.audio_out_fd = out;
-		assert_int_equal(sandbox_helper_ticket(sb, &t, err, sizeof(err)), 0);
-		assert_int_equal(encoder_spawn(&spec, fds[0], out, &t, err, sizeof(err)), -EINVAL);
-		assert_non_null(strstr(err, "audio cannot go in chunks yet"));
-		sandbox_helper_ticket_close(&t);
+		struct render_audio_result ares;
+		static struct apkt a[1024], b[1024];
+		char wpath[PATH_MAX], jpath[PATH_MAX];
+		int wav = wav_fd(4.5), afds[4], first = 0, whole_v, whole_a, jfd, na, nb;
+
+		spec = base_spec("x.mp4", "veryfast", 30000, 1001);
+		for (int k = 0; k < 4; k++) {
+			afds[k] = confined_chunk(sb, spec, first, chunk_sizes[k], wav);
+			first += chunk_sizes[k];
+		}
+		jfd = temp_file("cjoined-audio", jpath, sizeof(jpath));
+		spec.max_frames = FRAMES;
+		confined_join(sb, &spec, afds, 4, jfd, &m, &progress);
+		if (m.rc != 0)
+			fail_msg("confined join with audio: %s", m.err);
+		assert_string_equal(m.audio_codec, "aac");
+		assert_int_equal(m.audio_samples, render_audio_samples(FRAMES, 30000, 1001));
+		whole_v = encode(spec, 0, FRAMES, 0, path, sizeof(path));
+		whole_a = temp_file("cwhole-audio", wpath, sizeof(wpath));
+		assert_int_equal(render_audio_mux(whole_v, wav, whole_a, RENDER_MP4, "a.wav",
+						  FRAMES, 30000, 1001, &ares, err, sizeof(err)),
+				 0);
+		na = audio_packets(wpath, a, 1024);
+		nb = audio_packets(jpath, b, 1024);
+		print_message("confined join with audio: %d packets, whole %d\n", nb, na);
+		assert_int_equal(na, nb);
+		for (int i = 0; i < na; i++) {
+			assert_int_equal(a[i].size, b[i].size);
+			assert_memory_equal(a[i].data, b[i].data, (size_t)a[i].size);
+			free(a[i].data);
+			free(b[i].data);
+		}
+		for (int k = 0; k < 4; k++)
+			close(afds[k]);
+		close(wav);
+		close(whole_v);
+		close(whole_a);
+		close(jfd);
 	}
 	sandbox_destroy(sb);
 	for (int k = 0; k < 4; k++)

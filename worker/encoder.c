@@ -56,8 +56,10 @@ struct encoder_request {
 	/* A join (encoder_spawn_join): this many chunk files ride after the cgroups'; the
 	 * frame pipe's place holds the output again. 0: an encode. */
 	int32_t n_chunks;
-	/* 0 or 1: render_spec.chunk, the frames as a chunk of a chunked job (Matroska) */
+	/* 0 or 1: render_spec.chunk, the frames as a chunk of a chunked job (Matroska), and
+	 * its first frame in the job (its audio range starts there) */
 	int32_t chunk;
+	int64_t chunk_first_frame;
 };
 
 /* ---- the worker's side --------------------------------------------------------------- */
@@ -197,6 +199,7 @@ static int spawn_request(const struct render_spec *spec, int frame_fd, int out_f
 		 rq.has_audio && spec->audio_name ? spec->audio_name : "");
 	rq.n_chunks = n_chunks;
 	rq.chunk = spec->chunk != 0 && n_chunks == 0;
+	rq.chunk_first_frame = rq.chunk ? spec->chunk_first_frame : 0;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
 		snprintf(err, errlen, "cannot create the encoder's socket: %s", strerror(errno));
@@ -237,9 +240,9 @@ static int spawn_request(const struct render_spec *spec, int frame_fd, int out_f
 int encoder_spawn(const struct render_spec *spec, int frame_fd, int out_fd,
 		  const struct sandbox_helper_ticket *t, char *err, size_t errlen)
 {
-	if (spec->chunk && (spec->use_audio || spec->still)) {
-		snprintf(err, errlen, "a chunk of a chunked job holds video only: %s",
-			 spec->still ? "not a still" : "audio cannot go in chunks yet");
+	if (spec->chunk && (spec->still || spec->chunk_first_frame < 0)) {
+		snprintf(err, errlen, "a chunk of a chunked job is a frame range of a video, %s",
+			 spec->still ? "not a still" : "from frame 0 on");
 		return -EINVAL;
 	}
 	return spawn_request(spec, frame_fd, out_fd, NULL, 0, t, err, errlen);
@@ -419,9 +422,9 @@ static int valid_request(const struct encoder_request *rq)
 	       (rq->has_audio == 0 || (rq->has_audio == 1 && rq->still == 0)) &&
 	       memchr(rq->audio_name, 0, sizeof(rq->audio_name)) &&
 	       (rq->n_chunks == 0 || (rq->still == 0 && rq->has_sheet == 0)) &&
-	       /* a chunk holds video only: no still, and no audio (not yet in chunks) */
-	       (rq->chunk == 0 || (rq->chunk == 1 && rq->still == 0 && rq->has_audio == 0 &&
-				   rq->n_chunks == 0)) &&
+	       /* a chunk is a frame range of a video: no still, no join */
+	       (rq->chunk == 0 || (rq->chunk == 1 && rq->still == 0 && rq->n_chunks == 0 &&
+				   rq->chunk_first_frame >= 0)) &&
 	       memchr(rq->container, 0, sizeof(rq->container)) &&
 	       memchr(rq->codec, 0, sizeof(rq->codec));
 }
@@ -538,9 +541,15 @@ static int add_audio(const struct encoder_request *rq, const int *fds, struct en
 	if (rc < 0)
 		return rc;
 	snprintf(name, sizeof(name), "video.%s", rq->container);
-	rc = render_audio_mux(fds[2], afd, fds[audio_out_index(rq)],
-			      render_container_from_path(name), rq->audio_name, m->frames,
-			      rq->fps_num, rq->fps_den, &res, m->err, sizeof(m->err));
+	/* A chunk keeps its range of the track as PCM; the join encodes the whole once. */
+	if (rq->chunk)
+		rc = render_chunk_audio(fds[2], afd, fds[audio_out_index(rq)], rq->audio_name,
+					rq->chunk_first_frame, m->frames, rq->fps_num, rq->fps_den,
+					&res, m->err, sizeof(m->err));
+	else
+		rc = render_audio_mux(fds[2], afd, fds[audio_out_index(rq)],
+				      render_container_from_path(name), rq->audio_name, m->frames,
+				      rq->fps_num, rq->fps_den, &res, m->err, sizeof(m->err));
 	close(afd);
 	if (rc < 0)
 		return rc;
@@ -707,6 +716,8 @@ __attribute__((noreturn)) static void join_main(const struct encoder_request *rq
 		m.poster_bytes = res.poster_bytes;
 		m.poster_frame = res.poster_bytes ? res.poster_frame : -1;
 		m.poster_ms = res.poster_ms;
+		memcpy(m.audio_codec, res.audio_codec, sizeof(m.audio_codec));
+		m.audio_samples = res.audio_samples;
 	} else {
 		m.frames = ctx.last_sent;
 		m.poster_frame = -1;
