@@ -12,7 +12,8 @@
 #     exact duration, "exact"; bytes and sha256 are the final file's.
 #  b. a WAV 2.5 times the video's length is trimmed, one a quarter of it padded: the
 #     track is the video's length either way, "fitted" says so, source_duration_s is the
-#     WAV's, and the padded track is silent after the WAV's end and loud before it.
+#     WAV's, and the padded track is silent after the WAV's end and loud before it. A
+#     script that writes on past the frame count (stopped at the ceiling) keeps its audio.
 #  c. A/V sync: a white frame at frame 37 of black ones and a click at exactly 37/30 s:
 #     decoded by ffmpeg, |t_click - t_flash| is at most one frame (1/30 s), MP4 and WebM.
 #  d. hostile scripts: audio.wav a symlink to /etc/passwd, a symlink to a real WAV in
@@ -122,6 +123,7 @@ variant() { # variant NAME 'python line': a copy of BASE with the line first
 }
 variant long sweep 'import os; os.environ["AUDIO_SECS"] = "5"'
 variant short sweep 'import os; os.environ["AUDIO_SECS"] = "0.5"'
+variant endless sweep 'import os; os.environ["AUDIO_SECS"] = "1"; os.environ["FRAMES"] = "100000"'
 for how in symlink_out symlink_in fifo dir socket missing corrupt; do
 	variant "h_$how" hostile "import os; os.environ['HOW'] = '$how'"
 done
@@ -159,6 +161,9 @@ check "its decoded track holds $n samples, 96000 within one Opus frame" near "$n
 loud=$(rms "$T/w/short.webm" 0.05 0.45)
 quiet=$(rms "$T/w/short.webm" 0.6 1.9)
 check "the sweep is heard before 0.5 s (rms $loud) and silence follows (rms $quiet)" python3 -c "import sys; sys.exit(0 if $loud > 0.2 and $quiet < 0.001 else 1)"
+
+js=$("$BIN" run --size 64x48 --frames 30 --audio audio.wav -o "$T/w/endless.mp4" --json "$S/${MARK}_endless.py" 2>/dev/null)
+check "a script stopped at the frame ceiling keeps its audio ($(jget "$js" '(d["status"], d["frame_cap_hit"], d.get("audio"))'))" eval '[ "$(jget "$js" "d[\"status\"], d[\"frame_cap_hit\"], d[\"audio\"][\"codec\"]")" = "('"'succeeded'"', True, '"'aac'"')" ]'
 
 # ==== c. A/V sync ============================================================================
 echo "== c. sync"

@@ -588,20 +588,6 @@ static void audio_whole_vs_joined(const char *output, int container)
 		free(a[i].data);
 		free(b[i].data);
 	}
-	/* a chunk whose track is shorter than its frames: refused before anything is written */
-	{
-		int v = encode(spec, 0, 20, 1, path, sizeof(path)), shortc[2];
-
-		shortc[0] = fds[0];
-		shortc[1] = temp_file("ashort", path, sizeof(path));
-		assert_int_equal(render_chunk_audio(v, wav, shortc[1], "a.wav", chunk_sizes[0], 10,
-						    30000, 1001, &ares, err, sizeof(err)),
-				 0);
-		spec.max_frames = chunk_sizes[0] + 20;
-		assert_refused(shortc, 2, spec, "audio samples, not the 32032 its frames span");
-		close(v);
-		close(shortc[1]);
-	}
 	/* a chunk without audio among chunks with: refused */
 	{
 		int mixed[2] = {fds[0], encode(spec, 0, 10, 1, path, sizeof(path))};

@@ -429,8 +429,8 @@ static void on_drain(uv_timer_t *h)
 /* The sandbox is gone: the audio file the job names is opened beneath its scratch dir,
  * by descriptor (sandbox_scratch_open: no link followed, regular files only, a FIFO
  * cannot block), and handed to the encoder, which decodes it in its confinement; the
- * worker reads none of it. Without the file, or when the script did not succeed, the
- * encoder is told why, and the job fails with that sentence. */
+ * worker reads none of it. Without the file the encoder is told why, and the job fails
+ * with that sentence. */
 static void hand_audio(struct runner *r)
 {
 	char err[400];
@@ -439,18 +439,17 @@ static void hand_audio(struct runner *r)
 	if (!r->audio_name[0] || r->audio_handed)
 		return;
 	r->audio_handed = 1;
-	if (r->sbres.end != SANDBOX_EXITED || r->sbres.exit_code != 0 || r->sbres.signal) {
-		encoder_send_audio_none(r->enc_sock, "the script did not finish, so its audio "
-					"was not read");
-		return;
-	}
+	/* Handed whatever the script's end: whether that end was a success (a script
+	 * stopped at the frame ceiling is one) is verdict.c's to say, after the encoder's
+	 * RESULT, and a failed script's sentence wins over the audio's there. */
 	fd = sandbox_scratch_open(r->sb, r->audio_name, "audio", err, sizeof(err));
 	if (fd < 0) {
 		encoder_send_audio_none(r->enc_sock, err);
 		return;
 	}
 	if (encoder_send_audio(r->enc_sock, fd) < 0)
-		encoder_send_audio_none(r->enc_sock, "could not hand the audio file to the encoder");
+		encoder_send_audio_none(r->enc_sock,
+					"could not hand the audio file to the encoder");
 	close(fd);
 }
 
