@@ -5,12 +5,9 @@
  * FFmpeg's concat demuxer done by hand, with nothing re-encoded: read every chunk's
  * packets in order and write them into the final muxer with timestamps moved past the
  * frames before it. Two passes: the first reads and checks everything (codec, size,
- * extradata, keyframe, every frame of the range exactly once, the total, and the audio
- * samples each chunk's frames span) before a byte of the output is written; the second
- * writes, decoding only the frames the poster looks at. Chunks with audio carry their
- * range of the job's track as PCM (render_chunk_audio, at the end of this file): the join
- * concatenates it and encodes the whole track once, so no encoder priming or padding
- * falls at a border.
+ * extradata, keyframe, every frame of the range exactly once, the total) before a byte
+ * of the output is written; the second writes, decoding only the frames the poster
+ * looks at.
  *
  * Timestamps: Matroska keeps milliseconds and no decode timestamps, so a chunk's frame
  * numbers are recovered, not trusted: frame k's timestamp is round(k * 1000 / rate)
@@ -638,10 +635,8 @@ int render_join_progress(const int *chunk_fds, int n, const struct render_spec *
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((ret = render_libav_load(err, errlen)) < 0 || (ret = check_spec(&j, chunk_fds, n)) < 0)
 		return ret;
-	if (!(j.scan = calloc((size_t)n, sizeof(*j.scan)))) {
-		snprintf(err, errlen, "out of memory joining %d chunks", n);
+	if (!(j.scan = calloc((size_t)n, sizeof(*j.scan))))
 		return -ENOMEM;
-	}
 	for (int k = 0; k < n && ret == 0; k++)
 		ret = scan_chunk(&j, k, chunk_fds[k]);
 	if (ret == 0 && spec->max_frames > 0 && j.total != spec->max_frames) {
@@ -695,8 +690,6 @@ int render_join_progress(const int *chunk_fds, int n, const struct render_spec *
 		snprintf(res->stream_kind, sizeof(res->stream_kind), "join");
 	} else {
 		poster_teardown(&jp, NULL);
-		if (ret == -ENOMEM && errlen && !err[0])
-			snprintf(err, errlen, "out of memory joining %d chunks", n);
 	}
 	if (oc) {
 		fd_io_free(&oc->pb);

@@ -1185,10 +1185,9 @@ static void test_audio_names_inside_scratch_are_accepted(void **state)
 
 static void test_audio_names_that_could_leave_scratch_are_refused(void **state)
 {
-	static const char *const bad[] = {"../etc/passwd", "/etc/passwd", "a/../b", "./a.wav",
-					  "a//b",	   "a/",	  "a b.wav", "a\\b",
-					  "..",		   ".",		  "a/.",     "a\nb",
-					  "\xc3\xa9.wav"};
+	static const char *const bad[] = {
+	    "../etc/passwd", "/etc/passwd", "a/../b", "./a.wav", "a//b", "a/",		"a b.wav",
+	    "a\\b",	     "..",	    ".",      "a/.",	 "a\nb", "\xc3\xa9.wav"};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -1230,8 +1229,9 @@ static void test_audio_round_trips_through_json(void **state)
 	assert_string_equal(j.audio, "out/audio.wav");
 	back = job_to_json(&j);
 	assert_non_null(back);
-	assert_non_null(strstr(back, "\"audio\": \"out/audio.wav\"") ? back
-				   : strstr(back, "\"audio\":\"out/audio.wav\""));
+	assert_non_null(strstr(back, "\"audio\": \"out/audio.wav\"")
+			    ? back
+			    : strstr(back, "\"audio\":\"out/audio.wav\""));
 	free(back);
 	job_free(&j);
 }

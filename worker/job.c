@@ -498,14 +498,17 @@ static int job_check_encoding(struct job *j, char *err, size_t errlen)
 
 int job_check_audio_name(const char *name, char *err, size_t errlen)
 {
-	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
+	static const char ok[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
 	size_t len = strlen(name);
 	char shown[80];
 
 	job_show(shown, sizeof(shown), name);
 	if (len == 0 || len > 255) {
-		worker_err(err, errlen, "audio '%s' is not allowed: give a file name in $SCRATCH "
-			   "of 1 to 255 bytes", shown);
+		worker_err(err, errlen,
+			   "audio '%s' is not allowed: give a file name in $SCRATCH "
+			   "of 1 to 255 bytes",
+			   shown);
 		return -EINVAL;
 	}
 	/* The name is resolved beneath the scratch dir anyway (sandbox_scratch_open); a
@@ -515,11 +518,12 @@ int job_check_audio_name(const char *name, char *err, size_t errlen)
 
 		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.') ||
 		    strspn(c, ok) < n) {
-			worker_err(err, errlen,
-				   "audio '%s' is not allowed: give a path inside $SCRATCH "
-				   "(\"audio.wav\", \"out/a.wav\") of letters, digits, '.', '_' and "
-				   "'-', without '.' or '..' parts or a leading '/'",
-				   shown);
+			worker_err(
+			    err, errlen,
+			    "audio '%s' is not allowed: give a path inside $SCRATCH "
+			    "(\"audio.wav\", \"out/a.wav\") of letters, digits, '.', '_' and "
+			    "'-', without '.' or '..' parts or a leading '/'",
+			    shown);
 			return -EINVAL;
 		}
 		if (!c[n])
@@ -535,13 +539,16 @@ static int job_check_audio(const struct job *j, int container, char *err, size_t
 	if (job_check_audio_name(j->audio, err, errlen) < 0)
 		return -EINVAL;
 	if (j->still >= 0) {
-		worker_err(err, errlen, "--still writes one PNG frame, which has no sound: "
+		worker_err(err, errlen,
+			   "--still writes one PNG frame, which has no sound: "
 			   "leave out --audio");
 		return -EINVAL;
 	}
 	if (!render_audio_codec_for(container)) {
-		worker_err(err, errlen, "%s has no audio track: write .mp4, .webm or .mov to keep "
-			   "audio '%s'", j->format, j->audio);
+		worker_err(err, errlen,
+			   "%s has no audio track: write .mp4, .webm or .mov to keep "
+			   "audio '%s'",
+			   j->format, j->audio);
 		return -EINVAL;
 	}
 	return 0;
