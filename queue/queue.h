@@ -37,7 +37,7 @@
 #define QUEUE_RECENT_MAX     10000 /* ids kept in the recent-jobs index, P:jobs:recent */
 #define QUEUE_LIST_MAX	     1000  /* most jobs one queue_list() answers */
 #define QUEUE_LIST_VALUE_MAX 256   /* each value of a listed job cut to this many bytes */
-#define QUEUE_ROLE_NOTE_MAX  4096  /* a claim's role note (struct queue_job) */
+#define QUEUE_ROLE_NOTE_MAX  16384 /* a claim's role note (struct queue_job) */
 #define QUEUE_CHUNKS_MAX     64	   /* most children one split makes */
 
 /* What a completion, retry or rejection answers when the job was cancelled before its
@@ -99,8 +99,9 @@ struct queue_job {
 	/* What the queue says this document is, from its job hash (never from the document):
 	 * "" an ordinary job, "chunk" a child the split script queued, "join" a split parent
 	 * whose children all succeeded, "whole" a split parent rendered whole after a
-	 * child found its script ignores its range. role_note: for "join" the JSON array
-	 * of the workers that rendered each chunk, for "whole" the fallback's sentence. */
+	 * child found its script ignores its range. role_note: for "join" a JSON array,
+	 * per chunk, of {"worker", "file"} (who rendered it, the base name of its recorded
+	 * output), for "whole" the fallback's sentence. */
 	char role[8];
 	char role_note[QUEUE_ROLE_NOTE_MAX];
 };

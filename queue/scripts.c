@@ -92,12 +92,15 @@ _Static_assert(QUEUE_LIST_VALUE_MAX == 256, "list_lua's cap");
 	"  if state == 'succeeded' then\n" \
 	"    local w = cut(redis.call('HGET', h, 'worker') or '', 120)\n" \
 	"    if redis.call('HSETNX', ph .. ':chunks', 'w' .. idx, w) == 0 then return end\n" \
+	"    local out = redis.call('HGET', h, 'output') or ''\n" \
+	"    redis.call('HSET', ph .. ':chunks', 'o' .. idx, cut(string.match(out, '[^/]*$'), 80))\n" \
 	"    local done = redis.call('HINCRBY', ph, 'chunks_done', 1)\n" \
 	"    local total = tonumber(redis.call('HGET', ph, 'chunks_total')) or 0\n" \
 	"    if done == total and redis.call('HSETNX', ph, 'join_queued', now_ms()) == 1 then\n" \
 	"      local ws = {}\n" \
 	"      for k = 0, total - 1 do\n" \
-	"        ws[#ws + 1] = redis.call('HGET', ph .. ':chunks', 'w' .. k) or ''\n" \
+	"        ws[#ws + 1] = {worker = redis.call('HGET', ph .. ':chunks', 'w' .. k) or '',\n" \
+	"                       file = redis.call('HGET', ph .. ':chunks', 'o' .. k) or ''}\n" \
 	"      end\n" \
 	"      redis.call('HSET', ph, 'chunk_workers', cjson.encode(ws))\n" \
 	"      requeue_parent(p, ph, pid, 'join_doc')\n" \
@@ -142,7 +145,7 @@ _Static_assert(QUEUE_LIST_VALUE_MAX == 256, "list_lua's cap");
 	"    return 'chunk', ''\n" \
 	"  end\n" \
 	"  if redis.call('HGET', h, 'join_queued') and redis.call('HGET', h, 'join_sha') == sha then\n" \
-	"    return 'join', cut(redis.call('HGET', h, 'chunk_workers') or '[]', 4000)\n" \
+	"    return 'join', cut(redis.call('HGET', h, 'chunk_workers') or '[]', 16000)\n" \
 	"  end\n" \
 	"  if redis.call('HGET', h, 'chunk_fallback') and redis.call('HGET', h, 'whole_sha') == sha then\n" \
 	"    return 'whole', cut(redis.call('HGET', h, 'chunk_fallback'), 1000)\n" \

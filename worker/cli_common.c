@@ -48,6 +48,8 @@ const struct option cli_job_options[] = {
     {"poster-frame", required_argument, NULL, OPT_POSTER_FRAME},
     {"contact-sheet", required_argument, NULL, OPT_CONTACT_SHEET},
     {"audio", required_argument, NULL, OPT_AUDIO},
+    {"chunks", required_argument, NULL, OPT_CHUNKS},
+    {"frames-per-chunk", required_argument, NULL, OPT_FRAMES_PER_CHUNK},
 };
 const size_t cli_n_job_options = sizeof(cli_job_options) / sizeof(cli_job_options[0]);
 
@@ -204,6 +206,13 @@ int cli_job_option(const char *cmd, int opt, const char *arg, struct job *job,
 	case OPT_PROMPT:
 	case OPT_PROMPT_FILE:
 		return cli_prompt_option(cmd, opt, arg, job);
+	case OPT_FRAMES_PER_CHUNK:
+		errno = 0;
+		job->frames_per_chunk = strtoll(arg, &end, 10);
+		if (errno || end == arg || *end || job->frames_per_chunk < 1)
+			return cli_usage_error(
+			    cmd, "--frames-per-chunk '%s' is not a positive whole number", arg);
+		return 0;
 	}
 	if (!(f = job_option_field(opt, job, &base, &flag)))
 		return cli_usage_error(cmd, "unknown option");

@@ -215,6 +215,11 @@ static int run_prepare(struct run_args *a)
 			return cli_usage_error("run", "%s", err);
 		a->have_model = 1;
 	}
+	if (a->job.chunks || a->job.frames_per_chunk)
+		/* A split pays off across workers; on one machine a whole render is as fast. */
+		return cli_usage_error("run",
+				       "run renders a job whole; --chunks splits a job across "
+				       "workers: use reelbox submit --chunks N");
 	if (a->still)
 		return run_prepare_still(a);
 	if (!a->output) {

@@ -264,6 +264,8 @@ static void on_announce(uv_timer_t *t)
 }
 
 static void on_requeued(struct queue_async *q, int status, const char *msg, void *arg);
+static void remove_chunk_dir(struct worker *w, const char *id);
+static void chunk_result_extra(struct slot *s, const struct runner_result *res);
 
 /* The files beside a claim's video, its poster and its contact sheet (runner.h's names:
  * <id>.<token>.jpg and <id>.<token>.sheet.jpg beside <id>.<token>.<ext>, <id>.jpg and
@@ -512,6 +514,8 @@ static void on_completed(struct queue_async *q, int status, const char *msg, voi
 				remove_unrecorded(s);
 		}
 		log_event("job_recorded", s->qjob.id, "{s:i}", "attempt", s->qjob.attempt);
+		if (!strcmp(s->qjob.role, "join") && s->renamed)
+			remove_chunk_dir(w, s->qjob.id);
 		send_webhook(s, s->hook_doc, NULL, NULL);
 	} else if (status == QUEUE_CANCELLED) {
 		w->m.cancelled++;
@@ -815,6 +819,7 @@ static void record_outcome(struct slot *s, const struct runner_result *res)
 
 	if (upload_first(s, res))
 		return;
+	chunk_result_extra(s, res);
 	doc = result_json(s, res);
 
 	if (!doc) {
@@ -840,6 +845,33 @@ static void record_outcome(struct slot *s, const struct runner_result *res)
 		return;
 	}
 	record(s, doc);
+	free(doc);
+}
+
+/* A chunk whose stream held more than FRAME_COUNT frames: its script ignores its range
+ * (FRAME_START, FRAME_COUNT), so no chunk of it can be trusted to hold its own frames.
+ * The chunk is not kept; its failure carries the fallback sentence, on which the queue
+ * stops the other chunks and queues the parent's whole render. */
+static void record_fallback(struct slot *s, const struct runner_result *res)
+{
+	char why[512];
+	json_t *o;
+	char *doc;
+
+	if (s->staged[0]) {
+		unlink(s->staged);
+		s->staged[0] = '\0';
+	}
+	snprintf(why, sizeof(why),
+		 "its script wrote more than its FRAME_COUNT of %lld frames (it ignores "
+		 "FRAME_START and FRAME_COUNT), so the job was rendered whole",
+		 (long long)s->job.chunk.count);
+	o = json_pack("{s:s, s:s, s:s, s:I}", "status", "failed", "error", why, "chunk_fallback",
+		      why, "frames", (json_int_t)res->frames);
+	doc = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	log_event("chunk_fallback", s->qjob.id, "{s:s}", "reason", why);
+	record(s, doc ? doc : "{\"status\":\"failed\",\"error\":\"out of memory\"}");
 	free(doc);
 }
 
@@ -881,6 +913,10 @@ static void on_runner_done(void *opaque, const struct runner_result *done)
 	failed = !res->succeeded && !res->cancelled;
 	if (failed && (hand_back_host_failure(s, res) || retry_or_bury(s, res)))
 		return;
+	if (!strcmp(s->qjob.role, "chunk") && res->succeeded && res->frame_cap_hit) {
+		record_fallback(s, res);
+		return;
+	}
 	record_outcome(s, res);
 }
 
@@ -1037,10 +1073,281 @@ static int admit(struct worker *w, struct slot *s, char *err, size_t errlen)
 	return rc;
 }
 
+/* ---- Chunked jobs (docs/queue.md, "Chunked jobs") -----------------------------------
+ *
+ * A claim of a job with "chunks" splits it: the children's documents are built here (the
+ * parent's, with "chunk" {parent, index, start, count} and no delivery: that is the
+ * parent's), the queue's split script queues them, and the slot is free again. A child
+ * renders its range into the Matroska intermediate, committed like any video under
+ * output_dir/.chunks/<parent>/<index>.<token>.mkv; the join claim opens those files and
+ * its encoder joins them into the parent's video, which is committed as a whole job's. */
+
+/* What the document says it is must be what the queue's claim says it is: only the split
+ * writes "chunk" and "join", and only its documents get those roles (queue.h). NULL when
+ * they agree, else the sentence the job is refused with. */
+static const char *role_mismatch(const struct slot *s)
+{
+	const char *role = s->qjob.role;
+	char want[JOB_ID_MAX + 16];
+
+	if (s->job.chunk.parent[0] && strcmp(role, "chunk"))
+		return "a job's \"chunk\" is written by the worker that splits a chunked job, "
+		       "never "
+		       "by a producer: give \"chunks\" instead";
+	if (s->job.join && strcmp(role, "join"))
+		return "a job's \"join\" is written by the worker that splits a chunked job, never "
+		       "by a producer: leave it out";
+	if (!strcmp(role, "chunk") && !s->job.chunk.parent[0])
+		return "the queue says this job is a chunk, but its document has no \"chunk\"";
+	if (!strcmp(role, "join") && (!s->job.join || !s->job.chunks))
+		return "the queue says this job joins its chunks, but its document has no \"join\"";
+	if (!strcmp(role, "chunk")) {
+		snprintf(want, sizeof(want), "%s-c%d", s->job.chunk.parent, s->job.chunk.index);
+		if (strcmp(want, s->qjob.id))
+			return "the chunk's document names another parent or index than its id";
+	}
+	return NULL;
+}
+
+static void on_split(struct queue_async *q, int status, const char *msg, void *arg)
+{
+	struct slot *s = arg;
+	char *doc;
+
+	(void)q;
+	if (status == -EEXIST) {
+		/* A child's id is another job's: this job cannot be split, ever. */
+		json_t *o = json_pack("{s:s, s:s}", "status", "failed", "error", msg ? msg : "");
+		doc = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		json_decref(o);
+		log_event("job_split_refused", s->qjob.id, "{s:s}", "reason", msg ? msg : "");
+		if (doc) {
+			record(s, doc);
+			free(doc);
+			return;
+		}
+	} else if (status == 0) {
+		log_event("job_split", s->qjob.id, "{s:i}", "chunks", s->job.chunks);
+	} else {
+		/* Cancelled meanwhile, no longer this claim's, or Redis's trouble: the lease
+		 * decides what happens to a job that was not split. */
+		log_event("job_split_failed", s->qjob.id, "{s:i, s:s}", "status", status, "reason",
+			  msg ? msg : "");
+	}
+	slot_release(s);
+}
+
+/* The documents of the split: the children's (a JSON array of strings), the join's and
+ * the whole render's; then the split script. The slot is settled by on_split. */
+static void split_job(struct worker *w, struct slot *s)
+{
+	struct job c = s->job; /* shallow: the script stays the parent's */
+	json_t *kids = json_array();
+	char *doc, *join = NULL, *whole = NULL, *kids_s = NULL;
+	int bad = !kids, rc;
+
+	c.upload_url = c.webhook_url = NULL; /* delivery is the parent's, once */
+	c.upload_headers = NULL;
+	c.chunks = 0;
+	c.frames_per_chunk = 0;
+	for (int k = 0; !bad && k < s->job.chunks; k++) {
+		snprintf(c.id, sizeof(c.id), "%s-c%d", s->job.id, k);
+		snprintf(c.chunk.parent, sizeof(c.chunk.parent), "%s", s->job.id);
+		c.chunk.index = k;
+		job_chunk_range(s->job.frames, s->job.chunks, k, &c.chunk.start, &c.chunk.count);
+		doc = job_to_json(&c);
+		bad = !doc || json_array_append_new(kids, json_string(doc)) < 0;
+		free(doc);
+	}
+	c = s->job;
+	c.join = 1;
+	join = bad ? NULL : job_to_json(&c);
+	c.join = 0;
+	c.chunks = 0;
+	whole = join ? job_to_json(&c) : NULL;
+	kids_s = whole ? json_dumps(kids, JSON_COMPACT) : NULL;
+	json_decref(kids);
+	if (!kids_s) {
+		log_event("job_split_failed", s->qjob.id, "{s:s}", "reason", "out of memory");
+		slot_release(s); /* the lease hands it to another worker */
+	} else if ((rc = queue_async_split(w->q, &s->qjob, s->job.frames, join, whole, kids_s,
+					   on_split, s)) < 0) {
+		log_event("job_split_failed", s->qjob.id, "{s:s}", "reason", strerror(-rc));
+		slot_release(s);
+	}
+	free(join);
+	free(whole);
+	free(kids_s);
+}
+
+/* output_dir/.chunks/<parent>, made when create (0755 each; the videos in it are as
+ * public as the output dir's), opened without following a symlink at any step below
+ * the output dir. The directory's descriptor, or a negative errno. */
+static int chunk_dir_open(const struct worker *w, const char *parent, int create)
+{
+	int out = open(w->cfg.output_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), top, dir = -1;
+
+	if (out < 0)
+		return -errno;
+	if (create && mkdirat(out, ".chunks", 0755) < 0 && errno != EEXIST) {
+		close(out);
+		return -errno;
+	}
+	top = openat(out, ".chunks", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	close(out);
+	if (top < 0)
+		return -errno;
+	if (!create || mkdirat(top, parent, 0755) == 0 || errno == EEXIST)
+		dir = openat(top, parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0)
+		dir = -errno;
+	close(top);
+	return dir;
+}
+
+/* A chunk's names: staged as any video (its extension picks the codec; the bytes are
+ * Matroska), final output_dir/.chunks/<parent>/<index>.<token>.mkv, stable <index>.mkv.
+ * 0, or a negative errno with the sentence in err. */
+static int chunk_paths(struct worker *w, struct slot *s, char *err, size_t errlen)
+{
+	const struct job_chunk *c = &s->job.chunk;
+	int dir = chunk_dir_open(w, c->parent, 1);
+
+	if (dir < 0) {
+		snprintf(err, errlen, "cannot make %.200s/.chunks/%s: %s", w->cfg.output_dir,
+			 c->parent, strerror(-dir));
+		return dir;
+	}
+	close(dir);
+	if (outdir_path(s->final, sizeof(s->final), "%s/.chunks/%s/%d.%s.mkv", w->cfg.output_dir,
+			c->parent, c->index, s->qjob.token) < 0 ||
+	    outdir_path(s->stable, sizeof(s->stable), "%s/.chunks/%s/%d.mkv", w->cfg.output_dir,
+			c->parent, c->index) < 0 ||
+	    outdir_path(s->staged, sizeof(s->staged), "%s/%s.%s.%s", w->work_dir, s->job.id,
+			s->qjob.token, s->job.format) < 0) {
+		snprintf(err, errlen, "the chunk's path would be longer than PATH_MAX");
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+/* The join's chunk files, from the claim's note ([{"worker", "file"}] per chunk), each
+ * opened read-only beneath output_dir/.chunks/<id> without following a symlink, a
+ * regular file. 0 with fds[0..n) open, or -1 with the sentence the parent fails with. */
+static int open_chunks(struct worker *w, struct slot *s, int *fds, char *err, size_t errlen)
+{
+	json_t *note = json_loads(s->qjob.role_note, 0, NULL);
+	int n = s->job.chunks, dir = -1, k;
+
+	for (k = 0; k < n; k++)
+		fds[k] = -1;
+	if (!json_is_array(note) || (int)json_array_size(note) != n) {
+		snprintf(err, errlen, "the queue's list of the %d chunks of job %s is not whole", n,
+			 s->qjob.id);
+		goto fail;
+	}
+	dir = chunk_dir_open(w, s->qjob.id, 0);
+	for (k = 0; k < n; k++) {
+		json_t *e = json_array_get(note, (size_t)k);
+		const char *file = json_string_value(json_object_get(e, "file"));
+		const char *who = json_string_value(json_object_get(e, "worker"));
+		struct stat st;
+
+		/* A base name the queue recorded: no separator, not hidden. */
+		if (dir >= 0 && file && file[0] && file[0] != '.' && !strchr(file, '/'))
+			fds[k] = openat(dir, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+		if (fds[k] < 0 || fstat(fds[k], &st) < 0 || !S_ISREG(st.st_mode)) {
+			snprintf(err, errlen,
+				 "chunk %d (%.40s, rendered by worker %.60s) is not in "
+				 "%.120s/.chunks/%s "
+				 "on this worker: chunked jobs need an --output-dir shared by the "
+				 "workers (NFS, or one machine)",
+				 k, file && file[0] ? file : "no file recorded", who ? who : "?",
+				 w->cfg.output_dir, s->qjob.id);
+			goto fail;
+		}
+	}
+	if (dir >= 0)
+		close(dir);
+	json_decref(note);
+	return 0;
+fail:
+	if (dir >= 0)
+		close(dir);
+	for (k = 0; k < n; k++)
+		if (fds[k] >= 0)
+			close(fds[k]);
+	json_decref(note);
+	return -1;
+}
+
+/* Once the joined video is recorded, the chunks are done with: every file of
+ * output_dir/.chunks/<id> goes, then the directory. */
+static void remove_chunk_dir(struct worker *w, const char *id)
+{
+	int dir = chunk_dir_open(w, id, 0), top;
+	DIR *d = dir >= 0 ? fdopendir(dir) : NULL;
+	struct dirent *e;
+
+	if (!d) {
+		if (dir >= 0)
+			close(dir);
+		return;
+	}
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	top = open(w->cfg.output_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (top >= 0) {
+		int c = openat(top, ".chunks", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (c >= 0) {
+			unlinkat(c, id, AT_REMOVEDIR);
+			close(c);
+		}
+		close(top);
+	}
+}
+
+/* The parts of a result only chunked jobs have: the join's chunks, workers and time, a
+ * whole render's fallback. Into s->extra (made when needed). */
+static void chunk_result_extra(struct slot *s, const struct runner_result *res)
+{
+	json_t *workers;
+
+	if (!strcmp(s->qjob.role, "whole") || !strcmp(s->qjob.role, "join")) {
+		if (!s->extra && !(s->extra = json_object()))
+			return;
+	}
+	if (!strcmp(s->qjob.role, "whole")) {
+		json_object_set_new(s->extra, "chunked", json_false());
+		json_object_set_new(s->extra, "chunk_fallback", json_string(s->qjob.role_note));
+	} else if (!strcmp(s->qjob.role, "join")) {
+		json_t *note = json_loads(s->qjob.role_note, 0, NULL);
+		size_t i;
+		json_t *e;
+
+		workers = json_array();
+		json_array_foreach(note, i, e)
+		{
+			json_t *who = json_object_get(e, "worker");
+			json_array_append_new(
+			    workers,
+			    json_string(json_string_value(who) ? json_string_value(who) : ""));
+		}
+		json_decref(note);
+		json_object_set_new(s->extra, "chunked", json_true());
+		json_object_set_new(s->extra, "chunks", json_integer(s->job.chunks));
+		json_object_set_new(s->extra, "chunk_workers", workers);
+		json_object_set_new(s->extra, "join_ms", json_integer((json_int_t)res->total_ms));
+	}
+}
+
 static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
 {
 	struct worker *w = arg;
 	struct slot *s = free_slot(w);
+	const char *mismatch;
 	char err[512];
 	int rc;
 
@@ -1062,12 +1369,28 @@ static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
 		reject(w, s, err);
 		return;
 	}
-	if (outdir_path(s->final, sizeof(s->final), "%s/%s.%s.%s", w->cfg.output_dir, s->job.id,
-			s->qjob.token, s->job.format) < 0 ||
-	    outdir_path(s->stable, sizeof(s->stable), "%s/%s.%s", w->cfg.output_dir, s->job.id,
-			s->job.format) < 0 ||
-	    outdir_path(s->staged, sizeof(s->staged), "%s/%s.%s.%s", w->work_dir, s->job.id,
-			s->qjob.token, s->job.format) < 0) {
+	if ((mismatch = role_mismatch(s))) {
+		reject(w, s, mismatch);
+		return;
+	}
+	if (s->job.chunks && !s->job.join) {
+		split_job(w, s);
+		return;
+	}
+	if (!strcmp(s->qjob.role, "chunk")) {
+		if (chunk_paths(w, s, err, sizeof(err)) < 0) {
+			/* The output dir's trouble, as for any video: back to the queue. */
+			s->staged[0] = '\0';
+			w->m.retried++;
+			hand_back(s, err);
+			return;
+		}
+	} else if (outdir_path(s->final, sizeof(s->final), "%s/%s.%s.%s", w->cfg.output_dir,
+			       s->job.id, s->qjob.token, s->job.format) < 0 ||
+		   outdir_path(s->stable, sizeof(s->stable), "%s/%s.%s", w->cfg.output_dir,
+			       s->job.id, s->job.format) < 0 ||
+		   outdir_path(s->staged, sizeof(s->staged), "%s/%s.%s.%s", w->work_dir, s->job.id,
+			       s->qjob.token, s->job.format) < 0) {
 		s->staged[0] = '\0';
 		reject(w, s, "the output path would be longer than PATH_MAX");
 		return;
@@ -1097,8 +1420,29 @@ static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
 				 .http = w->httpc,
 				 .model = w->have_model ? &w->model : NULL,
 				 .slot = s->index};
+	int chunk_fds[JOB_CHUNKS_MAX];
+	if (!strcmp(s->qjob.role, "join")) {
+		if (open_chunks(w, s, chunk_fds, err, sizeof(err)) < 0) {
+			json_t *o = json_pack("{s:s, s:s}", "status", "failed", "error", err);
+			char *doc = o ? json_dumps(o, JSON_COMPACT) : NULL;
+			json_decref(o);
+			s->staged[0] = '\0';
+			log_event("job_join_failed", s->job.id, "{s:s}", "error", err);
+			w->m.failed++;
+			record(s, doc ? doc
+				      : "{\"status\":\"failed\",\"error\":\"a chunk is missing\"}");
+			free(doc);
+			return;
+		}
+		s->job.join_fds = chunk_fds;
+		s->job.n_join_fds = s->job.chunks;
+	}
 	rc = jobrun_start(&env, &s->job, s->staged, &worker_runner_ops, s, &s->run, err,
 			  sizeof(err));
+	for (int k = 0; k < s->job.n_join_fds; k++)
+		close(chunk_fds[k]); /* the encoder has its own copies */
+	s->job.join_fds = NULL;
+	s->job.n_join_fds = 0;
 	if (rc < 0) {
 		/* The sandbox or encoder could not start: the host's trouble, maybe passing. */
 		s->staged[0] = '\0';

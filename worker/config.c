@@ -262,8 +262,9 @@ static int config_runtime_name_ok(const char *s)
 }
 
 /* The contract fixes these for every script; a runtime's env must not replace them. */
-static const char *const config_reserved_env[] = {"WIDTH",   "HEIGHT", "FPS",  "FRAMES", "PIX_FMT",
-						  "SCRATCH", "HOME",   "PATH", "LANG",	 NULL};
+static const char *const config_reserved_env[] = {"WIDTH",   "HEIGHT",	    "FPS",	   "FRAMES",
+						  "PIX_FMT", "SCRATCH",	    "HOME",	   "PATH",
+						  "LANG",    "FRAME_START", "FRAME_COUNT", NULL};
 
 static int config_env_ok(const char *s)
 {

@@ -48,6 +48,9 @@ const struct field job_fields[] = {
     {"retries", JOB_NUM(FIELD_INT, retries), 0, INT_MAX},
     {"upload", FIELD_OWN},
     {"webhook", FIELD_OWN},
+    {"chunks", JOB_NUM(FIELD_INT, chunks), 2, 64, .cli = "is not a whole number of 2 to 64"},
+    {"chunk", FIELD_OWN},
+    {"join", FIELD_OWN},
     {NULL},
 };
 

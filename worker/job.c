@@ -44,6 +44,13 @@
  *                                   Transfer-Encoding, Expect, Connection, no line break
  *     "webhook": {"url": "https://producer.example/hooks/reelbox"}
  *                                   POSTed the final result, signed (delivery.h)
+ *     "chunks": 4,                  2..64 frame ranges rendered by any workers and
+ *                                   joined (mp4, webm, mov; not a prompt job, a still,
+ *                                   a contact sheet or audio yet)
+ *     "chunk": {"parent": "clip-42", "index": 1, "start": 38, "count": 38},
+ *     "join": true                  written by the worker that splits a chunked job into
+ *                                   its children, honoured only when the queue's claim
+ *                                   says the job is that child or that join
  *   }
  *
  * job_from_json refuses what cannot be stored faithfully (wrong type, too long, a number
@@ -617,6 +624,81 @@ static int job_check_cost(const struct job *j, const struct config *cfg, char *e
 
 /* Rules are checked on a copy and the filled job is committed only when all pass, so a
  * refused job reads as the caller left it. */
+/* "chunks" (or --frames-per-chunk) and "chunk": what a split render can be. Each rule is
+ * one sentence; the join copies packets, so only the containers it can concatenate, and
+ * only what one chunk can make whole (no still, contact sheet or audio track yet). */
+static int job_check_chunks(struct job *j, char *err, size_t errlen)
+{
+	size_t room = JOB_ID_MAX - 1 - strlen("-c63");
+
+	if (j->frames_per_chunk > 0 && !j->chunks) {
+		int64_t n = (j->frames + j->frames_per_chunk - 1) / j->frames_per_chunk;
+		if (n < 2 || n > JOB_CHUNKS_MAX) {
+			worker_err(err, errlen,
+				   "--frames-per-chunk %lld makes %lld chunks of %lld frames: it "
+				   "must make 2 to %d",
+				   (long long)j->frames_per_chunk, (long long)n,
+				   (long long)j->frames, JOB_CHUNKS_MAX);
+			return -EINVAL;
+		}
+		j->chunks = (int)n;
+	}
+	if (j->chunk.parent[0] && (j->chunks || j->join)) {
+		worker_err(err, errlen, "a job's 'chunk' cannot have 'chunks' or 'join' too");
+		return -EINVAL;
+	}
+	if (j->chunk.parent[0] && j->chunk.start + j->chunk.count > j->frames) {
+		worker_err(err, errlen, "'chunk' frames %lld to %lld are past the job's %lld frames",
+			   (long long)j->chunk.start,
+			   (long long)(j->chunk.start + j->chunk.count - 1), (long long)j->frames);
+		return -EINVAL;
+	}
+	if (!j->chunks && !j->join)
+		return 0;
+	if (!j->chunks) {
+		worker_err(err, errlen, "'join' needs 'chunks'");
+		return -EINVAL;
+	}
+	if (strcmp(j->format, "mp4") && strcmp(j->format, "webm") && strcmp(j->format, "mov")) {
+		worker_err(err, errlen, "chunks need format mp4, webm or mov, not %s", j->format);
+		return -EINVAL;
+	}
+	if (j->still >= 0) {
+		worker_err(err, errlen, "chunks render a video: leave out --still");
+		return -EINVAL;
+	}
+	if (j->prompt) {
+		worker_err(err, errlen,
+			   "chunks need a script: each chunk of a prompt job would ask the model "
+			   "for a script of its own");
+		return -EINVAL;
+	}
+	if (j->audio[0]) {
+		worker_err(err, errlen,
+			   "chunks cannot carry audio yet: render a job with audio whole (leave "
+			   "out chunks)");
+		return -EINVAL;
+	}
+	if (j->sheet_cols) {
+		worker_err(err, errlen,
+			   "chunks cannot make a contact sheet yet: leave out contact_sheet");
+		return -EINVAL;
+	}
+	if (j->id[0] && strlen(j->id) > room) {
+		worker_err(err, errlen,
+			   "job id '%s' is too long for chunks: its children are <id>-c<k>, so it "
+			   "may have %zu characters at most",
+			   j->id, room);
+		return -EINVAL;
+	}
+	if (j->chunks > j->frames) {
+		worker_err(err, errlen, "chunks %d is more than the job's %lld frames", j->chunks,
+			   (long long)j->frames);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int job_resolve(struct job *job, const struct config *cfg, char *err, size_t errlen)
 {
 	struct job j = *job;
@@ -639,10 +721,19 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 	    (r = job_check_encoding(&j, err, errlen)) ||
 	    (r = job_check_audio(&j, render_container_from_name(j.format), err, errlen)) ||
 	    (r = job_check_limits(&j.limits, cfg, err, errlen)) ||
-	    (r = job_check_cost(&j, cfg, err, errlen)))
+	    (r = job_check_cost(&j, cfg, err, errlen)) ||
+	    (r = job_check_chunks(&j, err, errlen)))
 		return r;
 	*job = j;
 	return 0;
+}
+
+void job_chunk_range(int64_t frames, int n, int k, int64_t *start, int64_t *count)
+{
+	int64_t base = frames / n, extra = frames % n;
+
+	*start = k * base + (k < extra ? k : extra);
+	*count = base + (k < extra ? 1 : 0);
 }
 
 uint64_t job_encoder_memory(const struct job *job)
@@ -799,6 +890,12 @@ static int job_put_own(const struct field *f, const void *base, json_t *obj, voi
 		v = json_integer(job->fps);
 	else if (!strcmp(f->name, "fps"))
 		v = json_sprintf("%d/%d", job->fps, job->fps_den);
+	else if (!strcmp(f->name, "chunk") && job->chunk.parent[0])
+		v = json_pack("{s:s, s:i, s:I, s:I}", "parent", job->chunk.parent, "index",
+			      job->chunk.index, "start", (json_int_t)job->chunk.start, "count",
+			      (json_int_t)job->chunk.count);
+	else if (!strcmp(f->name, "join") && job->join)
+		v = json_true();
 	else
 		return 0;
 	return v ? json_object_set_new(obj, f->name, v) : -1;
@@ -1030,6 +1127,34 @@ static int job_json_fps(struct job *j, json_t *v, char *err, size_t errlen)
 	return 0;
 }
 
+/* "chunk": {"parent", "index", "start", "count"}, every one given; ranges against the
+ * job's frames are job_resolve's. */
+static int job_json_chunk(struct job *j, json_t *v, char *err, size_t errlen)
+{
+	json_t *p = json_object_get(v, "parent"), *i = json_object_get(v, "index");
+	json_t *s = json_object_get(v, "start"), *c = json_object_get(v, "count");
+
+	if (!json_is_object(v) || json_object_size(v) != 4 || !json_is_string(p) ||
+	    !json_is_integer(i) || !json_is_integer(s) || !json_is_integer(c) ||
+	    json_string_length(p) >= sizeof(j->chunk.parent) || json_integer_value(i) < 0 ||
+	    json_integer_value(i) >= JOB_CHUNKS_MAX || json_integer_value(s) < 0 ||
+	    json_integer_value(c) < 1 || json_integer_value(s) > INT64_MAX / 2 ||
+	    json_integer_value(c) > INT64_MAX / 2) {
+		worker_err(err, errlen,
+			   "'chunk' must be {\"parent\": ID, \"index\": 0..%d, \"start\": 0 or more, "
+			   "\"count\": 1 or more}",
+			   JOB_CHUNKS_MAX - 1);
+		return -EINVAL;
+	}
+	if (job_check_id(json_string_value(p), err, errlen) < 0)
+		return -EINVAL;
+	snprintf(j->chunk.parent, sizeof(j->chunk.parent), "%s", json_string_value(p));
+	j->chunk.index = (int)json_integer_value(i);
+	j->chunk.start = json_integer_value(s);
+	j->chunk.count = json_integer_value(c);
+	return 0;
+}
+
 static int job_json_field(struct job *j, const char *k, json_t *v, char *err, size_t errlen)
 {
 	const struct field *f = field_find(job_fields, k);
@@ -1052,6 +1177,16 @@ static int job_json_field(struct job *j, const char *k, json_t *v, char *err, si
 		return job_json_fps(j, v, err, errlen);
 	if (!strcmp(k, "webhook"))
 		return job_json_url(k, v, &j->webhook_url, err, errlen);
+	if (!strcmp(k, "chunk"))
+		return job_json_chunk(j, v, err, errlen);
+	if (!strcmp(k, "join")) {
+		if (!json_is_true(v)) {
+			worker_err(err, errlen, "'join' must be true when given");
+			return -EINVAL;
+		}
+		j->join = 1;
+		return 0;
+	}
 	if (!strcmp(k, "upload"))
 		return (r = job_json_url(k, v, &j->upload_url, err, errlen))
 			   ? r

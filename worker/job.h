@@ -110,7 +110,30 @@ struct job {
 	char *upload_url;
 	char **upload_headers;
 	char *webhook_url;
+	/* A chunked job (docs/jobs.md, "Chunked jobs"): "chunks", 2..JOB_CHUNKS_MAX frame
+	 * ranges rendered by any workers and joined; 0: rendered whole. frames_per_chunk is
+	 * submit's --frames-per-chunk, turned into chunks by job_resolve (not a field). */
+	int chunks;
+	int64_t frames_per_chunk;
+	/* "chunk": the frame range a child renders, written by the worker that split its
+	 * parent; honoured only when the queue's claim says the job is that child. */
+	struct job_chunk {
+		char parent[JOB_ID_MAX]; /* "": not a chunk */
+		int index;
+		int64_t start, count;
+	} chunk;
+	int join; /* "join": true: the split parent's delivery that joins its chunks */
+	/* The join's chunk files, opened by the worker (not a field): the job's sandbox runs
+	 * nothing and its encoder joins these (encoder_spawn_join). Lent, not owned. */
+	const int *join_fds;
+	int n_join_fds;
 };
+
+#define JOB_CHUNKS_MAX 64
+
+/* The frames of chunk k of n over frames, as even as possible: the first frames % n
+ * chunks get one frame more. */
+void job_chunk_range(int64_t frames, int n, int k, int64_t *start, int64_t *count);
 
 /* Whether name may be a job's "audio": 1..255 bytes, '/'-separated components of
  * [A-Za-z0-9._-], none empty, "." or "..", no leading '/'. 0, or -EINVAL with one

@@ -18,8 +18,10 @@
 /* The environment of the contract (docs/jobs.md): every job gets these, plus the runtime
  * table's fixed variables, and nothing else. Written out here, not taken from specs.c,
  * so the audit does not check the code against itself. */
-static const char *const contract_env[] = {"WIDTH",   "HEIGHT", "FPS",	"FRAMES", "PIX_FMT",
-					   "SCRATCH", "HOME",	"PATH", "LANG",	  NULL};
+/* FRAME_START and FRAME_COUNT: a chunk's range (a chunked job's children only). */
+static const char *const contract_env[] = {"WIDTH",   "HEIGHT",	     "FPS",	    "FRAMES",
+					   "PIX_FMT", "SCRATCH",     "HOME",	    "PATH",
+					   "LANG",    "FRAME_START", "FRAME_COUNT", NULL};
 /* A name with one of these in it names a credential: never inside a job, whoever put
  * it in the runtime table. */
 static const char *const secret_words[] = {"KEY",  "SECRET", "TOKEN",	"PASSW",   "CREDENTIAL",

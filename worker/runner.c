@@ -590,6 +590,8 @@ struct launch {
 	int poster_fd;
 	int sheet_fd;
 	int audio_fd;
+	const int *join_fds; /* a chunked job's join (job.h): its chunk files */
+	int n_join;
 };
 
 static void launch_close(struct launch *l)
@@ -630,6 +632,8 @@ static int runner_new(uv_loop_t *loop, const struct job *job, const struct confi
 	r->opaque = opaque;
 	r->start_ns = now_ns();
 	r->total_frames = job->frames;
+	/* A join has no frame stream to end: its encoder sends no STREAM_END. */
+	r->enc_stream_end = job->n_join_fds > 0;
 	r->timeout_s = job->limits.timeout_s;
 	r->encoder_memory = l->box.spec.helper.memory_bytes;
 	r->res.exit_code = -1;
@@ -802,7 +806,9 @@ static int start_encoder(struct runner *r, struct launch *l, char *err, size_t e
 		ticket.cg_fds[i] = -1;
 	rc = sandbox_helper_ticket(r->sb, &ticket, err, errlen);
 	if (rc == 0) {
-		rc = encoder_spawn(&l->rspec, l->frame[0], l->tmp_fd, &ticket, err, errlen);
+		rc = l->n_join ? encoder_spawn_join(&l->rspec, l->join_fds, l->n_join, l->tmp_fd,
+						    &ticket, err, errlen)
+			       : encoder_spawn(&l->rspec, l->frame[0], l->tmp_fd, &ticket, err, errlen);
 		if (rc >= 0) {
 			r->enc_sock = rc;
 			rc = 0;
@@ -873,6 +879,8 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 	if ((rc = job_sandbox_spec(&l.box, job, cfg, slot, err, errlen)) < 0)
 		goto fail;
 	job_render_spec(job, output, &l.rspec);
+	l.join_fds = job->join_fds;
+	l.n_join = job->n_join_fds;
 	if ((rc = runner_new(loop, job, cfg, &l, ops, opaque, &r)) < 0 ||
 	    (rc = open_output(r, &l, err, errlen)) < 0 || (rc = open_pipes(&l, err, errlen)) < 0 ||
 	    (rc = start_sandbox(r, &l, err, errlen)) < 0 ||

@@ -64,6 +64,12 @@ static void env_list(struct env_build *b, const struct job *job, const struct ru
 		env_fps(b, job);
 		env_add(b, "FRAMES=%lld", (long long)job->frames);
 		env_add(b, "PIX_FMT=%s", job->pix_fmt[0] ? job->pix_fmt : "rgb24");
+		/* A chunk's range (docs/writing-scripts.md); FRAMES stays the whole job's, so a
+		 * script computes frame n exactly as the whole render would. */
+		if (job->chunk.parent[0]) {
+			env_add(b, "FRAME_START=%lld", (long long)job->chunk.start);
+			env_add(b, "FRAME_COUNT=%lld", (long long)job->chunk.count);
+		}
 	}
 	env_add(b, "SCRATCH=%s", "/scratch");
 	env_add(b, "HOME=%s", "/scratch");
@@ -129,6 +135,12 @@ int job_sandbox_spec(struct job_sandbox *box, const struct job *job, const struc
 	snprintf(box->script_path, sizeof(box->script_path), "/job/%s", job->script_name);
 	box->argv[0] = rt->path;
 	box->argv[1] = box->script_path;
+	if (job->n_join_fds > 0) {
+		/* The join runs no script: a sandbox that exits at once still gives the
+		 * encoder its helper box, which lives until the sandbox is destroyed. */
+		box->argv[0] = "/bin/true";
+		box->argv[1] = NULL;
+	}
 	box->file = (struct sandbox_file){
 	    .name = job->script_name, .data = job->script, .len = job->script_len};
 	box->spec = (struct sandbox_spec){
@@ -203,4 +215,11 @@ void job_render_spec(const struct job *job, const char *output, struct render_sp
 	    .preset = job->preset[0] ? job->preset : NULL,
 	    .threads = threads > ENCODER_THREADS_MAX ? ENCODER_THREADS_MAX : threads,
 	};
+	if (job->chunk.parent[0]) {
+		/* The chunk intermediate, cut at the range: a script that ignores its range
+		 * hits this ceiling (frame_cap_hit), which the worker reports. */
+		out->chunk = 1;
+		out->chunk_first_frame = job->chunk.start;
+		out->max_frames = job->chunk.count;
+	}
 }
