@@ -5,9 +5,12 @@
  * FFmpeg's concat demuxer done by hand, with nothing re-encoded: read every chunk's
  * packets in order and write them into the final muxer with timestamps moved past the
  * frames before it. Two passes: the first reads and checks everything (codec, size,
- * extradata, keyframe, every frame of the range exactly once, the total) before a byte
- * of the output is written; the second writes, decoding only the frames the poster
- * looks at.
+ * extradata, keyframe, every frame of the range exactly once, the total, and the audio
+ * samples each chunk's frames span) before a byte of the output is written; the second
+ * writes, decoding only the frames the poster looks at. Chunks with audio carry their
+ * range of the job's track as PCM (render_chunk_audio, at the end of this file): the join
+ * concatenates it and encodes the whole track once, so no encoder priming or padding
+ * falls at a border.
  *
  * Timestamps: Matroska keeps milliseconds and no decode timestamps, so a chunk's frame
  * numbers are recovered, not trusted: frame k's timestamp is round(k * 1000 / rate)
@@ -235,6 +238,50 @@ static int number_frames(struct join *j, int k, const AVStream *st, const int64_
 	return 0;
 }
 
+/* One video packet of chunk k in the first pass: checked, its timestamp kept in *pts. */
+static int scan_video_packet(struct join *j, int k, const AVPacket *pkt, int64_t **pts,
+			     int64_t *cap)
+{
+	struct chunk_scan *c = &j->scan[k];
+
+	if (pkt->pts == AV_NOPTS_VALUE || pkt->pts < 0 || pkt->pts > PTS_LIMIT)
+		return chunk_fail(j, k, -EINVAL, "has a frame without a valid timestamp");
+	if (c->frames == 0 && !(pkt->flags & AV_PKT_FLAG_KEY))
+		return chunk_fail(j, k, -EINVAL, "does not start on a keyframe");
+	if (j->spec->max_frames > 0 && j->total + c->frames >= j->spec->max_frames) {
+		char what[120];
+		snprintf(what, sizeof(what), "takes the chunks past the job's %" PRId64 " frames",
+			 j->spec->max_frames);
+		return chunk_fail(j, k, -EINVAL, what);
+	}
+	if (c->frames == *cap) {
+		int64_t *grown = realloc(*pts, sizeof(**pts) * (size_t)(*cap ? 2 * *cap : 256));
+		if (!grown)
+			return -ENOMEM;
+		*pts = grown;
+		*cap = *cap ? 2 * *cap : 256;
+	}
+	(*pts)[c->frames++] = pkt->pts;
+	return 0;
+}
+
+/* Sample-exact: chunk k's frames [total, total + frames) span exactly these samples of
+ * the job's audio, so the borders join without a gap or an overlap. */
+static int check_samples(struct join *j, int k, int64_t samples)
+{
+	int64_t frames = j->scan[k].frames;
+	int64_t want = render_audio_samples(j->total + frames, j->rate.num, j->rate.den) -
+		       render_audio_samples(j->total, j->rate.num, j->rate.den);
+	char what[160];
+
+	if (samples == want)
+		return 0;
+	snprintf(what, sizeof(what),
+		 "holds %" PRId64 " audio samples, not the %" PRId64 " its frames span", samples,
+		 want);
+	return chunk_fail(j, k, -EINVAL, what);
+}
+
 /* The first pass over chunk k: its stream checked, its packets counted and numbered. */
 static int scan_chunk(struct join *j, int k, int fd)
 {
@@ -281,27 +328,7 @@ static int scan_chunk(struct join *j, int k, int fd)
 			av_packet_unref(pkt);
 			continue;
 		}
-		if (pkt->pts == AV_NOPTS_VALUE || pkt->pts < 0 || pkt->pts > PTS_LIMIT)
-			ret = chunk_fail(j, k, -EINVAL, "has a frame without a valid timestamp");
-		else if (c->frames == 0 && !(pkt->flags & AV_PKT_FLAG_KEY))
-			ret = chunk_fail(j, k, -EINVAL, "does not start on a keyframe");
-		else if (j->spec->max_frames > 0 && j->total + c->frames >= j->spec->max_frames) {
-			char what[120];
-			snprintf(what, sizeof(what),
-				 "takes the chunks past the job's %" PRId64 " frames",
-				 j->spec->max_frames);
-			ret = chunk_fail(j, k, -EINVAL, what);
-		}
-		if (ret == 0 && c->frames == cap) {
-			int64_t *grown =
-			    realloc(pts, sizeof(*pts) * (size_t)(cap = cap ? 2 * cap : 256));
-			if (grown)
-				pts = grown;
-			else
-				ret = -ENOMEM;
-		}
-		if (ret == 0)
-			pts[c->frames++] = pkt->pts;
+		ret = scan_video_packet(j, k, pkt, &pts, &cap);
 		av_packet_unref(pkt);
 	}
 	if (ret == 0 && c->frames == 0)
@@ -310,21 +337,8 @@ static int scan_chunk(struct join *j, int k, int fd)
 		ret = -ENOMEM;
 	if (ret == 0)
 		ret = number_frames(j, k, ic->streams[vst], pts);
-	/* Sample-exact: the chunk's frames [total, total + frames) span exactly these samples
-	 * of the job's audio, so the borders join without a gap or an overlap. */
-	if (ret == 0 && j->has_audio) {
-		int64_t want =
-		    render_audio_samples(j->total + c->frames, j->rate.num, j->rate.den) -
-		    render_audio_samples(j->total, j->rate.num, j->rate.den);
-		if (samples != want) {
-			char what[160];
-			snprintf(what, sizeof(what),
-				 "holds %" PRId64 " audio samples, not the %" PRId64
-				 " its frames span",
-				 samples, want);
-			ret = chunk_fail(j, k, -EINVAL, what);
-		}
-	}
+	if (ret == 0 && j->has_audio)
+		ret = check_samples(j, k, samples);
 	if (ret == 0)
 		j->total += c->frames;
 	free(pts);
@@ -616,6 +630,34 @@ static int check_spec(struct join *j, const int *fds, int n)
 	return 0;
 }
 
+/* The audio's last frames, the trailer (MP4's index moved first), sync, size and hash. */
+static int finish_output(struct join *j, AVFormatContext *oc, struct render_result *res,
+			 off_t *size)
+{
+	int64_t want = render_audio_samples(j->total, j->rate.num, j->rate.den);
+	int ret;
+
+	if (j->aenc && (ret = render_audio_enc_flush(j->aenc, j->err, j->errlen)) < 0)
+		return ret;
+	if (j->aenc && render_audio_enc_samples(j->aenc) != want) {
+		snprintf(j->err, j->errlen,
+			 "the joined audio holds %" PRId64 " samples, not %" PRId64,
+			 render_audio_enc_samples(j->aenc), want);
+		return -EIO;
+	}
+	if ((ret = av_write_trailer(oc)) < 0)
+		return av_fail(ret, "cannot finish the container", j->err, j->errlen);
+	avio_flush(oc->pb);
+	if (oc->pb->error < 0)
+		return av_fail(oc->pb->error, "cannot write the output", j->err, j->errlen);
+	if (fsync(j->spec->output_fd) < 0 || (*size = lseek(j->spec->output_fd, 0, SEEK_END)) < 0) {
+		ret = -errno;
+		snprintf(j->err, j->errlen, "cannot sync the video file: %s", strerror(-ret));
+		return ret;
+	}
+	return hash_fd(j->spec->output_fd, res->sha256, j->err, j->errlen);
+}
+
 int render_join_progress(const int *chunk_fds, int n, const struct render_spec *spec,
 			 render_progress_fn progress, void *opaque, struct render_result *res,
 			 char *err, size_t errlen)
@@ -635,8 +677,10 @@ int render_join_progress(const int *chunk_fds, int n, const struct render_spec *
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((ret = render_libav_load(err, errlen)) < 0 || (ret = check_spec(&j, chunk_fds, n)) < 0)
 		return ret;
-	if (!(j.scan = calloc((size_t)n, sizeof(*j.scan))))
+	if (!(j.scan = calloc((size_t)n, sizeof(*j.scan)))) {
+		snprintf(err, errlen, "out of memory joining %d chunks", n);
 		return -ENOMEM;
+	}
 	for (int k = 0; k < n && ret == 0; k++)
 		ret = scan_chunk(&j, k, chunk_fds[k]);
 	if (ret == 0 && spec->max_frames > 0 && j.total != spec->max_frames) {
@@ -655,28 +699,8 @@ int render_join_progress(const int *chunk_fds, int n, const struct render_spec *
 		if (ret == 0 && progress)
 			progress(opaque, before);
 	}
-	if (ret == 0 && j.aenc && (ret = render_audio_enc_flush(j.aenc, err, errlen)) == 0 &&
-	    render_audio_enc_samples(j.aenc) !=
-		render_audio_samples(j.total, j.rate.num, j.rate.den)) {
-		snprintf(err, errlen, "the joined audio holds %" PRId64 " samples, not %" PRId64,
-			 render_audio_enc_samples(j.aenc),
-			 render_audio_samples(j.total, j.rate.num, j.rate.den));
-		ret = -EIO;
-	}
-	if (ret == 0 && (ret = av_write_trailer(oc)) < 0)
-		ret = av_fail(ret, "cannot finish the container", err, errlen);
-	if (ret == 0) {
-		avio_flush(oc->pb);
-		if (oc->pb->error < 0)
-			ret = av_fail(oc->pb->error, "cannot write the output", err, errlen);
-	}
-	if (ret == 0 &&
-	    (fsync(spec->output_fd) < 0 || (size = lseek(spec->output_fd, 0, SEEK_END)) < 0)) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot sync the video file: %s", strerror(-ret));
-	}
 	if (ret == 0)
-		ret = hash_fd(spec->output_fd, res->sha256, err, errlen);
+		ret = finish_output(&j, oc, res, &size);
 	if (ret == 0) {
 		poster_packet(&j, &jp, NULL);
 		poster_teardown(&jp, res);
@@ -690,6 +714,8 @@ int render_join_progress(const int *chunk_fds, int n, const struct render_spec *
 		snprintf(res->stream_kind, sizeof(res->stream_kind), "join");
 	} else {
 		poster_teardown(&jp, NULL);
+		if (ret == -ENOMEM && errlen && !err[0])
+			snprintf(err, errlen, "out of memory joining %d chunks", n);
 	}
 	if (oc) {
 		fd_io_free(&oc->pb);
