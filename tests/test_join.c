@@ -353,10 +353,12 @@ static void test_mp4_h264_joined_equals_whole(void **state)
 	whole_vs_joined("x.mp4", NULL, "veryfast", 25, 1); /* B-frames across every border */
 }
 
-static void test_mp4_h264_joined_equals_whole_at_30000_1001(void **state)
+static void test_mp4_h264_joined_equals_whole_at_30000_and_120000_over_1001(void **state)
 {
 	(void)state;
 	whole_vs_joined("x.mp4", NULL, "medium", 30000, 1001);
+	/* 8.34 ms a frame: Matroska's milliseconds still give every frame back exactly */
+	whole_vs_joined("x.mp4", NULL, "veryfast", 120000, 1001);
 }
 
 static void test_webm_vp9_joined_equals_whole(void **state)
@@ -587,6 +589,20 @@ static void audio_whole_vs_joined(const char *output, int container)
 				 a[i].size, b[i].size, (long long)a[i].pts, (long long)b[i].pts);
 		free(a[i].data);
 		free(b[i].data);
+	}
+	/* a chunk whose track is shorter than its frames: refused before anything is written */
+	{
+		int v = encode(spec, 0, 20, 1, path, sizeof(path)), shortc[2];
+
+		shortc[0] = fds[0];
+		shortc[1] = temp_file("ashort", path, sizeof(path));
+		assert_int_equal(render_chunk_audio(v, wav, shortc[1], "a.wav", chunk_sizes[0], 10,
+						    30000, 1001, &ares, err, sizeof(err)),
+				 0);
+		spec.max_frames = chunk_sizes[0] + 20;
+		assert_refused(shortc, 2, spec, "audio samples, not the 32032 its frames span");
+		close(v);
+		close(shortc[1]);
 	}
 	/* a chunk without audio among chunks with: refused */
 	{
@@ -1113,7 +1129,7 @@ int main(void)
 	     * cgroup (SVT's threads stay behind); the worker never runs an encoder itself */
 	    cmocka_unit_test(test_the_join_runs_inside_the_encoders_box),
 	    cmocka_unit_test(test_mp4_h264_joined_equals_whole),
-	    cmocka_unit_test(test_mp4_h264_joined_equals_whole_at_30000_1001),
+	    cmocka_unit_test(test_mp4_h264_joined_equals_whole_at_30000_and_120000_over_1001),
 	    cmocka_unit_test(test_webm_vp9_joined_equals_whole),
 	    cmocka_unit_test(test_mov_prores_joined_equals_whole),
 	    cmocka_unit_test(test_hevc_and_av1_joined_equal_whole_where_available),
