@@ -190,6 +190,7 @@ static int io_close(AVFormatContext *s, AVIOContext *pb)
 struct dec {
 	const char *name;
 	AVFormatContext *ic;
+	AVIOContext *pb; /* ours: a failed avformat_open_input frees ic, not a custom pb */
 	AVCodecContext *cc;
 	SwrContext *swr;
 	AVPacket *pkt;
@@ -318,8 +319,8 @@ static int open_input(struct dec *d, int fd, char *err, size_t errlen)
 	d->ic = avformat_alloc_context();
 	if (!d->ic)
 		return -ENOMEM;
-	d->ic->pb = fdio_open(fd, 0, RENDER_AUDIO_MAX_READ);
-	if (!d->ic->pb)
+	d->ic->pb = d->pb = fdio_open(fd, 0, RENDER_AUDIO_MAX_READ);
+	if (!d->pb)
 		return -ENOMEM;
 	d->ic->flags |= AVFMT_FLAG_CUSTOM_IO;
 	d->ic->io_open = refuse_open;
@@ -439,11 +440,8 @@ static void dec_facts(const struct dec *d, struct render_audio_facts *f)
 
 static void dec_free(struct dec *d)
 {
-	if (d->ic) {
-		AVIOContext *pb = d->ic->pb;
-		avformat_close_input(&d->ic);
-		fdio_free(&pb);
-	}
+	avformat_close_input(&d->ic);
+	fdio_free(&d->pb);
 	avcodec_free_context(&d->cc);
 	swr_free(&d->swr);
 	av_packet_free(&d->pkt);
@@ -686,6 +684,7 @@ void render_audio_enc_free(struct render_audio_enc **e)
 
 struct mux {
 	AVFormatContext *ic, *oc;
+	AVIOContext *ipb; /* ours, as struct dec's pb */
 	AVPacket *vpkt;
 	int vin, vout; /* the video stream's index in ic and in oc */
 	int video_done;
@@ -749,8 +748,8 @@ static int open_video_in(struct mux *m, int fd)
 	m->ic = avformat_alloc_context();
 	if (!m->ic)
 		return -ENOMEM;
-	m->ic->pb = fdio_open(fd, 0, 0);
-	if (!m->ic->pb)
+	m->ic->pb = m->ipb = fdio_open(fd, 0, 0);
+	if (!m->ipb)
 		return -ENOMEM;
 	m->ic->flags |= AVFMT_FLAG_CUSTOM_IO;
 	m->ic->io_open = refuse_open;
@@ -849,11 +848,8 @@ static void mux_free(struct mux *m)
 		fdio_free(&m->oc->pb);
 		avformat_free_context(m->oc);
 	}
-	if (m->ic) {
-		AVIOContext *pb = m->ic->pb;
-		avformat_close_input(&m->ic);
-		fdio_free(&pb);
-	}
+	avformat_close_input(&m->ic);
+	fdio_free(&m->ipb);
 	av_packet_free(&m->vpkt);
 }
 

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.." || exit 1
 
 seconds=${FUZZ_SECONDS:-20}
 build=${FUZZ_BUILD:-build-fuzz}
-targets=${FUZZ_TARGETS:-"fuzz_stream fuzz_job fuzz_utf8 fuzz_encoder_msg"}
+targets=${FUZZ_TARGETS:-"fuzz_stream fuzz_job fuzz_utf8 fuzz_encoder_msg fuzz_audio"}
 ntargets=$(wc -w <<<"$targets")
 
 # A run that cannot build still closes with the count, every target failed.

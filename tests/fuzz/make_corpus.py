@@ -221,9 +221,34 @@ def encoder_seeds():
     write(t, "too_many_fds", b"\x06" + msg(STARTED, value=1))
 
 
+# ---- fuzz_audio: an audio file as a script would write it
+
+def wav(rate=48000, channels=1, bits=16, frames=480, fmt=1):
+    block = channels * bits // 8
+    data = pattern(frames * block, 3)
+    fmt_chunk = struct.pack("<HHIIHH", fmt, channels, rate, rate * block, block, bits)
+    body = b"WAVEfmt " + struct.pack("<I", 16) + fmt_chunk + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def audio_seeds():
+    t = "fuzz_audio"
+    write(t, "wav_48k_mono_s16", wav())
+    write(t, "wav_44k1_stereo_s16", wav(rate=44100, channels=2, frames=441))
+    write(t, "wav_8k_mono_u8", wav(rate=8000, bits=8, frames=80))
+    write(t, "wav_float32", wav(bits=32, fmt=3, frames=240))
+    write(t, "wav_six_channels", wav(channels=6, frames=240))
+    write(t, "wav_truncated", wav()[:60])
+    write(t, "wav_zero_rate", wav(rate=0))
+    write(t, "wav_huge_data_size", wav()[:40] + struct.pack("<I", 0xFFFFFFF0) + pattern(64))
+    write(t, "not_audio", b"hello\n")
+    write(t, "empty", b"")
+
+
 if __name__ == "__main__":
     shutil.rmtree(CORPUS, ignore_errors=True)
     stream_seeds()
     job_seeds()
     utf8_seeds()
     encoder_seeds()
+    audio_seeds()
