@@ -290,6 +290,55 @@ static void test_scratch_is_writable_and_bounded(void **state)
 	run_cleanup(&r);
 }
 
+/* sandbox_scratch_open: after the script, a regular file beneath scratch opens and reads;
+ * a link (out of scratch, inside it, or on the way), a FIFO (without blocking), a
+ * directory, a missing name and an escape are each refused with their sentence. */
+static void test_scratch_files_open_after_the_script_only_as_regular_files(void **state)
+{
+	static const struct {
+		const char *name;
+		int rc;
+		const char *says;
+	} bad[] = {
+	    {"link", -ELOOP, "symbolic link"},
+	    {"inlink", -ELOOP, "symbolic link"},
+	    {"ld/e/b.wav", -ELOOP, "symbolic link"},
+	    {"fifo", -EINVAL, "it is a FIFO"},
+	    {"dir", -EINVAL, "it is a directory"},
+	    {"missing", -ENOENT, "wrote no such file"},
+	    {"../etc/passwd", -EXDEV, "leads out of $SCRATCH"},
+	    {"/etc/passwd", -EINVAL, "inside $SCRATCH"},
+	};
+	struct sandbox *sb;
+	struct run r;
+	char err[256], buf[16];
+	int fd;
+
+	run_init(&r, "printf data > a.wav && mkdir -p d/e && printf x > d/e/b.wav && "
+		     "ln -s /etc/passwd link && ln -s a.wav inlink && ln -s /scratch/d ld && "
+		     "mkfifo fifo && mkdir dir");
+	r.spec.stdout_fd = r.spec.stderr_fd = -1;
+	assert_int_equal(sandbox_start(&r.spec, &sb, r.err, sizeof(r.err)), 0);
+	assert_int_equal(sandbox_wait(sb, &r.res), 0);
+	assert_int_equal(r.res.exit_code, 0);
+	fd = sandbox_scratch_open(sb, "a.wav", "audio", err, sizeof(err));
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, sizeof(buf), 0), 4);
+	assert_memory_equal(buf, "data", 4);
+	close(fd);
+	fd = sandbox_scratch_open(sb, "d/e/b.wav", "audio", err, sizeof(err));
+	assert_true(fd >= 0);
+	close(fd);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		fd = sandbox_scratch_open(sb, bad[i].name, "audio", err, sizeof(err));
+		if (fd != bad[i].rc || !strstr(err, bad[i].says))
+			fail_msg("%s: %d, '%s'", bad[i].name, fd, err);
+	}
+	sandbox_destroy(sb);
+	run_cleanup(&r);
+}
+
 static void test_scratch_inode_count_is_bounded(void **state)
 {
 	struct run r;
@@ -1452,6 +1501,7 @@ int main(void)
 	    cmocka_unit_test(test_sandboxes_start_concurrently_from_threads),
 	    cmocka_unit_test(test_enforcement_says_what_holds),
 	    cmocka_unit_test(test_default_state_dir_is_the_users_own),
+	    cmocka_unit_test(test_scratch_files_open_after_the_script_only_as_regular_files),
 	};
 
 	/* The worker's environment must not reach a script: plant a secret in ours. */
