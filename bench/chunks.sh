@@ -58,8 +58,11 @@ run() {
 	local id=$1 t0 t1
 	shift
 	t0=$(date +%s.%N)
-	"$BIN" submit --id "$id" --size 1280x720 --fps 30 --frames "$FRAMES" --timeout 3600 \
-		--cpus 1 "$@" --wait "$T/bench_chunks.py" >/dev/null
+	"$BIN" submit --id "$id" --size 1280x720 --fps 30 --frames "$FRAMES" --timeout 600 \
+		--cpus 1 "$@" --wait "$T/bench_chunks.py" >/dev/null || {
+		echo "bench/chunks.sh: job $id failed: see $T/worker.log" >&2
+		exit 1
+	}
 	t1=$(date +%s.%N)
 	python3 -c "print('%.1f' % ($t1 - $t0))"
 }
