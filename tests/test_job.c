@@ -1236,11 +1236,108 @@ static void test_audio_round_trips_through_json(void **state)
 	job_free(&j);
 }
 
+/* ---- chunked jobs ---- */
+
+static void test_chunk_ranges_are_even_and_cover_every_frame_once(void **state)
+{
+	int64_t start, count, next;
+
+	(void)state;
+	for (int64_t frames = 2; frames < 200; frames += 7)
+		for (int n = 2; n <= 64 && n <= frames; n++) {
+			next = 0;
+			for (int k = 0; k < n; k++) {
+				job_chunk_range(frames, n, k, &start, &count);
+				assert_int_equal(start, next);
+				assert_true(count == frames / n || count == frames / n + 1);
+				next = start + count;
+			}
+			assert_int_equal(next, frames);
+		}
+	job_chunk_range(60, 4, 3, &start, &count);
+	assert_int_equal(start, 45);
+	assert_int_equal(count, 15);
+}
+
+static void test_chunks_rules_say_one_sentence_each(void **state)
+{
+	(void)state;
+	CHECK_OK((j->chunks = 4, j->frames = 100));
+	CHECK_OK((j->chunks = 2, snprintf(j->format, sizeof(j->format), "webm")));
+	CHECK_REFUSED((j->chunks = 4, snprintf(j->format, sizeof(j->format), "gif")),
+		      "chunks need format mp4, webm or mov, not gif");
+	CHECK_REFUSED((j->chunks = 4, j->frames = 3), "chunks 4 is more than the job's 3 frames");
+	CHECK_REFUSED((j->chunks = 2, j->still = 3), "leave out --still");
+	CHECK_REFUSED((j->chunks = 2, snprintf(j->audio, sizeof(j->audio), "a.wav")),
+		      "chunks cannot carry audio yet");
+	CHECK_REFUSED((j->chunks = 2, snprintf(j->contact_sheet, sizeof(j->contact_sheet), "2x2")),
+		      "contact sheet");
+	CHECK_REFUSED((j->chunks = 2, memset(j->id, 'a', 60), j->id[60] = '\0'),
+		      "may have 59 characters at most");
+	CHECK_OK((j->chunks = 2, memset(j->id, 'a', 59), j->id[59] = '\0'));
+	/* --frames-per-chunk becomes chunks once frames is known. */
+	CHECK_OK((j->frames_per_chunk = 40, j->frames = 100));
+	CHECK_REFUSED((j->frames_per_chunk = 100, j->frames = 100),
+		      "--frames-per-chunk 100 makes 1 chunks");
+}
+
+static void test_chunk_and_join_fields_round_trip_and_are_checked(void **state)
+{
+	static const char child[] =
+	    "{\"script\": \"x\", \"script_name\": \"r.py\", \"frames\": "
+	    "40, \"chunk\": {\"parent\": \"p\", \"index\": 1, \"start\": 10, "
+	    "\"count\": 10}}";
+	static const char past[] =
+	    "{\"script\": \"x\", \"script_name\": \"r.py\", \"frames\": "
+	    "40, \"chunk\": {\"parent\": \"p\", \"index\": 1, \"start\": 35, "
+	    "\"count\": 10}}";
+	static const char bad[] = "{\"script\": \"x\", \"chunk\": {\"parent\": \"../x\", "
+				  "\"index\": 1, \"start\": 0, \"count\": 1}}";
+	static const char both[] = "{\"script\": \"x\", \"script_name\": \"r.py\", \"chunks\": 2, "
+				   "\"chunk\": {\"parent\": \"p\", \"index\": 0, \"start\": 0, "
+				   "\"count\": 1}}";
+	struct job j;
+	char *back;
+
+	(void)state;
+	job_init(&j);
+	assert_int_equal(job_from_json(&j, child, sizeof(child) - 1, err, sizeof(err)), 0);
+	assert_int_equal(job_resolve(&j, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(j.chunk.parent, "p");
+	back = job_to_json(&j);
+	assert_non_null(strstr(back, "\"chunk\":{\"parent\":\"p\",\"index\":1,\"start\":10,"
+				     "\"count\":10}"));
+	free(back);
+	job_free(&j);
+	job_init(&j);
+	assert_int_equal(job_from_json(&j, past, sizeof(past) - 1, err, sizeof(err)), 0);
+	assert_int_equal(job_resolve(&j, &cfg, err, sizeof(err)), -EINVAL);
+	assert_err_has("past the job's 40 frames");
+	job_free(&j);
+	job_init(&j);
+	assert_int_equal(job_from_json(&j, bad, sizeof(bad) - 1, err, sizeof(err)), -EINVAL);
+	job_free(&j);
+	job_init(&j);
+	assert_int_equal(job_from_json(&j, both, sizeof(both) - 1, err, sizeof(err)), 0);
+	assert_int_equal(job_resolve(&j, &cfg, err, sizeof(err)), -EINVAL);
+	assert_err_has("cannot have 'chunks' or 'join' too");
+	job_free(&j);
+	job_init(&j);
+	assert_int_equal(
+	    job_from_json(&j, "{\"script\": \"x\", \"join\": false}", 30, err, sizeof(err)),
+	    -EINVAL);
+	assert_err_has("'join' must be true");
+	job_free(&j);
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    T(test_chunk_ranges_are_even_and_cover_every_frame_once),
+	    T(test_chunks_rules_say_one_sentence_each),
+	    T(test_chunk_and_join_fields_round_trip_and_are_checked),
 	    T(test_default_job_resolves_to_contract_defaults),
 	    T(test_prompt_job_resolves_without_a_script_and_round_trips),
 	    T(test_prompt_and_script_together_are_refused),
