@@ -234,6 +234,8 @@ check "a_bad's error is the decoder's sentence ($(jget "$st" 'd["error"]'))" eva
 check "the worker lives" kill -0 "$WORKER_PID"
 st=$("$BIN" status --json a_ok)
 check "a_ok's result has its audio ($(jget "$st" 'd["result"].get("audio")'))" eval '[ "$(jget "$st" "d[\"result\"][\"audio\"][\"codec\"]")" = opus ]'
+txt=$("$BIN" status a_ok 2>&1)
+check "reelbox status prints it ($(grep "^audio " <<<"$txt" | head -1))" eval 'grep -Eq "^audio +audio.wav \(opus, 1.000 s, exact; the file was 1.000 s\)" <<<"$txt"'
 f=$(ls "$OUT"/a_ok*.webm 2>/dev/null | head -1)
 check "its file in the output dir has an Opus track ($(astream "$f"))" eval '[ "$(astream "$f")" = "opus,48000,2" ]'
 check "no file of a_bad's in the output dir" eval '! ls "$OUT" | grep -q "^a_bad"'

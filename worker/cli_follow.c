@@ -437,6 +437,17 @@ void cli_print_status_text(FILE *out, json_t *st, long long now_ms)
 	if (str(json_object_get(st, "result"), "contact_sheet") && !strcmp(state, "succeeded"))
 		field(out, "contact sheet", "%s",
 		      str(json_object_get(st, "result"), "contact_sheet"));
+	if (json_is_object(json_object_get(json_object_get(st, "result"), "audio")) &&
+	    !strcmp(state, "succeeded")) {
+		json_t *au = json_object_get(json_object_get(st, "result"), "audio");
+		const char *name = str(au, "name"), *codec = str(au, "codec"),
+			   *fitted = str(au, "fitted");
+
+		field(out, "audio", "%s (%s, %.3f s, %s; the file was %.3f s)", name ? name : "",
+		      codec ? codec : "", json_number_value(json_object_get(au, "duration_s")),
+		      fitted ? fitted : "",
+		      json_number_value(json_object_get(au, "source_duration_s")));
+	}
 	if (num(st, "cancel") && strcmp(state, "cancelled"))
 		field(out, "cancel", "requested");
 	print_model_attempts(out, st);
