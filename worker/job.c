@@ -648,7 +648,8 @@ static int job_check_chunks(struct job *j, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	if (j->chunk.parent[0] && j->chunk.start + j->chunk.count > j->frames) {
-		worker_err(err, errlen, "'chunk' frames %lld to %lld are past the job's %lld frames",
+		worker_err(err, errlen,
+			   "'chunk' frames %lld to %lld are past the job's %lld frames",
 			   (long long)j->chunk.start,
 			   (long long)(j->chunk.start + j->chunk.count - 1), (long long)j->frames);
 		return -EINVAL;
@@ -721,8 +722,7 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 	    (r = job_check_encoding(&j, err, errlen)) ||
 	    (r = job_check_audio(&j, render_container_from_name(j.format), err, errlen)) ||
 	    (r = job_check_limits(&j.limits, cfg, err, errlen)) ||
-	    (r = job_check_cost(&j, cfg, err, errlen)) ||
-	    (r = job_check_chunks(&j, err, errlen)))
+	    (r = job_check_cost(&j, cfg, err, errlen)) || (r = job_check_chunks(&j, err, errlen)))
 		return r;
 	*job = j;
 	return 0;
@@ -1140,10 +1140,11 @@ static int job_json_chunk(struct job *j, json_t *v, char *err, size_t errlen)
 	    json_integer_value(i) >= JOB_CHUNKS_MAX || json_integer_value(s) < 0 ||
 	    json_integer_value(c) < 1 || json_integer_value(s) > INT64_MAX / 2 ||
 	    json_integer_value(c) > INT64_MAX / 2) {
-		worker_err(err, errlen,
-			   "'chunk' must be {\"parent\": ID, \"index\": 0..%d, \"start\": 0 or more, "
-			   "\"count\": 1 or more}",
-			   JOB_CHUNKS_MAX - 1);
+		worker_err(
+		    err, errlen,
+		    "'chunk' must be {\"parent\": ID, \"index\": 0..%d, \"start\": 0 or more, "
+		    "\"count\": 1 or more}",
+		    JOB_CHUNKS_MAX - 1);
 		return -EINVAL;
 	}
 	if (job_check_id(json_string_value(p), err, errlen) < 0)

@@ -806,9 +806,10 @@ static int start_encoder(struct runner *r, struct launch *l, char *err, size_t e
 		ticket.cg_fds[i] = -1;
 	rc = sandbox_helper_ticket(r->sb, &ticket, err, errlen);
 	if (rc == 0) {
-		rc = l->n_join ? encoder_spawn_join(&l->rspec, l->join_fds, l->n_join, l->tmp_fd,
-						    &ticket, err, errlen)
-			       : encoder_spawn(&l->rspec, l->frame[0], l->tmp_fd, &ticket, err, errlen);
+		rc = l->n_join
+			 ? encoder_spawn_join(&l->rspec, l->join_fds, l->n_join, l->tmp_fd, &ticket,
+					      err, errlen)
+			 : encoder_spawn(&l->rspec, l->frame[0], l->tmp_fd, &ticket, err, errlen);
 		if (rc >= 0) {
 			r->enc_sock = rc;
 			rc = 0;
