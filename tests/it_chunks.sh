@@ -4,7 +4,8 @@
 # sandbox and encoder:
 #
 #  a. A deterministic script stamps each frame's index in its pixels and honours
-#     FRAME_START/FRAME_COUNT. Rendered whole and in 4 chunks (mp4 at 30000/1001, webm):
+#     FRAME_START/FRAME_COUNT. Rendered whole and in 4 chunks (mp4 at 30000/1001, webm,
+#     mov):
 #     the chunked video's stamps read back 0..N-1 in order (none dropped or doubled at a
 #     border), its timestamps advance by one frame each, and its PSNR against the
 #     script's own frames is within 0.5 dB of the whole render's; the result says chunks,
@@ -188,7 +189,7 @@ W2=$!
 W=128
 H=96
 N=240 # 60 frames a chunk: at 15 x264 chunks measured 0.8 dB below whole, at 30 0.53 dB
-for fmt in mp4 webm; do
+for fmt in mp4 webm mov; do
 	rate=30
 	[ $fmt = mp4 ] && rate=30000/1001
 	echo "== a. $fmt at $rate"
