@@ -1343,11 +1343,81 @@ static void chunk_result_extra(struct slot *s, const struct runner_result *res)
 	}
 }
 
+/* A chunked job's turn in on_job: a document whose role the claim does not give is
+ * refused, a parent is split. 1 when that settled the slot. */
+static int route_chunks(struct worker *w, struct slot *s)
+{
+	const char *mismatch = role_mismatch(s);
+
+	if (mismatch) {
+		reject(w, s, mismatch);
+		return 1;
+	}
+	if (s->job.chunks && !s->job.join) {
+		split_job(w, s);
+		return 1;
+	}
+	return 0;
+}
+
+/* The claim's file names (the fence: cmd_worker.c's header), a chunk's under
+ * .chunks/<parent>. -1 when a failure settled the slot. */
+static int claim_paths(struct worker *w, struct slot *s)
+{
+	char err[512];
+
+	if (!strcmp(s->qjob.role, "chunk")) {
+		if (chunk_paths(w, s, err, sizeof(err)) == 0)
+			return 0;
+		/* The output dir's trouble, as for any video: back to the queue. */
+		s->staged[0] = '\0';
+		w->m.retried++;
+		hand_back(s, err);
+		return -1;
+	}
+	if (outdir_path(s->final, sizeof(s->final), "%s/%s.%s.%s", w->cfg.output_dir, s->job.id,
+			s->qjob.token, s->job.format) < 0 ||
+	    outdir_path(s->stable, sizeof(s->stable), "%s/%s.%s", w->cfg.output_dir, s->job.id,
+			s->job.format) < 0 ||
+	    outdir_path(s->staged, sizeof(s->staged), "%s/%s.%s.%s", w->work_dir, s->job.id,
+			s->qjob.token, s->job.format) < 0) {
+		s->staged[0] = '\0';
+		reject(w, s, "the output path would be longer than PATH_MAX");
+		return -1;
+	}
+	return 0;
+}
+
+/* A join claim's chunk files into fds, lent to the job for its runner's start; a missing
+ * one fails the parent with the sentence. -1 when that settled the slot. */
+static int join_files(struct worker *w, struct slot *s, int *fds)
+{
+	char err[512];
+	json_t *o;
+	char *doc;
+
+	if (strcmp(s->qjob.role, "join"))
+		return 0;
+	if (open_chunks(w, s, fds, err, sizeof(err)) == 0) {
+		s->job.join_fds = fds;
+		s->job.n_join_fds = s->job.chunks;
+		return 0;
+	}
+	o = json_pack("{s:s, s:s}", "status", "failed", "error", err);
+	doc = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	s->staged[0] = '\0';
+	log_event("job_join_failed", s->job.id, "{s:s}", "error", err);
+	w->m.failed++;
+	record(s, doc ? doc : "{\"status\":\"failed\",\"error\":\"a chunk is missing\"}");
+	free(doc);
+	return -1;
+}
+
 static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
 {
 	struct worker *w = arg;
 	struct slot *s = free_slot(w);
-	const char *mismatch;
 	char err[512];
 	int rc;
 
@@ -1369,32 +1439,8 @@ static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
 		reject(w, s, err);
 		return;
 	}
-	if ((mismatch = role_mismatch(s))) {
-		reject(w, s, mismatch);
+	if (route_chunks(w, s) || claim_paths(w, s) < 0)
 		return;
-	}
-	if (s->job.chunks && !s->job.join) {
-		split_job(w, s);
-		return;
-	}
-	if (!strcmp(s->qjob.role, "chunk")) {
-		if (chunk_paths(w, s, err, sizeof(err)) < 0) {
-			/* The output dir's trouble, as for any video: back to the queue. */
-			s->staged[0] = '\0';
-			w->m.retried++;
-			hand_back(s, err);
-			return;
-		}
-	} else if (outdir_path(s->final, sizeof(s->final), "%s/%s.%s.%s", w->cfg.output_dir,
-			       s->job.id, s->qjob.token, s->job.format) < 0 ||
-		   outdir_path(s->stable, sizeof(s->stable), "%s/%s.%s", w->cfg.output_dir,
-			       s->job.id, s->job.format) < 0 ||
-		   outdir_path(s->staged, sizeof(s->staged), "%s/%s.%s.%s", w->work_dir, s->job.id,
-			       s->qjob.token, s->job.format) < 0) {
-		s->staged[0] = '\0';
-		reject(w, s, "the output path would be longer than PATH_MAX");
-		return;
-	}
 	uint64_t every = (uint64_t)w->cfg.lease_s * 1000 / 3;
 	if (every < 100)
 		every = 100;
@@ -1421,22 +1467,8 @@ static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
 				 .model = w->have_model ? &w->model : NULL,
 				 .slot = s->index};
 	int chunk_fds[JOB_CHUNKS_MAX];
-	if (!strcmp(s->qjob.role, "join")) {
-		if (open_chunks(w, s, chunk_fds, err, sizeof(err)) < 0) {
-			json_t *o = json_pack("{s:s, s:s}", "status", "failed", "error", err);
-			char *doc = o ? json_dumps(o, JSON_COMPACT) : NULL;
-			json_decref(o);
-			s->staged[0] = '\0';
-			log_event("job_join_failed", s->job.id, "{s:s}", "error", err);
-			w->m.failed++;
-			record(s, doc ? doc
-				      : "{\"status\":\"failed\",\"error\":\"a chunk is missing\"}");
-			free(doc);
-			return;
-		}
-		s->job.join_fds = chunk_fds;
-		s->job.n_join_fds = s->job.chunks;
-	}
+	if (join_files(w, s, chunk_fds) < 0)
+		return;
 	rc = jobrun_start(&env, &s->job, s->staged, &worker_runner_ops, s, &s->run, err,
 			  sizeof(err));
 	for (int k = 0; k < s->job.n_join_fds; k++)
