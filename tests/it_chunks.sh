@@ -18,6 +18,7 @@
 #  f. A producer's document with a "chunk" (a forged parent) or a "join" is refused and
 #     writes nothing into another job's chunk dir.
 #  g. Bad uses exit 2 with a sentence: gif, run --chunks, more chunks than frames.
+#  h. A chunked job with --audio: its AAC track is byte for byte the whole render's.
 #
 # Environment: REELBOX_BIN (default build/reelbox), REELBOX_IT_KEEP=1 keeps the temp dir.
 # Needs redis-server, redis-cli, python3, ffmpeg and ffprobe. Prints one PASS/FAIL line
@@ -289,6 +290,37 @@ check "a producer's \"chunk\" under a child's id is refused too" \
 check "a producer's \"join\" is refused: $(sfield fj 'd.get("error","")')" \
 	grep -q "never by a producer" <<<"$(sfield fj 'd.get("error","")')"
 check "nothing was written for the forged parent" [ ! -e "$OUT/.chunks/victim" ]
+
+# ==== h. audio ==========================================================================
+echo "== h. audio"
+cat >"$S/${MARK}_audio.py" <<'EOF'
+import math, os, struct, sys
+W, H, N = int(os.environ["WIDTH"]), int(os.environ["HEIGHT"]), int(os.environ["FRAMES"])
+fps = float(os.environ["FPS"])
+start = int(os.environ.get("FRAME_START", "0"))
+count = int(os.environ.get("FRAME_COUNT", str(N)))
+# The whole job's audio in every chunk: a 440 Hz tone for the video's length.
+sr = 48000
+n = int(N / fps * sr)
+data = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / sr))) for i in range(n))
+with open("audio.wav", "wb") as f:
+    f.write(b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " +
+            struct.pack("<IHHIIHH", 16, 1, 1, sr, sr * 2, 2, 16) + b"data" +
+            struct.pack("<I", len(data)) + data)
+for k in range(start, start + count):
+    sys.stdout.buffer.write(bytes([k % 256, 0, 0]) * (W * H))
+EOF
+"$BIN" submit --id aw --size 64x48 --frames 90 --audio audio.wav "$S/${MARK}_audio.py" >/dev/null
+"$BIN" submit --id ac --size 64x48 --frames 90 --chunks 3 --audio audio.wav "$S/${MARK}_audio.py" >/dev/null
+wait_state aw 120 succeeded
+wait_state ac 120 succeeded
+check "a chunked job with audio succeeded ($(sfield ac 'd.get("error","")'))" [ "$(sfield ac 'd["state"]')" = succeeded ]
+track() { ffmpeg -v error -i "$1" -map 0:a -c copy -f data - 2>/dev/null | sha256sum | cut -c1-64; }
+same_track() {
+	[ "$(ffprobe -v error -select_streams a:0 -show_entries stream=codec_name -of csv=p=0 "$1")" = aac ] &&
+		[ "$(track "$1")" = "$(track "$2")" ]
+}
+check "its AAC track is byte for byte the whole render's" same_track "$OUT/ac.mp4" "$OUT/aw.mp4"
 
 # ==== g. bad uses =======================================================================
 echo "== g. usage"

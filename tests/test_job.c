@@ -1268,8 +1268,7 @@ static void test_chunks_rules_say_one_sentence_each(void **state)
 		      "chunks need format mp4, webm or mov, not gif");
 	CHECK_REFUSED((j->chunks = 4, j->frames = 3), "chunks 4 is more than the job's 3 frames");
 	CHECK_REFUSED((j->chunks = 2, j->still = 3), "leave out --still");
-	CHECK_REFUSED((j->chunks = 2, snprintf(j->audio, sizeof(j->audio), "a.wav")),
-		      "chunks cannot carry audio yet");
+	CHECK_OK((j->chunks = 2, snprintf(j->audio, sizeof(j->audio), "a.wav")));
 	CHECK_REFUSED((j->chunks = 2, snprintf(j->contact_sheet, sizeof(j->contact_sheet), "2x2")),
 		      "contact sheet");
 	CHECK_REFUSED((j->chunks = 2, memset(j->id, 'a', 60), j->id[60] = '\0'),

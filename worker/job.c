@@ -45,8 +45,8 @@
  *     "webhook": {"url": "https://producer.example/hooks/reelbox"}
  *                                   POSTed the final result, signed (delivery.h)
  *     "chunks": 4,                  2..64 frame ranges rendered by any workers and
- *                                   joined (mp4, webm, mov; not a prompt job, a still,
- *                                   a contact sheet or audio yet)
+ *                                   joined (mp4, webm, mov; not a prompt job, a still
+ *                                   or a contact sheet yet)
  *     "chunk": {"parent": "clip-42", "index": 1, "start": 38, "count": 38},
  *     "join": true                  written by the worker that splits a chunked job into
  *                                   its children, honoured only when the queue's claim
@@ -626,7 +626,8 @@ static int job_check_cost(const struct job *j, const struct config *cfg, char *e
  * refused job reads as the caller left it. */
 /* "chunks" (or --frames-per-chunk) and "chunk": what a split render can be. Each rule is
  * one sentence; the join copies packets, so only the containers it can concatenate, and
- * only what one chunk can make whole (no still, contact sheet or audio track yet). */
+ * only what one chunk can make whole (no still or contact sheet yet; audio is joined as
+ * the chunks' PCM, encoded once). */
 static int job_check_chunks(struct job *j, char *err, size_t errlen)
 {
 	size_t room = JOB_ID_MAX - 1 - strlen("-c63");
@@ -672,12 +673,6 @@ static int job_check_chunks(struct job *j, char *err, size_t errlen)
 		worker_err(err, errlen,
 			   "chunks need a script: each chunk of a prompt job would ask the model "
 			   "for a script of its own");
-		return -EINVAL;
-	}
-	if (j->audio[0]) {
-		worker_err(err, errlen,
-			   "chunks cannot carry audio yet: render a job with audio whole (leave "
-			   "out chunks)");
 		return -EINVAL;
 	}
 	if (j->sheet_cols) {

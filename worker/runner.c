@@ -634,6 +634,7 @@ static int runner_new(uv_loop_t *loop, const struct job *job, const struct confi
 	r->total_frames = job->frames;
 	/* A join has no frame stream to end: its encoder sends no STREAM_END. */
 	r->enc_stream_end = job->n_join_fds > 0;
+	r->audio_handed = job->n_join_fds > 0; /* and no audio file to hand over */
 	r->timeout_s = job->limits.timeout_s;
 	r->encoder_memory = l->box.spec.helper.memory_bytes;
 	r->res.exit_code = -1;
@@ -724,7 +725,8 @@ static int open_poster(struct runner *r, struct launch *l, char *err, size_t err
  * that one is committed. */
 static int open_audio(struct runner *r, struct launch *l, char *err, size_t errlen)
 {
-	if (!r->audio_name[0])
+	/* A join's audio is in its chunks (PCM), encoded once into the joined file. */
+	if (!r->audio_name[0] || l->n_join)
 		return 0;
 	l->audio_fd = render_output_temp(l->rspec.output, &r->audio_tmp, err, errlen);
 	if (l->audio_fd < 0)
