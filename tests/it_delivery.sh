@@ -279,4 +279,26 @@ ok $? "the worker exits 0"
 pyc 'h=lines(A[0]); assert len(h) == 1 and h[0]["verified"] and h[0]["doc"]["id"] == "deliv-f", h' \
 	"$T/slowhook.jsonl" 2>"$O/f.check"
 ok $? "a webhook still retrying at SIGTERM is delivered before the worker exits ($(tail -c 200 "$O/f.check"))"
+
+# A receiver that takes the connection and never answers outlives the 10 s drain: the
+# worker stops anyway and says what it dropped.
+MUTE=$(free_port)
+"$PY" -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); held = []
+while True:
+    c, _ = s.accept(); held.append(c)' "$MUTE" &
+PIDS+=($!)
+wait_port "$MUTE" || fail "the mute receiver listens"
+REELBOX_WEBHOOK_SECRET=$SECRET "$BIN" worker --concurrency 1 --output-dir "$QOUT" --lease 3 \
+	--grace 5 2>"$T/worker2.log" &
+W2=$!
+PIDS+=($W2)
+timeout 60 "$BIN" submit "$T/fails.py" "${JOB[@]}" --id deliv-g \
+	--webhook "http://127.0.0.1:$MUTE/hook" --wait --json >"$O/g.json" 2>"$O/g.err"
+sleep 0.5
+kill -TERM "$W2"
+for _ in $(seq 300); do kill -0 "$W2" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$W2" 2>/dev/null && grep -q '"event":"delivery_abandoned".*"pending":1' "$T/worker2.log"
+ok $? "a webhook whose receiver never answers is dropped after the drain, logged as delivery_abandoned ($(grep -o '"event":"delivery_abandoned"[^}]*' "$T/worker2.log" | head -c 200))"
 finish

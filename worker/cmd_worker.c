@@ -1593,6 +1593,13 @@ static void close_everything(struct worker *w)
 		uv_close((uv_handle_t *)&w->slots[i].ship_timer, NULL);
 	http_close(w->http);
 	w->http = NULL;
+	/* Past the drain time a webhook or upload still on its way is dropped: said once,
+	 * so an operator who misses a webhook finds why (an upload's job goes back to the
+	 * queue when its lease ends; a webhook is not sent again). */
+	if (delivery_pending(w->delivery))
+		log_event("delivery_abandoned", NULL, "{s:i,s:s}", "pending",
+			  (int)delivery_pending(w->delivery), "reason",
+			  "the worker stopped before these were delivered (drain time over)");
 	delivery_free(w->delivery);
 	w->delivery = NULL;
 	if (w->httpc)
