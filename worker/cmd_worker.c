@@ -1151,7 +1151,11 @@ static void split_job(struct worker *w, struct slot *s)
 	c.chunks = 0;
 	c.frames_per_chunk = 0;
 	for (int k = 0; !bad && k < s->job.chunks; k++) {
-		snprintf(c.id, sizeof(c.id), "%s-c%d", s->job.id, k);
+		/* job_resolve kept a chunked job's id short enough for "-c63" */
+		if (snprintf(c.id, sizeof(c.id), "%s-c%d", s->job.id, k) >= (int)sizeof(c.id)) {
+			bad = 1;
+			break;
+		}
 		snprintf(c.chunk.parent, sizeof(c.chunk.parent), "%s", s->job.id);
 		c.chunk.index = k;
 		job_chunk_range(s->job.frames, s->job.chunks, k, &c.chunk.start, &c.chunk.count);
