@@ -207,8 +207,11 @@ static void plan_scratch(struct sandbox_mounts *m, uint64_t scratch_bytes)
 		inodes = 1024;
 	if (inodes > 262144)
 		inodes = 262144;
+	/* 0711, not 0700: a rootless worker whose slots run as subordinate uids must search
+	 * it to open the script's audio file by name (sandbox_scratch_open); nothing else
+	 * runs in the sandbox's mount namespace, so the search bit shows no one else. */
 	snprintf(m->scratch_opts, sizeof(m->scratch_opts),
-		 "size=%llu,nr_inodes=%llu,mode=0700,uid=%d,gid=%d",
+		 "size=%llu,nr_inodes=%llu,mode=0711,uid=%d,gid=%d",
 		 (unsigned long long)scratch_bytes, (unsigned long long)inodes, SANDBOX_INNER_ID,
 		 SANDBOX_INNER_ID);
 }

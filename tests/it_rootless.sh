@@ -334,6 +334,23 @@ else
 	as "$R" run --json --size 64x48 --frames 2 card.sh -o "$T/u/sub.mp4" >"$T/sub.json" 2>/dev/null
 	check "run renders, and --json says slot_uids subuid" \
 		"$(jqt '.status == "succeeded" and .limits.slot_uids == "subuid"' "$T/sub.json"; echo $?)" "$(jq -c .limits "$T/sub.json" 2>/dev/null)"
+	# The worker (the user) opens the script's audio file in scratch, which a
+	# subordinate uid owns: scratch lets others search it (0711), the file is the
+	# script's 0644.
+	cat >audio.py <<'PYEOF'
+import os, struct, sys, wave
+w = wave.open(os.path.join(os.environ["SCRATCH"], "audio.wav"), "wb")
+w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000)
+w.writeframes(struct.pack("<800h", *([1000, -1000] * 400))); w.close()
+n = int(os.environ["WIDTH"]) * int(os.environ["HEIGHT"]) * 3
+for _ in range(int(os.environ["FRAMES"])):
+    sys.stdout.buffer.write(b"\x80" * n)
+PYEOF
+	chown "$U:" audio.py
+	as "$R" run --json --size 64x48 --frames 4 --audio audio.wav audio.py -o "$T/u/sub-a.mp4" \
+		>"$T/sub-a.json" 2>"$T/sub-a.err"
+	check "an audio job runs with subordinate ids: the worker reads the script's file" \
+		"$(jqt '.status == "succeeded" and .audio.codec == "aac"' "$T/sub-a.json"; echo $?)" "$(jq -c '{status, error}' "$T/sub-a.json" 2>/dev/null; tail -c 300 "$T/sub-a.err")"
 	as "$R" posture --json >"$T/sub-posture.json" 2>/dev/null
 	check "posture: isolation holds and names the subordinate ids" \
 		"$(jqt '.points[] | select(.id == "isolation") | .holds and (.evidence | contains("subordinate id"))' "$T/sub-posture.json"; echo $?)"
