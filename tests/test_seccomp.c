@@ -71,6 +71,7 @@ static void child_run(int notify, int sock, int out, probe_fn fn, const char *co
 
 	dup2(out, 1);
 	dup2(out, 2);
+	signal(SIGSEGV, SIG_DFL); /* cmocka's handler would turn a crash into an exit */
 	if (sandbox_policy_install(prog, notify ? &listener : NULL) < 0)
 		_exit(250);
 	if (notify) {
@@ -589,11 +590,35 @@ static void test_x32_syscall_kills_the_process(void **state)
 	assert_int_equal(killed_by(&r), SIGSYS);
 }
 
+/* How int 0x80 ends without any filter: a kernel built or booted without 32-bit
+ * emulation (ia32_emulation=false, some VMs) has no such entry and raises SIGSEGV. */
+static int int80_unfiltered_signal(void)
+{
+	int st;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		signal(SIGSEGV, SIG_DFL); /* cmocka's handler is inherited */
+		_exit(probe_i386_getpid());
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+}
+
 static void test_i386_int80_kills_the_process(void **state)
 {
 	struct run r;
+	int bare = int80_unfiltered_signal();
 
 	run_filtered(0, probe_i386_getpid, NULL, &r);
+	if (bare == SIGSEGV) {
+		/* No 32-bit entry on this kernel: nothing reaches the filter, and the call
+		 * still never runs. */
+		printf("   (this kernel has no 32-bit system call entry: int 0x80 is SIGSEGV)\n");
+		assert_int_equal(killed_by(&r), SIGSEGV);
+		return;
+	}
 	assert_int_equal(killed_by(&r), SIGSYS);
 }
 
