@@ -38,119 +38,125 @@ _Static_assert(QUEUE_LIST_VALUE_MAX == 256, "list_lua's cap");
  *  claim_role(h, sha)    what a claim of this document is: a child render, the join, the
  *                        whole fallback, or '' (a document a producer wrote). Only a
  *                        document whose digest the split script recorded gets a role. */
-#define CHUNK_FNS \
-	"local function job_prefix(h, id)\n" \
-	"  local tail = ':job:' .. id\n" \
-	"  if #h <= #tail or string.sub(h, -#tail) ~= tail then return nil end\n" \
-	"  return string.sub(h, 1, #h - #tail)\n" \
-	"end\n" \
-	"local function stop_job(p, h, id, ttl, group, why)\n" \
-	"  local st = redis.call('HGET', h, 'state')\n" \
-	"  if st ~= 'queued' and st ~= 'running' then return end\n" \
-	"  local worker = redis.call('HGET', h, 'worker')\n" \
-	"  drop_entry(p .. ':jobs', group, redis.call('HGET', h, 'entry'))\n" \
-	"  redis.call('ZREM', p .. ':delayed', id)\n" \
-	"  redis.call('HSET', h, 'cancel', '1', 'entry', '')\n" \
-	"  redis.call('HDEL', h, 'stopped')\n" \
-	"  finish(h, h .. ':events', ttl, id, 'cancelled', why)\n" \
-	"  if st == 'running' and worker then\n" \
-	"    local k = p .. ':cancel:' .. worker\n" \
-	"    redis.call('LPUSH', k, id)\n" \
-	"    redis.call('LTRIM', k, 0, 255)\n" \
-	"    redis.call('EXPIRE', k, math.min(tonumber(ttl), 3600))\n" \
-	"  end\n" \
-	"end\n" \
-	"local function stop_children(p, ph, pid, ttl, why)\n" \
-	"  local n = tonumber(redis.call('HGET', ph, 'chunks_total')) or 0\n" \
-	"  local group = redis.call('HGET', ph, 'chunk_group') or 'workers'\n" \
-	"  redis.call('HDEL', ph, 'split')\n" \
-	"  for k = 0, n - 1 do\n" \
-	"    local cid = pid .. '-c' .. k\n" \
-	"    local ch = p .. ':job:' .. cid\n" \
-	"    if redis.call('HGET', ch, 'parent') == pid then stop_job(p, ch, cid, ttl, group, why) end\n" \
-	"  end\n" \
-	"end\n" \
-	"local function requeue_parent(p, ph, pid, field)\n" \
-	"  local doc = redis.call('HGET', ph, field)\n" \
-	"  if not doc then return false end\n" \
-	"  local e = redis.call('XADD', p .. ':jobs', '*', 'id', pid, 'job', doc)\n" \
-	"  redis.call('HSET', ph, 'entry', e)\n" \
-	"  ring(p .. ':jobs:wake', 1)\n" \
-	"  return true\n" \
-	"end\n" \
-	"chunk_ended = function(h, id, state, ttl)\n" \
-	"  local pid = redis.call('HGET', h, 'parent')\n" \
-	"  if not pid then return end\n" \
-	"  local p = job_prefix(h, id)\n" \
-	"  if not p then return end\n" \
-	"  local ph = p .. ':job:' .. pid\n" \
-	"  local gen = redis.call('HGET', ph, 'split')\n" \
-	"  if redis.call('HGET', ph, 'state') ~= 'running' or not gen or\n" \
-	"     gen ~= redis.call('HGET', h, 'split') then return end\n" \
-	"  local idx = redis.call('HGET', h, 'chunk_index') or '?'\n" \
-	"  local pev = ph .. ':events'\n" \
-	"  if state == 'succeeded' then\n" \
-	"    local w = cut(redis.call('HGET', h, 'worker') or '', 120)\n" \
-	"    if redis.call('HSETNX', ph .. ':chunks', 'w' .. idx, w) == 0 then return end\n" \
-	"    local out = redis.call('HGET', h, 'output') or ''\n" \
-	"    redis.call('HSET', ph .. ':chunks', 'o' .. idx, cut(string.match(out, '[^/]*$'), 80))\n" \
-	"    local done = redis.call('HINCRBY', ph, 'chunks_done', 1)\n" \
-	"    local total = tonumber(redis.call('HGET', ph, 'chunks_total')) or 0\n" \
-	"    if done == total and redis.call('HSETNX', ph, 'join_queued', now_ms()) == 1 then\n" \
-	"      local ws = {}\n" \
-	"      for k = 0, total - 1 do\n" \
-	"        ws[#ws + 1] = {worker = redis.call('HGET', ph .. ':chunks', 'w' .. k) or '',\n" \
-	"                       file = redis.call('HGET', ph .. ':chunks', 'o' .. k) or ''}\n" \
-	"      end\n" \
-	"      redis.call('HSET', ph, 'chunk_workers', cjson.encode(ws))\n" \
-	"      requeue_parent(p, ph, pid, 'join_doc')\n" \
-	"    end\n" \
-	"    return\n" \
-	"  end\n" \
-	"  local fb = redis.call('HGET', h, 'chunk_fallback')\n" \
-	"  if state == 'failed' and fb then\n" \
-	"    local why = 'chunk ' .. idx .. ' (' .. id .. '): ' .. cut(fb, 400)\n" \
-	"    stop_children(p, ph, pid, ttl, 'the parent job ' .. pid .. ' renders whole instead')\n" \
-	"    redis.call('HSET', ph, 'chunk_fallback', why)\n" \
-	"    requeue_parent(p, ph, pid, 'whole_doc')\n" \
-	"    return\n" \
-	"  end\n" \
-	"  local err = cut(redis.call('HGET', h, 'error') or state, 600)\n" \
-	"  local why = 'chunk ' .. idx .. ' (' .. id .. ') ended ' .. state .. ': ' .. err\n" \
-	"  redis.call('HDEL', ph, 'split')\n" \
-	"  finish(ph, pev, ttl, pid, 'failed', why)\n" \
-	"  stop_children(p, ph, pid, ttl, 'a sibling chunk ended ' .. state .. ' first')\n" \
-	"end\n" \
-	"local function chunk_progress(h, id, frames)\n" \
-	"  local pid = redis.call('HGET', h, 'parent')\n" \
-	"  if not pid then return end\n" \
-	"  local p = job_prefix(h, id)\n" \
-	"  if not p then return end\n" \
-	"  local ph = p .. ':job:' .. pid\n" \
-	"  local gen = redis.call('HGET', ph, 'split')\n" \
-	"  if redis.call('HGET', ph, 'state') ~= 'running' or not gen or\n" \
-	"     gen ~= redis.call('HGET', h, 'split') then return end\n" \
-	"  local idx = redis.call('HGET', h, 'chunk_index') or '?'\n" \
-	"  redis.call('HSET', ph .. ':chunks', 'f' .. idx, frames)\n" \
-	"  local n, sum = tonumber(redis.call('HGET', ph, 'chunks_total')) or 0, 0\n" \
-	"  for k = 0, n - 1 do\n" \
-	"    sum = sum + (tonumber(redis.call('HGET', ph .. ':chunks', 'f' .. k)) or 0)\n" \
-	"  end\n" \
-	"  local total = tonumber(redis.call('HGET', ph, 'progress_total')) or 0\n" \
-	"  redis.call('HSET', ph, 'progress_frames', sum)\n" \
-	"  emit(ph .. ':events', {type = 'progress', id = pid, frames = sum, total = total})\n" \
-	"end\n" \
-	"local function claim_role(h, sha)\n" \
-	"  if redis.call('HGET', h, 'parent') and redis.call('HGET', h, 'chunk_sha') == sha then\n" \
-	"    return 'chunk', ''\n" \
-	"  end\n" \
-	"  if redis.call('HGET', h, 'join_queued') and redis.call('HGET', h, 'join_sha') == sha then\n" \
-	"    return 'join', cut(redis.call('HGET', h, 'chunk_workers') or '[]', 16000)\n" \
-	"  end\n" \
-	"  if redis.call('HGET', h, 'chunk_fallback') and redis.call('HGET', h, 'whole_sha') == sha then\n" \
-	"    return 'whole', cut(redis.call('HGET', h, 'chunk_fallback'), 1000)\n" \
-	"  end\n" \
-	"  return '', ''\n" \
+#define CHUNK_FNS                                                                                  \
+	"local function job_prefix(h, id)\n"                                                       \
+	"  local tail = ':job:' .. id\n"                                                           \
+	"  if #h <= #tail or string.sub(h, -#tail) ~= tail then return nil end\n"                  \
+	"  return string.sub(h, 1, #h - #tail)\n"                                                  \
+	"end\n"                                                                                    \
+	"local function stop_job(p, h, id, ttl, group, why)\n"                                     \
+	"  local st = redis.call('HGET', h, 'state')\n"                                            \
+	"  if st ~= 'queued' and st ~= 'running' then return end\n"                                \
+	"  local worker = redis.call('HGET', h, 'worker')\n"                                       \
+	"  drop_entry(p .. ':jobs', group, redis.call('HGET', h, 'entry'))\n"                      \
+	"  redis.call('ZREM', p .. ':delayed', id)\n"                                              \
+	"  redis.call('HSET', h, 'cancel', '1', 'entry', '')\n"                                    \
+	"  redis.call('HDEL', h, 'stopped')\n"                                                     \
+	"  finish(h, h .. ':events', ttl, id, 'cancelled', why)\n"                                 \
+	"  if st == 'running' and worker then\n"                                                   \
+	"    local k = p .. ':cancel:' .. worker\n"                                                \
+	"    redis.call('LPUSH', k, id)\n"                                                         \
+	"    redis.call('LTRIM', k, 0, 255)\n"                                                     \
+	"    redis.call('EXPIRE', k, math.min(tonumber(ttl), 3600))\n"                             \
+	"  end\n"                                                                                  \
+	"end\n"                                                                                    \
+	"local function stop_children(p, ph, pid, ttl, why)\n"                                     \
+	"  local n = tonumber(redis.call('HGET', ph, 'chunks_total')) or 0\n"                      \
+	"  local group = redis.call('HGET', ph, 'chunk_group') or 'workers'\n"                     \
+	"  redis.call('HDEL', ph, 'split')\n"                                                      \
+	"  for k = 0, n - 1 do\n"                                                                  \
+	"    local cid = pid .. '-c' .. k\n"                                                       \
+	"    local ch = p .. ':job:' .. cid\n"                                                     \
+	"    if redis.call('HGET', ch, 'parent') == pid then stop_job(p, ch, cid, ttl, group, "    \
+	"why) end\n"                                                                               \
+	"  end\n"                                                                                  \
+	"end\n"                                                                                    \
+	"local function requeue_parent(p, ph, pid, field)\n"                                       \
+	"  local doc = redis.call('HGET', ph, field)\n"                                            \
+	"  if not doc then return false end\n"                                                     \
+	"  local e = redis.call('XADD', p .. ':jobs', '*', 'id', pid, 'job', doc)\n"               \
+	"  redis.call('HSET', ph, 'entry', e)\n"                                                   \
+	"  ring(p .. ':jobs:wake', 1)\n"                                                           \
+	"  return true\n"                                                                          \
+	"end\n"                                                                                    \
+	"chunk_ended = function(h, id, state, ttl)\n"                                              \
+	"  local pid = redis.call('HGET', h, 'parent')\n"                                          \
+	"  if not pid then return end\n"                                                           \
+	"  local p = job_prefix(h, id)\n"                                                          \
+	"  if not p then return end\n"                                                             \
+	"  local ph = p .. ':job:' .. pid\n"                                                       \
+	"  local gen = redis.call('HGET', ph, 'split')\n"                                          \
+	"  if redis.call('HGET', ph, 'state') ~= 'running' or not gen or\n"                        \
+	"     gen ~= redis.call('HGET', h, 'split') then return end\n"                             \
+	"  local idx = redis.call('HGET', h, 'chunk_index') or '?'\n"                              \
+	"  local pev = ph .. ':events'\n"                                                          \
+	"  if state == 'succeeded' then\n"                                                         \
+	"    local w = cut(redis.call('HGET', h, 'worker') or '', 120)\n"                          \
+	"    if redis.call('HSETNX', ph .. ':chunks', 'w' .. idx, w) == 0 then return end\n"       \
+	"    local out = redis.call('HGET', h, 'output') or ''\n"                                  \
+	"    redis.call('HSET', ph .. ':chunks', 'o' .. idx, cut(string.match(out, '[^/]*$'), "    \
+	"80))\n"                                                                                   \
+	"    local done = redis.call('HINCRBY', ph, 'chunks_done', 1)\n"                           \
+	"    local total = tonumber(redis.call('HGET', ph, 'chunks_total')) or 0\n"                \
+	"    if done == total and redis.call('HSETNX', ph, 'join_queued', now_ms()) == 1 then\n"   \
+	"      local ws = {}\n"                                                                    \
+	"      for k = 0, total - 1 do\n"                                                          \
+	"        ws[#ws + 1] = {worker = redis.call('HGET', ph .. ':chunks', 'w' .. k) or '',\n"   \
+	"                       file = redis.call('HGET', ph .. ':chunks', 'o' .. k) or ''}\n"     \
+	"      end\n"                                                                              \
+	"      redis.call('HSET', ph, 'chunk_workers', cjson.encode(ws))\n"                        \
+	"      requeue_parent(p, ph, pid, 'join_doc')\n"                                           \
+	"    end\n"                                                                                \
+	"    return\n"                                                                             \
+	"  end\n"                                                                                  \
+	"  local fb = redis.call('HGET', h, 'chunk_fallback')\n"                                   \
+	"  if state == 'failed' and fb then\n"                                                     \
+	"    local why = 'chunk ' .. idx .. ' (' .. id .. '): ' .. cut(fb, 400)\n"                 \
+	"    stop_children(p, ph, pid, ttl, 'the parent job ' .. pid .. ' renders whole "          \
+	"instead')\n"                                                                              \
+	"    redis.call('HSET', ph, 'chunk_fallback', why)\n"                                      \
+	"    requeue_parent(p, ph, pid, 'whole_doc')\n"                                            \
+	"    return\n"                                                                             \
+	"  end\n"                                                                                  \
+	"  local err = cut(redis.call('HGET', h, 'error') or state, 600)\n"                        \
+	"  local why = 'chunk ' .. idx .. ' (' .. id .. ') ended ' .. state .. ': ' .. err\n"      \
+	"  redis.call('HDEL', ph, 'split')\n"                                                      \
+	"  finish(ph, pev, ttl, pid, 'failed', why)\n"                                             \
+	"  stop_children(p, ph, pid, ttl, 'a sibling chunk ended ' .. state .. ' first')\n"        \
+	"end\n"                                                                                    \
+	"local function chunk_progress(h, id, frames)\n"                                           \
+	"  local pid = redis.call('HGET', h, 'parent')\n"                                          \
+	"  if not pid then return end\n"                                                           \
+	"  local p = job_prefix(h, id)\n"                                                          \
+	"  if not p then return end\n"                                                             \
+	"  local ph = p .. ':job:' .. pid\n"                                                       \
+	"  local gen = redis.call('HGET', ph, 'split')\n"                                          \
+	"  if redis.call('HGET', ph, 'state') ~= 'running' or not gen or\n"                        \
+	"     gen ~= redis.call('HGET', h, 'split') then return end\n"                             \
+	"  local idx = redis.call('HGET', h, 'chunk_index') or '?'\n"                              \
+	"  redis.call('HSET', ph .. ':chunks', 'f' .. idx, frames)\n"                              \
+	"  local n, sum = tonumber(redis.call('HGET', ph, 'chunks_total')) or 0, 0\n"              \
+	"  for k = 0, n - 1 do\n"                                                                  \
+	"    sum = sum + (tonumber(redis.call('HGET', ph .. ':chunks', 'f' .. k)) or 0)\n"         \
+	"  end\n"                                                                                  \
+	"  local total = tonumber(redis.call('HGET', ph, 'progress_total')) or 0\n"                \
+	"  redis.call('HSET', ph, 'progress_frames', sum)\n"                                       \
+	"  emit(ph .. ':events', {type = 'progress', id = pid, frames = sum, total = total})\n"    \
+	"end\n"                                                                                    \
+	"local function claim_role(h, sha)\n"                                                      \
+	"  if redis.call('HGET', h, 'parent') and redis.call('HGET', h, 'chunk_sha') == sha "      \
+	"then\n"                                                                                   \
+	"    return 'chunk', ''\n"                                                                 \
+	"  end\n"                                                                                  \
+	"  if redis.call('HGET', h, 'join_queued') and redis.call('HGET', h, 'join_sha') == sha "  \
+	"then\n"                                                                                   \
+	"    return 'join', cut(redis.call('HGET', h, 'chunk_workers') or '[]', 16000)\n"          \
+	"  end\n"                                                                                  \
+	"  if redis.call('HGET', h, 'chunk_fallback') and redis.call('HGET', h, 'whole_sha') == "  \
+	"sha then\n"                                                                               \
+	"    return 'whole', cut(redis.call('HGET', h, 'chunk_fallback'), 1000)\n"                 \
+	"  end\n"                                                                                  \
+	"  return '', ''\n"                                                                        \
 	"end\n"
 
 /* Helpers prepended to every script:
@@ -304,7 +310,7 @@ _Static_assert(QUEUE_LIST_VALUE_MAX == 256, "list_lua's cap");
 	"request')\n"                                                                              \
 	"    return {'done', 'cancelled'}\n"                                                       \
 	"  end\n"                                                                                  \
-	"  if st == 'running' and redis.call('HEXISTS', h, 'token') == 1 then\n"                  \
+	"  if st == 'running' and redis.call('HEXISTS', h, 'token') == 1 then\n"                   \
 	"    redis.call('HSET', h, 'error', 'lease expired: worker ' ..\n"                         \
 	"               cut(redis.call('HGET', h, 'worker') or '?', 200) .. ' stopped "            \
 	"heart-beating')\n"                                                                        \
@@ -869,7 +875,8 @@ static const char split_lua[] = PRELUDE
     "  end\n"
     "  if redis.call('EXISTS', ch) == 1 and\n"
     "     (redis.call('HGET', ch, 'parent') ~= id or not is_final(cst)) then\n"
-    "    return {'bad', 'job id ' .. cid .. ' is taken by another job (' .. cut(cst or '?', 32) ..\n"
+    "    return {'bad', 'job id ' .. cid .. ' is taken by another job (' .. cut(cst or '?', 32) "
+    "..\n"
     "                   '): a chunked job needs ids <id>-c0 .. -c' .. (#kids - 1) .. ' free'}\n"
     "  end\n"
     "end\n"
@@ -890,7 +897,8 @@ static const char split_lua[] = PRELUDE
     "  local cid = id .. '-c' .. (k - 1)\n"
     "  local ch = p .. ':job:' .. cid\n"
     "  local d = kids[k]\n"
-    "  if type(d) ~= 'string' then return redis.error_reply('split: child document not a string') end\n"
+    "  if type(d) ~= 'string' then return redis.error_reply('split: child document not a string') "
+    "end\n"
     "  local e = redis.call('XADD', jobs, '*', 'id', cid, 'job', d)\n"
     "  redis.call('HSET', ch, 'id', cid, 'state', 'queued', 'attempts', 0, 'max_attempts', max,\n"
     "             'created', now, 'entry', e, 'parent', id, 'chunk_index', k - 1, 'split', gen,\n"
@@ -914,8 +922,7 @@ const char *const queue_scripts[QS_COUNT] = {
     [QS_REJECT] = reject_lua,	  [QS_CANCEL] = cancel_lua,	[QS_TAKE] = take_lua,
     [QS_STATUS] = status_lua,	  [QS_EVENT] = event_lua,	[QS_LIST] = list_lua,
     [QS_REQUEUE] = requeue_lua,	  [QS_DELETE] = delete_lua,	[QS_LOG] = log_lua,
-    [QS_LOGREAD] = logread_lua,	  [QS_ANNOUNCE] = announce_lua,
-    [QS_SPLIT] = split_lua,
+    [QS_LOGREAD] = logread_lua,	  [QS_ANNOUNCE] = announce_lua, [QS_SPLIT] = split_lua,
 };
 
 const char *const queue_script_names[QS_COUNT] = {
@@ -924,6 +931,5 @@ const char *const queue_script_names[QS_COUNT] = {
     [QS_REJECT] = "reject",	[QS_CANCEL] = "cancel",	    [QS_TAKE] = "take",
     [QS_STATUS] = "status",	[QS_EVENT] = "event",	    [QS_LIST] = "list",
     [QS_REQUEUE] = "requeue",	[QS_DELETE] = "delete",	    [QS_LOG] = "log",
-    [QS_LOGREAD] = "logread",	[QS_ANNOUNCE] = "announce",
-    [QS_SPLIT] = "split",
+    [QS_LOGREAD] = "logread",	[QS_ANNOUNCE] = "announce", [QS_SPLIT] = "split",
 };

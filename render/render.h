@@ -272,8 +272,8 @@ struct render_audio_result {
 	int64_t source_samples;	  /* what the source yielded at 48 kHz (as far as read) */
 	double source_duration_s; /* the source's own length */
 	int fitted;
-	uint64_t bytes;	  /* size of the new file */
-	char sha256[65];  /* its hex digest */
+	uint64_t bytes;	 /* size of the new file */
+	char sha256[65]; /* its hex digest */
 };
 
 /* Copy the finished video in video_fd (read from offset 0; no re-encode) into out_fd

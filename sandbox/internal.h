@@ -318,7 +318,7 @@ struct sandbox {
 	unsigned slot;
 	char *sb_dir;
 	struct sandbox_cgroup cgroup;
-	int notify_fd; /* the seccomp listener, or -1 */
+	int notify_fd;	/* the seccomp listener, or -1 */
 	int scratch_fd; /* O_PATH of the scratch tmpfs's root (sandbox_scratch_open), or -1 */
 	struct sandbox_denied denied;
 	void (*on_denied)(void *opaque, const char *msg);

@@ -26,11 +26,11 @@
 
 #include "errf.h"
 
-#define ENCODER_MAGIC	0x72626531u /* "rbe1" */
-#define SERVER_FD	3
-#define MAX_CHILDREN	1024
-#define SEND_TIMEOUT_S	2
-#define AUDIO_NONE_MAX	512 /* 'n' and a sentence */
+#define ENCODER_MAGIC  0x72626531u /* "rbe1" */
+#define SERVER_FD      3
+#define MAX_CHILDREN   1024
+#define SEND_TIMEOUT_S 2
+#define AUDIO_NONE_MAX 512 /* 'n' and a sentence */
 /* The join's chunk files ride after the cgroups' (encoder_spawn_join) */
 #define REQUEST_MAX_FDS (6 + SANDBOX_HELPER_MAX_CG + RENDER_JOIN_MAX_CHUNKS) /* 6: audio */
 
@@ -160,8 +160,8 @@ static int send_request(const struct encoder_request *rq, const int *fds, int nf
 
 /* encoder_spawn and encoder_spawn_join: one request, its descriptors, the job socket. */
 static int spawn_request(const struct render_spec *spec, int frame_fd, int out_fd,
-			 const int *chunk_fds, int n_chunks,
-			 const struct sandbox_helper_ticket *t, char *err, size_t errlen)
+			 const int *chunk_fds, int n_chunks, const struct sandbox_helper_ticket *t,
+			 char *err, size_t errlen)
 {
 	struct encoder_request rq;
 	const char *dot = spec->output ? strrchr(spec->output, '.') : NULL;
@@ -254,8 +254,8 @@ int encoder_spawn_join(const struct render_spec *spec, const int *chunk_fds, int
 	struct render_spec s = *spec;
 
 	if (n < 1 || n > RENDER_JOIN_MAX_CHUNKS || !chunk_fds) {
-		snprintf(err, errlen, "a join takes 1 to %d chunks, not %d",
-			 RENDER_JOIN_MAX_CHUNKS, n);
+		snprintf(err, errlen, "a join takes 1 to %d chunks, not %d", RENDER_JOIN_MAX_CHUNKS,
+			 n);
 		return -EINVAL;
 	}
 	for (int i = 0; i < n; i++)
@@ -417,8 +417,8 @@ static int valid_request(const struct encoder_request *rq)
 	       memchr(rq->preset, 0, sizeof(rq->preset)) &&
 	       (rq->has_poster == 0 || rq->has_poster == 1) && rq->poster_frame >= -1 &&
 	       (rq->still == 0 || (rq->still == 1 && rq->poster_frame >= 0)) &&
-	       (rq->has_sheet == 0 || rq->has_sheet == 1) &&
-	       rq->n_chunks >= 0 && rq->n_chunks <= RENDER_JOIN_MAX_CHUNKS &&
+	       (rq->has_sheet == 0 || rq->has_sheet == 1) && rq->n_chunks >= 0 &&
+	       rq->n_chunks <= RENDER_JOIN_MAX_CHUNKS &&
 	       (rq->has_audio == 0 || (rq->has_audio == 1 && rq->still == 0)) &&
 	       memchr(rq->audio_name, 0, sizeof(rq->audio_name)) &&
 	       (rq->n_chunks == 0 || (rq->still == 0 && rq->has_sheet == 0)) &&
@@ -465,8 +465,7 @@ static int audio_out_index(const struct encoder_request *rq)
 
 /* Wait (at most rq->audio_wait_s) for the worker's AUDIO or AUDIO_NONE, past its STOP
  * byte. The worker is trusted, but a record is still checked for its shape. */
-static int wait_audio(const struct encoder_request *rq, int sock, int *fd, char *err,
-		      size_t errlen)
+static int wait_audio(const struct encoder_request *rq, int sock, int *fd, char *err, size_t errlen)
 {
 	struct timespec t0, now;
 	int64_t limit_ms = (int64_t)(rq->audio_wait_s ? rq->audio_wait_s : 3600) * 1000;
@@ -486,15 +485,17 @@ static int wait_audio(const struct encoder_request *rq, int sock, int *fd, char 
 		ssize_t n;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = limit_ms - ((now.tv_sec - t0.tv_sec) * 1000 +
-				   (now.tv_nsec - t0.tv_nsec) / 1000000);
+		left = limit_ms -
+		       ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
 		if (left <= 0 || poll(&p, 1, (int)(left > 60000 ? 60000 : left)) < 0) {
 			if (left > 0 && errno == EINTR)
 				continue;
 			if (left > 0)
 				return -errno;
-			snprintf(err, errlen, "the audio file was not handed to the encoder within "
-				 "%lld s", (long long)(limit_ms / 1000));
+			snprintf(err, errlen,
+				 "the audio file was not handed to the encoder within "
+				 "%lld s",
+				 (long long)(limit_ms / 1000));
 			return -ETIMEDOUT;
 		}
 		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))

@@ -873,9 +873,12 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 		 const char *output, unsigned slot, const struct runner_ops *ops, void *opaque,
 		 struct runner **out, char *err, size_t errlen)
 {
-	struct launch l = {
-	    .frame = {-1, -1}, .log = {-1, -1}, .tmp_fd = -1, .poster_fd = -1, .sheet_fd = -1,
-	    .audio_fd = -1};
+	struct launch l = {.frame = {-1, -1},
+			   .log = {-1, -1},
+			   .tmp_fd = -1,
+			   .poster_fd = -1,
+			   .sheet_fd = -1,
+			   .audio_fd = -1};
 	struct runner *r = NULL;
 	int rc;
 
