@@ -869,7 +869,8 @@ int render_audio_mux(int video_fd, int audio_fd, int out_fd, int container, cons
 		off_t size = lseek(out_fd, 0, SEEK_END);
 		if (size < 0) {
 			ret = -errno;
-			snprintf(err, errlen, "cannot read back the video file: %s", strerror(-ret));
+			snprintf(err, errlen, "cannot read back the video file: %s",
+				 strerror(-ret));
 		} else {
 			res->bytes = (uint64_t)size;
 		}
