@@ -11,7 +11,6 @@
  */
 #define _GNU_SOURCE
 #include "audio.h"
-#include "fdio.h"
 #include "render.h"
 
 #include <errno.h>
@@ -26,6 +25,7 @@
 #include <libavutil/channel_layout.h>
 #include <libavutil/mem.h>
 #include <libavutil/opt.h>
+#include <libavutil/sha.h>
 #include <libswresample/swresample.h>
 
 #define BLOCK 4096 /* samples per channel of silence handed over at a time */
@@ -805,6 +805,42 @@ static int open_out(struct mux *m, int container, int fd)
 	return 0;
 }
 
+static int audio_hash_fd(int fd, char hex[65], uint64_t *bytes)
+{
+	struct AVSHA *sha = av_sha_alloc();
+	const size_t chunk = 1 << 20;
+	uint8_t *buf = av_malloc(chunk), digest[32];
+	off_t off = 0;
+	int ret = 0;
+
+	if (!sha || !buf) {
+		ret = -ENOMEM;
+		goto end;
+	}
+	av_sha_init(sha, 256);
+	for (;;) {
+		ssize_t n = pread(fd, buf, chunk, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			goto end;
+		}
+		if (n == 0)
+			break;
+		av_sha_update(sha, buf, (unsigned)n);
+		off += n;
+	}
+	av_sha_final(sha, digest);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	*bytes = (uint64_t)off;
+end:
+	av_free(buf);
+	av_free(sha);
+	return ret;
+}
+
 static void mux_free(struct mux *m)
 {
 	render_audio_enc_free(&m->enc);
@@ -865,16 +901,8 @@ int render_audio_mux(int video_fd, int audio_fd, int out_fd, int container, cons
 		ret = -errno;
 		snprintf(err, errlen, "cannot sync the video file: %s", strerror(-ret));
 	}
-	if (ret == 0 && (ret = hash_fd(out_fd, res->sha256, err, errlen)) == 0) {
-		off_t size = lseek(out_fd, 0, SEEK_END);
-		if (size < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "cannot read back the video file: %s",
-				 strerror(-ret));
-		} else {
-			res->bytes = (uint64_t)size;
-		}
-	}
+	if (ret == 0 && (ret = audio_hash_fd(out_fd, res->sha256, &res->bytes)) < 0)
+		snprintf(err, errlen, "cannot read back the video file: %s", strerror(-ret));
 	if (ret == -ENOMEM && !err[0])
 		snprintf(err, errlen, "out of memory while adding the audio");
 	mux_free(&m);
