@@ -161,16 +161,21 @@ void sandbox_cgroup_classify(struct sandbox_cgroup *cg, struct sandbox_result *r
 	snprintf(res->reason, sizeof(res->reason), "%s", why);
 }
 
+static struct sandbox_cg_limits helper_cg_limits(const struct sandbox_helper_limits *h)
+{
+	return (struct sandbox_cg_limits){
+	    .memory_bytes = h->memory_bytes,
+	    .pids = h->pids ? h->pids : 64,
+	    .cpus = h->cpus > 0 ? h->cpus : 0,
+	};
+}
+
 int sandbox_cgroup_create_helper_from_parent(struct sandbox_cgroup *cg,
 					     const struct sandbox_spec *spec, char *err,
 					     size_t errlen)
 {
 	const struct sandbox_cg_env *e = get_env();
-	struct sandbox_cg_limits lim = {
-	    .memory_bytes = spec->helper.memory_bytes,
-	    .pids = spec->helper.pids ? spec->helper.pids : 64,
-	    .cpus = spec->helper.cpus > 0 ? spec->helper.cpus : 0,
-	};
+	struct sandbox_cg_limits lim = helper_cg_limits(&spec->helper);
 	char name[32];
 
 	if (!spec->helper.enabled || e->version == SANDBOX_CG_NONE)
@@ -270,6 +275,15 @@ int sandbox_cgroup_helper_usage(const struct sandbox_cgroup *cg, struct sandbox_
 	u->cpu_ms = st.cpu_usage_usec / 1000;
 	u->oom = st.oom_kills > 0;
 	return 0;
+}
+
+int sandbox_cgroup_helper_set_limits(struct sandbox_cgroup *cg,
+				     const struct sandbox_helper_limits *h, char *err,
+				     size_t errlen)
+{
+	struct sandbox_cg_limits lim = helper_cg_limits(h);
+
+	return cg->helper ? sandbox_cg_set_limits(cg->helper, &lim, err, errlen) : 0;
 }
 
 int sandbox_cgroup_helper_kill(struct sandbox_cgroup *cg)

@@ -280,6 +280,18 @@ int sandbox_cg_create(const struct sandbox_cg_env *env, const char *name,
 	return 0;
 }
 
+int sandbox_cg_set_limits(struct sandbox_cg *cg, const struct sandbox_cg_limits *lim, char *err,
+			  size_t len)
+{
+	if (!!cg->lim.memory_bytes != !!lim->memory_bytes || !!cg->lim.pids != !!lim->pids ||
+	    (cg->lim.cpus > 0) != (lim->cpus > 0)) {
+		sandbox_errf(err, len, "a job cgroup's limits change only in value, not in kind");
+		return -EINVAL;
+	}
+	cg->lim = *lim;
+	return cg->ops->apply(cg, err, len);
+}
+
 int sandbox_cg_attach(struct sandbox_cg *cg, pid_t pid)
 {
 	int i, e;

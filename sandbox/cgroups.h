@@ -110,6 +110,12 @@ int sandbox_cg_create(const struct sandbox_cg_env *env, const char *name,
 		      const struct sandbox_cg_limits *lim, struct sandbox_cg **out, char *err,
 		      size_t len);
 
+/* Set new limits on a job cgroup that nothing has entered yet (a warm sandbox's helper
+ * box, sized for the job that takes it). The same limits must be set or unset as at
+ * creation (-EINVAL otherwise): a controller is enabled once, when the dir is made. */
+int sandbox_cg_set_limits(struct sandbox_cg *cg, const struct sandbox_cg_limits *lim, char *err,
+			  size_t len);
+
 /* Move pid (a whole process) into the job cgroup in every hierarchy. */
 int sandbox_cg_attach(struct sandbox_cg *cg, pid_t pid);
 

@@ -55,6 +55,21 @@ int sandbox_helper_ticket(const struct sandbox *sb, struct sandbox_helper_ticket
 	return 0;
 }
 
+int sandbox_helper_set_limits(struct sandbox *sb, const struct sandbox_helper_limits *h, char *err,
+			      size_t errlen)
+{
+	int r;
+
+	if (!sb->helper.enabled || !h->enabled) {
+		snprintf(err, errlen, "this sandbox was started without a helper cgroup");
+		return -EINVAL;
+	}
+	if ((r = sandbox_cgroup_helper_set_limits(&sb->cgroup, h, err, errlen)) < 0)
+		return r;
+	sb->helper = *h;
+	return 0;
+}
+
 void sandbox_helper_ticket_close(struct sandbox_helper_ticket *t)
 {
 	for (int i = 0; i < SANDBOX_HELPER_MAX_CG; i++) {

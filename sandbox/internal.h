@@ -223,6 +223,10 @@ int sandbox_cgroup_sweep_stale(void);
 int sandbox_cgroup_helper_fds(const struct sandbox_cgroup *cg, int *fds, int max);
 int sandbox_cgroup_helper_usage(const struct sandbox_cgroup *cg, struct sandbox_helper_usage *u);
 int sandbox_cgroup_helper_kill(struct sandbox_cgroup *cg);
+/* New values for the helper cgroup's limits, before any helper entered it. */
+int sandbox_cgroup_helper_set_limits(struct sandbox_cgroup *cg,
+				     const struct sandbox_helper_limits *h, char *err,
+				     size_t errlen);
 
 /* ---- seccomp.c: syscall filter and its listener ---------------------------------- */
 

@@ -422,6 +422,28 @@ void sandbox_notify_close(struct sandbox *sb)
 	close_fd(&sb->notify_fd);
 }
 
+void sandbox_restart_clock(struct sandbox *sb)
+{
+	sb->start_ns = now_ns();
+	if (sb->limits.timeout_ms)
+		sb->deadline_ns = sb->start_ns + sb->limits.timeout_ms * 1000000ull;
+}
+
+int sandbox_usage(const struct sandbox *sb, uint64_t *peak_memory_bytes, uint64_t *cpu_ms)
+{
+	struct sandbox_cg_stats st;
+	int r;
+
+	*peak_memory_bytes = *cpu_ms = 0;
+	if (!sb->cgroup.cg)
+		return -EOPNOTSUPP;
+	if ((r = sandbox_cg_stats(sb->cgroup.cg, &st)) < 0)
+		return r;
+	*peak_memory_bytes = st.memory_peak;
+	*cpu_ms = st.cpu_usage_usec / 1000;
+	return 0;
+}
+
 uint64_t sandbox_time_left_ms(const struct sandbox *sb)
 {
 	uint64_t now;

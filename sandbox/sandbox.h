@@ -178,6 +178,14 @@ int sandbox_try_reap(struct sandbox *sb, struct sandbox_result *res);
  * denied system calls meanwhile (reported to spec->on_denied, or to stderr). */
 int sandbox_wait(struct sandbox *sb, struct sandbox_result *res);
 
+/* A sandbox started ahead of its job (a warm pool's) begins the job now: its wall time
+ * (and deadline, if any) count from here. */
+void sandbox_restart_clock(struct sandbox *sb);
+
+/* What the sandbox's processes use now, from its cgroup: the memory high-water mark and
+ * the cpu time so far. -EOPNOTSUPP without a cgroup. For a warm pool's idle cost. */
+int sandbox_usage(const struct sandbox *sb, uint64_t *peak_memory_bytes, uint64_t *cpu_ms);
+
 /* Milliseconds until the wall-clock timeout (0 if passed, UINT64_MAX if none). */
 uint64_t sandbox_time_left_ms(const struct sandbox *sb);
 
@@ -216,6 +224,12 @@ struct sandbox_helper_ticket {
 int sandbox_helper_ticket(const struct sandbox *sb, struct sandbox_helper_ticket *t, char *err,
 			  size_t errlen);
 void sandbox_helper_ticket_close(struct sandbox_helper_ticket *t);
+
+/* Resize sb's helper box for the job that takes a sandbox started ahead of it (a warm
+ * pool's): its cgroup's limits and the ticket's rlimits. Before any ticket is used; each
+ * limit set or unset as at the start (else -EINVAL, and the caller starts cold). */
+int sandbox_helper_set_limits(struct sandbox *sb, const struct sandbox_helper_limits *h,
+			      char *err, size_t errlen);
 
 /* Build the helper's seccomp filter once in this process, before forking helpers. */
 int sandbox_helper_policy_prepare(char *err, size_t errlen);

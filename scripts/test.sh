@@ -38,6 +38,12 @@ bash scripts/fuzz.sh | tee -a "$log" || status=1
 # One closing line over the shape check, the three ctest runs and the fuzz run: each
 # prints "N tests failed out of M" (the shape check counts two tests, cycles and function
 # length; fuzz.sh one per target).
+# The integration suites' failed checks, repeated last: a CI page that shows only the
+# head and the tail of a long log still names them.
+if grep -q '^FAIL ' "$log"; then
+	echo "== failed checks"
+	grep '^FAIL ' "$log" | cut -c1-400 | head -20
+fi
 read -r failed total < <(awk '/tests failed out of/ { f += $(NF-5); t += $NF } END { print f+0, t+0 }' "$log")
 echo "reelbox: $((total - failed)) passed, $failed failed"
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$total" -eq 0 ]; then

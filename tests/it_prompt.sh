@@ -876,7 +876,7 @@ ok $? "the worker asked the model for $MARK-cancel"
 t0=$(now_ms)
 timeout 20 "$BIN" cancel "$MARK-cancel" >"$O/cancel.out" 2>"$O/cancel.err"
 crc=$?
-wait_state "$MARK-cancel" 5 cancelled
+wait_state "$MARK-cancel" 10 cancelled
 st=$(st_field "$MARK-cancel" state)
 cms=$(($(now_ms) - t0))
 gone=
@@ -885,7 +885,9 @@ for _ in $(seq 50); do
 	[ "$gone" -ge 1 ] && break
 	sleep 0.1
 done
-[ "$crc" -eq 0 ] && [ "$st" = cancelled ] && [ "$cms" -lt 5000 ]
+# Bounded, well inside the model's 20 s: the cancel is seen at the next heartbeat (1 s)
+# and the model call hung up; 10 s leaves room for a loaded CI host.
+[ "$crc" -eq 0 ] && [ "$st" = cancelled ] && [ "$cms" -lt 10000 ]
 ok $? "cancel ends it $st in $cms ms (rc $crc: $(head -c 160 "$O/cancel.out"))"
 check "the worker hung up on the model (the server saw the client go: $gone)" [ "${gone:-0}" -ge 1 ]
 

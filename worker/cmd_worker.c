@@ -52,6 +52,7 @@
 #include "jobrun.h"
 #include "logship.h"
 #include "metrics.h"
+#include "pool.h"
 #include "modelcfg.h"
 #include "outdir.h"
 #include "queue.h"
@@ -120,6 +121,7 @@ struct worker {
 	struct delivery *delivery; /* uploads and webhooks in flight */
 	char *webhook_secret;	   /* REELBOX_WEBHOOK_SECRET: in this process only */
 	struct modelcfg model;	   /* the model and its key: in this process only */
+	struct pool *pool;	   /* warm python3 sandboxes (pool.h), or NULL */
 	int have_model;
 	int metrics_port;
 	struct in_addr metrics_ip; /* 127.0.0.1 unless --metrics-addr */
@@ -906,10 +908,11 @@ static void on_runner_done(void *opaque, const struct runner_result *done)
 	s->has_side[1] = res->succeeded && res->contact_sheet[0];
 	if (settle_unowned(s, res))
 		return;
-	log_event("job_finished", s->qjob.id, "{s:s, s:s, s:I, s:I, s:i}", "status",
+	log_event("job_finished", s->qjob.id, "{s:s, s:s, s:I, s:I, s:i, s:b, s:s?, s:I}", "status",
 		  res->succeeded ? "succeeded" : "failed", "error", res->error, "frames",
 		  (json_int_t)res->frames, "ms", (json_int_t)res->total_ms, "attempt",
-		  s->qjob.attempt);
+		  s->qjob.attempt, "warm", res->warm, "cold_why", res->cold_why, "start_us",
+		  (json_int_t)res->sandbox_start_us);
 	failed = !res->succeeded && !res->cancelled;
 	if (failed && (hand_back_host_failure(s, res) || retry_or_bury(s, res)))
 		return;
@@ -1461,15 +1464,21 @@ static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
 		return;
 	}
 
-	log_event("job_started", s->job.id, "{s:i, s:s, s:s, s:i, s:i, s:I}", "attempt",
+	/* t_ns: the start to the nanosecond (CLOCK_REALTIME), which bench/pool.sh holds
+	 * against the time a script's first line reads */
+	struct timespec t_start;
+	clock_gettime(CLOCK_REALTIME, &t_start);
+	log_event("job_started", s->job.id, "{s:i, s:s, s:s, s:i, s:i, s:I, s:I}", "attempt",
 		  s->qjob.attempt, "kind", s->job.prompt ? "prompt" : "script", "runtime",
 		  s->job.runtime, "width", s->job.width, "height", s->job.height, "frames",
-		  (json_int_t)s->job.frames);
+		  (json_int_t)s->job.frames, "t_ns",
+		  (json_int_t)t_start.tv_sec * 1000000000 + t_start.tv_nsec);
 	struct jobrun_env env = {.loop = w->loop,
 				 .cfg = &w->cfg,
 				 .http = w->httpc,
 				 .model = w->have_model ? &w->model : NULL,
-				 .slot = s->index};
+				 .slot = s->index,
+				 .pool = w->pool};
 	int chunk_fds[JOB_CHUNKS_MAX];
 	if (join_files(w, s, chunk_fds) < 0)
 		return;
@@ -1557,7 +1566,24 @@ static int metrics_body(void *opaque, char **body, size_t *len)
 				   .redis_up = w->redis_up,
 				   .claiming = claiming(w),
 				   .disk_ok = w->disk_ok};
+	struct pool_stats ps;
 
+	if (w->pool) {
+		pool_stats(w->pool, &ps);
+		g.pool =
+		    (struct metrics_pool){.on = 1,
+					  .size = ps.size,
+					  .ready = ps.ready,
+					  .warming = ps.warming,
+					  .idle_processes = ps.idle_processes,
+					  .idle_memory_bytes = ps.idle_memory_bytes,
+					  .taken = ps.taken,
+					  .cold = ps.cold,
+					  .started = ps.started,
+					  .failed = ps.failed,
+					  .expired = ps.expired,
+					  .warm_seconds_last = (double)ps.warm_ms_last / 1000.0};
+	}
 	return metrics_text(&w->m, &g, body, len);
 }
 
@@ -1597,6 +1623,8 @@ static void close_everything(struct worker *w)
 		uv_close((uv_handle_t *)&w->slots[i].ship_timer, NULL);
 	http_close(w->http);
 	w->http = NULL;
+	pool_close(w->pool, NULL, NULL);
+	w->pool = NULL;
 	/* Past the drain time a webhook or upload still on its way is dropped: said once,
 	 * so an operator who misses a webhook finds why (an upload's job goes back to the
 	 * queue when its lease ends; a webhook is not sent again). */
@@ -1691,12 +1719,12 @@ static void on_signal(uv_signal_t *h, int signum)
 static const char worker_usage[] =
     "usage: reelbox worker [--redis URL] [--concurrency N] [--output-dir DIR] [--lease SEC]\n"
     "                      [--config FILE] [--grace SEC] [--metrics-port PORT]\n"
-    "                      [--metrics-addr ADDR]\n";
+    "                      [--metrics-addr ADDR] [--pool N]\n";
 
 /* What the command line asked for. Flags win over the environment, which won over the
  * config file: the ones that overlay the config are applied once it is loaded. */
 struct worker_args {
-	const char *redis, *conc, *outdir, *lease, *config;
+	const char *redis, *conc, *outdir, *lease, *config, *pool;
 	uint32_t grace_s;
 	int metrics_port;
 	struct in_addr metrics_ip;
@@ -1714,7 +1742,15 @@ static int flag_in_range(const char *s, long min, long max, long *v)
 /* 0, EXIT_USAGE after saying why, or -1 when --help was printed. */
 static int worker_parse(int argc, char **argv, struct worker_args *a)
 {
-	enum { O_CONC = OPT_CLI_LAST + 1, O_OUT, O_LEASE, O_GRACE, O_METRICS, O_METRICS_ADDR };
+	enum {
+		O_CONC = OPT_CLI_LAST + 1,
+		O_OUT,
+		O_LEASE,
+		O_GRACE,
+		O_METRICS,
+		O_METRICS_ADDR,
+		O_POOL
+	};
 	static const struct option opts[] = {
 	    {"redis", required_argument, NULL, OPT_REDIS},
 	    {"concurrency", required_argument, NULL, O_CONC},
@@ -1724,6 +1760,7 @@ static int worker_parse(int argc, char **argv, struct worker_args *a)
 	    {"grace", required_argument, NULL, O_GRACE},
 	    {"metrics-port", required_argument, NULL, O_METRICS},
 	    {"metrics-addr", required_argument, NULL, O_METRICS_ADDR},
+	    {"pool", required_argument, NULL, O_POOL},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -1738,6 +1775,9 @@ static int worker_parse(int argc, char **argv, struct worker_args *a)
 			break;
 		case O_CONC:
 			a->conc = optarg;
+			break;
+		case O_POOL:
+			a->pool = optarg;
 			break;
 		case O_OUT:
 			a->outdir = optarg;
@@ -1796,6 +1836,12 @@ static int worker_config(struct config *cfg, const struct worker_args *a)
 			return cli_usage_error("worker", "--concurrency '%s' is not 1..1024",
 					       a->conc);
 		cfg->concurrency = (int)v;
+	}
+	if (a->pool) {
+		if (flag_in_range(a->pool, 0, 64, &v) < 0)
+			return cli_usage_error("worker", "--pool '%s' is not 0..64 warm sandboxes",
+					       a->pool);
+		cfg->pool.python3 = (int)v;
 	}
 	if (a->outdir)
 		snprintf(cfg->output_dir, sizeof(cfg->output_dir), "%s", a->outdir);
@@ -1955,11 +2001,17 @@ static int worker_run(struct worker *w, int swept)
 	if (delivery_new(&w->delivery, w->httpc) < 0)
 		return cli_usage_error("worker", "out of memory");
 	start_handles(w);
+	/* The pool's slots follow the jobs': at most concurrency taken members running, size
+	 * ready and one warming at once. */
+	if (pool_new(w->loop, &w->cfg, w->n_slots, w->n_slots + (unsigned)w->cfg.pool.python3 + 1,
+		     &w->pool, why, sizeof(why)) < 0)
+		return cli_usage_error("worker", "%s", why);
 	/* The model is named by its URL and name only: the key is never logged. "limits"
 	 * says which limits hold here (rootless, no cgroups), never silently. */
-	log_event("worker_started", NULL, "{s:s, s:i, s:s, s:i, s:i, s:s?, s:s?, s:o?}", "consumer",
-		  queue_async_consumer(w->q), "concurrency", w->cfg.concurrency, "output_dir",
-		  w->cfg.output_dir, "lease_s", (int)w->cfg.lease_s, "swept", swept, "model_url",
+	log_event("worker_started", NULL, "{s:s, s:i, s:i, s:s, s:i, s:i, s:s?, s:s?, s:o?}",
+		  "consumer", queue_async_consumer(w->q), "concurrency", w->cfg.concurrency, "pool",
+		  w->pool ? w->cfg.pool.python3 : 0, "output_dir", w->cfg.output_dir, "lease_s",
+		  (int)w->cfg.lease_s, "swept", swept, "model_url",
 		  w->have_model ? w->cfg.model.url : NULL, "model",
 		  w->have_model ? w->cfg.model.name : NULL, "limits", cli_limits_json());
 	if (disk_check(w, 1, why, sizeof(why)) < 0)

@@ -111,6 +111,7 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->output_dir, sizeof(cfg->output_dir), "reelbox-out");
 	snprintf(cfg->redis_url, sizeof(cfg->redis_url), "redis://127.0.0.1:6379");
 	cfg->concurrency = 1;
+	cfg->pool.max_age_s = 600;
 	cfg->lease_s = 30;
 	cfg->result_ttl_s = 86400;
 	cfg->max_attempts = 3;
@@ -160,6 +161,13 @@ static const struct field model_fields[] = {
     {NULL},
 };
 
+/* The "pool" block: only python3 has a warm start (pool.c says why). */
+static const struct field pool_fields[] = {
+    {"python3", FIELD_INT, offsetof(struct pool_settings, python3), 0, 0, 64},
+    {"max_age", FIELD_U32, offsetof(struct pool_settings, max_age_s), 0, 10, 86400},
+    {NULL},
+};
+
 /* The config file's own keys; "defaults" and "maxima" are limit tables (fields.h). */
 static const struct field config_fields[] = {
     {"runtimes", FIELD_OWN},
@@ -180,6 +188,7 @@ static const struct field config_fields[] = {
     {"redis_ca", CFG_STR(redis_ca)},
     {"redis_cert", CFG_STR(redis_cert)},
     {"redis_key", CFG_STR(redis_key)},
+    {"pool", FIELD_OBJECT, offsetof(struct config, pool), .sub = pool_fields},
     {NULL},
 };
 

@@ -53,6 +53,12 @@ struct model_settings {
 	uint32_t timeout_s;	 /* one model call, retries included in each exchange (120) */
 };
 
+/* The warm pool (pool.h, config "pool"): sandboxes started ahead of their job. */
+struct pool_settings {
+	int python3;	    /* warm python3 sandboxes kept ready, 0..64 (0: no pool) */
+	uint32_t max_age_s; /* a ready one older than this is replaced, 10..86400 (600) */
+};
+
 struct config {
 	struct runtime runtimes[JOB_MAX_RUNTIMES];
 	int n_runtimes;
@@ -75,6 +81,7 @@ struct config {
 	int max_attempts;
 	struct model_settings model;
 	int keep_uploaded; /* an uploaded video stays in output_dir too (default: removed) */
+	struct pool_settings pool;
 };
 
 struct job {

@@ -33,6 +33,7 @@ struct jobrun_env {
 	struct httpc *http;	      /* NULL: no prompt job can run */
 	const struct modelcfg *model; /* NULL: no model is configured */
 	unsigned slot;
+	struct pool *pool; /* warm sandboxes (pool.h), or NULL */
 };
 
 /* One attempt of a prompt job, as the result shows it. */

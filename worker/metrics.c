@@ -206,6 +206,40 @@ static void gauges(FILE *f, const struct metrics_gauges *g)
 	fprintf(f, "reelbox_disk_ok %d\n", g->disk_ok);
 }
 
+static void pool_lines(FILE *f, const struct metrics_pool *p)
+{
+	static const char members[] = "reelbox_pool_sandboxes", ev[] = "reelbox_pool_events_total";
+
+	if (!p->on)
+		return;
+	head(f, "reelbox_pool_size", "gauge", "Warm python3 sandboxes the pool keeps.");
+	fprintf(f, "reelbox_pool_size %u\n", p->size);
+	head(f, members, "gauge",
+	     "Warm sandboxes now, by state: ready (waiting for a job) or "
+	     "warming (started, importing numpy and Pillow).");
+	labelled(f, members, "state", "ready", p->ready);
+	labelled(f, members, "state", "warming", p->warming);
+	head(f, "reelbox_pool_idle_memory_bytes", "gauge",
+	     "Memory the ready warm sandboxes hold (their cgroups' high-water marks).");
+	fprintf(f, "reelbox_pool_idle_memory_bytes %llu\n",
+		(unsigned long long)p->idle_memory_bytes);
+	head(f, "reelbox_pool_idle_processes", "gauge",
+	     "Processes the ready warm sandboxes hold (an init and an interpreter each).");
+	fprintf(f, "reelbox_pool_idle_processes %u\n", p->idle_processes);
+	head(f, ev, "counter",
+	     "Warm pool events: taken (a job started warm), cold (a job started cold beside "
+	     "the pool), started, failed (a member died or never got ready), expired "
+	     "(replaced at max_age).");
+	labelled(f, ev, "event", "taken", p->taken);
+	labelled(f, ev, "event", "cold", p->cold);
+	labelled(f, ev, "event", "started", p->started);
+	labelled(f, ev, "event", "failed", p->failed);
+	labelled(f, ev, "event", "expired", p->expired);
+	head(f, "reelbox_pool_warm_seconds", "gauge",
+	     "The last warm sandbox's time from its start to ready.");
+	fprintf(f, "reelbox_pool_warm_seconds %.3f\n", p->warm_seconds_last);
+}
+
 int metrics_text(const struct metrics *m, const struct metrics_gauges *g, char **text, size_t *len)
 {
 	FILE *f = open_memstream(text, len);
@@ -216,6 +250,7 @@ int metrics_text(const struct metrics *m, const struct metrics_gauges *g, char *
 	distributions(f, m);
 	deliveries(f, m);
 	gauges(f, g);
+	pool_lines(f, &g->pool);
 	if (fclose(f) != 0) {
 		free(*text);
 		*text = NULL;

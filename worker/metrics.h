@@ -49,11 +49,21 @@ void metrics_init(struct metrics *m);
 /* Count an upload that ended: ok or not, its wall time and size. */
 void metrics_count_upload(struct metrics *m, int ok, double seconds, uint64_t bytes);
 
+/* The warm pool's state (pool.h), when the worker has one. */
+struct metrics_pool {
+	int on;
+	unsigned size, ready, warming, idle_processes;
+	uint64_t idle_memory_bytes;
+	uint64_t taken, cold, started, failed, expired;
+	double warm_seconds_last;
+};
+
 /* The worker's state at the moment of a scrape. */
 struct metrics_gauges {
 	unsigned running;	  /* jobs running now */
 	unsigned results_waiting; /* results sent to Redis and not yet accepted */
 	int redis_up, claiming, disk_ok;
+	struct metrics_pool pool;
 };
 
 /* Count a run that ended: its frames, its wall time, and who ended its sandbox. */

@@ -32,6 +32,7 @@
 #include "encoder.h"
 #include "hints.h"
 #include "logtail.h"
+#include "pool.h"
 #include "render.h"
 #include "sandbox.h"
 #include "specs.h"
@@ -59,6 +60,8 @@ struct runner {
 
 	struct sandbox *sb;
 	struct sandbox_result sbres;
+	struct pool *pool;  /* where a warm sandbox may come from, or NULL */
+	unsigned pool_slot; /* a warm sandbox's slot, given back once it is destroyed */
 	int64_t total_frames;
 	uint32_t timeout_s;
 	uint64_t start_ns;
@@ -781,10 +784,26 @@ static int open_pipes(struct launch *l, char *err, size_t errlen)
  * write end. */
 static int start_sandbox(struct runner *r, struct launch *l, char *err, size_t errlen)
 {
-	int rc;
-
-	l->box.spec.stdout_fd = l->frame[1];
 	uint64_t t0 = uv_hrtime();
+	int rc, frame_fd, log_fd;
+
+	if (r->pool && pool_take(r->pool, &l->box, &r->sb, &frame_fd, &log_fd, &r->pool_slot,
+				 &r->res.cold_why) == 1) {
+		/* A warm sandbox: its own pipes replace ours, the script on its way in. */
+		for (int i = 0; i < 2; i++) {
+			close(l->frame[i]);
+			close(l->log[i]);
+		}
+		l->frame[0] = frame_fd;
+		l->log[0] = log_fd;
+		l->frame[1] = l->log[1] = -1;
+		fcntl(frame_fd, F_SETPIPE_SZ, FRAME_PIPE_BYTES);
+		r->res.warm = 1;
+		r->res.sandbox_start_us = (uv_hrtime() - t0) / 1000;
+		return 0;
+	}
+	r->pool = NULL; /* nothing to give back */
+	l->box.spec.stdout_fd = l->frame[1];
 
 	l->box.spec.stderr_fd = l->log[1];
 	rc = sandbox_start(&l->box.spec, &r->sb, err, errlen);
@@ -870,8 +889,8 @@ static void watch(struct runner *r, struct launch *l)
 /* A job becomes its specs (specs.c), then: open the output, the pipes, the sandbox,
  * the encoder, and watch. A failed step leaves nothing running and nothing behind. */
 int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cfg,
-		 const char *output, unsigned slot, const struct runner_ops *ops, void *opaque,
-		 struct runner **out, char *err, size_t errlen)
+		 const char *output, unsigned slot, struct pool *pool, const struct runner_ops *ops,
+		 void *opaque, struct runner **out, char *err, size_t errlen)
 {
 	struct launch l = {.frame = {-1, -1},
 			   .log = {-1, -1},
@@ -887,8 +906,10 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 	job_render_spec(job, output, &l.rspec);
 	l.join_fds = job->join_fds;
 	l.n_join = job->n_join_fds;
-	if ((rc = runner_new(loop, job, cfg, &l, ops, opaque, &r)) < 0 ||
-	    (rc = open_output(r, &l, err, errlen)) < 0 || (rc = open_pipes(&l, err, errlen)) < 0 ||
+	if ((rc = runner_new(loop, job, cfg, &l, ops, opaque, &r)) < 0)
+		goto fail;
+	r->pool = pool;
+	if ((rc = open_output(r, &l, err, errlen)) < 0 || (rc = open_pipes(&l, err, errlen)) < 0 ||
 	    (rc = start_sandbox(r, &l, err, errlen)) < 0 ||
 	    (rc = start_encoder(r, &l, err, errlen)) < 0)
 		goto fail;
@@ -920,6 +941,8 @@ void runner_free(struct runner *r)
 		return;
 	if (r->sb)
 		sandbox_destroy(r->sb);
+	if (r->res.warm && r->pool)
+		pool_slot_release(r->pool, r->pool_slot);
 	if (r->enc_pidfd >= 0) {
 		pidfd_send_signal(r->enc_pidfd, SIGKILL, NULL, 0);
 		close(r->enc_pidfd);

@@ -58,7 +58,10 @@ struct runner_result {
 	char stream_kind[8];
 	char log_tail[RUNNER_LOG_TAIL + 1];
 	uint64_t total_ms, first_frame_ms, sandbox_ms, encode_ms;
-	uint64_t sandbox_start_us;  /* sandbox_start(): from nothing to the script running */
+	uint64_t sandbox_start_us;  /* sandbox_start(): from nothing to the script running; a
+				     * warm sandbox's take: the script handed to it */
+	int warm;		    /* the sandbox came from the warm pool (pool.h) */
+	const char *cold_why;	    /* with a pool, why this job started cold; else NULL */
 	uint64_t peak_memory_bytes; /* the script's */
 	uint64_t script_cpu_ms;	    /* every process of the sandbox */
 	uint64_t encoder_cpu_ms;    /* the encoder process, from its cgroup */
@@ -90,10 +93,13 @@ struct runner_ops {
 	void (*done)(void *opaque, const struct runner_result *res);
 };
 
-/* Start a validated job (see job_resolve). output is the final path of the video. */
+struct pool;
+
+/* Start a validated job (see job_resolve). output is the final path of the video. With
+ * a pool (NULL: none), a warm sandbox that fits the job is taken instead of a cold start. */
 int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cfg,
-		 const char *output, unsigned slot, const struct runner_ops *ops, void *opaque,
-		 struct runner **out, char *err, size_t errlen);
+		 const char *output, unsigned slot, struct pool *pool, const struct runner_ops *ops,
+		 void *opaque, struct runner **out, char *err, size_t errlen);
 
 /* The poster's path for a video: its extension replaced by .jpg (out.mp4: out.jpg;
  * <id>.<token>.mp4: <id>.<token>.jpg). 0, or -ENAMETOOLONG. */
