@@ -46,6 +46,13 @@
  * deleted from nowhere the script can reach but this frame. */
 const char pool_python_loader[] =
     "import os, sys\n"
+    "def _reelbox_hook(t, v, tb):\n"
+    "    # the default hook reads source lines from disk; the script is in linecache\n"
+    "    if sys.excepthook is sys.__excepthook__:\n"
+    "        import traceback\n"
+    "        traceback.print_exception(t, v, tb)\n"
+    "    else:\n"
+    "        sys.excepthook(t, v, tb)\n"
     "def _reelbox_warm():\n"
     "    for m in ('numpy', 'PIL.Image', 'PIL.ImageDraw', 'PIL.ImageFont'):\n"
     "        try:\n"
@@ -86,7 +93,7 @@ const char pool_python_loader[] =
     "        code = compile(src, path, 'exec')\n"
     "    except SyntaxError:\n"
     "        t, v, _ = sys.exc_info()\n"
-    "        sys.excepthook(t, v, None)\n"
+    "        _reelbox_hook(t, v.with_traceback(None), None)\n"
     "        sys.exit(1)\n"
     "    return code, main\n"
     "_reelbox_code, _reelbox_main = _reelbox_warm()\n"
@@ -97,7 +104,7 @@ const char pool_python_loader[] =
     "    raise\n"
     "except BaseException:\n"
     "    _t, _v, _tb = sys.exc_info()\n"
-    "    sys.excepthook(_t, _v, _tb.tb_next)\n"
+    "    _reelbox_hook(_t, _v.with_traceback(_tb.tb_next), _tb.tb_next)\n"
     "    sys.exit(1)\n";
 
 struct member {
@@ -123,7 +130,8 @@ struct pool {
 	uv_timer_t tick, kick; /* the hard-lifetime check; a refill after the current event */
 	int closing, tick_open /* timers not yet closed */, fails;
 	uint64_t backoff_until_ms;
-	unsigned out; /* slots of taken members not yet released */
+	unsigned out;		  /* slots of taken members not yet released */
+	unsigned closing_members; /* members whose handles the loop has not let go of yet */
 	struct pool_stats st;
 	void (*done)(void *opaque);
 	void *done_opaque;
@@ -143,7 +151,7 @@ static void close_fd(int *fd)
 
 static void maybe_free(struct pool *p)
 {
-	if (!p->closing || p->members || p->tick_open || p->out)
+	if (!p->closing || p->members || p->tick_open || p->out || p->closing_members)
 		return;
 	job_sandbox_free(&p->box);
 	free(p->slot_used);
@@ -169,6 +177,7 @@ static void on_member_closed(uv_handle_t *h)
 	if (--m->handles > 0)
 		return;
 	free(m);
+	p->closing_members--;
 	maybe_free(p);
 }
 
@@ -176,6 +185,7 @@ static void on_member_closed(uv_handle_t *h)
 static void release_handles(struct member *m)
 {
 	unlink_member(m);
+	m->p->closing_members++;
 	m->handles = 1 + m->notify_polled;
 	uv_close((uv_handle_t *)&m->frame_poll, on_member_closed);
 	if (m->notify_polled)
