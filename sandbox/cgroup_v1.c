@@ -100,12 +100,16 @@ static int v1_apply(struct sandbox_cg *cg, char *err, size_t len)
 
 	if (cg->lim.memory_bytes && (d = dir_for(cg, SANDBOX_CG_MEMORY))) {
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)cg->lim.memory_bytes);
-		/* limit first: memsw must never be below it */
-		if ((e = cg_set(d, "memory.limit_in_bytes", v, err, len)))
-			return e;
-		/* RAM + swap capped at RAM: the job cannot spill into swap. */
-		if (cg_has_file(d->fd, "memory.memsw.limit_in_bytes") &&
-		    (e = cg_set(d, "memory.memsw.limit_in_bytes", v, err, len)))
+		/* RAM + swap capped at RAM: the job cannot spill into swap. memsw may never be
+		 * below the limit: lowering both (a new cgroup's are unlimited) writes the
+		 * limit first, raising them (a warm sandbox's helper resized, pool.c) memsw. */
+		int memsw = cg_has_file(d->fd, "memory.memsw.limit_in_bytes");
+
+		if (memsw && cg_set(d, "memory.memsw.limit_in_bytes", v, err, len) == 0) {
+			if ((e = cg_set(d, "memory.limit_in_bytes", v, err, len)))
+				return e;
+		} else if ((e = cg_set(d, "memory.limit_in_bytes", v, err, len)) ||
+			   (memsw && (e = cg_set(d, "memory.memsw.limit_in_bytes", v, err, len))))
 			return e;
 		if (cg_has_file(d->fd, "memory.swappiness") &&
 		    (e = cg_set(d, "memory.swappiness", "0", err, len)))

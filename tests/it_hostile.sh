@@ -10,6 +10,8 @@
 # outside: a script's own report is never the only evidence.
 #
 # Usage: tests/it_hostile.sh [ATTACK...]     (default: every row of the manifest)
+#        REELBOX_HOSTILE_WARM=1: only the Python rows, each through `run --warm` (a warm
+#        pool's sandbox; tests/it_hostile_pool.sh)
 # Env:   REELBOX_BIN (build/reelbox), REELBOX_SOURCE_DIR (.), REELBOX_HOSTILE_KEEP=1 keeps
 #        the work dir (rendered scripts, JSON summaries, stderr of every run).
 # Prints a table (attack | expected | observed | contained), details of every row that is
@@ -43,6 +45,9 @@ mkdir -p "$WORK/jobs" "$WORK/out" "$WORK/res"
 STATE=$WORK/state
 printf '{"state_dir": "%s"}\n' "$STATE" >"$WORK/config.json"
 printf '%s\n' "$MARKER" >"$WORK/marker.pat"
+# A warm sandbox's processes show the pool loader's command line, not the script's path.
+cp "$WORK/marker.pat" "$WORK/procs.pat"
+[ "${REELBOX_HOSTILE_WARM:-0}" = 1 ] && printf '%s\n' _reelbox_warm >>"$WORK/procs.pat"
 
 PIDS_TO_KILL=()
 CANARIES=(/root/reelbox-canary-$MARKER /tmp/reelbox-canary-$MARKER /dev/shm/reelbox-canary-$MARKER
@@ -193,7 +198,7 @@ count_lines() { local t; t=$(<"$1"); t=${t//[!$'\n']/}; echo "${#t}"; }
 disk_avail_kb() { df -k --output=avail / /tmp /var/tmp /dev/shm 2>/dev/null | tail -n +2 | sort -n | head -1; }
 marker_procs() {
 	# grep reads the marker from a file, so its own command line does not match
-	grep -l -a -F -f "$WORK/marker.pat" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | grep -vx "$$"
+	grep -l -a -F -f "$WORK/procs.pat" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | grep -vx "$$"
 }
 marker_files() {
 	local d
@@ -353,6 +358,12 @@ run_row() {
 
 	[ -f "$job" ] || { ROWS+=("$(printf '%-34s | %-36s | %-62s | %s' "$attack" "$expect" "script missing" NO)"); FAIL=$((FAIL + 1)); return; }
 	[ "$opts" = - ] || read -r -a extra <<<"$opts"
+	# REELBOX_HOSTILE_WARM=1 (tests/it_hostile_pool.sh): the Python rows, each through a
+	# warm sandbox (run --warm: the worker pool's path, pool.c), none of the others
+	if [ "${REELBOX_HOSTILE_WARM:-0}" = 1 ]; then
+		[ "$ext" = py ] || return 0
+		extra=(--warm "${extra[@]}")
+	fi
 	for ((t = 0; t < ${#DEFAULT_OPTS[@]}; t++)); do
 		[ "${DEFAULT_OPTS[t]}" = --timeout ] && timeout=${DEFAULT_OPTS[t + 1]}
 	done
@@ -430,6 +441,10 @@ run_row() {
 	fi
 	[ -n "$breach_line" ] && observed="$breach_line"
 
+	if [ "${REELBOX_HOSTILE_WARM:-0}" = 1 ] && [ -n "$status" ] &&
+		[ "$(jq -r '.warm // false' "$res.json" 2>/dev/null)" != true ]; then
+		problems+=("ran cold: --warm did not give it a warm sandbox")
+	fi
 	# expectation
 	if ! match "$expect" "$status" "$rc" "$err"; then
 		problems+=("expected $expect${MATCH_NOTE:+ ($MATCH_NOTE)}")

@@ -446,6 +446,9 @@ char *cli_result_json(const struct runner_result *res, const char *output, const
 		      (json_int_t)res->first_frame_ms, "encode_ms", (json_int_t)res->encode_ms);
 	if (!o)
 		goto done;
+	/* A warm pool's sandbox ran it (pool.h): said, so a reader can tell the two starts */
+	if (res->warm && json_object_set_new(o, "warm", json_true()) < 0)
+		goto done;
 	/* "fps" stays a number for readers that do arithmetic with it (29.97002997... at
 	 * 30000/1001); "frame_rate" is the exact rate, as the job document takes it. */
 	if ((res->fps_den > 1 &&

@@ -15,6 +15,7 @@
 #include "hints.h"
 #include "jobrun.h"
 #include "modelcfg.h"
+#include "pool.h"
 #include "render.h"
 #include "sandbox.h"
 #include "specs.h"
@@ -38,6 +39,9 @@ static const char run_usage[] =
     "      --timeout SEC --memory MB --pids N --scratch MB --cpus F   sandbox limits\n"
     "      --still N         write frame N (0-based) as a PNG to -o FILE.png, no video;\n"
     "                        the script is stopped once frame N is read\n"
+    "      --warm            start a warm sandbox first (python3 and numpy, Pillow\n"
+    "                        imported), then hand it the job: a worker's --pool path,\n"
+    "                        for tests; no faster for one job\n"
     "      --audio NAME      mux the file the script wrote as $SCRATCH/NAME as the audio\n"
     "                        track (AAC in .mp4/.mov, Opus in .webm), fitted to the video\n"
     "      --json            print one JSON summary on stdout\n"
@@ -55,6 +59,7 @@ struct run_ui {
 	json_t *extra; /* a prompt job's attempts */
 	struct jobrun *jr;
 	int finished;
+	struct pool *pool; /* --warm's, closed when the job is done */
 };
 
 static void ui_progress(void *opaque, int64_t done, int64_t total)
@@ -82,6 +87,9 @@ static void ui_done(void *opaque, const struct runner_result *res)
 	ui->res = *res;
 	ui->extra = jobrun_result_extra(ui->jr, 0);
 	ui->finished = 1;
+	/* --warm's pool: its timers would keep the loop turning after the job */
+	pool_close(ui->pool, NULL, NULL);
+	ui->pool = NULL;
 	cli_progress_end(&ui->prog, res->succeeded ? "succeeded" : "failed");
 }
 
@@ -115,9 +123,12 @@ struct run_args {
 	struct modelcfg model; /* a prompt job's */
 	int have_model;
 	const char *still; /* --still N, as given */
+	int warm;	   /* --warm: through a warm sandbox made first (pool.h) */
 };
 
-#define OPT_STILL (OPT_CLI_LAST + 1) /* run's own option */
+#define OPT_STILL    (OPT_CLI_LAST + 1) /* run's own options */
+#define OPT_WARM     (OPT_CLI_LAST + 2)
+#define WARM_WAIT_MS 60000
 
 #define RUN_GO (-1) /* run_parse: the options are read, go on */
 
@@ -132,6 +143,7 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 	opts[n++] = (struct option){"json", no_argument, NULL, OPT_JSON};
 	opts[n++] = (struct option){"progress", required_argument, NULL, OPT_PROGRESS};
 	opts[n++] = (struct option){"still", required_argument, NULL, OPT_STILL};
+	opts[n++] = (struct option){"warm", no_argument, NULL, OPT_WARM};
 	opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
 	opts[n] = (struct option){0};
 	optind = 1;
@@ -148,6 +160,9 @@ static int run_parse(int argc, char **argv, struct run_args *a)
 			break;
 		case OPT_STILL:
 			a->still = optarg;
+			break;
+		case OPT_WARM:
+			a->warm = 1;
 			break;
 		case 'h':
 			fputs(run_usage, stdout);
@@ -271,12 +286,48 @@ static void print_attempts(const struct run_ui *ui)
 			at[i].succeeded ? "rendered" : "failed: ", at[i].error);
 }
 
+/* --warm: a pool of one, sized for this job, and the loop turned until its sandbox is
+ * ready. The job then takes it as a worker's job takes a pool's: the same code path, for
+ * tests (tests/it_hostile.sh runs its Python corpus through it) and to see what a warm
+ * start is. It saves nothing for one job: the warm-up is the cold start, paid first. */
+static int warm_up(uv_loop_t *loop, struct run_args *a, struct config *wcfg, struct pool **pool,
+		   char *err, size_t errlen)
+{
+	uint64_t until = uv_hrtime() / 1000000 + WARM_WAIT_MS;
+	struct pool_stats st;
+	int rc;
+
+	if (a->job.prompt || strcmp(a->job.runtime, "python3")) {
+		snprintf(err, errlen, "--warm takes a python3 script (the pool's one runtime)");
+		return -EINVAL;
+	}
+	*wcfg = a->cfg;
+	wcfg->defaults = a->job.limits;
+	wcfg->pool.python3 = 1;
+	/* slot 1 on: slot 0 is the cold path's, as a worker's pool follows its slots */
+	if ((rc = pool_new(loop, wcfg, 1, 2, pool, err, errlen)) < 0)
+		return rc;
+	do {
+		pool_stats(*pool, &st);
+		if (st.ready) {
+			pool_freeze(*pool);
+			return 0;
+		}
+		uv_run(loop, UV_RUN_ONCE);
+	} while (st.failed < 3 && uv_hrtime() / 1000000 < until);
+	snprintf(err, errlen, "--warm: the warm sandbox did not get ready (%llu failed starts)",
+		 (unsigned long long)st.failed);
+	return -ETIMEDOUT;
+}
+
 /* One job (a runner, or a prompt job's attempts) on a private loop, until its done
  * callback. The model is called on the same loop (httpc), as the worker does. */
 static int run_job(struct run_args *a)
 {
 	struct run_ui ui = {.finished = 0};
 	struct httpc *http = NULL;
+	struct pool *pool = NULL;
+	struct config wcfg;
 	uv_loop_t loop;
 	char err[512];
 	int rc;
@@ -287,12 +338,16 @@ static int run_job(struct run_args *a)
 		return rc;
 	uv_loop_init(&loop);
 	rc = a->have_model ? httpc_new(&http, &loop, err, sizeof(err)) : 0;
+	if (rc == 0 && a->warm)
+		rc = warm_up(&loop, a, &wcfg, &pool, err, sizeof(err));
+	ui.pool = pool;
 	if (rc == 0) {
 		struct jobrun_env env = {.loop = &loop,
 					 .cfg = &a->cfg,
 					 .http = http,
 					 .model = a->have_model ? &a->model : NULL,
-					 .slot = 0};
+					 .slot = 0,
+					 .pool = pool};
 		rc =
 		    jobrun_start(&env, &a->job, a->output, &run_ops, &ui, &ui.jr, err, sizeof(err));
 	}
@@ -300,6 +355,7 @@ static int run_job(struct run_args *a)
 		hints_privilege(err, sizeof(err), rc);
 		if (http)
 			httpc_free(http);
+		pool_close(ui.pool, NULL, NULL);
 		uv_run(&loop, UV_RUN_DEFAULT);
 		uv_loop_close(&loop);
 		cli_progress_end(&ui.prog, "failed");
@@ -311,6 +367,7 @@ static int run_job(struct run_args *a)
 	jobrun_free(ui.jr);
 	if (http)
 		httpc_free(http);
+	pool_close(ui.pool, NULL, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	rc = run_report(a, &ui.res, ui.extra);

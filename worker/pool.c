@@ -129,6 +129,7 @@ struct pool {
 	struct member *members;
 	uv_timer_t tick, kick; /* the hard-lifetime check; a refill after the current event */
 	int closing, tick_open /* timers not yet closed */, fails;
+	int frozen; /* pool_freeze(): no refill */
 	uint64_t backoff_until_ms;
 	unsigned out;		  /* slots of taken members not yet released */
 	unsigned closing_members; /* members whose handles the loop has not let go of yet */
@@ -372,7 +373,7 @@ static void refill(struct pool *p)
 	unsigned ready, warming;
 	char err[512];
 
-	if (p->closing || mono_ms() < p->backoff_until_ms)
+	if (p->closing || p->frozen || mono_ms() < p->backoff_until_ms)
 		return;
 	count(p, &ready, &warming);
 	if (warming > 0 || ready >= p->size)
@@ -495,7 +496,8 @@ static const char *misfit(const struct pool *p, const struct job_sandbox *box)
 	if (strcmp(a->argv[0], b->argv[0]) || !a->argv[1] || strncmp(a->argv[1], "/job/", 5) ||
 	    a->argv[2])
 		return "runtime";
-	if (a->n_files != 1 || a->n_binds || b->n_binds || a->cwd || a->state_dir != b->state_dir)
+	if (a->n_files != 1 || a->n_binds || b->n_binds || a->cwd ||
+	    !a->state_dir != !b->state_dir || (a->state_dir && strcmp(a->state_dir, b->state_dir)))
 		return "files";
 	if (memcmp(&a->limits, &b->limits, sizeof(a->limits)))
 		return "limits";
@@ -584,6 +586,11 @@ int pool_take(struct pool *p, const struct job_sandbox *box, struct sandbox **sb
 cold:
 	p->st.cold++;
 	return 0;
+}
+
+void pool_freeze(struct pool *p)
+{
+	p->frozen = 1;
 }
 
 void pool_slot_release(struct pool *p, unsigned slot)

@@ -44,6 +44,10 @@ int pool_new(uv_loop_t *loop, const struct config *cfg, unsigned first_slot, uns
 int pool_take(struct pool *p, const struct job_sandbox *box, struct sandbox **sb, int *frame_fd,
 	      int *log_fd, unsigned *slot, const char **why);
 
+/* Refill no more: the members there stay until taken or closed (`run --warm`'s pool of
+ * one, whose process ends with its job). */
+void pool_freeze(struct pool *p);
+
 /* The slot of a taken member's destroyed sandbox is free again. */
 void pool_slot_release(struct pool *p, unsigned slot);
 
