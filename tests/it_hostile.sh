@@ -45,9 +45,10 @@ mkdir -p "$WORK/jobs" "$WORK/out" "$WORK/res"
 STATE=$WORK/state
 printf '{"state_dir": "%s"}\n' "$STATE" >"$WORK/config.json"
 printf '%s\n' "$MARKER" >"$WORK/marker.pat"
-# A warm sandbox's processes show the pool loader's command line, not the script's path.
-cp "$WORK/marker.pat" "$WORK/procs.pat"
-[ "${REELBOX_HOSTILE_WARM:-0}" = 1 ] && printf '%s\n' _reelbox_warm >>"$WORK/procs.pat"
+# A warm sandbox's processes show the pool loader's command line, not the script's path:
+# `run --warm`'s member runs in slot 1, host uid 1500001 (sandbox/ids.c, as root).
+printf '%s\n' _reelbox_warm >"$WORK/warm.pat"
+WARM_UID=1500001
 
 PIDS_TO_KILL=()
 CANARIES=(/root/reelbox-canary-$MARKER /tmp/reelbox-canary-$MARKER /dev/shm/reelbox-canary-$MARKER
@@ -198,7 +199,13 @@ count_lines() { local t; t=$(<"$1"); t=${t//[!$'\n']/}; echo "${#t}"; }
 disk_avail_kb() { df -k --output=avail / /tmp /var/tmp /dev/shm 2>/dev/null | tail -n +2 | sort -n | head -1; }
 marker_procs() {
 	# grep reads the marker from a file, so its own command line does not match
-	grep -l -a -F -f "$WORK/procs.pat" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | grep -vx "$$"
+	grep -l -a -F -f "$WORK/marker.pat" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | grep -vx "$$"
+	if [ "${REELBOX_HOSTILE_WARM:-0}" = 1 ]; then
+		local p
+		for p in $(grep -l -a -F -f "$WORK/warm.pat" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
+			[ "$(stat -c %u "/proc/$p" 2>/dev/null)" = "$WARM_UID" ] && echo "$p"
+		done
+	fi
 }
 marker_files() {
 	local d
