@@ -301,6 +301,8 @@ static int warm_up(uv_loop_t *loop, struct run_args *a, struct config *wcfg, str
 		snprintf(err, errlen, "--warm takes a python3 script (the pool's one runtime)");
 		return -EINVAL;
 	}
+	/* the script goes into the member's stdin: a member that died is an error, not a signal */
+	signal(SIGPIPE, SIG_IGN);
 	*wcfg = a->cfg;
 	wcfg->defaults = a->job.limits;
 	wcfg->pool.python3 = 1;
