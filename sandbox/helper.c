@@ -64,6 +64,12 @@ int sandbox_helper_set_limits(struct sandbox *sb, const struct sandbox_helper_li
 		snprintf(err, errlen, "this sandbox was started without a helper cgroup");
 		return -EINVAL;
 	}
+	/* the same box as the start's (a default job's encoder): nothing to write */
+	if (h->memory_bytes == sb->helper.memory_bytes && h->pids == sb->helper.pids &&
+	    h->cpus == sb->helper.cpus) {
+		sb->helper = *h;
+		return 0;
+	}
 	if ((r = sandbox_cgroup_helper_set_limits(&sb->cgroup, h, err, errlen)) < 0)
 		return r;
 	sb->helper = *h;

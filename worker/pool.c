@@ -45,11 +45,10 @@
  * of the loader is left where the script looks: a fresh __main__ module, its own globals
  * deleted from nowhere the script can reach but this frame. */
 const char pool_python_loader[] =
-    "import os, sys\n"
+    "import os, sys, linecache, types, traceback\n"
     "def _reelbox_hook(t, v, tb):\n"
     "    # the default hook reads source lines from disk; the script is in linecache\n"
     "    if sys.excepthook is sys.__excepthook__:\n"
-    "        import traceback\n"
     "        traceback.print_exception(t, v, tb)\n"
     "    else:\n"
     "        sys.excepthook(t, v, tb)\n"
@@ -81,7 +80,6 @@ const char pool_python_loader[] =
     "            os.environb[k] = v\n"
     "    path = '/job/' + name.decode()\n"
     "    src = src.decode('utf-8')\n"
-    "    import linecache, types\n"
     "    linecache.cache[path] = (len(src), None, src.splitlines(True), path)\n"
     "    main = types.ModuleType('__main__')\n"
     "    main.__file__ = path\n"

@@ -782,29 +782,38 @@ static int open_pipes(struct launch *l, char *err, size_t errlen)
 
 /* The script's sandbox, writing frames and log into the pipes; the worker keeps no
  * write end. */
-static int start_sandbox(struct runner *r, struct launch *l, char *err, size_t errlen)
+/* A warm sandbox from the pool, first of all: the script starts while the outputs open
+ * (its frames wait in the pipe for the encoder). Its own pipes are the job's. 1 when
+ * taken; 0 (the job starts cold, later) otherwise. */
+static int take_warm(struct runner *r, struct launch *l, struct pool *pool)
 {
 	uint64_t t0 = uv_hrtime();
-	int rc, frame_fd, log_fd;
+	int frame_fd, log_fd;
 
-	if (r->pool && pool_take(r->pool, &l->box, &r->sb, &frame_fd, &log_fd, &r->pool_slot,
-				 &r->res.cold_why) == 1) {
-		/* A warm sandbox: its own pipes replace ours, the script on its way in. */
-		for (int i = 0; i < 2; i++) {
-			close(l->frame[i]);
-			close(l->log[i]);
-		}
-		l->frame[0] = frame_fd;
-		l->log[0] = log_fd;
-		l->frame[1] = l->log[1] = -1;
-		fcntl(frame_fd, F_SETPIPE_SZ, FRAME_PIPE_BYTES);
-		r->res.warm = 1;
-		r->res.sandbox_start_us = (uv_hrtime() - t0) / 1000;
+	if (!pool || pool_take(pool, &l->box, &r->sb, &frame_fd, &log_fd, &r->pool_slot,
+			       &r->res.cold_why) != 1)
 		return 0;
-	}
-	r->pool = NULL; /* nothing to give back */
-	l->box.spec.stdout_fd = l->frame[1];
+	r->pool = pool;
+	l->frame[0] = frame_fd;
+	l->log[0] = log_fd;
+	fcntl(frame_fd, F_SETPIPE_SZ, FRAME_PIPE_BYTES);
+	r->res.warm = 1;
+	r->res.sandbox_start_us = (uv_hrtime() - t0) / 1000;
+	return 1;
+}
 
+/* The script's sandbox, cold: its pipes, then the start; the worker keeps no write end. */
+static int start_sandbox(struct runner *r, struct launch *l, char *err, size_t errlen)
+{
+	uint64_t t0;
+	int rc;
+
+	if (r->res.warm)
+		return 0;
+	if ((rc = open_pipes(l, err, errlen)) < 0)
+		return rc;
+	t0 = uv_hrtime();
+	l->box.spec.stdout_fd = l->frame[1];
 	l->box.spec.stderr_fd = l->log[1];
 	rc = sandbox_start(&l->box.spec, &r->sb, err, errlen);
 	/* namespaces, root, cgroup and filter made, the script exec'd: the start's cost */
@@ -908,8 +917,8 @@ int runner_start(uv_loop_t *loop, const struct job *job, const struct config *cf
 	l.n_join = job->n_join_fds;
 	if ((rc = runner_new(loop, job, cfg, &l, ops, opaque, &r)) < 0)
 		goto fail;
-	r->pool = pool;
-	if ((rc = open_output(r, &l, err, errlen)) < 0 || (rc = open_pipes(&l, err, errlen)) < 0 ||
+	take_warm(r, &l, pool);
+	if ((rc = open_output(r, &l, err, errlen)) < 0 ||
 	    (rc = start_sandbox(r, &l, err, errlen)) < 0 ||
 	    (rc = start_encoder(r, &l, err, errlen)) < 0)
 		goto fail;
