@@ -101,12 +101,13 @@ fi
 
 # ==== d. a missing library ==============================================================
 echo "== a missing library"
-MHD=$("$PY" -c 'import ctypes.util, os, sys
+MHD=$("$PY" -c 'import os
 for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"):
     p = os.path.join(d, "libmicrohttpd.so.12")
     if os.path.exists(p):
         print(os.path.realpath(p)); break')
 if [ -n "$MHD" ] && unshare -rm true 2>/dev/null; then
+	# shellcheck disable=SC2016 # the inner shell expands them
 	unshare -rm bash -c 'mount --bind /dev/null "$1" && shift && exec "$@"' _ "$MHD" \
 		"$BIN" web --listen 127.0.0.1:1 >"$T/web.out" 2>"$T/web.err"
 	rc=$?
@@ -114,6 +115,7 @@ if [ -n "$MHD" ] && unshare -rm true 2>/dev/null; then
 	check "without libmicrohttpd, reelbox web exits 2 (got $rc)" [ "$rc" = 2 ]
 	check "... saying so in one line: $err" \
 		bash -c "[ \$(wc -l <'$T/web.err') = 1 ] && grep -q 'cannot load libmicrohttpd.so.12: .*; install libmicrohttpd12' '$T/web.err'"
+	# shellcheck disable=SC2016 # the inner shell expands them
 	unshare -rm bash -c 'mount --bind /dev/null "$1" && shift && exec "$@"' _ "$MHD" \
 		"$BIN" exec --help >/dev/null 2>"$T/exec.err"
 	rc=$?
