@@ -121,7 +121,11 @@ int rb_lib_load(enum rb_lib lib, char *err, size_t errlen)
 {
 	int rc;
 
-	if ((unsigned)lib >= RB_LIB_COUNT || rb_lazy_nlibs != RB_LIB_COUNT) {
+	if ((unsigned)lib >= RB_LIB_COUNT) {
+		snprintf(err, errlen, "no lazily loaded library number %d", (int)lib);
+		return -EINVAL;
+	}
+	if (rb_lazy_nlibs != RB_LIB_COUNT) {
 		snprintf(err, errlen, "reelbox was built with %zu lazily loaded libraries, not %d",
 			 rb_lazy_nlibs, (int)RB_LIB_COUNT);
 		return -EINVAL;
