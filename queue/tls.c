@@ -54,6 +54,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "lazylib.h"
 #include "queue_internal.h"
 
 #define QTLS_MAX_CONN 16
@@ -177,6 +178,11 @@ int qtls_new(struct qtls **out, const struct queue_url *u, const struct queue_op
 	*out = NULL;
 	if (!t)
 		return -ENOMEM;
+	/* OpenSSL is loaded on first use (lazy/lazylib.c): a missing one is said here. */
+	if ((rc = rb_lib_load(RB_LIB_SSL, err, errlen)) < 0) {
+		free(t);
+		return rc;
+	}
 	t->stop[0] = t->stop[1] = -1;
 	snprintf(t->host, sizeof(t->host), "%s", u->host);
 	snprintf(t->where, sizeof(t->where), "%s", u->where);

@@ -37,7 +37,7 @@ HIDDEN extern const char *const rb_av_sym_names[];
 HIDDEN extern const unsigned char rb_av_sym_lib[];
 HIDDEN extern void *rb_av_ptrs[];
 
-HIDDEN void rb_av_lazy_resolve(void);
+HIDDEN void rb_av_lazy_resolve(unsigned sym);
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static int load_ret;
@@ -140,7 +140,7 @@ int render_libav_defer_log_level(int level)
 }
 
 /* The trampolines' slow path: a libav call before render_libav_load() succeeded. */
-void rb_av_lazy_resolve(void)
+void rb_av_lazy_resolve(unsigned sym)
 {
 	char err[512];
 

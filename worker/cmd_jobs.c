@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lazylib.h"
 #include "queue.h"
 #include "utf8.h"
 
@@ -327,10 +328,14 @@ static int copy_checked(int src, const char *path, const char *dst, const char *
 	char tmp[PATH_MAX], hex[65] = "", buf[65536];
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_MD_CTX *ctx;
 	ssize_t n = 0;
 	int out, rc = 0;
 
+	/* libcrypto is loaded on first use (lazy/lazylib.c): a missing one is said here. */
+	if (rb_lib_load(RB_LIB_CRYPTO, tmp, sizeof(tmp)) < 0)
+		return cli_usage_error("fetch", "%s", tmp);
+	ctx = EVP_MD_CTX_new();
 	if (snprintf(tmp, sizeof(tmp), "%s.part-XXXXXX", dst) >= (int)sizeof(tmp) || !ctx) {
 		EVP_MD_CTX_free(ctx);
 		return cli_usage_error("fetch", "the output name %.200s is too long", dst);

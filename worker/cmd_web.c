@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lazylib.h"
 #include "secretenv.h"
 #include "web.h"
 
@@ -330,6 +331,10 @@ int cmd_web(int argc, char **argv)
 				       "--listen %.64s is not loopback: give --token-env NAME "
 				       "(anyone who can reach it could cancel and delete jobs)",
 				       a.listen);
+	/* Both are loaded on first use (lazy/lazylib.c): a missing one is said here. */
+	if (rb_lib_load(RB_LIB_MHD, err, sizeof(err)) < 0 ||
+	    rb_lib_load(RB_LIB_CRYPTO, err, sizeof(err)) < 0)
+		return cli_usage_error("web", "%s", err);
 	if (a.token_env && (rc = read_token(&w, a.token_env)) != 0)
 		goto out;
 	if ((rc = cli_load_config("web", a.config, &cfg)) != 0)

@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "lazylib.h"
 #include "secretenv.h"
 
 #define UPLOAD_TOTAL_MS	  600000u
@@ -395,6 +396,9 @@ int delivery_webhook(struct delivery *d, const char *url, const char *secret, co
 	char sig[DELIVERY_SIGNATURE_MAX], line[sizeof(sig) + 32];
 	struct send *s;
 
+	/* libcrypto is loaded on first use (lazy/lazylib.c): a missing one is said here. */
+	if (rb_lib_load(RB_LIB_CRYPTO, err, errlen) < 0)
+		return -ENOENT;
 	if (delivery_sign(secret, strlen(secret), body, strlen(body), sig) < 0) {
 		snprintf(err, errlen, "the webhook's body could not be signed");
 		return -EIO;

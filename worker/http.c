@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lazylib.h"
+
 /* A scrape is one small request: a few at once is plenty, and an idle or slow client
  * (slowloris) is dropped after this many seconds instead of holding a slot. */
 #define HTTP_MAX_CONNECTIONS 16
@@ -159,6 +161,11 @@ int http_open_at(struct http_server **out, uv_loop_t *loop, struct in_addr ip, u
 	if (!s) {
 		snprintf(err, errlen, "out of memory for the HTTP server");
 		return -ENOMEM;
+	}
+	/* libmicrohttpd is loaded on first use (lazy/lazylib.c): a missing one is said here. */
+	if ((rc = rb_lib_load(RB_LIB_MHD, err, errlen)) < 0) {
+		free(s);
+		return rc;
 	}
 	errno = 0;
 	s->daemon = start_daemon(s, ip, port);

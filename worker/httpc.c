@@ -28,6 +28,8 @@
 
 #include <curl/curl.h>
 
+#include "lazylib.h"
+
 /* Response headers a server may send before we hang up: curl bounds each line, this
  * bounds their sum (a server streaming endless headers is as bad as an endless body). */
 #define HTTPC_HEADERS_MAX (64u * 1024)
@@ -209,6 +211,9 @@ int httpc_new(struct httpc **out, uv_loop_t *loop, char *err, size_t errlen)
 	struct httpc *c;
 
 	*out = NULL;
+	/* libcurl is loaded on first use (lazy/lazylib.c): a missing one is said here. */
+	if (rb_lib_load(RB_LIB_CURL, err, errlen) < 0)
+		return -ENOENT;
 	pthread_once(&global_once, global_init);
 	if (global_rc != CURLE_OK) {
 		say(err, errlen, "libcurl could not start: %s", curl_easy_strerror(global_rc));

@@ -27,6 +27,8 @@
 
 #include <jansson.h>
 
+#include "lazylib.h"
+
 #define STANDIN_PATH		"/v1/chat/completions"
 #define STANDIN_MODEL		"reelbox-standin"
 #define STANDIN_DISCARD_MAX	(64u << 20) /* past this a too-big body just closes the link */
@@ -420,6 +422,8 @@ int standin_start(const char *key, uint16_t *port, struct standin **out, char *e
 			 "characters without spaces");
 		return -EINVAL;
 	}
+	if ((rc = rb_lib_load(RB_LIB_MHD, err, errlen)) < 0)
+		return rc;
 	if (!(s = calloc(1, sizeof(*s))) || !(s->key = strdup(key))) {
 		free(s);
 		snprintf(err, errlen, "out of memory starting the stand-in model");
