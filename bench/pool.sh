@@ -276,13 +276,14 @@ for line in open(log):
     if e.get("event") == "job_started" and "t_ns" in e:
         start[e["job"]] = e["t_ns"]
     elif e.get("event") == "job_finished":
-        warm[e["job"]] = 1 if e.get("warm") else 0
+        warm[e["job"]] = (1 if e.get("warm") else 0, e.get("start_us") or 0)
 for i in ids:
     m = re.search(r"T0 (\d+) T1 (\d+)", open("%s/%s.stderr" % (logdir, i)).read())
     if i not in start or not m:
         sys.stderr.write("bench/pool.sh: %s: no job_started t_ns or no T0 in its logs\n" % i)
         continue
-    print(mode, start[i], m.group(1), m.group(2), warm.get(i, -1))
+    w, us = warm.get(i, (-1, 0))
+    print(mode, start[i], m.group(1), m.group(2), w, us)
 EOF
 }
 lat_bwrap_round() { # lat_bwrap_round COUNT
@@ -294,7 +295,7 @@ for _ in range(k):
     p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE, check=True)
     m = re.search(rb"T0 (\d+) T1 (\d+)", p.stderr)
-    print("bwrap", t, int(m.group(1)), int(m.group(2)), 0)
+    print("bwrap", t, int(m.group(1)), int(m.group(2)), 0, 0)
     time.sleep(0.3)
 EOF
 }
@@ -317,9 +318,9 @@ def pct(v, q):
     return v[min(len(v) - 1, max(0, int(round(q * (len(v) - 1)))))]
 print()
 print("1. job start, one job at a time (start: job_started t_ns / before spawning bwrap)")
-print("%-34s %5s %5s %10s %10s %10s %10s %s" % ("mode", "jobs", "warm", "T0 p50 ms", "T0 p90 ms",
-      "T1 p50 ms", "T1 p90 ms", ""))
-print("-" * 100)
+print("%-34s %5s %5s %10s %10s %10s %10s %10s %s" % ("mode", "jobs", "warm", "T0 p50 ms", "T0 p90 ms",
+      "T1 p50 ms", "T1 p90 ms", "sbx p50 ms", ""))
+print("-" * 111)
 res = {}
 for mode, label in (("pool2", "reelbox worker --pool 2"), ("pool0", "reelbox worker --pool 0 (cold)"),
                     ("bwrap", "bwrap + /usr/bin/python3")):
@@ -333,11 +334,14 @@ for mode, label in (("pool2", "reelbox worker --pool 2"), ("pool0", "reelbox wor
     note = ""
     if mode == "pool2":
         note = "target T0 p50 < 2 ms: %s" % ("PASS" if pct(d0, .5) < 2 else "MISS")
-    print("%-34s %5d %5s %10.2f %10.2f %10.2f %10.2f %s" % (label, len(r), warm if mode != "bwrap" else "-",
-          pct(d0, .5), pct(d0, .9), pct(d1, .5), pct(d1, .9), note))
+    sbx = "%.2f" % pct([int(x[5]) / 1e3 for x in r], .5) if mode != "bwrap" else "-"
+    print("%-34s %5d %5s %10.2f %10.2f %10.2f %10.2f %10s %s" % (label, len(r), warm if mode != "bwrap" else "-",
+          pct(d0, .5), pct(d0, .9), pct(d1, .5), pct(d1, .9), sbx, note))
 if "pool2" in res and "pool0" in res:
     print("warm vs cold, p50: to first instruction %.1fx faster, to numpy imported %.1fx faster"
           % (res["pool0"][0] / max(res["pool2"][0], 1e-3), res["pool0"][1] / max(res["pool2"][1], 1e-3)))
+print("T0/T1: job_started t_ns (bwrap: the launcher's time_ns before the spawn) to the script's first line /"
+      " to numpy imported; sbx: job_finished start_us (the sandbox's start, or the warm member's take)")
 EOF
 }
 
@@ -472,12 +476,13 @@ n, pace = int(sys.argv[2]), int(sys.argv[3])
 agg = {}
 for m, v, r, jobs, ok, wall, cpu, warm, cold, failed, why, p50, p90 in rows:
     a = agg.setdefault((m, v), dict(jobs=0, ok=0, ms=0, cpu=0, warm=0, cold=0, failed=0,
-                                    why=set(), walls=[], p50=[], p90=[]))
+                                    why={}, walls=[], p50=[], p90=[]))
     a["jobs"] += int(jobs); a["ok"] += int(ok); a["ms"] += int(wall); a["cpu"] += int(cpu) / 100.0
     a["warm"] += int(warm); a["cold"] += int(cold); a["failed"] += int(failed)
     a["walls"].append(int(wall))
-    if why != "-":
-        a["why"].add(why)
+    for kv in why.split(",") if why != "-" else ():
+        k, _, c = kv.rpartition(":")
+        a["why"][k] = a["why"].get(k, 0) + int(c)
     if p50 != "-":
         a["p50"].append(int(p50)); a["p90"].append(int(p90))
 tp = lambda a: a["jobs"] / (a["ms"] / 1000.0)
@@ -504,7 +509,7 @@ for m in ("farm", "pool0", "pool2", "pool4"):
     if a["failed"] or a["ok"] < a["jobs"]:
         print("    ! %d of %d jobs did not succeed" % (a["jobs"] - a["ok"], a["jobs"]))
     if a["why"] and m != "pool0":
-        print("    cold_why (jobs that started cold): %s" % " ".join(sorted(a["why"])))
+        print("    cold_why (jobs that started cold): %s" % " ".join("%s:%d" % kv for kv in sorted(a["why"].items())))
 print()
 print("2b. throughput, paced: the pool full first, then one job every %d ms (80%% of p0's burst rate)" % pace)
 print("%-40s %9s %9s %11s %12s %12s" % ("mode", "jobs/s", "warm/all", "cpu s/job", "lat p50 ms",
@@ -519,7 +524,7 @@ for m in ("pool0", "pool2", "pool4"):
     if a["failed"] or a["ok"] < a["jobs"]:
         print("    ! %d of %d jobs did not succeed" % (a["jobs"] - a["ok"], a["jobs"]))
     if a["why"] and m != "pool0":
-        print("    cold_why (jobs that started cold): %s" % " ".join(sorted(a["why"])))
+        print("    cold_why (jobs that started cold): %s" % " ".join("%s:%d" % kv for kv in sorted(a["why"].items())))
 print("(paced jobs/s is the first submit to the last finish: bounded by the pace; latency is"
       " submit to done, Redis's clock, one value per round)")
 print("cpu s/job: the whole machine's busy cpu (/proc/stat) over the run / jobs, other tenants included")
