@@ -69,6 +69,10 @@ struct queue_opts {
 	const char *tls_ca;
 	const char *tls_cert;
 	const char *tls_key;
+	/* rediss:// only: called before the first TLS call, for a library loaded on first
+	 * use (the worker's lazy OpenSSL): 0, or a negative errno with one sentence in err,
+	 * which the connection then fails with. NULL: nothing to prepare. */
+	int (*tls_prepare)(char *err, size_t errlen);
 };
 
 void queue_opts_init(struct queue_opts *o);

@@ -54,7 +54,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "lazylib.h"
 #include "queue_internal.h"
 
 #define QTLS_MAX_CONN 16
@@ -178,8 +177,9 @@ int qtls_new(struct qtls **out, const struct queue_url *u, const struct queue_op
 	*out = NULL;
 	if (!t)
 		return -ENOMEM;
-	/* OpenSSL is loaded on first use (lazy/lazylib.c): a missing one is said here. */
-	if ((rc = rb_lib_load(RB_LIB_SSL, err, errlen)) < 0) {
+	/* OpenSSL may be loaded on first use (the caller's tls_prepare): a missing one is
+	 * said here. */
+	if (o->tls_prepare && (rc = o->tls_prepare(err, errlen)) < 0) {
 		free(t);
 		return rc;
 	}

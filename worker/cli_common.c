@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lazylib.h"
 #include "fields.h"
 #include "queue.h"
 #include "sandbox.h"
@@ -446,9 +447,6 @@ char *cli_result_json(const struct runner_result *res, const char *output, const
 		      (json_int_t)res->first_frame_ms, "encode_ms", (json_int_t)res->encode_ms);
 	if (!o)
 		goto done;
-	/* A warm pool's sandbox ran it (pool.h): said, so a reader can tell the two starts */
-	if (res->warm && json_object_set_new(o, "warm", json_true()) < 0)
-		goto done;
 	/* "fps" stays a number for readers that do arithmetic with it (29.97002997... at
 	 * 30000/1001); "frame_rate" is the exact rate, as the job document takes it. */
 	if ((res->fps_den > 1 &&
@@ -467,10 +465,11 @@ char *cli_result_json(const struct runner_result *res, const char *output, const
 			  "encoder_peak_memory_bytes",
 			  (json_int_t)res->encoder_peak_memory_bytes)) < 0)
 		goto done;
-	if (who && json_object_set_new(o, "worker", json_string(who)) < 0)
-		goto done;
-	/* Which limits held (cgroup, rlimits, wall clock), so a result never overstates. */
-	if (json_object_set_new(o, "limits", cli_limits_json()) < 0)
+	/* "warm": a warm pool's sandbox ran it (pool.h), so a reader can tell the starts;
+	 * "limits": which held (cgroup, rlimits, wall clock), so a result never overstates */
+	if ((who && json_object_set_new(o, "worker", json_string(who)) < 0) ||
+	    (res->warm && json_object_set_new(o, "warm", json_true()) < 0) ||
+	    json_object_set_new(o, "limits", cli_limits_json()) < 0)
 		goto done;
 	/* The stream's checks (render/checks.c): likely mistakes that did not fail the job,
 	 * and whether the frame count cut the stream short. */
@@ -535,6 +534,12 @@ const char *cli_redis_url(const char *flag, const struct config *cfg)
 	return cfg->redis_url[0] ? cfg->redis_url : "redis://127.0.0.1:6379";
 }
 
+/* OpenSSL is loaded on first use (lazylib.h): for rediss://, when the queue opens. */
+static int load_ssl(char *err, size_t errlen)
+{
+	return rb_lib_load(RB_LIB_SSL, err, errlen);
+}
+
 void cli_queue_opts(struct queue_opts *qo, const struct config *cfg)
 {
 	queue_opts_init(qo);
@@ -544,6 +549,7 @@ void cli_queue_opts(struct queue_opts *qo, const struct config *cfg)
 	qo->tls_ca = cfg->redis_ca;
 	qo->tls_cert = cfg->redis_cert;
 	qo->tls_key = cfg->redis_key;
+	qo->tls_prepare = load_ssl;
 }
 
 int cli_open_queue(const char *cmd, const char *url, const struct config *cfg, struct queue **q)
