@@ -23,43 +23,8 @@
 #  g. SIGTERM: the worker exits 0 and leaves no sandbox cgroup or state dir behind.
 set -uo pipefail
 
-SRC=$(cd "${REELBOX_SOURCE_DIR:-.}" && pwd)
-BIN=${REELBOX_BIN:-$SRC/build/reelbox}
-case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
-PY=/usr/bin/python3
-
-passed=0
-failed=0
-pass() {
-	printf 'PASS %s\n' "$*"
-	passed=$((passed + 1))
-}
-fail() {
-	printf 'FAIL %s\n' "$*"
-	failed=$((failed + 1))
-}
-check() { # check DESCRIPTION COMMAND...: PASS when the command succeeds
-	local d=$1
-	shift
-	if "$@"; then pass "$d"; else fail "$d"; fi
-}
-ok() { if [ "$1" -eq 0 ]; then pass "$2"; else fail "$2"; fi; }
-finish() {
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit $?
-}
-
-for tool in redis-server redis-cli ffprobe curl; do
-	command -v "$tool" >/dev/null || {
-		fail "$tool is required"
-		finish
-	}
-done
-[ -x "$BIN" ] || {
-	fail "reelbox binary at $BIN"
-	finish
-}
+. "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
+need redis-server redis-cli ffprobe curl
 if ! "$PY" -c 'import numpy, PIL' 2>/dev/null; then
 	echo "it_pool: SKIP: $PY with numpy and Pillow is required"
 	exit 0
@@ -70,7 +35,6 @@ chmod 755 "$T"
 MARK=itpool$$
 OUT=$T/out
 mkdir -p "$T/redis" "$T/state" "$T/s" "$OUT"
-free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 MPORT=$(free_port)
 export REELBOX_REDIS_URL=redis://127.0.0.1:$PORT
