@@ -39,6 +39,7 @@
 #define BACKOFF_MS	 30000
 #define FAILS_BEFORE_OFF 3
 #define POOL_MAX	 64
+#define REFILL_DELAY_MS	 25
 
 /* The loader, run as `python3 -c`. It takes one message on stdin: the script's name, NUL,
  * the environment as NUL-ended KEY=VALUE strings, an empty one, then the script. Nothing
@@ -61,7 +62,7 @@ const char pool_python_loader[] =
     "    os.write(1, b'R')\n"
     "    chunks = []\n"
     "    while True:\n"
-    "        b = os.read(0, 1 << 20)\n"
+    "        b = os.read(0, 65536)  # under malloc's mmap threshold: no munmap\n"
     "        if not b:\n"
     "            break\n"
     "        chunks.append(b)\n"
@@ -218,12 +219,13 @@ static void on_kick(uv_timer_t *t)
 	refill(t->data);
 }
 
-/* A refill costs a sandbox_start(): not inside a take, whose job waits for its encoder,
- * but on the loop's next turn. */
+/* A refill costs a sandbox_start() and then an interpreter's imports: not inside a take,
+ * and not on the cores the taken job is starting on (its script, its encoder) either,
+ * but REFILL_DELAY_MS later. */
 static void refill_soon(struct pool *p)
 {
 	if (!p->closing)
-		uv_timer_start(&p->kick, on_kick, 0, 0);
+		uv_timer_start(&p->kick, on_kick, REFILL_DELAY_MS, 0);
 }
 
 static void on_frame(uv_poll_t *h, int status, int events)
