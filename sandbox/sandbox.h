@@ -228,8 +228,8 @@ void sandbox_helper_ticket_close(struct sandbox_helper_ticket *t);
 /* Resize sb's helper box for the job that takes a sandbox started ahead of it (a warm
  * pool's): its cgroup's limits and the ticket's rlimits. Before any ticket is used; each
  * limit set or unset as at the start (else -EINVAL, and the caller starts cold). */
-int sandbox_helper_set_limits(struct sandbox *sb, const struct sandbox_helper_limits *h,
-			      char *err, size_t errlen);
+int sandbox_helper_set_limits(struct sandbox *sb, const struct sandbox_helper_limits *h, char *err,
+			      size_t errlen);
 
 /* Build the helper's seccomp filter once in this process, before forking helpers. */
 int sandbox_helper_policy_prepare(char *err, size_t errlen);

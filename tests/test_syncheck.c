@@ -580,7 +580,8 @@ static void test_after_a_check_a_render_on_the_same_slot_succeeds(void **state)
 	encoder_set_program(th_reelbox_bin());
 	make_job(&job, "render.py", NULL, script);
 	uv_loop_init(&loop);
-	if (runner_start(&loop, &job, &cfg, out, SLOT, NULL, &render_ops, &d, &r, err, sizeof(err)) < 0)
+	if (runner_start(&loop, &job, &cfg, out, SLOT, NULL, &render_ops, &d, &r, err,
+			 sizeof(err)) < 0)
 		fail_msg("runner_start: %s", err);
 	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(uv_loop_close(&loop), 0);

@@ -218,8 +218,8 @@ static void render(struct jobrun *j)
 	char err[512];
 
 	j->phase = PH_RENDER;
-	if (runner_start(j->env.loop, &j->attempt_job, j->env.cfg, j->output, j->env.slot, j->env.pool,
-			 &jobrun_inner_ops, j, &j->runner, err, sizeof(err)) < 0) {
+	if (runner_start(j->env.loop, &j->attempt_job, j->env.cfg, j->output, j->env.slot,
+			 j->env.pool, &jobrun_inner_ops, j, &j->runner, err, sizeof(err)) < 0) {
 		/* The host's trouble (a sandbox that cannot start): not the script's. */
 		made_result(j, RUNNER_END_INTERNAL, err);
 		snprintf(current(j)->error, sizeof(current(j)->error), "%s", err);
@@ -497,8 +497,8 @@ int jobrun_start(const struct jobrun_env *env, const struct job *job, const char
 		rc = start_prompted(j, err, errlen);
 	} else {
 		j->phase = PH_RENDER;
-		rc = runner_start(env->loop, job, env->cfg, output, env->slot, env->pool, &jobrun_inner_ops, j,
-				  &j->runner, err, errlen);
+		rc = runner_start(env->loop, job, env->cfg, output, env->slot, env->pool,
+				  &jobrun_inner_ops, j, &j->runner, err, errlen);
 	}
 	if (rc < 0) {
 		jobrun_free(j);

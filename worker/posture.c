@@ -647,7 +647,8 @@ static int run_probe(struct posture_obs *o, const struct job *job, char *err, si
 	 * environment may reach the job, so it must not be found in any of its processes. */
 	setenv(POSTURE_CANARY_NAME, o->canary, 1);
 	uv_loop_init(&loop);
-	rc = runner_start(&loop, job, o->cfg, output, o->slot, NULL, &posture_ops, &pr, &r, err, errlen);
+	rc = runner_start(&loop, job, o->cfg, output, o->slot, NULL, &posture_ops, &pr, &r, err,
+			  errlen);
 	if (rc < 0)
 		hints_privilege(err, errlen, rc);
 	else
