@@ -58,7 +58,17 @@ struct sandbox_helper_limits {
 	uint64_t file_bytes;   /* RLIMIT_FSIZE: the largest video it may write; 0 = none */
 };
 
+/* Where a sandbox runs: reelbox's own sandbox on the host kernel, or gVisor's runsc, a
+ * user-space kernel between the script and the host's (slower to start, a far smaller
+ * host kernel surface). Zero is native, so a spec that names none is native. */
+enum sandbox_tier {
+	SANDBOX_TIER_NATIVE = 0,
+	SANDBOX_TIER_GVISOR = 1,
+};
+#define SANDBOX_TIER_COUNT 2
+
 struct sandbox_spec {
+	enum sandbox_tier tier;
 	const char *const *argv; /* argv[0] is an absolute path inside the sandbox */
 	const char *const *envp; /* the complete environment; nothing else is passed */
 	const char *cwd;	 /* inside path; NULL means the scratch dir */
@@ -111,6 +121,34 @@ struct sandbox_result {
  * user's, else /tmp/reelbox-<uid> (created 0700; refused unless the user owns it alone).
  * 0, or -ENAMETOOLONG when buf is too small. */
 int sandbox_state_default_dir(char *buf, size_t len);
+
+/* ---- tiers ---------------------------------------------------------------------------- */
+
+/* "native" or "gvisor"; "?" for anything else. */
+const char *sandbox_tier_name(enum sandbox_tier t);
+/* 0 and *t set, or -EINVAL for a name that is not a tier. */
+int sandbox_tier_parse(const char *name, enum sandbox_tier *t);
+
+/* How the gvisor tier runs runsc; set once at start-up, before any gvisor sandbox. */
+struct sandbox_gvisor_options {
+	const char *runsc;    /* absolute path of runsc; NULL = "/usr/bin/runsc" */
+	const char *platform; /* "auto" (kvm when /dev/kvm opens, else ptrace), "ptrace",
+			       * "kvm" or "systrap"; NULL = "auto" */
+	uint64_t overhead_memory_bytes; /* added to a job's memory limit for gVisor's own
+					 * processes (its kernel, gofer, stubs); 0 = 128 MiB */
+	uint32_t overhead_pids;		/* added to a job's pids limit for their threads;
+					 * 0 = 160 */
+};
+/* Copies the strings. 0, or -EINVAL with one sentence (a relative runsc path, an unknown
+ * platform). */
+int sandbox_gvisor_configure(const struct sandbox_gvisor_options *o, char *err, size_t errlen);
+
+/* Can a sandbox of tier t start on this host? Starts /bin/true in it, the whole path a
+ * job takes (gvisor: about 0.3 s). 0 with a short description in info ("runsc
+ * 0.0~20221219.0, platform ptrace"; "namespaces, seccomp, cgroup v1"), or a negative
+ * errno with one sentence in err naming what is missing. Never falls back to another
+ * tier. */
+int sandbox_tier_check(enum sandbox_tier t, char *info, size_t infolen, char *err, size_t errlen);
 
 /* ---- what this host lets the sandbox enforce ----------------------------------------- */
 
