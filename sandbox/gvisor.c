@@ -1,13 +1,74 @@
-/* gvisor.c - the gvisor tier: the same sandbox, run by gVisor's runsc. */
+/* gvisor.c - the gvisor tier: the same sandbox, with gVisor's user-space kernel between
+ * the script and the host's.
+ *
+ * sandbox_start() with spec->tier == SANDBOX_TIER_GVISOR lands here. The job gets what
+ * the native tier gives it, built from the same mount plan (mounts.c): the same system
+ * binds read-only, the same generated /etc, /job read-only, the same size- and
+ * inode-limited scratch tmpfs, the same uid, environment, rlimits and cgroup. Only the
+ * kernel that answers the script differs: runsc's Sentry, itself confined by seccomp.
+ *
+ * Per sandbox, under its state dir (<state>/sb-.../, 0700, removed by destroy and by
+ * the sweep of a dead owner's dirs):
+ *
+ *   bundle/config.json   the OCI spec; bundle/rootfs the read-only root it names
+ *   job/                 the spec's files, bound read-only on /job
+ *   scratch/             mount point of the scratch tmpfs, in runsc's namespace only
+ *   runsc/               runsc's --root: its state for this one container
+ *   runsc.log            runsc's own log (JSON lines), read back for a failed start
+ *
+ * The launcher is a child cloned into the job's cgroup (every process runsc starts,
+ * the Sentry, the gofer and the ptrace stubs, is then charged to the job and killed
+ * with it), in a mount namespace of its own where the scratch tmpfs, made by this
+ * process with fsmount(), is moved onto scratch/; it executes `runsc run` with the
+ * job's stdio as its own. The worker keeps the tmpfs's descriptor: the files the
+ * script left are read through it after runsc is gone (sandbox_scratch_open), and
+ * nothing is ever mounted in the worker's namespace.
+ */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+#define DEFAULT_RUNSC		 "/usr/bin/runsc"
+#define DEFAULT_OVERHEAD_MEMORY	 (128ull << 20)
+#define DEFAULT_OVERHEAD_PIDS	 160u
+#define START_TIMEOUT_MS	 10000
+#define LOG_TAIL_BYTES		 4096
+#define CONTAINER_ID		 "job"
+#define LAUNCH_PATH		 "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+
 static const char *const tier_names[SANDBOX_TIER_COUNT] = {"native", "gvisor"};
+static const char *const platforms[] = {"auto", "ptrace", "kvm", "systrap"};
+
+static struct {
+	char runsc[256];
+	char platform[16];
+	uint64_t overhead_memory;
+	uint32_t overhead_pids;
+} opts = {DEFAULT_RUNSC, "auto", DEFAULT_OVERHEAD_MEMORY, DEFAULT_OVERHEAD_PIDS};
 
 const char *sandbox_tier_name(enum sandbox_tier t)
 {
@@ -26,17 +87,771 @@ int sandbox_tier_parse(const char *name, enum sandbox_tier *t)
 
 int sandbox_gvisor_configure(const struct sandbox_gvisor_options *o, char *err, size_t errlen)
 {
-	(void)o;
-	(void)err;
-	(void)errlen;
+	const char *runsc = o && o->runsc ? o->runsc : DEFAULT_RUNSC;
+	const char *platform = o && o->platform ? o->platform : "auto";
+	size_t i;
+
+	if (runsc[0] != '/' || strlen(runsc) >= sizeof(opts.runsc)) {
+		sandbox_errf(err, errlen, "the runsc path \"%.64s\" must be absolute and short",
+			     runsc);
+		return -EINVAL;
+	}
+	for (i = 0; i < sizeof(platforms) / sizeof(platforms[0]); i++)
+		if (!strcmp(platform, platforms[i]))
+			break;
+	if (i == sizeof(platforms) / sizeof(platforms[0])) {
+		sandbox_errf(err, errlen,
+			     "unknown gVisor platform \"%.32s\" (auto, ptrace, kvm or systrap)",
+			     platform);
+		return -EINVAL;
+	}
+	snprintf(opts.runsc, sizeof(opts.runsc), "%s", runsc);
+	snprintf(opts.platform, sizeof(opts.platform), "%s", platform);
+	opts.overhead_memory =
+	    o && o->overhead_memory_bytes ? o->overhead_memory_bytes : DEFAULT_OVERHEAD_MEMORY;
+	opts.overhead_pids = o && o->overhead_pids ? o->overhead_pids : DEFAULT_OVERHEAD_PIDS;
 	return 0;
+}
+
+/* "auto": the KVM platform where /dev/kvm opens (a VM without nested virtualisation
+ * has none), else ptrace, which works on any host that allows ptrace. */
+static const char *platform(void)
+{
+	int fd;
+
+	if (strcmp(opts.platform, "auto"))
+		return opts.platform;
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return "ptrace";
+	close(fd);
+	return "kvm";
+}
+
+/* ---- the OCI spec, written as JSON by hand: strings escaped, nothing parsed ---------- */
+
+struct jbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void jraw(struct jbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->cap ? b->cap * 2 : 8192) + n;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+__attribute__((format(printf, 2, 3))) static void jf(struct jbuf *b, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		jraw(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* A JSON string: quotes, backslashes and control bytes escaped; other bytes as they are
+ * (runsc's decoder replaces invalid UTF-8, it cannot break out of the string). */
+static void jstr(struct jbuf *b, const char *s)
+{
+	jraw(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			jf(b, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			jf(b, "\\u%04x", c);
+		else
+			jraw(b, (const char *)&c, 1);
+	}
+	jraw(b, "\"", 1);
+}
+
+static void jstrs(struct jbuf *b, const char *const *v)
+{
+	jraw(b, "[", 1);
+	for (size_t i = 0; v && v[i]; i++) {
+		if (i)
+			jraw(b, ",", 1);
+		jstr(b, v[i]);
+	}
+	jraw(b, "]", 1);
+}
+
+static const char *rlimit_name(int resource)
+{
+	switch (resource) {
+	case RLIMIT_CPU:
+		return "RLIMIT_CPU";
+	case RLIMIT_FSIZE:
+		return "RLIMIT_FSIZE";
+	case RLIMIT_DATA:
+		return "RLIMIT_DATA";
+	case RLIMIT_STACK:
+		return "RLIMIT_STACK";
+	case RLIMIT_CORE:
+		return "RLIMIT_CORE";
+	case RLIMIT_NPROC:
+		return "RLIMIT_NPROC";
+	case RLIMIT_NOFILE:
+		return "RLIMIT_NOFILE";
+	case RLIMIT_MEMLOCK:
+		return "RLIMIT_MEMLOCK";
+	case RLIMIT_AS:
+		return "RLIMIT_AS";
+	case RLIMIT_MSGQUEUE:
+		return "RLIMIT_MSGQUEUE";
+	default:
+		return NULL;
+	}
+}
+
+static void jrlimits(struct jbuf *b, const struct sandbox_rlimits *r)
+{
+	int first = 1;
+
+	jraw(b, "[", 1);
+	for (int i = 0; i < r->n; i++) {
+		const char *name = rlimit_name(r->set[i].resource);
+		if (!name)
+			continue;
+		jf(b, "%s{\"type\":\"%s\",\"soft\":%llu,\"hard\":%llu}", first ? "" : ",", name,
+		   (unsigned long long)r->set[i].rl.rlim_cur,
+		   (unsigned long long)r->set[i].rl.rlim_max);
+		first = 0;
+	}
+	jraw(b, "]", 1);
+}
+
+/* One entry of "mounts". */
+static void jmount(struct jbuf *b, const char *dst, const char *type, const char *src,
+		   const char *options)
+{
+	jraw(b, ",{\"destination\":", 16);
+	jstr(b, dst);
+	jf(b, ",\"type\":\"%s\",\"source\":", type);
+	jstr(b, src);
+	jf(b, ",\"options\":[%s]}", options);
+}
+
+/* ---- the bundle on disk --------------------------------------------------------------- */
+
+struct gv_paths {
+	char bundle[PATH_MAX], rootfs[PATH_MAX], job[PATH_MAX], scratch[PATH_MAX];
+	char root[PATH_MAX], log[PATH_MAX], config[PATH_MAX];
+};
+
+static int gv_paths(struct gv_paths *p, const char *sb_dir)
+{
+	int n = 0;
+
+	n |= snprintf(p->bundle, PATH_MAX, "%s/bundle", sb_dir) >= PATH_MAX;
+	n |= snprintf(p->rootfs, PATH_MAX, "%s/bundle/rootfs", sb_dir) >= PATH_MAX;
+	n |= snprintf(p->config, PATH_MAX, "%s/bundle/config.json", sb_dir) >= PATH_MAX;
+	n |= snprintf(p->job, PATH_MAX, "%s/job", sb_dir) >= PATH_MAX;
+	n |= snprintf(p->scratch, PATH_MAX, "%s/scratch", sb_dir) >= PATH_MAX;
+	n |= snprintf(p->root, PATH_MAX, "%s/runsc", sb_dir) >= PATH_MAX;
+	n |= snprintf(p->log, PATH_MAX, "%s/runsc.log", sb_dir) >= PATH_MAX;
+	return n ? -ENAMETOOLONG : 0;
+}
+
+static int write_file_at(int dir, const char *name, const void *data, size_t len, mode_t mode)
+{
+	int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	const char *p = data;
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fchmod(fd, mode) < 0 && r == 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* mkdir -p of rel (and, with last, of rel itself) under dir; rel comes from the mount
+ * plan, never from the job. */
+static int mkdirs_at(int dir, const char *rel, int last)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(rel);
+
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, rel, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (buf[i] != '/' && (buf[i] != '\0' || !last))
+			continue;
+		char c = buf[i];
+		buf[i] = '\0';
+		if (mkdirat(dir, buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		buf[i] = c;
+	}
+	return 0;
+}
+
+/* The root runsc serves read-only: the plan's directories, links, generated files and
+ * the mount points of its binds (a file bind needs a file to land on). */
+static int build_rootfs(int rootfd, const struct sandbox_mounts *m)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < m->n_ops && r == 0; i++) {
+		const struct sandbox_mount *op = &m->ops[i];
+
+		/* runsc gives the sandbox its own /dev: null, zero, full, random, urandom,
+		 * fd, std*, shm, pts; the plan's device binds are not taken. */
+		if (!strcmp(op->dst, "dev") || !strncmp(op->dst, "dev/", 4))
+			continue;
+		switch (op->op) {
+		case SANDBOX_MNT_DIR:
+		case SANDBOX_MNT_JOB:
+		case SANDBOX_MNT_TMPFS:
+		case SANDBOX_MNT_PROC:
+			r = mkdirs_at(rootfd, op->dst, 1);
+			break;
+		case SANDBOX_MNT_SYMLINK:
+			if ((r = mkdirs_at(rootfd, op->dst, 0)) == 0 &&
+			    symlinkat(op->data, rootfd, op->dst) < 0 && errno != EEXIST)
+				r = -errno;
+			break;
+		case SANDBOX_MNT_FILE:
+			r = write_file_at(rootfd, op->dst, op->data, strlen(op->data), 0644);
+			break;
+		case SANDBOX_MNT_BIND:
+			if ((r = mkdirs_at(rootfd, op->dst, op->is_dir)) == 0 && !op->is_dir)
+				r = write_file_at(rootfd, op->dst, "", 0, 0644);
+			break;
+		default:
+			break;
+		}
+	}
+	return r;
+}
+
+static int write_job_files(const char *dir, const struct sandbox_spec *spec)
+{
+	int fd, r = 0;
+
+	if (mkdir(dir, 0755) < 0)
+		return -errno;
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return -errno;
+	for (size_t i = 0; i < spec->n_files && r == 0; i++)
+		r = write_file_at(fd, spec->files[i].name, spec->files[i].data, spec->files[i].len,
+				  spec->files[i].executable ? 0755 : 0644);
+	close(fd);
+	return r;
+}
+
+/* The OCI spec: the plan's binds read-only, /job and /scratch, a fresh /proc; the
+ * script's uid, no capabilities, no_new_privs, the job's rlimits and environment. */
+static int write_config(const struct gv_paths *p, const struct sandbox_mounts *m,
+			const struct sandbox_spec *spec, const struct sandbox_rlimits *rl)
+{
+	/* Empty capability sets: the script keeps none, not even inside the Sentry. */
+	static const char caps[] = "{\"bounding\":[],\"effective\":[],\"inheritable\":[],"
+				   "\"permitted\":[],\"ambient\":[]}";
+	struct jbuf b = {0};
+	int r;
+
+	jf(&b, "{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":false,");
+	jf(&b, "\"user\":{\"uid\":%d,\"gid\":%d},\"args\":", SANDBOX_INNER_ID, SANDBOX_INNER_ID);
+	jstrs(&b, (const char *const *)spec->argv);
+	jraw(&b, ",\"env\":", 7);
+	jstrs(&b, spec->envp);
+	jraw(&b, ",\"cwd\":", 7);
+	jstr(&b, spec->cwd ? spec->cwd : "/scratch");
+	jf(&b, ",\"capabilities\":%s,\"noNewPrivileges\":true,\"rlimits\":", caps);
+	jrlimits(&b, rl);
+	jf(&b, "},\"root\":{\"path\":\"rootfs\",\"readonly\":true},\"hostname\":\"reelbox\",");
+	jf(&b, "\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\","
+	       "\"options\":[\"nosuid\",\"nodev\",\"noexec\"]}");
+	for (size_t i = 0; i < m->n_ops; i++) {
+		const struct sandbox_mount *op = &m->ops[i];
+		char dst[PATH_MAX];
+
+		snprintf(dst, sizeof(dst), "/%s", op->dst);
+		if (op->op == SANDBOX_MNT_BIND)
+			jmount(&b, dst, "bind", op->src, "\"bind\",\"ro\",\"nosuid\",\"nodev\"");
+		else if (op->op == SANDBOX_MNT_JOB)
+			jmount(&b, dst, "bind", p->job, "\"bind\",\"ro\",\"nosuid\",\"nodev\"");
+		else if (op->op == SANDBOX_MNT_TMPFS && !strcmp(op->dst, "scratch"))
+			jmount(&b, dst, "bind", p->scratch, "\"bind\",\"rw\",\"nosuid\",\"nodev\"");
+	}
+	/* Namespaces of the Sentry's own; no cgroupsPath: the launcher's cgroup holds all. */
+	jf(&b, "],\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},"
+	       "{\"type\":\"uts\"},{\"type\":\"mount\"},{\"type\":\"network\"}]}}\n");
+	if (b.oom) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	r = write_file_at(AT_FDCWD, p->config, b.p, b.len, 0600);
+	free(b.p);
+	return r;
+}
+
+/* The scratch tmpfs, made here as a detached mount: the launcher moves it into its
+ * own namespace; the descriptor stays the worker's. */
+static int make_scratch(const char *opts_str)
+{
+	char buf[128], *save = NULL;
+	int fs, mfd = -1, r = 0;
+
+	if ((fs = fsopen("tmpfs", FSOPEN_CLOEXEC)) < 0)
+		return -errno;
+	snprintf(buf, sizeof(buf), "%s", opts_str);
+	for (char *kv = strtok_r(buf, ",", &save); kv && r == 0; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		if (fsconfig(fs, FSCONFIG_SET_STRING, kv, eq + 1, 0) < 0)
+			r = -errno;
+	}
+	/* The same mode bits as the native tier's; only the Sentry and gofer see it. */
+	if (r == 0 && fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		r = -errno;
+	if (r == 0 &&
+	    (mfd = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)) < 0)
+		r = -errno;
+	close(fs);
+	return r < 0 ? r : mfd;
+}
+
+/* ---- the launcher ----------------------------------------------------------------------- */
+
+struct gv_launch {
+	char *argv[16];
+	char platform_arg[32];
+	char *envp[2];
+	const char *scratch_path;
+	int scratch_fd;
+	int stdio[3];
+	int sync_fd;  /* read end: one byte once the cgroup holds the child */
+	int error_fd; /* write end, CLOEXEC: an errno when the exec fails */
+};
+
+/* In the cloned child: async-signal-safe calls only (the worker may have threads). */
+__attribute__((noreturn)) static void launcher_child(const struct gv_launch *l)
+{
+	int fds[5], e;
+	char c;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		goto fail;
+	/* Wait for the parent to finish moving us into the cgroup (v1 without entry). */
+	if (read(l->sync_fd, &c, 1) != 1) {
+		errno = EPIPE;
+		goto fail;
+	}
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    move_mount(l->scratch_fd, "", AT_FDCWD, l->scratch_path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		goto fail;
+	/* Above every fd we keep, then onto 0, 1, 2 and 3 (the error pipe, CLOEXEC). */
+	for (int i = 0; i < 3; i++)
+		if ((fds[i] = fcntl(l->stdio[i], F_DUPFD_CLOEXEC, 16)) < 0)
+			goto fail;
+	if ((fds[3] = fcntl(l->error_fd, F_DUPFD_CLOEXEC, 16)) < 0)
+		goto fail;
+	for (int i = 0; i < 3; i++)
+		if (dup2(fds[i], i) < 0)
+			goto fail;
+	if (dup3(fds[3], 3, O_CLOEXEC) < 0)
+		goto fail;
+	if (syscall(SYS_close_range, 4u, ~0u, 0u) < 0 || setsid() < 0)
+		goto fail;
+	execve(l->argv[0], l->argv, l->envp);
+	e = errno;
+	(void)!write(3, &e, sizeof(e));
+	_exit(127);
+fail:
+	e = errno;
+	(void)!write(l->error_fd, &e, sizeof(e));
+	_exit(127);
+}
+
+static pid_t clone_launcher(const struct gv_launch *l, int cgroup_fd, int *pidfd)
+{
+	struct {
+		uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+		    set_tid, set_tid_size, cgroup;
+	} args = {0};
+	long pid;
+
+	args.flags = CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+	args.pidfd = (uint64_t)(uintptr_t)pidfd;
+	args.exit_signal = SIGCHLD;
+	args.cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0;
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid == 0)
+		launcher_child(l);
+	return pid < 0 ? -errno : (pid_t)pid;
+}
+
+/* The job's cgroup, raised by what gVisor's own processes need: the Sentry, the gofer
+ * and the stubs count against memory and pids like the script does. */
+static struct sandbox_spec cgroup_spec(const struct sandbox_spec *spec)
+{
+	struct sandbox_spec s = *spec;
+
+	if (s.limits.memory_bytes)
+		s.limits.memory_bytes += opts.overhead_memory;
+	if (s.limits.pids)
+		s.limits.pids += opts.overhead_pids;
+	return s;
+}
+
+static int prepare(struct sandbox *sb, const struct sandbox_spec *spec, struct gv_paths *p,
+		   struct sandbox_mounts *m, struct sandbox_rlimits *rl, char *err, size_t errlen)
+{
+	struct sandbox_spec cgs = cgroup_spec(spec);
+	int r, rootfd;
+
+	if ((r = sandbox_state_create(spec->state_dir, &sb->sb_dir, err, errlen)) < 0)
+		return r;
+	if ((r = gv_paths(p, sb->sb_dir)) < 0) {
+		sandbox_errf(err, errlen, "the gVisor bundle's path is too long");
+		return r;
+	}
+	if ((r = sandbox_mounts_prepare_from_parent(m, spec, sb->limits.scratch_bytes, sb->sb_dir,
+						    err, errlen)) < 0 ||
+	    (r = sandbox_cgroup_create_from_parent(&sb->cgroup, &cgs, err, errlen)) < 0 ||
+	    (r = sandbox_cgroup_create_helper_from_parent(&sb->cgroup, spec, err, errlen)) < 0)
+		return r;
+	sandbox_limits_prepare_from_parent(&sb->limits, sandbox_cgroup_exists(&sb->cgroup), rl);
+	if (mkdir(p->bundle, 0700) < 0 || mkdir(p->rootfs, 0755) < 0 || mkdir(p->scratch, 0700) < 0 ||
+	    mkdir(p->root, 0700) < 0)
+		r = -errno;
+	else if ((rootfd = open(p->rootfs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		r = -errno;
+	else {
+		r = build_rootfs(rootfd, m);
+		close(rootfd);
+	}
+	if (r == 0 && (r = write_job_files(p->job, spec)) == 0)
+		r = write_config(p, m, spec, rl);
+	if (r < 0) {
+		sandbox_errf(err, errlen, "cannot write the gVisor bundle: %s", sandbox_strerror(r));
+		return r;
+	}
+	if ((sb->scratch_fd = make_scratch(m->scratch_opts)) < 0) {
+		r = sb->scratch_fd;
+		sb->scratch_fd = -1;
+		sandbox_errf(err, errlen, "cannot make the scratch tmpfs: %s", sandbox_strerror(r));
+		return r;
+	}
+	return 0;
+}
+
+static void plan_launch(struct gv_launch *l, struct gv_paths *p, const struct sandbox_spec *spec,
+			int devnull)
+{
+	int i = 0;
+
+	snprintf(l->platform_arg, sizeof(l->platform_arg), "--platform=%s", platform());
+	l->argv[i++] = opts.runsc;
+	l->argv[i++] = "--root";
+	l->argv[i++] = p->root;
+	/* No network at all: a loopback only, nothing reaches the host's interfaces. */
+	l->argv[i++] = "--network=none";
+	/* runsc configures no cgroup of its own: it runs inside the job's. */
+	l->argv[i++] = "--ignore-cgroups";
+	l->argv[i++] = l->platform_arg;
+	l->argv[i++] = "--log-format=json";
+	l->argv[i++] = "--log";
+	l->argv[i++] = p->log;
+	l->argv[i++] = "run";
+	l->argv[i++] = "--bundle";
+	l->argv[i++] = p->bundle;
+	l->argv[i++] = CONTAINER_ID;
+	l->argv[i] = NULL;
+	/* runsc gets a PATH and nothing else of the worker's environment. */
+	l->envp[0] = LAUNCH_PATH;
+	l->envp[1] = NULL;
+	l->scratch_path = p->scratch;
+	l->stdio[0] = spec->stdin_fd >= 0 ? spec->stdin_fd : devnull;
+	l->stdio[1] = spec->stdout_fd >= 0 ? spec->stdout_fd : devnull;
+	l->stdio[2] = spec->stderr_fd >= 0 ? spec->stderr_fd : devnull;
+}
+
+/* Release the launcher once the cgroup holds it, and wait for its exec: the error
+ * pipe closes (CLOEXEC) when runsc runs, or carries the errno of the step that failed. */
+static int release_launcher(struct sandbox *sb, int sync_w, int error_r, char *err, size_t errlen)
+{
+	struct pollfd pfd = {.fd = error_r, .events = POLLIN};
+	int r, e;
+	ssize_t n;
+
+	if ((r = sandbox_cgroup_attach_from_parent(&sb->cgroup, sb->pid)) < 0) {
+		sandbox_errf(err, errlen, "cannot move runsc into the job's cgroup: %s",
+			     sandbox_strerror(r));
+		return r;
+	}
+	if (write(sync_w, "x", 1) != 1) {
+		r = -errno;
+		sandbox_errf(err, errlen, "cannot release runsc: %s", sandbox_strerror(r));
+		return r;
+	}
+	do
+		r = poll(&pfd, 1, START_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r == 0) {
+		sandbox_errf(err, errlen, "runsc did not start within %d s", START_TIMEOUT_MS / 1000);
+		return -ETIMEDOUT;
+	}
+	do
+		n = read(error_r, &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return 0;
+	e = n == (ssize_t)sizeof(e) && e > 0 ? e : EIO;
+	sandbox_errf(err, errlen, "cannot start %s: %s", opts.runsc, sandbox_strerror(e));
+	return -e;
+}
+
+static void close_pair(int p[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (p[i] >= 0)
+			close(p[i]);
+	p[0] = p[1] = -1;
+}
+
+static int launch(struct sandbox *sb, struct gv_paths *p, const struct sandbox_spec *spec,
+		  char *err, size_t errlen)
+{
+	struct gv_launch l = {0};
+	int sync[2] = {-1, -1}, error[2] = {-1, -1}, devnull = -1, r;
+
+	if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(error, O_CLOEXEC) < 0 ||
+	    (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+		r = -errno;
+		sandbox_errf(err, errlen, "cannot create runsc's pipes: %s", sandbox_strerror(r));
+		goto out;
+	}
+	plan_launch(&l, p, spec, devnull);
+	l.scratch_fd = sb->scratch_fd;
+	l.sync_fd = sync[0];
+	l.error_fd = error[1];
+	sb->start_ns = sandbox_now_ns();
+	if (sb->limits.timeout_ms)
+		sb->deadline_ns = sb->start_ns + sb->limits.timeout_ms * 1000000ull;
+	sandbox_cgroup_enter_from_parent(&sb->cgroup);
+	sb->pid = clone_launcher(&l, sb->cgroup.clone_fd, &sb->pidfd);
+	if ((r = sandbox_cgroup_leave_from_parent(&sb->cgroup, sb->pid > 0)) < 0) {
+		sandbox_errf(err, errlen, "cannot move the cloning thread out of the job's cgroup: %s",
+			     sandbox_strerror(r));
+		goto out;
+	}
+	if (sb->pid < 0) {
+		r = sb->pid;
+		sb->pid = -1;
+		sb->pidfd = -1;
+		sandbox_errf(err, errlen, "cannot start runsc's launcher: %s", sandbox_strerror(r));
+		goto out;
+	}
+	close(sync[0]);
+	close(error[1]);
+	sync[0] = error[1] = -1;
+	r = release_launcher(sb, sync[1], error[0], err, errlen);
+out:
+	close_pair(sync);
+	close_pair(error);
+	if (devnull >= 0)
+		close(devnull);
+	return r;
+}
+
+int sandbox_gvisor_start(struct sandbox *sb, const struct sandbox_spec *spec, char *err,
+			 size_t errlen)
+{
+	struct sandbox_mounts m = {0};
+	struct sandbox_rlimits rl = {0};
+	struct gv_paths *p;
+	int r;
+
+	if (access(opts.runsc, X_OK) < 0) {
+		r = -errno;
+		sandbox_errf(err, errlen,
+			     "the gvisor tier needs runsc, and %s %s (install Debian's runsc "
+			     "package or set gvisor.runsc)",
+			     opts.runsc, r == -ENOENT ? "does not exist" : "cannot be executed");
+		return r;
+	}
+	if (!(p = malloc(sizeof(*p))))
+		return -ENOMEM;
+	r = prepare(sb, spec, p, &m, &rl, err, errlen);
+	if (r == 0)
+		r = launch(sb, p, spec, err, errlen);
+	sandbox_mounts_free(&m);
+	free(p);
+	return r;
+}
+
+/* The last error runsc logged (its log is JSON lines: {"msg":"...","level":"error",...}),
+ * from the log's tail: a bounded scan for one field, no parser. */
+static void last_logged_error(const char *sb_dir, char *out, size_t len)
+{
+	char path[PATH_MAX], buf[LOG_TAIL_BYTES + 1], *line = NULL, *at;
+	ssize_t n;
+	size_t o = 0;
+	off_t size;
+	int fd;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "%s/runsc.log", sb_dir);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return;
+	size = lseek(fd, 0, SEEK_END);
+	n = size < 0 ? -1 : pread(fd, buf, LOG_TAIL_BYTES, size > LOG_TAIL_BYTES ? size - LOG_TAIL_BYTES : 0);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (at = buf; (at = strstr(at, "\"level\":\"error\"")); at++)
+		line = at;
+	if (!line)
+		return;
+	while (line > buf && line[-1] != '\n')
+		line--;
+	if (strncmp(line, "{\"msg\":\"", 8))
+		return;
+	for (at = line + 8; *at && *at != '"' && o + 1 < len; at++) {
+		if (*at == '\\' && at[1])
+			at++;
+		out[o++] = (unsigned char)*at < 0x20 ? ' ' : *at;
+	}
+	out[o] = '\0';
+}
+
+int sandbox_gvisor_status(struct sandbox *sb, int runsc_status, int *status, char *reason,
+			  size_t len)
+{
+	int code;
+
+	reason[0] = '\0';
+	if (!WIFEXITED(runsc_status)) {
+		snprintf(reason, len, "gVisor's runsc was killed by signal %d",
+			 WTERMSIG(runsc_status));
+		return 0;
+	}
+	code = WEXITSTATUS(runsc_status);
+	if (code == 128) {
+		char msg[180];
+		last_logged_error(sb->sb_dir, msg, sizeof(msg));
+		if (msg[0]) {
+			snprintf(reason, len, "gVisor's runsc failed: %s", msg);
+			return 0;
+		}
+	}
+	/* runsc reports a command killed by signal N as 128 + N, as a shell does. */
+	if (code > 128 && code < 128 + 65)
+		*status = code - 128;
+	else
+		*status = code << 8;
+	return 1;
+}
+
+/* ---- can a tier start here? ----------------------------------------------------------- */
+
+/* The first line `runsc --version` prints ("runsc version 0.0~20221219.0"). */
+static void runsc_version(char *out, size_t len)
+{
+	char *argv[] = {opts.runsc, "--version", NULL}, *envp[] = {LAUNCH_PATH, NULL};
+	posix_spawn_file_actions_t fa;
+	char buf[256];
+	int pipefd[2], st;
+	ssize_t n = 0;
+	pid_t pid;
+
+	snprintf(out, len, "runsc");
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+	if (posix_spawn(&pid, opts.runsc, &fa, NULL, argv, envp) == 0) {
+		close(pipefd[1]);
+		pipefd[1] = -1;
+		n = read(pipefd[0], buf, sizeof(buf) - 1);
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (!strncmp(buf, "runsc version ", 14))
+		snprintf(out, len, "runsc %.64s", buf + 14);
 }
 
 int sandbox_tier_check(enum sandbox_tier t, char *info, size_t infolen, char *err, size_t errlen)
 {
-	(void)t;
-	(void)info;
-	(void)infolen;
-	sandbox_errf(err, errlen, "the gvisor tier is not built yet");
-	return -ENOSYS;
+	static const char *const argv[] = {"/bin/true", NULL};
+	static const char *const envp[] = {"PATH=/usr/bin:/bin", NULL};
+	struct sandbox_spec spec = {.tier = t, .argv = argv, .envp = envp, .stdin_fd = -1,
+				    .stdout_fd = -1, .stderr_fd = -1, .slot = SANDBOX_MAX_SLOT,
+				    .limits = {.timeout_ms = 30000}};
+	struct sandbox_enforcement e;
+	struct sandbox_result res;
+	struct sandbox *sb;
+	char version[80];
+	int r;
+
+	if ((unsigned)t >= SANDBOX_TIER_COUNT) {
+		sandbox_errf(err, errlen, "there is no tier %d", (int)t);
+		return -EINVAL;
+	}
+	if ((r = sandbox_start(&spec, &sb, err, errlen)) < 0)
+		return r;
+	r = sandbox_wait(sb, &res);
+	sandbox_destroy(sb);
+	if (r < 0 || res.end != SANDBOX_EXITED || res.exit_code != 0) {
+		sandbox_errf(err, errlen, "the %s tier could not run /bin/true: %s",
+			     sandbox_tier_name(t),
+			     r < 0 ? sandbox_strerror(r) : res.reason[0] ? res.reason : "it failed");
+		return r < 0 ? r : -EIO;
+	}
+	if (t == SANDBOX_TIER_GVISOR) {
+		runsc_version(version, sizeof(version));
+		snprintf(info, infolen, "%s, platform %s", version, platform());
+	} else {
+		sandbox_enforcement(&e);
+		snprintf(info, infolen, "namespaces, seccomp, cgroup %s", e.cgroup);
+	}
+	return 0;
 }

@@ -309,9 +309,24 @@ struct sandbox_child {
 /* Clone the child into new namespaces; *pidfd gets its pidfd. */
 pid_t sandbox_proc_clone_from_parent(struct sandbox_child *c, int cgroup_fd, int *pidfd);
 
+/* ---- gvisor.c: the gvisor tier ------------------------------------------------- */
+
+/* Start spec in gVisor: sb is new (sandbox_new), the spec checked. Fills sb_dir,
+ * cgroup, scratch_fd, pid and pidfd; on failure the caller undoes what is there. */
+int sandbox_gvisor_start(struct sandbox *sb, const struct sandbox_spec *spec, char *err,
+			 size_t errlen);
+/* runsc's wait status: 1 and the command's wait status in *status, or 0 and one
+ * sentence in reason when runsc itself failed or was killed. */
+int sandbox_gvisor_status(struct sandbox *sb, int runsc_status, int *status, char *reason,
+			  size_t len);
+
 /* ---- sandbox.c: the handle ------------------------------------------------------- */
 
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t sandbox_now_ns(void);
+
 struct sandbox {
+	enum sandbox_tier tier;
 	pid_t pid;
 	int pidfd;
 	int status_fd;	   /* read end of the init's status pipe, nonblocking */

@@ -35,7 +35,7 @@
 /* How long the child may take to set up before we give up on it. */
 #define SETUP_TIMEOUT_MS 10000
 
-static uint64_t now_ns(void)
+uint64_t sandbox_now_ns(void)
 {
 	struct timespec ts;
 
@@ -74,6 +74,10 @@ static int check_spec(const struct sandbox_spec *spec, char *err, size_t errlen)
 	if (spec->cwd && spec->cwd[0] != '/') {
 		sandbox_errf(err, errlen, "the working directory %s must be an absolute path",
 			     spec->cwd);
+		return -EINVAL;
+	}
+	if ((unsigned)spec->tier >= SANDBOX_TIER_COUNT) {
+		sandbox_errf(err, errlen, "there is no sandbox tier %d", (int)spec->tier);
 		return -EINVAL;
 	}
 	if (spec->slot > SANDBOX_MAX_SLOT) {
@@ -137,6 +141,7 @@ static struct sandbox *sandbox_new(const struct sandbox_spec *spec)
 	sandbox_limits_normalize(&sb->limits);
 	sb->helper = spec->helper;
 	sb->slot = spec->slot;
+	sb->tier = spec->tier;
 	return sb;
 }
 
@@ -234,7 +239,7 @@ static int clone_child(struct sandbox *sb, struct launch *l, char *err, size_t e
 {
 	int r;
 
-	sb->start_ns = now_ns();
+	sb->start_ns = sandbox_now_ns();
 	if (sb->limits.timeout_ms)
 		sb->deadline_ns = sb->start_ns + sb->limits.timeout_ms * 1000000ull;
 	sandbox_cgroup_enter_from_parent(&sb->cgroup);
@@ -382,6 +387,14 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out, char *e
 	if (!(sb = sandbox_new(spec)))
 		return -ENOMEM;
 	launch_init(&l);
+	if (spec->tier == SANDBOX_TIER_GVISOR) {
+		if ((r = sandbox_gvisor_start(sb, spec, err, errlen)) < 0) {
+			abandon(sb, &l);
+			return r;
+		}
+		*out = sb;
+		return 0;
+	}
 	if ((r = prepare_plan(sb, &l, spec, err, errlen)) < 0 ||
 	    (r = open_channels(&l, spec, err, errlen)) < 0 ||
 	    (r = clone_child(sb, &l, err, errlen)) < 0 ||
@@ -424,7 +437,7 @@ void sandbox_notify_close(struct sandbox *sb)
 
 void sandbox_restart_clock(struct sandbox *sb)
 {
-	sb->start_ns = now_ns();
+	sb->start_ns = sandbox_now_ns();
 	if (sb->limits.timeout_ms)
 		sb->deadline_ns = sb->start_ns + sb->limits.timeout_ms * 1000000ull;
 }
@@ -450,7 +463,7 @@ uint64_t sandbox_time_left_ms(const struct sandbox *sb)
 
 	if (!sb->deadline_ns)
 		return UINT64_MAX;
-	now = now_ns();
+	now = sandbox_now_ns();
 	if (now >= sb->deadline_ns)
 		return 0;
 	return (sb->deadline_ns - now + 999999) / 1000000;
@@ -466,6 +479,9 @@ int sandbox_kill(struct sandbox *sb, enum sandbox_end why, const char *reason)
 		snprintf(sb->kill_reason, sizeof(sb->kill_reason), "%s",
 			 reason ? reason : "the sandbox was killed");
 	}
+	/* runsc's Sentry and gofer are not its pid namespace's: the cgroup holds them all. */
+	if (sb->tier == SANDBOX_TIER_GVISOR && sb->cgroup.cg)
+		sandbox_cg_kill(sb->cgroup.cg);
 	/* SIGKILL to pid 1 takes the whole pid namespace with it. */
 	if (pidfd_send_signal(sb->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
 		return -errno;
@@ -487,25 +503,31 @@ static void kill_for_timeout(struct sandbox *sb)
 static void fill_result(struct sandbox *sb, int init_status, const struct rusage *ru)
 {
 	struct sandbox_result *res = &sb->result;
-	int status;
-	char span[32];
+	int status, have;
+	char span[32], runsc_reason[sizeof(res->reason)] = "";
 	ssize_t n;
 
 	memset(res, 0, sizeof(*res));
 	res->end = SANDBOX_EXITED;
 	res->exit_code = -1;
-	res->wall_ms = (now_ns() - sb->start_ns) / 1000000;
+	res->wall_ms = (sandbox_now_ns() - sb->start_ns) / 1000000;
 	res->cpu_ms = (uint64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000 +
 		      (uint64_t)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1000;
 	res->peak_memory_bytes = (uint64_t)ru->ru_maxrss * 1024;
 
-	do
-		n = read(sb->status_fd, &status, sizeof(status));
-	while (n < 0 && errno == EINTR);
+	if (sb->tier == SANDBOX_TIER_GVISOR) {
+		have = sandbox_gvisor_status(sb, init_status, &status, runsc_reason,
+					     sizeof(runsc_reason));
+	} else {
+		do
+			n = read(sb->status_fd, &status, sizeof(status));
+		while (n < 0 && errno == EINTR);
+		have = n == (ssize_t)sizeof(status);
+	}
 
-	if (n == (ssize_t)sizeof(status) && WIFEXITED(status)) {
+	if (have && WIFEXITED(status)) {
 		res->exit_code = WEXITSTATUS(status);
-	} else if (n == (ssize_t)sizeof(status) && WIFSIGNALED(status)) {
+	} else if (have && WIFSIGNALED(status)) {
 		int sig = WTERMSIG(status);
 		res->signal = sig;
 		if (sig == SIGXCPU && sb->limits.cpu_seconds) {
@@ -532,6 +554,9 @@ static void fill_result(struct sandbox *sb, int init_status, const struct rusage
 		res->end = sb->kill_why;
 		res->signal = SIGKILL;
 		snprintf(res->reason, sizeof(res->reason), "%s", sb->kill_reason);
+	} else if (runsc_reason[0]) {
+		res->signal = WIFSIGNALED(init_status) ? WTERMSIG(init_status) : 0;
+		snprintf(res->reason, sizeof(res->reason), "%s", runsc_reason);
 	} else {
 		res->signal = WIFSIGNALED(init_status) ? WTERMSIG(init_status) : 0;
 		format_ms(span, sizeof(span), res->wall_ms);
@@ -576,7 +601,7 @@ static int reap(struct sandbox *sb, struct sandbox_result *res, int block)
 
 int sandbox_try_reap(struct sandbox *sb, struct sandbox_result *res)
 {
-	if (!sb->reaped && !sb->kill_sent && sb->deadline_ns && now_ns() >= sb->deadline_ns)
+	if (!sb->reaped && !sb->kill_sent && sb->deadline_ns && sandbox_now_ns() >= sb->deadline_ns)
 		kill_for_timeout(sb);
 	return reap(sb, res, 0);
 }
