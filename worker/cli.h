@@ -81,6 +81,7 @@ enum {
 	OPT_AUDIO,
 	OPT_CHUNKS,
 	OPT_FRAMES_PER_CHUNK,
+	OPT_TIER,
 	OPT_CLI_LAST,
 };
 
@@ -126,6 +127,14 @@ int cli_open_queue(const char *cmd, const char *url, const struct config *cfg, s
 /* EXIT_USAGE after one line when a --redis value in argv (before "--") carries a
  * password, else 0. argv[0] is the command's name. */
 int cli_refuse_url_in_argv(int argc, char **argv);
+
+/* run, exec and submit: without a "tiers" block in a config file, every tier may be
+ * named on the command line (whoever types it is the operator); a file's block holds. */
+void cli_tiers_for_command(struct config *cfg);
+
+/* EXIT_USAGE after one line, "reelbox CMD: tier gvisor cannot start: ...", when a
+ * sandbox of tier t cannot start here (sandbox_tier_check); else 0. */
+int cli_check_tier(const char *cmd, enum sandbox_tier t);
 
 /* Read a script file (bounded by the config) into the job: bytes, name, runtime. */
 int cli_load_script(const char *cmd, const char *path, const struct config *cfg, struct job *job);

@@ -51,6 +51,7 @@ const struct option cli_job_options[] = {
     {"audio", required_argument, NULL, OPT_AUDIO},
     {"chunks", required_argument, NULL, OPT_CHUNKS},
     {"frames-per-chunk", required_argument, NULL, OPT_FRAMES_PER_CHUNK},
+    {"tier", required_argument, NULL, OPT_TIER},
 };
 const size_t cli_n_job_options = sizeof(cli_job_options) / sizeof(cli_job_options[0]);
 
@@ -237,6 +238,23 @@ int cli_load_config(const char *cmd, const char *path, struct config *cfg)
 		return cli_usage_error(cmd, "%s", err);
 	if (config_load_env(cfg, err, sizeof(err)) < 0)
 		return cli_usage_error(cmd, "%s", err);
+	return 0;
+}
+
+void cli_tiers_for_command(struct config *cfg)
+{
+	if (!cfg->tiers.from_file)
+		cfg->tiers.enabled = TIER_BIT(SANDBOX_TIER_COUNT) - 1;
+}
+
+int cli_check_tier(const char *cmd, enum sandbox_tier t)
+{
+	char info[256], err[512];
+
+	/* Checked before the job, never worked around: a tier that cannot start is an
+	 * error, not a quiet run in another tier. */
+	if (sandbox_tier_check(t, info, sizeof(info), err, sizeof(err)) < 0)
+		return cli_usage_error(cmd, "tier %s cannot start: %s", sandbox_tier_name(t), err);
 	return 0;
 }
 

@@ -317,6 +317,8 @@ static void take_script(struct jobrun *j, struct model_script *ms, const char *a
 	j->attempt_job = *j->job;
 	j->attempt_job.prompt = NULL;
 	j->attempt_job.prompt_len = 0;
+	/* The model wrote it: the operator's prompt tier holds for it as for the prompt. */
+	j->attempt_job.from_prompt = 1;
 	j->attempt_job.script = a->script;
 	j->attempt_job.script_len = a->script_len;
 	j->attempt_job.script_name[0] = '\0';
