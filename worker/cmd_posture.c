@@ -18,19 +18,23 @@
 #include "sandbox.h"
 
 static const char posture_usage[] =
-    "usage: reelbox posture [--json] [--config FILE]\n"
+    "usage: reelbox posture [--json] [--tier native|gvisor] [--config FILE]\n"
     "  Runs a probe as a real job on this host now and checks the sandboxing checklist\n"
     "  (docs/security.md) point by point, each with what was measured: isolation,\n"
     "  filesystem (default deny), network, secrets, limits, lifetime, cleanup, audit.\n"
     "      --json            one JSON object on stdout: points, facts, probe_ms\n"
+    "      --tier NAME       the tier to audit: native (default) or gvisor; gvisor's points\n"
+    "                        are measured where gVisor keeps them (docs/security.md)\n"
     "      --config FILE     operator configuration (JSON)\n"
     "  Exit status: 0 every point holds, 1 a point does not hold on this host (named on\n"
     "  stderr), 2 usage or configuration error, or the probe job could not run.\n";
 
-static int posture_parse(int argc, char **argv, const char **config, int *json)
+static int posture_parse(int argc, char **argv, const char **config, int *json,
+			 enum sandbox_tier *tier)
 {
 	static const struct option opts[] = {
 	    {"json", no_argument, NULL, OPT_JSON},
+	    {"tier", required_argument, NULL, OPT_TIER},
 	    {"config", required_argument, NULL, OPT_CONFIG},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -45,6 +49,11 @@ static int posture_parse(int argc, char **argv, const char **config, int *json)
 			break;
 		case OPT_CONFIG:
 			*config = optarg;
+			break;
+		case OPT_TIER:
+			if (sandbox_tier_parse(optarg, tier) < 0)
+				return cli_usage_error(
+				    "posture", "--tier is native or gvisor, not '%s'", optarg);
 			break;
 		case 'h':
 			fputs(posture_usage, stdout);
@@ -112,27 +121,34 @@ static int print_json(const struct posture_report *rep)
 
 int cmd_posture(int argc, char **argv)
 {
+	enum sandbox_tier tier = SANDBOX_TIER_NATIVE;
 	struct posture_report rep;
 	const char *config = NULL;
 	struct config cfg;
 	int json = 0, rc, held = 0;
-	char err[512];
+	char err[512], info[256];
 
-	if ((rc = posture_parse(argc, argv, &config, &json)) >= 0)
+	if ((rc = posture_parse(argc, argv, &config, &json, &tier)) >= 0)
 		return rc;
 	if ((rc = cli_load_config("posture", config, &cfg)) != 0)
 		return rc;
+	cli_tiers_for_command(&cfg);
 	sandbox_sweep_stale(cfg.state_dir[0] ? cfg.state_dir : NULL);
-	if (posture_run(&cfg, &rep, err, sizeof(err)) < 0)
+	/* A tier that cannot start is said so, never audited in another's place. */
+	if (sandbox_tier_check(tier, info, sizeof(info), err, sizeof(err)) < 0)
+		return cli_usage_error("posture", "tier %s cannot start: %s",
+				       sandbox_tier_name(tier), err);
+	if (posture_run_tier(&cfg, tier, &rep, err, sizeof(err)) < 0)
 		return cli_usage_error("posture", "cannot run the posture probe: %s", err);
+	json_object_set_new(rep.facts, "tier_info", json_string(info));
 	for (int i = 0; i < POSTURE_POINTS; i++)
 		held += rep.points[i].holds;
 	if (json) {
 		rc = print_json(&rep);
 	} else {
 		printf("The sandboxing checklist, measured in a live job on this host just now "
-		       "(%.1f s):\n\n",
-		       (double)rep.probe_ms / 1000.0);
+		       "(%.1f s), tier %s (%s):\n\n",
+		       (double)rep.probe_ms / 1000.0, sandbox_tier_name(tier), info);
 		for (int i = 0; i < POSTURE_POINTS; i++)
 			print_point(&rep.points[i]);
 		printf("\n%d of %d points hold on this host.\n", held, POSTURE_POINTS);

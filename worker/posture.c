@@ -389,6 +389,107 @@ static int list_state(const struct posture_obs *o, char names[][128], int max)
 	return n;
 }
 
+/* A process's start time (field 22 of /proc/<pid>/stat), 0 when it is gone or a zombie
+ * (gVisor's ptrace stubs end reparented to the host's init, which reaps them later; a
+ * zombie holds nothing but its pid): a pid and its start time name one process, even
+ * after the pid is reused. */
+static unsigned long long start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small(path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
+		return 0;
+	if (p[1] == ' ' && p[2] == 'Z')
+		return 0;
+	if (sscanf(p + 1,
+		   " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+		   "%*d %*d %llu",
+		   &t) != 1)
+		return 0;
+	return t;
+}
+
+/* Is pid gVisor's Sentry (runsc-sandbox) of a sandbox this process started? Its
+ * command line names its runsc root, in our state dir's sb-<our pid>-... entry. */
+static int is_our_sentry(const struct posture_obs *o, pid_t pid)
+{
+	char path[64], cmd[4096], mark[PATH_MAX + 32];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if ((n = read_small(path, cmd, sizeof(cmd))) <= 0 || strcmp(cmd, "runsc-sandbox"))
+		return 0;
+	snprintf(mark, sizeof(mark), "%s/sb-%d-", o->state_dir, (int)getpid());
+	return memmem(cmd, (size_t)n, mark, strlen(mark)) != NULL;
+}
+
+static int find_sentry(void *opaque, pid_t pid)
+{
+	struct posture_obs *o = opaque;
+
+	if (!is_our_sentry(o, pid))
+		return 0;
+	o->host_probe = pid;
+	return 1;
+}
+
+/* The gvisor tier: the probe is a task of the Sentry, invisible to the host's /proc.
+ * What the host can see is the Sentry and the processes beside it in the job's
+ * cgroup (runsc, its gofer, the platform's stubs): their uid, environ, namespaces,
+ * seccomp, and the cgroup itself. */
+static void observe_gvisor(struct posture_obs *o)
+{
+	char path[PATH_MAX + 32], buf[8192], v[64];
+
+	each_pid(find_sentry, o);
+	if (o->host_probe <= 0)
+		return;
+	snprintf(o->pid1_cmd, sizeof(o->pid1_cmd), "runsc-sandbox");
+	if (status_field(o->host_probe, "Uid", v, sizeof(v)) == 0)
+		o->host_uid = strtol(v, NULL, 10);
+	status_field(o->host_probe, "Seccomp", o->sentry_seccomp, sizeof(o->sentry_seccomp));
+	status_field(o->host_probe, "NoNewPrivs", o->sentry_nnp, sizeof(o->sentry_nnp));
+	o->userns_owner = userns_owner(o->host_probe);
+	for (int i = 0; i < POSTURE_NS; i++)
+		ns_link(o->host_probe, posture_ns_names[i], o->sentry_ns[i],
+			sizeof(o->sentry_ns[i]));
+	find_cgroups(o);
+	read_cgroup_limits(o);
+	find_encoder(o);
+	snprintf(path, sizeof(path), "%s/cgroup.procs", o->n_cg_job ? o->cg_dirs[0] : "/-");
+	if (read_small(path, buf, sizeof(buf)) <= 0)
+		return;
+	for (char *save, *l = strtok_r(buf, "\n", &save); l && o->n_host < POSTURE_MAX_HOST;
+	     l = strtok_r(NULL, "\n", &save)) {
+		pid_t pid = (pid_t)strtol(l, NULL, 10);
+		o->host_pids[o->n_host] = pid;
+		o->host_starts[o->n_host++] = start_time(pid);
+		o->n_procs++;
+		check_environ(o, pid);
+	}
+	o->seen = o->n_procs > 0;
+}
+
+/* The gvisor tier's scratch is mounted in runsc's own mount namespace only, at
+ * <state>/<sb>/scratch: seen from the host through a runsc process's /proc/<pid>/root.
+ * Removing the probe's marker there tells it the host has looked (its pid is the
+ * Sentry's, so no signal can reach it from here). */
+static void release_gvisor_probe(struct posture_obs *o)
+{
+	const char *marker =
+	    json_string_value(json_object_get(json_object_get(o->probe, "scratch"), "marker"));
+	char path[PATH_MAX * 2];
+
+	for (int i = 0; marker && o->n_state_new && i < o->n_host && !o->marker_seen; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/root%s/%s/scratch/%s", (int)o->host_pids[i],
+			 o->state_dir, o->state_new[0], marker);
+		o->marker_seen = access(path, F_OK) == 0;
+		o->signalled = o->marker_seen && unlink(path) == 0;
+	}
+}
+
 /* The probe has reported and waits: look at the job from the host, then let it go on. */
 static void observe_running_job(struct posture_obs *o, char before[][128], int n_before)
 {
@@ -398,9 +499,13 @@ static void observe_running_job(struct posture_obs *o, char before[][128], int n
 
 	if (!o->probe)
 		return;
-	each_pid(visit_job_proc, o);
-	o->seen = o->n_procs > 0 && o->host_probe > 0;
-	if (o->host_probe > 0) {
+	if (o->tier == SANDBOX_TIER_GVISOR)
+		observe_gvisor(o);
+	else
+		each_pid(visit_job_proc, o);
+	if (o->tier != SANDBOX_TIER_GVISOR)
+		o->seen = o->n_procs > 0 && o->host_probe > 0;
+	if (o->host_probe > 0 && o->tier != SANDBOX_TIER_GVISOR) {
 		find_cgroups(o);
 		read_cgroup_limits(o);
 		find_encoder(o);
@@ -420,7 +525,10 @@ static void observe_running_job(struct posture_obs *o, char before[][128], int n
 		if (!old)
 			snprintf(o->state_new[o->n_state_new++], 128, "%.120s", now[i]);
 	}
-	if (o->host_probe > 0 && kill(o->host_probe, SIGUSR1) == 0)
+	if (o->tier == SANDBOX_TIER_GVISOR)
+		release_gvisor_probe(o);
+	if (o->tier != SANDBOX_TIER_GVISOR && o->host_probe > 0 &&
+	    kill(o->host_probe, SIGUSR1) == 0)
 		o->signalled = 1;
 }
 
@@ -533,7 +641,10 @@ static void observe_after(struct posture_obs *o)
 
 	for (;;) {
 		o->left_in_ns = o->left_uid = o->cg_left = o->state_left = 0;
-		if (o->probe)
+		for (int i = 0; i < o->n_host; i++)
+			o->left_in_ns +=
+			    o->host_starts[i] && start_time(o->host_pids[i]) == o->host_starts[i];
+		if (o->probe && o->tier != SANDBOX_TIER_GVISOR)
 			each_pid(visit_leftover, o);
 		for (int i = 0; i < o->n_cg; i++)
 			o->cg_left += stat(o->cg_dirs[i], &st) == 0;
@@ -551,7 +662,8 @@ static void observe_after(struct posture_obs *o)
 /* ---- the run ------------------------------------------------------------------------ */
 
 /* The probe as a job: 64x48, one frame, the python3 runtime, the operator's defaults. */
-static int probe_job(const struct config *cfg, struct job *job, char *err, size_t errlen)
+static int probe_job(const struct config *cfg, enum sandbox_tier tier, struct job *job, char *err,
+		     size_t errlen)
 {
 	job_init(job);
 	job->script = malloc(posture_probe_py_len + 1);
@@ -571,6 +683,7 @@ static int probe_job(const struct config *cfg, struct job *job, char *err, size_
 	job->fps = 1;
 	job->frames = 1;
 	job->crf = -1;
+	snprintf(job->tier, sizeof(job->tier), "%s", sandbox_tier_name(tier));
 	return job_resolve(job, cfg, err, errlen);
 }
 
@@ -609,7 +722,7 @@ static int prepare(struct posture_obs *o, struct job *job, char *err, size_t err
 	o->rt = rt;
 	if ((rc = encoder_server_start(err, errlen)) < 0)
 		return rc;
-	if ((rc = probe_job(o->cfg, job, err, errlen)) < 0)
+	if ((rc = probe_job(o->cfg, o->tier, job, err, errlen)) < 0)
 		return rc;
 	o->timeout_s = job->limits.timeout_s;
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
@@ -687,8 +800,8 @@ static int check_reported(const struct posture_obs *o, char *err, size_t errlen)
 	return -EPROTO;
 }
 
-int posture_run_slot(const struct config *cfg, unsigned slot, struct posture_report *rep, char *err,
-		     size_t errlen)
+static int run_slot(const struct config *cfg, enum sandbox_tier tier, unsigned slot,
+		    struct posture_report *rep, char *err, size_t errlen)
 {
 	struct posture_obs *o = calloc(1, sizeof(*o));
 	uint64_t t0 = now_ms();
@@ -702,6 +815,7 @@ int posture_run_slot(const struct config *cfg, unsigned slot, struct posture_rep
 		return -ENOMEM;
 	}
 	o->cfg = cfg;
+	o->tier = tier;
 	o->slot = slot;
 	o->host_uid = o->enc_uid = o->userns_owner = -1;
 	o->cg_memory = o->cg_swap = o->cg_pids = POSTURE_UNKNOWN;
@@ -716,6 +830,7 @@ int posture_run_slot(const struct config *cfg, unsigned slot, struct posture_rep
 		posture_judge(o, rep);
 		rep->facts = build_facts(o);
 		rep->probe_ms = now_ms() - t0;
+		rep->tier = tier;
 	}
 	job_free(&job);
 	json_decref(o->probe);
@@ -725,11 +840,23 @@ int posture_run_slot(const struct config *cfg, unsigned slot, struct posture_rep
 	return rc;
 }
 
-int posture_run(const struct config *cfg, struct posture_report *rep, char *err, size_t errlen)
+int posture_run_slot(const struct config *cfg, unsigned slot, struct posture_report *rep, char *err,
+		     size_t errlen)
+{
+	return run_slot(cfg, SANDBOX_TIER_NATIVE, slot, rep, err, errlen);
+}
+
+int posture_run_tier(const struct config *cfg, enum sandbox_tier tier, struct posture_report *rep,
+		     char *err, size_t errlen)
 {
 	unsigned slot = POSTURE_SLOT_BASE + (unsigned)getpid() % POSTURE_SLOTS;
 
-	return posture_run_slot(cfg, slot, rep, err, errlen);
+	return run_slot(cfg, tier, slot, rep, err, errlen);
+}
+
+int posture_run(const struct config *cfg, struct posture_report *rep, char *err, size_t errlen)
+{
+	return posture_run_tier(cfg, SANDBOX_TIER_NATIVE, rep, err, errlen);
 }
 
 int posture_all_hold(const struct posture_report *rep)
@@ -752,9 +879,10 @@ json_t *posture_json(const struct posture_report *rep)
 							"evidence", p->evidence, "failed",
 							p->failed[0] ? p->failed : NULL));
 	}
-	return json_pack("{s:o, s:b, s:O, s:I}", "points", points, "holds", posture_all_hold(rep),
-			 "facts", rep->facts ? rep->facts : json_null(), "probe_ms",
-			 (json_int_t)rep->probe_ms);
+	return json_pack("{s:o, s:b, s:O, s:I, s:s}", "points", points, "holds",
+			 posture_all_hold(rep), "facts", rep->facts ? rep->facts : json_null(),
+			 "probe_ms", (json_int_t)rep->probe_ms, "tier",
+			 sandbox_tier_name(rep->tier));
 }
 
 void posture_free(struct posture_report *rep)

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sandbox.h"
+
 struct config;
 
 #define POSTURE_POINTS 8
@@ -36,9 +38,10 @@ struct posture_point {
 
 struct posture_report {
 	struct posture_point points[POSTURE_POINTS];
-	json_t *facts;	   /* the probe's raw report, plus "net" (its network attempts) and
-			    * "host" (what posture.c saw from outside the job) */
-	uint64_t probe_ms; /* the probe job, start to end, and the checks after it */
+	json_t *facts;		/* the probe's raw report, plus "net" (its network attempts) and
+				 * "host" (what posture.c saw from outside the job) */
+	uint64_t probe_ms;	/* the probe job, start to end, and the checks after it */
+	enum sandbox_tier tier; /* the tier the probe ran in */
 };
 
 /* Run the probe in a real job now (cfg's python3 runtime, its default limits, slot
@@ -54,8 +57,13 @@ int posture_run(const struct config *cfg, struct posture_report *rep, char *err,
 int posture_run_slot(const struct config *cfg, unsigned slot, struct posture_report *rep, char *err,
 		     size_t errlen);
 
+/* The same in a given tier (posture_run is native). The gvisor tier's points are judged
+ * on the same promises, measured where gVisor keeps them (posture_judge.c). */
+int posture_run_tier(const struct config *cfg, enum sandbox_tier tier, struct posture_report *rep,
+		     char *err, size_t errlen);
+
 /* {"points":[{"id","title","holds","evidence","failed"?}], "holds": all of them,
- * "facts":{...}, "probe_ms"}: a new reference, NULL without memory. */
+ * "facts":{...}, "probe_ms", "tier"}: a new reference, NULL without memory. */
 json_t *posture_json(const struct posture_report *rep);
 
 /* 1 when every point holds. */

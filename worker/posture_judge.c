@@ -31,6 +31,13 @@ const char *const posture_ns_names[POSTURE_NS] = {"user", "pid", "mnt",	  "net",
 						  "ipc",  "uts", "cgroup"};
 static const char *const device_nodes[] = {"/dev/full",	   "/dev/null", "/dev/random",
 					   "/dev/urandom", "/dev/zero", NULL};
+/* gVisor's /dev: the Sentry's own implementations, no host device behind any of them. */
+static const char *const sentry_devices[] = {
+    "/dev/full", "/dev/null", "/dev/random",  "/dev/urandom",  "/dev/zero",
+    "/dev/tty",	 "/dev/fuse", "/dev/net/tun", "/dev/pts/ptmx", NULL};
+/* The gvisor tier's writable mounts besides scratch: the Sentry's own /proc, its
+ * synthetic /sys, its /dev tmpfs and devpts (root's: the script cannot write them). */
+static const char *const sentry_rw[] = {"/proc", "/sys", "/dev", "/dev/pts", NULL};
 
 static void vappend(char *buf, size_t len, const char *sep, const char *fmt, va_list ap)
 {
@@ -89,6 +96,11 @@ static long long rlim(const struct posture_obs *o, const char *name, int hard)
 	return json_is_array(v) ? (long long)json_integer_value(json_array_get(v, hard)) : -2;
 }
 
+static int gvisor(const struct posture_obs *o)
+{
+	return o->tier == SANDBOX_TIER_GVISOR;
+}
+
 static void mb(char *buf, size_t len, long long bytes)
 {
 	if (bytes < 0)
@@ -109,6 +121,9 @@ static void judge_groups(const struct posture_obs *o, struct posture_point *p)
 	json_t *groups = json_object_get(o->probe, "groups"), *g;
 	size_t i, n = json_array_size(groups), other = 0;
 
+	/* gVisor's getgroups() lists the job's own gid 1000, which the OCI spec gives it. */
+	if (gvisor(o) && n == 1 && json_integer_value(json_array_get(groups, 0)) == 1000)
+		n = 0;
 	if (!o->rootless || !strcmp(o->slot_uids, "subuid")) {
 		if (n)
 			fail(p, "supplementary groups inside");
@@ -130,6 +145,20 @@ static void judge_groups(const struct posture_obs *o, struct posture_point *p)
 	      "host uids need root, or a range in /etc/subuid and newuidmap)");
 }
 
+/* The gvisor tier: the uid map inside is the Sentry's own user namespace (its identity
+ * map is not the host's); what the host kernel sees is the Sentry, measured here. */
+static void judge_sentry_ids(const struct posture_obs *o, struct posture_point *p)
+{
+	ev(p,
+	   "gvisor: the uid map inside is the Sentry's own; on the host the Sentry runs as uid "
+	   "%ld in a user namespace of its own",
+	   o->host_uid);
+	if (o->host_uid <= 0)
+		fail(p, "the Sentry runs as host uid %ld", o->host_uid);
+	if (!o->sentry_ns[0][0] || !strcmp(o->sentry_ns[0], o->host_ns[0]))
+		fail(p, "the Sentry shares the host's user namespace");
+}
+
 static void judge_ids(const struct posture_obs *o, struct posture_point *p)
 {
 	json_t *uid = json_object_get(o->probe, "uid"), *map = json_object_get(o->probe, "uid_map");
@@ -144,18 +173,66 @@ static void judge_ids(const struct posture_obs *o, struct posture_point *p)
 			break;
 		}
 	}
-	if (json_array_size(map) != 3 || !inner || !host || !strcmp(inner, "0") ||
-	    !strcmp(host, "0"))
-		fail(p, "uid map \"%s %s\" (one unprivileged id expected)", inner ? inner : "?",
-		     host ? host : "?");
-	ev(p, "uid %s -> host %s (one id mapped, no root inside)", inner ? inner : "?",
-	   host ? host : "?");
+	if (gvisor(o)) {
+		judge_sentry_ids(o, p);
+	} else {
+		if (json_array_size(map) != 3 || !inner || !host || !strcmp(inner, "0") ||
+		    !strcmp(host, "0"))
+			fail(p, "uid map \"%s %s\" (one unprivileged id expected)",
+			     inner ? inner : "?", host ? host : "?");
+		ev(p, "uid %s -> host %s (one id mapped, no root inside)", inner ? inner : "?",
+		   host ? host : "?");
+	}
 	judge_groups(o, p);
-	if (o->userns_owner >= 0) {
+	if (gvisor(o) && o->userns_owner >= 0) {
+		/* runsc (root) creates the Sentry's user namespace; the job's host resources
+		 * are bounded by its cgroup, not by that owner's per-user counts. */
+		ev(p, "gvisor: the Sentry's user namespace is runsc's, owned by host uid %ld",
+		   o->userns_owner);
+	} else if (o->userns_owner >= 0) {
 		ev(p, "its user namespace is owned by host uid %ld", o->userns_owner);
 		if (o->userns_owner == 0)
 			fail(p, "the job's user namespace is owned by root");
 	}
+}
+
+/* The gvisor tier: the script's system calls are answered by the Sentry, so the seccomp
+ * and namespaces that matter are the Sentry's own on the host (inside, Seccomp reads 0:
+ * the Sentry, not the host kernel, answers /proc/self/status). */
+static void judge_sentry_isolation(const struct posture_obs *o, struct posture_point *p)
+{
+	char same[128] = "";
+
+	ev(p, "CapInh/Prm/Eff/Bnd %s inside",
+	   p->failed[0] && strstr(p->failed, "Cap") ? "not all 0" : "all 0");
+	ev(p,
+	   "gvisor: Seccomp %s inside is the Sentry's answer; the Sentry on the host: Seccomp "
+	   "%s, NoNewPrivs %s",
+	   js(o->probe, "seccomp"), o->sentry_seccomp[0] ? o->sentry_seccomp : "?",
+	   o->sentry_nnp[0] ? o->sentry_nnp : "?");
+	if (strcmp(o->sentry_seccomp, "2"))
+		fail(p, "the Sentry's host Seccomp %s",
+		     o->sentry_seccomp[0] ? o->sentry_seccomp : "?");
+	if (strcmp(o->sentry_nnp, "1"))
+		fail(p, "the Sentry's host NoNewPrivs %s", o->sentry_nnp[0] ? o->sentry_nnp : "?");
+	/* The Sentry shares the host's pid and cgroup namespaces (the ptrace platform
+	 * traces its stubs); the script's own are the Sentry's, where it is pid 1. */
+	for (int i = 0; i < POSTURE_NS; i++) {
+		const char *n = posture_ns_names[i];
+		if (strcmp(n, "pid") && strcmp(n, "cgroup") &&
+		    (!o->sentry_ns[i][0] || !strcmp(o->sentry_ns[i], o->host_ns[i])))
+			snprintf(same + strlen(same), sizeof(same) - strlen(same), "%s%s",
+				 same[0] ? " " : "", n);
+	}
+	if (same[0])
+		fail(p, "the Sentry shares the host's %s namespace(s)", same);
+	else
+		ev(p,
+		   "the Sentry's user mnt net ipc uts namespaces differ from the host's; the "
+		   "script is pid %lld of the Sentry's own pid namespace",
+		   (long long)json_integer_value(json_object_get(o->probe, "pid")));
+	if (json_integer_value(json_object_get(o->probe, "pid")) != 1)
+		fail(p, "the script is not pid 1 of the Sentry");
 }
 
 static void judge_isolation(const struct posture_obs *o, struct posture_point *p)
@@ -166,8 +243,14 @@ static void judge_isolation(const struct posture_obs *o, struct posture_point *p
 
 	judge_ids(o, p);
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
-		if (strcmp(js(cap, caps[i]), "0000000000000000"))
+		/* gVisor's status has no CapAmb line: the OCI spec's ambient set is empty. */
+		if (strcmp(js(cap, caps[i]), "0000000000000000") &&
+		    !(gvisor(o) && !strcmp(caps[i], "CapAmb") && !strcmp(js(cap, caps[i]), "?")))
 			fail(p, "%s %s", caps[i], js(cap, caps[i]));
+	if (gvisor(o)) {
+		judge_sentry_isolation(o, p);
+		return;
+	}
 	ev(p, "CapInh/Prm/Eff/Bnd/Amb %s",
 	   p->failed[0] && strstr(p->failed, "Cap") ? "not all 0" : "all 0");
 	ev(p, "Seccomp %s (%s, %s filter%s)", js(o->probe, "seccomp"),
@@ -216,6 +299,12 @@ static void judge_mounts(const struct posture_obs *o, struct posture_point *p)
 		n++;
 		if (!strcmp(mp, "/"))
 			root_ro = strstr(fl, "ro") == fl;
+		if (gvisor(o)) {
+			if (strstr(fl, "rw") == fl && strcmp(mp, scratch) &&
+			    !in_list(mp, sentry_rw))
+				fail(p, "%s (%s) is writable", mp, fs);
+			continue;
+		}
 		if (!strstr(fl, "nosuid"))
 			fail(p, "%s is not nosuid", mp);
 		if (!dev && !strstr(fl, "nodev"))
@@ -233,6 +322,17 @@ static void judge_mounts(const struct posture_obs *o, struct posture_point *p)
 	}
 	if (!root_ro)
 		fail(p, "/ is not read-only");
+	if (gvisor(o)) {
+		ev(p,
+		   "/ read-only; %d mounts, writable only %s (served by the gofer from the "
+		   "worker's size-limited tmpfs) and the Sentry's own /proc /sys /dev",
+		   n, scratch);
+		ev(p,
+		   "gvisor: the Sentry's mount table shows no nosuid/nodev; execve in it gains no "
+		   "privilege (no_new_privs, every capability set empty) and no host device is "
+		   "behind its /dev");
+		return;
+	}
 	ev(p,
 	   "/ read-only; %d mounts, writable only %s and the 5 device nodes; all nosuid, "
 	   "nodev but the device nodes",
@@ -260,7 +360,10 @@ static void judge_filesystem(const struct posture_obs *o, struct posture_point *
 	paths = json_object_get(o->probe, "host_paths");
 	json_object_foreach(paths, k, v)
 	{
-		if (strcmp(json_string_value(v) ? json_string_value(v) : "", "absent"))
+		/* gVisor's /sys is synthetic: the Sentry's, nothing of the host's. */
+		if (gvisor(o) && !strcmp(k, "/sys"))
+			ev(p, "gvisor: /sys is the Sentry's synthetic one");
+		else if (strcmp(json_string_value(v) ? json_string_value(v) : "", "absent"))
 			fail(p, "the host's %s is visible", k);
 		else
 			snprintf(absent + strlen(absent), sizeof(absent) - strlen(absent), "%s%s",
@@ -272,7 +375,7 @@ static void judge_filesystem(const struct posture_obs *o, struct posture_point *
 		char node[64];
 		snprintf(node, sizeof(node), "/dev/%s",
 			 json_string_value(dev) ? json_string_value(dev) : "?");
-		if (!in_list(node, device_nodes))
+		if (!in_list(node, gvisor(o) ? sentry_devices : device_nodes))
 			fail(p, "device %s is visible", node);
 		snprintf(devs + strlen(devs), sizeof(devs) - strlen(devs), "%s%s",
 			 devs[0] ? " " : "", node + 5);
@@ -284,6 +387,26 @@ static void judge_filesystem(const struct posture_obs *o, struct posture_point *
 
 /* ---- no network ---------------------------------------------------------------------- */
 
+/* The gvisor tier: a socket is the Sentry's netstack (runsc --network=none: a loopback
+ * only), so creating one proves nothing; reaching out must fail. */
+static void judge_sentry_network(const struct posture_obs *o, struct posture_point *p)
+{
+	static const char *const out[] = {"connect_inet", "connect_inet6"};
+
+	ev(p,
+	   "gvisor: socket() is answered by the Sentry's netstack (AF_INET %s, AF_INET6 %s, "
+	   "AF_NETLINK %s, AF_PACKET %s)",
+	   js(o->net, "AF_INET"), js(o->net, "AF_INET6"), js(o->net, "AF_NETLINK"),
+	   js(o->net, "AF_PACKET"));
+	for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
+		const char *r = js(o->net, out[i]);
+		if (!*r || !strcmp(r, "CONNECTED"))
+			fail(p, "%s %s", out[i],
+			     *r ? "reached a documentation address" : "not tried");
+		ev(p, "%s to a documentation address: %s", out[i], *r ? r : "?");
+	}
+}
+
 static void judge_network(const struct posture_obs *o, struct posture_point *p)
 {
 	static const char *const fams[] = {"AF_INET", "AF_INET6", "AF_NETLINK", "AF_PACKET"};
@@ -292,10 +415,13 @@ static void judge_network(const struct posture_obs *o, struct posture_point *p)
 	char names[128] = "";
 	size_t i;
 
+	if (gvisor(o))
+		net = o->sentry_ns[3];
 	if (!*net || !strcmp(net, o->host_ns[3]))
 		fail(p, "the job shares the host's network namespace");
 	else
-		ev(p, "a network namespace of its own (%s)", net);
+		ev(p, "a network namespace of its own (%s%s)", net,
+		   gvisor(o) ? ", the Sentry's" : "");
 	json_array_foreach(ifaces, i, v)
 	{
 		const char *n = json_string_value(v) ? json_string_value(v) : "?";
@@ -305,6 +431,10 @@ static void judge_network(const struct posture_obs *o, struct posture_point *p)
 			 names[0] ? " " : "", n);
 	}
 	ev(p, "interfaces: %s", !strcmp(names, "?") ? "none visible (/proc/net is hidden)" : names);
+	if (gvisor(o)) {
+		judge_sentry_network(o, p);
+		return;
+	}
 	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
 		const char *r = js(o->net, fams[f]);
 		if (!*r || !strcmp(r, "CREATED"))
@@ -388,7 +518,10 @@ static void judge_secrets(const struct posture_obs *o, struct posture_point *p)
 	}
 	ev(p, "open fds: %s", list);
 	ev(p, "pid 1's environ: %s", js(o->probe, "pid1_environ"));
-	if (strcmp(js(o->probe, "pid1_environ"), "unreadable"))
+	/* In gVisor the script is pid 1 itself: its own environ, nothing of the worker's. */
+	if (gvisor(o) && json_integer_value(json_object_get(o->probe, "pid")) == 1)
+		ev(p, "gvisor: pid 1 is the script itself");
+	else if (strcmp(js(o->probe, "pid1_environ"), "unreadable"))
 		fail(p, "pid 1's environ is readable");
 }
 
@@ -476,7 +609,12 @@ static void judge_lifetime(const struct posture_obs *o, struct posture_point *p)
 	ev(p, "RLIMIT_CPU %lld/%lld s", rlim(o, "cpu", 0), rlim(o, "cpu", 1));
 	if (rlim(o, "cpu", 1) < 0)
 		fail(p, "RLIMIT_CPU unlimited");
-	if (!strncmp(o->pid1_cmd, "reelbox-init", 12))
+	if (gvisor(o) && !strcmp(o->pid1_cmd, "runsc-sandbox"))
+		ev(p,
+		   "gvisor: every process of the job is a task of the Sentry, which runs in the "
+		   "job's cgroup with runsc and its gofer (%d host processes): all die with it",
+		   o->n_procs);
+	else if (!strncmp(o->pid1_cmd, "reelbox-init", 12))
 		ev(p,
 		   "pid 1 of the job's pid namespace is reelbox-init: every process of the job, a "
 		   "daemon too, dies with it");
@@ -499,11 +637,17 @@ static void judge_cleanup(const struct posture_obs *o, struct posture_point *p)
 		fail(p, "the job was not seen from the host, so what it left could not be checked");
 		return;
 	}
-	if (o->left_in_ns)
+	if (gvisor(o) && o->left_in_ns)
+		fail(p, "%d of its %d host processes (runsc, gofer, Sentry) left", o->left_in_ns,
+		     o->n_host);
+	else if (gvisor(o))
+		ev(p, "after the job: none of its %d host processes (runsc, gofer, Sentry) left",
+		   o->n_host);
+	else if (o->left_in_ns)
 		fail(p, "%d process(es) left in the job's namespaces", o->left_in_ns);
 	else
 		ev(p, "after the job: no process in its pid, user or mount namespace");
-	if (o->host_uid >= 0 && o->host_uid != (long)geteuid()) {
+	if (!gvisor(o) && o->host_uid >= 0 && o->host_uid != (long)geteuid()) {
 		char enc[64] = "";
 		if (o->enc_uid >= 0)
 			snprintf(enc, sizeof(enc), " or of its encoder's %ld", o->enc_uid);
@@ -536,7 +680,12 @@ static void judge_cleanup(const struct posture_obs *o, struct posture_point *p)
 
 static void judge_audit(const struct posture_obs *o, struct posture_point *p)
 {
-	if (!o->denied_inet[0]) {
+	if (gvisor(o)) {
+		ev(p, "gvisor: no call is denied by a host filter (the Sentry answers each), so no "
+		      "denied call is named; the log and the exit are the trail");
+		if (!strstr(o->res.log_tail, "POSTURE-NET"))
+			fail(p, "the result's log tail lost the probe's last line");
+	} else if (!o->denied_inet[0]) {
 		fail(p, "the probe's socket(AF_INET) was not named in the job's log");
 	} else {
 		ev(p, "the job's log named each denied call (%d), e.g. \"%.160s\"", o->n_denied,

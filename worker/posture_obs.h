@@ -20,7 +20,8 @@
 #define POSTURE_CANARY_NAME "REELBOX_POSTURE_CANARY"
 #define POSTURE_MAX_CG	    16
 #define POSTURE_MAX_STATE   4
-#define POSTURE_NS	    7 /* user pid mnt net ipc uts cgroup, as posture_ns_names */
+#define POSTURE_NS	    7  /* user pid mnt net ipc uts cgroup, as posture_ns_names */
+#define POSTURE_MAX_HOST    64 /* the gvisor tier: runsc's processes of the job, kept */
 
 extern const char *const posture_ns_names[POSTURE_NS];
 
@@ -32,6 +33,7 @@ struct posture_obs {
 	const struct config *cfg;
 	const struct runtime *rt; /* python3 */
 	unsigned slot;
+	enum sandbox_tier tier;
 	uint32_t timeout_s;	      /* the probe job's wall clock (the operator's default) */
 	char canary[40];	      /* the canary's value, set in this process during the job */
 	char host_ns[POSTURE_NS][64]; /* this process's namespaces */
@@ -71,6 +73,16 @@ struct posture_obs {
 	char limits_summary[512]; /* its one sentence */
 	char state_new[POSTURE_MAX_STATE][128]; /* its entries that came with the job */
 	int n_state_new;
+
+	/* The gvisor tier: the script is a task of gVisor's Sentry, which the host sees as
+	 * runsc-sandbox (with runsc and its gofer) in the job's cgroup; the host's facts
+	 * above are measured on those processes. */
+	char sentry_ns[POSTURE_NS][64];	   /* the Sentry's namespaces on the host */
+	char sentry_seccomp[8];		   /* Seccomp of its host /proc/<pid>/status */
+	char sentry_nnp[8];		   /* NoNewPrivs there */
+	pid_t host_pids[POSTURE_MAX_HOST]; /* the job's host processes, from cgroup.procs */
+	unsigned long long host_starts[POSTURE_MAX_HOST]; /* their start times, to know them */
+	int n_host;
 
 	/* The job's end. */
 	struct runner_result res;
