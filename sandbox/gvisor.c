@@ -57,7 +57,6 @@
 #define DEFAULT_OVERHEAD_PIDS	 160u
 #define START_TIMEOUT_MS	 10000
 #define LOG_TAIL_BYTES		 4096
-#define CONTAINER_ID		 "job"
 #define LAUNCH_PATH		 "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 
 static const char *const tier_names[SANDBOX_TIER_COUNT] = {"native", "gvisor"};
@@ -454,6 +453,7 @@ static int make_scratch(const char *opts_str)
 struct gv_launch {
 	char *argv[16];
 	char platform_arg[32];
+	char id[64]; /* the container's id: its sandbox dir's name, unique on the host */
 	char *envp[2];
 	const char *scratch_path;
 	int scratch_fd;
@@ -575,10 +575,14 @@ static int prepare(struct sandbox *sb, const struct sandbox_spec *spec, struct g
 }
 
 static void plan_launch(struct gv_launch *l, struct gv_paths *p, const struct sandbox_spec *spec,
-			int devnull)
+			const char *sb_dir, int devnull)
 {
+	const char *base = strrchr(sb_dir, '/');
 	int i = 0;
 
+	/* runsc names its control socket after the id, an abstract one shared by the host:
+	 * two sandboxes at once need two ids. */
+	snprintf(l->id, sizeof(l->id), "%.63s", base ? base + 1 : sb_dir);
 	snprintf(l->platform_arg, sizeof(l->platform_arg), "--platform=%s", platform());
 	l->argv[i++] = opts.runsc;
 	l->argv[i++] = "--root";
@@ -594,7 +598,7 @@ static void plan_launch(struct gv_launch *l, struct gv_paths *p, const struct sa
 	l->argv[i++] = "run";
 	l->argv[i++] = "--bundle";
 	l->argv[i++] = p->bundle;
-	l->argv[i++] = CONTAINER_ID;
+	l->argv[i++] = l->id;
 	l->argv[i] = NULL;
 	/* runsc gets a PATH and nothing else of the worker's environment. */
 	l->envp[0] = LAUNCH_PATH;
@@ -660,7 +664,7 @@ static int launch(struct sandbox *sb, struct gv_paths *p, const struct sandbox_s
 		sandbox_errf(err, errlen, "cannot create runsc's pipes: %s", sandbox_strerror(r));
 		goto out;
 	}
-	plan_launch(&l, p, spec, devnull);
+	plan_launch(&l, p, spec, sb->sb_dir, devnull);
 	l.scratch_fd = sb->scratch_fd;
 	l.sync_fd = sync[0];
 	l.error_fd = error[1];
