@@ -319,6 +319,15 @@ static int mkdirs_at(int dir, const char *rel, int last)
 	return 0;
 }
 
+/* The plan's /tmp -> scratch link. runsc mounts a tmpfs of its own on /tmp unless the
+ * spec mounts something there (a second writable place, outside scratch's size and inode
+ * limits), so in this tier /tmp is scratch bound a second time. */
+static int is_tmp_link(const struct sandbox_mount *op)
+{
+	return op->op == SANDBOX_MNT_SYMLINK && !strcmp(op->dst, "tmp") &&
+	       !strcmp(op->data, "scratch");
+}
+
 /* The root runsc serves read-only: the plan's directories, links, generated files and
  * the mount points of its binds (a file bind needs a file to land on). */
 static int build_rootfs(int rootfd, const struct sandbox_mounts *m)
@@ -340,6 +349,11 @@ static int build_rootfs(int rootfd, const struct sandbox_mounts *m)
 			r = mkdirs_at(rootfd, op->dst, 1);
 			break;
 		case SANDBOX_MNT_SYMLINK:
+			/* /tmp -> scratch becomes a mount point of scratch (write_config). */
+			if (is_tmp_link(op)) {
+				r = mkdirs_at(rootfd, op->dst, 1);
+				break;
+			}
 			if ((r = mkdirs_at(rootfd, op->dst, 0)) == 0 &&
 			    symlinkat(op->data, rootfd, op->dst) < 0 && errno != EEXIST)
 				r = -errno;
@@ -405,7 +419,8 @@ static int write_config(const struct gv_paths *p, const struct sandbox_mounts *m
 			jmount(&b, dst, "bind", op->src, "\"bind\",\"ro\",\"nosuid\",\"nodev\"");
 		else if (op->op == SANDBOX_MNT_JOB)
 			jmount(&b, dst, "bind", p->job, "\"bind\",\"ro\",\"nosuid\",\"nodev\"");
-		else if (op->op == SANDBOX_MNT_TMPFS && !strcmp(op->dst, "scratch"))
+		else if ((op->op == SANDBOX_MNT_TMPFS && !strcmp(op->dst, "scratch")) ||
+			 is_tmp_link(op))
 			jmount(&b, dst, "bind", p->scratch, "\"bind\",\"rw\",\"nosuid\",\"nodev\"");
 	}
 	/* Namespaces of the Sentry's own; no cgroupsPath: the launcher's cgroup holds all. */
