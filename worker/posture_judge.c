@@ -283,6 +283,8 @@ static void judge_mounts(const struct posture_obs *o, struct posture_point *p)
 {
 	json_t *mounts = json_object_get(o->probe, "mounts"), *m;
 	const char *scratch = js(json_object_get(o->probe, "scratch"), "dir");
+	int tmp_is_scratch =
+	    json_is_true(json_object_get(json_object_get(o->probe, "scratch"), "tmp_is_scratch"));
 	char rw[256] = "";
 	size_t i;
 	int n = 0, root_ro = 0;
@@ -300,8 +302,10 @@ static void judge_mounts(const struct posture_obs *o, struct posture_point *p)
 		if (!strcmp(mp, "/"))
 			root_ro = strstr(fl, "ro") == fl;
 		if (gvisor(o)) {
+			/* /tmp may be scratch itself, bound again: the probe's marker shows there.
+			 */
 			if (strstr(fl, "rw") == fl && strcmp(mp, scratch) &&
-			    !in_list(mp, sentry_rw))
+			    !in_list(mp, sentry_rw) && !(!strcmp(mp, "/tmp") && tmp_is_scratch))
 				fail(p, "%s (%s) is writable", mp, fs);
 			continue;
 		}
@@ -324,9 +328,9 @@ static void judge_mounts(const struct posture_obs *o, struct posture_point *p)
 		fail(p, "/ is not read-only");
 	if (gvisor(o)) {
 		ev(p,
-		   "/ read-only; %d mounts, writable only %s (served by the gofer from the "
+		   "/ read-only; %d mounts, writable only %s%s (served by the gofer from the "
 		   "worker's size-limited tmpfs) and the Sentry's own /proc /sys /dev",
-		   n, scratch);
+		   n, scratch, tmp_is_scratch ? " and /tmp, the same scratch" : "");
 		ev(p,
 		   "gvisor: the Sentry's mount table shows no nosuid/nodev; execve in it gains no "
 		   "privilege (no_new_privs, every capability set empty) and no host device is "

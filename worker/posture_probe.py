@@ -99,7 +99,8 @@ try:
     with open(os.path.join(scratch, marker), "w") as f:
         f.write("posture\n")
     sv = os.statvfs(scratch)
-    scratch_info = {"dir": scratch, "marker": marker, "bytes": sv.f_blocks * sv.f_frsize, "inodes": sv.f_files}
+    scratch_info = {"dir": scratch, "marker": marker, "bytes": sv.f_blocks * sv.f_frsize, "inodes": sv.f_files,
+                    "tmp_is_scratch": os.path.exists(os.path.join("/tmp", marker))}
 except OSError as e:
     scratch_info = {"error": errname(e)}
 
