@@ -247,13 +247,24 @@ void cli_tiers_for_command(struct config *cfg)
 		cfg->tiers.enabled = TIER_BIT(SANDBOX_TIER_COUNT) - 1;
 }
 
-int cli_check_tier(const char *cmd, enum sandbox_tier t)
+int cli_check_tier(const char *cmd, const struct config *cfg, enum sandbox_tier t, char *info,
+		   size_t infolen)
 {
-	char info[256], err[512];
+	const struct gvisor_settings *g = &cfg->gvisor;
+	struct sandbox_gvisor_options o = {
+	    .runsc = g->runsc[0] ? g->runsc : NULL,
+	    .platform = g->platform[0] ? g->platform : NULL,
+	    .overhead_memory_bytes = (uint64_t)g->overhead_memory_mb << 20,
+	    .overhead_pids = g->overhead_pids,
+	};
+	char own[256], err[512];
 
-	/* Checked before the job, never worked around: a tier that cannot start is an
+	if (sandbox_gvisor_configure(&o, err, sizeof(err)) < 0)
+		return cli_usage_error(cmd, "tier gvisor cannot start: %s", err);
+	/* Checked before any job, never worked around: a tier that cannot start is an
 	 * error, not a quiet run in another tier. */
-	if (sandbox_tier_check(t, info, sizeof(info), err, sizeof(err)) < 0)
+	if (sandbox_tier_check(t, info ? info : own, info ? infolen : sizeof(own), err,
+			       sizeof(err)) < 0)
 		return cli_usage_error(cmd, "tier %s cannot start: %s", sandbox_tier_name(t), err);
 	return 0;
 }
@@ -484,9 +495,11 @@ char *cli_result_json(const struct runner_result *res, const char *output, const
 			  (json_int_t)res->encoder_peak_memory_bytes)) < 0)
 		goto done;
 	/* "warm": a warm pool's sandbox ran it (pool.h), so a reader can tell the starts;
+	 * "tier": the sandbox tier it ran in, native or gvisor (tier.h);
 	 * "limits": which held (cgroup, rlimits, wall clock), so a result never overstates */
 	if ((who && json_object_set_new(o, "worker", json_string(who)) < 0) ||
 	    (res->warm && json_object_set_new(o, "warm", json_true()) < 0) ||
+	    json_object_set_new(o, "tier", json_string(sandbox_tier_name(res->tier))) < 0 ||
 	    json_object_set_new(o, "limits", cli_limits_json()) < 0)
 		goto done;
 	/* The stream's checks (render/checks.c): likely mistakes that did not fail the job,
