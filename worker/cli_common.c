@@ -458,21 +458,21 @@ char *cli_result_json(const struct runner_result *res, const char *output, const
 	char *log = json_text(res->log_tail, &oom);
 	char *error = json_text(res->error, &oom);
 	char *out = json_text(output, &oom);
-	char *who = json_text(worker, &oom);
+	char *who = json_text(worker, &oom), *text = NULL;
 	json_t *o = NULL;
-	char *text = NULL;
 
 	if (oom)
 		goto done;
 	o = json_pack("{s:s, s:s?, s:I, s:i, s:i, s:i, s:I, s:s?, s:s?, s:i, s:i, s:s, "
-		      "s:{s:I, s:I, s:I, s:I}}",
+		      "s:s, s:{s:I, s:I, s:I, s:I}}",
 		      "status", res->succeeded ? "succeeded" : "failed", "output",
 		      res->succeeded ? out : NULL, "frames", (json_int_t)res->frames, "width",
 		      res->width, "height", res->height, "fps", res->fps, "bytes",
 		      (json_int_t)res->bytes, "sha256", res->succeeded ? res->sha256 : NULL,
 		      "error", res->succeeded ? NULL : error, "exit_code", res->exit_code, "signal",
-		      res->signal, "log", log, "timings", "total_ms", (json_int_t)res->total_ms,
-		      "sandbox_ms", (json_int_t)res->sandbox_ms, "first_frame_ms",
+		      res->signal, "log", log, "tier", sandbox_tier_name(res->tier), "timings",
+		      "total_ms", (json_int_t)res->total_ms, "sandbox_ms",
+		      (json_int_t)res->sandbox_ms, "first_frame_ms",
 		      (json_int_t)res->first_frame_ms, "encode_ms", (json_int_t)res->encode_ms);
 	if (!o)
 		goto done;
@@ -495,11 +495,9 @@ char *cli_result_json(const struct runner_result *res, const char *output, const
 			  (json_int_t)res->encoder_peak_memory_bytes)) < 0)
 		goto done;
 	/* "warm": a warm pool's sandbox ran it (pool.h), so a reader can tell the starts;
-	 * "tier": the sandbox tier it ran in, native or gvisor (tier.h);
 	 * "limits": which held (cgroup, rlimits, wall clock), so a result never overstates */
 	if ((who && json_object_set_new(o, "worker", json_string(who)) < 0) ||
 	    (res->warm && json_object_set_new(o, "warm", json_true()) < 0) ||
-	    json_object_set_new(o, "tier", json_string(sandbox_tier_name(res->tier))) < 0 ||
 	    json_object_set_new(o, "limits", cli_limits_json()) < 0)
 		goto done;
 	/* The stream's checks (render/checks.c): likely mistakes that did not fail the job,
