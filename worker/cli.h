@@ -132,9 +132,11 @@ int cli_refuse_url_in_argv(int argc, char **argv);
  * named on the command line (whoever types it is the operator); a file's block holds. */
 void cli_tiers_for_command(struct config *cfg);
 
-/* EXIT_USAGE after one line, "reelbox CMD: tier gvisor cannot start: ...", when a
- * sandbox of tier t cannot start here (sandbox_tier_check); else 0. */
-int cli_check_tier(const char *cmd, enum sandbox_tier t);
+/* Hand the config's "gvisor" block to the sandbox (sandbox_gvisor_configure), then start
+ * a sandbox of tier t (sandbox_tier_check), whose description goes into info (may be
+ * NULL). 0, or EXIT_USAGE after one line: "reelbox CMD: tier gvisor cannot start: ...". */
+int cli_check_tier(const char *cmd, const struct config *cfg, enum sandbox_tier t, char *info,
+		   size_t infolen);
 
 /* Read a script file (bounded by the config) into the job: bytes, name, runtime. */
 int cli_load_script(const char *cmd, const char *path, const struct config *cfg, struct job *job);

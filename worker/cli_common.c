@@ -247,13 +247,24 @@ void cli_tiers_for_command(struct config *cfg)
 		cfg->tiers.enabled = TIER_BIT(SANDBOX_TIER_COUNT) - 1;
 }
 
-int cli_check_tier(const char *cmd, enum sandbox_tier t)
+int cli_check_tier(const char *cmd, const struct config *cfg, enum sandbox_tier t, char *info,
+		   size_t infolen)
 {
-	char info[256], err[512];
+	const struct gvisor_settings *g = &cfg->gvisor;
+	struct sandbox_gvisor_options o = {
+	    .runsc = g->runsc[0] ? g->runsc : NULL,
+	    .platform = g->platform[0] ? g->platform : NULL,
+	    .overhead_memory_bytes = (uint64_t)g->overhead_memory_mb << 20,
+	    .overhead_pids = g->overhead_pids,
+	};
+	char own[256], err[512];
 
-	/* Checked before the job, never worked around: a tier that cannot start is an
+	if (sandbox_gvisor_configure(&o, err, sizeof(err)) < 0)
+		return cli_usage_error(cmd, "tier gvisor cannot start: %s", err);
+	/* Checked before any job, never worked around: a tier that cannot start is an
 	 * error, not a quiet run in another tier. */
-	if (sandbox_tier_check(t, info, sizeof(info), err, sizeof(err)) < 0)
+	if (sandbox_tier_check(t, info ? info : own, info ? infolen : sizeof(own), err,
+			       sizeof(err)) < 0)
 		return cli_usage_error(cmd, "tier %s cannot start: %s", sandbox_tier_name(t), err);
 	return 0;
 }
@@ -447,21 +458,21 @@ char *cli_result_json(const struct runner_result *res, const char *output, const
 	char *log = json_text(res->log_tail, &oom);
 	char *error = json_text(res->error, &oom);
 	char *out = json_text(output, &oom);
-	char *who = json_text(worker, &oom);
+	char *who = json_text(worker, &oom), *text = NULL;
 	json_t *o = NULL;
-	char *text = NULL;
 
 	if (oom)
 		goto done;
 	o = json_pack("{s:s, s:s?, s:I, s:i, s:i, s:i, s:I, s:s?, s:s?, s:i, s:i, s:s, "
-		      "s:{s:I, s:I, s:I, s:I}}",
+		      "s:s, s:{s:I, s:I, s:I, s:I}}",
 		      "status", res->succeeded ? "succeeded" : "failed", "output",
 		      res->succeeded ? out : NULL, "frames", (json_int_t)res->frames, "width",
 		      res->width, "height", res->height, "fps", res->fps, "bytes",
 		      (json_int_t)res->bytes, "sha256", res->succeeded ? res->sha256 : NULL,
 		      "error", res->succeeded ? NULL : error, "exit_code", res->exit_code, "signal",
-		      res->signal, "log", log, "timings", "total_ms", (json_int_t)res->total_ms,
-		      "sandbox_ms", (json_int_t)res->sandbox_ms, "first_frame_ms",
+		      res->signal, "log", log, "tier", sandbox_tier_name(res->tier), "timings",
+		      "total_ms", (json_int_t)res->total_ms, "sandbox_ms",
+		      (json_int_t)res->sandbox_ms, "first_frame_ms",
 		      (json_int_t)res->first_frame_ms, "encode_ms", (json_int_t)res->encode_ms);
 	if (!o)
 		goto done;

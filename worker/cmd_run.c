@@ -397,7 +397,7 @@ int cmd_run(int argc, char **argv)
 	rc = run_parse(argc, argv, &a);
 	if (rc == RUN_GO && (rc = run_prepare(&a)) == 0 &&
 	    (a.job.resolved_tier == SANDBOX_TIER_NATIVE ||
-	     (rc = cli_check_tier("run", a.job.resolved_tier)) == 0))
+	     (rc = cli_check_tier("run", &a.cfg, a.job.resolved_tier, NULL, 0)) == 0))
 		rc = run_job(&a);
 	job_free(&a.job);
 	modelcfg_free(&a.model);
@@ -499,7 +499,7 @@ static int exec_tier(struct config *cfg, const struct job *job)
 	if (tier_resolve(&cfg->tiers, job->tier, 0, "", &t, err, sizeof(err)) < 0)
 		return cli_usage_error("exec", "%s", err);
 	cfg->tiers.dflt = t;
-	return t == SANDBOX_TIER_NATIVE ? 0 : cli_check_tier("exec", t);
+	return t == SANDBOX_TIER_NATIVE ? 0 : cli_check_tier("exec", cfg, t, NULL, 0);
 }
 
 /* The command's own exit status, as a shell gives it: 128 + the signal that ended it. */

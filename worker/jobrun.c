@@ -94,6 +94,7 @@ static void made_result(struct jobrun *j, enum runner_end end, const char *error
 	r->height = j->job->height;
 	r->fps = j->job->fps;
 	r->fps_den = j->job->fps_den;
+	r->tier = j->job->resolved_tier;
 	r->total_ms = ms_since(j->started_ns);
 	set_text(r->error, sizeof(r->error), error);
 }
