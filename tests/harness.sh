@@ -49,3 +49,13 @@ need() { # need TOOL...: each on PATH, and the reelbox binary built
 	}
 }
 free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# gvisor_or_skip NAME: the gvisor tier's suites run only where runsc really starts a
+# sandbox (a real start, `exec --tier gvisor -- /bin/true`); elsewhere they print why and
+# pass, SKIP being no claim about the tier.
+gvisor_or_skip() {
+	local why
+	if ! why=$("$BIN" exec --tier gvisor -- /bin/true 2>&1 >/dev/null); then
+		echo "SKIP $1: the gvisor tier cannot start on this host: ${why:-exit status $?}"
+		exit 0
+	fi
+}

@@ -14,11 +14,11 @@ for flags, label in ((CLONE_NEWUSER, "CLONE_NEWUSER"), (CLONE_NEWUSER | CLONE_NE
         os._exit(0)
     if r > 0:
         os.waitpid(r, 0)
-        breach("clone(%s) started child %d" % (label, r))
+        sentry_answer("clone(%s) started child %d" % (label, r))
     elif e in CLOSED:
         log("clone(%s): %s (closed)" % (label, ename(e)))
     else:
-        breach("clone(%s) reached the kernel: %s" % (label, ename(e)))
+        sentry_answer("clone(%s) reached the kernel: %s" % (label, ename(e)))
 
 
 class CloneArgs(ctypes.Structure):
@@ -33,9 +33,9 @@ for flags, label in ((CLONE_NEWUSER, "CLONE_NEWUSER"), (0, "no flags")):
         os._exit(0)
     if r > 0:
         os.waitpid(r, 0)
-        breach("clone3(%s) started child %d; clone3 must answer ENOSYS" % (label, r))
+        sentry_answer("clone3(%s) started child %d; clone3 must answer ENOSYS" % (label, r))
     elif e == errno.ENOSYS or (e == errno.EPERM and flags):
         log("clone3(%s): %s (closed)" % (label, ename(e)))
     else:
-        breach("clone3(%s) answered %s; it must answer ENOSYS" % (label, ename(e)))
+        sentry_answer("clone3(%s) answered %s; it must answer ENOSYS" % (label, ename(e)))
 finish()

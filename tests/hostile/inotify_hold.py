@@ -22,7 +22,7 @@ while len(fds) < 4096:
     fds.append(fd)
 log("inotify_init1: %d instances, then %s" % (len(fds), stop or "stopped trying"))
 if len(fds) > PER_JOB:
-    breach("held %d inotify instances, over the per-job %d" % (len(fds), PER_JOB))
+    sentry_answer("held %d inotify instances, over the per-job %d" % (len(fds), PER_JOB))
 time.sleep(HOLD_S)  # the runner's probe works on the host meanwhile
 for fd in fds:
     os.close(fd)

@@ -10,7 +10,7 @@ try:
 except OSError as e:
     log("socket(AF_INET): %s (closed)" % ename(e.errno))
 else:
-    breach("socket(AF_INET) was allowed; the policy is AF_UNIX only")
+    sentry_answer("socket(AF_INET) was allowed; the policy is AF_UNIX only")
     s.settimeout(1)
     try:
         s.connect(("192.0.2.1", 80))

@@ -10,7 +10,7 @@ try:
 except OSError as e:
     log("socket(AF_INET, SOCK_DGRAM): %s (closed)" % ename(e.errno))
 else:
-    breach("socket(AF_INET, SOCK_DGRAM) was allowed; the policy is AF_UNIX only")
+    sentry_answer("socket(AF_INET, SOCK_DGRAM) was allowed; the policy is AF_UNIX only")
     s.settimeout(1)
     for addr in (("127.0.0.1", 53), ("127.0.0.1", REDIS_PORT), ("192.0.2.1", 53)):
         try:

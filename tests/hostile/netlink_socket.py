@@ -9,10 +9,10 @@ for proto, label in ((0, "NETLINK_ROUTE"), (9, "NETLINK_AUDIT"), (12, "NETLINK_N
                      (15, "NETLINK_KOBJECT_UEVENT"), (16, "NETLINK_GENERIC")):
     try:
         s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, proto)
-        breach("netlink socket %s created" % label)
+        sentry_answer("netlink socket %s created" % label)
         s.close()
     except OSError as e:
         log("AF_NETLINK %s: %s" % (label, ename(e.errno)))
         if e.errno not in CLOSED + (errno.EAFNOSUPPORT,):  # the filter answers EAFNOSUPPORT
-            breach("AF_NETLINK %s reached the kernel: %s" % (label, ename(e.errno)))
+            sentry_answer("AF_NETLINK %s reached the kernel: %s" % (label, ename(e.errno)))
 finish()

@@ -9,7 +9,7 @@ for label, fn in (("setpriority(-20)", lambda: os.setpriority(os.PRIO_PROCESS, 0
                   ("SCHED_RR 50", lambda: os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(50)))):
     try:
         fn()
-        breach(label + " worked")
+        sentry_answer(label + " worked")
     except OSError as e:
         log("%s: %s" % (label, ename(e.errno)))
 try:
@@ -18,7 +18,7 @@ try:
     with open("/proc/self/oom_score_adj") as f:
         v = f.read().strip()
     if int(v) < 0:
-        breach("oom_score_adj lowered to %s" % v)
+        sentry_answer("oom_score_adj lowered to %s" % v)
 except OSError as e:
     log("oom_score_adj -1000: %s" % ename(e.errno))
 # ioprio_set(IOPRIO_WHO_PROCESS, 0, IOPRIO_CLASS_RT << 13 | 0)
@@ -26,7 +26,7 @@ libc.syscall.argtypes = None
 ctypes.set_errno(0)
 r = libc.syscall(ctypes.c_long(251), ctypes.c_long(1), ctypes.c_long(0), ctypes.c_long(1 << 13))
 if r == 0:
-    breach("ioprio real-time class set")
+    sentry_answer("ioprio real-time class set")
 else:
     log("ioprio_set RT: %s" % ename(ctypes.get_errno()))
 finish()

@@ -24,7 +24,7 @@ try:
         if os.WTERMSIG(st) != 31:
             breach("PTRACE_TRACEME child died of signal %d" % os.WTERMSIG(st))
     else:
-        breach("PTRACE_TRACEME worked in a child")
+        sentry_answer("PTRACE_TRACEME worked in a child")
 finally:
     sib.kill()
 finish()

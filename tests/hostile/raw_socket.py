@@ -9,15 +9,15 @@ for fam, proto, label in ((socket.AF_INET, socket.IPPROTO_ICMP, "AF_INET/SOCK_RA
                           (socket.AF_INET6, socket.IPPROTO_ICMPV6, "AF_INET6/SOCK_RAW/ICMPV6")):
     try:
         s = socket.socket(fam, socket.SOCK_RAW, proto)
-        breach("raw socket %s created" % label)
+        sentry_answer("raw socket %s created" % label)
         s.close()
     except OSError as e:
         log("%s: %s" % (label, ename(e.errno)))
         if e.errno not in CLOSED + (errno.EAFNOSUPPORT,):
-            breach("raw socket %s reached the kernel: %s" % (label, ename(e.errno)))
+            sentry_answer("raw socket %s reached the kernel: %s" % (label, ename(e.errno)))
 try:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
-    breach("unprivileged ICMP datagram socket (ping socket) created")
+    sentry_answer("unprivileged ICMP datagram socket (ping socket) created")
 except OSError as e:
     log("AF_INET/SOCK_DGRAM/ICMP (ping socket): %s" % ename(e.errno))
 finish()

@@ -25,5 +25,9 @@ for pid in pids:
             if bad:
                 breach("/proc/%d/environ holds %s" % (pid, bad))
         if what == "environ" and pid == 1 and items:
-            breach("pid 1's environment is readable: %s" % items[:5])
+            if os.getpid() == 1 and TIER == "gvisor":
+                # the gvisor tier has no init of reelbox's: pid 1 is this script itself
+                log("pid 1 is this script (gvisor tier): its own environment, checked above")
+            else:
+                breach("pid 1's environment is readable: %s" % items[:5])
 finish()

@@ -9,7 +9,7 @@ try:
 except OSError as e:
     log("socket(AF_INET6, SOCK_DGRAM): %s (closed)" % ename(e.errno))
 else:
-    breach("socket(AF_INET6, SOCK_DGRAM) was allowed; the policy is AF_UNIX only")
+    sentry_answer("socket(AF_INET6, SOCK_DGRAM) was allowed; the policy is AF_UNIX only")
     s.settimeout(1)
     for addr in (("::1", 53), ("::1", REDIS_PORT), ("2001:db8::1", 53)):
         try:
