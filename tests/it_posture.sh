@@ -8,7 +8,10 @@
 # the host's own namespaces (read here, outside) are the reference for "distinct".
 #
 # Usage: tests/it_posture.sh [--via exec]    (exec: `reelbox exec -- python3 -c ...`)
-# Env:   REELBOX_BIN (build/reelbox), REELBOX_SOURCE_DIR (.)
+# Env:   REELBOX_BIN (build/reelbox), REELBOX_SOURCE_DIR (.), REELBOX_TIER=gvisor: the job
+#        runs in the gvisor tier and the GVISOR table below replaces the rows gVisor answers
+#        differently, each with the equivalent that is checked instead and why
+#        (tests/it_posture_gvisor.sh)
 # Prints: field | expected | observed | ok, then "N passed, M failed"; exits 1 on a failure.
 set -uo pipefail
 
@@ -18,6 +21,9 @@ case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
 PY=/usr/bin/python3
 VIA=run
 [ "${1:-}" = --via ] && VIA=${2:-run}
+TIER=${REELBOX_TIER:-native}
+TIER_OPTS=()
+[ "$TIER" = native ] || TIER_OPTS=(--tier "$TIER")
 
 die() { echo "it_posture: $*" >&2; exit 1; }
 [ -x "$BIN" ] || die "no reelbox binary at $BIN (set REELBOX_BIN)"
@@ -77,6 +83,32 @@ net.interfaces             lo-or-hidden
 pid1.environ               unreadable
 TABLE
 )
+# The gvisor tier: the script's system calls are answered by gVisor's Sentry, so some rows
+# read the Sentry's answer, not the host kernel's. Each such row is replaced by what keeps
+# the same promise there: "field  =other expected  why" judges field by other (sentry.*:
+# the Sentry's process as the host sees it, found under reelbox's runsc), or
+# "field  expected  why" changes only the expectation.
+GVISOR=$(cat <<'TABLE'
+cap.CapAmb            ?                        the Sentry prints no CapAmb line; the OCI spec's ambient set is empty
+seccomp.mode          =sentry.seccomp 2        inside, Seccomp is the Sentry's answer (0); the host kernel filters the Sentry
+seccomp.filters       =sentry.filters >=1      the same, on the host
+no_new_privs          =sentry.nnp 1            the Sentry shows no NoNewPrivs line; on the host it has it
+ns.mnt                =sentry.ns.mnt !=host    the Sentry has no mnt/ipc/uts/cgroup ns files inside; its own on the host
+ns.ipc                =sentry.ns.ipc !=host    as above
+ns.uts                =sentry.ns.uts !=host    as above
+ns.cgroup             error:2                  no cgroup ns file inside; no host cgroupfs is mounted inside (hostile cgroupfs_write)
+userns.owner          =sentry.uid unprivileged-own-userns   the host sees the Sentry: a non-root uid in a user namespace of its own
+mount./scratch        rw 9p                    the gofer serves scratch from the worker's size-limited tmpfs
+mount.nosuid_missing  =sentry.nnp 1            the Sentry's mount table shows no flags; execve gains nothing under no_new_privs
+mount.nodev_missing   =dev.sentry_only yes     the same; no host device is behind the Sentry's /dev (dev.nodes)
+mount.host_private    /tmp(from /)             /tmp is scratch bound again (sandbox/gvisor.c), not the host's /tmp
+fd.0                  host-fd                  the Sentry shows the donated stdin (the worker's /dev/null) as host:[N]
+rlimit.sigpending     0/0                      queued signals are the Sentry's own memory, not the host's budget
+dev.nodes             full fuse net/tun null pts/ptmx random tty urandom zero   the Sentry's own devices
+pid1.environ          self                     pid 1 is the script itself (no reelbox-init in this tier)
+TABLE
+)
+
 # Notes on the less obvious rows:
 #  mount.nodev_missing: the five device nodes under /dev are bind mounts that must allow
 #    devices; every other mount must be nodev.
@@ -126,16 +158,56 @@ while time.monotonic() < deadline and os.path.exists("/proc/" + parent):
 PYEOF
 }
 
+# sentry_probe PID OUT: the gvisor tier's host view: find the runsc-sandbox (the Sentry)
+# under reelbox (PID) and write what the host kernel sees of it, as JSON.
+sentry_probe() {
+	"$PY" - "$1" "$2" <<'PYEOF'
+import json, os, sys, time
+parent, out = sys.argv[1], sys.argv[2]
+deadline = time.monotonic() + 20
+def status(pid):
+    return dict((k, v.strip()) for k, _, v in (l.partition(":") for l in open("/proc/%s/status" % pid)))
+while time.monotonic() < deadline and os.path.exists("/proc/" + parent):
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if not open("/proc/%s/cmdline" % pid, "rb").read().startswith(b"runsc-sandbox\0"):
+                continue
+            runsc = status(pid)["PPid"]
+            if status(runsc)["PPid"] != parent:
+                continue
+            st = status(pid)
+            ns = {n: os.readlink("/proc/%s/ns/%s" % (pid, n)) for n in ("user", "mnt", "ipc", "uts", "net")}
+        except (OSError, KeyError):
+            continue
+        # the Sentry installs its filter once set up: looked at until it has, or is gone
+        while True:
+            json.dump({"uid": st["Uid"].split()[0], "seccomp": st.get("Seccomp", "?"),
+                       "filters": st.get("Seccomp_filters", "?"), "nnp": st.get("NoNewPrivs", "?"),
+                       "ns": ns}, open(out, "w"))
+            if st.get("Seccomp") == "2" or time.monotonic() > deadline:
+                sys.exit(0)
+            time.sleep(0.02)
+            try:
+                st = status(pid)
+            except OSError:
+                sys.exit(0)
+    time.sleep(0.02)
+PYEOF
+}
+probe_host() { # probe_host PID: what the host sees of the job, by tier
+	if [ "$TIER" = gvisor ]; then sentry_probe "$1" "$WORK/sentry"; else owner_probe "$1" "$WORK/owner"; fi
+}
+
 if [ "$VIA" = exec ]; then
-	"$BIN" exec -- /usr/bin/python3 -c "$(cat "$SRC/tests/hostile/posture.py")" --stdout \
+	"$BIN" exec "${TIER_OPTS[@]}" -- /usr/bin/python3 -c "$(cat "$SRC/tests/hostile/posture.py")" --stdout \
 		</dev/null >"$WORK/posture.json" 2>"$WORK/stderr" &
-	owner_probe $! "$WORK/owner"
+	probe_host $!
 	wait $! || die "reelbox exec failed: $(tail -c 300 "$WORK/stderr")"
 else
-	"$BIN" run --json --size 64x48 --fps 1 --frames 1 --timeout 20 -o "$WORK/posture.mp4" \
+	"$BIN" run --json "${TIER_OPTS[@]}" --size 64x48 --fps 1 --frames 1 --timeout 20 -o "$WORK/posture.mp4" \
 		"$SRC/tests/hostile/posture.py" </dev/null >"$WORK/summary.json" 2>"$WORK/stderr" &
 	rb=$!
-	owner_probe $rb "$WORK/owner"
+	probe_host $rb
 	wait $rb
 	rc=$?
 	[ "$rc" = 0 ] || die "the posture job failed (exit $rc): $(jq -r '.error // empty' "$WORK/summary.json" 2>/dev/null) $(tail -c 300 "$WORK/stderr")"
@@ -149,10 +221,16 @@ jq -e . "$WORK/posture.json" >/dev/null 2>&1 || die "the posture report is not J
 HOST_NS=$(for n in user pid mnt net ipc uts cgroup time; do printf '%s=%s\n' "$n" "$(readlink /proc/self/ns/$n)"; done)
 
 OWNER=$(cat "$WORK/owner" 2>/dev/null)
-VIA=$VIA EXPECTED=$EXPECTED HOST_NS=$HOST_NS OWNER=$OWNER "$PY" - "$WORK/posture.json" <<'PYEOF'
-import json, os, sys
+SENTRY=$(cat "$WORK/sentry" 2>/dev/null)
+[ "$TIER" = gvisor ] || GVISOR=
+VIA=$VIA EXPECTED=$EXPECTED GVISOR=$GVISOR HOST_NS=$HOST_NS OWNER=$OWNER SENTRY=${SENTRY:-null} \
+	"$PY" - "$WORK/posture.json" <<'PYEOF'
+import json, os, re, sys
 
 p = json.load(open(sys.argv[1]))
+sentry = json.loads(os.environ["SENTRY"])
+gvisor = os.environ["GVISOR"].strip() != ""
+SENTRY_DEVICES = {"full", "fuse", "net/tun", "null", "pts/ptmx", "random", "tty", "urandom", "zero"}
 host_ns = dict(l.split("=", 1) for l in os.environ["HOST_NS"].splitlines())
 DEVICE_NODES = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"}
 HOST_PRIVATE = ("/root", "/home", "/run", "/var/run", "/work", "/tmp", "/var/tmp/reelbox")
@@ -180,8 +258,29 @@ def private(m):
     return False
 
 
+def observe_sentry(field):
+    if sentry is None:
+        return "(the Sentry was not seen from the host)"
+    rest = field.split(".", 1)[1]
+    if rest.startswith("ns."):
+        return sentry["ns"].get(rest[3:], "?")
+    if rest == "uid":
+        own = sentry["ns"]["user"] != host_ns["user"]
+        return "unprivileged-own-userns" if sentry["uid"] != "0" and own else "uid %s, own userns %s" % (sentry["uid"], own)
+    return sentry.get(rest, "?")
+
+
 def observe(field):
     kind, _, rest = field.partition(".")
+    if kind == "sentry":
+        return observe_sentry(field)
+    if field == "dev.sentry_only":
+        return "yes" if set(p["dev"]) <= SENTRY_DEVICES else "no: " + " ".join(sorted(set(p["dev"]) - SENTRY_DEVICES))
+    if gvisor and field == "fd.0":
+        t = dict((str(fd), t) for fd, t in p["fds"]).get("0", "(closed)")
+        return "host-fd" if t.startswith("host:[") else t
+    if gvisor and field == "pid1.environ":
+        return "self" if p["pid"] == 1 else "pid %d" % p["pid"]
     ids = {"real": 0, "effective": 1, "saved": 2, "fs": 3}
     if kind in ("uid", "gid"):
         return p[kind][ids[rest]]
@@ -254,11 +353,27 @@ def observe(field):
 
 passed = failed = 0
 rows = []
+# the gvisor tier's rows: field -> (field observed, expected, why)
+instead = {}
+for line in os.environ["GVISOR"].splitlines():
+    if line.strip():
+        field, rest = line.split(None, 1)
+        other = field
+        if rest.startswith("="):
+            other, rest = rest[1:].split(None, 1)
+        expected, why = re.split(r"\s{2,}", rest.strip(), 1)
+        instead[field] = (other, expected, why)
 for line in os.environ["EXPECTED"].splitlines():
     if not line.strip():
         continue
     field, expected = line.split(None, 1)
     expected = expected.strip()
+    why = ""
+    if field in instead:
+        shown = field
+        field, expected, why = instead[field]
+    if why:
+        print("gvisor: %s is judged as %s %s: %s" % (line.split()[0], field, expected, why))
     if field == ("env.names" if os.environ["VIA"] == "exec" else "env.names.exec"):
         continue
     obs = observe(field)

@@ -135,9 +135,8 @@ int cmd_posture(int argc, char **argv)
 	cli_tiers_for_command(&cfg);
 	sandbox_sweep_stale(cfg.state_dir[0] ? cfg.state_dir : NULL);
 	/* A tier that cannot start is said so, never audited in another's place. */
-	if (sandbox_tier_check(tier, info, sizeof(info), err, sizeof(err)) < 0)
-		return cli_usage_error("posture", "tier %s cannot start: %s",
-				       sandbox_tier_name(tier), err);
+	if ((rc = cli_check_tier("posture", &cfg, tier, info, sizeof(info))) != 0)
+		return rc;
 	if (posture_run_tier(&cfg, tier, &rep, err, sizeof(err)) < 0)
 		return cli_usage_error("posture", "cannot run the posture probe: %s", err);
 	json_object_set_new(rep.facts, "tier_info", json_string(info));
