@@ -80,6 +80,17 @@ else
 	grep -q "videos rendered: 6 of 6; threats contained: 9 of 9; checklist: 8 of 8 points hold" \
 		"$work/stdout" && ok "its summary: 6 of 6 videos, 9 of 9 threats, 8 of 8 points" ||
 		bad "its summary says otherwise: $(grep 'videos rendered' "$work/stdout")"
+	# the checklist in the gvisor tier beside it where runsc starts, else why not
+	if "$BIN" exec --tier gvisor -- /bin/true >/dev/null 2>&1; then
+		grep -Eq '^checklist in the gvisor tier \(runsc [^,]+, platform [a-z]+\): 8 of 8 points hold$' \
+			"$work/stdout" && grep -q 'class="gvmark ok"' "$report" &&
+			ok "the gvisor tier's checklist: 8 of 8 points, on the page too" ||
+			bad "the gvisor tier's checklist: $(grep 'gvisor tier' "$work/stdout")"
+	else
+		grep -q '^checklist in the gvisor tier: not audited: .' "$work/stdout" &&
+			ok "the gvisor tier cannot start here, and the summary says why" ||
+			bad "no word on the gvisor tier: $(grep 'gvisor tier' "$work/stdout")"
+	fi
 	grep -q "report: $work/out/report.html" "$work/stdout" && ok "it ends with the report's path" ||
 		bad "the last lines do not name the report"
 	[ -z "$(demo_tmpdirs)" ] && ok "its temporary dir is gone" || bad "left $(demo_tmpdirs)"

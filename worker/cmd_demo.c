@@ -38,6 +38,7 @@
 #include "errf.h"
 #include "posture.h"
 #include "queue.h"
+#include "sandbox.h"
 #include "standin.h"
 
 /* A file in the videos dir: the dir (PATH_MAX + 16), '/', a job id (< 64), an extension. */
@@ -713,6 +714,51 @@ static void prove_files(struct demo *d)
 
 /* ---- the checklist, the timings, the posters ---- */
 
+static size_t copy_points(const struct posture_report *pr, struct demo_point *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < POSTURE_POINTS && i < DEMO_MAX_POINTS; i++) {
+		struct demo_point *p = &out[i];
+		snprintf(p->id, sizeof(p->id), "%s", pr->points[i].id ? pr->points[i].id : "");
+		snprintf(p->title, sizeof(p->title), "%s",
+			 pr->points[i].title ? pr->points[i].title : "");
+		p->holds = pr->points[i].holds;
+		snprintf(p->evidence, sizeof(p->evidence), "%s", pr->points[i].evidence);
+		n = i + 1;
+	}
+	return n;
+}
+
+/* The checklist in the gvisor tier too, when runsc starts a sandbox here (the config's
+ * "gvisor" block, every tier enabled for the probe alone); else one sentence why not. */
+static void run_posture_gvisor(struct demo *d)
+{
+	const struct gvisor_settings *g = &d->cfg.gvisor;
+	struct sandbox_gvisor_options o = {
+	    .runsc = g->runsc[0] ? g->runsc : NULL,
+	    .platform = g->platform[0] ? g->platform : NULL,
+	    .overhead_memory_bytes = (uint64_t)g->overhead_memory_mb << 20,
+	    .overhead_pids = g->overhead_pids,
+	};
+	struct posture_report pr;
+	struct config cfg = d->cfg;
+	char err[512] = "";
+
+	cfg.tiers.enabled |= TIER_BIT(SANDBOX_TIER_GVISOR);
+	memset(&pr, 0, sizeof(pr));
+	if (sandbox_gvisor_configure(&o, err, sizeof(err)) < 0 ||
+	    sandbox_tier_check(SANDBOX_TIER_GVISOR, d->rep.gv_info, sizeof(d->rep.gv_info), err,
+			       sizeof(err)) < 0 ||
+	    posture_run_tier(&cfg, SANDBOX_TIER_GVISOR, &pr, err, sizeof(err)) < 0) {
+		snprintf(d->rep.gv_error, sizeof(d->rep.gv_error), "%s",
+			 err[0] ? err : "the gvisor probe did not run");
+		return;
+	}
+	d->rep.gv_n_points = copy_points(&pr, d->rep.gv_points);
+	posture_free(&pr);
+}
+
 static void run_posture(struct demo *d)
 {
 	struct posture_report pr;
@@ -724,17 +770,10 @@ static void run_posture(struct demo *d)
 			 err[0] ? err : "the posture probe did not run");
 		return;
 	}
-	for (size_t i = 0; i < POSTURE_POINTS && i < DEMO_MAX_POINTS; i++) {
-		struct demo_point *p = &d->rep.points[i];
-		snprintf(p->id, sizeof(p->id), "%s", pr.points[i].id ? pr.points[i].id : "");
-		snprintf(p->title, sizeof(p->title), "%s",
-			 pr.points[i].title ? pr.points[i].title : "");
-		p->holds = pr.points[i].holds;
-		snprintf(p->evidence, sizeof(p->evidence), "%s", pr.points[i].evidence);
-		d->rep.n_points = i + 1;
-	}
+	d->rep.n_points = copy_points(&pr, d->rep.points);
 	d->rep.probe_ms = pr.probe_ms;
 	posture_free(&pr);
+	run_posture_gvisor(d);
 }
 
 /* The poster the worker made beside the video (the result's "poster", a path in its
@@ -879,7 +918,10 @@ static size_t points_holding(const struct demo *d)
  * talk says it should be. */
 static int summary(const struct demo *d)
 {
-	size_t videos, videos_ok, threats, threats_ok, pts = points_holding(d);
+	size_t videos, videos_ok, threats, threats_ok, pts = points_holding(d), gv_pts = 0;
+
+	for (size_t i = 0; i < d->rep.gv_n_points; i++)
+		gv_pts += d->rep.gv_points[i].holds;
 
 	demo_report_counts(&d->rep, &videos, &videos_ok, &threats, &threats_ok);
 	printf("\n");
@@ -897,12 +939,21 @@ static int summary(const struct demo *d)
 			       d->rep.points[i].evidence);
 	if (d->rep.posture_error[0])
 		printf("  checklist: %s\n", d->rep.posture_error);
+	for (size_t i = 0; i < d->rep.gv_n_points; i++)
+		if (!d->rep.gv_points[i].holds)
+			printf("  checklist point %s does not hold in the gvisor tier: %s\n",
+			       d->rep.gv_points[i].id, d->rep.gv_points[i].evidence);
 	printf("\nvideos rendered: %zu of %zu; threats contained: %zu of %zu; checklist: %zu of "
 	       "%zu points hold\n",
 	       videos_ok, videos, threats_ok, threats, pts, d->rep.n_points);
+	if (d->rep.gv_n_points)
+		printf("checklist in the gvisor tier (%s): %zu of %zu points hold\n",
+		       d->rep.gv_info, gv_pts, d->rep.gv_n_points);
+	else
+		printf("checklist in the gvisor tier: not audited: %s\n", d->rep.gv_error);
 	printf("the report: %s/report.html\n", d->out);
 	return videos_ok == videos && threats_ok == threats && d->rep.n_points &&
-		       pts == d->rep.n_points
+		       pts == d->rep.n_points && gv_pts == d->rep.gv_n_points
 		   ? 0
 		   : EXIT_JOB_FAILED;
 }

@@ -194,6 +194,8 @@ static const char css[] =
     ".proof,.check{background:var(--card);border:1px solid var(--line);border-radius:14px;"
     "padding:.9rem 1.1rem;display:flex;gap:.9rem}\n"
     ".mark{font-size:1.6rem;font-weight:800;line-height:1}\n"
+    "details.tier{margin:.5rem 0 0;font-size:.85rem}details.tier summary{cursor:pointer}\n"
+    ".gvmark{font-weight:800}\n"
     ".proof h3,.check h3{font-size:1.05rem;margin:0 0 .3rem}\n"
     ".evidence{color:var(--dim);font-size:.82rem;margin:0;word-break:break-word}\n"
     ".bars{display:grid;grid-template-columns:minmax(16rem,26rem) 1fr;gap:.6rem 1rem;"
@@ -596,6 +598,21 @@ static void write_facts(FILE *f, const char *evidence)
 	fputs("</p>", f);
 }
 
+/* The same point in the gvisor tier, beside the native one: its mark and its facts. */
+static void write_gvisor_point(FILE *f, const struct demo_report *r, size_t i)
+{
+	const struct demo_point *g = i < r->gv_n_points ? &r->gv_points[i] : NULL;
+
+	if (!g)
+		return;
+	fprintf(f,
+		"<details class=\"tier\"><summary><span class=\"gvmark %s\">%s</span> gvisor tier",
+		g->holds ? "ok" : "bad", g->holds ? "&#10003;" : "&#10007;");
+	esc_in(f, " (", r->gv_info, ")</summary>");
+	write_facts(f, g->evidence);
+	fputs("</details>", f);
+}
+
 static void write_checklist(FILE *f, const struct demo_report *r)
 {
 	char probe[32];
@@ -613,6 +630,13 @@ static void write_checklist(FILE *f, const struct demo_report *r)
 	fputs("</p>\n", f);
 	if (r->posture_error[0])
 		esc_in(f, "<p class=\"bad\">The probe did not run: ", r->posture_error, "</p>\n");
+	if (r->gv_n_points)
+		esc_in(f, "<p class=\"intro\">Each point in the gvisor tier too (gVisor's runsc, ",
+		       r->gv_info,
+		       "), judged where gVisor keeps it: open it under the point.</p>\n");
+	else if (r->gv_error[0])
+		esc_in(f, "<p class=\"intro\">The gvisor tier was not audited here: ", r->gv_error,
+		       "</p>\n");
 	fputs("<ul class=\"checks\">\n", f);
 	for (size_t i = 0; i < r->n_points; i++) {
 		const struct demo_point *p = &r->points[i];
@@ -621,6 +645,7 @@ static void write_checklist(FILE *f, const struct demo_report *r)
 			p->holds ? "&#10003;" : "&#10007;");
 		esc_in(f, "<h3>", p->title, "</h3>");
 		write_facts(f, p->evidence);
+		write_gvisor_point(f, r, i);
 		fputs("</div></li>\n", f);
 	}
 	fputs("</ul>\n</section>\n", f);

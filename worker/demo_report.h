@@ -69,8 +69,14 @@ struct demo_report {
 	size_t n_points;
 	char posture_error[512]; /* when the probe could not run */
 	uint64_t probe_ms;
-	char model[600];  /* "the stand-in (recorded answers)" or the model's URL */
-	char started[64]; /* local date and time */
+	/* The same probe in the gvisor tier, beside the native one, when runsc starts here;
+	 * else gv_error says why not. */
+	struct demo_point gv_points[DEMO_MAX_POINTS];
+	size_t gv_n_points;
+	char gv_info[256];  /* "runsc 0.0~20221219.0, platform ptrace" */
+	char gv_error[512]; /* why the gvisor tier was not audited */
+	char model[600];    /* "the stand-in (recorded answers)" or the model's URL */
+	char started[64];   /* local date and time */
 	uint64_t wall_ms;
 	uint64_t sandbox_true_ms; /* median start-to-exit of /bin/true in the sandbox */
 	char host[256];		  /* kernel and machine */
