@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -52,13 +53,13 @@
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
 
-#define DEFAULT_RUNSC		 "/usr/bin/runsc"
-#define DEFAULT_OVERHEAD_MEMORY	 (128ull << 20)
-#define DEFAULT_OVERHEAD_PIDS	 160u
-#define START_TIMEOUT_MS	 10000
-#define LOG_TAIL_BYTES		 4096
-#define CONTAINER_ID		 "job"
-#define LAUNCH_PATH		 "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+#define DEFAULT_RUNSC		"/usr/bin/runsc"
+#define DEFAULT_OVERHEAD_MEMORY (128ull << 20)
+#define DEFAULT_OVERHEAD_PIDS	160u
+#define START_TIMEOUT_MS	10000
+#define LOG_TAIL_BYTES		4096
+#define CPU_ALLOWANCE_S		2 /* the Sentry's own start, on top of a job's cpu_seconds */
+#define LAUNCH_PATH		"PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 
 static const char *const tier_names[SANDBOX_TIER_COUNT] = {"native", "gvisor"};
 static const char *const platforms[] = {"auto", "ptrace", "kvm", "systrap"};
@@ -257,6 +258,7 @@ static void jmount(struct jbuf *b, const char *dst, const char *type, const char
 struct gv_paths {
 	char bundle[PATH_MAX], rootfs[PATH_MAX], job[PATH_MAX], scratch[PATH_MAX];
 	char root[PATH_MAX], log[PATH_MAX], config[PATH_MAX];
+	const char *id; /* the sandbox dir's name, "sb-<pid>-<start>-<seq>" */
 };
 
 static int gv_paths(struct gv_paths *p, const char *sb_dir)
@@ -270,6 +272,7 @@ static int gv_paths(struct gv_paths *p, const char *sb_dir)
 	n |= snprintf(p->scratch, PATH_MAX, "%s/scratch", sb_dir) >= PATH_MAX;
 	n |= snprintf(p->root, PATH_MAX, "%s/runsc", sb_dir) >= PATH_MAX;
 	n |= snprintf(p->log, PATH_MAX, "%s/runsc.log", sb_dir) >= PATH_MAX;
+	p->id = strrchr(sb_dir, '/') ? strrchr(sb_dir, '/') + 1 : sb_dir;
 	return n ? -ENAMETOOLONG : 0;
 }
 
@@ -341,6 +344,10 @@ static int build_rootfs(int rootfd, const struct sandbox_mounts *m)
 			r = mkdirs_at(rootfd, op->dst, 1);
 			break;
 		case SANDBOX_MNT_SYMLINK:
+			if (!strcmp(op->dst, "tmp")) { /* a mount point: see write_config */
+				r = mkdirs_at(rootfd, op->dst, 1);
+				break;
+			}
 			if ((r = mkdirs_at(rootfd, op->dst, 0)) == 0 &&
 			    symlinkat(op->data, rootfd, op->dst) < 0 && errno != EEXIST)
 				r = -errno;
@@ -408,6 +415,10 @@ static int write_config(const struct gv_paths *p, const struct sandbox_mounts *m
 			jmount(&b, dst, "bind", p->job, "\"bind\",\"ro\",\"nosuid\",\"nodev\"");
 		else if (op->op == SANDBOX_MNT_TMPFS && !strcmp(op->dst, "scratch"))
 			jmount(&b, dst, "bind", p->scratch, "\"bind\",\"rw\",\"nosuid\",\"nodev\"");
+		/* /tmp is the scratch tmpfs again, bound rather than linked: without a /tmp
+		 * mount runsc would add a tmpfs of its own there, outside the scratch limit. */
+		else if (op->op == SANDBOX_MNT_SYMLINK && !strcmp(op->dst, "tmp"))
+			jmount(&b, dst, "bind", p->scratch, "\"bind\",\"rw\",\"nosuid\",\"nodev\"");
 	}
 	/* Namespaces of the Sentry's own; no cgroupsPath: the launcher's cgroup holds all. */
 	jf(&b, "],\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},"
@@ -458,9 +469,56 @@ struct gv_launch {
 	const char *scratch_path;
 	int scratch_fd;
 	int stdio[3];
-	int sync_fd;  /* read end: one byte once the cgroup holds the child */
-	int error_fd; /* write end, CLOEXEC: an errno when the exec fails */
+	struct rlimit cpu; /* RLIMIT_CPU for runsc and all it starts; 0 = none */
+	int status_fd;	   /* write end: runsc's wait status */
+	int sync_fd;	   /* read end: one byte once the cgroup holds the child */
+	int error_fd;	   /* write end, CLOEXEC: an errno when the exec fails */
 };
+
+/* Signals back to their defaults and unblocked: runsc waits for its own children, and
+ * a worker that ignores SIGCHLD must not pass that on. Async-signal-safe. */
+static void reset_signals(void)
+{
+	struct sigaction sa = {.sa_handler = SIG_DFL};
+	sigset_t none;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* The launcher's second half: run runsc as its child and write runsc's wait status to
+ * fd 4, so the result does not depend on the worker reaping it (a worker that ignores
+ * SIGCHLD has its children reaped by the kernel, status and all). */
+__attribute__((noreturn)) static void wait_for_runsc(const struct gv_launch *l)
+{
+	int e, st = 0;
+	pid_t pid = vfork();
+
+	if (pid == 0) {
+		/* runsc dies with the launcher: sandbox_kill() signals the launcher. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == 0)
+			execve(l->argv[0], l->argv, l->envp);
+		e = errno;
+		(void)!write(3, &e, sizeof(e));
+		_exit(127);
+	}
+	if (pid < 0) {
+		e = errno;
+		(void)!write(3, &e, sizeof(e));
+		_exit(127);
+	}
+	/* Ours closed: the parent sees the error pipe's end, and the job's pipes end
+	 * with runsc. */
+	for (int fd = 0; fd <= 3; fd++)
+		close(fd);
+	while (wait4(pid, &st, __WALL, NULL) < 0 && errno == EINTR)
+		;
+	(void)!write(4, &st, sizeof(st));
+	_exit(0);
+}
 
 /* In the cloned child: async-signal-safe calls only (the worker may have threads). */
 __attribute__((noreturn)) static void launcher_child(const struct gv_launch *l)
@@ -478,23 +536,26 @@ __attribute__((noreturn)) static void launcher_child(const struct gv_launch *l)
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    move_mount(l->scratch_fd, "", AT_FDCWD, l->scratch_path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		goto fail;
-	/* Above every fd we keep, then onto 0, 1, 2 and 3 (the error pipe, CLOEXEC). */
+	reset_signals();
+	/* The job's CPU time on the host: gVisor's ptrace platform does not count it
+	 * against the script's own RLIMIT_CPU, every runsc process inherits this one. */
+	if (l->cpu.rlim_cur && setrlimit(RLIMIT_CPU, &l->cpu) < 0)
+		goto fail;
+	/* Above every fd we keep, then onto 0-2, 3 (the error pipe) and 4 (the status). */
 	for (int i = 0; i < 3; i++)
 		if ((fds[i] = fcntl(l->stdio[i], F_DUPFD_CLOEXEC, 16)) < 0)
 			goto fail;
-	if ((fds[3] = fcntl(l->error_fd, F_DUPFD_CLOEXEC, 16)) < 0)
+	if ((fds[3] = fcntl(l->error_fd, F_DUPFD_CLOEXEC, 16)) < 0 ||
+	    (fds[4] = fcntl(l->status_fd, F_DUPFD_CLOEXEC, 16)) < 0)
 		goto fail;
 	for (int i = 0; i < 3; i++)
 		if (dup2(fds[i], i) < 0)
 			goto fail;
-	if (dup3(fds[3], 3, O_CLOEXEC) < 0)
+	if (dup3(fds[3], 3, O_CLOEXEC) < 0 || dup3(fds[4], 4, O_CLOEXEC) < 0)
 		goto fail;
-	if (syscall(SYS_close_range, 4u, ~0u, 0u) < 0 || setsid() < 0)
+	if (syscall(SYS_close_range, 5u, ~0u, 0u) < 0 || setsid() < 0)
 		goto fail;
-	execve(l->argv[0], l->argv, l->envp);
-	e = errno;
-	(void)!write(3, &e, sizeof(e));
-	_exit(127);
+	wait_for_runsc(l);
 fail:
 	e = errno;
 	(void)!write(l->error_fd, &e, sizeof(e));
@@ -550,8 +611,13 @@ static int prepare(struct sandbox *sb, const struct sandbox_spec *spec, struct g
 	    (r = sandbox_cgroup_create_helper_from_parent(&sb->cgroup, spec, err, errlen)) < 0)
 		return r;
 	sandbox_limits_prepare_from_parent(&sb->limits, sandbox_cgroup_exists(&sb->cgroup), rl);
-	if (mkdir(p->bundle, 0700) < 0 || mkdir(p->rootfs, 0755) < 0 || mkdir(p->scratch, 0700) < 0 ||
-	    mkdir(p->root, 0700) < 0)
+	/* The cgroup counts gVisor's host threads, not the script's processes: the Sentry
+	 * holds those to RLIMIT_NPROC, the job's own number. */
+	for (int i = 0; i < rl->n; i++)
+		if (rl->set[i].resource == RLIMIT_NPROC && sb->limits.pids)
+			rl->set[i].rl.rlim_cur = rl->set[i].rl.rlim_max = sb->limits.pids;
+	if (mkdir(p->bundle, 0700) < 0 || mkdir(p->rootfs, 0755) < 0 ||
+	    mkdir(p->scratch, 0700) < 0 || mkdir(p->root, 0700) < 0)
 		r = -errno;
 	else if ((rootfd = open(p->rootfs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		r = -errno;
@@ -562,7 +628,8 @@ static int prepare(struct sandbox *sb, const struct sandbox_spec *spec, struct g
 	if (r == 0 && (r = write_job_files(p->job, spec)) == 0)
 		r = write_config(p, m, spec, rl);
 	if (r < 0) {
-		sandbox_errf(err, errlen, "cannot write the gVisor bundle: %s", sandbox_strerror(r));
+		sandbox_errf(err, errlen, "cannot write the gVisor bundle: %s",
+			     sandbox_strerror(r));
 		return r;
 	}
 	if ((sb->scratch_fd = make_scratch(m->scratch_opts)) < 0) {
@@ -594,7 +661,8 @@ static void plan_launch(struct gv_launch *l, struct gv_paths *p, const struct sa
 	l->argv[i++] = "run";
 	l->argv[i++] = "--bundle";
 	l->argv[i++] = p->bundle;
-	l->argv[i++] = CONTAINER_ID;
+	/* The container id names runsc's abstract control socket: unique per sandbox. */
+	l->argv[i++] = (char *)p->id;
 	l->argv[i] = NULL;
 	/* runsc gets a PATH and nothing else of the worker's environment. */
 	l->envp[0] = LAUNCH_PATH;
@@ -627,7 +695,8 @@ static int release_launcher(struct sandbox *sb, int sync_w, int error_r, char *e
 		r = poll(&pfd, 1, START_TIMEOUT_MS);
 	while (r < 0 && errno == EINTR);
 	if (r == 0) {
-		sandbox_errf(err, errlen, "runsc did not start within %d s", START_TIMEOUT_MS / 1000);
+		sandbox_errf(err, errlen, "runsc did not start within %d s",
+			     START_TIMEOUT_MS / 1000);
 		return -ETIMEDOUT;
 	}
 	do
@@ -652,9 +721,10 @@ static int launch(struct sandbox *sb, struct gv_paths *p, const struct sandbox_s
 		  char *err, size_t errlen)
 {
 	struct gv_launch l = {0};
-	int sync[2] = {-1, -1}, error[2] = {-1, -1}, devnull = -1, r;
+	int sync[2] = {-1, -1}, error[2] = {-1, -1}, status[2] = {-1, -1}, devnull = -1, r;
 
 	if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(error, O_CLOEXEC) < 0 ||
+	    pipe2(status, O_CLOEXEC | O_NONBLOCK) < 0 ||
 	    (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
 		r = -errno;
 		sandbox_errf(err, errlen, "cannot create runsc's pipes: %s", sandbox_strerror(r));
@@ -664,13 +734,17 @@ static int launch(struct sandbox *sb, struct gv_paths *p, const struct sandbox_s
 	l.scratch_fd = sb->scratch_fd;
 	l.sync_fd = sync[0];
 	l.error_fd = error[1];
+	l.status_fd = status[1];
+	if (sb->limits.cpu_seconds)
+		l.cpu.rlim_cur = l.cpu.rlim_max = sb->limits.cpu_seconds + CPU_ALLOWANCE_S;
 	sb->start_ns = sandbox_now_ns();
 	if (sb->limits.timeout_ms)
 		sb->deadline_ns = sb->start_ns + sb->limits.timeout_ms * 1000000ull;
 	sandbox_cgroup_enter_from_parent(&sb->cgroup);
 	sb->pid = clone_launcher(&l, sb->cgroup.clone_fd, &sb->pidfd);
 	if ((r = sandbox_cgroup_leave_from_parent(&sb->cgroup, sb->pid > 0)) < 0) {
-		sandbox_errf(err, errlen, "cannot move the cloning thread out of the job's cgroup: %s",
+		sandbox_errf(err, errlen,
+			     "cannot move the cloning thread out of the job's cgroup: %s",
 			     sandbox_strerror(r));
 		goto out;
 	}
@@ -683,11 +757,15 @@ static int launch(struct sandbox *sb, struct gv_paths *p, const struct sandbox_s
 	}
 	close(sync[0]);
 	close(error[1]);
-	sync[0] = error[1] = -1;
+	close(status[1]);
+	sync[0] = error[1] = status[1] = -1;
+	sb->status_fd = status[0];
+	status[0] = -1;
 	r = release_launcher(sb, sync[1], error[0], err, errlen);
 out:
 	close_pair(sync);
 	close_pair(error);
+	close_pair(status);
 	if (devnull >= 0)
 		close(devnull);
 	return r;
@@ -734,7 +812,9 @@ static void last_logged_error(const char *sb_dir, char *out, size_t len)
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return;
 	size = lseek(fd, 0, SEEK_END);
-	n = size < 0 ? -1 : pread(fd, buf, LOG_TAIL_BYTES, size > LOG_TAIL_BYTES ? size - LOG_TAIL_BYTES : 0);
+	n = size < 0
+		? -1
+		: pread(fd, buf, LOG_TAIL_BYTES, size > LOG_TAIL_BYTES ? size - LOG_TAIL_BYTES : 0);
 	close(fd);
 	if (n <= 0)
 		return;
@@ -758,9 +838,19 @@ static void last_logged_error(const char *sb_dir, char *out, size_t len)
 int sandbox_gvisor_status(struct sandbox *sb, int runsc_status, int *status, char *reason,
 			  size_t len)
 {
+	uint64_t peak, cpu_ms;
 	int code;
 
 	reason[0] = '\0';
+	/* runsc's processes carry the job's RLIMIT_CPU (plus the Sentry's allowance): one
+	 * of them dying of it, or runsc failing with the job's cpu time spent, is the
+	 * script's CPU limit. */
+	if ((!WIFEXITED(runsc_status) || WEXITSTATUS(runsc_status) >= 128) &&
+	    sb->limits.cpu_seconds && sandbox_usage(sb, &peak, &cpu_ms) == 0 &&
+	    cpu_ms >= sb->limits.cpu_seconds * 1000) {
+		*status = SIGXCPU;
+		return 1;
+	}
 	if (!WIFEXITED(runsc_status)) {
 		snprintf(reason, len, "gVisor's runsc was killed by signal %d",
 			 WTERMSIG(runsc_status));
@@ -823,8 +913,13 @@ int sandbox_tier_check(enum sandbox_tier t, char *info, size_t infolen, char *er
 {
 	static const char *const argv[] = {"/bin/true", NULL};
 	static const char *const envp[] = {"PATH=/usr/bin:/bin", NULL};
-	struct sandbox_spec spec = {.tier = t, .argv = argv, .envp = envp, .stdin_fd = -1,
-				    .stdout_fd = -1, .stderr_fd = -1, .slot = SANDBOX_MAX_SLOT,
+	struct sandbox_spec spec = {.tier = t,
+				    .argv = argv,
+				    .envp = envp,
+				    .stdin_fd = -1,
+				    .stdout_fd = -1,
+				    .stderr_fd = -1,
+				    .slot = SANDBOX_MAX_SLOT,
 				    .limits = {.timeout_ms = 30000}};
 	struct sandbox_enforcement e;
 	struct sandbox_result res;
@@ -843,7 +938,9 @@ int sandbox_tier_check(enum sandbox_tier t, char *info, size_t infolen, char *er
 	if (r < 0 || res.end != SANDBOX_EXITED || res.exit_code != 0) {
 		sandbox_errf(err, errlen, "the %s tier could not run /bin/true: %s",
 			     sandbox_tier_name(t),
-			     r < 0 ? sandbox_strerror(r) : res.reason[0] ? res.reason : "it failed");
+			     r < 0	     ? sandbox_strerror(r)
+			     : res.reason[0] ? res.reason
+					     : "it failed");
 		return r < 0 ? r : -EIO;
 	}
 	if (t == SANDBOX_TIER_GVISOR) {
@@ -854,4 +951,25 @@ int sandbox_tier_check(enum sandbox_tier t, char *info, size_t infolen, char *er
 		snprintf(info, infolen, "namespaces, seccomp, cgroup %s", e.cgroup);
 	}
 	return 0;
+}
+
+void sandbox_gvisor_explain(struct sandbox *sb, struct sandbox_result *res)
+{
+	char more[96];
+
+	/* The cgroup's limit includes gVisor's allowance: name the job's own, and the rest. */
+	if (res->end == SANDBOX_OOM && sb->limits.memory_bytes) {
+		snprintf(res->reason, sizeof(res->reason), "memory limit of %llu MB reached",
+			 (unsigned long long)(sb->limits.memory_bytes >> 20));
+		snprintf(more, sizeof(more), " (with %llu MB more for gVisor's own processes)",
+			 (unsigned long long)(opts.overhead_memory >> 20));
+	} else if (res->end == SANDBOX_PIDS && sb->limits.pids) {
+		snprintf(res->reason, sizeof(res->reason), "process limit of %u reached",
+			 sb->limits.pids);
+		snprintf(more, sizeof(more), " (with %u more for gVisor's own threads)",
+			 opts.overhead_pids);
+	} else {
+		return;
+	}
+	strncat(res->reason, more, sizeof(res->reason) - strlen(res->reason) - 1);
 }

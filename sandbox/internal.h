@@ -320,6 +320,10 @@ int sandbox_gvisor_start(struct sandbox *sb, const struct sandbox_spec *spec, ch
 int sandbox_gvisor_status(struct sandbox *sb, int runsc_status, int *status, char *reason,
 			  size_t len);
 
+/* After the cgroup's classify: a limit it names is the job's plus gVisor's allowance;
+ * say both. */
+void sandbox_gvisor_explain(struct sandbox *sb, struct sandbox_result *res);
+
 /* ---- sandbox.c: the handle ------------------------------------------------------- */
 
 /* CLOCK_MONOTONIC in nanoseconds. */

@@ -515,15 +515,14 @@ static void fill_result(struct sandbox *sb, int init_status, const struct rusage
 		      (uint64_t)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1000;
 	res->peak_memory_bytes = (uint64_t)ru->ru_maxrss * 1024;
 
-	if (sb->tier == SANDBOX_TIER_GVISOR) {
-		have = sandbox_gvisor_status(sb, init_status, &status, runsc_reason,
-					     sizeof(runsc_reason));
-	} else {
-		do
-			n = read(sb->status_fd, &status, sizeof(status));
-		while (n < 0 && errno == EINTR);
-		have = n == (ssize_t)sizeof(status);
-	}
+	do
+		n = read(sb->status_fd, &status, sizeof(status));
+	while (n < 0 && errno == EINTR);
+	have = n == (ssize_t)sizeof(status);
+	/* The gvisor tier's status pipe carries runsc's status: map it to the command's. */
+	if (have && sb->tier == SANDBOX_TIER_GVISOR)
+		have =
+		    sandbox_gvisor_status(sb, status, &status, runsc_reason, sizeof(runsc_reason));
 
 	if (have && WIFEXITED(status)) {
 		res->exit_code = WEXITSTATUS(status);
@@ -569,6 +568,8 @@ static void fill_result(struct sandbox *sb, int init_status, const struct rusage
 	res->denied_calls = sb->denied.total;
 	snprintf(res->last_denied, sizeof(res->last_denied), "%s", sb->denied.last);
 	sandbox_cgroup_classify(&sb->cgroup, res);
+	if (sb->tier == SANDBOX_TIER_GVISOR)
+		sandbox_gvisor_explain(sb, res);
 }
 
 static int reap(struct sandbox *sb, struct sandbox_result *res, int block)
