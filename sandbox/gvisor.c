@@ -14,7 +14,8 @@
  *   job/                 the spec's files, bound read-only on /job
  *   scratch/             mount point of the scratch tmpfs, in runsc's namespace only
  *   runsc/               runsc's --root: its state for this one container
- *   runsc.log            runsc's own log (JSON lines), read back for a failed start
+ *   log/runsc.log        runsc's own log (JSON lines), read back for a failed start,
+ *                        on a 1 MiB tmpfs in runsc's namespace, never the host's disk
  *
  * The launcher is a child cloned into the job's cgroup (every process runsc starts,
  * the Sentry, the gofer and the ptrace stubs, is then charged to the job and killed
@@ -58,6 +59,7 @@
 #define DEFAULT_OVERHEAD_PIDS	160u
 #define START_TIMEOUT_MS	10000
 #define LOG_TAIL_BYTES		4096
+#define LOG_TMPFS_OPTS		"size=1m,nr_inodes=16,mode=0700"
 #define CPU_ALLOWANCE_S		2 /* the Sentry's own start, on top of a job's cpu_seconds */
 #define LAUNCH_PATH		"PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -257,7 +259,7 @@ static void jmount(struct jbuf *b, const char *dst, const char *type, const char
 
 struct gv_paths {
 	char bundle[PATH_MAX], rootfs[PATH_MAX], job[PATH_MAX], scratch[PATH_MAX];
-	char root[PATH_MAX], log[PATH_MAX], config[PATH_MAX];
+	char root[PATH_MAX], logdir[PATH_MAX], log[PATH_MAX], config[PATH_MAX];
 	const char *id; /* the sandbox dir's name, "sb-<pid>-<start>-<seq>" */
 };
 
@@ -271,7 +273,8 @@ static int gv_paths(struct gv_paths *p, const char *sb_dir)
 	n |= snprintf(p->job, PATH_MAX, "%s/job", sb_dir) >= PATH_MAX;
 	n |= snprintf(p->scratch, PATH_MAX, "%s/scratch", sb_dir) >= PATH_MAX;
 	n |= snprintf(p->root, PATH_MAX, "%s/runsc", sb_dir) >= PATH_MAX;
-	n |= snprintf(p->log, PATH_MAX, "%s/runsc.log", sb_dir) >= PATH_MAX;
+	n |= snprintf(p->logdir, PATH_MAX, "%s/log", sb_dir) >= PATH_MAX;
+	n |= snprintf(p->log, PATH_MAX, "%s/log/runsc.log", sb_dir) >= PATH_MAX;
 	p->id = strrchr(sb_dir, '/') ? strrchr(sb_dir, '/') + 1 : sb_dir;
 	return n ? -ENAMETOOLONG : 0;
 }
@@ -434,7 +437,7 @@ static int write_config(const struct gv_paths *p, const struct sandbox_mounts *m
 
 /* The scratch tmpfs, made here as a detached mount: the launcher moves it into its
  * own namespace; the descriptor stays the worker's. */
-static int make_scratch(const char *opts_str)
+static int make_tmpfs(const char *opts_str)
 {
 	char buf[128], *save = NULL;
 	int fs, mfd = -1, r = 0;
@@ -468,6 +471,8 @@ struct gv_launch {
 	char *envp[2];
 	const char *scratch_path;
 	int scratch_fd;
+	const char *log_path;
+	int log_fd; /* the log's tmpfs, detached: moved onto log_path */
 	int stdio[3];
 	struct rlimit cpu; /* RLIMIT_CPU for runsc and all it starts; 0 = none */
 	int status_fd;	   /* write end: runsc's wait status */
@@ -534,7 +539,8 @@ __attribute__((noreturn)) static void launcher_child(const struct gv_launch *l)
 		goto fail;
 	}
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    move_mount(l->scratch_fd, "", AT_FDCWD, l->scratch_path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+	    move_mount(l->scratch_fd, "", AT_FDCWD, l->scratch_path, MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
+	    move_mount(l->log_fd, "", AT_FDCWD, l->log_path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		goto fail;
 	reset_signals();
 	/* The job's CPU time on the host: gVisor's ptrace platform does not count it
@@ -617,7 +623,7 @@ static int prepare(struct sandbox *sb, const struct sandbox_spec *spec, struct g
 		if (rl->set[i].resource == RLIMIT_NPROC && sb->limits.pids)
 			rl->set[i].rl.rlim_cur = rl->set[i].rl.rlim_max = sb->limits.pids;
 	if (mkdir(p->bundle, 0700) < 0 || mkdir(p->rootfs, 0755) < 0 ||
-	    mkdir(p->scratch, 0700) < 0 || mkdir(p->root, 0700) < 0)
+	    mkdir(p->scratch, 0700) < 0 || mkdir(p->root, 0700) < 0 || mkdir(p->logdir, 0700) < 0)
 		r = -errno;
 	else if ((rootfd = open(p->rootfs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		r = -errno;
@@ -632,10 +638,18 @@ static int prepare(struct sandbox *sb, const struct sandbox_spec *spec, struct g
 			     sandbox_strerror(r));
 		return r;
 	}
-	if ((sb->scratch_fd = make_scratch(m->scratch_opts)) < 0) {
+	if ((sb->scratch_fd = make_tmpfs(m->scratch_opts)) < 0) {
 		r = sb->scratch_fd;
 		sb->scratch_fd = -1;
 		sandbox_errf(err, errlen, "cannot make the scratch tmpfs: %s", sandbox_strerror(r));
+		return r;
+	}
+	/* runsc logs what the script makes its Sentry warn about: a small tmpfs of its own,
+	 * charged to the job's cgroup, holds it, not the host's disk. */
+	if ((sb->gv_log_fd = make_tmpfs(LOG_TMPFS_OPTS)) < 0) {
+		r = sb->gv_log_fd;
+		sb->gv_log_fd = -1;
+		sandbox_errf(err, errlen, "cannot make runsc's log tmpfs: %s", sandbox_strerror(r));
 		return r;
 	}
 	return 0;
@@ -732,6 +746,8 @@ static int launch(struct sandbox *sb, struct gv_paths *p, const struct sandbox_s
 	}
 	plan_launch(&l, p, spec, devnull);
 	l.scratch_fd = sb->scratch_fd;
+	l.log_fd = sb->gv_log_fd;
+	l.log_path = p->logdir;
 	l.sync_fd = sync[0];
 	l.error_fd = error[1];
 	l.status_fd = status[1];
@@ -799,17 +815,17 @@ int sandbox_gvisor_start(struct sandbox *sb, const struct sandbox_spec *spec, ch
 
 /* The last error runsc logged (its log is JSON lines: {"msg":"...","level":"error",...}),
  * from the log's tail: a bounded scan for one field, no parser. */
-static void last_logged_error(const char *sb_dir, char *out, size_t len)
+static void last_logged_error(const struct sandbox *sb, char *out, size_t len)
 {
-	char path[PATH_MAX], buf[LOG_TAIL_BYTES + 1], *line = NULL, *at;
+	char buf[LOG_TAIL_BYTES + 1], *line = NULL, *at;
 	ssize_t n;
 	size_t o = 0;
 	off_t size;
 	int fd;
 
 	out[0] = '\0';
-	snprintf(path, sizeof(path), "%s/runsc.log", sb_dir);
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+	if (sb->gv_log_fd < 0 ||
+	    (fd = openat(sb->gv_log_fd, "runsc.log", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return;
 	size = lseek(fd, 0, SEEK_END);
 	n = size < 0
@@ -859,7 +875,7 @@ int sandbox_gvisor_status(struct sandbox *sb, int runsc_status, int *status, cha
 	code = WEXITSTATUS(runsc_status);
 	if (code == 128) {
 		char msg[180];
-		last_logged_error(sb->sb_dir, msg, sizeof(msg));
+		last_logged_error(sb, msg, sizeof(msg));
 		if (msg[0]) {
 			snprintf(reason, len, "gVisor's runsc failed: %s", msg);
 			return 0;

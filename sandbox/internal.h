@@ -343,6 +343,7 @@ struct sandbox {
 	struct sandbox_cgroup cgroup;
 	int notify_fd;	/* the seccomp listener, or -1 */
 	int scratch_fd; /* O_PATH of the scratch tmpfs's root (sandbox_scratch_open), or -1 */
+	int gv_log_fd;	/* gvisor: the tmpfs holding runsc's log, or -1 */
 	struct sandbox_denied denied;
 	void (*on_denied)(void *opaque, const char *msg);
 	void *denied_opaque;

@@ -134,6 +134,7 @@ static struct sandbox *sandbox_new(const struct sandbox_spec *spec)
 	sb->status_fd = -1;
 	sb->notify_fd = -1;
 	sb->scratch_fd = -1;
+	sb->gv_log_fd = -1;
 	sb->cgroup.clone_fd = -1;
 	sb->on_denied = spec->on_denied;
 	sb->denied_opaque = spec->denied_opaque;
@@ -366,6 +367,7 @@ static void abandon(struct sandbox *sb, struct launch *l)
 	close_fd(&sb->pidfd);
 	close_fd(&sb->notify_fd);
 	close_fd(&sb->scratch_fd);
+	close_fd(&sb->gv_log_fd);
 	sandbox_cgroup_destroy(&sb->cgroup);
 	if (sb->sb_dir)
 		sandbox_state_remove(sb->sb_dir);
@@ -668,6 +670,7 @@ void sandbox_destroy(struct sandbox *sb)
 	close_fd(&sb->status_fd);
 	close_fd(&sb->notify_fd);
 	close_fd(&sb->scratch_fd);
+	close_fd(&sb->gv_log_fd);
 	free(sb->sb_dir);
 	free(sb);
 }
