@@ -116,14 +116,20 @@ int sandbox_gvisor_configure(const struct sandbox_gvisor_options *o, char *err, 
 	return 0;
 }
 
-/* "auto": the KVM platform where /dev/kvm opens (a VM without nested virtualisation
- * has none), else ptrace, which works on any host that allows ptrace. */
+/* What "auto" settled on in sandbox_tier_check(), "" before. */
+static char auto_platform[16];
+
+/* "auto": what the tier check found working, else the KVM platform where /dev/kvm opens
+ * (a VM without nested virtualisation has none), else ptrace, which works on any host
+ * that allows ptrace. */
 static const char *platform(void)
 {
 	int fd;
 
 	if (strcmp(opts.platform, "auto"))
 		return opts.platform;
+	if (auto_platform[0])
+		return auto_platform;
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return "ptrace";
@@ -946,6 +952,15 @@ int sandbox_tier_check(enum sandbox_tier t, char *info, size_t infolen, char *er
 	if ((unsigned)t >= SANDBOX_TIER_COUNT) {
 		sandbox_errf(err, errlen, "there is no tier %d", (int)t);
 		return -EINVAL;
+	}
+	/* "auto" on a host with /dev/kvm: KVM when it runs, else ptrace (a platform of the
+	 * same tier, not a weaker tier). */
+	if (t == SANDBOX_TIER_GVISOR && !strcmp(opts.platform, "auto") && !auto_platform[0] &&
+	    !strcmp(platform(), "kvm")) {
+		snprintf(auto_platform, sizeof(auto_platform), "kvm");
+		if (sandbox_tier_check(t, info, infolen, err, errlen) == 0)
+			return 0;
+		snprintf(auto_platform, sizeof(auto_platform), "ptrace");
 	}
 	if ((r = sandbox_start(&spec, &sb, err, errlen)) < 0)
 		return r;
