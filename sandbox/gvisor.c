@@ -968,7 +968,8 @@ int sandbox_tier_check(enum sandbox_tier t, char *info, size_t infolen, char *er
 	sandbox_destroy(sb);
 	if (r < 0 || res.end != SANDBOX_EXITED || res.exit_code != 0) {
 		char why[64];
-		snprintf(why, sizeof(why), "runsc exited with status %d", res.exit_code);
+		snprintf(why, sizeof(why), "%s exited with status %d",
+			 t == SANDBOX_TIER_GVISOR ? "runsc" : "/bin/true", res.exit_code);
 		sandbox_errf(err, errlen, "the %s tier could not run /bin/true: %s",
 			     sandbox_tier_name(t),
 			     r < 0	     ? sandbox_strerror(r)
