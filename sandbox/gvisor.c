@@ -27,12 +27,11 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <limits.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +41,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -63,7 +61,6 @@
 #define CPU_ALLOWANCE_S		2 /* the Sentry's own start, on top of a job's cpu_seconds */
 #define LAUNCH_PATH		"PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 
-static const char *const tier_names[SANDBOX_TIER_COUNT] = {"native", "gvisor"};
 static const char *const platforms[] = {"auto", "ptrace", "kvm", "systrap"};
 
 static struct {
@@ -72,21 +69,6 @@ static struct {
 	uint64_t overhead_memory;
 	uint32_t overhead_pids;
 } opts = {DEFAULT_RUNSC, "auto", DEFAULT_OVERHEAD_MEMORY, DEFAULT_OVERHEAD_PIDS};
-
-const char *sandbox_tier_name(enum sandbox_tier t)
-{
-	return (unsigned)t < SANDBOX_TIER_COUNT ? tier_names[t] : "?";
-}
-
-int sandbox_tier_parse(const char *name, enum sandbox_tier *t)
-{
-	for (unsigned i = 0; name && i < SANDBOX_TIER_COUNT; i++)
-		if (!strcmp(name, tier_names[i])) {
-			*t = (enum sandbox_tier)i;
-			return 0;
-		}
-	return -EINVAL;
-}
 
 int sandbox_gvisor_configure(const struct sandbox_gvisor_options *o, char *err, size_t errlen)
 {
@@ -122,7 +104,7 @@ static char auto_platform[16];
 /* "auto": what the tier check found working, else the KVM platform where /dev/kvm opens
  * (a VM without nested virtualisation has none), else ptrace, which works on any host
  * that allows ptrace. */
-static const char *platform(void)
+const char *sandbox_gvisor_platform(void)
 {
 	int fd;
 
@@ -135,130 +117,6 @@ static const char *platform(void)
 		return "ptrace";
 	close(fd);
 	return "kvm";
-}
-
-/* ---- the OCI spec, written as JSON by hand: strings escaped, nothing parsed ---------- */
-
-struct jbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void jraw(struct jbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->cap ? b->cap * 2 : 8192) + n;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-__attribute__((format(printf, 2, 3))) static void jf(struct jbuf *b, const char *fmt, ...)
-{
-	char tmp[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		jraw(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-/* A JSON string: quotes, backslashes and control bytes escaped; other bytes as they are
- * (runsc's decoder replaces invalid UTF-8, it cannot break out of the string). */
-static void jstr(struct jbuf *b, const char *s)
-{
-	jraw(b, "\"", 1);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			jf(b, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			jf(b, "\\u%04x", c);
-		else
-			jraw(b, (const char *)&c, 1);
-	}
-	jraw(b, "\"", 1);
-}
-
-static void jstrs(struct jbuf *b, const char *const *v)
-{
-	jraw(b, "[", 1);
-	for (size_t i = 0; v && v[i]; i++) {
-		if (i)
-			jraw(b, ",", 1);
-		jstr(b, v[i]);
-	}
-	jraw(b, "]", 1);
-}
-
-static const char *rlimit_name(int resource)
-{
-	switch (resource) {
-	case RLIMIT_CPU:
-		return "RLIMIT_CPU";
-	case RLIMIT_FSIZE:
-		return "RLIMIT_FSIZE";
-	case RLIMIT_DATA:
-		return "RLIMIT_DATA";
-	case RLIMIT_STACK:
-		return "RLIMIT_STACK";
-	case RLIMIT_CORE:
-		return "RLIMIT_CORE";
-	case RLIMIT_NPROC:
-		return "RLIMIT_NPROC";
-	case RLIMIT_NOFILE:
-		return "RLIMIT_NOFILE";
-	case RLIMIT_MEMLOCK:
-		return "RLIMIT_MEMLOCK";
-	case RLIMIT_AS:
-		return "RLIMIT_AS";
-	case RLIMIT_MSGQUEUE:
-		return "RLIMIT_MSGQUEUE";
-	default:
-		return NULL;
-	}
-}
-
-static void jrlimits(struct jbuf *b, const struct sandbox_rlimits *r)
-{
-	int first = 1;
-
-	jraw(b, "[", 1);
-	for (int i = 0; i < r->n; i++) {
-		const char *name = rlimit_name(r->set[i].resource);
-		if (!name)
-			continue;
-		jf(b, "%s{\"type\":\"%s\",\"soft\":%llu,\"hard\":%llu}", first ? "" : ",", name,
-		   (unsigned long long)r->set[i].rl.rlim_cur,
-		   (unsigned long long)r->set[i].rl.rlim_max);
-		first = 0;
-	}
-	jraw(b, "]", 1);
-}
-
-/* One entry of "mounts". */
-static void jmount(struct jbuf *b, const char *dst, const char *type, const char *src,
-		   const char *options)
-{
-	jraw(b, ",{\"destination\":", 16);
-	jstr(b, dst);
-	jf(b, ",\"type\":\"%s\",\"source\":", type);
-	jstr(b, src);
-	jf(b, ",\"options\":[%s]}", options);
 }
 
 /* ---- the bundle on disk --------------------------------------------------------------- */
@@ -398,40 +256,47 @@ static int write_config(const struct gv_paths *p, const struct sandbox_mounts *m
 	/* Empty capability sets: the script keeps none, not even inside the Sentry. */
 	static const char caps[] = "{\"bounding\":[],\"effective\":[],\"inheritable\":[],"
 				   "\"permitted\":[],\"ambient\":[]}";
-	struct jbuf b = {0};
+	struct sandbox_oci_buf b = {0};
 	int r;
 
-	jf(&b, "{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":false,");
-	jf(&b, "\"user\":{\"uid\":%d,\"gid\":%d},\"args\":", SANDBOX_INNER_ID, SANDBOX_INNER_ID);
-	jstrs(&b, (const char *const *)spec->argv);
-	jraw(&b, ",\"env\":", 7);
-	jstrs(&b, spec->envp);
-	jraw(&b, ",\"cwd\":", 7);
-	jstr(&b, spec->cwd ? spec->cwd : "/scratch");
-	jf(&b, ",\"capabilities\":%s,\"noNewPrivileges\":true,\"rlimits\":", caps);
-	jrlimits(&b, rl);
-	jf(&b, "},\"root\":{\"path\":\"rootfs\",\"readonly\":true},\"hostname\":\"reelbox\",");
-	jf(&b, "\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\","
-	       "\"options\":[\"nosuid\",\"nodev\",\"noexec\"]}");
+	sandbox_oci_f(&b, "{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":false,");
+	sandbox_oci_f(&b, "\"user\":{\"uid\":%d,\"gid\":%d},\"args\":", SANDBOX_INNER_ID,
+		      SANDBOX_INNER_ID);
+	sandbox_oci_strs(&b, (const char *const *)spec->argv);
+	sandbox_oci_raw(&b, ",\"env\":", 7);
+	sandbox_oci_strs(&b, spec->envp);
+	sandbox_oci_raw(&b, ",\"cwd\":", 7);
+	sandbox_oci_str(&b, spec->cwd ? spec->cwd : "/scratch");
+	sandbox_oci_f(&b, ",\"capabilities\":%s,\"noNewPrivileges\":true,\"rlimits\":", caps);
+	sandbox_oci_rlimits(&b, rl);
+	sandbox_oci_f(
+	    &b, "},\"root\":{\"path\":\"rootfs\",\"readonly\":true},\"hostname\":\"reelbox\",");
+	sandbox_oci_f(
+	    &b, "\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\","
+		"\"options\":[\"nosuid\",\"nodev\",\"noexec\"]}");
 	for (size_t i = 0; i < m->n_ops; i++) {
 		const struct sandbox_mount *op = &m->ops[i];
 		char dst[PATH_MAX];
 
 		snprintf(dst, sizeof(dst), "/%s", op->dst);
 		if (op->op == SANDBOX_MNT_BIND)
-			jmount(&b, dst, "bind", op->src, "\"bind\",\"ro\",\"nosuid\",\"nodev\"");
+			sandbox_oci_mount(&b, dst, "bind", op->src,
+					  "\"bind\",\"ro\",\"nosuid\",\"nodev\"");
 		else if (op->op == SANDBOX_MNT_JOB)
-			jmount(&b, dst, "bind", p->job, "\"bind\",\"ro\",\"nosuid\",\"nodev\"");
+			sandbox_oci_mount(&b, dst, "bind", p->job,
+					  "\"bind\",\"ro\",\"nosuid\",\"nodev\"");
 		else if (op->op == SANDBOX_MNT_TMPFS && !strcmp(op->dst, "scratch"))
-			jmount(&b, dst, "bind", p->scratch, "\"bind\",\"rw\",\"nosuid\",\"nodev\"");
+			sandbox_oci_mount(&b, dst, "bind", p->scratch,
+					  "\"bind\",\"rw\",\"nosuid\",\"nodev\"");
 		/* /tmp is the scratch tmpfs again, bound rather than linked: without a /tmp
 		 * mount runsc would add a tmpfs of its own there, outside the scratch limit. */
 		else if (op->op == SANDBOX_MNT_SYMLINK && !strcmp(op->dst, "tmp"))
-			jmount(&b, dst, "bind", p->scratch, "\"bind\",\"rw\",\"nosuid\",\"nodev\"");
+			sandbox_oci_mount(&b, dst, "bind", p->scratch,
+					  "\"bind\",\"rw\",\"nosuid\",\"nodev\"");
 	}
 	/* Namespaces of the Sentry's own; no cgroupsPath: the launcher's cgroup holds all. */
-	jf(&b, "],\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},"
-	       "{\"type\":\"uts\"},{\"type\":\"mount\"},{\"type\":\"network\"}]}}\n");
+	sandbox_oci_f(&b, "],\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},"
+			  "{\"type\":\"uts\"},{\"type\":\"mount\"},{\"type\":\"network\"}]}}\n");
 	if (b.oom) {
 		free(b.p);
 		return -ENOMEM;
@@ -666,7 +531,8 @@ static void plan_launch(struct gv_launch *l, struct gv_paths *p, const struct sa
 {
 	int i = 0;
 
-	snprintf(l->platform_arg, sizeof(l->platform_arg), "--platform=%s", platform());
+	snprintf(l->platform_arg, sizeof(l->platform_arg), "--platform=%s",
+		 sandbox_gvisor_platform());
 	l->argv[i++] = opts.runsc;
 	l->argv[i++] = "--root";
 	l->argv[i++] = p->root;
@@ -860,7 +726,7 @@ static void last_logged_error(const struct sandbox *sb, char *out, size_t len)
 int sandbox_gvisor_status(struct sandbox *sb, int runsc_status, int *status, char *reason,
 			  size_t len)
 {
-	uint64_t peak, cpu_ms;
+	struct sandbox_cg_stats st;
 	int code;
 
 	reason[0] = '\0';
@@ -868,8 +734,8 @@ int sandbox_gvisor_status(struct sandbox *sb, int runsc_status, int *status, cha
 	 * of them dying of it, or runsc failing with the job's cpu time spent, is the
 	 * script's CPU limit. */
 	if ((!WIFEXITED(runsc_status) || WEXITSTATUS(runsc_status) >= 128) &&
-	    sb->limits.cpu_seconds && sandbox_usage(sb, &peak, &cpu_ms) == 0 &&
-	    cpu_ms >= sb->limits.cpu_seconds * 1000) {
+	    sb->limits.cpu_seconds && sb->cgroup.cg && sandbox_cg_stats(sb->cgroup.cg, &st) == 0 &&
+	    st.cpu_usage_usec >= sb->limits.cpu_seconds * 1000000) {
 		*status = SIGXCPU;
 		return 1;
 	}
@@ -895,10 +761,31 @@ int sandbox_gvisor_status(struct sandbox *sb, int runsc_status, int *status, cha
 	return 1;
 }
 
-/* ---- can a tier start here? ----------------------------------------------------------- */
+void sandbox_gvisor_explain(struct sandbox *sb, struct sandbox_result *res)
+{
+	char more[96];
+
+	/* The cgroup's limit includes gVisor's allowance: name the job's own, and the rest. */
+	if (res->end == SANDBOX_OOM && sb->limits.memory_bytes) {
+		snprintf(res->reason, sizeof(res->reason), "memory limit of %llu MB reached",
+			 (unsigned long long)(sb->limits.memory_bytes >> 20));
+		snprintf(more, sizeof(more), " (with %llu MB more for gVisor's own processes)",
+			 (unsigned long long)(opts.overhead_memory >> 20));
+	} else if (res->end == SANDBOX_PIDS && sb->limits.pids) {
+		snprintf(res->reason, sizeof(res->reason), "process limit of %u reached",
+			 sb->limits.pids);
+		snprintf(more, sizeof(more), " (with %u more for gVisor's own threads)",
+			 opts.overhead_pids);
+	} else {
+		return;
+	}
+	strncat(res->reason, more, sizeof(res->reason) - strlen(res->reason) - 1);
+}
+
+/* ---- what runs here ---------------------------------------------------------------- */
 
 /* The first line `runsc --version` prints ("runsc version 0.0~20221219.0"). */
-static void runsc_version(char *out, size_t len)
+void sandbox_gvisor_version(char *out, size_t len)
 {
 	char *argv[] = {opts.runsc, "--version", NULL}, *envp[] = {LAUNCH_PATH, NULL};
 	posix_spawn_file_actions_t fa;
@@ -931,79 +818,12 @@ static void runsc_version(char *out, size_t len)
 		snprintf(out, len, "runsc %.64s", buf + 14);
 }
 
-int sandbox_tier_check(enum sandbox_tier t, char *info, size_t infolen, char *err, size_t errlen)
+void sandbox_gvisor_pin_platform(const char *p)
 {
-	static const char *const argv[] = {"/bin/true", NULL};
-	static const char *const envp[] = {"PATH=/usr/bin:/bin", NULL};
-	struct sandbox_spec spec = {.tier = t,
-				    .argv = argv,
-				    .envp = envp,
-				    .stdin_fd = -1,
-				    .stdout_fd = -1,
-				    .stderr_fd = -1,
-				    .slot = SANDBOX_MAX_SLOT,
-				    .limits = {.timeout_ms = 30000}};
-	struct sandbox_enforcement e;
-	struct sandbox_result res;
-	struct sandbox *sb;
-	char version[80];
-	int r;
-
-	if ((unsigned)t >= SANDBOX_TIER_COUNT) {
-		sandbox_errf(err, errlen, "there is no tier %d", (int)t);
-		return -EINVAL;
-	}
-	/* "auto" on a host with /dev/kvm: KVM when it runs, else ptrace (a platform of the
-	 * same tier, not a weaker tier). */
-	if (t == SANDBOX_TIER_GVISOR && !strcmp(opts.platform, "auto") && !auto_platform[0] &&
-	    !strcmp(platform(), "kvm")) {
-		snprintf(auto_platform, sizeof(auto_platform), "kvm");
-		if (sandbox_tier_check(t, info, infolen, err, errlen) == 0)
-			return 0;
-		snprintf(auto_platform, sizeof(auto_platform), "ptrace");
-	}
-	if ((r = sandbox_start(&spec, &sb, err, errlen)) < 0)
-		return r;
-	r = sandbox_wait(sb, &res);
-	sandbox_destroy(sb);
-	if (r < 0 || res.end != SANDBOX_EXITED || res.exit_code != 0) {
-		char why[64];
-		snprintf(why, sizeof(why), "%s exited with status %d",
-			 t == SANDBOX_TIER_GVISOR ? "runsc" : "/bin/true", res.exit_code);
-		sandbox_errf(err, errlen, "the %s tier could not run /bin/true: %s",
-			     sandbox_tier_name(t),
-			     r < 0	     ? sandbox_strerror(r)
-			     : res.reason[0] ? res.reason
-					     : why);
-		return r < 0 ? r : -EIO;
-	}
-	if (t == SANDBOX_TIER_GVISOR) {
-		runsc_version(version, sizeof(version));
-		snprintf(info, infolen, "%s, platform %s", version, platform());
-	} else {
-		sandbox_enforcement(&e);
-		snprintf(info, infolen, "namespaces, seccomp, cgroup %s", e.cgroup);
-	}
-	return 0;
+	snprintf(auto_platform, sizeof(auto_platform), "%s", p);
 }
 
-void sandbox_gvisor_explain(struct sandbox *sb, struct sandbox_result *res)
+int sandbox_gvisor_platform_is_auto(void)
 {
-	char more[96];
-
-	/* The cgroup's limit includes gVisor's allowance: name the job's own, and the rest. */
-	if (res->end == SANDBOX_OOM && sb->limits.memory_bytes) {
-		snprintf(res->reason, sizeof(res->reason), "memory limit of %llu MB reached",
-			 (unsigned long long)(sb->limits.memory_bytes >> 20));
-		snprintf(more, sizeof(more), " (with %llu MB more for gVisor's own processes)",
-			 (unsigned long long)(opts.overhead_memory >> 20));
-	} else if (res->end == SANDBOX_PIDS && sb->limits.pids) {
-		snprintf(res->reason, sizeof(res->reason), "process limit of %u reached",
-			 sb->limits.pids);
-		snprintf(more, sizeof(more), " (with %u more for gVisor's own threads)",
-			 opts.overhead_pids);
-	} else {
-		return;
-	}
-	strncat(res->reason, more, sizeof(res->reason) - strlen(res->reason) - 1);
+	return !strcmp(opts.platform, "auto") && !auto_platform[0];
 }

@@ -35,14 +35,6 @@
 /* How long the child may take to set up before we give up on it. */
 #define SETUP_TIMEOUT_MS 10000
 
-uint64_t sandbox_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* "5 s" for whole seconds, "1500 ms" otherwise: the unit the operator wrote. */
 static void format_ms(char *buf, size_t len, uint64_t ms)
 {
