@@ -8,7 +8,8 @@
 #     terminal line has an ETA; GIF takes odd sizes, a huge size is "too large";
 #     `reelbox runtimes` lists what scripts can import; as non-root run renders and says
 #     which limits hold (or, without user namespaces, what it needs); submit --help lists
-#     the job options.
+#     the job options; --tier's rules (unknown, not enabled, not the required tier) are
+#     one-line usage errors, and a gvisor run renders or says the tier cannot start.
 #  b. submit against a real redis-server and worker: --json prints exactly one JSON
 #     document; without it the id is the last line; -o NAME.EXT names the video (a path
 #     is refused); a taken id says what holds it and when it is free; --wait on a failure
@@ -185,6 +186,34 @@ else
 fi
 run_err hog s/hog.py --memory 64
 has "a memory limit is in MB like --memory, with the flag" hog.err "memory limit of 64 MB reached: raise --memory (this host allows up to"
+
+echo "== a. run: --tier"
+# Only the rules are pinned here; whether a gvisor sandbox starts is it_hostile's matrix.
+"$BIN" run "${SMALL[@]}" --tier bogus -o out/t.mp4 s/ok.sh 2>tier.err
+expect "an unknown --tier is a usage error" "$?" 2
+expect "in one line" "$(wc -l <tier.err)" 1
+has "naming the tiers" tier.err "reelbox run: unknown tier 'bogus'; known: native, gvisor"
+echo '{"tiers": {"enabled": ["native"]}}' >tier-native.json
+"$BIN" run "${SMALL[@]}" --config tier-native.json --tier gvisor -o out/t.mp4 s/ok.sh 2>tier.err
+expect "a tier the config does not enable is a usage error" "$?" 2
+has "naming the rule" tier.err "job asks tier gvisor but the operator does not enable it here (enabled: native)"
+echo '{"tiers": {"enabled": ["native", "gvisor"], "runtimes": {"sh": "gvisor"}}}' >tier-sh.json
+"$BIN" run "${SMALL[@]}" --config tier-sh.json --tier native -o out/t.mp4 s/ok.sh 2>tier.err
+expect "another tier than the runtime's is a usage error" "$?" 2
+has "naming the rule" tier.err "reelbox run: job asks tier native but the operator requires gvisor for runtime sh"
+"$BIN" exec --tier bogus -- /bin/true 2>tier.err
+expect "exec --tier bogus is a usage error" "$?" 2
+has "naming the tiers" tier.err "reelbox exec: unknown tier 'bogus'; known: native, gvisor"
+"$BIN" run "${SMALL[@]}" --tier native -o out/tn.mp4 s/ok.sh 2>/dev/null
+expect "run --tier native renders" "$?" 0
+"$BIN" run "${SMALL[@]}" --tier gvisor -o out/tg.mp4 s/ok.sh 2>tier.err
+tier_rc=$?
+if [ "$tier_rc" -eq 0 ] || { [ "$tier_rc" -eq 2 ] && [ "$(wc -l <tier.err)" -eq 1 ] &&
+	grep -qF "reelbox run: tier gvisor cannot start: " tier.err; }; then
+	pass "run --tier gvisor renders or says in one line that the tier cannot start ($tier_rc)"
+else
+	fail "run --tier gvisor renders or says in one line that the tier cannot start: $tier_rc $(cat tier.err)"
+fi
 
 echo "== a. run: output, progress, sizes"
 "$BIN" run "${SMALL[@]}" -o nodir/sub/x.mp4 s/ok.sh 2>nodir.err

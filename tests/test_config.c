@@ -604,6 +604,61 @@ static void test_model_key_given_twice_is_wiped_in_both_entries(void **state)
 	modelcfg_free(&m);
 }
 
+/* "tiers" and "gvisor": read, and refused where a tier or runtime would not exist. */
+static void test_config_tiers_and_gvisor_blocks_are_read(void **state)
+{
+	char path[512];
+
+	(void)state;
+	assert_int_equal(load("{\"tiers\": {\"enabled\": [\"native\", \"gvisor\"], "
+			      "\"default\": \"native\", \"prompt\": \"gvisor\", "
+			      "\"runtimes\": {\"sh\": \"gvisor\"}}, \"gvisor\": {\"runsc\": "
+			      "\"/usr/bin/runsc\", \"platform\": \"ptrace\", "
+			      "\"overhead_memory\": 256, \"overhead_pids\": 200}}",
+			      path, sizeof(path)),
+			 0);
+	assert_int_equal(cfg.tiers.enabled,
+			 TIER_BIT(SANDBOX_TIER_NATIVE) | TIER_BIT(SANDBOX_TIER_GVISOR));
+	assert_int_equal(cfg.tiers.prompt, SANDBOX_TIER_GVISOR);
+	assert_string_equal(cfg.tiers.rules[0].runtime, "sh");
+	assert_string_equal(cfg.gvisor.runsc, "/usr/bin/runsc");
+	assert_string_equal(cfg.gvisor.platform, "ptrace");
+	assert_int_equal(cfg.gvisor.overhead_memory_mb, 256);
+	assert_int_equal(cfg.gvisor.overhead_pids, 200);
+}
+
+static void test_config_builtin_tiers_are_native_only(void **state)
+{
+	(void)state;
+	assert_int_equal(cfg.tiers.enabled, TIER_BIT(SANDBOX_TIER_NATIVE));
+	assert_int_equal(cfg.tiers.dflt, SANDBOX_TIER_NATIVE);
+	assert_int_equal(cfg.tiers.prompt, -1);
+	assert_int_equal(cfg.tiers.from_file, 0);
+	assert_string_equal(cfg.gvisor.runsc, "");
+}
+
+static void test_config_bad_tiers_and_gvisor_are_refused_naming_the_key(void **state)
+{
+	(void)state;
+	assert_config_refused("{\"tiers\": {\"enabled\": [\"vm\"]}}", "'tiers.enabled' in ");
+	assert_config_refused("{\"tiers\": {\"default\": \"gvisor\"}}",
+			      "which 'tiers.enabled' does not list (native)");
+	assert_config_refused("{\"tiers\": {\"extra\": 1}}", "unknown key 'tiers.extra' in ");
+	assert_config_refused("{\"tiers\": {\"enabled\": [\"native\", \"gvisor\"], "
+			      "\"runtimes\": {\"ruby\": \"gvisor\"}}}",
+			      "'tiers.runtimes.ruby' in ");
+	assert_config_refused("{\"tiers\": {\"enabled\": [\"native\", \"gvisor\"], "
+			      "\"runtimes\": {\"sh\": \"gvisor\"}}, \"runtimes\": "
+			      "{\"sh\": null}}",
+			      "names a runtime the config does not have");
+	assert_config_refused("{\"gvisor\": {\"runsc\": \"runsc\"}}", "'gvisor.runsc' in ");
+	assert_config_refused("{\"gvisor\": {\"platform\": \"hyperv\"}}",
+			      "use auto, ptrace, kvm or systrap");
+	assert_config_refused("{\"gvisor\": {\"overhead_memory\": 0}}",
+			      "'gvisor.overhead_memory' in ");
+	assert_config_refused("{\"gvisor\": {\"root\": \"/x\"}}", "unknown key 'gvisor.root' in ");
+}
+
 #define T(f)  cmocka_unit_test_setup(f, setup)
 #define TC(f) cmocka_unit_test_setup_teardown(f, config_setup, config_teardown)
 
@@ -638,6 +693,9 @@ int main(void)
 	    TC(test_model_key_file_that_is_a_fifo_is_refused_without_waiting),
 	    TC(test_model_key_file_empty_or_a_symlink_is_refused_saying_so),
 	    TC(test_model_key_given_twice_is_wiped_in_both_entries),
+	    TC(test_config_tiers_and_gvisor_blocks_are_read),
+	    T(test_config_builtin_tiers_are_native_only),
+	    TC(test_config_bad_tiers_and_gvisor_are_refused_naming_the_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1329,6 +1329,87 @@ static void test_chunk_and_join_fields_round_trip_and_are_checked(void **state)
 	job_free(&j);
 }
 
+/* ---- tier ---- */
+
+/* The operator of the issue: both tiers, native by default, prompt jobs and sh in gvisor. */
+static void both_tiers_prompt_in_gvisor(void)
+{
+	cfg.tiers.enabled = TIER_BIT(SANDBOX_TIER_NATIVE) | TIER_BIT(SANDBOX_TIER_GVISOR);
+	cfg.tiers.prompt = SANDBOX_TIER_GVISOR;
+	cfg.tiers.n_rules = 1;
+	snprintf(cfg.tiers.rules[0].runtime, sizeof(cfg.tiers.rules[0].runtime), "sh");
+	cfg.tiers.rules[0].tier = SANDBOX_TIER_GVISOR;
+}
+
+static void test_tier_field_round_trips_as_asked_not_as_resolved(void **state)
+{
+	struct job j, back;
+	char *doc;
+
+	(void)state;
+	both_tiers_prompt_in_gvisor();
+	make_job(&j);
+	assert_accepted(&j);
+	assert_int_equal(j.resolved_tier, SANDBOX_TIER_NATIVE);
+	doc = job_to_json(&j);
+	/* The worker's operator decides a job that named none, not the producer's. */
+	assert_null(strstr(doc, "\"tier\""));
+	free(doc);
+	snprintf(j.tier, sizeof(j.tier), "gvisor");
+	doc = job_to_json(&j);
+	assert_non_null(strstr(doc, "\"tier\":\"gvisor\""));
+	job_init(&back);
+	assert_int_equal(from_json(&back, doc), 0);
+	assert_string_equal(back.tier, "gvisor");
+	assert_accepted(&back);
+	assert_int_equal(back.resolved_tier, SANDBOX_TIER_GVISOR);
+	free(doc);
+	job_free(&j);
+	job_free(&back);
+}
+
+static void test_tier_field_type_and_length_are_checked(void **state)
+{
+	(void)state;
+	assert_json_refused("{\"script\": \"x\", \"tier\": 1}", "'tier'");
+	assert_json_refused("{\"script\": \"x\", \"tier\": \"firecracker\"}", "'tier'");
+	assert_json_refused("{\"script\": \"x\", \"tier\": \"\"}", "'tier'");
+}
+
+static void test_tier_rules_apply_in_job_resolve(void **state)
+{
+	(void)state;
+	CHECK_REFUSED(snprintf(j->tier, sizeof(j->tier), "gvisor"),
+		      "job asks tier gvisor but the operator does not enable it here");
+	CHECK_REFUSED(snprintf(j->tier, sizeof(j->tier), "vm"), "unknown tier 'vm'");
+	both_tiers_prompt_in_gvisor();
+	CHECK_OK(snprintf(j->tier, sizeof(j->tier), "gvisor"));
+	CHECK_REFUSED((snprintf(j->tier, sizeof(j->tier), "native"),
+		       snprintf(j->script_name, sizeof(j->script_name), "r.sh")),
+		      "job asks tier native but the operator requires gvisor for runtime sh");
+}
+
+/* A prompt job's attempt carries no prompt: from_prompt keeps the prompt rule on it. */
+static void test_prompt_job_and_its_attempts_get_the_prompt_tier(void **state)
+{
+	struct job j;
+
+	(void)state;
+	both_tiers_prompt_in_gvisor();
+	pj_from_json(&j, "{\"prompt\": \"a bar chart\", \"size\": \"64x48\"}", 0);
+	assert_accepted(&j);
+	assert_int_equal(j.resolved_tier, SANDBOX_TIER_GVISOR);
+	job_free(&j);
+	pj_from_json(&j, "{\"prompt\": \"a chart\", \"tier\": \"native\"}", 0);
+	assert_refused(&j, "job asks tier native but the operator requires gvisor for prompt jobs");
+	job_free(&j);
+	make_job(&j);
+	j.from_prompt = 1;
+	assert_accepted(&j);
+	assert_int_equal(j.resolved_tier, SANDBOX_TIER_GVISOR);
+	job_free(&j);
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void)
@@ -1421,6 +1502,10 @@ int main(void)
 	    T(test_audio_names_that_could_leave_scratch_are_refused),
 	    T(test_audio_with_gif_or_a_still_is_refused_with_a_sentence),
 	    T(test_audio_round_trips_through_json),
+	    T(test_tier_field_round_trips_as_asked_not_as_resolved),
+	    T(test_tier_field_type_and_length_are_checked),
+	    T(test_tier_rules_apply_in_job_resolve),
+	    T(test_prompt_job_and_its_attempts_get_the_prompt_tier),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -179,6 +179,33 @@ static void test_the_wall_clock_has_one_sentence(void **state)
 	assert_string_equal(buf, "wall-clock timeout of 30 s reached");
 }
 
+/* A job's sandbox is in the tier job_resolve gave it; exec's in its config's default. */
+static void test_the_sandbox_takes_the_resolved_tier(void **state)
+{
+	struct config cfg;
+	struct job job;
+	struct job_sandbox box;
+	const char *argv[] = {"/bin/true", NULL};
+	char err[256];
+
+	(void)state;
+	setup(&cfg, &job);
+	assert_int_equal(job_sandbox_spec(&box, &job, &cfg, 0, err, sizeof(err)), 0);
+	assert_int_equal(box.spec.tier, SANDBOX_TIER_NATIVE);
+	job_sandbox_free(&box);
+	job.resolved_tier = SANDBOX_TIER_GVISOR;
+	assert_int_equal(job_sandbox_spec(&box, &job, &cfg, 0, err, sizeof(err)), 0);
+	assert_int_equal(box.spec.tier, SANDBOX_TIER_GVISOR);
+	job_sandbox_free(&box);
+	assert_int_equal(exec_sandbox_spec(&box, &cfg, &job.limits, argv, NULL), 0);
+	assert_int_equal(box.spec.tier, SANDBOX_TIER_NATIVE);
+	job_sandbox_free(&box);
+	cfg.tiers.dflt = SANDBOX_TIER_GVISOR;
+	assert_int_equal(exec_sandbox_spec(&box, &cfg, &job.limits, argv, NULL), 0);
+	assert_int_equal(box.spec.tier, SANDBOX_TIER_GVISOR);
+	job_sandbox_free(&box);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +217,7 @@ int main(void)
 	    cmocka_unit_test(test_an_unknown_runtime_is_named),
 	    cmocka_unit_test(test_the_encoder_gets_threads_for_its_quota_up_to_sixteen),
 	    cmocka_unit_test(test_the_wall_clock_has_one_sentence),
+	    cmocka_unit_test(test_the_sandbox_takes_the_resolved_tier),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

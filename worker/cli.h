@@ -81,6 +81,7 @@ enum {
 	OPT_AUDIO,
 	OPT_CHUNKS,
 	OPT_FRAMES_PER_CHUNK,
+	OPT_TIER,
 	OPT_CLI_LAST,
 };
 
@@ -126,6 +127,16 @@ int cli_open_queue(const char *cmd, const char *url, const struct config *cfg, s
 /* EXIT_USAGE after one line when a --redis value in argv (before "--") carries a
  * password, else 0. argv[0] is the command's name. */
 int cli_refuse_url_in_argv(int argc, char **argv);
+
+/* run, exec and submit: without a "tiers" block in a config file, every tier may be
+ * named on the command line (whoever types it is the operator); a file's block holds. */
+void cli_tiers_for_command(struct config *cfg);
+
+/* Hand the config's "gvisor" block to the sandbox (sandbox_gvisor_configure), then start
+ * a sandbox of tier t (sandbox_tier_check), whose description goes into info (may be
+ * NULL). 0, or EXIT_USAGE after one line: "reelbox CMD: tier gvisor cannot start: ...". */
+int cli_check_tier(const char *cmd, const struct config *cfg, enum sandbox_tier t, char *info,
+		   size_t infolen);
 
 /* Read a script file (bounded by the config) into the job: bytes, name, runtime. */
 int cli_load_script(const char *cmd, const char *path, const struct config *cfg, struct job *job);

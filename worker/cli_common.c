@@ -51,6 +51,7 @@ const struct option cli_job_options[] = {
     {"audio", required_argument, NULL, OPT_AUDIO},
     {"chunks", required_argument, NULL, OPT_CHUNKS},
     {"frames-per-chunk", required_argument, NULL, OPT_FRAMES_PER_CHUNK},
+    {"tier", required_argument, NULL, OPT_TIER},
 };
 const size_t cli_n_job_options = sizeof(cli_job_options) / sizeof(cli_job_options[0]);
 
@@ -237,6 +238,34 @@ int cli_load_config(const char *cmd, const char *path, struct config *cfg)
 		return cli_usage_error(cmd, "%s", err);
 	if (config_load_env(cfg, err, sizeof(err)) < 0)
 		return cli_usage_error(cmd, "%s", err);
+	return 0;
+}
+
+void cli_tiers_for_command(struct config *cfg)
+{
+	if (!cfg->tiers.from_file)
+		cfg->tiers.enabled = TIER_BIT(SANDBOX_TIER_COUNT) - 1;
+}
+
+int cli_check_tier(const char *cmd, const struct config *cfg, enum sandbox_tier t, char *info,
+		   size_t infolen)
+{
+	const struct gvisor_settings *g = &cfg->gvisor;
+	struct sandbox_gvisor_options o = {
+	    .runsc = g->runsc[0] ? g->runsc : NULL,
+	    .platform = g->platform[0] ? g->platform : NULL,
+	    .overhead_memory_bytes = (uint64_t)g->overhead_memory_mb << 20,
+	    .overhead_pids = g->overhead_pids,
+	};
+	char own[256], err[512];
+
+	if (sandbox_gvisor_configure(&o, err, sizeof(err)) < 0)
+		return cli_usage_error(cmd, "tier gvisor cannot start: %s", err);
+	/* Checked before any job, never worked around: a tier that cannot start is an
+	 * error, not a quiet run in another tier. */
+	if (sandbox_tier_check(t, info ? info : own, info ? infolen : sizeof(own), err,
+			       sizeof(err)) < 0)
+		return cli_usage_error(cmd, "tier %s cannot start: %s", sandbox_tier_name(t), err);
 	return 0;
 }
 
@@ -429,21 +458,21 @@ char *cli_result_json(const struct runner_result *res, const char *output, const
 	char *log = json_text(res->log_tail, &oom);
 	char *error = json_text(res->error, &oom);
 	char *out = json_text(output, &oom);
-	char *who = json_text(worker, &oom);
+	char *who = json_text(worker, &oom), *text = NULL;
 	json_t *o = NULL;
-	char *text = NULL;
 
 	if (oom)
 		goto done;
 	o = json_pack("{s:s, s:s?, s:I, s:i, s:i, s:i, s:I, s:s?, s:s?, s:i, s:i, s:s, "
-		      "s:{s:I, s:I, s:I, s:I}}",
+		      "s:s, s:{s:I, s:I, s:I, s:I}}",
 		      "status", res->succeeded ? "succeeded" : "failed", "output",
 		      res->succeeded ? out : NULL, "frames", (json_int_t)res->frames, "width",
 		      res->width, "height", res->height, "fps", res->fps, "bytes",
 		      (json_int_t)res->bytes, "sha256", res->succeeded ? res->sha256 : NULL,
 		      "error", res->succeeded ? NULL : error, "exit_code", res->exit_code, "signal",
-		      res->signal, "log", log, "timings", "total_ms", (json_int_t)res->total_ms,
-		      "sandbox_ms", (json_int_t)res->sandbox_ms, "first_frame_ms",
+		      res->signal, "log", log, "tier", sandbox_tier_name(res->tier), "timings",
+		      "total_ms", (json_int_t)res->total_ms, "sandbox_ms",
+		      (json_int_t)res->sandbox_ms, "first_frame_ms",
 		      (json_int_t)res->first_frame_ms, "encode_ms", (json_int_t)res->encode_ms);
 	if (!o)
 		goto done;

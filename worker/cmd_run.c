@@ -30,6 +30,7 @@ static const char run_usage[] =
     "                        the script, render it, repair it on failure; or\n"
     "      --prompt-file FILE  the prompt from a file (- for stdin)\n"
     "      --runtime NAME    interpreter from the runtime table (default: by extension)\n"
+    "      --tier NAME       sandbox tier: native (default) or gvisor\n"
     "      --size WxH        frame size (1280x720)\n"
     "      --fps RATE        frames per second (30): N, N/D (30000/1001) or 29.97\n"
     "      --codec NAME      h264 hevc av1 (.mp4), vp9 av1 (.webm); default the container's\n"
@@ -51,7 +52,7 @@ static const char run_usage[] =
 
 static const char exec_usage[] =
     "usage: reelbox exec [--timeout SEC --memory MB --pids N --scratch MB --cpus F]\n"
-    "                    [--config FILE] -- CMD [ARG...]\n";
+    "                    [--tier native|gvisor] [--config FILE] -- CMD [ARG...]\n";
 
 struct run_ui {
 	struct cli_progress prog;
@@ -218,8 +219,10 @@ static int run_prepare(struct run_args *a)
 
 	char err[512];
 
-	if ((rc = cli_load_config("run", a->ja.config_path, &a->cfg)) != 0 ||
-	    (a->script && (rc = cli_load_script("run", a->script, &a->cfg, &a->job)) != 0))
+	if ((rc = cli_load_config("run", a->ja.config_path, &a->cfg)) != 0)
+		return rc;
+	cli_tiers_for_command(&a->cfg);
+	if ((a->script && (rc = cli_load_script("run", a->script, &a->cfg, &a->job)) != 0))
 		return rc;
 	if (!a->script) {
 		/* The key is read now and lives only in this process (modelcfg.h). */
@@ -299,6 +302,10 @@ static int warm_up(uv_loop_t *loop, struct run_args *a, struct config *wcfg, str
 
 	if (a->job.prompt || strcmp(a->job.runtime, "python3")) {
 		snprintf(err, errlen, "--warm takes a python3 script (the pool's one runtime)");
+		return -EINVAL;
+	}
+	if (a->job.resolved_tier != SANDBOX_TIER_NATIVE) {
+		snprintf(err, errlen, "--warm runs in the native tier (the pool's one tier)");
 		return -EINVAL;
 	}
 	/* the script goes into the member's stdin: a member that died is an error, not a signal */
@@ -388,7 +395,9 @@ int cmd_run(int argc, char **argv)
 	encoder_server_start(serr, sizeof(serr));
 	job_init(&a.job);
 	rc = run_parse(argc, argv, &a);
-	if (rc == RUN_GO && (rc = run_prepare(&a)) == 0)
+	if (rc == RUN_GO && (rc = run_prepare(&a)) == 0 &&
+	    (a.job.resolved_tier == SANDBOX_TIER_NATIVE ||
+	     (rc = cli_check_tier("run", &a.cfg, a.job.resolved_tier, NULL, 0)) == 0))
 		rc = run_job(&a);
 	job_free(&a.job);
 	modelcfg_free(&a.model);
@@ -479,6 +488,20 @@ static int exec_limits(const struct config *cfg, const struct job_limits *asked,
 	return 0;
 }
 
+/* --tier by the jobs' rule (no runtime, no prompt), checked before anything runs; exec's
+ * sandbox takes its config's default tier (exec_sandbox_spec), so it becomes that. */
+static int exec_tier(struct config *cfg, const struct job *job)
+{
+	enum sandbox_tier t;
+	char err[512];
+
+	cli_tiers_for_command(cfg);
+	if (tier_resolve(&cfg->tiers, job->tier, 0, "", &t, err, sizeof(err)) < 0)
+		return cli_usage_error("exec", "%s", err);
+	cfg->tiers.dflt = t;
+	return t == SANDBOX_TIER_NATIVE ? 0 : cli_check_tier("exec", cfg, t, NULL, 0);
+}
+
 /* The command's own exit status, as a shell gives it: 128 + the signal that ended it. */
 static int exec_status(const struct sandbox_result *res)
 {
@@ -502,6 +525,7 @@ int cmd_exec(int argc, char **argv)
 	    {"scratch", required_argument, NULL, OPT_SCRATCH},
 	    {"cpus", required_argument, NULL, OPT_CPUS},
 	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"tier", required_argument, NULL, OPT_TIER},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -531,7 +555,7 @@ int cmd_exec(int argc, char **argv)
 		return cli_usage_error("exec",
 				       "expected a command after --; see reelbox exec --help");
 	if ((rc = cli_load_config("exec", ja.config_path, &cfg)) != 0 ||
-	    (rc = exec_limits(&cfg, &job.limits, &lim)) != 0)
+	    (rc = exec_limits(&cfg, &job.limits, &lim)) != 0 || (rc = exec_tier(&cfg, &job)) != 0)
 		return rc;
 	if (resolve_command(argv[optind], path, sizeof(path)) < 0)
 		return cli_usage_error("exec", "command '%s' not found in the sandbox's PATH",

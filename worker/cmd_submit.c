@@ -38,6 +38,7 @@ static const char submit_usage[] =
     "      --frames-per-chunk K   as many chunks as K frames each make\n"
     "  job options, as for run:\n"
     "      --runtime NAME    interpreter from the runtime table (default: by extension)\n"
+    "      --tier NAME       sandbox tier: native or gvisor (default: the operator's)\n"
     "      --size WxH        frame size (1280x720)\n"
     "      --fps RATE        frames per second (30): N, N/D (30000/1001) or 29.97\n"
     "      --codec NAME      h264 hevc av1 (.mp4), vp9 av1 (.webm); default the container's\n"
@@ -218,8 +219,11 @@ static int submit_prepare(struct submit_args *a, struct config *cfg, char **doc)
 	char err[256];
 	int rc;
 
-	if ((rc = cli_load_config("submit", a->ja.config_path, cfg)) != 0 ||
-	    (a->script && (rc = cli_load_script("submit", a->script, cfg, job)) != 0))
+	if ((rc = cli_load_config("submit", a->ja.config_path, cfg)) != 0)
+		return rc;
+	/* The worker's operator decides again at admission, with the worker's config. */
+	cli_tiers_for_command(cfg);
+	if (a->script && (rc = cli_load_script("submit", a->script, cfg, job)) != 0)
 		return rc;
 	if (a->format) {
 		if (strlen(a->format) >= sizeof(job->format))

@@ -122,6 +122,7 @@ struct worker {
 	char *webhook_secret;	   /* REELBOX_WEBHOOK_SECRET: in this process only */
 	struct modelcfg model;	   /* the model and its key: in this process only */
 	struct pool *pool;	   /* warm python3 sandboxes (pool.h), or NULL */
+	char tier_info[SANDBOX_TIER_COUNT][256]; /* what each enabled tier is here */
 	int have_model;
 	int metrics_port;
 	struct in_addr metrics_ip; /* 127.0.0.1 unless --metrics-addr */
@@ -908,11 +909,11 @@ static void on_runner_done(void *opaque, const struct runner_result *done)
 	s->has_side[1] = res->succeeded && res->contact_sheet[0];
 	if (settle_unowned(s, res))
 		return;
-	log_event("job_finished", s->qjob.id, "{s:s, s:s, s:I, s:I, s:i, s:b, s:s?, s:I}", "status",
-		  res->succeeded ? "succeeded" : "failed", "error", res->error, "frames",
+	log_event("job_finished", s->qjob.id, "{s:s, s:s, s:I, s:I, s:i, s:s, s:b, s:s?, s:I}",
+		  "status", res->succeeded ? "succeeded" : "failed", "error", res->error, "frames",
 		  (json_int_t)res->frames, "ms", (json_int_t)res->total_ms, "attempt",
-		  s->qjob.attempt, "warm", res->warm, "cold_why", res->cold_why, "start_us",
-		  (json_int_t)res->sandbox_start_us);
+		  s->qjob.attempt, "tier", sandbox_tier_name(res->tier), "warm", res->warm,
+		  "cold_why", res->cold_why, "start_us", (json_int_t)res->sandbox_start_us);
 	failed = !res->succeeded && !res->cancelled;
 	if (failed && (hand_back_host_failure(s, res) || retry_or_bury(s, res)))
 		return;
@@ -1468,11 +1469,11 @@ static void on_job(struct queue_async *q, struct queue_job *qj, void *arg)
 	 * against the time a script's first line reads */
 	struct timespec t_start;
 	clock_gettime(CLOCK_REALTIME, &t_start);
-	log_event("job_started", s->job.id, "{s:i, s:s, s:s, s:i, s:i, s:I, s:I}", "attempt",
+	log_event("job_started", s->job.id, "{s:i, s:s, s:s, s:s, s:i, s:i, s:I, s:I}", "attempt",
 		  s->qjob.attempt, "kind", s->job.prompt ? "prompt" : "script", "runtime",
-		  s->job.runtime, "width", s->job.width, "height", s->job.height, "frames",
-		  (json_int_t)s->job.frames, "t_ns",
-		  (json_int_t)t_start.tv_sec * 1000000000 + t_start.tv_nsec);
+		  s->job.runtime, "tier", sandbox_tier_name(s->job.resolved_tier), "width",
+		  s->job.width, "height", s->job.height, "frames", (json_int_t)s->job.frames,
+		  "t_ns", (json_int_t)t_start.tv_sec * 1000000000 + t_start.tv_nsec);
 	struct jobrun_env env = {.loop = w->loop,
 				 .cfg = &w->cfg,
 				 .http = w->httpc,
@@ -1893,6 +1894,33 @@ static int make_work_dir(struct worker *w)
 	return 0;
 }
 
+/* A sandbox of every enabled tier, started once before any job: a tier that cannot
+ * start stops the worker here, rather than failing (or, worse, moving) its jobs. */
+static int check_tiers(struct worker *w)
+{
+	int rc;
+
+	for (int t = 0; t < SANDBOX_TIER_COUNT; t++)
+		if ((w->cfg.tiers.enabled & TIER_BIT(t)) &&
+		    (rc = cli_check_tier("worker", &w->cfg, (enum sandbox_tier)t, w->tier_info[t],
+					 sizeof(w->tier_info[t]))))
+			return rc;
+	return 0;
+}
+
+/* {"native": "namespaces, seccomp, cgroup v2", "gvisor": "runsc ..."}: the enabled tiers,
+ * as check_tiers found them. */
+static json_t *tiers_json(const struct worker *w)
+{
+	json_t *o = json_object();
+
+	for (int t = 0; o && t < SANDBOX_TIER_COUNT; t++)
+		if (w->cfg.tiers.enabled & TIER_BIT(t))
+			json_object_set_new(o, sandbox_tier_name((enum sandbox_tier)t),
+					    json_string(w->tier_info[t]));
+	return o;
+}
+
 /* Everything before the loop: configuration, the output and work dirs, the sweep of
  * stale sandboxes (*swept counts them) and the encoder server. */
 static int worker_prepare(struct worker *w, const struct worker_args *a, int *swept)
@@ -1908,6 +1936,8 @@ static int worker_prepare(struct worker *w, const struct worker_args *a, int *sw
 	    (rc = make_work_dir(w)))
 		return rc;
 	*swept = sandbox_sweep_stale(w->cfg.state_dir[0] ? w->cfg.state_dir : NULL);
+	if ((rc = check_tiers(w)))
+		return rc;
 	/* The model's key is taken out of the environment before any process starts and
 	 * lives only in this process from here on (modelcfg.h). */
 	rc = modelcfg_load(&w->model, &w->cfg, err, sizeof(err));
@@ -2008,12 +2038,14 @@ static int worker_run(struct worker *w, int swept)
 		return cli_usage_error("worker", "%s", why);
 	/* The model is named by its URL and name only: the key is never logged. "limits"
 	 * says which limits hold here (rootless, no cgroups), never silently. */
-	log_event("worker_started", NULL, "{s:s, s:i, s:i, s:s, s:i, s:i, s:s?, s:s?, s:o?}",
-		  "consumer", queue_async_consumer(w->q), "concurrency", w->cfg.concurrency, "pool",
+	log_event("worker_started", NULL,
+		  "{s:s, s:i, s:i, s:s, s:i, s:i, s:s?, s:s?, s:o?, s:o?, s:s}", "consumer",
+		  queue_async_consumer(w->q), "concurrency", w->cfg.concurrency, "pool",
 		  w->pool ? w->cfg.pool.python3 : 0, "output_dir", w->cfg.output_dir, "lease_s",
 		  (int)w->cfg.lease_s, "swept", swept, "model_url",
 		  w->have_model ? w->cfg.model.url : NULL, "model",
-		  w->have_model ? w->cfg.model.name : NULL, "limits", cli_limits_json());
+		  w->have_model ? w->cfg.model.name : NULL, "limits", cli_limits_json(), "tiers",
+		  tiers_json(w), "default_tier", sandbox_tier_name(w->cfg.tiers.dflt));
 	if (disk_check(w, 1, why, sizeof(why)) < 0)
 		disk_bad(w, why);
 	queue_async_fetch(w->q, w->n_slots);

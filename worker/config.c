@@ -21,7 +21,11 @@
  *     "model": {"api": "openai", "url": "http://127.0.0.1:8000/v1", "name": "some-model",
  *               "key_env": "REELBOX_MODEL_KEY", "key_file": "/etc/reelbox/model.key",
  *               "max_attempts": 3, "timeout": 120},
- *     "keep_uploaded": false
+ *     "keep_uploaded": false,
+ *     "tiers": {"enabled": ["native", "gvisor"], "default": "native", "prompt": "gvisor",
+ *               "runtimes": {"sh": "gvisor"}},
+ *     "gvisor": {"runsc": "/usr/bin/runsc", "platform": "auto", "overhead_memory": 128,
+ *                "overhead_pids": 160}
  *   }
  *
  * Units: timeout, lease and result_ttl in seconds, memory, encoder_memory and scratch in
@@ -33,6 +37,9 @@
  * "keep_uploaded": true keeps a video the worker uploaded (a job's "upload") in output_dir
  * too; by default it is removed once the upload succeeded and the result is recorded.
  * "model" names the endpoint prompt jobs ask (modelcfg.c reads its key: never from here);
+ * "tiers" (tier.h) says which sandbox tiers this worker runs, the default and which jobs
+ * must use which; every tier it names must be enabled and every runtime exist. "gvisor"
+ * is how the gvisor tier runs runsc (overhead_memory in MB).
  * "defaults", "maxima" and "model" overlay field by field; after the overlay every default must be
  * positive and within its maximum.
  */
@@ -117,6 +124,7 @@ void config_defaults(struct config *cfg)
 	cfg->max_attempts = 3;
 	cfg->model.max_attempts = 3;
 	cfg->model.timeout_s = 120;
+	tier_defaults(&cfg->tiers);
 }
 
 const struct runtime *config_find_runtime(const struct config *cfg, const char *name)
@@ -168,6 +176,20 @@ static const struct field pool_fields[] = {
     {NULL},
 };
 
+#define GVISOR_STR(f)                                                                              \
+	FIELD_STR, offsetof(struct gvisor_settings, f), sizeof(((struct gvisor_settings *)0)->f)
+
+/* The "gvisor" block: how the gvisor tier runs runsc (sandbox_gvisor_configure); the
+ * rules between its keys are config_check_gvisor's. Memory in MB, as everywhere here. */
+static const struct field gvisor_fields[] = {
+    {"runsc", GVISOR_STR(runsc)},
+    {"platform", GVISOR_STR(platform)},
+    {"overhead_memory", FIELD_U32, offsetof(struct gvisor_settings, overhead_memory_mb), 0, 1,
+     1 << 20},
+    {"overhead_pids", FIELD_U32, offsetof(struct gvisor_settings, overhead_pids), 0, 1, 65536},
+    {NULL},
+};
+
 /* The config file's own keys; "defaults" and "maxima" are limit tables (fields.h). */
 static const struct field config_fields[] = {
     {"runtimes", FIELD_OWN},
@@ -189,6 +211,8 @@ static const struct field config_fields[] = {
     {"redis_cert", CFG_STR(redis_cert)},
     {"redis_key", CFG_STR(redis_key)},
     {"pool", FIELD_OBJECT, offsetof(struct config, pool), .sub = pool_fields},
+    {"tiers", FIELD_OWN},
+    {"gvisor", FIELD_OBJECT, offsetof(struct config, gvisor), .sub = gvisor_fields},
     {NULL},
 };
 
@@ -541,12 +565,53 @@ static int config_check_model(const struct model_settings *m, const char *from, 
 	return 0;
 }
 
+/* A tier rule for a runtime the config does not have would never hold: a typo there
+ * would leave that runtime's jobs in the default tier. */
+static int config_check_tier_rules(const struct config *cfg, const char *file, char *err,
+				   size_t errlen)
+{
+	for (int i = 0; i < cfg->tiers.n_rules; i++)
+		if (!config_find_runtime(cfg, cfg->tiers.rules[i].runtime)) {
+			worker_err(err, errlen,
+				   "'tiers.runtimes.%s' in %s names a runtime the config does not "
+				   "have",
+				   cfg->tiers.rules[i].runtime, file);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* runsc is run by path, so an absolute one; a platform sandbox.h knows. */
+static int config_check_gvisor(const struct gvisor_settings *g, const char *file, char *err,
+			       size_t errlen)
+{
+	static const char *const platforms[] = {"auto", "ptrace", "kvm", "systrap", NULL};
+	int known = !g->platform[0];
+
+	if (g->runsc[0] && g->runsc[0] != '/') {
+		worker_err(err, errlen, "'gvisor.runsc' in %s must be an absolute path, not '%s'",
+			   file, g->runsc);
+		return -EINVAL;
+	}
+	for (int i = 0; platforms[i]; i++)
+		known |= !strcmp(g->platform, platforms[i]);
+	if (!known) {
+		worker_err(err, errlen,
+			   "'gvisor.platform' in %s is '%s': use auto, ptrace, kvm or systrap",
+			   file, g->platform);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* One key of the file: its row read with its sentence, plus the rules of a few. */
 static int config_key(struct config *cfg, const struct field *f, json_t *v, const char *file,
 		      char *err, size_t errlen)
 {
 	int r;
 
+	if (f->type == FIELD_OWN && !strcmp(f->name, "tiers"))
+		return tier_config_read(&cfg->tiers, v, file, err, errlen);
 	if (f->type == FIELD_OWN)
 		return config_runtimes(v, cfg, file, err, errlen);
 	if (f->offset == offsetof(struct config, keep_uploaded) && json_is_boolean(v)) {
@@ -588,7 +653,9 @@ static int config_apply(json_t *root, struct config *cfg, const char *file, char
 		if ((r = config_key(cfg, f, v, file, err, errlen)))
 			return r;
 	}
-	if ((r = config_check_limits(cfg, file, err, errlen)))
+	if ((r = config_check_limits(cfg, file, err, errlen)) ||
+	    (r = config_check_tier_rules(cfg, file, err, errlen)) ||
+	    (r = config_check_gvisor(&cfg->gvisor, file, err, errlen)))
 		return r;
 	return config_check_model(&cfg->model, file, err, errlen);
 }

@@ -29,6 +29,7 @@ const struct field job_fields[] = {
     {"prompt", FIELD_OWN},
     {"script_name", JOB_STR(script_name)},
     {"runtime", JOB_STR(runtime), .cli = "is too long"},
+    {"tier", JOB_STR(tier), .cli = "is not a tier: use native or gvisor"},
     {"width", JOB_NUM(FIELD_INT, width), 0, INT_MAX},
     {"height", JOB_NUM(FIELD_INT, height), 0, INT_MAX},
     {"size", FIELD_OWN},

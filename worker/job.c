@@ -11,6 +11,8 @@
  *                                   script (1..16384 bytes of UTF-8 text, no NUL)
  *     "script_name": "render.py",   its file name under /job/; default script<ext>
  *     "runtime": "python3",         default: from script_name's extension
+ *     "tier": "gvisor",             native gvisor: the sandbox it runs in; default the
+ *                                   operator's, who may require one (tier_resolve)
  *     "width": 1280, "height": 720, or "size": "1280x720" (not both); default 1280x720;
  *                                   even for mp4 and webm, any for gif; at most 7680x4320
  *     "fps": 30,                    1..120 frames a second; default 30. Exact rates as a
@@ -713,6 +715,10 @@ int job_resolve(struct job *job, const struct config *cfg, char *err, size_t err
 		   (r = job_resolve_runtime(&j, cfg, err, errlen))) {
 		return r;
 	}
+	/* After the runtime: a runtime's rule may require a tier. */
+	if ((r = tier_resolve(&cfg->tiers, j.tier, j.prompt || j.from_prompt, j.runtime,
+			      &j.resolved_tier, err, errlen)))
+		return r;
 	if ((r = job_check_frames(&j, cfg, err, errlen)) ||
 	    (r = job_check_encoding(&j, err, errlen)) ||
 	    (r = job_check_audio(&j, render_container_from_name(j.format), err, errlen)) ||

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tier.h"
+
 #define JOB_ID_MAX	     64
 #define JOB_NAME_MAX	     128
 #define JOB_MAX_RUNTIMES     16
@@ -82,6 +84,8 @@ struct config {
 	struct model_settings model;
 	int keep_uploaded; /* an uploaded video stays in output_dir too (default: removed) */
 	struct pool_settings pool;
+	struct tier_settings tiers;    /* "tiers": which exist, the default, the rules */
+	struct gvisor_settings gvisor; /* "gvisor": how the gvisor tier runs runsc */
 };
 
 struct job {
@@ -92,6 +96,11 @@ struct job {
 	size_t prompt_len;
 	char script_name[JOB_NAME_MAX]; /* file name shown under /job/, e.g. "render.py" */
 	char runtime[32];		/* empty: from the script's extension */
+	char tier[8];			/* "native" "gvisor"; empty: the operator's say */
+	/* The tier it runs in, from job_resolve (tier_resolve), and whether its script came
+	 * from a model (a prompt job's attempt, whose prompt is gone): neither a field. */
+	enum sandbox_tier resolved_tier;
+	int from_prompt;
 	int width, height;
 	/* The rate, exact: fps/fps_den frames a second (30000/1001 for 29.97), reduced;
 	 * fps_den is 1 for a whole rate. "fps" in the document (job_parse_fps). */

@@ -94,6 +94,7 @@ static void made_result(struct jobrun *j, enum runner_end end, const char *error
 	r->height = j->job->height;
 	r->fps = j->job->fps;
 	r->fps_den = j->job->fps_den;
+	r->tier = j->job->resolved_tier;
 	r->total_ms = ms_since(j->started_ns);
 	set_text(r->error, sizeof(r->error), error);
 }
@@ -317,6 +318,8 @@ static void take_script(struct jobrun *j, struct model_script *ms, const char *a
 	j->attempt_job = *j->job;
 	j->attempt_job.prompt = NULL;
 	j->attempt_job.prompt_len = 0;
+	/* The model wrote it: the operator's prompt tier holds for it as for the prompt. */
+	j->attempt_job.from_prompt = 1;
 	j->attempt_job.script = a->script;
 	j->attempt_job.script_len = a->script_len;
 	j->attempt_job.script_name[0] = '\0';

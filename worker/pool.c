@@ -446,6 +446,7 @@ int pool_new(uv_loop_t *loop, const struct config *cfg, unsigned first_slot, uns
 	tmpl.height = 64;
 	tmpl.fps = tmpl.fps_den = 1;
 	tmpl.limits = cfg->defaults;
+	tmpl.resolved_tier = SANDBOX_TIER_NATIVE; /* the pool's one tier */
 	if ((r = job_sandbox_spec(&p->box, &tmpl, cfg, first_slot, err, errlen)) < 0) {
 		free(p->slot_used);
 		free(p);
@@ -488,11 +489,14 @@ static size_t env_bytes(const struct job_sandbox *box)
 }
 
 /* A job fits a member when only what the message carries differs: the script, its name
- * and the environment. Its limits, cwd, binds and files must be the member's. */
+ * and the environment. Its tier, limits, cwd, binds and files must be the member's. */
 static const char *misfit(const struct pool *p, const struct job_sandbox *box)
 {
 	const struct sandbox_spec *a = &box->spec, *b = &p->box.spec;
 
+	/* A warm member is native: a job of a stronger tier must never run in one. */
+	if (a->tier != b->tier)
+		return "tier";
 	if (strcmp(a->argv[0], b->argv[0]) || !a->argv[1] || strncmp(a->argv[1], "/job/", 5) ||
 	    a->argv[2])
 		return "runtime";

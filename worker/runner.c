@@ -650,6 +650,7 @@ static int runner_new(uv_loop_t *loop, const struct job *job, const struct confi
 	r->res.height = job->height;
 	r->res.fps = job->fps;
 	r->res.fps_den = job->fps_den;
+	r->res.tier = job->resolved_tier;
 	snprintf(r->res.output, sizeof(r->res.output), "%s", l->rspec.output);
 	hints_init(&r->hints, job, cfg);
 	rc = logtail_init(&r->log, RUNNER_LOG_TAIL, emit_log_line, r);

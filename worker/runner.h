@@ -61,6 +61,7 @@ struct runner_result {
 	uint64_t sandbox_start_us;  /* sandbox_start(): from nothing to the script running; a
 				     * warm sandbox's take: the script handed to it */
 	int warm;		    /* the sandbox came from the warm pool (pool.h) */
+	enum sandbox_tier tier;	    /* the sandbox tier the job ran in (tier.h) */
 	const char *cold_why;	    /* with a pool, why this job started cold; else NULL */
 	uint64_t peak_memory_bytes; /* the script's */
 	uint64_t script_cpu_ms;	    /* every process of the sandbox */

@@ -144,6 +144,7 @@ int job_sandbox_spec(struct job_sandbox *box, const struct job *job, const struc
 	box->file = (struct sandbox_file){
 	    .name = job->script_name, .data = job->script, .len = job->script_len};
 	box->spec = (struct sandbox_spec){
+	    .tier = job->resolved_tier,
 	    .argv = box->argv,
 	    .envp = (const char *const *)box->env,
 	    .files = &box->file,
@@ -177,6 +178,7 @@ int exec_sandbox_spec(struct job_sandbox *box, const struct config *cfg,
 	if (!box->env)
 		return -ENOMEM;
 	box->spec = (struct sandbox_spec){
+	    .tier = cfg->tiers.dflt,
 	    .argv = argv,
 	    .envp = (const char *const *)box->env,
 	    .stdin_fd = -1,

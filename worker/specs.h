@@ -35,16 +35,17 @@ struct job_sandbox {
 	char **env; /* one allocation, NULL-terminated */
 };
 
-/* The sandbox of a resolved job (job_resolve): the runtime's interpreter on /job/<name>,
- * the job's limits without a deadline (the runner owns the wall clock), and the encoder's
- * box (memory from size and preset, the job's cpu quota). The job and cfg must outlive
- * the spec. 0, -EINVAL with a sentence (an unknown runtime) or -ENOMEM. */
+/* The sandbox of a resolved job (job_resolve), in its resolved tier: the runtime's
+ * interpreter on /job/<name>, the job's limits without a deadline (the runner owns the
+ * wall clock), and the encoder's box (memory from size and preset, the job's cpu quota). The job
+ * and cfg must outlive the spec. 0, -EINVAL with a sentence (an unknown runtime) or -ENOMEM. */
 int job_sandbox_spec(struct job_sandbox *box, const struct job *job, const struct config *cfg,
 		     unsigned slot, char *err, size_t errlen);
 
 /* The sandbox of `reelbox exec` and the runtimes probe: argv with the base environment
  * plus extra_env (NULL-terminated, may be NULL), the limits a job would get and the
- * sandbox's own deadline (no runner watches it). 0 or -ENOMEM. */
+ * sandbox's own deadline (no runner watches it), in the config's default tier. 0 or
+ * -ENOMEM. */
 int exec_sandbox_spec(struct job_sandbox *box, const struct config *cfg,
 		      const struct job_limits *lim, const char *const *argv,
 		      const char *const *extra_env);
