@@ -38,6 +38,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -58,8 +59,11 @@
 #define START_TIMEOUT_MS	10000
 #define LOG_TAIL_BYTES		4096
 #define LOG_TMPFS_OPTS		"size=1m,nr_inodes=16,mode=0700"
-#define CPU_ALLOWANCE_S		2 /* the Sentry's own start, on top of a job's cpu_seconds */
-#define LAUNCH_PATH		"PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+#define INIT_NAME		".reelbox-init"
+/* Host tasks per process of the script: the ptrace platform's stub and its threads. */
+#define TASKS_PER_PROCESS 8
+#define CPU_ALLOWANCE_S	  2 /* the Sentry's own start, on top of a job's cpu_seconds */
+#define LAUNCH_PATH	  "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 
 static const char *const platforms[] = {"auto", "ptrace", "kvm", "systrap"};
 
@@ -233,6 +237,30 @@ static int build_rootfs(int rootfd, const struct sandbox_mounts *m)
 	return r;
 }
 
+/* reelbox-init into the root, from the memfd the native tier executes it from. */
+static int write_init(int rootfd)
+{
+	int in = sandbox_proc_init_memfd(), out, r = 0;
+	off_t off = 0, size;
+	struct stat st;
+
+	if (in < 0)
+		return in;
+	if (fstat(in, &st) < 0)
+		return -errno;
+	size = st.st_size;
+	out = openat(rootfd, INIT_NAME, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755);
+	if (out < 0)
+		return -errno;
+	while (off < size && r == 0) {
+		ssize_t n = sendfile(out, in, &off, (size_t)(size - off));
+		if (n <= 0 && !(n < 0 && errno == EINTR))
+			r = n < 0 ? -errno : -EIO;
+	}
+	close(out);
+	return r;
+}
+
 static int write_job_files(const char *dir, const struct sandbox_spec *spec)
 {
 	int fd, r = 0;
@@ -260,9 +288,14 @@ static int write_config(const struct gv_paths *p, const struct sandbox_mounts *m
 	int r;
 
 	sandbox_oci_f(&b, "{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":false,");
-	sandbox_oci_f(&b, "\"user\":{\"uid\":%d,\"gid\":%d},\"args\":", SANDBOX_INNER_ID,
-		      SANDBOX_INNER_ID);
-	sandbox_oci_strs(&b, (const char *const *)spec->argv);
+	/* reelbox-init is pid 1, as in the native tier, and relays stdout (init.c). */
+	sandbox_oci_f(&b, "\"user\":{\"uid\":%d,\"gid\":%d},\"args\":[\"/%s\",\"--relay\"",
+		      SANDBOX_INNER_ID, SANDBOX_INNER_ID, INIT_NAME);
+	for (size_t i = 0; spec->argv[i]; i++) {
+		sandbox_oci_raw(&b, ",", 1);
+		sandbox_oci_str(&b, spec->argv[i]);
+	}
+	sandbox_oci_raw(&b, "]", 1);
 	sandbox_oci_raw(&b, ",\"env\":", 7);
 	sandbox_oci_strs(&b, spec->envp);
 	sandbox_oci_raw(&b, ",\"cwd\":", 7);
@@ -288,9 +321,11 @@ static int write_config(const struct gv_paths *p, const struct sandbox_mounts *m
 		else if (op->op == SANDBOX_MNT_TMPFS && !strcmp(op->dst, "scratch"))
 			sandbox_oci_mount(&b, dst, "bind", p->scratch,
 					  "\"bind\",\"rw\",\"nosuid\",\"nodev\"");
-		/* /tmp is the scratch tmpfs again, bound rather than linked: without a /tmp
-		 * mount runsc would add a tmpfs of its own there, outside the scratch limit. */
-		else if (op->op == SANDBOX_MNT_SYMLINK && !strcmp(op->dst, "tmp"))
+		/* /tmp and /dev/shm are the scratch tmpfs again, bound rather than linked:
+		 * runsc would put tmpfs of its own there, outside the scratch limit (and its
+		 * /dev/shm is root's: POSIX shared memory would fail). */
+		else if (op->op == SANDBOX_MNT_SYMLINK &&
+			 (!strcmp(op->dst, "tmp") || !strcmp(op->dst, "dev/shm")))
 			sandbox_oci_mount(&b, dst, "bind", p->scratch,
 					  "\"bind\",\"rw\",\"nosuid\",\"nodev\"");
 	}
@@ -396,6 +431,35 @@ __attribute__((noreturn)) static void wait_for_runsc(const struct gv_launch *l)
 	_exit(0);
 }
 
+/* A descriptor of fd's file with an open file description of its own, above 15: runsc
+ * makes the descriptors it is given non-blocking and writes a file from its own offset,
+ * which must not change the caller's (a CLI's terminal, a `> file`). Sockets cannot be
+ * reopened and are shared. Async-signal-safe. */
+static int own_description(int fd, int for_reading)
+{
+	char path[32] = "/proc/self/fd/";
+	struct stat st;
+	int len = 14, digits = 1, nfd, r;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (S_ISSOCK(st.st_mode))
+		return fcntl(fd, F_DUPFD_CLOEXEC, 16);
+	for (int v = fd; v >= 10; v /= 10)
+		digits++;
+	for (int i = digits - 1, v = fd; i >= 0; i--, v /= 10)
+		path[len + i] = (char)('0' + v % 10);
+	path[len + digits] = '\0';
+	nfd =
+	    open(path, (for_reading ? O_RDONLY : O_WRONLY | (S_ISREG(st.st_mode) ? O_APPEND : 0)) |
+			   O_CLOEXEC | O_NOCTTY);
+	if (nfd < 0)
+		return -1;
+	r = fcntl(nfd, F_DUPFD_CLOEXEC, 16);
+	close(nfd);
+	return r;
+}
+
 /* In the cloned child: async-signal-safe calls only (the worker may have threads). */
 __attribute__((noreturn)) static void launcher_child(const struct gv_launch *l)
 {
@@ -420,7 +484,7 @@ __attribute__((noreturn)) static void launcher_child(const struct gv_launch *l)
 		goto fail;
 	/* Above every fd we keep, then onto 0-2, 3 (the error pipe) and 4 (the status). */
 	for (int i = 0; i < 3; i++)
-		if ((fds[i] = fcntl(l->stdio[i], F_DUPFD_CLOEXEC, 16)) < 0)
+		if ((fds[i] = own_description(l->stdio[i], i == 0)) < 0)
 			goto fail;
 	if ((fds[3] = fcntl(l->error_fd, F_DUPFD_CLOEXEC, 16)) < 0 ||
 	    (fds[4] = fcntl(l->status_fd, F_DUPFD_CLOEXEC, 16)) < 0)
@@ -465,8 +529,10 @@ static struct sandbox_spec cgroup_spec(const struct sandbox_spec *spec)
 
 	if (s.limits.memory_bytes)
 		s.limits.memory_bytes += opts.overhead_memory;
+	/* The script's own count is the Sentry's RLIMIT_NPROC (prepare); the cgroup only
+	 * stops gVisor's host tasks past what that many processes need. */
 	if (s.limits.pids)
-		s.limits.pids += opts.overhead_pids;
+		s.limits.pids = s.limits.pids * TASKS_PER_PROCESS + opts.overhead_pids;
 	return s;
 }
 
@@ -499,7 +565,8 @@ static int prepare(struct sandbox *sb, const struct sandbox_spec *spec, struct g
 	else if ((rootfd = open(p->rootfs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		r = -errno;
 	else {
-		r = build_rootfs(rootfd, m);
+		if ((r = build_rootfs(rootfd, m)) == 0)
+			r = write_init(rootfd);
 		close(rootfd);
 	}
 	if (r == 0 && (r = write_job_files(p->job, spec)) == 0)
@@ -731,8 +798,8 @@ int sandbox_gvisor_status(struct sandbox *sb, int runsc_status, int *status, cha
 
 	reason[0] = '\0';
 	/* runsc's processes carry the job's RLIMIT_CPU (plus the Sentry's allowance): one
-	 * of them dying of it, or runsc failing with the job's cpu time spent, is the
-	 * script's CPU limit. */
+	 * of them dying of it (the script's process killed, or runsc failing) with the
+	 * job's cgroup past the job's cpu time is the script's CPU limit. */
 	if ((!WIFEXITED(runsc_status) || WEXITSTATUS(runsc_status) >= 128) &&
 	    sb->limits.cpu_seconds && sb->cgroup.cg && sandbox_cg_stats(sb->cgroup.cg, &st) == 0 &&
 	    st.cpu_usage_usec >= sb->limits.cpu_seconds * 1000000) {
@@ -753,11 +820,11 @@ int sandbox_gvisor_status(struct sandbox *sb, int runsc_status, int *status, cha
 			return 0;
 		}
 	}
-	/* runsc reports a command killed by signal N as 128 + N, as a shell does. */
-	if (code > 128 && code < 128 + 65)
-		*status = code - 128;
-	else
-		*status = code << 8;
+	/* 128 + N is a command killed by signal N, or one that exited so: runsc tells
+	 * them apart to no one. Read as what the script says, never as a limit that
+	 * fired, unless the job's cgroup agrees (the CPU check above; OOM and pids
+	 * after it). */
+	*status = code << 8;
 	return 1;
 }
 
@@ -766,6 +833,11 @@ void sandbox_gvisor_explain(struct sandbox *sb, struct sandbox_result *res)
 	char more[96];
 
 	/* The cgroup's limit includes gVisor's allowance: name the job's own, and the rest. */
+	/* Killed by the cgroup, as the native tier says it (runsc's status cannot). */
+	if (res->end == SANDBOX_OOM || res->end == SANDBOX_CPU) {
+		res->exit_code = -1;
+		res->signal = res->end == SANDBOX_OOM ? SIGKILL : SIGXCPU;
+	}
 	if (res->end == SANDBOX_OOM && sb->limits.memory_bytes) {
 		snprintf(res->reason, sizeof(res->reason), "memory limit of %llu MB reached",
 			 (unsigned long long)(sb->limits.memory_bytes >> 20));
@@ -774,8 +846,8 @@ void sandbox_gvisor_explain(struct sandbox *sb, struct sandbox_result *res)
 	} else if (res->end == SANDBOX_PIDS && sb->limits.pids) {
 		snprintf(res->reason, sizeof(res->reason), "process limit of %u reached",
 			 sb->limits.pids);
-		snprintf(more, sizeof(more), " (with %u more for gVisor's own threads)",
-			 opts.overhead_pids);
+		snprintf(more, sizeof(more), " (as %u of gVisor's host tasks)",
+			 sb->limits.pids * TASKS_PER_PROCESS + opts.overhead_pids);
 	} else {
 		return;
 	}
