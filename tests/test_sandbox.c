@@ -557,6 +557,25 @@ static void test_no_descriptor_above_2_reaches_the_command(void **state)
 	run_cleanup(&r);
 }
 
+/* A blocking pipe takes a big write whole, as Linux does: a script that ignores write()'s
+ * count (Python's -u, PYTHONUNBUFFERED) must not lose frames. In gVisor the init's relay
+ * keeps this true (runsc cuts writes to a host pipe short). */
+static void test_big_writes_to_stdout_are_whole(void **state)
+{
+	struct run r;
+
+	run_init(&r, NULL);
+	r.argv[0] = "/usr/bin/python3";
+	r.argv[1] = "-c";
+	r.argv[2] = "import os, sys\n"
+		    "b = bytes(2764800)\n"
+		    "print(*[os.write(1, b) for _ in range(4)], file=sys.stderr)\n";
+	assert_int_equal(run_sandbox(&r), 0);
+	assert_int_equal(r.res.exit_code, 0);
+	assert_string_equal(r.errout, "2764800 2764800 2764800 2764800\n");
+	run_cleanup(&r);
+}
+
 static void test_stdin_is_empty(void **state)
 {
 	struct run r;
@@ -1578,6 +1597,7 @@ int main(void)
 	    cmocka_unit_test(test_worker_secret_is_in_no_environ_inside),
 	    cmocka_unit_test(test_no_descriptor_above_2_reaches_the_command),
 	    cmocka_unit_test(test_stdin_is_empty),
+	    cmocka_unit_test(test_big_writes_to_stdout_are_whole),
 	    cmocka_unit_test(test_daemonised_grandchild_is_gone_after_the_job),
 	    cmocka_unit_test(test_timeout_fires_and_the_reason_says_so),
 	    cmocka_unit_test(test_wait_enforces_the_timeout_by_itself),
