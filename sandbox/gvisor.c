@@ -14,7 +14,8 @@
  *   job/                 the spec's files, bound read-only on /job
  *   scratch/             mount point of the scratch tmpfs, in runsc's namespace only
  *   runsc/               runsc's --root: its state for this one container
- *   runsc.log            runsc's own log (JSON lines), read back for a failed start
+ *   log/runsc.log        runsc's own log (JSON lines), read back for a failed start,
+ *                        on a 1 MiB tmpfs in runsc's namespace, never the host's disk
  *
  * The launcher is a child cloned into the job's cgroup (every process runsc starts,
  * the Sentry, the gofer and the ptrace stubs, is then charged to the job and killed
@@ -26,21 +27,21 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <limits.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -52,14 +53,18 @@
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
 
-#define DEFAULT_RUNSC		 "/usr/bin/runsc"
-#define DEFAULT_OVERHEAD_MEMORY	 (128ull << 20)
-#define DEFAULT_OVERHEAD_PIDS	 160u
-#define START_TIMEOUT_MS	 10000
-#define LOG_TAIL_BYTES		 4096
-#define LAUNCH_PATH		 "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+#define DEFAULT_RUNSC		"/usr/bin/runsc"
+#define DEFAULT_OVERHEAD_MEMORY (128ull << 20)
+#define DEFAULT_OVERHEAD_PIDS	160u
+#define START_TIMEOUT_MS	10000
+#define LOG_TAIL_BYTES		4096
+#define LOG_TMPFS_OPTS		"size=1m,nr_inodes=16,mode=0700"
+#define INIT_NAME		".reelbox-init"
+/* Host tasks per process of the script: the ptrace platform's stub and its threads. */
+#define TASKS_PER_PROCESS 8
+#define CPU_ALLOWANCE_S	  2 /* the Sentry's own start, on top of a job's cpu_seconds */
+#define LAUNCH_PATH	  "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 
-static const char *const tier_names[SANDBOX_TIER_COUNT] = {"native", "gvisor"};
 static const char *const platforms[] = {"auto", "ptrace", "kvm", "systrap"};
 
 static struct {
@@ -68,21 +73,6 @@ static struct {
 	uint64_t overhead_memory;
 	uint32_t overhead_pids;
 } opts = {DEFAULT_RUNSC, "auto", DEFAULT_OVERHEAD_MEMORY, DEFAULT_OVERHEAD_PIDS};
-
-const char *sandbox_tier_name(enum sandbox_tier t)
-{
-	return (unsigned)t < SANDBOX_TIER_COUNT ? tier_names[t] : "?";
-}
-
-int sandbox_tier_parse(const char *name, enum sandbox_tier *t)
-{
-	for (unsigned i = 0; name && i < SANDBOX_TIER_COUNT; i++)
-		if (!strcmp(name, tier_names[i])) {
-			*t = (enum sandbox_tier)i;
-			return 0;
-		}
-	return -EINVAL;
-}
 
 int sandbox_gvisor_configure(const struct sandbox_gvisor_options *o, char *err, size_t errlen)
 {
@@ -112,14 +102,20 @@ int sandbox_gvisor_configure(const struct sandbox_gvisor_options *o, char *err, 
 	return 0;
 }
 
-/* "auto": the KVM platform where /dev/kvm opens (a VM without nested virtualisation
- * has none), else ptrace, which works on any host that allows ptrace. */
-static const char *platform(void)
+/* What "auto" settled on in sandbox_tier_check(), "" before. */
+static char auto_platform[16];
+
+/* "auto": what the tier check found working, else the KVM platform where /dev/kvm opens
+ * (a VM without nested virtualisation has none), else ptrace, which works on any host
+ * that allows ptrace. */
+const char *sandbox_gvisor_platform(void)
 {
 	int fd;
 
 	if (strcmp(opts.platform, "auto"))
 		return opts.platform;
+	if (auto_platform[0])
+		return auto_platform;
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return "ptrace";
@@ -127,135 +123,12 @@ static const char *platform(void)
 	return "kvm";
 }
 
-/* ---- the OCI spec, written as JSON by hand: strings escaped, nothing parsed ---------- */
-
-struct jbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void jraw(struct jbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->cap ? b->cap * 2 : 8192) + n;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-__attribute__((format(printf, 2, 3))) static void jf(struct jbuf *b, const char *fmt, ...)
-{
-	char tmp[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		jraw(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-/* A JSON string: quotes, backslashes and control bytes escaped; other bytes as they are
- * (runsc's decoder replaces invalid UTF-8, it cannot break out of the string). */
-static void jstr(struct jbuf *b, const char *s)
-{
-	jraw(b, "\"", 1);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			jf(b, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			jf(b, "\\u%04x", c);
-		else
-			jraw(b, (const char *)&c, 1);
-	}
-	jraw(b, "\"", 1);
-}
-
-static void jstrs(struct jbuf *b, const char *const *v)
-{
-	jraw(b, "[", 1);
-	for (size_t i = 0; v && v[i]; i++) {
-		if (i)
-			jraw(b, ",", 1);
-		jstr(b, v[i]);
-	}
-	jraw(b, "]", 1);
-}
-
-static const char *rlimit_name(int resource)
-{
-	switch (resource) {
-	case RLIMIT_CPU:
-		return "RLIMIT_CPU";
-	case RLIMIT_FSIZE:
-		return "RLIMIT_FSIZE";
-	case RLIMIT_DATA:
-		return "RLIMIT_DATA";
-	case RLIMIT_STACK:
-		return "RLIMIT_STACK";
-	case RLIMIT_CORE:
-		return "RLIMIT_CORE";
-	case RLIMIT_NPROC:
-		return "RLIMIT_NPROC";
-	case RLIMIT_NOFILE:
-		return "RLIMIT_NOFILE";
-	case RLIMIT_MEMLOCK:
-		return "RLIMIT_MEMLOCK";
-	case RLIMIT_AS:
-		return "RLIMIT_AS";
-	case RLIMIT_MSGQUEUE:
-		return "RLIMIT_MSGQUEUE";
-	default:
-		return NULL;
-	}
-}
-
-static void jrlimits(struct jbuf *b, const struct sandbox_rlimits *r)
-{
-	int first = 1;
-
-	jraw(b, "[", 1);
-	for (int i = 0; i < r->n; i++) {
-		const char *name = rlimit_name(r->set[i].resource);
-		if (!name)
-			continue;
-		jf(b, "%s{\"type\":\"%s\",\"soft\":%llu,\"hard\":%llu}", first ? "" : ",", name,
-		   (unsigned long long)r->set[i].rl.rlim_cur,
-		   (unsigned long long)r->set[i].rl.rlim_max);
-		first = 0;
-	}
-	jraw(b, "]", 1);
-}
-
-/* One entry of "mounts". */
-static void jmount(struct jbuf *b, const char *dst, const char *type, const char *src,
-		   const char *options)
-{
-	jraw(b, ",{\"destination\":", 16);
-	jstr(b, dst);
-	jf(b, ",\"type\":\"%s\",\"source\":", type);
-	jstr(b, src);
-	jf(b, ",\"options\":[%s]}", options);
-}
-
 /* ---- the bundle on disk --------------------------------------------------------------- */
 
 struct gv_paths {
 	char bundle[PATH_MAX], rootfs[PATH_MAX], job[PATH_MAX], scratch[PATH_MAX];
-	char root[PATH_MAX], log[PATH_MAX], config[PATH_MAX];
+	char root[PATH_MAX], logdir[PATH_MAX], log[PATH_MAX], config[PATH_MAX];
+	const char *id; /* the sandbox dir's name, "sb-<pid>-<start>-<seq>" */
 };
 
 static int gv_paths(struct gv_paths *p, const char *sb_dir)
@@ -268,7 +141,9 @@ static int gv_paths(struct gv_paths *p, const char *sb_dir)
 	n |= snprintf(p->job, PATH_MAX, "%s/job", sb_dir) >= PATH_MAX;
 	n |= snprintf(p->scratch, PATH_MAX, "%s/scratch", sb_dir) >= PATH_MAX;
 	n |= snprintf(p->root, PATH_MAX, "%s/runsc", sb_dir) >= PATH_MAX;
-	n |= snprintf(p->log, PATH_MAX, "%s/runsc.log", sb_dir) >= PATH_MAX;
+	n |= snprintf(p->logdir, PATH_MAX, "%s/log", sb_dir) >= PATH_MAX;
+	n |= snprintf(p->log, PATH_MAX, "%s/log/runsc.log", sb_dir) >= PATH_MAX;
+	p->id = strrchr(sb_dir, '/') ? strrchr(sb_dir, '/') + 1 : sb_dir;
 	return n ? -ENAMETOOLONG : 0;
 }
 
@@ -319,15 +194,6 @@ static int mkdirs_at(int dir, const char *rel, int last)
 	return 0;
 }
 
-/* The plan's /tmp -> scratch link. runsc mounts a tmpfs of its own on /tmp unless the
- * spec mounts something there (a second writable place, outside scratch's size and inode
- * limits), so in this tier /tmp is scratch bound a second time. */
-static int is_tmp_link(const struct sandbox_mount *op)
-{
-	return op->op == SANDBOX_MNT_SYMLINK && !strcmp(op->dst, "tmp") &&
-	       !strcmp(op->data, "scratch");
-}
-
 /* The root runsc serves read-only: the plan's directories, links, generated files and
  * the mount points of its binds (a file bind needs a file to land on). */
 static int build_rootfs(int rootfd, const struct sandbox_mounts *m)
@@ -349,8 +215,7 @@ static int build_rootfs(int rootfd, const struct sandbox_mounts *m)
 			r = mkdirs_at(rootfd, op->dst, 1);
 			break;
 		case SANDBOX_MNT_SYMLINK:
-			/* /tmp -> scratch becomes a mount point of scratch (write_config). */
-			if (is_tmp_link(op)) {
+			if (!strcmp(op->dst, "tmp")) { /* a mount point: see write_config */
 				r = mkdirs_at(rootfd, op->dst, 1);
 				break;
 			}
@@ -369,6 +234,30 @@ static int build_rootfs(int rootfd, const struct sandbox_mounts *m)
 			break;
 		}
 	}
+	return r;
+}
+
+/* reelbox-init into the root, from the memfd the native tier executes it from. */
+static int write_init(int rootfd)
+{
+	int in = sandbox_proc_init_memfd(), out, r = 0;
+	off_t off = 0, size;
+	struct stat st;
+
+	if (in < 0)
+		return in;
+	if (fstat(in, &st) < 0)
+		return -errno;
+	size = st.st_size;
+	out = openat(rootfd, INIT_NAME, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755);
+	if (out < 0)
+		return -errno;
+	while (off < size && r == 0) {
+		ssize_t n = sendfile(out, in, &off, (size_t)(size - off));
+		if (n <= 0 && !(n < 0 && errno == EINTR))
+			r = n < 0 ? -errno : -EIO;
+	}
+	close(out);
 	return r;
 }
 
@@ -395,37 +284,54 @@ static int write_config(const struct gv_paths *p, const struct sandbox_mounts *m
 	/* Empty capability sets: the script keeps none, not even inside the Sentry. */
 	static const char caps[] = "{\"bounding\":[],\"effective\":[],\"inheritable\":[],"
 				   "\"permitted\":[],\"ambient\":[]}";
-	struct jbuf b = {0};
+	struct sandbox_oci_buf b = {0};
 	int r;
 
-	jf(&b, "{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":false,");
-	jf(&b, "\"user\":{\"uid\":%d,\"gid\":%d},\"args\":", SANDBOX_INNER_ID, SANDBOX_INNER_ID);
-	jstrs(&b, (const char *const *)spec->argv);
-	jraw(&b, ",\"env\":", 7);
-	jstrs(&b, spec->envp);
-	jraw(&b, ",\"cwd\":", 7);
-	jstr(&b, spec->cwd ? spec->cwd : "/scratch");
-	jf(&b, ",\"capabilities\":%s,\"noNewPrivileges\":true,\"rlimits\":", caps);
-	jrlimits(&b, rl);
-	jf(&b, "},\"root\":{\"path\":\"rootfs\",\"readonly\":true},\"hostname\":\"reelbox\",");
-	jf(&b, "\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\","
-	       "\"options\":[\"nosuid\",\"nodev\",\"noexec\"]}");
+	sandbox_oci_f(&b, "{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":false,");
+	/* reelbox-init is pid 1, as in the native tier, and relays stdout (init.c). */
+	sandbox_oci_f(&b, "\"user\":{\"uid\":%d,\"gid\":%d},\"args\":[\"/%s\",\"--relay\"",
+		      SANDBOX_INNER_ID, SANDBOX_INNER_ID, INIT_NAME);
+	for (size_t i = 0; spec->argv[i]; i++) {
+		sandbox_oci_raw(&b, ",", 1);
+		sandbox_oci_str(&b, spec->argv[i]);
+	}
+	sandbox_oci_raw(&b, "]", 1);
+	sandbox_oci_raw(&b, ",\"env\":", 7);
+	sandbox_oci_strs(&b, spec->envp);
+	sandbox_oci_raw(&b, ",\"cwd\":", 7);
+	sandbox_oci_str(&b, spec->cwd ? spec->cwd : "/scratch");
+	sandbox_oci_f(&b, ",\"capabilities\":%s,\"noNewPrivileges\":true,\"rlimits\":", caps);
+	sandbox_oci_rlimits(&b, rl);
+	sandbox_oci_f(
+	    &b, "},\"root\":{\"path\":\"rootfs\",\"readonly\":true},\"hostname\":\"reelbox\",");
+	sandbox_oci_f(
+	    &b, "\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\","
+		"\"options\":[\"nosuid\",\"nodev\",\"noexec\"]}");
 	for (size_t i = 0; i < m->n_ops; i++) {
 		const struct sandbox_mount *op = &m->ops[i];
 		char dst[PATH_MAX];
 
 		snprintf(dst, sizeof(dst), "/%s", op->dst);
 		if (op->op == SANDBOX_MNT_BIND)
-			jmount(&b, dst, "bind", op->src, "\"bind\",\"ro\",\"nosuid\",\"nodev\"");
+			sandbox_oci_mount(&b, dst, "bind", op->src,
+					  "\"bind\",\"ro\",\"nosuid\",\"nodev\"");
 		else if (op->op == SANDBOX_MNT_JOB)
-			jmount(&b, dst, "bind", p->job, "\"bind\",\"ro\",\"nosuid\",\"nodev\"");
-		else if ((op->op == SANDBOX_MNT_TMPFS && !strcmp(op->dst, "scratch")) ||
-			 is_tmp_link(op))
-			jmount(&b, dst, "bind", p->scratch, "\"bind\",\"rw\",\"nosuid\",\"nodev\"");
+			sandbox_oci_mount(&b, dst, "bind", p->job,
+					  "\"bind\",\"ro\",\"nosuid\",\"nodev\"");
+		else if (op->op == SANDBOX_MNT_TMPFS && !strcmp(op->dst, "scratch"))
+			sandbox_oci_mount(&b, dst, "bind", p->scratch,
+					  "\"bind\",\"rw\",\"nosuid\",\"nodev\"");
+		/* /tmp and /dev/shm are the scratch tmpfs again, bound rather than linked:
+		 * runsc would put tmpfs of its own there, outside the scratch limit (and its
+		 * /dev/shm is root's: POSIX shared memory would fail). */
+		else if (op->op == SANDBOX_MNT_SYMLINK &&
+			 (!strcmp(op->dst, "tmp") || !strcmp(op->dst, "dev/shm")))
+			sandbox_oci_mount(&b, dst, "bind", p->scratch,
+					  "\"bind\",\"rw\",\"nosuid\",\"nodev\"");
 	}
 	/* Namespaces of the Sentry's own; no cgroupsPath: the launcher's cgroup holds all. */
-	jf(&b, "],\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},"
-	       "{\"type\":\"uts\"},{\"type\":\"mount\"},{\"type\":\"network\"}]}}\n");
+	sandbox_oci_f(&b, "],\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},"
+			  "{\"type\":\"uts\"},{\"type\":\"mount\"},{\"type\":\"network\"}]}}\n");
 	if (b.oom) {
 		free(b.p);
 		return -ENOMEM;
@@ -437,7 +343,7 @@ static int write_config(const struct gv_paths *p, const struct sandbox_mounts *m
 
 /* The scratch tmpfs, made here as a detached mount: the launcher moves it into its
  * own namespace; the descriptor stays the worker's. */
-static int make_scratch(const char *opts_str)
+static int make_tmpfs(const char *opts_str)
 {
 	char buf[128], *save = NULL;
 	int fs, mfd = -1, r = 0;
@@ -468,14 +374,91 @@ static int make_scratch(const char *opts_str)
 struct gv_launch {
 	char *argv[16];
 	char platform_arg[32];
-	char id[64]; /* the container's id: its sandbox dir's name, unique on the host */
 	char *envp[2];
 	const char *scratch_path;
 	int scratch_fd;
+	const char *log_path;
+	int log_fd; /* the log's tmpfs, detached: moved onto log_path */
 	int stdio[3];
-	int sync_fd;  /* read end: one byte once the cgroup holds the child */
-	int error_fd; /* write end, CLOEXEC: an errno when the exec fails */
+	struct rlimit cpu; /* RLIMIT_CPU for runsc and all it starts; 0 = none */
+	int status_fd;	   /* write end: runsc's wait status */
+	int sync_fd;	   /* read end: one byte once the cgroup holds the child */
+	int error_fd;	   /* write end, CLOEXEC: an errno when the exec fails */
 };
+
+/* Signals back to their defaults and unblocked: runsc waits for its own children, and
+ * a worker that ignores SIGCHLD must not pass that on. Async-signal-safe. */
+static void reset_signals(void)
+{
+	struct sigaction sa = {.sa_handler = SIG_DFL};
+	sigset_t none;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* The launcher's second half: run runsc as its child and write runsc's wait status to
+ * fd 4, so the result does not depend on the worker reaping it (a worker that ignores
+ * SIGCHLD has its children reaped by the kernel, status and all). */
+__attribute__((noreturn)) static void wait_for_runsc(const struct gv_launch *l)
+{
+	int e, st = 0;
+	pid_t pid = vfork();
+
+	if (pid == 0) {
+		/* runsc dies with the launcher: sandbox_kill() signals the launcher. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == 0)
+			execve(l->argv[0], l->argv, l->envp);
+		e = errno;
+		(void)!write(3, &e, sizeof(e));
+		_exit(127);
+	}
+	if (pid < 0) {
+		e = errno;
+		(void)!write(3, &e, sizeof(e));
+		_exit(127);
+	}
+	/* Ours closed: the parent sees the error pipe's end, and the job's pipes end
+	 * with runsc. */
+	for (int fd = 0; fd <= 3; fd++)
+		close(fd);
+	while (wait4(pid, &st, __WALL, NULL) < 0 && errno == EINTR)
+		;
+	(void)!write(4, &st, sizeof(st));
+	_exit(0);
+}
+
+/* A descriptor of fd's file with an open file description of its own, above 15: runsc
+ * makes the descriptors it is given non-blocking and writes a file from its own offset,
+ * which must not change the caller's (a CLI's terminal, a `> file`). Sockets cannot be
+ * reopened and are shared. Async-signal-safe. */
+static int own_description(int fd, int for_reading)
+{
+	char path[32] = "/proc/self/fd/";
+	struct stat st;
+	int len = 14, digits = 1, nfd, r;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (S_ISSOCK(st.st_mode))
+		return fcntl(fd, F_DUPFD_CLOEXEC, 16);
+	for (int v = fd; v >= 10; v /= 10)
+		digits++;
+	for (int i = digits - 1, v = fd; i >= 0; i--, v /= 10)
+		path[len + i] = (char)('0' + v % 10);
+	path[len + digits] = '\0';
+	nfd =
+	    open(path, (for_reading ? O_RDONLY : O_WRONLY | (S_ISREG(st.st_mode) ? O_APPEND : 0)) |
+			   O_CLOEXEC | O_NOCTTY);
+	if (nfd < 0)
+		return -1;
+	r = fcntl(nfd, F_DUPFD_CLOEXEC, 16);
+	close(nfd);
+	return r;
+}
 
 /* In the cloned child: async-signal-safe calls only (the worker may have threads). */
 __attribute__((noreturn)) static void launcher_child(const struct gv_launch *l)
@@ -491,25 +474,29 @@ __attribute__((noreturn)) static void launcher_child(const struct gv_launch *l)
 		goto fail;
 	}
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    move_mount(l->scratch_fd, "", AT_FDCWD, l->scratch_path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+	    move_mount(l->scratch_fd, "", AT_FDCWD, l->scratch_path, MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
+	    move_mount(l->log_fd, "", AT_FDCWD, l->log_path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		goto fail;
-	/* Above every fd we keep, then onto 0, 1, 2 and 3 (the error pipe, CLOEXEC). */
+	reset_signals();
+	/* The job's CPU time on the host: gVisor's ptrace platform does not count it
+	 * against the script's own RLIMIT_CPU, every runsc process inherits this one. */
+	if (l->cpu.rlim_cur && setrlimit(RLIMIT_CPU, &l->cpu) < 0)
+		goto fail;
+	/* Above every fd we keep, then onto 0-2, 3 (the error pipe) and 4 (the status). */
 	for (int i = 0; i < 3; i++)
-		if ((fds[i] = fcntl(l->stdio[i], F_DUPFD_CLOEXEC, 16)) < 0)
+		if ((fds[i] = own_description(l->stdio[i], i == 0)) < 0)
 			goto fail;
-	if ((fds[3] = fcntl(l->error_fd, F_DUPFD_CLOEXEC, 16)) < 0)
+	if ((fds[3] = fcntl(l->error_fd, F_DUPFD_CLOEXEC, 16)) < 0 ||
+	    (fds[4] = fcntl(l->status_fd, F_DUPFD_CLOEXEC, 16)) < 0)
 		goto fail;
 	for (int i = 0; i < 3; i++)
 		if (dup2(fds[i], i) < 0)
 			goto fail;
-	if (dup3(fds[3], 3, O_CLOEXEC) < 0)
+	if (dup3(fds[3], 3, O_CLOEXEC) < 0 || dup3(fds[4], 4, O_CLOEXEC) < 0)
 		goto fail;
-	if (syscall(SYS_close_range, 4u, ~0u, 0u) < 0 || setsid() < 0)
+	if (syscall(SYS_close_range, 5u, ~0u, 0u) < 0 || setsid() < 0)
 		goto fail;
-	execve(l->argv[0], l->argv, l->envp);
-	e = errno;
-	(void)!write(3, &e, sizeof(e));
-	_exit(127);
+	wait_for_runsc(l);
 fail:
 	e = errno;
 	(void)!write(l->error_fd, &e, sizeof(e));
@@ -542,8 +529,10 @@ static struct sandbox_spec cgroup_spec(const struct sandbox_spec *spec)
 
 	if (s.limits.memory_bytes)
 		s.limits.memory_bytes += opts.overhead_memory;
+	/* The script's own count is the Sentry's RLIMIT_NPROC (prepare); the cgroup only
+	 * stops gVisor's host tasks past what that many processes need. */
 	if (s.limits.pids)
-		s.limits.pids += opts.overhead_pids;
+		s.limits.pids = s.limits.pids * TASKS_PER_PROCESS + opts.overhead_pids;
 	return s;
 }
 
@@ -565,40 +554,52 @@ static int prepare(struct sandbox *sb, const struct sandbox_spec *spec, struct g
 	    (r = sandbox_cgroup_create_helper_from_parent(&sb->cgroup, spec, err, errlen)) < 0)
 		return r;
 	sandbox_limits_prepare_from_parent(&sb->limits, sandbox_cgroup_exists(&sb->cgroup), rl);
-	if (mkdir(p->bundle, 0700) < 0 || mkdir(p->rootfs, 0755) < 0 || mkdir(p->scratch, 0700) < 0 ||
-	    mkdir(p->root, 0700) < 0)
+	/* The cgroup counts gVisor's host threads, not the script's processes: the Sentry
+	 * holds those to RLIMIT_NPROC, the job's own number. */
+	for (int i = 0; i < rl->n; i++)
+		if (rl->set[i].resource == RLIMIT_NPROC && sb->limits.pids)
+			rl->set[i].rl.rlim_cur = rl->set[i].rl.rlim_max = sb->limits.pids;
+	if (mkdir(p->bundle, 0700) < 0 || mkdir(p->rootfs, 0755) < 0 ||
+	    mkdir(p->scratch, 0700) < 0 || mkdir(p->root, 0700) < 0 || mkdir(p->logdir, 0700) < 0)
 		r = -errno;
 	else if ((rootfd = open(p->rootfs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		r = -errno;
 	else {
-		r = build_rootfs(rootfd, m);
+		if ((r = build_rootfs(rootfd, m)) == 0)
+			r = write_init(rootfd);
 		close(rootfd);
 	}
 	if (r == 0 && (r = write_job_files(p->job, spec)) == 0)
 		r = write_config(p, m, spec, rl);
 	if (r < 0) {
-		sandbox_errf(err, errlen, "cannot write the gVisor bundle: %s", sandbox_strerror(r));
+		sandbox_errf(err, errlen, "cannot write the gVisor bundle: %s",
+			     sandbox_strerror(r));
 		return r;
 	}
-	if ((sb->scratch_fd = make_scratch(m->scratch_opts)) < 0) {
+	if ((sb->scratch_fd = make_tmpfs(m->scratch_opts)) < 0) {
 		r = sb->scratch_fd;
 		sb->scratch_fd = -1;
 		sandbox_errf(err, errlen, "cannot make the scratch tmpfs: %s", sandbox_strerror(r));
+		return r;
+	}
+	/* runsc logs what the script makes its Sentry warn about: a small tmpfs of its own,
+	 * charged to the job's cgroup, holds it, not the host's disk. */
+	if ((sb->gv_log_fd = make_tmpfs(LOG_TMPFS_OPTS)) < 0) {
+		r = sb->gv_log_fd;
+		sb->gv_log_fd = -1;
+		sandbox_errf(err, errlen, "cannot make runsc's log tmpfs: %s", sandbox_strerror(r));
 		return r;
 	}
 	return 0;
 }
 
 static void plan_launch(struct gv_launch *l, struct gv_paths *p, const struct sandbox_spec *spec,
-			const char *sb_dir, int devnull)
+			int devnull)
 {
-	const char *base = strrchr(sb_dir, '/');
 	int i = 0;
 
-	/* runsc names its control socket after the id, an abstract one shared by the host:
-	 * two sandboxes at once need two ids. */
-	snprintf(l->id, sizeof(l->id), "%.63s", base ? base + 1 : sb_dir);
-	snprintf(l->platform_arg, sizeof(l->platform_arg), "--platform=%s", platform());
+	snprintf(l->platform_arg, sizeof(l->platform_arg), "--platform=%s",
+		 sandbox_gvisor_platform());
 	l->argv[i++] = opts.runsc;
 	l->argv[i++] = "--root";
 	l->argv[i++] = p->root;
@@ -613,7 +614,8 @@ static void plan_launch(struct gv_launch *l, struct gv_paths *p, const struct sa
 	l->argv[i++] = "run";
 	l->argv[i++] = "--bundle";
 	l->argv[i++] = p->bundle;
-	l->argv[i++] = l->id;
+	/* The container id names runsc's abstract control socket: unique per sandbox. */
+	l->argv[i++] = (char *)p->id;
 	l->argv[i] = NULL;
 	/* runsc gets a PATH and nothing else of the worker's environment. */
 	l->envp[0] = LAUNCH_PATH;
@@ -646,7 +648,8 @@ static int release_launcher(struct sandbox *sb, int sync_w, int error_r, char *e
 		r = poll(&pfd, 1, START_TIMEOUT_MS);
 	while (r < 0 && errno == EINTR);
 	if (r == 0) {
-		sandbox_errf(err, errlen, "runsc did not start within %d s", START_TIMEOUT_MS / 1000);
+		sandbox_errf(err, errlen, "runsc did not start within %d s",
+			     START_TIMEOUT_MS / 1000);
 		return -ETIMEDOUT;
 	}
 	do
@@ -671,25 +674,32 @@ static int launch(struct sandbox *sb, struct gv_paths *p, const struct sandbox_s
 		  char *err, size_t errlen)
 {
 	struct gv_launch l = {0};
-	int sync[2] = {-1, -1}, error[2] = {-1, -1}, devnull = -1, r;
+	int sync[2] = {-1, -1}, error[2] = {-1, -1}, status[2] = {-1, -1}, devnull = -1, r;
 
 	if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(error, O_CLOEXEC) < 0 ||
+	    pipe2(status, O_CLOEXEC | O_NONBLOCK) < 0 ||
 	    (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
 		r = -errno;
 		sandbox_errf(err, errlen, "cannot create runsc's pipes: %s", sandbox_strerror(r));
 		goto out;
 	}
-	plan_launch(&l, p, spec, sb->sb_dir, devnull);
+	plan_launch(&l, p, spec, devnull);
 	l.scratch_fd = sb->scratch_fd;
+	l.log_fd = sb->gv_log_fd;
+	l.log_path = p->logdir;
 	l.sync_fd = sync[0];
 	l.error_fd = error[1];
+	l.status_fd = status[1];
+	if (sb->limits.cpu_seconds)
+		l.cpu.rlim_cur = l.cpu.rlim_max = sb->limits.cpu_seconds + CPU_ALLOWANCE_S;
 	sb->start_ns = sandbox_now_ns();
 	if (sb->limits.timeout_ms)
 		sb->deadline_ns = sb->start_ns + sb->limits.timeout_ms * 1000000ull;
 	sandbox_cgroup_enter_from_parent(&sb->cgroup);
 	sb->pid = clone_launcher(&l, sb->cgroup.clone_fd, &sb->pidfd);
 	if ((r = sandbox_cgroup_leave_from_parent(&sb->cgroup, sb->pid > 0)) < 0) {
-		sandbox_errf(err, errlen, "cannot move the cloning thread out of the job's cgroup: %s",
+		sandbox_errf(err, errlen,
+			     "cannot move the cloning thread out of the job's cgroup: %s",
 			     sandbox_strerror(r));
 		goto out;
 	}
@@ -702,11 +712,15 @@ static int launch(struct sandbox *sb, struct gv_paths *p, const struct sandbox_s
 	}
 	close(sync[0]);
 	close(error[1]);
-	sync[0] = error[1] = -1;
+	close(status[1]);
+	sync[0] = error[1] = status[1] = -1;
+	sb->status_fd = status[0];
+	status[0] = -1;
 	r = release_launcher(sb, sync[1], error[0], err, errlen);
 out:
 	close_pair(sync);
 	close_pair(error);
+	close_pair(status);
 	if (devnull >= 0)
 		close(devnull);
 	return r;
@@ -740,20 +754,22 @@ int sandbox_gvisor_start(struct sandbox *sb, const struct sandbox_spec *spec, ch
 
 /* The last error runsc logged (its log is JSON lines: {"msg":"...","level":"error",...}),
  * from the log's tail: a bounded scan for one field, no parser. */
-static void last_logged_error(const char *sb_dir, char *out, size_t len)
+static void last_logged_error(const struct sandbox *sb, char *out, size_t len)
 {
-	char path[PATH_MAX], buf[LOG_TAIL_BYTES + 1], *line = NULL, *at;
+	char buf[LOG_TAIL_BYTES + 1], *line = NULL, *at;
 	ssize_t n;
 	size_t o = 0;
 	off_t size;
 	int fd;
 
 	out[0] = '\0';
-	snprintf(path, sizeof(path), "%s/runsc.log", sb_dir);
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+	if (sb->gv_log_fd < 0 ||
+	    (fd = openat(sb->gv_log_fd, "runsc.log", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return;
 	size = lseek(fd, 0, SEEK_END);
-	n = size < 0 ? -1 : pread(fd, buf, LOG_TAIL_BYTES, size > LOG_TAIL_BYTES ? size - LOG_TAIL_BYTES : 0);
+	n = size < 0
+		? -1
+		: pread(fd, buf, LOG_TAIL_BYTES, size > LOG_TAIL_BYTES ? size - LOG_TAIL_BYTES : 0);
 	close(fd);
 	if (n <= 0)
 		return;
@@ -777,9 +793,19 @@ static void last_logged_error(const char *sb_dir, char *out, size_t len)
 int sandbox_gvisor_status(struct sandbox *sb, int runsc_status, int *status, char *reason,
 			  size_t len)
 {
+	struct sandbox_cg_stats st;
 	int code;
 
 	reason[0] = '\0';
+	/* runsc's processes carry the job's RLIMIT_CPU (plus the Sentry's allowance): one
+	 * of them dying of it (the script's process killed, or runsc failing) with the
+	 * job's cgroup past the job's cpu time is the script's CPU limit. */
+	if ((!WIFEXITED(runsc_status) || WEXITSTATUS(runsc_status) >= 128) &&
+	    sb->limits.cpu_seconds && sb->cgroup.cg && sandbox_cg_stats(sb->cgroup.cg, &st) == 0 &&
+	    st.cpu_usage_usec >= sb->limits.cpu_seconds * 1000000) {
+		*status = SIGXCPU;
+		return 1;
+	}
 	if (!WIFEXITED(runsc_status)) {
 		snprintf(reason, len, "gVisor's runsc was killed by signal %d",
 			 WTERMSIG(runsc_status));
@@ -788,24 +814,50 @@ int sandbox_gvisor_status(struct sandbox *sb, int runsc_status, int *status, cha
 	code = WEXITSTATUS(runsc_status);
 	if (code == 128) {
 		char msg[180];
-		last_logged_error(sb->sb_dir, msg, sizeof(msg));
+		last_logged_error(sb, msg, sizeof(msg));
 		if (msg[0]) {
 			snprintf(reason, len, "gVisor's runsc failed: %s", msg);
 			return 0;
 		}
 	}
-	/* runsc reports a command killed by signal N as 128 + N, as a shell does. */
-	if (code > 128 && code < 128 + 65)
-		*status = code - 128;
-	else
-		*status = code << 8;
+	/* 128 + N is a command killed by signal N, or one that exited so: runsc tells
+	 * them apart to no one. Read as what the script says, never as a limit that
+	 * fired, unless the job's cgroup agrees (the CPU check above; OOM and pids
+	 * after it). */
+	*status = code << 8;
 	return 1;
 }
 
-/* ---- can a tier start here? ----------------------------------------------------------- */
+void sandbox_gvisor_explain(struct sandbox *sb, struct sandbox_result *res)
+{
+	char more[96];
+
+	/* The cgroup's limit includes gVisor's allowance: name the job's own, and the rest. */
+	/* Killed by the cgroup, as the native tier says it (runsc's status cannot). */
+	if (res->end == SANDBOX_OOM || res->end == SANDBOX_CPU) {
+		res->exit_code = -1;
+		res->signal = res->end == SANDBOX_OOM ? SIGKILL : SIGXCPU;
+	}
+	if (res->end == SANDBOX_OOM && sb->limits.memory_bytes) {
+		snprintf(res->reason, sizeof(res->reason), "memory limit of %llu MB reached",
+			 (unsigned long long)(sb->limits.memory_bytes >> 20));
+		snprintf(more, sizeof(more), " (with %llu MB more for gVisor's own processes)",
+			 (unsigned long long)(opts.overhead_memory >> 20));
+	} else if (res->end == SANDBOX_PIDS && sb->limits.pids) {
+		snprintf(res->reason, sizeof(res->reason), "process limit of %u reached",
+			 sb->limits.pids);
+		snprintf(more, sizeof(more), " (as %u of gVisor's host tasks)",
+			 sb->limits.pids * TASKS_PER_PROCESS + opts.overhead_pids);
+	} else {
+		return;
+	}
+	strncat(res->reason, more, sizeof(res->reason) - strlen(res->reason) - 1);
+}
+
+/* ---- what runs here ---------------------------------------------------------------- */
 
 /* The first line `runsc --version` prints ("runsc version 0.0~20221219.0"). */
-static void runsc_version(char *out, size_t len)
+void sandbox_gvisor_version(char *out, size_t len)
 {
 	char *argv[] = {opts.runsc, "--version", NULL}, *envp[] = {LAUNCH_PATH, NULL};
 	posix_spawn_file_actions_t fa;
@@ -838,39 +890,12 @@ static void runsc_version(char *out, size_t len)
 		snprintf(out, len, "runsc %.64s", buf + 14);
 }
 
-int sandbox_tier_check(enum sandbox_tier t, char *info, size_t infolen, char *err, size_t errlen)
+void sandbox_gvisor_pin_platform(const char *p)
 {
-	static const char *const argv[] = {"/bin/true", NULL};
-	static const char *const envp[] = {"PATH=/usr/bin:/bin", NULL};
-	struct sandbox_spec spec = {.tier = t, .argv = argv, .envp = envp, .stdin_fd = -1,
-				    .stdout_fd = -1, .stderr_fd = -1, .slot = SANDBOX_MAX_SLOT,
-				    .limits = {.timeout_ms = 30000}};
-	struct sandbox_enforcement e;
-	struct sandbox_result res;
-	struct sandbox *sb;
-	char version[80];
-	int r;
+	snprintf(auto_platform, sizeof(auto_platform), "%s", p);
+}
 
-	if ((unsigned)t >= SANDBOX_TIER_COUNT) {
-		sandbox_errf(err, errlen, "there is no tier %d", (int)t);
-		return -EINVAL;
-	}
-	if ((r = sandbox_start(&spec, &sb, err, errlen)) < 0)
-		return r;
-	r = sandbox_wait(sb, &res);
-	sandbox_destroy(sb);
-	if (r < 0 || res.end != SANDBOX_EXITED || res.exit_code != 0) {
-		sandbox_errf(err, errlen, "the %s tier could not run /bin/true: %s",
-			     sandbox_tier_name(t),
-			     r < 0 ? sandbox_strerror(r) : res.reason[0] ? res.reason : "it failed");
-		return r < 0 ? r : -EIO;
-	}
-	if (t == SANDBOX_TIER_GVISOR) {
-		runsc_version(version, sizeof(version));
-		snprintf(info, infolen, "%s, platform %s", version, platform());
-	} else {
-		sandbox_enforcement(&e);
-		snprintf(info, infolen, "namespaces, seccomp, cgroup %s", e.cgroup);
-	}
-	return 0;
+int sandbox_gvisor_platform_is_auto(void)
+{
+	return !strcmp(opts.platform, "auto") && !auto_platform[0];
 }

@@ -181,6 +181,8 @@ void sandbox_limits_normalize(struct sandbox_limits *l);
 void sandbox_limits_prepare_from_parent(const struct sandbox_limits *l, int cgroup,
 					struct sandbox_rlimits *out);
 int sandbox_limits_apply_from_child(const struct sandbox_rlimits *r);
+/* CLOCK_MONOTONIC in nanoseconds: the wall-clock limit's clock. */
+uint64_t sandbox_now_ns(void);
 
 /* ---- cgroup.c: per-sandbox cgroup (the sandbox's only caller of cgroups.h) -------- */
 
@@ -309,6 +311,25 @@ struct sandbox_child {
 /* Clone the child into new namespaces; *pidfd gets its pidfd. */
 pid_t sandbox_proc_clone_from_parent(struct sandbox_child *c, int cgroup_fd, int *pidfd);
 
+/* ---- oci.c: config.json's pieces, written as JSON -------------------------------- */
+
+struct sandbox_oci_buf {
+	char *p;
+	size_t len, cap;
+	int oom; /* an allocation failed: the buffer is incomplete */
+};
+void sandbox_oci_raw(struct sandbox_oci_buf *b, const char *s, size_t n);
+void sandbox_oci_f(struct sandbox_oci_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A JSON string, escaped; an array of them. */
+void sandbox_oci_str(struct sandbox_oci_buf *b, const char *s);
+void sandbox_oci_strs(struct sandbox_oci_buf *b, const char *const *v);
+/* "rlimits": the prepared rlimits by their OCI names. */
+void sandbox_oci_rlimits(struct sandbox_oci_buf *b, const struct sandbox_rlimits *r);
+/* ",{...}": one entry of "mounts"; options is the inside of its JSON array. */
+void sandbox_oci_mount(struct sandbox_oci_buf *b, const char *dst, const char *type,
+		       const char *src, const char *options);
+
 /* ---- gvisor.c: the gvisor tier ------------------------------------------------- */
 
 /* Start spec in gVisor: sb is new (sandbox_new), the spec checked. Fills sb_dir,
@@ -320,10 +341,18 @@ int sandbox_gvisor_start(struct sandbox *sb, const struct sandbox_spec *spec, ch
 int sandbox_gvisor_status(struct sandbox *sb, int runsc_status, int *status, char *reason,
 			  size_t len);
 
-/* ---- sandbox.c: the handle ------------------------------------------------------- */
+/* The platform runsc runs on ("ptrace", "kvm", "systrap"); "auto" resolved. */
+const char *sandbox_gvisor_platform(void);
+/* Is the platform "auto" and not yet settled by a tier check? Settle it. */
+int sandbox_gvisor_platform_is_auto(void);
+void sandbox_gvisor_pin_platform(const char *platform);
+/* "runsc <version>", from `runsc --version`; "runsc" when it says nothing usable. */
+void sandbox_gvisor_version(char *out, size_t len);
+/* After the cgroup's classify: a limit it names is the job's plus gVisor's allowance;
+ * say both. */
+void sandbox_gvisor_explain(struct sandbox *sb, struct sandbox_result *res);
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t sandbox_now_ns(void);
+/* ---- sandbox.c: the handle ------------------------------------------------------- */
 
 struct sandbox {
 	enum sandbox_tier tier;
@@ -339,6 +368,7 @@ struct sandbox {
 	struct sandbox_cgroup cgroup;
 	int notify_fd;	/* the seccomp listener, or -1 */
 	int scratch_fd; /* O_PATH of the scratch tmpfs's root (sandbox_scratch_open), or -1 */
+	int gv_log_fd;	/* gvisor: the tmpfs holding runsc's log, or -1 */
 	struct sandbox_denied denied;
 	void (*on_denied)(void *opaque, const char *msg);
 	void *denied_opaque;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -82,4 +83,12 @@ int sandbox_limits_apply_from_child(const struct sandbox_rlimits *r)
 		if (syscall(SYS_prlimit64, 0, r->set[i].resource, &r->set[i].rl, NULL) < 0)
 			return -errno;
 	return 0;
+}
+
+uint64_t sandbox_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }

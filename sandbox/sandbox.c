@@ -35,14 +35,6 @@
 /* How long the child may take to set up before we give up on it. */
 #define SETUP_TIMEOUT_MS 10000
 
-uint64_t sandbox_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* "5 s" for whole seconds, "1500 ms" otherwise: the unit the operator wrote. */
 static void format_ms(char *buf, size_t len, uint64_t ms)
 {
@@ -134,6 +126,7 @@ static struct sandbox *sandbox_new(const struct sandbox_spec *spec)
 	sb->status_fd = -1;
 	sb->notify_fd = -1;
 	sb->scratch_fd = -1;
+	sb->gv_log_fd = -1;
 	sb->cgroup.clone_fd = -1;
 	sb->on_denied = spec->on_denied;
 	sb->denied_opaque = spec->denied_opaque;
@@ -366,6 +359,7 @@ static void abandon(struct sandbox *sb, struct launch *l)
 	close_fd(&sb->pidfd);
 	close_fd(&sb->notify_fd);
 	close_fd(&sb->scratch_fd);
+	close_fd(&sb->gv_log_fd);
 	sandbox_cgroup_destroy(&sb->cgroup);
 	if (sb->sb_dir)
 		sandbox_state_remove(sb->sb_dir);
@@ -515,15 +509,14 @@ static void fill_result(struct sandbox *sb, int init_status, const struct rusage
 		      (uint64_t)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1000;
 	res->peak_memory_bytes = (uint64_t)ru->ru_maxrss * 1024;
 
-	if (sb->tier == SANDBOX_TIER_GVISOR) {
-		have = sandbox_gvisor_status(sb, init_status, &status, runsc_reason,
-					     sizeof(runsc_reason));
-	} else {
-		do
-			n = read(sb->status_fd, &status, sizeof(status));
-		while (n < 0 && errno == EINTR);
-		have = n == (ssize_t)sizeof(status);
-	}
+	do
+		n = read(sb->status_fd, &status, sizeof(status));
+	while (n < 0 && errno == EINTR);
+	have = n == (ssize_t)sizeof(status);
+	/* The gvisor tier's status pipe carries runsc's status: map it to the command's. */
+	if (have && sb->tier == SANDBOX_TIER_GVISOR)
+		have =
+		    sandbox_gvisor_status(sb, status, &status, runsc_reason, sizeof(runsc_reason));
 
 	if (have && WIFEXITED(status)) {
 		res->exit_code = WEXITSTATUS(status);
@@ -569,6 +562,8 @@ static void fill_result(struct sandbox *sb, int init_status, const struct rusage
 	res->denied_calls = sb->denied.total;
 	snprintf(res->last_denied, sizeof(res->last_denied), "%s", sb->denied.last);
 	sandbox_cgroup_classify(&sb->cgroup, res);
+	if (sb->tier == SANDBOX_TIER_GVISOR)
+		sandbox_gvisor_explain(sb, res);
 }
 
 static int reap(struct sandbox *sb, struct sandbox_result *res, int block)
@@ -667,6 +662,7 @@ void sandbox_destroy(struct sandbox *sb)
 	close_fd(&sb->status_fd);
 	close_fd(&sb->notify_fd);
 	close_fd(&sb->scratch_fd);
+	close_fd(&sb->gv_log_fd);
 	free(sb->sb_dir);
 	free(sb);
 }

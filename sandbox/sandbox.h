@@ -131,9 +131,9 @@ int sandbox_tier_parse(const char *name, enum sandbox_tier *t);
 
 /* How the gvisor tier runs runsc; set once at start-up, before any gvisor sandbox. */
 struct sandbox_gvisor_options {
-	const char *runsc;    /* absolute path of runsc; NULL = "/usr/bin/runsc" */
-	const char *platform; /* "auto" (kvm when /dev/kvm opens, else ptrace), "ptrace",
-			       * "kvm" or "systrap"; NULL = "auto" */
+	const char *runsc;		/* absolute path of runsc; NULL = "/usr/bin/runsc" */
+	const char *platform;		/* "auto" (kvm when /dev/kvm opens, else ptrace), "ptrace",
+					 * "kvm" or "systrap"; NULL = "auto" */
 	uint64_t overhead_memory_bytes; /* added to a job's memory limit for gVisor's own
 					 * processes (its kernel, gofer, stubs); 0 = 128 MiB */
 	uint32_t overhead_pids;		/* added to a job's pids limit for their threads;

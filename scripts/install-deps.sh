@@ -12,6 +12,7 @@ export DEBIAN_FRONTEND=noninteractive
 # podman, runc, debootstrap: tests/it_container.sh builds the image (docker/) from a
 # Debian base it makes offline and runs it without --privileged (runc where crun refuses
 # the host's cgroups); uidmap: newuidmap for per-slot uids of a non-root worker.
+# runsc: gVisor, the gvisor tier's runtime (tests run both tiers; --tier gvisor).
 PKGS="build-essential cmake pkg-config git
  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavfilter-dev
  libuv1-dev libseccomp-dev libhiredis-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
@@ -22,7 +23,8 @@ PKGS="build-essential cmake pkg-config git
  lua5.4 nodejs jq procps bubblewrap hyperfine clang-format
  clang libclang-rt-14-dev
  chromium
- podman runc debootstrap uidmap"
+ podman runc debootstrap uidmap
+ runsc"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -12,19 +12,28 @@
  * The parent kills the whole sandbox by SIGKILLing this process: the kernel then
  * kills every process in the pid namespace.
  *
+ * In the gvisor tier ("reelbox-init --relay COMMAND ARGS...", no status pipe) it is pid 1
+ * of runsc's container and also relays the command's stdout: the command writes into a
+ * pipe of the Sentry's own, which blocks as a Linux pipe does, and this process copies it
+ * to the real stdout, a host pipe whose writes gVisor may cut short (a script that
+ * ignores write()'s count, Python with PYTHONUNBUFFERED for one, would lose frames).
+ * It then exits with the command's status, 128 + N for a signal, as runsc reports it.
+ *
  * Static and small on purpose: no dynamic loader, nothing read from the sandbox's
  * filesystem before the command runs.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define STATUS_FD 3
+#define STATUS_FD   3
+#define RELAY_BYTES (1 << 20)
 
 /* One line on stderr: "reelbox-init: " and up to four pieces. */
 static void say(const char *a, const char *b, const char *c, const char *d)
@@ -36,12 +45,16 @@ static void say(const char *a, const char *b, const char *c, const char *d)
 			return;
 }
 
-__attribute__((noreturn)) static void run_command(char **argv, char **envp)
+__attribute__((noreturn)) static void run_command(char **argv, char **envp, int out)
 {
 	int e;
 
-	if (close_range(STATUS_FD, ~0U, 0) < 0)
+	if (out >= 0 && dup2(out, 1) < 0)
 		_exit(126);
+	/* gVisor's Sentry (runsc 20221219) refuses close_range: one by one there. */
+	if (close_range(STATUS_FD, ~0U, 0) < 0)
+		for (int fd = STATUS_FD; fd < 1024; fd++)
+			close(fd);
 	execve(argv[0], argv, envp);
 	e = errno;
 	say("cannot execute ", argv[0], ": ", strerror(e));
@@ -50,9 +63,72 @@ __attribute__((noreturn)) static void run_command(char **argv, char **envp)
 	_exit(e == ENOENT ? 127 : 126);
 }
 
+static int write_all(const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(1, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Reap what has exited; 1 once the command has (its status in *status). */
+static int reap_some(pid_t cmd, int *status, int *have)
+{
+	pid_t pid;
+	int st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		if (pid == cmd && !*have) {
+			*status = st;
+			*have = 1;
+		}
+	return *have;
+}
+
+/* Copy the command's pipe to stdout until every writer is gone, or until the command
+ * has exited and the pipe is empty (a daemon still holding it is killed after). The
+ * command's exit is looked for at least every 100 ms: a signal need not interrupt a
+ * read in the Sentry. */
+static void relay(int in, pid_t cmd, int *status, int *have)
+{
+	static char buf[RELAY_BYTES];
+	struct pollfd p = {.fd = in, .events = POLLIN};
+	int sink = 0, draining = 0;
+
+	for (;;) {
+		if (!draining && reap_some(cmd, status, have)) {
+			draining = 1;
+			fcntl(in, F_SETFL, O_NONBLOCK);
+		}
+		if (!draining && poll(&p, 1, 100) == 0)
+			continue;
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		/* A reader that went away: keep draining so the command is not blocked. */
+		if (!sink && write_all(buf, (size_t)n) < 0)
+			sink = 1;
+	}
+	close(in);
+}
+
+static int exit_code(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 int main(int argc, char **argv, char **envp)
 {
-	int status = 0, have = 0, st, null;
+	int status = 0, have = 0, st, null, relaying = argc > 1 && !strcmp(argv[1], "--relay");
+	int pipefd[2] = {-1, -1};
 	pid_t cmd, pid;
 
 	/* kill(-1) below is only safe as pid 1 of the sandbox's own pid namespace: run
@@ -63,17 +139,32 @@ int main(int argc, char **argv, char **envp)
 		return 125;
 	}
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (argc < 2) {
+	if (argc < 2 + relaying) {
 		say("no command given", NULL, NULL, NULL);
 		return 127;
+	}
+	if (relaying) {
+		signal(SIGPIPE, SIG_IGN);
+		if (pipe2(pipefd, O_CLOEXEC) < 0) {
+			say("pipe: ", strerror(errno), NULL, NULL);
+			return 126;
+		}
 	}
 	cmd = fork();
 	if (cmd < 0) {
 		say("fork: ", strerror(errno), NULL, NULL);
 		return 126;
 	}
-	if (cmd == 0)
-		run_command(argv + 1, envp);
+	if (cmd == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		run_command(argv + 1 + relaying, envp, pipefd[1]);
+	}
+	if (relaying) {
+		close(pipefd[1]);
+		relay(pipefd[0], cmd, &status, &have);
+		if (have)
+			kill(-1, SIGKILL); /* the command is gone: so is what it left */
+	}
 
 	/* Let go of the script's stdio: when the command closes stdout, its reader sees
 	 * end-of-file without waiting for this process. */
@@ -101,6 +192,8 @@ int main(int argc, char **argv, char **envp)
 		if (have)
 			kill(-1, SIGKILL);
 	}
+	if (relaying)
+		return have ? exit_code(status) : 125;
 	if (have && write(STATUS_FD, &status, sizeof(status)) < 0)
 		return 1;
 	return 0;
