@@ -14,7 +14,7 @@
 # (the same command with the real runsc works) are skipped, saying why, where runsc cannot
 # start a sandbox.
 . "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
-need redis-server redis-cli
+need redis-server redis-cli jq
 
 T=$(mktemp -d /tmp/reelbox-gvstart.XXXXXX)
 REDIS_PID=
@@ -95,15 +95,17 @@ redis-server --port "$PORT" --bind 127.0.0.1 --dir "$T/redis" --save '' --append
 	--logfile "$T/redis/redis.log" >/dev/null 2>&1 &
 REDIS_PID=$!
 for _ in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-REELBOX_REDIS_URL=redis://127.0.0.1:$PORT "$BIN" submit --tier gvisor --size 64x48 --fps 1 \
-	--frames 1 "$T/script.py" >/dev/null 2>&1
+export REELBOX_REDIS_URL=redis://127.0.0.1:$PORT
+id=$("$BIN" submit --tier gvisor --size 64x48 --fps 1 --frames 1 "$T/script.py" 2>"$T/submit.err" | tail -n 1)
 t0=$(date +%s)
-REELBOX_REDIS_URL=redis://127.0.0.1:$PORT timeout 30 "$BIN" worker --config "$T/missing.json" \
+timeout 30 "$BIN" worker --config "$T/missing.json" \
 	--output-dir "$T/videos" >"$T/worker.out" 2>"$T/worker.err"
 rc=$?
 elapsed=$(($(date +%s) - t0))
 ok $([ $rc = 2 ] && [ $elapsed -le 15 ]; echo $?) "d. worker with a missing runsc: exit 2 within 15 s (exit $rc after $elapsed s)"
 check "d. worker: its error names runsc and $MISSING ($(tail -c 300 "$T/worker.err"))" \
 	grep -qF "$MISSING" "$T/worker.err"
-check "d. worker: no video was made" test -z "$(ls -A "$T/videos")"
+check "d. worker: no video was made" test -z "$(find "$T/videos" -name '*.mp4')"
+state=$("$BIN" status --json "$id" 2>/dev/null | jq -r '.state // empty' 2>/dev/null)
+ok $([ -n "$id" ] && [ "$state" = queued ]; echo $?) "d. worker: the job it was offered is still queued (id ${id:-none}, state ${state:-?}: $(head -c 200 "$T/submit.err"))"
 finish
