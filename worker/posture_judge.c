@@ -229,10 +229,12 @@ static void judge_sentry_isolation(const struct posture_obs *o, struct posture_p
 	else
 		ev(p,
 		   "the Sentry's user mnt net ipc uts namespaces differ from the host's; the "
-		   "script is pid %lld of the Sentry's own pid namespace",
-		   (long long)json_integer_value(json_object_get(o->probe, "pid")));
-	if (json_integer_value(json_object_get(o->probe, "pid")) != 1)
-		fail(p, "the script is not pid 1 of the Sentry");
+		   "script is pid %lld of the Sentry's own pid namespace (%s)",
+		   (long long)json_integer_value(json_object_get(o->probe, "pid")),
+		   js(json_object_get(o->probe, "ns"), "pid"));
+	if (!*js(json_object_get(o->probe, "ns"), "pid") ||
+	    !strcmp(js(json_object_get(o->probe, "ns"), "pid"), o->host_ns[1]))
+		fail(p, "the script's pid namespace is the host's");
 }
 
 static void judge_isolation(const struct posture_obs *o, struct posture_point *p)
@@ -283,8 +285,9 @@ static void judge_mounts(const struct posture_obs *o, struct posture_point *p)
 {
 	json_t *mounts = json_object_get(o->probe, "mounts"), *m;
 	const char *scratch = js(json_object_get(o->probe, "scratch"), "dir");
-	int tmp_is_scratch =
-	    json_is_true(json_object_get(json_object_get(o->probe, "scratch"), "tmp_is_scratch"));
+	json_t *sc = json_object_get(o->probe, "scratch");
+	int tmp_is_scratch = json_is_true(json_object_get(sc, "tmp_is_scratch"));
+	int shm_is_scratch = json_is_true(json_object_get(sc, "shm_is_scratch"));
 	char rw[256] = "";
 	size_t i;
 	int n = 0, root_ro = 0;
@@ -305,7 +308,8 @@ static void judge_mounts(const struct posture_obs *o, struct posture_point *p)
 			/* /tmp may be scratch itself, bound again: the probe's marker shows there.
 			 */
 			if (strstr(fl, "rw") == fl && strcmp(mp, scratch) &&
-			    !in_list(mp, sentry_rw) && !(!strcmp(mp, "/tmp") && tmp_is_scratch))
+			    !in_list(mp, sentry_rw) && !(!strcmp(mp, "/tmp") && tmp_is_scratch) &&
+			    !(!strcmp(mp, "/dev/shm") && shm_is_scratch))
 				fail(p, "%s (%s) is writable", mp, fs);
 			continue;
 		}
@@ -330,7 +334,10 @@ static void judge_mounts(const struct posture_obs *o, struct posture_point *p)
 		ev(p,
 		   "/ read-only; %d mounts, writable only %s%s (served by the gofer from the "
 		   "worker's size-limited tmpfs) and the Sentry's own /proc /sys /dev",
-		   n, scratch, tmp_is_scratch ? " and /tmp, the same scratch" : "");
+		   n, scratch,
+		   tmp_is_scratch && shm_is_scratch ? " (and /tmp and /dev/shm: the same scratch)"
+		   : tmp_is_scratch		    ? " (and /tmp: the same scratch)"
+						    : "");
 		ev(p,
 		   "gvisor: the Sentry's mount table shows no nosuid/nodev; execve in it gains no "
 		   "privilege (no_new_privs, every capability set empty) and no host device is "
@@ -490,6 +497,26 @@ static void judge_env(const struct posture_obs *o, struct posture_point *p)
 	   extra[0] ? " + " : "", extra);
 }
 
+static void judge_sentry_pid1_env(const struct posture_obs *o, struct posture_point *p)
+{
+	json_t *names = json_object_get(o->probe, "pid1_env_names"), *v, *e;
+	json_t *env = json_object_get(o->probe, "env");
+	size_t i, j;
+
+	json_array_foreach(names, i, v)
+	{
+		int own = 0;
+		json_array_foreach(env, j, e) own |= json_equal(e, v);
+		if (!own)
+			fail(p, "pid 1's environ holds %s, which the script has not",
+			     json_string_value(v) ? json_string_value(v) : "?");
+	}
+	ev(p,
+	   "gvisor: the Sentry shows pid 1's environ (reelbox-init's): only the job's own %zu "
+	   "names",
+	   json_array_size(names));
+}
+
 static void judge_secrets(const struct posture_obs *o, struct posture_point *p)
 {
 	json_t *fds = json_object_get(o->probe, "fds"), *fd;
@@ -522,9 +549,10 @@ static void judge_secrets(const struct posture_obs *o, struct posture_point *p)
 	}
 	ev(p, "open fds: %s", list);
 	ev(p, "pid 1's environ: %s", js(o->probe, "pid1_environ"));
-	/* In gVisor the script is pid 1 itself: its own environ, nothing of the worker's. */
-	if (gvisor(o) && json_integer_value(json_object_get(o->probe, "pid")) == 1)
-		ev(p, "gvisor: pid 1 is the script itself");
+	/* The Sentry shows pid 1's environ whatever its dumpable flag: it must hold only
+	 * the names the script has itself. */
+	if (gvisor(o) && strcmp(js(o->probe, "pid1_environ"), "unreadable"))
+		judge_sentry_pid1_env(o, p);
 	else if (strcmp(js(o->probe, "pid1_environ"), "unreadable"))
 		fail(p, "pid 1's environ is readable");
 }

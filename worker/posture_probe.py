@@ -100,7 +100,8 @@ try:
         f.write("posture\n")
     sv = os.statvfs(scratch)
     scratch_info = {"dir": scratch, "marker": marker, "bytes": sv.f_blocks * sv.f_frsize, "inodes": sv.f_files,
-                    "tmp_is_scratch": os.path.exists(os.path.join("/tmp", marker))}
+                    "tmp_is_scratch": os.path.exists(os.path.join("/tmp", marker)),
+                    "shm_is_scratch": os.path.exists(os.path.join("/dev/shm", marker))}
 except OSError as e:
     scratch_info = {"error": errname(e)}
 
@@ -128,6 +129,8 @@ except OSError:
     ifaces = ["?"]
 
 pid1_environ = read("/proc/1/environ")
+# The names only, when it can be read (gVisor's Sentry shows it): are they the job's own?
+pid1_env_names = sorted({x.split("=", 1)[0] for x in pid1_environ.split("\0") if "=" in x})
 report = {
     "uid": status.get("Uid", "?").split(), "gid": status.get("Gid", "?").split(),
     "groups": os.getgroups(),
@@ -137,7 +140,7 @@ report = {
     "nnp": status.get("NoNewPrivs", "?"),
     "ns": ns, "mounts": mounts, "writes": writes, "scratch": scratch_info,
     "host_paths": host_paths, "dev": sorted(devs), "ifaces": ifaces, "fds": fds,
-    "env": sorted(os.environ), "pid1_environ": "unreadable" if pid1_environ.startswith("error:")
+    "env": sorted(os.environ), "pid1_env_names": pid1_env_names, "pid1_environ": "unreadable" if pid1_environ.startswith("error:")
     else "readable",
     "rlimit": rlimits, "pid": os.getpid(), "sid": os.getsid(0), "cwd": os.getcwd(),
     "umask": "%04o" % os.umask(0o077),

@@ -25,9 +25,7 @@ for pid in pids:
             if bad:
                 breach("/proc/%d/environ holds %s" % (pid, bad))
         if what == "environ" and pid == 1 and items:
-            if os.getpid() == 1 and TIER == "gvisor":
-                # the gvisor tier has no init of reelbox's: pid 1 is this script itself
-                log("pid 1 is this script (gvisor tier): its own environment, checked above")
-            else:
-                breach("pid 1's environment is readable: %s" % items[:5])
+            # the Sentry shows reelbox-init's environ (the job's own, checked above for
+            # secrets) whatever its dumpable flag says
+            sentry_answer("pid 1's environment is readable: %s" % items[:5])
 finish()
