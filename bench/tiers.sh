@@ -12,8 +12,9 @@
 #   3. tiny-job throughput: N jobs (64x48, 10 frames, a numpy script) through `reelbox
 #      run`, 2 at a time (the machine's 2 cores), jobs/s;
 #   4. the 720p encode: bench/numpy_720p.py, 1280x720, 300 frames, --cpus 2, wall time;
-#      and the same frames written by an os.write loop (a frame written whole can arrive
-#      cut short in the gvisor tier, a bug being fixed: the row says so when it does).
+#      and the same frames written by an os.write loop that takes short writes (runsc
+#      cuts writes to a host pipe short; reelbox-init relays them whole, and the two rows
+#      show that the way a script writes makes no difference).
 #
 # Prints a markdown table (measure | native | gvisor | gvisor/native | reference); save it
 # with `bash bench/tiers.sh | tee bench/tiers_results.md`. Run it on a quiet machine
@@ -62,10 +63,9 @@ for i in range(n):
     sys.stdout.buffer.write(((ramp + 7 * i) & 255).astype(np.uint8).tobytes())
 PY
 
-# numpy_720p.py with each frame written by an os.write loop that takes short writes: in
-# the gvisor tier a frame written whole through sys.stdout.buffer can arrive cut short
-# (the job fails "N bytes: ... more than K frames"), so the tier's encode cost is measured
-# on this one, in both tiers alike
+# numpy_720p.py with each frame written by an os.write loop that takes short writes, in
+# both tiers alike: beside the script as is, it shows whether the way a script writes
+# changes the gvisor tier's cost (a frame written whole once arrived cut short there)
 python3 - "$HERE/numpy_720p.py" >"$TMP/numpy_720p_loop.py" <<'PY'
 import sys
 src = open(sys.argv[1]).read()
