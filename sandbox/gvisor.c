@@ -281,16 +281,19 @@ static int write_job_files(const char *dir, const struct sandbox_spec *spec)
 static int write_config(const struct gv_paths *p, const struct sandbox_mounts *m,
 			const struct sandbox_spec *spec, const struct sandbox_rlimits *rl)
 {
-	/* Empty capability sets: the script keeps none, not even inside the Sentry. */
-	static const char caps[] = "{\"bounding\":[],\"effective\":[],\"inheritable\":[],"
-				   "\"permitted\":[],\"ambient\":[]}";
+	/* The init starts as root with the three capabilities it needs to drop to the
+	 * script's user (init.c); the script keeps none, not even inside the Sentry. */
+	static const char caps[] =
+	    "{\"bounding\":[\"CAP_SETUID\",\"CAP_SETGID\",\"CAP_SETPCAP\"],"
+	    "\"effective\":[\"CAP_SETUID\",\"CAP_SETGID\",\"CAP_SETPCAP\"],\"inheritable\":[],"
+	    "\"permitted\":[\"CAP_SETUID\",\"CAP_SETGID\",\"CAP_SETPCAP\"],\"ambient\":[]}";
 	struct sandbox_oci_buf b = {0};
 	int r;
 
 	sandbox_oci_f(&b, "{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":false,");
 	/* reelbox-init is pid 1, as in the native tier, and relays stdout (init.c). */
-	sandbox_oci_f(&b, "\"user\":{\"uid\":%d,\"gid\":%d},\"args\":[\"/%s\",\"--relay\"",
-		      SANDBOX_INNER_ID, SANDBOX_INNER_ID, INIT_NAME);
+	sandbox_oci_f(&b, "\"user\":{\"uid\":0,\"gid\":0},\"args\":[\"/%s\",\"--relay\"",
+		      INIT_NAME);
 	for (size_t i = 0; spec->argv[i]; i++) {
 		sandbox_oci_raw(&b, ",", 1);
 		sandbox_oci_str(&b, spec->argv[i]);

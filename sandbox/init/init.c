@@ -28,11 +28,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define STATUS_FD   3
+#define INNER_ID    1000 /* SANDBOX_INNER_ID (sandbox/internal.h): the script's uid and gid */
 #define RELAY_BYTES (1 << 20)
 
 /* One line on stderr: "reelbox-init: " and up to four pieces. */
@@ -45,12 +47,32 @@ static void say(const char *a, const char *b, const char *c, const char *d)
 			return;
 }
 
+/* gvisor: runsc starts this init as root with CAP_SETUID, CAP_SETGID and CAP_SETPCAP
+ * only, so the script, a different user, cannot signal or trace it (the Sentry does not
+ * shield its pid 1 as Linux does). The command drops to the script's user with an empty
+ * bounding set: nothing of root's is left to it. */
+static void drop_to_script_user(void)
+{
+	if (getuid() != 0)
+		return;
+	for (int cap = 0; cap < 64; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			_exit(126);
+	if (setgroups(0, NULL) < 0 || setgid(INNER_ID) < 0 || setuid(INNER_ID) < 0 ||
+	    getuid() != INNER_ID) {
+		say("cannot become the script's user: ", strerror(errno), NULL, NULL);
+		_exit(126);
+	}
+}
+
 __attribute__((noreturn)) static void run_command(char **argv, char **envp, int out)
 {
 	int e;
 
 	if (out >= 0 && dup2(out, 1) < 0)
 		_exit(126);
+	if (out >= 0)
+		drop_to_script_user();
 	/* gVisor's Sentry (runsc 20221219) refuses close_range: one by one there. */
 	if (close_range(STATUS_FD, ~0U, 0) < 0)
 		for (int fd = STATUS_FD; fd < 1024; fd++)
@@ -144,7 +166,11 @@ int main(int argc, char **argv, char **envp)
 		return 127;
 	}
 	if (relaying) {
-		signal(SIGPIPE, SIG_IGN);
+		/* The Sentry does not shield its pid 1 from the script's signals as Linux
+		 * shields a namespace's init: ignore every one that could end it. */
+		for (int sig = 1; sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD)
+				signal(sig, SIG_IGN);
 		if (pipe2(pipefd, O_CLOEXEC) < 0) {
 			say("pipe: ", strerror(errno), NULL, NULL);
 			return 126;
@@ -156,7 +182,10 @@ int main(int argc, char **argv, char **envp)
 		return 126;
 	}
 	if (cmd == 0) {
-		signal(SIGPIPE, SIG_DFL);
+		/* Ignored signals survive exec: the command gets the defaults back. */
+		for (int sig = 1; relaying && sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				signal(sig, SIG_DFL);
 		run_command(argv + 1 + relaying, envp, pipefd[1]);
 	}
 	if (relaying) {
