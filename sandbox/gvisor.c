@@ -281,12 +281,14 @@ static int write_job_files(const char *dir, const struct sandbox_spec *spec)
 static int write_config(const struct gv_paths *p, const struct sandbox_mounts *m,
 			const struct sandbox_spec *spec, const struct sandbox_rlimits *rl)
 {
-	/* The init starts as root with the three capabilities it needs to drop to the
-	 * script's user (init.c); the script keeps none, not even inside the Sentry. */
+	/* The init starts as root with the capabilities it needs to kill what the command
+	 * leaves and to drop to the script's user (init.c); the script keeps none. */
 	static const char caps[] =
-	    "{\"bounding\":[\"CAP_SETUID\",\"CAP_SETGID\",\"CAP_SETPCAP\"],"
-	    "\"effective\":[\"CAP_SETUID\",\"CAP_SETGID\",\"CAP_SETPCAP\"],\"inheritable\":[],"
-	    "\"permitted\":[\"CAP_SETUID\",\"CAP_SETGID\",\"CAP_SETPCAP\"],\"ambient\":[]}";
+	    "{\"bounding\":[\"CAP_SETUID\",\"CAP_SETGID\",\"CAP_SETPCAP\",\"CAP_KILL\"],"
+	    "\"effective\":[\"CAP_SETUID\",\"CAP_SETGID\",\"CAP_SETPCAP\",\"CAP_KILL\"],"
+	    "\"inheritable\":[],"
+	    "\"permitted\":[\"CAP_SETUID\",\"CAP_SETGID\",\"CAP_SETPCAP\",\"CAP_KILL\"],"
+	    "\"ambient\":[]}";
 	struct sandbox_oci_buf b = {0};
 	int r;
 
@@ -303,7 +305,9 @@ static int write_config(const struct gv_paths *p, const struct sandbox_mounts *m
 	sandbox_oci_strs(&b, spec->envp);
 	sandbox_oci_raw(&b, ",\"cwd\":", 7);
 	sandbox_oci_str(&b, spec->cwd ? spec->cwd : "/scratch");
-	sandbox_oci_f(&b, ",\"capabilities\":%s,\"noNewPrivileges\":true,\"rlimits\":", caps);
+	sandbox_oci_raw(&b, ",\"capabilities\":", 16);
+	sandbox_oci_raw(&b, caps, sizeof(caps) - 1);
+	sandbox_oci_raw(&b, ",\"noNewPrivileges\":true,\"rlimits\":", 34);
 	sandbox_oci_rlimits(&b, rl);
 	sandbox_oci_f(
 	    &b, "},\"root\":{\"path\":\"rootfs\",\"readonly\":true},\"hostname\":\"reelbox\",");

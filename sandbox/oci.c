@@ -40,6 +40,9 @@ __attribute__((format(printf, 2, 3))) void sandbox_oci_f(struct sandbox_oci_buf 
 	va_end(ap);
 	if (n > 0)
 		sandbox_oci_raw(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+	/* A piece cut short would be broken JSON: fail the spec instead. */
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		b->oom = 1;
 }
 
 /* A JSON string: quotes, backslashes and control bytes escaped; other bytes as they are

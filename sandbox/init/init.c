@@ -47,7 +47,7 @@ static void say(const char *a, const char *b, const char *c, const char *d)
 			return;
 }
 
-/* gvisor: runsc starts this init as root with CAP_SETUID, CAP_SETGID and CAP_SETPCAP
+/* gvisor: runsc starts this init as root with CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_KILL
  * only, so the script, a different user, cannot signal or trace it (the Sentry does not
  * shield its pid 1 as Linux does). The command drops to the script's user with an empty
  * bounding set: nothing of root's is left to it. */
