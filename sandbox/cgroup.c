@@ -106,7 +106,7 @@ int sandbox_cgroup_leave_from_parent(struct sandbox_cgroup *cg, int cloned)
 int sandbox_cgroup_attach_from_parent(struct sandbox_cgroup *cg, pid_t pid)
 {
 	/* v2 cloned straight into it; v1 may have been born inside. */
-	if (!cg->cg || cg->clone_fd >= 0 || cg->born_inside)
+	if (!cg->cg || (!cg->must_attach && (cg->clone_fd >= 0 || cg->born_inside)))
 		return 0;
 	return sandbox_cg_attach(cg->cg, pid);
 }

@@ -194,6 +194,7 @@ struct sandbox_cgroup {
 	int memory_limited;	   /* memory_bytes was set on the cgroup */
 	int entered;		   /* the cloning thread is inside (v1), back holds the way out */
 	int born_inside;	   /* the child was cloned from inside (v1): no attach needed */
+	int must_attach;	   /* cloned elsewhere (a zygote): attach, whatever the version */
 	struct sandbox_cg_thread back;
 };
 
@@ -306,10 +307,20 @@ struct sandbox_child {
 	const char *cwd;
 	char *const *init_argv; /* "reelbox-init", then the command's argv */
 	char *const *envp;
+	/* A zygote's clone (zygote.c): pid 1 forks before executing the init, pid 2 calls
+	 * this (it must not return) and the init adopts it as its command. */
+	void (*command_fn)(void *opaque);
+	void *command_opaque;
 };
 
 /* Clone the child into new namespaces; *pidfd gets its pidfd. */
 pid_t sandbox_proc_clone_from_parent(struct sandbox_child *c, int cgroup_fd, int *pidfd);
+
+/* ---- zygote.c: the same clone, made by a zygote process ---------------------------- */
+
+/* Have z clone c (its command run by the zygote's command function): the pid, or a
+ * negative errno; *pidfd the child's pidfd. The child is the zygote's, not ours. */
+pid_t sandbox_zygote_clone(struct sandbox_zygote *z, const struct sandbox_child *c, int *pidfd);
 
 /* ---- oci.c: config.json's pieces, written as JSON -------------------------------- */
 
@@ -372,6 +383,8 @@ struct sandbox {
 	struct sandbox_denied denied;
 	void (*on_denied)(void *opaque, const char *msg);
 	void *denied_opaque;
+	struct sandbox_zygote *zygote; /* the spec's, native tier */
+	int foreign; /* cloned by a zygote: pid 1 is not our child (reaped there) */
 	int reaped;
 	struct sandbox_result result;
 	int kill_sent;

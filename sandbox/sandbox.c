@@ -135,6 +135,8 @@ static struct sandbox *sandbox_new(const struct sandbox_spec *spec)
 	sb->helper = spec->helper;
 	sb->slot = spec->slot;
 	sb->tier = spec->tier;
+	sb->zygote = spec->tier == SANDBOX_TIER_NATIVE ? spec->zygote : NULL;
+	sb->foreign = sb->zygote != NULL;
 	return sb;
 }
 
@@ -235,9 +237,18 @@ static int clone_child(struct sandbox *sb, struct launch *l, char *err, size_t e
 	sb->start_ns = sandbox_now_ns();
 	if (sb->limits.timeout_ms)
 		sb->deadline_ns = sb->start_ns + sb->limits.timeout_ms * 1000000ull;
-	sandbox_cgroup_enter_from_parent(&sb->cgroup);
-	sb->pid = sandbox_proc_clone_from_parent(&l->child, sb->cgroup.clone_fd, &sb->pidfd);
-	if ((r = sandbox_cgroup_leave_from_parent(&sb->cgroup, sb->pid > 0)) < 0) {
+	if (sb->foreign) {
+		/* The zygote clones in its own cgroup; the attach below moves the child
+		 * before it runs anything of the job's. */
+		sb->cgroup.born_inside = 0;
+		sb->cgroup.must_attach = 1;
+		sb->pid = sandbox_zygote_clone(sb->zygote, &l->child, &sb->pidfd);
+	} else {
+		sandbox_cgroup_enter_from_parent(&sb->cgroup);
+		sb->pid =
+		    sandbox_proc_clone_from_parent(&l->child, sb->cgroup.clone_fd, &sb->pidfd);
+	}
+	if (!sb->foreign && (r = sandbox_cgroup_leave_from_parent(&sb->cgroup, sb->pid > 0)) < 0) {
 		sandbox_errf(err, errlen,
 			     "cannot move the cloning thread out of the sandbox's cgroup: %s",
 			     sandbox_strerror(r));
@@ -352,7 +363,7 @@ static void abandon(struct sandbox *sb, struct launch *l)
 		 * a child stuck anywhere later. */
 		pidfd_send_signal(sb->pidfd, SIGKILL, NULL, 0);
 		close_fd(&l->sync[1]);
-		while (waitpid(sb->pid, NULL, __WALL) < 0 && errno == EINTR)
+		while (!sb->foreign && waitpid(sb->pid, NULL, __WALL) < 0 && errno == EINTR)
 			;
 	}
 	launch_free(l);
@@ -572,6 +583,19 @@ static int reap(struct sandbox *sb, struct sandbox_result *res, int block)
 	int st;
 	pid_t r;
 
+	if (!sb->reaped && sb->foreign) {
+		/* The zygote reaps pid 1: its pidfd tells that it ended, the status pipe
+		 * how the command did; usage comes from the cgroup. */
+		struct pollfd p = {.fd = sb->pidfd, .events = POLLIN};
+		do
+			r = poll(&p, 1, block ? -1 : 0);
+		while (r < 0 && errno == EINTR);
+		if (r == 0)
+			return -EAGAIN;
+		memset(&ru, 0, sizeof(ru));
+		sb->reaped = 1;
+		fill_result(sb, 0, &ru);
+	}
 	if (!sb->reaped) {
 		do
 			r = wait4(sb->pid, &st, __WALL | (block ? 0 : WNOHANG), &ru);

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 struct sandbox;
+struct sandbox_zygote;
 
 /* A file the sandbox shows read-only under /job/<name>. */
 struct sandbox_file {
@@ -88,6 +89,9 @@ struct sandbox_spec {
 	void (*on_denied)(void *opaque, const char *msg);
 	void *denied_opaque;
 	struct sandbox_helper_limits helper; /* a helper cgroup for this sandbox, if enabled */
+	/* Native tier: clone through this zygote (see below): the command is the zygote's
+	 * command function, argv only names it. NULL: clone here and execute argv. */
+	struct sandbox_zygote *zygote;
 };
 
 /* Why a sandbox ended, in the order the kernel or reelbox decided it. */
@@ -289,6 +293,23 @@ int sandbox_helper_usage(const struct sandbox *sb, struct sandbox_helper_usage *
 
 /* Kill everything in the helper cgroup (the helper's own pidfd is the caller's). */
 int sandbox_helper_kill(struct sandbox *sb);
+
+/* ---- zygotes ------------------------------------------------------------------------ */
+
+/* A sandbox's command can be a process forked from one that has an interpreter loaded
+ * and warmed (a zygote), instead of a fresh exec: the same sandbox (namespaces, root,
+ * ids, rlimits, filter, cgroup, init), started without the interpreter's start-up. The
+ * zygote is a process of its own, started by the caller from a fresh exec, talking over
+ * a SOCK_SEQPACKET socket. */
+
+/* The caller's handle on a zygote at the other end of sock (taken; closed by free). */
+struct sandbox_zygote *sandbox_zygote_new(int sock);
+void sandbox_zygote_free(struct sandbox_zygote *z);
+
+/* In the zygote process, once warm: clone sandboxes as asked on sock until it closes;
+ * each one's pid 2 calls command(opaque), which must not return (it runs the job and
+ * exits). Single-threaded callers only. Returns 0 when the peer is gone. */
+int sandbox_zygote_serve(int sock, void (*command)(void *opaque), void *opaque);
 
 /* Remove state dirs and cgroups left by sandboxes whose owner process is gone.
  * Returns how many sandboxes were cleaned up (the larger of the two counts: one

@@ -2020,6 +2020,7 @@ static int worker_run(struct worker *w, int swept)
 {
 	uv_loop_t loop;
 	char why[512];
+	struct pool_stats ps = {0};
 	int rc;
 
 	uv_loop_init(&loop);
@@ -2036,12 +2037,15 @@ static int worker_run(struct worker *w, int swept)
 	if (pool_new(w->loop, &w->cfg, w->n_slots, w->n_slots + (unsigned)w->cfg.pool.python3 + 1,
 		     &w->pool, why, sizeof(why)) < 0)
 		return cli_usage_error("worker", "%s", why);
+	if (w->pool)
+		pool_stats(w->pool, &ps);
 	/* The model is named by its URL and name only: the key is never logged. "limits"
 	 * says which limits hold here (rootless, no cgroups), never silently. */
 	log_event("worker_started", NULL,
-		  "{s:s, s:i, s:i, s:s, s:i, s:i, s:s?, s:s?, s:o?, s:o?, s:s}", "consumer",
-		  queue_async_consumer(w->q), "concurrency", w->cfg.concurrency, "pool",
-		  w->pool ? w->cfg.pool.python3 : 0, "output_dir", w->cfg.output_dir, "lease_s",
+		  "{s:s, s:i, s:i, s:b, s:s?, s:s, s:i, s:i, s:s?, s:s?, s:o?, s:o?, s:s}",
+		  "consumer", queue_async_consumer(w->q), "concurrency", w->cfg.concurrency, "pool",
+		  w->pool ? w->cfg.pool.python3 : 0, "pool_zygote", w->pool && ps.zygote,
+		  "pool_zygote_off", w->pool ? ps.zygote_why : NULL, "output_dir", w->cfg.output_dir, "lease_s",
 		  (int)w->cfg.lease_s, "swept", swept, "model_url",
 		  w->have_model ? w->cfg.model.url : NULL, "model",
 		  w->have_model ? w->cfg.model.name : NULL, "limits", cli_limits_json(), "tiers",

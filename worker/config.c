@@ -119,6 +119,7 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->redis_url, sizeof(cfg->redis_url), "redis://127.0.0.1:6379");
 	cfg->concurrency = 1;
 	cfg->pool.max_age_s = 600;
+	cfg->pool.zygote = 1;
 	cfg->lease_s = 30;
 	cfg->result_ttl_s = 86400;
 	cfg->max_attempts = 3;
@@ -173,6 +174,7 @@ static const struct field model_fields[] = {
 static const struct field pool_fields[] = {
     {"python3", FIELD_INT, offsetof(struct pool_settings, python3), 0, 0, 64},
     {"max_age", FIELD_U32, offsetof(struct pool_settings, max_age_s), 0, 10, 86400},
+    {"zygote", FIELD_INT, offsetof(struct pool_settings, zygote), 0, 0, 1},
     {NULL},
 };
 

@@ -59,6 +59,7 @@ struct model_settings {
 struct pool_settings {
 	int python3;	    /* warm python3 sandboxes kept ready, 0..64 (0: no pool) */
 	uint32_t max_age_s; /* a ready one older than this is replaced, 10..86400 (600) */
+	int zygote;	    /* 1: members are forked from a warmed interpreter (zygote.h) */
 };
 
 struct config {

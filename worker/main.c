@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "encoder.h"
+#include "zygote.h"
 #include "render.h"
 
 struct command {
@@ -74,6 +75,8 @@ int main(int argc, char **argv)
 	/* Internal: the encoder server the worker starts for itself (encoder.h). */
 	if (!strcmp(argv[1], "__encoder"))
 		return encoder_server_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "__zygote"))
+		return zygote_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
 		printf("reelbox %s\n", REELBOX_VERSION);
 		return 0;

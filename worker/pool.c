@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "specs.h"
+#include "zygote.h"
 
 #define WARM_TIMEOUT_MS	 60000
 #define TICK_MS		 1000
@@ -97,14 +98,19 @@ const char pool_python_loader[] =
     "    return code, main\n"
     "_reelbox_code, _reelbox_main = _reelbox_warm()\n"
     "del _reelbox_warm\n"
+    "_reelbox_status = 0\n"
     "try:\n"
     "    exec(_reelbox_code, _reelbox_main.__dict__)\n"
-    "except SystemExit:\n"
-    "    raise\n"
+    "except SystemExit as _e:\n"
+    "    _reelbox_status = _e.code\n"
     "except BaseException:\n"
     "    _t, _v, _tb = sys.exc_info()\n"
     "    _reelbox_hook(_t, _v.with_traceback(_tb.tb_next), _tb.tb_next)\n"
-    "    sys.exit(1)\n";
+    "    _reelbox_status = 1\n"
+    "# a zygote's member ends without tearing down the zygote's modules (zygote.c)\n"
+    "if '_reelbox_exit' in globals():\n"
+    "    _reelbox_exit(_reelbox_status, _reelbox_main)\n"
+    "sys.exit(_reelbox_status)\n";
 
 struct member {
 	struct pool *p;
@@ -133,6 +139,9 @@ struct pool {
 	unsigned out;		  /* slots of taken members not yet released */
 	unsigned closing_members; /* members whose handles the loop has not let go of yet */
 	struct pool_stats st;
+	struct sandbox_zygote *zygote; /* members cloned by it, or NULL: python3 exec'd */
+	pid_t zygote_pid;
+	char zygote_why[400]; /* why there is none, when the config asked for one */
 	void (*done)(void *opaque);
 	void *done_opaque;
 };
@@ -463,10 +472,21 @@ int pool_new(uv_loop_t *loop, const struct config *cfg, unsigned first_slot, uns
 	p->box.spec.files = NULL;
 	p->box.spec.n_files = 0;
 	p->st.size = p->size;
+	p->zygote_pid = -1;
 	if (!p->box.env) {
 		free(p->slot_used);
 		free(p);
 		return -ENOMEM;
+	}
+	if (cfg->pool.zygote) {
+		char why[400];
+		/* Members forked from one warmed interpreter: the imports once, not per
+		 * member. Without it (no libpython here) each member starts python3. */
+		p->zygote = zygote_start(rt->path, p->box.env, &p->zygote_pid, why, sizeof(why));
+		if (!p->zygote)
+			snprintf(p->zygote_why, sizeof(p->zygote_why), "%s", why);
+		p->box.spec.zygote = p->zygote;
+		p->st.zygote = p->zygote != NULL;
 	}
 	uv_timer_init(loop, &p->tick);
 	p->tick.data = p;
@@ -613,6 +633,7 @@ void pool_stats(struct pool *p, struct pool_stats *st)
 	uint64_t peak, cpu;
 
 	*st = p->st;
+	st->zygote_why = p->zygote_why[0] ? p->zygote_why : NULL;
 	st->idle_memory_bytes = 0;
 	st->idle_processes = 0;
 	count(p, &st->ready, &st->warming);
@@ -643,6 +664,10 @@ void pool_close(struct pool *p, void (*done)(void *opaque), void *opaque)
 	p->done_opaque = opaque;
 	while (p->members)
 		discard(p->members);
+	/* The zygote exits once the sandboxes it cloned (taken ones still running) end. */
+	sandbox_zygote_free(p->zygote);
+	p->zygote = NULL;
+	p->box.spec.zygote = NULL;
 	uv_close((uv_handle_t *)&p->tick, on_tick_closed);
 	uv_close((uv_handle_t *)&p->kick, on_tick_closed);
 }

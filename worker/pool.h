@@ -62,6 +62,8 @@ struct pool_stats {
 	uint64_t idle_memory_bytes;
 	unsigned idle_processes;
 	uint64_t warm_ms_last; /* the last member's start to ready */
+	int zygote;	       /* members are forked from the zygote (zygote.h) */
+	const char *zygote_why; /* the config asked for one and there is none: why; or NULL */
 };
 void pool_stats(struct pool *p, struct pool_stats *st);
 

@@ -5,7 +5,9 @@
  * fds 0-2 the spec's stdio and fd 3 the status pipe to the parent. It:
  *   - makes itself non-dumpable, so the script cannot ptrace it or read its
  *     /proc/1/mem, environ or fds;
- *   - forks the command with only fds 0-2, and executes it;
+ *   - forks the command with only fds 0-2, and executes it (or, as "reelbox-init
+ *     --adopt PID", takes its child PID as the command: a zygote's sandbox, whose
+ *     first process forked the command from the zygote's image before this exec);
  *   - reaps every orphan that the pid namespace hands it;
  *   - when the command exits, kills everything left (a daemonised grandchild dies
  *     with the job), reaps it, writes the command's wait status to fd 3 and exits.
@@ -147,11 +149,27 @@ static int exit_code(int status)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* "--adopt PID": the command is already running as this process's child (a zygote's
+ * sandbox: pid 1 forked it before executing this init). */
+static pid_t adopted(int argc, char **argv)
+{
+	long v = 0;
+
+	if (argc != 3 || strcmp(argv[1], "--adopt"))
+		return 0;
+	for (const char *p = argv[2]; *p; p++) {
+		if (*p < '0' || *p > '9' || v > 1000000)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	return v > 1 ? (pid_t)v : -1;
+}
+
 int main(int argc, char **argv, char **envp)
 {
 	int status = 0, have = 0, st, null, relaying = argc > 1 && !strcmp(argv[1], "--relay");
 	int pipefd[2] = {-1, -1};
-	pid_t cmd, pid;
+	pid_t cmd, pid, adopt = adopted(argc, argv);
 
 	/* kill(-1) below is only safe as pid 1 of the sandbox's own pid namespace: run
 	 * anywhere else (by hand on the host, say) it would kill every process the
@@ -176,7 +194,11 @@ int main(int argc, char **argv, char **envp)
 			return 126;
 		}
 	}
-	cmd = fork();
+	if (adopt < 0) {
+		say("--adopt needs the pid of a child", NULL, NULL, NULL);
+		return 127;
+	}
+	cmd = adopt ? adopt : fork();
 	if (cmd < 0) {
 		say("fork: ", strerror(errno), NULL, NULL);
 		return 126;

@@ -1,0 +1,279 @@
+/* zygote.c - the python3 zygote behind the warm pool (sandbox.h, "zygotes").
+ *
+ * `reelbox __zygote PYTHON` (started by zygote_start with its socket on fd 3, the
+ * runtime's base environment and nothing else of the worker's) loads the interpreter's
+ * shared library (libpython3.N, the one PYTHON is), starts it as PYTHON would start, runs
+ * the loader's imports (numpy, Pillow) once, says it is ready, and then only clones
+ * sandboxes (sandbox_zygote_serve). Each sandbox's command is member(): the interpreter
+ * that was warmed here, in the new sandbox, running the pool's loader (pool.c), which
+ * waits for the job's script on stdin as an exec'd loader does. So a member costs a
+ * clone and a fork instead of an interpreter start and ~0.15 s of imports.
+ *
+ * What a forked interpreter would otherwise share with its siblings, put right in
+ * member() before the loader runs: Python's fork hooks (the random module reseeds),
+ * numpy's global random state (reseeded from the kernel), and the signal dispositions a
+ * fresh interpreter sets (the sandbox's child reset every signal to its default).
+ */
+#define _GNU_SOURCE
+#include "zygote.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <wchar.h>
+
+#include "pool.h"
+
+#define ZYGOTE_FD     3
+#define READY_WAIT_MS 30000
+
+static const char *zygote_program = "/proc/self/exe";
+
+/* ---- the worker's side --------------------------------------------------------------- */
+
+struct sandbox_zygote *zygote_start(const char *python, char *const *envp, pid_t *pid_out,
+				    char *err, size_t errlen)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	(void)python;
+	(void)envp;
+	*pid_out = -1;
+	/* Python forked from an AddressSanitizer process would carry its runtime into
+	 * every job (and its leak report into every exit status). */
+	snprintf(err, errlen, "no zygote in an AddressSanitizer build");
+	return NULL;
+#else
+	char *argv[] = {"reelbox", "__zygote", (char *)python, NULL};
+	struct pollfd p;
+	struct sandbox_zygote *z;
+	char msg[256];
+	pid_t parent = getpid(), pid;
+	ssize_t n;
+	int sv[2], r;
+
+	*pid_out = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		snprintf(err, errlen, "cannot create the zygote's socket: %s", strerror(errno));
+		return NULL;
+	}
+	pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "cannot start the zygote: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		/* Async-signal-safe only (the worker may have threads); a fresh exec: nothing
+		 * of the worker's memory, its secrets included, reaches the zygote or any
+		 * sandbox it clones. */
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (getppid() != parent)
+			_exit(127);
+		if (devnull < 0 || dup2(sv[1], ZYGOTE_FD) < 0 || dup2(devnull, 0) < 0 ||
+		    dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
+			_exit(127);
+		execve(zygote_program, argv, envp);
+		_exit(127);
+	}
+	close(sv[1]);
+	/* Its first message: "R" once warm, or why it cannot be. */
+	p = (struct pollfd){.fd = sv[0], .events = POLLIN};
+	do
+		r = poll(&p, 1, READY_WAIT_MS);
+	while (r < 0 && errno == EINTR);
+	n = r > 0 ? recv(sv[0], msg, sizeof(msg) - 1, 0) : -1;
+	if (n == 1 && msg[0] == 'R') {
+		if (!(z = sandbox_zygote_new(sv[0]))) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		*pid_out = pid;
+		return z;
+	}
+	if (n > 1) {
+		msg[n] = '\0';
+		snprintf(err, errlen, "%s", msg);
+	} else {
+		snprintf(err, errlen, "the zygote %s",
+			 r == 0 ? "was not ready within 30 s" : "ended before it was ready");
+	}
+fail:
+	close(sv[0]);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return NULL;
+#endif
+}
+
+/* ---- the zygote's side --------------------------------------------------------------- */
+
+static struct {
+	void (*set_program_name)(const wchar_t *);
+	void (*initialize_ex)(int);
+	int (*run_simple)(const char *, void *);
+	void (*after_fork_child)(void);
+	int (*finalize_ex)(void);
+} py;
+
+/* Put right what a fork shares and a fresh interpreter would not have (see the top). */
+static const char member_prelude[] =
+    "import signal as _s\n"
+    "_s.signal(_s.SIGINT, _s.default_int_handler)\n"
+    "_s.signal(_s.SIGPIPE, _s.SIG_IGN)\n"
+    "_s.signal(_s.SIGXFSZ, _s.SIG_IGN)\n"
+    "del _s\n"
+    "import sys as _sys\n"
+    "if 'numpy' in _sys.modules:\n"
+    "    _sys.modules['numpy'].random.seed()\n"
+    "del _sys\n"
+    "def _reelbox_exit(status, main):\n"
+    "    # A cold exit's steps (threads joined, atexit, the script's globals released\n"
+    "    # so their files close, cycles collected, stdio flushed) without the module\n"
+    "    # teardown: that would touch every object the zygote made, a copy of each page.\n"
+    "    import gc, os, sys\n"
+    "    if status is None:\n"
+    "        code = 0\n"
+    "    elif isinstance(status, int):\n"
+    "        code = status & 0xff\n"
+    "    else:\n"
+    "        try:\n"
+    "            print(status, file=sys.stderr)\n"
+    "        except Exception:\n"
+    "            pass\n"
+    "        code = 1\n"
+    "    try:\n"
+    "        t = sys.modules.get('threading')\n"
+    "        if t is not None:\n"
+    "            t._shutdown()\n"
+    "        import atexit\n"
+    "        atexit._run_exitfuncs()\n"
+    "    except BaseException:\n"
+    "        pass\n"
+    "    main.__dict__.clear()\n"
+    "    gc.collect()\n"
+    "    for f in (sys.stdout, sys.stderr):\n"
+    "        try:\n"
+    "            f.flush()\n"
+    "        except Exception:\n"
+    "            code = 120\n"
+    "    os._exit(code)\n";
+
+/* pid 2 of a new sandbox (sandbox_zygote_serve): the job's interpreter. */
+__attribute__((noreturn)) static void member(void *opaque)
+{
+	int r;
+
+	(void)opaque;
+	py.after_fork_child();
+	if (py.run_simple(member_prelude, NULL) != 0)
+		_exit(1);
+	/* The loader exits itself on SystemExit (sys.exit, a failed script) */
+	r = py.run_simple(pool_python_loader, NULL);
+	if (py.finalize_ex() < 0)
+		_exit(120); /* as python3 does when flushing stdout fails at exit */
+	_exit(r ? 1 : 0);
+}
+
+/* "python3.11" -> "libpython3.11.so.1.0": the library the interpreter is built from. */
+static int library_of(const char *python, char *so, size_t len, char *why, size_t whylen)
+{
+	char real[PATH_MAX];
+	const char *base;
+	unsigned maj, min;
+	char tail;
+
+	if (!realpath(python, real)) {
+		snprintf(why, whylen, "%.200s: %s", python, strerror(errno));
+		return -1;
+	}
+	base = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
+	if (sscanf(base, "python%u.%u%c", &maj, &min, &tail) != 2 || maj != 3) {
+		snprintf(why, whylen, "%.200s is not a python3.N interpreter", real);
+		return -1;
+	}
+	snprintf(so, len, "libpython%u.%u.so.1.0", maj, min);
+	return 0;
+}
+
+static int load_python(const char *so, char *why, size_t whylen)
+{
+	/* GLOBAL: extension modules (numpy's) resolve the interpreter's symbols in it. */
+	void *h = dlopen(so, RTLD_NOW | RTLD_GLOBAL);
+
+	if (!h) {
+		snprintf(why, whylen, "cannot load %s: %s", so, dlerror());
+		return -1;
+	}
+	py.set_program_name = (void (*)(const wchar_t *))dlsym(h, "Py_SetProgramName");
+	py.initialize_ex = (void (*)(int))dlsym(h, "Py_InitializeEx");
+	py.run_simple = (int (*)(const char *, void *))dlsym(h, "PyRun_SimpleStringFlags");
+	py.after_fork_child = (void (*)(void))dlsym(h, "PyOS_AfterFork_Child");
+	py.finalize_ex = (int (*)(void))dlsym(h, "Py_FinalizeEx");
+	if (!py.set_program_name || !py.initialize_ex || !py.run_simple || !py.after_fork_child ||
+	    !py.finalize_ex) {
+		snprintf(why, whylen, "%s lacks the embedding API", so);
+		return -1;
+	}
+	return 0;
+}
+
+static void say(const char *msg)
+{
+	if (send(ZYGOTE_FD, msg, strlen(msg), MSG_NOSIGNAL) < 0) {
+		/* the worker is gone: nobody to tell */
+	}
+}
+
+/* The imports a member would make (the loader's list), once. */
+static const char warm_code[] = "for _m in ('numpy', 'PIL.Image', 'PIL.ImageDraw', "
+				"'PIL.ImageFont', 'linecache', 'traceback', 'types'):\n"
+				"    try:\n"
+				"        __import__(_m)\n"
+				"    except Exception:\n"
+				"        pass\n"
+				"del _m\n"
+				"import gc\n"
+				"gc.freeze()  # members' collections skip the zygote's objects\n";
+
+int zygote_main(int argc, char **argv)
+{
+	static wchar_t program[PATH_MAX];
+	char so[64], why[400];
+
+	if (argc != 2 || fcntl(ZYGOTE_FD, F_GETFD) < 0) {
+		fprintf(stderr, "reelbox: __zygote is started by the worker's pool, not by hand\n");
+		return 2;
+	}
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1)
+		return 1;
+	if (library_of(argv[1], so, sizeof(so), why, sizeof(why)) < 0 ||
+	    load_python(so, why, sizeof(why)) < 0 ||
+	    mbstowcs(program, argv[1], PATH_MAX - 1) == (size_t)-1) {
+		say(why);
+		return 1;
+	}
+	/* As `python3` starts: the same program name (sys.executable, prefixes), the
+	 * same environment (the runtime's base one, the exec gave us), its signal set-up. */
+	py.set_program_name(program);
+	py.initialize_ex(1);
+	if (py.run_simple(warm_code, NULL) != 0) {
+		say("the zygote's imports failed");
+		return 1;
+	}
+	say("R");
+	return sandbox_zygote_serve(ZYGOTE_FD, member, NULL) < 0 ? 1 : 0;
+}
