@@ -13,12 +13,14 @@ export DEBIAN_FRONTEND=noninteractive
 # Debian base it makes offline and runs it without --privileged (runc where crun refuses
 # the host's cgroups); uidmap: newuidmap for per-slot uids of a non-root worker.
 # runsc: gVisor, the gvisor tier's runtime (tests run both tiers; --tier gvisor).
+# libpython3.11: the warm pool's zygote loads it (worker/zygote.c); python3's own binary
+# does not ship the shared library.
 PKGS="build-essential cmake pkg-config git
  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavfilter-dev
  libuv1-dev libseccomp-dev libhiredis-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
  libcurl4-openssl-dev libssl-dev openssl
  ffmpeg redis-server redis-tools
- python3 python3-numpy python3-pil python3-redis python3-boto3 python3-yaml fonts-dejavu-core
+ python3 libpython3.11 python3-numpy python3-pil python3-redis python3-boto3 python3-yaml fonts-dejavu-core
  systemd util-linux
  lua5.4 nodejs jq procps bubblewrap hyperfine clang-format
  clang libclang-rt-14-dev

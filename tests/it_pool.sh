@@ -238,6 +238,10 @@ echo "== a. the pool fills; a numpy job starts warm"
 start_worker w1 --pool 2
 ok $? "worker --pool 2 starts (pid $WPID)"
 WPID_1=$WPID
+ZYG=0
+zl=$(grep -h '"event":"worker_started"' "$T"/w1.log | grep -o '"pool_zygote[^,}]*' | tr '\n' ' ')
+grep -q '"pool_zygote":true' <<<"$zl" && ZYG=1
+check "its members are cloned by the python3 zygote ($zl)" [ "$ZYG" = 1 ]
 wait_metric 'reelbox_pool_sandboxes{state="ready"}' 2 60
 ok $? "/metrics: 2 ready within 60 s (warm start $(metric reelbox_pool_warm_seconds) s)"
 idle=$(metric reelbox_pool_idle_memory_bytes)
@@ -304,8 +308,15 @@ done
 # A's daemon ran the loader's command line: only the pool's waiting members may have it,
 # two processes each (the init's argv holds the command too).
 wait_metric 'reelbox_pool_sandboxes{state="ready"}' 2 60
-loaders=$(pgrep -fc '_reelbox_war[m]')
-check "no process of A is left on the host: $loaders loader processes for 2 waiting members" [ "$loaders" -eq 4 ]
+if [ "$ZYG" = 1 ]; then
+	# Zygote members: pid 2 runs the zygote's command line, so does anything it forked;
+	# the zygote itself and one per waiting member may have it.
+	loaders=$(pgrep -fc 'reelbox __zygot[e]')
+	check "no process of A is left on the host: $loaders zygote images for the zygote and 2 waiting members" [ "$loaders" -eq 3 ]
+else
+	loaders=$(pgrep -fc '_reelbox_war[m]')
+	check "no process of A is left on the host: $loaders loader processes for 2 waiting members" [ "$loaders" -eq 4 ]
+fi
 taken=$(metric 'reelbox_pool_events_total{event="taken"}')
 nwarm=$(grep -h '"event":"job_finished"' "$T"/w1.log | grep -c '"warm":true')
 [ "$taken" -eq "$nwarm" ] && [ "$nwarm" -ge 9 ]
@@ -328,7 +339,12 @@ check "the cold counter counts them ($cold)" [ "$cold" -ge 3 ]
 echo "== e. a member killed while it waits is replaced"
 wait_metric 'reelbox_pool_sandboxes{state="ready"}' 2 60
 failed0=$(metric 'reelbox_pool_events_total{event="failed"}')
-victim=$(pgrep -f -n '_reelbox_warm')
+if [ "$ZYG" = 1 ]; then
+	init=$(pgrep -f -n 'reelbox-init --adop[t]')
+	victim=${init:+$(pgrep -P "$init" | head -1)}
+else
+	victim=$(pgrep -f -n '_reelbox_warm')
+fi
 if [ -n "$victim" ]; then
 	kill -9 "$victim"
 	for _ in $(seq 100); do
