@@ -284,6 +284,9 @@ __attribute__((noreturn)) static void run_child(struct sandbox_child *c)
 			/* Only stdio: the pipes to the parent are the init's. */
 			if (close_range(3, ~0U, 0) < 0)
 				_exit(127);
+			/* Dumpable again, as an exec would leave it (the id switch cleared it):
+			 * its own /proc files are its user's, as a cold command's are. */
+			prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 			sigprocmask(SIG_SETMASK, &none, NULL);
 			c->command_fn(c->command_opaque);
 			_exit(127);

@@ -54,9 +54,10 @@ mkdir -p "$WORK/jobs" "$WORK/out" "$WORK/res"
 STATE=$WORK/state
 printf '{"state_dir": "%s"}\n' "$STATE" >"$WORK/config.json"
 printf '%s\n' "$MARKER" >"$WORK/marker.pat"
-# A warm sandbox's processes show the pool loader's command line, not the script's path:
-# `run --warm`'s member runs in slot 1, host uid 1500001 (sandbox/ids.c, as root).
-printf '%s\n' _reelbox_warm >"$WORK/warm.pat"
+# A warm sandbox's processes show the pool loader's command line, not the script's path,
+# or the zygote's when one cloned it: `run --warm`'s member runs in slot 1, host uid
+# 1500001 (sandbox/ids.c, as root); the zygote itself is root's.
+printf '%s\n' _reelbox_warm __zygote >"$WORK/warm.pat"
 WARM_UID=1500001
 
 PIDS_TO_KILL=()

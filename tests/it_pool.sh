@@ -311,7 +311,7 @@ wait_metric 'reelbox_pool_sandboxes{state="ready"}' 2 60
 if [ "$ZYG" = 1 ]; then
 	# Zygote members: pid 2 runs the zygote's command line, so does anything it forked;
 	# the zygote itself and one per waiting member may have it.
-	loaders=$(pgrep -fc 'reelbox __zygot[e]')
+	loaders=$(pgrep -fc '^python3 __zygot[e]')
 	check "no process of A is left on the host: $loaders zygote images for the zygote and 2 waiting members" [ "$loaders" -eq 3 ]
 else
 	loaders=$(pgrep -fc '_reelbox_war[m]')
@@ -361,6 +361,22 @@ else
 fi
 sub afterkill "$S/numpy.py"
 check "the next job still renders warm ($(warm_of afterkill))" [ "$(warm_of afterkill)" = "true None" ]
+if [ "$ZYG" = 1 ]; then
+	# The zygote killed: its waiting members die with it, a new zygote replaces it.
+	zpid=$(pgrep -f -o '^python3 __zygot[e]')
+	kill -9 "$zpid"
+	for _ in $(seq 100); do
+		z2=$(pgrep -f -o '^python3 __zygot[e]')
+		[ -n "$z2" ] && [ "$z2" != "$zpid" ] && break
+		sleep 0.1
+	done
+	wait_metric 'reelbox_pool_sandboxes{state="ready"}' 2 60
+	r=$?
+	[ -n "$z2" ] && [ "$z2" != "$zpid" ] && [ $r -eq 0 ] && [ "$(metric reelbox_pool_zygote)" = 1 ]
+	ok $? "SIGKILL of the zygote (pid $zpid): a new one (pid $z2), 2 ready again, reelbox_pool_zygote $(metric reelbox_pool_zygote)"
+	sub afterzkill "$S/numpy.py"
+	check "a job after it renders warm ($(warm_of afterzkill))" [ "$(warm_of afterzkill)" = "true None" ]
+fi
 stop_worker
 check "SIGTERM: the worker exits 0 ($WRC)" [ "$WRC" -eq 0 ]
 left=$(find "$T/state" -mindepth 1 -maxdepth 1 | wc -l)

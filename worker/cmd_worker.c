@@ -1578,6 +1578,8 @@ static int metrics_body(void *opaque, char **body, size_t *len)
 					  .warming = ps.warming,
 					  .idle_processes = ps.idle_processes,
 					  .idle_memory_bytes = ps.idle_memory_bytes,
+					  .zygote = ps.zygote,
+					  .zygote_rss_bytes = ps.zygote_rss_bytes,
 					  .taken = ps.taken,
 					  .cold = ps.cold,
 					  .started = ps.started,

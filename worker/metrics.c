@@ -226,6 +226,15 @@ static void pool_lines(FILE *f, const struct metrics_pool *p)
 	head(f, "reelbox_pool_idle_processes", "gauge",
 	     "Processes the ready warm sandboxes hold (an init and an interpreter each).");
 	fprintf(f, "reelbox_pool_idle_processes %u\n", p->idle_processes);
+	head(f, "reelbox_pool_zygote", "gauge",
+	     "1 when the members are cloned by the python3 zygote (imports made once), 0 when "
+	     "each starts python3.");
+	fprintf(f, "reelbox_pool_zygote %d\n", p->zygote);
+	head(f, "reelbox_pool_zygote_resident_bytes", "gauge",
+	     "The zygote's resident memory (the interpreter, numpy, Pillow), shared "
+	     "copy-on-write with every member.");
+	fprintf(f, "reelbox_pool_zygote_resident_bytes %llu\n",
+		(unsigned long long)p->zygote_rss_bytes);
 	head(f, ev, "counter",
 	     "Warm pool events: taken (a job started warm), cold (a job started cold beside "
 	     "the pool), started, failed (a member died or never got ready), expired "

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "specs.h"
@@ -141,6 +142,7 @@ struct pool {
 	struct pool_stats st;
 	struct sandbox_zygote *zygote; /* members cloned by it, or NULL: python3 exec'd */
 	pid_t zygote_pid;
+	unsigned zygote_restarts;
 	char zygote_why[400]; /* why there is none, when the config asked for one */
 	void (*done)(void *opaque);
 	void *done_opaque;
@@ -377,6 +379,32 @@ static void count(struct pool *p, unsigned *ready, unsigned *warming)
 }
 
 /* One member warming at a time, until size are there. */
+/* A zygote that died (killed, out of memory) is started again, twice at most; then the
+ * members start python3 themselves. Its sandboxes died with it (their parent-death
+ * signal): a job running in one fails, the members waiting are replaced. */
+static void zygote_check(struct pool *p)
+{
+	char why[400];
+
+	if (!p->zygote || waitpid(p->zygote_pid, NULL, WNOHANG) != p->zygote_pid)
+		return;
+	sandbox_zygote_free(p->zygote);
+	p->zygote = p->box.spec.zygote = NULL;
+	p->st.zygote = 0;
+	if (++p->zygote_restarts > 2) {
+		snprintf(p->zygote_why, sizeof(p->zygote_why),
+			 "the zygote died %u times; members start python3", p->zygote_restarts);
+		return;
+	}
+	p->zygote = zygote_start(p->argv[0], p->box.env, &p->zygote_pid, why, sizeof(why));
+	if (!p->zygote)
+		snprintf(p->zygote_why, sizeof(p->zygote_why), "%s", why);
+	else
+		p->zygote_why[0] = '\0';
+	p->box.spec.zygote = p->zygote;
+	p->st.zygote = p->zygote != NULL;
+}
+
 static void refill(struct pool *p)
 {
 	unsigned ready, warming;
@@ -387,6 +415,7 @@ static void refill(struct pool *p)
 	count(p, &ready, &warming);
 	if (warming > 0 || ready >= p->size)
 		return;
+	zygote_check(p);
 	if (start_member(p, err, sizeof(err)) < 0) {
 		p->st.failed++;
 		if (++p->fails >= FAILS_BEFORE_OFF) {
@@ -628,12 +657,34 @@ void pool_slot_release(struct pool *p, unsigned slot)
 	maybe_free(p);
 }
 
+/* VmRSS of pid from /proc (bounded read), 0 when it cannot be read. */
+static uint64_t resident_bytes(pid_t pid)
+{
+	char path[64], buf[4096];
+	const char *v;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (!(v = strstr(buf, "\nVmRSS:")))
+		return 0;
+	return strtoull(v + 7, NULL, 10) * 1024;
+}
+
 void pool_stats(struct pool *p, struct pool_stats *st)
 {
 	uint64_t peak, cpu;
 
 	*st = p->st;
 	st->zygote_why = p->zygote_why[0] ? p->zygote_why : NULL;
+	st->zygote_rss_bytes = p->zygote ? resident_bytes(p->zygote_pid) : 0;
 	st->idle_memory_bytes = 0;
 	st->idle_processes = 0;
 	count(p, &st->ready, &st->warming);

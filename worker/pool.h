@@ -63,6 +63,7 @@ struct pool_stats {
 	unsigned idle_processes;
 	uint64_t warm_ms_last; /* the last member's start to ready */
 	int zygote;	       /* members are forked from the zygote (zygote.h) */
+	uint64_t zygote_rss_bytes; /* the zygote's resident memory (VmRSS), 0 without */
 	const char *zygote_why; /* the config asked for one and there is none: why; or NULL */
 };
 void pool_stats(struct pool *p, struct pool_stats *st);

@@ -1,6 +1,6 @@
 /* zygote.c - the python3 zygote behind the warm pool (sandbox.h, "zygotes").
  *
- * `reelbox __zygote PYTHON` (started by zygote_start with its socket on fd 3, the
+ * `reelbox __zygote PYTHON` (run as "python3 __zygote PYTHON"; started by zygote_start with its socket on fd 3, the
  * runtime's base environment and nothing else of the worker's) loads the interpreter's
  * shared library (libpython3.N, the one PYTHON is), starts it as PYTHON would start, runs
  * the loader's imports (numpy, Pillow) once, says it is ready, and then only clones
@@ -53,7 +53,9 @@ struct sandbox_zygote *zygote_start(const char *python, char *const *envp, pid_t
 	snprintf(err, errlen, "no zygote in an AddressSanitizer build");
 	return NULL;
 #else
-	char *argv[] = {"reelbox", "__zygote", (char *)python, NULL};
+	/* "python3": what a member's own /proc/self/cmdline begins with (reelbox's name is
+	 * not the job's business) */
+	char *argv[] = {"python3", "__zygote", (char *)python, NULL};
 	struct pollfd p;
 	struct sandbox_zygote *z;
 	char msg[256];
@@ -178,6 +180,7 @@ __attribute__((noreturn)) static void member(void *opaque)
 	int r;
 
 	(void)opaque;
+	prctl(PR_SET_NAME, "python3", 0, 0, 0); /* the name a cold start's exec gives */
 	py.after_fork_child();
 	if (py.run_simple(member_prelude, NULL) != 0)
 		_exit(1);

@@ -34,8 +34,10 @@ def job_pids():
         try:
             cmd = open("/proc/%s/cmdline" % name, "rb").read()
             # a warm sandbox (REELBOX_HOSTILE_WARM=1) runs the pool's loader, whose
-            # command line is the loader's code, not the script's path
-            if marker not in cmd and not (WARM and b"_reelbox_warm" in cmd):
+            # command line is the loader's code, or the zygote's when it was cloned by
+            # one (the zygote itself is in the host's user namespace: skipped below)
+            warm = b"_reelbox_warm" in cmd or b"\0__zygote\0" in cmd
+            if marker not in cmd and not (WARM and warm):
                 continue
             if os.readlink("/proc/%s/ns/user" % name) == my_userns:
                 continue
