@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@
 #define FAILS_BEFORE_OFF 3
 #define POOL_MAX	 64
 #define REFILL_DELAY_MS	 25
+#define WAIT_MEMBER_MS	 100 /* a job that fits, for a zygote's member (wait_member) */
 
 /* The loader, run as `python3 -c`. It takes one message on stdin: the script's name, NUL,
  * the environment as NUL-ended KEY=VALUE strings, an empty one, then the script. Nothing
@@ -224,6 +226,7 @@ static void discard(struct member *m)
 }
 
 static void refill(struct pool *p);
+static int start_member(struct pool *p, char *err, size_t errlen);
 
 static void on_kick(uv_timer_t *t)
 {
@@ -239,12 +242,35 @@ static void refill_soon(struct pool *p)
 		uv_timer_start(&p->kick, on_kick, REFILL_DELAY_MS, 0);
 }
 
+/* A warming member's stdout is readable (status < 0: its poll failed): its loader's 'R'.
+ * 1 when it is ready now, 0 when nothing was there yet, -1 when it failed (discarded). */
+static int read_ready(struct member *m, int status)
+{
+	struct pool *p = m->p;
+	char c = 0;
+	ssize_t n;
+
+	errno = EIO;
+	n = status < 0 ? -1 : read(m->frame_fd, &c, 1);
+	if (n < 0 && errno == EAGAIN)
+		return 0;
+	if (n != 1 || c != 'R') {
+		p->st.failed++;
+		p->fails++;
+		discard(m);
+		return -1;
+	}
+	m->ready = 1;
+	m->ready_ms = mono_ms();
+	p->fails = 0;
+	p->st.warm_ms_last = m->ready_ms - m->born_ms;
+	return 1;
+}
+
 static void on_frame(uv_poll_t *h, int status, int events)
 {
 	struct member *m = h->data;
 	struct pool *p = m->p;
-	char c = 0;
-	ssize_t n;
 
 	(void)events;
 	if (m->ready) {
@@ -254,23 +280,51 @@ static void on_frame(uv_poll_t *h, int status, int events)
 		refill(p);
 		return;
 	}
-	errno = EIO;
-	n = status < 0 ? -1 : read(m->frame_fd, &c, 1);
-	if (n < 0 && errno == EAGAIN)
-		return;
-	if (n != 1 || c != 'R') {
-		p->st.failed++;
-		p->fails++;
-		discard(m);
+	/* Once ready, watch on for end-of-file: a ready loader that dies (killed, its
+	 * memory) goes. */
+	if (read_ready(m, status) != 0)
 		refill(p);
-		return;
+}
+
+/* No member is ready for a job that fits. With a zygote the next one is tens of
+ * milliseconds away and a cold start costs ~0.3 s of CPU: wait for the one warming
+ * (starting one if none is), at most WAIT_MEMBER_MS, on the worker's loop. Without a
+ * zygote a member is as far away as a cold start: NULL at once. */
+static struct member *wait_member(struct pool *p)
+{
+	uint64_t deadline = mono_ms() + WAIT_MEMBER_MS;
+	struct member *m;
+	char err[512];
+
+	if (!p->zygote || p->frozen)
+		return NULL;
+	for (m = p->members; m && m->ready; m = m->next)
+		;
+	if (!m) {
+		if (start_member(p, err, sizeof(err)) < 0) {
+			p->st.failed++;
+			return NULL;
+		}
+		m = p->members; /* start_member puts it first */
 	}
-	m->ready = 1;
-	m->ready_ms = mono_ms();
-	p->fails = 0;
-	p->st.warm_ms_last = m->ready_ms - m->born_ms;
-	/* Watch on for end-of-file: a ready loader that dies (killed, its memory) goes. */
-	refill(p);
+	for (;;) {
+		struct pollfd pf = {.fd = m->frame_fd, .events = POLLIN};
+		uint64_t now = mono_ms();
+		int r;
+
+		if (now >= deadline)
+			return NULL;
+		r = poll(&pf, 1, (int)(deadline - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return NULL;
+		r = read_ready(m, (pf.revents & (POLLERR | POLLNVAL)) ? -1 : 0);
+		if (r < 0)
+			return NULL;
+		if (r > 0)
+			return m;
+	}
 }
 
 static void on_notify(uv_poll_t *h, int status, int events)
@@ -603,8 +657,9 @@ int pool_take(struct pool *p, const struct job_sandbox *box, struct sandbox **sb
 		goto cold;
 	for (m = p->members; m && !m->ready; m = m->next)
 		;
-	if (!m) {
+	if (!m && !(m = wait_member(p))) {
 		*why = "empty";
+		refill_soon(p);
 		goto cold;
 	}
 	if (memchr(box->file.data, '\0', box->file.len)) {

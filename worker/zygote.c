@@ -129,7 +129,16 @@ static struct {
 	int (*run_simple)(const char *, void *);
 	void (*after_fork_child)(void);
 	int (*finalize_ex)(void);
+	void *(*compile)(const char *, const char *, int);
+	void *(*eval_code)(void *, void *, void *);
+	void *(*add_module)(const char *);
+	void *(*module_dict)(void *);
+	void (*err_print)(void);
+	/* compiled once in the zygote: a member only runs them */
+	void *prelude, *loader, *globals;
 } py;
+
+#define PY_FILE_INPUT 257 /* Py_file_input */
 
 /* Put right what a fork shares and a fresh interpreter would not have (see the top). */
 static const char member_prelude[] =
@@ -182,13 +191,18 @@ __attribute__((noreturn)) static void member(void *opaque)
 	(void)opaque;
 	prctl(PR_SET_NAME, "python3", 0, 0, 0); /* the name a cold start's exec gives */
 	py.after_fork_child();
-	if (py.run_simple(member_prelude, NULL) != 0)
+	if (!py.eval_code(py.prelude, py.globals, py.globals)) {
+		py.err_print();
 		_exit(1);
-	/* The loader exits itself on SystemExit (sys.exit, a failed script) */
-	r = py.run_simple(pool_python_loader, NULL);
+	}
+	/* The loader ends the process itself (_reelbox_exit); a SystemExit that escapes it
+	 * (a syntax error's) is python3's to handle: PyErr_Print exits with its status. */
+	r = py.eval_code(py.loader, py.globals, py.globals) ? 0 : 1;
+	if (r)
+		py.err_print();
 	if (py.finalize_ex() < 0)
 		_exit(120); /* as python3 does when flushing stdout fails at exit */
-	_exit(r ? 1 : 0);
+	_exit(r);
 }
 
 /* "python3.11" -> "libpython3.11.so.1.0": the library the interpreter is built from. */
@@ -226,8 +240,14 @@ static int load_python(const char *so, char *why, size_t whylen)
 	py.run_simple = (int (*)(const char *, void *))dlsym(h, "PyRun_SimpleStringFlags");
 	py.after_fork_child = (void (*)(void))dlsym(h, "PyOS_AfterFork_Child");
 	py.finalize_ex = (int (*)(void))dlsym(h, "Py_FinalizeEx");
+	py.compile = (void *(*)(const char *, const char *, int))dlsym(h, "Py_CompileString");
+	py.eval_code = (void *(*)(void *, void *, void *))dlsym(h, "PyEval_EvalCode");
+	py.add_module = (void *(*)(const char *))dlsym(h, "PyImport_AddModule");
+	py.module_dict = (void *(*)(void *))dlsym(h, "PyModule_GetDict");
+	py.err_print = (void (*)(void))dlsym(h, "PyErr_Print");
 	if (!py.set_program_name || !py.initialize_ex || !py.run_simple || !py.after_fork_child ||
-	    !py.finalize_ex) {
+	    !py.finalize_ex || !py.compile || !py.eval_code || !py.add_module || !py.module_dict ||
+	    !py.err_print) {
 		snprintf(why, whylen, "%s lacks the embedding API", so);
 		return -1;
 	}
@@ -275,6 +295,14 @@ int zygote_main(int argc, char **argv)
 	py.initialize_ex(1);
 	if (py.run_simple(warm_code, NULL) != 0) {
 		say("the zygote's imports failed");
+		return 1;
+	}
+	/* As PyRun_SimpleString runs them: in __main__'s namespace, as "<string>" */
+	py.globals = py.module_dict(py.add_module("__main__"));
+	py.prelude = py.compile(member_prelude, "<string>", PY_FILE_INPUT);
+	py.loader = py.compile(pool_python_loader, "<string>", PY_FILE_INPUT);
+	if (!py.globals || !py.prelude || !py.loader) {
+		say("the zygote cannot compile the loader");
 		return 1;
 	}
 	say("R");
