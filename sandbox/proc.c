@@ -69,7 +69,11 @@ static int memfd_result = -EINVAL;
 
 /* Copy the embedded init into a memfd and seal it. The seals make it immutable for
  * good: a script that opens /proc/1/exe for writing (the runc CVE-2019-5736 class)
- * cannot change the init that later sandboxes execute. */
+ * cannot change the init that later sandboxes execute. Execute-only: an exec of a file
+ * its user may not read is non-dumpable from the start (the kernel's would_dump()), not
+ * only from the init's own PR_SET_DUMPABLE a moment later. A zygote's command runs
+ * beside the init from before that exec, and could otherwise open /proc/1/mem in
+ * between (the descriptor keeps its access once opened). */
 static void memfd_create_once(void)
 {
 	const unsigned char *p = reelbox_init_blob;
@@ -96,7 +100,7 @@ static void memfd_create_once(void)
 		p += w;
 		left -= (size_t)w;
 	}
-	if (fchmod(fd, 0555) < 0 ||
+	if (fchmod(fd, 0111) < 0 ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
 		memfd_result = -errno;
 		close(fd);

@@ -258,9 +258,15 @@ static int clone_child(struct sandbox *sb, struct launch *l, char *err, size_t e
 		r = sb->pid;
 		sb->pid = -1;
 		sb->pidfd = -1;
-		sandbox_errf(err, errlen, "cannot create the sandbox's namespaces: %s%s",
-			     sandbox_strerror(r),
-			     r == -EPERM || r == -ENOSPC ? " (are user namespaces enabled?)" : "");
+		if (sb->foreign && (r == -EPIPE || r == -ECONNRESET || r == -ETIMEDOUT))
+			sandbox_errf(err, errlen, "the zygote did not clone the sandbox: %s (%s)",
+				     sandbox_strerror(r),
+				     r == -ETIMEDOUT ? "it did not answer in time" : "it is gone");
+		else
+			sandbox_errf(err, errlen, "cannot create the sandbox's namespaces: %s%s",
+				     sandbox_strerror(r),
+				     r == -EPERM || r == -ENOSPC ? " (are user namespaces enabled?)"
+								 : "");
 		return r;
 	}
 	close_fd(&l->sync[0]);

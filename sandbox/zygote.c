@@ -51,6 +51,7 @@
 
 struct sandbox_zygote {
 	int sock;
+	unsigned owed;	      /* replies still to come for requests given up on (timed out) */
 	pthread_mutex_t lock; /* one request in flight */
 };
 
@@ -193,15 +194,27 @@ static const void *take(struct in *in, size_t n)
 	return r;
 }
 
+/* A number copied out: the records are packed, so one may sit at any address. */
+static void take_into(struct in *in, void *dst, size_t n)
+{
+	const void *p = take(in, n);
+
+	if (p)
+		memcpy(dst, p, n);
+	else
+		memset(dst, 0, n);
+}
+
 static const char *take_str(struct in *in)
 {
-	const uint32_t *n = take(in, sizeof(*n));
+	uint32_t n;
 	const char *s;
 
-	if (!n || *n == 0)
+	take_into(in, &n, sizeof(n));
+	if (n == 0)
 		return NULL;
-	s = take(in, *n);
-	if (s && s[*n - 1] != '\0')
+	s = take(in, n);
+	if (s && s[n - 1] != '\0')
 		in->bad = 1;
 	return in->bad ? NULL : s;
 }
@@ -210,6 +223,7 @@ static const char *take_str(struct in *in)
 struct unflat {
 	struct sandbox_mount *ops;
 	struct sandbox_file *files;
+	struct sock_filter *filter; /* copied: aligned */
 	char **argv, **envp;
 };
 
@@ -217,6 +231,7 @@ static void unflat_free(struct unflat *u)
 {
 	free(u->ops);
 	free(u->files);
+	free(u->filter);
 	free(u->argv);
 	free(u->envp);
 	memset(u, 0, sizeof(*u));
@@ -239,15 +254,17 @@ static int unflatten(const char *buf, size_t len, struct sandbox_child *c, struc
 	c->mounts.job_opts[sizeof(c->mounts.job_opts) - 1] = '\0';
 	u->ops = calloc(h->n_ops + 1, sizeof(*u->ops));
 	u->files = calloc(h->n_files + 1, sizeof(*u->files));
+	u->filter = calloc(h->n_filter + 1, sizeof(*u->filter));
 	u->argv = calloc(h->n_argv + 1, sizeof(*u->argv));
 	u->envp = calloc(h->n_envp + 1, sizeof(*u->envp));
-	if (!u->ops || !u->files || !u->argv || !u->envp) {
+	if (!u->ops || !u->files || !u->filter || !u->argv || !u->envp) {
 		unflat_free(u);
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < h->n_ops; i++) {
-		const int32_t *v = take(&in, 3 * sizeof(int32_t));
-		if (!v)
+		int32_t v[3];
+		take_into(&in, v, sizeof(v));
+		if (in.bad)
 			break;
 		u->ops[i].op = (enum sandbox_mount_op)v[0];
 		u->ops[i].is_dir = v[1];
@@ -260,19 +277,20 @@ static int unflatten(const char *buf, size_t len, struct sandbox_child *c, struc
 	c->mounts.n_ops = h->n_ops;
 	c->mounts.sb_dir = take_str(&in);
 	for (uint32_t i = 0; i < h->n_files && !in.bad; i++) {
-		const uint64_t *flen;
-		const int32_t *ex;
+		uint64_t flen;
+		int32_t ex;
 		u->files[i].name = take_str(&in);
-		flen = take(&in, sizeof(*flen));
-		u->files[i].len = flen ? (size_t)*flen : 0;
+		take_into(&in, &flen, sizeof(flen));
+		u->files[i].len = (size_t)flen;
 		u->files[i].data = take(&in, u->files[i].len);
-		ex = take(&in, sizeof(*ex));
-		u->files[i].executable = ex ? *ex : 0;
+		take_into(&in, &ex, sizeof(ex));
+		u->files[i].executable = ex;
 	}
 	c->mounts.files = u->files;
 	c->mounts.n_files = h->n_files;
 	c->seccomp.len = (unsigned short)h->n_filter;
-	c->seccomp.filter = (struct sock_filter *)take(&in, h->n_filter * sizeof(struct sock_filter));
+	take_into(&in, u->filter, h->n_filter * sizeof(*u->filter));
+	c->seccomp.filter = u->filter;
 	c->cwd = take_str(&in);
 	for (uint32_t i = 0; i < h->n_argv; i++)
 		u->argv[i] = (char *)take_str(&in);
@@ -378,13 +396,26 @@ pid_t sandbox_zygote_clone(struct sandbox_zygote *z, const struct sandbox_child 
 	fds[7] = c->notify_fd;
 	pthread_mutex_lock(&z->lock);
 	r = send_fds(z->sock, &op, 1, fds, REQ_FDS);
-	if (r == 0) {
+	/* The zygote answers every request, in order: the replies to requests given up on
+	 * come before ours, and are dropped (their children exit: their sync pipes are
+	 * closed). Taking one of them for ours would release the wrong child. */
+	while (r == 0) {
 		do
 			r = poll(&p, 1, REPLY_WAIT_MS);
 		while (r < 0 && errno == EINTR);
 		r = r == 0 ? -ETIMEDOUT
-			   : (r < 0 ? -errno : recv_fds(z->sock, &reply, sizeof(reply), got, 1, &n_got));
+			   : (r < 0 ? -errno
+				    : recv_fds(z->sock, &reply, sizeof(reply), got, 1, &n_got));
+		if (r < 0 || !z->owed)
+			break;
+		z->owed--;
+		if (n_got)
+			close(got[0]);
+		n_got = 0;
+		reply = 0;
 	}
+	if (r == -ETIMEDOUT)
+		z->owed++;
 	pthread_mutex_unlock(&z->lock);
 	if (r == 0 && reply > 0 && n_got == 1) {
 		*pidfd = got[0];
