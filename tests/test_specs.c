@@ -145,7 +145,7 @@ static void test_an_unknown_runtime_is_named(void **state)
 	job_sandbox_free(&box);
 }
 
-static void test_the_encoder_gets_threads_for_its_quota_up_to_sixteen(void **state)
+static void test_the_encoder_gets_threads_for_its_quota_up_to_sixteen_one_for_small_frames(void **state)
 {
 	struct config cfg;
 	struct job job;
@@ -153,10 +153,12 @@ static void test_the_encoder_gets_threads_for_its_quota_up_to_sixteen(void **sta
 
 	setup(&cfg, &job);
 	job.crf = 20;
+	job.width = 640;
+	job.height = 360;
 	snprintf(job.preset, sizeof(job.preset), "veryfast");
 	job_render_spec(&job, "/out/v.mp4", &rs);
 	assert_int_equal(rs.threads, 3); /* ceil(1.5 * 1.5) */
-	assert_int_equal(rs.width, 320);
+	assert_int_equal(rs.width, 640);
 	assert_int_equal(rs.max_frames, 48);
 	assert_int_equal(rs.crf, 20);
 	assert_string_equal(rs.preset, "veryfast");
@@ -169,6 +171,19 @@ static void test_the_encoder_gets_threads_for_its_quota_up_to_sixteen(void **sta
 	job_render_spec(&job, "/out/v.mp4", &rs);
 	assert_int_equal(rs.threads, 2);
 	assert_null(rs.preset);
+	/* Up to 320x240 one thread, whatever the quota: frame threads only cost there. */
+	job.limits.cpus = 4;
+	job.width = 64;
+	job.height = 48;
+	job_render_spec(&job, "/out/v.mp4", &rs);
+	assert_int_equal(rs.threads, 1);
+	job.width = 320;
+	job.height = 240;
+	job_render_spec(&job, "/out/v.mp4", &rs);
+	assert_int_equal(rs.threads, 1);
+	job.height = 242;
+	job_render_spec(&job, "/out/v.mp4", &rs);
+	assert_int_equal(rs.threads, 6);
 }
 
 static void test_the_wall_clock_has_one_sentence(void **state)
@@ -215,7 +230,7 @@ int main(void)
 	    cmocka_unit_test(
 		test_the_scripts_environment_is_the_contract_the_base_and_the_runtimes),
 	    cmocka_unit_test(test_an_unknown_runtime_is_named),
-	    cmocka_unit_test(test_the_encoder_gets_threads_for_its_quota_up_to_sixteen),
+	    cmocka_unit_test(test_the_encoder_gets_threads_for_its_quota_up_to_sixteen_one_for_small_frames),
 	    cmocka_unit_test(test_the_wall_clock_has_one_sentence),
 	    cmocka_unit_test(test_the_sandbox_takes_the_resolved_tier),
 	};

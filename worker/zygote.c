@@ -261,9 +261,11 @@ static void say(const char *msg)
 	}
 }
 
-/* The imports a member would make (the loader's list), once. */
+/* The imports a member would make (the loader's list, and what the member's prelude and
+ * exit use), once. */
 static const char warm_code[] = "for _m in ('numpy', 'PIL.Image', 'PIL.ImageDraw', "
-				"'PIL.ImageFont', 'linecache', 'traceback', 'types'):\n"
+				"'PIL.ImageFont', 'linecache', 'traceback', 'types', "
+				"'signal', 'atexit'):\n"
 				"    try:\n"
 				"        __import__(_m)\n"
 				"    except Exception:\n"
