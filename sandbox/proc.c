@@ -235,7 +235,10 @@ __attribute__((noreturn)) static void run_child(struct sandbox_child *c)
 
 	if ((r = arrange_fds(c)) < 0)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_FDS, NULL, r);
-	reset_signals();
+	/* A zygote's command keeps the zygote's dispositions (its interpreter's own, as a
+	 * fresh start sets them); pid 1 resets them before its exec (below). */
+	if (!c->command_fn)
+		reset_signals();
 
 	if ((r = sandbox_mounts_prepare_from_child(&c->mounts)) < 0)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_MOUNT, c->mounts.sb_dir, r);
@@ -297,6 +300,7 @@ __attribute__((noreturn)) static void run_child(struct sandbox_child *c)
 		}
 		snprintf(pid_arg, sizeof(pid_arg), "%d", (int)cmd);
 		c->init_argv = adopt_argv;
+		reset_signals();
 	}
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	syscall(SYS_execveat, SANDBOX_FD_INIT, "", c->init_argv, c->envp, AT_EMPTY_PATH);

@@ -10,9 +10,9 @@
  * clone and a fork instead of an interpreter start and ~0.15 s of imports.
  *
  * What a forked interpreter would otherwise share with its siblings, put right in
- * member() before the loader runs: Python's fork hooks (the random module reseeds),
- * numpy's global random state (reseeded from the kernel), and the signal dispositions a
- * fresh interpreter sets (the sandbox's child reset every signal to its default).
+ * member() before the loader runs: Python's fork hooks (the random module reseeds) and
+ * numpy's global random state (new from the kernel). The signal dispositions are the
+ * interpreter's own from its start (proc.c leaves them to a zygote's command).
  */
 #define _GNU_SOURCE
 #include "zygote.h"
@@ -142,14 +142,15 @@ static struct {
 
 /* Put right what a fork shares and a fresh interpreter would not have (see the top). */
 static const char member_prelude[] =
-    "import signal as _s\n"
-    "_s.signal(_s.SIGINT, _s.default_int_handler)\n"
-    "_s.signal(_s.SIGPIPE, _s.SIG_IGN)\n"
-    "_s.signal(_s.SIGXFSZ, _s.SIG_IGN)\n"
-    "del _s\n"
     "import sys as _sys\n"
     "if 'numpy' in _sys.modules:\n"
-    "    _sys.modules['numpy'].random.seed()\n"
+    "    # numpy's global generator, from the kernel: its state set directly (seed()\n"
+    "    # would touch three times the zygote's pages, each a copy in this process)\n"
+    "    import os as _os\n"
+    "    _np = _sys.modules['numpy']\n"
+    "    _np.random.mtrand._rand._bit_generator.state = {'bit_generator': 'MT19937',\n"
+    "        'state': {'key': _np.frombuffer(_os.urandom(2496), dtype=_np.uint32), 'pos': 624}}\n"
+    "    del _np, _os\n"
     "del _sys\n"
     "def _reelbox_exit(status, main):\n"
     "    # A cold exit's steps (threads joined, atexit, the script's globals released\n"
