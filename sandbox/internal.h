@@ -108,8 +108,9 @@ int sandbox_ids_switch_from_child(const struct sandbox_ids *ids);
  * through proc_fd, the root of a proc mount: /proc/sys/user/ shows the limits of the
  * reader's user namespace, whatever proc mount it reads through. Needs
  * CAP_SYS_RESOURCE in the namespace, so before the caps drop; *what names the limit
- * that failed. */
-int sandbox_ids_limit_from_child(int proc_fd, const char **what);
+ * that failed. cgroupns_later: one cgroup namespace is still to be made (and then no
+ * other). */
+int sandbox_ids_limit_from_child(int proc_fd, int cgroupns_later, const char **what);
 
 /* ---- mounts.c: the new root ------------------------------------------------------ */
 
@@ -143,6 +144,7 @@ struct sandbox_mounts {
 	size_t n_files;
 	char scratch_opts[96];
 	char job_opts[96];
+	int cgroupns_later; /* a zygote's child: its cgroup namespace is made after the attach */
 };
 
 int sandbox_mounts_prepare_from_parent(struct sandbox_mounts *m, const struct sandbox_spec *spec,

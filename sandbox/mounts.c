@@ -432,7 +432,7 @@ static int make_job(const struct sandbox_mounts *m, const char *dst)
 
 /* A fresh proc for the pid namespace. Before it, a full proc mounted just long enough
  * to set the user namespace's limits: the final one (subset=pid) has no /proc/sys. */
-static int make_proc(const char *dst, const char **what)
+static int make_proc(const char *dst, int cgroupns_later, const char **what)
 {
 	unsigned long fl = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 	int fd, r;
@@ -445,7 +445,7 @@ static int make_proc(const char *dst, const char **what)
 		umount2(dst, MNT_DETACH);
 		return r;
 	}
-	r = sandbox_ids_limit_from_child(fd, what);
+	r = sandbox_ids_limit_from_child(fd, cgroupns_later, what);
 	close(fd);
 	if (umount2(dst, MNT_DETACH) < 0 && r == 0)
 		r = -errno;
@@ -507,7 +507,7 @@ static int do_op(const struct sandbox_mounts *m, const struct sandbox_mount *op,
 		return mount("tmpfs", op->dst, "tmpfs", MS_NOSUID | MS_NODEV, op->data) < 0 ? -errno
 											    : 0;
 	case SANDBOX_MNT_PROC:
-		return make_proc(op->dst, what);
+		return make_proc(op->dst, m->cgroupns_later, what);
 	case SANDBOX_MNT_JOB:
 		return make_job(m, op->dst);
 	case SANDBOX_MNT_RDONLY:

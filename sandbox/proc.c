@@ -271,6 +271,10 @@ __attribute__((noreturn)) static void run_child(struct sandbox_child *c)
 	if (n != 1)
 		_exit(127);
 	close(c->sync_fd);
+	/* A zygote cloned us in its own cgroup, so our cgroup namespace's root is there:
+	 * now that we are in the job's, root a new one here (a cold child is born inside). */
+	if (c->command_fn && unshare(CLONE_NEWCGROUP) < 0)
+		sandbox_child_fail(c->error_fd, SANDBOX_STEP_SESSION, "(cgroup namespace)", errno);
 	if ((r = sandbox_caps_drop_from_child()) < 0)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_CAPS, NULL, r);
 	/* Last: from here on every call is filtered, and only sendmsg, close,
@@ -405,6 +409,10 @@ pid_t sandbox_proc_clone_from_parent(struct sandbox_child *c, int cgroup_fd, int
 	memset(&args, 0, sizeof(args));
 	args.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
 		     CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_PIDFD;
+	/* A zygote's child is born in the zygote's cgroup: it makes its cgroup namespace
+	 * once it is in the job's (run_child). */
+	if (c->command_fn)
+		args.flags &= ~(uint64_t)CLONE_NEWCGROUP;
 	args.pidfd = (uint64_t)(uintptr_t)pidfd;
 	/* No exit signal: the worker gets no SIGCHLD for it (libuv keeps its own
 	 * handler), a SIGCHLD set to SIG_IGN cannot auto-reap it, and a stray

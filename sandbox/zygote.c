@@ -337,10 +337,8 @@ static int recv_fds(int sock, void *p, size_t n, int *fds, int max_fds, int *n_f
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * REQ_FDS)];
 	struct iovec iov = {.iov_base = p, .iov_len = n};
-	struct msghdr msg = {.msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf)};
+	struct msghdr msg = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	ssize_t r;
 
 	*n_fds = 0;
@@ -482,6 +480,7 @@ static void serve_one(int sock, void (*command)(void *), void *opaque)
 		c.notify_fd = fds[7];
 		c.command_fn = command;
 		c.command_opaque = opaque;
+		c.mounts.cgroupns_later = 1;
 		if ((c.init_fd = sandbox_proc_init_memfd()) < 0)
 			r = c.init_fd;
 		else if ((pid = sandbox_proc_clone_from_parent(&c, -1, &pidfd)) < 0)

@@ -111,6 +111,7 @@ static void status_field(const char *name, char *buf, size_t len)
 static void cmd_view(void)
 {
 	char host[64], procs[256], fds[256], capeff[64], capbnd[64], nnp[16], sec[16], cwd[64];
+	char cg[256];
 	struct timespec t0, t;
 	const char *init_mem = "hidden";
 	int fd, e;
@@ -139,11 +140,27 @@ static void cmd_view(void)
 	status_field("Seccomp", sec, sizeof(sec));
 	if (!getcwd(cwd, sizeof(cwd)))
 		snprintf(cwd, sizeof(cwd), "(%s)", strerror(errno));
+	/* Its cgroup namespace is rooted at its own cgroup, as a cold child's, not at the
+	 * zygote's (which would show the worker's pid and a count of sandboxes). */
+	{
+		char line[256];
+		FILE *f = fopen("/proc/self/cgroup", "re");
+		snprintf(cg, sizeof(cg), "root");
+		while (f && fgets(line, sizeof(line), f)) {
+			line[strcspn(line, "\n")] = '\0';
+			if (strcmp(strrchr(line, ':') ? strrchr(line, ':') : line, ":/")) {
+				snprintf(cg, sizeof(cg), "%s", line);
+				break;
+			}
+		}
+		if (f)
+			fclose(f);
+	}
 	dprintf(1,
 		"init mem: %s\nhost file: %s\nhostname: %s\nprocs: %s\nfds: %s\nCapEff: %s\n"
-		"CapBnd: %s\nNoNewPrivs: %s\nSeccomp: %s\ncwd: %s\n",
+		"CapBnd: %s\nNoNewPrivs: %s\nSeccomp: %s\ncwd: %s\ncgroup: %s\n",
 		init_mem, fd >= 0 ? "visible" : strerror(e), host, procs, fds, capeff, capbnd, nnp,
-		sec, cwd);
+		sec, cwd, cg);
 	_exit(0);
 }
 
@@ -507,7 +524,8 @@ static void test_command_sees_the_sandbox_not_the_host(void **state)
 				       "CapBnd: 0000000000000000\n"
 				       "NoNewPrivs: 1\n"
 				       "Seccomp: 2\n"
-				       "cwd: /scratch\n");
+				       "cwd: /scratch\n"
+				       "cgroup: root\n");
 	run_cleanup(&r);
 	zygote_stop(&zg);
 }

@@ -121,6 +121,9 @@ int encoder_server_start(char *err, size_t errlen)
 		if (devnull < 0 || dup2(sv[1], SERVER_FD) < 0 || dup2(devnull, 0) < 0 ||
 		    dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
 			_exit(127);
+		/* Nothing else of the worker's: its Redis connections are not close-on-exec. */
+		if (close_range(SERVER_FD + 1, ~0U, 0) < 0)
+			_exit(127);
 		execve(server_program, argv, envp);
 		_exit(127);
 	}

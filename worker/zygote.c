@@ -1,13 +1,13 @@
 /* zygote.c - the python3 zygote behind the warm pool (sandbox.h, "zygotes").
  *
- * `reelbox __zygote PYTHON` (run as "python3 __zygote PYTHON"; started by zygote_start with its socket on fd 3, the
- * runtime's base environment and nothing else of the worker's) loads the interpreter's
- * shared library (libpython3.N, the one PYTHON is), starts it as PYTHON would start, runs
- * the loader's imports (numpy, Pillow) once, says it is ready, and then only clones
- * sandboxes (sandbox_zygote_serve). Each sandbox's command is member(): the interpreter
- * that was warmed here, in the new sandbox, running the pool's loader (pool.c), which
- * waits for the job's script on stdin as an exec'd loader does. So a member costs a
- * clone and a fork instead of an interpreter start and ~0.15 s of imports.
+ * `reelbox __zygote PYTHON` (run as "python3 __zygote PYTHON"; started by zygote_start with its
+ * socket on fd 3, the runtime's base environment and nothing else of the worker's) loads the
+ * interpreter's shared library (libpython3.N, the one PYTHON is), starts it as PYTHON would start,
+ * runs the loader's imports (numpy, Pillow) once, says it is ready, and then only clones sandboxes
+ * (sandbox_zygote_serve). Each sandbox's command is member(): the interpreter that was warmed here,
+ * in the new sandbox, running the pool's loader (pool.c), which waits for the job's script on stdin
+ * as an exec'd loader does. So a member costs a clone and a fork instead of an interpreter start
+ * and ~0.15 s of imports.
  *
  * What a forked interpreter would otherwise share with its siblings, put right in
  * member() before the loader runs: Python's fork hooks (the random module reseeds) and
@@ -41,6 +41,28 @@ static const char *zygote_program = "/proc/self/exe";
 
 /* ---- the worker's side --------------------------------------------------------------- */
 
+/* The interpreter starts on the host, as root: a variable that makes it read files
+ * (PYTHONPATH, PYTHONSTARTUP, PYTHONHOME, PYTHONUSERBASE, ...) would have it read the
+ * host's, where a cold start reads the sandbox's. Only these change nothing of the
+ * kind; a runtime that sets any other PYTHON* variable gets no zygote. */
+static const char *const python_vars_ok[] = {
+    "PYTHONDONTWRITEBYTECODE=", "PYTHONUNBUFFERED=", "PYTHONIOENCODING=",   "PYTHONUTF8=",
+    "PYTHONHASHSEED=",		"PYTHONWARNINGS=",   "PYTHONFAULTHANDLER=", NULL};
+
+static const char *python_var_refused(char *const *envp)
+{
+	for (; envp && *envp; envp++) {
+		int ok = 0;
+		if (strncmp(*envp, "PYTHON", 6))
+			continue;
+		for (const char *const *v = python_vars_ok; *v; v++)
+			ok |= !strncmp(*envp, *v, strlen(*v));
+		if (!ok)
+			return *envp;
+	}
+	return NULL;
+}
+
 struct sandbox_zygote *zygote_start(const char *python, char *const *envp, pid_t *pid_out,
 				    char *err, size_t errlen)
 {
@@ -59,11 +81,18 @@ struct sandbox_zygote *zygote_start(const char *python, char *const *envp, pid_t
 	struct pollfd p;
 	struct sandbox_zygote *z;
 	char msg[256];
+	const char *refused;
 	pid_t parent = getpid(), pid;
 	ssize_t n;
 	int sv[2], r;
 
 	*pid_out = -1;
+	if ((refused = python_var_refused(envp))) {
+		snprintf(err, errlen,
+			 "the runtime sets %.*s, which a zygote would resolve on the host",
+			 (int)strcspn(refused, "="), refused);
+		return NULL;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		snprintf(err, errlen, "cannot create the zygote's socket: %s", strerror(errno));
 		return NULL;
@@ -86,6 +115,9 @@ struct sandbox_zygote *zygote_start(const char *python, char *const *envp, pid_t
 			_exit(127);
 		if (devnull < 0 || dup2(sv[1], ZYGOTE_FD) < 0 || dup2(devnull, 0) < 0 ||
 		    dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
+			_exit(127);
+		/* Nothing else of the worker's: its Redis connections are not close-on-exec. */
+		if (close_range(ZYGOTE_FD + 1, ~0U, 0) < 0)
 			_exit(127);
 		execve(zygote_program, argv, envp);
 		_exit(127);
@@ -134,6 +166,7 @@ static struct {
 	void *(*add_module)(const char *);
 	void *(*module_dict)(void *);
 	void (*err_print)(void);
+	int *no_user_site; /* Py_NoUserSiteDirectory */
 	/* compiled once in the zygote: a member only runs them */
 	void *prelude, *loader, *globals;
 } py;
@@ -271,9 +304,10 @@ static int load_python(const char *so, char *why, size_t whylen)
 	py.add_module = (void *(*)(const char *))dlsym(h, "PyImport_AddModule");
 	py.module_dict = (void *(*)(void *))dlsym(h, "PyModule_GetDict");
 	py.err_print = (void (*)(void))dlsym(h, "PyErr_Print");
+	py.no_user_site = (int *)dlsym(h, "Py_NoUserSiteDirectory");
 	if (!py.set_program_name || !py.initialize_ex || !py.run_simple || !py.after_fork_child ||
 	    !py.finalize_ex || !py.compile || !py.eval_code || !py.add_module || !py.module_dict ||
-	    !py.err_print) {
+	    !py.err_print || !py.no_user_site) {
 		snprintf(why, whylen, "%s lacks the embedding API", so);
 		return -1;
 	}
@@ -289,16 +323,18 @@ static void say(const char *msg)
 
 /* The imports a member would make (the loader's list, and what the member's prelude and
  * exit use), once. */
-static const char warm_code[] = "for _m in ('numpy', 'PIL.Image', 'PIL.ImageDraw', "
-				"'PIL.ImageFont', 'linecache', 'traceback', 'types', "
-				"'signal', 'atexit'):\n"
-				"    try:\n"
-				"        __import__(_m)\n"
-				"    except Exception:\n"
-				"        pass\n"
-				"del _m\n"
-				"import gc\n"
-				"gc.freeze()  # members' collections skip the zygote's objects\n";
+static const char warm_code[] =
+    "for _m in ('numpy', 'PIL.Image', 'PIL.ImageDraw', "
+    "'PIL.ImageFont', 'linecache', 'traceback', 'types', "
+    "'signal', 'atexit'):\n"
+    "    try:\n"
+    "        __import__(_m)\n"
+    "    except Exception:\n"
+    "        pass\n"
+    "del _m\n"
+    "import gc, sys\n"
+    "sys.path.insert(0, '')  # as `python3 -c` has it; the loader puts /job there\n"
+    "gc.freeze()  # members' collections skip the zygote's objects\n";
 
 int zygote_main(int argc, char **argv)
 {
@@ -315,6 +351,15 @@ int zygote_main(int argc, char **argv)
 	    load_python(so, why, sizeof(why)) < 0 ||
 	    mbstowcs(program, argv[1], PATH_MAX - 1) == (size_t)-1) {
 		say(why);
+		return 1;
+	}
+	/* No user site directory: it is under $HOME, which is the sandbox's scratch dir for a
+	 * job and whatever that path is on the host for this root process (a .pth file there
+	 * would run as root); a job's own /scratch/.local has nothing at a member's start
+	 * either. And nothing relative to the worker's directory. */
+	*py.no_user_site = 1;
+	if (chdir("/") < 0) {
+		say("the zygote cannot change to /");
 		return 1;
 	}
 	/* As `python3` starts: the same program name (sys.executable, prefixes), the
