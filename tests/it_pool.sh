@@ -20,6 +20,9 @@
 #     pool.max_age 10 a ready member is replaced (expired counted).
 #  f. bad settings: --pool 65, a pool key other than python3/max_age: one-line usage
 #     errors (2).
+#  f2. a warm script ends as a cold one does: stdout closed, KeyboardInterrupt, a __del__
+#     that needs its globals, os._exit and gc.collect replaced, a BOM, sys.exit("msg")
+#     with an atexit handler, a failing flush (run --warm against run, same results).
 #  g. SIGTERM: the worker exits 0 and leaves no sandbox cgroup or state dir behind.
 set -uo pipefail
 
@@ -343,7 +346,9 @@ echo "== e. a member killed while it waits is replaced"
 wait_metric 'reelbox_pool_sandboxes{state="ready"}' 2 60
 failed0=$(metric 'reelbox_pool_events_total{event="failed"}')
 if [ "$ZYG" = 1 ]; then
-	init=$(pgrep -f -n 'reelbox-init --adop[t]')
+	# this worker's own: its zygote, the newest member's init, that init's child
+	zyg=$(pgrep -P "$WPID" -f '__zygot[e]' | head -1)
+	init=${zyg:+$(pgrep -P "$zyg" -n)}
 	victim=${init:+$(pgrep -P "$init" | head -1)}
 else
 	victim=$(pgrep -f -n '_reelbox_warm')
@@ -366,10 +371,10 @@ sub afterkill "$S/numpy.py"
 check "the next job still renders warm ($(warm_of afterkill))" [ "$(warm_of afterkill)" = "true None" ]
 if [ "$ZYG" = 1 ]; then
 	# The zygote killed: its waiting members die with it, a new zygote replaces it.
-	zpid=$(pgrep -f -o '^python3 __zygot[e]')
+	zpid=$(pgrep -P "$WPID" -f '__zygot[e]' | head -1)
 	kill -9 "$zpid"
 	for _ in $(seq 100); do
-		z2=$(pgrep -f -o '^python3 __zygot[e]')
+		z2=$(pgrep -P "$WPID" -f '__zygot[e]' | head -1)
 		[ -n "$z2" ] && [ "$z2" != "$zpid" ] && break
 		sleep 0.1
 	done
@@ -411,6 +416,29 @@ out=$("$BIN" worker --config "$T/bad.json" 2>&1)
 rc=$?
 [ "$rc" -eq 2 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -q "pool.sh" <<<"$out" && grep -q python3 <<<"$out"
 ok $? "a pool for sh: usage error 2 naming the key and the known ones ($out)"
+
+echo "== f2. a warm script ends as a cold one does (run --warm against run, the same script)"
+# Each writes its 2 frames, then ends its own way; the result's status, exit code and
+# signal, and the log's last line, must be the cold run's.
+W='import sys; sys.stdout.buffer.write(bytes(64*48*3*2)); sys.stdout.buffer.flush()'
+printf '%s\nsys.stdout.close()\n' "$W" >"$S/end_close.py"
+printf '%s\nraise KeyboardInterrupt\n' "$W" >"$S/end_sigint.py"
+printf '%s\nclass D:\n    def __del__(self):\n        sys.stderr.write("del sees %%s\\n" %% sys.platform)\nd = D()\n' "$W" >"$S/end_del.py"
+printf '%s\nimport gc, os\ngc.collect = None\nos._exit = None\nsys.exit(11)\n' "$W" >"$S/end_clobber.py"
+printf '\xef\xbb\xbf# coding: utf-8\n%s\n' "$W" >"$S/end_bom.py"
+printf '%s\nimport atexit\natexit.register(lambda: sys.stderr.write("atexit ran\\n"))\nsys.exit("bye")\n' "$W" >"$S/end_msg.py"
+printf '%s\nclass Wr:\n    def write(self, s): return len(s)\n    def flush(self): raise OSError("flush failed")\nsys.stdout = Wr()\n' "$W" >"$S/end_flush.py"
+ends() { # ends SCRIPT [--warm]: "status exit signal | last log line"
+	"$BIN" run --config "$CFG" ${2:-} --json --size 64x48 --fps 10 --frames 2 -o "$T/end.mp4" "$1" 2>/dev/null |
+		"$PY" -c 'import json, sys; d = json.load(sys.stdin); l = d["log"].strip().splitlines()
+print(d["status"], d["exit_code"], d["signal"], "warm" if d.get("warm") else "cold", "|", l[-1] if l else "")'
+}
+for f in end_close end_sigint end_del end_clobber end_bom end_msg end_flush; do
+	w=$(ends "$S/$f.py" --warm)
+	c=$(ends "$S/$f.py")
+	[ "${w/ warm |/ |}" = "${c/ cold |/ |}" ] && grep -q ' warm |' <<<"$w"
+	ok $? "$f: warm ($w) ends as cold ($c)"
+done
 
 echo "== g. nothing left"
 check "no state dir left ($(find "$T/state" -mindepth 1 -maxdepth 1 | wc -l))" [ "$(find "$T/state" -mindepth 1 -maxdepth 1 | wc -l)" -eq 0 ]
