@@ -380,8 +380,9 @@ if [ "$ZYG" = 1 ]; then
 	done
 	wait_metric 'reelbox_pool_sandboxes{state="ready"}' 2 60
 	r=$?
-	[ -n "$z2" ] && [ "$z2" != "$zpid" ] && [ $r -eq 0 ] && [ "$(metric reelbox_pool_zygote)" = 1 ]
-	ok $? "SIGKILL of the zygote (pid $zpid): a new one (pid $z2), 2 ready again, reelbox_pool_zygote $(metric reelbox_pool_zygote)"
+	[ -n "$z2" ] && [ "$z2" != "$zpid" ] && [ $r -eq 0 ] && [ "$(metric reelbox_pool_zygote)" = 1 ] &&
+		grep -q '"event":"pool_zygote_restarted"' "$T"/w1.log
+	ok $? "SIGKILL of the zygote (pid $zpid): a new one (pid $z2), 2 ready again, reelbox_pool_zygote $(metric reelbox_pool_zygote), logged $(grep -c pool_zygote_restarted "$T"/w1.log)"
 	sub afterzkill "$S/numpy.py"
 	check "a job after it renders warm ($(warm_of afterzkill))" [ "$(warm_of afterzkill)" = "true None" ]
 fi

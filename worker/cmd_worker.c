@@ -178,6 +178,13 @@ static void log_event(const char *event, const char *job_id, const char *fmt, ..
 	json_decref(o);
 }
 
+/* The pool's own events (pool_set_log): a zygote restarted or given up. */
+static void pool_log(void *opaque, const char *event, const char *why)
+{
+	(void)opaque;
+	log_event(event, NULL, "{s:s}", "why", why);
+}
+
 static void request_more(struct worker *w)
 {
 	if (!w->stopping)
@@ -2039,16 +2046,18 @@ static int worker_run(struct worker *w, int swept)
 	if (pool_new(w->loop, &w->cfg, w->n_slots, w->n_slots + (unsigned)w->cfg.pool.python3 + 1,
 		     &w->pool, why, sizeof(why)) < 0)
 		return cli_usage_error("worker", "%s", why);
-	if (w->pool)
+	if (w->pool) {
 		pool_stats(w->pool, &ps);
+		pool_set_log(w->pool, pool_log, w);
+	}
 	/* The model is named by its URL and name only: the key is never logged. "limits"
 	 * says which limits hold here (rootless, no cgroups), never silently. */
 	log_event("worker_started", NULL,
 		  "{s:s, s:i, s:i, s:b, s:s?, s:s, s:i, s:i, s:s?, s:s?, s:o?, s:o?, s:s}",
 		  "consumer", queue_async_consumer(w->q), "concurrency", w->cfg.concurrency, "pool",
 		  w->pool ? w->cfg.pool.python3 : 0, "pool_zygote", w->pool && ps.zygote,
-		  "pool_zygote_off", w->pool ? ps.zygote_why : NULL, "output_dir", w->cfg.output_dir, "lease_s",
-		  (int)w->cfg.lease_s, "swept", swept, "model_url",
+		  "pool_zygote_off", w->pool ? ps.zygote_why : NULL, "output_dir",
+		  w->cfg.output_dir, "lease_s", (int)w->cfg.lease_s, "swept", swept, "model_url",
 		  w->have_model ? w->cfg.model.url : NULL, "model",
 		  w->have_model ? w->cfg.model.name : NULL, "limits", cli_limits_json(), "tiers",
 		  tiers_json(w), "default_tier", sandbox_tier_name(w->cfg.tiers.dflt));

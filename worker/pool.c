@@ -165,6 +165,8 @@ struct pool {
 	struct sandbox_zygote *zygote; /* members cloned by it, or NULL: python3 exec'd */
 	pid_t zygote_pid;
 	unsigned zygote_restarts;
+	void (*log)(void *opaque, const char *event, const char *why);
+	void *log_opaque;
 	char zygote_why[400]; /* why there is none, when the config asked for one */
 	void (*done)(void *opaque);
 	void *done_opaque;
@@ -468,6 +470,8 @@ static void zygote_check(struct pool *p)
 	if (++p->zygote_restarts > 2) {
 		snprintf(p->zygote_why, sizeof(p->zygote_why),
 			 "the zygote died %u times; members start python3", p->zygote_restarts);
+		if (p->log)
+			p->log(p->log_opaque, "pool_zygote_off", p->zygote_why);
 		return;
 	}
 	p->zygote = zygote_start(p->argv[0], p->box.env, &p->zygote_pid, why, sizeof(why));
@@ -475,6 +479,9 @@ static void zygote_check(struct pool *p)
 		snprintf(p->zygote_why, sizeof(p->zygote_why), "%s", why);
 	else
 		p->zygote_why[0] = '\0';
+	if (p->log)
+		p->log(p->log_opaque, p->zygote ? "pool_zygote_restarted" : "pool_zygote_off",
+		       p->zygote ? "the zygote died; a new one is warm" : p->zygote_why);
 	p->box.spec.zygote = p->zygote;
 	p->st.zygote = p->zygote != NULL;
 }
@@ -714,6 +721,13 @@ int pool_take(struct pool *p, const struct job_sandbox *box, struct sandbox **sb
 cold:
 	p->st.cold++;
 	return 0;
+}
+
+void pool_set_log(struct pool *p, void (*log)(void *opaque, const char *event, const char *why),
+		  void *opaque)
+{
+	p->log = log;
+	p->log_opaque = opaque;
 }
 
 void pool_freeze(struct pool *p)

@@ -44,6 +44,11 @@ int pool_new(uv_loop_t *loop, const struct config *cfg, unsigned first_slot, uns
 int pool_take(struct pool *p, const struct job_sandbox *box, struct sandbox **sb, int *frame_fd,
 	      int *log_fd, unsigned *slot, const char **why);
 
+/* Where the pool tells what the operator should see in the worker's log (the zygote
+ * restarted, or given up: event "pool_zygote_restarted" or "pool_zygote_off", with why). */
+void pool_set_log(struct pool *p, void (*log)(void *opaque, const char *event, const char *why),
+		  void *opaque);
+
 /* Refill no more: the members there stay until taken or closed (`run --warm`'s pool of
  * one, whose process ends with its job). */
 void pool_freeze(struct pool *p);
@@ -61,10 +66,10 @@ struct pool_stats {
 	 * processes (2 each: the init and the interpreter) */
 	uint64_t idle_memory_bytes;
 	unsigned idle_processes;
-	uint64_t warm_ms_last; /* the last member's start to ready */
-	int zygote;	       /* members are forked from the zygote (zygote.h) */
+	uint64_t warm_ms_last;	   /* the last member's start to ready */
+	int zygote;		   /* members are forked from the zygote (zygote.h) */
 	uint64_t zygote_rss_bytes; /* the zygote's resident memory (VmRSS), 0 without */
-	const char *zygote_why; /* the config asked for one and there is none: why; or NULL */
+	const char *zygote_why;	   /* the config asked for one and there is none: why; or NULL */
 };
 void pool_stats(struct pool *p, struct pool_stats *st);
 
