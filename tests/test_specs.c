@@ -145,7 +145,7 @@ static void test_an_unknown_runtime_is_named(void **state)
 	job_sandbox_free(&box);
 }
 
-static void test_the_encoder_gets_threads_for_its_quota_up_to_sixteen_one_for_small_frames(void **state)
+static void test_the_encoder_gets_threads_for_its_quota_one_for_small_frames(void **state)
 {
 	struct config cfg;
 	struct job job;
@@ -230,7 +230,7 @@ int main(void)
 	    cmocka_unit_test(
 		test_the_scripts_environment_is_the_contract_the_base_and_the_runtimes),
 	    cmocka_unit_test(test_an_unknown_runtime_is_named),
-	    cmocka_unit_test(test_the_encoder_gets_threads_for_its_quota_up_to_sixteen_one_for_small_frames),
+	    cmocka_unit_test(test_the_encoder_gets_threads_for_its_quota_one_for_small_frames),
 	    cmocka_unit_test(test_the_wall_clock_has_one_sentence),
 	    cmocka_unit_test(test_the_sandbox_takes_the_resolved_tier),
 	};

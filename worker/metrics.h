@@ -54,7 +54,7 @@ struct metrics_pool {
 	int on;
 	unsigned size, ready, warming, idle_processes;
 	uint64_t idle_memory_bytes;
-	int zygote;		  /* members are cloned by the zygote */
+	int zygote;		   /* members are cloned by the zygote */
 	uint64_t zygote_rss_bytes; /* its resident memory, shared with the members it cloned */
 	uint64_t taken, cold, started, failed, expired;
 	double warm_seconds_last;

@@ -18,8 +18,8 @@
  * thread and buffers) cost 10% more CPU at 160x120 and 320x240 and a quarter of a tiny
  * job's encoder (64x48: 46 -> 35 ms) for no gain in time. */
 #define ENCODER_ONE_THREAD_PIXELS (320 * 240)
-#define ENCODER_PIDS		64
-#define ENCODER_PIDS_AV1	128 /* SVT-AV1's ~87 threads at lp=2 (render/encode.c) */
+#define ENCODER_PIDS		  64
+#define ENCODER_PIDS_AV1	  128 /* SVT-AV1's ~87 threads at lp=2 (render/encode.c) */
 
 /* The environment is built twice over one list: once to measure, once to fill the
  * single allocation (the strings right after the NULL-terminated vector). */

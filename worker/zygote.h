@@ -10,8 +10,8 @@
  * until it has warmed: the handle for sandbox_spec.zygote and its pid (the caller's
  * child, to reap after the handle is freed; it exits once its last sandbox has ended).
  * NULL with err set when it cannot (no libpython for PYTHON, a failed import). */
-struct sandbox_zygote *zygote_start(const char *python, char *const *envp, pid_t *pid,
-				    char *err, size_t errlen);
+struct sandbox_zygote *zygote_start(const char *python, char *const *envp, pid_t *pid, char *err,
+				    size_t errlen);
 
 /* `reelbox __zygote PYTHON`: the zygote process itself. */
 int zygote_main(int argc, char **argv);
