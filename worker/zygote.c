@@ -66,15 +66,6 @@ static const char *python_var_refused(char *const *envp)
 struct sandbox_zygote *zygote_start(const char *python, char *const *envp, pid_t *pid_out,
 				    char *err, size_t errlen)
 {
-#if defined(__SANITIZE_ADDRESS__)
-	(void)python;
-	(void)envp;
-	*pid_out = -1;
-	/* Python forked from an AddressSanitizer process would carry its runtime into
-	 * every job (and its leak report into every exit status). */
-	snprintf(err, errlen, "no zygote in an AddressSanitizer build");
-	return NULL;
-#else
 	/* "python3": what a member's own /proc/self/cmdline begins with (reelbox's name is
 	 * not the job's business) */
 	char *argv[] = {"python3", "__zygote", (char *)python, NULL};
@@ -87,6 +78,12 @@ struct sandbox_zygote *zygote_start(const char *python, char *const *envp, pid_t
 	int sv[2], r;
 
 	*pid_out = -1;
+#if defined(__SANITIZE_ADDRESS__)
+	/* Python forked from an AddressSanitizer process would carry its runtime into
+	 * every job (and its leak report into every exit status). */
+	snprintf(err, errlen, "no zygote in an AddressSanitizer build");
+	return NULL;
+#endif
 	if ((refused = python_var_refused(envp))) {
 		snprintf(err, errlen,
 			 "the runtime sets %.*s, which a zygote would resolve on the host",
@@ -150,7 +147,6 @@ fail:
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	return NULL;
-#endif
 }
 
 /* ---- the zygote's side --------------------------------------------------------------- */
