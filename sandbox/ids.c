@@ -271,13 +271,13 @@ int sandbox_ids_limit_from_child(int proc_fd, int cgroupns_later, const char **w
 {
 	for (size_t i = 0; i < sizeof(userns_limits) / sizeof(userns_limits[0]); i++) {
 		const char *v = userns_limits[i][1];
-		const char *cg = "sys/user/max_cgroup_namespaces";
-		int same = 1;
+		const char *cg = "sys/user/max_cgroup_namespaces", *name = userns_limits[i][0];
+		size_t k = 0;
 
 		/* A zygote's child makes its own after the cgroup attach: room for that one. */
-		for (size_t k = 0; cg[k] || userns_limits[i][0][k]; k++)
-			same &= cg[k] == userns_limits[i][0][k];
-		if (cgroupns_later && same)
+		while (cg[k] && cg[k] == name[k])
+			k++;
+		if (cgroupns_later && cg[k] == name[k])
 			v = "1";
 		size_t len = 0;
 		ssize_t n;
