@@ -215,6 +215,34 @@ static void reset_signals(void)
 			sigaction(sig, &sa, NULL); /* glibc's own signals answer EINVAL */
 }
 
+/* A zygote's child (zygote.c), just before the init's exec: the command is a fork of
+ * this image (glibc's fork: pid 2 gets its own thread id), and the init adopts it. */
+static void fork_command(struct sandbox_child *c)
+{
+	static char pid_arg[16];
+	static char *adopt_argv[] = {"reelbox-init", "--adopt", pid_arg, NULL};
+	sigset_t none;
+	pid_t cmd = fork();
+
+	if (cmd < 0)
+		sandbox_child_fail(c->error_fd, SANDBOX_STEP_EXEC, "(fork)", errno);
+	if (cmd == 0) {
+		/* Only stdio: the pipes to the parent are the init's. */
+		if (close_range(3, ~0U, 0) < 0)
+			_exit(127);
+		/* Dumpable again, as an exec would leave it (the id switch cleared it):
+		 * its own /proc files are its user's, as a cold command's are. */
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		c->command_fn(c->command_opaque);
+		_exit(127);
+	}
+	snprintf(pid_arg, sizeof(pid_arg), "%d", (int)cmd);
+	c->init_argv = adopt_argv;
+	reset_signals();
+}
+
 __attribute__((noreturn)) static void run_child(struct sandbox_child *c)
 {
 	const char *what = NULL;
@@ -283,29 +311,8 @@ __attribute__((noreturn)) static void run_child(struct sandbox_child *c)
 		sandbox_child_fail(c->error_fd, SANDBOX_STEP_SECCOMP, NULL, r);
 
 	sigemptyset(&none);
-	if (c->command_fn) {
-		/* A zygote's child (zygote.c): the command is a fork of this image, the
-		 * init adopts it. glibc's fork: pid 2 gets its own thread id. */
-		static char pid_arg[16];
-		static char *adopt_argv[] = {"reelbox-init", "--adopt", pid_arg, NULL};
-		pid_t cmd = fork();
-		if (cmd < 0)
-			sandbox_child_fail(c->error_fd, SANDBOX_STEP_EXEC, "(fork)", errno);
-		if (cmd == 0) {
-			/* Only stdio: the pipes to the parent are the init's. */
-			if (close_range(3, ~0U, 0) < 0)
-				_exit(127);
-			/* Dumpable again, as an exec would leave it (the id switch cleared it):
-			 * its own /proc files are its user's, as a cold command's are. */
-			prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-			sigprocmask(SIG_SETMASK, &none, NULL);
-			c->command_fn(c->command_opaque);
-			_exit(127);
-		}
-		snprintf(pid_arg, sizeof(pid_arg), "%d", (int)cmd);
-		c->init_argv = adopt_argv;
-		reset_signals();
-	}
+	if (c->command_fn)
+		fork_command(c);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	syscall(SYS_execveat, SANDBOX_FD_INIT, "", c->init_argv, c->envp, AT_EMPTY_PATH);
 	sandbox_child_fail(c->error_fd, SANDBOX_STEP_EXEC, NULL, errno);

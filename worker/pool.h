@@ -25,9 +25,6 @@
 struct pool;
 struct job_sandbox;
 
-/* The warm python3 loader's own code (pool.c), for tests and docs. */
-extern const char pool_python_loader[];
-
 /* A pool on loop for cfg->pool (its size 0: no pool, *out NULL and 0). Slots from
  * first_slot up (n of them) are the pool's own: a member's host ids and cgroup names,
  * never a cold job's. cfg must outlive the pool. Starts filling at once. */

@@ -32,7 +32,7 @@
 #include <unistd.h>
 #include <wchar.h>
 
-#include "pool.h"
+#include "loader.h"
 
 #define ZYGOTE_FD     3
 #define READY_WAIT_MS 30000
@@ -63,19 +63,65 @@ static const char *python_var_refused(char *const *envp)
 	return NULL;
 }
 
-struct sandbox_zygote *zygote_start(const char *python, char *const *envp, pid_t *pid_out,
-				    char *err, size_t errlen)
+/* The zygote's process: a fresh exec with its socket on ZYGOTE_FD. Async-signal-safe
+ * only (the worker may have threads); nothing of the worker's memory, its secrets
+ * included, reaches the zygote or any sandbox it clones. */
+__attribute__((noreturn)) static void exec_zygote(const char *python, char *const *envp, int sock,
+						  pid_t parent)
 {
 	/* "python3": what a member's own /proc/self/cmdline begins with (reelbox's name is
 	 * not the job's business) */
 	char *argv[] = {"python3", "__zygote", (char *)python, NULL};
-	struct pollfd p;
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != parent)
+		_exit(127);
+	if (devnull < 0 || dup2(sock, ZYGOTE_FD) < 0 || dup2(devnull, 0) < 0 ||
+	    dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
+		_exit(127);
+	/* Nothing else of the worker's: its Redis connections are not close-on-exec. */
+	if (close_range(ZYGOTE_FD + 1, ~0U, 0) < 0)
+		_exit(127);
+	execve(zygote_program, argv, envp);
+	_exit(127);
+}
+
+/* The zygote's first message on sock: "R" once warm (the handle), or why it cannot be. */
+static struct sandbox_zygote *wait_ready(int sock, char *err, size_t errlen)
+{
+	struct pollfd p = {.fd = sock, .events = POLLIN};
 	struct sandbox_zygote *z;
 	char msg[256];
+	ssize_t n;
+	int r;
+
+	do
+		r = poll(&p, 1, READY_WAIT_MS);
+	while (r < 0 && errno == EINTR);
+	n = r > 0 ? recv(sock, msg, sizeof(msg) - 1, 0) : -1;
+	if (n == 1 && msg[0] == 'R') {
+		if (!(z = sandbox_zygote_new(sock)))
+			snprintf(err, errlen, "out of memory");
+		return z;
+	}
+	if (n > 1) {
+		msg[n] = '\0';
+		snprintf(err, errlen, "%s", msg);
+	} else {
+		snprintf(err, errlen, "the zygote %s",
+			 r == 0 ? "was not ready within 30 s" : "ended before it was ready");
+	}
+	return NULL;
+}
+
+struct sandbox_zygote *zygote_start(const char *python, char *const *envp, pid_t *pid_out,
+				    char *err, size_t errlen)
+{
+	struct sandbox_zygote *z;
 	const char *refused;
 	pid_t parent = getpid(), pid;
-	ssize_t n;
-	int sv[2], r;
+	int sv[2];
 
 	*pid_out = -1;
 #if defined(__SANITIZE_ADDRESS__)
@@ -101,47 +147,13 @@ struct sandbox_zygote *zygote_start(const char *python, char *const *envp, pid_t
 		close(sv[1]);
 		return NULL;
 	}
-	if (pid == 0) {
-		/* Async-signal-safe only (the worker may have threads); a fresh exec: nothing
-		 * of the worker's memory, its secrets included, reaches the zygote or any
-		 * sandbox it clones. */
-		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		if (getppid() != parent)
-			_exit(127);
-		if (devnull < 0 || dup2(sv[1], ZYGOTE_FD) < 0 || dup2(devnull, 0) < 0 ||
-		    dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
-			_exit(127);
-		/* Nothing else of the worker's: its Redis connections are not close-on-exec. */
-		if (close_range(ZYGOTE_FD + 1, ~0U, 0) < 0)
-			_exit(127);
-		execve(zygote_program, argv, envp);
-		_exit(127);
-	}
+	if (pid == 0)
+		exec_zygote(python, envp, sv[1], parent);
 	close(sv[1]);
-	/* Its first message: "R" once warm, or why it cannot be. */
-	p = (struct pollfd){.fd = sv[0], .events = POLLIN};
-	do
-		r = poll(&p, 1, READY_WAIT_MS);
-	while (r < 0 && errno == EINTR);
-	n = r > 0 ? recv(sv[0], msg, sizeof(msg) - 1, 0) : -1;
-	if (n == 1 && msg[0] == 'R') {
-		if (!(z = sandbox_zygote_new(sv[0]))) {
-			snprintf(err, errlen, "out of memory");
-			goto fail;
-		}
+	if ((z = wait_ready(sv[0], err, errlen))) {
 		*pid_out = pid;
 		return z;
 	}
-	if (n > 1) {
-		msg[n] = '\0';
-		snprintf(err, errlen, "%s", msg);
-	} else {
-		snprintf(err, errlen, "the zygote %s",
-			 r == 0 ? "was not ready within 30 s" : "ended before it was ready");
-	}
-fail:
 	close(sv[0]);
 	kill(pid, SIGKILL);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
