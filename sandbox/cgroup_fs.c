@@ -168,22 +168,99 @@ int cg_has_file(int dirfd, const char *file)
 
 /* ----------------------------------------------------- /proc and mount parsing */
 
-/* Our cgroup path in the hierarchy that carries ctrl (v1), or in the unified one
- * when ctrl is NULL (the "0::" line). */
-int cg_own_path(const char *ctrl, char *out, size_t len)
+/* ------------------------------------------------------------- /proc texts */
+
+int cg_text_read(const char *file, struct cg_text *t)
 {
-	return cg_own_path_in("/proc/self/cgroup", ctrl, out, len);
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	size_t cap = 4096;
+	ssize_t n;
+
+	t->buf = NULL;
+	t->len = 0;
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (t->len + 1 >= cap || !t->buf) {
+			char *nb;
+
+			if (t->buf)
+				cap *= 2;
+			if (cap > CG_TEXT_MAX || !(nb = realloc(t->buf, cap))) {
+				close(fd);
+				cg_text_free(t);
+				return cap > CG_TEXT_MAX ? -EFBIG : -ENOMEM;
+			}
+			t->buf = nb;
+		}
+		n = read(fd, t->buf + t->len, cap - 1 - t->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			cg_text_free(t);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		t->len += (size_t)n;
+	}
+	close(fd);
+	t->buf[t->len] = '\0';
+	return 0;
 }
 
-int cg_own_path_in(const char *file, const char *ctrl, char *out, size_t len)
+void cg_text_free(struct cg_text *t)
 {
-	FILE *f = fopen(file, "re");
+	free(t->buf);
+	t->buf = NULL;
+	t->len = 0;
+}
+
+/* A stream over a text; NULL with errno set. */
+static FILE *text_stream(const struct cg_text *t)
+{
+	if (!t->len) {
+		errno = ENOENT;
+		return NULL;
+	}
+	return fmemopen(t->buf, t->len, "r");
+}
+
+static __thread struct cg_text snap_cgroup, snap_mountinfo;
+static __thread int snap_held;
+
+int cg_snapshot_take(void)
+{
+	int e;
+
+	cg_snapshot_drop();
+	if ((e = cg_text_read("/proc/self/cgroup", &snap_cgroup)) < 0)
+		return e;
+	if ((e = cg_text_read("/proc/self/mountinfo", &snap_mountinfo)) < 0) {
+		cg_text_free(&snap_cgroup);
+		return e;
+	}
+	snap_held = 1;
+	return 0;
+}
+
+void cg_snapshot_drop(void)
+{
+	snap_held = 0;
+	cg_text_free(&snap_cgroup);
+	cg_text_free(&snap_mountinfo);
+}
+
+/* Our cgroup path in the hierarchy that carries ctrl (v1), or in the unified one
+ * when ctrl is NULL (the "0::" line), from a /proc/<pid>/cgroup stream. */
+static int own_path_stream(FILE *f, const char *ctrl, char *out, size_t len)
+{
 	char *line = NULL;
 	size_t cap = 0;
 	int e = -ENOENT;
 
-	if (!f)
-		return -errno;
 	while (getline(&line, &cap, f) > 0) {
 		char *c1 = strchr(line, ':'), *c2, *nl, *tok, *save = NULL;
 		int match = 0;
@@ -207,6 +284,27 @@ int cg_own_path_in(const char *file, const char *ctrl, char *out, size_t len)
 	free(line);
 	fclose(f);
 	return e;
+}
+
+int cg_own_path(const char *ctrl, char *out, size_t len)
+{
+	if (snap_held)
+		return cg_own_path_text(&snap_cgroup, ctrl, out, len);
+	return cg_own_path_in("/proc/self/cgroup", ctrl, out, len);
+}
+
+int cg_own_path_in(const char *file, const char *ctrl, char *out, size_t len)
+{
+	FILE *f = fopen(file, "re");
+
+	return f ? own_path_stream(f, ctrl, out, len) : -errno;
+}
+
+int cg_own_path_text(const struct cg_text *t, const char *ctrl, char *out, size_t len)
+{
+	FILE *f = text_stream(t);
+
+	return f ? own_path_stream(f, ctrl, out, len) : -errno;
 }
 
 /* mountinfo escapes blanks as \040 and so on. */
@@ -233,7 +331,7 @@ static void unescape(char *s)
 int cg_find_mount(const char *fstype, const char *ctrl, const char *mnt, char *mnt_out,
 		  char *root_out, size_t len)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
+	FILE *f = snap_held ? text_stream(&snap_mountinfo) : fopen("/proc/self/mountinfo", "re");
 	char *line = NULL;
 	size_t cap = 0;
 	int e = -ENOENT;

@@ -75,6 +75,23 @@ int cg_has_file(int dirfd, const char *file);
 int cg_own_path(const char *ctrl, char *out, size_t len);
 /* The same, read from a /proc cgroup file of choice (/proc/thread-self/cgroup). */
 int cg_own_path_in(const char *file, const char *ctrl, char *out, size_t len);
+/* A /proc file read whole once (at most CG_TEXT_MAX bytes), to look several hierarchies
+ * up in it: reading /proc/.../cgroup and mountinfo once per hierarchy was about a
+ * millisecond of every start on cgroup v1. */
+#define CG_TEXT_MAX (4u << 20)
+struct cg_text {
+	char *buf;
+	size_t len;
+};
+int cg_text_read(const char *file, struct cg_text *t);
+void cg_text_free(struct cg_text *t);
+/* cg_own_path_in() on a text read by cg_text_read(). */
+int cg_own_path_text(const struct cg_text *t, const char *ctrl, char *out, size_t len);
+/* While a snapshot is held (by the calling thread), cg_own_path() and cg_find_mount()
+ * read /proc/self/cgroup and /proc/self/mountinfo as they were when it was taken:
+ * detection's view of one moment, read once. 0, or -errno (nothing held then). */
+int cg_snapshot_take(void);
+void cg_snapshot_drop(void);
 int cg_find_mount(const char *fstype, const char *ctrl, const char *mnt, char *mnt_out,
 		  char *root_out, size_t len);
 int cg_host_path(const char *mnt, const char *root, const char *rel, char *out, size_t len);

@@ -117,6 +117,9 @@ int sandbox_cg_detect_with(struct sandbox_cg_env *env, const struct sandbox_cg_c
 	size_t i;
 	int e;
 
+	/* One read of mountinfo and of our cgroups for every hierarchy each backend looks
+	 * up (without it, each lookup reads them again). */
+	cg_snapshot_take();
 	for (i = 0; i < N_BACKENDS; i++) {
 		const struct cg_ops *ops = backends[i];
 
@@ -128,17 +131,20 @@ int sandbox_cg_detect_with(struct sandbox_cg_env *env, const struct sandbox_cg_c
 		if (!e)
 			e = parents_writable(env, why[i], sizeof(why[i]));
 		if (!e) {
+			cg_snapshot_drop();
 			env->version = ops->version;
 			env->ops = ops;
 			summarize(env);
 			return 0;
 		}
 		if (only == ops->version) {
+			cg_snapshot_drop();
 			memset(env, 0, sizeof(*env));
 			sandbox_errf(err, len, "%s", why[i]);
 			return e;
 		}
 	}
+	cg_snapshot_drop();
 	memset(env, 0, sizeof(*env));
 	env->version = SANDBOX_CG_NONE;
 	sandbox_errf(env->summary, sizeof(env->summary),

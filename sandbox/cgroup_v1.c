@@ -188,9 +188,12 @@ static int v1_freeze(struct sandbox_cg *cg, int frozen)
 static int v1_enter_thread(struct sandbox_cg *cg, struct sandbox_cg_thread *back)
 {
 	char rel[SANDBOX_CG_PATH], host[SANDBOX_CG_PATH * 2];
+	struct cg_text now;
 	int i, e, fd, dfd;
 
 	back->n = 0;
+	if ((e = cg_text_read("/proc/thread-self/cgroup", &now)) < 0)
+		return e;
 	/* First every way back, so a failure half-way can always be undone. */
 	for (i = 0; i < cg->ndirs; i++) {
 		const struct cg_dir *d = &cg->dirs[i];
@@ -199,8 +202,7 @@ static int v1_enter_thread(struct sandbox_cg *cg, struct sandbox_cg_thread *back
 
 		if (rlen > plen || strcmp(d->path + plen - rlen, d->rel))
 			goto fail_e;
-		if ((e = cg_own_path_in("/proc/thread-self/cgroup", cg_ctrl_name(bit), rel,
-					sizeof(rel))) < 0)
+		if ((e = cg_own_path_text(&now, cg_ctrl_name(bit), rel, sizeof(rel))) < 0)
 			goto fail;
 		if (snprintf(host, sizeof(host), "%.*s%s", (int)(plen - rlen), d->path,
 			     strcmp(rel, "/") ? rel : "") >= (int)sizeof(host))
@@ -224,10 +226,12 @@ static int v1_enter_thread(struct sandbox_cg *cg, struct sandbox_cg_thread *back
 		if (e)
 			goto fail;
 	}
+	cg_text_free(&now);
 	return 0;
 fail_e:
 	e = -EINVAL;
 fail:
+	cg_text_free(&now);
 	cg_thread_return(back);
 	return e;
 }

@@ -31,6 +31,7 @@
 #include <linux/magic.h>
 #include <linux/sched.h>
 
+#include "cgroup_impl.h"
 #include "cgroups.h"
 #include "helpers.h"
 
@@ -592,9 +593,56 @@ static void test_v2_without_controllers_refuses_limits_with_a_sentence(void **st
 	rmdir(parent);
 }
 
+/* Detection reads /proc/self/cgroup and mountinfo once (cg_snapshot_take) and looks
+ * every hierarchy up in that text: each lookup must answer as a read of the file does,
+ * and a text above its bound is refused, not read. Needs no cgroups. */
+static void test_snapshot_answers_as_the_proc_files_do_and_is_bounded(void **state)
+{
+	static const char *const ctrls[] = {"memory", "pids", "cpu", "cpuacct", "freezer", NULL};
+	char direct[SANDBOX_CG_PATH], snap[SANDBOX_CG_PATH], m1[SANDBOX_CG_PATH],
+	    r1[SANDBOX_CG_PATH], m2[SANDBOX_CG_PATH], r2[SANDBOX_CG_PATH];
+	char big[] = "/tmp/rb-cgtext-XXXXXX";
+	struct cg_text t;
+	int fd;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ctrls) / sizeof(ctrls[0]); i++) {
+		int e1 = cg_own_path(ctrls[i], direct, sizeof(direct));
+		int f1 = cg_find_mount(ctrls[i] ? "cgroup" : "cgroup2", ctrls[i], NULL, m1, r1,
+				       sizeof(m1));
+
+		assert_int_equal(cg_snapshot_take(), 0);
+		assert_int_equal(cg_own_path(ctrls[i], snap, sizeof(snap)), e1);
+		assert_int_equal(cg_find_mount(ctrls[i] ? "cgroup" : "cgroup2", ctrls[i], NULL, m2,
+					       r2, sizeof(m2)),
+				 f1);
+		cg_snapshot_drop();
+		if (!e1)
+			assert_string_equal(snap, direct);
+		if (!f1) {
+			assert_string_equal(m2, m1);
+			assert_string_equal(r2, r1);
+		}
+	}
+	/* Dropped: the files are read again. */
+	assert_int_equal(cg_own_path("no-such-controller", snap, sizeof(snap)), -ENOENT);
+
+	fd = mkstemp(big);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, CG_TEXT_MAX + 1), 0);
+	close(fd);
+	assert_int_equal(cg_text_read(big, &t), -EFBIG);
+	assert_null(t.buf);
+	unlink(big);
+	assert_int_equal(cg_text_read("/nonexistent/rb-cgroup", &t), -ENOENT);
+	t = (struct cg_text){0};
+	assert_int_equal(cg_own_path_text(&t, "memory", snap, sizeof(snap)), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_snapshot_answers_as_the_proc_files_do_and_is_bounded),
 	    cmocka_unit_test(test_detect_picks_the_version_the_host_offers_with_memory_pids_cpu),
 	    cmocka_unit_test(test_memory_hog_is_oom_killed_and_reason_names_the_limit),
 	    cmocka_unit_test(test_fork_bomb_stops_at_pids_limit_and_reason_names_it),
