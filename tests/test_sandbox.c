@@ -30,6 +30,7 @@
 #include <linux/nsfs.h>
 
 #include "helpers.h"
+#include "internal.h"
 #include "sandbox.h"
 
 #define SECRET_NAME  "REELBOX_TEST_SECRET"
@@ -773,6 +774,51 @@ static void test_missing_command_exits_127_with_a_message(void **state)
 	if (!strstr(r.errout, "cannot execute /usr/bin/no-such-program: No such file"))
 		fail_msg("stderr: %s", r.errout);
 	run_cleanup(&r);
+}
+
+static void test_unexecutable_command_exits_126_with_a_message(void **state)
+{
+	struct sandbox_file file = {"data.txt", "abc", 3, 0};
+	struct run r;
+
+	run_init(&r, NULL);
+	r.argv[0] = "/job/data.txt";
+	r.argv[1] = NULL;
+	r.spec.files = &file;
+	r.spec.n_files = 1;
+	assert_int_equal(run_sandbox(&r), 0);
+	assert_int_equal(r.res.exit_code, 126);
+	if (!strstr(r.errout, "cannot execute /job/data.txt: Permission denied"))
+		fail_msg("stderr: %s", r.errout);
+	run_cleanup(&r);
+}
+
+/* blob.S: reelbox-init as the reelbox binary carries it. */
+extern const unsigned char reelbox_init_blob[];
+extern const unsigned char reelbox_init_blob_end[];
+
+/* Every sandbox executes the init from its sealed memfd: all of it is there, and on
+ * x86-64 it is the libc-free build of a few KiB (a static glibc one was 690 KB). */
+static void test_init_is_small_and_whole_in_its_sealed_memfd(void **state)
+{
+	size_t len = (size_t)((uintptr_t)reelbox_init_blob_end - (uintptr_t)reelbox_init_blob);
+	int fd = sandbox_proc_init_memfd();
+	unsigned char *copy = malloc(len + 1);
+	struct stat st;
+
+	assert_non_null(copy);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal((size_t)st.st_size, len);
+	assert_int_equal(pread(fd, copy, len + 1, 0), (ssize_t)len);
+	assert_memory_equal(copy, reelbox_init_blob, len);
+	assert_memory_equal(copy, "\177ELF", 4);
+	assert_int_equal(fcntl(fd, F_GET_SEALS) & F_SEAL_WRITE, F_SEAL_WRITE);
+	free(copy);
+#ifdef __x86_64__
+	if (len >= 64 * 1024)
+		fail_msg("reelbox-init is %zu bytes: not the libc-free build", len);
+#endif
 }
 
 static void test_setup_failure_names_the_step_and_leaves_nothing(void **state)
@@ -1606,6 +1652,8 @@ int main(void)
 	    cmocka_unit_test(test_result_survives_a_worker_that_ignores_sigchld),
 	    cmocka_unit_test(test_killing_signal_is_passed_through),
 	    cmocka_unit_test(test_missing_command_exits_127_with_a_message),
+	    cmocka_unit_test(test_unexecutable_command_exits_126_with_a_message),
+	    cmocka_unit_test(test_init_is_small_and_whole_in_its_sealed_memfd),
 	    cmocka_unit_test(test_setup_failure_names_the_step_and_leaves_nothing),
 	    cmocka_unit_test(test_bad_spec_is_refused_with_a_reason),
 	    cmocka_unit_test(test_extra_binds_are_read_only_and_optional_ones_may_be_missing),
