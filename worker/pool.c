@@ -608,8 +608,12 @@ int pool_take(struct pool *p, const struct job_sandbox *box, struct sandbox **sb
 	uv_poll_stop(&m->frame_poll);
 	if (m->notify_polled)
 		uv_poll_stop(&m->notify_poll);
-	if (sandbox_helper_set_limits(m->sb, &box->spec.helper, err, sizeof(err)) < 0 ||
-	    send_job(m, box) < 0) {
+	/* The job first, then the encoder's box sized for it (cgroup writes, ~0.2 ms): the
+	 * script starts while the worker writes them. Should they fail, the script has
+	 * begun in a sandbox nothing reads yet: destroyed with what it did, and the job
+	 * starts cold. */
+	if (send_job(m, box) < 0 ||
+	    sandbox_helper_set_limits(m->sb, &box->spec.helper, err, sizeof(err)) < 0) {
 		*why = "hand-over";
 		p->st.failed++;
 		discard(m);
