@@ -6,7 +6,8 @@
 #  a. the pool fills: /metrics shows 2 ready, their idle memory and processes; a numpy job
 #     starts warm (job_finished "warm": true), its video has the job's size and frames.
 #  b. a warm job sees what a cold one sees: the same environment (names and values), argv,
-#     __name__, __file__, sys.path[0], cwd, stdin at end-of-file, and no trace of the
+#     __name__, __file__, the other dunders (names, order, types) and __loader__,
+#     sys.path[0], cwd, stdin at end-of-file, and no trace of the
 #     loader in its globals; a NameError's traceback names /job/<name> with the source
 #     line and no loader frame; a syntax error reads as a cold start's; exit codes carry.
 #  c. single use, against a hostile script: job A leaves files in $SCRATCH, /tmp and
@@ -145,6 +146,10 @@ seen = {
     "stdin": os.read(0, 16).decode("latin-1"),
     "globals": sorted(k for k in globals() if not k.startswith("__") and k not in ("json", "os", "sys", "seen")),
     "main_is_module": sys.modules["__main__"].__dict__ is globals(),
+    "dunders": [[k, type(v).__name__] for k, v in globals().items() if k.startswith("__")],
+    "annotations": repr(globals().get("__annotations__", "missing")),
+    "cached": repr(globals().get("__cached__", "missing")),
+    "loader": [type(__loader__).__name__, getattr(__loader__, "name", None), getattr(__loader__, "path", None)],
 }
 print("VIEW " + json.dumps(seen, sort_keys=True), file=sys.stderr)
 w, h, n = int(os.environ["WIDTH"]), int(os.environ["HEIGHT"]), int(os.environ["FRAMES"])
@@ -278,7 +283,7 @@ print("same" if not diff else "differ in %s: warm %s cold %s" % (diff, {k: w.get
 sys.exit(1 if diff else 0)' "$BIN" "$MARK")
 v=$?
 [ $v -eq 0 ] && [ "$(warm_of vwarm)" = "true None" ] && [ "$(warm_of vcold)" = "false limits" ]
-ok $? "environment, argv, __name__, __file__, sys.path[0], cwd, stdin, globals: $why ($(warm_of vwarm) / $(warm_of vcold))"
+ok $? "environment, argv, __name__, __file__, the other dunders and __loader__, sys.path[0], cwd, stdin, globals: $why ($(warm_of vwarm) / $(warm_of vcold))"
 
 sub nerr "$S/nameerror.py"
 e=$(error_of nerr)

@@ -6,7 +6,7 @@
  * of the loader is left where the script looks: a fresh __main__ module, its own globals
  * deleted from nowhere the script can reach but this frame. */
 const char pool_python_loader[] =
-    "import os, sys, linecache, types, traceback, importlib.util\n"
+    "import os, sys, linecache, types, traceback, importlib.util, importlib.machinery\n"
     "def _reelbox_hook(t, v, tb):\n"
     "    # the default hook reads source lines from disk; the script is in linecache\n"
     "    if sys.excepthook is sys.__excepthook__:\n"
@@ -29,9 +29,13 @@ const char pool_python_loader[] =
     "    except Exception:\n"
     "        text = src.decode('utf-8', 'replace')\n"
     "    linecache.cache[path] = (len(text), None, text.splitlines(True), path)\n"
+    "    # the names and order python3 gives a script's __main__\n"
     "    main = types.ModuleType('__main__')\n"
-    "    main.__file__ = path\n"
+    "    main.__loader__ = importlib.machinery.SourceFileLoader('__main__', path)\n"
+    "    main.__annotations__ = {}\n"
     "    main.__builtins__ = __builtins__\n"
+    "    main.__file__ = path\n"
+    "    main.__cached__ = None\n"
     "    sys.modules['__main__'] = main\n"
     "    sys.argv[:] = [path]\n"
     "    sys.path[0] = '/job'\n"
